@@ -1,0 +1,232 @@
+//! Environment overrides: `STRONGROOM_<SECTION>_<KEY>` sets `[section] key`,
+//! `STRONGROOM_<KEY>` sets a top-level key. Values are typed by the key's
+//! default: integers and booleans are parsed, lists are comma-separated,
+//! everything else is a string.
+//!
+//! Variables that start with `STRONGROOM_` but match no section are left
+//! alone (they may belong to tools such as the CLI client or the tests);
+//! a variable that names a known section but an unknown key is an error.
+
+use toml::{Table, Value};
+
+use crate::{Config, ConfigError};
+
+const PREFIX: &str = "STRONGROOM_";
+
+/// Every key, by section (`""` for top-level keys). The single list from which
+/// environment names are resolved; a test keeps it equal to the schema.
+pub(crate) const KEYS: &[(&str, &[&str])] = &[
+    ("", &["profile", "data_dir"]),
+    (
+        "server",
+        &[
+            "listen",
+            "tls_cert_file",
+            "tls_key_file",
+            "trusted_proxy",
+            "body_limit_bytes",
+            "request_timeout_seconds",
+            "shutdown_grace_seconds",
+        ],
+    ),
+    ("database", &["url", "max_connections"]),
+    (
+        "root_key",
+        &["provider", "key_file", "passphrase", "passphrase_file"],
+    ),
+    ("log", &["level", "format"]),
+];
+
+/// The environment variable that overrides `section.key`.
+pub(crate) fn variable_name(section: &str, key: &str) -> String {
+    if section.is_empty() {
+        format!("{PREFIX}{}", key.to_uppercase())
+    } else {
+        format!("{PREFIX}{}_{}", section.to_uppercase(), key.to_uppercase())
+    }
+}
+
+/// Applies overrides from `env` onto the parsed file `table`.
+pub(crate) fn apply(
+    table: &mut Table,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<(), ConfigError> {
+    // Invariant: the default configuration always serialises to a table.
+    let defaults = Table::try_from(Config::default()).expect("default config serialises");
+    let mut overrides: Vec<(String, String)> = env
+        .into_iter()
+        .filter(|(name, _)| name.starts_with(PREFIX))
+        .collect();
+    // Sorted, so that the result never depends on the environment's order.
+    overrides.sort();
+    for (variable, raw) in overrides {
+        let Some((section, key)) = locate(&variable)? else {
+            continue;
+        };
+        let default = if section.is_empty() {
+            defaults.get(key)
+        } else {
+            defaults
+                .get(section)
+                .and_then(Value::as_table)
+                .and_then(|t| t.get(key))
+        };
+        let value = typed(&variable, &raw, default)?;
+        let target = if section.is_empty() {
+            &mut *table
+        } else {
+            let entry = table
+                .entry(section)
+                .or_insert_with(|| Value::Table(Table::new()));
+            match entry {
+                Value::Table(inner) => inner,
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        origin: String::new(),
+                        message: format!("`{section}` must be a table"),
+                    });
+                }
+            }
+        };
+        target.insert(key.to_owned(), value);
+    }
+    Ok(())
+}
+
+/// Finds the (section, key) a variable names; `None` if it names no section.
+fn locate(variable: &str) -> Result<Option<(&'static str, &'static str)>, ConfigError> {
+    let rest = variable[PREFIX.len()..].to_lowercase();
+    let mut sections: Vec<_> = KEYS
+        .iter()
+        .filter(|(section, _)| !section.is_empty())
+        .collect();
+    // Longest first, so that a section name that prefixes another never steals its keys.
+    sections.sort_by_key(|(section, _)| std::cmp::Reverse(section.len()));
+    for (section, keys) in sections {
+        if let Some(key) = rest.strip_prefix(&format!("{section}_")) {
+            return match keys.iter().find(|k| **k == key) {
+                Some(found) => Ok(Some((section, found))),
+                None => Err(ConfigError::UnknownVariable {
+                    variable: variable.to_owned(),
+                    hint: format!("[{section}] has: {}", keys.join(", ")),
+                }),
+            };
+        }
+    }
+    let top = KEYS
+        .iter()
+        .find(|(section, _)| section.is_empty())
+        .map(|(_, keys)| *keys)
+        .unwrap_or(&[]);
+    Ok(top.iter().find(|k| **k == rest).map(|key| ("", *key)))
+}
+
+fn typed(variable: &str, raw: &str, default: Option<&Value>) -> Result<Value, ConfigError> {
+    let invalid = |expected: &str| ConfigError::Invalid {
+        origin: format!(" in environment variable {variable}"),
+        message: format!("expected {expected}"),
+    };
+    Ok(match default {
+        Some(Value::Integer(_)) => {
+            Value::Integer(raw.trim().parse().map_err(|_| invalid("an integer"))?)
+        }
+        Some(Value::Boolean(_)) => {
+            Value::Boolean(raw.trim().parse().map_err(|_| invalid("true or false"))?)
+        }
+        Some(Value::Array(_)) => Value::Array(
+            raw.split(',')
+                .map(str::trim)
+                .filter(|item| !item.is_empty())
+                .map(|item| Value::String(item.to_owned()))
+                .collect(),
+        ),
+        _ => Value::String(raw.to_owned()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn keys_list_matches_the_schema() {
+        let mut full = Config::default();
+        full.server.tls_cert_file = Some("c".into());
+        full.server.tls_key_file = Some("k".into());
+        full.database.url = Some(crate::SecretString::new("u".into()));
+        full.root_key.key_file = Some("f".into());
+        full.root_key.passphrase = Some(crate::SecretString::new("p".into()));
+        full.root_key.passphrase_file = Some("p".into());
+        full.log.format = Some(crate::LogFormat::Json);
+        let table = Table::try_from(full).unwrap();
+        let mut from_schema: Vec<(String, String)> = Vec::new();
+        for (name, value) in &table {
+            match value {
+                Value::Table(inner) => {
+                    from_schema.extend(inner.keys().map(|k| (name.clone(), k.clone())))
+                }
+                _ => from_schema.push((String::new(), name.clone())),
+            }
+        }
+        let mut listed: Vec<(String, String)> = KEYS
+            .iter()
+            .flat_map(|(s, keys)| keys.iter().map(move |k| (s.to_string(), k.to_string())))
+            .collect();
+        from_schema.sort();
+        listed.sort();
+        assert_eq!(from_schema, listed);
+    }
+
+    #[test]
+    fn overrides_are_typed_by_their_default() {
+        let mut table = Table::new();
+        apply(
+            &mut table,
+            env(&[
+                ("STRONGROOM_SERVER_BODY_LIMIT_BYTES", "42"),
+                ("STRONGROOM_SERVER_TRUSTED_PROXY", "10.0.0.1, 10.0.0.2"),
+                ("STRONGROOM_ROOT_KEY_PROVIDER", "passphrase"),
+                ("STRONGROOM_PROFILE", "staging"),
+                ("STRONGROOM_TEST_POSTGRES_URL", "ignored: names no section"),
+                ("HOME", "/root"),
+            ]),
+        )
+        .unwrap();
+        let config: Config = table.try_into().unwrap();
+        assert_eq!(config.server.body_limit_bytes, 42);
+        assert_eq!(config.server.trusted_proxy, vec!["10.0.0.1", "10.0.0.2"]);
+        assert_eq!(config.root_key.provider, crate::RootKeyProvider::Passphrase);
+        assert_eq!(config.profile, crate::Profile::Staging);
+    }
+
+    #[test]
+    fn fail_unknown_key_in_known_section() {
+        let error = apply(&mut Table::new(), env(&[("STRONGROOM_SERVER_LISTN", "x")])).unwrap_err();
+        let message = error.to_string();
+        assert!(
+            message.contains("STRONGROOM_SERVER_LISTN") && message.contains("listen"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn fail_non_integer_for_integer_key() {
+        let error = apply(
+            &mut Table::new(),
+            env(&[("STRONGROOM_DATABASE_MAX_CONNECTIONS", "many")]),
+        )
+        .unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("STRONGROOM_DATABASE_MAX_CONNECTIONS")
+        );
+    }
+}

@@ -1,0 +1,380 @@
+//! The configuration schema. Field doc comments are the reference for each key.
+//!
+//! Invariant: every struct is `deny_unknown_fields` (a typo is an error, not a
+//! silently ignored setting) and `Debug` never prints a secret.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use secrecy::{ExposeSecret, SecretBox};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A security profile: sets defaults and hard requirements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Profile {
+    /// A developer's machine: local root key and plain HTTP on loopback are fine.
+    #[default]
+    Development,
+    /// A pre-production environment: production rules that fail are only warnings.
+    Staging,
+    /// Real data: no local root key, TLS (or a trusted proxy), private data dir, no debug logs.
+    Production,
+    /// Production plus stricter defaults (later: two-person decrypt).
+    HighSecurity,
+}
+
+impl Profile {
+    /// `"development"`, `"staging"`, ….
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Development => "development",
+            Self::Staging => "staging",
+            Self::Production => "production",
+            Self::HighSecurity => "high_security",
+        }
+    }
+
+    /// Whether production's hard requirements apply.
+    pub fn is_production_grade(self) -> bool {
+        matches!(self, Self::Production | Self::HighSecurity)
+    }
+}
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Security profile: `development`, `staging`, `production` or `high_security`.
+    pub profile: Profile,
+    /// Directory for the SQLite database, the local root key and local blobs.
+    /// Created with mode 0700 if missing.
+    pub data_dir: PathBuf,
+    /// The HTTP listener.
+    pub server: ServerConfig,
+    /// Where state is kept.
+    pub database: DatabaseConfig,
+    /// The root key that wraps every other key.
+    pub root_key: RootKeyConfig,
+    /// Logging.
+    pub log: LogConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            profile: Profile::default(),
+            data_dir: PathBuf::from("strongroom-data"),
+            server: ServerConfig::default(),
+            database: DatabaseConfig::default(),
+            root_key: RootKeyConfig::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+impl Config {
+    /// The database URL in effect: the configured one, or a SQLite file in the data dir.
+    pub fn database_url(&self) -> String {
+        match &self.database.url {
+            Some(url) => url.expose().to_owned(),
+            None => format!("sqlite://{}", self.sqlite_path().display()),
+        }
+    }
+
+    /// Whether the database in effect is SQLite.
+    pub fn uses_sqlite(&self) -> bool {
+        self.database_url().starts_with("sqlite:")
+    }
+
+    /// The embedded SQLite file (used when `database.url` is unset).
+    pub fn sqlite_path(&self) -> PathBuf {
+        self.data_dir.join("strongroom.db")
+    }
+
+    /// The local root-key file in effect.
+    pub fn root_key_file(&self) -> PathBuf {
+        self.root_key
+            .key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("root.key"))
+    }
+
+    /// The log format in effect: the configured one, else pretty in
+    /// development and JSON in every other profile (for log shippers).
+    pub fn log_format(&self) -> LogFormat {
+        self.log.format.unwrap_or(match self.profile {
+            Profile::Development => LogFormat::Pretty,
+            _ => LogFormat::Json,
+        })
+    }
+
+    /// Whether the listener itself terminates TLS.
+    pub fn tls_enabled(&self) -> bool {
+        self.server.tls_cert_file.is_some() || self.server.tls_key_file.is_some()
+    }
+}
+
+/// `[server]`: the HTTP listener.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address and port to listen on. Port 0 picks a free port (the chosen
+    /// address is printed at start).
+    pub listen: String,
+    /// PEM certificate chain; with `tls_key_file`, the listener speaks TLS 1.3 only.
+    pub tls_cert_file: Option<PathBuf>,
+    /// PEM private key for `tls_cert_file`.
+    pub tls_key_file: Option<PathBuf>,
+    /// Addresses of reverse proxies that terminate TLS in front of the server.
+    /// When set, production profiles accept a plain-HTTP listener.
+    /// In the environment: comma-separated.
+    pub trusted_proxy: Vec<String>,
+    /// Largest accepted request body in bytes (blob uploads have their own limit).
+    pub body_limit_bytes: u64,
+    /// A request that takes longer is answered 408.
+    pub request_timeout_seconds: u64,
+    /// On SIGINT/SIGTERM, how long in-flight requests may take to finish.
+    pub shutdown_grace_seconds: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            tls_cert_file: None,
+            tls_key_file: None,
+            trusted_proxy: Vec::new(),
+            body_limit_bytes: 1024 * 1024,
+            request_timeout_seconds: 30,
+            shutdown_grace_seconds: 30,
+        }
+    }
+}
+
+/// `[database]`: where state is kept.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// `sqlite://PATH` or `postgres://USER@HOST/DB`. Unset: `sqlite://<data_dir>/strongroom.db`.
+    /// May hold a password, so it is masked in every dump.
+    pub url: Option<SecretString>,
+    /// Connections in the pool.
+    pub max_connections: u32,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: None,
+            max_connections: 10,
+        }
+    }
+}
+
+/// Root-key providers. More (AWS KMS, Vault/OpenBao transit, PKCS#11) follow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RootKeyProvider {
+    /// A 32-byte key file, generated 0600 on first start. Development only.
+    #[default]
+    Local,
+    /// A key derived with Argon2id from a passphrase (env or file) and a stored salt.
+    Passphrase,
+}
+
+impl RootKeyProvider {
+    /// `"local"` or `"passphrase"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Local => "local",
+            Self::Passphrase => "passphrase",
+        }
+    }
+}
+
+/// `[root_key]`: the key that wraps every other key.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RootKeyConfig {
+    /// `local` or `passphrase`.
+    pub provider: RootKeyProvider,
+    /// For `local`: the key file. Unset: `<data_dir>/root.key`.
+    pub key_file: Option<PathBuf>,
+    /// For `passphrase`: the passphrase itself. Give it through the environment
+    /// (`STRONGROOM_ROOT_KEY_PASSPHRASE`), not in a file. At least 16 bytes.
+    pub passphrase: Option<SecretString>,
+    /// For `passphrase`: a file whose first line is the passphrase.
+    pub passphrase_file: Option<PathBuf>,
+}
+
+/// Log output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// Human-readable, for a terminal.
+    Pretty,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+/// `[log]`: logging. Logs never contain request bodies or secrets.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// A tracing filter: `info`, `warn`, `strongroom=debug,info`, …
+    /// `debug` and `trace` are refused by production profiles, because
+    /// dependencies log request details at those levels.
+    pub level: String,
+    /// `pretty` or `json`. Unset: pretty in development, json otherwise.
+    pub format: Option<LogFormat>,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            level: "info".into(),
+            format: None,
+        }
+    }
+}
+
+/// A configuration value that is secret: masked in `Debug` and when
+/// serialised, zeroized on drop.
+#[derive(Clone)]
+pub struct SecretString(std::sync::Arc<SecretBox<str>>);
+
+impl SecretString {
+    /// Wraps a secret.
+    pub fn new(value: String) -> Self {
+        Self(std::sync::Arc::new(SecretBox::new(value.into_boxed_str())))
+    }
+
+    /// The secret; use it, never print it.
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+}
+
+impl fmt::Debug for SecretString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<hidden>")
+    }
+}
+
+impl Serialize for SecretString {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str("<hidden>")
+    }
+}
+
+impl<'de> Deserialize<'de> for SecretString {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(Self::new)
+    }
+}
+
+impl Config {
+    /// Reads `path` (if any), applies environment overrides from `env` and
+    /// checks the result against the schema. Profile rules are not applied
+    /// here: see [`Config::checks`].
+    pub fn load(
+        path: Option<&std::path::Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, crate::ConfigError> {
+        let (mut table, origin) = match path {
+            Some(path) => {
+                let text =
+                    std::fs::read_to_string(path).map_err(|source| crate::ConfigError::Read {
+                        path: path.to_owned(),
+                        source,
+                    })?;
+                let origin = format!(" in {}", path.display());
+                let table =
+                    text.parse::<toml::Table>()
+                        .map_err(|e| crate::ConfigError::Invalid {
+                            origin: origin.clone(),
+                            message: e.to_string(),
+                        })?;
+                (table, origin)
+            }
+            None => (toml::Table::new(), String::new()),
+        };
+        crate::env::apply(&mut table, env)?;
+        table
+            .try_into()
+            .map_err(|e: toml::de::Error| crate::ConfigError::Invalid {
+                origin: if origin.is_empty() {
+                    " (environment)".into()
+                } else {
+                    origin
+                },
+                message: e.to_string().trim().to_owned(),
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_embedded_development_setup() {
+        let config = Config::load(None, Vec::new()).unwrap();
+        assert_eq!(config.profile, Profile::Development);
+        assert!(config.uses_sqlite());
+        assert_eq!(config.server.listen, "127.0.0.1:8080");
+        assert_eq!(config.root_key.provider, RootKeyProvider::Local);
+        assert_eq!(config.log_format(), LogFormat::Pretty);
+    }
+
+    #[test]
+    fn file_values_are_read_and_env_overrides_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("strongroom.toml");
+        std::fs::write(
+            &path,
+            "profile = \"production\"\n[server]\nlisten = \"0.0.0.0:443\"\n",
+        )
+        .unwrap();
+        let env = vec![(
+            "STRONGROOM_SERVER_LISTEN".to_string(),
+            "127.0.0.1:1".to_string(),
+        )];
+        let config = Config::load(Some(&path), env).unwrap();
+        assert_eq!(config.profile, Profile::Production);
+        assert_eq!(config.server.listen, "127.0.0.1:1");
+        assert_eq!(config.log_format(), LogFormat::Json);
+    }
+
+    #[test]
+    fn fail_unknown_key_in_file_names_file_and_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("strongroom.toml");
+        std::fs::write(&path, "[server]\nlistne = \"x\"\n").unwrap();
+        let message = Config::load(Some(&path), Vec::new())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("strongroom.toml") && message.contains("listne"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn debug_and_serialisation_mask_secrets() {
+        let mut config = Config::default();
+        config.database.url = Some(SecretString::new("postgres://u:hunter2@db/x".into()));
+        config.root_key.passphrase = Some(SecretString::new("correct horse battery".into()));
+        let debug = format!("{config:?}");
+        assert!(
+            !debug.contains("hunter2") && !debug.contains("horse"),
+            "{debug}"
+        );
+        let dumped = toml::to_string(&config).unwrap();
+        assert!(
+            !dumped.contains("hunter2") && !dumped.contains("horse"),
+            "{dumped}"
+        );
+    }
+}

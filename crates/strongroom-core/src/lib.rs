@@ -1,0 +1,21 @@
+//! Strongroom's domain logic, free of HTTP and SQL.
+//!
+//! Which API should I use?
+//! - [`Store`] is the port every storage backend implements
+//!   (`strongroom-store` has SQLite and PostgreSQL); the domain only talks to it.
+//! - [`unseal`] checks, at start, that the configured root key is the one the
+//!   database was initialised with, and records it on first start.
+//! - [`Clock`] gives the time, so time-dependent rules are tested with a fixed clock.
+//!
+//! Data flows one way: server → core → crypto. When core needs something from
+//! the outside world, it declares a port here and the outer crates implement it.
+
+mod clock;
+mod error;
+mod root_key;
+mod store;
+
+pub use clock::{Clock, FixedClock, SystemClock};
+pub use error::CoreError;
+pub use root_key::{RootKeyStatus, unseal};
+pub use store::{Backend, Store, StoreError, settings};

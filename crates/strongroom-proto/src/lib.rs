@@ -1,0 +1,23 @@
+//! Wire types of the Strongroom HTTP API.
+//!
+//! Which type should I use?
+//! - [`Problem`] is the body of every error answer (RFC 9457), with a stable
+//!   machine-readable [`ProblemCode`]. Clients branch on `code`, never on `detail`.
+//! - [`Health`] and [`Readiness`] are the bodies of `/healthz` and `/readyz`.
+//!
+//! These types are shared by the server, the CLI, the tests and (as the OpenAPI
+//! schema) the Python client, so a change here is a change of the public contract.
+//!
+//! ```
+//! use strongroom_proto::{Problem, ProblemCode};
+//! let problem = Problem::new(ProblemCode::NotFound, "no route for GET /nope");
+//! assert_eq!(problem.status, 404);
+//! let json = serde_json::to_value(&problem).unwrap();
+//! assert_eq!(json["code"], "not_found");
+//! ```
+
+mod health;
+mod problem;
+
+pub use health::{CheckState, Health, Readiness, ReadinessCheck};
+pub use problem::{PROBLEM_CONTENT_TYPE, Problem, ProblemCode};

@@ -1,0 +1,186 @@
+//! RFC 9457 problem details, the body of every error answer.
+//!
+//! Invariant: a [`ProblemCode`] is a public, stable identifier. Add codes; never
+//! rename or reuse one, because clients match on them.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// The media type of every error answer.
+pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
+
+/// Stable machine-readable error codes. The HTTP status belongs to the code, so
+/// a client that knows the code knows the status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ProblemCode {
+    /// The request body is not valid JSON, or not of the expected shape.
+    MalformedJson,
+    /// The request names a content type this route does not accept.
+    UnsupportedMediaType,
+    /// A field of the request failed validation; `detail` says which and why.
+    InvalidRequest,
+    /// No route matches the path.
+    NotFound,
+    /// The path exists but not for this HTTP method.
+    MethodNotAllowed,
+    /// The request body is larger than `server.body_limit_bytes`.
+    PayloadTooLarge,
+    /// The request did not finish within `server.request_timeout_seconds`.
+    RequestTimeout,
+    /// The caller is not authenticated.
+    Unauthenticated,
+    /// The caller is authenticated but not allowed to do this.
+    Forbidden,
+    /// The request conflicts with the current state (for example a duplicate name).
+    Conflict,
+    /// Too many requests; retry after the `Retry-After` header.
+    RateLimited,
+    /// A dependency (database, root-key provider, audit log) is unavailable; retry later.
+    Unavailable,
+    /// An unexpected failure inside the server. The answer carries an `error_id`
+    /// that operators find in the logs; the cause itself is never sent.
+    Internal,
+    /// Any other client error that has no specific code yet.
+    BadRequest,
+}
+
+impl ProblemCode {
+    /// The HTTP status that goes with this code.
+    pub fn status(self) -> u16 {
+        match self {
+            Self::MalformedJson | Self::InvalidRequest | Self::BadRequest => 400,
+            Self::Unauthenticated => 401,
+            Self::Forbidden => 403,
+            Self::NotFound => 404,
+            Self::MethodNotAllowed => 405,
+            Self::RequestTimeout => 408,
+            Self::Conflict => 409,
+            Self::PayloadTooLarge => 413,
+            Self::UnsupportedMediaType => 415,
+            Self::RateLimited => 429,
+            Self::Internal => 500,
+            Self::Unavailable => 503,
+        }
+    }
+
+    /// The snake_case name used on the wire (`"malformed_json"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::MalformedJson => "malformed_json",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::InvalidRequest => "invalid_request",
+            Self::NotFound => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::RequestTimeout => "request_timeout",
+            Self::Unauthenticated => "unauthenticated",
+            Self::Forbidden => "forbidden",
+            Self::Conflict => "conflict",
+            Self::RateLimited => "rate_limited",
+            Self::Unavailable => "unavailable",
+            Self::Internal => "internal",
+            Self::BadRequest => "bad_request",
+        }
+    }
+
+    /// A short human title, constant per code (RFC 9457 `title`).
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::MalformedJson => "Malformed JSON body",
+            Self::UnsupportedMediaType => "Unsupported media type",
+            Self::InvalidRequest => "Invalid request",
+            Self::NotFound => "Not found",
+            Self::MethodNotAllowed => "Method not allowed",
+            Self::PayloadTooLarge => "Payload too large",
+            Self::RequestTimeout => "Request timeout",
+            Self::Unauthenticated => "Authentication required",
+            Self::Forbidden => "Forbidden",
+            Self::Conflict => "Conflict",
+            Self::RateLimited => "Too many requests",
+            Self::Unavailable => "Service unavailable",
+            Self::Internal => "Internal error",
+            Self::BadRequest => "Bad request",
+        }
+    }
+}
+
+/// An RFC 9457 problem details object plus Strongroom's extension members.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Problem {
+    /// A URI naming the problem type: `urn:strongroom:problem:<code>`.
+    #[serde(rename = "type")]
+    pub problem_type: String,
+    /// A short summary, the same for every occurrence of this code.
+    pub title: String,
+    /// The HTTP status code, repeated for clients that lost the status line.
+    pub status: u16,
+    /// What went wrong with this request, for a human. Never contains secrets.
+    pub detail: String,
+    /// The stable machine-readable code.
+    pub code: ProblemCode,
+    /// The request id (also in the `X-Request-Id` header) to quote to operators.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// For `internal` problems only: the id under which the cause was logged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_id: Option<String>,
+}
+
+impl Problem {
+    /// A problem for `code` with a human `detail`; the request id is filled in
+    /// by the server's middleware.
+    pub fn new(code: ProblemCode, detail: impl Into<String>) -> Self {
+        Self {
+            problem_type: format!("urn:strongroom:problem:{}", code.as_str()),
+            title: code.title().to_owned(),
+            status: code.status(),
+            detail: detail.into(),
+            code,
+            request_id: None,
+            error_id: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_name_matches_serde_name_for_every_code() {
+        let all = [
+            ProblemCode::MalformedJson,
+            ProblemCode::UnsupportedMediaType,
+            ProblemCode::InvalidRequest,
+            ProblemCode::NotFound,
+            ProblemCode::MethodNotAllowed,
+            ProblemCode::PayloadTooLarge,
+            ProblemCode::RequestTimeout,
+            ProblemCode::Unauthenticated,
+            ProblemCode::Forbidden,
+            ProblemCode::Conflict,
+            ProblemCode::RateLimited,
+            ProblemCode::Unavailable,
+            ProblemCode::Internal,
+            ProblemCode::BadRequest,
+        ];
+        for code in all {
+            let json = serde_json::to_value(code).unwrap();
+            assert_eq!(json, code.as_str());
+        }
+    }
+
+    #[test]
+    fn problem_serialises_rfc9457_members() {
+        let mut problem = Problem::new(ProblemCode::PayloadTooLarge, "too big");
+        problem.request_id = Some("r-1".into());
+        let json = serde_json::to_value(&problem).unwrap();
+        assert_eq!(json["type"], "urn:strongroom:problem:payload_too_large");
+        assert_eq!(json["status"], 413);
+        assert_eq!(json["title"], "Payload too large");
+        assert_eq!(json["request_id"], "r-1");
+        assert!(json.get("error_id").is_none());
+    }
+}

@@ -1,0 +1,123 @@
+//! The one mapping from failures to HTTP answers.
+//!
+//! Invariant: [`ApiError::problem`] is an exhaustive `match`, so a new variant
+//! cannot compile without a status and code. Internal failures are logged with
+//! a random `error_id` and answered with that id only: the cause (which may
+//! name tables, files or keys) never reaches the client.
+
+use axum::extract::rejection::JsonRejection;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use strongroom_core::{CoreError, StoreError};
+use strongroom_proto::{Problem, ProblemCode};
+
+/// Everything a handler can answer with instead of success.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApiError {
+    /// The body is not JSON or not of the expected shape; the text says where.
+    #[error("malformed JSON: {0}")]
+    MalformedJson(String),
+    /// A value failed validation; the text names the field and the rule.
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+    /// The body's content type is not accepted by this route.
+    #[error("unsupported media type: {0}")]
+    UnsupportedMediaType(String),
+    /// The body is larger than the configured limit.
+    #[error("request body too large")]
+    PayloadTooLarge,
+    /// Nothing here by that name (also used where existence must not leak).
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The request conflicts with existing state.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// A dependency is down; the text names which, for operators and clients alike.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+    /// Anything unexpected. Logged with its cause, answered opaquely.
+    #[error("internal error: {0}")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl ApiError {
+    /// The problem body for this error. For [`ApiError::Internal`] this logs
+    /// the cause under a fresh `error_id` first.
+    pub fn problem(&self) -> Problem {
+        match self {
+            Self::MalformedJson(detail) => Problem::new(ProblemCode::MalformedJson, detail),
+            Self::InvalidRequest(detail) => Problem::new(ProblemCode::InvalidRequest, detail),
+            Self::UnsupportedMediaType(detail) => {
+                Problem::new(ProblemCode::UnsupportedMediaType, detail)
+            }
+            Self::PayloadTooLarge => Problem::new(
+                ProblemCode::PayloadTooLarge,
+                "the request body is larger than this server accepts (server.body_limit_bytes)",
+            ),
+            Self::NotFound(detail) => Problem::new(ProblemCode::NotFound, detail),
+            Self::Conflict(detail) => Problem::new(ProblemCode::Conflict, detail),
+            Self::Unavailable(detail) => Problem::new(ProblemCode::Unavailable, detail),
+            Self::Internal(cause) => internal_problem(cause.as_ref()),
+        }
+    }
+}
+
+/// Logs `cause` under a new error id and returns the opaque problem that quotes it.
+pub(crate) fn internal_problem(cause: &dyn std::fmt::Display) -> Problem {
+    let error_id = uuid::Uuid::new_v4().to_string();
+    tracing::error!(%error_id, error = %cause, "internal error");
+    let mut problem = Problem::new(
+        ProblemCode::Internal,
+        "the server failed unexpectedly; quote the error_id to its operators",
+    );
+    problem.error_id = Some(error_id);
+    problem
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        problem_response(self.problem())
+    }
+}
+
+/// A response carrying `problem`. The body is written by the problem
+/// middleware, which adds the request id; see `middleware::finish_problems`.
+pub(crate) fn problem_response(problem: Problem) -> Response {
+    let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = status.into_response();
+    response.extensions_mut().insert(problem);
+    response
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        match rejection {
+            JsonRejection::JsonSyntaxError(e) => Self::MalformedJson(e.body_text()),
+            JsonRejection::JsonDataError(e) => Self::InvalidRequest(e.body_text()),
+            JsonRejection::MissingJsonContentType(_) => Self::UnsupportedMediaType(
+                "send the body with Content-Type: application/json".into(),
+            ),
+            other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => Self::PayloadTooLarge,
+            other => Self::MalformedJson(other.body_text()),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Conflict(detail) => Self::Conflict(detail),
+            other => Self::Internal(Box::new(other)),
+        }
+    }
+}
+
+impl From<CoreError> for ApiError {
+    fn from(error: CoreError) -> Self {
+        match error {
+            CoreError::Store(store) => store.into(),
+            other => Self::Internal(Box::new(other)),
+        }
+    }
+}

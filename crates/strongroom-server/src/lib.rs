@@ -1,0 +1,28 @@
+//! Strongroom's HTTP API.
+//!
+//! Which API should I use?
+//! - [`router`] builds the whole application (routes, middleware, problem
+//!   mapping) from an [`AppState`]; tests drive it in-process with `tower::ServiceExt`.
+//! - [`serve`] runs it on a bound [`Listener`] (plain TCP or [`TlsListener`])
+//!   until a shutdown signal, then lets in-flight requests finish.
+//! - [`openapi`] is the OpenAPI document served at `/openapi.json`.
+//!
+//! Every error answer goes through [`ApiError`], the one place that maps
+//! domain failures to HTTP statuses and RFC 9457 problems.
+
+mod error;
+mod extract;
+mod middleware;
+mod openapi;
+mod routes;
+mod serve;
+mod state;
+mod tls;
+
+pub use error::ApiError;
+pub use extract::ApiJson;
+pub use openapi::openapi;
+pub use routes::router;
+pub use serve::{Listener, serve};
+pub use state::{AppState, HttpSettings};
+pub use tls::{TlsError, TlsListener, load_tls_config};

@@ -1,0 +1,177 @@
+//! Middleware every request passes through, outermost first:
+//! request id and logging → problem finishing → security headers →
+//! panic catching → timeout → body limit → routes.
+//!
+//! Invariant: every answer with status ≥ 400 leaves [`finish_problems`] as an
+//! `application/problem+json` body carrying the request id, whichever layer
+//! (router, limit, timeout, panic handler) produced it.
+
+use std::any::Any;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use strongroom_proto::{PROBLEM_CONTENT_TYPE, Problem, ProblemCode};
+use tracing::Instrument;
+
+use crate::error::{internal_problem, problem_response};
+
+/// The header that carries the request id in both directions.
+pub(crate) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The id of the current request, in the request's extensions.
+#[derive(Debug, Clone)]
+pub(crate) struct RequestId(pub(crate) String);
+
+/// Accepts a caller's `X-Request-Id` when it is short and plain (so it cannot
+/// forge log lines), otherwise makes a new one; runs the request inside a
+/// tracing span carrying the id; echoes the id; logs the outcome. Only the
+/// method, the path (never the query, which may hold tokens) and the status
+/// are logged, never bodies or headers.
+pub(crate) async fn request_id(mut request: Request, next: Next) -> Response {
+    let id = request
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(|value| value.to_str().ok())
+        .filter(|value| is_plain_id(value))
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    request.extensions_mut().insert(RequestId(id.clone()));
+    let span = tracing::info_span!(
+        "request",
+        request_id = %id,
+        method = %request.method(),
+        path = %request.uri().path(),
+    );
+    let started = Instant::now();
+    let mut response = next.run(request).instrument(span.clone()).await;
+    let status = response.status().as_u16();
+    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    span.in_scope(|| tracing::info!(status, elapsed_ms, "answered"));
+    // Invariant: is_plain_id (or a UUID) guarantees a valid header value.
+    let value = HeaderValue::from_str(&id).expect("request id is a valid header value");
+    response.headers_mut().insert(REQUEST_ID, value);
+    response
+}
+
+fn is_plain_id(value: &str) -> bool {
+    (1..=128).contains(&value.len())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+}
+
+/// Writes the problem body of every error answer, with the request id.
+pub(crate) async fn finish_problems(request: Request, next: Next) -> Response {
+    let request_id = request
+        .extensions()
+        .get::<RequestId>()
+        .map(|id| id.0.clone());
+    let response = next.run(request).await;
+    let status = response.status();
+    if !status.is_client_error() && !status.is_server_error() {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let mut problem = match parts.extensions.remove::<Problem>() {
+        Some(problem) => problem,
+        None if is_problem_json(&parts.headers) => return Response::from_parts(parts, body),
+        None => problem_for_status(status),
+    };
+    problem.request_id = request_id;
+    // Invariant: Problem contains only strings and numbers, which always serialise.
+    let json = serde_json::to_vec(&problem).expect("problem serialises");
+    parts
+        .headers
+        .insert(CONTENT_TYPE, HeaderValue::from_static(PROBLEM_CONTENT_TYPE));
+    parts.headers.remove(CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(json))
+}
+
+fn is_problem_json(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(CONTENT_TYPE)
+        .is_some_and(|value| value.as_bytes() == PROBLEM_CONTENT_TYPE.as_bytes())
+}
+
+/// A problem for an error answer that a lower layer produced without one.
+fn problem_for_status(status: StatusCode) -> Problem {
+    match status {
+        StatusCode::NOT_FOUND => Problem::new(ProblemCode::NotFound, "no route matches this path"),
+        StatusCode::METHOD_NOT_ALLOWED => Problem::new(
+            ProblemCode::MethodNotAllowed,
+            "this path does not accept this method; the Allow header lists those it does",
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => Problem::new(
+            ProblemCode::PayloadTooLarge,
+            "the request body is larger than this server accepts (server.body_limit_bytes)",
+        ),
+        StatusCode::REQUEST_TIMEOUT => Problem::new(
+            ProblemCode::RequestTimeout,
+            "the request did not complete within server.request_timeout_seconds",
+        ),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => Problem::new(
+            ProblemCode::UnsupportedMediaType,
+            "this route does not accept that content type",
+        ),
+        status if status.is_server_error() => {
+            internal_problem(&format!("unexplained status {status}"))
+        }
+        status => Problem::new(
+            ProblemCode::BadRequest,
+            format!("the request was refused ({status})"),
+        ),
+    }
+}
+
+/// Refuses a body whose declared `Content-Length` exceeds the limit before
+/// reading any of it. Bodies without a length are cut off by
+/// `DefaultBodyLimit` in the extractors, with the same 413 problem.
+pub(crate) async fn refuse_declared_oversize(
+    axum::extract::State(limit): axum::extract::State<usize>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let declared = request
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    match declared {
+        Some(length) if length > limit as u64 => crate::ApiError::PayloadTooLarge.into_response(),
+        _ => next.run(request).await,
+    }
+}
+
+/// The answer when a handler panics: a logged, opaque internal problem.
+pub(crate) fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a handler panicked".to_owned());
+    problem_response(internal_problem(&format!("panic: {message}")))
+}
+
+/// The fallback for paths no route matches.
+pub(crate) async fn not_found(request: Request) -> Response {
+    let detail = format!("no route for {} {}", request.method(), request.uri().path());
+    problem_response(Problem::new(ProblemCode::NotFound, detail)).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_ids_are_accepted_and_forged_ones_refused() {
+        assert!(is_plain_id("req-123_abc.def:1"));
+        assert!(!is_plain_id(""));
+        assert!(!is_plain_id("a\nfake log line"));
+        assert!(!is_plain_id(&"x".repeat(129)));
+    }
+}

@@ -1,0 +1,81 @@
+//! The OpenAPI 3.1 document, generated from the handlers' annotations.
+//! Every operation also lists the `default` problem answer, so clients know
+//! the error shape of every route without repeating it per handler.
+
+use axum::Json;
+use strongroom_proto::{CheckState, Health, Problem, ProblemCode, Readiness, ReadinessCheck};
+use utoipa::openapi::{ContentBuilder, RefOr, ResponseBuilder};
+use utoipa::{Modify, OpenApi};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Strongroom",
+        description = "Self-hosted security server: keys and encryption, identity, authorization, audit. \
+Every error answer is an RFC 9457 problem (`application/problem+json`) with a stable `code`.",
+        license(name = "Apache-2.0")
+    ),
+    paths(crate::routes::health::healthz, crate::routes::health::readyz, serve_openapi),
+    components(schemas(Problem, ProblemCode, Health, Readiness, ReadinessCheck, CheckState)),
+    modifiers(&ProblemDefaults),
+    tags((name = "health", description = "Liveness, readiness and the API description"))
+)]
+struct ApiDoc;
+
+/// Adds the problem answer as every operation's `default` response.
+struct ProblemDefaults;
+
+impl Modify for ProblemDefaults {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let problem = ResponseBuilder::new()
+            .description(
+                "An RFC 9457 problem. `code` is one of the ProblemCode values; 400 malformed_json, \
+415, 404, 405, 408, 413, 429, 500 internal (with error_id) and 503 can come from any route.",
+            )
+            .content(
+                strongroom_proto::PROBLEM_CONTENT_TYPE,
+                ContentBuilder::new()
+                    .schema(Some(RefOr::Ref(utoipa::openapi::Ref::from_schema_name(
+                        "Problem",
+                    ))))
+                    .build(),
+            )
+            .build();
+        for item in openapi.paths.paths.values_mut() {
+            for operation in [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                operation
+                    .responses
+                    .responses
+                    .entry("default".into())
+                    .or_insert_with(|| problem.clone().into());
+            }
+        }
+    }
+}
+
+/// The OpenAPI document of this API.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    doc.info.version = env!("CARGO_PKG_VERSION").into();
+    doc
+}
+
+/// This API's OpenAPI 3.1 document. Public.
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    tag = "health",
+    responses((status = 200, description = "The OpenAPI document", content_type = "application/json"))
+)]
+pub(crate) async fn serve_openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(openapi())
+}

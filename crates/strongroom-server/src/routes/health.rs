@@ -1,0 +1,85 @@
+//! Liveness and readiness. Neither needs authentication: load balancers and
+//! orchestrators call them, and they reveal nothing but what is working.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use strongroom_proto::{CheckState, Health, Readiness, ReadinessCheck};
+
+use super::READINESS_TIMEOUT;
+use crate::AppState;
+
+/// Liveness: the process answers. Public.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "health",
+    responses((status = 200, description = "The process is alive", body = Health))
+)]
+pub(crate) async fn healthz() -> Json<Health> {
+    Json(Health {
+        status: "ok".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+    })
+}
+
+/// Readiness: the database answers and the root key is unsealed. Public.
+/// 503 with the same body when a check fails, so a balancer stops routing here.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "health",
+    responses(
+        (status = 200, description = "Every dependency works", body = Readiness),
+        (status = 503, description = "A dependency is failing; `checks` says which", body = Readiness),
+    )
+)]
+pub(crate) async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
+    let database = match tokio::time::timeout(READINESS_TIMEOUT, state.store.ping()).await {
+        Ok(Ok(())) => check(
+            "database",
+            CheckState::Ok,
+            format!("{} answers", state.store.backend().as_str()),
+        ),
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "readiness: database failing");
+            check(
+                "database",
+                CheckState::Failing,
+                format!("{} does not answer", state.store.backend().as_str()),
+            )
+        }
+        Err(_) => check(
+            "database",
+            CheckState::Failing,
+            "no answer within 2 s".into(),
+        ),
+    };
+    // The server refuses to start with a wrong root key, so a running server
+    // always has it unsealed; the check names which key it is.
+    let root_key = check(
+        "root_key",
+        CheckState::Ok,
+        format!("unsealed ({})", state.root_key_id),
+    );
+    let checks = vec![database, root_key];
+    let ready = checks.iter().all(|c| c.state == CheckState::Ok);
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = Readiness {
+        status: if ready { "ready" } else { "not_ready" }.into(),
+        checks,
+    };
+    (status, Json(body))
+}
+
+fn check(name: &str, state: CheckState, detail: String) -> ReadinessCheck {
+    ReadinessCheck {
+        name: name.into(),
+        state,
+        detail,
+    }
+}

@@ -1,0 +1,330 @@
+//! The router: every route and the middleware stack around them.
+//!
+//! To add a route: write the handler in a module here with a
+//! `#[utoipa::path]` (request, responses, error codes), register it in
+//! [`routes`] and list it in `openapi.rs`. A test checks that every path of
+//! the OpenAPI document is served.
+
+pub(crate) mod health;
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::header::{
+    CACHE_CONTROL, CONTENT_SECURITY_POLICY, REFERRER_POLICY, STRICT_TRANSPORT_SECURITY,
+    X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
+};
+use axum::http::{HeaderValue, StatusCode};
+use axum::routing::get;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+
+use crate::middleware::{self, not_found};
+use crate::{AppState, openapi};
+
+/// Paths and the handlers behind them, without middleware.
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/openapi.json", get(openapi::serve_openapi))
+}
+
+/// The whole application.
+pub fn router(state: AppState) -> Router {
+    with_middleware(routes(), state)
+}
+
+/// Wraps `routes` in the fallbacks and middleware every request goes through.
+pub(crate) fn with_middleware(routes: Router<AppState>, state: AppState) -> Router {
+    let http = state.http.clone();
+    let header = |name, value: &'static str| {
+        SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
+    };
+    let hsts = http.https.then(|| {
+        header(
+            STRICT_TRANSPORT_SECURITY,
+            "max-age=63072000; includeSubDomains",
+        )
+    });
+    routes
+        .fallback(not_found)
+        .method_not_allowed_fallback(|| async { StatusCode::METHOD_NOT_ALLOWED })
+        .with_state(state)
+        .layer(
+            ServiceBuilder::new()
+                .layer(axum::middleware::from_fn(middleware::request_id))
+                .layer(axum::middleware::from_fn(middleware::finish_problems))
+                .layer(header(X_CONTENT_TYPE_OPTIONS, "nosniff"))
+                .layer(header(X_FRAME_OPTIONS, "DENY"))
+                .layer(header(REFERRER_POLICY, "no-referrer"))
+                .layer(header(
+                    CONTENT_SECURITY_POLICY,
+                    "default-src 'none'; frame-ancestors 'none'",
+                ))
+                .layer(header(CACHE_CONTROL, "no-store"))
+                .option_layer(hsts)
+                .layer(CatchPanicLayer::custom(middleware::panic_response))
+                .layer(TimeoutLayer::with_status_code(
+                    StatusCode::REQUEST_TIMEOUT,
+                    http.request_timeout,
+                ))
+                .layer(axum::middleware::from_fn_with_state(
+                    http.body_limit_bytes,
+                    middleware::refuse_declared_oversize,
+                ))
+                .layer(DefaultBodyLimit::max(http.body_limit_bytes)),
+        )
+}
+
+/// How long `/readyz` waits for the database before calling it failing.
+pub(crate) const READINESS_TIMEOUT: Duration = Duration::from_secs(2);
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::{Method, Request, Response};
+    use axum::routing::post;
+    use http_body_util::BodyExt;
+    use serde_json::Value;
+    use tower::ServiceExt;
+
+    use super::*;
+    use crate::{ApiJson, HttpSettings};
+
+    struct Harness {
+        app: Router,
+        _dir: tempfile::TempDir,
+    }
+
+    async fn harness() -> Harness {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("test.db").display());
+        let database = strongroom_store::Database::connect(&url, &Default::default())
+            .await
+            .unwrap();
+        database.migrate().await.unwrap();
+        let state = AppState {
+            store: database.store(),
+            root_key_id: "local:test".into(),
+            http: HttpSettings {
+                body_limit_bytes: 1024,
+                request_timeout: Duration::from_millis(500),
+                https: false,
+            },
+        };
+        let test_routes = routes()
+            .route(
+                "/test/echo",
+                post(|ApiJson(body): ApiJson<Value>| async move { axum::Json(body) }),
+            )
+            .route(
+                "/test/panic",
+                get(|| async {
+                    if std::hint::black_box(true) {
+                        panic!("secret detail in a panic");
+                    }
+                    "unreachable"
+                }),
+            )
+            .route(
+                "/test/slow",
+                get(|| async {
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                    "late"
+                }),
+            );
+        Harness {
+            app: with_middleware(test_routes, state),
+            _dir: dir,
+        }
+    }
+
+    async fn send(app: &Router, request: Request<Body>) -> (Response<()>, Value) {
+        let response = app.clone().oneshot(request).await.unwrap();
+        let (parts, body) = response.into_parts();
+        let bytes = body.collect().await.unwrap().to_bytes();
+        let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        (Response::from_parts(parts, ()), json)
+    }
+
+    fn get_request(path: &str) -> Request<Body> {
+        Request::get(path).body(Body::empty()).unwrap()
+    }
+
+    fn assert_problem(response: &Response<()>, body: &Value, status: u16, code: &str) {
+        assert_eq!(response.status().as_u16(), status, "{body}");
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json"
+        );
+        assert_eq!(body["code"], code, "{body}");
+        assert_eq!(body["status"], status);
+        let request_id = response.headers()["x-request-id"].to_str().unwrap();
+        assert_eq!(body["request_id"], request_id);
+    }
+
+    #[tokio::test]
+    async fn health_and_readiness_answer_ok() {
+        let h = harness().await;
+        let (response, body) = send(&h.app, get_request("/healthz")).await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(body["status"], "ok");
+        let (response, body) = send(&h.app, get_request("/readyz")).await;
+        assert_eq!(response.status(), 200, "{body}");
+        assert_eq!(body["status"], "ready");
+        assert_eq!(body["checks"][0]["name"], "database");
+    }
+
+    #[tokio::test]
+    async fn unknown_route_is_a_not_found_problem() {
+        let h = harness().await;
+        let (response, body) = send(&h.app, get_request("/v1/nothing-here")).await;
+        assert_problem(&response, &body, 404, "not_found");
+        assert!(
+            body["detail"]
+                .as_str()
+                .unwrap()
+                .contains("/v1/nothing-here")
+        );
+    }
+
+    #[tokio::test]
+    async fn wrong_method_is_a_method_not_allowed_problem_with_allow_header() {
+        let h = harness().await;
+        let request = Request::builder()
+            .method(Method::DELETE)
+            .uri("/healthz")
+            .body(Body::empty())
+            .unwrap();
+        let (response, body) = send(&h.app, request).await;
+        assert_problem(&response, &body, 405, "method_not_allowed");
+        assert!(
+            response.headers()["allow"]
+                .to_str()
+                .unwrap()
+                .contains("GET")
+        );
+    }
+
+    fn json_post(path: &str, body: &'static str) -> Request<Body> {
+        Request::post(path)
+            .header("content-type", "application/json")
+            .body(Body::from(body))
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn malformed_json_is_a_400_problem_naming_the_position() {
+        let h = harness().await;
+        let (response, body) = send(&h.app, json_post("/test/echo", "{\"a\": ")).await;
+        assert_problem(&response, &body, 400, "malformed_json");
+        assert!(
+            body["detail"].as_str().unwrap().contains("line 1"),
+            "{body}"
+        );
+    }
+
+    #[tokio::test]
+    async fn missing_content_type_is_a_415_problem() {
+        let h = harness().await;
+        let request = Request::post("/test/echo").body(Body::from("{}")).unwrap();
+        let (response, body) = send(&h.app, request).await;
+        assert_problem(&response, &body, 415, "unsupported_media_type");
+    }
+
+    #[tokio::test]
+    async fn body_over_the_limit_is_a_413_problem_declared_or_streamed() {
+        let h = harness().await;
+        let big = "x".repeat(2048);
+        let declared = Request::post("/test/echo")
+            .header("content-type", "application/json")
+            .header("content-length", big.len())
+            .body(Body::from(big.clone()))
+            .unwrap();
+        let (response, body) = send(&h.app, declared).await;
+        assert_problem(&response, &body, 413, "payload_too_large");
+        let chunks = futures_util::stream::iter([Ok::<_, std::io::Error>(big)]);
+        let streamed = Request::post("/test/echo")
+            .header("content-type", "application/json")
+            .body(Body::from_stream(chunks))
+            .unwrap();
+        let (response, body) = send(&h.app, streamed).await;
+        assert_problem(&response, &body, 413, "payload_too_large");
+    }
+
+    #[tokio::test]
+    async fn panic_is_an_opaque_internal_problem_with_error_id() {
+        let h = harness().await;
+        let (response, body) = send(&h.app, get_request("/test/panic")).await;
+        assert_problem(&response, &body, 500, "internal");
+        assert!(body["error_id"].as_str().is_some_and(|id| !id.is_empty()));
+        assert!(!body.to_string().contains("secret detail"));
+    }
+
+    #[tokio::test]
+    async fn slow_request_is_a_408_problem() {
+        let h = harness().await;
+        let (response, body) = send(&h.app, get_request("/test/slow")).await;
+        assert_problem(&response, &body, 408, "request_timeout");
+    }
+
+    #[tokio::test]
+    async fn every_answer_carries_security_headers() {
+        let h = harness().await;
+        for path in ["/healthz", "/nope"] {
+            let (response, _) = send(&h.app, get_request(path)).await;
+            let headers = response.headers();
+            assert_eq!(headers["x-content-type-options"], "nosniff");
+            assert_eq!(headers["cache-control"], "no-store");
+            assert_eq!(headers["x-frame-options"], "DENY");
+            assert!(headers.contains_key("content-security-policy"));
+            assert!(
+                !headers.contains_key("strict-transport-security"),
+                "no HSTS over plain HTTP"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn plain_request_id_is_echoed_and_forged_one_replaced() {
+        let h = harness().await;
+        let request = Request::get("/healthz")
+            .header("x-request-id", "abc-123")
+            .body(Body::empty())
+            .unwrap();
+        let (response, _) = send(&h.app, request).await;
+        assert_eq!(response.headers()["x-request-id"], "abc-123");
+        let request = Request::get("/healthz")
+            .header("x-request-id", "forged id with spaces")
+            .body(Body::empty())
+            .unwrap();
+        let (response, _) = send(&h.app, request).await;
+        assert_ne!(response.headers()["x-request-id"], "forged id with spaces");
+    }
+
+    #[tokio::test]
+    async fn every_openapi_path_is_served() {
+        let h = harness().await;
+        let doc = serde_json::to_value(crate::openapi()).unwrap();
+        assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+        let paths = doc["paths"].as_object().unwrap();
+        assert!(paths.len() >= 3);
+        for (path, item) in paths {
+            assert!(
+                item["get"]["responses"]["default"].is_object(),
+                "{path} lacks the problem answer"
+            );
+            let (response, _) = send(&h.app, get_request(path)).await;
+            assert!(
+                response.status() != 404 && response.status() != 405,
+                "{path} is documented but not served"
+            );
+        }
+        let (_, served) = send(&h.app, get_request("/openapi.json")).await;
+        assert_eq!(served, doc);
+    }
+}

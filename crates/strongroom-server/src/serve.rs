@@ -1,0 +1,72 @@
+//! Running the application until shutdown.
+//!
+//! On the shutdown signal the server stops accepting, lets in-flight requests
+//! finish for up to the grace period, then returns (dropping what remains).
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::Router;
+use tokio::net::TcpListener;
+
+use crate::TlsListener;
+
+/// A bound listener: plain TCP or TLS.
+#[derive(Debug)]
+pub enum Listener {
+    /// Plain HTTP (development, or behind a TLS-terminating proxy).
+    Tcp(TcpListener),
+    /// HTTPS with TLS 1.3.
+    Tls(TlsListener),
+}
+
+impl Listener {
+    /// The bound address (useful with port 0).
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        match self {
+            Self::Tcp(tcp) => tcp.local_addr(),
+            Self::Tls(tls) => axum::serve::Listener::local_addr(tls),
+        }
+    }
+}
+
+/// Serves `app` on `listener` until `shutdown` completes, then waits up to
+/// `grace` for in-flight requests.
+pub async fn serve(
+    listener: Listener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    grace: Duration,
+) -> io::Result<()> {
+    let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+    let signal = async move {
+        shutdown.await;
+        tracing::info!(
+            grace_seconds = grace.as_secs(),
+            "shutting down: finishing in-flight requests"
+        );
+        let _ = stopping_tx.send(());
+    };
+    let server = async move {
+        match listener {
+            Listener::Tcp(tcp) => axum::serve(tcp, app).with_graceful_shutdown(signal).await,
+            Listener::Tls(tls) => axum::serve(tls, app).with_graceful_shutdown(signal).await,
+        }
+    };
+    let deadline = async move {
+        if stopping_rx.await.is_ok() {
+            tokio::time::sleep(grace).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        result = server => result,
+        () = deadline => {
+            tracing::warn!("grace period over: dropping requests still in flight");
+            Ok(())
+        }
+    }
+}

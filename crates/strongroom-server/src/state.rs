@@ -1,0 +1,30 @@
+//! What every handler can reach. Passed explicitly (no globals), so tests run
+//! several servers in one process.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use strongroom_core::Store;
+
+/// HTTP behaviour taken from the configuration.
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    /// Largest accepted request body.
+    pub body_limit_bytes: usize,
+    /// Requests taking longer are answered 408.
+    pub request_timeout: Duration,
+    /// Whether clients reach us over TLS (directly or through a trusted
+    /// proxy), so that `Strict-Transport-Security` is meaningful.
+    pub https: bool,
+}
+
+/// Shared state of the application.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The storage port.
+    pub store: Arc<dyn Store>,
+    /// Id of the unsealed root key (safe to show).
+    pub root_key_id: String,
+    /// HTTP behaviour.
+    pub http: HttpSettings,
+}

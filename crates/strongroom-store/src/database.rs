@@ -1,0 +1,117 @@
+//! Opening a database by URL and running its migrations.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, SqlitePool};
+use strongroom_core::{Backend, Store, StoreError};
+
+use crate::migrations::{self, MigrationReport};
+use crate::settings::{PostgresStore, SqliteStore};
+
+/// How to open the pool.
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    /// Connections in the pool.
+    pub max_connections: u32,
+    /// How long to wait for a connection before failing (keeps `/readyz` from hanging).
+    pub acquire_timeout: Duration,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 10,
+            acquire_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// An open database of either engine.
+#[derive(Debug, Clone)]
+pub enum Database {
+    /// SQLite: WAL, `synchronous = FULL` (a committed write survives power
+    /// loss, which the audit log relies on), foreign keys on.
+    Sqlite(SqlitePool),
+    /// PostgreSQL.
+    Postgres(PgPool),
+}
+
+impl Database {
+    /// Opens the database named by `url` (`sqlite://PATH` or `postgres://…`);
+    /// a missing SQLite file is created. Fails fast if the server is unreachable.
+    pub async fn connect(url: &str, options: &ConnectOptions) -> Result<Self, StoreError> {
+        if url.starts_with("sqlite:") {
+            let connect = SqliteConnectOptions::from_str(url)
+                .map_err(crate::error::map)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Full)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(5));
+            let pool = SqlitePoolOptions::new()
+                .max_connections(options.max_connections)
+                .acquire_timeout(options.acquire_timeout)
+                .connect_with(connect)
+                .await
+                .map_err(crate::error::map)?;
+            Ok(Self::Sqlite(pool))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let connect = PgConnectOptions::from_str(url).map_err(crate::error::map)?;
+            let pool = PgPoolOptions::new()
+                .max_connections(options.max_connections)
+                .acquire_timeout(options.acquire_timeout)
+                .connect_with(connect)
+                .await
+                .map_err(crate::error::map)?;
+            Ok(Self::Postgres(pool))
+        } else {
+            Err(StoreError::Backend(
+                "database URL must start with sqlite:// or postgres://".into(),
+            ))
+        }
+    }
+
+    /// Which engine this is.
+    pub fn backend(&self) -> Backend {
+        match self {
+            Self::Sqlite(_) => Backend::Sqlite,
+            Self::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Applies every migration not yet applied. Safe to run from several
+    /// processes at once on PostgreSQL (sqlx holds an advisory lock).
+    pub async fn migrate(&self) -> Result<MigrationReport, StoreError> {
+        let from_version = self.store().schema_version().await?;
+        match self {
+            Self::Sqlite(pool) => migrations::migrator(migrations::SQLITE).run(pool).await,
+            Self::Postgres(pool) => migrations::migrator(migrations::POSTGRES).run(pool).await,
+        }
+        .map_err(crate::error::migrate)?;
+        let to_version = self.store().schema_version().await?;
+        Ok(MigrationReport {
+            from_version,
+            to_version,
+        })
+    }
+
+    /// The storage port over this database.
+    pub fn store(&self) -> Arc<dyn Store> {
+        match self {
+            Self::Sqlite(pool) => Arc::new(SqliteStore::new(pool.clone())),
+            Self::Postgres(pool) => Arc::new(PostgresStore::new(pool.clone())),
+        }
+    }
+
+    /// Closes every connection, waiting for those in use to be returned.
+    pub async fn close(&self) {
+        match self {
+            Self::Sqlite(pool) => pool.close().await,
+            Self::Postgres(pool) => pool.close().await,
+        }
+    }
+}

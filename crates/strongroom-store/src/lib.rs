@@ -1,0 +1,21 @@
+//! SQLite and PostgreSQL implementations of `strongroom-core`'s storage port.
+//!
+//! Which API should I use?
+//! - [`Database::connect`] opens the database named by a URL (`sqlite://…` or
+//!   `postgres://…`), [`Database::migrate`] applies pending migrations, and
+//!   [`Database::store`] hands the domain its `Arc<dyn Store>`.
+//!
+//! Migrations live in `migrations/sqlite` and `migrations/postgres`, one file
+//! per version in each, with the same meaning on both engines. They are
+//! compiled into the binary, so a deployment never needs the source tree.
+//!
+//! Invariant: several processes may share one PostgreSQL database. Migrations
+//! take PostgreSQL's advisory lock, and every multi-row change is a transaction.
+
+mod database;
+mod error;
+mod migrations;
+mod settings;
+
+pub use database::{ConnectOptions, Database};
+pub use migrations::MigrationReport;

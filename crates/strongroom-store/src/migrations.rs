@@ -1,0 +1,69 @@
+//! Migrations compiled into the binary. sqlx's `migrate!` macro would need its
+//! proc-macro stack (a heavy build); this list does the same with `include_str!`.
+//!
+//! To add a migration: add `NNNN_name.sql` under both `migrations/sqlite` and
+//! `migrations/postgres` and a line in each list below. Never edit an applied
+//! migration: sqlx refuses a changed checksum, and so do we.
+
+use std::borrow::Cow;
+
+use sqlx::SqlSafeStr;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+
+type Source = (i64, &'static str, &'static str);
+
+pub(crate) const SQLITE: &[Source] = &[(
+    1,
+    "settings",
+    include_str!("../migrations/sqlite/0001_settings.sql"),
+)];
+
+pub(crate) const POSTGRES: &[Source] = &[(
+    1,
+    "settings",
+    include_str!("../migrations/postgres/0001_settings.sql"),
+)];
+
+pub(crate) fn migrator(sources: &[Source]) -> Migrator {
+    Migrator::with_migrations(
+        sources
+            .iter()
+            .map(|(version, description, sql)| {
+                Migration::new(
+                    *version,
+                    Cow::Borrowed(*description),
+                    MigrationType::Simple,
+                    sql.into_sql_str(),
+                    false,
+                )
+            })
+            .collect(),
+    )
+}
+
+/// What [`crate::Database::migrate`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationReport {
+    /// Schema version before.
+    pub from_version: i64,
+    /// Schema version after (the newest this binary knows).
+    pub to_version: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_engines_have_the_same_versions_in_order() {
+        let versions = |list: &[Source]| list.iter().map(|(v, d, _)| (*v, *d)).collect::<Vec<_>>();
+        assert_eq!(versions(SQLITE), versions(POSTGRES));
+        for (index, (version, _, _)) in SQLITE.iter().enumerate() {
+            assert_eq!(
+                *version,
+                index as i64 + 1,
+                "versions must be 1, 2, 3, … without gaps"
+            );
+        }
+    }
+}

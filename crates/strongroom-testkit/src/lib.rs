@@ -1,0 +1,18 @@
+//! Test support shared by the crates' integration tests.
+//!
+//! Which API should I use?
+//! - [`TestDatabase`] gives a test its own empty database: a SQLite file in a
+//!   temporary directory, or a fresh schema in the PostgreSQL named by
+//!   `STRONGROOM_TEST_POSTGRES_URL` (dropped again when the value is dropped).
+//! - [`TestServer`] runs the real `strongroom` binary as a child process on a
+//!   free port, with its own data dir, and stops it when dropped.
+//! - [`run_cli`] runs any other subcommand and captures its output.
+//!
+//! Every test makes its own data; nothing here is shared between tests, so
+//! they run in parallel and in any order.
+
+mod database;
+mod server;
+
+pub use database::{POSTGRES_URL_VARIABLE, TestDatabase};
+pub use server::{CliOutput, ServerBuilder, TestServer, run_cli};

@@ -1,0 +1,74 @@
+//! `strongroom`: the one binary. Subcommands load the configuration, wire the
+//! crates together and run.
+//!
+//! Exit codes: 0 success; 1 refused or failed (a broken profile rule, a held
+//! data-dir lock, an unreachable database, a wrong root key); 2 unusable
+//! command line or configuration file.
+
+mod data_dir;
+mod doctor;
+mod logging;
+mod root_key;
+mod server;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use strongroom_config::Config;
+
+/// Strongroom: keys, encryption, identity, authorization and audit for your applications.
+#[derive(Debug, Parser)]
+#[command(name = "strongroom", version, about)]
+struct Cli {
+    /// Configuration file (TOML). Without one, the embedded development
+    /// defaults apply; `STRONGROOM_<SECTION>_<KEY>` variables override either.
+    #[arg(long, global = true, env = "STRONGROOM_CONFIG", value_name = "PATH")]
+    config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the HTTP API (migrates the database first).
+    Server,
+    /// Check the configuration, database and root key; exit 1 if anything fails.
+    Doctor,
+    /// Apply pending database migrations and exit.
+    Migrate,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load(cli.config.as_deref(), std::env::vars()) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("strongroom: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("strongroom: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = match cli.command {
+        Command::Server => runtime.block_on(server::run(config)),
+        Command::Doctor => return runtime.block_on(doctor::run(&config, cli.config.as_deref())),
+        Command::Migrate => runtime.block_on(server::migrate_only(config)),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("strongroom: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

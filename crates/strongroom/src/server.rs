@@ -1,0 +1,190 @@
+//! `strongroom server` and `strongroom migrate`: wiring configuration,
+//! storage, root key and HTTP together, in the order that fails earliest.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use strongroom_config::{Config, Outcome};
+use strongroom_core::{RootKeyStatus, Store};
+use strongroom_server::{AppState, HttpSettings, Listener, TlsListener};
+use strongroom_store::{ConnectOptions, Database};
+use tokio::net::TcpListener;
+
+use crate::{data_dir, logging, root_key};
+
+/// Runs the server until SIGINT or SIGTERM.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    refuse_contradicting_profile(&config)?;
+    logging::init(&config)?;
+    let (database, _lock) = open_database(&config).await?;
+    let store = database.store();
+    let kek = root_key::load(&config, store.as_ref(), true).await?;
+    match strongroom_core::unseal(store.as_ref(), kek.as_ref()).await? {
+        RootKeyStatus::Initialised => {
+            tracing::info!(root_key = %kek.id(), "database bound to this root key")
+        }
+        RootKeyStatus::Verified => tracing::info!(root_key = %kek.id(), "root key verified"),
+    }
+    let listener = bind(&config).await?;
+    let address = listener.local_addr()?;
+    let scheme = if config.tls_enabled() {
+        "https"
+    } else {
+        "http"
+    };
+    let state = AppState {
+        store: Arc::clone(&store),
+        root_key_id: kek.id().to_string(),
+        http: HttpSettings {
+            body_limit_bytes: usize::try_from(config.server.body_limit_bytes).unwrap_or(usize::MAX),
+            request_timeout: Duration::from_secs(config.server.request_timeout_seconds),
+            https: config.tls_enabled() || !config.server.trusted_proxy.is_empty(),
+        },
+    };
+    print_banner(&config, scheme, address, store.as_ref(), kek.id().as_str());
+    tracing::info!(%address, profile = config.profile.as_str(), "listening");
+    strongroom_server::serve(
+        listener,
+        strongroom_server::router(state),
+        shutdown_signal(),
+        Duration::from_secs(config.server.shutdown_grace_seconds),
+    )
+    .await
+    .context("the HTTP server failed")?;
+    database.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Applies pending migrations and exits.
+pub async fn migrate_only(config: Config) -> anyhow::Result<()> {
+    logging::init(&config)?;
+    let (database, _lock) = open_database(&config).await?;
+    let version = database.store().schema_version().await?;
+    println!(
+        "database schema at version {version} ({})",
+        database.backend().as_str()
+    );
+    database.close().await;
+    Ok(())
+}
+
+/// Prints every failing rule and refuses, so the operator fixes them all at once.
+fn refuse_contradicting_profile(config: &Config) -> anyhow::Result<()> {
+    let checks = config.checks();
+    for check in &checks {
+        if let Outcome::Warn(reason) = &check.outcome {
+            eprintln!("strongroom: warning: {}: {reason}", check.name);
+        }
+    }
+    let failures: Vec<String> = checks
+        .iter()
+        .filter_map(|check| match &check.outcome {
+            Outcome::Fail(reason) => Some(format!("  - {}: {reason}", check.name)),
+            _ => None,
+        })
+        .collect();
+    if failures.is_empty() {
+        return Ok(());
+    }
+    bail!(
+        "refusing to start: the configuration contradicts profile {:?}:\n{}\nRun `strongroom doctor` to see every check.",
+        config.profile.as_str(),
+        failures.join("\n")
+    )
+}
+
+/// Creates the data dir, locks it when the embedded SQLite lives there,
+/// connects and migrates.
+async fn open_database(
+    config: &Config,
+) -> anyhow::Result<(Database, Option<data_dir::DataDirLock>)> {
+    data_dir::ensure(&config.data_dir)?;
+    let lock = if config.uses_sqlite() {
+        Some(data_dir::lock(&config.data_dir)?)
+    } else {
+        None
+    };
+    let options = ConnectOptions {
+        max_connections: config.database.max_connections,
+        ..ConnectOptions::default()
+    };
+    let database = Database::connect(&config.database_url(), &options)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot open the {} database",
+                if config.uses_sqlite() {
+                    "SQLite"
+                } else {
+                    "PostgreSQL"
+                }
+            )
+        })?;
+    let report = database
+        .migrate()
+        .await
+        .context("cannot migrate the database")?;
+    if report.from_version != report.to_version {
+        tracing::info!(
+            from = report.from_version,
+            to = report.to_version,
+            "migrated the database"
+        );
+    }
+    Ok((database, lock))
+}
+
+async fn bind(config: &Config) -> anyhow::Result<Listener> {
+    let tcp = TcpListener::bind(&config.server.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.server.listen))?;
+    match (&config.server.tls_cert_file, &config.server.tls_key_file) {
+        (Some(cert), Some(key)) => {
+            let tls = strongroom_server::load_tls_config(cert, key)?;
+            Ok(Listener::Tls(TlsListener::new(tcp, tls)?))
+        }
+        _ => Ok(Listener::Tcp(tcp)),
+    }
+}
+
+fn print_banner(
+    config: &Config,
+    scheme: &str,
+    address: std::net::SocketAddr,
+    store: &dyn Store,
+    root_key: &str,
+) {
+    let base = format!("{scheme}://{address}");
+    println!(
+        "Strongroom {} listening on {base} (profile {})",
+        env!("CARGO_PKG_VERSION"),
+        config.profile.as_str()
+    );
+    println!(
+        "  data dir : {} ({}, root key {root_key})",
+        config.data_dir.display(),
+        store.backend().as_str()
+    );
+    println!("  ready?   : curl {base}/readyz");
+    println!("  API      : {base}/openapi.json");
+    println!("  check    : strongroom doctor    stop: Ctrl-C");
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    let mut terminate =
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM; only Ctrl-C stops the server");
+                let _ = interrupt.await;
+                return;
+            }
+        };
+    tokio::select! {
+        _ = interrupt => {}
+        _ = terminate.recv() => {}
+    }
+}
