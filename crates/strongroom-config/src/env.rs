@@ -37,8 +37,25 @@ pub(crate) const KEYS: &[(&str, &[&str])] = &[
     ("log", &["level", "format"]),
 ];
 
+/// Every key as `(dotted name, environment variable)`, e.g.
+/// `("server.listen", "STRONGROOM_SERVER_LISTEN")`, for docs and `doctor`.
+pub fn keys() -> Vec<(String, String)> {
+    KEYS.iter()
+        .flat_map(|(section, keys)| {
+            keys.iter().map(move |key| {
+                let dotted = if section.is_empty() {
+                    (*key).to_owned()
+                } else {
+                    format!("{section}.{key}")
+                };
+                (dotted, variable_name(section, key))
+            })
+        })
+        .collect()
+}
+
 /// The environment variable that overrides `section.key`.
-pub(crate) fn variable_name(section: &str, key: &str) -> String {
+fn variable_name(section: &str, key: &str) -> String {
     if section.is_empty() {
         format!("{PREFIX}{}", key.to_uppercase())
     } else {
@@ -204,6 +221,21 @@ mod tests {
         assert_eq!(config.server.trusted_proxy, vec!["10.0.0.1", "10.0.0.2"]);
         assert_eq!(config.root_key.provider, crate::RootKeyProvider::Passphrase);
         assert_eq!(config.profile, crate::Profile::Staging);
+    }
+
+    #[test]
+    fn every_key_is_documented_with_its_variable() {
+        let docs = include_str!("../../../docs/configuration.md");
+        for (dotted, variable) in keys() {
+            assert!(
+                docs.contains(&format!("`{dotted}`")),
+                "docs/configuration.md lacks `{dotted}`"
+            );
+            assert!(
+                docs.contains(&variable),
+                "docs/configuration.md lacks {variable}"
+            );
+        }
     }
 
     #[test]

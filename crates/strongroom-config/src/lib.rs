@@ -24,6 +24,7 @@ mod error;
 mod schema;
 
 pub use checks::{Check, Outcome};
+pub use env::keys;
 pub use error::ConfigError;
 pub use schema::{
     Config, DatabaseConfig, LogConfig, LogFormat, Profile, RootKeyConfig, RootKeyProvider,
