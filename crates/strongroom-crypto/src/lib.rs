@@ -5,6 +5,12 @@
 //!   ([`LocalKek`] for development, [`PassphraseKek`] for a passphrase-derived
 //!   key). `wrap` binds the result to associated data, so a wrapped key copied
 //!   to another slot fails to unwrap.
+//! - To encrypt a value where it belongs: [`seal`] / [`open`], self-describing
+//!   (`SR` v1: key name and version in the header) and bound to
+//!   [`AssociatedData`] (collection, record, field), so a moved ciphertext fails.
+//! - To encrypt a file of any size in constant memory: [`BlobSealer`] with
+//!   [`EncryptingWriter`], and [`DecryptingReader`] or [`BlobOpener`] (random
+//!   access) to read it back (`SRBLOB` v1). Formats: `docs/formats.md`.
 //! - To compare two secrets (tokens, codes, MACs): [`ct_eq`], never `==`.
 //! - To make fresh random bytes: [`random_bytes`].
 //!
@@ -20,13 +26,20 @@
 #![deny(missing_docs)]
 
 mod aead;
+mod blob;
 mod compare;
 mod error;
 mod kek;
+mod sealed;
 mod secret;
 
 pub use aead::AeadKey;
+pub use blob::{
+    BlobHeader, BlobLayout, BlobOpener, BlobSealer, DEFAULT_SEGMENT_SIZE, DecryptingReader, EncryptingWriter,
+    FIXED_HEADER_LEN, MAX_SEGMENT_SIZE, MIN_SEGMENT_SIZE, SEGMENT_OVERHEAD,
+};
 pub use compare::ct_eq;
 pub use error::CryptoError;
 pub use kek::{Kek, KekId, LocalKek, PassphraseKek, PassphraseParams};
+pub use sealed::{AssociatedData, SealedHeader, open, seal};
 pub use secret::{SecretBytes, SecretKey, random_bytes};
