@@ -44,9 +44,7 @@ fn production_rule(profile: Profile, ok: bool, pass: String, problem: String) ->
         (true, _) => Outcome::Pass(pass),
         (false, Profile::Production | Profile::HighSecurity) => Outcome::Fail(problem),
         (false, Profile::Staging) => Outcome::Warn(problem),
-        (false, Profile::Development) => {
-            Outcome::Pass(format!("{problem} (allowed in development)"))
-        }
+        (false, Profile::Development) => Outcome::Pass(format!("{problem} (allowed in development)")),
     }
 }
 
@@ -55,10 +53,7 @@ impl Config {
     /// file system (data dir permissions, TLS files).
     pub fn checks(&self) -> Vec<Check> {
         vec![
-            Check {
-                name: "profile",
-                outcome: Outcome::Pass(format!("profile is {}", self.profile.as_str())),
-            },
+            Check { name: "profile", outcome: Outcome::Pass(format!("profile is {}", self.profile.as_str())) },
             self.check_listen(),
             self.check_tls(),
             self.check_root_key(),
@@ -75,11 +70,7 @@ impl Config {
                 "server.listen = {:?} is not an IP address and port such as 127.0.0.1:8080",
                 self.server.listen
             )),
-            Ok(addr)
-                if !addr.ip().is_loopback()
-                    && !self.tls_enabled()
-                    && self.server.trusted_proxy.is_empty() =>
-            {
+            Ok(addr) if !addr.ip().is_loopback() && !self.tls_enabled() && self.server.trusted_proxy.is_empty() => {
                 let problem = format!("listening on {addr} beyond loopback over plain HTTP");
                 match self.profile {
                     Profile::Development => Outcome::Warn(problem),
@@ -88,10 +79,7 @@ impl Config {
             }
             Ok(addr) => Outcome::Pass(format!("listening on {addr}")),
         };
-        Check {
-            name: "server.listen",
-            outcome,
-        }
+        Check { name: "server.listen", outcome }
     }
 
     fn check_tls(&self) -> Check {
@@ -114,10 +102,7 @@ impl Config {
                 "no TLS: set server.tls_cert_file and server.tls_key_file, or server.trusted_proxy when a proxy terminates TLS".into(),
             ),
         };
-        Check {
-            name: "server.tls",
-            outcome,
-        }
+        Check { name: "server.tls", outcome }
     }
 
     fn check_root_key(&self) -> Check {
@@ -145,18 +130,12 @@ impl Config {
                 _ => Outcome::Pass("root key derived from a passphrase with Argon2id".into()),
             },
         };
-        Check {
-            name: "root_key.provider",
-            outcome,
-        }
+        Check { name: "root_key.provider", outcome }
     }
 
     fn check_data_dir(&self) -> Check {
         let outcome = match data_dir_mode(&self.data_dir) {
-            None => Outcome::Pass(format!(
-                "{} will be created with mode 0700",
-                self.data_dir.display()
-            )),
+            None => Outcome::Pass(format!("{} will be created with mode 0700", self.data_dir.display())),
             Some(Err(problem)) => Outcome::Fail(problem),
             Some(Ok(mode)) if mode & 0o077 != 0 => {
                 let problem = format!(
@@ -169,16 +148,9 @@ impl Config {
                     _ => Outcome::Fail(problem),
                 }
             }
-            Some(Ok(mode)) => Outcome::Pass(format!(
-                "{} has mode {:04o}",
-                self.data_dir.display(),
-                mode & 0o7777
-            )),
+            Some(Ok(mode)) => Outcome::Pass(format!("{} has mode {:04o}", self.data_dir.display(), mode & 0o7777)),
         };
-        Check {
-            name: "data_dir",
-            outcome,
-        }
+        Check { name: "data_dir", outcome }
     }
 
     fn check_database(&self) -> Check {
@@ -190,14 +162,9 @@ impl Config {
         } else {
             // The URL itself may hold a password: name only its scheme.
             let scheme = url.split(':').next().unwrap_or_default();
-            Outcome::Fail(format!(
-                "database.url has scheme {scheme:?}; expected sqlite://PATH or postgres://…"
-            ))
+            Outcome::Fail(format!("database.url has scheme {scheme:?}; expected sqlite://PATH or postgres://…"))
         };
-        Check {
-            name: "database.url",
-            outcome,
-        }
+        Check { name: "database.url", outcome }
     }
 
     fn check_log_level(&self) -> Check {
@@ -212,18 +179,13 @@ impl Config {
                 self.log.level
             ),
         );
-        Check {
-            name: "log.level",
-            outcome,
-        }
+        Check { name: "log.level", outcome }
     }
 
     fn check_limits(&self) -> Check {
         let server = &self.server;
         let outcome = if server.body_limit_bytes == 0 || server.request_timeout_seconds == 0 {
-            Outcome::Fail(
-                "server.body_limit_bytes and server.request_timeout_seconds must be above 0".into(),
-            )
+            Outcome::Fail("server.body_limit_bytes and server.request_timeout_seconds must be above 0".into())
         } else if self.database.max_connections == 0 {
             Outcome::Fail("database.max_connections must be above 0".into())
         } else {
@@ -232,10 +194,7 @@ impl Config {
                 server.body_limit_bytes, server.request_timeout_seconds
             ))
         };
-        Check {
-            name: "server.limits",
-            outcome,
-        }
+        Check { name: "server.limits", outcome }
     }
 }
 
@@ -244,14 +203,8 @@ fn data_dir_mode(path: &Path) -> Option<Result<u32, String>> {
     use std::os::unix::fs::PermissionsExt;
     match std::fs::metadata(path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => Some(Err(format!(
-            "cannot inspect data dir {}: {e}",
-            path.display()
-        ))),
-        Ok(meta) if !meta.is_dir() => Some(Err(format!(
-            "data dir {} is not a directory",
-            path.display()
-        ))),
+        Err(e) => Some(Err(format!("cannot inspect data dir {}: {e}", path.display()))),
+        Ok(meta) if !meta.is_dir() => Some(Err(format!("data dir {} is not a directory", path.display()))),
         Ok(meta) => Some(Ok(meta.permissions().mode())),
     }
 }
@@ -263,12 +216,7 @@ mod tests {
     use super::*;
 
     fn failures(config: &Config) -> Vec<&'static str> {
-        config
-            .checks()
-            .into_iter()
-            .filter(Check::is_failure)
-            .map(|c| c.name)
-            .collect()
+        config.checks().into_iter().filter(Check::is_failure).map(|c| c.name).collect()
     }
 
     fn private_dir() -> tempfile::TempDir {
@@ -280,39 +228,24 @@ mod tests {
     #[test]
     fn development_defaults_pass() {
         let dir = private_dir();
-        let config = Config {
-            data_dir: dir.path().into(),
-            ..Config::default()
-        };
+        let config = Config { data_dir: dir.path().into(), ..Config::default() };
         assert_eq!(failures(&config), Vec::<&str>::new());
     }
 
     #[test]
     fn production_refuses_local_root_key_plain_http_and_debug_logs() {
         let dir = private_dir();
-        let mut config = Config {
-            profile: Profile::Production,
-            data_dir: dir.path().into(),
-            ..Config::default()
-        };
+        let mut config = Config { profile: Profile::Production, data_dir: dir.path().into(), ..Config::default() };
         config.log.level = "strongroom=debug".into();
-        assert_eq!(
-            failures(&config),
-            vec!["server.tls", "root_key.provider", "log.level"]
-        );
+        assert_eq!(failures(&config), vec!["server.tls", "root_key.provider", "log.level"]);
     }
 
     #[test]
     fn production_passes_with_passphrase_and_trusted_proxy() {
         let dir = private_dir();
-        let mut config = Config {
-            profile: Profile::Production,
-            data_dir: dir.path().into(),
-            ..Config::default()
-        };
+        let mut config = Config { profile: Profile::Production, data_dir: dir.path().into(), ..Config::default() };
         config.root_key.provider = RootKeyProvider::Passphrase;
-        config.root_key.passphrase =
-            Some(crate::SecretString::new("a long enough passphrase".into()));
+        config.root_key.passphrase = Some(crate::SecretString::new("a long enough passphrase".into()));
         config.server.trusted_proxy = vec!["10.0.0.1".into()];
         assert_eq!(failures(&config), Vec::<&str>::new());
     }
@@ -320,17 +253,9 @@ mod tests {
     #[test]
     fn staging_warns_where_production_fails() {
         let dir = private_dir();
-        let config = Config {
-            profile: Profile::Staging,
-            data_dir: dir.path().into(),
-            ..Config::default()
-        };
+        let config = Config { profile: Profile::Staging, data_dir: dir.path().into(), ..Config::default() };
         assert_eq!(failures(&config), Vec::<&str>::new());
-        let warnings = config
-            .checks()
-            .into_iter()
-            .filter(|c| matches!(c.outcome, Outcome::Warn(_)))
-            .count();
+        let warnings = config.checks().into_iter().filter(|c| matches!(c.outcome, Outcome::Warn(_))).count();
         assert_eq!(warnings, 2);
     }
 
@@ -338,16 +263,9 @@ mod tests {
     fn fail_group_readable_data_dir_outside_development() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o750)).unwrap();
-        let config = Config {
-            profile: Profile::Staging,
-            data_dir: dir.path().into(),
-            ..Config::default()
-        };
+        let config = Config { profile: Profile::Staging, data_dir: dir.path().into(), ..Config::default() };
         assert_eq!(failures(&config), vec!["data_dir"]);
-        let dev = Config {
-            data_dir: dir.path().into(),
-            ..Config::default()
-        };
+        let dev = Config { data_dir: dir.path().into(), ..Config::default() };
         assert_eq!(failures(&dev), Vec::<&str>::new());
     }
 
@@ -357,24 +275,15 @@ mod tests {
         config.server.tls_cert_file = Some("cert.pem".into());
         config.server.listen = "localhost".into();
         let failed = failures(&config);
-        assert!(
-            failed.contains(&"server.tls") && failed.contains(&"server.listen"),
-            "{failed:?}"
-        );
+        assert!(failed.contains(&"server.tls") && failed.contains(&"server.listen"), "{failed:?}");
     }
 
     #[test]
     fn fail_unknown_database_scheme_without_echoing_the_url() {
         let mut config = Config::default();
         config.database.url = Some(crate::SecretString::new("mysql://root:hunter2@db/x".into()));
-        let check = config
-            .checks()
-            .into_iter()
-            .find(|c| c.name == "database.url")
-            .unwrap();
-        let Outcome::Fail(text) = check.outcome else {
-            panic!("expected a failure")
-        };
+        let check = config.checks().into_iter().find(|c| c.name == "database.url").unwrap();
+        let Outcome::Fail(text) = check.outcome else { panic!("expected a failure") };
         assert!(text.contains("mysql") && !text.contains("hunter2"));
     }
 }

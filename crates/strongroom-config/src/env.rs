@@ -30,10 +30,7 @@ pub(crate) const KEYS: &[(&str, &[&str])] = &[
         ],
     ),
     ("database", &["url", "max_connections"]),
-    (
-        "root_key",
-        &["provider", "key_file", "passphrase", "passphrase_file"],
-    ),
+    ("root_key", &["provider", "key_file", "passphrase", "passphrase_file"]),
     ("log", &["level", "format"]),
 ];
 
@@ -43,11 +40,7 @@ pub fn keys() -> Vec<(String, String)> {
     KEYS.iter()
         .flat_map(|(section, keys)| {
             keys.iter().map(move |key| {
-                let dotted = if section.is_empty() {
-                    (*key).to_owned()
-                } else {
-                    format!("{section}.{key}")
-                };
+                let dotted = if section.is_empty() { (*key).to_owned() } else { format!("{section}.{key}") };
                 (dotted, variable_name(section, key))
             })
         })
@@ -64,16 +57,10 @@ fn variable_name(section: &str, key: &str) -> String {
 }
 
 /// Applies overrides from `env` onto the parsed file `table`.
-pub(crate) fn apply(
-    table: &mut Table,
-    env: impl IntoIterator<Item = (String, String)>,
-) -> Result<(), ConfigError> {
+pub(crate) fn apply(table: &mut Table, env: impl IntoIterator<Item = (String, String)>) -> Result<(), ConfigError> {
     // Invariant: the default configuration always serialises to a table.
     let defaults = Table::try_from(Config::default()).expect("default config serialises");
-    let mut overrides: Vec<(String, String)> = env
-        .into_iter()
-        .filter(|(name, _)| name.starts_with(PREFIX))
-        .collect();
+    let mut overrides: Vec<(String, String)> = env.into_iter().filter(|(name, _)| name.starts_with(PREFIX)).collect();
     // Sorted, so that the result never depends on the environment's order.
     overrides.sort();
     for (variable, raw) in overrides {
@@ -83,18 +70,13 @@ pub(crate) fn apply(
         let default = if section.is_empty() {
             defaults.get(key)
         } else {
-            defaults
-                .get(section)
-                .and_then(Value::as_table)
-                .and_then(|t| t.get(key))
+            defaults.get(section).and_then(Value::as_table).and_then(|t| t.get(key))
         };
         let value = typed(&variable, &raw, default)?;
         let target = if section.is_empty() {
             &mut *table
         } else {
-            let entry = table
-                .entry(section)
-                .or_insert_with(|| Value::Table(Table::new()));
+            let entry = table.entry(section).or_insert_with(|| Value::Table(Table::new()));
             match entry {
                 Value::Table(inner) => inner,
                 _ => {
@@ -113,10 +95,7 @@ pub(crate) fn apply(
 /// Finds the (section, key) a variable names; `None` if it names no section.
 fn locate(variable: &str) -> Result<Option<(&'static str, &'static str)>, ConfigError> {
     let rest = variable[PREFIX.len()..].to_lowercase();
-    let mut sections: Vec<_> = KEYS
-        .iter()
-        .filter(|(section, _)| !section.is_empty())
-        .collect();
+    let mut sections: Vec<_> = KEYS.iter().filter(|(section, _)| !section.is_empty()).collect();
     // Longest first, so that a section name that prefixes another never steals its keys.
     sections.sort_by_key(|(section, _)| std::cmp::Reverse(section.len()));
     for (section, keys) in sections {
@@ -130,11 +109,7 @@ fn locate(variable: &str) -> Result<Option<(&'static str, &'static str)>, Config
             };
         }
     }
-    let top = KEYS
-        .iter()
-        .find(|(section, _)| section.is_empty())
-        .map(|(_, keys)| *keys)
-        .unwrap_or(&[]);
+    let top = KEYS.iter().find(|(section, _)| section.is_empty()).map(|(_, keys)| *keys).unwrap_or(&[]);
     Ok(top.iter().find(|k| **k == rest).map(|key| ("", *key)))
 }
 
@@ -144,12 +119,8 @@ fn typed(variable: &str, raw: &str, default: Option<&Value>) -> Result<Value, Co
         message: format!("expected {expected}"),
     };
     Ok(match default {
-        Some(Value::Integer(_)) => {
-            Value::Integer(raw.trim().parse().map_err(|_| invalid("an integer"))?)
-        }
-        Some(Value::Boolean(_)) => {
-            Value::Boolean(raw.trim().parse().map_err(|_| invalid("true or false"))?)
-        }
+        Some(Value::Integer(_)) => Value::Integer(raw.trim().parse().map_err(|_| invalid("an integer"))?),
+        Some(Value::Boolean(_)) => Value::Boolean(raw.trim().parse().map_err(|_| invalid("true or false"))?),
         Some(Value::Array(_)) => Value::Array(
             raw.split(',')
                 .map(str::trim)
@@ -166,10 +137,7 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     #[test]
@@ -186,16 +154,12 @@ mod tests {
         let mut from_schema: Vec<(String, String)> = Vec::new();
         for (name, value) in &table {
             match value {
-                Value::Table(inner) => {
-                    from_schema.extend(inner.keys().map(|k| (name.clone(), k.clone())))
-                }
+                Value::Table(inner) => from_schema.extend(inner.keys().map(|k| (name.clone(), k.clone()))),
                 _ => from_schema.push((String::new(), name.clone())),
             }
         }
-        let mut listed: Vec<(String, String)> = KEYS
-            .iter()
-            .flat_map(|(s, keys)| keys.iter().map(move |k| (s.to_string(), k.to_string())))
-            .collect();
+        let mut listed: Vec<(String, String)> =
+            KEYS.iter().flat_map(|(s, keys)| keys.iter().map(move |k| (s.to_string(), k.to_string()))).collect();
         from_schema.sort();
         listed.sort();
         assert_eq!(from_schema, listed);
@@ -227,14 +191,8 @@ mod tests {
     fn every_key_is_documented_with_its_variable() {
         let docs = include_str!("../../../docs/configuration.md");
         for (dotted, variable) in keys() {
-            assert!(
-                docs.contains(&format!("`{dotted}`")),
-                "docs/configuration.md lacks `{dotted}`"
-            );
-            assert!(
-                docs.contains(&variable),
-                "docs/configuration.md lacks {variable}"
-            );
+            assert!(docs.contains(&format!("`{dotted}`")), "docs/configuration.md lacks `{dotted}`");
+            assert!(docs.contains(&variable), "docs/configuration.md lacks {variable}");
         }
     }
 
@@ -242,23 +200,12 @@ mod tests {
     fn fail_unknown_key_in_known_section() {
         let error = apply(&mut Table::new(), env(&[("STRONGROOM_SERVER_LISTN", "x")])).unwrap_err();
         let message = error.to_string();
-        assert!(
-            message.contains("STRONGROOM_SERVER_LISTN") && message.contains("listen"),
-            "{message}"
-        );
+        assert!(message.contains("STRONGROOM_SERVER_LISTN") && message.contains("listen"), "{message}");
     }
 
     #[test]
     fn fail_non_integer_for_integer_key() {
-        let error = apply(
-            &mut Table::new(),
-            env(&[("STRONGROOM_DATABASE_MAX_CONNECTIONS", "many")]),
-        )
-        .unwrap_err();
-        assert!(
-            error
-                .to_string()
-                .contains("STRONGROOM_DATABASE_MAX_CONNECTIONS")
-        );
+        let error = apply(&mut Table::new(), env(&[("STRONGROOM_DATABASE_MAX_CONNECTIONS", "many")])).unwrap_err();
+        assert!(error.to_string().contains("STRONGROOM_DATABASE_MAX_CONNECTIONS"));
     }
 }

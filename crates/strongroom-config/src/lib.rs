@@ -27,6 +27,5 @@ pub use checks::{Check, Outcome};
 pub use env::keys;
 pub use error::ConfigError;
 pub use schema::{
-    Config, DatabaseConfig, LogConfig, LogFormat, Profile, RootKeyConfig, RootKeyProvider,
-    SecretString, ServerConfig,
+    Config, DatabaseConfig, LogConfig, LogFormat, Profile, RootKeyConfig, RootKeyProvider, SecretString, ServerConfig,
 };

@@ -94,10 +94,7 @@ impl Config {
 
     /// The local root-key file in effect.
     pub fn root_key_file(&self) -> PathBuf {
-        self.root_key
-            .key_file
-            .clone()
-            .unwrap_or_else(|| self.data_dir.join("root.key"))
+        self.root_key.key_file.clone().unwrap_or_else(|| self.data_dir.join("root.key"))
     }
 
     /// The log format in effect: the configured one, else pretty in
@@ -165,10 +162,7 @@ pub struct DatabaseConfig {
 
 impl Default for DatabaseConfig {
     fn default() -> Self {
-        Self {
-            url: None,
-            max_connections: 10,
-        }
+        Self { url: None, max_connections: 10 }
     }
 }
 
@@ -232,10 +226,7 @@ pub struct LogConfig {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        Self {
-            level: "info".into(),
-            format: None,
-        }
+        Self { level: "info".into(), format: None }
     }
 }
 
@@ -284,33 +275,21 @@ impl Config {
     ) -> Result<Self, crate::ConfigError> {
         let (mut table, origin) = match path {
             Some(path) => {
-                let text =
-                    std::fs::read_to_string(path).map_err(|source| crate::ConfigError::Read {
-                        path: path.to_owned(),
-                        source,
-                    })?;
+                let text = std::fs::read_to_string(path)
+                    .map_err(|source| crate::ConfigError::Read { path: path.to_owned(), source })?;
                 let origin = format!(" in {}", path.display());
-                let table =
-                    text.parse::<toml::Table>()
-                        .map_err(|e| crate::ConfigError::Invalid {
-                            origin: origin.clone(),
-                            message: e.to_string(),
-                        })?;
+                let table = text
+                    .parse::<toml::Table>()
+                    .map_err(|e| crate::ConfigError::Invalid { origin: origin.clone(), message: e.to_string() })?;
                 (table, origin)
             }
             None => (toml::Table::new(), String::new()),
         };
         crate::env::apply(&mut table, env)?;
-        table
-            .try_into()
-            .map_err(|e: toml::de::Error| crate::ConfigError::Invalid {
-                origin: if origin.is_empty() {
-                    " (environment)".into()
-                } else {
-                    origin
-                },
-                message: e.to_string().trim().to_owned(),
-            })
+        table.try_into().map_err(|e: toml::de::Error| crate::ConfigError::Invalid {
+            origin: if origin.is_empty() { " (environment)".into() } else { origin },
+            message: e.to_string().trim().to_owned(),
+        })
     }
 }
 
@@ -332,15 +311,8 @@ mod tests {
     fn file_values_are_read_and_env_overrides_them() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("strongroom.toml");
-        std::fs::write(
-            &path,
-            "profile = \"production\"\n[server]\nlisten = \"0.0.0.0:443\"\n",
-        )
-        .unwrap();
-        let env = vec![(
-            "STRONGROOM_SERVER_LISTEN".to_string(),
-            "127.0.0.1:1".to_string(),
-        )];
+        std::fs::write(&path, "profile = \"production\"\n[server]\nlisten = \"0.0.0.0:443\"\n").unwrap();
+        let env = vec![("STRONGROOM_SERVER_LISTEN".to_string(), "127.0.0.1:1".to_string())];
         let config = Config::load(Some(&path), env).unwrap();
         assert_eq!(config.profile, Profile::Production);
         assert_eq!(config.server.listen, "127.0.0.1:1");
@@ -352,13 +324,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("strongroom.toml");
         std::fs::write(&path, "[server]\nlistne = \"x\"\n").unwrap();
-        let message = Config::load(Some(&path), Vec::new())
-            .unwrap_err()
-            .to_string();
-        assert!(
-            message.contains("strongroom.toml") && message.contains("listne"),
-            "{message}"
-        );
+        let message = Config::load(Some(&path), Vec::new()).unwrap_err().to_string();
+        assert!(message.contains("strongroom.toml") && message.contains("listne"), "{message}");
     }
 
     #[test]
@@ -367,14 +334,8 @@ mod tests {
         config.database.url = Some(SecretString::new("postgres://u:hunter2@db/x".into()));
         config.root_key.passphrase = Some(SecretString::new("correct horse battery".into()));
         let debug = format!("{config:?}");
-        assert!(
-            !debug.contains("hunter2") && !debug.contains("horse"),
-            "{debug}"
-        );
+        assert!(!debug.contains("hunter2") && !debug.contains("horse"), "{debug}");
         let dumped = toml::to_string(&config).unwrap();
-        assert!(
-            !dumped.contains("hunter2") && !dumped.contains("horse"),
-            "{dumped}"
-        );
+        assert!(!dumped.contains("hunter2") && !dumped.contains("horse"), "{dumped}");
     }
 }

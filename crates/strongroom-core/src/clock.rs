@@ -17,9 +17,7 @@ pub struct SystemClock;
 impl Clock for SystemClock {
     fn now(&self) -> Duration {
         // Invariant: the system clock is after 1970 on any machine we run on.
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .expect("system clock after 1970")
+        SystemTime::now().duration_since(UNIX_EPOCH).expect("system clock after 1970")
     }
 }
 
@@ -35,19 +33,13 @@ impl FixedClock {
 
     /// Moves the clock forward by `by`.
     pub fn advance(&self, by: Duration) {
-        *self
-            .0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) += by;
+        *self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) += by;
     }
 }
 
 impl Clock for FixedClock {
     fn now(&self) -> Duration {
-        *self
-            .0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        *self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 

@@ -16,6 +16,62 @@ pub enum CoreError {
     Crypto(#[from] CryptoError),
     /// The configured root key is not the one this database was initialised
     /// with, so nothing stored could be decrypted. Names both key ids, never keys.
+    /// A key name breaks the naming rule; the text says which.
+    #[error(
+        "invalid key name {0:?}: use 1-128 characters of a-z, 0-9, '.', '_' and '-', starting with a letter or digit"
+    )]
+    InvalidKeyName(String),
+    /// No key has this name.
+    #[error("no key named {0:?}")]
+    KeyNotFound(String),
+    /// A key with this name exists already.
+    #[error("a key named {0:?} exists already")]
+    KeyExists(String),
+    /// The key has no such version.
+    #[error("key {name:?} has no version {version}")]
+    KeyVersionNotFound {
+        /// The key.
+        name: String,
+        /// The version asked for.
+        version: u32,
+    },
+    /// The version is below the key's `min_decryption_version`.
+    #[error("version {version} of key {name:?} is retired (min_decryption_version is {min})")]
+    KeyVersionRetired {
+        /// The key.
+        name: String,
+        /// The version of the ciphertext.
+        version: u32,
+        /// The key's minimum decryption version.
+        min: u32,
+    },
+    /// The key's state forbids the operation (encrypting with a decrypt-only
+    /// key, anything with a disabled or destroyed one).
+    #[error("key {name:?} is {state}: it cannot {operation}")]
+    KeyUnusable {
+        /// The key.
+        name: String,
+        /// Its state.
+        state: &'static str,
+        /// What was attempted.
+        operation: &'static str,
+    },
+    /// The key's algorithm does not do this operation (signing with an AES key).
+    #[error("key {name:?} is a {algorithm} key: it cannot {operation}")]
+    WrongAlgorithm {
+        /// The key.
+        name: String,
+        /// Its algorithm.
+        algorithm: &'static str,
+        /// What was attempted.
+        operation: &'static str,
+    },
+    /// The ciphertext names another key than the one it was presented to.
+    #[error("the ciphertext was not made with key {0:?}")]
+    WrongKeyForCiphertext(String),
+    /// A change to a key that its rules forbid; the text says which rule.
+    #[error("{0}")]
+    InvalidKeyChange(String),
     #[error(
         "the configured root key ({configured}) is not the one this database was initialised with ({recorded}); configure the original root key"
     )]

@@ -12,10 +12,12 @@
 
 mod clock;
 mod error;
+mod keyring;
 mod root_key;
 mod store;
 
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use error::CoreError;
+pub use keyring::{KeyAlgorithm, KeyInfo, KeyPurpose, KeySpec, KeyState, Keyring};
 pub use root_key::{RootKeyStatus, unseal};
-pub use store::{Backend, Store, StoreError, settings};
+pub use store::{Backend, KeyStore, Store, StoreError, StoredKey, StoredKeyVersion, settings};

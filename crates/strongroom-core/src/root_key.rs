@@ -31,10 +31,7 @@ pub async fn unseal(store: &dyn Store, kek: &dyn Kek) -> Result<RootKeyStatus, C
         None => {
             let check = kek.wrap(&random_bytes::<32>()?, CHECK_AAD)?;
             let id = kek.id().as_str().as_bytes();
-            if store
-                .insert_settings_if_absent(&[(ROOT_KEY_ID, id), (ROOT_KEY_CHECK, &check)])
-                .await?
-            {
+            if store.insert_settings_if_absent(&[(ROOT_KEY_ID, id), (ROOT_KEY_CHECK, &check)]).await? {
                 return Ok(RootKeyStatus::Initialised);
             }
             // Another instance initialised the database between our read and
@@ -42,15 +39,12 @@ pub async fn unseal(store: &dyn Store, kek: &dyn Kek) -> Result<RootKeyStatus, C
             RootKeyStatus::Verified
         }
     };
-    let (recorded_id, check) = load(store).await?.ok_or_else(|| {
-        StoreError::Backend("root-key settings vanished after initialisation".into())
-    })?;
+    let (recorded_id, check) = load(store)
+        .await?
+        .ok_or_else(|| StoreError::Backend("root-key settings vanished after initialisation".into()))?;
     match kek.unwrap(&check, CHECK_AAD) {
         Ok(_) => Ok(status),
-        Err(_) => Err(CoreError::RootKeyMismatch {
-            configured: kek.id().to_string(),
-            recorded: recorded_id,
-        }),
+        Err(_) => Err(CoreError::RootKeyMismatch { configured: kek.id().to_string(), recorded: recorded_id }),
     }
 }
 
@@ -94,18 +88,9 @@ mod tests {
             Ok(self.0.lock().unwrap().get(name).cloned())
         }
         async fn setting_or_insert(&self, name: &str, value: &[u8]) -> Result<Vec<u8>, StoreError> {
-            Ok(self
-                .0
-                .lock()
-                .unwrap()
-                .entry(name.into())
-                .or_insert_with(|| value.to_vec())
-                .clone())
+            Ok(self.0.lock().unwrap().entry(name.into()).or_insert_with(|| value.to_vec()).clone())
         }
-        async fn insert_settings_if_absent(
-            &self,
-            entries: &[(&str, &[u8])],
-        ) -> Result<bool, StoreError> {
+        async fn insert_settings_if_absent(&self, entries: &[(&str, &[u8])]) -> Result<bool, StoreError> {
             let mut map = self.0.lock().unwrap();
             if entries.iter().any(|(name, _)| map.contains_key(*name)) {
                 return Ok(false);
@@ -121,10 +106,7 @@ mod tests {
     async fn first_unseal_records_the_key_and_later_ones_verify_it() {
         let store = MemoryStore::default();
         let kek = LocalKek::new(SecretKey::from_bytes([3; 32]));
-        assert_eq!(
-            unseal(&store, &kek).await.unwrap(),
-            RootKeyStatus::Initialised
-        );
+        assert_eq!(unseal(&store, &kek).await.unwrap(), RootKeyStatus::Initialised);
         assert_eq!(unseal(&store, &kek).await.unwrap(), RootKeyStatus::Verified);
     }
 

@@ -73,8 +73,81 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Stores several settings atomically if none of them exists yet, and
     /// returns `true`; returns `false` (writing nothing) if any already exists.
-    async fn insert_settings_if_absent(
+    async fn insert_settings_if_absent(&self, entries: &[(&str, &[u8])]) -> Result<bool, StoreError>;
+}
+
+/// A named key as stored: metadata only; the material is in [`StoredKeyVersion`]s.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredKey {
+    /// Unique name.
+    pub name: String,
+    /// What the key is for (`crate::KeyPurpose::as_str`).
+    pub purpose: String,
+    /// Its algorithm (`crate::KeyAlgorithm::as_str`).
+    pub algorithm: String,
+    /// Its state (`crate::KeyState::as_str`).
+    pub state: String,
+    /// The version new ciphertexts and signatures use.
+    pub latest_version: u32,
+    /// Versions below this no longer decrypt.
+    pub min_decryption_version: u32,
+    /// Rotate automatically after this many seconds, if set.
+    pub rotation_period_seconds: Option<i64>,
+    /// Whether the key may be deleted (off by default: deletion is crypto-shredding).
+    pub deletion_allowed: bool,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds of the last change (rotation included).
+    pub updated_at: i64,
+}
+
+/// One version of a key: its material, wrapped by the root key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredKeyVersion {
+    /// 1, 2, 3, …
+    pub version: u32,
+    /// The material wrapped by the root key; empty once destroyed.
+    pub wrapped_material: Vec<u8>,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+/// The keyring's storage port.
+///
+/// Invariant for implementers: a new version and the key's `latest_version`
+/// change in one transaction, and only if `latest_version` is still what the
+/// caller read, so two instances rotating at once add one version, not two
+/// with the same number.
+#[async_trait]
+pub trait KeyStore: Send + Sync + std::fmt::Debug {
+    /// Creates a key with its first version; [`StoreError::Conflict`] if the name exists.
+    async fn insert_key(&self, key: &StoredKey, first: &StoredKeyVersion) -> Result<(), StoreError>;
+
+    /// A key's metadata.
+    async fn key(&self, name: &str) -> Result<Option<StoredKey>, StoreError>;
+
+    /// Every key, ordered by name.
+    async fn list_keys(&self) -> Result<Vec<StoredKey>, StoreError>;
+
+    /// One version's wrapped material.
+    async fn key_version(&self, name: &str, version: u32) -> Result<Option<StoredKeyVersion>, StoreError>;
+
+    /// Adds `version` (which must be `expected_latest + 1`) and makes it the
+    /// latest; `false` (writing nothing) if `latest_version` moved meanwhile.
+    async fn append_key_version(
         &self,
-        entries: &[(&str, &[u8])],
+        name: &str,
+        expected_latest: u32,
+        version: &StoredKeyVersion,
     ) -> Result<bool, StoreError>;
+
+    /// Saves state, minimum decryption version, rotation period, deletion
+    /// protection and `updated_at`; `false` if the key does not exist.
+    async fn update_key(&self, key: &StoredKey) -> Result<bool, StoreError>;
+
+    /// Erases every version's material and marks the key destroyed, in one transaction.
+    async fn destroy_key_material(&self, name: &str, updated_at: i64) -> Result<bool, StoreError>;
+
+    /// Deletes the key and its versions; `false` if it did not exist.
+    async fn delete_key(&self, name: &str) -> Result<bool, StoreError>;
 }

@@ -53,8 +53,7 @@ impl AeadKey {
             return Err(CryptoError::Decrypt);
         }
         let (nonce_bytes, rest) = sealed.split_at(NONCE_LEN);
-        let nonce =
-            Nonce::try_assume_unique_for_key(nonce_bytes).map_err(|_| CryptoError::Decrypt)?;
+        let nonce = Nonce::try_assume_unique_for_key(nonce_bytes).map_err(|_| CryptoError::Decrypt)?;
         let mut buffer = rest.to_vec();
         let result = self.0.open_in_place(nonce, Aad::from(aad), &mut buffer);
         match result {
@@ -87,17 +86,11 @@ mod tests {
     fn fail_open_with_other_aad_or_flipped_bit_or_truncation() {
         let key = AeadKey::new(&SecretKey::generate().unwrap());
         let sealed = key.seal(b"hello", b"ad").unwrap();
-        assert_eq!(
-            key.open(&sealed, b"other").unwrap_err(),
-            CryptoError::Decrypt
-        );
+        assert_eq!(key.open(&sealed, b"other").unwrap_err(), CryptoError::Decrypt);
         for i in 0..sealed.len() {
             let mut tampered = sealed.clone();
             tampered[i] ^= 0x01;
-            assert!(
-                key.open(&tampered, b"ad").is_err(),
-                "bit flip at byte {i} not detected"
-            );
+            assert!(key.open(&tampered, b"ad").is_err(), "bit flip at byte {i} not detected");
         }
         assert!(key.open(&sealed[..sealed.len() - 1], b"ad").is_err());
         assert!(key.open(&[], b"ad").is_err());

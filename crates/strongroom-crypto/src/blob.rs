@@ -299,7 +299,8 @@ impl BlobLayout {
     /// Byte range `(start, length)` of segment `index` within the stored blob.
     pub fn segment_range(&self, index: u32) -> (u64, u64) {
         let start = self.header_len + u64::from(index) * self.stride;
-        let end = (start + self.stride).min(self.header_len + self.plaintext_len + self.segments * SEGMENT_OVERHEAD as u64);
+        let end =
+            (start + self.stride).min(self.header_len + self.plaintext_len + self.segments * SEGMENT_OVERHEAD as u64);
         (start, end - start)
     }
 
@@ -386,10 +387,7 @@ pub struct DecryptingReader<R: Read> {
 impl<R: Read> DecryptingReader<R> {
     /// Reads the header from `inner`, asks `unwrap_dek` for the data key
     /// (given the wrapped one) and returns the reader.
-    pub fn new(
-        mut inner: R,
-        unwrap_dek: impl FnOnce(&[u8]) -> Result<SecretKey, CryptoError>,
-    ) -> io::Result<Self> {
+    pub fn new(mut inner: R, unwrap_dek: impl FnOnce(&[u8]) -> Result<SecretKey, CryptoError>) -> io::Result<Self> {
         let mut fixed = [0u8; FIXED_HEADER_LEN];
         inner.read_exact(&mut fixed).map_err(|_| io_error(CryptoError::Decrypt))?;
         let total = BlobHeader::encoded_len(&fixed).map_err(io_error)?;

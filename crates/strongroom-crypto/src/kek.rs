@@ -35,10 +35,7 @@ impl KekId {
         let mut input = Zeroizing::new(b"strongroom/kek-id\0".to_vec());
         input.extend_from_slice(key.expose());
         let hash = digest(&SHA256, &input);
-        let hex: String = hash.as_ref()[..8]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let hex: String = hash.as_ref()[..8].iter().map(|b| format!("{b:02x}")).collect();
         Self(format!("{provider}:{hex}"))
     }
 }
@@ -96,18 +93,13 @@ pub struct LocalKek {
 impl LocalKek {
     /// Uses `key` as the root key.
     pub fn new(key: SecretKey) -> Self {
-        Self {
-            id: KekId::fingerprint("local", &key),
-            key: AeadKey::new(&key),
-        }
+        Self { id: KekId::fingerprint("local", &key), key: AeadKey::new(&key) }
     }
 }
 
 impl fmt::Debug for LocalKek {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LocalKek")
-            .field("id", &self.id)
-            .finish_non_exhaustive()
+        f.debug_struct("LocalKek").field("id", &self.id).finish_non_exhaustive()
     }
 }
 
@@ -138,11 +130,7 @@ impl Default for PassphraseParams {
     /// 64 MiB, 3 passes, 1 lane: stronger than the OWASP minimum for
     /// passwords, affordable because the root key is derived once at start.
     fn default() -> Self {
-        Self {
-            memory_kib: 64 * 1024,
-            iterations: 3,
-            parallelism: 1,
-        }
+        Self { memory_kib: 64 * 1024, iterations: 3, parallelism: 1 }
     }
 }
 
@@ -159,46 +147,26 @@ impl PassphraseKek {
 
     /// Derives the root key. `salt` must be at least 16 random bytes, stored
     /// beside the data (it is not secret) so every instance derives the same key.
-    pub fn derive(
-        passphrase: &[u8],
-        salt: &[u8],
-        params: PassphraseParams,
-    ) -> Result<Self, CryptoError> {
+    pub fn derive(passphrase: &[u8], salt: &[u8], params: PassphraseParams) -> Result<Self, CryptoError> {
         if passphrase.len() < Self::MIN_PASSPHRASE_LEN {
-            return Err(CryptoError::InvalidKey(
-                "the root-key passphrase must be at least 16 bytes",
-            ));
+            return Err(CryptoError::InvalidKey("the root-key passphrase must be at least 16 bytes"));
         }
         if salt.len() < 16 {
-            return Err(CryptoError::InvalidKey(
-                "the passphrase salt must be at least 16 bytes",
-            ));
+            return Err(CryptoError::InvalidKey("the passphrase salt must be at least 16 bytes"));
         }
-        let argon_params = Params::new(
-            params.memory_kib,
-            params.iterations,
-            params.parallelism,
-            Some(32),
-        )
-        .map_err(|e| CryptoError::Derivation(e.to_string()))?;
+        let argon_params = Params::new(params.memory_kib, params.iterations, params.parallelism, Some(32))
+            .map_err(|e| CryptoError::Derivation(e.to_string()))?;
         let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, argon_params);
         let mut out = Zeroizing::new([0u8; 32]);
-        argon
-            .hash_password_into(passphrase, salt, out.as_mut())
-            .map_err(|e| CryptoError::Derivation(e.to_string()))?;
+        argon.hash_password_into(passphrase, salt, out.as_mut()).map_err(|e| CryptoError::Derivation(e.to_string()))?;
         let key = SecretKey::from_bytes(*out);
-        Ok(Self {
-            id: KekId::fingerprint("passphrase", &key),
-            key: AeadKey::new(&key),
-        })
+        Ok(Self { id: KekId::fingerprint("passphrase", &key), key: AeadKey::new(&key) })
     }
 }
 
 impl fmt::Debug for PassphraseKek {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PassphraseKek")
-            .field("id", &self.id)
-            .finish_non_exhaustive()
+        f.debug_struct("PassphraseKek").field("id", &self.id).finish_non_exhaustive()
     }
 }
 
@@ -218,25 +186,15 @@ impl Kek for PassphraseKek {
 mod tests {
     use super::*;
 
-    const CHEAP: PassphraseParams = PassphraseParams {
-        memory_kib: 64,
-        iterations: 1,
-        parallelism: 1,
-    };
+    const CHEAP: PassphraseParams = PassphraseParams { memory_kib: 64, iterations: 1, parallelism: 1 };
 
     #[test]
     fn local_kek_round_trip_and_aad_binding() {
         let kek = LocalKek::new(SecretKey::from_bytes([7; 32]));
         let wrapped = kek.wrap(b"material", b"slot-a").unwrap();
         assert_eq!(wrapped[0], WRAP_FORMAT_V1);
-        assert_eq!(
-            kek.unwrap(&wrapped, b"slot-a").unwrap().expose(),
-            b"material"
-        );
-        assert_eq!(
-            kek.unwrap(&wrapped, b"slot-b").unwrap_err(),
-            CryptoError::Decrypt
-        );
+        assert_eq!(kek.unwrap(&wrapped, b"slot-a").unwrap().expose(), b"material");
+        assert_eq!(kek.unwrap(&wrapped, b"slot-b").unwrap_err(), CryptoError::Decrypt);
     }
 
     #[test]
@@ -265,11 +223,9 @@ mod tests {
         let b = PassphraseKek::derive(b"correct horse battery staple", &salt, CHEAP).unwrap();
         let wrapped = a.wrap(b"x", b"").unwrap();
         assert_eq!(b.unwrap(&wrapped, b"").unwrap().expose(), b"x");
-        let other_salt =
-            PassphraseKek::derive(b"correct horse battery staple", &[8; 16], CHEAP).unwrap();
+        let other_salt = PassphraseKek::derive(b"correct horse battery staple", &[8; 16], CHEAP).unwrap();
         assert!(other_salt.unwrap(&wrapped, b"").is_err());
-        let other_pass =
-            PassphraseKek::derive(b"correct horse battery stapler", &salt, CHEAP).unwrap();
+        let other_pass = PassphraseKek::derive(b"correct horse battery stapler", &salt, CHEAP).unwrap();
         assert!(other_pass.unwrap(&wrapped, b"").is_err());
     }
 

@@ -42,4 +42,4 @@ pub use compare::ct_eq;
 pub use error::CryptoError;
 pub use kek::{Kek, KekId, LocalKek, PassphraseKek, PassphraseParams};
 pub use sealed::{AssociatedData, SealedHeader, open, seal};
-pub use secret::{SecretBytes, SecretKey, random_bytes};
+pub use secret::{SecretBytes, SecretKey, generate_ed25519_pkcs8, random_bytes};

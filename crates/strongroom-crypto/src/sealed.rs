@@ -174,7 +174,10 @@ mod tests {
     }
 
     fn field(record: &str, name: &str) -> AssociatedData {
-        AssociatedData::new().with("collection", b"interviews").with("record", record.as_bytes()).with("field", name.as_bytes())
+        AssociatedData::new()
+            .with("collection", b"interviews")
+            .with("record", record.as_bytes())
+            .with("field", name.as_bytes())
     }
 
     #[test]
@@ -225,7 +228,11 @@ mod tests {
             seal_with_nonce(&key, &SealedHeader { key_name: "k".into(), key_version: 1 }, [7; 12], b"hello", &context)
                 .unwrap();
         let expected = include_str!("../tests/vectors/sealed_v1.hex").trim();
-        assert_eq!(hex(&sealed), expected, "the format changed: update docs/formats.md and the vector only with a new format byte");
+        assert_eq!(
+            hex(&sealed),
+            expected,
+            "the format changed: update docs/formats.md and the vector only with a new format byte"
+        );
     }
 
     fn hex(bytes: &[u8]) -> String {

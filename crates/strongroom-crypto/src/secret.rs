@@ -11,9 +11,7 @@ use crate::CryptoError;
 /// Fills a fresh buffer of `N` bytes from the operating system's CSPRNG.
 pub fn random_bytes<const N: usize>() -> Result<[u8; N], CryptoError> {
     let mut out = [0u8; N];
-    SystemRandom::new()
-        .fill(&mut out)
-        .map_err(|_| CryptoError::Random)?;
+    SystemRandom::new().fill(&mut out).map_err(|_| CryptoError::Random)?;
     Ok(out)
 }
 
@@ -28,9 +26,8 @@ impl SecretKey {
 
     /// Reads a key from a slice, which must be exactly 32 bytes long.
     pub fn from_slice(bytes: &[u8]) -> Result<Self, CryptoError> {
-        let array: [u8; 32] = bytes
-            .try_into()
-            .map_err(|_| CryptoError::InvalidKey("a 256-bit key is exactly 32 bytes"))?;
+        let array: [u8; 32] =
+            bytes.try_into().map_err(|_| CryptoError::InvalidKey("a 256-bit key is exactly 32 bytes"))?;
         Ok(Self::from_bytes(array))
     }
 
@@ -71,6 +68,14 @@ impl fmt::Debug for SecretBytes {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "SecretBytes(<hidden>, {} bytes)", self.expose().len())
     }
+}
+
+/// A fresh Ed25519 private key as a PKCS#8 v2 document (ring's form), the
+/// material of a signing key in the keyring.
+pub fn generate_ed25519_pkcs8() -> Result<SecretBytes, CryptoError> {
+    let document =
+        ring::signature::Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).map_err(|_| CryptoError::Random)?;
+    Ok(SecretBytes::new(document.as_ref().to_vec()))
 }
 
 #[cfg(test)]

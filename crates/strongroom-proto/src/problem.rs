@@ -44,19 +44,41 @@ pub enum ProblemCode {
     Internal,
     /// Any other client error that has no specific code yet.
     BadRequest,
+    /// No key has the name given.
+    KeyNotFound,
+    /// The key has no such version (or the ciphertext names one it lacks).
+    KeyVersionNotFound,
+    /// The ciphertext's key version is below the key's `min_decryption_version`.
+    KeyVersionRetired,
+    /// The key's state (decrypt-only, disabled, compromised, destroyed) forbids this.
+    KeyUnusable,
+    /// The key's algorithm does not do this (for example signing with an AES key).
+    WrongKeyType,
+    /// The ciphertext was made with another key than the one named.
+    WrongKey,
+    /// The ciphertext is malformed, altered, or presented with another context.
+    /// Deliberately says nothing more.
+    DecryptionFailed,
 }
 
 impl ProblemCode {
     /// The HTTP status that goes with this code.
     pub fn status(self) -> u16 {
         match self {
-            Self::MalformedJson | Self::InvalidRequest | Self::BadRequest => 400,
+            Self::MalformedJson
+            | Self::InvalidRequest
+            | Self::BadRequest
+            | Self::KeyVersionNotFound
+            | Self::KeyVersionRetired
+            | Self::WrongKeyType
+            | Self::WrongKey
+            | Self::DecryptionFailed => 400,
             Self::Unauthenticated => 401,
             Self::Forbidden => 403,
-            Self::NotFound => 404,
+            Self::NotFound | Self::KeyNotFound => 404,
             Self::MethodNotAllowed => 405,
             Self::RequestTimeout => 408,
-            Self::Conflict => 409,
+            Self::Conflict | Self::KeyUnusable => 409,
             Self::PayloadTooLarge => 413,
             Self::UnsupportedMediaType => 415,
             Self::RateLimited => 429,
@@ -82,6 +104,13 @@ impl ProblemCode {
             Self::Unavailable => "unavailable",
             Self::Internal => "internal",
             Self::BadRequest => "bad_request",
+            Self::KeyNotFound => "key_not_found",
+            Self::KeyVersionNotFound => "key_version_not_found",
+            Self::KeyVersionRetired => "key_version_retired",
+            Self::KeyUnusable => "key_unusable",
+            Self::WrongKeyType => "wrong_key_type",
+            Self::WrongKey => "wrong_key",
+            Self::DecryptionFailed => "decryption_failed",
         }
     }
 
@@ -102,6 +131,13 @@ impl ProblemCode {
             Self::Unavailable => "Service unavailable",
             Self::Internal => "Internal error",
             Self::BadRequest => "Bad request",
+            Self::KeyNotFound => "Key not found",
+            Self::KeyVersionNotFound => "Key version not found",
+            Self::KeyVersionRetired => "Key version retired",
+            Self::KeyUnusable => "Key unusable in its state",
+            Self::WrongKeyType => "Wrong key type",
+            Self::WrongKey => "Ciphertext of another key",
+            Self::DecryptionFailed => "Decryption failed",
         }
     }
 }
@@ -165,6 +201,13 @@ mod tests {
             ProblemCode::Unavailable,
             ProblemCode::Internal,
             ProblemCode::BadRequest,
+            ProblemCode::KeyNotFound,
+            ProblemCode::KeyVersionNotFound,
+            ProblemCode::KeyVersionRetired,
+            ProblemCode::KeyUnusable,
+            ProblemCode::WrongKeyType,
+            ProblemCode::WrongKey,
+            ProblemCode::DecryptionFailed,
         ];
         for code in all {
             let json = serde_json::to_value(code).unwrap();

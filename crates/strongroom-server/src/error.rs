@@ -9,6 +9,7 @@ use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use strongroom_core::{CoreError, StoreError};
+use strongroom_crypto::CryptoError;
 use strongroom_proto::{Problem, ProblemCode};
 
 /// Everything a handler can answer with instead of success.
@@ -36,6 +37,14 @@ pub enum ApiError {
     /// A dependency is down; the text names which, for operators and clients alike.
     #[error("unavailable: {0}")]
     Unavailable(String),
+    /// A domain rule refused the request; `code` says which rule, `detail` explains.
+    #[error("{detail}")]
+    Refused {
+        /// The specific code (key_not_found, decryption_failed, …).
+        code: ProblemCode,
+        /// What to tell the caller.
+        detail: String,
+    },
     /// Anything unexpected. Logged with its cause, answered opaquely.
     #[error("internal error: {0}")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -48,9 +57,7 @@ impl ApiError {
         match self {
             Self::MalformedJson(detail) => Problem::new(ProblemCode::MalformedJson, detail),
             Self::InvalidRequest(detail) => Problem::new(ProblemCode::InvalidRequest, detail),
-            Self::UnsupportedMediaType(detail) => {
-                Problem::new(ProblemCode::UnsupportedMediaType, detail)
-            }
+            Self::UnsupportedMediaType(detail) => Problem::new(ProblemCode::UnsupportedMediaType, detail),
             Self::PayloadTooLarge => Problem::new(
                 ProblemCode::PayloadTooLarge,
                 "the request body is larger than this server accepts (server.body_limit_bytes)",
@@ -58,6 +65,7 @@ impl ApiError {
             Self::NotFound(detail) => Problem::new(ProblemCode::NotFound, detail),
             Self::Conflict(detail) => Problem::new(ProblemCode::Conflict, detail),
             Self::Unavailable(detail) => Problem::new(ProblemCode::Unavailable, detail),
+            Self::Refused { code, detail } => Problem::new(*code, detail),
             Self::Internal(cause) => internal_problem(cause.as_ref()),
         }
     }
@@ -67,10 +75,8 @@ impl ApiError {
 pub(crate) fn internal_problem(cause: &dyn std::fmt::Display) -> Problem {
     let error_id = uuid::Uuid::new_v4().to_string();
     tracing::error!(%error_id, error = %cause, "internal error");
-    let mut problem = Problem::new(
-        ProblemCode::Internal,
-        "the server failed unexpectedly; quote the error_id to its operators",
-    );
+    let mut problem =
+        Problem::new(ProblemCode::Internal, "the server failed unexpectedly; quote the error_id to its operators");
     problem.error_id = Some(error_id);
     problem
 }
@@ -95,9 +101,9 @@ impl From<JsonRejection> for ApiError {
         match rejection {
             JsonRejection::JsonSyntaxError(e) => Self::MalformedJson(e.body_text()),
             JsonRejection::JsonDataError(e) => Self::InvalidRequest(e.body_text()),
-            JsonRejection::MissingJsonContentType(_) => Self::UnsupportedMediaType(
-                "send the body with Content-Type: application/json".into(),
-            ),
+            JsonRejection::MissingJsonContentType(_) => {
+                Self::UnsupportedMediaType("send the body with Content-Type: application/json".into())
+            }
             other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => Self::PayloadTooLarge,
             other => Self::MalformedJson(other.body_text()),
         }
@@ -115,9 +121,54 @@ impl From<StoreError> for ApiError {
 
 impl From<CoreError> for ApiError {
     fn from(error: CoreError) -> Self {
+        let refused = |code, error: &CoreError| Self::Refused { code, detail: error.to_string() };
         match error {
             CoreError::Store(store) => store.into(),
+            CoreError::InvalidKeyName(_) | CoreError::InvalidKeyChange(_) => Self::InvalidRequest(error.to_string()),
+            CoreError::KeyExists(_) => Self::Conflict(error.to_string()),
+            CoreError::KeyNotFound(_) => refused(ProblemCode::KeyNotFound, &error),
+            CoreError::KeyVersionNotFound { .. } => refused(ProblemCode::KeyVersionNotFound, &error),
+            CoreError::KeyVersionRetired { .. } => refused(ProblemCode::KeyVersionRetired, &error),
+            CoreError::KeyUnusable { .. } => refused(ProblemCode::KeyUnusable, &error),
+            CoreError::WrongAlgorithm { .. } => refused(ProblemCode::WrongKeyType, &error),
+            CoreError::WrongKeyForCiphertext(_) => refused(ProblemCode::WrongKey, &error),
+            CoreError::Crypto(CryptoError::Decrypt) => Self::Refused {
+                code: ProblemCode::DecryptionFailed,
+                detail: "the ciphertext is malformed, altered, or does not belong to this context".into(),
+            },
+            // Root-key mismatches stop the server at start; other crypto
+            // failures (the random generator) are faults, not bad input.
             other => Self::Internal(Box::new(other)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_errors_map_to_specific_client_codes_never_internal() {
+        let cases = [
+            (CoreError::KeyNotFound("k".into()), 404, ProblemCode::KeyNotFound),
+            (
+                CoreError::KeyVersionRetired { name: "k".into(), version: 1, min: 2 },
+                400,
+                ProblemCode::KeyVersionRetired,
+            ),
+            (CoreError::WrongKeyForCiphertext("k".into()), 400, ProblemCode::WrongKey),
+            (CoreError::Crypto(CryptoError::Decrypt), 400, ProblemCode::DecryptionFailed),
+            (CoreError::KeyExists("k".into()), 409, ProblemCode::Conflict),
+            (CoreError::InvalidKeyName("K".into()), 400, ProblemCode::InvalidRequest),
+            (
+                CoreError::KeyUnusable { name: "k".into(), state: "disabled", operation: "encrypt" },
+                409,
+                ProblemCode::KeyUnusable,
+            ),
+        ];
+        for (error, status, code) in cases {
+            let problem = ApiError::from(error).problem();
+            assert_eq!((problem.status, problem.code), (status, code));
         }
     }
 }

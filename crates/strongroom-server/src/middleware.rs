@@ -60,17 +60,12 @@ pub(crate) async fn request_id(mut request: Request, next: Next) -> Response {
 
 fn is_plain_id(value: &str) -> bool {
     (1..=128).contains(&value.len())
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+        && value.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
 }
 
 /// Writes the problem body of every error answer, with the request id.
 pub(crate) async fn finish_problems(request: Request, next: Next) -> Response {
-    let request_id = request
-        .extensions()
-        .get::<RequestId>()
-        .map(|id| id.0.clone());
+    let request_id = request.extensions().get::<RequestId>().map(|id| id.0.clone());
     let response = next.run(request).await;
     let status = response.status();
     if !status.is_client_error() && !status.is_server_error() {
@@ -85,17 +80,13 @@ pub(crate) async fn finish_problems(request: Request, next: Next) -> Response {
     problem.request_id = request_id;
     // Invariant: Problem contains only strings and numbers, which always serialise.
     let json = serde_json::to_vec(&problem).expect("problem serialises");
-    parts
-        .headers
-        .insert(CONTENT_TYPE, HeaderValue::from_static(PROBLEM_CONTENT_TYPE));
+    parts.headers.insert(CONTENT_TYPE, HeaderValue::from_static(PROBLEM_CONTENT_TYPE));
     parts.headers.remove(CONTENT_LENGTH);
     Response::from_parts(parts, Body::from(json))
 }
 
 fn is_problem_json(headers: &axum::http::HeaderMap) -> bool {
-    headers
-        .get(CONTENT_TYPE)
-        .is_some_and(|value| value.as_bytes() == PROBLEM_CONTENT_TYPE.as_bytes())
+    headers.get(CONTENT_TYPE).is_some_and(|value| value.as_bytes() == PROBLEM_CONTENT_TYPE.as_bytes())
 }
 
 /// A problem for an error answer that a lower layer produced without one.
@@ -114,17 +105,11 @@ fn problem_for_status(status: StatusCode) -> Problem {
             ProblemCode::RequestTimeout,
             "the request did not complete within server.request_timeout_seconds",
         ),
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => Problem::new(
-            ProblemCode::UnsupportedMediaType,
-            "this route does not accept that content type",
-        ),
-        status if status.is_server_error() => {
-            internal_problem(&format!("unexplained status {status}"))
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            Problem::new(ProblemCode::UnsupportedMediaType, "this route does not accept that content type")
         }
-        status => Problem::new(
-            ProblemCode::BadRequest,
-            format!("the request was refused ({status})"),
-        ),
+        status if status.is_server_error() => internal_problem(&format!("unexplained status {status}")),
+        status => Problem::new(ProblemCode::BadRequest, format!("the request was refused ({status})")),
     }
 }
 

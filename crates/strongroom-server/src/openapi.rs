@@ -35,28 +35,15 @@ impl Modify for ProblemDefaults {
             .content(
                 strongroom_proto::PROBLEM_CONTENT_TYPE,
                 ContentBuilder::new()
-                    .schema(Some(RefOr::Ref(utoipa::openapi::Ref::from_schema_name(
-                        "Problem",
-                    ))))
+                    .schema(Some(RefOr::Ref(utoipa::openapi::Ref::from_schema_name("Problem"))))
                     .build(),
             )
             .build();
         for item in openapi.paths.paths.values_mut() {
-            for operation in [
-                &mut item.get,
-                &mut item.put,
-                &mut item.post,
-                &mut item.delete,
-                &mut item.patch,
-            ]
-            .into_iter()
-            .flatten()
+            for operation in
+                [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch].into_iter().flatten()
             {
-                operation
-                    .responses
-                    .responses
-                    .entry("default".into())
-                    .or_insert_with(|| problem.clone().into());
+                operation.responses.responses.entry("default".into()).or_insert_with(|| problem.clone().into());
             }
         }
     }

@@ -43,10 +43,7 @@ pub async fn serve(
     let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
     let signal = async move {
         shutdown.await;
-        tracing::info!(
-            grace_seconds = grace.as_secs(),
-            "shutting down: finishing in-flight requests"
-        );
+        tracing::info!(grace_seconds = grace.as_secs(), "shutting down: finishing in-flight requests");
         let _ = stopping_tx.send(());
     };
     let server = async move {

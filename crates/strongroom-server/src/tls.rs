@@ -38,28 +38,17 @@ pub enum TlsError {
 }
 
 /// Builds a TLS 1.3-only server configuration from PEM files.
-pub fn load_tls_config(
-    cert_file: &Path,
-    key_file: &Path,
-) -> Result<Arc<rustls::ServerConfig>, TlsError> {
-    let file_error = |what, path: &Path, reason: String| TlsError::File {
-        what,
-        path: path.display().to_string(),
-        reason,
-    };
+pub fn load_tls_config(cert_file: &Path, key_file: &Path) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+    let file_error =
+        |what, path: &Path, reason: String| TlsError::File { what, path: path.display().to_string(), reason };
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert_file)
         .and_then(|iter| iter.collect())
         .map_err(|e| file_error("certificate chain", cert_file, e.to_string()))?;
     if certs.is_empty() {
-        return Err(file_error(
-            "certificate chain",
-            cert_file,
-            "no certificate found".into(),
-        ));
+        return Err(file_error("certificate chain", cert_file, "no certificate found".into()));
     }
     // The parser's error never contains key bytes, only the kind of failure.
-    let key = PrivateKeyDer::from_pem_file(key_file)
-        .map_err(|e| file_error("private key", key_file, e.to_string()))?;
+    let key = PrivateKeyDer::from_pem_file(key_file).map_err(|e| file_error("private key", key_file, e.to_string()))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])?

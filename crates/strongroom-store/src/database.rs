@@ -7,7 +7,7 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
-use strongroom_core::{Backend, Store, StoreError};
+use strongroom_core::{Backend, KeyStore, Store, StoreError};
 
 use crate::migrations::{self, MigrationReport};
 use crate::settings::{PostgresStore, SqliteStore};
@@ -23,10 +23,7 @@ pub struct ConnectOptions {
 
 impl Default for ConnectOptions {
     fn default() -> Self {
-        Self {
-            max_connections: 10,
-            acquire_timeout: Duration::from_secs(5),
-        }
+        Self { max_connections: 10, acquire_timeout: Duration::from_secs(5) }
     }
 }
 
@@ -69,9 +66,7 @@ impl Database {
                 .map_err(crate::error::map)?;
             Ok(Self::Postgres(pool))
         } else {
-            Err(StoreError::Backend(
-                "database URL must start with sqlite:// or postgres://".into(),
-            ))
+            Err(StoreError::Backend("database URL must start with sqlite:// or postgres://".into()))
         }
     }
 
@@ -93,14 +88,19 @@ impl Database {
         }
         .map_err(crate::error::migrate)?;
         let to_version = self.store().schema_version().await?;
-        Ok(MigrationReport {
-            from_version,
-            to_version,
-        })
+        Ok(MigrationReport { from_version, to_version })
     }
 
     /// The storage port over this database.
     pub fn store(&self) -> Arc<dyn Store> {
+        match self {
+            Self::Sqlite(pool) => Arc::new(SqliteStore::new(pool.clone())),
+            Self::Postgres(pool) => Arc::new(PostgresStore::new(pool.clone())),
+        }
+    }
+
+    /// The keyring's storage port over this database.
+    pub fn key_store(&self) -> Arc<dyn KeyStore> {
         match self {
             Self::Sqlite(pool) => Arc::new(SqliteStore::new(pool.clone())),
             Self::Postgres(pool) => Arc::new(PostgresStore::new(pool.clone())),

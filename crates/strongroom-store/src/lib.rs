@@ -14,6 +14,7 @@
 
 mod database;
 mod error;
+mod keys;
 mod migrations;
 mod settings;
 

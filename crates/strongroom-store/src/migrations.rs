@@ -12,30 +12,22 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 
 type Source = (i64, &'static str, &'static str);
 
-pub(crate) const SQLITE: &[Source] = &[(
-    1,
-    "settings",
-    include_str!("../migrations/sqlite/0001_settings.sql"),
-)];
+pub(crate) const SQLITE: &[Source] = &[
+    (1, "settings", include_str!("../migrations/sqlite/0001_settings.sql")),
+    (2, "keyring", include_str!("../migrations/sqlite/0002_keyring.sql")),
+];
 
-pub(crate) const POSTGRES: &[Source] = &[(
-    1,
-    "settings",
-    include_str!("../migrations/postgres/0001_settings.sql"),
-)];
+pub(crate) const POSTGRES: &[Source] = &[
+    (1, "settings", include_str!("../migrations/postgres/0001_settings.sql")),
+    (2, "keyring", include_str!("../migrations/postgres/0002_keyring.sql")),
+];
 
 pub(crate) fn migrator(sources: &[Source]) -> Migrator {
     Migrator::with_migrations(
         sources
             .iter()
             .map(|(version, description, sql)| {
-                Migration::new(
-                    *version,
-                    Cow::Borrowed(*description),
-                    MigrationType::Simple,
-                    sql.into_sql_str(),
-                    false,
-                )
+                Migration::new(*version, Cow::Borrowed(*description), MigrationType::Simple, sql.into_sql_str(), false)
             })
             .collect(),
     )
@@ -59,11 +51,7 @@ mod tests {
         let versions = |list: &[Source]| list.iter().map(|(v, d, _)| (*v, *d)).collect::<Vec<_>>();
         assert_eq!(versions(SQLITE), versions(POSTGRES));
         for (index, (version, _, _)) in SQLITE.iter().enumerate() {
-            assert_eq!(
-                *version,
-                index as i64 + 1,
-                "versions must be 1, 2, 3, … without gaps"
-            );
+            assert_eq!(*version, index as i64 + 1, "versions must be 1, 2, 3, … without gaps");
         }
     }
 }

@@ -11,13 +11,13 @@ use crate::error::map;
 /// [`Store`] over SQLite.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    pool: SqlitePool,
+    pub(crate) pool: SqlitePool,
 }
 
 /// [`Store`] over PostgreSQL.
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
-    pool: PgPool,
+    pub(crate) pool: PgPool,
 }
 
 macro_rules! impl_store {
@@ -76,14 +76,13 @@ macro_rules! impl_store {
             async fn insert_settings_if_absent(&self, entries: &[(&str, &[u8])]) -> Result<bool, StoreError> {
                 let mut tx = self.pool.begin().await.map_err(map)?;
                 for (name, value) in entries {
-                    let inserted = sqlx::query(
-                        "INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
-                    )
-                    .bind(*name)
-                    .bind(*value)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(map)?;
+                    let inserted =
+                        sqlx::query("INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
+                            .bind(*name)
+                            .bind(*value)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(map)?;
                     if inserted.rows_affected() == 0 {
                         tx.rollback().await.map_err(map)?;
                         return Ok(false);

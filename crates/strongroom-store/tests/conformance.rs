@@ -6,23 +6,24 @@
 
 use std::sync::Arc;
 
-use strongroom_core::{RootKeyStatus, StoreError, settings, unseal};
-use strongroom_crypto::{Kek, LocalKek, SecretKey};
+use std::time::Duration;
+
+use strongroom_core::{
+    CoreError, FixedClock, KeyAlgorithm, KeyPurpose, KeySpec, KeyState, Keyring, RootKeyStatus, StoreError, settings,
+    unseal,
+};
+use strongroom_crypto::{AssociatedData, CryptoError, Kek, LocalKek, SecretKey};
 use strongroom_store::{ConnectOptions, Database};
 use strongroom_testkit::TestDatabase;
 
 async fn open(database: &TestDatabase) -> Database {
-    let db = Database::connect(database.url(), &ConnectOptions::default())
-        .await
-        .expect("connect");
+    let db = Database::connect(database.url(), &ConnectOptions::default()).await.expect("connect");
     db.migrate().await.expect("migrate");
     db
 }
 
 pub async fn migrations_are_idempotent_and_report_the_version(database: TestDatabase) {
-    let db = Database::connect(database.url(), &ConnectOptions::default())
-        .await
-        .unwrap();
+    let db = Database::connect(database.url(), &ConnectOptions::default()).await.unwrap();
     let first = db.migrate().await.unwrap();
     assert_eq!(first.from_version, 0);
     assert!(first.to_version >= 1);
@@ -33,12 +34,8 @@ pub async fn migrations_are_idempotent_and_report_the_version(database: TestData
 }
 
 pub async fn concurrent_migrations_from_two_processes_both_succeed(database: TestDatabase) {
-    let a = Database::connect(database.url(), &ConnectOptions::default())
-        .await
-        .unwrap();
-    let b = Database::connect(database.url(), &ConnectOptions::default())
-        .await
-        .unwrap();
+    let a = Database::connect(database.url(), &ConnectOptions::default()).await.unwrap();
+    let b = Database::connect(database.url(), &ConnectOptions::default()).await.unwrap();
     let (ra, rb) = tokio::join!(a.migrate(), b.migrate());
     let (ra, rb) = (ra.unwrap(), rb.unwrap());
     assert_eq!(ra.to_version, rb.to_version);
@@ -48,57 +45,27 @@ pub async fn settings_round_trip_and_missing_is_none(database: TestDatabase) {
     let store = open(&database).await.store();
     store.ping().await.unwrap();
     assert_eq!(store.setting("absent").await.unwrap(), None);
-    let stored = store
-        .setting_or_insert("installation_id", b"\x00\x01binary\xff")
-        .await
-        .unwrap();
+    let stored = store.setting_or_insert("installation_id", b"\x00\x01binary\xff").await.unwrap();
     assert_eq!(stored, b"\x00\x01binary\xff");
-    assert_eq!(
-        store.setting("installation_id").await.unwrap().as_deref(),
-        Some(&b"\x00\x01binary\xff"[..])
-    );
+    assert_eq!(store.setting("installation_id").await.unwrap().as_deref(), Some(&b"\x00\x01binary\xff"[..]));
 }
 
 pub async fn setting_or_insert_keeps_the_first_value(database: TestDatabase) {
     let store = open(&database).await.store();
-    assert_eq!(
-        store.setting_or_insert("k", b"first").await.unwrap(),
-        b"first"
-    );
-    assert_eq!(
-        store.setting_or_insert("k", b"second").await.unwrap(),
-        b"first"
-    );
+    assert_eq!(store.setting_or_insert("k", b"first").await.unwrap(), b"first");
+    assert_eq!(store.setting_or_insert("k", b"second").await.unwrap(), b"first");
 }
 
 pub async fn insert_settings_if_absent_is_all_or_nothing(database: TestDatabase) {
     let store = open(&database).await.store();
     store.setting_or_insert("b", b"existing").await.unwrap();
-    let inserted = store
-        .insert_settings_if_absent(&[("a", b"1"), ("b", b"2"), ("c", b"3")])
-        .await
-        .unwrap();
+    let inserted = store.insert_settings_if_absent(&[("a", b"1"), ("b", b"2"), ("c", b"3")]).await.unwrap();
     assert!(!inserted);
-    assert_eq!(
-        store.setting("a").await.unwrap(),
-        None,
-        "a must be rolled back with the batch"
-    );
-    assert_eq!(
-        store.setting("b").await.unwrap().as_deref(),
-        Some(&b"existing"[..])
-    );
+    assert_eq!(store.setting("a").await.unwrap(), None, "a must be rolled back with the batch");
+    assert_eq!(store.setting("b").await.unwrap().as_deref(), Some(&b"existing"[..]));
     assert_eq!(store.setting("c").await.unwrap(), None);
-    assert!(
-        store
-            .insert_settings_if_absent(&[("x", b"1"), ("y", b"2")])
-            .await
-            .unwrap()
-    );
-    assert_eq!(
-        store.setting("y").await.unwrap().as_deref(),
-        Some(&b"2"[..])
-    );
+    assert!(store.insert_settings_if_absent(&[("x", b"1"), ("y", b"2")]).await.unwrap());
+    assert_eq!(store.setting("y").await.unwrap().as_deref(), Some(&b"2"[..]));
 }
 
 pub async fn racing_instances_converge_on_one_setting(database: TestDatabase) {
@@ -106,55 +73,206 @@ pub async fn racing_instances_converge_on_one_setting(database: TestDatabase) {
     let b = open(&database).await.store();
     let mut tasks = Vec::new();
     for i in 0..16u8 {
-        let store = if i % 2 == 0 {
-            Arc::clone(&a)
-        } else {
-            Arc::clone(&b)
-        };
-        tasks.push(tokio::spawn(async move {
-            store.setting_or_insert("race", &[i]).await.unwrap()
-        }));
+        let store = if i % 2 == 0 { Arc::clone(&a) } else { Arc::clone(&b) };
+        tasks.push(tokio::spawn(async move { store.setting_or_insert("race", &[i]).await.unwrap() }));
     }
     let mut seen = Vec::new();
     for task in tasks {
         seen.push(task.await.unwrap());
     }
     seen.dedup();
-    assert_eq!(
-        seen.len(),
-        1,
-        "every instance must see the same winner: {seen:?}"
-    );
+    assert_eq!(seen.len(), 1, "every instance must see the same winner: {seen:?}");
 }
 
 pub async fn racing_first_starts_bind_one_root_key(database: TestDatabase) {
     let a = open(&database).await.store();
     let b = open(&database).await.store();
     let kek = Arc::new(LocalKek::new(SecretKey::from_bytes([5; 32])));
-    let (ra, rb) = tokio::join!(
-        unseal(a.as_ref(), kek.as_ref()),
-        unseal(b.as_ref(), kek.as_ref())
-    );
+    let (ra, rb) = tokio::join!(unseal(a.as_ref(), kek.as_ref()), unseal(b.as_ref(), kek.as_ref()));
     let mut statuses = vec![ra.unwrap(), rb.unwrap()];
     statuses.sort_by_key(|s| *s == RootKeyStatus::Verified);
-    assert_eq!(
-        statuses,
-        vec![RootKeyStatus::Initialised, RootKeyStatus::Verified]
-    );
+    assert_eq!(statuses, vec![RootKeyStatus::Initialised, RootKeyStatus::Verified]);
     let recorded = a.setting(settings::ROOT_KEY_ID).await.unwrap().unwrap();
     assert_eq!(recorded, kek.id().as_str().as_bytes());
     let other = LocalKek::new(SecretKey::from_bytes([6; 32]));
     assert!(unseal(b.as_ref(), &other).await.is_err());
 }
 
+fn keyring_with(db: &Database, root: u8, clock: Arc<FixedClock>) -> Keyring {
+    Keyring::new(db.key_store(), Arc::new(LocalKek::new(SecretKey::from_bytes([root; 32]))), clock)
+}
+
+fn keyring(db: &Database) -> Keyring {
+    keyring_with(db, 1, Arc::new(FixedClock::at(Duration::from_secs(1_800_000_000))))
+}
+
+fn transit() -> KeySpec {
+    KeySpec { purpose: KeyPurpose::Transit, algorithm: None, rotation_period_seconds: None, deletion_allowed: false }
+}
+
+fn field(record: &str) -> AssociatedData {
+    AssociatedData::new().with("collection", b"interviews").with("record", record.as_bytes()).with("field", b"text")
+}
+
+pub async fn keyring_creates_keys_and_round_trips_values(database: TestDatabase) {
+    let db = open(&database).await;
+    let ring = keyring(&db);
+    let info = ring.create("orders", transit()).await.unwrap();
+    assert_eq!((info.latest_version, info.min_decryption_version, info.state), (1, 1, KeyState::Active));
+    assert!(matches!(ring.create("orders", transit()).await, Err(CoreError::KeyExists(_))));
+    assert!(matches!(ring.create("Bad Name", transit()).await, Err(CoreError::InvalidKeyName(_))));
+    let sealed = ring.encrypt("orders", b"candidate answer", &field("r1")).await.unwrap();
+    assert_eq!(ring.decrypt("orders", &sealed, &field("r1")).await.unwrap().expose(), b"candidate answer");
+    assert!(matches!(ring.info("missing").await, Err(CoreError::KeyNotFound(_))));
+    assert_eq!(ring.list().await.unwrap().len(), 1);
+}
+
+pub async fn ciphertext_moved_to_another_record_or_key_fails(database: TestDatabase) {
+    let db = open(&database).await;
+    let ring = keyring(&db);
+    ring.create("a", transit()).await.unwrap();
+    ring.create("b", transit()).await.unwrap();
+    let sealed = ring.encrypt("a", b"secret", &field("r1")).await.unwrap();
+    let moved = ring.decrypt("a", &sealed, &field("r2")).await.unwrap_err();
+    assert!(matches!(moved, CoreError::Crypto(CryptoError::Decrypt)), "{moved:?}");
+    assert!(matches!(ring.decrypt("b", &sealed, &field("r1")).await, Err(CoreError::WrongKeyForCiphertext(_))));
+    let mut flipped = sealed.clone();
+    *flipped.last_mut().unwrap() ^= 1;
+    assert!(matches!(ring.decrypt("a", &flipped, &field("r1")).await, Err(CoreError::Crypto(CryptoError::Decrypt))));
+    assert!(matches!(
+        ring.decrypt("a", &sealed[..10], &field("r1")).await,
+        Err(CoreError::Crypto(CryptoError::Decrypt))
+    ));
+}
+
+pub async fn rotation_keeps_old_values_readable_rewrap_moves_them_and_min_version_retires(database: TestDatabase) {
+    let db = open(&database).await;
+    let ring = keyring(&db);
+    ring.create("k", transit()).await.unwrap();
+    let old = ring.encrypt("k", b"v1 data", &field("r")).await.unwrap();
+    assert_eq!(ring.rotate("k").await.unwrap().latest_version, 2);
+    assert_eq!(ring.decrypt("k", &old, &field("r")).await.unwrap().expose(), b"v1 data");
+    let rewrapped = ring.rewrap("k", &old, &field("r")).await.unwrap();
+    assert_eq!(strongroom_crypto::SealedHeader::parse(&rewrapped).unwrap().0.key_version, 2);
+    assert_eq!(ring.decrypt("k", &rewrapped, &field("r")).await.unwrap().expose(), b"v1 data");
+    ring.set_min_decryption_version("k", 2).await.unwrap();
+    assert!(matches!(
+        ring.decrypt("k", &old, &field("r")).await,
+        Err(CoreError::KeyVersionRetired { version: 1, min: 2, .. })
+    ));
+    assert!(ring.set_min_decryption_version("k", 1).await.is_err(), "never backwards");
+    assert!(ring.set_min_decryption_version("k", 3).await.is_err(), "never past the latest");
+}
+
+pub async fn states_gate_operations_and_destruction_crypto_shreds(database: TestDatabase) {
+    let db = open(&database).await;
+    let ring = keyring(&db);
+    ring.create("k", transit()).await.unwrap();
+    let sealed = ring.encrypt("k", b"privileged audio key", &field("r")).await.unwrap();
+    ring.set_state("k", KeyState::DecryptOnly).await.unwrap();
+    assert!(matches!(ring.encrypt("k", b"x", &field("r")).await, Err(CoreError::KeyUnusable { .. })));
+    ring.decrypt("k", &sealed, &field("r")).await.unwrap();
+    ring.set_state("k", KeyState::Disabled).await.unwrap();
+    assert!(matches!(ring.decrypt("k", &sealed, &field("r")).await, Err(CoreError::KeyUnusable { .. })));
+    ring.set_state("k", KeyState::Compromised).await.unwrap();
+    ring.decrypt("k", &sealed, &field("r")).await.unwrap();
+    assert!(ring.set_state("k", KeyState::Active).await.is_err(), "a compromised key stays compromised");
+    // A second instance has the material cached before the first destroys the key.
+    let other_instance = keyring(&db);
+    other_instance.decrypt("k", &sealed, &field("r")).await.unwrap();
+    ring.set_state("k", KeyState::Destroyed).await.unwrap();
+    for instance in [&ring, &other_instance, &keyring(&db)] {
+        assert!(matches!(instance.decrypt("k", &sealed, &field("r")).await, Err(CoreError::KeyUnusable { .. })));
+    }
+    let stored = db.key_store().key_version("k", 1).await.unwrap().unwrap();
+    assert!(stored.wrapped_material.is_empty(), "destroyed material must be erased at rest");
+    assert!(ring.set_state("k", KeyState::Active).await.is_err(), "destroyed is final");
+}
+
+pub async fn material_depends_on_the_root_key(database: TestDatabase) {
+    let db = open(&database).await;
+    let clock = Arc::new(FixedClock::at(Duration::from_secs(1_800_000_000)));
+    let ring = keyring_with(&db, 1, Arc::clone(&clock));
+    ring.create("k", transit()).await.unwrap();
+    let sealed = ring.encrypt("k", b"x", &field("r")).await.unwrap();
+    let wrong_root = keyring_with(&db, 2, clock);
+    assert!(matches!(wrong_root.decrypt("k", &sealed, &field("r")).await, Err(CoreError::Crypto(_))));
+}
+
+pub async fn concurrent_rotations_from_two_instances_never_collide(database: TestDatabase) {
+    let db_a = open(&database).await;
+    let db_b = open(&database).await;
+    let a = Arc::new(keyring(&db_a));
+    let b = Arc::new(keyring(&db_b));
+    a.create("k", transit()).await.unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let ring = if i % 2 == 0 { Arc::clone(&a) } else { Arc::clone(&b) };
+        tasks.push(tokio::spawn(async move { ring.rotate("k").await }));
+    }
+    let mut succeeded = 0;
+    for task in tasks {
+        if task.await.unwrap().is_ok() {
+            succeeded += 1;
+        }
+    }
+    let info = a.info("k").await.unwrap();
+    assert_eq!(info.latest_version, 1 + succeeded, "every successful rotation adds exactly one version");
+    assert!(succeeded >= 4, "most rotations succeed even under contention: {succeeded}");
+    for version in 1..=info.latest_version {
+        assert!(db_a.key_store().key_version("k", version).await.unwrap().is_some(), "version {version} missing");
+    }
+}
+
+pub async fn automatic_rotation_follows_the_period(database: TestDatabase) {
+    let db = open(&database).await;
+    let clock = Arc::new(FixedClock::at(Duration::from_secs(1_800_000_000)));
+    let ring = keyring_with(&db, 1, Arc::clone(&clock));
+    let spec = KeySpec { rotation_period_seconds: Some(3600), ..transit() };
+    ring.create("rotating", spec).await.unwrap();
+    ring.create("static", transit()).await.unwrap();
+    assert!(ring.rotate_due().await.unwrap().is_empty());
+    clock.advance(Duration::from_secs(3600));
+    assert_eq!(ring.rotate_due().await.unwrap(), vec!["rotating".to_string()]);
+    assert_eq!(ring.info("rotating").await.unwrap().latest_version, 2);
+    assert!(ring.rotate_due().await.unwrap().is_empty(), "the period restarts at rotation");
+    assert!(ring.create("fast", KeySpec { rotation_period_seconds: Some(60), ..transit() }).await.is_err());
+}
+
+pub async fn deletion_is_refused_unless_allowed(database: TestDatabase) {
+    let db = open(&database).await;
+    let ring = keyring(&db);
+    ring.create("k", transit()).await.unwrap();
+    assert!(matches!(ring.delete("k").await, Err(CoreError::InvalidKeyChange(_))));
+    ring.configure("k", Some(true), None).await.unwrap();
+    ring.delete("k").await.unwrap();
+    assert!(matches!(ring.info("k").await, Err(CoreError::KeyNotFound(_))));
+}
+
+pub async fn signing_and_hmac_keys_are_created_but_do_not_encrypt(database: TestDatabase) {
+    let db = open(&database).await;
+    let ring = keyring(&db);
+    let jwt = ring
+        .create(
+            "jwt",
+            KeySpec {
+                purpose: KeyPurpose::JwtSigning,
+                algorithm: None,
+                rotation_period_seconds: None,
+                deletion_allowed: false,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(jwt.algorithm, KeyAlgorithm::Ed25519);
+    assert!(matches!(ring.encrypt("jwt", b"x", &field("r")).await, Err(CoreError::WrongAlgorithm { .. })));
+}
+
 #[tokio::test]
 async fn unreachable_database_is_a_backend_error() {
     let error = Database::connect(
         "postgres://nobody@127.0.0.1:1/none",
-        &ConnectOptions {
-            acquire_timeout: std::time::Duration::from_secs(2),
-            ..ConnectOptions::default()
-        },
+        &ConnectOptions { acquire_timeout: std::time::Duration::from_secs(2), ..ConnectOptions::default() },
     )
     .await
     .unwrap_err();
@@ -191,13 +309,18 @@ all_backends![
     insert_settings_if_absent_is_all_or_nothing,
     racing_instances_converge_on_one_setting,
     racing_first_starts_bind_one_root_key,
+    keyring_creates_keys_and_round_trips_values,
+    ciphertext_moved_to_another_record_or_key_fails,
+    rotation_keeps_old_values_readable_rewrap_moves_them_and_min_version_retires,
+    states_gate_operations_and_destruction_crypto_shreds,
+    material_depends_on_the_root_key,
+    concurrent_rotations_from_two_instances_never_collide,
+    automatic_rotation_follows_the_period,
+    deletion_is_refused_unless_allowed,
+    signing_and_hmac_keys_are_created_but_do_not_encrypt,
 ];
 
 // SQLite is single-process by design (the server locks its data dir, and
 // `strongroom migrate` takes the same lock), so concurrent migration from two
 // processes is a PostgreSQL-only promise.
-conformance!(
-    postgres_only,
-    TestDatabase::postgres().await,
-    [concurrent_migrations_from_two_processes_both_succeed]
-);
+conformance!(postgres_only, TestDatabase::postgres().await, [concurrent_migrations_from_two_processes_both_succeed]);

@@ -30,10 +30,7 @@ impl TestDatabase {
     pub fn sqlite() -> Self {
         let dir = tempfile::tempdir().expect("temporary directory");
         let url = format!("sqlite://{}", dir.path().join("test.db").display());
-        Self {
-            url,
-            kind: Kind::Sqlite { dir },
-        }
+        Self { url, kind: Kind::Sqlite { dir } }
     }
 
     /// A new schema in the test PostgreSQL, or `None` (with the reason
@@ -46,9 +43,7 @@ impl TestDatabase {
                 std::env::var_os("CI").is_none(),
                 "CI must set {POSTGRES_URL_VARIABLE}: PostgreSQL tests may not be skipped in CI"
             );
-            eprintln!(
-                "skipped: {POSTGRES_URL_VARIABLE} is not set, so this PostgreSQL test did not run"
-            );
+            eprintln!("skipped: {POSTGRES_URL_VARIABLE} is not set, so this PostgreSQL test did not run");
             return None;
         };
         let schema = format!("sr_test_{}", uuid::Uuid::new_v4().simple());
@@ -61,10 +56,7 @@ impl TestDatabase {
             .expect("create test schema");
         let separator = if admin_url.contains('?') { '&' } else { '?' };
         let url = format!("{admin_url}{separator}options=-c%20search_path%3D{schema}");
-        Some(Self {
-            url,
-            kind: Kind::Postgres { admin_url, schema },
-        })
+        Some(Self { url, kind: Kind::Postgres { admin_url, schema } })
     }
 
     /// The URL to give `strongroom` (`database.url`).
@@ -98,16 +90,12 @@ impl Drop for TestDatabase {
         // Drop may run inside a Tokio runtime, which cannot block on another:
         // clean up from a plain thread with a runtime of its own.
         let cleanup = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
             runtime.block_on(async {
                 let mut connection = sqlx::PgConnection::connect(&admin_url).await?;
-                sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "DROP SCHEMA IF EXISTS {schema} CASCADE"
-                )))
-                .execute(&mut connection)
-                .await?;
+                sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA IF EXISTS {schema} CASCADE")))
+                    .execute(&mut connection)
+                    .await?;
                 Ok::<_, sqlx::Error>(())
             })?;
             Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())

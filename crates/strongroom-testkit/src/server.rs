@@ -46,12 +46,7 @@ pub struct CliOutput {
 impl TestServer {
     /// A builder for the binary at `bin` (use `env!("CARGO_BIN_EXE_strongroom")`).
     pub fn builder(bin: impl Into<PathBuf>) -> ServerBuilder {
-        ServerBuilder {
-            bin: bin.into(),
-            env: Vec::new(),
-            config_file: None,
-            data_dir: None,
-        }
+        ServerBuilder { bin: bin.into(), env: Vec::new(), config_file: None, data_dir: None }
     }
 
     /// `http://127.0.0.1:PORT` (or `https://…`).
@@ -77,13 +72,8 @@ impl TestServer {
     /// Sends SIGTERM and waits for the process to exit.
     pub fn terminate(&mut self) -> ExitStatus {
         let mut child = self.child.take().expect("server still running");
-        let status = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status();
-        assert!(
-            status.is_ok_and(|s| s.success()),
-            "could not signal the server"
-        );
+        let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+        assert!(status.is_ok_and(|s| s.success()), "could not signal the server");
         child.wait().expect("wait for the server")
     }
 }
@@ -132,15 +122,10 @@ impl ServerBuilder {
     /// Starts the server; if it exits before listening, returns what it printed.
     pub fn try_start(self) -> Result<TestServer, CliOutput> {
         let home = tempfile::tempdir().expect("temporary directory");
-        let data_dir = self
-            .data_dir
-            .clone()
-            .unwrap_or_else(|| home.path().join("data"));
+        let data_dir = self.data_dir.clone().unwrap_or_else(|| home.path().join("data"));
         let stderr_path = home.path().join("stderr.log");
         let mut command = self.command(home.path(), &data_dir, &["server"]);
-        command
-            .stdout(Stdio::piped())
-            .stderr(File::create(&stderr_path).expect("stderr log"));
+        command.stdout(Stdio::piped()).stderr(File::create(&stderr_path).expect("stderr log"));
         let mut child = command.spawn().expect("spawn strongroom");
         let stdout = child.stdout.take().expect("piped stdout");
         let (lines_tx, lines_rx) = mpsc::channel::<String>();
@@ -161,13 +146,7 @@ impl ServerBuilder {
                     printed.push_str(&line);
                     printed.push('\n');
                     if let Some(base_url) = listening_url(&line) {
-                        return Ok(TestServer {
-                            child: Some(child),
-                            base_url,
-                            data_dir,
-                            stderr_path,
-                            _home: home,
-                        });
+                        return Ok(TestServer { child: Some(child), base_url, data_dir, stderr_path, _home: home });
                     }
                 }
                 Err(_) => {
@@ -181,11 +160,7 @@ impl ServerBuilder {
                     };
                     let code = code.or_else(|| child.wait().ok().and_then(|s| s.code()));
                     let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
-                    return Err(CliOutput {
-                        code,
-                        stdout: printed,
-                        stderr,
-                    });
+                    return Err(CliOutput { code, stdout: printed, stderr });
                 }
             }
         }
@@ -194,10 +169,7 @@ impl ServerBuilder {
     /// Runs another subcommand (`doctor`, `migrate`, …) with this configuration.
     pub fn run(self, args: &[&str]) -> CliOutput {
         let home = tempfile::tempdir().expect("temporary directory");
-        let data_dir = self
-            .data_dir
-            .clone()
-            .unwrap_or_else(|| home.path().join("data"));
+        let data_dir = self.data_dir.clone().unwrap_or_else(|| home.path().join("data"));
         let command = self.command(home.path(), &data_dir, args);
         collect(command)
     }
@@ -238,11 +210,7 @@ pub fn run_cli(bin: impl AsRef<Path>, args: &[&str], env: &[(&str, &str)]) -> Cl
 }
 
 fn collect(mut command: Command) -> CliOutput {
-    let output = command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .output()
-        .expect("run strongroom");
+    let output = command.stdout(Stdio::piped()).stderr(Stdio::piped()).output().expect("run strongroom");
     CliOutput {
         code: output.status.code(),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -262,10 +230,7 @@ mod tests {
     #[test]
     fn finds_the_url_in_the_banner() {
         let line = "Strongroom 0.1.0 listening on http://127.0.0.1:4321 (profile development)";
-        assert_eq!(
-            listening_url(line).as_deref(),
-            Some("http://127.0.0.1:4321")
-        );
+        assert_eq!(listening_url(line).as_deref(), Some("http://127.0.0.1:4321"));
         assert_eq!(listening_url("something else"), None);
     }
 }

@@ -64,16 +64,10 @@ mod tests {
         let parent = tempfile::tempdir().unwrap();
         let dir = parent.path().join("a/b");
         ensure(&dir).unwrap();
-        assert_eq!(
-            std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
-            0o700
-        );
+        assert_eq!(std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777, 0o700);
         let first = lock(&dir).unwrap();
         let second = lock(&dir).unwrap_err().to_string();
-        assert!(
-            second.contains("in use by another strongroom process"),
-            "{second}"
-        );
+        assert!(second.contains("in use by another strongroom process"), "{second}");
         drop(first);
         lock(&dir).unwrap();
     }

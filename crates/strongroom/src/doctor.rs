@@ -11,10 +11,7 @@ use strongroom_store::{ConnectOptions, Database};
 /// Prints every check; exit 1 if any fails.
 pub async fn run(config: &Config, path: Option<&Path>) -> ExitCode {
     let source = path.map_or("embedded defaults".to_owned(), |p| p.display().to_string());
-    println!(
-        "strongroom doctor: profile {}, configuration from {source}",
-        config.profile.as_str()
-    );
+    println!("strongroom doctor: profile {}, configuration from {source}", config.profile.as_str());
     let mut checks = config.checks();
     checks.extend(runtime_checks(config).await);
     let width = checks.iter().map(|c| c.name.len()).max().unwrap_or(0);
@@ -39,23 +36,13 @@ pub async fn run(config: &Config, path: Option<&Path>) -> ExitCode {
 /// Database reachability and root-key match, without creating anything.
 async fn runtime_checks(config: &Config) -> Vec<Check> {
     if config.uses_sqlite() && !config.sqlite_path().exists() && config.database.url.is_none() {
-        let pass = |name, reason: &str| Check {
-            name,
-            outcome: Outcome::Pass(reason.to_owned()),
-        };
+        let pass = |name, reason: &str| Check { name, outcome: Outcome::Pass(reason.to_owned()) };
         return vec![
-            pass(
-                "database.connect",
-                "no database yet: the first start creates it",
-            ),
-            pass(
-                "root_key.match",
-                "nothing to compare yet: the first start binds the root key",
-            ),
+            pass("database.connect", "no database yet: the first start creates it"),
+            pass("root_key.match", "nothing to compare yet: the first start binds the root key"),
         ];
     }
-    let database = match Database::connect(&config.database_url(), &ConnectOptions::default()).await
-    {
+    let database = match Database::connect(&config.database_url(), &ConnectOptions::default()).await {
         Ok(database) => database,
         Err(error) => {
             return vec![Check {
@@ -66,24 +53,12 @@ async fn runtime_checks(config: &Config) -> Vec<Check> {
     };
     let store = database.store();
     let connect = match store.schema_version().await {
-        Ok(version) => Outcome::Pass(format!(
-            "{} answers, schema version {version}",
-            store.backend().as_str()
-        )),
+        Ok(version) => Outcome::Pass(format!("{} answers, schema version {version}", store.backend().as_str())),
         Err(error) => Outcome::Fail(format!("the database answers with an error: {error}")),
     };
     let root_key = root_key_check(config, store.as_ref()).await;
     database.close().await;
-    vec![
-        Check {
-            name: "database.connect",
-            outcome: connect,
-        },
-        Check {
-            name: "root_key.match",
-            outcome: root_key,
-        },
-    ]
+    vec![Check { name: "database.connect", outcome: connect }, Check { name: "root_key.match", outcome: root_key }]
 }
 
 async fn root_key_check(config: &Config, store: &dyn strongroom_core::Store) -> Outcome {

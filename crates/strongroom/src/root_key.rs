@@ -23,23 +23,18 @@ use zeroize::Zeroizing;
 /// Loads the configured root key. With `create` (the server's first start), a
 /// missing local key file or passphrase salt is made; without it (`doctor`)
 /// nothing is written and a missing one is an error.
-pub async fn load(
-    config: &Config,
-    store: &dyn Store,
-    create: bool,
-) -> anyhow::Result<Arc<dyn Kek>> {
+pub async fn load(config: &Config, store: &dyn Store, create: bool) -> anyhow::Result<Arc<dyn Kek>> {
     match config.root_key.provider {
         RootKeyProvider::Local => Ok(Arc::new(local(&config.root_key_file(), create)?)),
         RootKeyProvider::Passphrase => {
             let passphrase = passphrase(config)?;
             let salt = if create {
-                store
-                    .setting_or_insert(settings::ROOT_KEY_PASSPHRASE_SALT, &random_bytes::<16>()?)
-                    .await?
+                store.setting_or_insert(settings::ROOT_KEY_PASSPHRASE_SALT, &random_bytes::<16>()?).await?
             } else {
-                store.setting(settings::ROOT_KEY_PASSPHRASE_SALT).await?.context(
-                    "the database has no passphrase salt: it was initialised with another root-key provider",
-                )?
+                store
+                    .setting(settings::ROOT_KEY_PASSPHRASE_SALT)
+                    .await?
+                    .context("the database has no passphrase salt: it was initialised with another root-key provider")?
             };
             let kek = tokio::task::spawn_blocking(move || {
                 PassphraseKek::derive(passphrase.as_bytes(), &salt, PassphraseParams::default())
@@ -64,20 +59,16 @@ pub fn local(path: &Path, create: bool) -> anyhow::Result<LocalKek> {
         }
         Err(error) if error.kind() == ErrorKind::NotFound && create => generate(path)?,
         Err(error) => {
-            return Err(error)
-                .with_context(|| format!("cannot read root key file {}", path.display()));
+            return Err(error).with_context(|| format!("cannot read root key file {}", path.display()));
         }
     }
     let text = Zeroizing::new(
-        std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read root key file {}", path.display()))?,
+        std::fs::read_to_string(path).with_context(|| format!("cannot read root key file {}", path.display()))?,
     );
-    let bytes = Zeroizing::new(decode_hex(text.trim()).with_context(|| {
-        format!(
-            "root key file {} must hold 64 hex digits (a 256-bit key)",
-            path.display()
-        )
-    })?);
+    let bytes = Zeroizing::new(
+        decode_hex(text.trim())
+            .with_context(|| format!("root key file {} must hold 64 hex digits (a 256-bit key)", path.display()))?,
+    );
     Ok(LocalKek::new(SecretKey::from_slice(&bytes)?))
 }
 
@@ -88,12 +79,7 @@ fn generate(path: &Path) -> anyhow::Result<()> {
         text.push_str(&format!("{byte:02x}"));
     }
     text.push('\n');
-    match OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-    {
+    match OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
         Ok(mut file) => {
             file.write_all(text.as_bytes())?;
             file.sync_all()?;
@@ -102,9 +88,7 @@ fn generate(path: &Path) -> anyhow::Result<()> {
         }
         // Another process created it between our check and our create: use theirs.
         Err(error) if error.kind() == ErrorKind::AlreadyExists => Ok(()),
-        Err(error) => {
-            Err(error).with_context(|| format!("cannot create root key file {}", path.display()))
-        }
+        Err(error) => Err(error).with_context(|| format!("cannot create root key file {}", path.display())),
     }
 }
 
@@ -112,10 +96,7 @@ fn decode_hex(text: &str) -> anyhow::Result<Vec<u8>> {
     if text.len() != 64 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
         bail!("not 64 hex digits");
     }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).context("not hex"))
-        .collect()
+    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(&text[i..i + 2], 16).context("not hex")).collect()
 }
 
 fn passphrase(config: &Config) -> anyhow::Result<Zeroizing<String>> {
@@ -124,16 +105,14 @@ fn passphrase(config: &Config) -> anyhow::Result<Zeroizing<String>> {
         return Ok(Zeroizing::new(passphrase.expose().to_owned()));
     }
     if let Some(file) = &root.passphrase_file {
-        let text =
-            Zeroizing::new(std::fs::read_to_string(file).with_context(|| {
-                format!("cannot read root_key.passphrase_file {}", file.display())
-            })?);
+        let text = Zeroizing::new(
+            std::fs::read_to_string(file)
+                .with_context(|| format!("cannot read root_key.passphrase_file {}", file.display()))?,
+        );
         let first_line = text.lines().next().unwrap_or_default();
         return Ok(Zeroizing::new(first_line.to_owned()));
     }
-    bail!(
-        "root_key.provider = \"passphrase\" needs STRONGROOM_ROOT_KEY_PASSPHRASE or root_key.passphrase_file"
-    )
+    bail!("root_key.provider = \"passphrase\" needs STRONGROOM_ROOT_KEY_PASSPHRASE or root_key.passphrase_file")
 }
 
 #[cfg(test)]
@@ -145,10 +124,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("root.key");
         let first = local(&path, true).unwrap();
-        assert_eq!(
-            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
         let again = local(&path, false).unwrap();
         assert_eq!(first.id(), again.id());
     }
@@ -159,20 +135,10 @@ mod tests {
         let path = dir.path().join("root.key");
         local(&path, true).unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-        assert!(
-            local(&path, false)
-                .unwrap_err()
-                .to_string()
-                .contains("readable by group or others")
-        );
+        assert!(local(&path, false).unwrap_err().to_string().contains("readable by group or others"));
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
         std::fs::write(&path, "zz").unwrap();
-        assert!(
-            local(&path, false)
-                .unwrap_err()
-                .to_string()
-                .contains("64 hex digits")
-        );
+        assert!(local(&path, false).unwrap_err().to_string().contains("64 hex digits"));
         assert!(local(&dir.path().join("missing.key"), false).is_err());
     }
 }

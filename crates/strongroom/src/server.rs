@@ -28,11 +28,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     let listener = bind(&config).await?;
     let address = listener.local_addr()?;
-    let scheme = if config.tls_enabled() {
-        "https"
-    } else {
-        "http"
-    };
+    let scheme = if config.tls_enabled() { "https" } else { "http" };
     let state = AppState {
         store: Arc::clone(&store),
         root_key_id: kek.id().to_string(),
@@ -62,10 +58,7 @@ pub async fn migrate_only(config: Config) -> anyhow::Result<()> {
     logging::init(&config)?;
     let (database, _lock) = open_database(&config).await?;
     let version = database.store().schema_version().await?;
-    println!(
-        "database schema at version {version} ({})",
-        database.backend().as_str()
-    );
+    println!("database schema at version {version} ({})", database.backend().as_str());
     database.close().await;
     Ok(())
 }
@@ -97,41 +90,16 @@ fn refuse_contradicting_profile(config: &Config) -> anyhow::Result<()> {
 
 /// Creates the data dir, locks it when the embedded SQLite lives there,
 /// connects and migrates.
-async fn open_database(
-    config: &Config,
-) -> anyhow::Result<(Database, Option<data_dir::DataDirLock>)> {
+async fn open_database(config: &Config) -> anyhow::Result<(Database, Option<data_dir::DataDirLock>)> {
     data_dir::ensure(&config.data_dir)?;
-    let lock = if config.uses_sqlite() {
-        Some(data_dir::lock(&config.data_dir)?)
-    } else {
-        None
-    };
-    let options = ConnectOptions {
-        max_connections: config.database.max_connections,
-        ..ConnectOptions::default()
-    };
-    let database = Database::connect(&config.database_url(), &options)
-        .await
-        .with_context(|| {
-            format!(
-                "cannot open the {} database",
-                if config.uses_sqlite() {
-                    "SQLite"
-                } else {
-                    "PostgreSQL"
-                }
-            )
-        })?;
-    let report = database
-        .migrate()
-        .await
-        .context("cannot migrate the database")?;
+    let lock = if config.uses_sqlite() { Some(data_dir::lock(&config.data_dir)?) } else { None };
+    let options = ConnectOptions { max_connections: config.database.max_connections, ..ConnectOptions::default() };
+    let database = Database::connect(&config.database_url(), &options).await.with_context(|| {
+        format!("cannot open the {} database", if config.uses_sqlite() { "SQLite" } else { "PostgreSQL" })
+    })?;
+    let report = database.migrate().await.context("cannot migrate the database")?;
     if report.from_version != report.to_version {
-        tracing::info!(
-            from = report.from_version,
-            to = report.to_version,
-            "migrated the database"
-        );
+        tracing::info!(from = report.from_version, to = report.to_version, "migrated the database");
     }
     Ok((database, lock))
 }
@@ -149,24 +117,10 @@ async fn bind(config: &Config) -> anyhow::Result<Listener> {
     }
 }
 
-fn print_banner(
-    config: &Config,
-    scheme: &str,
-    address: std::net::SocketAddr,
-    store: &dyn Store,
-    root_key: &str,
-) {
+fn print_banner(config: &Config, scheme: &str, address: std::net::SocketAddr, store: &dyn Store, root_key: &str) {
     let base = format!("{scheme}://{address}");
-    println!(
-        "Strongroom {} listening on {base} (profile {})",
-        env!("CARGO_PKG_VERSION"),
-        config.profile.as_str()
-    );
-    println!(
-        "  data dir : {} ({}, root key {root_key})",
-        config.data_dir.display(),
-        store.backend().as_str()
-    );
+    println!("Strongroom {} listening on {base} (profile {})", env!("CARGO_PKG_VERSION"), config.profile.as_str());
+    println!("  data dir : {} ({}, root key {root_key})", config.data_dir.display(), store.backend().as_str());
     println!("  ready?   : curl {base}/readyz");
     println!("  API      : {base}/openapi.json");
     println!("  check    : strongroom doctor    stop: Ctrl-C");
@@ -174,15 +128,14 @@ fn print_banner(
 
 async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
-    let mut terminate =
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(signal) => signal,
-            Err(error) => {
-                tracing::warn!(%error, "cannot listen for SIGTERM; only Ctrl-C stops the server");
-                let _ = interrupt.await;
-                return;
-            }
-        };
+    let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(signal) => signal,
+        Err(error) => {
+            tracing::warn!(%error, "cannot listen for SIGTERM; only Ctrl-C stops the server");
+            let _ = interrupt.await;
+            return;
+        }
+    };
     tokio::select! {
         _ = interrupt => {}
         _ = terminate.recv() => {}

@@ -21,22 +21,11 @@ async fn get_json(url: &str) -> (reqwest::StatusCode, reqwest::header::HeaderMap
     (status, headers, body)
 }
 
-fn assert_problem(
-    status: reqwest::StatusCode,
-    headers: &reqwest::header::HeaderMap,
-    body: &Value,
-    code: &str,
-) {
-    assert_eq!(
-        headers["content-type"], "application/problem+json",
-        "{body}"
-    );
+fn assert_problem(status: reqwest::StatusCode, headers: &reqwest::header::HeaderMap, body: &Value, code: &str) {
+    assert_eq!(headers["content-type"], "application/problem+json", "{body}");
     assert_eq!(body["code"], code, "{body}");
     assert_eq!(body["status"], status.as_u16());
-    assert_eq!(
-        body["request_id"],
-        headers["x-request-id"].to_str().unwrap()
-    );
+    assert_eq!(body["request_id"], headers["x-request-id"].to_str().unwrap());
 }
 
 #[tokio::test]
@@ -52,25 +41,15 @@ async fn server_on_embedded_defaults_answers_health_readiness_and_openapi() {
     assert_eq!(status, 200);
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
     assert!(doc["paths"]["/readyz"]["get"].is_object());
-    let mode = std::fs::metadata(server.data_dir())
-        .unwrap()
-        .permissions()
-        .mode()
-        & 0o777;
+    let mode = std::fs::metadata(server.data_dir()).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o700, "the data dir must be private");
-    let key_mode = std::fs::metadata(server.data_dir().join("root.key"))
-        .unwrap()
-        .permissions()
-        .mode()
-        & 0o777;
+    let key_mode = std::fs::metadata(server.data_dir().join("root.key")).unwrap().permissions().mode() & 0o777;
     assert_eq!(key_mode, 0o600);
 }
 
 #[tokio::test]
 async fn unknown_route_wrong_method_and_oversized_body_are_problems() {
-    let server = server()
-        .env("STRONGROOM_SERVER_BODY_LIMIT_BYTES", "64")
-        .start();
+    let server = server().env("STRONGROOM_SERVER_BODY_LIMIT_BYTES", "64").start();
     let (status, headers, body) = get_json(&server.url("/v1/no-such-thing")).await;
     assert_eq!(status, 404);
     assert_problem(status, &headers, &body, "not_found");
@@ -98,66 +77,30 @@ async fn unknown_route_wrong_method_and_oversized_body_are_problems() {
 #[tokio::test]
 async fn second_server_on_the_same_data_dir_exits_with_a_lock_message() {
     let first = server().start();
-    let second = server()
-        .data_dir(first.data_dir())
-        .try_start()
-        .expect_err("second server must not start");
+    let second = server().data_dir(first.data_dir()).try_start().expect_err("second server must not start");
     assert_eq!(second.code, Some(1), "{second:?}");
-    assert!(
-        second
-            .stderr
-            .contains("is in use by another strongroom process"),
-        "{}",
-        second.stderr
-    );
+    assert!(second.stderr.contains("is in use by another strongroom process"), "{}", second.stderr);
     let (status, _, _) = get_json(&first.url("/readyz")).await;
     assert_eq!(status, 200, "the first server keeps working");
 }
 
 #[tokio::test]
 async fn production_with_a_local_root_key_refuses_to_start_naming_the_rule() {
-    let refused = server()
-        .env("STRONGROOM_PROFILE", "production")
-        .try_start()
-        .expect_err("must refuse");
+    let refused = server().env("STRONGROOM_PROFILE", "production").try_start().expect_err("must refuse");
     assert_eq!(refused.code, Some(1));
-    assert!(
-        refused.stderr.contains("refusing to start"),
-        "{}",
-        refused.stderr
-    );
-    assert!(
-        refused.stderr.contains("root_key.provider"),
-        "{}",
-        refused.stderr
-    );
+    assert!(refused.stderr.contains("refusing to start"), "{}", refused.stderr);
+    assert!(refused.stderr.contains("root_key.provider"), "{}", refused.stderr);
     assert!(refused.stderr.contains("server.tls"), "{}", refused.stderr);
 }
 
 #[tokio::test]
 async fn doctor_explains_every_check_and_fails_on_a_broken_profile() {
-    let output = server()
-        .env("STRONGROOM_PROFILE", "production")
-        .run(&["doctor"]);
+    let output = server().env("STRONGROOM_PROFILE", "production").run(&["doctor"]);
     assert_eq!(output.code, Some(1), "{output:?}");
-    for name in [
-        "server.tls",
-        "root_key.provider",
-        "data_dir",
-        "log.level",
-        "database.connect",
-    ] {
-        assert!(
-            output.stdout.contains(name),
-            "doctor must report {name}: {}",
-            output.stdout
-        );
+    for name in ["server.tls", "root_key.provider", "data_dir", "log.level", "database.connect"] {
+        assert!(output.stdout.contains(name), "doctor must report {name}: {}", output.stdout);
     }
-    assert!(
-        output.stdout.contains("FAIL  root_key.provider"),
-        "{}",
-        output.stdout
-    );
+    assert!(output.stdout.contains("FAIL  root_key.provider"), "{}", output.stdout);
     let output = server().run(&["doctor"]);
     assert_eq!(output.code, Some(0), "{output:?}");
     assert!(output.stdout.contains("all checks passed"));
@@ -165,9 +108,7 @@ async fn doctor_explains_every_check_and_fails_on_a_broken_profile() {
 
 #[tokio::test]
 async fn config_file_with_an_unknown_key_is_refused_with_exit_2() {
-    let output = server()
-        .config_file("[server]\nlistn = \"127.0.0.1:1\"\n")
-        .run(&["doctor"]);
+    let output = server().config_file("[server]\nlistn = \"127.0.0.1:1\"\n").run(&["doctor"]);
     assert_eq!(output.code, Some(2), "{output:?}");
     assert!(output.stderr.contains("listn"), "{}", output.stderr);
 }
@@ -181,23 +122,10 @@ async fn a_different_root_key_is_refused_naming_both_keys() {
     let original = first.data_dir().to_owned();
     assert!(first.terminate().success());
     std::fs::rename(&original, data_dir.path()).unwrap();
-    std::fs::write(
-        data_dir.path().join("root.key"),
-        format!("{}\n", "ab".repeat(32)),
-    )
-    .unwrap();
-    let refused = server()
-        .data_dir(data_dir.path())
-        .try_start()
-        .expect_err("must refuse another key");
+    std::fs::write(data_dir.path().join("root.key"), format!("{}\n", "ab".repeat(32))).unwrap();
+    let refused = server().data_dir(data_dir.path()).try_start().expect_err("must refuse another key");
     assert_eq!(refused.code, Some(1));
-    assert!(
-        refused
-            .stderr
-            .contains("is not the one this database was initialised with"),
-        "{}",
-        refused.stderr
-    );
+    assert!(refused.stderr.contains("is not the one this database was initialised with"), "{}", refused.stderr);
 }
 
 #[tokio::test]
@@ -220,35 +148,18 @@ async fn postgres_backend_serves_and_two_instances_share_one_database() {
         server()
             .database(database.url())
             .env("STRONGROOM_ROOT_KEY_PROVIDER", "passphrase")
-            .env(
-                "STRONGROOM_ROOT_KEY_PASSPHRASE",
-                "shared by every instance of this deployment",
-            )
+            .env("STRONGROOM_ROOT_KEY_PASSPHRASE", "shared by every instance of this deployment")
     };
     let a = instance().start();
     let b = instance().start();
     for instance in [&a, &b] {
         let (status, _, body) = get_json(&instance.url("/readyz")).await;
         assert_eq!(status, 200, "{body}");
-        assert!(
-            body["checks"][0]["detail"]
-                .as_str()
-                .unwrap()
-                .contains("postgres")
-        );
+        assert!(body["checks"][0]["detail"].as_str().unwrap().contains("postgres"));
     }
     // An instance with its own local key file would decrypt nothing: refused.
-    let stray = server()
-        .database(database.url())
-        .try_start()
-        .expect_err("another root key must be refused");
-    assert!(
-        stray
-            .stderr
-            .contains("is not the one this database was initialised with"),
-        "{}",
-        stray.stderr
-    );
+    let stray = server().database(database.url()).try_start().expect_err("another root key must be refused");
+    assert!(stray.stderr.contains("is not the one this database was initialised with"), "{}", stray.stderr);
 }
 
 #[tokio::test]
@@ -264,10 +175,7 @@ async fn passphrase_root_key_survives_restart_and_a_wrong_one_is_refused() {
     assert!(first.terminate().success());
     std::fs::rename(&original, &data_dir).unwrap();
     let logs = first.logs();
-    assert!(
-        !logs.contains(passphrase),
-        "the passphrase must never be logged"
-    );
+    assert!(!logs.contains(passphrase), "the passphrase must never be logged");
 
     let again = server()
         .data_dir(&data_dir)
@@ -278,19 +186,10 @@ async fn passphrase_root_key_survives_restart_and_a_wrong_one_is_refused() {
     let refused = server()
         .data_dir(&data_dir)
         .env("STRONGROOM_ROOT_KEY_PROVIDER", "passphrase")
-        .env(
-            "STRONGROOM_ROOT_KEY_PASSPHRASE",
-            "another passphrase, also long",
-        )
+        .env("STRONGROOM_ROOT_KEY_PASSPHRASE", "another passphrase, also long")
         .try_start()
         .expect_err("a wrong passphrase must be refused");
-    assert!(
-        refused
-            .stderr
-            .contains("is not the one this database was initialised with"),
-        "{}",
-        refused.stderr
-    );
+    assert!(refused.stderr.contains("is not the one this database was initialised with"), "{}", refused.stderr);
     assert!(!refused.stderr.contains("another passphrase"));
 }
 
@@ -305,42 +204,22 @@ async fn production_profile_over_tls_13_starts_and_sends_hsts() {
     let server = server()
         .env("STRONGROOM_PROFILE", "production")
         .env("STRONGROOM_ROOT_KEY_PROVIDER", "passphrase")
-        .env(
-            "STRONGROOM_ROOT_KEY_PASSPHRASE",
-            "production passphrase of some length",
-        )
-        .env(
-            "STRONGROOM_SERVER_TLS_CERT_FILE",
-            cert.display().to_string(),
-        )
+        .env("STRONGROOM_ROOT_KEY_PASSPHRASE", "production passphrase of some length")
+        .env("STRONGROOM_SERVER_TLS_CERT_FILE", cert.display().to_string())
         .env("STRONGROOM_SERVER_TLS_KEY_FILE", key.display().to_string())
         .start();
     assert!(server.base_url().starts_with("https://"));
     let root = reqwest::Certificate::from_pem(certified.cert.pem().as_bytes()).unwrap();
-    let client = reqwest::Client::builder()
-        .add_root_certificate(root.clone())
-        .build()
-        .unwrap();
+    let client = reqwest::Client::builder().add_root_certificate(root.clone()).build().unwrap();
     let response = client.get(server.url("/readyz")).send().await.unwrap();
     assert_eq!(response.status(), 200);
-    assert!(
-        response.headers()["strict-transport-security"]
-            .to_str()
-            .unwrap()
-            .contains("max-age")
-    );
-    assert!(
-        server.logs().contains("\"level\":\"INFO\""),
-        "production logs are JSON"
-    );
+    assert!(response.headers()["strict-transport-security"].to_str().unwrap().contains("max-age"));
+    assert!(server.logs().contains("\"level\":\"INFO\""), "production logs are JSON");
 
     let tls12_only = reqwest::Client::builder()
         .add_root_certificate(root)
         .max_tls_version(reqwest::tls::Version::TLS_1_2)
         .build()
         .unwrap();
-    assert!(
-        tls12_only.get(server.url("/healthz")).send().await.is_err(),
-        "TLS 1.2 must be refused"
-    );
+    assert!(tls12_only.get(server.url("/healthz")).send().await.is_err(), "TLS 1.2 must be refused");
 }

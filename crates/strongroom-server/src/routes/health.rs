@@ -17,10 +17,7 @@ use crate::AppState;
     responses((status = 200, description = "The process is alive", body = Health))
 )]
 pub(crate) async fn healthz() -> Json<Health> {
-    Json(Health {
-        status: "ok".into(),
-        version: env!("CARGO_PKG_VERSION").into(),
-    })
+    Json(Health { status: "ok".into(), version: env!("CARGO_PKG_VERSION").into() })
 }
 
 /// Readiness: the database answers and the root key is unsealed. Public.
@@ -36,50 +33,23 @@ pub(crate) async fn healthz() -> Json<Health> {
 )]
 pub(crate) async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
     let database = match tokio::time::timeout(READINESS_TIMEOUT, state.store.ping()).await {
-        Ok(Ok(())) => check(
-            "database",
-            CheckState::Ok,
-            format!("{} answers", state.store.backend().as_str()),
-        ),
+        Ok(Ok(())) => check("database", CheckState::Ok, format!("{} answers", state.store.backend().as_str())),
         Ok(Err(error)) => {
             tracing::warn!(%error, "readiness: database failing");
-            check(
-                "database",
-                CheckState::Failing,
-                format!("{} does not answer", state.store.backend().as_str()),
-            )
+            check("database", CheckState::Failing, format!("{} does not answer", state.store.backend().as_str()))
         }
-        Err(_) => check(
-            "database",
-            CheckState::Failing,
-            "no answer within 2 s".into(),
-        ),
+        Err(_) => check("database", CheckState::Failing, "no answer within 2 s".into()),
     };
     // The server refuses to start with a wrong root key, so a running server
     // always has it unsealed; the check names which key it is.
-    let root_key = check(
-        "root_key",
-        CheckState::Ok,
-        format!("unsealed ({})", state.root_key_id),
-    );
+    let root_key = check("root_key", CheckState::Ok, format!("unsealed ({})", state.root_key_id));
     let checks = vec![database, root_key];
     let ready = checks.iter().all(|c| c.state == CheckState::Ok);
-    let status = if ready {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    let body = Readiness {
-        status: if ready { "ready" } else { "not_ready" }.into(),
-        checks,
-    };
+    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let body = Readiness { status: if ready { "ready" } else { "not_ready" }.into(), checks };
     (status, Json(body))
 }
 
 fn check(name: &str, state: CheckState, detail: String) -> ReadinessCheck {
-    ReadinessCheck {
-        name: name.into(),
-        state,
-        detail,
-    }
+    ReadinessCheck { name: name.into(), state, detail }
 }

@@ -12,8 +12,8 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::header::{
-    CACHE_CONTROL, CONTENT_SECURITY_POLICY, REFERRER_POLICY, STRICT_TRANSPORT_SECURITY,
-    X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
+    CACHE_CONTROL, CONTENT_SECURITY_POLICY, REFERRER_POLICY, STRICT_TRANSPORT_SECURITY, X_CONTENT_TYPE_OPTIONS,
+    X_FRAME_OPTIONS,
 };
 use axum::http::{HeaderValue, StatusCode};
 use axum::routing::get;
@@ -41,15 +41,9 @@ pub fn router(state: AppState) -> Router {
 /// Wraps `routes` in the fallbacks and middleware every request goes through.
 pub(crate) fn with_middleware(routes: Router<AppState>, state: AppState) -> Router {
     let http = state.http.clone();
-    let header = |name, value: &'static str| {
-        SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
-    };
-    let hsts = http.https.then(|| {
-        header(
-            STRICT_TRANSPORT_SECURITY,
-            "max-age=63072000; includeSubDomains",
-        )
-    });
+    let header =
+        |name, value: &'static str| SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value));
+    let hsts = http.https.then(|| header(STRICT_TRANSPORT_SECURITY, "max-age=63072000; includeSubDomains"));
     routes
         .fallback(not_found)
         .method_not_allowed_fallback(|| async { StatusCode::METHOD_NOT_ALLOWED })
@@ -61,17 +55,11 @@ pub(crate) fn with_middleware(routes: Router<AppState>, state: AppState) -> Rout
                 .layer(header(X_CONTENT_TYPE_OPTIONS, "nosniff"))
                 .layer(header(X_FRAME_OPTIONS, "DENY"))
                 .layer(header(REFERRER_POLICY, "no-referrer"))
-                .layer(header(
-                    CONTENT_SECURITY_POLICY,
-                    "default-src 'none'; frame-ancestors 'none'",
-                ))
+                .layer(header(CONTENT_SECURITY_POLICY, "default-src 'none'; frame-ancestors 'none'"))
                 .layer(header(CACHE_CONTROL, "no-store"))
                 .option_layer(hsts)
                 .layer(CatchPanicLayer::custom(middleware::panic_response))
-                .layer(TimeoutLayer::with_status_code(
-                    StatusCode::REQUEST_TIMEOUT,
-                    http.request_timeout,
-                ))
+                .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, http.request_timeout))
                 .layer(axum::middleware::from_fn_with_state(
                     http.body_limit_bytes,
                     middleware::refuse_declared_oversize,
@@ -103,24 +91,15 @@ mod tests {
     async fn harness() -> Harness {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("test.db").display());
-        let database = strongroom_store::Database::connect(&url, &Default::default())
-            .await
-            .unwrap();
+        let database = strongroom_store::Database::connect(&url, &Default::default()).await.unwrap();
         database.migrate().await.unwrap();
         let state = AppState {
             store: database.store(),
             root_key_id: "local:test".into(),
-            http: HttpSettings {
-                body_limit_bytes: 1024,
-                request_timeout: Duration::from_millis(500),
-                https: false,
-            },
+            http: HttpSettings { body_limit_bytes: 1024, request_timeout: Duration::from_millis(500), https: false },
         };
         let test_routes = routes()
-            .route(
-                "/test/echo",
-                post(|ApiJson(body): ApiJson<Value>| async move { axum::Json(body) }),
-            )
+            .route("/test/echo", post(|ApiJson(body): ApiJson<Value>| async move { axum::Json(body) }))
             .route(
                 "/test/panic",
                 get(|| async {
@@ -137,10 +116,7 @@ mod tests {
                     "late"
                 }),
             );
-        Harness {
-            app: with_middleware(test_routes, state),
-            _dir: dir,
-        }
+        Harness { app: with_middleware(test_routes, state), _dir: dir }
     }
 
     async fn send(app: &Router, request: Request<Body>) -> (Response<()>, Value) {
@@ -157,10 +133,7 @@ mod tests {
 
     fn assert_problem(response: &Response<()>, body: &Value, status: u16, code: &str) {
         assert_eq!(response.status().as_u16(), status, "{body}");
-        assert_eq!(
-            response.headers()["content-type"],
-            "application/problem+json"
-        );
+        assert_eq!(response.headers()["content-type"], "application/problem+json");
         assert_eq!(body["code"], code, "{body}");
         assert_eq!(body["status"], status);
         let request_id = response.headers()["x-request-id"].to_str().unwrap();
@@ -184,37 +157,20 @@ mod tests {
         let h = harness().await;
         let (response, body) = send(&h.app, get_request("/v1/nothing-here")).await;
         assert_problem(&response, &body, 404, "not_found");
-        assert!(
-            body["detail"]
-                .as_str()
-                .unwrap()
-                .contains("/v1/nothing-here")
-        );
+        assert!(body["detail"].as_str().unwrap().contains("/v1/nothing-here"));
     }
 
     #[tokio::test]
     async fn wrong_method_is_a_method_not_allowed_problem_with_allow_header() {
         let h = harness().await;
-        let request = Request::builder()
-            .method(Method::DELETE)
-            .uri("/healthz")
-            .body(Body::empty())
-            .unwrap();
+        let request = Request::builder().method(Method::DELETE).uri("/healthz").body(Body::empty()).unwrap();
         let (response, body) = send(&h.app, request).await;
         assert_problem(&response, &body, 405, "method_not_allowed");
-        assert!(
-            response.headers()["allow"]
-                .to_str()
-                .unwrap()
-                .contains("GET")
-        );
+        assert!(response.headers()["allow"].to_str().unwrap().contains("GET"));
     }
 
     fn json_post(path: &str, body: &'static str) -> Request<Body> {
-        Request::post(path)
-            .header("content-type", "application/json")
-            .body(Body::from(body))
-            .unwrap()
+        Request::post(path).header("content-type", "application/json").body(Body::from(body)).unwrap()
     }
 
     #[tokio::test]
@@ -222,10 +178,7 @@ mod tests {
         let h = harness().await;
         let (response, body) = send(&h.app, json_post("/test/echo", "{\"a\": ")).await;
         assert_problem(&response, &body, 400, "malformed_json");
-        assert!(
-            body["detail"].as_str().unwrap().contains("line 1"),
-            "{body}"
-        );
+        assert!(body["detail"].as_str().unwrap().contains("line 1"), "{body}");
     }
 
     #[tokio::test]
@@ -282,26 +235,18 @@ mod tests {
             assert_eq!(headers["cache-control"], "no-store");
             assert_eq!(headers["x-frame-options"], "DENY");
             assert!(headers.contains_key("content-security-policy"));
-            assert!(
-                !headers.contains_key("strict-transport-security"),
-                "no HSTS over plain HTTP"
-            );
+            assert!(!headers.contains_key("strict-transport-security"), "no HSTS over plain HTTP");
         }
     }
 
     #[tokio::test]
     async fn plain_request_id_is_echoed_and_forged_one_replaced() {
         let h = harness().await;
-        let request = Request::get("/healthz")
-            .header("x-request-id", "abc-123")
-            .body(Body::empty())
-            .unwrap();
+        let request = Request::get("/healthz").header("x-request-id", "abc-123").body(Body::empty()).unwrap();
         let (response, _) = send(&h.app, request).await;
         assert_eq!(response.headers()["x-request-id"], "abc-123");
-        let request = Request::get("/healthz")
-            .header("x-request-id", "forged id with spaces")
-            .body(Body::empty())
-            .unwrap();
+        let request =
+            Request::get("/healthz").header("x-request-id", "forged id with spaces").body(Body::empty()).unwrap();
         let (response, _) = send(&h.app, request).await;
         assert_ne!(response.headers()["x-request-id"], "forged id with spaces");
     }
@@ -314,15 +259,9 @@ mod tests {
         let paths = doc["paths"].as_object().unwrap();
         assert!(paths.len() >= 3);
         for (path, item) in paths {
-            assert!(
-                item["get"]["responses"]["default"].is_object(),
-                "{path} lacks the problem answer"
-            );
+            assert!(item["get"]["responses"]["default"].is_object(), "{path} lacks the problem answer");
             let (response, _) = send(&h.app, get_request(path)).await;
-            assert!(
-                response.status() != 404 && response.status() != 405,
-                "{path} is documented but not served"
-            );
+            assert!(response.status() != 404 && response.status() != 405, "{path} is documented but not served");
         }
         let (_, served) = send(&h.app, get_request("/openapi.json")).await;
         assert_eq!(served, doc);
