@@ -305,34 +305,51 @@ impl Keyring {
     /// Adds a new version and makes it the one new ciphertexts use. Old
     /// versions keep decrypting until `min_decryption_version` passes them.
     pub async fn rotate(&self, name: &str) -> Result<KeyInfo, CoreError> {
+        self.rotate_where(name, |_| true).await?.ok_or_else(|| CoreError::KeyNotFound(name.to_owned()))
+    }
+
+    /// Rotates every active key whose rotation period has elapsed; returns
+    /// their names. Safe to run on every instance at once: the period is
+    /// re-checked on the freshly read key, so a key another instance just
+    /// rotated is not rotated again.
+    pub async fn rotate_due(&self) -> Result<Vec<String>, CoreError> {
+        let now = self.now();
+        let due = |info: &KeyInfo| {
+            info.state == KeyState::Active
+                && info.rotation_period_seconds.is_some_and(|period| now - info.updated_at >= period)
+        };
+        let mut rotated = Vec::new();
+        for info in self.list().await? {
+            if due(&info) && self.rotate_where(&info.name, due).await?.is_some() {
+                rotated.push(info.name);
+            }
+        }
+        Ok(rotated)
+    }
+
+    /// Rotates `name` if `condition` holds on its current metadata; `None` if it did not.
+    async fn rotate_where(
+        &self,
+        name: &str,
+        condition: impl Fn(&KeyInfo) -> bool,
+    ) -> Result<Option<KeyInfo>, CoreError> {
         // A concurrent rotation on another instance makes the append fail;
-        // then re-read and try once more on top of it.
-        for _ in 0..3 {
+        // then re-read (and re-check) and try again on top of it.
+        for _ in 0..5 {
             let mut info = self.info(name).await?;
             info.require("rotate", &[KeyState::Active, KeyState::DecryptOnly])?;
+            if !condition(&info) {
+                return Ok(None);
+            }
             let next = info.latest_version + 1;
             let version = self.wrapped_version(name, next, info.algorithm)?;
             if self.store.append_key_version(name, info.latest_version, &version).await? {
                 info.latest_version = next;
                 info.updated_at = version.created_at;
-                return Ok(info);
+                return Ok(Some(info));
             }
         }
         Err(CoreError::InvalidKeyChange(format!("key {name:?} is being rotated concurrently; retry")))
-    }
-
-    /// Rotates every active key whose rotation period has elapsed; returns their names.
-    pub async fn rotate_due(&self) -> Result<Vec<String>, CoreError> {
-        let now = self.now();
-        let mut rotated = Vec::new();
-        for info in self.list().await? {
-            let due = info.rotation_period_seconds.is_some_and(|period| now - info.updated_at >= period);
-            if due && info.state == KeyState::Active {
-                self.rotate(&info.name).await?;
-                rotated.push(info.name);
-            }
-        }
-        Ok(rotated)
     }
 
     /// Retires versions below `version` from decryption. It may not pass the

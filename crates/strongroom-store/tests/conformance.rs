@@ -239,6 +239,20 @@ pub async fn automatic_rotation_follows_the_period(database: TestDatabase) {
     assert!(ring.create("fast", KeySpec { rotation_period_seconds: Some(60), ..transit() }).await.is_err());
 }
 
+pub async fn instances_running_rotate_due_together_rotate_a_key_once(database: TestDatabase) {
+    let db_a = open(&database).await;
+    let db_b = open(&database).await;
+    let clock = Arc::new(FixedClock::at(Duration::from_secs(1_800_000_000)));
+    let a = keyring_with(&db_a, 1, Arc::clone(&clock));
+    let b = keyring_with(&db_b, 1, Arc::clone(&clock));
+    a.create("k", KeySpec { rotation_period_seconds: Some(3600), ..transit() }).await.unwrap();
+    clock.advance(Duration::from_secs(4000));
+    let (ra, rb) = tokio::join!(a.rotate_due(), b.rotate_due());
+    let total = ra.unwrap().len() + rb.unwrap().len();
+    assert_eq!(total, 1, "exactly one instance rotates the due key");
+    assert_eq!(a.info("k").await.unwrap().latest_version, 2);
+}
+
 pub async fn deletion_is_refused_unless_allowed(database: TestDatabase) {
     let db = open(&database).await;
     let ring = keyring(&db);
@@ -317,6 +331,7 @@ all_backends![
     concurrent_rotations_from_two_instances_never_collide,
     automatic_rotation_follows_the_period,
     deletion_is_refused_unless_allowed,
+    instances_running_rotate_due_together_rotate_a_key_once,
     signing_and_hmac_keys_are_created_but_do_not_encrypt,
 ];
 

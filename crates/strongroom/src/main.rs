@@ -7,6 +7,7 @@
 
 mod data_dir;
 mod doctor;
+mod keys;
 mod logging;
 mod root_key;
 mod server;
@@ -38,6 +39,11 @@ enum Command {
     Doctor,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Manage the keyring: list, show, create, rotate, state, min-version.
+    Key {
+        #[command(subcommand)]
+        command: keys::KeyCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -60,6 +66,7 @@ fn main() -> ExitCode {
         Command::Server => runtime.block_on(server::run(config)),
         Command::Doctor => return runtime.block_on(doctor::run(&config, cli.config.as_deref())),
         Command::Migrate => runtime.block_on(server::migrate_only(config)),
+        Command::Key { command } => runtime.block_on(keys::run(&config, command)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

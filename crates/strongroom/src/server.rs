@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use strongroom_config::{Config, Outcome};
-use strongroom_core::{RootKeyStatus, Store};
+use strongroom_core::{Keyring, RootKeyStatus, Store, SystemClock};
 use strongroom_server::{AppState, HttpSettings, Listener, TlsListener};
 use strongroom_store::{ConnectOptions, Database};
 use tokio::net::TcpListener;
@@ -26,6 +26,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         }
         RootKeyStatus::Verified => tracing::info!(root_key = %kek.id(), "root key verified"),
     }
+    let keyring = Arc::new(Keyring::new(database.key_store(), Arc::clone(&kek), Arc::new(SystemClock)));
+    let rotation = tokio::spawn(rotate_keys_when_due(keyring));
     let listener = bind(&config).await?;
     let address = listener.local_addr()?;
     let scheme = if config.tls_enabled() { "https" } else { "http" };
@@ -48,6 +50,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     )
     .await
     .context("the HTTP server failed")?;
+    rotation.abort();
     database.close().await;
     tracing::info!("stopped");
     Ok(())
@@ -88,6 +91,26 @@ fn refuse_contradicting_profile(config: &Config) -> anyhow::Result<()> {
     )
 }
 
+/// Opens the database and keyring for an operator command run beside (or
+/// instead of) a server: no data-dir lock (SQLite serialises writers itself),
+/// no key file or salt created, and the root key must match the database.
+pub async fn open_keyring(config: &Config) -> anyhow::Result<(Database, Keyring)> {
+    if config.uses_sqlite() && config.database.url.is_none() && !config.sqlite_path().exists() {
+        bail!(
+            "no database in {}: start `strongroom server` once first (it creates the database and binds the root key)",
+            config.data_dir.display()
+        );
+    }
+    let options = ConnectOptions { max_connections: 2, ..ConnectOptions::default() };
+    let database = Database::connect(&config.database_url(), &options).await.context("cannot open the database")?;
+    database.migrate().await.context("cannot migrate the database")?;
+    let store = database.store();
+    let kek = root_key::load(config, store.as_ref(), false).await?;
+    strongroom_core::unseal(store.as_ref(), kek.as_ref()).await?;
+    let keyring = Keyring::new(database.key_store(), kek, Arc::new(SystemClock));
+    Ok((database, keyring))
+}
+
 /// Creates the data dir, locks it when the embedded SQLite lives there,
 /// connects and migrates.
 async fn open_database(config: &Config) -> anyhow::Result<(Database, Option<data_dir::DataDirLock>)> {
@@ -102,6 +125,21 @@ async fn open_database(config: &Config) -> anyhow::Result<(Database, Option<data
         tracing::info!(from = report.from_version, to = report.to_version, "migrated the database");
     }
     Ok((database, lock))
+}
+
+/// Rotates keys whose rotation period has passed, once a minute. Every
+/// instance runs it; the keyring re-checks the period on the fresh key, so a
+/// key is rotated once however many instances see it due.
+async fn rotate_keys_when_due(keyring: Arc<Keyring>) {
+    let mut ticker = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        ticker.tick().await;
+        match keyring.rotate_due().await {
+            Ok(rotated) if rotated.is_empty() => {}
+            Ok(rotated) => tracing::info!(keys = ?rotated, "rotated keys whose rotation period had passed"),
+            Err(error) => tracing::warn!(%error, "automatic key rotation failed; retrying in a minute"),
+        }
+    }
 }
 
 async fn bind(config: &Config) -> anyhow::Result<Listener> {

@@ -223,3 +223,35 @@ async fn production_profile_over_tls_13_starts_and_sends_hsts() {
         .unwrap();
     assert!(tls12_only.get(server.url("/healthz")).send().await.is_err(), "TLS 1.2 must be refused");
 }
+
+#[tokio::test]
+async fn key_commands_manage_the_keyring_beside_a_running_server() {
+    let before = server().run(&["key", "list"]);
+    assert_eq!(before.code, Some(1));
+    assert!(before.stderr.contains("start `strongroom server` once first"), "{}", before.stderr);
+
+    let running = server().start();
+    let key = |args: &[&str]| {
+        let mut all = vec!["key"];
+        all.extend_from_slice(args);
+        server().data_dir(running.data_dir()).run(&all)
+    };
+    let created = key(&["create", "orders", "--rotation-period", "30d"]);
+    assert_eq!(created.code, Some(0), "{created:?}");
+    assert!(created.stdout.contains("rotation_period:        2592000s"), "{}", created.stdout);
+    assert_eq!(key(&["create", "orders"]).code, Some(1), "duplicate names are refused");
+    let rotated = key(&["rotate", "orders"]);
+    assert!(rotated.stdout.contains("latest_version:         2"), "{}", rotated.stdout);
+    let retired = key(&["min-version", "orders", "2"]);
+    assert!(retired.stdout.contains("min_decryption_version: 2"), "{}", retired.stdout);
+    let refused = key(&["state", "orders", "destroyed"]);
+    assert_eq!(refused.code, Some(1));
+    assert!(refused.stderr.contains("--yes"), "{}", refused.stderr);
+    let destroyed = key(&["state", "orders", "destroyed", "--yes"]);
+    assert_eq!(destroyed.code, Some(0), "{destroyed:?}");
+    assert!(destroyed.stdout.contains("everything it protected is unreadable"));
+    let listed = key(&["list"]);
+    assert!(listed.stdout.lines().any(|l| l.starts_with("orders") && l.contains("destroyed")), "{}", listed.stdout);
+    let (status, _, _) = get_json(&running.url("/readyz")).await;
+    assert_eq!(status, 200, "the server is unaffected by the CLI beside it");
+}
