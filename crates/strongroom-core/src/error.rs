@@ -16,6 +16,16 @@ pub enum CoreError {
     Crypto(#[from] CryptoError),
     /// The configured root key is not the one this database was initialised
     /// with, so nothing stored could be decrypted. Names both key ids, never keys.
+    /// The credential is missing, malformed, unknown, revoked or expired.
+    /// Deliberately says nothing more.
+    #[error("invalid, revoked or expired credentials")]
+    Unauthenticated,
+    /// The caller is known but lacks the permission; the text names it.
+    #[error("{0}")]
+    Forbidden(String),
+    /// A request value breaks a rule; the text names the field and the rule.
+    #[error("{0}")]
+    InvalidInput(String),
     /// A key name breaks the naming rule; the text says which.
     #[error(
         "invalid key name {0:?}: use 1-128 characters of a-z, 0-9, '.', '_' and '-', starting with a letter or digit"

@@ -297,6 +297,18 @@ impl Keyring {
         KeyInfo::from_stored(&stored)
     }
 
+    /// Creation time (Unix seconds) of every version of a key, oldest first.
+    pub async fn version_times(&self, name: &str) -> Result<Vec<(u32, i64)>, CoreError> {
+        let info = self.info(name).await?;
+        let mut times = Vec::with_capacity(info.latest_version as usize);
+        for version in 1..=info.latest_version {
+            if let Some(stored) = self.store.key_version(name, version).await? {
+                times.push((version, stored.created_at));
+            }
+        }
+        Ok(times)
+    }
+
     /// Every key.
     pub async fn list(&self) -> Result<Vec<KeyInfo>, CoreError> {
         self.store.list_keys().await?.iter().map(KeyInfo::from_stored).collect()
@@ -459,6 +471,37 @@ impl Keyring {
 
     fn aes_key(material: &SecretBytes) -> Result<SecretKey, CoreError> {
         Ok(SecretKey::from_slice(material.expose())?)
+    }
+
+    /// Creates `name` unless it exists (for the server's own keys, created on
+    /// first start by whichever instance gets there first), and returns it.
+    pub async fn ensure(&self, name: &str, spec: KeySpec) -> Result<KeyInfo, CoreError> {
+        match self.create(name, spec).await {
+            Err(CoreError::KeyExists(_)) => self.info(name).await,
+            other => other,
+        }
+    }
+
+    /// HMAC-SHA256 of `data` under the latest version; returns the version used,
+    /// which the caller stores beside the MAC to verify it after rotations.
+    pub async fn mac(&self, name: &str, data: &[u8]) -> Result<(u32, [u8; 32]), CoreError> {
+        let info = self.info(name).await?;
+        info.require("compute a MAC", &[KeyState::Active])?;
+        info.require_algorithm("compute a MAC", KeyAlgorithm::HmacSha256)?;
+        let material = self.material(&info, info.latest_version).await?;
+        Ok((info.latest_version, strongroom_crypto::hmac_sha256(material.expose(), data)))
+    }
+
+    /// Checks, in constant time, that `expected` is the MAC of `data` under `version`.
+    pub async fn verify_mac(&self, name: &str, version: u32, data: &[u8], expected: &[u8]) -> Result<bool, CoreError> {
+        let info = self.info(name).await?;
+        info.require("verify a MAC", &[KeyState::Active, KeyState::DecryptOnly])?;
+        info.require_algorithm("verify a MAC", KeyAlgorithm::HmacSha256)?;
+        if version < info.min_decryption_version || version > info.latest_version {
+            return Ok(false);
+        }
+        let material = self.material(&info, version).await?;
+        Ok(strongroom_crypto::ct_eq(&strongroom_crypto::hmac_sha256(material.expose(), data), expected))
     }
 
     /// Seals `plaintext` under the key's latest version, bound to `context`.

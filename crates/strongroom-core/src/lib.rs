@@ -10,12 +10,14 @@
 //! Data flows one way: server → core → crypto. When core needs something from
 //! the outside world, it declares a port here and the outer crates implement it.
 
+mod api_keys;
 mod clock;
 mod error;
 mod keyring;
 mod root_key;
 mod store;
 
+pub use api_keys::{API_KEY_HASH_KEY, ApiKeyPrincipal, ApiKeyRecord, ApiKeyStore, ApiKeys, IssuedApiKey, Scope};
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use error::CoreError;
 pub use keyring::{KeyAlgorithm, KeyInfo, KeyPurpose, KeySpec, KeyState, Keyring};

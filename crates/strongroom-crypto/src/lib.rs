@@ -38,7 +38,7 @@ pub use blob::{
     BlobHeader, BlobLayout, BlobOpener, BlobSealer, DEFAULT_SEGMENT_SIZE, DecryptingReader, EncryptingWriter,
     FIXED_HEADER_LEN, MAX_SEGMENT_SIZE, MIN_SEGMENT_SIZE, SEGMENT_OVERHEAD,
 };
-pub use compare::ct_eq;
+pub use compare::{ct_eq, hmac_sha256};
 pub use error::CryptoError;
 pub use kek::{Kek, KekId, LocalKek, PassphraseKek, PassphraseParams};
 pub use sealed::{AssociatedData, SealedHeader, open, seal};

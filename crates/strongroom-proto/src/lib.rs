@@ -4,6 +4,8 @@
 //! - [`Problem`] is the body of every error answer (RFC 9457), with a stable
 //!   machine-readable [`ProblemCode`]. Clients branch on `code`, never on `detail`.
 //! - [`Health`] and [`Readiness`] are the bodies of `/healthz` and `/readyz`.
+//! - The transit types ([`EncryptRequest`], [`VaultResponse`], …) follow
+//!   Vault's transit engine field for field, so Vault clients work unchanged.
 //!
 //! These types are shared by the server, the CLI, the tests and (as the OpenAPI
 //! schema) the Python client, so a change here is a change of the public contract.
@@ -18,6 +20,11 @@
 
 mod health;
 mod problem;
+mod transit;
 
 pub use health::{CheckState, Health, Readiness, ReadinessCheck};
 pub use problem::{PROBLEM_CONTENT_TYPE, Problem, ProblemCode};
+pub use transit::{
+    BatchResults, CiphertextResult, ConfigureTransitKey, CreateTransitKey, DecryptItem, DecryptRequest, EncryptItem,
+    EncryptRequest, PlaintextResult, TransitKey, TransitKeyList, VaultResponse,
+};

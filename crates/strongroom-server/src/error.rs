@@ -28,6 +28,12 @@ pub enum ApiError {
     /// The body is larger than the configured limit.
     #[error("request body too large")]
     PayloadTooLarge,
+    /// No valid credentials (missing, malformed, unknown, revoked, expired).
+    #[error("unauthenticated")]
+    Unauthenticated,
+    /// Valid credentials without the permission; the text names what is missing.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
     /// Nothing here by that name (also used where existence must not leak).
     #[error("not found: {0}")]
     NotFound(String),
@@ -62,6 +68,11 @@ impl ApiError {
                 ProblemCode::PayloadTooLarge,
                 "the request body is larger than this server accepts (server.body_limit_bytes)",
             ),
+            Self::Unauthenticated => Problem::new(
+                ProblemCode::Unauthenticated,
+                "send a valid API key as X-API-Key, X-Vault-Token or Authorization: Bearer",
+            ),
+            Self::Forbidden(detail) => Problem::new(ProblemCode::Forbidden, detail),
             Self::NotFound(detail) => Problem::new(ProblemCode::NotFound, detail),
             Self::Conflict(detail) => Problem::new(ProblemCode::Conflict, detail),
             Self::Unavailable(detail) => Problem::new(ProblemCode::Unavailable, detail),
@@ -83,7 +94,14 @@ pub(crate) fn internal_problem(cause: &dyn std::fmt::Display) -> Problem {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        problem_response(self.problem())
+        let unauthenticated = matches!(self, Self::Unauthenticated);
+        let mut response = problem_response(self.problem());
+        if unauthenticated {
+            response
+                .headers_mut()
+                .insert(axum::http::header::WWW_AUTHENTICATE, axum::http::HeaderValue::from_static("Bearer"));
+        }
+        response
     }
 }
 
@@ -124,7 +142,11 @@ impl From<CoreError> for ApiError {
         let refused = |code, error: &CoreError| Self::Refused { code, detail: error.to_string() };
         match error {
             CoreError::Store(store) => store.into(),
-            CoreError::InvalidKeyName(_) | CoreError::InvalidKeyChange(_) => Self::InvalidRequest(error.to_string()),
+            CoreError::InvalidKeyName(_) | CoreError::InvalidKeyChange(_) | CoreError::InvalidInput(_) => {
+                Self::InvalidRequest(error.to_string())
+            }
+            CoreError::Unauthenticated => Self::Unauthenticated,
+            CoreError::Forbidden(detail) => Self::Forbidden(detail),
             CoreError::KeyExists(_) => Self::Conflict(error.to_string()),
             CoreError::KeyNotFound(_) => refused(ProblemCode::KeyNotFound, &error),
             CoreError::KeyVersionNotFound { .. } => refused(ProblemCode::KeyVersionNotFound, &error),

@@ -10,6 +10,7 @@
 //! Every error answer goes through [`ApiError`], the one place that maps
 //! domain failures to HTTP statuses and RFC 9457 problems.
 
+mod auth;
 mod error;
 mod extract;
 mod middleware;
@@ -19,6 +20,7 @@ mod serve;
 mod state;
 mod tls;
 
+pub use auth::ApiKeyAuth;
 pub use error::ApiError;
 pub use extract::ApiJson;
 pub use openapi::openapi;

@@ -15,10 +15,26 @@ use utoipa::{Modify, OpenApi};
 Every error answer is an RFC 9457 problem (`application/problem+json`) with a stable `code`.",
         license(name = "Apache-2.0")
     ),
-    paths(crate::routes::health::healthz, crate::routes::health::readyz, serve_openapi),
+    paths(
+        crate::routes::health::healthz,
+        crate::routes::health::readyz,
+        serve_openapi,
+        crate::routes::transit::list_keys,
+        crate::routes::transit::create_key,
+        crate::routes::transit::read_key,
+        crate::routes::transit::delete_key,
+        crate::routes::transit::rotate_key,
+        crate::routes::transit::configure_key,
+        crate::routes::transit::encrypt,
+        crate::routes::transit::decrypt,
+        crate::routes::transit::rewrap,
+    ),
     components(schemas(Problem, ProblemCode, Health, Readiness, ReadinessCheck, CheckState)),
-    modifiers(&ProblemDefaults),
-    tags((name = "health", description = "Liveness, readiness and the API description"))
+    modifiers(&ProblemDefaults, &ApiKeySecurity),
+    tags(
+        (name = "health", description = "Liveness, readiness and the API description"),
+        (name = "transit", description = "Encryption as a service, compatible with Vault/OpenBao transit")
+    )
 )]
 struct ApiDoc;
 
@@ -46,6 +62,23 @@ impl Modify for ProblemDefaults {
                 operation.responses.responses.entry("default".into()).or_insert_with(|| problem.clone().into());
             }
         }
+    }
+}
+
+/// Declares the API-key scheme the transit routes name in `security`.
+struct ApiKeySecurity;
+
+impl Modify for ApiKeySecurity {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "X-API-Key",
+                "An API key `sr_<id>_<secret>`; also accepted as X-Vault-Token or Authorization: Bearer",
+            ))),
+        );
     }
 }
 

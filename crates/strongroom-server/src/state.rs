@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use strongroom_core::Store;
+use strongroom_core::{ApiKeys, Keyring, Store};
 
 /// HTTP behaviour taken from the configuration.
 #[derive(Debug, Clone)]
@@ -25,6 +25,10 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// Id of the unsealed root key (safe to show).
     pub root_key_id: String,
+    /// The keyring (transit keys, system keys).
+    pub keyring: Arc<Keyring>,
+    /// API keys, to authenticate machine callers.
+    pub api_keys: Arc<ApiKeys>,
     /// HTTP behaviour.
     pub http: HttpSettings,
 }

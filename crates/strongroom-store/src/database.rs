@@ -7,7 +7,7 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
-use strongroom_core::{Backend, KeyStore, Store, StoreError};
+use strongroom_core::{ApiKeyStore, Backend, KeyStore, Store, StoreError};
 
 use crate::migrations::{self, MigrationReport};
 use crate::settings::{PostgresStore, SqliteStore};
@@ -101,6 +101,14 @@ impl Database {
 
     /// The keyring's storage port over this database.
     pub fn key_store(&self) -> Arc<dyn KeyStore> {
+        match self {
+            Self::Sqlite(pool) => Arc::new(SqliteStore::new(pool.clone())),
+            Self::Postgres(pool) => Arc::new(PostgresStore::new(pool.clone())),
+        }
+    }
+
+    /// The API-key storage port over this database.
+    pub fn api_key_store(&self) -> Arc<dyn ApiKeyStore> {
         match self {
             Self::Sqlite(pool) => Arc::new(SqliteStore::new(pool.clone())),
             Self::Postgres(pool) => Arc::new(PostgresStore::new(pool.clone())),

@@ -12,6 +12,7 @@
 //! Invariant: several processes may share one PostgreSQL database. Migrations
 //! take PostgreSQL's advisory lock, and every multi-row change is a transaction.
 
+mod api_keys;
 mod database;
 mod error;
 mod keys;

@@ -15,11 +15,13 @@ type Source = (i64, &'static str, &'static str);
 pub(crate) const SQLITE: &[Source] = &[
     (1, "settings", include_str!("../migrations/sqlite/0001_settings.sql")),
     (2, "keyring", include_str!("../migrations/sqlite/0002_keyring.sql")),
+    (3, "api_keys", include_str!("../migrations/sqlite/0003_api_keys.sql")),
 ];
 
 pub(crate) const POSTGRES: &[Source] = &[
     (1, "settings", include_str!("../migrations/postgres/0001_settings.sql")),
     (2, "keyring", include_str!("../migrations/postgres/0002_keyring.sql")),
+    (3, "api_keys", include_str!("../migrations/postgres/0003_api_keys.sql")),
 ];
 
 pub(crate) fn migrator(sources: &[Source]) -> Migrator {

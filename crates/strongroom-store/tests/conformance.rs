@@ -282,6 +282,44 @@ pub async fn signing_and_hmac_keys_are_created_but_do_not_encrypt(database: Test
     assert!(matches!(ring.encrypt("jwt", b"x", &field("r")).await, Err(CoreError::WrongAlgorithm { .. })));
 }
 
+fn api_keys(db: &Database, clock: Arc<FixedClock>) -> strongroom_core::ApiKeys {
+    let ring = Arc::new(keyring_with(db, 1, Arc::clone(&clock)));
+    strongroom_core::ApiKeys::new(db.api_key_store(), ring, clock)
+}
+
+pub async fn api_keys_authenticate_once_issued_and_never_after_revocation_or_expiry(database: TestDatabase) {
+    use strongroom_core::Scope;
+    let db = open(&database).await;
+    let clock = Arc::new(FixedClock::at(Duration::from_secs(1_800_000_000)));
+    let keys = api_keys(&db, Arc::clone(&clock));
+    let (record, issued) = keys.create("billing worker", &[Scope::TransitUse], Some(1)).await.unwrap();
+    assert!(issued.expose().starts_with(&format!("sr_{}_", record.id)));
+    assert!(!format!("{issued:?}").contains(&issued.expose()[20..]), "Debug must hide the key");
+    let stored = db.api_key_store().api_key(&record.id).await.unwrap().unwrap();
+    let secret = issued.expose().rsplit('_').next().unwrap();
+    assert!(!stored.secret_hash.windows(secret.len()).any(|w| w == secret.as_bytes()), "secret stored in clear");
+    let principal = keys.authenticate(issued.expose()).await.unwrap();
+    assert_eq!(principal.scopes, vec![Scope::TransitUse]);
+    assert!(principal.require(Scope::TransitManage).is_err());
+    keys.authenticate(issued.expose()).await.unwrap();
+    assert_eq!(db.api_key_store().api_key(&record.id).await.unwrap().unwrap().use_count, 2);
+    let mut wrong = issued.expose().to_owned();
+    wrong.pop();
+    wrong.push(if issued.expose().ends_with('A') { 'B' } else { 'A' });
+    assert!(matches!(keys.authenticate(&wrong).await, Err(CoreError::Unauthenticated)));
+    let unknown = format!("sr_0000000000000000_{}", secret);
+    assert!(matches!(keys.authenticate(&unknown).await, Err(CoreError::Unauthenticated)));
+    clock.advance(Duration::from_secs(86_400));
+    assert!(matches!(keys.authenticate(issued.expose()).await, Err(CoreError::Unauthenticated)), "expired");
+    let (other, issued_other) = keys.create("other", &[Scope::TransitManage], None).await.unwrap();
+    keys.revoke(&other.id).await.unwrap();
+    assert!(matches!(keys.authenticate(issued_other.expose()).await, Err(CoreError::Unauthenticated)), "revoked");
+    assert!(keys.revoke(&other.id).await.is_err(), "already revoked");
+    assert!(keys.create("", &[Scope::TransitUse], None).await.is_err());
+    assert!(keys.create("no scopes", &[], None).await.is_err());
+    assert_eq!(keys.list().await.unwrap().len(), 2);
+}
+
 #[tokio::test]
 async fn unreachable_database_is_a_backend_error() {
     let error = Database::connect(
@@ -332,6 +370,7 @@ all_backends![
     automatic_rotation_follows_the_period,
     deletion_is_refused_unless_allowed,
     instances_running_rotate_due_together_rotate_a_key_once,
+    api_keys_authenticate_once_issued_and_never_after_revocation_or_expiry,
     signing_and_hmac_keys_are_created_but_do_not_encrypt,
 ];
 

@@ -5,6 +5,7 @@
 //! data-dir lock, an unreachable database, a wrong root key); 2 unusable
 //! command line or configuration file.
 
+mod apikeys;
 mod data_dir;
 mod doctor;
 mod keys;
@@ -39,6 +40,11 @@ enum Command {
     Doctor,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Issue, list and revoke API keys for machines.
+    Apikey {
+        #[command(subcommand)]
+        command: apikeys::ApiKeyCommand,
+    },
     /// Manage the keyring: list, show, create, rotate, state, min-version.
     Key {
         #[command(subcommand)]
@@ -66,6 +72,7 @@ fn main() -> ExitCode {
         Command::Server => runtime.block_on(server::run(config)),
         Command::Doctor => return runtime.block_on(doctor::run(&config, cli.config.as_deref())),
         Command::Migrate => runtime.block_on(server::migrate_only(config)),
+        Command::Apikey { command } => runtime.block_on(apikeys::run(&config, command)),
         Command::Key { command } => runtime.block_on(keys::run(&config, command)),
     };
     match result {

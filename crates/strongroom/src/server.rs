@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use strongroom_config::{Config, Outcome};
-use strongroom_core::{Keyring, RootKeyStatus, Store, SystemClock};
+use strongroom_core::{ApiKeys, Clock, Keyring, RootKeyStatus, Store, SystemClock};
 use strongroom_server::{AppState, HttpSettings, Listener, TlsListener};
 use strongroom_store::{ConnectOptions, Database};
 use tokio::net::TcpListener;
@@ -26,14 +26,18 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         }
         RootKeyStatus::Verified => tracing::info!(root_key = %kek.id(), "root key verified"),
     }
-    let keyring = Arc::new(Keyring::new(database.key_store(), Arc::clone(&kek), Arc::new(SystemClock)));
-    let rotation = tokio::spawn(rotate_keys_when_due(keyring));
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let keyring = Arc::new(Keyring::new(database.key_store(), Arc::clone(&kek), Arc::clone(&clock)));
+    let api_keys = Arc::new(ApiKeys::new(database.api_key_store(), Arc::clone(&keyring), clock));
+    let rotation = tokio::spawn(rotate_keys_when_due(Arc::clone(&keyring)));
     let listener = bind(&config).await?;
     let address = listener.local_addr()?;
     let scheme = if config.tls_enabled() { "https" } else { "http" };
     let state = AppState {
         store: Arc::clone(&store),
         root_key_id: kek.id().to_string(),
+        keyring,
+        api_keys,
         http: HttpSettings {
             body_limit_bytes: usize::try_from(config.server.body_limit_bytes).unwrap_or(usize::MAX),
             request_timeout: Duration::from_secs(config.server.request_timeout_seconds),
@@ -94,7 +98,7 @@ fn refuse_contradicting_profile(config: &Config) -> anyhow::Result<()> {
 /// Opens the database and keyring for an operator command run beside (or
 /// instead of) a server: no data-dir lock (SQLite serialises writers itself),
 /// no key file or salt created, and the root key must match the database.
-pub async fn open_keyring(config: &Config) -> anyhow::Result<(Database, Keyring)> {
+pub async fn open_keyring(config: &Config) -> anyhow::Result<(Database, Arc<Keyring>)> {
     if config.uses_sqlite() && config.database.url.is_none() && !config.sqlite_path().exists() {
         bail!(
             "no database in {}: start `strongroom server` once first (it creates the database and binds the root key)",
@@ -107,7 +111,7 @@ pub async fn open_keyring(config: &Config) -> anyhow::Result<(Database, Keyring)
     let store = database.store();
     let kek = root_key::load(config, store.as_ref(), false).await?;
     strongroom_core::unseal(store.as_ref(), kek.as_ref()).await?;
-    let keyring = Keyring::new(database.key_store(), kek, Arc::new(SystemClock));
+    let keyring = Arc::new(Keyring::new(database.key_store(), kek, Arc::new(SystemClock)));
     Ok((database, keyring))
 }
 

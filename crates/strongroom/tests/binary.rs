@@ -255,3 +255,124 @@ async fn key_commands_manage_the_keyring_beside_a_running_server() {
     let (status, _, _) = get_json(&running.url("/readyz")).await;
     assert_eq!(status, 200, "the server is unaffected by the CLI beside it");
 }
+
+/// Issues an API key through the CLI, as an operator would.
+fn issue_api_key(server: &TestServer, scopes: &[&str]) -> String {
+    let mut args = vec!["apikey", "create", "--name", "test client"];
+    for scope in scopes {
+        args.extend_from_slice(&["--scope", scope]);
+    }
+    let output = TestServer::builder(BIN).data_dir(server.data_dir()).run(&args);
+    assert_eq!(output.code, Some(0), "{output:?}");
+    output.stdout.trim().to_owned()
+}
+
+async fn transit(client: &reqwest::Client, server: &TestServer, token: &str, path: &str, body: Value) -> (u16, Value) {
+    let response = client
+        .post(server.url(&format!("/v1/transit/{path}")))
+        .header("X-Vault-Token", token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn transit_round_trip_rotation_rewrap_and_retirement_over_http() {
+    let server = server().start();
+    let token = issue_api_key(&server, &["transit:use", "transit:manage"]);
+    let client = reqwest::Client::new();
+    let (status, created) = transit(&client, &server, &token, "keys/orders", serde_json::json!({})).await;
+    assert_eq!(status, 200, "{created}");
+    let context = "bWF0dGVyLTQy"; // base64("matter-42")
+    let (_, encrypted) = transit(
+        &client,
+        &server,
+        &token,
+        "encrypt/orders",
+        serde_json::json!({"plaintext": "aGVsbG8=", "context": context}),
+    )
+    .await;
+    let old = encrypted["data"]["ciphertext"].as_str().unwrap().to_owned();
+    assert!(old.starts_with("vault:v1:"), "{old}");
+
+    let (_, rotated) = transit(&client, &server, &token, "keys/orders/rotate", serde_json::json!({})).await;
+    assert_eq!(rotated["data"]["latest_version"], 2);
+    let (status, decrypted) =
+        transit(&client, &server, &token, "decrypt/orders", serde_json::json!({"ciphertext": old, "context": context}))
+            .await;
+    assert_eq!((status, decrypted["data"]["plaintext"].as_str()), (200, Some("aGVsbG8=")), "{decrypted}");
+
+    let (_, rewrapped) =
+        transit(&client, &server, &token, "rewrap/orders", serde_json::json!({"ciphertext": old, "context": context}))
+            .await;
+    let new = rewrapped["data"]["ciphertext"].as_str().unwrap().to_owned();
+    assert!(new.starts_with("vault:v2:"), "{rewrapped}");
+
+    let (status, _) =
+        transit(&client, &server, &token, "keys/orders/config", serde_json::json!({"min_decryption_version": 2})).await;
+    assert_eq!(status, 200);
+    let (status, retired) =
+        transit(&client, &server, &token, "decrypt/orders", serde_json::json!({"ciphertext": old, "context": context}))
+            .await;
+    assert_eq!((status, retired["code"].as_str()), (400, Some("key_version_retired")), "{retired}");
+    let (status, _) =
+        transit(&client, &server, &token, "decrypt/orders", serde_json::json!({"ciphertext": new, "context": context}))
+            .await;
+    assert_eq!(status, 200);
+
+    // Moved to another context, or one bit flipped: the same opaque refusal.
+    let (status, moved) = transit(
+        &client,
+        &server,
+        &token,
+        "decrypt/orders",
+        serde_json::json!({"ciphertext": new, "context": "b3RoZXI="}),
+    )
+    .await;
+    assert_eq!((status, moved["code"].as_str()), (400, Some("decryption_failed")), "{moved}");
+    let mut flipped = new.clone();
+    let last = flipped.pop().unwrap();
+    flipped.push(if last == 'A' { 'B' } else { 'A' });
+    let (status, tampered) = transit(
+        &client,
+        &server,
+        &token,
+        "decrypt/orders",
+        serde_json::json!({"ciphertext": flipped, "context": context}),
+    )
+    .await;
+    assert_eq!((status, tampered["code"].as_str()), (400, Some("decryption_failed")), "{tampered}");
+
+    let (status, unknown) =
+        transit(&client, &server, &token, "encrypt/nope", serde_json::json!({"plaintext": "aGVsbG8="})).await;
+    assert_eq!((status, unknown["code"].as_str()), (404, Some("key_not_found")));
+
+    let batch = serde_json::json!({"batch_input": [
+        {"plaintext": "YQ==", "reference": "a"}, {"plaintext": "not base64!", "reference": "b"}
+    ]});
+    let (status, results) = transit(&client, &server, &token, "encrypt/orders", batch).await;
+    assert_eq!(status, 200);
+    assert!(results["data"]["batch_results"][0]["ciphertext"].is_string());
+    assert_eq!(results["data"]["batch_results"][1]["reference"], "b");
+    assert!(results["data"]["batch_results"][1]["error"].as_str().unwrap().contains("base64"));
+}
+
+#[tokio::test]
+async fn transit_refuses_missing_revoked_and_underscoped_keys() {
+    let server = server().start();
+    let client = reqwest::Client::new();
+    let (status, body) = transit(&client, &server, "", "keys/k", serde_json::json!({})).await;
+    assert_eq!((status, body["code"].as_str()), (401, Some("unauthenticated")));
+    let user = issue_api_key(&server, &["transit:use"]);
+    let (status, body) = transit(&client, &server, &user, "keys/k", serde_json::json!({})).await;
+    assert_eq!((status, body["code"].as_str()), (403, Some("forbidden")), "{body}");
+    let id = user.split('_').nth(1).unwrap().to_owned();
+    let revoke = TestServer::builder(BIN).data_dir(server.data_dir()).run(&["apikey", "revoke", &id]);
+    assert_eq!(revoke.code, Some(0), "{revoke:?}");
+    let (status, _) = transit(&client, &server, &user, "encrypt/k", serde_json::json!({"plaintext": "YQ=="})).await;
+    assert_eq!(status, 401, "a revoked key is refused at once");
+    assert!(!server.logs().contains(&user[20..]), "API key secrets must never be logged");
+}

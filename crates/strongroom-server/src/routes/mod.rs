@@ -6,6 +6,7 @@
 //! the OpenAPI document is served.
 
 pub(crate) mod health;
+pub(crate) mod transit;
 
 use std::time::Duration;
 
@@ -16,7 +17,7 @@ use axum::http::header::{
     X_FRAME_OPTIONS,
 };
 use axum::http::{HeaderValue, StatusCode};
-use axum::routing::get;
+use axum::routing::{any, get, post};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -31,6 +32,13 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/openapi.json", get(openapi::serve_openapi))
+        .route("/v1/transit/keys", any(transit::list_keys))
+        .route("/v1/transit/keys/{name}", get(transit::read_key).post(transit::create_key).delete(transit::delete_key))
+        .route("/v1/transit/keys/{name}/rotate", post(transit::rotate_key))
+        .route("/v1/transit/keys/{name}/config", post(transit::configure_key))
+        .route("/v1/transit/encrypt/{name}", post(transit::encrypt))
+        .route("/v1/transit/decrypt/{name}", post(transit::decrypt))
+        .route("/v1/transit/rewrap/{name}", post(transit::rewrap))
 }
 
 /// The whole application.
@@ -73,9 +81,10 @@ pub(crate) const READINESS_TIMEOUT: Duration = Duration::from_secs(2);
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use axum::body::Body;
     use axum::http::{Method, Request, Response};
-    use axum::routing::post;
     use http_body_util::BodyExt;
     use serde_json::Value;
     use tower::ServiceExt;
@@ -93,9 +102,16 @@ mod tests {
         let url = format!("sqlite://{}", dir.path().join("test.db").display());
         let database = strongroom_store::Database::connect(&url, &Default::default()).await.unwrap();
         database.migrate().await.unwrap();
+        let kek: Arc<dyn strongroom_crypto::Kek> =
+            Arc::new(strongroom_crypto::LocalKek::new(strongroom_crypto::SecretKey::from_bytes([1; 32])));
+        let clock: Arc<dyn strongroom_core::Clock> = Arc::new(strongroom_core::SystemClock);
+        let keyring = Arc::new(strongroom_core::Keyring::new(database.key_store(), kek, Arc::clone(&clock)));
+        let api_keys = Arc::new(strongroom_core::ApiKeys::new(database.api_key_store(), Arc::clone(&keyring), clock));
         let state = AppState {
             store: database.store(),
             root_key_id: "local:test".into(),
+            keyring,
+            api_keys,
             http: HttpSettings { body_limit_bytes: 1024, request_timeout: Duration::from_millis(500), https: false },
         };
         let test_routes = routes()
@@ -259,9 +275,20 @@ mod tests {
         let paths = doc["paths"].as_object().unwrap();
         assert!(paths.len() >= 3);
         for (path, item) in paths {
-            assert!(item["get"]["responses"]["default"].is_object(), "{path} lacks the problem answer");
-            let (response, _) = send(&h.app, get_request(path)).await;
-            assert!(response.status() != 404 && response.status() != 405, "{path} is documented but not served");
+            for (method, operation) in item.as_object().unwrap() {
+                assert!(operation["responses"]["default"].is_object(), "{method} {path} lacks the problem answer");
+                let concrete = path.replace("{name}", "probe");
+                let request = Request::builder()
+                    .method(Method::from_bytes(method.to_uppercase().as_bytes()).unwrap())
+                    .uri(concrete)
+                    .body(Body::empty())
+                    .unwrap();
+                let (response, body) = send(&h.app, request).await;
+                assert!(
+                    body["code"] != "not_found" && response.status() != 405,
+                    "{method} {path} is documented but not served: {body}"
+                );
+            }
         }
         let (_, served) = send(&h.app, get_request("/openapi.json")).await;
         assert_eq!(served, doc);

@@ -1,0 +1,214 @@
+//! Wire types of the transit API, shaped like HashiCorp Vault's / OpenBao's
+//! transit engine so that their clients (hvac, the Vault CLI, SDKs) work
+//! unchanged. Unknown request fields are ignored, as Vault does, because
+//! those clients send options we do not implement (they are refused only
+//! when they would change the meaning, e.g. `derived: true`).
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// Vault's response envelope: everything a Vault client expects around `data`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct VaultResponse<T> {
+    /// The request id (also in `X-Request-Id`).
+    pub request_id: String,
+    /// Always empty: transit answers hold no leases.
+    pub lease_id: String,
+    /// Always false.
+    pub renewable: bool,
+    /// Always 0.
+    pub lease_duration: u64,
+    /// The answer itself.
+    pub data: T,
+    /// Always null.
+    pub wrap_info: Option<serde_json::Value>,
+    /// Always null.
+    pub warnings: Option<Vec<String>>,
+    /// Always null.
+    pub auth: Option<serde_json::Value>,
+}
+
+impl<T> VaultResponse<T> {
+    /// Wraps `data` for request `request_id`.
+    pub fn new(request_id: String, data: T) -> Self {
+        Self {
+            request_id,
+            lease_id: String::new(),
+            renewable: false,
+            lease_duration: 0,
+            data,
+            wrap_info: None,
+            warnings: None,
+            auth: None,
+        }
+    }
+}
+
+/// `POST /v1/transit/keys/{name}`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct CreateTransitKey {
+    /// `aes256-gcm96` (default) or `ed25519`.
+    #[serde(rename = "type", default)]
+    pub key_type: Option<String>,
+    /// Key derivation from `context` is not offered; `true` is refused.
+    #[serde(default)]
+    pub derived: Option<bool>,
+    /// Keys never leave Strongroom; `true` is refused.
+    #[serde(default)]
+    pub exportable: Option<bool>,
+    /// Automatic rotation period: seconds, or a string such as `"24h"`; `0` or absent: none.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub auto_rotate_period: Option<serde_json::Value>,
+}
+
+/// `POST /v1/transit/keys/{name}/config`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct ConfigureTransitKey {
+    /// Retire versions below this from decryption.
+    #[serde(default)]
+    pub min_decryption_version: Option<u32>,
+    /// Allow `DELETE`.
+    #[serde(default)]
+    pub deletion_allowed: Option<bool>,
+    /// As in [`CreateTransitKey`].
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub auto_rotate_period: Option<serde_json::Value>,
+}
+
+/// A transit key's description (`data` of `GET /v1/transit/keys/{name}`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct TransitKey {
+    /// Name.
+    pub name: String,
+    /// `aes256-gcm96` or `ed25519`.
+    #[serde(rename = "type")]
+    pub key_type: String,
+    /// Lifecycle state (Strongroom extension).
+    pub state: String,
+    /// The version new ciphertexts use.
+    pub latest_version: u32,
+    /// Versions below this no longer decrypt.
+    pub min_decryption_version: u32,
+    /// Always 0: encryption always uses the latest version.
+    pub min_encryption_version: u32,
+    /// Whether `DELETE` is allowed.
+    pub deletion_allowed: bool,
+    /// Version → creation time (Unix seconds), as Vault lists them.
+    pub keys: std::collections::BTreeMap<String, i64>,
+    /// Automatic rotation period in seconds (0: none).
+    pub auto_rotate_period: i64,
+    /// Always false.
+    pub exportable: bool,
+    /// Always false.
+    pub derived: bool,
+    /// Whether the key encrypts.
+    pub supports_encryption: bool,
+    /// Whether the key decrypts.
+    pub supports_decryption: bool,
+    /// Whether the key signs.
+    pub supports_signing: bool,
+}
+
+/// `data` of a key listing.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct TransitKeyList {
+    /// Key names.
+    pub keys: Vec<String>,
+}
+
+/// `POST /v1/transit/encrypt/{name}`: one `plaintext` or a `batch_input`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct EncryptRequest {
+    /// Base64 of the plaintext.
+    #[serde(default)]
+    pub plaintext: Option<String>,
+    /// Base64 of the context the ciphertext is bound to (decrypt needs the same).
+    #[serde(default)]
+    pub context: Option<String>,
+    /// Must be absent, 0 or the latest version: encryption always uses the latest.
+    #[serde(default)]
+    pub key_version: Option<u32>,
+    /// Up to 1000 items, answered in `batch_results` in the same order.
+    #[serde(default)]
+    pub batch_input: Option<Vec<EncryptItem>>,
+}
+
+/// One item of an encrypt batch.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct EncryptItem {
+    /// Base64 of the plaintext.
+    pub plaintext: String,
+    /// Base64 of the context.
+    #[serde(default)]
+    pub context: Option<String>,
+    /// Echoed back in the result.
+    #[serde(default)]
+    pub reference: Option<String>,
+}
+
+/// `POST /v1/transit/decrypt/{name}` and `/rewrap/{name}`: one `ciphertext` or a `batch_input`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct DecryptRequest {
+    /// `vault:v<N>:<base64>`.
+    #[serde(default)]
+    pub ciphertext: Option<String>,
+    /// Base64 of the context given at encryption.
+    #[serde(default)]
+    pub context: Option<String>,
+    /// Up to 1000 items.
+    #[serde(default)]
+    pub batch_input: Option<Vec<DecryptItem>>,
+}
+
+/// One item of a decrypt or rewrap batch.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct DecryptItem {
+    /// `vault:v<N>:<base64>`.
+    pub ciphertext: String,
+    /// Base64 of the context.
+    #[serde(default)]
+    pub context: Option<String>,
+    /// Echoed back in the result.
+    #[serde(default)]
+    pub reference: Option<String>,
+}
+
+/// One result of encrypt or rewrap.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct CiphertextResult {
+    /// `vault:v<N>:<base64>`; absent when `error` is set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ciphertext: Option<String>,
+    /// The version used.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_version: Option<u32>,
+    /// The item's `reference`, echoed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    /// Why this batch item failed (the others still succeed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// One result of decrypt.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct PlaintextResult {
+    /// Base64 of the plaintext; absent when `error` is set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plaintext: Option<String>,
+    /// The item's `reference`, echoed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    /// Why this batch item failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// `data` of a batch answer.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct BatchResults<T> {
+    /// One result per input item, in order.
+    pub batch_results: Vec<T>,
+}

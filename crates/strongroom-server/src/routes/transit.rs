@@ -1,0 +1,486 @@
+//! The transit API: encryption as a service, compatible with Vault's and
+//! OpenBao's transit engine (paths, JSON fields, `vault:v<N>:` ciphertexts,
+//! `X-Vault-Token`), so applications switch by changing the URL and token.
+//!
+//! Differences a Vault user may meet (documented in docs/transit.md):
+//! `context` binds the ciphertext as associated data (no derived keys);
+//! keys are never exportable; `key_version` on encrypt may only name the
+//! latest version; batch items fail individually with an `error` field.
+//!
+//! Only keys of purpose `transit` are visible here: the server's own keys
+//! (API-key hashing, signing) answer `key_not_found`.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Extension, Path, Query, State};
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde::de::DeserializeOwned;
+use strongroom_core::{CoreError, KeyInfo, KeyPurpose, KeySpec, KeyState, Scope};
+use strongroom_crypto::{AssociatedData, SealedHeader};
+use strongroom_proto::{
+    BatchResults, CiphertextResult, ConfigureTransitKey, CreateTransitKey, DecryptRequest, EncryptRequest,
+    PlaintextResult, TransitKey, TransitKeyList, VaultResponse,
+};
+
+use crate::middleware::RequestId;
+use crate::{ApiError, ApiKeyAuth, AppState};
+
+/// Largest `batch_input` accepted.
+const MAX_BATCH: usize = 1000;
+
+type VaultJson<T> = Json<VaultResponse<T>>;
+
+fn envelope<T>(request_id: &RequestId, data: T) -> VaultJson<T> {
+    Json(VaultResponse::new(request_id.0.clone(), data))
+}
+
+/// Parses a JSON body leniently, as Vault does: an empty body is the default
+/// request, and no `Content-Type` is required.
+fn body<T: DeserializeOwned + Default>(bytes: &Bytes) -> Result<T, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(bytes).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => ApiError::InvalidRequest(e.to_string()),
+        _ => ApiError::MalformedJson(e.to_string()),
+    })
+}
+
+fn decode_base64(field: &str, value: &str) -> Result<Vec<u8>, ApiError> {
+    STANDARD.decode(value).map_err(|_| ApiError::InvalidRequest(format!("{field}: not valid base64")))
+}
+
+fn context(value: Option<&String>) -> Result<AssociatedData, ApiError> {
+    Ok(match value {
+        Some(encoded) => AssociatedData::new().with("transit.context", &decode_base64("context", encoded)?),
+        None => AssociatedData::new(),
+    })
+}
+
+/// `vault:v<N>:<base64 of an SR v1 sealed value>`.
+fn render_ciphertext(sealed: &[u8]) -> Result<String, ApiError> {
+    let (header, _) = SealedHeader::parse(sealed).map_err(CoreError::from)?;
+    Ok(format!("vault:v{}:{}", header.key_version, STANDARD.encode(sealed)))
+}
+
+fn parse_ciphertext(text: &str) -> Result<Vec<u8>, ApiError> {
+    let refused = || ApiError::from(CoreError::Crypto(strongroom_crypto::CryptoError::Decrypt));
+    let rest = text.strip_prefix("vault:v").ok_or_else(refused)?;
+    let (version, encoded) = rest.split_once(':').ok_or_else(refused)?;
+    let version: u32 = version.parse().map_err(|_| refused())?;
+    let sealed = STANDARD.decode(encoded).map_err(|_| refused())?;
+    let (header, _) = SealedHeader::parse(&sealed).map_err(|_| refused())?;
+    // The prefix is informational; it must agree with the authenticated header.
+    if header.key_version != version {
+        return Err(refused());
+    }
+    Ok(sealed)
+}
+
+/// Seconds from Vault's `auto_rotate_period` (a number or `"24h"`-style text); 0 is none.
+fn rotation_period(value: Option<&serde_json::Value>) -> Result<Option<Option<i64>>, ApiError> {
+    let invalid = || ApiError::InvalidRequest("auto_rotate_period: seconds, or a duration such as \"24h\"".into());
+    let seconds = match value {
+        None => return Ok(None),
+        Some(serde_json::Value::Number(n)) => n.as_i64().ok_or_else(invalid)?,
+        Some(serde_json::Value::String(text)) => {
+            let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+            let (number, unit) = text.split_at(split);
+            let number: i64 = number.parse().map_err(|_| invalid())?;
+            let factor = match unit {
+                "" | "s" => 1,
+                "m" => 60,
+                "h" => 3600,
+                "d" => 86_400,
+                _ => return Err(invalid()),
+            };
+            number.checked_mul(factor).ok_or_else(invalid)?
+        }
+        Some(_) => return Err(invalid()),
+    };
+    Ok(Some((seconds > 0).then_some(seconds)))
+}
+
+/// A transit key's info; keys of other purposes do not exist here.
+async fn transit_key(state: &AppState, name: &str) -> Result<KeyInfo, ApiError> {
+    let info = state.keyring.info(name).await?;
+    if info.purpose != KeyPurpose::Transit {
+        return Err(CoreError::KeyNotFound(name.to_owned()).into());
+    }
+    Ok(info)
+}
+
+async fn describe(state: &AppState, info: KeyInfo) -> Result<TransitKey, ApiError> {
+    let versions = state.keyring.version_times(&info.name).await?;
+    let usable = matches!(info.state, KeyState::Active);
+    let readable = matches!(info.state, KeyState::Active | KeyState::DecryptOnly | KeyState::Compromised);
+    Ok(TransitKey {
+        key_type: info.algorithm.as_str().to_owned(),
+        state: info.state.as_str().to_owned(),
+        latest_version: info.latest_version,
+        min_decryption_version: info.min_decryption_version,
+        min_encryption_version: 0,
+        deletion_allowed: info.deletion_allowed,
+        keys: versions.into_iter().map(|(version, created)| (version.to_string(), created)).collect(),
+        auto_rotate_period: info.rotation_period_seconds.unwrap_or(0),
+        exportable: false,
+        derived: false,
+        supports_encryption: usable && info.algorithm == strongroom_core::KeyAlgorithm::Aes256Gcm,
+        supports_decryption: readable && info.algorithm == strongroom_core::KeyAlgorithm::Aes256Gcm,
+        supports_signing: info.algorithm == strongroom_core::KeyAlgorithm::Ed25519,
+        name: info.name,
+    })
+}
+
+/// Creates a transit key. Scope `transit:manage`.
+#[utoipa::path(post, path = "/v1/transit/keys/{name}", tag = "transit",
+    params(("name" = String, Path, description = "Key name")), request_body = CreateTransitKey,
+    responses((status = 200, description = "The new key", body = VaultResponse<TransitKey>)),
+    security(("api_key" = [])))]
+pub(crate) async fn create_key(
+    State(state): State<AppState>,
+    ApiKeyAuth(caller): ApiKeyAuth,
+    Extension(request_id): Extension<RequestId>,
+    Path(name): Path<String>,
+    bytes: Bytes,
+) -> Result<VaultJson<TransitKey>, ApiError> {
+    caller.require(Scope::TransitManage)?;
+    let request: CreateTransitKey = body(&bytes)?;
+    if request.derived == Some(true) {
+        return Err(ApiError::InvalidRequest(
+            "derived: key derivation is not offered; use context to bind ciphertexts".into(),
+        ));
+    }
+    if request.exportable == Some(true) {
+        return Err(ApiError::InvalidRequest("exportable: keys never leave Strongroom".into()));
+    }
+    let algorithm = match request.key_type.as_deref() {
+        None | Some("aes256-gcm96") => strongroom_core::KeyAlgorithm::Aes256Gcm,
+        Some("ed25519") => strongroom_core::KeyAlgorithm::Ed25519,
+        Some(other) => {
+            return Err(ApiError::InvalidRequest(format!(
+                "type: {other:?} is not offered; use aes256-gcm96 or ed25519"
+            )));
+        }
+    };
+    let rotation_period_seconds = rotation_period(request.auto_rotate_period.as_ref())?.flatten();
+    let spec = KeySpec {
+        purpose: KeyPurpose::Transit,
+        algorithm: Some(algorithm),
+        rotation_period_seconds,
+        deletion_allowed: false,
+    };
+    let info = state.keyring.create(&name, spec).await?;
+    Ok(envelope(&request_id, describe(&state, info).await?))
+}
+
+/// Reads a transit key. Scope `transit:use`.
+#[utoipa::path(get, path = "/v1/transit/keys/{name}", tag = "transit",
+    params(("name" = String, Path, description = "Key name")),
+    responses((status = 200, description = "The key", body = VaultResponse<TransitKey>)),
+    security(("api_key" = [])))]
+pub(crate) async fn read_key(
+    State(state): State<AppState>,
+    ApiKeyAuth(caller): ApiKeyAuth,
+    Extension(request_id): Extension<RequestId>,
+    Path(name): Path<String>,
+) -> Result<VaultJson<TransitKey>, ApiError> {
+    caller.require(Scope::TransitUse).or_else(|_| caller.require(Scope::TransitManage))?;
+    let info = transit_key(&state, &name).await?;
+    Ok(envelope(&request_id, describe(&state, info).await?))
+}
+
+/// Query of the key listing.
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct ListQuery {
+    #[serde(default)]
+    list: Option<String>,
+}
+
+/// Lists transit keys: `LIST /v1/transit/keys` or `GET …?list=true`, as Vault. Scope `transit:manage`.
+#[utoipa::path(get, path = "/v1/transit/keys", tag = "transit",
+    params(("list" = bool, Query, description = "Must be true (or use the LIST method)")),
+    responses((status = 200, description = "Key names", body = VaultResponse<TransitKeyList>)),
+    security(("api_key" = [])))]
+pub(crate) async fn list_keys(
+    method: Method,
+    Query(query): Query<ListQuery>,
+    State(state): State<AppState>,
+    ApiKeyAuth(caller): ApiKeyAuth,
+    Extension(request_id): Extension<RequestId>,
+) -> Result<Response, ApiError> {
+    let listing = method.as_str() == "LIST" || (method == Method::GET && query.list.as_deref() == Some("true"));
+    if !listing {
+        return Ok(StatusCode::METHOD_NOT_ALLOWED.into_response());
+    }
+    caller.require(Scope::TransitManage)?;
+    let keys = state
+        .keyring
+        .list()
+        .await?
+        .into_iter()
+        .filter(|key| key.purpose == KeyPurpose::Transit)
+        .map(|key| key.name)
+        .collect();
+    Ok(envelope(&request_id, TransitKeyList { keys }).into_response())
+}
+
+/// Adds a key version. Scope `transit:manage`.
+#[utoipa::path(post, path = "/v1/transit/keys/{name}/rotate", tag = "transit",
+    params(("name" = String, Path, description = "Key name")),
+    responses((status = 200, description = "The rotated key", body = VaultResponse<TransitKey>)),
+    security(("api_key" = [])))]
+pub(crate) async fn rotate_key(
+    State(state): State<AppState>,
+    ApiKeyAuth(caller): ApiKeyAuth,
+    Extension(request_id): Extension<RequestId>,
+    Path(name): Path<String>,
+) -> Result<VaultJson<TransitKey>, ApiError> {
+    caller.require(Scope::TransitManage)?;
+    transit_key(&state, &name).await?;
+    let info = state.keyring.rotate(&name).await?;
+    Ok(envelope(&request_id, describe(&state, info).await?))
+}
+
+/// Sets `min_decryption_version`, `deletion_allowed`, `auto_rotate_period`. Scope `transit:manage`.
+#[utoipa::path(post, path = "/v1/transit/keys/{name}/config", tag = "transit",
+    params(("name" = String, Path, description = "Key name")), request_body = ConfigureTransitKey,
+    responses((status = 200, description = "The key", body = VaultResponse<TransitKey>)),
+    security(("api_key" = [])))]
+pub(crate) async fn configure_key(
+    State(state): State<AppState>,
+    ApiKeyAuth(caller): ApiKeyAuth,
+    Extension(request_id): Extension<RequestId>,
+    Path(name): Path<String>,
+    bytes: Bytes,
+) -> Result<VaultJson<TransitKey>, ApiError> {
+    caller.require(Scope::TransitManage)?;
+    let request: ConfigureTransitKey = body(&bytes)?;
+    transit_key(&state, &name).await?;
+    let period = rotation_period(request.auto_rotate_period.as_ref())?;
+    let mut info = state.keyring.configure(&name, request.deletion_allowed, period).await?;
+    if let Some(version) = request.min_decryption_version
+        && version != info.min_decryption_version
+    {
+        info = state.keyring.set_min_decryption_version(&name, version).await?;
+    }
+    Ok(envelope(&request_id, describe(&state, info).await?))
+}
+
+/// Deletes a key whose `deletion_allowed` is set: what it protected becomes unreadable. Scope `transit:manage`.
+#[utoipa::path(delete, path = "/v1/transit/keys/{name}", tag = "transit",
+    params(("name" = String, Path, description = "Key name")),
+    responses((status = 204, description = "Deleted")),
+    security(("api_key" = [])))]
+pub(crate) async fn delete_key(
+    State(state): State<AppState>,
+    ApiKeyAuth(caller): ApiKeyAuth,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    caller.require(Scope::TransitManage)?;
+    transit_key(&state, &name).await?;
+    state.keyring.delete(&name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn batch_too_large(len: usize) -> Result<(), ApiError> {
+    if len == 0 || len > MAX_BATCH {
+        return Err(ApiError::InvalidRequest(format!("batch_input: between 1 and {MAX_BATCH} items")));
+    }
+    Ok(())
+}
+
+/// Why a batch item failed, for its `error` field: the problem's detail.
+fn item_error(error: ApiError) -> String {
+    match error {
+        ApiError::Internal(_) => "internal error".into(),
+        other => other.problem().detail,
+    }
+}
+
+/// Encrypts one plaintext or a batch. Scope `transit:use`.
+#[utoipa::path(post, path = "/v1/transit/encrypt/{name}", tag = "transit",
+    params(("name" = String, Path, description = "Key name")), request_body = EncryptRequest,
+    responses((status = 200, description = "`{ciphertext, key_version}`, or `{batch_results}` for a batch", body = VaultResponse<CiphertextResult>)),
+    security(("api_key" = [])))]
+pub(crate) async fn encrypt(
+    State(state): State<AppState>,
+    ApiKeyAuth(caller): ApiKeyAuth,
+    Extension(request_id): Extension<RequestId>,
+    Path(name): Path<String>,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    caller.require(Scope::TransitUse)?;
+    let request: EncryptRequest = body(&bytes)?;
+    let info = transit_key(&state, &name).await?;
+    if request.key_version.is_some_and(|v| v != 0 && v != info.latest_version) {
+        return Err(ApiError::InvalidRequest("key_version: encryption always uses the latest version".into()));
+    }
+    let seal = |plaintext: &str, context_value: Option<&String>| {
+        let state = &state;
+        let name = &name;
+        let plaintext = plaintext.to_owned();
+        let context_value = context_value.cloned();
+        async move {
+            let plaintext = zeroize::Zeroizing::new(decode_base64("plaintext", &plaintext)?);
+            let context = context(context_value.as_ref())?;
+            let sealed = state.keyring.encrypt(name, &plaintext, &context).await?;
+            let key_version = SealedHeader::parse(&sealed).map_err(CoreError::from)?.0.key_version;
+            Ok::<_, ApiError>(CiphertextResult {
+                ciphertext: Some(render_ciphertext(&sealed)?),
+                key_version: Some(key_version),
+                ..CiphertextResult::default()
+            })
+        }
+    };
+    match (request.batch_input, request.plaintext) {
+        (Some(batch), _) => {
+            batch_too_large(batch.len())?;
+            let mut results = Vec::with_capacity(batch.len());
+            for item in batch {
+                let mut result = seal(&item.plaintext, item.context.as_ref())
+                    .await
+                    .unwrap_or_else(|e| CiphertextResult { error: Some(item_error(e)), ..CiphertextResult::default() });
+                result.reference = item.reference;
+                results.push(result);
+            }
+            Ok(envelope(&request_id, BatchResults { batch_results: results }).into_response())
+        }
+        (None, Some(plaintext)) => {
+            let result = seal(&plaintext, request.context.as_ref()).await?;
+            Ok(envelope(&request_id, result).into_response())
+        }
+        (None, None) => Err(ApiError::InvalidRequest("plaintext or batch_input is required".into())),
+    }
+}
+
+/// Decrypts one ciphertext or a batch. Scope `transit:use`.
+#[utoipa::path(post, path = "/v1/transit/decrypt/{name}", tag = "transit",
+    params(("name" = String, Path, description = "Key name")), request_body = DecryptRequest,
+    responses((status = 200, description = "`{plaintext}`, or `{batch_results}` for a batch", body = VaultResponse<PlaintextResult>)),
+    security(("api_key" = [])))]
+pub(crate) async fn decrypt(
+    State(state): State<AppState>,
+    ApiKeyAuth(caller): ApiKeyAuth,
+    Extension(request_id): Extension<RequestId>,
+    Path(name): Path<String>,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    caller.require(Scope::TransitUse)?;
+    let request: DecryptRequest = body(&bytes)?;
+    transit_key(&state, &name).await?;
+    let open = |ciphertext: String, context_value: Option<String>| {
+        let state = &state;
+        let name = &name;
+        async move {
+            let sealed = parse_ciphertext(&ciphertext)?;
+            let context = context(context_value.as_ref())?;
+            let plaintext = state.keyring.decrypt(name, &sealed, &context).await?;
+            // Deliberately public: decrypting for the caller is this route's purpose.
+            Ok::<_, ApiError>(PlaintextResult {
+                plaintext: Some(STANDARD.encode(plaintext.expose())),
+                ..PlaintextResult::default()
+            })
+        }
+    };
+    match (request.batch_input, request.ciphertext) {
+        (Some(batch), _) => {
+            batch_too_large(batch.len())?;
+            let mut results = Vec::with_capacity(batch.len());
+            for item in batch {
+                let mut result = open(item.ciphertext, item.context)
+                    .await
+                    .unwrap_or_else(|e| PlaintextResult { error: Some(item_error(e)), ..PlaintextResult::default() });
+                result.reference = item.reference;
+                results.push(result);
+            }
+            Ok(envelope(&request_id, BatchResults { batch_results: results }).into_response())
+        }
+        (None, Some(ciphertext)) => Ok(envelope(&request_id, open(ciphertext, request.context).await?).into_response()),
+        (None, None) => Err(ApiError::InvalidRequest("ciphertext or batch_input is required".into())),
+    }
+}
+
+/// Re-encrypts ciphertexts under the latest version, the plaintext never
+/// leaving the server; works with `context` too. Scope `transit:use`.
+#[utoipa::path(post, path = "/v1/transit/rewrap/{name}", tag = "transit",
+    params(("name" = String, Path, description = "Key name")), request_body = DecryptRequest,
+    responses((status = 200, description = "`{ciphertext, key_version}`, or `{batch_results}`", body = VaultResponse<CiphertextResult>)),
+    security(("api_key" = [])))]
+pub(crate) async fn rewrap(
+    State(state): State<AppState>,
+    ApiKeyAuth(caller): ApiKeyAuth,
+    Extension(request_id): Extension<RequestId>,
+    Path(name): Path<String>,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    caller.require(Scope::TransitUse)?;
+    let request: DecryptRequest = body(&bytes)?;
+    transit_key(&state, &name).await?;
+    let rewrap_one = |ciphertext: String, context_value: Option<String>| {
+        let state = &state;
+        let name = &name;
+        async move {
+            let sealed = parse_ciphertext(&ciphertext)?;
+            let context = context(context_value.as_ref())?;
+            let rewrapped = state.keyring.rewrap(name, &sealed, &context).await?;
+            let key_version = SealedHeader::parse(&rewrapped).map_err(CoreError::from)?.0.key_version;
+            Ok::<_, ApiError>(CiphertextResult {
+                ciphertext: Some(render_ciphertext(&rewrapped)?),
+                key_version: Some(key_version),
+                ..CiphertextResult::default()
+            })
+        }
+    };
+    match (request.batch_input, request.ciphertext) {
+        (Some(batch), _) => {
+            batch_too_large(batch.len())?;
+            let mut results = Vec::with_capacity(batch.len());
+            for item in batch {
+                let mut result = rewrap_one(item.ciphertext, item.context)
+                    .await
+                    .unwrap_or_else(|e| CiphertextResult { error: Some(item_error(e)), ..CiphertextResult::default() });
+                result.reference = item.reference;
+                results.push(result);
+            }
+            Ok(envelope(&request_id, BatchResults { batch_results: results }).into_response())
+        }
+        (None, Some(ciphertext)) => {
+            Ok(envelope(&request_id, rewrap_one(ciphertext, request.context).await?).into_response())
+        }
+        (None, None) => Err(ApiError::InvalidRequest("ciphertext or batch_input is required".into())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ciphertext_prefix_must_match_the_sealed_header() {
+        let key = strongroom_crypto::SecretKey::from_bytes([1; 32]);
+        let header = SealedHeader { key_name: "k".into(), key_version: 2 };
+        let sealed = strongroom_crypto::seal(&key, &header, b"x", &AssociatedData::new()).unwrap();
+        let text = render_ciphertext(&sealed).unwrap();
+        assert!(text.starts_with("vault:v2:"));
+        assert_eq!(parse_ciphertext(&text).unwrap(), sealed);
+        let lying = text.replacen("vault:v2:", "vault:v1:", 1);
+        assert!(parse_ciphertext(&lying).is_err());
+        for bad in ["", "vault:v", "vault:vx:AAAA", "vault:v1:!!!", "other:v1:AAAA"] {
+            assert!(parse_ciphertext(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn rotation_periods_accept_vault_forms() {
+        assert_eq!(rotation_period(None).unwrap(), None);
+        assert_eq!(rotation_period(Some(&serde_json::json!(0))).unwrap(), Some(None));
+        assert_eq!(rotation_period(Some(&serde_json::json!("24h"))).unwrap(), Some(Some(86_400)));
+        assert_eq!(rotation_period(Some(&serde_json::json!(7200))).unwrap(), Some(Some(7200)));
+        assert!(rotation_period(Some(&serde_json::json!("1w"))).is_err());
+        assert!(rotation_period(Some(&serde_json::json!(true))).is_err());
+    }
+}

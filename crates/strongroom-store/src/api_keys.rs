@@ -1,0 +1,111 @@
+//! The [`ApiKeyStore`] implementation for both engines. Scopes are stored as
+//! one space-separated text column; an unknown scope read back is reported as
+//! corruption rather than silently dropped.
+
+use async_trait::async_trait;
+use sqlx::Row;
+use strongroom_core::{ApiKeyRecord, ApiKeyStore, Scope, StoreError};
+
+use crate::error::map;
+use crate::settings::{PostgresStore, SqliteStore};
+
+const COLUMNS: &str = "id, name, scopes, secret_hash, hash_key_version, created_at, expires_at, revoked_at, \
+                       last_used_at, use_count";
+
+fn scopes_text(scopes: &[Scope]) -> String {
+    scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")
+}
+
+fn parse_scopes(text: &str) -> Result<Vec<Scope>, StoreError> {
+    text.split_whitespace()
+        .map(|s| Scope::parse(s).ok_or_else(|| StoreError::Backend(format!("unknown stored scope {s:?}").into())))
+        .collect()
+}
+
+macro_rules! impl_api_key_store {
+    ($store:ident, $row:ty) => {
+        impl $store {
+            fn api_key_from_row(row: &$row) -> Result<ApiKeyRecord, StoreError> {
+                let version: i64 = row.try_get("hash_key_version").map_err(map)?;
+                Ok(ApiKeyRecord {
+                    id: row.try_get("id").map_err(map)?,
+                    name: row.try_get("name").map_err(map)?,
+                    scopes: parse_scopes(&row.try_get::<String, _>("scopes").map_err(map)?)?,
+                    secret_hash: row.try_get("secret_hash").map_err(map)?,
+                    hash_key_version: u32::try_from(version)
+                        .map_err(|_| StoreError::Backend("hash key version out of range".into()))?,
+                    created_at: row.try_get("created_at").map_err(map)?,
+                    expires_at: row.try_get("expires_at").map_err(map)?,
+                    revoked_at: row.try_get("revoked_at").map_err(map)?,
+                    last_used_at: row.try_get("last_used_at").map_err(map)?,
+                    use_count: row.try_get("use_count").map_err(map)?,
+                })
+            }
+        }
+
+        #[async_trait]
+        impl ApiKeyStore for $store {
+            async fn insert_api_key(&self, key: &ApiKeyRecord) -> Result<(), StoreError> {
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "INSERT INTO api_keys ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+                )))
+                .bind(&key.id)
+                .bind(&key.name)
+                .bind(scopes_text(&key.scopes))
+                .bind(&key.secret_hash)
+                .bind(i64::from(key.hash_key_version))
+                .bind(key.created_at)
+                .bind(key.expires_at)
+                .bind(key.revoked_at)
+                .bind(key.last_used_at)
+                .bind(key.use_count)
+                .execute(&self.pool)
+                .await
+                .map_err(map)?;
+                Ok(())
+            }
+
+            async fn api_key(&self, id: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
+                let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM api_keys WHERE id = $1")))
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(map)?;
+                row.as_ref().map(Self::api_key_from_row).transpose()
+            }
+
+            async fn list_api_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
+                let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT {COLUMNS} FROM api_keys ORDER BY created_at DESC, id"
+                )))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(map)?;
+                rows.iter().map(Self::api_key_from_row).collect()
+            }
+
+            async fn revoke_api_key(&self, id: &str, at: i64) -> Result<bool, StoreError> {
+                let updated = sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+                    .bind(at)
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(map)?;
+                Ok(updated.rows_affected() == 1)
+            }
+
+            async fn record_api_key_use(&self, id: &str, at: i64) -> Result<(), StoreError> {
+                sqlx::query("UPDATE api_keys SET last_used_at = $1, use_count = use_count + 1 WHERE id = $2")
+                    .bind(at)
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(map)?;
+                Ok(())
+            }
+        }
+    };
+}
+
+impl_api_key_store!(SqliteStore, sqlx::sqlite::SqliteRow);
+impl_api_key_store!(PostgresStore, sqlx::postgres::PgRow);
