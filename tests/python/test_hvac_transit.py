@@ -1,0 +1,63 @@
+"""Vault's own Python client, hvac, unmodified, driving Strongroom's transit
+API: only the URL and the token differ from what it would use against Vault."""
+import base64
+
+import hvac
+import pytest
+
+
+def b64(text):
+    return base64.b64encode(text.encode()).decode()
+
+
+@pytest.fixture
+def client(server):
+    return hvac.Client(url=server.url, token=server.api_key("transit:use", "transit:manage"))
+
+
+def test_hvac_transit_lifecycle(client):
+    transit = client.secrets.transit
+    transit.create_key(name="orders")
+    assert "orders" in transit.list_keys()["data"]["keys"]
+
+    encrypted = transit.encrypt_data(name="orders", plaintext=b64("privileged transcript"), context=b64("matter-7"))
+    v1 = encrypted["data"]["ciphertext"]
+    assert v1.startswith("vault:v1:")
+    decrypted = transit.decrypt_data(name="orders", ciphertext=v1, context=b64("matter-7"))
+    assert base64.b64decode(decrypted["data"]["plaintext"]).decode() == "privileged transcript"
+
+    transit.rotate_key(name="orders")
+    key = transit.read_key(name="orders")["data"]
+    assert key["latest_version"] == 2 and set(key["keys"]) == {"1", "2"}
+    assert transit.decrypt_data(name="orders", ciphertext=v1, context=b64("matter-7"))["data"]["plaintext"]
+
+    v2 = transit.rewrap_data(name="orders", ciphertext=v1, context=b64("matter-7"))["data"]["ciphertext"]
+    assert v2.startswith("vault:v2:")
+    transit.update_key_configuration(name="orders", min_decryption_version=2)
+    with pytest.raises(hvac.exceptions.InvalidRequest):
+        transit.decrypt_data(name="orders", ciphertext=v1, context=b64("matter-7"))
+    assert transit.decrypt_data(name="orders", ciphertext=v2, context=b64("matter-7"))["data"]["plaintext"]
+
+
+def test_hvac_batch_encrypt_and_decrypt(client):
+    transit = client.secrets.transit
+    transit.create_key(name="batch")
+    items = [{"plaintext": b64(f"answer {i}"), "context": b64(f"candidate-{i}")} for i in range(100)]
+    results = transit.encrypt_data(name="batch", plaintext="", batch_input=items)["data"]["batch_results"]
+    assert len(results) == 100 and all(r["ciphertext"].startswith("vault:v1:") for r in results)
+    to_decrypt = [{"ciphertext": r["ciphertext"], "context": b64(f"candidate-{i}")} for i, r in enumerate(results)]
+    plain = transit.decrypt_data(name="batch", ciphertext="", batch_input=to_decrypt)["data"]["batch_results"]
+    assert [base64.b64decode(p["plaintext"]).decode() for p in plain] == [f"answer {i}" for i in range(100)]
+
+
+def test_hvac_sees_clear_errors(client, server):
+    transit = client.secrets.transit
+    transit.create_key(name="k")
+    ciphertext = transit.encrypt_data(name="k", plaintext=b64("x"), context=b64("a"))["data"]["ciphertext"]
+    with pytest.raises(hvac.exceptions.InvalidRequest):
+        transit.decrypt_data(name="k", ciphertext=ciphertext, context=b64("b"))
+    with pytest.raises(hvac.exceptions.InvalidPath):
+        transit.read_key(name="missing")
+    anonymous = hvac.Client(url=server.url, token="sr_0000000000000000_" + "A" * 43)
+    with pytest.raises((hvac.exceptions.Unauthorized, hvac.exceptions.Forbidden)):
+        anonymous.secrets.transit.encrypt_data(name="k", plaintext=b64("x"))
