@@ -63,6 +63,14 @@ if __name__ == "__main__":
     emit("fail_no_last_flag", dek, plaintext, head2 + b"".join(no_last), "fail")
     other_head, other = encrypt(dek, plaintext, 32, bytes([0x11]) * 32, prefix, wrapped)
     emit("fail_segment_from_another_blob", dek, plaintext, head + other[0] + b"".join(sealed[1:]), "fail")
+    # Two full 16-byte segments, then an empty segment flagged last: only the
+    # empty blob may end with an empty segment (one encoding per plaintext).
+    exact = bytes(range(32))
+    head3 = header(16, salt, prefix, wrapped)
+    key3 = blob_key(dek, salt, head3)
+    segs = [seal_segment(key3, prefix, 0, False, exact[:16]), seal_segment(key3, prefix, 1, False, exact[16:]),
+            seal_segment(key3, prefix, 2, True, b"")]
+    emit("fail_empty_last_segment_after_data", dek, exact, head3 + b"".join(segs), "fail")
     tampered_head = bytearray(head)
     tampered_head[-1] ^= 1
     emit("fail_header_changed", dek, plaintext, bytes(tampered_head) + b"".join(sealed), "fail")

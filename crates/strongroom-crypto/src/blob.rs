@@ -426,6 +426,11 @@ impl<R: Read> DecryptingReader<R> {
             }
             more == 0
         };
+        // An empty last segment is only the encoding of an empty blob;
+        // refusing it elsewhere keeps one encoding per plaintext, as layout() does.
+        if last && self.index > 0 && self.plaintext.len() == SEGMENT_OVERHEAD {
+            return Err(io_error(CryptoError::Decrypt));
+        }
         self.opener.open_segment(self.index, &mut self.plaintext, last).map_err(io_error)?;
         if last {
             self.done = true;
