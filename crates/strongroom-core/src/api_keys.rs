@@ -84,8 +84,9 @@ pub trait ApiKeyStore: Send + Sync + fmt::Debug {
     async fn list_api_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError>;
     /// Marks a key revoked at `at` unless it already is; `false` if unknown or already revoked.
     async fn revoke_api_key(&self, id: &str, at: i64) -> Result<bool, StoreError>;
-    /// Counts a successful use (one statement, so concurrent uses all count).
-    async fn record_api_key_use(&self, id: &str, at: i64) -> Result<(), StoreError>;
+    /// Adds `count` uses and moves `last_used_at` forward to `last_at` (never
+    /// back), in one statement, so instances flushing at once all count.
+    async fn add_api_key_uses(&self, id: &str, count: i64, last_at: i64) -> Result<(), StoreError>;
 }
 
 /// A freshly issued key: the only time the full key exists outside the
@@ -128,11 +129,18 @@ impl ApiKeyPrincipal {
 }
 
 /// Issuing, checking and revoking API keys.
+///
+/// Usage (count, last use) is tallied in memory and written by
+/// [`ApiKeys::flush_usage`], which the server calls every second and at
+/// shutdown: a write per request would put a durable commit on every
+/// encrypt call. A crash loses at most that second's tally, never a key's
+/// revocation or expiry, which are checked against the store on every call.
 #[derive(Debug)]
 pub struct ApiKeys {
     store: Arc<dyn ApiKeyStore>,
     keyring: Arc<Keyring>,
     clock: Arc<dyn Clock>,
+    pending_usage: std::sync::Mutex<std::collections::HashMap<String, (i64, i64)>>,
 }
 
 fn hash_input(id: &str, secret: &str) -> Vec<u8> {
@@ -143,7 +151,7 @@ fn hash_input(id: &str, secret: &str) -> Vec<u8> {
 impl ApiKeys {
     /// The service over `store`, hashing with `keyring`'s [`API_KEY_HASH_KEY`].
     pub fn new(store: Arc<dyn ApiKeyStore>, keyring: Arc<Keyring>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, keyring, clock }
+        Self { store, keyring, clock, pending_usage: Default::default() }
     }
 
     fn now(&self) -> i64 {
@@ -219,8 +227,32 @@ impl ApiKeys {
         if !valid || record.revoked_at.is_some() || record.expires_at.is_some_and(|at| now >= at) {
             return Err(CoreError::Unauthenticated);
         }
-        self.store.record_api_key_use(&record.id, now).await?;
+        {
+            let mut pending = self.pending_usage.lock().unwrap_or_else(|p| p.into_inner());
+            let entry = pending.entry(record.id.clone()).or_insert((0, now));
+            entry.0 += 1;
+            entry.1 = entry.1.max(now);
+        }
         Ok(ApiKeyPrincipal { id: record.id, name: record.name, scopes: record.scopes })
+    }
+
+    /// Writes the usage tallied since the last flush. On failure the tally
+    /// is put back, to be written by the next flush.
+    pub async fn flush_usage(&self) -> Result<(), CoreError> {
+        let pending = std::mem::take(&mut *self.pending_usage.lock().unwrap_or_else(|p| p.into_inner()));
+        let mut entries = pending.into_iter();
+        while let Some((id, (count, last_at))) = entries.next() {
+            if let Err(error) = self.store.add_api_key_uses(&id, count, last_at).await {
+                let mut back = self.pending_usage.lock().unwrap_or_else(|p| p.into_inner());
+                for (id, (count, last_at)) in std::iter::once((id, (count, last_at))).chain(entries) {
+                    let entry = back.entry(id).or_insert((0, last_at));
+                    entry.0 += count;
+                    entry.1 = entry.1.max(last_at);
+                }
+                return Err(error.into());
+            }
+        }
+        Ok(())
     }
 
     /// Every key (without secrets).

@@ -504,45 +504,107 @@ impl Keyring {
         Ok(strongroom_crypto::ct_eq(&strongroom_crypto::hmac_sha256(material.expose(), data), expected))
     }
 
-    /// Seals `plaintext` under the key's latest version, bound to `context`.
-    pub async fn encrypt(&self, name: &str, plaintext: &[u8], context: &AssociatedData) -> Result<Vec<u8>, CoreError> {
+    /// The key `name` if it serves `purpose`; a key of another purpose does
+    /// not exist for this caller (so transit cannot reach the server's own keys).
+    pub async fn info_for(&self, purpose: KeyPurpose, name: &str) -> Result<KeyInfo, CoreError> {
         let info = self.info(name).await?;
-        info.require("encrypt", &[KeyState::Active])?;
-        info.require_algorithm("encrypt", KeyAlgorithm::Aes256Gcm)?;
-        let material = self.material(&info, info.latest_version).await?;
-        let header = SealedHeader { key_name: info.name.clone(), key_version: info.latest_version };
-        Ok(strongroom_crypto::seal(&Self::aes_key(&material)?, &header, plaintext, context)?)
+        if info.purpose == purpose { Ok(info) } else { Err(CoreError::KeyNotFound(name.to_owned())) }
     }
 
-    /// Opens a sealed value made by this key, for `context`.
-    pub async fn decrypt(&self, name: &str, sealed: &[u8], context: &AssociatedData) -> Result<SecretBytes, CoreError> {
-        let info = self.info(name).await?;
-        info.require("decrypt", &[KeyState::Active, KeyState::DecryptOnly, KeyState::Compromised])?;
-        info.require_algorithm("decrypt", KeyAlgorithm::Aes256Gcm)?;
-        let (header, _) = SealedHeader::parse(sealed)?;
-        if header.key_name != info.name {
-            return Err(CoreError::WrongKeyForCiphertext(info.name));
-        }
-        if header.key_version < info.min_decryption_version {
-            return Err(CoreError::KeyVersionRetired {
-                name: info.name,
-                version: header.key_version,
-                min: info.min_decryption_version,
-            });
-        }
-        if header.key_version > info.latest_version {
-            return Err(CoreError::KeyVersionNotFound { name: info.name, version: header.key_version });
-        }
-        let material = self.material(&info, header.key_version).await?;
-        Ok(strongroom_crypto::open(&Self::aes_key(&material)?, sealed, context)?)
+    /// Looks `name` up once for a run of operations (a request, a batch):
+    /// the key must serve `purpose`, and its state and versions are those read
+    /// now. Material comes from the keyring's cache.
+    pub async fn use_key(&self, purpose: KeyPurpose, name: &str) -> Result<KeyUse<'_>, CoreError> {
+        Ok(KeyUse { keyring: self, info: self.info_for(purpose, name).await? })
+    }
+
+    /// Seals `plaintext` under the latest version of `name` (which must serve
+    /// `purpose`), bound to `context`.
+    pub async fn encrypt(
+        &self,
+        purpose: KeyPurpose,
+        name: &str,
+        plaintext: &[u8],
+        context: &AssociatedData,
+    ) -> Result<Vec<u8>, CoreError> {
+        self.use_key(purpose, name).await?.encrypt(plaintext, context).await
+    }
+
+    /// Opens a sealed value made by `name` (which must serve `purpose`), for `context`.
+    pub async fn decrypt(
+        &self,
+        purpose: KeyPurpose,
+        name: &str,
+        sealed: &[u8],
+        context: &AssociatedData,
+    ) -> Result<SecretBytes, CoreError> {
+        self.use_key(purpose, name).await?.decrypt(sealed, context).await
     }
 
     /// Re-encrypts a sealed value under the latest version without the
     /// plaintext leaving this call; works with any context, unlike Vault's
     /// rewrap with associated data (hashicorp/vault#29532).
-    pub async fn rewrap(&self, name: &str, sealed: &[u8], context: &AssociatedData) -> Result<Vec<u8>, CoreError> {
-        let plaintext = self.decrypt(name, sealed, context).await?;
-        self.encrypt(name, plaintext.expose(), context).await
+    pub async fn rewrap(
+        &self,
+        purpose: KeyPurpose,
+        name: &str,
+        sealed: &[u8],
+        context: &AssociatedData,
+    ) -> Result<Vec<u8>, CoreError> {
+        self.use_key(purpose, name).await?.rewrap(sealed, context).await
+    }
+}
+
+/// A key looked up once for several operations (see [`Keyring::use_key`]).
+#[derive(Debug)]
+pub struct KeyUse<'a> {
+    keyring: &'a Keyring,
+    info: KeyInfo,
+}
+
+impl KeyUse<'_> {
+    /// The key as it was when looked up.
+    pub fn info(&self) -> &KeyInfo {
+        &self.info
+    }
+
+    /// Seals `plaintext` under the latest version, bound to `context`.
+    pub async fn encrypt(&self, plaintext: &[u8], context: &AssociatedData) -> Result<Vec<u8>, CoreError> {
+        let info = &self.info;
+        info.require("encrypt", &[KeyState::Active])?;
+        info.require_algorithm("encrypt", KeyAlgorithm::Aes256Gcm)?;
+        let material = self.keyring.material(info, info.latest_version).await?;
+        let header = SealedHeader { key_name: info.name.clone(), key_version: info.latest_version };
+        Ok(strongroom_crypto::seal(&Keyring::aes_key(&material)?, &header, plaintext, context)?)
+    }
+
+    /// Opens a sealed value made by this key, for `context`.
+    pub async fn decrypt(&self, sealed: &[u8], context: &AssociatedData) -> Result<SecretBytes, CoreError> {
+        let info = &self.info;
+        info.require("decrypt", &[KeyState::Active, KeyState::DecryptOnly, KeyState::Compromised])?;
+        info.require_algorithm("decrypt", KeyAlgorithm::Aes256Gcm)?;
+        let (header, _) = SealedHeader::parse(sealed)?;
+        if header.key_name != info.name {
+            return Err(CoreError::WrongKeyForCiphertext(info.name.clone()));
+        }
+        if header.key_version < info.min_decryption_version {
+            return Err(CoreError::KeyVersionRetired {
+                name: info.name.clone(),
+                version: header.key_version,
+                min: info.min_decryption_version,
+            });
+        }
+        if header.key_version > info.latest_version {
+            return Err(CoreError::KeyVersionNotFound { name: info.name.clone(), version: header.key_version });
+        }
+        let material = self.keyring.material(info, header.key_version).await?;
+        Ok(strongroom_crypto::open(&Keyring::aes_key(&material)?, sealed, context)?)
+    }
+
+    /// Decrypts and re-encrypts under the latest version, with the same context.
+    pub async fn rewrap(&self, sealed: &[u8], context: &AssociatedData) -> Result<Vec<u8>, CoreError> {
+        let plaintext = self.decrypt(sealed, context).await?;
+        self.encrypt(plaintext.expose(), context).await
     }
 }
 

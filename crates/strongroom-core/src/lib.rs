@@ -20,6 +20,6 @@ mod store;
 pub use api_keys::{API_KEY_HASH_KEY, ApiKeyPrincipal, ApiKeyRecord, ApiKeyStore, ApiKeys, IssuedApiKey, Scope};
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use error::CoreError;
-pub use keyring::{KeyAlgorithm, KeyInfo, KeyPurpose, KeySpec, KeyState, Keyring};
+pub use keyring::{KeyAlgorithm, KeyInfo, KeyPurpose, KeySpec, KeyState, KeyUse, Keyring};
 pub use root_key::{RootKeyStatus, unseal};
 pub use store::{Backend, KeyStore, Store, StoreError, StoredKey, StoredKeyVersion, settings};

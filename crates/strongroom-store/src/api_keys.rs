@@ -94,10 +94,14 @@ macro_rules! impl_api_key_store {
                 Ok(updated.rows_affected() == 1)
             }
 
-            async fn record_api_key_use(&self, id: &str, at: i64) -> Result<(), StoreError> {
-                sqlx::query("UPDATE api_keys SET last_used_at = $1, use_count = use_count + 1 WHERE id = $2")
-                    .bind(at)
-                    .bind(id)
+            async fn add_api_key_uses(&self, id: &str, count: i64, last_at: i64) -> Result<(), StoreError> {
+                sqlx::query(
+                    "UPDATE api_keys SET use_count = use_count + $1, last_used_at = CASE \
+                     WHEN last_used_at IS NULL OR last_used_at < $2 THEN $2 ELSE last_used_at END WHERE id = $3",
+                )
+                .bind(count)
+                .bind(last_at)
+                .bind(id)
                     .execute(&self.pool)
                     .await
                     .map_err(map)?;

@@ -121,8 +121,11 @@ pub async fn keyring_creates_keys_and_round_trips_values(database: TestDatabase)
     assert_eq!((info.latest_version, info.min_decryption_version, info.state), (1, 1, KeyState::Active));
     assert!(matches!(ring.create("orders", transit()).await, Err(CoreError::KeyExists(_))));
     assert!(matches!(ring.create("Bad Name", transit()).await, Err(CoreError::InvalidKeyName(_))));
-    let sealed = ring.encrypt("orders", b"candidate answer", &field("r1")).await.unwrap();
-    assert_eq!(ring.decrypt("orders", &sealed, &field("r1")).await.unwrap().expose(), b"candidate answer");
+    let sealed = ring.encrypt(KeyPurpose::Transit, "orders", b"candidate answer", &field("r1")).await.unwrap();
+    assert_eq!(
+        ring.decrypt(KeyPurpose::Transit, "orders", &sealed, &field("r1")).await.unwrap().expose(),
+        b"candidate answer"
+    );
     assert!(matches!(ring.info("missing").await, Err(CoreError::KeyNotFound(_))));
     assert_eq!(ring.list().await.unwrap().len(), 1);
 }
@@ -132,15 +135,21 @@ pub async fn ciphertext_moved_to_another_record_or_key_fails(database: TestDatab
     let ring = keyring(&db);
     ring.create("a", transit()).await.unwrap();
     ring.create("b", transit()).await.unwrap();
-    let sealed = ring.encrypt("a", b"secret", &field("r1")).await.unwrap();
-    let moved = ring.decrypt("a", &sealed, &field("r2")).await.unwrap_err();
+    let sealed = ring.encrypt(KeyPurpose::Transit, "a", b"secret", &field("r1")).await.unwrap();
+    let moved = ring.decrypt(KeyPurpose::Transit, "a", &sealed, &field("r2")).await.unwrap_err();
     assert!(matches!(moved, CoreError::Crypto(CryptoError::Decrypt)), "{moved:?}");
-    assert!(matches!(ring.decrypt("b", &sealed, &field("r1")).await, Err(CoreError::WrongKeyForCiphertext(_))));
+    assert!(matches!(
+        ring.decrypt(KeyPurpose::Transit, "b", &sealed, &field("r1")).await,
+        Err(CoreError::WrongKeyForCiphertext(_))
+    ));
     let mut flipped = sealed.clone();
     *flipped.last_mut().unwrap() ^= 1;
-    assert!(matches!(ring.decrypt("a", &flipped, &field("r1")).await, Err(CoreError::Crypto(CryptoError::Decrypt))));
     assert!(matches!(
-        ring.decrypt("a", &sealed[..10], &field("r1")).await,
+        ring.decrypt(KeyPurpose::Transit, "a", &flipped, &field("r1")).await,
+        Err(CoreError::Crypto(CryptoError::Decrypt))
+    ));
+    assert!(matches!(
+        ring.decrypt(KeyPurpose::Transit, "a", &sealed[..10], &field("r1")).await,
         Err(CoreError::Crypto(CryptoError::Decrypt))
     ));
 }
@@ -149,15 +158,15 @@ pub async fn rotation_keeps_old_values_readable_rewrap_moves_them_and_min_versio
     let db = open(&database).await;
     let ring = keyring(&db);
     ring.create("k", transit()).await.unwrap();
-    let old = ring.encrypt("k", b"v1 data", &field("r")).await.unwrap();
+    let old = ring.encrypt(KeyPurpose::Transit, "k", b"v1 data", &field("r")).await.unwrap();
     assert_eq!(ring.rotate("k").await.unwrap().latest_version, 2);
-    assert_eq!(ring.decrypt("k", &old, &field("r")).await.unwrap().expose(), b"v1 data");
-    let rewrapped = ring.rewrap("k", &old, &field("r")).await.unwrap();
+    assert_eq!(ring.decrypt(KeyPurpose::Transit, "k", &old, &field("r")).await.unwrap().expose(), b"v1 data");
+    let rewrapped = ring.rewrap(KeyPurpose::Transit, "k", &old, &field("r")).await.unwrap();
     assert_eq!(strongroom_crypto::SealedHeader::parse(&rewrapped).unwrap().0.key_version, 2);
-    assert_eq!(ring.decrypt("k", &rewrapped, &field("r")).await.unwrap().expose(), b"v1 data");
+    assert_eq!(ring.decrypt(KeyPurpose::Transit, "k", &rewrapped, &field("r")).await.unwrap().expose(), b"v1 data");
     ring.set_min_decryption_version("k", 2).await.unwrap();
     assert!(matches!(
-        ring.decrypt("k", &old, &field("r")).await,
+        ring.decrypt(KeyPurpose::Transit, "k", &old, &field("r")).await,
         Err(CoreError::KeyVersionRetired { version: 1, min: 2, .. })
     ));
     assert!(ring.set_min_decryption_version("k", 1).await.is_err(), "never backwards");
@@ -168,21 +177,30 @@ pub async fn states_gate_operations_and_destruction_crypto_shreds(database: Test
     let db = open(&database).await;
     let ring = keyring(&db);
     ring.create("k", transit()).await.unwrap();
-    let sealed = ring.encrypt("k", b"privileged audio key", &field("r")).await.unwrap();
+    let sealed = ring.encrypt(KeyPurpose::Transit, "k", b"privileged audio key", &field("r")).await.unwrap();
     ring.set_state("k", KeyState::DecryptOnly).await.unwrap();
-    assert!(matches!(ring.encrypt("k", b"x", &field("r")).await, Err(CoreError::KeyUnusable { .. })));
-    ring.decrypt("k", &sealed, &field("r")).await.unwrap();
+    assert!(matches!(
+        ring.encrypt(KeyPurpose::Transit, "k", b"x", &field("r")).await,
+        Err(CoreError::KeyUnusable { .. })
+    ));
+    ring.decrypt(KeyPurpose::Transit, "k", &sealed, &field("r")).await.unwrap();
     ring.set_state("k", KeyState::Disabled).await.unwrap();
-    assert!(matches!(ring.decrypt("k", &sealed, &field("r")).await, Err(CoreError::KeyUnusable { .. })));
+    assert!(matches!(
+        ring.decrypt(KeyPurpose::Transit, "k", &sealed, &field("r")).await,
+        Err(CoreError::KeyUnusable { .. })
+    ));
     ring.set_state("k", KeyState::Compromised).await.unwrap();
-    ring.decrypt("k", &sealed, &field("r")).await.unwrap();
+    ring.decrypt(KeyPurpose::Transit, "k", &sealed, &field("r")).await.unwrap();
     assert!(ring.set_state("k", KeyState::Active).await.is_err(), "a compromised key stays compromised");
     // A second instance has the material cached before the first destroys the key.
     let other_instance = keyring(&db);
-    other_instance.decrypt("k", &sealed, &field("r")).await.unwrap();
+    other_instance.decrypt(KeyPurpose::Transit, "k", &sealed, &field("r")).await.unwrap();
     ring.set_state("k", KeyState::Destroyed).await.unwrap();
     for instance in [&ring, &other_instance, &keyring(&db)] {
-        assert!(matches!(instance.decrypt("k", &sealed, &field("r")).await, Err(CoreError::KeyUnusable { .. })));
+        assert!(matches!(
+            instance.decrypt(KeyPurpose::Transit, "k", &sealed, &field("r")).await,
+            Err(CoreError::KeyUnusable { .. })
+        ));
     }
     let stored = db.key_store().key_version("k", 1).await.unwrap().unwrap();
     assert!(stored.wrapped_material.is_empty(), "destroyed material must be erased at rest");
@@ -194,9 +212,12 @@ pub async fn material_depends_on_the_root_key(database: TestDatabase) {
     let clock = Arc::new(FixedClock::at(Duration::from_secs(1_800_000_000)));
     let ring = keyring_with(&db, 1, Arc::clone(&clock));
     ring.create("k", transit()).await.unwrap();
-    let sealed = ring.encrypt("k", b"x", &field("r")).await.unwrap();
+    let sealed = ring.encrypt(KeyPurpose::Transit, "k", b"x", &field("r")).await.unwrap();
     let wrong_root = keyring_with(&db, 2, clock);
-    assert!(matches!(wrong_root.decrypt("k", &sealed, &field("r")).await, Err(CoreError::Crypto(_))));
+    assert!(matches!(
+        wrong_root.decrypt(KeyPurpose::Transit, "k", &sealed, &field("r")).await,
+        Err(CoreError::Crypto(_))
+    ));
 }
 
 pub async fn concurrent_rotations_from_two_instances_never_collide(database: TestDatabase) {
@@ -279,7 +300,10 @@ pub async fn signing_and_hmac_keys_are_created_but_do_not_encrypt(database: Test
         .await
         .unwrap();
     assert_eq!(jwt.algorithm, KeyAlgorithm::Ed25519);
-    assert!(matches!(ring.encrypt("jwt", b"x", &field("r")).await, Err(CoreError::WrongAlgorithm { .. })));
+    assert!(matches!(
+        ring.encrypt(KeyPurpose::JwtSigning, "jwt", b"x", &field("r")).await,
+        Err(CoreError::WrongAlgorithm { .. })
+    ));
 }
 
 fn api_keys(db: &Database, clock: Arc<FixedClock>) -> strongroom_core::ApiKeys {
@@ -302,7 +326,11 @@ pub async fn api_keys_authenticate_once_issued_and_never_after_revocation_or_exp
     assert_eq!(principal.scopes, vec![Scope::TransitUse]);
     assert!(principal.require(Scope::TransitManage).is_err());
     keys.authenticate(issued.expose()).await.unwrap();
-    assert_eq!(db.api_key_store().api_key(&record.id).await.unwrap().unwrap().use_count, 2);
+    assert_eq!(db.api_key_store().api_key(&record.id).await.unwrap().unwrap().use_count, 0, "tallied in memory");
+    keys.flush_usage().await.unwrap();
+    keys.flush_usage().await.unwrap();
+    let used = db.api_key_store().api_key(&record.id).await.unwrap().unwrap();
+    assert_eq!((used.use_count, used.last_used_at), (2, Some(1_800_000_000)));
     let mut wrong = issued.expose().to_owned();
     wrong.pop();
     wrong.push(if issued.expose().ends_with('A') { 'B' } else { 'A' });

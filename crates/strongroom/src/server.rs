@@ -30,6 +30,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let keyring = Arc::new(Keyring::new(database.key_store(), Arc::clone(&kek), Arc::clone(&clock)));
     let api_keys = Arc::new(ApiKeys::new(database.api_key_store(), Arc::clone(&keyring), clock));
     let rotation = tokio::spawn(rotate_keys_when_due(Arc::clone(&keyring)));
+    let usage = tokio::spawn(flush_api_key_usage(Arc::clone(&api_keys)));
     let listener = bind(&config).await?;
     let address = listener.local_addr()?;
     let scheme = if config.tls_enabled() { "https" } else { "http" };
@@ -37,7 +38,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         store: Arc::clone(&store),
         root_key_id: kek.id().to_string(),
         keyring,
-        api_keys,
+        api_keys: Arc::clone(&api_keys),
         http: HttpSettings {
             body_limit_bytes: usize::try_from(config.server.body_limit_bytes).unwrap_or(usize::MAX),
             request_timeout: Duration::from_secs(config.server.request_timeout_seconds),
@@ -55,6 +56,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     .await
     .context("the HTTP server failed")?;
     rotation.abort();
+    usage.abort();
+    if let Err(error) = api_keys.flush_usage().await {
+        tracing::warn!(%error, "could not record the last second of API-key usage");
+    }
     database.close().await;
     tracing::info!("stopped");
     Ok(())
@@ -142,6 +147,17 @@ async fn rotate_keys_when_due(keyring: Arc<Keyring>) {
             Ok(rotated) if rotated.is_empty() => {}
             Ok(rotated) => tracing::info!(keys = ?rotated, "rotated keys whose rotation period had passed"),
             Err(error) => tracing::warn!(%error, "automatic key rotation failed; retrying in a minute"),
+        }
+    }
+}
+
+/// Writes API-key usage tallies once a second (see `ApiKeys::flush_usage`).
+async fn flush_api_key_usage(api_keys: Arc<ApiKeys>) {
+    let mut ticker = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        ticker.tick().await;
+        if let Err(error) = api_keys.flush_usage().await {
+            tracing::warn!(%error, "could not record API-key usage; retrying");
         }
     }
 }

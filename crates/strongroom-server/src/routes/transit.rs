@@ -107,11 +107,7 @@ fn rotation_period(value: Option<&serde_json::Value>) -> Result<Option<Option<i6
 
 /// A transit key's info; keys of other purposes do not exist here.
 async fn transit_key(state: &AppState, name: &str) -> Result<KeyInfo, ApiError> {
-    let info = state.keyring.info(name).await?;
-    if info.purpose != KeyPurpose::Transit {
-        return Err(CoreError::KeyNotFound(name.to_owned()).into());
-    }
-    Ok(info)
+    Ok(state.keyring.info_for(KeyPurpose::Transit, name).await?)
 }
 
 async fn describe(state: &AppState, info: KeyInfo) -> Result<TransitKey, ApiError> {
@@ -365,17 +361,17 @@ pub(crate) async fn encrypt(
 ) -> Result<Response, ApiError> {
     caller.require(Scope::TransitUse)?;
     let request: EncryptRequest = body(&bytes)?;
-    let info = transit_key(&state, &name).await?;
-    if request.key_version.is_some_and(|v| v != 0 && v != info.latest_version) {
+    // One lookup of the key serves the whole request, however large the batch.
+    let key = state.keyring.use_key(KeyPurpose::Transit, &name).await?;
+    if request.key_version.is_some_and(|v| v != 0 && v != key.info().latest_version) {
         return Err(ApiError::InvalidRequest("key_version: encryption always uses the latest version".into()));
     }
     let seal = |(plaintext, context_value): (String, Option<String>)| {
-        let state = &state;
-        let name = &name;
+        let key = &key;
         async move {
             let plaintext = zeroize::Zeroizing::new(decode_base64("plaintext", &plaintext)?);
             let context = context(context_value.as_ref())?;
-            let sealed = state.keyring.encrypt(name, &plaintext, &context).await?;
+            let sealed = key.encrypt(&plaintext, &context).await?;
             ciphertext_result(&sealed)
         }
     };
@@ -400,14 +396,13 @@ pub(crate) async fn decrypt(
 ) -> Result<Response, ApiError> {
     caller.require(Scope::TransitUse)?;
     let request: DecryptRequest = body(&bytes)?;
-    transit_key(&state, &name).await?;
+    let key = state.keyring.use_key(KeyPurpose::Transit, &name).await?;
     let open = |(ciphertext, context_value): (String, Option<String>)| {
-        let state = &state;
-        let name = &name;
+        let key = &key;
         async move {
             let sealed = parse_ciphertext(&ciphertext)?;
             let context = context(context_value.as_ref())?;
-            let plaintext = state.keyring.decrypt(name, &sealed, &context).await?;
+            let plaintext = key.decrypt(&sealed, &context).await?;
             // Deliberately public: decrypting for the caller is this route's purpose.
             Ok::<_, ApiError>(PlaintextResult {
                 plaintext: Some(STANDARD.encode(plaintext.expose())),
@@ -434,14 +429,13 @@ pub(crate) async fn rewrap(
 ) -> Result<Response, ApiError> {
     caller.require(Scope::TransitUse)?;
     let request: DecryptRequest = body(&bytes)?;
-    transit_key(&state, &name).await?;
+    let key = state.keyring.use_key(KeyPurpose::Transit, &name).await?;
     let rewrap_one = |(ciphertext, context_value): (String, Option<String>)| {
-        let state = &state;
-        let name = &name;
+        let key = &key;
         async move {
             let sealed = parse_ciphertext(&ciphertext)?;
             let context = context(context_value.as_ref())?;
-            ciphertext_result(&state.keyring.rewrap(name, &sealed, &context).await?)
+            ciphertext_result(&key.rewrap(&sealed, &context).await?)
         }
     };
     let (single, batch) = ciphertext_inputs(request);
