@@ -45,6 +45,7 @@ PY
 
 wait_for() { for _ in $(seq 1 100); do curl -sf "$1" >/dev/null 2>&1 && return 0; sleep 0.1; done; echo "no answer from $1" >&2; exit 1; }
 
+# Ports are 10 apart: a dev server also binds its cluster port (port + 1).
 start_bao() { # $1 = port, $2 = "audit" or "noaudit"
     local dir="$work/bao-$2"; mkdir -p "$dir"
     if [ "$2" = audit ]; then
@@ -60,16 +61,16 @@ start_bao() { # $1 = port, $2 = "audit" or "noaudit"
     curl -sf -H 'X-Vault-Token: root' -X POST "http://127.0.0.1:$1/v1/transit/keys/bench" >/dev/null
 }
 
-start_bao 8301 audit
-start_bao 8302 noaudit
+start_bao 8310 audit
+start_bao 8320 noaudit
 
 sr_dir="$work/strongroom"
-STRONGROOM_DATA_DIR="$sr_dir" STRONGROOM_SERVER_LISTEN=127.0.0.1:8303 STRONGROOM_LOG_LEVEL=warn \
+STRONGROOM_DATA_DIR="$sr_dir" STRONGROOM_SERVER_LISTEN=127.0.0.1:8330 STRONGROOM_LOG_LEVEL=warn \
     "$strongroom" server > "$work/strongroom.out" 2> "$work/strongroom.log" &
 pids+=($!)
-wait_for "http://127.0.0.1:8303/readyz"
+wait_for "http://127.0.0.1:8330/readyz"
 sr_token=$(STRONGROOM_DATA_DIR="$sr_dir" "$strongroom" apikey create --name bench --scope transit:use --scope transit:manage 2>/dev/null)
-curl -sf -H "X-Vault-Token: $sr_token" -X POST "http://127.0.0.1:8303/v1/transit/keys/bench" >/dev/null
+curl -sf -H "X-Vault-Token: $sr_token" -X POST "http://127.0.0.1:8330/v1/transit/keys/bench" >/dev/null
 
 # run NAME URL TOKEN BODY -> "rps p50_ms p99_ms"
 run() {
@@ -91,9 +92,9 @@ PY
 
 printf '%-14s %-22s %10s %9s %9s\n' workload server "req/s" "p50 ms" "p99 ms"
 for workload in enc64 enc4k batch100; do
-    read -r sr_rps sr_p50 sr_p99 < <(run strongroom "http://127.0.0.1:8303/v1/transit/encrypt/bench" "$sr_token" "$workload.json")
-    read -r ba_rps ba_p50 ba_p99 < <(run bao-audit "http://127.0.0.1:8301/v1/transit/encrypt/bench" root "$workload.json")
-    read -r bn_rps bn_p50 bn_p99 < <(run bao-noaudit "http://127.0.0.1:8302/v1/transit/encrypt/bench" root "$workload.json")
+    read -r sr_rps sr_p50 sr_p99 < <(run strongroom "http://127.0.0.1:8330/v1/transit/encrypt/bench" "$sr_token" "$workload.json")
+    read -r ba_rps ba_p50 ba_p99 < <(run bao-audit "http://127.0.0.1:8310/v1/transit/encrypt/bench" root "$workload.json")
+    read -r bn_rps bn_p50 bn_p99 < <(run bao-noaudit "http://127.0.0.1:8320/v1/transit/encrypt/bench" root "$workload.json")
     printf '%-14s %-22s %10s %9s %9s\n' "$workload" "strongroom (no audit)" "$sr_rps" "$sr_p50" "$sr_p99"
     printf '%-14s %-22s %10s %9s %9s\n' "$workload" "openbao + file audit" "$ba_rps" "$ba_p50" "$ba_p99"
     printf '%-14s %-22s %10s %9s %9s\n' "$workload" "openbao, no audit" "$bn_rps" "$bn_p50" "$bn_p99"
