@@ -30,8 +30,20 @@ impl AeadKey {
 
     /// Encrypts `plaintext` bound to `aad`, with a fresh random nonce.
     pub fn seal(&self, plaintext: &[u8], aad: &[u8]) -> Result<Vec<u8>, CryptoError> {
-        let nonce_bytes: [u8; NONCE_LEN] = random_bytes()?;
-        let mut out = Vec::with_capacity(plaintext.len() + SEAL_OVERHEAD);
+        self.seal_appending(Vec::with_capacity(plaintext.len() + SEAL_OVERHEAD), random_bytes()?, plaintext, aad)
+    }
+
+    /// Appends `nonce || ciphertext || tag` to `out`. The nonce must never
+    /// repeat under this key: callers pass a random one (tests: a fixed one).
+    pub(crate) fn seal_appending(
+        &self,
+        mut out: Vec<u8>,
+        nonce_bytes: [u8; NONCE_LEN],
+        plaintext: &[u8],
+        aad: &[u8],
+    ) -> Result<Vec<u8>, CryptoError> {
+        let body_start = out.len() + NONCE_LEN;
+        out.reserve(NONCE_LEN + plaintext.len() + 16);
         out.extend_from_slice(&nonce_bytes);
         out.extend_from_slice(plaintext);
         let tag = self
@@ -39,7 +51,7 @@ impl AeadKey {
             .seal_in_place_separate_tag(
                 Nonce::assume_unique_for_key(nonce_bytes),
                 Aad::from(aad),
-                &mut out[NONCE_LEN..],
+                &mut out[body_start..],
             )
             .map_err(|_| CryptoError::Decrypt)?;
         out.extend_from_slice(tag.as_ref());

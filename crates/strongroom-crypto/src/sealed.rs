@@ -15,14 +15,13 @@
 //! Invariant: the format is public (docs/formats.md). Change it only with a
 //! new format byte, never in place.
 
-use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use ring::aead::NONCE_LEN;
 
-use crate::{CryptoError, SecretBytes, SecretKey, random_bytes};
+use crate::{AeadKey, CryptoError, SecretBytes, SecretKey, random_bytes};
 
 const MAGIC: &[u8; 2] = b"SR";
 const FORMAT_V1: u8 = 0x01;
 const ALG_AES_256_GCM: u8 = 0x01;
-const TAG_LEN: usize = 16;
 
 /// Where a ciphertext belongs, as labelled fields (`collection`, `record`,
 /// `field`, …). Encoded with length prefixes so that no two different lists
@@ -95,11 +94,6 @@ impl SealedHeader {
     }
 }
 
-fn aead_key(key: &SecretKey) -> LessSafeKey {
-    // Invariant: SecretKey is exactly the 32 bytes AES-256 takes.
-    LessSafeKey::new(UnboundKey::new(&AES_256_GCM, key.expose()).expect("32-byte key"))
-}
-
 fn full_aad(header: &[u8], context: &AssociatedData) -> Vec<u8> {
     let mut aad = Vec::with_capacity(header.len() + context.encode().len());
     aad.extend_from_slice(header);
@@ -126,43 +120,15 @@ fn seal_with_nonce(
     context: &AssociatedData,
 ) -> Result<Vec<u8>, CryptoError> {
     let header_bytes = header.encode()?;
-    let mut out = Vec::with_capacity(header_bytes.len() + NONCE_LEN + plaintext.len() + TAG_LEN);
-    out.extend_from_slice(&header_bytes);
-    out.extend_from_slice(&nonce_bytes);
-    let body_start = out.len();
-    out.extend_from_slice(plaintext);
-    let tag = aead_key(key)
-        .seal_in_place_separate_tag(
-            Nonce::assume_unique_for_key(nonce_bytes),
-            Aad::from(full_aad(&header_bytes, context)),
-            &mut out[body_start..],
-        )
-        .map_err(|_| CryptoError::Decrypt)?;
-    out.extend_from_slice(tag.as_ref());
-    Ok(out)
+    let aad = full_aad(&header_bytes, context);
+    AeadKey::new(key).seal_appending(header_bytes, nonce_bytes, plaintext, &aad)
 }
 
 /// Opens a sealed value with `key` (the one its header names) for `context`.
 pub fn open(key: &SecretKey, sealed: &[u8], context: &AssociatedData) -> Result<SecretBytes, CryptoError> {
     let (_, header_len) = SealedHeader::parse(sealed)?;
-    let (header, rest) = sealed.split_at(header_len);
-    if rest.len() < NONCE_LEN + TAG_LEN {
-        return Err(CryptoError::Decrypt);
-    }
-    let (nonce_bytes, body) = rest.split_at(NONCE_LEN);
-    let nonce = Nonce::try_assume_unique_for_key(nonce_bytes).map_err(|_| CryptoError::Decrypt)?;
-    let mut buffer = body.to_vec();
-    match aead_key(key).open_in_place(nonce, Aad::from(full_aad(header, context)), &mut buffer) {
-        Ok(plain) => {
-            let len = plain.len();
-            buffer.truncate(len);
-            Ok(SecretBytes::new(buffer))
-        }
-        Err(_) => {
-            zeroize::Zeroize::zeroize(&mut buffer);
-            Err(CryptoError::Decrypt)
-        }
-    }
+    let (header, body) = sealed.split_at(header_len);
+    AeadKey::new(key).open(body, &full_aad(header, context))
 }
 
 #[cfg(test)]
