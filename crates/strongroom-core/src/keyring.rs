@@ -299,14 +299,7 @@ impl Keyring {
 
     /// Creation time (Unix seconds) of every version of a key, oldest first.
     pub async fn version_times(&self, name: &str) -> Result<Vec<(u32, i64)>, CoreError> {
-        let info = self.info(name).await?;
-        let mut times = Vec::with_capacity(info.latest_version as usize);
-        for version in 1..=info.latest_version {
-            if let Some(stored) = self.store.key_version(name, version).await? {
-                times.push((version, stored.created_at));
-            }
-        }
-        Ok(times)
+        Ok(self.store.key_version_times(name).await?)
     }
 
     /// Every key.

@@ -132,6 +132,9 @@ pub trait KeyStore: Send + Sync + std::fmt::Debug {
     /// One version's wrapped material.
     async fn key_version(&self, name: &str, version: u32) -> Result<Option<StoredKeyVersion>, StoreError>;
 
+    /// Every version's number and creation time, oldest first (no material).
+    async fn key_version_times(&self, name: &str) -> Result<Vec<(u32, i64)>, StoreError>;
+
     /// Adds `version` (which must be `expected_latest + 1`) and makes it the
     /// latest; `false` (writing nothing) if `latest_version` moved meanwhile.
     async fn append_key_version(

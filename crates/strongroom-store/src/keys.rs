@@ -104,6 +104,19 @@ macro_rules! impl_key_store {
                 .transpose()
             }
 
+            async fn key_version_times(&self, name: &str) -> Result<Vec<(u32, i64)>, StoreError> {
+                let rows = sqlx::query(
+                    "SELECT version, created_at FROM key_versions WHERE key_name = $1 ORDER BY version",
+                )
+                .bind(name)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(map)?;
+                rows.iter()
+                    .map(|row| Ok((version(row.try_get("version").map_err(map)?)?, row.try_get("created_at").map_err(map)?)))
+                    .collect()
+            }
+
             async fn append_key_version(
                 &self,
                 name: &str,
