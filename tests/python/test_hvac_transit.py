@@ -61,3 +61,27 @@ def test_hvac_sees_clear_errors(client, server):
     anonymous = hvac.Client(url=server.url, token="sr_0000000000000000_" + "A" * 43)
     with pytest.raises((hvac.exceptions.Unauthorized, hvac.exceptions.Forbidden)):
         anonymous.secrets.transit.encrypt_data(name="k", plaintext=b64("x"))
+
+
+def test_hvac_hmac_sign_verify_and_datakey(client):
+    transit = client.secrets.transit
+    transit.create_key(name="macs")
+    mac = transit.generate_hmac(name="macs", hash_input=b64("subject-42"))["data"]["hmac"]
+    assert mac.startswith("vault:v1:")
+    assert transit.verify_signed_data(name="macs", hash_input=b64("subject-42"), hmac=mac)["data"]["valid"]
+    assert not transit.verify_signed_data(name="macs", hash_input=b64("subject-43"), hmac=mac)["data"]["valid"]
+
+    transit.create_key(name="signer", key_type="ed25519")
+    signature = transit.sign_data(name="signer", hash_input=b64("checkpoint 7"))["data"]["signature"]
+    assert transit.verify_signed_data(name="signer", hash_input=b64("checkpoint 7"), signature=signature)["data"]["valid"]
+    assert not transit.verify_signed_data(name="signer", hash_input=b64("checkpoint 8"),
+                                          signature=signature)["data"]["valid"]
+    with pytest.raises(hvac.exceptions.InvalidRequest):
+        transit.encrypt_data(name="signer", plaintext=b64("x"))
+
+    data_key = transit.generate_data_key(name="macs", key_type="plaintext", context=b64("recording-1"))["data"]
+    assert len(base64.b64decode(data_key["plaintext"])) == 32
+    unwrapped = transit.decrypt_data(name="macs", ciphertext=data_key["ciphertext"], context=b64("recording-1"))
+    assert unwrapped["data"]["plaintext"] == data_key["plaintext"]
+    wrapped_only = transit.generate_data_key(name="macs", key_type="wrapped")["data"]
+    assert "plaintext" not in wrapped_only and wrapped_only["ciphertext"].startswith("vault:v1:")

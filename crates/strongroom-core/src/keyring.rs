@@ -580,18 +580,77 @@ impl KeyUse<'_> {
         if header.key_name != info.name {
             return Err(CoreError::WrongKeyForCiphertext(info.name.clone()));
         }
-        if header.key_version < info.min_decryption_version {
+        self.check_readable_version(header.key_version)?;
+        let material = self.keyring.material(info, header.key_version).await?;
+        Ok(strongroom_crypto::open(&Keyring::aes_key(&material)?, sealed, context)?)
+    }
+
+    /// HMAC-SHA256 of `data` under the latest version. For an AES key the MAC
+    /// key is an HKDF sub-key of its material, never the AES key itself.
+    pub async fn hmac(&self, data: &[u8]) -> Result<(u32, [u8; 32]), CoreError> {
+        let info = &self.info;
+        info.require("compute a MAC", &[KeyState::Active])?;
+        let key = self.mac_key(info.latest_version).await?;
+        Ok((info.latest_version, strongroom_crypto::hmac_sha256(key.expose(), data)))
+    }
+
+    /// Checks an HMAC made by [`hmac`](Self::hmac) with `version`, in constant time.
+    pub async fn verify_hmac(&self, version: u32, data: &[u8], mac: &[u8]) -> Result<bool, CoreError> {
+        let info = &self.info;
+        info.require("verify a MAC", &[KeyState::Active, KeyState::DecryptOnly, KeyState::Compromised])?;
+        self.check_readable_version(version)?;
+        let key = self.mac_key(version).await?;
+        Ok(strongroom_crypto::ct_eq(&strongroom_crypto::hmac_sha256(key.expose(), data), mac))
+    }
+
+    async fn mac_key(&self, version: u32) -> Result<SecretKey, CoreError> {
+        let material = self.keyring.material(&self.info, version).await?;
+        Ok(match self.info.algorithm {
+            KeyAlgorithm::HmacSha256 => SecretKey::from_slice(material.expose())?,
+            KeyAlgorithm::Aes256Gcm => strongroom_crypto::derive_subkey(material.expose(), "strongroom/transit/hmac"),
+            KeyAlgorithm::Ed25519 => {
+                return Err(CoreError::WrongAlgorithm {
+                    name: self.info.name.clone(),
+                    algorithm: self.info.algorithm.as_str(),
+                    operation: "compute a MAC",
+                });
+            }
+        })
+    }
+
+    /// Ed25519 signature of `message` with the latest version.
+    pub async fn sign(&self, message: &[u8]) -> Result<(u32, [u8; 64]), CoreError> {
+        let info = &self.info;
+        info.require("sign", &[KeyState::Active])?;
+        info.require_algorithm("sign", KeyAlgorithm::Ed25519)?;
+        let material = self.keyring.material(info, info.latest_version).await?;
+        Ok((info.latest_version, strongroom_crypto::ed25519_sign(material.expose(), message)?))
+    }
+
+    /// Verifies a signature made with `version`.
+    pub async fn verify_signature(&self, version: u32, message: &[u8], signature: &[u8]) -> Result<bool, CoreError> {
+        let info = &self.info;
+        info.require("verify", &[KeyState::Active, KeyState::DecryptOnly, KeyState::Compromised])?;
+        info.require_algorithm("verify", KeyAlgorithm::Ed25519)?;
+        self.check_readable_version(version)?;
+        let material = self.keyring.material(info, version).await?;
+        let public = strongroom_crypto::ed25519_public_key(material.expose())?;
+        Ok(strongroom_crypto::ed25519_verify(&public, message, signature))
+    }
+
+    fn check_readable_version(&self, version: u32) -> Result<(), CoreError> {
+        let info = &self.info;
+        if version < info.min_decryption_version {
             return Err(CoreError::KeyVersionRetired {
                 name: info.name.clone(),
-                version: header.key_version,
+                version,
                 min: info.min_decryption_version,
             });
         }
-        if header.key_version > info.latest_version {
-            return Err(CoreError::KeyVersionNotFound { name: info.name.clone(), version: header.key_version });
+        if version == 0 || version > info.latest_version {
+            return Err(CoreError::KeyVersionNotFound { name: info.name.clone(), version });
         }
-        let material = self.keyring.material(info, header.key_version).await?;
-        Ok(strongroom_crypto::open(&Keyring::aes_key(&material)?, sealed, context)?)
+        Ok(())
     }
 
     /// Decrypts and re-encrypts under the latest version, with the same context.

@@ -32,6 +32,7 @@ mod error;
 mod kek;
 mod sealed;
 mod secret;
+mod sign;
 
 pub use aead::AeadKey;
 pub use blob::{
@@ -43,3 +44,4 @@ pub use error::CryptoError;
 pub use kek::{Kek, KekId, LocalKek, PassphraseKek, PassphraseParams};
 pub use sealed::{AssociatedData, SealedHeader, open, seal};
 pub use secret::{SecretBytes, SecretKey, generate_ed25519_pkcs8, random_bytes};
+pub use sign::{derive_subkey, ed25519_public_key, ed25519_sign, ed25519_verify};

@@ -25,6 +25,7 @@ mod transit;
 pub use health::{CheckState, Health, Readiness, ReadinessCheck};
 pub use problem::{PROBLEM_CONTENT_TYPE, Problem, ProblemCode};
 pub use transit::{
-    BatchResults, CiphertextResult, ConfigureTransitKey, CreateTransitKey, DecryptItem, DecryptRequest, EncryptItem,
-    EncryptRequest, PlaintextResult, TransitKey, TransitKeyList, VaultResponse,
+    BatchResults, CiphertextResult, ConfigureTransitKey, CreateTransitKey, DataKey, DataKeyRequest, DecryptItem,
+    DecryptRequest, EncryptItem, EncryptRequest, InputItem, InputRequest, InputResult, PlaintextResult, TransitKey,
+    TransitKeyList, VaultResponse,
 };

@@ -212,3 +212,88 @@ pub struct BatchResults<T> {
     /// One result per input item, in order.
     pub batch_results: Vec<T>,
 }
+
+/// One input of `hmac`, `sign` or `verify`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct InputItem {
+    /// Base64 of the data.
+    pub input: String,
+    /// For `verify` with an HMAC key: `vault:v<N>:<base64>`.
+    #[serde(default)]
+    pub hmac: Option<String>,
+    /// For `verify` with a signing key: `vault:v<N>:<base64>`.
+    #[serde(default)]
+    pub signature: Option<String>,
+    /// Echoed back in the result.
+    #[serde(default)]
+    pub reference: Option<String>,
+}
+
+/// `POST /v1/transit/hmac/{name}`, `/sign/{name}`, `/verify/{name}`: one `input` or a `batch_input`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct InputRequest {
+    /// Base64 of the data.
+    #[serde(default)]
+    pub input: Option<String>,
+    /// For `verify`: the HMAC to check.
+    #[serde(default)]
+    pub hmac: Option<String>,
+    /// For `verify`: the signature to check.
+    #[serde(default)]
+    pub signature: Option<String>,
+    /// For `hmac`: only `sha2-256` is offered.
+    #[serde(default)]
+    pub algorithm: Option<String>,
+    /// Pre-hashed input is not offered; `true` is refused.
+    #[serde(default)]
+    pub prehashed: Option<bool>,
+    /// Up to 1000 items.
+    #[serde(default)]
+    pub batch_input: Option<Vec<InputItem>>,
+}
+
+/// One result of `hmac`, `sign` or `verify`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct InputResult {
+    /// `vault:v<N>:<base64>` (hmac).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hmac: Option<String>,
+    /// `vault:v<N>:<base64>` (sign).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
+    /// The version used (hmac, sign).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_version: Option<u32>,
+    /// Whether the HMAC or signature is right (verify).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub valid: Option<bool>,
+    /// The item's `reference`, echoed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    /// Why this batch item failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// `POST /v1/transit/datakey/{plaintext|wrapped}/{name}`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct DataKeyRequest {
+    /// Base64 of the context the wrapped key is bound to.
+    #[serde(default)]
+    pub context: Option<String>,
+    /// Key size; only 256 is offered.
+    #[serde(default)]
+    pub bits: Option<u32>,
+}
+
+/// A new data key: wrapped always, in clear only for `plaintext`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct DataKey {
+    /// `vault:v<N>:<base64>`: decrypt it with `/decrypt` to get the key back.
+    pub ciphertext: String,
+    /// Base64 of the 32-byte key (`plaintext` variant only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plaintext: Option<String>,
+    /// The version that wrapped it.
+    pub key_version: u32,
+}

@@ -39,6 +39,10 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/v1/transit/encrypt/{name}", post(transit::encrypt))
         .route("/v1/transit/decrypt/{name}", post(transit::decrypt))
         .route("/v1/transit/rewrap/{name}", post(transit::rewrap))
+        .route("/v1/transit/hmac/{name}", post(transit::hmac))
+        .route("/v1/transit/sign/{name}", post(transit::sign))
+        .route("/v1/transit/verify/{name}", post(transit::verify))
+        .route("/v1/transit/datakey/{kind}/{name}", post(transit::datakey))
 }
 
 /// The whole application.
@@ -277,7 +281,7 @@ mod tests {
         for (path, item) in paths {
             for (method, operation) in item.as_object().unwrap() {
                 assert!(operation["responses"]["default"].is_object(), "{method} {path} lacks the problem answer");
-                let concrete = path.replace("{name}", "probe");
+                let concrete = path.replace("{name}", "probe").replace("{kind}", "wrapped");
                 let request = Request::builder()
                     .method(Method::from_bytes(method.to_uppercase().as_bytes()).unwrap())
                     .uri(concrete)

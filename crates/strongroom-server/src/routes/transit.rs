@@ -22,8 +22,8 @@ use serde::de::DeserializeOwned;
 use strongroom_core::{CoreError, KeyInfo, KeyPurpose, KeySpec, KeyState, Scope};
 use strongroom_crypto::{AssociatedData, SealedHeader};
 use strongroom_proto::{
-    BatchResults, CiphertextResult, ConfigureTransitKey, CreateTransitKey, DecryptRequest, EncryptRequest,
-    PlaintextResult, TransitKey, TransitKeyList, VaultResponse,
+    BatchResults, CiphertextResult, ConfigureTransitKey, CreateTransitKey, DataKey, DataKeyRequest, DecryptRequest,
+    EncryptRequest, InputItem, InputRequest, InputResult, PlaintextResult, TransitKey, TransitKeyList, VaultResponse,
 };
 
 use crate::middleware::RequestId;
@@ -65,6 +65,14 @@ fn context(value: Option<&String>) -> Result<AssociatedData, ApiError> {
 fn render_ciphertext(sealed: &[u8]) -> Result<String, ApiError> {
     let (header, _) = SealedHeader::parse(sealed).map_err(CoreError::from)?;
     Ok(format!("vault:v{}:{}", header.key_version, STANDARD.encode(sealed)))
+}
+
+/// `vault:v<N>:<base64>` of an HMAC or signature → (N, bytes).
+fn parse_versioned(field: &str, text: &str) -> Result<(u32, Vec<u8>), ApiError> {
+    let invalid = || ApiError::InvalidRequest(format!("{field}: expected vault:v<N>:<base64>"));
+    let rest = text.strip_prefix("vault:v").ok_or_else(invalid)?;
+    let (version, encoded) = rest.split_once(':').ok_or_else(invalid)?;
+    Ok((version.parse().map_err(|_| invalid())?, STANDARD.decode(encoded).map_err(|_| invalid())?))
 }
 
 fn parse_ciphertext(text: &str) -> Result<Vec<u8>, ApiError> {
@@ -306,6 +314,15 @@ impl BatchResult for CiphertextResult {
     }
 }
 
+impl BatchResult for InputResult {
+    fn set_reference(&mut self, reference: Option<String>) {
+        self.reference = reference;
+    }
+    fn failed(error: String) -> Self {
+        Self { error: Some(error), ..Self::default() }
+    }
+}
+
 impl BatchResult for PlaintextResult {
     fn set_reference(&mut self, reference: Option<String>) {
         self.reference = reference;
@@ -440,6 +457,166 @@ pub(crate) async fn rewrap(
     };
     let (single, batch) = ciphertext_inputs(request);
     single_or_batch(&request_id, single, batch, "ciphertext", rewrap_one).await
+}
+
+/// The single item and the batch items of an `hmac`, `sign` or `verify` request.
+#[allow(clippy::type_complexity, reason = "a pair of the two optional input shapes")]
+fn inputs(request: InputRequest) -> Result<(Option<InputItem>, Option<Vec<(InputItem, Option<String>)>>), ApiError> {
+    if request.prehashed == Some(true) {
+        return Err(ApiError::InvalidRequest("prehashed: pre-hashed input is not offered".into()));
+    }
+    if request.algorithm.as_deref().is_some_and(|a| a != "sha2-256") {
+        return Err(ApiError::InvalidRequest("algorithm: only sha2-256 is offered".into()));
+    }
+    let single = request.input.map(|input| InputItem {
+        input,
+        hmac: request.hmac,
+        signature: request.signature,
+        reference: None,
+    });
+    let batch = request.batch_input.map(|items| {
+        items
+            .into_iter()
+            .map(|mut item| {
+                let reference = item.reference.take();
+                (item, reference)
+            })
+            .collect()
+    });
+    Ok((single, batch))
+}
+
+/// HMAC-SHA256 of one input or a batch (an AES key MACs with a derived sub-key). Scope `transit:use`.
+#[utoipa::path(post, path = "/v1/transit/hmac/{name}", tag = "transit",
+    params(("name" = String, Path, description = "Key name")), request_body = InputRequest,
+    responses((status = 200, description = "`{hmac, key_version}`, or `{batch_results}`", body = VaultResponse<InputResult>)),
+    security(("api_key" = [])))]
+pub(crate) async fn hmac(
+    State(state): State<AppState>,
+    ApiKeyAuth(caller): ApiKeyAuth,
+    Extension(request_id): Extension<RequestId>,
+    Path(name): Path<String>,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    caller.require(Scope::TransitUse)?;
+    let (single, batch) = inputs(body(&bytes)?)?;
+    let key = state.keyring.use_key(KeyPurpose::Transit, &name).await?;
+    let mac_one = |item: InputItem| {
+        let key = &key;
+        async move {
+            let (version, mac) = key.hmac(&decode_base64("input", &item.input)?).await?;
+            Ok::<_, ApiError>(InputResult {
+                hmac: Some(format!("vault:v{version}:{}", STANDARD.encode(mac))),
+                key_version: Some(version),
+                ..InputResult::default()
+            })
+        }
+    };
+    single_or_batch(&request_id, single, batch, "input", mac_one).await
+}
+
+/// Ed25519 signature of one input or a batch. Scope `transit:use`.
+#[utoipa::path(post, path = "/v1/transit/sign/{name}", tag = "transit",
+    params(("name" = String, Path, description = "Key name")), request_body = InputRequest,
+    responses((status = 200, description = "`{signature, key_version}`, or `{batch_results}`", body = VaultResponse<InputResult>)),
+    security(("api_key" = [])))]
+pub(crate) async fn sign(
+    State(state): State<AppState>,
+    ApiKeyAuth(caller): ApiKeyAuth,
+    Extension(request_id): Extension<RequestId>,
+    Path(name): Path<String>,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    caller.require(Scope::TransitUse)?;
+    let (single, batch) = inputs(body(&bytes)?)?;
+    let key = state.keyring.use_key(KeyPurpose::Transit, &name).await?;
+    let sign_one = |item: InputItem| {
+        let key = &key;
+        async move {
+            let (version, signature) = key.sign(&decode_base64("input", &item.input)?).await?;
+            Ok::<_, ApiError>(InputResult {
+                signature: Some(format!("vault:v{version}:{}", STANDARD.encode(signature))),
+                key_version: Some(version),
+                ..InputResult::default()
+            })
+        }
+    };
+    single_or_batch(&request_id, single, batch, "input", sign_one).await
+}
+
+/// Checks an `hmac` or a `signature` over `input` (one or a batch); `valid` says the outcome. Scope `transit:use`.
+#[utoipa::path(post, path = "/v1/transit/verify/{name}", tag = "transit",
+    params(("name" = String, Path, description = "Key name")), request_body = InputRequest,
+    responses((status = 200, description = "`{valid}`, or `{batch_results}`", body = VaultResponse<InputResult>)),
+    security(("api_key" = [])))]
+pub(crate) async fn verify(
+    State(state): State<AppState>,
+    ApiKeyAuth(caller): ApiKeyAuth,
+    Extension(request_id): Extension<RequestId>,
+    Path(name): Path<String>,
+    bytes: Bytes,
+) -> Result<Response, ApiError> {
+    caller.require(Scope::TransitUse)?;
+    let (single, batch) = inputs(body(&bytes)?)?;
+    let key = state.keyring.use_key(KeyPurpose::Transit, &name).await?;
+    let verify_one = |item: InputItem| {
+        let key = &key;
+        async move {
+            let input = decode_base64("input", &item.input)?;
+            let valid = match (&item.hmac, &item.signature) {
+                (Some(mac), None) => {
+                    let (version, mac) = parse_versioned("hmac", mac)?;
+                    key.verify_hmac(version, &input, &mac).await?
+                }
+                (None, Some(signature)) => {
+                    let (version, signature) = parse_versioned("signature", signature)?;
+                    key.verify_signature(version, &input, &signature).await?
+                }
+                _ => return Err(ApiError::InvalidRequest("give exactly one of hmac and signature".into())),
+            };
+            Ok(InputResult { valid: Some(valid), ..InputResult::default() })
+        }
+    };
+    single_or_batch(&request_id, single, batch, "input", verify_one).await
+}
+
+/// A fresh 256-bit data key wrapped by this key (and, for `plaintext`, in
+/// clear too) for envelope encryption in the application. Scope `transit:use`.
+#[utoipa::path(post, path = "/v1/transit/datakey/{kind}/{name}", tag = "transit",
+    params(("kind" = String, Path, description = "`plaintext` or `wrapped`"), ("name" = String, Path, description = "Key name")),
+    request_body = DataKeyRequest,
+    responses((status = 200, description = "The wrapped key, and the key itself for `plaintext`", body = VaultResponse<DataKey>)),
+    security(("api_key" = [])))]
+pub(crate) async fn datakey(
+    State(state): State<AppState>,
+    ApiKeyAuth(caller): ApiKeyAuth,
+    Extension(request_id): Extension<RequestId>,
+    Path((kind, name)): Path<(String, String)>,
+    bytes: Bytes,
+) -> Result<VaultJson<DataKey>, ApiError> {
+    caller.require(Scope::TransitUse)?;
+    let request: DataKeyRequest = body(&bytes)?;
+    let reveal = match kind.as_str() {
+        "plaintext" => true,
+        "wrapped" => false,
+        _ => return Err(ApiError::NotFound(format!("no datakey kind {kind:?}; use plaintext or wrapped"))),
+    };
+    if request.bits.is_some_and(|bits| bits != 256) {
+        return Err(ApiError::InvalidRequest("bits: only 256 is offered".into()));
+    }
+    let key = state.keyring.use_key(KeyPurpose::Transit, &name).await?;
+    let data_key = zeroize::Zeroizing::new(strongroom_crypto::random_bytes::<32>().map_err(CoreError::from)?);
+    let sealed = key.encrypt(data_key.as_ref(), &context(request.context.as_ref())?).await?;
+    let wrapped = ciphertext_result(&sealed)?;
+    Ok(envelope(
+        &request_id,
+        DataKey {
+            ciphertext: wrapped.ciphertext.unwrap_or_default(),
+            // Deliberately public: handing the caller its data key is what `plaintext` asks for.
+            plaintext: reveal.then(|| STANDARD.encode(data_key.as_ref())),
+            key_version: wrapped.key_version.unwrap_or_default(),
+        },
+    ))
 }
 
 type CiphertextInput = (String, Option<String>);
