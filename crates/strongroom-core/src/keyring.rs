@@ -229,7 +229,7 @@ pub struct Keyring {
     cache: Mutex<HashMap<(String, u32), Material>>,
 }
 
-fn wrap_aad(name: &str, version: u32) -> Vec<u8> {
+pub(crate) fn wrap_aad(name: &str, version: u32) -> Vec<u8> {
     format!("strongroom/keyring/{name}/{version}").into_bytes()
 }
 
@@ -248,6 +248,18 @@ impl Keyring {
 
     fn now(&self) -> i64 {
         i64::try_from(self.clock.now().as_secs()).unwrap_or(i64::MAX)
+    }
+
+    pub(crate) fn now_seconds(&self) -> i64 {
+        self.now()
+    }
+
+    pub(crate) fn store_ref(&self) -> &dyn KeyStore {
+        self.store.as_ref()
+    }
+
+    pub(crate) fn kek_ref(&self) -> &dyn Kek {
+        self.kek.as_ref()
     }
 
     fn wrapped_version(

@@ -11,6 +11,7 @@
 //! the outside world, it declares a port here and the outer crates implement it.
 
 mod api_keys;
+mod backup;
 mod clock;
 mod error;
 mod keyring;

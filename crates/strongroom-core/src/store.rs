@@ -121,7 +121,13 @@ pub struct StoredKeyVersion {
 #[async_trait]
 pub trait KeyStore: Send + Sync + std::fmt::Debug {
     /// Creates a key with its first version; [`StoreError::Conflict`] if the name exists.
-    async fn insert_key(&self, key: &StoredKey, first: &StoredKeyVersion) -> Result<(), StoreError>;
+    async fn insert_key(&self, key: &StoredKey, first: &StoredKeyVersion) -> Result<(), StoreError> {
+        self.insert_keys(&[(key.clone(), vec![first.clone()])]).await
+    }
+
+    /// Creates several keys with all their versions in one transaction (a
+    /// restore): all of them, or on any conflict or failure none.
+    async fn insert_keys(&self, keys: &[(StoredKey, Vec<StoredKeyVersion>)]) -> Result<(), StoreError>;
 
     /// A key's metadata.
     async fn key(&self, name: &str) -> Result<Option<StoredKey>, StoreError>;

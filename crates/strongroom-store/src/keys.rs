@@ -37,34 +37,39 @@ macro_rules! impl_key_store {
 
         #[async_trait]
         impl KeyStore for $store {
-            async fn insert_key(&self, key: &StoredKey, first: &StoredKeyVersion) -> Result<(), StoreError> {
+            async fn insert_keys(&self, keys: &[(StoredKey, Vec<StoredKeyVersion>)]) -> Result<(), StoreError> {
                 let mut tx = self.pool.begin().await.map_err(map)?;
-                sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "INSERT INTO keys ({KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-                )))
-                .bind(&key.name)
-                .bind(&key.purpose)
-                .bind(&key.algorithm)
-                .bind(&key.state)
-                .bind(i64::from(key.latest_version))
-                .bind(i64::from(key.min_decryption_version))
-                .bind(key.rotation_period_seconds)
-                .bind(key.deletion_allowed)
-                .bind(key.created_at)
-                .bind(key.updated_at)
-                .execute(&mut *tx)
-                .await
-                .map_err(map)?;
-                sqlx::query(
-                    "INSERT INTO key_versions (key_name, version, wrapped_material, created_at) VALUES ($1, $2, $3, $4)",
-                )
-                .bind(&key.name)
-                .bind(i64::from(first.version))
-                .bind(&first.wrapped_material)
-                .bind(first.created_at)
-                .execute(&mut *tx)
-                .await
-                .map_err(map)?;
+                for (key, versions) in keys {
+                    sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "INSERT INTO keys ({KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+                    )))
+                    .bind(&key.name)
+                    .bind(&key.purpose)
+                    .bind(&key.algorithm)
+                    .bind(&key.state)
+                    .bind(i64::from(key.latest_version))
+                    .bind(i64::from(key.min_decryption_version))
+                    .bind(key.rotation_period_seconds)
+                    .bind(key.deletion_allowed)
+                    .bind(key.created_at)
+                    .bind(key.updated_at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map)?;
+                    for version in versions {
+                        sqlx::query(
+                            "INSERT INTO key_versions (key_name, version, wrapped_material, created_at) \
+                             VALUES ($1, $2, $3, $4)",
+                        )
+                        .bind(&key.name)
+                        .bind(i64::from(version.version))
+                        .bind(&version.wrapped_material)
+                        .bind(version.created_at)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(map)?;
+                    }
+                }
                 tx.commit().await.map_err(map)
             }
 

@@ -2,10 +2,15 @@
 //! the server's database (the server may be running). Key material is never
 //! printed; destroying a key asks for `--yes` because it cannot be undone.
 
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
 use anyhow::{Context, bail};
 use clap::Subcommand;
 use strongroom_config::Config;
 use strongroom_core::{KeyAlgorithm, KeyInfo, KeyPurpose, KeySpec, KeyState};
+use zeroize::Zeroizing;
 
 use crate::server::open_keyring;
 
@@ -50,6 +55,25 @@ pub enum KeyCommand {
         /// Confirms `destroyed`, which erases the material for good.
         #[arg(long)]
         yes: bool,
+    },
+    /// Write every key, sealed under a backup passphrase, to a new file (0600).
+    /// The passphrase comes from STRONGROOM_BACKUP_PASSPHRASE or --passphrase-file.
+    Backup {
+        /// The file to create (never overwritten).
+        #[arg(long)]
+        out: PathBuf,
+        /// A file whose first line is the backup passphrase (at least 16 bytes).
+        #[arg(long)]
+        passphrase_file: Option<PathBuf>,
+    },
+    /// Load a backup into this server's empty keyring, re-wrapped under its root key.
+    Restore {
+        /// The backup file.
+        #[arg(long = "in")]
+        input: PathBuf,
+        /// A file whose first line is the backup passphrase.
+        #[arg(long)]
+        passphrase_file: Option<PathBuf>,
     },
     /// Retire versions below VERSION from decryption.
     MinVersion {
@@ -110,6 +134,24 @@ pub async fn run(config: &Config, command: KeyCommand) -> anyhow::Result<()> {
                     );
                 }
             }
+            KeyCommand::Backup { out, passphrase_file } => {
+                let passphrase = backup_passphrase(passphrase_file.as_deref())?;
+                let backup = keyring.export_backup(passphrase.as_bytes()).await?;
+                let mut file =
+                    std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&out).with_context(
+                        || format!("cannot create {} (an existing file is never overwritten)", out.display()),
+                    )?;
+                file.write_all(&backup)?;
+                file.sync_all()?;
+                let count = keyring.list().await?.len();
+                println!("backed up {count} key(s) to {}", out.display());
+            }
+            KeyCommand::Restore { input, passphrase_file } => {
+                let passphrase = backup_passphrase(passphrase_file.as_deref())?;
+                let backup = std::fs::read(&input).with_context(|| format!("cannot read {}", input.display()))?;
+                let names = keyring.restore_backup(&backup, passphrase.as_bytes()).await?;
+                println!("restored {} key(s): {}", names.len(), names.join(", "));
+            }
             KeyCommand::MinVersion { name, version } => {
                 print_key(&keyring.set_min_decryption_version(&name, version).await?)
             }
@@ -133,6 +175,21 @@ fn print_key(key: &KeyInfo) {
         None => println!("rotation_period:        none"),
     }
     println!("deletion_allowed:       {}", key.deletion_allowed);
+}
+
+/// The backup passphrase: from `--passphrase-file` (first line) or
+/// STRONGROOM_BACKUP_PASSPHRASE; never from the command line, where other
+/// users could read it in the process list.
+fn backup_passphrase(file: Option<&Path>) -> anyhow::Result<Zeroizing<String>> {
+    if let Some(file) = file {
+        let text =
+            Zeroizing::new(std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?);
+        return Ok(Zeroizing::new(text.lines().next().unwrap_or_default().to_owned()));
+    }
+    match std::env::var("STRONGROOM_BACKUP_PASSPHRASE") {
+        Ok(value) => Ok(Zeroizing::new(value)),
+        Err(_) => bail!("give the backup passphrase in STRONGROOM_BACKUP_PASSPHRASE or with --passphrase-file"),
+    }
 }
 
 /// `3600s`, `90m`, `12h`, `30d` or plain seconds.

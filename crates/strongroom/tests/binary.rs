@@ -376,3 +376,78 @@ async fn transit_refuses_missing_revoked_and_underscoped_keys() {
     assert_eq!(status, 401, "a revoked key is refused at once");
     assert!(!server.logs().contains(&user[20..]), "API key secrets must never be logged");
 }
+
+#[tokio::test]
+async fn key_backup_restores_into_a_fresh_server_that_then_decrypts() {
+    let a = server().start();
+    let token_a = issue_api_key(&a, &["transit:use", "transit:manage"]);
+    let client = reqwest::Client::new();
+    transit(&client, &a, &token_a, "keys/recordings", serde_json::json!({})).await;
+    transit(&client, &a, &token_a, "keys/recordings/rotate", serde_json::json!({})).await;
+    let (_, encrypted) = transit(
+        &client,
+        &a,
+        &token_a,
+        "encrypt/recordings",
+        serde_json::json!({"plaintext": "cHJpdmlsZWdlZA==", "context": "Y2FzZS0x"}),
+    )
+    .await;
+    let ciphertext = encrypted["data"]["ciphertext"].as_str().unwrap().to_owned();
+
+    let files = tempfile::tempdir().unwrap();
+    let backup = files.path().join("keys.backup");
+    let backup_arg = backup.display().to_string();
+    let passphrase = "backup passphrase kept offline";
+    let made = server().data_dir(a.data_dir()).env("STRONGROOM_BACKUP_PASSPHRASE", passphrase).run(&[
+        "key",
+        "backup",
+        "--out",
+        &backup_arg,
+    ]);
+    assert_eq!(made.code, Some(0), "{made:?}");
+    assert_eq!(std::fs::metadata(&backup).unwrap().permissions().mode() & 0o777, 0o600);
+    let text = std::fs::read_to_string(&backup).unwrap();
+    assert!(!text.contains("recordings"), "key names and material are inside the sealed payload");
+    let again = server().data_dir(a.data_dir()).env("STRONGROOM_BACKUP_PASSPHRASE", passphrase).run(&[
+        "key",
+        "backup",
+        "--out",
+        &backup_arg,
+    ]);
+    assert_eq!(again.code, Some(1), "an existing backup is never overwritten");
+
+    // A fresh server with its own root key.
+    let b = server().start();
+    let wrong = server()
+        .data_dir(b.data_dir())
+        .env("STRONGROOM_BACKUP_PASSPHRASE", "not the passphrase at all")
+        .run(&["key", "restore", "--in", &backup_arg]);
+    assert_eq!(wrong.code, Some(1));
+    assert!(wrong.stderr.contains("wrong passphrase"), "{}", wrong.stderr);
+    let restored = server().data_dir(b.data_dir()).env("STRONGROOM_BACKUP_PASSPHRASE", passphrase).run(&[
+        "key",
+        "restore",
+        "--in",
+        &backup_arg,
+    ]);
+    assert_eq!(restored.code, Some(0), "{restored:?}");
+    assert!(restored.stdout.contains("recordings"), "{}", restored.stdout);
+    let twice = server().data_dir(b.data_dir()).env("STRONGROOM_BACKUP_PASSPHRASE", passphrase).run(&[
+        "key",
+        "restore",
+        "--in",
+        &backup_arg,
+    ]);
+    assert_eq!(twice.code, Some(1), "restore needs an empty keyring");
+
+    let token_b = issue_api_key(&b, &["transit:use"]);
+    let (status, decrypted) = transit(
+        &client,
+        &b,
+        &token_b,
+        "decrypt/recordings",
+        serde_json::json!({"ciphertext": ciphertext, "context": "Y2FzZS0x"}),
+    )
+    .await;
+    assert_eq!((status, decrypted["data"]["plaintext"].as_str()), (200, Some("cHJpdmlsZWdlZA==")), "{decrypted}");
+}

@@ -1,0 +1,208 @@
+//! Keyring backup and restore: every key, its metadata and the material of
+//! each version, sealed under a key derived with Argon2id from a backup
+//! passphrase, so a backup restores into a server with any root key.
+//!
+//! File format (JSON, docs/formats.md "Key backup"):
+//! `{"header": {format, version, created_at, kdf: {algorithm, memory_kib,
+//! iterations, parallelism, salt}}, "payload": base64(KEK-v1 wrap)}` where the
+//! payload is the keyring as JSON, wrapped with the re-serialised header as
+//! associated data: any change to the header or payload fails the restore.
+//!
+//! Invariant: material exists in clear only inside zeroizing containers, from
+//! unwrapping under the source root key to sealing under the backup key.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde::{Deserialize, Serialize};
+use strongroom_crypto::{Kek, PassphraseKek, PassphraseParams, random_bytes};
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
+
+use crate::keyring::wrap_aad;
+use crate::{CoreError, Keyring, StoredKey, StoredKeyVersion};
+
+const FORMAT: &str = "strongroom-key-backup";
+const VERSION: u32 = 1;
+/// Largest Argon2id memory a backup may ask for (so a crafted file cannot exhaust memory).
+const MAX_MEMORY_KIB: u32 = 1024 * 1024;
+
+#[derive(Debug, Serialize, Deserialize)]
+struct BackupFile {
+    header: Header,
+    payload: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Header {
+    format: String,
+    version: u32,
+    created_at: i64,
+    kdf: Kdf,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Kdf {
+    algorithm: String,
+    memory_kib: u32,
+    iterations: u32,
+    parallelism: u32,
+    salt: String,
+}
+
+#[derive(Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
+struct Payload {
+    keys: Vec<BackupKey>,
+}
+
+#[derive(Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
+struct BackupKey {
+    name: String,
+    purpose: String,
+    algorithm: String,
+    state: String,
+    latest_version: u32,
+    min_decryption_version: u32,
+    rotation_period_seconds: Option<i64>,
+    deletion_allowed: bool,
+    created_at: i64,
+    updated_at: i64,
+    versions: Vec<BackupVersion>,
+}
+
+#[derive(Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
+struct BackupVersion {
+    version: u32,
+    created_at: i64,
+    /// Base64 of the material; `None` for destroyed material.
+    material: Option<String>,
+}
+
+fn invalid(reason: &str) -> CoreError {
+    CoreError::InvalidInput(format!("not a usable key backup: {reason}"))
+}
+
+impl Keyring {
+    /// Every key of the keyring, sealed under `passphrase` (at least 16 bytes).
+    pub async fn export_backup(&self, passphrase: &[u8]) -> Result<Vec<u8>, CoreError> {
+        let mut keys = Vec::new();
+        for info in self.list().await? {
+            let stored =
+                self.store_ref().key(&info.name).await?.ok_or_else(|| CoreError::KeyNotFound(info.name.clone()))?;
+            let mut versions = Vec::new();
+            for version in 1..=info.latest_version {
+                let Some(record) = self.store_ref().key_version(&info.name, version).await? else { continue };
+                let material = if record.wrapped_material.is_empty() {
+                    None
+                } else {
+                    let plain = self.kek_ref().unwrap(&record.wrapped_material, &wrap_aad(&info.name, version))?;
+                    Some(STANDARD.encode(plain.expose()))
+                };
+                versions.push(BackupVersion { version, created_at: record.created_at, material });
+            }
+            keys.push(BackupKey {
+                name: stored.name.clone(),
+                purpose: stored.purpose.clone(),
+                algorithm: stored.algorithm.clone(),
+                state: stored.state.clone(),
+                latest_version: stored.latest_version,
+                min_decryption_version: stored.min_decryption_version,
+                rotation_period_seconds: stored.rotation_period_seconds,
+                deletion_allowed: stored.deletion_allowed,
+                created_at: stored.created_at,
+                updated_at: stored.updated_at,
+                versions,
+            });
+        }
+        let payload = Zeroizing::new(serde_json::to_vec(&Payload { keys }).map_err(|e| invalid(&e.to_string()))?);
+        let params = PassphraseParams::default();
+        let salt = random_bytes::<16>()?;
+        let header = Header {
+            format: FORMAT.into(),
+            version: VERSION,
+            created_at: self.now_seconds(),
+            kdf: Kdf {
+                algorithm: "argon2id".into(),
+                memory_kib: params.memory_kib,
+                iterations: params.iterations,
+                parallelism: params.parallelism,
+                salt: STANDARD.encode(salt),
+            },
+        };
+        let aad = serde_json::to_vec(&header).map_err(|e| invalid(&e.to_string()))?;
+        let passphrase = Zeroizing::new(passphrase.to_vec());
+        let kek = tokio::task::spawn_blocking(move || PassphraseKek::derive(&passphrase, &salt, params))
+            .await
+            .map_err(|e| invalid(&e.to_string()))??;
+        let wrapped = kek.wrap(&payload, &aad)?;
+        let file = BackupFile { header, payload: STANDARD.encode(wrapped) };
+        serde_json::to_vec_pretty(&file).map_err(|e| invalid(&e.to_string()))
+    }
+
+    /// Loads a backup into this keyring, which must be empty; every key is
+    /// re-wrapped under this server's root key, all in one transaction.
+    /// Returns the names restored.
+    pub async fn restore_backup(&self, backup: &[u8], passphrase: &[u8]) -> Result<Vec<String>, CoreError> {
+        let existing = self.list().await?;
+        if !existing.is_empty() {
+            return Err(CoreError::InvalidInput(format!(
+                "restore needs an empty keyring; this one has {} key(s)",
+                existing.len()
+            )));
+        }
+        let file: BackupFile = serde_json::from_slice(backup).map_err(|e| invalid(&e.to_string()))?;
+        let header = file.header;
+        if header.format != FORMAT || header.version != VERSION || header.kdf.algorithm != "argon2id" {
+            return Err(invalid("unknown format or version"));
+        }
+        if header.kdf.memory_kib > MAX_MEMORY_KIB || header.kdf.iterations > 64 || header.kdf.parallelism > 16 {
+            return Err(invalid("key-derivation parameters out of range"));
+        }
+        let salt = STANDARD.decode(&header.kdf.salt).map_err(|_| invalid("salt is not base64"))?;
+        let wrapped = STANDARD.decode(&file.payload).map_err(|_| invalid("payload is not base64"))?;
+        let aad = serde_json::to_vec(&header).map_err(|e| invalid(&e.to_string()))?;
+        let params = PassphraseParams {
+            memory_kib: header.kdf.memory_kib,
+            iterations: header.kdf.iterations,
+            parallelism: header.kdf.parallelism,
+        };
+        let passphrase = Zeroizing::new(passphrase.to_vec());
+        let kek = tokio::task::spawn_blocking(move || PassphraseKek::derive(&passphrase, &salt, params))
+            .await
+            .map_err(|e| invalid(&e.to_string()))??;
+        let payload = kek.unwrap(&wrapped, &aad).map_err(|_| invalid("wrong passphrase, or the file was altered"))?;
+        let payload: Payload = serde_json::from_slice(payload.expose()).map_err(|e| invalid(&e.to_string()))?;
+        let mut restored = Vec::with_capacity(payload.keys.len());
+        for key in &payload.keys {
+            let mut versions = Vec::with_capacity(key.versions.len());
+            for version in &key.versions {
+                let wrapped_material = match &version.material {
+                    Some(encoded) => {
+                        let material =
+                            Zeroizing::new(STANDARD.decode(encoded).map_err(|_| invalid("material is not base64"))?);
+                        self.kek_ref().wrap(&material, &wrap_aad(&key.name, version.version))?
+                    }
+                    None => Vec::new(),
+                };
+                versions.push(StoredKeyVersion {
+                    version: version.version,
+                    wrapped_material,
+                    created_at: version.created_at,
+                });
+            }
+            let stored = StoredKey {
+                name: key.name.clone(),
+                purpose: key.purpose.clone(),
+                algorithm: key.algorithm.clone(),
+                state: key.state.clone(),
+                latest_version: key.latest_version,
+                min_decryption_version: key.min_decryption_version,
+                rotation_period_seconds: key.rotation_period_seconds,
+                deletion_allowed: key.deletion_allowed,
+                created_at: key.created_at,
+                updated_at: key.updated_at,
+            };
+            restored.push((stored, versions));
+        }
+        self.store_ref().insert_keys(&restored).await?;
+        Ok(restored.into_iter().map(|(key, _)| key.name).collect())
+    }
+}
