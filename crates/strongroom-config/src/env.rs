@@ -30,7 +30,19 @@ pub(crate) const KEYS: &[(&str, &[&str])] = &[
         ],
     ),
     ("database", &["url", "max_connections"]),
-    ("root_key", &["provider", "key_file", "passphrase", "passphrase_file"]),
+    (
+        "root_key",
+        &[
+            "provider",
+            "key_file",
+            "passphrase",
+            "passphrase_file",
+            "transit_address",
+            "transit_token",
+            "transit_mount",
+            "transit_key",
+        ],
+    ),
     ("log", &["level", "format"]),
 ];
 
@@ -149,6 +161,9 @@ mod tests {
         full.root_key.key_file = Some("f".into());
         full.root_key.passphrase = Some(crate::SecretString::new("p".into()));
         full.root_key.passphrase_file = Some("p".into());
+        full.root_key.transit_address = Some("a".into());
+        full.root_key.transit_token = Some(crate::SecretString::new("t".into()));
+        full.root_key.transit_key = Some("k".into());
         full.log.format = Some(crate::LogFormat::Json);
         let table = Table::try_from(full).unwrap();
         let mut from_schema: Vec<(String, String)> = Vec::new();

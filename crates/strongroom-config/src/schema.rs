@@ -175,6 +175,9 @@ pub enum RootKeyProvider {
     Local,
     /// A key derived with Argon2id from a passphrase (env or file) and a stored salt.
     Passphrase,
+    /// A HashiCorp Vault / OpenBao transit key: it wraps a random keyring
+    /// key once, stored in the database, and is called only at start.
+    Transit,
 }
 
 impl RootKeyProvider {
@@ -183,12 +186,13 @@ impl RootKeyProvider {
         match self {
             Self::Local => "local",
             Self::Passphrase => "passphrase",
+            Self::Transit => "transit",
         }
     }
 }
 
 /// `[root_key]`: the key that wraps every other key.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RootKeyConfig {
     /// `local` or `passphrase`.
@@ -200,6 +204,29 @@ pub struct RootKeyConfig {
     pub passphrase: Option<SecretString>,
     /// For `passphrase`: a file whose first line is the passphrase.
     pub passphrase_file: Option<PathBuf>,
+    /// For `transit`: the Vault/OpenBao address, e.g. `https://vault:8200`.
+    pub transit_address: Option<String>,
+    /// For `transit`: the token (give it through `STRONGROOM_ROOT_KEY_TRANSIT_TOKEN`).
+    pub transit_token: Option<SecretString>,
+    /// For `transit`: the transit mount path.
+    pub transit_mount: String,
+    /// For `transit`: the name of the transit key that wraps Strongroom's keyring key.
+    pub transit_key: Option<String>,
+}
+
+impl Default for RootKeyConfig {
+    fn default() -> Self {
+        Self {
+            provider: RootKeyProvider::default(),
+            key_file: None,
+            passphrase: None,
+            passphrase_file: None,
+            transit_address: None,
+            transit_token: None,
+            transit_mount: "transit".into(),
+            transit_key: None,
+        }
+    }
 }
 
 /// Log output formats.

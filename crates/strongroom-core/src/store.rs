@@ -47,6 +47,8 @@ pub mod settings {
     pub const ROOT_KEY_ID: &str = "root_key.id";
     /// A random value wrapped by the root key; unwrapping it proves the key is right.
     pub const ROOT_KEY_CHECK: &str = "root_key.check";
+    /// The keyring key, wrapped by an external root-key provider (transit, KMS).
+    pub const ROOT_KEY_WRAPPED_KEYRING_KEY: &str = "root_key.wrapped_keyring_key";
     /// Salt of the passphrase root-key provider (not secret).
     pub const ROOT_KEY_PASSPHRASE_SALT: &str = "root_key.passphrase_salt";
 }

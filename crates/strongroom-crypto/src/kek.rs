@@ -93,7 +93,13 @@ pub struct LocalKek {
 impl LocalKek {
     /// Uses `key` as the root key.
     pub fn new(key: SecretKey) -> Self {
-        Self { id: KekId::fingerprint("local", &key), key: AeadKey::new(&key) }
+        Self::named("local", key)
+    }
+
+    /// Uses `key`, unwrapped from an external provider (`transit`, `aws-kms`,
+    /// …) at start, as the key that wraps the keyring; `provider` names it in the id.
+    pub fn named(provider: &str, key: SecretKey) -> Self {
+        Self { id: KekId::fingerprint(provider, &key), key: AeadKey::new(&key) }
     }
 }
 

@@ -12,6 +12,7 @@ mod keys;
 mod logging;
 mod root_key;
 mod server;
+mod transit_root;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

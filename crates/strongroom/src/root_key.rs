@@ -7,6 +7,9 @@
 //!
 //! `passphrase`: Argon2id over the passphrase and a random salt kept in the
 //! database (shared by every instance, not secret).
+//!
+//! `transit`: a Vault/OpenBao transit key wraps a random keyring key kept in
+//! the database (see `transit_root.rs`).
 
 use std::fs::OpenOptions;
 use std::io::{ErrorKind, Write};
@@ -19,6 +22,8 @@ use strongroom_config::{Config, RootKeyProvider};
 use strongroom_core::{Store, settings};
 use strongroom_crypto::{Kek, LocalKek, PassphraseKek, PassphraseParams, SecretKey, random_bytes};
 use zeroize::Zeroizing;
+
+use crate::transit_root::TransitRoot;
 
 /// Loads the configured root key. With `create` (the server's first start), a
 /// missing local key file or passphrase salt is made; without it (`doctor`)
@@ -41,6 +46,24 @@ pub async fn load(config: &Config, store: &dyn Store, create: bool) -> anyhow::R
             })
             .await??;
             Ok(Arc::new(kek))
+        }
+        RootKeyProvider::Transit => {
+            let transit = TransitRoot::from_config(config)?;
+            let wrapped = match store.setting(settings::ROOT_KEY_WRAPPED_KEYRING_KEY).await? {
+                Some(wrapped) => wrapped,
+                None if create => {
+                    let keyring_key = Zeroizing::new(random_bytes::<32>()?);
+                    let wrapped = transit.wrap(keyring_key.as_ref()).await?;
+                    // If another instance stored one first, this returns theirs.
+                    store.setting_or_insert(settings::ROOT_KEY_WRAPPED_KEYRING_KEY, wrapped.as_bytes()).await?
+                }
+                None => bail!(
+                    "the database has no keyring key wrapped by transit: it was initialised with another root-key provider"
+                ),
+            };
+            let wrapped = String::from_utf8(wrapped).context("stored transit ciphertext is not text")?;
+            let keyring_key = transit.unwrap(&wrapped).await?;
+            Ok(Arc::new(LocalKek::named("transit", SecretKey::from_slice(&keyring_key)?)))
         }
     }
 }

@@ -451,3 +451,52 @@ async fn key_backup_restores_into_a_fresh_server_that_then_decrypts() {
     .await;
     assert_eq!((status, decrypted["data"]["plaintext"].as_str()), (200, Some("cHJpdmlsZWdlZA==")), "{decrypted}");
 }
+
+#[tokio::test]
+async fn transit_root_key_on_openbao_survives_restart_and_a_wrong_key_is_refused() {
+    use strongroom_testkit::{BAO_ROOT_TOKEN, OpenBao};
+    let Some(bao) = OpenBao::start().await else { return };
+    bao.create_transit_key("strongroom-root").await;
+    let with_transit = |builder: strongroom_testkit::ServerBuilder, key: &str| {
+        builder
+            .env("STRONGROOM_ROOT_KEY_PROVIDER", "transit")
+            .env("STRONGROOM_ROOT_KEY_TRANSIT_ADDRESS", bao.address())
+            .env("STRONGROOM_ROOT_KEY_TRANSIT_TOKEN", BAO_ROOT_TOKEN)
+            .env("STRONGROOM_ROOT_KEY_TRANSIT_KEY", key)
+    };
+    let mut first = with_transit(server(), "strongroom-root").start();
+    let token = issue_api_key_with(&first, |b| with_transit(b, "strongroom-root"));
+    let client = reqwest::Client::new();
+    transit(&client, &first, &token, "keys/k", serde_json::json!({})).await;
+    let (_, encrypted) = transit(&client, &first, &token, "encrypt/k", serde_json::json!({"plaintext": "eA=="})).await;
+    let ciphertext = encrypted["data"]["ciphertext"].as_str().unwrap().to_owned();
+    let (_, _, ready) = get_json(&first.url("/readyz")).await;
+    assert!(ready["checks"][1]["detail"].as_str().unwrap().contains("transit:"), "{ready}");
+
+    let kept = tempfile::tempdir().unwrap();
+    let data_dir = kept.path().join("data");
+    let original = first.data_dir().to_owned();
+    assert!(first.terminate().success());
+    std::fs::rename(&original, &data_dir).unwrap();
+
+    let again = with_transit(server().data_dir(&data_dir), "strongroom-root").start();
+    let (status, decrypted) =
+        transit(&client, &again, &token, "decrypt/k", serde_json::json!({"ciphertext": ciphertext})).await;
+    assert_eq!((status, decrypted["data"]["plaintext"].as_str()), (200, Some("eA==")), "{decrypted}");
+    drop(again);
+
+    bao.create_transit_key("another-key").await;
+    let refused = with_transit(server().data_dir(&data_dir), "another-key").try_start().expect_err("must refuse");
+    assert_eq!(refused.code, Some(1));
+    assert!(refused.stderr.contains("transit root key: decrypt"), "{}", refused.stderr);
+}
+
+fn issue_api_key_with(
+    server: &TestServer,
+    configure: impl Fn(strongroom_testkit::ServerBuilder) -> strongroom_testkit::ServerBuilder,
+) -> String {
+    let args = ["apikey", "create", "--name", "t", "--scope", "transit:use", "--scope", "transit:manage"];
+    let output = configure(TestServer::builder(BIN).data_dir(server.data_dir())).run(&args);
+    assert_eq!(output.code, Some(0), "{output:?}");
+    output.stdout.trim().to_owned()
+}
