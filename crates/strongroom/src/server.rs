@@ -31,6 +31,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let api_keys = Arc::new(ApiKeys::new(database.api_key_store(), Arc::clone(&keyring), clock));
     let rotation = tokio::spawn(rotate_keys_when_due(Arc::clone(&keyring)));
     let usage = tokio::spawn(flush_api_key_usage(Arc::clone(&api_keys)));
+    let shutdown = shutdown_signal()?;
     let listener = bind(&config).await?;
     let address = listener.local_addr()?;
     let scheme = if config.tls_enabled() { "https" } else { "http" };
@@ -50,7 +51,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     strongroom_server::serve(
         listener,
         strongroom_server::router(state),
-        shutdown_signal(),
+        shutdown,
         Duration::from_secs(config.server.shutdown_grace_seconds),
     )
     .await
@@ -184,18 +185,17 @@ fn print_banner(config: &Config, scheme: &str, address: std::net::SocketAddr, st
     println!("  check    : strongroom doctor    stop: Ctrl-C");
 }
 
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(signal) => signal,
-        Err(error) => {
-            tracing::warn!(%error, "cannot listen for SIGTERM; only Ctrl-C stops the server");
-            let _ = interrupt.await;
-            return;
+/// Listens for SIGINT and SIGTERM from now on. The handlers are installed
+/// here, before the banner tells anyone the server is up, so a signal sent
+/// right after start is a graceful shutdown, never the default kill.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()> + Send + 'static> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
+    let mut terminate = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
         }
-    };
-    tokio::select! {
-        _ = interrupt => {}
-        _ = terminate.recv() => {}
-    }
+    })
 }
