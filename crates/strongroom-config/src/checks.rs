@@ -143,6 +143,13 @@ impl Config {
                     "root_key.provider = \"transit\" needs transit_address, transit_key and STRONGROOM_ROOT_KEY_TRANSIT_TOKEN".into(),
                 ),
             },
+            RootKeyProvider::AwsKms => match (&root.aws_kms_key_id, &root.aws_kms_region, &root.aws_kms_endpoint) {
+                (Some(_), Some(_), Some(endpoint)) if endpoint.starts_with("http://") && self.profile.is_production_grade() => {
+                    Outcome::Fail("root_key.aws_kms_endpoint must use https:// in production profiles".into())
+                }
+                (Some(key), Some(region), _) => Outcome::Pass(format!("root key is KMS key {key:?} in {region}")),
+                _ => Outcome::Fail("root_key.provider = \"aws-kms\" needs aws_kms_key_id and aws_kms_region".into()),
+            },
         };
         Check { name: "root_key.provider", outcome }
     }

@@ -41,6 +41,9 @@ pub(crate) const KEYS: &[(&str, &[&str])] = &[
             "transit_token",
             "transit_mount",
             "transit_key",
+            "aws_kms_key_id",
+            "aws_kms_region",
+            "aws_kms_endpoint",
         ],
     ),
     ("log", &["level", "format"]),
@@ -164,6 +167,9 @@ mod tests {
         full.root_key.transit_address = Some("a".into());
         full.root_key.transit_token = Some(crate::SecretString::new("t".into()));
         full.root_key.transit_key = Some("k".into());
+        full.root_key.aws_kms_key_id = Some("k".into());
+        full.root_key.aws_kms_region = Some("r".into());
+        full.root_key.aws_kms_endpoint = Some("e".into());
         full.log.format = Some(crate::LogFormat::Json);
         let table = Table::try_from(full).unwrap();
         let mut from_schema: Vec<(String, String)> = Vec::new();

@@ -178,6 +178,9 @@ pub enum RootKeyProvider {
     /// A HashiCorp Vault / OpenBao transit key: it wraps a random keyring
     /// key once, stored in the database, and is called only at start.
     Transit,
+    /// An AWS KMS key (or any KMS-compatible API), used the same way as `transit`.
+    #[serde(rename = "aws-kms")]
+    AwsKms,
 }
 
 impl RootKeyProvider {
@@ -187,6 +190,7 @@ impl RootKeyProvider {
             Self::Local => "local",
             Self::Passphrase => "passphrase",
             Self::Transit => "transit",
+            Self::AwsKms => "aws-kms",
         }
     }
 }
@@ -212,6 +216,14 @@ pub struct RootKeyConfig {
     pub transit_mount: String,
     /// For `transit`: the name of the transit key that wraps Strongroom's keyring key.
     pub transit_key: Option<String>,
+    /// For `aws-kms`: the key id or ARN (or `alias/…`). Credentials come from
+    /// the standard AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN.
+    pub aws_kms_key_id: Option<String>,
+    /// For `aws-kms`: the region, e.g. `eu-central-1`.
+    pub aws_kms_region: Option<String>,
+    /// For `aws-kms`: another endpoint (a VPC endpoint, or a local KMS for tests).
+    /// Unset: `https://kms.<region>.amazonaws.com`.
+    pub aws_kms_endpoint: Option<String>,
 }
 
 impl Default for RootKeyConfig {
@@ -225,6 +237,9 @@ impl Default for RootKeyConfig {
             transit_token: None,
             transit_mount: "transit".into(),
             transit_key: None,
+            aws_kms_key_id: None,
+            aws_kms_region: None,
+            aws_kms_endpoint: None,
         }
     }
 }

@@ -7,15 +7,18 @@
 //! - [`TestServer`] runs the real `strongroom` binary as a child process on a
 //!   free port, with its own data dir, and stops it when dropped.
 //! - [`run_cli`] runs any other subcommand and captures its output.
-//! - [`OpenBao`] runs a real OpenBao dev server with transit mounted.
+//! - [`OpenBao`] runs a real OpenBao dev server with transit mounted;
+//!   [`Moto`] a local AWS KMS API (moto in server mode).
 //!
 //! Every test makes its own data; nothing here is shared between tests, so
 //! they run in parallel and in any order.
 
 mod database;
+mod moto;
 mod openbao;
 mod server;
 
 pub use database::{POSTGRES_URL_VARIABLE, TestDatabase};
+pub use moto::{MOTO_VARIABLE, Moto};
 pub use openbao::{BAO_ROOT_TOKEN, BAO_VARIABLE, OpenBao};
 pub use server::{CliOutput, ServerBuilder, TestServer, run_cli};

@@ -6,6 +6,7 @@
 //! command line or configuration file.
 
 mod apikeys;
+mod aws_kms_root;
 mod data_dir;
 mod doctor;
 mod keys;

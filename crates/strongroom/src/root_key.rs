@@ -23,6 +23,7 @@ use strongroom_core::{Store, settings};
 use strongroom_crypto::{Kek, LocalKek, PassphraseKek, PassphraseParams, SecretKey, random_bytes};
 use zeroize::Zeroizing;
 
+use crate::aws_kms_root::AwsKmsRoot;
 use crate::transit_root::TransitRoot;
 
 /// Loads the configured root key. With `create` (the server's first start), a
@@ -49,22 +50,49 @@ pub async fn load(config: &Config, store: &dyn Store, create: bool) -> anyhow::R
         }
         RootKeyProvider::Transit => {
             let transit = TransitRoot::from_config(config)?;
-            let wrapped = match store.setting(settings::ROOT_KEY_WRAPPED_KEYRING_KEY).await? {
-                Some(wrapped) => wrapped,
-                None if create => {
-                    let keyring_key = Zeroizing::new(random_bytes::<32>()?);
-                    let wrapped = transit.wrap(keyring_key.as_ref()).await?;
-                    // If another instance stored one first, this returns theirs.
-                    store.setting_or_insert(settings::ROOT_KEY_WRAPPED_KEYRING_KEY, wrapped.as_bytes()).await?
-                }
-                None => bail!(
-                    "the database has no keyring key wrapped by transit: it was initialised with another root-key provider"
-                ),
-            };
+            let wrapped = wrapped_keyring_key(store, create, "transit", || async {
+                let keyring_key = Zeroizing::new(random_bytes::<32>()?);
+                Ok(transit.wrap(keyring_key.as_ref()).await?.into_bytes())
+            })
+            .await?;
             let wrapped = String::from_utf8(wrapped).context("stored transit ciphertext is not text")?;
             let keyring_key = transit.unwrap(&wrapped).await?;
             Ok(Arc::new(LocalKek::named("transit", SecretKey::from_slice(&keyring_key)?)))
         }
+        RootKeyProvider::AwsKms => {
+            let kms = AwsKmsRoot::from_config(config)?;
+            let wrapped = wrapped_keyring_key(store, create, "aws-kms", || async {
+                let keyring_key = Zeroizing::new(random_bytes::<32>()?);
+                kms.wrap(keyring_key.as_ref()).await
+            })
+            .await?;
+            let keyring_key = kms.unwrap(&wrapped).await?;
+            Ok(Arc::new(LocalKek::named("aws-kms", SecretKey::from_slice(&keyring_key)?)))
+        }
+    }
+}
+
+/// The keyring key wrapped by an external provider, from the database; on the
+/// first start (`create`) a fresh one is wrapped by `wrap_new` and stored. If
+/// another instance stored one first, that one is returned, so all share it.
+async fn wrapped_keyring_key<F, Fut>(
+    store: &dyn Store,
+    create: bool,
+    provider: &str,
+    wrap_new: F,
+) -> anyhow::Result<Vec<u8>>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<Vec<u8>>>,
+{
+    match store.setting(settings::ROOT_KEY_WRAPPED_KEYRING_KEY).await? {
+        Some(wrapped) => Ok(wrapped),
+        None if create => {
+            Ok(store.setting_or_insert(settings::ROOT_KEY_WRAPPED_KEYRING_KEY, &wrap_new().await?).await?)
+        }
+        None => bail!(
+            "the database has no keyring key wrapped by {provider}: it was initialised with another root-key provider"
+        ),
     }
 }
 

@@ -500,3 +500,45 @@ fn issue_api_key_with(
     assert_eq!(output.code, Some(0), "{output:?}");
     output.stdout.trim().to_owned()
 }
+
+#[tokio::test]
+async fn aws_kms_root_key_on_moto_survives_restart_and_another_kms_key_is_refused() {
+    use strongroom_testkit::Moto;
+    let Some(kms) = Moto::start().await else { return };
+    let key_id = kms.create_key().await;
+    let with_kms = |builder: strongroom_testkit::ServerBuilder, key: &str| {
+        builder
+            .env("STRONGROOM_ROOT_KEY_PROVIDER", "aws-kms")
+            .env("STRONGROOM_ROOT_KEY_AWS_KMS_KEY_ID", key)
+            .env("STRONGROOM_ROOT_KEY_AWS_KMS_REGION", "us-east-1")
+            .env("STRONGROOM_ROOT_KEY_AWS_KMS_ENDPOINT", kms.endpoint())
+            .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+            .env("AWS_SECRET_ACCESS_KEY", "a-test-secret-that-must-never-be-logged")
+    };
+    let mut first = with_kms(server(), &key_id).start();
+    let token = issue_api_key_with(&first, |b| with_kms(b, &key_id));
+    let client = reqwest::Client::new();
+    transit(&client, &first, &token, "keys/k", serde_json::json!({})).await;
+    let (_, encrypted) = transit(&client, &first, &token, "encrypt/k", serde_json::json!({"plaintext": "eQ=="})).await;
+    let ciphertext = encrypted["data"]["ciphertext"].as_str().unwrap().to_owned();
+    let (_, _, ready) = get_json(&first.url("/readyz")).await;
+    assert!(ready["checks"][1]["detail"].as_str().unwrap().contains("aws-kms:"), "{ready}");
+
+    let kept = tempfile::tempdir().unwrap();
+    let data_dir = kept.path().join("data");
+    let original = first.data_dir().to_owned();
+    assert!(first.terminate().success());
+    assert!(!first.logs().contains("a-test-secret-that-must-never-be-logged"));
+    std::fs::rename(&original, &data_dir).unwrap();
+
+    let again = with_kms(server().data_dir(&data_dir), &key_id).start();
+    let (status, decrypted) =
+        transit(&client, &again, &token, "decrypt/k", serde_json::json!({"ciphertext": ciphertext})).await;
+    assert_eq!((status, decrypted["data"]["plaintext"].as_str()), (200, Some("eQ==")), "{decrypted}");
+    drop(again);
+
+    let other_key = kms.create_key().await;
+    let refused = with_kms(server().data_dir(&data_dir), &other_key).try_start().expect_err("must refuse");
+    assert_eq!(refused.code, Some(1));
+    assert!(refused.stderr.contains("aws-kms root key: Decrypt"), "{}", refused.stderr);
+}
