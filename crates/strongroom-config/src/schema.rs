@@ -181,6 +181,8 @@ pub enum RootKeyProvider {
     /// An AWS KMS key (or any KMS-compatible API), used the same way as `transit`.
     #[serde(rename = "aws-kms")]
     AwsKms,
+    /// An AES key in an HSM reached through PKCS#11, used the same way.
+    Pkcs11,
 }
 
 impl RootKeyProvider {
@@ -191,6 +193,7 @@ impl RootKeyProvider {
             Self::Passphrase => "passphrase",
             Self::Transit => "transit",
             Self::AwsKms => "aws-kms",
+            Self::Pkcs11 => "pkcs11",
         }
     }
 }
@@ -224,6 +227,14 @@ pub struct RootKeyConfig {
     /// For `aws-kms`: another endpoint (a VPC endpoint, or a local KMS for tests).
     /// Unset: `https://kms.<region>.amazonaws.com`.
     pub aws_kms_endpoint: Option<String>,
+    /// For `pkcs11`: the PKCS#11 module (shared library) of the HSM.
+    pub pkcs11_module: Option<PathBuf>,
+    /// For `pkcs11`: the label of the token holding the key.
+    pub pkcs11_token_label: Option<String>,
+    /// For `pkcs11`: the label of the AES key (CKK_AES, 256 bits) that wraps the keyring key.
+    pub pkcs11_key_label: Option<String>,
+    /// For `pkcs11`: the user PIN (give it through `STRONGROOM_ROOT_KEY_PKCS11_PIN`).
+    pub pkcs11_pin: Option<SecretString>,
 }
 
 impl Default for RootKeyConfig {
@@ -240,6 +251,10 @@ impl Default for RootKeyConfig {
             aws_kms_key_id: None,
             aws_kms_region: None,
             aws_kms_endpoint: None,
+            pkcs11_module: None,
+            pkcs11_token_label: None,
+            pkcs11_key_label: None,
+            pkcs11_pin: None,
         }
     }
 }

@@ -8,7 +8,8 @@
 //!   free port, with its own data dir, and stops it when dropped.
 //! - [`run_cli`] runs any other subcommand and captures its output.
 //! - [`OpenBao`] runs a real OpenBao dev server with transit mounted;
-//!   [`Moto`] a local AWS KMS API (moto in server mode).
+//!   [`Moto`] a local AWS KMS API (moto in server mode); [`SoftHsm`] a
+//!   SoftHSM2 token with an AES key (PKCS#11).
 //!
 //! Every test makes its own data; nothing here is shared between tests, so
 //! they run in parallel and in any order.
@@ -17,8 +18,10 @@ mod database;
 mod moto;
 mod openbao;
 mod server;
+mod softhsm;
 
 pub use database::{POSTGRES_URL_VARIABLE, TestDatabase};
 pub use moto::{MOTO_VARIABLE, Moto};
 pub use openbao::{BAO_ROOT_TOKEN, BAO_VARIABLE, OpenBao};
 pub use server::{CliOutput, ServerBuilder, TestServer, run_cli};
+pub use softhsm::{SOFTHSM_VARIABLE, SoftHsm};

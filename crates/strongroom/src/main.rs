@@ -11,6 +11,7 @@ mod data_dir;
 mod doctor;
 mod keys;
 mod logging;
+mod pkcs11_root;
 mod root_key;
 mod server;
 mod transit_root;

@@ -24,6 +24,7 @@ use strongroom_crypto::{Kek, LocalKek, PassphraseKek, PassphraseParams, SecretKe
 use zeroize::Zeroizing;
 
 use crate::aws_kms_root::AwsKmsRoot;
+use crate::pkcs11_root::Pkcs11Root;
 use crate::transit_root::TransitRoot;
 
 /// Loads the configured root key. With `create` (the server's first start), a
@@ -68,6 +69,17 @@ pub async fn load(config: &Config, store: &dyn Store, create: bool) -> anyhow::R
             .await?;
             let keyring_key = kms.unwrap(&wrapped).await?;
             Ok(Arc::new(LocalKek::named("aws-kms", SecretKey::from_slice(&keyring_key)?)))
+        }
+        RootKeyProvider::Pkcs11 => {
+            let hsm = Pkcs11Root::from_config(config)?;
+            let wrapper = hsm.clone();
+            let wrapped = wrapped_keyring_key(store, create, "pkcs11", || async move {
+                let keyring_key = Zeroizing::new(random_bytes::<32>()?);
+                tokio::task::spawn_blocking(move || wrapper.wrap(keyring_key.as_ref())).await?
+            })
+            .await?;
+            let keyring_key = tokio::task::spawn_blocking(move || hsm.unwrap(&wrapped)).await??;
+            Ok(Arc::new(LocalKek::named("pkcs11", SecretKey::from_slice(&keyring_key)?)))
         }
     }
 }

@@ -542,3 +542,45 @@ async fn aws_kms_root_key_on_moto_survives_restart_and_another_kms_key_is_refuse
     assert_eq!(refused.code, Some(1));
     assert!(refused.stderr.contains("aws-kms root key: Decrypt"), "{}", refused.stderr);
 }
+
+#[tokio::test]
+async fn pkcs11_root_key_on_softhsm_survives_restart_and_another_hsm_key_is_refused() {
+    use strongroom_testkit::SoftHsm;
+    let Some(hsm) = SoftHsm::start() else { return };
+    hsm.create_aes_key("strongroom-root");
+    let with_hsm = |builder: strongroom_testkit::ServerBuilder, key: &str| {
+        builder
+            .env("SOFTHSM2_CONF", hsm.conf().display().to_string())
+            .env("STRONGROOM_ROOT_KEY_PROVIDER", "pkcs11")
+            .env("STRONGROOM_ROOT_KEY_PKCS11_MODULE", hsm.module().display().to_string())
+            .env("STRONGROOM_ROOT_KEY_PKCS11_TOKEN_LABEL", SoftHsm::TOKEN)
+            .env("STRONGROOM_ROOT_KEY_PKCS11_KEY_LABEL", key)
+            .env("STRONGROOM_ROOT_KEY_PKCS11_PIN", SoftHsm::PIN)
+    };
+    let mut first = with_hsm(server(), "strongroom-root").start();
+    let token = issue_api_key_with(&first, |b| with_hsm(b, "strongroom-root"));
+    let client = reqwest::Client::new();
+    transit(&client, &first, &token, "keys/k", serde_json::json!({})).await;
+    let (_, encrypted) = transit(&client, &first, &token, "encrypt/k", serde_json::json!({"plaintext": "eg=="})).await;
+    let ciphertext = encrypted["data"]["ciphertext"].as_str().unwrap().to_owned();
+    let (_, _, ready) = get_json(&first.url("/readyz")).await;
+    assert!(ready["checks"][1]["detail"].as_str().unwrap().contains("pkcs11:"), "{ready}");
+
+    let kept = tempfile::tempdir().unwrap();
+    let data_dir = kept.path().join("data");
+    let original = first.data_dir().to_owned();
+    assert!(first.terminate().success());
+    assert!(!first.logs().contains(SoftHsm::PIN), "the PIN must never be logged");
+    std::fs::rename(&original, &data_dir).unwrap();
+
+    let again = with_hsm(server().data_dir(&data_dir), "strongroom-root").start();
+    let (status, decrypted) =
+        transit(&client, &again, &token, "decrypt/k", serde_json::json!({"ciphertext": ciphertext})).await;
+    assert_eq!((status, decrypted["data"]["plaintext"].as_str()), (200, Some("eg==")), "{decrypted}");
+    drop(again);
+
+    hsm.create_aes_key("another-key");
+    let refused = with_hsm(server().data_dir(&data_dir), "another-key").try_start().expect_err("must refuse");
+    assert_eq!(refused.code, Some(1));
+    assert!(refused.stderr.contains("initialised with another HSM key"), "{}", refused.stderr);
+}
