@@ -28,17 +28,20 @@ pub enum Scope {
     TransitUse,
     /// Create, configure, rotate and delete transit keys.
     TransitManage,
+    /// Read and manage every keyring key (`/v1/keys`): rotate, change state.
+    KeysManage,
 }
 
 impl Scope {
     /// Every scope.
-    pub const ALL: [Scope; 2] = [Scope::TransitUse, Scope::TransitManage];
+    pub const ALL: [Scope; 3] = [Scope::TransitUse, Scope::TransitManage, Scope::KeysManage];
 
     /// The stable name (`transit:use`).
     pub fn as_str(self) -> &'static str {
         match self {
             Self::TransitUse => "transit:use",
             Self::TransitManage => "transit:manage",
+            Self::KeysManage => "keys:manage",
         }
     }
 

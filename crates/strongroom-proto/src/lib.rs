@@ -19,10 +19,12 @@
 //! ```
 
 mod health;
+mod keys;
 mod problem;
 mod transit;
 
 pub use health::{CheckState, Health, Readiness, ReadinessCheck};
+pub use keys::{KeyList, KeyStateChanged, KeyVersionView, KeyView, SetKeyState};
 pub use problem::{PROBLEM_CONTENT_TYPE, Problem, ProblemCode};
 pub use transit::{
     BatchResults, CiphertextResult, ConfigureTransitKey, CreateTransitKey, DataKey, DataKeyRequest, DecryptItem,

@@ -19,6 +19,10 @@ Every error answer is an RFC 9457 problem (`application/problem+json`) with a st
         crate::routes::health::healthz,
         crate::routes::health::readyz,
         serve_openapi,
+        crate::routes::keys::list_keys,
+        crate::routes::keys::read_key,
+        crate::routes::keys::rotate_key,
+        crate::routes::keys::set_state,
         crate::routes::transit::list_keys,
         crate::routes::transit::create_key,
         crate::routes::transit::read_key,
@@ -37,6 +41,7 @@ Every error answer is an RFC 9457 problem (`application/problem+json`) with a st
     modifiers(&ProblemDefaults, &ApiKeySecurity),
     tags(
         (name = "health", description = "Liveness, readiness and the API description"),
+        (name = "keys", description = "The keyring: every key's versions and state, rotation, state changes"),
         (name = "transit", description = "Encryption as a service, compatible with Vault/OpenBao transit")
     )
 )]

@@ -584,3 +584,47 @@ async fn pkcs11_root_key_on_softhsm_survives_restart_and_another_hsm_key_is_refu
     assert_eq!(refused.code, Some(1));
     assert!(refused.stderr.contains("initialised with another HSM key"), "{}", refused.stderr);
 }
+
+#[tokio::test]
+async fn keys_api_lists_rotates_and_destroys_with_justification() {
+    let server = server().start();
+    let admin = issue_api_key(&server, &["keys:manage", "transit:use", "transit:manage"]);
+    let user = issue_api_key(&server, &["transit:use"]);
+    let client = reqwest::Client::new();
+    transit(&client, &server, &admin, "keys/case-files", serde_json::json!({})).await;
+    let (_, encrypted) =
+        transit(&client, &server, &admin, "encrypt/case-files", serde_json::json!({"plaintext": "YXVkaW8="})).await;
+    let ciphertext = encrypted["data"]["ciphertext"].as_str().unwrap().to_owned();
+
+    let get = |token: &str, path: &str| client.get(server.url(path)).header("X-API-Key", token).send();
+    let response = get(&user, "/v1/keys").await.unwrap();
+    assert_eq!(response.status(), 403, "keys:manage is required");
+    let listed: Value = get(&admin, "/v1/keys").await.unwrap().json().await.unwrap();
+    let names: Vec<_> = listed["keys"].as_array().unwrap().iter().map(|k| k["name"].as_str().unwrap()).collect();
+    assert!(names.contains(&"case-files") && names.contains(&"system.api-key-hash"), "{listed}");
+
+    let post = |path: &str, body: Value| client.post(server.url(path)).header("X-API-Key", &admin).json(&body).send();
+    let rotated: Value = post("/v1/keys/case-files/rotate", serde_json::json!({})).await.unwrap().json().await.unwrap();
+    assert_eq!(rotated["latest_version"], 2);
+    assert_eq!(rotated["versions"].as_array().unwrap().len(), 2);
+
+    let short =
+        post("/v1/keys/case-files/state", serde_json::json!({"state": "destroyed", "justification": "because"}))
+            .await
+            .unwrap();
+    assert_eq!(short.status(), 400);
+    let destroyed = post(
+        "/v1/keys/case-files/state",
+        serde_json::json!({"state": "destroyed", "justification": "matter closed, retention period over"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(destroyed.status(), 200);
+    let destroyed: Value = destroyed.json().await.unwrap();
+    assert_eq!(destroyed["key"]["state"], "destroyed");
+    assert!(destroyed["warning"].as_str().unwrap().contains("permanently unreadable"));
+    let (status, refused) =
+        transit(&client, &server, &admin, "decrypt/case-files", serde_json::json!({"ciphertext": ciphertext})).await;
+    assert_eq!((status, refused["code"].as_str()), (409, Some("key_unusable")), "{refused}");
+    assert!(server.logs().contains("matter closed, retention period over"), "the justification is recorded");
+}

@@ -6,6 +6,7 @@
 //! the OpenAPI document is served.
 
 pub(crate) mod health;
+pub(crate) mod keys;
 pub(crate) mod transit;
 
 use std::time::Duration;
@@ -32,6 +33,10 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/openapi.json", get(openapi::serve_openapi))
+        .route("/v1/keys", get(keys::list_keys))
+        .route("/v1/keys/{name}", get(keys::read_key))
+        .route("/v1/keys/{name}/rotate", post(keys::rotate_key))
+        .route("/v1/keys/{name}/state", post(keys::set_state))
         .route("/v1/transit/keys", any(transit::list_keys))
         .route("/v1/transit/keys/{name}", get(transit::read_key).post(transit::create_key).delete(transit::delete_key))
         .route("/v1/transit/keys/{name}/rotate", post(transit::rotate_key))
