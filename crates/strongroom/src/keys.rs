@@ -52,6 +52,9 @@ pub enum KeyCommand {
         name: String,
         /// The new state.
         state: String,
+        /// Why (at least 20 characters): key changes are accountable.
+        #[arg(long)]
+        justification: String,
         /// Confirms `destroyed`, which erases the material for good.
         #[arg(long)]
         yes: bool,
@@ -121,12 +124,16 @@ pub async fn run(config: &Config, command: KeyCommand) -> anyhow::Result<()> {
                 print_key(&keyring.create(&name, spec).await?);
             }
             KeyCommand::Rotate { name } => print_key(&keyring.rotate(&name).await?),
-            KeyCommand::State { name, state, yes } => {
+            KeyCommand::State { name, state, justification, yes } => {
                 let target = KeyState::parse(&state).with_context(|| format!("unknown state {state:?}"))?;
+                if justification.trim().chars().count() < 20 {
+                    bail!("--justification must be at least 20 characters: say why this key changes state");
+                }
                 if target == KeyState::Destroyed && !yes {
                     bail!("destroying key {name:?} makes everything it protected unreadable, for good; add --yes");
                 }
                 let info = keyring.set_state(&name, target).await?;
+                eprintln!("key {name:?} is now {}: {}", target.as_str(), justification.trim());
                 print_key(&info);
                 if target == KeyState::Destroyed {
                     println!(

@@ -244,10 +244,14 @@ async fn key_commands_manage_the_keyring_beside_a_running_server() {
     assert!(rotated.stdout.contains("latest_version:         2"), "{}", rotated.stdout);
     let retired = key(&["min-version", "orders", "2"]);
     assert!(retired.stdout.contains("min_decryption_version: 2"), "{}", retired.stdout);
-    let refused = key(&["state", "orders", "destroyed"]);
+    let why = "matter closed and retention period over";
+    let unjustified = key(&["state", "orders", "disabled", "--justification", "because"]);
+    assert_eq!(unjustified.code, Some(1));
+    assert!(unjustified.stderr.contains("at least 20 characters"), "{}", unjustified.stderr);
+    let refused = key(&["state", "orders", "destroyed", "--justification", why]);
     assert_eq!(refused.code, Some(1));
     assert!(refused.stderr.contains("--yes"), "{}", refused.stderr);
-    let destroyed = key(&["state", "orders", "destroyed", "--yes"]);
+    let destroyed = key(&["state", "orders", "destroyed", "--justification", why, "--yes"]);
     assert_eq!(destroyed.code, Some(0), "{destroyed:?}");
     assert!(destroyed.stdout.contains("everything it protected is unreadable"));
     let listed = key(&["list"]);
