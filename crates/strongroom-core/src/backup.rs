@@ -48,23 +48,17 @@ struct Kdf {
     salt: String,
 }
 
-#[derive(Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
+#[derive(Serialize, Deserialize)]
 struct Payload {
     keys: Vec<BackupKey>,
 }
 
-#[derive(Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
+/// A key's metadata as stored (not secret), then its versions, whose
+/// material is zeroized when they are dropped.
+#[derive(Serialize, Deserialize)]
 struct BackupKey {
-    name: String,
-    purpose: String,
-    algorithm: String,
-    state: String,
-    latest_version: u32,
-    min_decryption_version: u32,
-    rotation_period_seconds: Option<i64>,
-    deletion_allowed: bool,
-    created_at: i64,
-    updated_at: i64,
+    #[serde(flatten)]
+    key: StoredKey,
     versions: Vec<BackupVersion>,
 }
 
@@ -98,19 +92,7 @@ impl Keyring {
                 };
                 versions.push(BackupVersion { version, created_at: record.created_at, material });
             }
-            keys.push(BackupKey {
-                name: stored.name.clone(),
-                purpose: stored.purpose.clone(),
-                algorithm: stored.algorithm.clone(),
-                state: stored.state.clone(),
-                latest_version: stored.latest_version,
-                min_decryption_version: stored.min_decryption_version,
-                rotation_period_seconds: stored.rotation_period_seconds,
-                deletion_allowed: stored.deletion_allowed,
-                created_at: stored.created_at,
-                updated_at: stored.updated_at,
-                versions,
-            });
+            keys.push(BackupKey { key: stored, versions });
         }
         let payload = Zeroizing::new(serde_json::to_vec(&Payload { keys }).map_err(|e| invalid(&e.to_string()))?);
         let params = PassphraseParams::default();
@@ -171,9 +153,9 @@ impl Keyring {
         let payload = kek.unwrap(&wrapped, &aad).map_err(|_| invalid("wrong passphrase, or the file was altered"))?;
         let payload: Payload = serde_json::from_slice(payload.expose()).map_err(|e| invalid(&e.to_string()))?;
         let mut restored = Vec::with_capacity(payload.keys.len());
-        for key in &payload.keys {
-            let mut versions = Vec::with_capacity(key.versions.len());
-            for version in &key.versions {
+        for BackupKey { key, versions: backed_up } in &payload.keys {
+            let mut versions = Vec::with_capacity(backed_up.len());
+            for version in backed_up {
                 let wrapped_material = match &version.material {
                     Some(encoded) => {
                         let material =
@@ -188,19 +170,7 @@ impl Keyring {
                     created_at: version.created_at,
                 });
             }
-            let stored = StoredKey {
-                name: key.name.clone(),
-                purpose: key.purpose.clone(),
-                algorithm: key.algorithm.clone(),
-                state: key.state.clone(),
-                latest_version: key.latest_version,
-                min_decryption_version: key.min_decryption_version,
-                rotation_period_seconds: key.rotation_period_seconds,
-                deletion_allowed: key.deletion_allowed,
-                created_at: key.created_at,
-                updated_at: key.updated_at,
-            };
-            restored.push((stored, versions));
+            restored.push((key.clone(), versions));
         }
         self.store_ref().insert_keys(&restored).await?;
         Ok(restored.into_iter().map(|(key, _)| key.name).collect())

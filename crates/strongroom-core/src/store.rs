@@ -79,7 +79,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 }
 
 /// A named key as stored: metadata only; the material is in [`StoredKeyVersion`]s.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Serialisable because a key backup carries it as it is.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StoredKey {
     /// Unique name.
     pub name: String,

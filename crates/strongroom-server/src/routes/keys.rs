@@ -4,7 +4,6 @@
 //! logged with the change (and will go to the audit log when it exists).
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use strongroom_core::{KeyInfo, KeyState, Scope};
 use strongroom_proto::{KeyList, KeyStateChanged, KeyVersionView, KeyView, SetKeyState};
@@ -71,7 +70,6 @@ pub(crate) async fn rotate_key(
     State(state): State<AppState>,
     ApiKeyAuth(caller): ApiKeyAuth,
     Path(name): Path<String>,
-    _body: Bytes,
 ) -> Result<Json<KeyView>, ApiError> {
     caller.require(Scope::KeysManage)?;
     let info = state.keyring.rotate(&name).await?;
