@@ -12,6 +12,8 @@
 //!   [`EncryptingWriter`], and [`DecryptingReader`] or [`BlobOpener`] (random
 //!   access) to read it back (`SRBLOB` v1). Formats: `docs/formats.md`.
 //! - To compare two secrets (tokens, codes, MACs): [`ct_eq`], never `==`.
+//! - For the audit log's Merkle tree and its signed checkpoints: [`merkle`]
+//!   (RFC 6962/9162 hashing and proofs) and [`note`] (C2SP signed notes).
 //! - To make fresh random bytes: [`random_bytes`].
 //!
 //! ```
@@ -30,6 +32,8 @@ mod blob;
 mod compare;
 mod error;
 mod kek;
+pub mod merkle;
+pub mod note;
 mod sealed;
 mod secret;
 mod sign;
