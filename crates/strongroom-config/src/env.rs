@@ -51,6 +51,27 @@ pub(crate) const KEYS: &[(&str, &[&str])] = &[
         ],
     ),
     ("log", &["level", "format"]),
+    (
+        "audit",
+        &[
+            "origin",
+            "checkpoint_interval_seconds",
+            "anchor_file",
+            "anchor_url",
+            "hash_ip",
+            "min_free_bytes",
+            "sink_file",
+            "sink_stdout",
+            "sink_syslog",
+            "alert_failed_logins",
+            "alert_failed_logins_window_seconds",
+            "alert_reveals_per_hour",
+            "alert_denials",
+            "alert_denials_window_seconds",
+            "alert_webhook_url",
+            "alert_interval_seconds",
+        ],
+    ),
 ];
 
 /// Every key as `(dotted name, environment variable)`, e.g.
@@ -179,6 +200,12 @@ mod tests {
         full.root_key.pkcs11_key_label = Some("k".into());
         full.root_key.pkcs11_pin = Some(crate::SecretString::new("p".into()));
         full.log.format = Some(crate::LogFormat::Json);
+        full.audit.origin = Some("o".into());
+        full.audit.anchor_file = Some("a".into());
+        full.audit.anchor_url = Some("u".into());
+        full.audit.sink_file = Some("s".into());
+        full.audit.sink_syslog = Some("udp://h:1".into());
+        full.audit.alert_webhook_url = Some("w".into());
         let table = Table::try_from(full).unwrap();
         let mut from_schema: Vec<(String, String)> = Vec::new();
         for (name, value) in &table {

@@ -27,5 +27,6 @@ pub use checks::{Check, Outcome};
 pub use env::keys;
 pub use error::ConfigError;
 pub use schema::{
-    Config, DatabaseConfig, LogConfig, LogFormat, Profile, RootKeyConfig, RootKeyProvider, SecretString, ServerConfig,
+    AuditConfig, Config, DatabaseConfig, LogConfig, LogFormat, Profile, RootKeyConfig, RootKeyProvider, SecretString,
+    ServerConfig,
 };

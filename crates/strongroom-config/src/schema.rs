@@ -58,6 +58,8 @@ pub struct Config {
     pub root_key: RootKeyConfig,
     /// Logging.
     pub log: LogConfig,
+    /// The audit log: checkpoints, anchors, sinks, alerts.
+    pub audit: AuditConfig,
 }
 
 impl Default for Config {
@@ -69,6 +71,7 @@ impl Default for Config {
             database: DatabaseConfig::default(),
             root_key: RootKeyConfig::default(),
             log: LogConfig::default(),
+            audit: AuditConfig::default(),
         }
     }
 }
@@ -104,6 +107,16 @@ impl Config {
             Profile::Development => LogFormat::Pretty,
             _ => LogFormat::Json,
         })
+    }
+
+    /// The checkpoint anchor file in effect: the configured one (an empty
+    /// path turns it off), else `<data_dir>/audit-checkpoints.jsonl`.
+    pub fn audit_anchor_file(&self) -> Option<PathBuf> {
+        match &self.audit.anchor_file {
+            Some(path) if path.as_os_str().is_empty() => None,
+            Some(path) => Some(path.clone()),
+            None => Some(self.data_dir.join("audit-checkpoints.jsonl")),
+        }
     }
 
     /// Whether the listener itself terminates TLS.
@@ -284,6 +297,75 @@ pub struct LogConfig {
 impl Default for LogConfig {
     fn default() -> Self {
         Self { level: "info".into(), format: None }
+    }
+}
+
+/// `[audit]`: the audit log. The log itself is always on and in the database;
+/// these keys add checkpoints outside it, copies to other sinks, and alerts.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// The log's name in signed checkpoints (origin line and note key name),
+    /// without spaces or `+`. Unset: `strongroom/<installation id>`.
+    pub origin: Option<String>,
+    /// Sign a checkpoint this often when the log has grown, in seconds
+    /// (checkpoints are also signed on demand by `GET /v1/audit/checkpoint`).
+    pub checkpoint_interval_seconds: u64,
+    /// A file every signed checkpoint is appended to (JSON lines), to detect
+    /// a rolled-back or truncated database. Unset: `<data_dir>/audit-checkpoints.jsonl`;
+    /// an empty value turns it off. Best on another disk or an append-only mount.
+    pub anchor_file: Option<PathBuf>,
+    /// A URL every new checkpoint is POSTed to (`text/plain`), e.g. a witness.
+    pub anchor_url: Option<String>,
+    /// Record client addresses only as HMACs (searchable with `hmac_of`, not readable).
+    pub hash_ip: bool,
+    /// Below this many free bytes on the data dir's filesystem `/readyz`
+    /// fails and an alert is raised, before the audit store runs out of space.
+    pub min_free_bytes: u64,
+    /// Also write every event to this file, one JSON object per line.
+    pub sink_file: Option<PathBuf>,
+    /// Also write every event to standard output, one JSON object per line.
+    pub sink_stdout: bool,
+    /// Also send every event to syslog: `udp://HOST:PORT` or `unix:///dev/log`.
+    pub sink_syslog: Option<String>,
+    /// Alert when one account or one address has this many failed logins
+    /// within `alert_failed_logins_window_seconds` (0 turns the rule off).
+    pub alert_failed_logins: u64,
+    /// The window of `alert_failed_logins`.
+    pub alert_failed_logins_window_seconds: u64,
+    /// Alert when one actor reveals plaintext (decrypts, exports) this many
+    /// times within an hour (0 turns the rule off).
+    pub alert_reveals_per_hour: u64,
+    /// Alert when this many requests are denied within `alert_denials_window_seconds` (0: off).
+    pub alert_denials: u64,
+    /// The window of `alert_denials`.
+    pub alert_denials_window_seconds: u64,
+    /// POST every raised alert as JSON to this URL.
+    pub alert_webhook_url: Option<String>,
+    /// How often the alert rules are evaluated, in seconds.
+    pub alert_interval_seconds: u64,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self {
+            origin: None,
+            checkpoint_interval_seconds: 60,
+            anchor_file: None,
+            anchor_url: None,
+            hash_ip: false,
+            min_free_bytes: 256 * 1024 * 1024,
+            sink_file: None,
+            sink_stdout: false,
+            sink_syslog: None,
+            alert_failed_logins: 10,
+            alert_failed_logins_window_seconds: 300,
+            alert_reveals_per_hour: 100,
+            alert_denials: 50,
+            alert_denials_window_seconds: 60,
+            alert_webhook_url: None,
+            alert_interval_seconds: 10,
+        }
     }
 }
 

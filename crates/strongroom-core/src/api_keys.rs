@@ -16,6 +16,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use strongroom_crypto::random_bytes;
 use zeroize::Zeroizing;
 
+use crate::audit::{AuditContext, AuditRecord, EventType, Outcome, Target};
 use crate::{Clock, CoreError, KeyPurpose, KeySpec, Keyring, StoreError};
 
 /// Name of the keyring key that hashes API-key secrets.
@@ -30,11 +31,13 @@ pub enum Scope {
     TransitManage,
     /// Read and manage every keyring key (`/v1/keys`): rotate, change state.
     KeysManage,
+    /// Read the audit log: events, proofs, statistics, alerts.
+    AuditRead,
 }
 
 impl Scope {
     /// Every scope.
-    pub const ALL: [Scope; 3] = [Scope::TransitUse, Scope::TransitManage, Scope::KeysManage];
+    pub const ALL: [Scope; 4] = [Scope::TransitUse, Scope::TransitManage, Scope::KeysManage, Scope::AuditRead];
 
     /// The stable name (`transit:use`).
     pub fn as_str(self) -> &'static str {
@@ -42,6 +45,7 @@ impl Scope {
             Self::TransitUse => "transit:use",
             Self::TransitManage => "transit:manage",
             Self::KeysManage => "keys:manage",
+            Self::AuditRead => "audit:read",
         }
     }
 
@@ -79,14 +83,16 @@ pub struct ApiKeyRecord {
 /// The API-key storage port.
 #[async_trait]
 pub trait ApiKeyStore: Send + Sync + fmt::Debug {
-    /// Stores a new key; `Conflict` if the id exists.
-    async fn insert_api_key(&self, key: &ApiKeyRecord) -> Result<(), StoreError>;
+    /// Stores a new key with the audit records of its creation, in one
+    /// transaction; `Conflict` if the id exists.
+    async fn insert_api_key(&self, key: &ApiKeyRecord, audit: &[AuditRecord]) -> Result<(), StoreError>;
     /// One key by id.
     async fn api_key(&self, id: &str) -> Result<Option<ApiKeyRecord>, StoreError>;
     /// Every key, newest first.
     async fn list_api_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError>;
-    /// Marks a key revoked at `at` unless it already is; `false` if unknown or already revoked.
-    async fn revoke_api_key(&self, id: &str, at: i64) -> Result<bool, StoreError>;
+    /// Marks a key revoked at `at` unless it already is, with the audit
+    /// records of the revocation; `false` (nothing written) if unknown or already revoked.
+    async fn revoke_api_key(&self, id: &str, at: i64, audit: &[AuditRecord]) -> Result<bool, StoreError>;
     /// Adds `count` uses and moves `last_used_at` forward to `last_at` (never
     /// back), in one statement, so instances flushing at once all count.
     async fn add_api_key_uses(&self, id: &str, count: i64, last_at: i64) -> Result<(), StoreError>;
@@ -162,14 +168,14 @@ impl ApiKeys {
     }
 
     /// Creates the hashing key on first use.
-    async fn ensure_hash_key(&self) -> Result<(), CoreError> {
+    async fn ensure_hash_key(&self, context: &AuditContext) -> Result<(), CoreError> {
         let spec = KeySpec {
             purpose: KeyPurpose::ApiKeyHash,
             algorithm: None,
             rotation_period_seconds: None,
             deletion_allowed: false,
         };
-        self.keyring.ensure(API_KEY_HASH_KEY, spec).await.map(|_| ())
+        self.keyring.ensure(API_KEY_HASH_KEY, spec, context).await.map(|_| ())
     }
 
     /// Issues a key. `name` is a label (1-100 characters); at least one scope;
@@ -179,6 +185,7 @@ impl ApiKeys {
         name: &str,
         scopes: &[Scope],
         expires_in_days: Option<u32>,
+        context: &AuditContext,
     ) -> Result<(ApiKeyRecord, IssuedApiKey), CoreError> {
         let name = name.trim();
         if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
@@ -190,7 +197,7 @@ impl ApiKeys {
         if expires_in_days.is_some_and(|days| !(1..=3650).contains(&days)) {
             return Err(CoreError::InvalidInput("expires_in_days: between 1 and 3650".into()));
         }
-        self.ensure_hash_key().await?;
+        self.ensure_hash_key(context).await?;
         let id: String = random_bytes::<8>()?.iter().map(|b| format!("{b:02x}")).collect();
         let secret = Zeroizing::new(URL_SAFE_NO_PAD.encode(random_bytes::<32>()?));
         let (hash_key_version, hash) = self.keyring.mac(API_KEY_HASH_KEY, &hash_input(&id, &secret)).await?;
@@ -209,7 +216,14 @@ impl ApiKeys {
             last_used_at: None,
             use_count: 0,
         };
-        self.store.insert_api_key(&record).await?;
+        let audit = self.keyring.audit();
+        let event = audit
+            .event(EventType::ApiKeyCreate, context)
+            .target(Target::new("api_key", record.id.clone()))
+            .detail("name", record.name.clone())
+            .detail("scopes", record.scopes.iter().map(|s| s.as_str().to_owned()).collect::<Vec<_>>())
+            .detail("expires_at", record.expires_at.unwrap_or(0));
+        self.store.insert_api_key(&record, &[audit.seal(&event)?]).await?;
         let issued = IssuedApiKey(Zeroizing::new(format!("sr_{id}_{}", secret.as_str())));
         Ok((record, issued))
     }
@@ -264,11 +278,15 @@ impl ApiKeys {
     }
 
     /// Revokes a key at once; `InvalidInput` if it is unknown or already revoked.
-    pub async fn revoke(&self, id: &str) -> Result<(), CoreError> {
-        if self.store.revoke_api_key(id, self.now()).await? {
+    pub async fn revoke(&self, id: &str, context: &AuditContext) -> Result<(), CoreError> {
+        let audit = self.keyring.audit();
+        let event = audit.event(EventType::ApiKeyRevoke, context).target(Target::new("api_key", id));
+        if self.store.revoke_api_key(id, self.now(), &[audit.seal(&event)?]).await? {
             Ok(())
         } else {
-            Err(CoreError::InvalidInput(format!("no active API key with id {id:?}")))
+            let error = CoreError::InvalidInput(format!("no active API key with id {id:?}"));
+            audit.record_refusal(&event.failed(Outcome::Failure, error.kind())).await;
+            Err(error)
         }
     }
 }

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use strongroom_crypto::{Kek, PassphraseKek, PassphraseParams, random_bytes};
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
+use crate::audit::{AuditContext, EventType};
 use crate::keyring::wrap_aad;
 use crate::{CoreError, Keyring, StoredKey, StoredKeyVersion};
 
@@ -70,13 +71,19 @@ struct BackupVersion {
     material: Option<String>,
 }
 
+/// The keys every server makes for its own audit log at first start.
+fn own_audit_key(name: &str) -> bool {
+    name == crate::audit::AUDIT_SIGNING_KEY || name == crate::audit::AUDIT_HMAC_KEY
+}
+
 fn invalid(reason: &str) -> CoreError {
     CoreError::InvalidInput(format!("not a usable key backup: {reason}"))
 }
 
 impl Keyring {
     /// Every key of the keyring, sealed under `passphrase` (at least 16 bytes).
-    pub async fn export_backup(&self, passphrase: &[u8]) -> Result<Vec<u8>, CoreError> {
+    /// The export is audited (`key.backup`) before it is returned: no record, no backup.
+    pub async fn export_backup(&self, passphrase: &[u8], context: &AuditContext) -> Result<Vec<u8>, CoreError> {
         let mut keys = Vec::new();
         for info in self.list().await? {
             let stored =
@@ -94,6 +101,7 @@ impl Keyring {
             }
             keys.push(BackupKey { key: stored, versions });
         }
+        let names: Vec<String> = keys.iter().map(|k| k.key.name.clone()).collect();
         let payload = Zeroizing::new(serde_json::to_vec(&Payload { keys }).map_err(|e| invalid(&e.to_string()))?);
         let params = PassphraseParams::default();
         let salt = random_bytes::<16>()?;
@@ -116,18 +124,28 @@ impl Keyring {
             .map_err(|e| invalid(&e.to_string()))??;
         let wrapped = kek.wrap(&payload, &aad)?;
         let file = BackupFile { header, payload: STANDARD.encode(wrapped) };
-        serde_json::to_vec_pretty(&file).map_err(|e| invalid(&e.to_string()))
+        let bytes = serde_json::to_vec_pretty(&file).map_err(|e| invalid(&e.to_string()))?;
+        self.audit().record(&self.audit().event(EventType::KeyBackup, context).detail("keys", names)).await?;
+        Ok(bytes)
     }
 
-    /// Loads a backup into this keyring, which must be empty; every key is
+    /// Loads a backup into this keyring, which must be empty but for this
+    /// server's own audit keys (kept; the backup's copies are skipped); every key is
     /// re-wrapped under this server's root key, all in one transaction.
     /// Returns the names restored.
-    pub async fn restore_backup(&self, backup: &[u8], passphrase: &[u8]) -> Result<Vec<String>, CoreError> {
-        let existing = self.list().await?;
+    pub async fn restore_backup(
+        &self,
+        backup: &[u8],
+        passphrase: &[u8],
+        context: &AuditContext,
+    ) -> Result<Vec<String>, CoreError> {
+        let existing: Vec<String> =
+            self.list().await?.into_iter().map(|k| k.name).filter(|name| !own_audit_key(name)).collect();
         if !existing.is_empty() {
             return Err(CoreError::InvalidInput(format!(
-                "restore needs an empty keyring; this one has {} key(s)",
-                existing.len()
+                "restore needs an empty keyring; this one has {} key(s): {}",
+                existing.len(),
+                existing.join(", ")
             )));
         }
         let file: BackupFile = serde_json::from_slice(backup).map_err(|e| invalid(&e.to_string()))?;
@@ -153,7 +171,9 @@ impl Keyring {
         let payload = kek.unwrap(&wrapped, &aad).map_err(|_| invalid("wrong passphrase, or the file was altered"))?;
         let payload: Payload = serde_json::from_slice(payload.expose()).map_err(|e| invalid(&e.to_string()))?;
         let mut restored = Vec::with_capacity(payload.keys.len());
-        for BackupKey { key, versions: backed_up } in &payload.keys {
+        // This server's audit log is already signed and pseudonymised with its
+        // own audit keys (made at its first start): it keeps them.
+        for BackupKey { key, versions: backed_up } in payload.keys.iter().filter(|k| !own_audit_key(&k.key.name)) {
             let mut versions = Vec::with_capacity(backed_up.len());
             for version in backed_up {
                 let wrapped_material = match &version.material {
@@ -172,7 +192,9 @@ impl Keyring {
             }
             restored.push((key.clone(), versions));
         }
-        self.store_ref().insert_keys(&restored).await?;
+        let names: Vec<String> = restored.iter().map(|(key, _)| key.name.clone()).collect();
+        let event = self.audit().event(EventType::KeyRestore, context).detail("keys", names);
+        self.store_ref().insert_keys(&restored, &[self.audit().seal(&event)?]).await?;
         Ok(restored.into_iter().map(|(key, _)| key.name).collect())
     }
 }

@@ -14,8 +14,6 @@ pub enum CoreError {
     /// A cryptographic operation failed (other than a root-key mismatch).
     #[error(transparent)]
     Crypto(#[from] CryptoError),
-    /// The configured root key is not the one this database was initialised
-    /// with, so nothing stored could be decrypted. Names both key ids, never keys.
     /// The credential is missing, malformed, unknown, revoked or expired.
     /// Deliberately says nothing more.
     #[error("invalid, revoked or expired credentials")]
@@ -82,6 +80,14 @@ pub enum CoreError {
     /// A change to a key that its rules forbid; the text says which rule.
     #[error("{0}")]
     InvalidKeyChange(String),
+    /// The audit log cannot record right now, so the action is refused (fail closed).
+    #[error("the audit log is unavailable: {0}")]
+    AuditUnavailable(String),
+    /// The stored audit tree is damaged or rolled back; the text says how.
+    #[error("the audit log is damaged: {0}")]
+    AuditDamaged(String),
+    /// The configured root key is not the one this database was initialised
+    /// with, so nothing stored could be decrypted. Names both key ids, never keys.
     #[error(
         "the configured root key ({configured}) is not the one this database was initialised with ({recorded}); configure the original root key"
     )]
@@ -91,4 +97,39 @@ pub enum CoreError {
         /// Id recorded in the database at initialisation.
         recorded: String,
     },
+}
+
+impl CoreError {
+    /// A stable snake_case name of the failure, for audit events (`reason`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Store(StoreError::Conflict(_)) => "conflict",
+            Self::Store(StoreError::AuditRefused(_)) | Self::AuditUnavailable(_) => "audit_unavailable",
+            Self::Store(_) => "storage_error",
+            Self::Crypto(CryptoError::Decrypt) => "decryption_failed",
+            Self::Crypto(_) => "crypto_error",
+            Self::Unauthenticated => "unauthenticated",
+            Self::Forbidden(_) => "forbidden",
+            Self::InvalidInput(_) | Self::InvalidKeyName(_) | Self::InvalidKeyChange(_) => "invalid_request",
+            Self::KeyNotFound(_) => "key_not_found",
+            Self::KeyExists(_) => "conflict",
+            Self::KeyVersionNotFound { .. } => "key_version_not_found",
+            Self::KeyVersionRetired { .. } => "key_version_retired",
+            Self::KeyUnusable { .. } => "key_unusable",
+            Self::WrongAlgorithm { .. } => "wrong_key_type",
+            Self::WrongKeyForCiphertext(_) => "wrong_key",
+            Self::AuditDamaged(_) => "audit_damaged",
+            Self::RootKeyMismatch { .. } => "root_key_mismatch",
+        }
+    }
+
+    /// Whether this is a refusal of the request (bad input, a rule, a
+    /// missing permission) rather than a fault of the server or the audit
+    /// log: refusals are audited as failed attempts.
+    pub fn is_refusal(&self) -> bool {
+        !matches!(
+            self,
+            Self::Store(_) | Self::AuditUnavailable(_) | Self::AuditDamaged(_) | Self::RootKeyMismatch { .. }
+        ) && !matches!(self, Self::Crypto(error) if !matches!(error, CryptoError::Decrypt))
+    }
 }

@@ -17,6 +17,9 @@
 //!   in-memory cache only saves unwrapping, never a state check.
 //! - `destroyed` is final: the material is erased in the store, the cache
 //!   entries dropped, and what the key protected is unreadable (crypto-shredded).
+//! - Every change is audited in the same transaction as the change itself
+//!   (the store call carries the sealed event); a refused change is audited
+//!   as a failure.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -25,6 +28,7 @@ use strongroom_crypto::{
     AssociatedData, Kek, SealedHeader, SecretBytes, SecretKey, generate_ed25519_pkcs8, random_bytes,
 };
 
+use crate::audit::{AuditContext, AuditEvent, AuditLog, EventType, Outcome, Target};
 use crate::{Clock, CoreError, KeyStore, StoreError, StoredKey, StoredKeyVersion};
 
 /// What a key is for. Each purpose has its own keys, so a key never serves two roles.
@@ -42,6 +46,8 @@ pub enum KeyPurpose {
     BlindIndexHmac,
     /// Keyed hashes of API keys.
     ApiKeyHash,
+    /// Pseudonyms of personal values in audit events (searchable, not readable).
+    AuditHmac,
     /// Encryption as a service for applications (the transit API).
     Transit,
 }
@@ -95,6 +101,7 @@ string_enum!(KeyPurpose {
     TokenHmac => "token_hmac",
     BlindIndexHmac => "blind_index_hmac",
     ApiKeyHash => "api_key_hash",
+    AuditHmac => "audit_hmac",
     Transit => "transit",
 });
 
@@ -114,7 +121,7 @@ impl KeyPurpose {
         match self {
             Self::MatterData | Self::Transit => KeyAlgorithm::Aes256Gcm,
             Self::JwtSigning | Self::AuditSigning => KeyAlgorithm::Ed25519,
-            Self::TokenHmac | Self::BlindIndexHmac | Self::ApiKeyHash => KeyAlgorithm::HmacSha256,
+            Self::TokenHmac | Self::BlindIndexHmac | Self::ApiKeyHash | Self::AuditHmac => KeyAlgorithm::HmacSha256,
         }
     }
 }
@@ -226,6 +233,7 @@ pub struct Keyring {
     store: Arc<dyn KeyStore>,
     kek: Arc<dyn Kek>,
     clock: Arc<dyn Clock>,
+    audit: Arc<AuditLog>,
     cache: Mutex<HashMap<(String, u32), Material>>,
 }
 
@@ -241,9 +249,28 @@ fn new_material(algorithm: KeyAlgorithm) -> Result<SecretBytes, CoreError> {
 }
 
 impl Keyring {
-    /// A keyring over `store`, with material wrapped by `kek`.
-    pub fn new(store: Arc<dyn KeyStore>, kek: Arc<dyn Kek>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, kek, clock, cache: Mutex::new(HashMap::new()) }
+    /// A keyring over `store`, with material wrapped by `kek`, its changes
+    /// recorded in `audit`.
+    pub fn new(store: Arc<dyn KeyStore>, kek: Arc<dyn Kek>, clock: Arc<dyn Clock>, audit: Arc<AuditLog>) -> Self {
+        Self { store, kek, clock, audit, cache: Mutex::new(HashMap::new()) }
+    }
+
+    /// The audit log changes are recorded in.
+    pub fn audit(&self) -> &Arc<AuditLog> {
+        &self.audit
+    }
+
+    fn key_event(&self, event_type: EventType, name: &str, context: &AuditContext) -> AuditEvent {
+        self.audit.event(event_type, context).target(Target::new("key", name))
+    }
+
+    /// Records `event` as refused by `error` (unless the audit itself
+    /// failed), then returns the error.
+    async fn refused<T>(&self, event: AuditEvent, error: CoreError) -> Result<T, CoreError> {
+        if error.is_refusal() {
+            self.audit.record_refusal(&event.failed(Outcome::Failure, error.kind())).await;
+        }
+        Err(error)
     }
 
     fn now(&self) -> i64 {
@@ -274,7 +301,18 @@ impl Keyring {
     }
 
     /// Creates key `name` with version 1.
-    pub async fn create(&self, name: &str, spec: KeySpec) -> Result<KeyInfo, CoreError> {
+    pub async fn create(&self, name: &str, spec: KeySpec, context: &AuditContext) -> Result<KeyInfo, CoreError> {
+        let event = self
+            .key_event(EventType::KeyCreate, name, context)
+            .detail("purpose", spec.purpose.as_str())
+            .detail("algorithm", spec.algorithm.unwrap_or(spec.purpose.default_algorithm()).as_str());
+        match self.create_audited(name, spec, &event).await {
+            Err(error) => self.refused(event, error).await,
+            ok => ok,
+        }
+    }
+
+    async fn create_audited(&self, name: &str, spec: KeySpec, event: &AuditEvent) -> Result<KeyInfo, CoreError> {
         validate_key_name(name)?;
         let algorithm = spec.algorithm.unwrap_or(spec.purpose.default_algorithm());
         if let Some(period) = spec.rotation_period_seconds
@@ -296,7 +334,7 @@ impl Keyring {
             updated_at: now,
         };
         let first = self.wrapped_version(name, 1, algorithm)?;
-        match self.store.insert_key(&info.to_stored(), &first).await {
+        match self.store.insert_key(&info.to_stored(), &first, &[self.audit.seal(event)?]).await {
             Ok(()) => Ok(info),
             Err(StoreError::Conflict(_)) => Err(CoreError::KeyExists(name.to_owned())),
             Err(other) => Err(other.into()),
@@ -321,8 +359,12 @@ impl Keyring {
 
     /// Adds a new version and makes it the one new ciphertexts use. Old
     /// versions keep decrypting until `min_decryption_version` passes them.
-    pub async fn rotate(&self, name: &str) -> Result<KeyInfo, CoreError> {
-        self.rotate_where(name, |_| true).await?.ok_or_else(|| CoreError::KeyNotFound(name.to_owned()))
+    pub async fn rotate(&self, name: &str, context: &AuditContext) -> Result<KeyInfo, CoreError> {
+        match self.rotate_where(name, |_| true, context).await {
+            Ok(Some(info)) => Ok(info),
+            Ok(None) => Err(CoreError::KeyNotFound(name.to_owned())),
+            Err(error) => self.refused(self.key_event(EventType::KeyRotate, name, context), error).await,
+        }
     }
 
     /// Rotates every active key whose rotation period has elapsed; returns
@@ -330,6 +372,7 @@ impl Keyring {
     /// re-checked on the freshly read key, so a key another instance just
     /// rotated is not rotated again.
     pub async fn rotate_due(&self) -> Result<Vec<String>, CoreError> {
+        let context = AuditContext::service("key-rotation-scheduler");
         let now = self.now();
         let due = |info: &KeyInfo| {
             info.state == KeyState::Active
@@ -337,7 +380,7 @@ impl Keyring {
         };
         let mut rotated = Vec::new();
         for info in self.list().await? {
-            if due(&info) && self.rotate_where(&info.name, due).await?.is_some() {
+            if due(&info) && self.rotate_where(&info.name, due, &context).await?.is_some() {
                 rotated.push(info.name);
             }
         }
@@ -349,6 +392,7 @@ impl Keyring {
         &self,
         name: &str,
         condition: impl Fn(&KeyInfo) -> bool,
+        context: &AuditContext,
     ) -> Result<Option<KeyInfo>, CoreError> {
         // A concurrent rotation on another instance makes the append fail;
         // then re-read (and re-check) and try again on top of it.
@@ -360,7 +404,8 @@ impl Keyring {
             }
             let next = info.latest_version + 1;
             let version = self.wrapped_version(name, next, info.algorithm)?;
-            if self.store.append_key_version(name, info.latest_version, &version).await? {
+            let event = self.key_event(EventType::KeyRotate, name, context).detail("version", next);
+            if self.store.append_key_version(name, info.latest_version, &version, &[self.audit.seal(&event)?]).await? {
                 info.latest_version = next;
                 info.updated_at = version.created_at;
                 return Ok(Some(info));
@@ -371,7 +416,20 @@ impl Keyring {
 
     /// Retires versions below `version` from decryption. It may not pass the
     /// latest version, and never goes backwards (retired material stays retired).
-    pub async fn set_min_decryption_version(&self, name: &str, version: u32) -> Result<KeyInfo, CoreError> {
+    pub async fn set_min_decryption_version(
+        &self,
+        name: &str,
+        version: u32,
+        context: &AuditContext,
+    ) -> Result<KeyInfo, CoreError> {
+        let event = self.key_event(EventType::KeyConfig, name, context).detail("min_decryption_version", version);
+        match self.set_min_audited(name, version, &event).await {
+            Err(error) => self.refused(event, error).await,
+            ok => ok,
+        }
+    }
+
+    async fn set_min_audited(&self, name: &str, version: u32, event: &AuditEvent) -> Result<KeyInfo, CoreError> {
         let mut info = self.info(name).await?;
         if version < info.min_decryption_version || version > info.latest_version {
             return Err(CoreError::InvalidKeyChange(format!(
@@ -380,7 +438,7 @@ impl Keyring {
             )));
         }
         info.min_decryption_version = version;
-        self.save(&mut info).await?;
+        self.save(&mut info, event).await?;
         Ok(info)
     }
 
@@ -390,6 +448,27 @@ impl Keyring {
         name: &str,
         deletion_allowed: Option<bool>,
         rotation_period_seconds: Option<Option<i64>>,
+        context: &AuditContext,
+    ) -> Result<KeyInfo, CoreError> {
+        let mut event = self.key_event(EventType::KeyConfig, name, context);
+        if let Some(allowed) = deletion_allowed {
+            event = event.detail("deletion_allowed", allowed);
+        }
+        if let Some(period) = rotation_period_seconds {
+            event = event.detail("rotation_period_seconds", period.unwrap_or(0));
+        }
+        match self.configure_audited(name, deletion_allowed, rotation_period_seconds, &event).await {
+            Err(error) => self.refused(event, error).await,
+            ok => ok,
+        }
+    }
+
+    async fn configure_audited(
+        &self,
+        name: &str,
+        deletion_allowed: Option<bool>,
+        rotation_period_seconds: Option<Option<i64>>,
+        event: &AuditEvent,
     ) -> Result<KeyInfo, CoreError> {
         let mut info = self.info(name).await?;
         if let Some(allowed) = deletion_allowed {
@@ -401,14 +480,32 @@ impl Keyring {
             }
             info.rotation_period_seconds = period;
         }
-        self.save(&mut info).await?;
+        self.save(&mut info, event).await?;
         Ok(info)
     }
 
-    /// Moves a key to `state`. `destroyed` is final and erases the material;
-    /// a compromised key can only be destroyed.
-    pub async fn set_state(&self, name: &str, state: KeyState) -> Result<KeyInfo, CoreError> {
+    /// Moves a key to `state`, for the stated `justification`. `destroyed`
+    /// is final and erases the material; a compromised key can only be destroyed.
+    pub async fn set_state(
+        &self,
+        name: &str,
+        state: KeyState,
+        justification: &str,
+        context: &AuditContext,
+    ) -> Result<KeyInfo, CoreError> {
+        let event = self
+            .key_event(EventType::KeyStateChange, name, context)
+            .detail("state", state.as_str())
+            .justification(justification);
+        match self.set_state_audited(name, state, event.clone()).await {
+            Err(error) => self.refused(event, error).await,
+            ok => ok,
+        }
+    }
+
+    async fn set_state_audited(&self, name: &str, state: KeyState, event: AuditEvent) -> Result<KeyInfo, CoreError> {
         let mut info = self.info(name).await?;
+        let mut event = event.detail("previous_state", info.state.as_str());
         let allowed = match (info.state, state) {
             (KeyState::Destroyed, _) => false,
             (KeyState::Compromised, target) => target == KeyState::Destroyed || target == KeyState::Compromised,
@@ -422,32 +519,41 @@ impl Keyring {
             )));
         }
         if state == KeyState::Destroyed {
-            self.store.destroy_key_material(name, self.now()).await?;
+            event.severity = crate::audit::Severity::Critical;
+            self.store.destroy_key_material(name, self.now(), &[self.audit.seal(&event)?]).await?;
             self.forget(name);
             return self.info(name).await;
         }
         info.state = state;
-        self.save(&mut info).await?;
+        self.save(&mut info, &event).await?;
         Ok(info)
     }
 
     /// Deletes a key whose deletion is allowed. Like destruction, this makes
     /// everything it protected unreadable.
-    pub async fn delete(&self, name: &str) -> Result<(), CoreError> {
+    pub async fn delete(&self, name: &str, context: &AuditContext) -> Result<(), CoreError> {
+        let event = self.key_event(EventType::KeyDelete, name, context);
+        match self.delete_audited(name, &event).await {
+            Err(error) => self.refused(event, error).await,
+            ok => ok,
+        }
+    }
+
+    async fn delete_audited(&self, name: &str, event: &AuditEvent) -> Result<(), CoreError> {
         let info = self.info(name).await?;
         if !info.deletion_allowed {
             return Err(CoreError::InvalidKeyChange(format!(
                 "key {name:?} is protected from deletion; allow it with its configuration first"
             )));
         }
-        self.store.delete_key(name).await?;
+        self.store.delete_key(name, &[self.audit.seal(event)?]).await?;
         self.forget(name);
         Ok(())
     }
 
-    async fn save(&self, info: &mut KeyInfo) -> Result<(), CoreError> {
+    async fn save(&self, info: &mut KeyInfo, event: &AuditEvent) -> Result<(), CoreError> {
         info.updated_at = self.now();
-        if self.store.update_key(&info.to_stored()).await? {
+        if self.store.update_key(&info.to_stored(), &[self.audit.seal(event)?]).await? {
             Ok(())
         } else {
             Err(CoreError::KeyNotFound(info.name.clone()))
@@ -480,11 +586,33 @@ impl Keyring {
 
     /// Creates `name` unless it exists (for the server's own keys, created on
     /// first start by whichever instance gets there first), and returns it.
-    pub async fn ensure(&self, name: &str, spec: KeySpec) -> Result<KeyInfo, CoreError> {
-        match self.create(name, spec).await {
-            Err(CoreError::KeyExists(_)) => self.info(name).await,
-            other => other,
+    pub async fn ensure(&self, name: &str, spec: KeySpec, context: &AuditContext) -> Result<KeyInfo, CoreError> {
+        if let Ok(info) = self.info(name).await {
+            return Ok(info);
         }
+        let event = self.key_event(EventType::KeyCreate, name, context).detail("purpose", spec.purpose.as_str());
+        match self.create_audited(name, spec, &event).await {
+            Err(CoreError::KeyExists(_)) => self.info(name).await,
+            Err(error) => self.refused(event, error).await,
+            ok => ok,
+        }
+    }
+
+    /// Loads the audit HMAC key (creating it on first start) into a
+    /// [`crate::audit::Pseudonymizer`] holding every readable version.
+    pub async fn audit_pseudonymizer(&self, context: &AuditContext) -> Result<crate::audit::Pseudonymizer, CoreError> {
+        let spec = KeySpec {
+            purpose: KeyPurpose::AuditHmac,
+            algorithm: None,
+            rotation_period_seconds: None,
+            deletion_allowed: false,
+        };
+        let info = self.ensure(crate::audit::AUDIT_HMAC_KEY, spec, context).await?;
+        let mut keys = Vec::new();
+        for version in info.min_decryption_version..=info.latest_version {
+            keys.push((version, Self::aes_key(&*self.material(&info, version).await?)?));
+        }
+        crate::audit::Pseudonymizer::new(keys)
     }
 
     /// HMAC-SHA256 of `data` under the latest version; returns the version used,
@@ -648,6 +776,15 @@ impl KeyUse<'_> {
         let material = self.keyring.material(info, version).await?;
         let public = strongroom_crypto::ed25519_public_key(material.expose())?;
         Ok(strongroom_crypto::ed25519_verify(&public, message, signature))
+    }
+
+    /// The Ed25519 public key of `version`.
+    pub async fn public_key(&self, version: u32) -> Result<[u8; 32], CoreError> {
+        let info = &self.info;
+        info.require_algorithm("verify", KeyAlgorithm::Ed25519)?;
+        self.check_readable_version(version)?;
+        let material = self.keyring.material(info, version).await?;
+        Ok(strongroom_crypto::ed25519_public_key(material.expose())?)
     }
 
     fn check_readable_version(&self, version: u32) -> Result<(), CoreError> {

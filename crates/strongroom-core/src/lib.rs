@@ -5,17 +5,23 @@
 //!   (`strongroom-store` has SQLite and PostgreSQL); the domain only talks to it.
 //! - [`unseal`] checks, at start, that the configured root key is the one the
 //!   database was initialised with, and records it on first start.
+//! - [`Services::start`] wires the audit log, keyring and API keys in the
+//!   one order that works; the server, the CLI and tests all use it.
 //! - [`Clock`] gives the time, so time-dependent rules are tested with a fixed clock.
+//! - [`audit`] records every security-relevant event in a Merkle tree with
+//!   signed checkpoints; every domain change goes through it.
 //!
 //! Data flows one way: server → core → crypto. When core needs something from
 //! the outside world, it declares a port here and the outer crates implement it.
 
 mod api_keys;
+pub mod audit;
 mod backup;
 mod clock;
 mod error;
 mod keyring;
 mod root_key;
+mod services;
 mod store;
 
 pub use api_keys::{API_KEY_HASH_KEY, ApiKeyPrincipal, ApiKeyRecord, ApiKeyStore, ApiKeys, IssuedApiKey, Scope};
@@ -23,4 +29,5 @@ pub use clock::{Clock, FixedClock, SystemClock};
 pub use error::CoreError;
 pub use keyring::{KeyAlgorithm, KeyInfo, KeyPurpose, KeySpec, KeyState, KeyUse, Keyring};
 pub use root_key::{RootKeyStatus, unseal};
+pub use services::{AuditOptions, ServicePorts, Services};
 pub use store::{Backend, KeyStore, Store, StoreError, StoredKey, StoredKeyVersion, settings};

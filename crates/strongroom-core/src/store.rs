@@ -8,6 +8,8 @@
 
 use async_trait::async_trait;
 
+use crate::audit::AuditRecord;
+
 /// Which database engine a [`Store`] runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -37,6 +39,10 @@ pub enum StoreError {
     /// The database could not be reached or answered with an error.
     #[error("database error: {0}")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The audit records of a write could not be appended, so the write was
+    /// rolled back with them (fail closed).
+    #[error("the audit log refused the write: {0}")]
+    AuditRefused(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// Names of instance settings. One place, so two features never pick the same name.
@@ -117,20 +123,33 @@ pub struct StoredKeyVersion {
 
 /// The keyring's storage port.
 ///
-/// Invariant for implementers: a new version and the key's `latest_version`
-/// change in one transaction, and only if `latest_version` is still what the
-/// caller read, so two instances rotating at once add one version, not two
-/// with the same number.
+/// Invariants for implementers:
+/// - A new version and the key's `latest_version` change in one transaction,
+///   and only if `latest_version` is still what the caller read, so two
+///   instances rotating at once add one version, not two with the same number.
+/// - Every method that changes something takes the `audit` records of the
+///   change and appends them to the audit tree in the same transaction
+///   (see `crate::audit::AuditStore`): both commit, or neither. When nothing
+///   changes (`false` answers) nothing is appended.
 #[async_trait]
 pub trait KeyStore: Send + Sync + std::fmt::Debug {
     /// Creates a key with its first version; [`StoreError::Conflict`] if the name exists.
-    async fn insert_key(&self, key: &StoredKey, first: &StoredKeyVersion) -> Result<(), StoreError> {
-        self.insert_keys(&[(key.clone(), vec![first.clone()])]).await
+    async fn insert_key(
+        &self,
+        key: &StoredKey,
+        first: &StoredKeyVersion,
+        audit: &[AuditRecord],
+    ) -> Result<(), StoreError> {
+        self.insert_keys(&[(key.clone(), vec![first.clone()])], audit).await
     }
 
     /// Creates several keys with all their versions in one transaction (a
     /// restore): all of them, or on any conflict or failure none.
-    async fn insert_keys(&self, keys: &[(StoredKey, Vec<StoredKeyVersion>)]) -> Result<(), StoreError>;
+    async fn insert_keys(
+        &self,
+        keys: &[(StoredKey, Vec<StoredKeyVersion>)],
+        audit: &[AuditRecord],
+    ) -> Result<(), StoreError>;
 
     /// A key's metadata.
     async fn key(&self, name: &str) -> Result<Option<StoredKey>, StoreError>;
@@ -151,15 +170,21 @@ pub trait KeyStore: Send + Sync + std::fmt::Debug {
         name: &str,
         expected_latest: u32,
         version: &StoredKeyVersion,
+        audit: &[AuditRecord],
     ) -> Result<bool, StoreError>;
 
     /// Saves state, minimum decryption version, rotation period, deletion
     /// protection and `updated_at`; `false` if the key does not exist.
-    async fn update_key(&self, key: &StoredKey) -> Result<bool, StoreError>;
+    async fn update_key(&self, key: &StoredKey, audit: &[AuditRecord]) -> Result<bool, StoreError>;
 
     /// Erases every version's material and marks the key destroyed, in one transaction.
-    async fn destroy_key_material(&self, name: &str, updated_at: i64) -> Result<bool, StoreError>;
+    async fn destroy_key_material(
+        &self,
+        name: &str,
+        updated_at: i64,
+        audit: &[AuditRecord],
+    ) -> Result<bool, StoreError>;
 
     /// Deletes the key and its versions; `false` if it did not exist.
-    async fn delete_key(&self, name: &str) -> Result<bool, StoreError>;
+    async fn delete_key(&self, name: &str, audit: &[AuditRecord]) -> Result<bool, StoreError>;
 }

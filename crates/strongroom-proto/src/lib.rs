@@ -4,6 +4,8 @@
 //! - [`Problem`] is the body of every error answer (RFC 9457), with a stable
 //!   machine-readable [`ProblemCode`]. Clients branch on `code`, never on `detail`.
 //! - [`Health`] and [`Readiness`] are the bodies of `/healthz` and `/readyz`.
+//! - The audit types ([`AuditEventList`], [`InclusionProof`], [`AuditStats`], …)
+//!   are the bodies of `/v1/audit/…`; [`time`] converts RFC 3339 ↔ Unix ms.
 //! - The transit types ([`EncryptRequest`], [`VaultResponse`], …) follow
 //!   Vault's transit engine field for field, so Vault clients work unchanged.
 //!
@@ -18,11 +20,17 @@
 //! assert_eq!(json["code"], "not_found");
 //! ```
 
+mod audit;
 mod health;
 mod keys;
 mod problem;
+pub mod time;
 mod transit;
 
+pub use audit::{
+    AlertList, AlertView, AuditEventList, AuditEventProof, AuditEventView, AuditStats, CheckpointView,
+    ConsistencyProof, InclusionProof, IntegrityProblemView, IntegrityView,
+};
 pub use health::{CheckState, Health, Readiness, ReadinessCheck};
 pub use keys::{KeyList, KeyStateChanged, KeyVersionView, KeyView, SetKeyState};
 pub use problem::{PROBLEM_CONTENT_TYPE, Problem, ProblemCode};

@@ -59,6 +59,11 @@ pub enum ProblemCode {
     /// The ciphertext is malformed, altered, or presented with another context.
     /// Deliberately says nothing more.
     DecryptionFailed,
+    /// The audit log cannot record the event, so the action was refused and
+    /// nothing of it was committed (fail closed); retry later.
+    AuditUnavailable,
+    /// The stored audit log is damaged or was rolled back; an operator must look.
+    AuditDamaged,
 }
 
 impl ProblemCode {
@@ -83,7 +88,7 @@ impl ProblemCode {
             Self::UnsupportedMediaType => 415,
             Self::RateLimited => 429,
             Self::Internal => 500,
-            Self::Unavailable => 503,
+            Self::Unavailable | Self::AuditUnavailable | Self::AuditDamaged => 503,
         }
     }
 
@@ -111,6 +116,8 @@ impl ProblemCode {
             Self::WrongKeyType => "wrong_key_type",
             Self::WrongKey => "wrong_key",
             Self::DecryptionFailed => "decryption_failed",
+            Self::AuditUnavailable => "audit_unavailable",
+            Self::AuditDamaged => "audit_damaged",
         }
     }
 
@@ -138,6 +145,8 @@ impl ProblemCode {
             Self::WrongKeyType => "Wrong key type",
             Self::WrongKey => "Ciphertext of another key",
             Self::DecryptionFailed => "Decryption failed",
+            Self::AuditUnavailable => "Audit log unavailable",
+            Self::AuditDamaged => "Audit log damaged",
         }
     }
 }
@@ -208,6 +217,8 @@ mod tests {
             ProblemCode::WrongKeyType,
             ProblemCode::WrongKey,
             ProblemCode::DecryptionFailed,
+            ProblemCode::AuditUnavailable,
+            ProblemCode::AuditDamaged,
         ];
         for code in all {
             let json = serde_json::to_value(code).unwrap();

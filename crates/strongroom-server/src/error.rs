@@ -57,28 +57,40 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// The problem code of this error, without logging anything.
+    pub fn code(&self) -> ProblemCode {
+        match self {
+            Self::MalformedJson(_) => ProblemCode::MalformedJson,
+            Self::InvalidRequest(_) => ProblemCode::InvalidRequest,
+            Self::UnsupportedMediaType(_) => ProblemCode::UnsupportedMediaType,
+            Self::PayloadTooLarge => ProblemCode::PayloadTooLarge,
+            Self::Unauthenticated => ProblemCode::Unauthenticated,
+            Self::Forbidden(_) => ProblemCode::Forbidden,
+            Self::NotFound(_) => ProblemCode::NotFound,
+            Self::Conflict(_) => ProblemCode::Conflict,
+            Self::Unavailable(_) => ProblemCode::Unavailable,
+            Self::Refused { code, .. } => *code,
+            Self::Internal(_) => ProblemCode::Internal,
+        }
+    }
+
     /// The problem body for this error. For [`ApiError::Internal`] this logs
     /// the cause under a fresh `error_id` first.
     pub fn problem(&self) -> Problem {
-        match self {
-            Self::MalformedJson(detail) => Problem::new(ProblemCode::MalformedJson, detail),
-            Self::InvalidRequest(detail) => Problem::new(ProblemCode::InvalidRequest, detail),
-            Self::UnsupportedMediaType(detail) => Problem::new(ProblemCode::UnsupportedMediaType, detail),
-            Self::PayloadTooLarge => Problem::new(
-                ProblemCode::PayloadTooLarge,
-                "the request body is larger than this server accepts (server.body_limit_bytes)",
-            ),
-            Self::Unauthenticated => Problem::new(
-                ProblemCode::Unauthenticated,
-                "send a valid API key as X-API-Key, X-Vault-Token or Authorization: Bearer",
-            ),
-            Self::Forbidden(detail) => Problem::new(ProblemCode::Forbidden, detail),
-            Self::NotFound(detail) => Problem::new(ProblemCode::NotFound, detail),
-            Self::Conflict(detail) => Problem::new(ProblemCode::Conflict, detail),
-            Self::Unavailable(detail) => Problem::new(ProblemCode::Unavailable, detail),
-            Self::Refused { code, detail } => Problem::new(*code, detail),
-            Self::Internal(cause) => internal_problem(cause.as_ref()),
-        }
+        let detail = match self {
+            Self::MalformedJson(detail)
+            | Self::InvalidRequest(detail)
+            | Self::UnsupportedMediaType(detail)
+            | Self::Forbidden(detail)
+            | Self::NotFound(detail)
+            | Self::Conflict(detail)
+            | Self::Unavailable(detail)
+            | Self::Refused { detail, .. } => detail.as_str(),
+            Self::PayloadTooLarge => "the request body is larger than this server accepts (server.body_limit_bytes)",
+            Self::Unauthenticated => "send a valid API key as X-API-Key, X-Vault-Token or Authorization: Bearer",
+            Self::Internal(cause) => return internal_problem(cause.as_ref()),
+        };
+        Problem::new(self.code(), detail)
     }
 }
 
@@ -132,8 +144,20 @@ impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::Conflict(detail) => Self::Conflict(detail),
+            StoreError::AuditRefused(cause) => {
+                tracing::error!(error = %cause, "a write was refused because its audit event could not be appended");
+                audit_unavailable()
+            }
             other => Self::Internal(Box::new(other)),
         }
+    }
+}
+
+fn audit_unavailable() -> ApiError {
+    ApiError::Refused {
+        code: ProblemCode::AuditUnavailable,
+        detail: "the audit log cannot record this action, so it was refused and nothing was changed; retry later"
+            .into(),
     }
 }
 
@@ -154,6 +178,11 @@ impl From<CoreError> for ApiError {
             CoreError::KeyUnusable { .. } => refused(ProblemCode::KeyUnusable, &error),
             CoreError::WrongAlgorithm { .. } => refused(ProblemCode::WrongKeyType, &error),
             CoreError::WrongKeyForCiphertext(_) => refused(ProblemCode::WrongKey, &error),
+            CoreError::AuditUnavailable(cause) => {
+                tracing::error!(%cause, "an action was refused because its audit event could not be recorded");
+                audit_unavailable()
+            }
+            CoreError::AuditDamaged(detail) => Self::Refused { code: ProblemCode::AuditDamaged, detail },
             CoreError::Crypto(CryptoError::Decrypt) => Self::Refused {
                 code: ProblemCode::DecryptionFailed,
                 detail: "the ciphertext is malformed, altered, or does not belong to this context".into(),

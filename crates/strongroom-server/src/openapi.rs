@@ -36,13 +36,22 @@ Every error answer is an RFC 9457 problem (`application/problem+json`) with a st
         crate::routes::transit::sign,
         crate::routes::transit::verify,
         crate::routes::transit::datakey,
+        crate::routes::audit::list_events,
+        crate::routes::audit::read_event,
+        crate::routes::audit::inclusion_proof,
+        crate::routes::audit::consistency_proof,
+        crate::routes::audit::checkpoint,
+        crate::routes::audit::public_key,
+        crate::routes::audit::stats,
+        crate::routes::audit::alerts,
     ),
     components(schemas(Problem, ProblemCode, Health, Readiness, ReadinessCheck, CheckState)),
     modifiers(&ProblemDefaults, &ApiKeySecurity),
     tags(
         (name = "health", description = "Liveness, readiness and the API description"),
         (name = "keys", description = "The keyring: every key's versions and state, rotation, state changes"),
-        (name = "transit", description = "Encryption as a service, compatible with Vault/OpenBao transit")
+        (name = "transit", description = "Encryption as a service, compatible with Vault/OpenBao transit"),
+        (name = "audit", description = "The tamper-evident audit log: events, proofs, signed checkpoints, statistics, alerts")
     )
 )]
 struct ApiDoc;

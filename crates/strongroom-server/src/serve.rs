@@ -13,6 +13,24 @@ use tokio::net::TcpListener;
 
 use crate::TlsListener;
 
+/// The peer address of a connection, as the request extension
+/// `ConnectInfo<ClientAddr>` (ours, so it can be filled in for the TLS
+/// listener too). `auth::RequestOrigin` reads it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ClientAddr(pub(crate) SocketAddr);
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, TcpListener>> for ClientAddr {
+    fn connect_info(stream: axum::serve::IncomingStream<'_, TcpListener>) -> Self {
+        Self(*stream.remote_addr())
+    }
+}
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, TlsListener>> for ClientAddr {
+    fn connect_info(stream: axum::serve::IncomingStream<'_, TlsListener>) -> Self {
+        Self(*stream.remote_addr())
+    }
+}
+
 /// A bound listener: plain TCP or TLS.
 #[derive(Debug)]
 pub enum Listener {
@@ -48,8 +66,16 @@ pub async fn serve(
     };
     let server = async move {
         match listener {
-            Listener::Tcp(tcp) => axum::serve(tcp, app).with_graceful_shutdown(signal).await,
-            Listener::Tls(tls) => axum::serve(tls, app).with_graceful_shutdown(signal).await,
+            Listener::Tcp(tcp) => {
+                axum::serve(tcp, app.into_make_service_with_connect_info::<ClientAddr>())
+                    .with_graceful_shutdown(signal)
+                    .await
+            }
+            Listener::Tls(tls) => {
+                axum::serve(tls, app.into_make_service_with_connect_info::<ClientAddr>())
+                    .with_graceful_shutdown(signal)
+                    .await
+            }
         }
     };
     let deadline = async move {

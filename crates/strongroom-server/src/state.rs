@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use strongroom_core::audit::{AlertEvaluator, AuditLog, Checkpointer};
 use strongroom_core::{ApiKeys, Keyring, Store};
 
 /// HTTP behaviour taken from the configuration.
@@ -16,6 +17,8 @@ pub struct HttpSettings {
     /// Whether clients reach us over TLS (directly or through a trusted
     /// proxy), so that `Strict-Transport-Security` is meaningful.
     pub https: bool,
+    /// Peers whose `X-Forwarded-For` names the real client (for audit events).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 /// Shared state of the application.
@@ -29,6 +32,12 @@ pub struct AppState {
     pub keyring: Arc<Keyring>,
     /// API keys, to authenticate machine callers.
     pub api_keys: Arc<ApiKeys>,
+    /// The audit log every action writes through.
+    pub audit: Arc<AuditLog>,
+    /// Signs checkpoints of the audit tree.
+    pub checkpointer: Arc<Checkpointer>,
+    /// Alert rules and raised alerts.
+    pub alerts: Arc<AlertEvaluator>,
     /// HTTP behaviour.
     pub http: HttpSettings,
 }

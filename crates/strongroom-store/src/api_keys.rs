@@ -4,6 +4,7 @@
 
 use async_trait::async_trait;
 use sqlx::Row;
+use strongroom_core::audit::AuditRecord;
 use strongroom_core::{ApiKeyRecord, ApiKeyStore, Scope, StoreError};
 
 use crate::error::map;
@@ -45,7 +46,8 @@ macro_rules! impl_api_key_store {
 
         #[async_trait]
         impl ApiKeyStore for $store {
-            async fn insert_api_key(&self, key: &ApiKeyRecord) -> Result<(), StoreError> {
+            async fn insert_api_key(&self, key: &ApiKeyRecord, audit: &[AuditRecord]) -> Result<(), StoreError> {
+                let mut tx = self.begin_write().await?;
                 sqlx::query(sqlx::AssertSqlSafe(format!(
                     "INSERT INTO api_keys ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
                 )))
@@ -59,10 +61,11 @@ macro_rules! impl_api_key_store {
                 .bind(key.revoked_at)
                 .bind(key.last_used_at)
                 .bind(key.use_count)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await
                 .map_err(map)?;
-                Ok(())
+                Self::append_audit_in(&mut tx, audit).await?;
+                tx.commit().await.map_err(map)
             }
 
             async fn api_key(&self, id: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
@@ -84,14 +87,21 @@ macro_rules! impl_api_key_store {
                 rows.iter().map(Self::api_key_from_row).collect()
             }
 
-            async fn revoke_api_key(&self, id: &str, at: i64) -> Result<bool, StoreError> {
+            async fn revoke_api_key(&self, id: &str, at: i64, audit: &[AuditRecord]) -> Result<bool, StoreError> {
+                let mut tx = self.begin_write().await?;
                 let updated = sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
                     .bind(at)
                     .bind(id)
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await
                     .map_err(map)?;
-                Ok(updated.rows_affected() == 1)
+                if updated.rows_affected() == 0 {
+                    tx.rollback().await.map_err(map)?;
+                    return Ok(false);
+                }
+                Self::append_audit_in(&mut tx, audit).await?;
+                tx.commit().await.map_err(map)?;
+                Ok(true)
             }
 
             async fn add_api_key_uses(&self, id: &str, count: i64, last_at: i64) -> Result<(), StoreError> {

@@ -7,6 +7,7 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
+use strongroom_core::audit::AuditStore;
 use strongroom_core::{ApiKeyStore, Backend, KeyStore, Store, StoreError};
 
 use crate::migrations::{self, MigrationReport};
@@ -109,6 +110,14 @@ impl Database {
 
     /// The API-key storage port over this database.
     pub fn api_key_store(&self) -> Arc<dyn ApiKeyStore> {
+        match self {
+            Self::Sqlite(pool) => Arc::new(SqliteStore::new(pool.clone())),
+            Self::Postgres(pool) => Arc::new(PostgresStore::new(pool.clone())),
+        }
+    }
+
+    /// The audit log's storage port over this database.
+    pub fn audit_store(&self) -> Arc<dyn AuditStore> {
         match self {
             Self::Sqlite(pool) => Arc::new(SqliteStore::new(pool.clone())),
             Self::Postgres(pool) => Arc::new(PostgresStore::new(pool.clone())),

@@ -4,6 +4,7 @@
 
 use async_trait::async_trait;
 use sqlx::Row;
+use strongroom_core::audit::AuditRecord;
 use strongroom_core::{KeyStore, StoreError, StoredKey, StoredKeyVersion};
 
 use crate::error::map;
@@ -37,8 +38,12 @@ macro_rules! impl_key_store {
 
         #[async_trait]
         impl KeyStore for $store {
-            async fn insert_keys(&self, keys: &[(StoredKey, Vec<StoredKeyVersion>)]) -> Result<(), StoreError> {
-                let mut tx = self.pool.begin().await.map_err(map)?;
+            async fn insert_keys(
+                &self,
+                keys: &[(StoredKey, Vec<StoredKeyVersion>)],
+                audit: &[AuditRecord],
+            ) -> Result<(), StoreError> {
+                let mut tx = self.begin_write().await?;
                 for (key, versions) in keys {
                     sqlx::query(sqlx::AssertSqlSafe(format!(
                         "INSERT INTO keys ({KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
@@ -70,6 +75,7 @@ macro_rules! impl_key_store {
                         .map_err(map)?;
                     }
                 }
+                Self::append_audit_in(&mut tx, audit).await?;
                 tx.commit().await.map_err(map)
             }
 
@@ -127,8 +133,9 @@ macro_rules! impl_key_store {
                 name: &str,
                 expected_latest: u32,
                 new: &StoredKeyVersion,
+                audit: &[AuditRecord],
             ) -> Result<bool, StoreError> {
-                let mut tx = self.pool.begin().await.map_err(map)?;
+                let mut tx = self.begin_write().await?;
                 // Claim the bump first: the row lock (PostgreSQL) or the write
                 // lock (SQLite) makes a concurrent rotation wait, then miss.
                 let claimed = sqlx::query(
@@ -155,11 +162,13 @@ macro_rules! impl_key_store {
                 .execute(&mut *tx)
                 .await
                 .map_err(map)?;
+                Self::append_audit_in(&mut tx, audit).await?;
                 tx.commit().await.map_err(map)?;
                 Ok(true)
             }
 
-            async fn update_key(&self, key: &StoredKey) -> Result<bool, StoreError> {
+            async fn update_key(&self, key: &StoredKey, audit: &[AuditRecord]) -> Result<bool, StoreError> {
+                let mut tx = self.begin_write().await?;
                 let updated = sqlx::query(
                     "UPDATE keys SET state = $1, min_decryption_version = $2, rotation_period_seconds = $3, \
                      deletion_allowed = $4, updated_at = $5 WHERE name = $6",
@@ -170,14 +179,25 @@ macro_rules! impl_key_store {
                 .bind(key.deletion_allowed)
                 .bind(key.updated_at)
                 .bind(&key.name)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await
                 .map_err(map)?;
-                Ok(updated.rows_affected() == 1)
+                if updated.rows_affected() == 0 {
+                    tx.rollback().await.map_err(map)?;
+                    return Ok(false);
+                }
+                Self::append_audit_in(&mut tx, audit).await?;
+                tx.commit().await.map_err(map)?;
+                Ok(true)
             }
 
-            async fn destroy_key_material(&self, name: &str, updated_at: i64) -> Result<bool, StoreError> {
-                let mut tx = self.pool.begin().await.map_err(map)?;
+            async fn destroy_key_material(
+                &self,
+                name: &str,
+                updated_at: i64,
+                audit: &[AuditRecord],
+            ) -> Result<bool, StoreError> {
+                let mut tx = self.begin_write().await?;
                 let updated = sqlx::query("UPDATE keys SET state = 'destroyed', updated_at = $1 WHERE name = $2")
                     .bind(updated_at)
                     .bind(name)
@@ -194,12 +214,13 @@ macro_rules! impl_key_store {
                     .execute(&mut *tx)
                     .await
                     .map_err(map)?;
+                Self::append_audit_in(&mut tx, audit).await?;
                 tx.commit().await.map_err(map)?;
                 Ok(true)
             }
 
-            async fn delete_key(&self, name: &str) -> Result<bool, StoreError> {
-                let mut tx = self.pool.begin().await.map_err(map)?;
+            async fn delete_key(&self, name: &str, audit: &[AuditRecord]) -> Result<bool, StoreError> {
+                let mut tx = self.begin_write().await?;
                 sqlx::query("DELETE FROM key_versions WHERE key_name = $1")
                     .bind(name)
                     .execute(&mut *tx)
@@ -207,8 +228,13 @@ macro_rules! impl_key_store {
                     .map_err(map)?;
                 let deleted =
                     sqlx::query("DELETE FROM keys WHERE name = $1").bind(name).execute(&mut *tx).await.map_err(map)?;
+                if deleted.rows_affected() == 0 {
+                    tx.rollback().await.map_err(map)?;
+                    return Ok(false);
+                }
+                Self::append_audit_in(&mut tx, audit).await?;
                 tx.commit().await.map_err(map)?;
-                Ok(deleted.rows_affected() == 1)
+                Ok(true)
             }
         }
     };

@@ -13,6 +13,7 @@
 //! take PostgreSQL's advisory lock, and every multi-row change is a transaction.
 
 mod api_keys;
+mod audit;
 mod database;
 mod error;
 mod keys;

@@ -16,12 +16,14 @@ pub(crate) const SQLITE: &[Source] = &[
     (1, "settings", include_str!("../migrations/sqlite/0001_settings.sql")),
     (2, "keyring", include_str!("../migrations/sqlite/0002_keyring.sql")),
     (3, "api_keys", include_str!("../migrations/sqlite/0003_api_keys.sql")),
+    (4, "audit", include_str!("../migrations/sqlite/0004_audit.sql")),
 ];
 
 pub(crate) const POSTGRES: &[Source] = &[
     (1, "settings", include_str!("../migrations/postgres/0001_settings.sql")),
     (2, "keyring", include_str!("../migrations/postgres/0002_keyring.sql")),
     (3, "api_keys", include_str!("../migrations/postgres/0003_api_keys.sql")),
+    (4, "audit", include_str!("../migrations/postgres/0004_audit.sql")),
 ];
 
 pub(crate) fn migrator(sources: &[Source]) -> Migrator {

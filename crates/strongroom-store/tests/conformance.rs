@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use std::time::Duration;
 
+use strongroom_core::audit::{AuditContext, AuditLog, AuditSettings};
 use strongroom_core::{
     CoreError, FixedClock, KeyAlgorithm, KeyPurpose, KeySpec, KeyState, Keyring, RootKeyStatus, StoreError, settings,
     unseal,
@@ -99,8 +100,16 @@ pub async fn racing_first_starts_bind_one_root_key(database: TestDatabase) {
 }
 
 fn keyring_with(db: &Database, root: u8, clock: Arc<FixedClock>) -> Keyring {
-    Keyring::new(db.key_store(), Arc::new(LocalKek::new(SecretKey::from_bytes([root; 32]))), clock)
+    let audit = AuditLog::new(db.audit_store(), Arc::clone(&clock) as _, AuditSettings::default());
+    Keyring::new(db.key_store(), Arc::new(LocalKek::new(SecretKey::from_bytes([root; 32]))), clock, audit)
 }
+
+/// Who the keyring changes of these tests are audited as.
+fn ctx() -> AuditContext {
+    AuditContext::service("conformance-test")
+}
+
+const WHY: &str = "conformance test of key states";
 
 fn keyring(db: &Database) -> Keyring {
     keyring_with(db, 1, Arc::new(FixedClock::at(Duration::from_secs(1_800_000_000))))
@@ -117,10 +126,10 @@ fn field(record: &str) -> AssociatedData {
 pub async fn keyring_creates_keys_and_round_trips_values(database: TestDatabase) {
     let db = open(&database).await;
     let ring = keyring(&db);
-    let info = ring.create("orders", transit()).await.unwrap();
+    let info = ring.create("orders", transit(), &ctx()).await.unwrap();
     assert_eq!((info.latest_version, info.min_decryption_version, info.state), (1, 1, KeyState::Active));
-    assert!(matches!(ring.create("orders", transit()).await, Err(CoreError::KeyExists(_))));
-    assert!(matches!(ring.create("Bad Name", transit()).await, Err(CoreError::InvalidKeyName(_))));
+    assert!(matches!(ring.create("orders", transit(), &ctx()).await, Err(CoreError::KeyExists(_))));
+    assert!(matches!(ring.create("Bad Name", transit(), &ctx()).await, Err(CoreError::InvalidKeyName(_))));
     let sealed = ring.encrypt(KeyPurpose::Transit, "orders", b"candidate answer", &field("r1")).await.unwrap();
     assert_eq!(
         ring.decrypt(KeyPurpose::Transit, "orders", &sealed, &field("r1")).await.unwrap().expose(),
@@ -133,8 +142,8 @@ pub async fn keyring_creates_keys_and_round_trips_values(database: TestDatabase)
 pub async fn ciphertext_moved_to_another_record_or_key_fails(database: TestDatabase) {
     let db = open(&database).await;
     let ring = keyring(&db);
-    ring.create("a", transit()).await.unwrap();
-    ring.create("b", transit()).await.unwrap();
+    ring.create("a", transit(), &ctx()).await.unwrap();
+    ring.create("b", transit(), &ctx()).await.unwrap();
     let sealed = ring.encrypt(KeyPurpose::Transit, "a", b"secret", &field("r1")).await.unwrap();
     let moved = ring.decrypt(KeyPurpose::Transit, "a", &sealed, &field("r2")).await.unwrap_err();
     assert!(matches!(moved, CoreError::Crypto(CryptoError::Decrypt)), "{moved:?}");
@@ -157,45 +166,45 @@ pub async fn ciphertext_moved_to_another_record_or_key_fails(database: TestDatab
 pub async fn rotation_keeps_old_values_readable_rewrap_moves_them_and_min_version_retires(database: TestDatabase) {
     let db = open(&database).await;
     let ring = keyring(&db);
-    ring.create("k", transit()).await.unwrap();
+    ring.create("k", transit(), &ctx()).await.unwrap();
     let old = ring.encrypt(KeyPurpose::Transit, "k", b"v1 data", &field("r")).await.unwrap();
-    assert_eq!(ring.rotate("k").await.unwrap().latest_version, 2);
+    assert_eq!(ring.rotate("k", &ctx()).await.unwrap().latest_version, 2);
     assert_eq!(ring.decrypt(KeyPurpose::Transit, "k", &old, &field("r")).await.unwrap().expose(), b"v1 data");
     let rewrapped = ring.rewrap(KeyPurpose::Transit, "k", &old, &field("r")).await.unwrap();
     assert_eq!(strongroom_crypto::SealedHeader::parse(&rewrapped).unwrap().0.key_version, 2);
     assert_eq!(ring.decrypt(KeyPurpose::Transit, "k", &rewrapped, &field("r")).await.unwrap().expose(), b"v1 data");
-    ring.set_min_decryption_version("k", 2).await.unwrap();
+    ring.set_min_decryption_version("k", 2, &ctx()).await.unwrap();
     assert!(matches!(
         ring.decrypt(KeyPurpose::Transit, "k", &old, &field("r")).await,
         Err(CoreError::KeyVersionRetired { version: 1, min: 2, .. })
     ));
-    assert!(ring.set_min_decryption_version("k", 1).await.is_err(), "never backwards");
-    assert!(ring.set_min_decryption_version("k", 3).await.is_err(), "never past the latest");
+    assert!(ring.set_min_decryption_version("k", 1, &ctx()).await.is_err(), "never backwards");
+    assert!(ring.set_min_decryption_version("k", 3, &ctx()).await.is_err(), "never past the latest");
 }
 
 pub async fn states_gate_operations_and_destruction_crypto_shreds(database: TestDatabase) {
     let db = open(&database).await;
     let ring = keyring(&db);
-    ring.create("k", transit()).await.unwrap();
+    ring.create("k", transit(), &ctx()).await.unwrap();
     let sealed = ring.encrypt(KeyPurpose::Transit, "k", b"privileged audio key", &field("r")).await.unwrap();
-    ring.set_state("k", KeyState::DecryptOnly).await.unwrap();
+    ring.set_state("k", KeyState::DecryptOnly, WHY, &ctx()).await.unwrap();
     assert!(matches!(
         ring.encrypt(KeyPurpose::Transit, "k", b"x", &field("r")).await,
         Err(CoreError::KeyUnusable { .. })
     ));
     ring.decrypt(KeyPurpose::Transit, "k", &sealed, &field("r")).await.unwrap();
-    ring.set_state("k", KeyState::Disabled).await.unwrap();
+    ring.set_state("k", KeyState::Disabled, WHY, &ctx()).await.unwrap();
     assert!(matches!(
         ring.decrypt(KeyPurpose::Transit, "k", &sealed, &field("r")).await,
         Err(CoreError::KeyUnusable { .. })
     ));
-    ring.set_state("k", KeyState::Compromised).await.unwrap();
+    ring.set_state("k", KeyState::Compromised, WHY, &ctx()).await.unwrap();
     ring.decrypt(KeyPurpose::Transit, "k", &sealed, &field("r")).await.unwrap();
-    assert!(ring.set_state("k", KeyState::Active).await.is_err(), "a compromised key stays compromised");
+    assert!(ring.set_state("k", KeyState::Active, WHY, &ctx()).await.is_err(), "a compromised key stays compromised");
     // A second instance has the material cached before the first destroys the key.
     let other_instance = keyring(&db);
     other_instance.decrypt(KeyPurpose::Transit, "k", &sealed, &field("r")).await.unwrap();
-    ring.set_state("k", KeyState::Destroyed).await.unwrap();
+    ring.set_state("k", KeyState::Destroyed, WHY, &ctx()).await.unwrap();
     for instance in [&ring, &other_instance, &keyring(&db)] {
         assert!(matches!(
             instance.decrypt(KeyPurpose::Transit, "k", &sealed, &field("r")).await,
@@ -204,14 +213,14 @@ pub async fn states_gate_operations_and_destruction_crypto_shreds(database: Test
     }
     let stored = db.key_store().key_version("k", 1).await.unwrap().unwrap();
     assert!(stored.wrapped_material.is_empty(), "destroyed material must be erased at rest");
-    assert!(ring.set_state("k", KeyState::Active).await.is_err(), "destroyed is final");
+    assert!(ring.set_state("k", KeyState::Active, WHY, &ctx()).await.is_err(), "destroyed is final");
 }
 
 pub async fn material_depends_on_the_root_key(database: TestDatabase) {
     let db = open(&database).await;
     let clock = Arc::new(FixedClock::at(Duration::from_secs(1_800_000_000)));
     let ring = keyring_with(&db, 1, Arc::clone(&clock));
-    ring.create("k", transit()).await.unwrap();
+    ring.create("k", transit(), &ctx()).await.unwrap();
     let sealed = ring.encrypt(KeyPurpose::Transit, "k", b"x", &field("r")).await.unwrap();
     let wrong_root = keyring_with(&db, 2, clock);
     assert!(matches!(
@@ -225,11 +234,11 @@ pub async fn concurrent_rotations_from_two_instances_never_collide(database: Tes
     let db_b = open(&database).await;
     let a = Arc::new(keyring(&db_a));
     let b = Arc::new(keyring(&db_b));
-    a.create("k", transit()).await.unwrap();
+    a.create("k", transit(), &ctx()).await.unwrap();
     let mut tasks = Vec::new();
     for i in 0..8 {
         let ring = if i % 2 == 0 { Arc::clone(&a) } else { Arc::clone(&b) };
-        tasks.push(tokio::spawn(async move { ring.rotate("k").await }));
+        tasks.push(tokio::spawn(async move { ring.rotate("k", &ctx()).await }));
     }
     let mut succeeded = 0;
     for task in tasks {
@@ -250,14 +259,14 @@ pub async fn automatic_rotation_follows_the_period(database: TestDatabase) {
     let clock = Arc::new(FixedClock::at(Duration::from_secs(1_800_000_000)));
     let ring = keyring_with(&db, 1, Arc::clone(&clock));
     let spec = KeySpec { rotation_period_seconds: Some(3600), ..transit() };
-    ring.create("rotating", spec).await.unwrap();
-    ring.create("static", transit()).await.unwrap();
+    ring.create("rotating", spec, &ctx()).await.unwrap();
+    ring.create("static", transit(), &ctx()).await.unwrap();
     assert!(ring.rotate_due().await.unwrap().is_empty());
     clock.advance(Duration::from_secs(3600));
     assert_eq!(ring.rotate_due().await.unwrap(), vec!["rotating".to_string()]);
     assert_eq!(ring.info("rotating").await.unwrap().latest_version, 2);
     assert!(ring.rotate_due().await.unwrap().is_empty(), "the period restarts at rotation");
-    assert!(ring.create("fast", KeySpec { rotation_period_seconds: Some(60), ..transit() }).await.is_err());
+    assert!(ring.create("fast", KeySpec { rotation_period_seconds: Some(60), ..transit() }, &ctx()).await.is_err());
 }
 
 pub async fn instances_running_rotate_due_together_rotate_a_key_once(database: TestDatabase) {
@@ -266,7 +275,7 @@ pub async fn instances_running_rotate_due_together_rotate_a_key_once(database: T
     let clock = Arc::new(FixedClock::at(Duration::from_secs(1_800_000_000)));
     let a = keyring_with(&db_a, 1, Arc::clone(&clock));
     let b = keyring_with(&db_b, 1, Arc::clone(&clock));
-    a.create("k", KeySpec { rotation_period_seconds: Some(3600), ..transit() }).await.unwrap();
+    a.create("k", KeySpec { rotation_period_seconds: Some(3600), ..transit() }, &ctx()).await.unwrap();
     clock.advance(Duration::from_secs(4000));
     let (ra, rb) = tokio::join!(a.rotate_due(), b.rotate_due());
     let total = ra.unwrap().len() + rb.unwrap().len();
@@ -277,10 +286,10 @@ pub async fn instances_running_rotate_due_together_rotate_a_key_once(database: T
 pub async fn deletion_is_refused_unless_allowed(database: TestDatabase) {
     let db = open(&database).await;
     let ring = keyring(&db);
-    ring.create("k", transit()).await.unwrap();
-    assert!(matches!(ring.delete("k").await, Err(CoreError::InvalidKeyChange(_))));
-    ring.configure("k", Some(true), None).await.unwrap();
-    ring.delete("k").await.unwrap();
+    ring.create("k", transit(), &ctx()).await.unwrap();
+    assert!(matches!(ring.delete("k", &ctx()).await, Err(CoreError::InvalidKeyChange(_))));
+    ring.configure("k", Some(true), None, &ctx()).await.unwrap();
+    ring.delete("k", &ctx()).await.unwrap();
     assert!(matches!(ring.info("k").await, Err(CoreError::KeyNotFound(_))));
 }
 
@@ -296,6 +305,7 @@ pub async fn signing_and_hmac_keys_are_created_but_do_not_encrypt(database: Test
                 rotation_period_seconds: None,
                 deletion_allowed: false,
             },
+            &ctx(),
         )
         .await
         .unwrap();
@@ -316,7 +326,7 @@ pub async fn api_keys_authenticate_once_issued_and_never_after_revocation_or_exp
     let db = open(&database).await;
     let clock = Arc::new(FixedClock::at(Duration::from_secs(1_800_000_000)));
     let keys = api_keys(&db, Arc::clone(&clock));
-    let (record, issued) = keys.create("billing worker", &[Scope::TransitUse], Some(1)).await.unwrap();
+    let (record, issued) = keys.create("billing worker", &[Scope::TransitUse], Some(1), &ctx()).await.unwrap();
     assert!(issued.expose().starts_with(&format!("sr_{}_", record.id)));
     assert!(!format!("{issued:?}").contains(&issued.expose()[20..]), "Debug must hide the key");
     let stored = db.api_key_store().api_key(&record.id).await.unwrap().unwrap();
@@ -339,12 +349,12 @@ pub async fn api_keys_authenticate_once_issued_and_never_after_revocation_or_exp
     assert!(matches!(keys.authenticate(&unknown).await, Err(CoreError::Unauthenticated)));
     clock.advance(Duration::from_secs(86_400));
     assert!(matches!(keys.authenticate(issued.expose()).await, Err(CoreError::Unauthenticated)), "expired");
-    let (other, issued_other) = keys.create("other", &[Scope::TransitManage], None).await.unwrap();
-    keys.revoke(&other.id).await.unwrap();
+    let (other, issued_other) = keys.create("other", &[Scope::TransitManage], None, &ctx()).await.unwrap();
+    keys.revoke(&other.id, &ctx()).await.unwrap();
     assert!(matches!(keys.authenticate(issued_other.expose()).await, Err(CoreError::Unauthenticated)), "revoked");
-    assert!(keys.revoke(&other.id).await.is_err(), "already revoked");
-    assert!(keys.create("", &[Scope::TransitUse], None).await.is_err());
-    assert!(keys.create("no scopes", &[], None).await.is_err());
+    assert!(keys.revoke(&other.id, &ctx()).await.is_err(), "already revoked");
+    assert!(keys.create("", &[Scope::TransitUse], None, &ctx()).await.is_err());
+    assert!(keys.create("no scopes", &[], None, &ctx()).await.is_err());
     assert_eq!(keys.list().await.unwrap().len(), 2);
 }
 

@@ -2,14 +2,12 @@
 //! server's database. The full key is printed once, at creation; afterwards
 //! only its id exists outside the caller.
 
-use std::sync::Arc;
-
 use anyhow::Context;
 use clap::Subcommand;
 use strongroom_config::Config;
-use strongroom_core::{ApiKeys, Scope, SystemClock};
+use strongroom_core::Scope;
 
-use crate::server::open_keyring;
+use crate::server::{cli_context, open_services};
 
 /// API-key commands.
 #[derive(Debug, Subcommand)]
@@ -19,7 +17,7 @@ pub enum ApiKeyCommand {
         /// A label for operators (1-100 characters).
         #[arg(long)]
         name: String,
-        /// A scope to grant (repeat for more): transit:use, transit:manage.
+        /// A scope to grant (repeat for more): transit:use, transit:manage, keys:manage, audit:read.
         #[arg(long = "scope", required = true)]
         scopes: Vec<String>,
         /// Refuse the key after this many days (1-3650).
@@ -37,8 +35,9 @@ pub enum ApiKeyCommand {
 
 /// Runs an API-key command.
 pub async fn run(config: &Config, command: ApiKeyCommand) -> anyhow::Result<()> {
-    let (database, keyring) = open_keyring(config).await?;
-    let api_keys = ApiKeys::new(database.api_key_store(), keyring, Arc::new(SystemClock));
+    let (database, services) = open_services(config).await?;
+    let api_keys = services.api_keys;
+    let context = cli_context();
     let result = async {
         match command {
             ApiKeyCommand::Create { name, scopes, expires_in_days } => {
@@ -51,7 +50,7 @@ pub async fn run(config: &Config, command: ApiKeyCommand) -> anyhow::Result<()> 
                         })
                     })
                     .collect::<anyhow::Result<Vec<_>>>()?;
-                let (record, issued) = api_keys.create(&name, &scopes, expires_in_days).await?;
+                let (record, issued) = api_keys.create(&name, &scopes, expires_in_days, &context).await?;
                 println!("{}", issued.expose());
                 eprintln!("API key {} ({}) created. It is shown only this once: store it now.", record.id, record.name);
             }
@@ -71,7 +70,7 @@ pub async fn run(config: &Config, command: ApiKeyCommand) -> anyhow::Result<()> 
                 }
             }
             ApiKeyCommand::Revoke { id } => {
-                api_keys.revoke(&id).await?;
+                api_keys.revoke(&id, &context).await?;
                 println!("API key {id} revoked");
             }
         }

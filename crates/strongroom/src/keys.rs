@@ -12,7 +12,7 @@ use strongroom_config::Config;
 use strongroom_core::{KeyAlgorithm, KeyInfo, KeyPurpose, KeySpec, KeyState};
 use zeroize::Zeroizing;
 
-use crate::server::open_keyring;
+use crate::server::{cli_context, open_services};
 
 /// Keyring commands.
 #[derive(Debug, Subcommand)]
@@ -89,7 +89,9 @@ pub enum KeyCommand {
 
 /// Runs a key command and prints its result.
 pub async fn run(config: &Config, command: KeyCommand) -> anyhow::Result<()> {
-    let (database, keyring) = open_keyring(config).await?;
+    let (database, services) = open_services(config).await?;
+    let keyring = services.keyring;
+    let context = cli_context();
     let result = async {
         match command {
             KeyCommand::List => {
@@ -121,9 +123,9 @@ pub async fn run(config: &Config, command: KeyCommand) -> anyhow::Result<()> {
                     .transpose()?;
                 let rotation_period_seconds = rotation_period.as_deref().map(parse_duration).transpose()?;
                 let spec = KeySpec { purpose, algorithm, rotation_period_seconds, deletion_allowed: allow_deletion };
-                print_key(&keyring.create(&name, spec).await?);
+                print_key(&keyring.create(&name, spec, &context).await?);
             }
-            KeyCommand::Rotate { name } => print_key(&keyring.rotate(&name).await?),
+            KeyCommand::Rotate { name } => print_key(&keyring.rotate(&name, &context).await?),
             KeyCommand::State { name, state, justification, yes } => {
                 let target = KeyState::parse(&state).with_context(|| format!("unknown state {state:?}"))?;
                 if justification.trim().chars().count() < 20 {
@@ -132,7 +134,7 @@ pub async fn run(config: &Config, command: KeyCommand) -> anyhow::Result<()> {
                 if target == KeyState::Destroyed && !yes {
                     bail!("destroying key {name:?} makes everything it protected unreadable, for good; add --yes");
                 }
-                let info = keyring.set_state(&name, target).await?;
+                let info = keyring.set_state(&name, target, justification.trim(), &context).await?;
                 eprintln!("key {name:?} is now {}: {}", target.as_str(), justification.trim());
                 print_key(&info);
                 if target == KeyState::Destroyed {
@@ -143,7 +145,7 @@ pub async fn run(config: &Config, command: KeyCommand) -> anyhow::Result<()> {
             }
             KeyCommand::Backup { out, passphrase_file } => {
                 let passphrase = backup_passphrase(passphrase_file.as_deref())?;
-                let backup = keyring.export_backup(passphrase.as_bytes()).await?;
+                let backup = keyring.export_backup(passphrase.as_bytes(), &context).await?;
                 let mut file =
                     std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&out).with_context(
                         || format!("cannot create {} (an existing file is never overwritten)", out.display()),
@@ -156,11 +158,11 @@ pub async fn run(config: &Config, command: KeyCommand) -> anyhow::Result<()> {
             KeyCommand::Restore { input, passphrase_file } => {
                 let passphrase = backup_passphrase(passphrase_file.as_deref())?;
                 let backup = std::fs::read(&input).with_context(|| format!("cannot read {}", input.display()))?;
-                let names = keyring.restore_backup(&backup, passphrase.as_bytes()).await?;
+                let names = keyring.restore_backup(&backup, passphrase.as_bytes(), &context).await?;
                 println!("restored {} key(s): {}", names.len(), names.join(", "));
             }
             KeyCommand::MinVersion { name, version } => {
-                print_key(&keyring.set_min_decryption_version(&name, version).await?)
+                print_key(&keyring.set_min_decryption_version(&name, version, &context).await?)
             }
         }
         anyhow::Ok(())

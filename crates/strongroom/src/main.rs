@@ -6,6 +6,8 @@
 //! command line or configuration file.
 
 mod apikeys;
+mod audit_cli;
+mod audit_outputs;
 mod aws_kms_root;
 mod data_dir;
 mod doctor;
@@ -53,6 +55,11 @@ enum Command {
         #[command(subcommand)]
         command: keys::KeyCommand,
     },
+    /// Export the audit log, or verify an export offline.
+    Audit {
+        #[command(subcommand)]
+        command: audit_cli::AuditCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -77,6 +84,7 @@ fn main() -> ExitCode {
         Command::Migrate => runtime.block_on(server::migrate_only(config)),
         Command::Apikey { command } => runtime.block_on(apikeys::run(&config, command)),
         Command::Key { command } => runtime.block_on(keys::run(&config, command)),
+        Command::Audit { command } => runtime.block_on(audit_cli::run(&config, command)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -6,12 +6,15 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use strongroom_config::{Config, Outcome};
-use strongroom_core::{ApiKeys, Clock, Keyring, RootKeyStatus, Store, SystemClock};
+use strongroom_core::audit::{AuditContext, AuditSettings, Checkpointer, run_sink};
+use strongroom_core::{
+    ApiKeys, AuditOptions, Keyring, RootKeyStatus, ServicePorts, Services, Store, SystemClock, settings,
+};
 use strongroom_server::{AppState, HttpSettings, Listener, TlsListener};
 use strongroom_store::{ConnectOptions, Database};
 use tokio::net::TcpListener;
 
-use crate::{data_dir, logging, root_key};
+use crate::{audit_outputs, data_dir, logging, root_key};
 
 /// Runs the server until SIGINT or SIGTERM.
 pub async fn run(config: Config) -> anyhow::Result<()> {
@@ -26,24 +29,52 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         }
         RootKeyStatus::Verified => tracing::info!(root_key = %kek.id(), "root key verified"),
     }
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let keyring = Arc::new(Keyring::new(database.key_store(), Arc::clone(&kek), Arc::clone(&clock)));
-    let api_keys = Arc::new(ApiKeys::new(database.api_key_store(), Arc::clone(&keyring), clock));
-    let rotation = tokio::spawn(rotate_keys_when_due(Arc::clone(&keyring)));
-    let usage = tokio::spawn(flush_api_key_usage(Arc::clone(&api_keys)));
+    let services = start_services(&config, &database, Arc::clone(&kek), &AuditContext::service("server")).await?;
+    // Checks the tree against the anchors now, so a rolled-back database is
+    // reported at start (readyz fails) rather than at the first checkpoint.
+    if let Err(error) = services.checkpointer.current().await {
+        tracing::error!(%error, "the audit log does not verify against its last checkpoint");
+    }
+    let alerts = Arc::new(audit_outputs::alert_evaluator(&config, Arc::clone(&services.audit))?);
+    let mut background = vec![
+        tokio::spawn(rotate_keys_when_due(Arc::clone(&services.keyring))),
+        tokio::spawn(flush_api_key_usage(Arc::clone(&services.api_keys))),
+        tokio::spawn(sign_checkpoints(
+            Arc::clone(&services.checkpointer),
+            Duration::from_secs(config.audit.checkpoint_interval_seconds.max(1)),
+        )),
+        tokio::spawn(audit_outputs::evaluate_alerts(
+            Arc::clone(&alerts),
+            Duration::from_secs(config.audit.alert_interval_seconds),
+        )),
+        tokio::spawn(audit_outputs::watch_free_space(
+            config.data_dir.clone(),
+            config.audit.min_free_bytes,
+            Arc::clone(&services.audit),
+            Arc::clone(&alerts),
+        )),
+    ];
+    for sink in audit_outputs::sinks(&config)? {
+        background.push(tokio::spawn(run_sink(Arc::clone(&services.audit), sink)));
+    }
     let shutdown = shutdown_signal()?;
     let listener = bind(&config).await?;
     let address = listener.local_addr()?;
     let scheme = if config.tls_enabled() { "https" } else { "http" };
+    let api_keys = Arc::clone(&services.api_keys);
     let state = AppState {
         store: Arc::clone(&store),
         root_key_id: kek.id().to_string(),
-        keyring,
+        keyring: services.keyring,
         api_keys: Arc::clone(&api_keys),
+        audit: services.audit,
+        checkpointer: services.checkpointer,
+        alerts,
         http: HttpSettings {
             body_limit_bytes: usize::try_from(config.server.body_limit_bytes).unwrap_or(usize::MAX),
             request_timeout: Duration::from_secs(config.server.request_timeout_seconds),
             https: config.tls_enabled() || !config.server.trusted_proxy.is_empty(),
+            trusted_proxies: config.server.trusted_proxy.iter().filter_map(|p| p.parse().ok()).collect(),
         },
     };
     print_banner(&config, scheme, address, store.as_ref(), kek.id().as_str());
@@ -56,14 +87,49 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     )
     .await
     .context("the HTTP server failed")?;
-    rotation.abort();
-    usage.abort();
+    for task in background {
+        task.abort();
+    }
     if let Err(error) = api_keys.flush_usage().await {
         tracing::warn!(%error, "could not record the last second of API-key usage");
     }
     database.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Starts the domain services on `database` as `context`: the audit log
+/// (origin, anchors, address hashing from the configuration), the keyring
+/// and the API keys.
+pub async fn start_services(
+    config: &Config,
+    database: &Database,
+    kek: Arc<dyn strongroom_crypto::Kek>,
+    context: &AuditContext,
+) -> anyhow::Result<Services> {
+    let origin = match &config.audit.origin {
+        Some(origin) => {
+            if origin.is_empty() || origin.contains(|c: char| c.is_whitespace() || c == '+') {
+                bail!("audit.origin {origin:?} must be non-empty, without spaces or '+'");
+            }
+            origin.clone()
+        }
+        None => {
+            let fresh: String = strongroom_crypto::random_bytes::<8>()?.iter().map(|b| format!("{b:02x}")).collect();
+            let id = database.store().setting_or_insert(settings::INSTALLATION_ID, fresh.as_bytes()).await?;
+            format!("strongroom/{}", String::from_utf8_lossy(&id))
+        }
+    };
+    let ports =
+        ServicePorts { keys: database.key_store(), api_keys: database.api_key_store(), audit: database.audit_store() };
+    let options = AuditOptions {
+        settings: AuditSettings { hash_ip: config.audit.hash_ip },
+        origin,
+        anchors: audit_outputs::anchors(config)?,
+    };
+    Services::start(ports, kek, Arc::new(SystemClock), options, context)
+        .await
+        .context("cannot start the keyring and the audit log")
 }
 
 /// Applies pending migrations and exits.
@@ -101,10 +167,11 @@ fn refuse_contradicting_profile(config: &Config) -> anyhow::Result<()> {
     )
 }
 
-/// Opens the database and keyring for an operator command run beside (or
-/// instead of) a server: no data-dir lock (SQLite serialises writers itself),
-/// no key file or salt created, and the root key must match the database.
-pub async fn open_keyring(config: &Config) -> anyhow::Result<(Database, Arc<Keyring>)> {
+/// Opens the database and the services for an operator command run beside
+/// (or instead of) a server: no data-dir lock (SQLite serialises writers
+/// itself), no key file or salt created, and the root key must match the
+/// database. What the command changes is audited as `cli:<user>`.
+pub async fn open_services(config: &Config) -> anyhow::Result<(Database, Services)> {
     if config.uses_sqlite() && config.database.url.is_none() && !config.sqlite_path().exists() {
         bail!(
             "no database in {}: start `strongroom server` once first (it creates the database and binds the root key)",
@@ -117,8 +184,14 @@ pub async fn open_keyring(config: &Config) -> anyhow::Result<(Database, Arc<Keyr
     let store = database.store();
     let kek = root_key::load(config, store.as_ref(), false).await?;
     strongroom_core::unseal(store.as_ref(), kek.as_ref()).await?;
-    let keyring = Arc::new(Keyring::new(database.key_store(), kek, Arc::new(SystemClock)));
-    Ok((database, keyring))
+    let services = start_services(config, &database, kek, &cli_context()).await?;
+    Ok((database, services))
+}
+
+/// The audit context of an operator command: `cli:<login name>`.
+pub fn cli_context() -> AuditContext {
+    let user = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".into());
+    AuditContext::service(&format!("cli:{user}"))
 }
 
 /// Creates the data dir, locks it when the embedded SQLite lives there,
@@ -148,6 +221,18 @@ async fn rotate_keys_when_due(keyring: Arc<Keyring>) {
             Ok(rotated) if rotated.is_empty() => {}
             Ok(rotated) => tracing::info!(keys = ?rotated, "rotated keys whose rotation period had passed"),
             Err(error) => tracing::warn!(%error, "automatic key rotation failed; retrying in a minute"),
+        }
+    }
+}
+
+/// Signs a checkpoint every `interval` when the log has grown (the
+/// checkpointer returns the stored one otherwise).
+async fn sign_checkpoints(checkpointer: Arc<Checkpointer>, interval: Duration) {
+    let mut ticker = tokio::time::interval(interval);
+    loop {
+        ticker.tick().await;
+        if let Err(error) = checkpointer.current().await {
+            tracing::error!(%error, "could not sign an audit checkpoint");
         }
     }
 }

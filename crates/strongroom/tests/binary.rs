@@ -592,7 +592,7 @@ async fn pkcs11_root_key_on_softhsm_survives_restart_and_another_hsm_key_is_refu
 #[tokio::test]
 async fn keys_api_lists_rotates_and_destroys_with_justification() {
     let server = server().start();
-    let admin = issue_api_key(&server, &["keys:manage", "transit:use", "transit:manage"]);
+    let admin = issue_api_key(&server, &["keys:manage", "transit:use", "transit:manage", "audit:read"]);
     let user = issue_api_key(&server, &["transit:use"]);
     let client = reqwest::Client::new();
     transit(&client, &server, &admin, "keys/case-files", serde_json::json!({})).await;
@@ -630,5 +630,9 @@ async fn keys_api_lists_rotates_and_destroys_with_justification() {
     let (status, refused) =
         transit(&client, &server, &admin, "decrypt/case-files", serde_json::json!({"ciphertext": ciphertext})).await;
     assert_eq!((status, refused["code"].as_str()), (409, Some("key_unusable")), "{refused}");
-    assert!(server.logs().contains("matter closed, retention period over"), "the justification is recorded");
+    let events: Value =
+        get(&admin, "/v1/audit/events?action=key.state&target=case-files").await.unwrap().json().await.unwrap();
+    let event = &events["events"][0]["event"];
+    assert_eq!(event["justification"], "matter closed, retention period over", "{events}");
+    assert_eq!((event["details"]["state"].as_str(), event["result"].as_str()), (Some("destroyed"), Some("success")));
 }

@@ -20,7 +20,8 @@ pub(crate) async fn healthz() -> Json<Health> {
     Json(Health { status: "ok".into(), version: env!("CARGO_PKG_VERSION").into() })
 }
 
-/// Readiness: the database answers and the root key is unsealed. Public.
+/// Readiness: the database answers, the root key is unsealed and the audit
+/// log can record (no rollback detected, enough free space, appends working). Public.
 /// 503 with the same body when a check fails, so a balancer stops routing here.
 #[utoipa::path(
     get,
@@ -43,7 +44,13 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<R
     // The server refuses to start with a wrong root key, so a running server
     // always has it unsealed; the check names which key it is.
     let root_key = check("root_key", CheckState::Ok, format!("unsealed ({})", state.root_key_id));
-    let checks = vec![database, root_key];
+    let problems = state.audit.health().problems();
+    let audit = if problems.is_empty() {
+        check("audit", CheckState::Ok, "recording; tree extends every known checkpoint".into())
+    } else {
+        check("audit", CheckState::Failing, problems.join("; "))
+    };
+    let checks = vec![database, root_key, audit];
     let ready = checks.iter().all(|c| c.state == CheckState::Ok);
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     let body = Readiness { status: if ready { "ready" } else { "not_ready" }.into(), checks };

@@ -1,7 +1,7 @@
 //! The keyring API for operators: list and inspect every key (never its
 //! material), rotate, change state. Scope `keys:manage` on every route. A
-//! state change needs a justification of at least 20 characters, which is
-//! logged with the change (and will go to the audit log when it exists).
+//! state change needs a justification of at least 20 characters, which the
+//! audit event of the change carries.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -37,11 +37,8 @@ async fn full_view(state: &AppState, info: KeyInfo) -> Result<KeyView, ApiError>
 #[utoipa::path(get, path = "/v1/keys", tag = "keys",
     responses((status = 200, description = "Every key, without versions", body = KeyList)),
     security(("api_key" = [])))]
-pub(crate) async fn list_keys(
-    State(state): State<AppState>,
-    ApiKeyAuth(caller): ApiKeyAuth,
-) -> Result<Json<KeyList>, ApiError> {
-    caller.require(Scope::KeysManage)?;
+pub(crate) async fn list_keys(State(state): State<AppState>, caller: ApiKeyAuth) -> Result<Json<KeyList>, ApiError> {
+    caller.require(&state, &[Scope::KeysManage]).await?;
     let keys = state.keyring.list().await?.into_iter().map(|info| view(info, Vec::new())).collect();
     Ok(Json(KeyList { keys }))
 }
@@ -53,10 +50,10 @@ pub(crate) async fn list_keys(
     security(("api_key" = [])))]
 pub(crate) async fn read_key(
     State(state): State<AppState>,
-    ApiKeyAuth(caller): ApiKeyAuth,
+    caller: ApiKeyAuth,
     Path(name): Path<String>,
 ) -> Result<Json<KeyView>, ApiError> {
-    caller.require(Scope::KeysManage)?;
+    caller.require(&state, &[Scope::KeysManage]).await?;
     let info = state.keyring.info(&name).await?;
     Ok(Json(full_view(&state, info).await?))
 }
@@ -68,12 +65,11 @@ pub(crate) async fn read_key(
     security(("api_key" = [])))]
 pub(crate) async fn rotate_key(
     State(state): State<AppState>,
-    ApiKeyAuth(caller): ApiKeyAuth,
+    caller: ApiKeyAuth,
     Path(name): Path<String>,
 ) -> Result<Json<KeyView>, ApiError> {
-    caller.require(Scope::KeysManage)?;
-    let info = state.keyring.rotate(&name).await?;
-    tracing::info!(key = %name, version = info.latest_version, api_key = %caller.id, "key rotated");
+    caller.require(&state, &[Scope::KeysManage]).await?;
+    let info = state.keyring.rotate(&name, &caller.context).await?;
     Ok(Json(full_view(&state, info).await?))
 }
 
@@ -85,11 +81,11 @@ pub(crate) async fn rotate_key(
     security(("api_key" = [])))]
 pub(crate) async fn set_state(
     State(state): State<AppState>,
-    ApiKeyAuth(caller): ApiKeyAuth,
+    caller: ApiKeyAuth,
     Path(name): Path<String>,
     ApiJson(request): ApiJson<SetKeyState>,
 ) -> Result<Json<KeyStateChanged>, ApiError> {
-    caller.require(Scope::KeysManage)?;
+    caller.require(&state, &[Scope::KeysManage]).await?;
     let target = KeyState::parse(&request.state).ok_or_else(|| {
         ApiError::InvalidRequest(format!(
             "state: {:?} is not one of active, decrypt_only, disabled, compromised, destroyed",
@@ -99,9 +95,7 @@ pub(crate) async fn set_state(
     if request.justification.trim().chars().count() < MIN_JUSTIFICATION {
         return Err(ApiError::InvalidRequest(format!("justification: at least {MIN_JUSTIFICATION} characters")));
     }
-    let info = state.keyring.set_state(&name, target).await?;
-    tracing::info!(key = %name, state = target.as_str(), justification = %request.justification.trim(),
-        api_key = %caller.id, "key state changed");
+    let info = state.keyring.set_state(&name, target, request.justification.trim(), &caller.context).await?;
     let warning = (target == KeyState::Destroyed)
         .then(|| format!("key {name:?} is destroyed: everything it protected is permanently unreadable"));
     Ok(Json(KeyStateChanged { key: full_view(&state, info).await?, warning }))

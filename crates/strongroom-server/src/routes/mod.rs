@@ -5,6 +5,7 @@
 //! [`routes`] and list it in `openapi.rs`. A test checks that every path of
 //! the OpenAPI document is served.
 
+pub(crate) mod audit;
 pub(crate) mod health;
 pub(crate) mod keys;
 pub(crate) mod transit;
@@ -48,6 +49,14 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/v1/transit/sign/{name}", post(transit::sign))
         .route("/v1/transit/verify/{name}", post(transit::verify))
         .route("/v1/transit/datakey/{kind}/{name}", post(transit::datakey))
+        .route("/v1/audit/events", get(audit::list_events))
+        .route("/v1/audit/events/{index}", get(audit::read_event))
+        .route("/v1/audit/proof/inclusion", get(audit::inclusion_proof))
+        .route("/v1/audit/proof/consistency", get(audit::consistency_proof))
+        .route("/v1/audit/checkpoint", get(audit::checkpoint))
+        .route("/v1/audit/public-key", get(audit::public_key))
+        .route("/v1/audit/stats", get(audit::stats))
+        .route("/v1/alerts", get(audit::alerts))
 }
 
 /// The whole application.
@@ -114,14 +123,33 @@ mod tests {
         let kek: Arc<dyn strongroom_crypto::Kek> =
             Arc::new(strongroom_crypto::LocalKek::new(strongroom_crypto::SecretKey::from_bytes([1; 32])));
         let clock: Arc<dyn strongroom_core::Clock> = Arc::new(strongroom_core::SystemClock);
-        let keyring = Arc::new(strongroom_core::Keyring::new(database.key_store(), kek, Arc::clone(&clock)));
-        let api_keys = Arc::new(strongroom_core::ApiKeys::new(database.api_key_store(), Arc::clone(&keyring), clock));
+        let ports = strongroom_core::ServicePorts {
+            keys: database.key_store(),
+            api_keys: database.api_key_store(),
+            audit: database.audit_store(),
+        };
+        let options = strongroom_core::AuditOptions {
+            settings: Default::default(),
+            origin: "test.example/audit".into(),
+            anchors: Vec::new(),
+        };
+        let context = strongroom_core::audit::AuditContext::service("test");
+        let services = strongroom_core::Services::start(ports, kek, clock, options, &context).await.unwrap();
+        let alerts = Arc::new(strongroom_core::audit::AlertEvaluator::new(Arc::clone(&services.audit), vec![], None));
         let state = AppState {
             store: database.store(),
             root_key_id: "local:test".into(),
-            keyring,
-            api_keys,
-            http: HttpSettings { body_limit_bytes: 1024, request_timeout: Duration::from_millis(500), https: false },
+            keyring: services.keyring,
+            api_keys: services.api_keys,
+            audit: services.audit,
+            checkpointer: services.checkpointer,
+            alerts,
+            http: HttpSettings {
+                body_limit_bytes: 1024,
+                request_timeout: Duration::from_millis(500),
+                https: false,
+                trusted_proxies: Vec::new(),
+            },
         };
         let test_routes = routes()
             .route("/test/echo", post(|ApiJson(body): ApiJson<Value>| async move { axum::Json(body) }))
@@ -286,7 +314,7 @@ mod tests {
         for (path, item) in paths {
             for (method, operation) in item.as_object().unwrap() {
                 assert!(operation["responses"]["default"].is_object(), "{method} {path} lacks the problem answer");
-                let concrete = path.replace("{name}", "probe").replace("{kind}", "wrapped");
+                let concrete = path.replace("{name}", "probe").replace("{kind}", "wrapped").replace("{index}", "0");
                 let request = Request::builder()
                     .method(Method::from_bytes(method.to_uppercase().as_bytes()).unwrap())
                     .uri(concrete)

@@ -19,6 +19,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use strongroom_core::audit::{EventType, Outcome, Target};
 use strongroom_core::{CoreError, KeyInfo, KeyPurpose, KeySpec, KeyState, Scope};
 use strongroom_crypto::{AssociatedData, SealedHeader};
 use strongroom_proto::{
@@ -147,12 +148,12 @@ async fn describe(state: &AppState, info: KeyInfo) -> Result<TransitKey, ApiErro
     security(("api_key" = [])))]
 pub(crate) async fn create_key(
     State(state): State<AppState>,
-    ApiKeyAuth(caller): ApiKeyAuth,
+    caller: ApiKeyAuth,
     Extension(request_id): Extension<RequestId>,
     Path(name): Path<String>,
     bytes: Bytes,
 ) -> Result<VaultJson<TransitKey>, ApiError> {
-    caller.require(Scope::TransitManage)?;
+    caller.require(&state, &[Scope::TransitManage]).await?;
     let request: CreateTransitKey = body(&bytes)?;
     if request.derived == Some(true) {
         return Err(ApiError::InvalidRequest(
@@ -178,7 +179,7 @@ pub(crate) async fn create_key(
         rotation_period_seconds,
         deletion_allowed: false,
     };
-    let info = state.keyring.create(&name, spec).await?;
+    let info = state.keyring.create(&name, spec, &caller.context).await?;
     Ok(envelope(&request_id, describe(&state, info).await?))
 }
 
@@ -189,11 +190,11 @@ pub(crate) async fn create_key(
     security(("api_key" = [])))]
 pub(crate) async fn read_key(
     State(state): State<AppState>,
-    ApiKeyAuth(caller): ApiKeyAuth,
+    caller: ApiKeyAuth,
     Extension(request_id): Extension<RequestId>,
     Path(name): Path<String>,
 ) -> Result<VaultJson<TransitKey>, ApiError> {
-    caller.require(Scope::TransitUse).or_else(|_| caller.require(Scope::TransitManage))?;
+    caller.require(&state, &[Scope::TransitUse, Scope::TransitManage]).await?;
     let info = transit_key(&state, &name).await?;
     Ok(envelope(&request_id, describe(&state, info).await?))
 }
@@ -214,14 +215,14 @@ pub(crate) async fn list_keys(
     method: Method,
     Query(query): Query<ListQuery>,
     State(state): State<AppState>,
-    ApiKeyAuth(caller): ApiKeyAuth,
+    caller: ApiKeyAuth,
     Extension(request_id): Extension<RequestId>,
 ) -> Result<Response, ApiError> {
     let listing = method.as_str() == "LIST" || (method == Method::GET && query.list.as_deref() == Some("true"));
     if !listing {
         return Ok(StatusCode::METHOD_NOT_ALLOWED.into_response());
     }
-    caller.require(Scope::TransitManage)?;
+    caller.require(&state, &[Scope::TransitManage]).await?;
     let keys = state
         .keyring
         .list()
@@ -240,13 +241,13 @@ pub(crate) async fn list_keys(
     security(("api_key" = [])))]
 pub(crate) async fn rotate_key(
     State(state): State<AppState>,
-    ApiKeyAuth(caller): ApiKeyAuth,
+    caller: ApiKeyAuth,
     Extension(request_id): Extension<RequestId>,
     Path(name): Path<String>,
 ) -> Result<VaultJson<TransitKey>, ApiError> {
-    caller.require(Scope::TransitManage)?;
+    caller.require(&state, &[Scope::TransitManage]).await?;
     transit_key(&state, &name).await?;
-    let info = state.keyring.rotate(&name).await?;
+    let info = state.keyring.rotate(&name, &caller.context).await?;
     Ok(envelope(&request_id, describe(&state, info).await?))
 }
 
@@ -257,20 +258,20 @@ pub(crate) async fn rotate_key(
     security(("api_key" = [])))]
 pub(crate) async fn configure_key(
     State(state): State<AppState>,
-    ApiKeyAuth(caller): ApiKeyAuth,
+    caller: ApiKeyAuth,
     Extension(request_id): Extension<RequestId>,
     Path(name): Path<String>,
     bytes: Bytes,
 ) -> Result<VaultJson<TransitKey>, ApiError> {
-    caller.require(Scope::TransitManage)?;
+    caller.require(&state, &[Scope::TransitManage]).await?;
     let request: ConfigureTransitKey = body(&bytes)?;
     transit_key(&state, &name).await?;
     let period = rotation_period(request.auto_rotate_period.as_ref())?;
-    let mut info = state.keyring.configure(&name, request.deletion_allowed, period).await?;
+    let mut info = state.keyring.configure(&name, request.deletion_allowed, period, &caller.context).await?;
     if let Some(version) = request.min_decryption_version
         && version != info.min_decryption_version
     {
-        info = state.keyring.set_min_decryption_version(&name, version).await?;
+        info = state.keyring.set_min_decryption_version(&name, version, &caller.context).await?;
     }
     Ok(envelope(&request_id, describe(&state, info).await?))
 }
@@ -282,12 +283,12 @@ pub(crate) async fn configure_key(
     security(("api_key" = [])))]
 pub(crate) async fn delete_key(
     State(state): State<AppState>,
-    ApiKeyAuth(caller): ApiKeyAuth,
+    caller: ApiKeyAuth,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    caller.require(Scope::TransitManage)?;
+    caller.require(&state, &[Scope::TransitManage]).await?;
     transit_key(&state, &name).await?;
-    state.keyring.delete(&name).await?;
+    state.keyring.delete(&name, &caller.context).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -332,6 +333,42 @@ impl BatchResult for PlaintextResult {
     }
 }
 
+/// How many items a request carried and how many of them failed, for its audit event.
+#[derive(Debug, Clone, Copy)]
+struct Tally {
+    items: usize,
+    failed: usize,
+}
+
+const ONE_ITEM: Tally = Tally { items: 1, failed: 0 };
+
+type Answer = Result<(Response, Tally), ApiError>;
+
+/// Records the audit event of a transit operation on key `name`, then
+/// answers. The event is committed before the answer leaves (fail closed:
+/// without a record, a decrypt's plaintext is never sent); a refused request
+/// is recorded as a failure with its problem code.
+async fn audited(
+    state: &AppState,
+    caller: &ApiKeyAuth,
+    event_type: EventType,
+    name: &str,
+    answer: Answer,
+) -> Result<Response, ApiError> {
+    let event = state.audit.event(event_type, &caller.context).target(Target::new("transit_key", name));
+    match answer {
+        Ok((response, tally)) => {
+            let event = event.detail("items", tally.items).detail("failed_items", tally.failed);
+            state.audit.record(&event).await?;
+            Ok(response)
+        }
+        Err(error) => {
+            state.audit.record_refusal(&event.failed(Outcome::Failure, error.code().as_str())).await;
+            Err(error)
+        }
+    }
+}
+
 /// Runs `operation` on the single item, or on every batch item (failures
 /// becoming that item's `error`), and answers in Vault's envelope.
 async fn single_or_batch<Item, Out, Operation, Pending>(
@@ -340,7 +377,7 @@ async fn single_or_batch<Item, Out, Operation, Pending>(
     batch: Option<Vec<(Item, Option<String>)>>,
     required: &str,
     operation: Operation,
-) -> Result<Response, ApiError>
+) -> Answer
 where
     Out: BatchResult,
     Operation: Fn(Item) -> Pending,
@@ -352,14 +389,18 @@ where
                 return Err(ApiError::InvalidRequest(format!("batch_input: between 1 and {MAX_BATCH} items")));
             }
             let mut results = Vec::with_capacity(batch.len());
+            let mut tally = Tally { items: batch.len(), failed: 0 };
             for (item, reference) in batch {
-                let mut result = operation(item).await.unwrap_or_else(|e| Out::failed(item_error(e)));
+                let mut result = operation(item).await.unwrap_or_else(|e| {
+                    tally.failed += 1;
+                    Out::failed(item_error(e))
+                });
                 result.set_reference(reference);
                 results.push(result);
             }
-            Ok(envelope(request_id, BatchResults { batch_results: results }).into_response())
+            Ok((envelope(request_id, BatchResults { batch_results: results }).into_response(), tally))
         }
-        (None, Some(item)) => Ok(envelope(request_id, operation(item).await?).into_response()),
+        (None, Some(item)) => Ok((envelope(request_id, operation(item).await?).into_response(), ONE_ITEM)),
         (None, None) => Err(ApiError::InvalidRequest(format!("{required} or batch_input is required"))),
     }
 }
@@ -371,32 +412,36 @@ where
     security(("api_key" = [])))]
 pub(crate) async fn encrypt(
     State(state): State<AppState>,
-    ApiKeyAuth(caller): ApiKeyAuth,
+    caller: ApiKeyAuth,
     Extension(request_id): Extension<RequestId>,
     Path(name): Path<String>,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    caller.require(Scope::TransitUse)?;
-    let request: EncryptRequest = body(&bytes)?;
-    // One lookup of the key serves the whole request, however large the batch.
-    let key = state.keyring.use_key(KeyPurpose::Transit, &name).await?;
-    if request.key_version.is_some_and(|v| v != 0 && v != key.info().latest_version) {
-        return Err(ApiError::InvalidRequest("key_version: encryption always uses the latest version".into()));
-    }
-    let seal = |(plaintext, context_value): (String, Option<String>)| {
-        let key = &key;
-        async move {
-            let plaintext = zeroize::Zeroizing::new(decode_base64("plaintext", &plaintext)?);
-            let context = context(context_value.as_ref())?;
-            let sealed = key.encrypt(&plaintext, &context).await?;
-            ciphertext_result(&sealed)
+    caller.require(&state, &[Scope::TransitUse]).await?;
+    let answer: Answer = async {
+        let request: EncryptRequest = body(&bytes)?;
+        // One lookup of the key serves the whole request, however large the batch.
+        let key = state.keyring.use_key(KeyPurpose::Transit, &name).await?;
+        if request.key_version.is_some_and(|v| v != 0 && v != key.info().latest_version) {
+            return Err(ApiError::InvalidRequest("key_version: encryption always uses the latest version".into()));
         }
-    };
-    let single = request.plaintext.map(|plaintext| (plaintext, request.context));
-    let batch = request
-        .batch_input
-        .map(|items| items.into_iter().map(|item| ((item.plaintext, item.context), item.reference)).collect());
-    single_or_batch(&request_id, single, batch, "plaintext", seal).await
+        let seal = |(plaintext, context_value): (String, Option<String>)| {
+            let key = &key;
+            async move {
+                let plaintext = zeroize::Zeroizing::new(decode_base64("plaintext", &plaintext)?);
+                let context = context(context_value.as_ref())?;
+                let sealed = key.encrypt(&plaintext, &context).await?;
+                ciphertext_result(&sealed)
+            }
+        };
+        let single = request.plaintext.map(|plaintext| (plaintext, request.context));
+        let batch = request
+            .batch_input
+            .map(|items| items.into_iter().map(|item| ((item.plaintext, item.context), item.reference)).collect());
+        single_or_batch(&request_id, single, batch, "plaintext", seal).await
+    }
+    .await;
+    audited(&state, &caller, EventType::TransitEncrypt, &name, answer).await
 }
 
 /// Decrypts one ciphertext or a batch. Scope `transit:use`.
@@ -406,29 +451,33 @@ pub(crate) async fn encrypt(
     security(("api_key" = [])))]
 pub(crate) async fn decrypt(
     State(state): State<AppState>,
-    ApiKeyAuth(caller): ApiKeyAuth,
+    caller: ApiKeyAuth,
     Extension(request_id): Extension<RequestId>,
     Path(name): Path<String>,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    caller.require(Scope::TransitUse)?;
-    let request: DecryptRequest = body(&bytes)?;
-    let key = state.keyring.use_key(KeyPurpose::Transit, &name).await?;
-    let open = |(ciphertext, context_value): (String, Option<String>)| {
-        let key = &key;
-        async move {
-            let sealed = parse_ciphertext(&ciphertext)?;
-            let context = context(context_value.as_ref())?;
-            let plaintext = key.decrypt(&sealed, &context).await?;
-            // Deliberately public: decrypting for the caller is this route's purpose.
-            Ok::<_, ApiError>(PlaintextResult {
-                plaintext: Some(STANDARD.encode(plaintext.expose())),
-                ..PlaintextResult::default()
-            })
-        }
-    };
-    let (single, batch) = ciphertext_inputs(request);
-    single_or_batch(&request_id, single, batch, "ciphertext", open).await
+    caller.require(&state, &[Scope::TransitUse]).await?;
+    let answer: Answer = async {
+        let request: DecryptRequest = body(&bytes)?;
+        let key = state.keyring.use_key(KeyPurpose::Transit, &name).await?;
+        let open = |(ciphertext, context_value): (String, Option<String>)| {
+            let key = &key;
+            async move {
+                let sealed = parse_ciphertext(&ciphertext)?;
+                let context = context(context_value.as_ref())?;
+                let plaintext = key.decrypt(&sealed, &context).await?;
+                // Deliberately public: decrypting for the caller is this route's purpose.
+                Ok::<_, ApiError>(PlaintextResult {
+                    plaintext: Some(STANDARD.encode(plaintext.expose())),
+                    ..PlaintextResult::default()
+                })
+            }
+        };
+        let (single, batch) = ciphertext_inputs(request);
+        single_or_batch(&request_id, single, batch, "ciphertext", open).await
+    }
+    .await;
+    audited(&state, &caller, EventType::TransitDecrypt, &name, answer).await
 }
 
 /// Re-encrypts ciphertexts under the latest version, the plaintext never
@@ -439,24 +488,28 @@ pub(crate) async fn decrypt(
     security(("api_key" = [])))]
 pub(crate) async fn rewrap(
     State(state): State<AppState>,
-    ApiKeyAuth(caller): ApiKeyAuth,
+    caller: ApiKeyAuth,
     Extension(request_id): Extension<RequestId>,
     Path(name): Path<String>,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    caller.require(Scope::TransitUse)?;
-    let request: DecryptRequest = body(&bytes)?;
-    let key = state.keyring.use_key(KeyPurpose::Transit, &name).await?;
-    let rewrap_one = |(ciphertext, context_value): (String, Option<String>)| {
-        let key = &key;
-        async move {
-            let sealed = parse_ciphertext(&ciphertext)?;
-            let context = context(context_value.as_ref())?;
-            ciphertext_result(&key.rewrap(&sealed, &context).await?)
-        }
-    };
-    let (single, batch) = ciphertext_inputs(request);
-    single_or_batch(&request_id, single, batch, "ciphertext", rewrap_one).await
+    caller.require(&state, &[Scope::TransitUse]).await?;
+    let answer: Answer = async {
+        let request: DecryptRequest = body(&bytes)?;
+        let key = state.keyring.use_key(KeyPurpose::Transit, &name).await?;
+        let rewrap_one = |(ciphertext, context_value): (String, Option<String>)| {
+            let key = &key;
+            async move {
+                let sealed = parse_ciphertext(&ciphertext)?;
+                let context = context(context_value.as_ref())?;
+                ciphertext_result(&key.rewrap(&sealed, &context).await?)
+            }
+        };
+        let (single, batch) = ciphertext_inputs(request);
+        single_or_batch(&request_id, single, batch, "ciphertext", rewrap_one).await
+    }
+    .await;
+    audited(&state, &caller, EventType::TransitRewrap, &name, answer).await
 }
 
 /// The single item and the batch items of an `hmac`, `sign` or `verify` request.
@@ -493,26 +546,30 @@ fn inputs(request: InputRequest) -> Result<(Option<InputItem>, Option<Vec<(Input
     security(("api_key" = [])))]
 pub(crate) async fn hmac(
     State(state): State<AppState>,
-    ApiKeyAuth(caller): ApiKeyAuth,
+    caller: ApiKeyAuth,
     Extension(request_id): Extension<RequestId>,
     Path(name): Path<String>,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    caller.require(Scope::TransitUse)?;
-    let (single, batch) = inputs(body(&bytes)?)?;
-    let key = state.keyring.use_key(KeyPurpose::Transit, &name).await?;
-    let mac_one = |item: InputItem| {
-        let key = &key;
-        async move {
-            let (version, mac) = key.hmac(&decode_base64("input", &item.input)?).await?;
-            Ok::<_, ApiError>(InputResult {
-                hmac: Some(format!("vault:v{version}:{}", STANDARD.encode(mac))),
-                key_version: Some(version),
-                ..InputResult::default()
-            })
-        }
-    };
-    single_or_batch(&request_id, single, batch, "input", mac_one).await
+    caller.require(&state, &[Scope::TransitUse]).await?;
+    let answer: Answer = async {
+        let (single, batch) = inputs(body(&bytes)?)?;
+        let key = state.keyring.use_key(KeyPurpose::Transit, &name).await?;
+        let mac_one = |item: InputItem| {
+            let key = &key;
+            async move {
+                let (version, mac) = key.hmac(&decode_base64("input", &item.input)?).await?;
+                Ok::<_, ApiError>(InputResult {
+                    hmac: Some(format!("vault:v{version}:{}", STANDARD.encode(mac))),
+                    key_version: Some(version),
+                    ..InputResult::default()
+                })
+            }
+        };
+        single_or_batch(&request_id, single, batch, "input", mac_one).await
+    }
+    .await;
+    audited(&state, &caller, EventType::TransitHmac, &name, answer).await
 }
 
 /// Ed25519 signature of one input or a batch. Scope `transit:use`.
@@ -522,26 +579,30 @@ pub(crate) async fn hmac(
     security(("api_key" = [])))]
 pub(crate) async fn sign(
     State(state): State<AppState>,
-    ApiKeyAuth(caller): ApiKeyAuth,
+    caller: ApiKeyAuth,
     Extension(request_id): Extension<RequestId>,
     Path(name): Path<String>,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    caller.require(Scope::TransitUse)?;
-    let (single, batch) = inputs(body(&bytes)?)?;
-    let key = state.keyring.use_key(KeyPurpose::Transit, &name).await?;
-    let sign_one = |item: InputItem| {
-        let key = &key;
-        async move {
-            let (version, signature) = key.sign(&decode_base64("input", &item.input)?).await?;
-            Ok::<_, ApiError>(InputResult {
-                signature: Some(format!("vault:v{version}:{}", STANDARD.encode(signature))),
-                key_version: Some(version),
-                ..InputResult::default()
-            })
-        }
-    };
-    single_or_batch(&request_id, single, batch, "input", sign_one).await
+    caller.require(&state, &[Scope::TransitUse]).await?;
+    let answer: Answer = async {
+        let (single, batch) = inputs(body(&bytes)?)?;
+        let key = state.keyring.use_key(KeyPurpose::Transit, &name).await?;
+        let sign_one = |item: InputItem| {
+            let key = &key;
+            async move {
+                let (version, signature) = key.sign(&decode_base64("input", &item.input)?).await?;
+                Ok::<_, ApiError>(InputResult {
+                    signature: Some(format!("vault:v{version}:{}", STANDARD.encode(signature))),
+                    key_version: Some(version),
+                    ..InputResult::default()
+                })
+            }
+        };
+        single_or_batch(&request_id, single, batch, "input", sign_one).await
+    }
+    .await;
+    audited(&state, &caller, EventType::TransitSign, &name, answer).await
 }
 
 /// Checks an `hmac` or a `signature` over `input` (one or a batch); `valid` says the outcome. Scope `transit:use`.
@@ -551,33 +612,37 @@ pub(crate) async fn sign(
     security(("api_key" = [])))]
 pub(crate) async fn verify(
     State(state): State<AppState>,
-    ApiKeyAuth(caller): ApiKeyAuth,
+    caller: ApiKeyAuth,
     Extension(request_id): Extension<RequestId>,
     Path(name): Path<String>,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    caller.require(Scope::TransitUse)?;
-    let (single, batch) = inputs(body(&bytes)?)?;
-    let key = state.keyring.use_key(KeyPurpose::Transit, &name).await?;
-    let verify_one = |item: InputItem| {
-        let key = &key;
-        async move {
-            let input = decode_base64("input", &item.input)?;
-            let valid = match (&item.hmac, &item.signature) {
-                (Some(mac), None) => {
-                    let (version, mac) = parse_versioned("hmac", mac)?;
-                    key.verify_hmac(version, &input, &mac).await?
-                }
-                (None, Some(signature)) => {
-                    let (version, signature) = parse_versioned("signature", signature)?;
-                    key.verify_signature(version, &input, &signature).await?
-                }
-                _ => return Err(ApiError::InvalidRequest("give exactly one of hmac and signature".into())),
-            };
-            Ok(InputResult { valid: Some(valid), ..InputResult::default() })
-        }
-    };
-    single_or_batch(&request_id, single, batch, "input", verify_one).await
+    caller.require(&state, &[Scope::TransitUse]).await?;
+    let answer: Answer = async {
+        let (single, batch) = inputs(body(&bytes)?)?;
+        let key = state.keyring.use_key(KeyPurpose::Transit, &name).await?;
+        let verify_one = |item: InputItem| {
+            let key = &key;
+            async move {
+                let input = decode_base64("input", &item.input)?;
+                let valid = match (&item.hmac, &item.signature) {
+                    (Some(mac), None) => {
+                        let (version, mac) = parse_versioned("hmac", mac)?;
+                        key.verify_hmac(version, &input, &mac).await?
+                    }
+                    (None, Some(signature)) => {
+                        let (version, signature) = parse_versioned("signature", signature)?;
+                        key.verify_signature(version, &input, &signature).await?
+                    }
+                    _ => return Err(ApiError::InvalidRequest("give exactly one of hmac and signature".into())),
+                };
+                Ok(InputResult { valid: Some(valid), ..InputResult::default() })
+            }
+        };
+        single_or_batch(&request_id, single, batch, "input", verify_one).await
+    }
+    .await;
+    audited(&state, &caller, EventType::TransitVerify, &name, answer).await
 }
 
 /// A fresh 256-bit data key wrapped by this key (and, for `plaintext`, in
@@ -589,34 +654,42 @@ pub(crate) async fn verify(
     security(("api_key" = [])))]
 pub(crate) async fn datakey(
     State(state): State<AppState>,
-    ApiKeyAuth(caller): ApiKeyAuth,
+    caller: ApiKeyAuth,
     Extension(request_id): Extension<RequestId>,
     Path((kind, name)): Path<(String, String)>,
     bytes: Bytes,
-) -> Result<VaultJson<DataKey>, ApiError> {
-    caller.require(Scope::TransitUse)?;
-    let request: DataKeyRequest = body(&bytes)?;
-    let reveal = match kind.as_str() {
-        "plaintext" => true,
-        "wrapped" => false,
-        _ => return Err(ApiError::NotFound(format!("no datakey kind {kind:?}; use plaintext or wrapped"))),
-    };
-    if request.bits.is_some_and(|bits| bits != 256) {
-        return Err(ApiError::InvalidRequest("bits: only 256 is offered".into()));
+) -> Result<Response, ApiError> {
+    caller.require(&state, &[Scope::TransitUse]).await?;
+    let answer: Answer = async {
+        let request: DataKeyRequest = body(&bytes)?;
+        let reveal = match kind.as_str() {
+            "plaintext" => true,
+            "wrapped" => false,
+            _ => return Err(ApiError::NotFound(format!("no datakey kind {kind:?}; use plaintext or wrapped"))),
+        };
+        if request.bits.is_some_and(|bits| bits != 256) {
+            return Err(ApiError::InvalidRequest("bits: only 256 is offered".into()));
+        }
+        let key = state.keyring.use_key(KeyPurpose::Transit, &name).await?;
+        let data_key = zeroize::Zeroizing::new(strongroom_crypto::random_bytes::<32>().map_err(CoreError::from)?);
+        let sealed = key.encrypt(data_key.as_ref(), &context(request.context.as_ref())?).await?;
+        let wrapped = ciphertext_result(&sealed)?;
+        Ok((
+            envelope(
+                &request_id,
+                DataKey {
+                    ciphertext: wrapped.ciphertext.unwrap_or_default(),
+                    // Deliberately public: handing the caller its data key is what `plaintext` asks for.
+                    plaintext: reveal.then(|| STANDARD.encode(data_key.as_ref())),
+                    key_version: wrapped.key_version.unwrap_or_default(),
+                },
+            )
+            .into_response(),
+            ONE_ITEM,
+        ))
     }
-    let key = state.keyring.use_key(KeyPurpose::Transit, &name).await?;
-    let data_key = zeroize::Zeroizing::new(strongroom_crypto::random_bytes::<32>().map_err(CoreError::from)?);
-    let sealed = key.encrypt(data_key.as_ref(), &context(request.context.as_ref())?).await?;
-    let wrapped = ciphertext_result(&sealed)?;
-    Ok(envelope(
-        &request_id,
-        DataKey {
-            ciphertext: wrapped.ciphertext.unwrap_or_default(),
-            // Deliberately public: handing the caller its data key is what `plaintext` asks for.
-            plaintext: reveal.then(|| STANDARD.encode(data_key.as_ref())),
-            key_version: wrapped.key_version.unwrap_or_default(),
-        },
-    ))
+    .await;
+    audited(&state, &caller, EventType::TransitDatakey, &name, answer).await
 }
 
 type CiphertextInput = (String, Option<String>);

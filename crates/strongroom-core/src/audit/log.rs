@@ -1,0 +1,375 @@
+//! The audit log service: sealing events, appending them with group commit,
+//! reading them back with proofs.
+//!
+//! Invariants a reader must not break:
+//! - [`AuditLog::record`] returns only once the event is a committed leaf,
+//!   and returns an error (which callers turn into a refusal) otherwise:
+//!   fail closed. Events of actions that change state are not recorded here
+//!   but inside the action's own transaction (`crate::KeyStore` methods take
+//!   their [`AuditRecord`]s), so the action and its event commit together or
+//!   not at all.
+//! - One writer task per process batches whatever events are waiting into
+//!   one transaction (group commit): a burst costs one commit, not one each.
+//! - Nothing secret reaches an entry: [`AuditLog::seal`] replaces the client
+//!   address by its HMAC when configured, and callers put only HMACs of
+//!   personal values into events ([`AuditLog::pseudonym`]).
+
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use strongroom_crypto::merkle::{self, Hash};
+use strongroom_crypto::{SecretKey, hmac_sha256};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use super::event::{AuditContext, AuditEvent, EventType};
+use super::store::{AppendReceipt, AuditFilter, AuditRecord, AuditStore, StoredEntry, TreeHead};
+use crate::{Clock, CoreError};
+
+/// How many waiting events one transaction takes at most.
+const MAX_BATCH: usize = 1024;
+/// How long an action waits for its event to commit before it is refused.
+const RECORD_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Settings of the audit log taken from the configuration.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditSettings {
+    /// Store client addresses only as HMACs (searchable, not readable).
+    pub hash_ip: bool,
+}
+
+/// HMAC-SHA256 under the audit HMAC key's versions, newest first, loaded
+/// once at start so recording an event never waits on the keyring.
+pub struct Pseudonymizer {
+    keys: Vec<(u32, SecretKey)>,
+}
+
+impl std::fmt::Debug for Pseudonymizer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pseudonymizer")
+            .field("versions", &self.keys.iter().map(|(v, _)| v).collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl Pseudonymizer {
+    /// Keys as `(version, key)`; the first is used for new events.
+    pub fn new(mut keys: Vec<(u32, SecretKey)>) -> Result<Self, CoreError> {
+        keys.sort_by_key(|(version, _)| std::cmp::Reverse(*version));
+        if keys.is_empty() {
+            return Err(CoreError::AuditUnavailable("the audit HMAC key has no usable version".into()));
+        }
+        Ok(Self { keys })
+    }
+
+    /// The HMAC of `value` under the newest version.
+    pub fn hmac(&self, value: &[u8]) -> [u8; 32] {
+        hmac_sha256(self.keys[0].1.expose(), value)
+    }
+
+    /// The HMACs of `value` under every version (a search must find old events too).
+    pub fn all_hmacs(&self, value: &[u8]) -> Vec<[u8; 32]> {
+        self.keys.iter().map(|(_, key)| hmac_sha256(key.expose(), value)).collect()
+    }
+}
+
+/// Where a recorded event landed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Recorded {
+    /// Its leaf index.
+    pub index: u64,
+}
+
+/// Why the server should not be called ready, as far as the audit log knows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditHealth {
+    /// The stored tree does not extend the last anchored checkpoint.
+    pub rollback: Option<String>,
+    /// Free space for the audit store is below the configured minimum.
+    pub storage_low: Option<String>,
+    /// The last append failed (cleared by the next success).
+    pub append_failing: Option<String>,
+}
+
+impl AuditHealth {
+    /// Every problem, for `/readyz`.
+    pub fn problems(&self) -> Vec<String> {
+        [&self.rollback, &self.storage_low, &self.append_failing].into_iter().flatten().cloned().collect()
+    }
+}
+
+type Pending = (AuditRecord, oneshot::Sender<Result<u64, String>>);
+
+/// The audit log.
+#[derive(Debug)]
+pub struct AuditLog {
+    store: Arc<dyn AuditStore>,
+    clock: Arc<dyn Clock>,
+    settings: AuditSettings,
+    writer: mpsc::Sender<Pending>,
+    pseudonymizer: OnceLock<Pseudonymizer>,
+    appended: watch::Sender<u64>,
+    health: Arc<Mutex<AuditHealth>>,
+}
+
+impl AuditLog {
+    /// The log over `store`. Starts the writer task, so call it inside a Tokio runtime.
+    pub fn new(store: Arc<dyn AuditStore>, clock: Arc<dyn Clock>, settings: AuditSettings) -> Arc<Self> {
+        let (writer, queue) = mpsc::channel(8 * MAX_BATCH);
+        let (appended, _) = watch::channel(0);
+        let health = Arc::new(Mutex::new(AuditHealth::default()));
+        tokio::spawn(write_batches(Arc::clone(&store), queue, appended.clone(), Arc::clone(&health)));
+        Arc::new(Self { store, clock, settings, writer, pseudonymizer: OnceLock::new(), appended, health })
+    }
+
+    /// Installs the HMAC keys (once, at start, after the keyring is up).
+    pub fn set_pseudonymizer(&self, pseudonymizer: Pseudonymizer) {
+        // A second call keeps the first keys: they were loaded at start and
+        // every later event must stay searchable the same way.
+        let _ = self.pseudonymizer.set(pseudonymizer);
+    }
+
+    fn pseudonymizer(&self) -> Result<&Pseudonymizer, CoreError> {
+        self.pseudonymizer.get().ok_or_else(|| CoreError::AuditUnavailable("the audit HMAC key is not loaded".into()))
+    }
+
+    /// The store, for the checkpoint signer and the alert evaluator.
+    pub(crate) fn store(&self) -> &Arc<dyn AuditStore> {
+        &self.store
+    }
+
+    /// Now, in Unix milliseconds.
+    pub fn now_ms(&self) -> i64 {
+        i64::try_from(self.clock.now().as_millis()).unwrap_or(i64::MAX)
+    }
+
+    /// A new successful event of `event_type` by `context`, stamped now.
+    pub fn event(&self, event_type: EventType, context: &AuditContext) -> AuditEvent {
+        AuditEvent::new(event_type, context, self.now_ms())
+    }
+
+    /// The hex HMAC of a personal value (a subject id, a field value, an
+    /// attempted username), to put in an event instead of the value.
+    pub fn pseudonym(&self, value: &str) -> Result<String, CoreError> {
+        Ok(hex(&self.pseudonymizer()?.hmac(value.as_bytes())))
+    }
+
+    /// Seals `event` into the record that becomes a leaf.
+    pub fn seal(&self, event: &AuditEvent) -> Result<AuditRecord, CoreError> {
+        let mut event = event.clone();
+        let ip_key = match event.context.ip {
+            Some(ip) if self.settings.hash_ip => {
+                let mac = hex(&self.pseudonymizer()?.hmac(ip.to_string().as_bytes()));
+                event.hmacs.insert("ip".into(), mac.clone());
+                Some(format!("hmac:{mac}"))
+            }
+            Some(ip) => Some(ip.to_string()),
+            None => None,
+        };
+        let hmacs = event.hmacs.values().filter_map(|text| unhex(text)).collect();
+        let target = event.target.as_ref();
+        Ok(AuditRecord {
+            entry: event.canonical(!self.settings.hash_ip),
+            time_ms: event.time_ms,
+            event_type: event.event_type.as_str().to_owned(),
+            outcome: event.outcome.as_str().to_owned(),
+            actor_id: event.context.actor.id.clone(),
+            target_id: target.and_then(|t| t.id.clone()),
+            matter: target.and_then(|t| t.matter.clone()),
+            ip_key,
+            hmacs,
+        })
+    }
+
+    /// Records `event` and waits until it is a committed leaf. An error
+    /// means it is not recorded, and the caller must refuse its action.
+    pub async fn record(&self, event: &AuditEvent) -> Result<Recorded, CoreError> {
+        let record = self.seal(event)?;
+        let (done, result) = oneshot::channel();
+        let unavailable = |why: &str| CoreError::AuditUnavailable(why.to_owned());
+        self.writer.send((record, done)).await.map_err(|_| unavailable("the audit writer has stopped"))?;
+        match tokio::time::timeout(RECORD_TIMEOUT, result).await {
+            Ok(Ok(Ok(index))) => Ok(Recorded { index }),
+            Ok(Ok(Err(why))) => Err(CoreError::AuditUnavailable(why)),
+            Ok(Err(_)) => Err(unavailable("the audit writer has stopped")),
+            Err(_) => Err(unavailable("the audit store did not answer in time")),
+        }
+    }
+
+    /// Records a failure event, for an action that is refused anyway: if
+    /// this fails too, the refusal stands and the failure is logged.
+    pub async fn record_refusal(&self, event: &AuditEvent) {
+        if let Err(error) = self.record(event).await {
+            tracing::error!(%error, event = event.event_type.as_str(), "could not record a refused action");
+        }
+    }
+
+    /// Tells the log (sinks, waiters) that a domain transaction appended leaves.
+    pub fn appended_elsewhere(&self, head: TreeHead) {
+        self.appended.send_if_modified(|size| {
+            let grew = head.size > *size;
+            *size = (*size).max(head.size);
+            grew
+        });
+    }
+
+    /// A receiver that changes whenever this process appends.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.appended.subscribe()
+    }
+
+    /// The current tree head.
+    pub async fn head(&self) -> Result<TreeHead, CoreError> {
+        Ok(self.store.audit_head().await?)
+    }
+
+    /// One leaf with its bytes.
+    pub async fn entry(&self, index: u64) -> Result<Option<StoredEntry>, CoreError> {
+        Ok(self.store.audit_entries(index, 1).await?.into_iter().find(|e| e.index == index))
+    }
+
+    /// Leaves from `from` on, ascending (export, sinks, verification).
+    pub async fn entries(&self, from: u64, limit: u32) -> Result<Vec<StoredEntry>, CoreError> {
+        Ok(self.store.audit_entries(from, limit).await?)
+    }
+
+    /// Leaves matching `filter`, newest first; `hmac_of` adds "carries the
+    /// HMAC of this value" under any version of the audit HMAC key.
+    pub async fn search(&self, mut filter: AuditFilter, hmac_of: Option<&str>) -> Result<Vec<StoredEntry>, CoreError> {
+        if let Some(value) = hmac_of {
+            filter.hmacs.extend(self.pseudonymizer()?.all_hmacs(value.as_bytes()).iter().map(|h| h.to_vec()));
+        }
+        Ok(self.store.search_audit(&filter).await?)
+    }
+
+    /// The newest signed checkpoint.
+    pub async fn latest_checkpoint(&self) -> Result<Option<super::store::StoredCheckpoint>, CoreError> {
+        Ok(self.store.latest_checkpoint().await?)
+    }
+
+    /// Counts for the statistics page.
+    pub async fn counts(&self, since_ms: i64) -> Result<super::store::AuditCounts, CoreError> {
+        Ok(self.store.audit_counts(since_ms).await?)
+    }
+
+    async fn checked_size(&self, size: u64, what: &str) -> Result<TreeHead, CoreError> {
+        let head = self.head().await?;
+        if size > head.size {
+            return Err(CoreError::InvalidInput(format!("{what}: {size} is larger than the tree ({})", head.size)));
+        }
+        Ok(head)
+    }
+
+    /// The root of the tree of the first `size` leaves.
+    pub async fn root_at(&self, size: u64) -> Result<Hash, CoreError> {
+        self.checked_size(size, "tree_size").await?;
+        let nodes = self.store.audit_nodes(&merkle::nodes_needed_for_root(size)).await?;
+        merkle::root_at(&nodes, size).map_err(proof_error)
+    }
+
+    /// The inclusion proof of leaf `index` in the tree of `size` leaves.
+    pub async fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<Hash>, CoreError> {
+        self.checked_size(size, "tree_size").await?;
+        if index >= size {
+            return Err(CoreError::InvalidInput(format!("index: {index} is not below tree_size {size}")));
+        }
+        let nodes = self.store.audit_nodes(&merkle::nodes_needed_for_inclusion(index, size)).await?;
+        merkle::inclusion_proof(&nodes, index, size).map_err(proof_error)
+    }
+
+    /// The consistency proof from the tree of `from` leaves to that of `to`.
+    pub async fn consistency_proof(&self, from: u64, to: u64) -> Result<Vec<Hash>, CoreError> {
+        self.checked_size(to, "to").await?;
+        if from == 0 || from > to {
+            return Err(CoreError::InvalidInput(format!("from: must be between 1 and to ({to})")));
+        }
+        let nodes = self.store.audit_nodes(&merkle::nodes_needed_for_consistency(from, to)).await?;
+        merkle::consistency_proof(&nodes, from, to).map_err(proof_error)
+    }
+
+    /// What `/readyz` should know.
+    pub fn health(&self) -> AuditHealth {
+        self.health.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Updates the health with `change`.
+    pub fn update_health(&self, change: impl FnOnce(&mut AuditHealth)) {
+        change(&mut self.health.lock().unwrap_or_else(|p| p.into_inner()));
+    }
+}
+
+fn proof_error(error: merkle::ProofError) -> CoreError {
+    match error {
+        merkle::ProofError::OutOfRange(text) => CoreError::InvalidInput(text),
+        other => CoreError::AuditDamaged(other.to_string()),
+    }
+}
+
+/// The writer task: takes whatever is waiting (up to [`MAX_BATCH`]) and
+/// appends it in one transaction, then answers every waiter.
+async fn write_batches(
+    store: Arc<dyn AuditStore>,
+    mut queue: mpsc::Receiver<Pending>,
+    appended: watch::Sender<u64>,
+    health: Arc<Mutex<AuditHealth>>,
+) {
+    let mut records = Vec::with_capacity(MAX_BATCH);
+    let mut waiters = Vec::with_capacity(MAX_BATCH);
+    while let Some((record, waiter)) = queue.recv().await {
+        records.push(record);
+        waiters.push(waiter);
+        while records.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok((record, waiter)) => {
+                    records.push(record);
+                    waiters.push(waiter);
+                }
+                Err(_) => break,
+            }
+        }
+        let outcome: Result<AppendReceipt, String> = store.append_audit(&records).await.map_err(|error| {
+            tracing::error!(%error, events = records.len(), "audit append failed: refusing the actions waiting on it");
+            "the audit store refused the write".to_owned()
+        });
+        {
+            let mut health = health.lock().unwrap_or_else(|p| p.into_inner());
+            health.append_failing = outcome.as_ref().err().cloned();
+        }
+        for (offset, waiter) in waiters.drain(..).enumerate() {
+            let answer = outcome.as_ref().map(|receipt| receipt.first_index + offset as u64).map_err(Clone::clone);
+            // A waiter that gave up (timeout) is gone; its event stays recorded.
+            let _ = waiter.send(answer);
+        }
+        if let Ok(receipt) = outcome {
+            appended.send_if_modified(|size| {
+                let grew = receipt.head.size > *size;
+                *size = (*size).max(receipt.head.size);
+                grew
+            });
+        }
+        records.clear();
+    }
+}
+
+/// Lower-case hex.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_round_trips() {
+        assert_eq!(unhex(&hex(&[0, 15, 255])).unwrap(), vec![0, 15, 255]);
+        assert!(unhex("abc").is_none());
+        assert!(unhex("zz").is_none());
+    }
+}

@@ -1,0 +1,196 @@
+//! The audit log's storage port and the values that cross it.
+//!
+//! Invariant for implementers: the tree has exactly one sequencer at a time.
+//! `append_audit` (and every domain write that carries audit records, see
+//! [`crate::KeyStore`]) reads the tree head, appends leaves and nodes and
+//! moves the head in one transaction that holds the head exclusively
+//! (SQLite: `BEGIN IMMEDIATE`; PostgreSQL: `SELECT … FOR UPDATE` on the head
+//! row), so several processes on one database grow one tree: no fork, no gap,
+//! no lost leaf. The leaf is `SHA-256(0x00 || entry)` of the stored bytes.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use strongroom_crypto::merkle::{Hash, NodeId};
+
+use crate::StoreError;
+
+/// A sealed event, ready to become a leaf: its canonical bytes plus the
+/// columns that queries filter on (copies of values inside `entry`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRecord {
+    /// The canonical JSON bytes: the leaf content, never changed.
+    pub entry: Vec<u8>,
+    /// Unix milliseconds.
+    pub time_ms: i64,
+    /// `login.failure`, `record.decrypt`, …
+    pub event_type: String,
+    /// `success`, `failure` or `denied`.
+    pub outcome: String,
+    /// The actor's id.
+    pub actor_id: String,
+    /// The target's id, if any.
+    pub target_id: Option<String>,
+    /// The matter, if any.
+    pub matter: Option<String>,
+    /// The client address as logged (clear, or `hmac:<hex>`), for per-IP alert rules.
+    pub ip_key: Option<String>,
+    /// The HMACs inside the entry (raw bytes), for search by value.
+    pub hmacs: Vec<Vec<u8>>,
+}
+
+/// Size and root of the tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TreeHead {
+    /// Number of leaves.
+    pub size: u64,
+    /// Root hash (SHA-256 of nothing for the empty tree).
+    pub root: Hash,
+}
+
+/// Where an append put its records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppendReceipt {
+    /// Leaf index of the first record appended (the others follow in order).
+    pub first_index: u64,
+    /// The tree after the append.
+    pub head: TreeHead,
+}
+
+/// A leaf as stored: its index, its bytes and the leaf hash kept in the tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEntry {
+    /// Leaf index.
+    pub index: u64,
+    /// The entry bytes.
+    pub entry: Vec<u8>,
+    /// The level-0 node stored for this index; `None` if missing (damage).
+    pub leaf_hash: Option<Hash>,
+}
+
+/// Filters of an audit query; every set filter must match.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    /// Actor id.
+    pub actor: Option<String>,
+    /// Event type; a trailing `.*` (`key.*`) matches a family.
+    pub event_type: Option<String>,
+    /// Target id.
+    pub target: Option<String>,
+    /// Matter.
+    pub matter: Option<String>,
+    /// Outcome.
+    pub outcome: Option<String>,
+    /// From this Unix millisecond, inclusive.
+    pub from_ms: Option<i64>,
+    /// Up to this Unix millisecond, exclusive.
+    pub to_ms: Option<i64>,
+    /// Entries carrying any of these HMACs.
+    pub hmacs: Vec<Vec<u8>>,
+    /// Only leaves below this index (the cursor: newest first).
+    pub before_index: Option<u64>,
+    /// At most this many.
+    pub limit: u32,
+}
+
+/// Totals for the statistics page.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditCounts {
+    /// Events per type, all time.
+    pub per_type: Vec<(String, u64)>,
+    /// Failed or denied events since the given time.
+    pub failures_since: u64,
+}
+
+/// A signed checkpoint as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCheckpoint {
+    /// Tree size it covers.
+    pub size: u64,
+    /// Root hash at that size.
+    pub root: Hash,
+    /// The whole C2SP signed note.
+    pub note: String,
+    /// Unix milliseconds of signing.
+    pub created_ms: i64,
+}
+
+/// Which column an alert rule counts per.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AlertGroup {
+    /// Per actor id.
+    Actor,
+    /// Per target id (an account for login failures).
+    Target,
+    /// Per client address.
+    Ip,
+    /// Everything together.
+    All,
+}
+
+/// A raised alert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertRecord {
+    /// Unique id: rule, group value and window, so a burst raises it once.
+    pub id: String,
+    /// The rule's name.
+    pub rule: String,
+    /// The value counted per (actor id, target id, address), or `*`.
+    pub group_key: String,
+    /// How many events matched in the window.
+    pub count: u64,
+    /// Start of the window, Unix milliseconds.
+    pub window_start_ms: i64,
+    /// When raised, Unix milliseconds.
+    pub created_ms: i64,
+    /// What to tell a human.
+    pub message: String,
+}
+
+/// The audit log's storage port.
+#[async_trait]
+pub trait AuditStore: Send + Sync + std::fmt::Debug {
+    /// Appends `records` as the next leaves, in order, in one transaction
+    /// (see the module invariant).
+    async fn append_audit(&self, records: &[AuditRecord]) -> Result<AppendReceipt, StoreError>;
+
+    /// The current tree head.
+    async fn audit_head(&self) -> Result<TreeHead, StoreError>;
+
+    /// The stored complete subtrees among `ids` (missing ones are absent).
+    async fn audit_nodes(&self, ids: &[NodeId]) -> Result<HashMap<NodeId, Hash>, StoreError>;
+
+    /// Up to `limit` leaves from index `from` on, ascending, with their stored leaf hashes.
+    async fn audit_entries(&self, from: u64, limit: u32) -> Result<Vec<StoredEntry>, StoreError>;
+
+    /// Leaves matching `filter`, newest first.
+    async fn search_audit(&self, filter: &AuditFilter) -> Result<Vec<StoredEntry>, StoreError>;
+
+    /// Counts per type, and failures since `since_ms`.
+    async fn audit_counts(&self, since_ms: i64) -> Result<AuditCounts, StoreError>;
+
+    /// Counts events of `event_types` since `since_ms` per `group`, keeping
+    /// groups with at least `threshold`.
+    async fn count_audit_groups(
+        &self,
+        event_types: &[&str],
+        since_ms: i64,
+        group: AlertGroup,
+        threshold: u64,
+    ) -> Result<Vec<(String, u64)>, StoreError>;
+
+    /// Stores a checkpoint unless one of that size exists.
+    async fn insert_checkpoint(&self, checkpoint: &StoredCheckpoint) -> Result<(), StoreError>;
+
+    /// The checkpoint of the largest size.
+    async fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>, StoreError>;
+
+    /// Every checkpoint, by size.
+    async fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>, StoreError>;
+
+    /// Stores an alert; `false` if one with its id exists (already raised).
+    async fn insert_alert(&self, alert: &AlertRecord) -> Result<bool, StoreError>;
+
+    /// The newest alerts.
+    async fn alerts(&self, limit: u32) -> Result<Vec<AlertRecord>, StoreError>;
+}

@@ -1,0 +1,68 @@
+//! The domain services wired together, in the one order that works: the
+//! audit log first (every later step writes through it), then the keyring,
+//! the audit HMAC key, the checkpoint signer and the API keys. The server,
+//! every CLI command and the tests start them the same way.
+
+use std::sync::Arc;
+
+use strongroom_crypto::Kek;
+
+use crate::audit::{AuditContext, AuditLog, AuditSettings, AuditStore, CheckpointAnchor, Checkpointer};
+use crate::{ApiKeyStore, ApiKeys, Clock, CoreError, KeyStore, Keyring};
+
+/// The storage ports the services run on.
+#[derive(Debug, Clone)]
+pub struct ServicePorts {
+    /// Keys and their versions.
+    pub keys: Arc<dyn KeyStore>,
+    /// API keys.
+    pub api_keys: Arc<dyn ApiKeyStore>,
+    /// The audit tree.
+    pub audit: Arc<dyn AuditStore>,
+}
+
+/// How the audit log is set up.
+#[derive(Debug, Clone)]
+pub struct AuditOptions {
+    /// Address hashing and the like.
+    pub settings: AuditSettings,
+    /// The log's origin: the checkpoints' first line and key name.
+    pub origin: String,
+    /// Where checkpoints are published outside the database.
+    pub anchors: Vec<Arc<dyn CheckpointAnchor>>,
+}
+
+/// The running domain.
+#[derive(Debug, Clone)]
+pub struct Services {
+    /// The audit log.
+    pub audit: Arc<AuditLog>,
+    /// The keyring.
+    pub keyring: Arc<Keyring>,
+    /// Checkpoint signing and stored-log verification.
+    pub checkpointer: Arc<Checkpointer>,
+    /// API keys.
+    pub api_keys: Arc<ApiKeys>,
+}
+
+impl Services {
+    /// Starts the services. `context` is who starts them (the server, an
+    /// operator's command): the system keys created on first start are
+    /// audited under it. Must run inside a Tokio runtime.
+    pub async fn start(
+        ports: ServicePorts,
+        kek: Arc<dyn Kek>,
+        clock: Arc<dyn Clock>,
+        options: AuditOptions,
+        context: &AuditContext,
+    ) -> Result<Self, CoreError> {
+        let audit = AuditLog::new(ports.audit, Arc::clone(&clock), options.settings);
+        let keyring = Arc::new(Keyring::new(ports.keys, kek, Arc::clone(&clock), Arc::clone(&audit)));
+        audit.set_pseudonymizer(keyring.audit_pseudonymizer(context).await?);
+        let checkpointer =
+            Arc::new(Checkpointer::new(Arc::clone(&keyring), Arc::clone(&audit), options.origin, options.anchors));
+        checkpointer.ensure_key(context).await?;
+        let api_keys = Arc::new(ApiKeys::new(ports.api_keys, Arc::clone(&keyring), clock));
+        Ok(Self { audit, keyring, checkpointer, api_keys })
+    }
+}

@@ -1,0 +1,347 @@
+//! The audit API: events with filters, one event with its proof, inclusion
+//! and consistency proofs, signed checkpoints and the verifier key,
+//! statistics with a full integrity check, and raised alerts.
+//!
+//! The checkpoint and the public key are public (a transparency log
+//! publishes both; they reveal only the tree size and hashes). Everything
+//! else needs the scope `audit:read`. Listing and reading events never
+//! produce a reveal event: the log holds no plaintext to reveal.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde::Deserialize;
+use strongroom_core::Scope;
+use strongroom_core::audit::{AuditFilter, IntegrityReport, Outcome, StoredCheckpoint, StoredEntry};
+use strongroom_crypto::merkle::Hash;
+use strongroom_proto::time::{ms_from_rfc3339, rfc3339_from_ms};
+use strongroom_proto::{
+    AlertList, AlertView, AuditEventList, AuditEventProof, AuditEventView, AuditStats, CheckpointView,
+    ConsistencyProof, InclusionProof, IntegrityProblemView, IntegrityView,
+};
+
+use crate::{ApiError, ApiKeyAuth, AppState};
+
+/// Default and largest page of events.
+const DEFAULT_PAGE: u32 = 100;
+const MAX_PAGE: u32 = 1000;
+
+fn b64(hash: &Hash) -> String {
+    STANDARD.encode(hash)
+}
+
+fn text(body: String) -> Response {
+    ([(CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response()
+}
+
+fn view(entry: &StoredEntry) -> Result<AuditEventView, ApiError> {
+    let event: serde_json::Value = serde_json::from_slice(&entry.entry)
+        .map_err(|e| ApiError::Internal(format!("audit entry {} is not JSON: {e}", entry.index).into()))?;
+    let time = event["time"].as_i64().map(rfc3339_from_ms).unwrap_or_default();
+    let leaf = strongroom_crypto::merkle::leaf_hash(&entry.entry);
+    Ok(AuditEventView { index: entry.index, time, event, leaf_hash: b64(&leaf) })
+}
+
+/// Filters of `GET /v1/audit/events`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct EventQuery {
+    actor: Option<String>,
+    action: Option<String>,
+    target: Option<String>,
+    matter: Option<String>,
+    result: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    limit: Option<u32>,
+    cursor: Option<String>,
+    hmac_of: Option<String>,
+}
+
+/// Unix milliseconds, or an RFC 3339 time.
+fn parse_time(field: &str, value: &str) -> Result<i64, ApiError> {
+    value.parse::<i64>().ok().or_else(|| ms_from_rfc3339(value)).ok_or_else(|| {
+        ApiError::InvalidRequest(format!("{field}: an RFC 3339 time (2026-11-23T14:00:00Z) or Unix milliseconds"))
+    })
+}
+
+impl EventQuery {
+    fn filter(&self) -> Result<AuditFilter, ApiError> {
+        let limit = self.limit.unwrap_or(DEFAULT_PAGE);
+        if !(1..=MAX_PAGE).contains(&limit) {
+            return Err(ApiError::InvalidRequest(format!("limit: between 1 and {MAX_PAGE}")));
+        }
+        if let Some(result) = &self.result
+            && Outcome::parse(result).is_none()
+        {
+            return Err(ApiError::InvalidRequest("result: success, failure or denied".into()));
+        }
+        if let Some(action) = &self.action {
+            let family = action.strip_suffix(".*").unwrap_or(action);
+            if family.is_empty() || !family.bytes().all(|b| b.is_ascii_lowercase() || b == b'_' || b == b'.') {
+                return Err(ApiError::InvalidRequest(
+                    "action: an event type (record.decrypt) or a family (record.*)".into(),
+                ));
+            }
+        }
+        let before_index = match &self.cursor {
+            Some(cursor) => {
+                Some(cursor.parse().map_err(|_| ApiError::InvalidRequest("cursor: use next_cursor of a page".into()))?)
+            }
+            None => None,
+        };
+        Ok(AuditFilter {
+            actor: self.actor.clone(),
+            event_type: self.action.clone(),
+            target: self.target.clone(),
+            matter: self.matter.clone(),
+            outcome: self.result.clone(),
+            from_ms: self.from.as_deref().map(|v| parse_time("from", v)).transpose()?,
+            to_ms: self.to.as_deref().map(|v| parse_time("to", v)).transpose()?,
+            hmacs: Vec::new(),
+            before_index,
+            limit,
+        })
+    }
+}
+
+/// Events, newest first, filtered; `hmac_of` finds events that carry the
+/// HMAC of a value (a subject id, an address) without the log holding it.
+/// The query string is never logged. Scope `audit:read`.
+#[utoipa::path(get, path = "/v1/audit/events", tag = "audit",
+    params(
+        ("actor" = Option<String>, Query, description = "Actor id"),
+        ("action" = Option<String>, Query, description = "Event type, or a family such as `key.*`"),
+        ("target" = Option<String>, Query, description = "Target id"),
+        ("matter" = Option<String>, Query, description = "Matter"),
+        ("result" = Option<String>, Query, description = "success, failure or denied"),
+        ("from" = Option<String>, Query, description = "From this time (RFC 3339 or Unix ms), inclusive"),
+        ("to" = Option<String>, Query, description = "Up to this time, exclusive"),
+        ("limit" = Option<u32>, Query, description = "1-1000, default 100"),
+        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
+        ("hmac_of" = Option<String>, Query, description = "Events carrying the HMAC of this value"),
+    ),
+    responses((status = 200, description = "A page of events", body = AuditEventList)),
+    security(("api_key" = [])))]
+pub(crate) async fn list_events(
+    State(state): State<AppState>,
+    caller: ApiKeyAuth,
+    Query(query): Query<EventQuery>,
+) -> Result<Json<AuditEventList>, ApiError> {
+    caller.require(&state, &[Scope::AuditRead]).await?;
+    let filter = query.filter()?;
+    let limit = filter.limit as usize;
+    let entries = state.audit.search(filter, query.hmac_of.as_deref()).await?;
+    let events = entries.iter().map(view).collect::<Result<Vec<_>, _>>()?;
+    let next_cursor = (events.len() == limit).then(|| events.last().map(|e| e.index.to_string())).flatten();
+    Ok(Json(AuditEventList { events, next_cursor }))
+}
+
+/// One event with its exact bytes, its inclusion proof and the signed
+/// checkpoint the proof is for: everything to check it without trusting
+/// this server. Scope `audit:read`.
+#[utoipa::path(get, path = "/v1/audit/events/{index}", tag = "audit",
+    params(("index" = u64, Path, description = "Leaf index")),
+    responses((status = 200, description = "The event and its proof", body = AuditEventProof)),
+    security(("api_key" = [])))]
+pub(crate) async fn read_event(
+    State(state): State<AppState>,
+    caller: ApiKeyAuth,
+    Path(index): Path<String>,
+) -> Result<Json<AuditEventProof>, ApiError> {
+    caller.require(&state, &[Scope::AuditRead]).await?;
+    let index: u64 = index.parse().map_err(|_| ApiError::InvalidRequest("index: a leaf index (0, 1, …)".into()))?;
+    let checkpoint = state.checkpointer.current().await?;
+    let missing = || ApiError::NotFound(format!("no audit event {index} (the log has {} events)", checkpoint.size));
+    if index >= checkpoint.size {
+        return Err(missing());
+    }
+    let entry = state.audit.entry(index).await?.ok_or_else(missing)?;
+    let path = state.audit.inclusion_proof(index, checkpoint.size).await?;
+    let view = view(&entry)?;
+    Ok(Json(AuditEventProof {
+        inclusion: InclusionProof {
+            leaf_index: index,
+            tree_size: checkpoint.size,
+            leaf_hash: view.leaf_hash.clone(),
+            root_hash: b64(&checkpoint.root),
+            inclusion_path: path.iter().map(b64).collect(),
+        },
+        entry: STANDARD.encode(&entry.entry),
+        checkpoint: checkpoint.note,
+        view,
+    }))
+}
+
+/// Query of the inclusion proof.
+#[derive(Debug, Deserialize)]
+pub(crate) struct InclusionQuery {
+    index: Option<String>,
+    tree_size: Option<String>,
+}
+
+fn number(field: &str, value: Option<&str>) -> Result<u64, ApiError> {
+    value
+        .ok_or_else(|| ApiError::InvalidRequest(format!("{field}: required")))?
+        .parse()
+        .map_err(|_| ApiError::InvalidRequest(format!("{field}: a whole number")))
+}
+
+/// RFC 9162 inclusion proof of leaf `index` in the tree of `tree_size`
+/// leaves (default: the current size). Scope `audit:read`.
+#[utoipa::path(get, path = "/v1/audit/proof/inclusion", tag = "audit",
+    params(
+        ("index" = u64, Query, description = "Leaf index"),
+        ("tree_size" = Option<u64>, Query, description = "Tree size, e.g. of a signed checkpoint; default the current one"),
+    ),
+    responses((status = 200, description = "The proof", body = InclusionProof)),
+    security(("api_key" = [])))]
+pub(crate) async fn inclusion_proof(
+    State(state): State<AppState>,
+    caller: ApiKeyAuth,
+    Query(query): Query<InclusionQuery>,
+) -> Result<Json<InclusionProof>, ApiError> {
+    caller.require(&state, &[Scope::AuditRead]).await?;
+    let index = number("index", query.index.as_deref())?;
+    let tree_size = match query.tree_size.as_deref() {
+        Some(size) => number("tree_size", Some(size))?,
+        None => state.audit.head().await?.size,
+    };
+    let path = state.audit.inclusion_proof(index, tree_size).await?;
+    let entry = state.audit.entry(index).await?.ok_or_else(|| ApiError::NotFound(format!("no audit event {index}")))?;
+    Ok(Json(InclusionProof {
+        leaf_index: index,
+        tree_size,
+        leaf_hash: b64(&strongroom_crypto::merkle::leaf_hash(&entry.entry)),
+        root_hash: b64(&state.audit.root_at(tree_size).await?),
+        inclusion_path: path.iter().map(b64).collect(),
+    }))
+}
+
+/// Query of the consistency proof.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ConsistencyQuery {
+    from: Option<String>,
+    to: Option<String>,
+}
+
+/// RFC 9162 consistency proof that the tree of `from` leaves is a prefix of
+/// the tree of `to` leaves (default: the current size). Scope `audit:read`.
+#[utoipa::path(get, path = "/v1/audit/proof/consistency", tag = "audit",
+    params(
+        ("from" = u64, Query, description = "The smaller tree size (at least 1)"),
+        ("to" = Option<u64>, Query, description = "The larger tree size; default the current one"),
+    ),
+    responses((status = 200, description = "The proof", body = ConsistencyProof)),
+    security(("api_key" = [])))]
+pub(crate) async fn consistency_proof(
+    State(state): State<AppState>,
+    caller: ApiKeyAuth,
+    Query(query): Query<ConsistencyQuery>,
+) -> Result<Json<ConsistencyProof>, ApiError> {
+    caller.require(&state, &[Scope::AuditRead]).await?;
+    let from = number("from", query.from.as_deref())?;
+    let to = match query.to.as_deref() {
+        Some(size) => number("to", Some(size))?,
+        None => state.audit.head().await?.size,
+    };
+    let path = state.audit.consistency_proof(from, to).await?;
+    Ok(Json(ConsistencyProof {
+        from,
+        to,
+        from_root: b64(&state.audit.root_at(from).await?),
+        to_root: b64(&state.audit.root_at(to).await?),
+        consistency_path: path.iter().map(b64).collect(),
+    }))
+}
+
+/// A C2SP `tlog-checkpoint` signed note (Ed25519) of the tree as it is now,
+/// signed on demand when the tree has grown since the last one. Public.
+#[utoipa::path(get, path = "/v1/audit/checkpoint", tag = "audit",
+    responses((status = 200, description = "The signed note", content_type = "text/plain")))]
+pub(crate) async fn checkpoint(State(state): State<AppState>) -> Result<Response, ApiError> {
+    Ok(text(state.checkpointer.current().await?.note))
+}
+
+/// The note verifier key of the checkpoint signer, `<name>+<hex id>+<base64>`;
+/// one line per version of the signing key, newest first. Public.
+#[utoipa::path(get, path = "/v1/audit/public-key", tag = "audit",
+    responses((status = 200, description = "Verifier key(s), one per line", content_type = "text/plain")))]
+pub(crate) async fn public_key(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let keys: Vec<String> = state.checkpointer.verifiers().await?.iter().map(|v| v.encode()).collect();
+    Ok(text(keys.join("\n") + "\n"))
+}
+
+fn checkpoint_view(checkpoint: StoredCheckpoint) -> CheckpointView {
+    CheckpointView {
+        tree_size: checkpoint.size,
+        root_hash: b64(&checkpoint.root),
+        signed_at: rfc3339_from_ms(checkpoint.created_ms),
+        note: checkpoint.note,
+    }
+}
+
+fn integrity_view(report: &IntegrityReport, rollback: Option<&String>) -> IntegrityView {
+    let mut problems: Vec<IntegrityProblemView> =
+        report.problems.iter().map(|p| IntegrityProblemView { index: p.index, message: p.message.clone() }).collect();
+    if let Some(rollback) = rollback {
+        problems.push(IntegrityProblemView { index: None, message: rollback.clone() });
+    }
+    IntegrityView {
+        verified: problems.is_empty(),
+        entries_checked: report.entries_checked,
+        checkpoints_checked: report.checkpoints_checked,
+        problems,
+    }
+}
+
+/// Totals, failures in the last 24 hours, the newest checkpoint, and a full
+/// recomputation of the stored tree against its head and every signed
+/// checkpoint (stored and anchored). Scope `audit:read`.
+#[utoipa::path(get, path = "/v1/audit/stats", tag = "audit",
+    responses((status = 200, description = "Statistics and integrity", body = AuditStats)),
+    security(("api_key" = [])))]
+pub(crate) async fn stats(State(state): State<AppState>, caller: ApiKeyAuth) -> Result<Json<AuditStats>, ApiError> {
+    caller.require(&state, &[Scope::AuditRead]).await?;
+    let report = state.checkpointer.verify_stored().await?;
+    let head = state.audit.head().await?;
+    let counts = state.audit.counts(state.audit.now_ms() - 24 * 3_600_000).await?;
+    let latest = state.audit.latest_checkpoint().await?;
+    let health = state.audit.health();
+    Ok(Json(AuditStats {
+        total_events: head.size,
+        root_hash: b64(&head.root),
+        per_action: counts.per_type.into_iter().collect::<BTreeMap<_, _>>(),
+        failures_last_24h: counts.failures_since,
+        latest_checkpoint: latest.map(checkpoint_view),
+        integrity: integrity_view(&report, health.rollback.as_ref()),
+        health_problems: health.problems(),
+    }))
+}
+
+/// Raised alerts, newest first. Scope `audit:read`.
+#[utoipa::path(get, path = "/v1/alerts", tag = "audit",
+    responses((status = 200, description = "Alerts", body = AlertList)),
+    security(("api_key" = [])))]
+pub(crate) async fn alerts(State(state): State<AppState>, caller: ApiKeyAuth) -> Result<Json<AlertList>, ApiError> {
+    caller.require(&state, &[Scope::AuditRead]).await?;
+    let alerts = state
+        .alerts
+        .recent(200)
+        .await?
+        .into_iter()
+        .map(|alert| AlertView {
+            id: alert.id,
+            rule: alert.rule,
+            group_key: alert.group_key,
+            count: alert.count,
+            raised_at: rfc3339_from_ms(alert.created_ms),
+            message: alert.message,
+        })
+        .collect();
+    Ok(Json(AlertList { alerts }))
+}

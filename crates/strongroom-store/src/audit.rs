@@ -1,0 +1,415 @@
+//! The [`AuditStore`] implementation for both engines, and the append that
+//! domain writes run inside their own transactions.
+//!
+//! The sequencer is the head row: every append locks it first (SQLite's
+//! `BEGIN IMMEDIATE` takes the database's write lock at `BEGIN`; PostgreSQL
+//! locks the row with `FOR UPDATE`), reads size, root and frontier, appends
+//! leaves and nodes and moves it, all before commit. Two processes appending
+//! at once therefore queue on that row and never fork the tree.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use sqlx::{QueryBuilder, Row};
+use strongroom_core::StoreError;
+use strongroom_core::audit::{
+    AlertGroup, AlertRecord, AppendReceipt, AuditCounts, AuditFilter, AuditRecord, AuditStore, StoredCheckpoint,
+    StoredEntry, TreeHead,
+};
+use strongroom_crypto::merkle::{Frontier, Hash, NodeId, leaf_hash};
+
+use crate::error::map;
+use crate::settings::{PostgresStore, SqliteStore};
+
+/// Rows per multi-row INSERT, well below both engines' bind-parameter limits.
+const ROWS_PER_INSERT: usize = 400;
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Backend(format!("the stored audit tree is damaged: {what}").into())
+}
+
+fn hash(bytes: Vec<u8>) -> Result<Hash, StoreError> {
+    bytes.try_into().map_err(|_| corrupt("a hash is not 32 bytes"))
+}
+
+fn index(value: i64) -> Result<u64, StoreError> {
+    u64::try_from(value).map_err(|_| corrupt("a negative leaf index"))
+}
+
+fn signed(value: u64) -> i64 {
+    // Invariant: a tree never reaches 2^63 leaves.
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+/// Turns a failure of the audit part of a write into `AuditRefused`, so the
+/// caller answers "audit unavailable" and knows nothing was committed.
+fn refused(error: StoreError) -> StoreError {
+    match error {
+        StoreError::Backend(source) => StoreError::AuditRefused(source),
+        other => other,
+    }
+}
+
+fn group_column(group: AlertGroup) -> &'static str {
+    match group {
+        AlertGroup::Actor => "actor_id",
+        AlertGroup::Target => "target_id",
+        AlertGroup::Ip => "ip_key",
+        AlertGroup::All => "'*'",
+    }
+}
+
+macro_rules! impl_audit_store {
+    ($store:ident, $db:ty, $begin:literal, $lock_head:literal) => {
+        impl $store {
+            /// A transaction that may append to the audit tree (see the module doc).
+            pub(crate) async fn begin_write(&self) -> Result<sqlx::Transaction<'static, $db>, StoreError> {
+                self.pool.begin_with($begin).await.map_err(map)
+            }
+
+            /// Appends `records` inside `tx`; nothing when there are none.
+            pub(crate) async fn append_audit_in(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                records: &[AuditRecord],
+            ) -> Result<Option<AppendReceipt>, StoreError> {
+                if records.is_empty() {
+                    return Ok(None);
+                }
+                Self::append_locked(tx, records).await.map(Some).map_err(refused)
+            }
+
+            async fn append_locked(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                records: &[AuditRecord],
+            ) -> Result<AppendReceipt, StoreError> {
+                let head = sqlx::query(concat!("SELECT size, frontier FROM audit_head WHERE id = 1", $lock_head))
+                    .fetch_one(&mut **tx)
+                    .await
+                    .map_err(map)?;
+                let first = index(head.try_get("size").map_err(map)?)?;
+                let stored: Vec<u8> = head.try_get("frontier").map_err(map)?;
+                let hashes: Vec<Hash> = stored.chunks_exact(32).map(|c| hash(c.to_vec())).collect::<Result<_, _>>()?;
+                let mut frontier =
+                    Frontier::from_parts(first, &hashes).ok_or_else(|| corrupt("the head's frontier does not fit its size"))?;
+                let mut nodes = Vec::with_capacity(records.len() * 2);
+                for record in records {
+                    nodes.extend(frontier.push(leaf_hash(&record.entry)));
+                }
+                for (chunk_number, chunk) in records.chunks(ROWS_PER_INSERT).enumerate() {
+                    let offset = first + (chunk_number * ROWS_PER_INSERT) as u64;
+                    let mut insert = QueryBuilder::<$db>::new(
+                        "INSERT INTO audit_entries (leaf_index, entry, time_ms, event_type, outcome, actor_id, target_id, matter, ip_key) ",
+                    );
+                    insert.push_values(chunk.iter().enumerate(), |mut row, (i, record)| {
+                        row.push_bind(signed(offset + i as u64))
+                            .push_bind(&record.entry)
+                            .push_bind(record.time_ms)
+                            .push_bind(&record.event_type)
+                            .push_bind(&record.outcome)
+                            .push_bind(&record.actor_id)
+                            .push_bind(&record.target_id)
+                            .push_bind(&record.matter)
+                            .push_bind(&record.ip_key);
+                    });
+                    insert.build().execute(&mut **tx).await.map_err(map)?;
+                }
+                let hmacs: Vec<(i64, &Vec<u8>)> = records
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(i, record)| record.hmacs.iter().map(move |mac| (signed(first + i as u64), mac)))
+                    .collect();
+                for chunk in hmacs.chunks(ROWS_PER_INSERT) {
+                    let mut insert = QueryBuilder::<$db>::new("INSERT INTO audit_hmacs (hmac, leaf_index) ");
+                    insert.push_values(chunk, |mut row, (leaf, mac)| {
+                        row.push_bind(*mac).push_bind(*leaf);
+                    });
+                    insert.push(" ON CONFLICT DO NOTHING");
+                    insert.build().execute(&mut **tx).await.map_err(map)?;
+                }
+                for chunk in nodes.chunks(ROWS_PER_INSERT) {
+                    let mut insert = QueryBuilder::<$db>::new("INSERT INTO audit_nodes (level, idx, hash) ");
+                    insert.push_values(chunk, |mut row, (id, node)| {
+                        row.push_bind(i32::from(id.level)).push_bind(signed(id.index)).push_bind(node.to_vec());
+                    });
+                    insert.build().execute(&mut **tx).await.map_err(map)?;
+                }
+                let root = frontier.root();
+                sqlx::query("UPDATE audit_head SET size = $1, root = $2, frontier = $3 WHERE id = 1")
+                    .bind(signed(frontier.size()))
+                    .bind(root.to_vec())
+                    .bind(frontier.hashes().concat())
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(map)?;
+                Ok(AppendReceipt { first_index: first, head: TreeHead { size: frontier.size(), root } })
+            }
+
+            fn entries_from_rows(rows: Vec<<$db as sqlx::Database>::Row>) -> Result<Vec<StoredEntry>, StoreError> {
+                rows.into_iter()
+                    .map(|row| {
+                        let leaf: Option<Vec<u8>> = row.try_get("hash").map_err(map)?;
+                        Ok(StoredEntry {
+                            index: index(row.try_get("leaf_index").map_err(map)?)?,
+                            entry: row.try_get("entry").map_err(map)?,
+                            leaf_hash: leaf.map(hash).transpose()?,
+                        })
+                    })
+                    .collect()
+            }
+
+            fn checkpoint_from_row(row: &<$db as sqlx::Database>::Row) -> Result<StoredCheckpoint, StoreError> {
+                Ok(StoredCheckpoint {
+                    size: index(row.try_get("tree_size").map_err(map)?)?,
+                    root: hash(row.try_get("root").map_err(map)?)?,
+                    note: row.try_get("note").map_err(map)?,
+                    created_ms: row.try_get("created_ms").map_err(map)?,
+                })
+            }
+        }
+
+        #[async_trait]
+        impl AuditStore for $store {
+            async fn append_audit(&self, records: &[AuditRecord]) -> Result<AppendReceipt, StoreError> {
+                let mut tx = self.begin_write().await.map_err(refused)?;
+                let receipt = Self::append_audit_in(&mut tx, records)
+                    .await?
+                    .ok_or_else(|| StoreError::Backend("nothing to append".into()))?;
+                tx.commit().await.map_err(map).map_err(refused)?;
+                Ok(receipt)
+            }
+
+            async fn audit_head(&self) -> Result<TreeHead, StoreError> {
+                let row = sqlx::query("SELECT size, root FROM audit_head WHERE id = 1")
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(map)?;
+                Ok(TreeHead { size: index(row.try_get("size").map_err(map)?)?, root: hash(row.try_get("root").map_err(map)?)? })
+            }
+
+            async fn audit_nodes(&self, ids: &[NodeId]) -> Result<HashMap<NodeId, Hash>, StoreError> {
+                let mut found = HashMap::with_capacity(ids.len());
+                for chunk in ids.chunks(200) {
+                    let mut query = QueryBuilder::<$db>::new("SELECT level, idx, hash FROM audit_nodes WHERE ");
+                    let mut terms = query.separated(" OR ");
+                    for id in chunk {
+                        terms.push("(level = ");
+                        terms.push_bind_unseparated(i32::from(id.level));
+                        terms.push_unseparated(" AND idx = ");
+                        terms.push_bind_unseparated(signed(id.index));
+                        terms.push_unseparated(")");
+                    }
+                    for row in query.build().fetch_all(&self.pool).await.map_err(map)? {
+                        let level: i32 = row.try_get("level").map_err(map)?;
+                        let level = u8::try_from(level).map_err(|_| corrupt("a node level out of range"))?;
+                        let id = NodeId::new(level, index(row.try_get("idx").map_err(map)?)?);
+                        found.insert(id, hash(row.try_get("hash").map_err(map)?)?);
+                    }
+                }
+                Ok(found)
+            }
+
+            async fn audit_entries(&self, from: u64, limit: u32) -> Result<Vec<StoredEntry>, StoreError> {
+                let rows = sqlx::query(
+                    "SELECT e.leaf_index, e.entry, n.hash FROM audit_entries e \
+                     LEFT JOIN audit_nodes n ON n.level = 0 AND n.idx = e.leaf_index \
+                     WHERE e.leaf_index >= $1 ORDER BY e.leaf_index LIMIT $2",
+                )
+                .bind(signed(from))
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(map)?;
+                Self::entries_from_rows(rows)
+            }
+
+            async fn search_audit(&self, filter: &AuditFilter) -> Result<Vec<StoredEntry>, StoreError> {
+                let mut query = QueryBuilder::<$db>::new(
+                    "SELECT e.leaf_index, e.entry, n.hash FROM audit_entries e \
+                     LEFT JOIN audit_nodes n ON n.level = 0 AND n.idx = e.leaf_index WHERE 1 = 1",
+                );
+                for (column, value) in [
+                    ("actor_id", &filter.actor),
+                    ("target_id", &filter.target),
+                    ("matter", &filter.matter),
+                    ("outcome", &filter.outcome),
+                ] {
+                    if let Some(value) = value {
+                        query.push(format_args!(" AND e.{column} = ")).push_bind(value.clone());
+                    }
+                }
+                match filter.event_type.as_deref() {
+                    Some(family) if family.ends_with(".*") => {
+                        // `key.*` is every type from "key." up to (not including) "key/".
+                        let prefix = &family[..family.len() - 1];
+                        let end = format!("{}/", &prefix[..prefix.len() - 1]);
+                        query.push(" AND e.event_type >= ").push_bind(prefix.to_owned());
+                        query.push(" AND e.event_type < ").push_bind(end);
+                    }
+                    Some(exact) => {
+                        query.push(" AND e.event_type = ").push_bind(exact.to_owned());
+                    }
+                    None => {}
+                }
+                if let Some(from) = filter.from_ms {
+                    query.push(" AND e.time_ms >= ").push_bind(from);
+                }
+                if let Some(to) = filter.to_ms {
+                    query.push(" AND e.time_ms < ").push_bind(to);
+                }
+                if let Some(before) = filter.before_index {
+                    query.push(" AND e.leaf_index < ").push_bind(signed(before));
+                }
+                if !filter.hmacs.is_empty() {
+                    query.push(" AND e.leaf_index IN (SELECT leaf_index FROM audit_hmacs WHERE hmac IN (");
+                    let mut macs = query.separated(", ");
+                    for mac in &filter.hmacs {
+                        macs.push_bind(mac.clone());
+                    }
+                    query.push("))");
+                }
+                query.push(" ORDER BY e.leaf_index DESC LIMIT ").push_bind(i64::from(filter.limit));
+                let rows = query.build().fetch_all(&self.pool).await.map_err(map)?;
+                Self::entries_from_rows(rows)
+            }
+
+            async fn audit_counts(&self, since_ms: i64) -> Result<AuditCounts, StoreError> {
+                let rows = sqlx::query(
+                    "SELECT event_type, COUNT(*) AS n FROM audit_entries GROUP BY event_type ORDER BY event_type",
+                )
+                .fetch_all(&self.pool)
+                .await
+                .map_err(map)?;
+                let per_type = rows
+                    .iter()
+                    .map(|row| {
+                        let n: i64 = row.try_get("n").map_err(map)?;
+                        Ok((row.try_get("event_type").map_err(map)?, index(n)?))
+                    })
+                    .collect::<Result<_, StoreError>>()?;
+                let failures: i64 = sqlx::query(
+                    "SELECT COUNT(*) AS n FROM audit_entries WHERE time_ms >= $1 AND outcome <> 'success'",
+                )
+                .bind(since_ms)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(map)?
+                .try_get("n")
+                .map_err(map)?;
+                Ok(AuditCounts { per_type, failures_since: index(failures)? })
+            }
+
+            async fn count_audit_groups(
+                &self,
+                event_types: &[&str],
+                since_ms: i64,
+                group: AlertGroup,
+                threshold: u64,
+            ) -> Result<Vec<(String, u64)>, StoreError> {
+                if event_types.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let column = group_column(group);
+                let mut query = QueryBuilder::<$db>::new(format!(
+                    "SELECT {column} AS g, COUNT(*) AS n FROM audit_entries WHERE time_ms >= "
+                ));
+                query.push_bind(since_ms).push(" AND event_type IN (");
+                let mut types = query.separated(", ");
+                for event_type in event_types {
+                    types.push_bind(event_type.to_string());
+                }
+                query.push(")");
+                if group != AlertGroup::All {
+                    query.push(format_args!(" AND {column} IS NOT NULL AND {column} <> ''"));
+                }
+                query.push(format_args!(" GROUP BY {column} HAVING COUNT(*) >= ")).push_bind(signed(threshold));
+                let rows = query.build().fetch_all(&self.pool).await.map_err(map)?;
+                rows.iter()
+                    .map(|row| {
+                        let n: i64 = row.try_get("n").map_err(map)?;
+                        Ok((row.try_get("g").map_err(map)?, index(n)?))
+                    })
+                    .collect()
+            }
+
+            async fn insert_checkpoint(&self, checkpoint: &StoredCheckpoint) -> Result<(), StoreError> {
+                sqlx::query(
+                    "INSERT INTO audit_checkpoints (tree_size, root, note, created_ms) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (tree_size) DO NOTHING",
+                )
+                .bind(signed(checkpoint.size))
+                .bind(checkpoint.root.to_vec())
+                .bind(&checkpoint.note)
+                .bind(checkpoint.created_ms)
+                .execute(&self.pool)
+                .await
+                .map_err(map)?;
+                Ok(())
+            }
+
+            async fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>, StoreError> {
+                let row = sqlx::query(
+                    "SELECT tree_size, root, note, created_ms FROM audit_checkpoints ORDER BY tree_size DESC LIMIT 1",
+                )
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(map)?;
+                row.as_ref().map(Self::checkpoint_from_row).transpose()
+            }
+
+            async fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>, StoreError> {
+                let rows =
+                    sqlx::query("SELECT tree_size, root, note, created_ms FROM audit_checkpoints ORDER BY tree_size")
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(map)?;
+                rows.iter().map(Self::checkpoint_from_row).collect()
+            }
+
+            async fn insert_alert(&self, alert: &AlertRecord) -> Result<bool, StoreError> {
+                let inserted = sqlx::query(
+                    "INSERT INTO audit_alerts (id, rule, group_key, count, window_start_ms, created_ms, message) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
+                )
+                .bind(&alert.id)
+                .bind(&alert.rule)
+                .bind(&alert.group_key)
+                .bind(signed(alert.count))
+                .bind(alert.window_start_ms)
+                .bind(alert.created_ms)
+                .bind(&alert.message)
+                .execute(&self.pool)
+                .await
+                .map_err(map)?;
+                Ok(inserted.rows_affected() == 1)
+            }
+
+            async fn alerts(&self, limit: u32) -> Result<Vec<AlertRecord>, StoreError> {
+                let rows = sqlx::query(
+                    "SELECT id, rule, group_key, count, window_start_ms, created_ms, message FROM audit_alerts \
+                     ORDER BY created_ms DESC, id LIMIT $1",
+                )
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(map)?;
+                rows.iter()
+                    .map(|row| {
+                        let count: i64 = row.try_get("count").map_err(map)?;
+                        Ok(AlertRecord {
+                            id: row.try_get("id").map_err(map)?,
+                            rule: row.try_get("rule").map_err(map)?,
+                            group_key: row.try_get("group_key").map_err(map)?,
+                            count: index(count)?,
+                            window_start_ms: row.try_get("window_start_ms").map_err(map)?,
+                            created_ms: row.try_get("created_ms").map_err(map)?,
+                            message: row.try_get("message").map_err(map)?,
+                        })
+                    })
+                    .collect()
+            }
+        }
+    };
+}
+
+impl_audit_store!(SqliteStore, sqlx::Sqlite, "BEGIN IMMEDIATE", "");
+impl_audit_store!(PostgresStore, sqlx::Postgres, "BEGIN", " FOR UPDATE");
