@@ -272,6 +272,12 @@ impl ApiKeys {
         Ok(())
     }
 
+    /// The public id of a presented key (`sr_<id>_…`), if it is well formed:
+    /// safe to record, unlike the rest of what was presented.
+    pub fn public_id(presented: &str) -> Option<&str> {
+        parse(presented).map(|(id, _)| id)
+    }
+
     /// Every key (without secrets).
     pub async fn list(&self) -> Result<Vec<ApiKeyRecord>, CoreError> {
         Ok(self.store.list_api_keys().await?)

@@ -38,7 +38,7 @@ pub struct ReadinessCheck {
 /// Body of `GET /readyz` (200 when every check is `ok`, otherwise 503).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Readiness {
-    /// `"ready"` or `"not_ready"`.
+    /// `"ready"` (a failing check is answered with a 503 `unavailable` problem instead).
     pub status: String,
     /// Every check that was made.
     pub checks: Vec<ReadinessCheck>,

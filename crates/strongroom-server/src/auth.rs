@@ -14,7 +14,7 @@ use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath};
 use axum::http::header::USER_AGENT;
 use axum::http::request::Parts;
 use strongroom_core::audit::{Actor, ActorKind, AuditContext, EventType, Outcome, Target};
-use strongroom_core::{ApiKeyPrincipal, CoreError, Scope};
+use strongroom_core::{ApiKeyPrincipal, ApiKeys, CoreError, Scope};
 
 use crate::middleware::RequestId;
 use crate::serve::ClientAddr;
@@ -137,13 +137,17 @@ impl FromRequestParts<AppState> for ApiKeyAuth {
                 Ok(Self { context: origin.context(actor), principal, route: origin.route })
             }
             Err(CoreError::Unauthenticated) => {
-                // Nothing of the presented value is logged: it may be a real secret.
-                let event = state
+                // Only the key's public id is kept (so failures count per key),
+                // never the rest of what was presented: it may be a real secret.
+                let mut event = state
                     .audit
                     .event(EventType::AuthFailure, &origin.context(Actor::anonymous()))
-                    .target(Target::new("route", origin.route.clone()))
                     .detail("credential", "api_key")
+                    .detail("route", origin.route.clone())
                     .failed(Outcome::Failure, "unauthenticated");
+                if let Some(id) = ApiKeys::public_id(presented.trim()) {
+                    event = event.target(Target::new("api_key", id));
+                }
                 state.audit.record(&event).await?;
                 Err(ApiError::Unauthenticated)
             }

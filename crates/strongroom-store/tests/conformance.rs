@@ -8,7 +8,10 @@ use std::sync::Arc;
 
 use std::time::Duration;
 
-use strongroom_core::audit::{AuditContext, AuditLog, AuditSettings};
+use strongroom_core::audit::{
+    AlertGroup, AlertRecord, AuditContext, AuditFilter, AuditLog, AuditRecord, AuditSettings, AuditStore,
+    StoredCheckpoint,
+};
 use strongroom_core::{
     CoreError, FixedClock, KeyAlgorithm, KeyPurpose, KeySpec, KeyState, Keyring, RootKeyStatus, StoreError, settings,
     unseal,
@@ -358,6 +361,166 @@ pub async fn api_keys_authenticate_once_issued_and_never_after_revocation_or_exp
     assert_eq!(keys.list().await.unwrap().len(), 2);
 }
 
+fn audit_record(n: usize, event_type: &str, actor: &str) -> AuditRecord {
+    AuditRecord {
+        entry: format!("{{\"n\":{n},\"type\":\"{event_type}\"}}").into_bytes(),
+        time_ms: 1_000 + n as i64,
+        event_type: event_type.into(),
+        outcome: if n.is_multiple_of(3) { "failure".into() } else { "success".into() },
+        actor_id: actor.into(),
+        target_id: Some(format!("target-{}", n % 2)),
+        matter: None,
+        ip_key: Some("10.0.0.1".into()),
+        hmacs: if n == 4 { vec![vec![0xab; 32]] } else { Vec::new() },
+    }
+}
+
+/// Recomputes the root over every stored entry.
+async fn recomputed_root(store: &dyn AuditStore) -> (u64, strongroom_crypto::merkle::Hash) {
+    let mut frontier = strongroom_crypto::merkle::Frontier::new();
+    for entry in store.audit_entries(0, 100_000).await.unwrap() {
+        assert_eq!(entry.index, frontier.size(), "indexes are contiguous");
+        let leaf = strongroom_crypto::merkle::leaf_hash(&entry.entry);
+        assert_eq!(entry.leaf_hash, Some(leaf));
+        frontier.push(leaf);
+    }
+    (frontier.size(), frontier.root())
+}
+
+pub async fn audit_appends_grow_one_tree_whose_proofs_verify(database: TestDatabase) {
+    use strongroom_crypto::merkle;
+    let db = open(&database).await;
+    let store = db.audit_store();
+    assert_eq!(store.audit_head().await.unwrap().size, 0);
+    let mut roots = vec![store.audit_head().await.unwrap().root];
+    let mut n = 0;
+    for batch in [1usize, 4, 2, 9] {
+        let records: Vec<_> = (n..n + batch).map(|i| audit_record(i, "key.rotate", "ops")).collect();
+        let receipt = store.append_audit(&records).await.unwrap();
+        assert_eq!(receipt.first_index, n as u64);
+        n += batch;
+        assert_eq!(receipt.head.size, n as u64);
+        roots.push(receipt.head.root);
+    }
+    assert_eq!(recomputed_root(store.as_ref()).await, (16, *roots.last().unwrap()));
+    let sizes = [1u64, 5, 7, 16];
+    for (&size, root) in sizes.iter().zip(&roots[1..]) {
+        let nodes = store.audit_nodes(&merkle::nodes_needed_for_root(size)).await.unwrap();
+        assert_eq!(merkle::root_at(&nodes, size).unwrap(), *root);
+        for index in 0..size {
+            let nodes = store.audit_nodes(&merkle::nodes_needed_for_inclusion(index, size)).await.unwrap();
+            let path = merkle::inclusion_proof(&nodes, index, size).unwrap();
+            let leaf = merkle::leaf_hash(&audit_record(index as usize, "key.rotate", "ops").entry);
+            assert!(merkle::verify_inclusion(&leaf, index, size, &path, root));
+        }
+    }
+    let nodes = store.audit_nodes(&merkle::nodes_needed_for_consistency(5, 16)).await.unwrap();
+    let path = merkle::consistency_proof(&nodes, 5, 16).unwrap();
+    assert!(merkle::verify_consistency(5, 16, &roots[2], &roots[4], &path));
+}
+
+pub async fn concurrent_audit_appends_from_two_instances_grow_one_tree(database: TestDatabase) {
+    let stores = [open(&database).await.audit_store(), open(&database).await.audit_store()];
+    let mut tasks = Vec::new();
+    for task in 0..20usize {
+        let store = Arc::clone(&stores[task % 2]);
+        tasks.push(tokio::spawn(async move {
+            let records: Vec<_> = (0..5).map(|i| audit_record(task * 5 + i, "transit.encrypt", "app")).collect();
+            store.append_audit(&records).await.unwrap()
+        }));
+    }
+    let mut firsts = Vec::new();
+    for task in tasks {
+        firsts.push(task.await.unwrap().first_index);
+    }
+    firsts.sort_unstable();
+    assert_eq!(firsts, (0..20).map(|i| i * 5).collect::<Vec<u64>>(), "no two batches share an index");
+    let head = stores[0].audit_head().await.unwrap();
+    assert_eq!((head.size, head.root), recomputed_root(stores[1].as_ref()).await);
+}
+
+pub async fn audit_search_filters_counts_checkpoints_and_alerts(database: TestDatabase) {
+    let db = open(&database).await;
+    let store = db.audit_store();
+    let mut records: Vec<_> = (0..6).map(|i| audit_record(i, "key.rotate", "ops")).collect();
+    records.push(audit_record(6, "keyring.other", "ops"));
+    records.push(audit_record(7, "login.failure", "anon"));
+    store.append_audit(&records).await.unwrap();
+    let search = |filter: AuditFilter| {
+        let store = Arc::clone(&store);
+        async move { store.search_audit(&AuditFilter { limit: 100, ..filter }).await.unwrap() }
+    };
+    let family = search(AuditFilter { event_type: Some("key.*".into()), ..Default::default() }).await;
+    assert_eq!(family.iter().map(|e| e.index).collect::<Vec<_>>(), vec![5, 4, 3, 2, 1, 0], "newest first, family only");
+    let page =
+        search(AuditFilter { event_type: Some("key.*".into()), before_index: Some(3), ..Default::default() }).await;
+    assert_eq!(page.iter().map(|e| e.index).collect::<Vec<_>>(), vec![2, 1, 0]);
+    let failed =
+        search(AuditFilter { outcome: Some("failure".into()), target: Some("target-0".into()), ..Default::default() })
+            .await;
+    assert_eq!(failed.iter().map(|e| e.index).collect::<Vec<_>>(), vec![6, 0]);
+    let by_mac = search(AuditFilter { hmacs: vec![vec![0xab; 32]], ..Default::default() }).await;
+    assert_eq!(by_mac.iter().map(|e| e.index).collect::<Vec<_>>(), vec![4]);
+    let window = search(AuditFilter { from_ms: Some(1_002), to_ms: Some(1_004), ..Default::default() }).await;
+    assert_eq!(window.iter().map(|e| e.index).collect::<Vec<_>>(), vec![3, 2]);
+
+    let counts = store.audit_counts(1_005).await.unwrap();
+    assert!(counts.per_type.contains(&("key.rotate".to_string(), 6)));
+    assert_eq!(counts.failures_since, 1, "index 6 is the only failure at or after 1005");
+    let groups = store.count_audit_groups(&["key.rotate", "login.failure"], 0, AlertGroup::Ip, 7).await.unwrap();
+    assert_eq!(groups, vec![("10.0.0.1".to_string(), 7)]);
+    assert!(store.count_audit_groups(&["key.rotate"], 0, AlertGroup::Actor, 7).await.unwrap().is_empty());
+
+    let alert = AlertRecord {
+        id: "rule:x:1".into(),
+        rule: "rule".into(),
+        group_key: "x".into(),
+        count: 3,
+        window_start_ms: 0,
+        created_ms: 5,
+        message: "m".into(),
+    };
+    assert!(store.insert_alert(&alert).await.unwrap());
+    assert!(!store.insert_alert(&alert).await.unwrap(), "raised once");
+    assert_eq!(store.alerts(10).await.unwrap(), vec![alert]);
+
+    let head = store.audit_head().await.unwrap();
+    let checkpoint = StoredCheckpoint { size: head.size, root: head.root, note: "note".into(), created_ms: 9 };
+    store.insert_checkpoint(&checkpoint).await.unwrap();
+    store.insert_checkpoint(&StoredCheckpoint { note: "other".into(), ..checkpoint.clone() }).await.unwrap();
+    assert_eq!(store.latest_checkpoint().await.unwrap(), Some(checkpoint));
+}
+
+pub async fn a_key_change_whose_audit_event_cannot_be_appended_is_rolled_back(database: TestDatabase) {
+    let db = open(&database).await;
+    let ring = keyring(&db);
+    ring.create("k", transit(), &ctx()).await.unwrap();
+    let refuse = match db.backend() {
+        strongroom_core::Backend::Sqlite => {
+            "CREATE TRIGGER disk_full BEFORE INSERT ON audit_entries BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+        }
+        _ => {
+            "CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'disk full'; END $$ LANGUAGE plpgsql; \
+             CREATE TRIGGER disk_full BEFORE INSERT ON audit_entries FOR EACH STATEMENT EXECUTE FUNCTION refuse()"
+        }
+    };
+    {
+        use sqlx::Connection;
+        let statement = sqlx::raw_sql(sqlx::AssertSqlSafe(refuse));
+        match db.backend() {
+            strongroom_core::Backend::Sqlite => {
+                statement.execute(&mut sqlx::SqliteConnection::connect(database.url()).await.unwrap()).await.unwrap();
+            }
+            _ => {
+                statement.execute(&mut sqlx::PgConnection::connect(database.url()).await.unwrap()).await.unwrap();
+            }
+        }
+    }
+    let refused = ring.rotate("k", &ctx()).await.unwrap_err();
+    assert!(matches!(refused, CoreError::Store(StoreError::AuditRefused(_))), "{refused:?}");
+    assert_eq!(ring.info("k").await.unwrap().latest_version, 1, "the rotation was rolled back with its event");
+}
+
 #[tokio::test]
 async fn unreachable_database_is_a_backend_error() {
     let error = Database::connect(
@@ -410,6 +573,10 @@ all_backends![
     instances_running_rotate_due_together_rotate_a_key_once,
     api_keys_authenticate_once_issued_and_never_after_revocation_or_expiry,
     signing_and_hmac_keys_are_created_but_do_not_encrypt,
+    audit_appends_grow_one_tree_whose_proofs_verify,
+    concurrent_audit_appends_from_two_instances_grow_one_tree,
+    audit_search_filters_counts_checkpoints_and_alerts,
+    a_key_change_whose_audit_event_cannot_be_appended_is_rolled_back,
 ];
 
 // SQLite is single-process by design (the server locks its data dir, and

@@ -17,8 +17,10 @@ use base64::engine::general_purpose::STANDARD;
 use clap::Subcommand;
 use serde::{Deserialize, Serialize};
 use strongroom_config::Config;
+use strongroom_core::Services;
 use strongroom_core::audit::{EventType, LogVerifier, TreeHead};
 use strongroom_crypto::note::NoteVerifier;
+use strongroom_store::Database;
 
 use crate::audit_outputs::FileAnchor;
 use crate::server::{cli_context, open_services};
@@ -32,7 +34,8 @@ const PAGE: u32 = 5000;
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
     /// Write the whole log (events, signed checkpoints, verifier keys) to a new
-    /// file (0600, never overwritten), after signing a checkpoint that covers it.
+    /// file (0600, never overwritten), after signing a checkpoint that covers it
+    /// (a damaged log is exported too, without a new checkpoint).
     Export {
         /// The file to create.
         #[arg(long)]
@@ -84,61 +87,71 @@ pub async fn run(config: &Config, command: AuditCommand) -> anyhow::Result<()> {
 
 async fn export(config: &Config, out: &Path) -> anyhow::Result<()> {
     let (database, services) = open_services(config).await?;
-    let result =
-        async {
-            let mut file =
-                std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(out).with_context(|| {
-                    format!("cannot create {} (an existing file is never overwritten)", out.display())
-                })?;
-            let audit = &services.audit;
-            audit.record(&audit.event(EventType::AuditExport, &cli_context())).await?;
-            let checkpoint = services.checkpointer.current().await?;
-            let header = Header {
-                format: EXPORT_FORMAT.into(),
-                version: EXPORT_VERSION,
-                origin: services.checkpointer.origin().to_owned(),
-                verifier_keys: services.checkpointer.verifiers().await?.iter().map(NoteVerifier::encode).collect(),
-                tree_size: checkpoint.size,
-                root_hash: STANDARD.encode(checkpoint.root),
-            };
-            let mut writer = std::io::BufWriter::new(&mut file);
-            writeln!(writer, "{}", serde_json::to_string(&header)?)?;
-            // Every checkpoint up to the export's is written, not only the newest:
-            // a reader sees the whole signing history, and an edit is located
-            // between the two checkpoints around it.
-            let checkpoints = database.audit_store().checkpoints().await?;
-            for stored in checkpoints.iter().filter(|c| c.size <= checkpoint.size) {
-                writeln!(writer, "{}", serde_json::to_string(&Line::Checkpoint { checkpoint: stored.note.clone() })?)?;
-            }
-            let mut next = 0;
-            while next < checkpoint.size {
-                let page = audit.entries(next, PAGE).await?;
-                let Some(last) = page.last() else { break };
-                next = last.index + 1;
-                for entry in page.iter().filter(|e| e.index < checkpoint.size) {
-                    let line = Line::Entry {
-                        index: entry.index,
-                        entry: STANDARD.encode(&entry.entry),
-                        leaf_hash: entry.leaf_hash.map(|h| STANDARD.encode(h)),
-                    };
-                    writeln!(writer, "{}", serde_json::to_string(&line)?)?;
-                }
-            }
-            writer.flush()?;
-            drop(writer);
-            file.sync_all()?;
-            println!(
-                "exported {} audit events and {} checkpoints to {} (root {})",
-                checkpoint.size,
-                checkpoints.len(),
-                out.display(),
-                header.root_hash
-            );
-            anyhow::Ok(())
-        }
-        .await;
+    let result = write_export(&database, &services, out).await;
     database.close().await;
     result
+}
+
+async fn write_export(database: &Database, services: &Services, out: &Path) -> anyhow::Result<()> {
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(out)
+        .with_context(|| format!("cannot create {} (an existing file is never overwritten)", out.display()))?;
+    let audit = &services.audit;
+    audit.record(&audit.event(EventType::AuditExport, &cli_context())).await?;
+    // A damaged or rolled-back log is exported too (that is when it is needed
+    // most), without a new signature over it.
+    let head = match services.checkpointer.current().await {
+        Ok(checkpoint) => TreeHead { size: checkpoint.size, root: checkpoint.root },
+        Err(error) => {
+            eprintln!("warning: no checkpoint signed for this export: {error}");
+            audit.head().await?
+        }
+    };
+    let header = Header {
+        format: EXPORT_FORMAT.into(),
+        version: EXPORT_VERSION,
+        origin: services.checkpointer.origin().to_owned(),
+        verifier_keys: services.checkpointer.verifiers().await?.iter().map(NoteVerifier::encode).collect(),
+        tree_size: head.size,
+        root_hash: STANDARD.encode(head.root),
+    };
+    let mut writer = std::io::BufWriter::new(&mut file);
+    writeln!(writer, "{}", serde_json::to_string(&header)?)?;
+    // Every checkpoint up to the export's is written, not only the newest: a
+    // reader sees the whole signing history, and an edit is located between
+    // the two checkpoints around it.
+    let checkpoints = database.audit_store().checkpoints().await?;
+    for stored in checkpoints.iter().filter(|c| c.size <= head.size) {
+        writeln!(writer, "{}", serde_json::to_string(&Line::Checkpoint { checkpoint: stored.note.clone() })?)?;
+    }
+    let mut next = 0;
+    while next < head.size {
+        let page = audit.entries(next, PAGE).await?;
+        let Some(last) = page.last() else { break };
+        next = last.index + 1;
+        for entry in page.iter().filter(|e| e.index < head.size) {
+            let line = Line::Entry {
+                index: entry.index,
+                entry: STANDARD.encode(&entry.entry),
+                leaf_hash: entry.leaf_hash.map(|h| STANDARD.encode(h)),
+            };
+            writeln!(writer, "{}", serde_json::to_string(&line)?)?;
+        }
+    }
+    writer.flush()?;
+    drop(writer);
+    file.sync_all()?;
+    println!(
+        "exported {} audit events and {} checkpoints to {} (root {})",
+        head.size,
+        checkpoints.len(),
+        out.display(),
+        header.root_hash
+    );
+    Ok(())
 }
 
 /// Every line after the header, numbered from 1, parsed.

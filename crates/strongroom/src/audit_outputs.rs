@@ -65,8 +65,9 @@ impl AuditSink for FileSink {
         format!("file {}", self.path.display())
     }
 
+    /// A new (or empty) file starts with the whole log; an existing one after its last line.
     async fn resume_from(&mut self) -> Option<u64> {
-        let line = last_line(&self.path).ok().flatten()?;
+        let Some(line) = last_line(&self.path).ok().flatten() else { return Some(0) };
         let value: serde_json::Value = serde_json::from_str(&line).ok()?;
         value["index"].as_u64().map(|index| index + 1)
     }

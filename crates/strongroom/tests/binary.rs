@@ -469,7 +469,7 @@ async fn transit_root_key_on_openbao_survives_restart_and_a_wrong_key_is_refused
             .env("STRONGROOM_ROOT_KEY_TRANSIT_KEY", key)
     };
     let mut first = with_transit(server(), "strongroom-root").start();
-    let token = issue_api_key_with(&first, |b| with_transit(b, "strongroom-root"));
+    let token = issue_api_key_with(&first, |b| with_transit(b, "strongroom-root"), &["transit:use", "transit:manage"]);
     let client = reqwest::Client::new();
     transit(&client, &first, &token, "keys/k", serde_json::json!({})).await;
     let (_, encrypted) = transit(&client, &first, &token, "encrypt/k", serde_json::json!({"plaintext": "eA=="})).await;
@@ -498,8 +498,12 @@ async fn transit_root_key_on_openbao_survives_restart_and_a_wrong_key_is_refused
 fn issue_api_key_with(
     server: &TestServer,
     configure: impl Fn(strongroom_testkit::ServerBuilder) -> strongroom_testkit::ServerBuilder,
+    scopes: &[&str],
 ) -> String {
-    let args = ["apikey", "create", "--name", "t", "--scope", "transit:use", "--scope", "transit:manage"];
+    let mut args = vec!["apikey", "create", "--name", "t"];
+    for scope in scopes {
+        args.extend_from_slice(&["--scope", scope]);
+    }
     let output = configure(TestServer::builder(BIN).data_dir(server.data_dir())).run(&args);
     assert_eq!(output.code, Some(0), "{output:?}");
     output.stdout.trim().to_owned()
@@ -520,7 +524,7 @@ async fn aws_kms_root_key_on_moto_survives_restart_and_another_kms_key_is_refuse
             .env("AWS_SECRET_ACCESS_KEY", "a-test-secret-that-must-never-be-logged")
     };
     let mut first = with_kms(server(), &key_id).start();
-    let token = issue_api_key_with(&first, |b| with_kms(b, &key_id));
+    let token = issue_api_key_with(&first, |b| with_kms(b, &key_id), &["transit:use", "transit:manage"]);
     let client = reqwest::Client::new();
     transit(&client, &first, &token, "keys/k", serde_json::json!({})).await;
     let (_, encrypted) = transit(&client, &first, &token, "encrypt/k", serde_json::json!({"plaintext": "eQ=="})).await;
@@ -562,7 +566,7 @@ async fn pkcs11_root_key_on_softhsm_survives_restart_and_another_hsm_key_is_refu
             .env("STRONGROOM_ROOT_KEY_PKCS11_PIN", SoftHsm::PIN)
     };
     let mut first = with_hsm(server(), "strongroom-root").start();
-    let token = issue_api_key_with(&first, |b| with_hsm(b, "strongroom-root"));
+    let token = issue_api_key_with(&first, |b| with_hsm(b, "strongroom-root"), &["transit:use", "transit:manage"]);
     let client = reqwest::Client::new();
     transit(&client, &first, &token, "keys/k", serde_json::json!({})).await;
     let (_, encrypted) = transit(&client, &first, &token, "encrypt/k", serde_json::json!({"plaintext": "eg=="})).await;
@@ -636,3 +640,5 @@ async fn keys_api_lists_rotates_and_destroys_with_justification() {
     assert_eq!(event["justification"], "matter closed, retention period over", "{events}");
     assert_eq!((event["details"]["state"].as_str(), event["result"].as_str()), (Some("destroyed"), Some("success")));
 }
+#[path = "binary/audit.rs"]
+mod audit;

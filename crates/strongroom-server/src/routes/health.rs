@@ -3,11 +3,10 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
-use strongroom_proto::{CheckState, Health, Readiness, ReadinessCheck};
+use strongroom_proto::{CheckState, Health, Problem, Readiness, ReadinessCheck};
 
 use super::READINESS_TIMEOUT;
-use crate::AppState;
+use crate::{ApiError, AppState};
 
 /// Liveness: the process answers. Public.
 #[utoipa::path(
@@ -22,17 +21,18 @@ pub(crate) async fn healthz() -> Json<Health> {
 
 /// Readiness: the database answers, the root key is unsealed and the audit
 /// log can record (no rollback detected, enough free space, appends working). Public.
-/// 503 with the same body when a check fails, so a balancer stops routing here.
+/// When a check fails: 503, an `unavailable` problem whose detail names every
+/// failing check, so a balancer stops routing here and an operator sees why.
 #[utoipa::path(
     get,
     path = "/readyz",
     tag = "health",
     responses(
         (status = 200, description = "Every dependency works", body = Readiness),
-        (status = 503, description = "A dependency is failing; `checks` says which", body = Readiness),
+        (status = 503, description = "A dependency is failing; the problem's detail names each failing check", body = Problem),
     )
 )]
-pub(crate) async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
+pub(crate) async fn readyz(State(state): State<AppState>) -> Result<Json<Readiness>, ApiError> {
     let database = match tokio::time::timeout(READINESS_TIMEOUT, state.store.ping()).await {
         Ok(Ok(())) => check("database", CheckState::Ok, format!("{} answers", state.store.backend().as_str())),
         Ok(Err(error)) => {
@@ -51,10 +51,12 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<R
         check("audit", CheckState::Failing, problems.join("; "))
     };
     let checks = vec![database, root_key, audit];
-    let ready = checks.iter().all(|c| c.state == CheckState::Ok);
-    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    let body = Readiness { status: if ready { "ready" } else { "not_ready" }.into(), checks };
-    (status, Json(body))
+    let failing: Vec<String> =
+        checks.iter().filter(|c| c.state != CheckState::Ok).map(|c| format!("{}: {}", c.name, c.detail)).collect();
+    if !failing.is_empty() {
+        return Err(ApiError::Unavailable(format!("not ready: {}", failing.join("; "))));
+    }
+    Ok(Json(Readiness { status: "ready".into(), checks }))
 }
 
 fn check(name: &str, state: CheckState, detail: String) -> ReadinessCheck {

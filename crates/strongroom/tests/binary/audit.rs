@@ -1,0 +1,453 @@
+//! The audit log through the real binary: signed checkpoints and proofs that
+//! verify, tampering caught by `GET /v1/audit/stats` and by the offline
+//! verifier, fail-closed writes, one tree from two servers, sinks and alerts.
+
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::{Value, json};
+use strongroom_crypto::merkle::{Hash, leaf_hash, verify_consistency, verify_inclusion};
+use strongroom_crypto::note::{Checkpoint, NoteVerifier, open_note};
+use strongroom_testkit::{TestDatabase, TestServer};
+
+use super::{BIN, issue_api_key, issue_api_key_with, server, transit};
+
+const ALL_SCOPES: [&str; 4] = ["audit:read", "transit:use", "transit:manage", "keys:manage"];
+
+async fn get(server: &TestServer, token: &str, path: &str) -> (u16, Value) {
+    let response = reqwest::Client::new().get(server.url(path)).header("X-API-Key", token).send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn text(server: &TestServer, path: &str) -> (u16, String) {
+    let response = reqwest::get(server.url(path)).await.unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+fn hash(text: &Value) -> Hash {
+    STANDARD.decode(text.as_str().unwrap()).unwrap().try_into().unwrap()
+}
+
+/// Makes `count` audited transit calls on key `k` (creating it first).
+async fn make_events(server: &TestServer, token: &str, count: usize) {
+    let client = reqwest::Client::new();
+    transit(&client, server, token, "keys/k", json!({})).await;
+    for _ in 0..count {
+        let (status, body) = transit(&client, server, token, "encrypt/k", json!({"plaintext": "aGk="})).await;
+        assert_eq!(status, 200, "{body}");
+    }
+}
+
+/// The verified checkpoint the server publishes now.
+async fn checkpoint(server: &TestServer) -> (Checkpoint, NoteVerifier) {
+    let (status, key) = text(server, "/v1/audit/public-key").await;
+    assert_eq!(status, 200, "{key}");
+    let verifier = NoteVerifier::parse(key.lines().next().unwrap()).unwrap();
+    let (status, note) = text(server, "/v1/audit/checkpoint").await;
+    assert_eq!(status, 200, "{note}");
+    let body = open_note(&note, std::slice::from_ref(&verifier)).expect("the checkpoint verifies with the public key");
+    (Checkpoint::parse(body).unwrap(), verifier)
+}
+
+fn sqlite_url(server: &TestServer) -> String {
+    format!("sqlite://{}", server.data_dir().join("strongroom.db").display())
+}
+
+/// Runs SQL on the server's database behind its back, as an attacker or a
+/// failing disk would.
+async fn sql(url: &str, statement: &str) {
+    use sqlx::Connection;
+    let statement = sqlx::raw_sql(sqlx::AssertSqlSafe(statement.to_owned()));
+    if url.starts_with("sqlite:") {
+        statement.execute(&mut sqlx::SqliteConnection::connect(url).await.unwrap()).await.unwrap();
+    } else {
+        statement.execute(&mut sqlx::PgConnection::connect(url).await.unwrap()).await.unwrap();
+    }
+}
+
+fn cli(server: &TestServer, args: &[&str]) -> strongroom_testkit::CliOutput {
+    TestServer::builder(BIN).data_dir(server.data_dir()).run(args)
+}
+
+#[tokio::test]
+async fn checkpoints_verify_and_every_inclusion_and_consistency_proof_checks_out() {
+    let server = server().start();
+    let token = issue_api_key(&server, &ALL_SCOPES);
+    make_events(&server, &token, 3).await;
+    let (first, verifier) = checkpoint(&server).await;
+    assert!(first.origin.starts_with("strongroom/"), "{}", first.origin);
+    assert_eq!(verifier.name(), first.origin);
+    make_events(&server, &token, 4).await;
+    let (second, _) = checkpoint(&server).await;
+    assert!(second.size > first.size);
+
+    for index in 0..second.size {
+        let (status, event) = get(&server, &token, &format!("/v1/audit/events/{index}")).await;
+        assert_eq!(status, 200, "{event}");
+        let entry = STANDARD.decode(event["entry"].as_str().unwrap()).unwrap();
+        let leaf = leaf_hash(&entry);
+        assert_eq!(hash(&event["leaf_hash"]), leaf);
+        let (status, proof) =
+            get(&server, &token, &format!("/v1/audit/proof/inclusion?index={index}&tree_size={}", second.size)).await;
+        assert_eq!(status, 200, "{proof}");
+        let path: Vec<Hash> = proof["inclusion_path"].as_array().unwrap().iter().map(hash).collect();
+        assert!(verify_inclusion(&leaf, index, second.size, &path, &second.root), "leaf {index}");
+    }
+    let (_, proof) =
+        get(&server, &token, &format!("/v1/audit/proof/consistency?from={}&to={}", first.size, second.size)).await;
+    let path: Vec<Hash> = proof["consistency_path"].as_array().unwrap().iter().map(hash).collect();
+    assert!(verify_consistency(first.size, second.size, &first.root, &second.root, &path));
+
+    let (status, problem) = get(&server, &token, "/v1/audit/proof/inclusion?index=999999").await;
+    assert_eq!((status, problem["code"].as_str()), (400, Some("invalid_request")), "{problem}");
+    let (status, problem) = get(&server, &token, "/v1/audit/events/999999").await;
+    assert_eq!((status, problem["code"].as_str()), (404, Some("not_found")), "{problem}");
+    let reader = issue_api_key(&server, &["transit:use"]);
+    let (status, _) = get(&server, &reader, "/v1/audit/events").await;
+    assert_eq!(status, 403, "audit:read is required");
+    let (_, denied) = get(&server, &token, "/v1/audit/events?action=permission.denied").await;
+    assert_eq!(denied["events"][0]["event"]["target"]["id"], "GET /v1/audit/events", "{denied}");
+}
+
+#[tokio::test]
+async fn an_edited_event_is_reported_with_its_index_by_stats_and_by_offline_verify() {
+    let server = server().start();
+    let token = issue_api_key(&server, &ALL_SCOPES);
+    make_events(&server, &token, 5).await;
+    let (before, verifier) = checkpoint(&server).await;
+    let (_, stats) = get(&server, &token, "/v1/audit/stats").await;
+    assert_eq!(stats["integrity"]["verified"], true, "{stats}");
+
+    let target = before.size - 2;
+    sql(
+        &sqlite_url(&server),
+        &format!(
+            "UPDATE audit_entries SET entry = CAST(replace(CAST(entry AS TEXT), 'success', 'failure') AS BLOB) \
+             WHERE leaf_index = {target}"
+        ),
+    )
+    .await;
+    let (_, stats) = get(&server, &token, "/v1/audit/stats").await;
+    assert_eq!(stats["integrity"]["verified"], false, "{stats}");
+    assert_eq!(stats["integrity"]["problems"][0]["index"], target, "{stats}");
+
+    let export = server.data_dir().with_file_name("export.jsonl");
+    let exported = cli(&server, &["audit", "export", "--out", export.to_str().unwrap()]);
+    assert_eq!(exported.code, Some(0), "{exported:?}");
+    let key = verifier.encode();
+    let verified = cli(&server, &["audit", "verify", export.to_str().unwrap(), "--key", &key]);
+    assert_eq!(verified.code, Some(1), "{verified:?}");
+    assert!(verified.stderr.contains(&format!("at index {target}: entry {target} does not hash")), "{verified:?}");
+}
+
+#[tokio::test]
+async fn deleted_and_truncated_events_are_reported_by_stats() {
+    let server = server().start();
+    let token = issue_api_key(&server, &ALL_SCOPES);
+    make_events(&server, &token, 6).await;
+    let (signed, _) = checkpoint(&server).await;
+    let url = sqlite_url(&server);
+    sql(&url, "DELETE FROM audit_entries WHERE leaf_index = 3").await;
+    let (_, stats) = get(&server, &token, "/v1/audit/stats").await;
+    assert_eq!(stats["integrity"]["problems"][0]["index"], 3, "{stats}");
+    assert!(stats["integrity"]["problems"][0]["message"].as_str().unwrap().contains("missing"), "{stats}");
+
+    let cut = signed.size - 2;
+    sql(&url, &format!("DELETE FROM audit_entries WHERE leaf_index >= {cut}")).await;
+    let (_, stats) = get(&server, &token, "/v1/audit/stats").await;
+    let problems = stats["integrity"]["problems"].to_string();
+    assert!(problems.contains(&format!("only {cut} are present")), "{stats}");
+    assert!(problems.contains("truncated"), "the signed checkpoint covers the cut entries: {stats}");
+}
+
+#[tokio::test]
+async fn a_database_restored_from_an_old_copy_is_reported_as_a_rollback() {
+    let mut first = server().start();
+    let data_dir = first.data_dir().to_owned();
+    let token = issue_api_key(&first, &ALL_SCOPES);
+    make_events(&first, &token, 2).await;
+    first.terminate();
+    let database = data_dir.join("strongroom.db");
+    let old_copy = data_dir.with_file_name("old-copy.db");
+    std::fs::copy(&database, &old_copy).unwrap();
+
+    let mut second = server().data_dir(&data_dir).start();
+    make_events(&second, &token, 3).await;
+    let (anchored, verifier) = checkpoint(&second).await;
+    second.terminate();
+    // The whole database goes back in time, tree head and checkpoints included:
+    // only the anchor file outside it remembers.
+    for suffix in ["-wal", "-shm"] {
+        let _ = std::fs::remove_file(data_dir.join(format!("strongroom.db{suffix}")));
+    }
+    std::fs::copy(&old_copy, &database).unwrap();
+
+    let third = server().data_dir(&data_dir).start();
+    let (status, ready) = text(&third, "/readyz").await;
+    assert_eq!(status, 503, "{ready}");
+    assert!(ready.contains("rolled back"), "{ready}");
+    let (status, problem) = text(&third, "/v1/audit/checkpoint").await;
+    assert_eq!(status, 503, "no checkpoint is signed over a rolled-back tree: {problem}");
+    assert!(problem.contains("audit_damaged"), "{problem}");
+    let (_, stats) = get(&third, &token, "/v1/audit/stats").await;
+    assert!(stats["integrity"]["problems"].to_string().contains("truncated"), "{stats}");
+
+    let export = data_dir.with_file_name("export.jsonl");
+    let exported = cli(&third, &["audit", "export", "--out", export.to_str().unwrap()]);
+    assert_eq!(exported.code, Some(0), "a damaged log is still exported: {exported:?}");
+    let anchor = data_dir.join("audit-checkpoints.jsonl");
+    let verified = cli(
+        &third,
+        &[
+            "audit",
+            "verify",
+            export.to_str().unwrap(),
+            "--key",
+            &verifier.encode(),
+            "--anchor",
+            anchor.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(verified.code, Some(1), "{verified:?}");
+    assert!(verified.stderr.contains(&format!("covers {} entries", anchored.size)), "{verified:?}");
+}
+
+#[tokio::test]
+async fn offline_verify_accepts_an_untouched_export_and_only_with_the_right_key() {
+    let server = server().start();
+    let token = issue_api_key(&server, &ALL_SCOPES);
+    make_events(&server, &token, 3).await;
+    let (_, verifier) = checkpoint(&server).await;
+    let export = server.data_dir().with_file_name("export.jsonl");
+    assert_eq!(cli(&server, &["audit", "export", "--out", export.to_str().unwrap()]).code, Some(0));
+    let anchor = server.data_dir().join("audit-checkpoints.jsonl");
+    let path = export.to_str().unwrap();
+    let verified =
+        cli(&server, &["audit", "verify", path, "--key", &verifier.encode(), "--anchor", anchor.to_str().unwrap()]);
+    assert_eq!(verified.code, Some(0), "{verified:?}");
+    assert!(verified.stdout.starts_with("verified: "), "{verified:?}");
+    let stranger = NoteVerifier::new(verifier.name(), [7; 32]).unwrap().encode();
+    let refused = cli(&server, &["audit", "verify", path, "--key", &stranger]);
+    assert_eq!(refused.code, Some(1), "{refused:?}");
+    assert!(refused.stderr.contains("does not verify"), "{refused:?}");
+    // The export itself is an audited event.
+    let (_, events) = get(&server, &token, "/v1/audit/events?action=audit.export").await;
+    assert_eq!(events["events"].as_array().unwrap().len(), 1, "{events}");
+}
+
+/// A trigger that makes every insert into the audit tree fail, as a full or
+/// read-only audit store would.
+async fn break_audit_store(url: &str, postgres: bool) {
+    if postgres {
+        sql(
+            url,
+            "CREATE FUNCTION refuse_audit() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'audit store full'; END $$ \
+             LANGUAGE plpgsql; \
+             CREATE TRIGGER audit_store_full BEFORE INSERT ON audit_entries FOR EACH STATEMENT EXECUTE FUNCTION refuse_audit()",
+        )
+        .await;
+    } else {
+        sql(
+            url,
+            "CREATE TRIGGER audit_store_full BEFORE INSERT ON audit_entries BEGIN SELECT RAISE(ABORT, 'audit store full'); END",
+        )
+        .await;
+    }
+}
+
+/// The environment that lets a server or a CLI command reach a shared
+/// PostgreSQL database: its URL and the deployment's root-key passphrase.
+fn on_postgres(url: &str) -> impl Fn(strongroom_testkit::ServerBuilder) -> strongroom_testkit::ServerBuilder + '_ {
+    move |builder| {
+        builder
+            .database(url)
+            .env("STRONGROOM_ROOT_KEY_PROVIDER", "passphrase")
+            .env("STRONGROOM_ROOT_KEY_PASSPHRASE", "shared by every instance of this deployment")
+    }
+}
+
+async fn an_unwritable_audit_store_refuses_actions_and_commits_nothing(
+    server: TestServer,
+    url: String,
+    postgres: bool,
+) {
+    let configure = on_postgres(&url);
+    let cli = |args: &[&str]| {
+        let builder = TestServer::builder(BIN).data_dir(server.data_dir());
+        if postgres { configure(builder).run(args) } else { builder.run(args) }
+    };
+    let token = if postgres {
+        issue_api_key_with(&server, &configure, &ALL_SCOPES)
+    } else {
+        issue_api_key(&server, &ALL_SCOPES)
+    };
+    make_events(&server, &token, 1).await;
+    let (_, head) = get(&server, &token, "/v1/audit/stats").await;
+    break_audit_store(&url, postgres).await;
+
+    let client = reqwest::Client::new();
+    let (status, refused) = transit(&client, &server, &token, "encrypt/k", json!({"plaintext": "aGk="})).await;
+    assert_eq!((status, refused["code"].as_str()), (503, Some("audit_unavailable")), "{refused}");
+    let (status, refused) =
+        transit(&client, &server, &token, "decrypt/k", json!({"ciphertext": "vault:v1:AAAA"})).await;
+    assert_eq!(status, 400, "a refusal that reveals nothing is still answered: {refused}");
+    let rotate = client.post(server.url("/v1/keys/k/rotate")).header("X-API-Key", &token).send().await.unwrap();
+    assert_eq!(rotate.status(), 503);
+    let created = cli(&["apikey", "create", "--name", "during outage", "--scope", "transit:use"]);
+    assert_eq!(created.code, Some(1), "{created:?}");
+    let (status, ready) = text(&server, "/readyz").await;
+    assert_eq!(status, 503, "{ready}");
+
+    let drop =
+        if postgres { "DROP TRIGGER audit_store_full ON audit_entries" } else { "DROP TRIGGER audit_store_full" };
+    sql(&url, drop).await;
+    let (_, key) = get(&server, &token, "/v1/keys/k").await;
+    assert_eq!(key["latest_version"], 1, "the refused rotation committed nothing: {key}");
+    let listed = cli(&["apikey", "list"]);
+    assert!(!listed.stdout.contains("during outage"), "{listed:?}");
+    let (status, body) = transit(&client, &server, &token, "encrypt/k", json!({"plaintext": "aGk="})).await;
+    assert_eq!(status, 200, "{body}");
+    let (_, stats) = get(&server, &token, "/v1/audit/stats").await;
+    assert_eq!(stats["integrity"]["verified"], true, "{stats}");
+    let recorded = stats["total_events"].as_u64().unwrap() - head["total_events"].as_u64().unwrap();
+    assert_eq!(recorded, 1, "only the encrypt after recovery, nothing of the refused actions: {stats}");
+    let (status, ready) = text(&server, "/readyz").await;
+    assert_eq!(status, 200, "{ready}");
+}
+
+#[tokio::test]
+async fn an_unwritable_sqlite_audit_store_refuses_actions_and_commits_nothing() {
+    let server = server().start();
+    let url = sqlite_url(&server);
+    an_unwritable_audit_store_refuses_actions_and_commits_nothing(server, url, false).await;
+}
+
+#[tokio::test]
+async fn an_unwritable_postgres_audit_store_refuses_actions_and_commits_nothing() {
+    let Some(database) = TestDatabase::postgres().await else { return };
+    let server = on_postgres(database.url())(server()).start();
+    an_unwritable_audit_store_refuses_actions_and_commits_nothing(server, database.url().to_owned(), true).await;
+}
+
+#[tokio::test]
+async fn two_servers_on_one_postgres_grow_one_tree_with_every_acknowledged_event() {
+    let Some(database) = TestDatabase::postgres().await else { return };
+    let instance = on_postgres(database.url());
+    let a = instance(server()).start();
+    let b = instance(server()).start();
+    let token = issue_api_key_with(&a, &instance, &ALL_SCOPES);
+    make_events(&a, &token, 1).await;
+    let (_, before) = get(&a, &token, "/v1/audit/stats").await;
+    let before = before["total_events"].as_u64().unwrap();
+
+    let client = reqwest::Client::new();
+    let mut calls = Vec::new();
+    for i in 0..200 {
+        let (client, url, token) = (client.clone(), if i % 2 == 0 { a.url("") } else { b.url("") }, token.clone());
+        calls.push(tokio::spawn(async move {
+            client
+                .post(format!("{url}/v1/transit/encrypt/k"))
+                .header("X-Vault-Token", token)
+                .json(&json!({"plaintext": "aGk="}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }));
+    }
+    let mut acknowledged = 0;
+    for call in calls {
+        if call.await.unwrap() == 200 {
+            acknowledged += 1;
+        }
+    }
+    assert_eq!(acknowledged, 200);
+    let (_, stats) = get(&b, &token, "/v1/audit/stats").await;
+    assert_eq!(stats["integrity"]["verified"], true, "{stats}");
+    // The stats request itself is not an event; nothing else ran meanwhile.
+    assert_eq!(stats["total_events"].as_u64().unwrap(), before + acknowledged, "{stats}");
+    let (_, encrypts) = get(&a, &token, "/v1/audit/events?action=transit.encrypt&limit=1000").await;
+    assert_eq!(encrypts["events"].as_array().unwrap().len(), 201);
+}
+
+/// Accepts one HTTP request on a free port and returns its body.
+async fn one_http_request() -> (String, tokio::task::JoinHandle<String>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let task = tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let mut request = Vec::new();
+        let mut buffer = [0u8; 4096];
+        loop {
+            let read = stream.read(&mut buffer).await.unwrap();
+            request.extend_from_slice(&buffer[..read]);
+            let text = String::from_utf8_lossy(&request).to_string();
+            if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                let length: usize = head
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap())
+                    })
+                    .unwrap_or(0);
+                if body.len() >= length {
+                    stream.write_all(b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n").await.unwrap();
+                    return body.to_owned();
+                }
+            }
+            if read == 0 {
+                return text;
+            }
+        }
+    });
+    (url, task)
+}
+
+#[tokio::test]
+async fn sinks_copy_every_event_and_failed_authentications_raise_an_alert_and_a_webhook() {
+    let syslog = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let (webhook, received) = one_http_request().await;
+    let home = tempfile::tempdir().unwrap();
+    let sink_file = home.path().join("audit.jsonl");
+    let server = server()
+        .env("STRONGROOM_AUDIT_SINK_FILE", sink_file.to_str().unwrap())
+        .env("STRONGROOM_AUDIT_SINK_SYSLOG", format!("udp://{}", syslog.local_addr().unwrap()))
+        .env("STRONGROOM_AUDIT_ALERT_FAILED_LOGINS", "3")
+        .env("STRONGROOM_AUDIT_ALERT_INTERVAL_SECONDS", "1")
+        .env("STRONGROOM_AUDIT_ALERT_WEBHOOK_URL", webhook)
+        .start();
+    let token = issue_api_key(&server, &ALL_SCOPES);
+    let client = reqwest::Client::new();
+    for attempt in 0..3 {
+        let bad = format!("sr_000000000000000{attempt}_{}", "A".repeat(43));
+        let response = client.get(server.url("/v1/keys")).header("X-API-Key", bad).send().await.unwrap();
+        assert_eq!(response.status(), 401);
+    }
+    let body = tokio::time::timeout(Duration::from_secs(20), received).await.expect("the webhook is called").unwrap();
+    let alert: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(alert["rule"], "failed_logins_per_address", "{alert}");
+    assert_eq!(alert["group_key"], "127.0.0.1");
+    let (_, alerts) = get(&server, &token, "/v1/alerts").await;
+    assert!(alerts["alerts"].to_string().contains("failed_logins_per_address"), "{alerts}");
+    let (_, raised) = get(&server, &token, "/v1/audit/events?action=alert").await;
+    assert_eq!(raised["events"].as_array().unwrap().len(), 1, "an alert is raised once per window: {raised}");
+
+    let (_, stats) = get(&server, &token, "/v1/audit/stats").await;
+    let total = stats["total_events"].as_u64().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let lines = loop {
+        let lines = std::fs::read_to_string(&sink_file).unwrap_or_default().lines().count() as u64;
+        if lines >= total || std::time::Instant::now() > deadline {
+            break lines;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(lines >= total, "the file sink holds {lines} of {total} events");
+    let mut datagram = [0u8; 8192];
+    let length = tokio::time::timeout(Duration::from_secs(5), syslog.recv(&mut datagram)).await.unwrap().unwrap();
+    let message = String::from_utf8_lossy(&datagram[..length]);
+    assert!(message.starts_with('<') && message.contains(" strongroom ") && message.contains("\"event\""), "{message}");
+}
