@@ -64,8 +64,7 @@ macro_rules! impl_api_key_store {
                 .execute(&mut *tx)
                 .await
                 .map_err(map)?;
-                Self::append_audit_in(&mut tx, audit).await?;
-                tx.commit().await.map_err(map)
+                Self::commit_audited(tx, true, audit).await.map(|_| ())
             }
 
             async fn api_key(&self, id: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
@@ -95,13 +94,7 @@ macro_rules! impl_api_key_store {
                     .execute(&mut *tx)
                     .await
                     .map_err(map)?;
-                if updated.rows_affected() == 0 {
-                    tx.rollback().await.map_err(map)?;
-                    return Ok(false);
-                }
-                Self::append_audit_in(&mut tx, audit).await?;
-                tx.commit().await.map_err(map)?;
-                Ok(true)
+                Self::commit_audited(tx, updated.rows_affected() == 1, audit).await
             }
 
             async fn add_api_key_uses(&self, id: &str, count: i64, last_at: i64) -> Result<(), StoreError> {

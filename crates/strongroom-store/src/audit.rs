@@ -23,6 +23,33 @@ use crate::settings::{PostgresStore, SqliteStore};
 
 /// Rows per multi-row INSERT, well below both engines' bind-parameter limits.
 const ROWS_PER_INSERT: usize = 400;
+/// Bytes of bound values per INSERT on PostgreSQL. sqlx 0.9.0 leaves Nagle's
+/// algorithm on for PostgreSQL over TCP (launchbadge/sqlx#4335, fixed
+/// upstream, not yet released), and a statement whose message passes about
+/// 16 KiB then waits ~40 ms for a delayed ACK: measured 45 ms for 63 events in
+/// one statement, 1.4 ms in statements of under 12 KiB. Keep them well below.
+const PG_BYTES_PER_INSERT: usize = 8 * 1024;
+/// SQLite runs in process: fewer, larger statements are cheaper.
+const SQLITE_BYTES_PER_INSERT: usize = usize::MAX;
+
+/// Splits `items` into runs of at most [`ROWS_PER_INSERT`] rows and (unless a
+/// single row is larger) `max_bytes` bytes, as `(offset, run)`.
+fn insert_runs<T>(items: &[T], max_bytes: usize, bytes: impl Fn(&T) -> usize) -> Vec<(usize, &[T])> {
+    let mut runs = Vec::new();
+    let (mut start, mut size) = (0, 0usize);
+    for (i, item) in items.iter().enumerate() {
+        let item_bytes = bytes(item);
+        if i > start && (i - start == ROWS_PER_INSERT || size.saturating_add(item_bytes) > max_bytes) {
+            runs.push((start, &items[start..i]));
+            (start, size) = (i, 0);
+        }
+        size = size.saturating_add(item_bytes);
+    }
+    if start < items.len() {
+        runs.push((start, &items[start..]));
+    }
+    runs
+}
 
 fn corrupt(what: &str) -> StoreError {
     StoreError::Backend(format!("the stored audit tree is damaged: {what}").into())
@@ -60,11 +87,28 @@ fn group_column(group: AlertGroup) -> &'static str {
 }
 
 macro_rules! impl_audit_store {
-    ($store:ident, $db:ty, $begin:literal, $lock_head:literal) => {
+    ($store:ident, $db:ty, $begin:literal, $lock_head:literal, $max_bytes:expr) => {
         impl $store {
             /// A transaction that may append to the audit tree (see the module doc).
             pub(crate) async fn begin_write(&self) -> Result<sqlx::Transaction<'static, $db>, StoreError> {
                 self.pool.begin_with($begin).await.map_err(map)
+            }
+
+            /// Ends a write: when it `changed` something, appends its `audit`
+            /// records and commits (`true`); otherwise rolls back (`false`:
+            /// nothing written, nothing audited).
+            pub(crate) async fn commit_audited(
+                mut tx: sqlx::Transaction<'static, $db>,
+                changed: bool,
+                audit: &[AuditRecord],
+            ) -> Result<bool, StoreError> {
+                if !changed {
+                    tx.rollback().await.map_err(map)?;
+                    return Ok(false);
+                }
+                Self::append_audit_in(&mut tx, audit).await?;
+                tx.commit().await.map_err(map).map_err(refused)?;
+                Ok(true)
             }
 
             /// Appends `records` inside `tx`; nothing when there are none.
@@ -95,8 +139,9 @@ macro_rules! impl_audit_store {
                 for record in records {
                     nodes.extend(frontier.push(leaf_hash(&record.entry)));
                 }
-                for (chunk_number, chunk) in records.chunks(ROWS_PER_INSERT).enumerate() {
-                    let offset = first + (chunk_number * ROWS_PER_INSERT) as u64;
+                let record_bytes = |r: &AuditRecord| r.entry.len() + r.event_type.len() + r.actor_id.len() + 64;
+                for (start, chunk) in insert_runs(records, $max_bytes, record_bytes) {
+                    let offset = first + start as u64;
                     let mut insert = QueryBuilder::<$db>::new(
                         "INSERT INTO audit_entries (leaf_index, entry, time_ms, event_type, outcome, actor_id, target_id, matter, ip_key) ",
                     );
@@ -118,7 +163,7 @@ macro_rules! impl_audit_store {
                     .enumerate()
                     .flat_map(|(i, record)| record.hmacs.iter().map(move |mac| (signed(first + i as u64), mac)))
                     .collect();
-                for chunk in hmacs.chunks(ROWS_PER_INSERT) {
+                for (_, chunk) in insert_runs(&hmacs, $max_bytes, |(_, mac)| mac.len() + 16) {
                     let mut insert = QueryBuilder::<$db>::new("INSERT INTO audit_hmacs (hmac, leaf_index) ");
                     insert.push_values(chunk, |mut row, (leaf, mac)| {
                         row.push_bind(*mac).push_bind(*leaf);
@@ -126,7 +171,7 @@ macro_rules! impl_audit_store {
                     insert.push(" ON CONFLICT DO NOTHING");
                     insert.build().execute(&mut **tx).await.map_err(map)?;
                 }
-                for chunk in nodes.chunks(ROWS_PER_INSERT) {
+                for (_, chunk) in insert_runs(&nodes, $max_bytes, |_| 64) {
                     let mut insert = QueryBuilder::<$db>::new("INSERT INTO audit_nodes (level, idx, hash) ");
                     insert.push_values(chunk, |mut row, (id, node)| {
                         row.push_bind(i32::from(id.level)).push_bind(signed(id.index)).push_bind(node.to_vec());
@@ -411,5 +456,22 @@ macro_rules! impl_audit_store {
     };
 }
 
-impl_audit_store!(SqliteStore, sqlx::Sqlite, "BEGIN IMMEDIATE", "");
-impl_audit_store!(PostgresStore, sqlx::Postgres, "BEGIN", " FOR UPDATE");
+impl_audit_store!(SqliteStore, sqlx::Sqlite, "BEGIN IMMEDIATE", "", SQLITE_BYTES_PER_INSERT);
+impl_audit_store!(PostgresStore, sqlx::Postgres, "BEGIN", " FOR UPDATE", PG_BYTES_PER_INSERT);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn insert_runs_respect_rows_and_bytes_and_cover_everything() {
+        let items: Vec<usize> = vec![3000, 3000, 3000, 9000, 10, 10];
+        let runs = insert_runs(&items, 8192, |size| *size);
+        let shapes: Vec<(usize, usize)> = runs.iter().map(|(start, run)| (*start, run.len())).collect();
+        assert_eq!(shapes, vec![(0, 2), (2, 1), (3, 1), (4, 2)], "an oversized row stands alone");
+        let many = vec![1usize; 1000];
+        let runs = insert_runs(&many, usize::MAX, |_| 1);
+        assert_eq!(runs.iter().map(|(_, r)| r.len()).collect::<Vec<_>>(), vec![400, 400, 200]);
+        assert!(insert_runs::<usize>(&[], 1, |_| 1).is_empty());
+    }
+}

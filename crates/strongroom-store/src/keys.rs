@@ -75,8 +75,7 @@ macro_rules! impl_key_store {
                         .map_err(map)?;
                     }
                 }
-                Self::append_audit_in(&mut tx, audit).await?;
-                tx.commit().await.map_err(map)
+                Self::commit_audited(tx, true, audit).await.map(|_| ())
             }
 
             async fn key(&self, name: &str) -> Result<Option<StoredKey>, StoreError> {
@@ -149,8 +148,7 @@ macro_rules! impl_key_store {
                 .await
                 .map_err(map)?;
                 if claimed.rows_affected() == 0 {
-                    tx.rollback().await.map_err(map)?;
-                    return Ok(false);
+                    return Self::commit_audited(tx, false, audit).await;
                 }
                 sqlx::query(
                     "INSERT INTO key_versions (key_name, version, wrapped_material, created_at) VALUES ($1, $2, $3, $4)",
@@ -162,9 +160,7 @@ macro_rules! impl_key_store {
                 .execute(&mut *tx)
                 .await
                 .map_err(map)?;
-                Self::append_audit_in(&mut tx, audit).await?;
-                tx.commit().await.map_err(map)?;
-                Ok(true)
+                Self::commit_audited(tx, true, audit).await
             }
 
             async fn update_key(&self, key: &StoredKey, audit: &[AuditRecord]) -> Result<bool, StoreError> {
@@ -182,13 +178,7 @@ macro_rules! impl_key_store {
                 .execute(&mut *tx)
                 .await
                 .map_err(map)?;
-                if updated.rows_affected() == 0 {
-                    tx.rollback().await.map_err(map)?;
-                    return Ok(false);
-                }
-                Self::append_audit_in(&mut tx, audit).await?;
-                tx.commit().await.map_err(map)?;
-                Ok(true)
+                Self::commit_audited(tx, updated.rows_affected() == 1, audit).await
             }
 
             async fn destroy_key_material(
@@ -205,8 +195,7 @@ macro_rules! impl_key_store {
                     .await
                     .map_err(map)?;
                 if updated.rows_affected() == 0 {
-                    tx.rollback().await.map_err(map)?;
-                    return Ok(false);
+                    return Self::commit_audited(tx, false, audit).await;
                 }
                 sqlx::query("UPDATE key_versions SET wrapped_material = $1 WHERE key_name = $2")
                     .bind(Vec::<u8>::new())
@@ -214,9 +203,7 @@ macro_rules! impl_key_store {
                     .execute(&mut *tx)
                     .await
                     .map_err(map)?;
-                Self::append_audit_in(&mut tx, audit).await?;
-                tx.commit().await.map_err(map)?;
-                Ok(true)
+                Self::commit_audited(tx, true, audit).await
             }
 
             async fn delete_key(&self, name: &str, audit: &[AuditRecord]) -> Result<bool, StoreError> {
@@ -228,13 +215,7 @@ macro_rules! impl_key_store {
                     .map_err(map)?;
                 let deleted =
                     sqlx::query("DELETE FROM keys WHERE name = $1").bind(name).execute(&mut *tx).await.map_err(map)?;
-                if deleted.rows_affected() == 0 {
-                    tx.rollback().await.map_err(map)?;
-                    return Ok(false);
-                }
-                Self::append_audit_in(&mut tx, audit).await?;
-                tx.commit().await.map_err(map)?;
-                Ok(true)
+                Self::commit_audited(tx, deleted.rows_affected() == 1, audit).await
             }
         }
     };

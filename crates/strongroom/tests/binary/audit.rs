@@ -451,3 +451,22 @@ async fn sinks_copy_every_event_and_failed_authentications_raise_an_alert_and_a_
     let message = String::from_utf8_lossy(&datagram[..length]);
     assert!(message.starts_with('<') && message.contains(" strongroom ") && message.contains("\"event\""), "{message}");
 }
+
+#[tokio::test]
+async fn hashed_addresses_stay_out_of_events_yet_are_found_by_hmac_of() {
+    let server = server().env("STRONGROOM_AUDIT_HASH_IP", "true").start();
+    let token = issue_api_key(&server, &ALL_SCOPES);
+    make_events(&server, &token, 2).await;
+    let (_, events) = get(&server, &token, "/v1/audit/events?action=transit.*").await;
+    let listed = events["events"].as_array().unwrap();
+    assert_eq!(listed.len(), 3, "{events}");
+    for event in listed {
+        assert!(event["event"].get("ip").is_none(), "{event}");
+        assert_eq!(event["event"]["hmac"]["ip"].as_str().unwrap().len(), 64, "{event}");
+    }
+    assert!(!events.to_string().contains("127.0.0.1"));
+    let (_, found) = get(&server, &token, "/v1/audit/events?hmac_of=127.0.0.1&action=transit.*").await;
+    assert_eq!(found["events"].as_array().unwrap().len(), 3, "{found}");
+    let (_, none) = get(&server, &token, "/v1/audit/events?hmac_of=10.9.9.9").await;
+    assert!(none["events"].as_array().unwrap().is_empty(), "{none}");
+}
