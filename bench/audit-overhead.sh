@@ -4,7 +4,9 @@
 # without an audit log, same machine, same wrk load, run alternately.
 #
 # Usage: bench/audit-overhead.sh     (BASELINE_REV=2a8d440 DURATION=10s CONNECTIONS=32 ROUNDS=3 to change)
-# Needs: wrk (apt-get install wrk). Builds the baseline once in a git worktree.
+# Needs: wrk (apt-get install wrk). Builds the baseline once in a git worktree, in a target
+# dir of its own (~/.cache/strongroom-baseline-target): two checkouts of the same workspace in
+# one target dir overwrite each other's artifacts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BASELINE_REV="${BASELINE_REV:-2a8d440}"
@@ -23,10 +25,10 @@ trap cleanup EXIT
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
 
 target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
-# The baseline first (it shares the target dir, so dependencies build once), then this tree.
+baseline_target="${BASELINE_TARGET_DIR:-$HOME/.cache/strongroom-baseline-target}"
 git worktree add --detach -q "$work/baseline-src" "$BASELINE_REV"
-(cd "$work/baseline-src" && CARGO_TARGET_DIR="$target_dir" cargo build --release -q -p strongroom)
-cp "$target_dir/release/strongroom" "$work/strongroom-baseline"
+(cd "$work/baseline-src" && CARGO_TARGET_DIR="$baseline_target" cargo build --release -q -p strongroom)
+cp "$baseline_target/release/strongroom" "$work/strongroom-baseline"
 cargo build --release -q -p strongroom
 cp "$target_dir/release/strongroom" "$work/strongroom-current"
 
@@ -36,16 +38,14 @@ json.dump({'plaintext': base64.b64encode(os.urandom(64)).decode()}, open('$work/
 
 wait_for() { for _ in $(seq 1 100); do curl -sf "$1" >/dev/null 2>&1 && return 0; sleep 0.1; done; echo "no answer from $1" >&2; exit 1; }
 
-start() { # $1 = name, $2 = port -> prints the API key
+start() { # $1 = name, $2 = port; sets $token (not a subshell: the server's pid must reach the cleanup)
     local dir="$work/$1"
     STRONGROOM_DATA_DIR="$dir" STRONGROOM_SERVER_LISTEN="127.0.0.1:$2" STRONGROOM_LOG_LEVEL=warn \
         "$work/strongroom-$1" server > "$work/$1.out" 2> "$work/$1.log" &
     pids+=($!)
     wait_for "http://127.0.0.1:$2/readyz"
-    local token
     token=$(STRONGROOM_DATA_DIR="$dir" "$work/strongroom-$1" apikey create --name bench --scope transit:use --scope transit:manage 2>/dev/null)
     curl -sf -H "X-Vault-Token: $token" -X POST "http://127.0.0.1:$2/v1/transit/keys/bench" >/dev/null
-    echo "$token"
 }
 
 run() { # $1 = port, $2 = token -> "rps p50_ms p99_ms"
@@ -60,12 +60,15 @@ def ms(label):
     m = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
     value, unit = float(m.group(1)), m.group(2)
     return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
-print(f"{float(re.search(r'Requests/sec:\s+([\d.]+)', out).group(1)):.0f} {ms('50'):.2f} {ms('99'):.2f}")
+rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+print(f"{rps:.0f} {ms('50'):.2f} {ms('99'):.2f}")
 PY
 }
 
-baseline_token=$(start baseline 8340)
-current_token=$(start current 8350)
+start baseline 8340
+baseline_token=$token
+start current 8350
+current_token=$token
 printf '%-6s %-28s %10s %9s %9s\n' round server "req/s" "p50 ms" "p99 ms"
 base_total=0; cur_total=0
 for round in $(seq 1 "$ROUNDS"); do

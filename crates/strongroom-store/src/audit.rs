@@ -77,6 +77,42 @@ fn refused(error: StoreError) -> StoreError {
     }
 }
 
+/// The rows an append writes, computed from the head it extends.
+struct AppendPlan<'a> {
+    first: u64,
+    records: &'a [AuditRecord],
+    nodes: Vec<(NodeId, Hash)>,
+    hmacs: Vec<(i64, &'a Vec<u8>)>,
+    frontier: Frontier,
+}
+
+impl<'a> AppendPlan<'a> {
+    /// The plan to append `records` to the tree of `first` leaves whose
+    /// frontier is `stored` (the head row's bytes).
+    fn new(first: u64, stored: &[u8], records: &'a [AuditRecord]) -> Result<Self, StoreError> {
+        let hashes: Vec<Hash> = stored.chunks_exact(32).map(|c| hash(c.to_vec())).collect::<Result<_, _>>()?;
+        let mut frontier =
+            Frontier::from_parts(first, &hashes).ok_or_else(|| corrupt("the head's frontier does not fit its size"))?;
+        let mut nodes = Vec::with_capacity(records.len() * 2);
+        for record in records {
+            nodes.extend(frontier.push(leaf_hash(&record.entry)));
+        }
+        let hmacs = records
+            .iter()
+            .enumerate()
+            .flat_map(|(i, record)| record.hmacs.iter().map(move |mac| (signed(first + i as u64), mac)))
+            .collect();
+        Ok(Self { first, records, nodes, hmacs, frontier })
+    }
+
+    fn receipt(&self) -> AppendReceipt {
+        AppendReceipt {
+            first_index: self.first,
+            head: TreeHead { size: self.frontier.size(), root: self.frontier.root() },
+        }
+    }
+}
+
 fn group_column(group: AlertGroup) -> &'static str {
     match group {
         AlertGroup::Actor => "actor_id",
@@ -87,7 +123,7 @@ fn group_column(group: AlertGroup) -> &'static str {
 }
 
 macro_rules! impl_audit_store {
-    ($store:ident, $db:ty, $begin:literal, $lock_head:literal, $max_bytes:expr) => {
+    ($store:ident, $db:ty, $begin:literal, $lock_head:literal, $max_bytes:expr, $one_query:expr) => {
         impl $store {
             /// A transaction that may append to the audit tree (see the module doc).
             pub(crate) async fn begin_write(&self) -> Result<sqlx::Transaction<'static, $db>, StoreError> {
@@ -119,33 +155,56 @@ macro_rules! impl_audit_store {
                 if records.is_empty() {
                     return Ok(None);
                 }
-                Self::append_locked(tx, records).await.map(Some).map_err(refused)
+                Self::append_locked(tx, records).await.map(|(receipt, _)| Some(receipt)).map_err(refused)
             }
 
+            /// Appends inside `tx` after locking the head; returns the receipt
+            /// and the head's new frontier bytes.
             async fn append_locked(
                 tx: &mut sqlx::Transaction<'static, $db>,
                 records: &[AuditRecord],
-            ) -> Result<AppendReceipt, StoreError> {
+            ) -> Result<(AppendReceipt, Vec<u8>), StoreError> {
                 let head = sqlx::query(concat!("SELECT size, frontier FROM audit_head WHERE id = 1", $lock_head))
                     .fetch_one(&mut **tx)
                     .await
                     .map_err(map)?;
                 let first = index(head.try_get("size").map_err(map)?)?;
-                let stored: Vec<u8> = head.try_get("frontier").map_err(map)?;
-                let hashes: Vec<Hash> = stored.chunks_exact(32).map(|c| hash(c.to_vec())).collect::<Result<_, _>>()?;
-                let mut frontier =
-                    Frontier::from_parts(first, &hashes).ok_or_else(|| corrupt("the head's frontier does not fit its size"))?;
-                let mut nodes = Vec::with_capacity(records.len() * 2);
-                for record in records {
-                    nodes.extend(frontier.push(leaf_hash(&record.entry)));
+                let plan = AppendPlan::new(first, &head.try_get::<Vec<u8>, _>("frontier").map_err(map)?, records)?;
+                for mut statement in Self::write_statements(&plan, $one_query, "") {
+                    statement.build().execute(&mut **tx).await.map_err(map)?;
                 }
+                Ok((plan.receipt(), plan.frontier.hashes().concat()))
+            }
+
+            /// The statements that write `plan`: one per INSERT run and the
+            /// head update, or all of them in one query when `one_query`
+            /// (SQLite runs a multi-statement query in one trip to its thread).
+            /// The head moves only from the size the plan extends: another
+            /// size makes the update fail (`size` NOT NULL), so a stale plan
+            /// never commits.
+            fn write_statements(plan: &AppendPlan<'_>, one_query: bool, prefix: &str) -> Vec<QueryBuilder<$db>> {
+                let mut out: Vec<QueryBuilder<$db>> = Vec::new();
+                // Opens the next statement: `; ` in the one query, or a new query.
+                let statement = |out: &mut Vec<QueryBuilder<$db>>| -> usize {
+                    match out.last_mut() {
+                        Some(last) if one_query => {
+                            last.push("; ");
+                        }
+                        _ => {
+                            let fresh = QueryBuilder::new(if out.is_empty() { prefix } else { "" });
+                            out.push(fresh);
+                        }
+                    }
+                    out.len() - 1
+                };
                 let record_bytes = |r: &AuditRecord| r.entry.len() + r.event_type.len() + r.actor_id.len() + 64;
-                for (start, chunk) in insert_runs(records, $max_bytes, record_bytes) {
-                    let offset = first + start as u64;
-                    let mut insert = QueryBuilder::<$db>::new(
+                for (start, chunk) in insert_runs(plan.records, $max_bytes, record_bytes) {
+                    let at = statement(&mut out);
+                    let offset = plan.first + start as u64;
+                    out[at].push(
                         "INSERT INTO audit_entries (leaf_index, entry, time_ms, event_type, outcome, actor_id, target_id, matter, ip_key) ",
                     );
-                    insert.push_values(chunk.iter().enumerate(), |mut row, (i, record)| {
+                    out[at].push_values(chunk.iter().enumerate(), |mut row, (i, record)| {
                         row.push_bind(signed(offset + i as u64))
                             .push_bind(&record.entry)
                             .push_bind(record.time_ms)
@@ -156,37 +215,34 @@ macro_rules! impl_audit_store {
                             .push_bind(&record.matter)
                             .push_bind(&record.ip_key);
                     });
-                    insert.build().execute(&mut **tx).await.map_err(map)?;
                 }
-                let hmacs: Vec<(i64, &Vec<u8>)> = records
-                    .iter()
-                    .enumerate()
-                    .flat_map(|(i, record)| record.hmacs.iter().map(move |mac| (signed(first + i as u64), mac)))
-                    .collect();
-                for (_, chunk) in insert_runs(&hmacs, $max_bytes, |(_, mac)| mac.len() + 16) {
-                    let mut insert = QueryBuilder::<$db>::new("INSERT INTO audit_hmacs (hmac, leaf_index) ");
-                    insert.push_values(chunk, |mut row, (leaf, mac)| {
+                for (_, chunk) in insert_runs(&plan.hmacs, $max_bytes, |(_, mac)| mac.len() + 16) {
+                    let at = statement(&mut out);
+                    out[at].push("INSERT INTO audit_hmacs (hmac, leaf_index) ");
+                    out[at].push_values(chunk, |mut row, (leaf, mac)| {
                         row.push_bind(*mac).push_bind(*leaf);
                     });
-                    insert.push(" ON CONFLICT DO NOTHING");
-                    insert.build().execute(&mut **tx).await.map_err(map)?;
+                    out[at].push(" ON CONFLICT DO NOTHING");
                 }
-                for (_, chunk) in insert_runs(&nodes, $max_bytes, |_| 64) {
-                    let mut insert = QueryBuilder::<$db>::new("INSERT INTO audit_nodes (level, idx, hash) ");
-                    insert.push_values(chunk, |mut row, (id, node)| {
+                for (_, chunk) in insert_runs(&plan.nodes, $max_bytes, |_| 64) {
+                    let at = statement(&mut out);
+                    out[at].push("INSERT INTO audit_nodes (level, idx, hash) ");
+                    out[at].push_values(chunk, |mut row, (id, node)| {
                         row.push_bind(i32::from(id.level)).push_bind(signed(id.index)).push_bind(node.to_vec());
                     });
-                    insert.build().execute(&mut **tx).await.map_err(map)?;
                 }
-                let root = frontier.root();
-                sqlx::query("UPDATE audit_head SET size = $1, root = $2, frontier = $3 WHERE id = 1")
-                    .bind(signed(frontier.size()))
-                    .bind(root.to_vec())
-                    .bind(frontier.hashes().concat())
-                    .execute(&mut **tx)
-                    .await
-                    .map_err(map)?;
-                Ok(AppendReceipt { first_index: first, head: TreeHead { size: frontier.size(), root } })
+                let at = statement(&mut out);
+                out[at]
+                    .push("UPDATE audit_head SET size = CASE WHEN size = ")
+                    .push_bind(signed(plan.first))
+                    .push(" THEN ")
+                    .push_bind(signed(plan.frontier.size()))
+                    .push(" ELSE NULL END, root = ")
+                    .push_bind(plan.frontier.root().to_vec())
+                    .push(", frontier = ")
+                    .push_bind(plan.frontier.hashes().concat())
+                    .push(" WHERE id = 1");
+                out
             }
 
             fn entries_from_rows(rows: Vec<<$db as sqlx::Database>::Row>) -> Result<Vec<StoredEntry>, StoreError> {
@@ -215,12 +271,10 @@ macro_rules! impl_audit_store {
         #[async_trait]
         impl AuditStore for $store {
             async fn append_audit(&self, records: &[AuditRecord]) -> Result<AppendReceipt, StoreError> {
-                let mut tx = self.begin_write().await.map_err(refused)?;
-                let receipt = Self::append_audit_in(&mut tx, records)
-                    .await?
-                    .ok_or_else(|| StoreError::Backend("nothing to append".into()))?;
-                tx.commit().await.map_err(map).map_err(refused)?;
-                Ok(receipt)
+                if records.is_empty() {
+                    return Err(StoreError::Backend("nothing to append".into()));
+                }
+                self.append_standalone(records).await
             }
 
             async fn audit_head(&self) -> Result<TreeHead, StoreError> {
@@ -456,8 +510,61 @@ macro_rules! impl_audit_store {
     };
 }
 
-impl_audit_store!(SqliteStore, sqlx::Sqlite, "BEGIN IMMEDIATE", "", SQLITE_BYTES_PER_INSERT);
-impl_audit_store!(PostgresStore, sqlx::Postgres, "BEGIN", " FOR UPDATE", PG_BYTES_PER_INSERT);
+impl_audit_store!(SqliteStore, sqlx::Sqlite, "BEGIN IMMEDIATE", "", SQLITE_BYTES_PER_INSERT, true);
+impl_audit_store!(PostgresStore, sqlx::Postgres, "BEGIN", " FOR UPDATE", PG_BYTES_PER_INSERT, false);
+
+impl SqliteStore {
+    /// The group-commit writer's append: the whole transaction in one query
+    /// (`BEGIN IMMEDIATE; INSERT …; UPDATE audit_head …; COMMIT`), one trip
+    /// to SQLite's thread instead of six, from the head this instance wrote
+    /// last. If someone else appended meanwhile (a key change, a CLI
+    /// command), the leaf indexes collide or the head's size differs, so the
+    /// query fails before its COMMIT; then the append takes the locked path,
+    /// which reads the head under the write lock. Nothing stale commits.
+    async fn append_standalone(&self, records: &[AuditRecord]) -> Result<AppendReceipt, StoreError> {
+        let cached = self.audit_head.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some((first, frontier)) = cached {
+            let plan = AppendPlan::new(first, &frontier, records)?;
+            let mut statements = Self::write_statements(&plan, true, "BEGIN IMMEDIATE; ");
+            let query = &mut statements[0];
+            query.push("; COMMIT");
+            let mut connection = self.pool.acquire().await.map_err(map).map_err(refused)?;
+            match query.build().execute(&mut *connection).await {
+                Ok(_) => {
+                    let written = (plan.frontier.size(), plan.frontier.hashes().concat());
+                    *self.audit_head.lock().unwrap_or_else(|p| p.into_inner()) = Some(written);
+                    return Ok(plan.receipt());
+                }
+                Err(error) => {
+                    // The query stopped before its COMMIT: end its transaction here.
+                    let _ = sqlx::query("ROLLBACK").execute(&mut *connection).await;
+                    let stale = matches!(&error, sqlx::Error::Database(db)
+                        if db.is_unique_violation() || matches!(db.kind(), sqlx::error::ErrorKind::NotNullViolation));
+                    if !stale {
+                        return Err(refused(map(error)));
+                    }
+                }
+            }
+        }
+        let mut tx = self.begin_write().await.map_err(refused)?;
+        let (receipt, frontier) = Self::append_locked(&mut tx, records).await.map_err(refused)?;
+        tx.commit().await.map_err(map).map_err(refused)?;
+        *self.audit_head.lock().unwrap_or_else(|p| p.into_inner()) = Some((receipt.head.size, frontier));
+        Ok(receipt)
+    }
+}
+
+impl PostgresStore {
+    /// The group-commit writer's append: a transaction holding the head row.
+    async fn append_standalone(&self, records: &[AuditRecord]) -> Result<AppendReceipt, StoreError> {
+        let mut tx = self.begin_write().await.map_err(refused)?;
+        let receipt = Self::append_audit_in(&mut tx, records)
+            .await?
+            .ok_or_else(|| StoreError::Backend("nothing to append".into()))?;
+        tx.commit().await.map_err(map).map_err(refused)?;
+        Ok(receipt)
+    }
+}
 
 #[cfg(test)]
 mod tests {

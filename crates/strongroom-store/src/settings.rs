@@ -12,6 +12,19 @@ use crate::error::map;
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pub(crate) pool: SqlitePool,
+    /// The audit tree's size and frontier as this instance last wrote them,
+    /// so the group-commit writer needs no read before its write (see
+    /// `audit.rs`; a stale value makes the write fail and is re-read).
+    pub(crate) audit_head: std::sync::Arc<std::sync::Mutex<Option<WrittenHead>>>,
+}
+
+/// A tree size and the frontier bytes of the head row at that size.
+pub(crate) type WrittenHead = (u64, Vec<u8>);
+
+impl SqliteStore {
+    pub(crate) fn new(pool: SqlitePool) -> Self {
+        Self { pool, audit_head: Default::default() }
+    }
 }
 
 /// [`Store`] over PostgreSQL.
@@ -20,14 +33,14 @@ pub struct PostgresStore {
     pub(crate) pool: PgPool,
 }
 
+impl PostgresStore {
+    pub(crate) fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+}
+
 macro_rules! impl_store {
     ($store:ident, $pool:ty, $backend:expr) => {
-        impl $store {
-            pub(crate) fn new(pool: $pool) -> Self {
-                Self { pool }
-            }
-        }
-
         #[async_trait]
         impl Store for $store {
             fn backend(&self) -> Backend {
