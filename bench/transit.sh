@@ -87,7 +87,7 @@ for workload in enc64 enc4k batch100; do
     read -r sr_rps sr_p50 sr_p99 < <(run strongroom "http://127.0.0.1:8330/v1/transit/encrypt/bench" "$sr_token" "$workload.json")
     read -r ba_rps ba_p50 ba_p99 < <(run bao-audit "http://127.0.0.1:8310/v1/transit/encrypt/bench" root "$workload.json")
     read -r bn_rps bn_p50 bn_p99 < <(run bao-noaudit "http://127.0.0.1:8320/v1/transit/encrypt/bench" root "$workload.json")
-    printf '%-14s %-22s %10s %9s %9s\n' "$workload" "strongroom (no audit)" "$sr_rps" "$sr_p50" "$sr_p99"
+    printf '%-14s %-22s %10s %9s %9s\n' "$workload" "strongroom + audit" "$sr_rps" "$sr_p50" "$sr_p99"
     printf '%-14s %-22s %10s %9s %9s\n' "$workload" "openbao + file audit" "$ba_rps" "$ba_p50" "$ba_p99"
     printf '%-14s %-22s %10s %9s %9s\n' "$workload" "openbao, no audit" "$bn_rps" "$bn_p50" "$bn_p99"
     python3 -c "print(f'{\"$workload\":<14} ratio: {$sr_rps/$ba_rps:.2f}x openbao+audit, {$sr_rps/$bn_rps:.2f}x openbao without audit (req/s)')"
