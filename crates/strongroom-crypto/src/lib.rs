@@ -14,6 +14,9 @@
 //! - To compare two secrets (tokens, codes, MACs): [`ct_eq`], never `==`.
 //! - For the audit log's Merkle tree and its signed checkpoints: [`merkle`]
 //!   (RFC 6962/9162 hashing and proofs) and [`note`] (C2SP signed notes).
+//! - For people: [`hash_password`] / [`verify_password`] (Argon2id, legacy
+//!   bcrypt), [`verify_totp`] (RFC 6238), and access tokens as EdDSA JWTs
+//!   ([`jwt_signing_input`], [`ParsedJwt`]).
 //! - To make fresh random bytes: [`random_bytes`].
 //!
 //! ```
@@ -31,12 +34,15 @@ mod aead;
 mod blob;
 mod compare;
 mod error;
+mod jwt;
 mod kek;
 pub mod merkle;
 pub mod note;
+mod password;
 mod sealed;
 mod secret;
 mod sign;
+mod totp;
 
 pub use aead::AeadKey;
 pub use blob::{
@@ -45,7 +51,14 @@ pub use blob::{
 };
 pub use compare::{ct_eq, hmac_sha256};
 pub use error::CryptoError;
+pub use jwt::{JwtError, ParsedJwt, jwt_assemble, jwt_signing_input};
 pub use kek::{Kek, KekId, LocalKek, PassphraseKek, PassphraseParams};
+pub use password::{
+    PasswordCheck, PasswordParams, hash_password, is_supported_password_hash, spend_password_check, verify_password,
+};
 pub use sealed::{AssociatedData, SealedHeader, open, seal};
 pub use secret::{SecretBytes, SecretKey, generate_ed25519_pkcs8, random_bytes};
 pub use sign::{derive_subkey, ed25519_public_key, ed25519_sign, ed25519_verify};
+pub use totp::{
+    TOTP_DIGITS, TOTP_SKEW_STEPS, TOTP_STEP_SECONDS, base32, generate_totp_secret, hotp, totp_step, verify_totp,
+};
