@@ -72,6 +72,31 @@ pub(crate) const KEYS: &[(&str, &[&str])] = &[
             "alert_interval_seconds",
         ],
     ),
+    (
+        "identity",
+        &[
+            "password_memory_kib",
+            "password_iterations",
+            "password_parallelism",
+            "password_min_length",
+            "password_min_strength_bits",
+            "hashing_concurrency",
+            "access_token_seconds",
+            "session_idle_seconds",
+            "session_absolute_seconds",
+            "max_sessions_per_user",
+            "bind_session_to_ip",
+            "bind_session_to_user_agent",
+            "mfa_required_roles",
+            "lockout_threshold",
+            "ip_lockout_threshold",
+            "lockout_window_seconds",
+            "lockout_base_seconds",
+            "lockout_max_seconds",
+            "reset_token_seconds",
+            "issuer",
+        ],
+    ),
 ];
 
 /// Every key as `(dotted name, environment variable)`, e.g.

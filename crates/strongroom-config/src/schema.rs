@@ -60,6 +60,8 @@ pub struct Config {
     pub log: LogConfig,
     /// The audit log: checkpoints, anchors, sinks, alerts.
     pub audit: AuditConfig,
+    /// Users, passwords, logins, tokens, sessions, lockout.
+    pub identity: IdentityConfig,
 }
 
 impl Default for Config {
@@ -72,6 +74,7 @@ impl Default for Config {
             root_key: RootKeyConfig::default(),
             log: LogConfig::default(),
             audit: AuditConfig::default(),
+            identity: IdentityConfig::default(),
         }
     }
 }
@@ -366,6 +369,91 @@ impl Default for AuditConfig {
             alert_webhook_url: None,
             alert_interval_seconds: 10,
         }
+    }
+}
+
+/// `[identity]`: users, passwords, logins, tokens, sessions and lockout.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IdentityConfig {
+    /// Argon2id memory per password hash, KiB (OWASP: at least 19456).
+    pub password_memory_kib: u32,
+    /// Argon2id passes (OWASP: at least 2 with 19 MiB).
+    pub password_iterations: u32,
+    /// Argon2id lanes.
+    pub password_parallelism: u32,
+    /// Fewest characters in a password.
+    pub password_min_length: u32,
+    /// Fewest estimated bits of guessing work in a password.
+    pub password_min_strength_bits: u32,
+    /// Password hashes computed at once; more logins queue.
+    pub hashing_concurrency: u32,
+    /// Lifetime of access tokens (JWTs), seconds.
+    pub access_token_seconds: u64,
+    /// A session unused this long ends, seconds.
+    pub session_idle_seconds: u64,
+    /// A session ends this long after login, seconds.
+    pub session_absolute_seconds: u64,
+    /// Live sessions per user; the oldest is revoked beyond it.
+    pub max_sessions_per_user: u32,
+    /// Refuse a session's tokens from another address than its login's.
+    pub bind_session_to_ip: bool,
+    /// Refuse a session's tokens from another user agent than its login's.
+    pub bind_session_to_user_agent: bool,
+    /// Roles that must use a second factor. Production profiles always add `admin`.
+    pub mfa_required_roles: Vec<String>,
+    /// Failed logins of one account within the window before it locks.
+    pub lockout_threshold: u32,
+    /// Failed logins from one address within the window before it locks.
+    pub ip_lockout_threshold: u32,
+    /// The window failed logins are counted in, seconds.
+    pub lockout_window_seconds: u64,
+    /// The first lock, doubled with each further failure, seconds.
+    pub lockout_base_seconds: u64,
+    /// The longest lock, seconds.
+    pub lockout_max_seconds: u64,
+    /// Lifetime of password-reset and enrolment tokens an admin issues, seconds.
+    pub reset_token_seconds: u64,
+    /// The `iss` claim of access tokens.
+    pub issuer: String,
+}
+
+impl Default for IdentityConfig {
+    fn default() -> Self {
+        Self {
+            password_memory_kib: 19 * 1024,
+            password_iterations: 2,
+            password_parallelism: 1,
+            password_min_length: 12,
+            password_min_strength_bits: 50,
+            hashing_concurrency: 2,
+            access_token_seconds: 900,
+            session_idle_seconds: 1800,
+            session_absolute_seconds: 12 * 3600,
+            max_sessions_per_user: 10,
+            bind_session_to_ip: false,
+            bind_session_to_user_agent: false,
+            mfa_required_roles: Vec::new(),
+            lockout_threshold: 5,
+            ip_lockout_threshold: 50,
+            lockout_window_seconds: 900,
+            lockout_base_seconds: 30,
+            lockout_max_seconds: 3600,
+            reset_token_seconds: 3600,
+            issuer: "strongroom".into(),
+        }
+    }
+}
+
+impl Config {
+    /// The roles that must use a second factor: the configured ones, plus
+    /// `admin` in production profiles (which cannot be configured away).
+    pub fn mfa_required_roles(&self) -> Vec<String> {
+        let mut roles = self.identity.mfa_required_roles.clone();
+        if self.profile.is_production_grade() && !roles.iter().any(|r| r == "admin") {
+            roles.push("admin".into());
+        }
+        roles
     }
 }
 

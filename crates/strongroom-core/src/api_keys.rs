@@ -33,11 +33,14 @@ pub enum Scope {
     KeysManage,
     /// Read the audit log: events, proofs, statistics, alerts.
     AuditRead,
+    /// Manage users, their roles, locks, sessions and resets.
+    UsersManage,
 }
 
 impl Scope {
     /// Every scope.
-    pub const ALL: [Scope; 4] = [Scope::TransitUse, Scope::TransitManage, Scope::KeysManage, Scope::AuditRead];
+    pub const ALL: [Scope; 5] =
+        [Scope::TransitUse, Scope::TransitManage, Scope::KeysManage, Scope::AuditRead, Scope::UsersManage];
 
     /// The stable name (`transit:use`).
     pub fn as_str(self) -> &'static str {
@@ -46,6 +49,7 @@ impl Scope {
             Self::TransitManage => "transit:manage",
             Self::KeysManage => "keys:manage",
             Self::AuditRead => "audit:read",
+            Self::UsersManage => "users:manage",
         }
     }
 

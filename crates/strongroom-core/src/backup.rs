@@ -71,9 +71,18 @@ struct BackupVersion {
     material: Option<String>,
 }
 
-/// The keys every server makes for its own audit log at first start.
-fn own_audit_key(name: &str) -> bool {
-    name == crate::audit::AUDIT_SIGNING_KEY || name == crate::audit::AUDIT_HMAC_KEY
+/// The keys every server makes for itself at first start: its audit log's
+/// (which already signed and pseudonymised its events) and its identity
+/// service's (token hashing, access-token signing, user secrets).
+fn server_own_key(name: &str) -> bool {
+    [
+        crate::audit::AUDIT_SIGNING_KEY,
+        crate::audit::AUDIT_HMAC_KEY,
+        crate::identity::JWT_SIGNING_KEY,
+        crate::identity::TOKEN_HMAC_KEY,
+        crate::identity::USER_SECRETS_KEY,
+    ]
+    .contains(&name)
 }
 
 fn invalid(reason: &str) -> CoreError {
@@ -130,7 +139,7 @@ impl Keyring {
     }
 
     /// Loads a backup into this keyring, which must be empty but for this
-    /// server's own audit keys (kept; the backup's copies are skipped); every key is
+    /// server's own system keys (kept; the backup's copies are skipped); every key is
     /// re-wrapped under this server's root key, all in one transaction.
     /// Returns the names restored.
     pub async fn restore_backup(
@@ -140,7 +149,7 @@ impl Keyring {
         context: &AuditContext,
     ) -> Result<Vec<String>, CoreError> {
         let existing: Vec<String> =
-            self.list().await?.into_iter().map(|k| k.name).filter(|name| !own_audit_key(name)).collect();
+            self.list().await?.into_iter().map(|k| k.name).filter(|name| !server_own_key(name)).collect();
         if !existing.is_empty() {
             return Err(CoreError::InvalidInput(format!(
                 "restore needs an empty keyring; this one has {} key(s): {}",
@@ -171,9 +180,9 @@ impl Keyring {
         let payload = kek.unwrap(&wrapped, &aad).map_err(|_| invalid("wrong passphrase, or the file was altered"))?;
         let payload: Payload = serde_json::from_slice(payload.expose()).map_err(|e| invalid(&e.to_string()))?;
         let mut restored = Vec::with_capacity(payload.keys.len());
-        // This server's audit log is already signed and pseudonymised with its
-        // own audit keys (made at its first start): it keeps them.
-        for BackupKey { key, versions: backed_up } in payload.keys.iter().filter(|k| !own_audit_key(&k.key.name)) {
+        // This server keeps the keys it made at its first start: its audit log
+        // is already signed and pseudonymised with its own audit keys.
+        for BackupKey { key, versions: backed_up } in payload.keys.iter().filter(|k| !server_own_key(&k.key.name)) {
             let mut versions = Vec::with_capacity(backed_up.len());
             for version in backed_up {
                 let wrapped_material = match &version.material {

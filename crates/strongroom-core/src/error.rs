@@ -80,6 +80,22 @@ pub enum CoreError {
     /// A change to a key that its rules forbid; the text says which rule.
     #[error("{0}")]
     InvalidKeyChange(String),
+    /// A login failed: unknown user, wrong password or code, or an account that
+    /// may not log in. Deliberately one answer for all (no enumeration).
+    #[error("invalid username, password or code")]
+    LoginFailed,
+    /// Too many failed attempts: locked for a while.
+    #[error("too many failed attempts; retry in {retry_after_seconds} s")]
+    TooManyAttempts {
+        /// Seconds until the lock ends.
+        retry_after_seconds: i64,
+    },
+    /// Nothing by that name or id (users, sessions).
+    #[error("{0}")]
+    NotFound(String),
+    /// The request conflicts with the current state; the text says how.
+    #[error("{0}")]
+    Conflict(String),
     /// The audit log cannot record right now, so the action is refused (fail closed).
     #[error("the audit log is unavailable: {0}")]
     AuditUnavailable(String),
@@ -119,6 +135,10 @@ impl CoreError {
             Self::WrongAlgorithm { .. } => "wrong_key_type",
             Self::WrongKeyForCiphertext(_) => "wrong_key",
             Self::AuditDamaged(_) => "audit_damaged",
+            Self::LoginFailed => "login_failed",
+            Self::TooManyAttempts { .. } => "rate_limited",
+            Self::NotFound(_) => "not_found",
+            Self::Conflict(_) => "conflict",
             Self::RootKeyMismatch { .. } => "root_key_mismatch",
         }
     }

@@ -48,6 +48,8 @@ pub enum KeyPurpose {
     ApiKeyHash,
     /// Pseudonyms of personal values in audit events (searchable, not readable).
     AuditHmac,
+    /// Seals users' own secrets at rest (TOTP seeds).
+    UserSecret,
     /// Encryption as a service for applications (the transit API).
     Transit,
 }
@@ -102,6 +104,7 @@ string_enum!(KeyPurpose {
     BlindIndexHmac => "blind_index_hmac",
     ApiKeyHash => "api_key_hash",
     AuditHmac => "audit_hmac",
+    UserSecret => "user_secret",
     Transit => "transit",
 });
 
@@ -119,7 +122,7 @@ impl KeyPurpose {
     /// The algorithm a purpose uses unless the caller picks one (transit keys may).
     pub fn default_algorithm(self) -> KeyAlgorithm {
         match self {
-            Self::MatterData | Self::Transit => KeyAlgorithm::Aes256Gcm,
+            Self::MatterData | Self::Transit | Self::UserSecret => KeyAlgorithm::Aes256Gcm,
             Self::JwtSigning | Self::AuditSigning => KeyAlgorithm::Ed25519,
             Self::TokenHmac | Self::BlindIndexHmac | Self::ApiKeyHash | Self::AuditHmac => KeyAlgorithm::HmacSha256,
         }

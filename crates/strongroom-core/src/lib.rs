@@ -19,6 +19,7 @@ pub mod audit;
 mod backup;
 mod clock;
 mod error;
+pub mod identity;
 mod keyring;
 mod root_key;
 mod services;

@@ -1,6 +1,6 @@
 //! The domain services wired together, in the one order that works: the
 //! audit log first (every later step writes through it), then the keyring,
-//! the audit HMAC key, the checkpoint signer and the API keys. The server,
+//! the audit HMAC key, the checkpoint signer, the API keys and identity. The server,
 //! every CLI command and the tests start them the same way.
 
 use std::sync::Arc;
@@ -8,6 +8,7 @@ use std::sync::Arc;
 use strongroom_crypto::Kek;
 
 use crate::audit::{AuditContext, AuditLog, AuditSettings, AuditStore, CheckpointAnchor, Checkpointer};
+use crate::identity::{Identity, IdentitySettings, IdentityStore};
 use crate::{ApiKeyStore, ApiKeys, Clock, CoreError, KeyStore, Keyring};
 
 /// The storage ports the services run on.
@@ -19,6 +20,8 @@ pub struct ServicePorts {
     pub api_keys: Arc<dyn ApiKeyStore>,
     /// The audit tree.
     pub audit: Arc<dyn AuditStore>,
+    /// Users, sessions, tokens.
+    pub identity: Arc<dyn IdentityStore>,
 }
 
 /// How the audit log is set up.
@@ -43,6 +46,8 @@ pub struct Services {
     pub checkpointer: Arc<Checkpointer>,
     /// API keys.
     pub api_keys: Arc<ApiKeys>,
+    /// Users, logins, sessions, tokens.
+    pub identity: Arc<Identity>,
 }
 
 impl Services {
@@ -54,6 +59,7 @@ impl Services {
         kek: Arc<dyn Kek>,
         clock: Arc<dyn Clock>,
         options: AuditOptions,
+        identity: IdentitySettings,
         context: &AuditContext,
     ) -> Result<Self, CoreError> {
         let audit = AuditLog::new(ports.audit, Arc::clone(&clock), options.settings);
@@ -62,7 +68,9 @@ impl Services {
         let checkpointer =
             Arc::new(Checkpointer::new(Arc::clone(&keyring), Arc::clone(&audit), options.origin, options.anchors));
         checkpointer.ensure_key(context).await?;
-        let api_keys = Arc::new(ApiKeys::new(ports.api_keys, Arc::clone(&keyring), clock));
-        Ok(Self { audit, keyring, checkpointer, api_keys })
+        let api_keys = Arc::new(ApiKeys::new(ports.api_keys, Arc::clone(&keyring), Arc::clone(&clock)));
+        let identity = Arc::new(Identity::new(ports.identity, Arc::clone(&keyring), clock, identity));
+        identity.ensure_keys(context).await?;
+        Ok(Self { audit, keyring, checkpointer, api_keys, identity })
     }
 }

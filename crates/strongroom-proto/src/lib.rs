@@ -22,6 +22,7 @@
 
 mod audit;
 mod health;
+mod identity;
 mod keys;
 mod problem;
 pub mod time;
@@ -32,6 +33,12 @@ pub use audit::{
     ConsistencyProof, InclusionProof, IntegrityProblemView, IntegrityView,
 };
 pub use health::{CheckState, Health, Readiness, ReadinessCheck};
+pub use identity::{
+    CodeRequest, CreateUser, EnrollmentToken, Jwk, Jwks, LockUser, LoginRequest, LoginResponse, MfaRequest, OAuthToken,
+    PasswordGrant, RecoveryCodes, RefreshRequest, ResetPasswordRequest, ResetToken, RevokedSessions, SessionList,
+    SessionView, SetRoles, StepUp, TokenResponse, TotpConfirmRequest, TotpEnrollRequest, TotpEnrollment, UpdateUser,
+    UserList, UserView,
+};
 pub use keys::{KeyList, KeyStateChanged, KeyVersionView, KeyView, SetKeyState};
 pub use problem::{PROBLEM_CONTENT_TYPE, Problem, ProblemCode};
 pub use transit::{

@@ -64,6 +64,12 @@ pub enum ProblemCode {
     AuditUnavailable,
     /// The stored audit log is damaged or was rolled back; an operator must look.
     AuditDamaged,
+    /// The username, password or second-factor code is wrong (one answer for
+    /// every reason, so accounts cannot be enumerated).
+    LoginFailed,
+    /// The account has a second factor: log in with `POST /v1/auth/login`,
+    /// which answers an `mfa_token` for `POST /v1/auth/mfa`.
+    MfaRequired,
 }
 
 impl ProblemCode {
@@ -78,8 +84,8 @@ impl ProblemCode {
             | Self::WrongKeyType
             | Self::WrongKey
             | Self::DecryptionFailed => 400,
-            Self::Unauthenticated => 401,
-            Self::Forbidden => 403,
+            Self::Unauthenticated | Self::LoginFailed => 401,
+            Self::Forbidden | Self::MfaRequired => 403,
             Self::NotFound | Self::KeyNotFound => 404,
             Self::MethodNotAllowed => 405,
             Self::RequestTimeout => 408,
@@ -118,6 +124,8 @@ impl ProblemCode {
             Self::DecryptionFailed => "decryption_failed",
             Self::AuditUnavailable => "audit_unavailable",
             Self::AuditDamaged => "audit_damaged",
+            Self::LoginFailed => "login_failed",
+            Self::MfaRequired => "mfa_required",
         }
     }
 
@@ -147,6 +155,8 @@ impl ProblemCode {
             Self::DecryptionFailed => "Decryption failed",
             Self::AuditUnavailable => "Audit log unavailable",
             Self::AuditDamaged => "Audit log damaged",
+            Self::LoginFailed => "Login failed",
+            Self::MfaRequired => "Second factor required",
         }
     }
 }
@@ -219,6 +229,8 @@ mod tests {
             ProblemCode::DecryptionFailed,
             ProblemCode::AuditUnavailable,
             ProblemCode::AuditDamaged,
+            ProblemCode::LoginFailed,
+            ProblemCode::MfaRequired,
         ];
         for code in all {
             let json = serde_json::to_value(code).unwrap();

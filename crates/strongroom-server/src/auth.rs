@@ -1,27 +1,29 @@
-//! Who is calling, and from where. For now the only principals are API keys
-//! (users and sessions arrive with the identity issue); a route that needs
-//! one takes [`ApiKeyAuth`] as an argument, so forgetting it means the route
-//! has no principal (and no audit context) to pass on, and every use states
-//! its scope at its first line with [`ApiKeyAuth::require`].
+//! Who is calling, and from where. A route that needs a principal takes
+//! [`Caller`] as an argument (so forgetting it means there is no principal,
+//! and no audit context, to pass on) and states what it needs at its first
+//! line with [`Caller::require`]: an API-key scope, a user role, or both.
 //!
-//! Both failures are audited before they are answered: a presented but
-//! invalid credential as `auth.failure`, a missing scope as
-//! `permission.denied` (with the route and the scope).
+//! Credentials: a user's access token (an EdDSA JWT) as `Authorization:
+//! Bearer`; an API key (`sr_<id>_<secret>`) as `X-API-Key`, Vault's
+//! `X-Vault-Token` (so Vault clients work unchanged), or `Authorization:
+//! Bearer`. Both failures are audited before they are answered: a presented
+//! but invalid credential as `auth.failure`, a missing scope or role as
+//! `permission.denied` (with the route).
 
 use std::net::IpAddr;
 
 use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath};
-use axum::http::header::USER_AGENT;
+use axum::http::header::{AUTHORIZATION, USER_AGENT};
 use axum::http::request::Parts;
 use strongroom_core::audit::{Actor, ActorKind, AuditContext, EventType, Outcome, Target};
+use strongroom_core::identity::{Role, UserPrincipal};
 use strongroom_core::{ApiKeyPrincipal, ApiKeys, CoreError, Scope};
 
 use crate::middleware::RequestId;
 use crate::serve::ClientAddr;
 use crate::{ApiError, AppState};
 
-/// Headers that may carry an API key: our own, Vault's (so Vault clients
-/// work unchanged) and the standard bearer header.
+/// Headers that carry only API keys.
 const API_KEY_HEADERS: [&str; 2] = ["x-api-key", "x-vault-token"];
 
 /// The longest user agent kept in audit events.
@@ -81,71 +83,141 @@ impl FromRequestParts<AppState> for RequestOrigin {
     }
 }
 
-/// An authenticated API key and the audit context of its request; rejects
-/// the request with 401 (after auditing a presented, invalid key) otherwise.
+/// An authenticated principal.
 #[derive(Debug, Clone)]
-pub struct ApiKeyAuth {
-    /// The key.
-    pub principal: ApiKeyPrincipal,
-    /// Who (this key) and from where, for every event the request causes.
+pub enum Principal {
+    /// A person with a session.
+    User(UserPrincipal),
+    /// A machine with an API key.
+    ApiKey(ApiKeyPrincipal),
+}
+
+/// The authenticated caller of a request and its audit context; rejects the
+/// request with 401 (after auditing a presented, invalid credential) otherwise.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// Who.
+    pub principal: Principal,
+    /// Who and from where, for every event the request causes.
     pub context: AuditContext,
     route: String,
 }
 
-impl ApiKeyAuth {
-    /// Refuses with 403, after auditing the denial, unless the key holds one of `scopes`.
-    pub async fn require(&self, state: &AppState, scopes: &[Scope]) -> Result<(), ApiError> {
-        if scopes.iter().any(|scope| self.principal.require(*scope).is_ok()) {
+impl Caller {
+    /// The user, when the caller is one.
+    pub fn user(&self) -> Option<&UserPrincipal> {
+        match &self.principal {
+            Principal::User(user) => Some(user),
+            Principal::ApiKey(_) => None,
+        }
+    }
+
+    /// Whether the caller is an API key with one of `scopes` or a user with `role`.
+    pub fn holds(&self, scopes: &[Scope], role: Option<Role>) -> bool {
+        match &self.principal {
+            Principal::ApiKey(key) => scopes.iter().any(|scope| key.require(*scope).is_ok()),
+            Principal::User(user) => role.is_some_and(|role| user.has_role(role)),
+        }
+    }
+
+    /// Refuses with 403, after auditing the denial, unless the caller is an
+    /// API key with one of `scopes` or a user with `role`.
+    pub async fn require(&self, state: &AppState, scopes: &[Scope], role: Option<Role>) -> Result<(), ApiError> {
+        if self.holds(scopes, role) {
             return Ok(());
         }
-        let names: Vec<String> = scopes.iter().map(|s| s.as_str().to_owned()).collect();
+        let mut needed: Vec<String> = scopes.iter().map(|s| s.as_str().to_owned()).collect();
+        if let Some(role) = role {
+            needed.push(format!("role {}", role.as_str()));
+        }
+        self.denied(state, &needed.join(" or ")).await
+    }
+
+    /// Audits a denial of this request and answers 403 naming what was missing.
+    pub async fn denied<T>(&self, state: &AppState, needed: &str) -> Result<T, ApiError> {
         let event = state
             .audit
             .event(EventType::PermissionDenied, &self.context)
             .target(Target::new("route", self.route.clone()))
-            .detail("required_scope", names.clone())
+            .detail("required", needed)
             .failed(Outcome::Denied, "forbidden");
         state.audit.record(&event).await?;
-        Err(CoreError::Forbidden(format!("this API key lacks the scope {}", names.join(" or "))).into())
+        let who = if self.user().is_some() { "this user" } else { "this API key" };
+        Err(CoreError::Forbidden(format!("{who} lacks {needed}")).into())
     }
 }
 
-impl FromRequestParts<AppState> for ApiKeyAuth {
+fn api_key_actor(principal: &ApiKeyPrincipal) -> Actor {
+    Actor {
+        kind: ActorKind::ApiKey,
+        id: principal.id.clone(),
+        name: Some(principal.name.clone()),
+        roles: principal.scopes.iter().map(|s| s.as_str().to_owned()).collect(),
+    }
+}
+
+impl axum::extract::OptionalFromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    /// `None` when no credential is presented at all; a presented, invalid
+    /// one is still refused (and audited).
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Option<Self>, Self::Rejection> {
+        match <Self as FromRequestParts<AppState>>::from_request_parts(parts, state).await {
+            Ok(caller) => Ok(Some(caller)),
+            Err(ApiError::Unauthenticated) if !presents_credentials(parts) => Ok(None),
+            Err(other) => Err(other),
+        }
+    }
+}
+
+fn presents_credentials(parts: &Parts) -> bool {
+    API_KEY_HEADERS.iter().any(|name| parts.headers.contains_key(*name)) || parts.headers.contains_key(AUTHORIZATION)
+}
+
+impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let origin = RequestOrigin::from_parts(parts, state);
         let headers = &parts.headers;
-        let from_key_headers = API_KEY_HEADERS.iter().find_map(|name| headers.get(*name));
-        let from_bearer = headers
-            .get(axum::http::header::AUTHORIZATION)
+        let api_key = API_KEY_HEADERS.iter().find_map(|name| headers.get(*name)).and_then(|v| v.to_str().ok());
+        let bearer = headers
+            .get(AUTHORIZATION)
             .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "));
-        let presented = match (from_key_headers.and_then(|v| v.to_str().ok()), from_bearer) {
-            (Some(key), _) => key,
-            (None, Some(bearer)) => bearer,
+            .and_then(|value| value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")))
+            .map(str::trim);
+        let anonymous = origin.context(Actor::anonymous());
+        // A bearer value with the shape of a JWT is a user's access token;
+        // anything else presented is an API key.
+        let (credential, outcome) = match (api_key, bearer) {
+            (None, Some(token)) if token.split('.').count() == 3 => (
+                "access_token",
+                state.identity.authenticate(token, &anonymous).await.map(|user| {
+                    let context = origin.context(user.actor());
+                    (Principal::User(user), context)
+                }),
+            ),
+            (Some(key), _) | (None, Some(key)) => (
+                "api_key",
+                state.api_keys.authenticate(key.trim()).await.map(|key| {
+                    let context = origin.context(api_key_actor(&key));
+                    (Principal::ApiKey(key), context)
+                }),
+            ),
             (None, None) => return Err(ApiError::Unauthenticated),
         };
-        match state.api_keys.authenticate(presented.trim()).await {
-            Ok(principal) => {
-                let actor = Actor {
-                    kind: ActorKind::ApiKey,
-                    id: principal.id.clone(),
-                    name: Some(principal.name.clone()),
-                    roles: principal.scopes.iter().map(|s| s.as_str().to_owned()).collect(),
-                };
-                Ok(Self { context: origin.context(actor), principal, route: origin.route })
-            }
+        match outcome {
+            Ok((principal, context)) => Ok(Self { principal, context, route: origin.route }),
             Err(CoreError::Unauthenticated) => {
-                // Only the key's public id is kept (so failures count per key),
-                // never the rest of what was presented: it may be a real secret.
+                // Only an API key's public id is kept (so failures count per
+                // key), never the rest of what was presented: it may be a secret.
                 let mut event = state
                     .audit
-                    .event(EventType::AuthFailure, &origin.context(Actor::anonymous()))
-                    .detail("credential", "api_key")
+                    .event(EventType::AuthFailure, &anonymous)
+                    .detail("credential", credential)
                     .detail("route", origin.route.clone())
                     .failed(Outcome::Failure, "unauthenticated");
-                if let Some(id) = ApiKeys::public_id(presented.trim()) {
+                if let Some(id) = api_key.or(bearer).and_then(|k| ApiKeys::public_id(k.trim())) {
                     event = event.target(Target::new("api_key", id));
                 }
                 state.audit.record(&event).await?;

@@ -40,6 +40,14 @@ pub enum ApiError {
     /// The request conflicts with existing state.
     #[error("conflict: {0}")]
     Conflict(String),
+    /// Too many attempts; retry after the given seconds (sent as `Retry-After`).
+    #[error("rate limited: {detail}")]
+    RateLimited {
+        /// Seconds to wait.
+        retry_after_seconds: i64,
+        /// What to tell the caller.
+        detail: String,
+    },
     /// A dependency is down; the text names which, for operators and clients alike.
     #[error("unavailable: {0}")]
     Unavailable(String),
@@ -69,6 +77,7 @@ impl ApiError {
             Self::NotFound(_) => ProblemCode::NotFound,
             Self::Conflict(_) => ProblemCode::Conflict,
             Self::Unavailable(_) => ProblemCode::Unavailable,
+            Self::RateLimited { .. } => ProblemCode::RateLimited,
             Self::Refused { code, .. } => *code,
             Self::Internal(_) => ProblemCode::Internal,
         }
@@ -85,9 +94,13 @@ impl ApiError {
             | Self::NotFound(detail)
             | Self::Conflict(detail)
             | Self::Unavailable(detail)
+            | Self::RateLimited { detail, .. }
             | Self::Refused { detail, .. } => detail.as_str(),
             Self::PayloadTooLarge => "the request body is larger than this server accepts (server.body_limit_bytes)",
-            Self::Unauthenticated => "send a valid API key as X-API-Key, X-Vault-Token or Authorization: Bearer",
+            Self::Unauthenticated => {
+                "send valid credentials: a user's access token or an API key as Authorization: Bearer, \
+                 or an API key as X-API-Key or X-Vault-Token"
+            }
             Self::Internal(cause) => return internal_problem(cause.as_ref()),
         };
         Problem::new(self.code(), detail)
@@ -107,11 +120,18 @@ pub(crate) fn internal_problem(cause: &dyn std::fmt::Display) -> Problem {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let unauthenticated = matches!(self, Self::Unauthenticated);
+        let retry_after = match &self {
+            Self::RateLimited { retry_after_seconds, .. } => Some((*retry_after_seconds).max(1)),
+            _ => None,
+        };
         let mut response = problem_response(self.problem());
         if unauthenticated {
             response
                 .headers_mut()
                 .insert(axum::http::header::WWW_AUTHENTICATE, axum::http::HeaderValue::from_static("Bearer"));
+        }
+        if let Some(seconds) = retry_after {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(seconds));
         }
         response
     }
@@ -170,6 +190,12 @@ impl From<CoreError> for ApiError {
                 Self::InvalidRequest(error.to_string())
             }
             CoreError::Unauthenticated => Self::Unauthenticated,
+            CoreError::LoginFailed => refused(ProblemCode::LoginFailed, &error),
+            CoreError::TooManyAttempts { retry_after_seconds } => {
+                Self::RateLimited { retry_after_seconds, detail: error.to_string() }
+            }
+            CoreError::NotFound(detail) => Self::NotFound(detail),
+            CoreError::Conflict(detail) => Self::Conflict(detail),
             CoreError::Forbidden(detail) => Self::Forbidden(detail),
             CoreError::KeyExists(_) => Self::Conflict(error.to_string()),
             CoreError::KeyNotFound(_) => refused(ProblemCode::KeyNotFound, &error),

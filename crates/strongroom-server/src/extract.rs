@@ -1,6 +1,7 @@
 //! Extractors whose rejections are problems, not axum's plain-text answers.
 
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use serde::de::DeserializeOwned;
 
@@ -23,4 +24,16 @@ where
         let Json(value) = Json::<T>::from_request(request, state).await?;
         Ok(Self(value))
     }
+}
+
+/// Parses a JSON body leniently, as Vault does and for optional bodies: an
+/// empty body is the default request, and no `Content-Type` is required.
+pub(crate) fn lenient_json<T: DeserializeOwned + Default>(bytes: &Bytes) -> Result<T, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(bytes).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => ApiError::InvalidRequest(e.to_string()),
+        _ => ApiError::MalformedJson(e.to_string()),
+    })
 }

@@ -15,12 +15,13 @@ mod error;
 mod extract;
 mod middleware;
 mod openapi;
+mod qr;
 mod routes;
 mod serve;
 mod state;
 mod tls;
 
-pub use auth::ApiKeyAuth;
+pub use auth::{Caller, Principal, RequestOrigin};
 pub use error::ApiError;
 pub use extract::ApiJson;
 pub use openapi::openapi;

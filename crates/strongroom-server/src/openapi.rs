@@ -44,6 +44,30 @@ Every error answer is an RFC 9457 problem (`application/problem+json`) with a st
         crate::routes::audit::public_key,
         crate::routes::audit::stats,
         crate::routes::audit::alerts,
+        crate::routes::identity::login,
+        crate::routes::identity::oauth_token,
+        crate::routes::identity::mfa,
+        crate::routes::identity::refresh,
+        crate::routes::identity::logout,
+        crate::routes::identity::step_up,
+        crate::routes::identity::reset_password,
+        crate::routes::identity::totp_enroll,
+        crate::routes::identity::totp_confirm,
+        crate::routes::identity::totp_disable,
+        crate::routes::identity::jwks,
+        crate::routes::users::me,
+        crate::routes::users::create_user,
+        crate::routes::users::list_users,
+        crate::routes::users::read_user,
+        crate::routes::users::update_user,
+        crate::routes::users::set_roles,
+        crate::routes::users::lock_user,
+        crate::routes::users::unlock_user,
+        crate::routes::users::revoke_sessions,
+        crate::routes::users::issue_reset,
+        crate::routes::users::issue_enrollment,
+        crate::routes::users::list_sessions,
+        crate::routes::users::revoke_session,
     ),
     components(schemas(Problem, ProblemCode, Health, Readiness, ReadinessCheck, CheckState)),
     modifiers(&ProblemDefaults, &ApiKeySecurity),
@@ -51,6 +75,8 @@ Every error answer is an RFC 9457 problem (`application/problem+json`) with a st
         (name = "health", description = "Liveness, readiness and the API description"),
         (name = "keys", description = "The keyring: every key's versions and state, rotation, state changes"),
         (name = "transit", description = "Encryption as a service, compatible with Vault/OpenBao transit"),
+        (name = "auth", description = "Logins, tokens, second factors, the JWKS"),
+        (name = "users", description = "Users, roles, locks, resets and sessions"),
         (name = "audit", description = "The tamper-evident audit log: events, proofs, signed checkpoints, statistics, alerts")
     )
 )]
@@ -83,7 +109,7 @@ impl Modify for ProblemDefaults {
     }
 }
 
-/// Declares the API-key scheme the transit routes name in `security`.
+/// Declares the two schemes routes name in `security`: API keys and users' bearer tokens.
 struct ApiKeySecurity;
 
 impl Modify for ApiKeySecurity {
@@ -96,6 +122,16 @@ impl Modify for ApiKeySecurity {
                 "X-API-Key",
                 "An API key `sr_<id>_<secret>`; also accepted as X-Vault-Token or Authorization: Bearer",
             ))),
+        );
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                utoipa::openapi::security::HttpBuilder::new()
+                    .scheme(utoipa::openapi::security::HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some("A user's access token from POST /v1/auth/login (or an API key)"))
+                    .build(),
+            ),
         );
     }
 }

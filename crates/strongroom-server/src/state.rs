@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use strongroom_core::audit::{AlertEvaluator, AuditLog, Checkpointer};
+use strongroom_core::identity::Identity;
 use strongroom_core::{ApiKeys, Keyring, Store};
 
 /// HTTP behaviour taken from the configuration.
@@ -32,6 +33,8 @@ pub struct AppState {
     pub keyring: Arc<Keyring>,
     /// API keys, to authenticate machine callers.
     pub api_keys: Arc<ApiKeys>,
+    /// Users, logins, sessions and access tokens.
+    pub identity: Arc<Identity>,
     /// The audit log every action writes through.
     pub audit: Arc<AuditLog>,
     /// Signs checkpoints of the audit tree.

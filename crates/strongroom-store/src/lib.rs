@@ -16,6 +16,7 @@ mod api_keys;
 mod audit;
 mod database;
 mod error;
+mod identity;
 mod keys;
 mod migrations;
 mod settings;

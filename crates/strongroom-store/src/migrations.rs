@@ -17,6 +17,7 @@ pub(crate) const SQLITE: &[Source] = &[
     (2, "keyring", include_str!("../migrations/sqlite/0002_keyring.sql")),
     (3, "api_keys", include_str!("../migrations/sqlite/0003_api_keys.sql")),
     (4, "audit", include_str!("../migrations/sqlite/0004_audit.sql")),
+    (5, "identity", include_str!("../migrations/sqlite/0005_identity.sql")),
 ];
 
 pub(crate) const POSTGRES: &[Source] = &[
@@ -24,6 +25,7 @@ pub(crate) const POSTGRES: &[Source] = &[
     (2, "keyring", include_str!("../migrations/postgres/0002_keyring.sql")),
     (3, "api_keys", include_str!("../migrations/postgres/0003_api_keys.sql")),
     (4, "audit", include_str!("../migrations/postgres/0004_audit.sql")),
+    (5, "identity", include_str!("../migrations/postgres/0005_identity.sql")),
 ];
 
 pub(crate) fn migrator(sources: &[Source]) -> Migrator {

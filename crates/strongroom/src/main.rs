@@ -17,6 +17,7 @@ mod pkcs11_root;
 mod root_key;
 mod server;
 mod transit_root;
+mod users;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -55,6 +56,23 @@ enum Command {
         #[command(subcommand)]
         command: keys::KeyCommand,
     },
+    /// Create the first administrator of a new installation (refused once any user exists).
+    Init {
+        /// The administrator's login name.
+        #[arg(long, default_value = "admin")]
+        username: String,
+        /// The administrator's e-mail address.
+        #[arg(long, default_value = "admin@localhost.localdomain")]
+        email: String,
+        /// The password: from standard input or a file; without either, one is generated and printed once.
+        #[command(flatten)]
+        password: users::PasswordSource,
+    },
+    /// Manage users: create, list, lock, unlock, reset-password.
+    User {
+        #[command(subcommand)]
+        command: users::UserCommand,
+    },
     /// Export the audit log, or verify an export offline.
     Audit {
         #[command(subcommand)]
@@ -85,6 +103,10 @@ fn main() -> ExitCode {
         Command::Apikey { command } => runtime.block_on(apikeys::run(&config, command)),
         Command::Key { command } => runtime.block_on(keys::run(&config, command)),
         Command::Audit { command } => runtime.block_on(audit_cli::run(&config, command)),
+        Command::Init { username, email, password } => {
+            runtime.block_on(users::init(&config, &username, &email, &password))
+        }
+        Command::User { command } => runtime.block_on(users::run(&config, command)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

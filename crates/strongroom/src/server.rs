@@ -7,9 +7,11 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use strongroom_config::{Config, Outcome};
 use strongroom_core::audit::{AuditContext, AuditSettings, Checkpointer, run_sink};
+use strongroom_core::identity::{Identity, IdentitySettings, PasswordPolicy, Role};
 use strongroom_core::{
     ApiKeys, AuditOptions, Keyring, RootKeyStatus, ServicePorts, Services, Store, SystemClock, settings,
 };
+use strongroom_crypto::PasswordParams;
 use strongroom_server::{AppState, HttpSettings, Listener, TlsListener};
 use strongroom_store::{ConnectOptions, Database};
 use tokio::net::TcpListener;
@@ -39,6 +41,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let mut background = vec![
         tokio::spawn(rotate_keys_when_due(Arc::clone(&services.keyring))),
         tokio::spawn(flush_api_key_usage(Arc::clone(&services.api_keys))),
+        tokio::spawn(flush_session_activity(Arc::clone(&services.identity))),
         tokio::spawn(sign_checkpoints(
             Arc::clone(&services.checkpointer),
             Duration::from_secs(config.audit.checkpoint_interval_seconds.max(1)),
@@ -67,6 +70,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         root_key_id: kek.id().to_string(),
         keyring: services.keyring,
         api_keys: Arc::clone(&api_keys),
+        identity: Arc::clone(&services.identity),
         audit: services.audit,
         checkpointer: services.checkpointer,
         alerts,
@@ -120,14 +124,18 @@ pub async fn start_services(
             format!("strongroom/{}", String::from_utf8_lossy(&id))
         }
     };
-    let ports =
-        ServicePorts { keys: database.key_store(), api_keys: database.api_key_store(), audit: database.audit_store() };
+    let ports = ServicePorts {
+        keys: database.key_store(),
+        api_keys: database.api_key_store(),
+        audit: database.audit_store(),
+        identity: database.identity_store(),
+    };
     let options = AuditOptions {
         settings: AuditSettings { hash_ip: config.audit.hash_ip },
         origin,
         anchors: audit_outputs::anchors(config)?,
     };
-    Services::start(ports, kek, Arc::new(SystemClock), options, context)
+    Services::start(ports, kek, Arc::new(SystemClock), options, identity_settings(config)?, context)
         .await
         .context("cannot start the keyring and the audit log")
 }
@@ -167,6 +175,53 @@ fn refuse_contradicting_profile(config: &Config) -> anyhow::Result<()> {
     )
 }
 
+/// The identity settings from `[identity]`, checked.
+fn identity_settings(config: &Config) -> anyhow::Result<IdentitySettings> {
+    let identity = &config.identity;
+    let seconds = |key: &str, value: u64| -> anyhow::Result<i64> {
+        match i64::try_from(value) {
+            Ok(value) if value > 0 => Ok(value),
+            _ => bail!("identity.{key} must be a positive number of seconds"),
+        }
+    };
+    let mfa_required_roles = config
+        .mfa_required_roles()
+        .iter()
+        .map(|name| Role::parse(name).with_context(|| format!("identity.mfa_required_roles: unknown role {name:?}")))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let password_params = PasswordParams {
+        memory_kib: identity.password_memory_kib,
+        iterations: identity.password_iterations,
+        parallelism: identity.password_parallelism,
+    };
+    if password_params.memory_kib < 8 * password_params.parallelism || password_params.iterations == 0 {
+        bail!("identity.password_*: Argon2id needs at least 8 KiB per lane and one pass");
+    }
+    Ok(IdentitySettings {
+        password_params,
+        password_policy: PasswordPolicy {
+            min_length: identity.password_min_length as usize,
+            min_strength_bits: f64::from(identity.password_min_strength_bits),
+        },
+        hashing_concurrency: (identity.hashing_concurrency as usize).max(1),
+        access_token_seconds: seconds("access_token_seconds", identity.access_token_seconds)?,
+        session_idle_seconds: seconds("session_idle_seconds", identity.session_idle_seconds)?,
+        session_absolute_seconds: seconds("session_absolute_seconds", identity.session_absolute_seconds)?,
+        max_sessions_per_user: (identity.max_sessions_per_user as usize).max(1),
+        bind_session_to_ip: identity.bind_session_to_ip,
+        bind_session_to_user_agent: identity.bind_session_to_user_agent,
+        mfa_required_roles,
+        lockout_threshold: u64::from(identity.lockout_threshold.max(1)),
+        ip_lockout_threshold: u64::from(identity.ip_lockout_threshold.max(1)),
+        lockout_window_seconds: seconds("lockout_window_seconds", identity.lockout_window_seconds)?,
+        lockout_base_seconds: seconds("lockout_base_seconds", identity.lockout_base_seconds)?,
+        lockout_max_seconds: seconds("lockout_max_seconds", identity.lockout_max_seconds)?,
+        mfa_token_seconds: 300,
+        reset_token_seconds: seconds("reset_token_seconds", identity.reset_token_seconds)?,
+        issuer: identity.issuer.clone(),
+    })
+}
+
 /// Opens the database and the services for an operator command run beside
 /// (or instead of) a server: no data-dir lock (SQLite serialises writers
 /// itself), no key file or salt created, and the root key must match the
@@ -174,7 +229,8 @@ fn refuse_contradicting_profile(config: &Config) -> anyhow::Result<()> {
 pub async fn open_services(config: &Config) -> anyhow::Result<(Database, Services)> {
     if config.uses_sqlite() && config.database.url.is_none() && !config.sqlite_path().exists() {
         bail!(
-            "no database in {}: start `strongroom server` once first (it creates the database and binds the root key)",
+            "no database in {}: run `strongroom init` or start `strongroom server` once first \
+             (either creates the database and binds the root key)",
             config.data_dir.display()
         );
     }
@@ -183,6 +239,19 @@ pub async fn open_services(config: &Config) -> anyhow::Result<(Database, Service
     database.migrate().await.context("cannot migrate the database")?;
     let store = database.store();
     let kek = root_key::load(config, store.as_ref(), false).await?;
+    strongroom_core::unseal(store.as_ref(), kek.as_ref()).await?;
+    let services = start_services(config, &database, kek, &cli_context()).await?;
+    Ok((database, services))
+}
+
+/// Like [`open_services`], but on a new data dir too, as the server's first
+/// start does: creates the data dir and database, and binds the root key
+/// (generating a local one). For `strongroom init`.
+pub async fn open_services_creating(config: &Config) -> anyhow::Result<(Database, Services)> {
+    refuse_contradicting_profile(config)?;
+    let (database, _lock) = open_database(config).await?;
+    let store = database.store();
+    let kek = root_key::load(config, store.as_ref(), true).await?;
     strongroom_core::unseal(store.as_ref(), kek.as_ref()).await?;
     let services = start_services(config, &database, kek, &cli_context()).await?;
     Ok((database, services))
@@ -233,6 +302,17 @@ async fn sign_checkpoints(checkpointer: Arc<Checkpointer>, interval: Duration) {
         ticker.tick().await;
         if let Err(error) = checkpointer.current().await {
             tracing::error!(%error, "could not sign an audit checkpoint");
+        }
+    }
+}
+
+/// Writes session activity (last seen) once a second (see `Identity::flush_session_activity`).
+async fn flush_session_activity(identity: Arc<Identity>) {
+    let mut ticker = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        ticker.tick().await;
+        if let Err(error) = identity.flush_session_activity().await {
+            tracing::warn!(%error, "could not record session activity; retrying");
         }
     }
 }

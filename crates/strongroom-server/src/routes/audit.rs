@@ -18,6 +18,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 use strongroom_core::Scope;
 use strongroom_core::audit::{AuditFilter, IntegrityReport, Outcome, StoredCheckpoint, StoredEntry};
+use strongroom_core::identity::Role;
 use strongroom_crypto::merkle::Hash;
 use strongroom_proto::time::{ms_from_rfc3339, rfc3339_from_ms};
 use strongroom_proto::{
@@ -25,7 +26,7 @@ use strongroom_proto::{
     ConsistencyProof, InclusionProof, IntegrityProblemView, IntegrityView,
 };
 
-use crate::{ApiError, ApiKeyAuth, AppState};
+use crate::{ApiError, AppState, Caller};
 
 /// Default and largest page of events.
 const DEFAULT_PAGE: u32 = 100;
@@ -129,10 +130,10 @@ impl EventQuery {
     security(("api_key" = [])))]
 pub(crate) async fn list_events(
     State(state): State<AppState>,
-    caller: ApiKeyAuth,
+    caller: Caller,
     Query(query): Query<EventQuery>,
 ) -> Result<Json<AuditEventList>, ApiError> {
-    caller.require(&state, &[Scope::AuditRead]).await?;
+    caller.require(&state, &[Scope::AuditRead], Some(Role::Admin)).await?;
     let filter = query.filter()?;
     let limit = filter.limit as usize;
     let entries = state.audit.search(filter, query.hmac_of.as_deref()).await?;
@@ -150,10 +151,10 @@ pub(crate) async fn list_events(
     security(("api_key" = [])))]
 pub(crate) async fn read_event(
     State(state): State<AppState>,
-    caller: ApiKeyAuth,
+    caller: Caller,
     Path(index): Path<String>,
 ) -> Result<Json<AuditEventProof>, ApiError> {
-    caller.require(&state, &[Scope::AuditRead]).await?;
+    caller.require(&state, &[Scope::AuditRead], Some(Role::Admin)).await?;
     let index: u64 = index.parse().map_err(|_| ApiError::InvalidRequest("index: a leaf index (0, 1, …)".into()))?;
     let checkpoint = state.checkpointer.current().await?;
     let missing = || ApiError::NotFound(format!("no audit event {index} (the log has {} events)", checkpoint.size));
@@ -202,10 +203,10 @@ fn number(field: &str, value: Option<&str>) -> Result<u64, ApiError> {
     security(("api_key" = [])))]
 pub(crate) async fn inclusion_proof(
     State(state): State<AppState>,
-    caller: ApiKeyAuth,
+    caller: Caller,
     Query(query): Query<InclusionQuery>,
 ) -> Result<Json<InclusionProof>, ApiError> {
-    caller.require(&state, &[Scope::AuditRead]).await?;
+    caller.require(&state, &[Scope::AuditRead], Some(Role::Admin)).await?;
     let index = number("index", query.index.as_deref())?;
     let tree_size = match query.tree_size.as_deref() {
         Some(size) => number("tree_size", Some(size))?,
@@ -240,10 +241,10 @@ pub(crate) struct ConsistencyQuery {
     security(("api_key" = [])))]
 pub(crate) async fn consistency_proof(
     State(state): State<AppState>,
-    caller: ApiKeyAuth,
+    caller: Caller,
     Query(query): Query<ConsistencyQuery>,
 ) -> Result<Json<ConsistencyProof>, ApiError> {
-    caller.require(&state, &[Scope::AuditRead]).await?;
+    caller.require(&state, &[Scope::AuditRead], Some(Role::Admin)).await?;
     let from = number("from", query.from.as_deref())?;
     let to = match query.to.as_deref() {
         Some(size) => number("to", Some(size))?,
@@ -305,8 +306,8 @@ fn integrity_view(report: &IntegrityReport, rollback: Option<&String>) -> Integr
 #[utoipa::path(get, path = "/v1/audit/stats", tag = "audit",
     responses((status = 200, description = "Statistics and integrity", body = AuditStats)),
     security(("api_key" = [])))]
-pub(crate) async fn stats(State(state): State<AppState>, caller: ApiKeyAuth) -> Result<Json<AuditStats>, ApiError> {
-    caller.require(&state, &[Scope::AuditRead]).await?;
+pub(crate) async fn stats(State(state): State<AppState>, caller: Caller) -> Result<Json<AuditStats>, ApiError> {
+    caller.require(&state, &[Scope::AuditRead], Some(Role::Admin)).await?;
     let report = state.checkpointer.verify_stored().await?;
     let head = state.audit.head().await?;
     let counts = state.audit.counts(state.audit.now_ms() - 24 * 3_600_000).await?;
@@ -327,8 +328,8 @@ pub(crate) async fn stats(State(state): State<AppState>, caller: ApiKeyAuth) -> 
 #[utoipa::path(get, path = "/v1/alerts", tag = "audit",
     responses((status = 200, description = "Alerts", body = AlertList)),
     security(("api_key" = [])))]
-pub(crate) async fn alerts(State(state): State<AppState>, caller: ApiKeyAuth) -> Result<Json<AlertList>, ApiError> {
-    caller.require(&state, &[Scope::AuditRead]).await?;
+pub(crate) async fn alerts(State(state): State<AppState>, caller: Caller) -> Result<Json<AlertList>, ApiError> {
+    caller.require(&state, &[Scope::AuditRead], Some(Role::Admin)).await?;
     let alerts = state
         .alerts
         .recent(200)

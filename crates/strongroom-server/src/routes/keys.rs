@@ -5,10 +5,11 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
+use strongroom_core::identity::Role;
 use strongroom_core::{KeyInfo, KeyState, Scope};
 use strongroom_proto::{KeyList, KeyStateChanged, KeyVersionView, KeyView, SetKeyState};
 
-use crate::{ApiError, ApiJson, ApiKeyAuth, AppState};
+use crate::{ApiError, ApiJson, AppState, Caller};
 
 const MIN_JUSTIFICATION: usize = 20;
 
@@ -37,8 +38,8 @@ async fn full_view(state: &AppState, info: KeyInfo) -> Result<KeyView, ApiError>
 #[utoipa::path(get, path = "/v1/keys", tag = "keys",
     responses((status = 200, description = "Every key, without versions", body = KeyList)),
     security(("api_key" = [])))]
-pub(crate) async fn list_keys(State(state): State<AppState>, caller: ApiKeyAuth) -> Result<Json<KeyList>, ApiError> {
-    caller.require(&state, &[Scope::KeysManage]).await?;
+pub(crate) async fn list_keys(State(state): State<AppState>, caller: Caller) -> Result<Json<KeyList>, ApiError> {
+    caller.require(&state, &[Scope::KeysManage], Some(Role::Admin)).await?;
     let keys = state.keyring.list().await?.into_iter().map(|info| view(info, Vec::new())).collect();
     Ok(Json(KeyList { keys }))
 }
@@ -50,10 +51,10 @@ pub(crate) async fn list_keys(State(state): State<AppState>, caller: ApiKeyAuth)
     security(("api_key" = [])))]
 pub(crate) async fn read_key(
     State(state): State<AppState>,
-    caller: ApiKeyAuth,
+    caller: Caller,
     Path(name): Path<String>,
 ) -> Result<Json<KeyView>, ApiError> {
-    caller.require(&state, &[Scope::KeysManage]).await?;
+    caller.require(&state, &[Scope::KeysManage], Some(Role::Admin)).await?;
     let info = state.keyring.info(&name).await?;
     Ok(Json(full_view(&state, info).await?))
 }
@@ -65,10 +66,10 @@ pub(crate) async fn read_key(
     security(("api_key" = [])))]
 pub(crate) async fn rotate_key(
     State(state): State<AppState>,
-    caller: ApiKeyAuth,
+    caller: Caller,
     Path(name): Path<String>,
 ) -> Result<Json<KeyView>, ApiError> {
-    caller.require(&state, &[Scope::KeysManage]).await?;
+    caller.require(&state, &[Scope::KeysManage], Some(Role::Admin)).await?;
     let info = state.keyring.rotate(&name, &caller.context).await?;
     Ok(Json(full_view(&state, info).await?))
 }
@@ -81,11 +82,11 @@ pub(crate) async fn rotate_key(
     security(("api_key" = [])))]
 pub(crate) async fn set_state(
     State(state): State<AppState>,
-    caller: ApiKeyAuth,
+    caller: Caller,
     Path(name): Path<String>,
     ApiJson(request): ApiJson<SetKeyState>,
 ) -> Result<Json<KeyStateChanged>, ApiError> {
-    caller.require(&state, &[Scope::KeysManage]).await?;
+    caller.require(&state, &[Scope::KeysManage], Some(Role::Admin)).await?;
     let target = KeyState::parse(&request.state).ok_or_else(|| {
         ApiError::InvalidRequest(format!(
             "state: {:?} is not one of active, decrypt_only, disabled, compromised, destroyed",

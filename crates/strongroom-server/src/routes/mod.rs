@@ -7,8 +7,10 @@
 
 pub(crate) mod audit;
 pub(crate) mod health;
+pub(crate) mod identity;
 pub(crate) mod keys;
 pub(crate) mod transit;
+pub(crate) mod users;
 
 use std::time::Duration;
 
@@ -19,7 +21,7 @@ use axum::http::header::{
     X_FRAME_OPTIONS,
 };
 use axum::http::{HeaderValue, StatusCode};
-use axum::routing::{any, get, post};
+use axum::routing::{any, delete, get, post};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -57,6 +59,28 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/v1/audit/public-key", get(audit::public_key))
         .route("/v1/audit/stats", get(audit::stats))
         .route("/v1/alerts", get(audit::alerts))
+        .route("/v1/auth/login", post(identity::login))
+        .route("/token", post(identity::oauth_token))
+        .route("/v1/auth/mfa", post(identity::mfa))
+        .route("/v1/auth/refresh", post(identity::refresh))
+        .route("/v1/auth/logout", post(identity::logout))
+        .route("/v1/auth/step-up", post(identity::step_up))
+        .route("/v1/auth/reset-password", post(identity::reset_password))
+        .route("/v1/auth/totp/enroll", post(identity::totp_enroll))
+        .route("/v1/auth/totp/confirm", post(identity::totp_confirm))
+        .route("/v1/auth/totp", delete(identity::totp_disable))
+        .route("/.well-known/jwks.json", get(identity::jwks))
+        .route("/v1/users/me", get(users::me))
+        .route("/v1/users", get(users::list_users).post(users::create_user))
+        .route("/v1/users/{id}", get(users::read_user).patch(users::update_user))
+        .route("/v1/users/{id}/roles", post(users::set_roles))
+        .route("/v1/users/{id}/lock", post(users::lock_user))
+        .route("/v1/users/{id}/unlock", post(users::unlock_user))
+        .route("/v1/users/{id}/revoke-sessions", post(users::revoke_sessions))
+        .route("/v1/users/{id}/reset-password", post(users::issue_reset))
+        .route("/v1/users/{id}/mfa-enrollment", post(users::issue_enrollment))
+        .route("/v1/sessions", get(users::list_sessions))
+        .route("/v1/sessions/{id}", delete(users::revoke_session))
 }
 
 /// The whole application.
@@ -127,6 +151,7 @@ mod tests {
             keys: database.key_store(),
             api_keys: database.api_key_store(),
             audit: database.audit_store(),
+            identity: database.identity_store(),
         };
         let options = strongroom_core::AuditOptions {
             settings: Default::default(),
@@ -134,13 +159,15 @@ mod tests {
             anchors: Vec::new(),
         };
         let context = strongroom_core::audit::AuditContext::service("test");
-        let services = strongroom_core::Services::start(ports, kek, clock, options, &context).await.unwrap();
+        let identity = strongroom_core::identity::IdentitySettings::default();
+        let services = strongroom_core::Services::start(ports, kek, clock, options, identity, &context).await.unwrap();
         let alerts = Arc::new(strongroom_core::audit::AlertEvaluator::new(Arc::clone(&services.audit), vec![], None));
         let state = AppState {
             store: database.store(),
             root_key_id: "local:test".into(),
             keyring: services.keyring,
             api_keys: services.api_keys,
+            identity: services.identity,
             audit: services.audit,
             checkpointer: services.checkpointer,
             alerts,
@@ -314,7 +341,11 @@ mod tests {
         for (path, item) in paths {
             for (method, operation) in item.as_object().unwrap() {
                 assert!(operation["responses"]["default"].is_object(), "{method} {path} lacks the problem answer");
-                let concrete = path.replace("{name}", "probe").replace("{kind}", "wrapped").replace("{index}", "0");
+                let concrete = path
+                    .replace("{name}", "probe")
+                    .replace("{kind}", "wrapped")
+                    .replace("{index}", "0")
+                    .replace("{id}", "probe");
                 let request = Request::builder()
                     .method(Method::from_bytes(method.to_uppercase().as_bytes()).unwrap())
                     .uri(concrete)

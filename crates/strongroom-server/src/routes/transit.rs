@@ -18,7 +18,6 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::Serialize;
-use serde::de::DeserializeOwned;
 use strongroom_core::audit::{EventType, Outcome, Target};
 use strongroom_core::{CoreError, KeyInfo, KeyPurpose, KeySpec, KeyState, Scope};
 use strongroom_crypto::{AssociatedData, SealedHeader};
@@ -27,8 +26,9 @@ use strongroom_proto::{
     EncryptRequest, InputItem, InputRequest, InputResult, PlaintextResult, TransitKey, TransitKeyList, VaultResponse,
 };
 
+use crate::extract::lenient_json;
 use crate::middleware::RequestId;
-use crate::{ApiError, ApiKeyAuth, AppState};
+use crate::{ApiError, AppState, Caller};
 
 /// Largest `batch_input` accepted.
 const MAX_BATCH: usize = 1000;
@@ -37,18 +37,6 @@ type VaultJson<T> = Json<VaultResponse<T>>;
 
 fn envelope<T>(request_id: &RequestId, data: T) -> VaultJson<T> {
     Json(VaultResponse::new(request_id.0.clone(), data))
-}
-
-/// Parses a JSON body leniently, as Vault does: an empty body is the default
-/// request, and no `Content-Type` is required.
-fn body<T: DeserializeOwned + Default>(bytes: &Bytes) -> Result<T, ApiError> {
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok(T::default());
-    }
-    serde_json::from_slice(bytes).map_err(|e| match e.classify() {
-        serde_json::error::Category::Data => ApiError::InvalidRequest(e.to_string()),
-        _ => ApiError::MalformedJson(e.to_string()),
-    })
 }
 
 fn decode_base64(field: &str, value: &str) -> Result<Vec<u8>, ApiError> {
@@ -148,13 +136,13 @@ async fn describe(state: &AppState, info: KeyInfo) -> Result<TransitKey, ApiErro
     security(("api_key" = [])))]
 pub(crate) async fn create_key(
     State(state): State<AppState>,
-    caller: ApiKeyAuth,
+    caller: Caller,
     Extension(request_id): Extension<RequestId>,
     Path(name): Path<String>,
     bytes: Bytes,
 ) -> Result<VaultJson<TransitKey>, ApiError> {
-    caller.require(&state, &[Scope::TransitManage]).await?;
-    let request: CreateTransitKey = body(&bytes)?;
+    caller.require(&state, &[Scope::TransitManage], None).await?;
+    let request: CreateTransitKey = lenient_json(&bytes)?;
     if request.derived == Some(true) {
         return Err(ApiError::InvalidRequest(
             "derived: key derivation is not offered; use context to bind ciphertexts".into(),
@@ -190,11 +178,11 @@ pub(crate) async fn create_key(
     security(("api_key" = [])))]
 pub(crate) async fn read_key(
     State(state): State<AppState>,
-    caller: ApiKeyAuth,
+    caller: Caller,
     Extension(request_id): Extension<RequestId>,
     Path(name): Path<String>,
 ) -> Result<VaultJson<TransitKey>, ApiError> {
-    caller.require(&state, &[Scope::TransitUse, Scope::TransitManage]).await?;
+    caller.require(&state, &[Scope::TransitUse, Scope::TransitManage], None).await?;
     let info = transit_key(&state, &name).await?;
     Ok(envelope(&request_id, describe(&state, info).await?))
 }
@@ -215,14 +203,14 @@ pub(crate) async fn list_keys(
     method: Method,
     Query(query): Query<ListQuery>,
     State(state): State<AppState>,
-    caller: ApiKeyAuth,
+    caller: Caller,
     Extension(request_id): Extension<RequestId>,
 ) -> Result<Response, ApiError> {
     let listing = method.as_str() == "LIST" || (method == Method::GET && query.list.as_deref() == Some("true"));
     if !listing {
         return Ok(StatusCode::METHOD_NOT_ALLOWED.into_response());
     }
-    caller.require(&state, &[Scope::TransitManage]).await?;
+    caller.require(&state, &[Scope::TransitManage], None).await?;
     let keys = state
         .keyring
         .list()
@@ -241,11 +229,11 @@ pub(crate) async fn list_keys(
     security(("api_key" = [])))]
 pub(crate) async fn rotate_key(
     State(state): State<AppState>,
-    caller: ApiKeyAuth,
+    caller: Caller,
     Extension(request_id): Extension<RequestId>,
     Path(name): Path<String>,
 ) -> Result<VaultJson<TransitKey>, ApiError> {
-    caller.require(&state, &[Scope::TransitManage]).await?;
+    caller.require(&state, &[Scope::TransitManage], None).await?;
     transit_key(&state, &name).await?;
     let info = state.keyring.rotate(&name, &caller.context).await?;
     Ok(envelope(&request_id, describe(&state, info).await?))
@@ -258,13 +246,13 @@ pub(crate) async fn rotate_key(
     security(("api_key" = [])))]
 pub(crate) async fn configure_key(
     State(state): State<AppState>,
-    caller: ApiKeyAuth,
+    caller: Caller,
     Extension(request_id): Extension<RequestId>,
     Path(name): Path<String>,
     bytes: Bytes,
 ) -> Result<VaultJson<TransitKey>, ApiError> {
-    caller.require(&state, &[Scope::TransitManage]).await?;
-    let request: ConfigureTransitKey = body(&bytes)?;
+    caller.require(&state, &[Scope::TransitManage], None).await?;
+    let request: ConfigureTransitKey = lenient_json(&bytes)?;
     transit_key(&state, &name).await?;
     let period = rotation_period(request.auto_rotate_period.as_ref())?;
     let mut info = state.keyring.configure(&name, request.deletion_allowed, period, &caller.context).await?;
@@ -283,10 +271,10 @@ pub(crate) async fn configure_key(
     security(("api_key" = [])))]
 pub(crate) async fn delete_key(
     State(state): State<AppState>,
-    caller: ApiKeyAuth,
+    caller: Caller,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    caller.require(&state, &[Scope::TransitManage]).await?;
+    caller.require(&state, &[Scope::TransitManage], None).await?;
     transit_key(&state, &name).await?;
     state.keyring.delete(&name, &caller.context).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -350,7 +338,7 @@ type Answer = Result<(Response, Tally), ApiError>;
 /// is recorded as a failure with its problem code.
 async fn audited(
     state: &AppState,
-    caller: &ApiKeyAuth,
+    caller: &Caller,
     event_type: EventType,
     name: &str,
     answer: Answer,
@@ -412,14 +400,14 @@ where
     security(("api_key" = [])))]
 pub(crate) async fn encrypt(
     State(state): State<AppState>,
-    caller: ApiKeyAuth,
+    caller: Caller,
     Extension(request_id): Extension<RequestId>,
     Path(name): Path<String>,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    caller.require(&state, &[Scope::TransitUse]).await?;
+    caller.require(&state, &[Scope::TransitUse], None).await?;
     let answer: Answer = async {
-        let request: EncryptRequest = body(&bytes)?;
+        let request: EncryptRequest = lenient_json(&bytes)?;
         // One lookup of the key serves the whole request, however large the batch.
         let key = state.keyring.use_key(KeyPurpose::Transit, &name).await?;
         if request.key_version.is_some_and(|v| v != 0 && v != key.info().latest_version) {
@@ -451,14 +439,14 @@ pub(crate) async fn encrypt(
     security(("api_key" = [])))]
 pub(crate) async fn decrypt(
     State(state): State<AppState>,
-    caller: ApiKeyAuth,
+    caller: Caller,
     Extension(request_id): Extension<RequestId>,
     Path(name): Path<String>,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    caller.require(&state, &[Scope::TransitUse]).await?;
+    caller.require(&state, &[Scope::TransitUse], None).await?;
     let answer: Answer = async {
-        let request: DecryptRequest = body(&bytes)?;
+        let request: DecryptRequest = lenient_json(&bytes)?;
         let key = state.keyring.use_key(KeyPurpose::Transit, &name).await?;
         let open = |(ciphertext, context_value): (String, Option<String>)| {
             let key = &key;
@@ -488,14 +476,14 @@ pub(crate) async fn decrypt(
     security(("api_key" = [])))]
 pub(crate) async fn rewrap(
     State(state): State<AppState>,
-    caller: ApiKeyAuth,
+    caller: Caller,
     Extension(request_id): Extension<RequestId>,
     Path(name): Path<String>,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    caller.require(&state, &[Scope::TransitUse]).await?;
+    caller.require(&state, &[Scope::TransitUse], None).await?;
     let answer: Answer = async {
-        let request: DecryptRequest = body(&bytes)?;
+        let request: DecryptRequest = lenient_json(&bytes)?;
         let key = state.keyring.use_key(KeyPurpose::Transit, &name).await?;
         let rewrap_one = |(ciphertext, context_value): (String, Option<String>)| {
             let key = &key;
@@ -546,14 +534,14 @@ fn inputs(request: InputRequest) -> Result<(Option<InputItem>, Option<Vec<(Input
     security(("api_key" = [])))]
 pub(crate) async fn hmac(
     State(state): State<AppState>,
-    caller: ApiKeyAuth,
+    caller: Caller,
     Extension(request_id): Extension<RequestId>,
     Path(name): Path<String>,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    caller.require(&state, &[Scope::TransitUse]).await?;
+    caller.require(&state, &[Scope::TransitUse], None).await?;
     let answer: Answer = async {
-        let (single, batch) = inputs(body(&bytes)?)?;
+        let (single, batch) = inputs(lenient_json(&bytes)?)?;
         let key = state.keyring.use_key(KeyPurpose::Transit, &name).await?;
         let mac_one = |item: InputItem| {
             let key = &key;
@@ -579,14 +567,14 @@ pub(crate) async fn hmac(
     security(("api_key" = [])))]
 pub(crate) async fn sign(
     State(state): State<AppState>,
-    caller: ApiKeyAuth,
+    caller: Caller,
     Extension(request_id): Extension<RequestId>,
     Path(name): Path<String>,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    caller.require(&state, &[Scope::TransitUse]).await?;
+    caller.require(&state, &[Scope::TransitUse], None).await?;
     let answer: Answer = async {
-        let (single, batch) = inputs(body(&bytes)?)?;
+        let (single, batch) = inputs(lenient_json(&bytes)?)?;
         let key = state.keyring.use_key(KeyPurpose::Transit, &name).await?;
         let sign_one = |item: InputItem| {
             let key = &key;
@@ -612,14 +600,14 @@ pub(crate) async fn sign(
     security(("api_key" = [])))]
 pub(crate) async fn verify(
     State(state): State<AppState>,
-    caller: ApiKeyAuth,
+    caller: Caller,
     Extension(request_id): Extension<RequestId>,
     Path(name): Path<String>,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    caller.require(&state, &[Scope::TransitUse]).await?;
+    caller.require(&state, &[Scope::TransitUse], None).await?;
     let answer: Answer = async {
-        let (single, batch) = inputs(body(&bytes)?)?;
+        let (single, batch) = inputs(lenient_json(&bytes)?)?;
         let key = state.keyring.use_key(KeyPurpose::Transit, &name).await?;
         let verify_one = |item: InputItem| {
             let key = &key;
@@ -654,14 +642,14 @@ pub(crate) async fn verify(
     security(("api_key" = [])))]
 pub(crate) async fn datakey(
     State(state): State<AppState>,
-    caller: ApiKeyAuth,
+    caller: Caller,
     Extension(request_id): Extension<RequestId>,
     Path((kind, name)): Path<(String, String)>,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    caller.require(&state, &[Scope::TransitUse]).await?;
+    caller.require(&state, &[Scope::TransitUse], None).await?;
     let answer: Answer = async {
-        let request: DataKeyRequest = body(&bytes)?;
+        let request: DataKeyRequest = lenient_json(&bytes)?;
         let reveal = match kind.as_str() {
             "plaintext" => true,
             "wrapped" => false,

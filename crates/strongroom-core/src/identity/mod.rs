@@ -1,0 +1,20 @@
+//! Identity: users and roles, passwords (Argon2id, imported bcrypt), the
+//! password policy, logins with TOTP, access tokens (EdDSA JWTs) and
+//! single-use refresh tokens, server-side sessions, lockout, resets.
+//!
+//! Which API should I use? [`Identity`] is the service; [`IdentityStore`]
+//! the port `strongroom-store` implements; [`UserPrincipal`] is who an
+//! authenticated request is. Settings: [`IdentitySettings`].
+
+mod model;
+mod policy;
+mod service;
+mod settings;
+
+pub use model::{IdentityStore, OneTimeKind, RefreshOutcome, Role, SessionRecord, UserRecord};
+pub use policy::{MAX_PASSWORD_LENGTH, PasswordPolicy, estimate_strength_bits};
+pub use service::{
+    Identity, JWT_SIGNING_KEY, LoginOutcome, NewPassword, NewUser, OneTimeSecret, ProfileChange, TOKEN_HMAC_KEY,
+    TokenPair, USER_SECRETS_KEY, UserPrincipal, normalize_username, user_actor,
+};
+pub use settings::IdentitySettings;

@@ -1,0 +1,272 @@
+//! Users, roles, sessions and one-time tokens as the domain sees them, and
+//! the identity storage port.
+//!
+//! Invariants for implementers of [`IdentityStore`]: every method that
+//! changes something takes the audit records of the change and appends them
+//! in the same transaction (as `crate::KeyStore` does); secrets never reach
+//! the store in clear: passwords as Argon2id/bcrypt hashes, tokens as keyed
+//! hashes, TOTP seeds sealed by the keyring.
+
+use async_trait::async_trait;
+
+use crate::StoreError;
+use crate::audit::AuditRecord;
+
+/// A role. `admin ⊃ analyst ⊃ reader`; `system` is for service accounts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Role {
+    /// Metadata and anonymised values.
+    Reader,
+    /// Also redacted renditions.
+    Analyst,
+    /// Also decrypt with justification, and user, role and key management.
+    Admin,
+    /// Service accounts that own API keys for background jobs.
+    System,
+}
+
+impl Role {
+    /// Every role.
+    pub const ALL: [Role; 4] = [Role::Reader, Role::Analyst, Role::Admin, Role::System];
+
+    /// The stable name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Reader => "reader",
+            Self::Analyst => "analyst",
+            Self::Admin => "admin",
+            Self::System => "system",
+        }
+    }
+
+    /// Parses [`as_str`](Self::as_str)'s form.
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|role| role.as_str() == text)
+    }
+
+    /// Whether holding `self` includes what `other` may do (`admin` includes
+    /// `analyst` and `reader`; `system` only itself).
+    pub fn includes(self, other: Role) -> bool {
+        match (self, other) {
+            (Self::System, other) => other == Self::System,
+            (_, Self::System) => false,
+            (mine, theirs) => mine >= theirs,
+        }
+    }
+}
+
+/// A user as stored.
+#[derive(Clone, PartialEq, Eq)]
+pub struct UserRecord {
+    /// Random id (32 hex digits), stable for the user's life.
+    pub id: String,
+    /// Login name, lower case, unique.
+    pub username: String,
+    /// E-mail address.
+    pub email: String,
+    /// Full name.
+    pub full_name: String,
+    /// Roles.
+    pub roles: Vec<Role>,
+    /// Argon2id (or imported bcrypt) hash; `None` for service accounts.
+    pub password_hash: Option<String>,
+    /// Disabled by an admin: no login, no tokens.
+    pub disabled: bool,
+    /// Locked by an admin (or by brute-force defence) until unlocked.
+    pub locked: bool,
+    /// The TOTP seed, sealed by the keyring (bound to the user id).
+    pub totp_sealed_secret: Option<Vec<u8>>,
+    /// Whether TOTP is confirmed (a first valid code was given).
+    pub totp_enabled: bool,
+    /// The last TOTP step accepted: codes at or before it are replays.
+    pub totp_last_step: Option<i64>,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds of the last change.
+    pub updated_at: i64,
+}
+
+impl std::fmt::Debug for UserRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserRecord")
+            .field("id", &self.id)
+            .field("username", &self.username)
+            .field("roles", &self.roles)
+            .field("password_hash", &self.password_hash.as_ref().map(|_| "<hidden>"))
+            .field("disabled", &self.disabled)
+            .field("locked", &self.locked)
+            .field("totp_enabled", &self.totp_enabled)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A server-side session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    /// Random id (32 hex digits), the `sid` claim of its access tokens.
+    pub id: String,
+    /// Its user.
+    pub user_id: String,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds of the last request.
+    pub last_seen_at: i64,
+    /// Unix seconds after which it is dead whatever happens (absolute timeout).
+    pub expires_at: i64,
+    /// The client address at login.
+    pub ip: Option<String>,
+    /// The client's user agent at login.
+    pub user_agent: Option<String>,
+    /// Unix seconds of the last MFA on this session, if any.
+    pub mfa_at: Option<i64>,
+    /// Unix seconds of revocation.
+    pub revoked_at: Option<i64>,
+    /// Why it was revoked (`logout`, `admin`, `token_reuse`, `evicted`, `locked`, …).
+    pub revoked_reason: Option<String>,
+}
+
+/// What presenting a refresh token found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefreshOutcome {
+    /// It was the session's live token; it is now used and replaced.
+    Rotated {
+        /// The session it belongs to.
+        session_id: String,
+    },
+    /// It had been used before: theft suspected; the session is revoked.
+    Reused {
+        /// The session it belonged to.
+        session_id: String,
+    },
+    /// No such token.
+    Unknown,
+}
+
+/// Kinds of single-use tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OneTimeKind {
+    /// Completes a login with a second factor.
+    MfaChallenge,
+    /// Lets a user without a second factor enrol one.
+    MfaEnrollment,
+    /// Sets a new password.
+    PasswordReset,
+}
+
+impl OneTimeKind {
+    /// The stable name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::MfaChallenge => "mfa_challenge",
+            Self::MfaEnrollment => "mfa_enrollment",
+            Self::PasswordReset => "password_reset",
+        }
+    }
+}
+
+/// The identity storage port.
+#[async_trait]
+pub trait IdentityStore: Send + Sync + std::fmt::Debug {
+    /// Stores a new user; `Conflict` if the username exists.
+    async fn insert_user(&self, user: &UserRecord, audit: &[AuditRecord]) -> Result<(), StoreError>;
+    /// One user by id.
+    async fn user(&self, id: &str) -> Result<Option<UserRecord>, StoreError>;
+    /// One user by (lower-case) username.
+    async fn user_by_username(&self, username: &str) -> Result<Option<UserRecord>, StoreError>;
+    /// Every user, by username.
+    async fn list_users(&self) -> Result<Vec<UserRecord>, StoreError>;
+    /// Whether any user exists (for `strongroom init`).
+    async fn any_user(&self) -> Result<bool, StoreError>;
+    /// Saves every field of `user`; `false` if it does not exist.
+    async fn update_user(&self, user: &UserRecord, audit: &[AuditRecord]) -> Result<bool, StoreError>;
+
+    /// Stores a session with its first refresh token hash and revokes the
+    /// sessions in `evict` (reason `evicted`, the concurrent-session limit),
+    /// in one transaction.
+    async fn insert_session(
+        &self,
+        session: &SessionRecord,
+        refresh_hash: &[u8],
+        evict: &[String],
+        audit: &[AuditRecord],
+    ) -> Result<(), StoreError>;
+    /// One session.
+    async fn session(&self, id: &str) -> Result<Option<SessionRecord>, StoreError>;
+    /// A session with its user, in one query (every authenticated request reads it).
+    async fn session_with_user(&self, id: &str) -> Result<Option<(SessionRecord, UserRecord)>, StoreError>;
+    /// A user's sessions, newest first (revoked ones included when `include_revoked`).
+    async fn sessions_of(&self, user_id: &str, include_revoked: bool) -> Result<Vec<SessionRecord>, StoreError>;
+    /// Moves `last_seen_at` forward (never back) for several sessions.
+    async fn touch_sessions(&self, seen: &[(String, i64)]) -> Result<(), StoreError>;
+    /// Records a new MFA time on a session.
+    async fn set_session_mfa(&self, id: &str, at: i64) -> Result<(), StoreError>;
+    /// Revokes one live session; `false` if unknown or already revoked.
+    async fn revoke_session(&self, id: &str, at: i64, reason: &str, audit: &[AuditRecord]) -> Result<bool, StoreError>;
+    /// Revokes every live session of a user; returns how many.
+    async fn revoke_user_sessions(
+        &self,
+        user_id: &str,
+        at: i64,
+        reason: &str,
+        audit: &[AuditRecord],
+    ) -> Result<u64, StoreError>;
+
+    /// The session a refresh token (by hash) belongs to, used or not.
+    async fn refresh_session(&self, presented: &[u8]) -> Result<Option<String>, StoreError>;
+    /// Consumes refresh token `presented` and stores `next` for the same
+    /// session, with `audit_rotated`, in one transaction. A token used before
+    /// revokes its session instead (reason `token_reuse`), with `audit_reused`.
+    async fn rotate_refresh_token(
+        &self,
+        presented: &[u8],
+        next: &[u8],
+        at: i64,
+        audit_rotated: &[AuditRecord],
+        audit_reused: &[AuditRecord],
+    ) -> Result<RefreshOutcome, StoreError>;
+
+    /// Counts a failure for a throttling key (an account or an address)
+    /// within `window` seconds and returns the failures counted.
+    async fn count_failure(&self, key: &str, at: i64, window: i64) -> Result<u64, StoreError>;
+    /// Sets a throttling key's lock end.
+    async fn lock_key(&self, key: &str, until: i64) -> Result<(), StoreError>;
+    /// A throttling key's lock end, if locked.
+    async fn locked_until(&self, key: &str) -> Result<Option<i64>, StoreError>;
+    /// Forgets a throttling key's failures (after a success or an unlock).
+    async fn clear_failures(&self, key: &str) -> Result<(), StoreError>;
+
+    /// Stores a single-use token (by hash).
+    async fn insert_one_time(
+        &self,
+        kind: OneTimeKind,
+        hash: &[u8],
+        user_id: &str,
+        expires_at: i64,
+        audit: &[AuditRecord],
+    ) -> Result<(), StoreError>;
+    /// Uses a single-use token: its user id if it exists, is of `kind`,
+    /// unexpired and unused; it is used up at once either way it matched.
+    async fn consume_one_time(&self, kind: OneTimeKind, hash: &[u8], at: i64) -> Result<Option<String>, StoreError>;
+
+    /// Replaces a user's recovery codes (hashes).
+    async fn replace_recovery_codes(&self, user_id: &str, hashes: &[Vec<u8>]) -> Result<(), StoreError>;
+    /// Uses a recovery code: `true` if it was unused.
+    async fn use_recovery_code(&self, user_id: &str, hash: &[u8], at: i64) -> Result<bool, StoreError>;
+    /// Unused recovery codes left.
+    async fn recovery_codes_left(&self, user_id: &str) -> Result<u64, StoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn admin_includes_analyst_includes_reader_and_system_stands_apart() {
+        assert!(Role::Admin.includes(Role::Analyst) && Role::Admin.includes(Role::Reader));
+        assert!(Role::Analyst.includes(Role::Reader) && !Role::Analyst.includes(Role::Admin));
+        assert!(!Role::Admin.includes(Role::System) && !Role::System.includes(Role::Reader));
+        for role in Role::ALL {
+            assert_eq!(Role::parse(role.as_str()), Some(role));
+        }
+    }
+}
