@@ -17,11 +17,12 @@ def _env(data_dir):
 
 
 class Server:
-    def __init__(self):
+    def __init__(self, **settings):
         self.home = tempfile.TemporaryDirectory()
         self.data_dir = os.path.join(self.home.name, "data")
+        self.settings = {f"STRONGROOM_{name.upper()}": str(value) for name, value in settings.items()}
         self.log = open(os.path.join(self.home.name, "stderr.log"), "w+")
-        self.process = subprocess.Popen([BIN, "server"], env=_env(self.data_dir), stdout=subprocess.PIPE,
+        self.process = subprocess.Popen([BIN, "server"], env=self.env(), stdout=subprocess.PIPE,
                                         stderr=self.log, stdin=subprocess.DEVNULL, text=True)
         for line in self.process.stdout:
             match = re.search(r" listening on (\S+)", line)
@@ -31,8 +32,11 @@ class Server:
         else:
             raise RuntimeError("strongroom server did not start: " + self.logs())
 
-    def cli(self, *args):
-        result = subprocess.run([BIN, *args], env=_env(self.data_dir), capture_output=True, text=True, check=True)
+    def env(self):
+        return {**_env(self.data_dir), **self.settings}
+
+    def cli(self, *args, stdin=None):
+        result = subprocess.run([BIN, *args], env=self.env(), capture_output=True, text=True, check=True, input=stdin)
         return result.stdout.strip()
 
     def api_key(self, *scopes):
@@ -57,3 +61,17 @@ def server():
     instance = Server()
     yield instance
     instance.stop()
+
+
+@pytest.fixture
+def make_server():
+    """A server with settings (`identity_access_token_seconds=2` sets STRONGROOM_IDENTITY_ACCESS_TOKEN_SECONDS)."""
+    started = []
+
+    def make(**settings):
+        started.append(Server(**settings))
+        return started[-1]
+
+    yield make
+    for instance in started:
+        instance.stop()

@@ -4,8 +4,12 @@
 //!
 //! Invariants: the presented secret is compared in constant time
 //! (`Keyring::verify_mac`); an unknown id costs the same MAC as a known one,
-//! so timing does not reveal which ids exist; every failure is the one opaque
-//! [`CoreError::Unauthenticated`].
+//! so timing does not reveal which ids exist; every failure of the secret is
+//! the one opaque [`CoreError::Unauthenticated`]. A valid key used from an
+//! address outside its allow-list is `Forbidden`; over its rate limit,
+//! `TooManyAttempts`. The rate limit is counted per server process (in
+//! memory, per minute): with N instances a key gets up to N times its limit.
+//! After a rotation the previous secret keeps working until its grace ends.
 
 use std::fmt;
 use std::sync::Arc;
@@ -35,12 +39,20 @@ pub enum Scope {
     AuditRead,
     /// Manage users, their roles, locks, sessions and resets.
     UsersManage,
+    /// Create, list, rotate and revoke API keys.
+    ApiKeysManage,
 }
 
 impl Scope {
     /// Every scope.
-    pub const ALL: [Scope; 5] =
-        [Scope::TransitUse, Scope::TransitManage, Scope::KeysManage, Scope::AuditRead, Scope::UsersManage];
+    pub const ALL: [Scope; 6] = [
+        Scope::TransitUse,
+        Scope::TransitManage,
+        Scope::KeysManage,
+        Scope::AuditRead,
+        Scope::UsersManage,
+        Scope::ApiKeysManage,
+    ];
 
     /// The stable name (`transit:use`).
     pub fn as_str(self) -> &'static str {
@@ -50,6 +62,7 @@ impl Scope {
             Self::KeysManage => "keys:manage",
             Self::AuditRead => "audit:read",
             Self::UsersManage => "users:manage",
+            Self::ApiKeysManage => "api_keys:manage",
         }
     }
 
@@ -82,6 +95,15 @@ pub struct ApiKeyRecord {
     pub last_used_at: Option<i64>,
     /// Successful uses.
     pub use_count: i64,
+    /// Addresses it may be used from (CIDR blocks); empty: anywhere.
+    pub allowed_cidrs: Vec<String>,
+    /// Requests per minute it may make (per server process); `None`: unlimited.
+    pub rate_limit_per_minute: Option<u32>,
+    /// The user (a service account) that owns it, if any.
+    pub owner_user_id: Option<String>,
+    /// During a rotation's grace period: the previous secret's hash, its
+    /// hash-key version and the end of the grace (Unix seconds).
+    pub previous_secret: Option<(Vec<u8>, u32, i64)>,
 }
 
 /// The API-key storage port.
@@ -97,6 +119,17 @@ pub trait ApiKeyStore: Send + Sync + fmt::Debug {
     /// Marks a key revoked at `at` unless it already is, with the audit
     /// records of the revocation; `false` (nothing written) if unknown or already revoked.
     async fn revoke_api_key(&self, id: &str, at: i64, audit: &[AuditRecord]) -> Result<bool, StoreError>;
+    /// Replaces a live key's secret hash, keeping `previous` (hash, version,
+    /// valid until) for the grace period, with the audit records; `false` if
+    /// unknown or revoked.
+    async fn rotate_api_key_secret(
+        &self,
+        id: &str,
+        secret_hash: &[u8],
+        hash_key_version: u32,
+        previous: Option<(Vec<u8>, u32, i64)>,
+        audit: &[AuditRecord],
+    ) -> Result<bool, StoreError>;
     /// Adds `count` uses and moves `last_used_at` forward to `last_at` (never
     /// back), in one statement, so instances flushing at once all count.
     async fn add_api_key_uses(&self, id: &str, count: i64, last_at: i64) -> Result<(), StoreError>;
@@ -141,6 +174,76 @@ impl ApiKeyPrincipal {
     }
 }
 
+/// What a new key may do, and from where.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NewApiKey {
+    /// A label (1-100 characters).
+    pub name: String,
+    /// At least one scope.
+    pub scopes: Vec<Scope>,
+    /// Refuse the key after this many days (1-3650).
+    pub expires_in_days: Option<u32>,
+    /// Addresses it may be used from (CIDR blocks or single addresses); empty: anywhere.
+    pub allowed_cidrs: Vec<String>,
+    /// Requests per minute (1-1,000,000).
+    pub rate_limit_per_minute: Option<u32>,
+    /// The id of the user (a service account, role `system`) owning it.
+    pub owner_user_id: Option<String>,
+}
+
+/// An address block (`10.0.0.0/8`, `2001:db8::/32`, or one address).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    network: std::net::IpAddr,
+    prefix: u8,
+}
+
+impl Cidr {
+    /// Parses `address/prefix` or a single address.
+    pub fn parse(text: &str) -> Result<Self, CoreError> {
+        let invalid =
+            || CoreError::InvalidInput(format!("allowed_cidrs: {text:?} is not an address block such as 10.0.0.0/8"));
+        let (address, prefix) = match text.trim().split_once('/') {
+            Some((address, prefix)) => (address, Some(prefix)),
+            None => (text.trim(), None),
+        };
+        let network: std::net::IpAddr = address.parse().map_err(|_| invalid())?;
+        let max = if network.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            Some(prefix) => prefix.parse::<u8>().ok().filter(|p| *p <= max).ok_or_else(invalid)?,
+            None => max,
+        };
+        Ok(Self { network, prefix })
+    }
+
+    /// Whether `address` is inside (IPv4-mapped IPv6 addresses count as IPv4).
+    pub fn contains(&self, address: std::net::IpAddr) -> bool {
+        use std::net::IpAddr;
+        let address = match address {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(address, IpAddr::V4),
+            v4 => v4,
+        };
+        let bits = |ip: IpAddr| -> u128 {
+            match ip {
+                IpAddr::V4(v4) => u128::from(u32::from(v4)) << 96,
+                IpAddr::V6(v6) => u128::from(v6),
+            }
+        };
+        if address.is_ipv4() != self.network.is_ipv4() {
+            return false;
+        }
+        // Both forms sit at the top of 128 bits, so the prefix masks from the top.
+        let mask = if self.prefix == 0 { 0 } else { u128::MAX << (128 - u32::from(self.prefix)) };
+        bits(address) & mask == bits(self.network) & mask
+    }
+}
+
+impl std::fmt::Display for Cidr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.network, self.prefix)
+    }
+}
+
 /// Issuing, checking and revoking API keys.
 ///
 /// Usage (count, last use) is tallied in memory and written by
@@ -154,6 +257,8 @@ pub struct ApiKeys {
     keyring: Arc<Keyring>,
     clock: Arc<dyn Clock>,
     pending_usage: std::sync::Mutex<std::collections::HashMap<String, (i64, i64)>>,
+    /// Requests counted per key in the current minute: id → (minute, count).
+    rate_windows: std::sync::Mutex<std::collections::HashMap<String, (i64, u32)>>,
 }
 
 fn hash_input(id: &str, secret: &str) -> Vec<u8> {
@@ -164,7 +269,7 @@ fn hash_input(id: &str, secret: &str) -> Vec<u8> {
 impl ApiKeys {
     /// The service over `store`, hashing with `keyring`'s [`API_KEY_HASH_KEY`].
     pub fn new(store: Arc<dyn ApiKeyStore>, keyring: Arc<Keyring>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, keyring, clock, pending_usage: Default::default() }
+        Self { store, keyring, clock, pending_usage: Default::default(), rate_windows: Default::default() }
     }
 
     fn now(&self) -> i64 {
@@ -182,31 +287,38 @@ impl ApiKeys {
         self.keyring.ensure(API_KEY_HASH_KEY, spec, context).await.map(|_| ())
     }
 
-    /// Issues a key. `name` is a label (1-100 characters); at least one scope;
-    /// expiry between 1 and 3650 days if given.
+    /// Issues a key (see [`NewApiKey`] for the rules of each field).
     pub async fn create(
         &self,
-        name: &str,
-        scopes: &[Scope],
-        expires_in_days: Option<u32>,
+        new: &NewApiKey,
         context: &AuditContext,
     ) -> Result<(ApiKeyRecord, IssuedApiKey), CoreError> {
-        let name = name.trim();
+        let name = new.name.trim();
         if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
             return Err(CoreError::InvalidInput("name: 1 to 100 printable characters".into()));
         }
-        if scopes.is_empty() {
+        if new.scopes.is_empty() {
             return Err(CoreError::InvalidInput("scopes: grant at least one scope".into()));
         }
-        if expires_in_days.is_some_and(|days| !(1..=3650).contains(&days)) {
+        if new.expires_in_days.is_some_and(|days| !(1..=3650).contains(&days)) {
             return Err(CoreError::InvalidInput("expires_in_days: between 1 and 3650".into()));
         }
+        if new.rate_limit_per_minute.is_some_and(|limit| !(1..=1_000_000).contains(&limit)) {
+            return Err(CoreError::InvalidInput("rate_limit_per_minute: between 1 and 1000000".into()));
+        }
+        if new.allowed_cidrs.len() > 100 {
+            return Err(CoreError::InvalidInput("allowed_cidrs: at most 100 blocks".into()));
+        }
+        let allowed_cidrs = new
+            .allowed_cidrs
+            .iter()
+            .map(|text| Cidr::parse(text).map(|c| c.to_string()))
+            .collect::<Result<Vec<_>, _>>()?;
         self.ensure_hash_key(context).await?;
         let id: String = random_bytes::<8>()?.iter().map(|b| format!("{b:02x}")).collect();
-        let secret = Zeroizing::new(URL_SAFE_NO_PAD.encode(random_bytes::<32>()?));
-        let (hash_key_version, hash) = self.keyring.mac(API_KEY_HASH_KEY, &hash_input(&id, &secret)).await?;
+        let (secret, hash_key_version, hash) = self.new_secret(&id).await?;
         let now = self.now();
-        let mut unique = scopes.to_vec();
+        let mut unique = new.scopes.clone();
         unique.dedup();
         let record = ApiKeyRecord {
             id: id.clone(),
@@ -215,10 +327,14 @@ impl ApiKeys {
             secret_hash: hash.to_vec(),
             hash_key_version,
             created_at: now,
-            expires_at: expires_in_days.map(|days| now + i64::from(days) * 86_400),
+            expires_at: new.expires_in_days.map(|days| now + i64::from(days) * 86_400),
             revoked_at: None,
             last_used_at: None,
             use_count: 0,
+            allowed_cidrs,
+            rate_limit_per_minute: new.rate_limit_per_minute,
+            owner_user_id: new.owner_user_id.clone(),
+            previous_secret: None,
         };
         let audit = self.keyring.audit();
         let event = audit
@@ -226,14 +342,62 @@ impl ApiKeys {
             .target(Target::new("api_key", record.id.clone()))
             .detail("name", record.name.clone())
             .detail("scopes", record.scopes.iter().map(|s| s.as_str().to_owned()).collect::<Vec<_>>())
-            .detail("expires_at", record.expires_at.unwrap_or(0));
+            .detail("expires_at", record.expires_at.unwrap_or(0))
+            .detail("allowed_cidrs", record.allowed_cidrs.clone())
+            .detail("rate_limit_per_minute", i64::from(record.rate_limit_per_minute.unwrap_or(0)))
+            .detail("owner_user_id", record.owner_user_id.clone().unwrap_or_default());
         self.store.insert_api_key(&record, &[audit.seal(&event)?]).await?;
         let issued = IssuedApiKey(Zeroizing::new(format!("sr_{id}_{}", secret.as_str())));
         Ok((record, issued))
     }
 
-    /// Checks a presented key and counts its use.
-    pub async fn authenticate(&self, presented: &str) -> Result<ApiKeyPrincipal, CoreError> {
+    /// A fresh secret for key `id` and its HMAC under the hash key's latest version.
+    async fn new_secret(&self, id: &str) -> Result<(Zeroizing<String>, u32, [u8; 32]), CoreError> {
+        let secret = Zeroizing::new(URL_SAFE_NO_PAD.encode(random_bytes::<32>()?));
+        let (version, hash) = self.keyring.mac(API_KEY_HASH_KEY, &hash_input(id, &secret)).await?;
+        Ok((secret, version, hash))
+    }
+
+    /// Gives a key a new secret. The old one keeps working for
+    /// `grace_seconds` (0 to 30 days), so clients can switch without a gap.
+    pub async fn rotate(
+        &self,
+        id: &str,
+        grace_seconds: i64,
+        context: &AuditContext,
+    ) -> Result<(ApiKeyRecord, IssuedApiKey), CoreError> {
+        if !(0..=30 * 86_400).contains(&grace_seconds) {
+            return Err(CoreError::InvalidInput("grace_seconds: between 0 and 2592000 (30 days)".into()));
+        }
+        let audit = self.keyring.audit();
+        let event = audit
+            .event(EventType::ApiKeyRotate, context)
+            .target(Target::new("api_key", id))
+            .detail("grace_seconds", grace_seconds);
+        let record = match self.store.api_key(id).await? {
+            Some(record) if record.revoked_at.is_none() => record,
+            _ => {
+                let error = CoreError::NotFound(format!("no active API key with id {id:?}"));
+                audit.record_refusal(&event.failed(Outcome::Failure, error.kind())).await;
+                return Err(error);
+            }
+        };
+        let (secret, version, hash) = self.new_secret(id).await?;
+        let previous = (grace_seconds > 0)
+            .then(|| (record.secret_hash.clone(), record.hash_key_version, self.now() + grace_seconds));
+        if !self.store.rotate_api_key_secret(id, &hash, version, previous, &[audit.seal(&event)?]).await? {
+            return Err(CoreError::NotFound(format!("no active API key with id {id:?}")));
+        }
+        let record = self.store.api_key(id).await?.ok_or_else(|| CoreError::NotFound(id.to_owned()))?;
+        Ok((record, IssuedApiKey(Zeroizing::new(format!("sr_{id}_{}", secret.as_str())))))
+    }
+
+    /// Checks a presented key used from `client` and counts its use.
+    pub async fn authenticate(
+        &self,
+        presented: &str,
+        client: Option<std::net::IpAddr>,
+    ) -> Result<ApiKeyPrincipal, CoreError> {
         let (id, secret) = parse(presented).ok_or(CoreError::Unauthenticated)?;
         let record = self.store.api_key(id).await?;
         let Some(record) = record else {
@@ -242,11 +406,34 @@ impl ApiKeys {
             return Err(CoreError::Unauthenticated);
         };
         let input = hash_input(id, secret);
-        let valid =
-            self.keyring.verify_mac(API_KEY_HASH_KEY, record.hash_key_version, &input, &record.secret_hash).await?;
         let now = self.now();
+        let mut valid =
+            self.keyring.verify_mac(API_KEY_HASH_KEY, record.hash_key_version, &input, &record.secret_hash).await?;
+        if !valid && let Some((hash, version, until)) = &record.previous_secret {
+            valid = now < *until && self.keyring.verify_mac(API_KEY_HASH_KEY, *version, &input, hash).await?;
+        }
         if !valid || record.revoked_at.is_some() || record.expires_at.is_some_and(|at| now >= at) {
             return Err(CoreError::Unauthenticated);
+        }
+        if !record.allowed_cidrs.is_empty() {
+            let allowed = client.is_some_and(|ip| {
+                record.allowed_cidrs.iter().filter_map(|c| Cidr::parse(c).ok()).any(|cidr| cidr.contains(ip))
+            });
+            if !allowed {
+                return Err(CoreError::Forbidden("this API key may not be used from this address".into()));
+            }
+        }
+        if let Some(limit) = record.rate_limit_per_minute {
+            let minute = now / 60;
+            let mut windows = self.rate_windows.lock().unwrap_or_else(|p| p.into_inner());
+            let window = windows.entry(record.id.clone()).or_insert((minute, 0));
+            if window.0 != minute {
+                *window = (minute, 0);
+            }
+            if window.1 >= limit {
+                return Err(CoreError::TooManyAttempts { retry_after_seconds: 60 - now % 60 });
+            }
+            window.1 += 1;
         }
         {
             let mut pending = self.pending_usage.lock().unwrap_or_else(|p| p.into_inner());
@@ -285,6 +472,11 @@ impl ApiKeys {
     /// Every key (without secrets).
     pub async fn list(&self) -> Result<Vec<ApiKeyRecord>, CoreError> {
         Ok(self.store.list_api_keys().await?)
+    }
+
+    /// One key (without secrets).
+    pub async fn get(&self, id: &str) -> Result<ApiKeyRecord, CoreError> {
+        self.store.api_key(id).await?.ok_or_else(|| CoreError::NotFound(format!("no API key with id {id:?}")))
     }
 
     /// Revokes a key at once; `InvalidInput` if it is unknown or already revoked.
@@ -332,5 +524,23 @@ mod tests {
             assert_eq!(Scope::parse(scope.as_str()), Some(scope));
         }
         assert_eq!(Scope::parse("admin"), None);
+    }
+
+    #[test]
+    fn cidr_blocks_contain_what_they_should() {
+        let block = Cidr::parse("10.1.0.0/16").unwrap();
+        assert!(block.contains("10.1.200.3".parse().unwrap()));
+        assert!(!block.contains("10.2.0.1".parse().unwrap()));
+        assert!(block.contains("::ffff:10.1.0.9".parse().unwrap()), "IPv4-mapped IPv6");
+        let single = Cidr::parse("127.0.0.1").unwrap();
+        assert!(single.contains("127.0.0.1".parse().unwrap()) && !single.contains("127.0.0.2".parse().unwrap()));
+        assert!(Cidr::parse("0.0.0.0/0").unwrap().contains("8.8.8.8".parse().unwrap()));
+        let v6 = Cidr::parse("2001:db8::/32").unwrap();
+        assert!(v6.contains("2001:db8:1::5".parse().unwrap()) && !v6.contains("2001:db9::1".parse().unwrap()));
+        assert!(!v6.contains("10.0.0.1".parse().unwrap()));
+        for bad in ["10.0.0.0/33", "nope", "10.0.0.0/x", "::/129"] {
+            assert!(Cidr::parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(Cidr::parse(" 10.0.0.0/8 ").unwrap().to_string(), "10.0.0.0/8");
     }
 }

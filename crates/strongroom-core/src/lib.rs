@@ -25,7 +25,9 @@ mod root_key;
 mod services;
 mod store;
 
-pub use api_keys::{API_KEY_HASH_KEY, ApiKeyPrincipal, ApiKeyRecord, ApiKeyStore, ApiKeys, IssuedApiKey, Scope};
+pub use api_keys::{
+    API_KEY_HASH_KEY, ApiKeyPrincipal, ApiKeyRecord, ApiKeyStore, ApiKeys, Cidr, IssuedApiKey, NewApiKey, Scope,
+};
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use error::CoreError;
 pub use keyring::{KeyAlgorithm, KeyInfo, KeyPurpose, KeySpec, KeyState, KeyUse, Keyring};

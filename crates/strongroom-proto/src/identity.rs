@@ -320,3 +320,78 @@ pub struct RevokedSessions {
     /// Count.
     pub revoked: u64,
 }
+
+/// `POST /v1/api-keys`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+pub struct CreateApiKey {
+    /// A label (1-100 characters).
+    pub name: String,
+    /// Scopes: `transit:use`, `transit:manage`, `keys:manage`, `audit:read`, `users:manage`, `api_keys:manage`.
+    pub scopes: Vec<String>,
+    /// Refuse the key after this many days (1-3650).
+    #[serde(default)]
+    pub expires_in_days: Option<u32>,
+    /// Address blocks it may be used from (`10.0.0.0/8`); none: anywhere.
+    #[serde(default)]
+    pub allowed_cidrs: Vec<String>,
+    /// Requests per minute (per server process); exceeded: 429 with `Retry-After`.
+    #[serde(default)]
+    pub rate_limit_per_minute: Option<u32>,
+    /// Username or id of the service account (role `system`) that owns it.
+    #[serde(default)]
+    pub owner: Option<String>,
+}
+
+/// An API key (never its secret).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ApiKeyView {
+    /// The public id (the middle of `sr_<id>_<secret>`).
+    pub id: String,
+    /// Label.
+    pub name: String,
+    /// Scopes.
+    pub scopes: Vec<String>,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds, if it expires.
+    pub expires_at: Option<i64>,
+    /// Unix seconds, if revoked.
+    pub revoked_at: Option<i64>,
+    /// Unix seconds of the last use (written within a second or so).
+    pub last_used_at: Option<i64>,
+    /// Uses so far.
+    pub use_count: i64,
+    /// Address blocks it may be used from.
+    pub allowed_cidrs: Vec<String>,
+    /// Requests per minute.
+    pub rate_limit_per_minute: Option<u32>,
+    /// Owning service account.
+    pub owner_user_id: Option<String>,
+    /// Unix seconds until which the previous secret still works after a rotation.
+    pub previous_secret_valid_until: Option<i64>,
+}
+
+/// A key with its secret, shown once (creation and rotation).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct IssuedApiKeyView {
+    /// The key.
+    #[serde(flatten)]
+    pub key: ApiKeyView,
+    /// The full key `sr_<id>_<secret>`: store it now, it is never shown again.
+    pub secret: String,
+}
+
+/// `GET /v1/api-keys`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ApiKeyList {
+    /// Newest first.
+    pub api_keys: Vec<ApiKeyView>,
+}
+
+/// `POST /v1/api-keys/{id}/rotate`.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+pub struct RotateApiKey {
+    /// How long the old secret keeps working (0-2592000 s); default 0.
+    #[serde(default)]
+    pub grace_seconds: i64,
+}

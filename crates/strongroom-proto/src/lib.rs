@@ -34,10 +34,10 @@ pub use audit::{
 };
 pub use health::{CheckState, Health, Readiness, ReadinessCheck};
 pub use identity::{
-    CodeRequest, CreateUser, EnrollmentToken, Jwk, Jwks, LockUser, LoginRequest, LoginResponse, MfaRequest, OAuthToken,
-    PasswordGrant, RecoveryCodes, RefreshRequest, ResetPasswordRequest, ResetToken, RevokedSessions, SessionList,
-    SessionView, SetRoles, StepUp, TokenResponse, TotpConfirmRequest, TotpEnrollRequest, TotpEnrollment, UpdateUser,
-    UserList, UserView,
+    ApiKeyList, ApiKeyView, CodeRequest, CreateApiKey, CreateUser, EnrollmentToken, IssuedApiKeyView, Jwk, Jwks,
+    LockUser, LoginRequest, LoginResponse, MfaRequest, OAuthToken, PasswordGrant, RecoveryCodes, RefreshRequest,
+    ResetPasswordRequest, ResetToken, RevokedSessions, RotateApiKey, SessionList, SessionView, SetRoles, StepUp,
+    TokenResponse, TotpConfirmRequest, TotpEnrollRequest, TotpEnrollment, UpdateUser, UserList, UserView,
 };
 pub use keys::{KeyList, KeyStateChanged, KeyVersionView, KeyView, SetKeyState};
 pub use problem::{PROBLEM_CONTENT_TYPE, Problem, ProblemCode};

@@ -199,7 +199,7 @@ impl FromRequestParts<AppState> for Caller {
             ),
             (Some(key), _) | (None, Some(key)) => (
                 "api_key",
-                state.api_keys.authenticate(key.trim()).await.map(|key| {
+                state.api_keys.authenticate(key.trim(), origin.ip).await.map(|key| {
                     let context = origin.context(api_key_actor(&key));
                     (Principal::ApiKey(key), context)
                 }),
@@ -208,20 +208,22 @@ impl FromRequestParts<AppState> for Caller {
         };
         match outcome {
             Ok((principal, context)) => Ok(Self { principal, context, route: origin.route }),
-            Err(CoreError::Unauthenticated) => {
+            Err(error @ (CoreError::Unauthenticated | CoreError::Forbidden(_))) => {
                 // Only an API key's public id is kept (so failures count per
                 // key), never the rest of what was presented: it may be a secret.
+                let reason =
+                    if matches!(error, CoreError::Forbidden(_)) { "address_not_allowed" } else { "unauthenticated" };
                 let mut event = state
                     .audit
                     .event(EventType::AuthFailure, &anonymous)
                     .detail("credential", credential)
                     .detail("route", origin.route.clone())
-                    .failed(Outcome::Failure, "unauthenticated");
+                    .failed(Outcome::Failure, reason);
                 if let Some(id) = api_key.or(bearer).and_then(|k| ApiKeys::public_id(k.trim())) {
                     event = event.target(Target::new("api_key", id));
                 }
                 state.audit.record(&event).await?;
-                Err(ApiError::Unauthenticated)
+                Err(error.into())
             }
             Err(other) => Err(other.into()),
         }

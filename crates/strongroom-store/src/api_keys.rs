@@ -11,7 +11,12 @@ use crate::error::map;
 use crate::settings::{PostgresStore, SqliteStore};
 
 const COLUMNS: &str = "id, name, scopes, secret_hash, hash_key_version, created_at, expires_at, revoked_at, \
-                       last_used_at, use_count";
+                       last_used_at, use_count, allowed_cidrs, rate_limit_per_minute, owner_user_id, \
+                       previous_secret_hash, previous_hash_key_version, previous_valid_until";
+
+fn key_version(value: i64) -> Result<u32, StoreError> {
+    u32::try_from(value).map_err(|_| StoreError::Backend("hash key version out of range".into()))
+}
 
 fn scopes_text(scopes: &[Scope]) -> String {
     scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")
@@ -33,13 +38,31 @@ macro_rules! impl_api_key_store {
                     name: row.try_get("name").map_err(map)?,
                     scopes: parse_scopes(&row.try_get::<String, _>("scopes").map_err(map)?)?,
                     secret_hash: row.try_get("secret_hash").map_err(map)?,
-                    hash_key_version: u32::try_from(version)
-                        .map_err(|_| StoreError::Backend("hash key version out of range".into()))?,
+                    hash_key_version: key_version(version)?,
                     created_at: row.try_get("created_at").map_err(map)?,
                     expires_at: row.try_get("expires_at").map_err(map)?,
                     revoked_at: row.try_get("revoked_at").map_err(map)?,
                     last_used_at: row.try_get("last_used_at").map_err(map)?,
                     use_count: row.try_get("use_count").map_err(map)?,
+                    allowed_cidrs: row
+                        .try_get::<String, _>("allowed_cidrs")
+                        .map_err(map)?
+                        .split_whitespace()
+                        .map(str::to_owned)
+                        .collect(),
+                    rate_limit_per_minute: row
+                        .try_get::<Option<i64>, _>("rate_limit_per_minute")
+                        .map_err(map)?
+                        .map(|limit| u32::try_from(limit).unwrap_or(u32::MAX)),
+                    owner_user_id: row.try_get("owner_user_id").map_err(map)?,
+                    previous_secret: match (
+                        row.try_get::<Option<Vec<u8>>, _>("previous_secret_hash").map_err(map)?,
+                        row.try_get::<Option<i64>, _>("previous_hash_key_version").map_err(map)?,
+                        row.try_get::<Option<i64>, _>("previous_valid_until").map_err(map)?,
+                    ) {
+                        (Some(hash), Some(version), Some(until)) => Some((hash, key_version(version)?, until)),
+                        _ => None,
+                    },
                 })
             }
         }
@@ -49,7 +72,8 @@ macro_rules! impl_api_key_store {
             async fn insert_api_key(&self, key: &ApiKeyRecord, audit: &[AuditRecord]) -> Result<(), StoreError> {
                 let mut tx = self.begin_write().await?;
                 sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "INSERT INTO api_keys ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+                    "INSERT INTO api_keys ({COLUMNS}) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
                 )))
                 .bind(&key.id)
                 .bind(&key.name)
@@ -61,6 +85,12 @@ macro_rules! impl_api_key_store {
                 .bind(key.revoked_at)
                 .bind(key.last_used_at)
                 .bind(key.use_count)
+                .bind(key.allowed_cidrs.join(" "))
+                .bind(key.rate_limit_per_minute.map(i64::from))
+                .bind(&key.owner_user_id)
+                .bind(key.previous_secret.as_ref().map(|(hash, _, _)| hash.clone()))
+                .bind(key.previous_secret.as_ref().map(|(_, version, _)| i64::from(*version)))
+                .bind(key.previous_secret.as_ref().map(|(_, _, until)| *until))
                 .execute(&mut *tx)
                 .await
                 .map_err(map)?;
@@ -94,6 +124,35 @@ macro_rules! impl_api_key_store {
                     .execute(&mut *tx)
                     .await
                     .map_err(map)?;
+                Self::commit_audited(tx, updated.rows_affected() == 1, audit).await
+            }
+
+            async fn rotate_api_key_secret(
+                &self,
+                id: &str,
+                secret_hash: &[u8],
+                hash_key_version: u32,
+                previous: Option<(Vec<u8>, u32, i64)>,
+                audit: &[AuditRecord],
+            ) -> Result<bool, StoreError> {
+                let mut tx = self.begin_write().await?;
+                let (previous_hash, previous_version, previous_until) = match previous {
+                    Some((hash, version, until)) => (Some(hash), Some(i64::from(version)), Some(until)),
+                    None => (None, None, None),
+                };
+                let updated = sqlx::query(
+                    "UPDATE api_keys SET secret_hash = $1, hash_key_version = $2, previous_secret_hash = $3, \
+                     previous_hash_key_version = $4, previous_valid_until = $5 WHERE id = $6 AND revoked_at IS NULL",
+                )
+                .bind(secret_hash)
+                .bind(i64::from(hash_key_version))
+                .bind(previous_hash)
+                .bind(previous_version)
+                .bind(previous_until)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(map)?;
                 Self::commit_audited(tx, updated.rows_affected() == 1, audit).await
             }
 

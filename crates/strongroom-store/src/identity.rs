@@ -15,6 +15,7 @@ use crate::settings::{PostgresStore, SqliteStore};
 const USER_COLUMNS: &str = "u.id, u.username, u.email, u.full_name, u.roles, u.password_hash, u.disabled, u.locked, \
                             u.totp_sealed_secret, u.totp_enabled, u.totp_last_step, u.created_at, u.updated_at";
 const SESSION_COLUMNS: &str = "s.id AS s_id, s.user_id AS s_user_id, s.created_at AS s_created_at, \
+                               s.created_ms AS s_created_ms, \
                                s.last_seen_at AS s_last_seen_at, s.expires_at AS s_expires_at, s.ip AS s_ip, \
                                s.user_agent AS s_user_agent, s.mfa_at AS s_mfa_at, s.revoked_at AS s_revoked_at, \
                                s.revoked_reason AS s_revoked_reason";
@@ -55,6 +56,7 @@ macro_rules! impl_identity_store {
                     id: row.try_get("s_id").map_err(map)?,
                     user_id: row.try_get("s_user_id").map_err(map)?,
                     created_at: row.try_get("s_created_at").map_err(map)?,
+                    created_ms: row.try_get("s_created_ms").map_err(map)?,
                     last_seen_at: row.try_get("s_last_seen_at").map_err(map)?,
                     expires_at: row.try_get("s_expires_at").map_err(map)?,
                     ip: row.try_get("s_ip").map_err(map)?,
@@ -157,12 +159,13 @@ macro_rules! impl_identity_store {
             ) -> Result<(), StoreError> {
                 let mut tx = self.begin_write().await?;
                 sqlx::query(
-                    "INSERT INTO sessions (id, user_id, created_at, last_seen_at, expires_at, ip, user_agent, mfa_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    "INSERT INTO sessions (id, user_id, created_at, created_ms, last_seen_at, expires_at, ip, user_agent, \
+                     mfa_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                 )
                 .bind(&session.id)
                 .bind(&session.user_id)
                 .bind(session.created_at)
+                .bind(session.created_ms)
                 .bind(session.last_seen_at)
                 .bind(session.expires_at)
                 .bind(&session.ip)
@@ -214,7 +217,7 @@ macro_rules! impl_identity_store {
             async fn sessions_of(&self, user_id: &str, include_revoked: bool) -> Result<Vec<SessionRecord>, StoreError> {
                 let live = if include_revoked { "" } else { " AND s.revoked_at IS NULL" };
                 let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "SELECT {SESSION_COLUMNS} FROM sessions s WHERE s.user_id = $1{live} ORDER BY s.created_at DESC, s.id"
+                    "SELECT {SESSION_COLUMNS} FROM sessions s WHERE s.user_id = $1{live} ORDER BY s.created_ms DESC, s.id"
                 )))
                 .bind(user_id)
                 .fetch_all(&self.pool)

@@ -18,6 +18,7 @@ pub(crate) const SQLITE: &[Source] = &[
     (3, "api_keys", include_str!("../migrations/sqlite/0003_api_keys.sql")),
     (4, "audit", include_str!("../migrations/sqlite/0004_audit.sql")),
     (5, "identity", include_str!("../migrations/sqlite/0005_identity.sql")),
+    (6, "api_key_limits", include_str!("../migrations/sqlite/0006_api_key_limits.sql")),
 ];
 
 pub(crate) const POSTGRES: &[Source] = &[
@@ -26,6 +27,7 @@ pub(crate) const POSTGRES: &[Source] = &[
     (3, "api_keys", include_str!("../migrations/postgres/0003_api_keys.sql")),
     (4, "audit", include_str!("../migrations/postgres/0004_audit.sql")),
     (5, "identity", include_str!("../migrations/postgres/0005_identity.sql")),
+    (6, "api_key_limits", include_str!("../migrations/postgres/0006_api_key_limits.sql")),
 ];
 
 pub(crate) fn migrator(sources: &[Source]) -> Migrator {

@@ -12,6 +12,7 @@ use strongroom_core::audit::{
     AlertGroup, AlertRecord, AuditContext, AuditFilter, AuditLog, AuditRecord, AuditSettings, AuditStore,
     StoredCheckpoint,
 };
+use strongroom_core::identity::{Identity, IdentitySettings, LoginOutcome, NewPassword, NewUser, Role};
 use strongroom_core::{
     CoreError, FixedClock, KeyAlgorithm, KeyPurpose, KeySpec, KeyState, Keyring, RootKeyStatus, StoreError, settings,
     unseal,
@@ -319,6 +320,10 @@ pub async fn signing_and_hmac_keys_are_created_but_do_not_encrypt(database: Test
     ));
 }
 
+fn new_key(name: &str, scopes: &[strongroom_core::Scope], expires_in_days: Option<u32>) -> strongroom_core::NewApiKey {
+    strongroom_core::NewApiKey { name: name.into(), scopes: scopes.to_vec(), expires_in_days, ..Default::default() }
+}
+
 fn api_keys(db: &Database, clock: Arc<FixedClock>) -> strongroom_core::ApiKeys {
     let ring = Arc::new(keyring_with(db, 1, Arc::clone(&clock)));
     strongroom_core::ApiKeys::new(db.api_key_store(), ring, clock)
@@ -329,16 +334,17 @@ pub async fn api_keys_authenticate_once_issued_and_never_after_revocation_or_exp
     let db = open(&database).await;
     let clock = Arc::new(FixedClock::at(Duration::from_secs(1_800_000_000)));
     let keys = api_keys(&db, Arc::clone(&clock));
-    let (record, issued) = keys.create("billing worker", &[Scope::TransitUse], Some(1), &ctx()).await.unwrap();
+    let (record, issued) =
+        keys.create(&new_key("billing worker", &[Scope::TransitUse], Some(1)), &ctx()).await.unwrap();
     assert!(issued.expose().starts_with(&format!("sr_{}_", record.id)));
     assert!(!format!("{issued:?}").contains(&issued.expose()[20..]), "Debug must hide the key");
     let stored = db.api_key_store().api_key(&record.id).await.unwrap().unwrap();
     let secret = issued.expose().rsplit('_').next().unwrap();
     assert!(!stored.secret_hash.windows(secret.len()).any(|w| w == secret.as_bytes()), "secret stored in clear");
-    let principal = keys.authenticate(issued.expose()).await.unwrap();
+    let principal = keys.authenticate(issued.expose(), None).await.unwrap();
     assert_eq!(principal.scopes, vec![Scope::TransitUse]);
     assert!(principal.require(Scope::TransitManage).is_err());
-    keys.authenticate(issued.expose()).await.unwrap();
+    keys.authenticate(issued.expose(), None).await.unwrap();
     assert_eq!(db.api_key_store().api_key(&record.id).await.unwrap().unwrap().use_count, 0, "tallied in memory");
     keys.flush_usage().await.unwrap();
     keys.flush_usage().await.unwrap();
@@ -347,17 +353,17 @@ pub async fn api_keys_authenticate_once_issued_and_never_after_revocation_or_exp
     let mut wrong = issued.expose().to_owned();
     wrong.pop();
     wrong.push(if issued.expose().ends_with('A') { 'B' } else { 'A' });
-    assert!(matches!(keys.authenticate(&wrong).await, Err(CoreError::Unauthenticated)));
+    assert!(matches!(keys.authenticate(&wrong, None).await, Err(CoreError::Unauthenticated)));
     let unknown = format!("sr_0000000000000000_{}", secret);
-    assert!(matches!(keys.authenticate(&unknown).await, Err(CoreError::Unauthenticated)));
+    assert!(matches!(keys.authenticate(&unknown, None).await, Err(CoreError::Unauthenticated)));
     clock.advance(Duration::from_secs(86_400));
-    assert!(matches!(keys.authenticate(issued.expose()).await, Err(CoreError::Unauthenticated)), "expired");
-    let (other, issued_other) = keys.create("other", &[Scope::TransitManage], None, &ctx()).await.unwrap();
+    assert!(matches!(keys.authenticate(issued.expose(), None).await, Err(CoreError::Unauthenticated)), "expired");
+    let (other, issued_other) = keys.create(&new_key("other", &[Scope::TransitManage], None), &ctx()).await.unwrap();
     keys.revoke(&other.id, &ctx()).await.unwrap();
-    assert!(matches!(keys.authenticate(issued_other.expose()).await, Err(CoreError::Unauthenticated)), "revoked");
+    assert!(matches!(keys.authenticate(issued_other.expose(), None).await, Err(CoreError::Unauthenticated)), "revoked");
     assert!(keys.revoke(&other.id, &ctx()).await.is_err(), "already revoked");
-    assert!(keys.create("", &[Scope::TransitUse], None, &ctx()).await.is_err());
-    assert!(keys.create("no scopes", &[], None, &ctx()).await.is_err());
+    assert!(keys.create(&new_key("", &[Scope::TransitUse], None), &ctx()).await.is_err());
+    assert!(keys.create(&new_key("no scopes", &[], None), &ctx()).await.is_err());
     assert_eq!(keys.list().await.unwrap().len(), 2);
 }
 
@@ -521,6 +527,135 @@ pub async fn a_key_change_whose_audit_event_cannot_be_appended_is_rolled_back(da
     assert_eq!(ring.info("k").await.unwrap().latest_version, 1, "the rotation was rolled back with its event");
 }
 
+pub async fn api_keys_keep_to_their_addresses_rate_and_rotation_grace(database: TestDatabase) {
+    use strongroom_core::{NewApiKey, Scope};
+    let db = open(&database).await;
+    let clock = Arc::new(FixedClock::at(Duration::from_secs(1_800_000_000)));
+    let keys = api_keys(&db, Arc::clone(&clock));
+    let new = NewApiKey {
+        name: "batch job".into(),
+        scopes: vec![Scope::TransitUse],
+        allowed_cidrs: vec!["10.0.0.0/8".into()],
+        rate_limit_per_minute: Some(2),
+        ..Default::default()
+    };
+    let (record, issued) = keys.create(&new, &ctx()).await.unwrap();
+    let inside = Some("10.1.2.3".parse().unwrap());
+    assert!(matches!(
+        keys.authenticate(issued.expose(), Some("192.0.2.1".parse().unwrap())).await,
+        Err(CoreError::Forbidden(_))
+    ));
+    assert!(matches!(keys.authenticate(issued.expose(), None).await, Err(CoreError::Forbidden(_))));
+    keys.authenticate(issued.expose(), inside).await.unwrap();
+    keys.authenticate(issued.expose(), inside).await.unwrap();
+    assert!(matches!(keys.authenticate(issued.expose(), inside).await, Err(CoreError::TooManyAttempts { .. })));
+    clock.advance(Duration::from_secs(60));
+    keys.authenticate(issued.expose(), inside).await.unwrap();
+
+    let (_, rotated) = keys.rotate(&record.id, 300, &ctx()).await.unwrap();
+    clock.advance(Duration::from_secs(60));
+    keys.authenticate(rotated.expose(), inside).await.unwrap();
+    keys.authenticate(issued.expose(), inside).await.unwrap();
+    clock.advance(Duration::from_secs(300));
+    assert!(matches!(keys.authenticate(issued.expose(), inside).await, Err(CoreError::Unauthenticated)), "grace over");
+    keys.authenticate(rotated.expose(), inside).await.unwrap();
+    assert!(keys.rotate(&record.id, 31 * 86_400, &ctx()).await.is_err());
+    assert!(keys.create(&NewApiKey { allowed_cidrs: vec!["nonsense".into()], ..new.clone() }, &ctx()).await.is_err());
+}
+
+async fn identity_with(db: &Database, clock: Arc<FixedClock>, settings: IdentitySettings) -> Identity {
+    let ring = Arc::new(keyring_with(db, 1, Arc::clone(&clock)));
+    ring.audit().set_pseudonymizer(ring.audit_pseudonymizer(&ctx()).await.unwrap());
+    let identity = Identity::new(db.identity_store(), ring, clock, settings);
+    identity.ensure_keys(&ctx()).await.unwrap();
+    identity
+}
+
+fn fast_settings() -> IdentitySettings {
+    IdentitySettings {
+        password_params: strongroom_crypto::PasswordParams { memory_kib: 64, iterations: 1, parallelism: 1 },
+        session_idle_seconds: 600,
+        session_absolute_seconds: 3600,
+        access_token_seconds: 300,
+        lockout_threshold: 3,
+        lockout_base_seconds: 30,
+        ..IdentitySettings::default()
+    }
+}
+
+async fn user_with_password(identity: &Identity, username: &str) {
+    let new = NewUser {
+        username: username.into(),
+        email: format!("{username}@example.com"),
+        full_name: String::new(),
+        roles: vec![Role::Analyst],
+        password: NewPassword::Plain(zeroize::Zeroizing::new("correct horse battery staple".into())),
+    };
+    identity.create_user(new, &ctx()).await.unwrap();
+}
+
+fn tokens(outcome: LoginOutcome) -> strongroom_core::identity::TokenPair {
+    match outcome {
+        LoginOutcome::Tokens(pair) => pair,
+        other => panic!("expected tokens, got {other:?}"),
+    }
+}
+
+pub async fn sessions_and_access_tokens_follow_the_clock(database: TestDatabase) {
+    let db = open(&database).await;
+    let clock = Arc::new(FixedClock::at(Duration::from_secs(1_800_000_000)));
+    let identity = identity_with(&db, Arc::clone(&clock), fast_settings()).await;
+    user_with_password(&identity, "ann").await;
+    let context = ctx();
+    let login = || identity.login("ann", "correct horse battery staple", &context);
+    let pair = tokens(login().await.unwrap());
+    let token = pair.access_token.expose().to_owned();
+    identity.authenticate(&token, &ctx()).await.unwrap();
+    clock.advance(Duration::from_secs(301));
+    assert!(matches!(identity.authenticate(&token, &ctx()).await, Err(CoreError::Unauthenticated)), "expired");
+    let refreshed = identity.refresh(pair.refresh_token.expose(), &ctx()).await.unwrap();
+    identity.authenticate(refreshed.access_token.expose(), &ctx()).await.unwrap();
+    identity.flush_session_activity().await.unwrap();
+    // Idle: no request for longer than the idle timeout ends the session.
+    clock.advance(Duration::from_secs(601));
+    assert!(identity.refresh(refreshed.refresh_token.expose(), &ctx()).await.is_err(), "idle");
+    // Absolute: however active, the session ends an hour after login.
+    let pair = tokens(login().await.unwrap());
+    let mut refresh = pair.refresh_token.expose().to_owned();
+    for _ in 0..7 {
+        clock.advance(Duration::from_secs(290));
+        let next = identity.refresh(&refresh, &ctx()).await.unwrap();
+        identity.authenticate(next.access_token.expose(), &ctx()).await.unwrap();
+        identity.flush_session_activity().await.unwrap();
+        refresh = next.refresh_token.expose().to_owned();
+    }
+    clock.advance(Duration::from_secs(1600));
+    assert!(identity.refresh(&refresh, &ctx()).await.is_err(), "absolute timeout");
+}
+
+pub async fn failed_logins_lock_for_a_doubling_time_then_release(database: TestDatabase) {
+    let db = open(&database).await;
+    let clock = Arc::new(FixedClock::at(Duration::from_secs(1_800_000_000)));
+    let identity = identity_with(&db, Arc::clone(&clock), fast_settings()).await;
+    user_with_password(&identity, "bob").await;
+    for _ in 0..3 {
+        assert!(matches!(identity.login("bob", "wrong guess", &ctx()).await, Err(CoreError::LoginFailed)));
+    }
+    let locked = identity.login("bob", "correct horse battery staple", &ctx()).await;
+    assert!(matches!(locked, Err(CoreError::TooManyAttempts { retry_after_seconds: 30 })), "{locked:?}");
+    clock.advance(Duration::from_secs(31));
+    assert!(matches!(identity.login("bob", "wrong guess", &ctx()).await, Err(CoreError::LoginFailed)));
+    let locked = identity.login("bob", "correct horse battery staple", &ctx()).await;
+    assert!(matches!(locked, Err(CoreError::TooManyAttempts { retry_after_seconds: 60 })), "doubled: {locked:?}");
+    clock.advance(Duration::from_secs(61));
+    assert!(identity.login("bob", "correct horse battery staple", &ctx()).await.is_ok());
+    // Unknown accounts lock the same way: locking tells nothing about existence.
+    for _ in 0..3 {
+        assert!(matches!(identity.login("nobody", "wrong guess", &ctx()).await, Err(CoreError::LoginFailed)));
+    }
+    assert!(matches!(identity.login("nobody", "wrong guess", &ctx()).await, Err(CoreError::TooManyAttempts { .. })));
+}
+
 #[tokio::test]
 async fn unreachable_database_is_a_backend_error() {
     let error = Database::connect(
@@ -572,6 +707,9 @@ all_backends![
     deletion_is_refused_unless_allowed,
     instances_running_rotate_due_together_rotate_a_key_once,
     api_keys_authenticate_once_issued_and_never_after_revocation_or_expiry,
+    api_keys_keep_to_their_addresses_rate_and_rotation_grace,
+    sessions_and_access_tokens_follow_the_clock,
+    failed_logins_lock_for_a_doubling_time_then_release,
     signing_and_hmac_keys_are_created_but_do_not_encrypt,
     audit_appends_grow_one_tree_whose_proofs_verify,
     concurrent_audit_appends_from_two_instances_grow_one_tree,

@@ -174,6 +174,23 @@ impl ServerBuilder {
         collect(command)
     }
 
+    /// Runs another subcommand with `input` on its standard input (passwords).
+    pub fn run_with_input(self, args: &[&str], input: &str) -> CliOutput {
+        use std::io::Write;
+        let home = tempfile::tempdir().expect("temporary directory");
+        let data_dir = self.data_dir.clone().unwrap_or_else(|| home.path().join("data"));
+        let mut command = self.command(home.path(), &data_dir, args);
+        command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = command.spawn().expect("run strongroom");
+        child.stdin.take().expect("piped stdin").write_all(input.as_bytes()).expect("write stdin");
+        let output = child.wait_with_output().expect("wait for strongroom");
+        CliOutput {
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
     fn command(&self, home: &Path, data_dir: &Path, args: &[&str]) -> Command {
         let mut command = Command::new(&self.bin);
         // The child sees only the configuration this builder gives it.

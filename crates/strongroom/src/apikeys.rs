@@ -5,7 +5,7 @@
 use anyhow::Context;
 use clap::Subcommand;
 use strongroom_config::Config;
-use strongroom_core::Scope;
+use strongroom_core::{NewApiKey, Scope};
 
 use crate::server::{cli_context, open_services};
 
@@ -23,6 +23,23 @@ pub enum ApiKeyCommand {
         /// Refuse the key after this many days (1-3650).
         #[arg(long)]
         expires_in_days: Option<u32>,
+        /// An address block it may be used from (repeat for more), e.g. 10.0.0.0/8; none: anywhere.
+        #[arg(long = "allowed-cidr")]
+        allowed_cidrs: Vec<String>,
+        /// Requests per minute it may make (per server process).
+        #[arg(long)]
+        rate_limit_per_minute: Option<u32>,
+        /// The username or id of the service account (role system) that owns it.
+        #[arg(long)]
+        owner: Option<String>,
+    },
+    /// Give a key a new secret (printed once); the old one works for --grace-seconds more.
+    Rotate {
+        /// The key's id.
+        id: String,
+        /// How long the old secret keeps working.
+        #[arg(long, default_value_t = 0)]
+        grace_seconds: i64,
     },
     /// List keys (ids, scopes, usage; never secrets).
     List,
@@ -36,11 +53,11 @@ pub enum ApiKeyCommand {
 /// Runs an API-key command.
 pub async fn run(config: &Config, command: ApiKeyCommand) -> anyhow::Result<()> {
     let (database, services) = open_services(config).await?;
-    let api_keys = services.api_keys;
+    let api_keys = &services.api_keys;
     let context = cli_context();
     let result = async {
         match command {
-            ApiKeyCommand::Create { name, scopes, expires_in_days } => {
+            ApiKeyCommand::Create { name, scopes, expires_in_days, allowed_cidrs, rate_limit_per_minute, owner } => {
                 let scopes = scopes
                     .iter()
                     .map(|s| {
@@ -50,7 +67,12 @@ pub async fn run(config: &Config, command: ApiKeyCommand) -> anyhow::Result<()> 
                         })
                     })
                     .collect::<anyhow::Result<Vec<_>>>()?;
-                let (record, issued) = api_keys.create(&name, &scopes, expires_in_days, &context).await?;
+                let owner_user_id = match owner {
+                    Some(owner) => Some(services.identity.find_user(&owner).await?.id),
+                    None => None,
+                };
+                let new = NewApiKey { name, scopes, expires_in_days, allowed_cidrs, rate_limit_per_minute, owner_user_id };
+                let (record, issued) = api_keys.create(&new, &context).await?;
                 println!("{}", issued.expose());
                 eprintln!("API key {} ({}) created. It is shown only this once: store it now.", record.id, record.name);
             }
@@ -68,6 +90,14 @@ pub async fn run(config: &Config, command: ApiKeyCommand) -> anyhow::Result<()> 
                         key.use_count
                     );
                 }
+            }
+            ApiKeyCommand::Rotate { id, grace_seconds } => {
+                let (record, issued) = api_keys.rotate(&id, grace_seconds, &context).await?;
+                println!("{}", issued.expose());
+                eprintln!(
+                    "API key {} ({}) has a new secret, shown only this once; the old one works for {grace_seconds} s more.",
+                    record.id, record.name
+                );
             }
             ApiKeyCommand::Revoke { id } => {
                 api_keys.revoke(&id, &context).await?;

@@ -126,7 +126,11 @@ fn status(user: &UserRecord) -> &'static str {
 /// `strongroom init`: the first admin of a new installation; refuses when
 /// any user exists.
 pub async fn init(config: &Config, username: &str, email: &str, password: &PasswordSource) -> anyhow::Result<()> {
-    let (database, services) = open_services_creating(config).await?;
+    // A new data dir is created as a server's first start would; an existing
+    // one (a server may be running on it) is opened as other commands do.
+    let fresh = config.uses_sqlite() && config.database.url.is_none() && !config.sqlite_path().exists();
+    let (database, services) =
+        if fresh { open_services_creating(config).await? } else { open_services(config).await? };
     let result = async {
         if services.identity.any_user().await? {
             bail!("this installation has users already: `strongroom init` runs once; use `strongroom user create`");

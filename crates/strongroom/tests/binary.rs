@@ -642,3 +642,5 @@ async fn keys_api_lists_rotates_and_destroys_with_justification() {
 }
 #[path = "binary/audit.rs"]
 mod audit;
+#[path = "binary/identity.rs"]
+mod identity;

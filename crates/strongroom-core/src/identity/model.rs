@@ -109,6 +109,8 @@ pub struct SessionRecord {
     pub user_id: String,
     /// Unix seconds.
     pub created_at: i64,
+    /// Unix milliseconds of creation (orders sessions made within one second).
+    pub created_ms: i64,
     /// Unix seconds of the last request.
     pub last_seen_at: i64,
     /// Unix seconds after which it is dead whatever happens (absolute timeout).

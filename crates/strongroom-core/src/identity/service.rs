@@ -733,6 +733,7 @@ impl Identity {
             id: random_id()?,
             user_id: user.id.clone(),
             created_at: now,
+            created_ms: i64::try_from(self.clock.now().as_millis()).unwrap_or(i64::MAX),
             last_seen_at: now,
             expires_at: now + self.settings.session_absolute_seconds,
             ip: context.ip.map(|ip| ip.to_string()),

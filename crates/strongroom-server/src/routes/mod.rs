@@ -5,6 +5,7 @@
 //! [`routes`] and list it in `openapi.rs`. A test checks that every path of
 //! the OpenAPI document is served.
 
+pub(crate) mod api_keys;
 pub(crate) mod audit;
 pub(crate) mod health;
 pub(crate) mod identity;
@@ -81,6 +82,9 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/v1/users/{id}/mfa-enrollment", post(users::issue_enrollment))
         .route("/v1/sessions", get(users::list_sessions))
         .route("/v1/sessions/{id}", delete(users::revoke_session))
+        .route("/v1/api-keys", get(api_keys::list).post(api_keys::create))
+        .route("/v1/api-keys/{id}", delete(api_keys::revoke))
+        .route("/v1/api-keys/{id}/rotate", post(api_keys::rotate))
 }
 
 /// The whole application.

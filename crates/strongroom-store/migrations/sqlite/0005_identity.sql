@@ -21,6 +21,8 @@ CREATE TABLE sessions (
     id             TEXT PRIMARY KEY NOT NULL,
     user_id        TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     created_at     BIGINT NOT NULL,
+    -- Milliseconds, to order sessions made within one second (the oldest is evicted first).
+    created_ms     BIGINT NOT NULL,
     last_seen_at   BIGINT NOT NULL,
     expires_at     BIGINT NOT NULL,
     ip             TEXT,
@@ -29,7 +31,7 @@ CREATE TABLE sessions (
     revoked_at     BIGINT,
     revoked_reason TEXT
 );
-CREATE INDEX sessions_user ON sessions (user_id, created_at);
+CREATE INDEX sessions_user ON sessions (user_id, created_ms);
 
 -- Refresh tokens by HMAC; a used one is kept, so presenting it again is recognised as theft.
 CREATE TABLE refresh_tokens (
