@@ -146,6 +146,10 @@ def test_lockout_and_no_enumeration(server, admin):
     assert int(locked.headers["Retry-After"]) > 0
     # The lock of an existing account ended its sessions too.
     assert requests.get(f"{server.url}/v1/users/me", headers=bearer(admin["access_token"])).status_code == 401
+    auditor = requests.Session()
+    auditor.headers["X-API-Key"] = server.api_key("audit:read")
+    locks = auditor.get(f"{server.url}/v1/audit/events", params={"action": "user.lock"}).json()["events"]
+    assert [e["event"]["details"]["reason"] for e in locks] == ["brute_force"], locks
     server.cli("user", "unlock", "admin")
     assert login(server).status_code == 200
 

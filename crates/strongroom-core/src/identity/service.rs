@@ -538,18 +538,18 @@ impl Identity {
     }
 
     /// Counts a failure against `key`; past `threshold` locks it for a
-    /// doubling time. Returns whether it is now locked.
-    async fn count_failure(&self, key: &str, threshold: u64) -> Result<bool, CoreError> {
+    /// doubling time, and returns the lock's length in seconds.
+    async fn count_failure(&self, key: &str, threshold: u64) -> Result<Option<i64>, CoreError> {
         let now = self.now();
         let failures = self.store.count_failure(key, now, self.settings.lockout_window_seconds).await?;
         if failures < threshold {
-            return Ok(false);
+            return Ok(None);
         }
         let doublings = u32::try_from(failures - threshold).unwrap_or(u32::MAX).min(20);
         let lock =
             self.settings.lockout_base_seconds.saturating_mul(1 << doublings).min(self.settings.lockout_max_seconds);
         self.store.lock_key(key, now + lock).await?;
-        Ok(true)
+        Ok(Some(lock))
     }
 
     async fn login_failed(
@@ -568,13 +568,33 @@ impl Identity {
             event = event.detail("user_id", user.id.clone());
         }
         self.audit.record(&event).await?;
-        let account_locked = self.count_failure(&account_key(username), self.settings.lockout_threshold).await?;
-        if let Some(ip) = context.ip {
-            self.count_failure(&format!("ip:{ip}"), self.settings.ip_lockout_threshold).await?;
+        let defence = AuditContext::service("brute-force-defence");
+        if let Some(seconds) = self.count_failure(&account_key(username), self.settings.lockout_threshold).await? {
+            let target = match user {
+                Some(user) => Target::new("user", user.id.clone()),
+                None => Target::new("account", self.audit.pseudonym(username)?),
+            };
+            let event = self
+                .audit
+                .event(EventType::UserLock, &defence)
+                .target(target)
+                .detail("reason", "brute_force")
+                .detail("seconds", seconds);
+            self.audit.record(&event).await?;
+            if let Some(user) = user {
+                // A brute-force lock ends the account's existing sessions too.
+                self.revoke_all_sessions(&user.id, "brute_force_lockout", &defence).await?;
+            }
         }
-        if account_locked && let Some(user) = user {
-            // A brute-force lock ends the account's existing sessions too.
-            self.revoke_all_sessions(&user.id, "brute_force_lockout", &AuditContext::service("lockout")).await?;
+        if let Some(ip) = context.ip
+            && let Some(seconds) = self.count_failure(&format!("ip:{ip}"), self.settings.ip_lockout_threshold).await?
+        {
+            let event = self
+                .audit
+                .event(EventType::AttackSuspected, context)
+                .detail("reason", "failed logins from one address")
+                .detail("locked_seconds", seconds);
+            self.audit.record(&event).await?;
         }
         Ok(CoreError::LoginFailed)
     }
