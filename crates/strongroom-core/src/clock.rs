@@ -35,6 +35,13 @@ impl FixedClock {
     pub fn advance(&self, by: Duration) {
         *self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) += by;
     }
+
+    /// Moves the clock back by `by` (a skewed or reset clock, in tests of
+    /// tokens that are not valid yet).
+    pub fn rewind(&self, by: Duration) {
+        let mut now = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        *now = now.saturating_sub(by);
+    }
 }
 
 impl Clock for FixedClock {

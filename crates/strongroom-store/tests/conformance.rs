@@ -611,6 +611,13 @@ pub async fn sessions_and_access_tokens_follow_the_clock(database: TestDatabase)
     let pair = tokens(login().await.unwrap());
     let token = pair.access_token.expose().to_owned();
     identity.authenticate(&token, &ctx()).await.unwrap();
+    // Not valid yet for a server whose clock is two minutes behind the issuer's
+    // (up to a minute of skew is tolerated).
+    clock.rewind(Duration::from_secs(120));
+    assert!(matches!(identity.authenticate(&token, &ctx()).await, Err(CoreError::Unauthenticated)), "nbf");
+    clock.advance(Duration::from_secs(90));
+    identity.authenticate(&token, &ctx()).await.unwrap();
+    clock.advance(Duration::from_secs(30));
     clock.advance(Duration::from_secs(301));
     assert!(matches!(identity.authenticate(&token, &ctx()).await, Err(CoreError::Unauthenticated)), "expired");
     let refreshed = identity.refresh(pair.refresh_token.expose(), &ctx()).await.unwrap();
