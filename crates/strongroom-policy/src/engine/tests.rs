@@ -1,0 +1,269 @@
+//! The default policy set pinned down: SPEC §3's rules as decisions.
+
+use super::*;
+use crate::PrincipalKind;
+
+const MONDAY_NOON: i64 = 1_795_435_200; // 2026-11-23T12:00:00Z
+const MONDAY_NIGHT: i64 = 1_795_467_600; // 2026-11-23T21:00:00Z
+
+fn engine(extra: &[(&str, &str)]) -> PolicyEngine {
+    let mut sources = vec![PolicySource::default_set()];
+    sources.extend(extra.iter().map(|(origin, text)| PolicySource { origin: (*origin).into(), text: (*text).into() }));
+    PolicyEngine::new(&sources).unwrap()
+}
+
+fn user(id: &str, roles: &[&str], matters: &[&str]) -> PrincipalFacts {
+    PrincipalFacts {
+        kind: PrincipalKind::User,
+        id: id.into(),
+        name: id.into(),
+        roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+        scopes: vec![],
+        matters: matters.iter().map(|m| (*m).to_owned()).collect(),
+    }
+}
+
+fn api_key(scopes: &[&str]) -> PrincipalFacts {
+    PrincipalFacts {
+        kind: PrincipalKind::ApiKey,
+        id: "k1".into(),
+        name: "app".into(),
+        roles: vec![],
+        scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+        matters: vec![],
+    }
+}
+
+fn record() -> Resource {
+    Resource::Record { id: "r1".into(), matter: "m1".into(), collection: "interviews".into() }
+}
+
+fn facts(profile: &str) -> RequestFacts {
+    RequestFacts { justification_length: 42, ..RequestFacts::new(profile, MONDAY_NOON) }
+}
+
+#[test]
+fn schema_and_default_policies_load_and_every_action_is_declared() {
+    let engine = engine(&[]);
+    assert!(engine.policies().len() >= 15);
+    let schema = schema();
+    let declared: HashSet<String> = schema.actions().map(|uid| uid.id().unescaped().to_owned()).collect();
+    let ours: HashSet<String> = Action::ALL.iter().map(|a| a.as_str().to_owned()).collect();
+    assert_eq!(declared, ours);
+    assert!(engine.policies().iter().all(|p| p.description.is_some()), "every default policy says what it is for");
+}
+
+#[test]
+fn requests_and_entities_conform_to_the_schema() {
+    let schema = schema();
+    let principal = user("u1", &["admin"], &["m1"]);
+    let mut request = facts("production");
+    request.ip = Some("10.1.2.3".parse().unwrap());
+    request.mfa_age_seconds = Some(10);
+    request.purpose = Some("legal_review".into());
+    let engine = engine(&[]);
+    for resource in [
+        record(),
+        Resource::Matter("m1".into()),
+        Resource::Service,
+        Resource::Key("k".into()),
+        Resource::User { id: "u2".into(), name: "bob".into() },
+    ] {
+        let (_, entities) = engine.request(&principal, Action::RecordRead, &resource, &request).unwrap();
+        Entities::from_entities(entities.iter().cloned(), Some(&schema)).unwrap();
+        let (resource_uid, _) = resource_entities(&resource).unwrap();
+        let action = match resource {
+            Resource::Record { .. } | Resource::Matter(_) => Action::RecordRead,
+            Resource::Key(_) => Action::KeyManage,
+            Resource::User { .. } => Action::UserManage,
+            Resource::Service => Action::AuditRead,
+        };
+        let principal_uid = uid("Strongroom::User", "u1");
+        let action_uid = uid("Strongroom::Action", action.as_str());
+        Request::new(principal_uid, action_uid, resource_uid, context(&principal, &request).unwrap(), Some(&schema))
+            .unwrap();
+    }
+}
+
+#[test]
+fn each_role_gets_exactly_its_view_and_only_admins_decrypt() {
+    let engine = engine(&[]);
+    let request = facts("development");
+    let reader = user("r", &["reader"], &["m1"]);
+    let analyst = user("a", &["analyst"], &["m1"]);
+    let admin = user("d", &["admin"], &["m1"]);
+    let allowed = |p: &PrincipalFacts, a| engine.decide(p, a, &record(), &request).allowed;
+    assert!(allowed(&reader, Action::RecordRead));
+    assert!(!allowed(&reader, Action::RecordReadRedacted));
+    assert!(!allowed(&reader, Action::RecordDecrypt));
+    assert!(allowed(&analyst, Action::RecordRead) && allowed(&analyst, Action::RecordReadRedacted));
+    assert!(!allowed(&analyst, Action::RecordDecrypt));
+    assert!(allowed(&admin, Action::RecordReadRedacted) && allowed(&admin, Action::RecordDecrypt));
+    let decision = engine.decide(&admin, Action::RecordDecrypt, &record(), &request);
+    assert!(decision.decided_by("default/admin.reveal"), "{decision:?}");
+}
+
+#[test]
+fn data_needs_a_grant_on_the_matter_even_for_admins() {
+    let engine = engine(&[]);
+    let admin = user("d", &["admin"], &["other"]);
+    let decision = engine.decide(&admin, Action::RecordRead, &record(), &facts("development"));
+    assert!(!decision.allowed);
+    assert!(decision.reasons.is_empty(), "denied by default, no policy permits: {decision:?}");
+    // Admins still administer.
+    assert!(engine.decide(&admin, Action::UserManage, &Resource::Service, &facts("development")).allowed);
+}
+
+#[test]
+fn a_short_justification_forbids_a_reveal() {
+    let engine = engine(&[]);
+    let admin = user("d", &["admin"], &["m1"]);
+    let request = RequestFacts { justification_length: 19, ..facts("development") };
+    let decision = engine.decide(&admin, Action::RecordDecrypt, &record(), &request);
+    assert!(!decision.allowed);
+    assert!(decision.decided_by("default/reveal.justification"));
+}
+
+#[test]
+fn production_needs_a_recent_second_factor_to_decrypt() {
+    let engine = engine(&[]);
+    let admin = user("d", &["admin"], &["m1"]);
+    let stale = RequestFacts { mfa_age_seconds: Some(301), ..facts("production") };
+    let decision = engine.decide(&admin, Action::RecordDecrypt, &record(), &stale);
+    assert!(!decision.allowed && decision.decided_by("default/reveal.recent_mfa"), "{decision:?}");
+    let missing = facts("production");
+    assert!(!engine.decide(&admin, Action::RecordDecrypt, &record(), &missing).allowed);
+    let fresh = RequestFacts { mfa_age_seconds: Some(30), ..facts("production") };
+    assert!(engine.decide(&admin, Action::RecordDecrypt, &record(), &fresh).allowed);
+}
+
+#[test]
+fn high_security_needs_an_approved_request_for_every_decrypt() {
+    let engine = engine(&[]);
+    let admin = user("d", &["admin"], &["m1"]);
+    let request = RequestFacts { mfa_age_seconds: Some(5), ..facts("high_security") };
+    let decision = engine.decide(&admin, Action::RecordDecrypt, &record(), &request);
+    assert!(!decision.allowed && decision.decided_by("default/reveal.two_person"), "{decision:?}");
+    let elevated = RequestFacts { elevated: true, ..request };
+    assert!(engine.decide(&admin, Action::RecordDecrypt, &record(), &elevated).allowed);
+}
+
+#[test]
+fn an_elevation_opens_a_matter_without_a_standing_grant() {
+    let engine = engine(&[]);
+    let reader = user("r", &["reader"], &[]);
+    let request = RequestFacts { elevated: true, ..facts("development") };
+    let decision = engine.decide(&reader, Action::RecordDecrypt, &record(), &request);
+    assert!(decision.allowed && decision.decided_by("default/elevated.access"), "{decision:?}");
+    assert!(!engine.decide(&reader, Action::RecordWrite, &record(), &request).allowed, "writes are not elevatable");
+}
+
+#[test]
+fn api_key_scopes_map_to_actions() {
+    let engine = engine(&[]);
+    let request = facts("development");
+    let key = Resource::Key("orders".into());
+    let user_key = api_key(&["transit:use"]);
+    assert!(engine.decide(&user_key, Action::TransitUse, &key, &request).allowed);
+    assert!(engine.decide(&user_key, Action::TransitRead, &key, &request).allowed);
+    assert!(!engine.decide(&user_key, Action::TransitManage, &key, &request).allowed);
+    let manager = api_key(&["transit:manage"]);
+    assert!(!engine.decide(&manager, Action::TransitUse, &key, &request).allowed);
+    assert!(engine.decide(&manager, Action::TransitRead, &key, &request).allowed);
+    // A person has no transit permission by default.
+    let admin = user("d", &["admin"], &[]);
+    assert!(!engine.decide(&admin, Action::TransitUse, &key, &request).allowed);
+}
+
+#[test]
+fn a_custom_forbid_outside_office_hours_changes_the_decision_and_names_itself() {
+    let policy = r#"
+@id("office-hours")
+@description("no decrypts outside 08:00-18:00 UTC on weekdays")
+forbid (principal, action == Strongroom::Action::"record.decrypt", resource)
+unless { context.weekday <= 5 && context.hour >= 8 && context.hour < 18 };
+"#;
+    let engine = engine(&[("api", policy)]);
+    let admin = user("d", &["admin"], &["m1"]);
+    assert!(engine.decide(&admin, Action::RecordDecrypt, &record(), &facts("development")).allowed);
+    let night = RequestFacts { now_unix_seconds: MONDAY_NIGHT, ..facts("development") };
+    let decision = engine.decide(&admin, Action::RecordDecrypt, &record(), &night);
+    assert!(!decision.allowed);
+    assert_eq!(decision.reasons.len(), 1);
+    assert_eq!(decision.reasons[0].policy, "api/office-hours");
+    assert_eq!(decision.reasons[0].effect, Effect::Forbid);
+}
+
+#[test]
+fn custom_policies_can_test_the_address_the_mfa_age_and_the_purpose() {
+    let policy = r#"
+forbid (principal, action, resource == Strongroom::Matter::"m1")
+unless { context has ip && context.ip.isInRange(ip("10.0.0.0/8")) };
+forbid (principal, action == Strongroom::Action::"record.decrypt", resource)
+unless { context has purpose && ["legal_review", "subject_request"].contains(context.purpose) };
+"#;
+    let engine = engine(&[("file:matter.cedar", policy)]);
+    let admin = user("d", &["admin"], &["m1"]);
+    let inside = RequestFacts { ip: Some("10.0.0.7".parse().unwrap()), ..facts("development") };
+    let outside = RequestFacts { ip: Some("192.0.2.1".parse().unwrap()), ..facts("development") };
+    let matter = Resource::Matter("m1".into());
+    assert!(engine.decide(&admin, Action::RecordRead, &matter, &inside).allowed);
+    let decision = engine.decide(&admin, Action::RecordRead, &matter, &outside);
+    assert!(!decision.allowed && decision.decided_by("file:matter.cedar/policy0"), "{decision:?}");
+    assert!(!engine.decide(&admin, Action::RecordDecrypt, &record(), &inside).allowed, "no purpose");
+    let with_purpose = RequestFacts { purpose: Some("legal_review".into()), ..inside };
+    assert!(engine.decide(&admin, Action::RecordDecrypt, &record(), &with_purpose).allowed);
+}
+
+#[test]
+fn a_syntax_error_points_at_its_line_and_column() {
+    let text = "permit (principal, action, resource);\n\npermit (principal, action resource);\n";
+    let errors = PolicyEngine::check(&PolicySource { origin: "api".into(), text: text.into() }).unwrap_err();
+    let first = &errors.0[0];
+    assert_eq!(first.origin, "api");
+    assert_eq!(first.line, Some(3), "{errors}");
+    assert!(first.column.unwrap() > 20, "{errors}");
+}
+
+#[test]
+fn a_schema_error_points_at_the_attribute_and_names_the_policy() {
+    let text = "@id(\"typo\")\nforbid (principal, action, resource)\nwhen { context.mfa_agee > 600 };\n";
+    let errors = PolicyEngine::check(&PolicySource { origin: "api".into(), text: text.into() }).unwrap_err();
+    let first = &errors.0[0];
+    assert_eq!(first.line, Some(3), "{errors}");
+    assert_eq!(first.policy.as_deref(), Some("policy0"));
+    assert!(first.message.contains("mfa_agee"), "{errors}");
+    let unknown_action = "permit (principal, action == Strongroom::Action::\"record.steal\", resource);";
+    let errors = PolicyEngine::check(&PolicySource { origin: "api".into(), text: unknown_action.into() });
+    assert!(errors.unwrap_err().to_string().contains("record.steal"));
+}
+
+#[test]
+fn templates_and_duplicate_ids_are_refused() {
+    let template = "permit (principal == ?principal, action, resource);";
+    assert!(PolicyEngine::check(&PolicySource { origin: "api".into(), text: template.into() }).is_err());
+    let twice = "@id(\"a\") permit (principal, action, resource);\n@id(\"a\") forbid (principal, action, resource);";
+    let errors = PolicyEngine::check(&PolicySource { origin: "api".into(), text: twice.into() }).unwrap_err();
+    assert!(errors.to_string().contains("share this @id"));
+}
+
+#[test]
+fn an_unguarded_optional_attribute_is_refused_once_with_the_fix() {
+    // `context.ip` is absent when the address is unknown; strict validation
+    // refuses the policy instead of letting it error (and be skipped) at
+    // request time.
+    let policy = "forbid (principal, action, resource)\nwhen { context.ip.isLoopback() };";
+    let errors = PolicyEngine::check(&PolicySource { origin: "api".into(), text: policy.into() }).unwrap_err();
+    assert_eq!(errors.0.len(), 1, "one error per place, not per action: {errors}");
+    assert_eq!(errors.0[0].line, Some(2));
+    assert!(errors.0[0].message.contains("context has ip"), "{errors}");
+}
+
+#[test]
+fn a_user_managing_their_own_account_is_decided_without_an_error() {
+    let engine = engine(&[]);
+    let admin = user("d", &["admin"], &[]);
+    let own = Resource::User { id: "d".into(), name: "d".into() };
+    let decision = engine.decide(&admin, Action::UserManage, &own, &facts("development"));
+    assert!(decision.allowed && decision.errors.is_empty(), "{decision:?}");
+}
