@@ -120,6 +120,7 @@ event_types! {
     UserLock => "user.lock", "user_admin", Warning;
     UserUnlock => "user.unlock", "user_admin", Notice;
     RoleChange => "role.change", "user_admin", Warning;
+    MatterCreate => "matter.create", "user_admin", Notice;
     GrantAdd => "grant.add", "user_admin", Notice;
     GrantRemove => "grant.remove", "user_admin", Notice;
     KeyCreate => "key.create", "key", Notice;
@@ -463,10 +464,51 @@ impl AuditEvent {
             let hmacs = self.hmacs.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
             event.insert("hmac".into(), Value::Object(hmacs));
         }
-        // serde_json's map is a BTreeMap here (the `preserve_order` feature is
-        // off), so keys come out sorted at every level; a test pins it.
-        serde_json::to_vec(&Value::Object(event)).unwrap_or_default()
+        let mut out = Vec::with_capacity(512);
+        write_canonical(&Value::Object(event), &mut out);
+        out
     }
+}
+
+/// Writes `value` as RFC 8785 canonical JSON for this value domain: object
+/// keys sorted bytewise at every level, no whitespace. The sorting is done
+/// here, not left to `serde_json::Map`: a dependency enabling serde_json's
+/// `preserve_order` feature (Cedar does) turns that map into insertion order
+/// for the whole build.
+fn write_canonical(value: &Value, out: &mut Vec<u8>) {
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            entries.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+            out.push(b'{');
+            for (i, (key, inner)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_scalar(&Value::String(key.clone()), out);
+                out.push(b':');
+                write_canonical(inner, out);
+            }
+            out.push(b'}');
+        }
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(b']');
+        }
+        scalar => write_scalar(scalar, out),
+    }
+}
+
+/// Strings (JSON escapes, UTF-8 kept), integers and booleans, as serde_json writes them.
+fn write_scalar(value: &Value, out: &mut Vec<u8>) {
+    // Writing a scalar into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, value);
 }
 
 #[cfg(test)]
