@@ -39,10 +39,7 @@ fn custom_policies(count: usize) -> String {
 }
 
 fn decision(c: &mut Criterion) {
-    let sources = [
-        PolicySource::default_set(),
-        PolicySource { origin: "api".into(), text: custom_policies(50) },
-    ];
+    let sources = [PolicySource::default_set(), PolicySource { origin: "api".into(), text: custom_policies(50) }];
     let engine = PolicyEngine::new(&sources).expect("the bench policies load");
     let principal = PrincipalFacts {
         kind: PrincipalKind::User,
@@ -66,7 +63,8 @@ fn decision(c: &mut Criterion) {
     });
     let reader = PrincipalFacts { roles: vec!["reader".into()], ..principal.clone() };
     c.bench_function("decide: denied read (no grant), default set + 50 custom policies", |b| {
-        let elsewhere = Resource::Record { id: "rec-2".into(), matter: "other".into(), collection: "interviews".into() };
+        let elsewhere =
+            Resource::Record { id: "rec-2".into(), matter: "other".into(), collection: "interviews".into() };
         b.iter(|| black_box(engine.decide(&reader, Action::RecordRead, &elsewhere, &request)))
     });
 }

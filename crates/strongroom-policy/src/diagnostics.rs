@@ -44,7 +44,12 @@ impl PolicyError {
     }
 
     /// An error from a Cedar diagnostic over `text`.
-    pub(crate) fn from_diagnostic(origin: &str, text: &str, policy: Option<String>, diagnostic: &dyn Diagnostic) -> Self {
+    pub(crate) fn from_diagnostic(
+        origin: &str,
+        text: &str,
+        policy: Option<String>,
+        diagnostic: &dyn Diagnostic,
+    ) -> Self {
         let offset = diagnostic.labels().and_then(|mut labels| labels.next()).map(|label| label.offset());
         let (line, column) = match offset {
             Some(offset) => {

@@ -10,12 +10,13 @@ use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 
 use cedar_policy::{
-    Authorizer, Context, Entities, Entity, EntityId, EntityTypeName, EntityUid, PolicyId, PolicySet, Request,
-    RestrictedExpression, Schema, ValidationMode, Validator,
+    ActionConstraint, Authorizer, Context, Entities, Entity, EntityId, EntityTypeName, EntityUid, Policy, PolicyId,
+    PolicySet, PrincipalConstraint, Request, ResourceConstraint, RestrictedExpression, Schema, ValidationMode,
+    Validator,
 };
 
 use crate::diagnostics::{PolicyError, PolicyErrors};
-use crate::vocabulary::{Action, PrincipalFacts, ROLE_HIERARCHY, RequestFacts, Resource, civil_time};
+use crate::vocabulary::{Action, PrincipalFacts, PrincipalKind, ROLE_HIERARCHY, RequestFacts, Resource, civil_time};
 use crate::{DEFAULT_POLICIES, SCHEMA};
 
 /// One text of policies and where it comes from.
@@ -96,14 +97,111 @@ impl Decision {
     }
 }
 
+/// The kinds of resource, for indexing policies by what they can apply to.
+const RESOURCE_TYPES: [&str; 5] =
+    ["Strongroom::Service", "Strongroom::Matter", "Strongroom::Record", "Strongroom::Key", "Strongroom::User"];
+
 /// The compiled policies and what it takes to decide with them. Cheap to
 /// share (`Arc`); replaced whole when policies change.
+///
+/// Cedar evaluates every policy of the set it is given, so the engine keeps
+/// one set per (action, principal type, resource type) holding only the
+/// policies whose scope can match such a request: a decision evaluates a
+/// fraction of the policies, with the same answer (a policy whose scope
+/// cannot match is never satisfied).
 pub struct PolicyEngine {
-    policies: PolicySet,
     info: HashMap<PolicyId, PolicyInfo>,
+    slices: HashMap<(Action, PrincipalKind, &'static str), PolicySet>,
     authorizer: Authorizer,
-    role_entities: Vec<Entity>,
     action_uids: HashMap<Action, EntityUid>,
+    reads: PolicyReads,
+}
+
+/// What the loaded policies read, so a request carries no more than that:
+/// context attributes with extension values cost a few microseconds each to
+/// build, and every matter a principal belongs to is one more ancestor to
+/// hash. A policy can only test membership of a matter it names literally
+/// or of the resource's own matter, so the principal's other grants are
+/// left out of the request.
+#[derive(Debug, Clone, Default)]
+struct PolicyReads {
+    ip: bool,
+    now: bool,
+    matters: HashSet<String>,
+}
+
+impl PolicyReads {
+    /// Walks a policy's JSON form for `context.<attr>`, `context has <attr>`
+    /// and matter literals; any other use of `context` as a whole counts as
+    /// reading all of it.
+    fn add(&mut self, policy: &Policy) {
+        fn walk(value: &serde_json::Value, found: &mut PolicyReads) {
+            match value {
+                serde_json::Value::Object(map) => {
+                    if map.get("type").and_then(serde_json::Value::as_str) == Some("Strongroom::Matter")
+                        && let Some(id) = map.get("id").and_then(serde_json::Value::as_str)
+                    {
+                        found.matters.insert(id.to_owned());
+                    }
+                    if map.get("Var").and_then(serde_json::Value::as_str) == Some("context") {
+                        found.ip = true;
+                        found.now = true;
+                        return;
+                    }
+                    for (key, inner) in map {
+                        let context_attr = (key == "." || key == "has")
+                            .then(|| {
+                                inner.get("left")?.get("Var")?.as_str().filter(|v| *v == "context")?;
+                                inner.get("attr")?.as_str()
+                            })
+                            .flatten();
+                        match context_attr {
+                            Some("ip") => found.ip = true,
+                            Some("now") => found.now = true,
+                            Some(_) => {}
+                            None => walk(inner, found),
+                        }
+                    }
+                }
+                serde_json::Value::Array(items) => items.iter().for_each(|item| walk(item, found)),
+                _ => {}
+            }
+        }
+        match policy.to_json() {
+            Ok(json) => walk(&json, self),
+            Err(_) => {
+                self.ip = true;
+                self.now = true;
+            }
+        }
+    }
+}
+
+/// Whether a policy's scope can match `action` by a principal of `kind` on a
+/// resource of type `resource_type` (no action groups exist: `in` is `==`).
+fn scope_admits(policy: &Policy, action: &EntityUid, kind: PrincipalKind, resource_type: &str) -> bool {
+    let action_ok = match policy.action_constraint() {
+        ActionConstraint::Any => true,
+        ActionConstraint::Eq(uid) => &uid == action,
+        ActionConstraint::In(uids) => uids.contains(action),
+    };
+    let principal_type = kind.entity_type();
+    let principal_ok = match policy.principal_constraint() {
+        PrincipalConstraint::Any | PrincipalConstraint::In(_) => true,
+        PrincipalConstraint::Eq(uid) => uid.type_name().to_string() == principal_type,
+        PrincipalConstraint::Is(type_name) | PrincipalConstraint::IsIn(type_name, _) => {
+            type_name.to_string() == principal_type
+        }
+    };
+    let resource_ok = match policy.resource_constraint() {
+        // `resource in X` also holds for X's descendants, of other types.
+        ResourceConstraint::Any | ResourceConstraint::In(_) => true,
+        ResourceConstraint::Eq(uid) => uid.type_name().to_string() == resource_type,
+        ResourceConstraint::Is(type_name) | ResourceConstraint::IsIn(type_name, _) => {
+            type_name.to_string() == resource_type
+        }
+    };
+    action_ok && principal_ok && resource_ok
 }
 
 impl std::fmt::Debug for PolicyEngine {
@@ -154,15 +252,24 @@ impl PolicyEngine {
         if !errors.is_empty() {
             return Err(PolicyErrors(errors));
         }
-        let role_entities = ROLE_HIERARCHY
-            .iter()
-            .map(|(role, parent)| {
-                let parents = parent.iter().map(|p| uid("Strongroom::Role", p)).collect();
-                Entity::new_no_attrs(uid("Strongroom::Role", role), parents)
-            })
-            .collect();
-        let action_uids = Action::ALL.into_iter().map(|a| (a, uid("Strongroom::Action", a.as_str()))).collect();
-        Ok(Self { policies, info, authorizer: Authorizer::new(), role_entities, action_uids })
+        let action_uids: HashMap<Action, EntityUid> =
+            Action::ALL.into_iter().map(|a| (a, uid("Strongroom::Action", a.as_str()))).collect();
+        let mut reads = PolicyReads::default();
+        policies.policies().for_each(|policy| reads.add(policy));
+        let mut slices = HashMap::new();
+        for (action, action_uid) in &action_uids {
+            for kind in [PrincipalKind::User, PrincipalKind::ApiKey] {
+                for resource_type in RESOURCE_TYPES {
+                    let mut slice = PolicySet::new();
+                    for policy in policies.policies().filter(|p| scope_admits(p, action_uid, kind, resource_type)) {
+                        // Ids are unique in the whole set, so in every part of it.
+                        let _ = slice.add(policy.clone());
+                    }
+                    slices.insert((*action, kind, resource_type), slice);
+                }
+            }
+        }
+        Ok(Self { info, slices, authorizer: Authorizer::new(), action_uids, reads })
     }
 
     /// Checks one text without loading it: the errors `new` would report for it.
@@ -177,9 +284,7 @@ impl PolicyEngine {
         let origin = source.origin.as_str();
         let text = source.text.as_str();
         let parsed = PolicySet::from_str(text).map_err(|parse| {
-            PolicyErrors(
-                parse.iter().map(|error| PolicyError::from_diagnostic(origin, text, None, error)).collect(),
-            )
+            PolicyErrors(parse.iter().map(|error| PolicyError::from_diagnostic(origin, text, None, error)).collect())
         })?;
         if parsed.templates().next().is_some() {
             return Err(PolicyErrors(vec![PolicyError::general(
@@ -194,9 +299,9 @@ impl PolicyEngine {
         let mut errors: Vec<PolicyError> = Vec::new();
         for error in result.validation_errors() {
             let error = PolicyError::from_diagnostic(origin, text, Some(error.policy_id().to_string()), error);
-            let repeated = errors.iter().any(|seen| {
-                (&seen.policy, seen.line, seen.column) == (&error.policy, error.line, error.column)
-            });
+            let repeated = errors
+                .iter()
+                .any(|seen| (&seen.policy, seen.line, seen.column) == (&error.policy, error.line, error.column));
             if !repeated {
                 errors.push(error);
             }
@@ -237,9 +342,16 @@ impl PolicyEngine {
         resource: &Resource,
         request: &RequestFacts,
     ) -> Decision {
+        let Some(policies) = self.slices.get(&(action, principal.kind, resource_type(resource))) else {
+            return Decision {
+                allowed: false,
+                reasons: Vec::new(),
+                errors: vec!["no policies for this request".into()],
+            };
+        };
         match self.request(principal, action, resource, request) {
             Ok((cedar_request, entities)) => {
-                let response = self.authorizer.is_authorized(&cedar_request, &self.policies, &entities);
+                let response = self.authorizer.is_authorized(&cedar_request, policies, &entities);
                 let allowed = response.decision() == cedar_policy::Decision::Allow;
                 let mut reasons: Vec<Reason> = response
                     .diagnostics()
@@ -269,27 +381,32 @@ impl PolicyEngine {
         request: &RequestFacts,
     ) -> Result<(Request, Entities), String> {
         let principal_uid = uid(principal.kind.entity_type(), &principal.id);
+        // Roles with the roles they include, so that no role entities (and
+        // no transitive closure over them) are needed per request.
         let parents: HashSet<EntityUid> = principal
             .roles
             .iter()
+            .flat_map(|role| role_and_included(role))
             .map(|role| uid("Strongroom::Role", role))
             .chain(principal.scopes.iter().map(|scope| uid("Strongroom::Scope", scope)))
-            .chain(principal.matters.iter().map(|matter| uid("Strongroom::Matter", matter)))
+            .chain(
+                principal
+                    .matters
+                    .iter()
+                    .filter(|matter| resource.matter() == Some(matter.as_str()) || self.reads.matters.contains(*matter))
+                    .map(|matter| uid("Strongroom::Matter", matter)),
+            )
             .collect();
-        let principal_entity = Entity::new(
-            principal_uid.clone(),
-            HashMap::from([("name".to_owned(), string(&principal.name))]),
-            parents,
-        )
-        .map_err(|e| e.to_string())?;
+        let principal_entity =
+            Entity::new(principal_uid.clone(), HashMap::from([("name".to_owned(), string(&principal.name))]), parents)
+                .map_err(|e| e.to_string())?;
         let (resource_uid, resource_entities) = resource_entities(resource)?;
-        let mut entities = self.role_entities.clone();
-        entities.push(principal_entity);
+        let mut entities = vec![principal_entity];
         // A user managing their own account is principal and resource at once.
         entities.extend(resource_entities.into_iter().filter(|entity| entity.uid() != principal_uid));
         let entities = Entities::from_entities(entities, None).map_err(|e| e.to_string())?;
         let action_uid = self.action_uids.get(&action).cloned().ok_or("unknown action")?;
-        let context = context(principal, request)?;
+        let context = context(principal, request, &self.reads)?;
         let cedar_request =
             Request::new(principal_uid, action_uid, resource_uid, context, None).map_err(|e| e.to_string())?;
         Ok((cedar_request, entities))
@@ -334,9 +451,33 @@ fn resource_entities(resource: &Resource) -> Result<(EntityUid, Vec<Entity>), St
     })
 }
 
-fn context(principal: &PrincipalFacts, request: &RequestFacts) -> Result<Context, String> {
+/// `role` and every role it includes (admin: admin, analyst, reader).
+fn role_and_included(role: &str) -> Vec<&str> {
+    let mut chain = Vec::new();
+    let mut next = ROLE_HIERARCHY.iter().find(|(name, _)| *name == role).map(|(name, _)| *name);
+    if next.is_none() {
+        chain.push(role);
+    }
+    while let Some(current) = next {
+        chain.push(current);
+        next = ROLE_HIERARCHY.iter().find(|(name, _)| *name == current).and_then(|(_, parent)| *parent);
+    }
+    chain
+}
+
+fn resource_type(resource: &Resource) -> &'static str {
+    match resource {
+        Resource::Service => RESOURCE_TYPES[0],
+        Resource::Matter(_) => RESOURCE_TYPES[1],
+        Resource::Record { .. } => RESOURCE_TYPES[2],
+        Resource::Key(_) => RESOURCE_TYPES[3],
+        Resource::User { .. } => RESOURCE_TYPES[4],
+    }
+}
+
+fn context(principal: &PrincipalFacts, request: &RequestFacts, uses: &PolicyReads) -> Result<Context, String> {
     let (year, month, day, hour, minute, second, weekday) = civil_time(request.now_unix_seconds);
-    let now = format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}Z");
+
     let authentication = match principal.kind {
         crate::PrincipalKind::User => "session",
         crate::PrincipalKind::ApiKey => "api_key",
@@ -344,14 +485,17 @@ fn context(principal: &PrincipalFacts, request: &RequestFacts) -> Result<Context
     let mut pairs = vec![
         ("profile".to_owned(), string(&request.profile)),
         ("authentication".to_owned(), string(authentication)),
-        ("now".to_owned(), RestrictedExpression::new_datetime(now)),
         ("hour".to_owned(), RestrictedExpression::new_long(hour)),
         ("weekday".to_owned(), RestrictedExpression::new_long(weekday)),
         ("mfa_max_age_seconds".to_owned(), RestrictedExpression::new_long(request.mfa_max_age_seconds)),
         ("justification_length".to_owned(), RestrictedExpression::new_long(request.justification_length)),
         ("elevated".to_owned(), RestrictedExpression::new_bool(request.elevated)),
     ];
-    if let Some(ip) = request.ip {
+    if uses.now {
+        let now = format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}Z");
+        pairs.push(("now".to_owned(), RestrictedExpression::new_datetime(now)));
+    }
+    if let Some(ip) = request.ip.filter(|_| uses.ip) {
         pairs.push(("ip".to_owned(), RestrictedExpression::new_ip(ip.to_string())));
     }
     if let Some(age) = request.mfa_age_seconds {

@@ -14,7 +14,7 @@ mod vocabulary;
 
 pub use diagnostics::{PolicyError, PolicyErrors};
 pub use engine::{Decision, Effect, PolicyEngine, PolicyInfo, PolicySource, Reason};
-pub use vocabulary::{Action, PrincipalFacts, PrincipalKind, RequestFacts, Resource, ROLE_HIERARCHY};
+pub use vocabulary::{Action, PrincipalFacts, PrincipalKind, ROLE_HIERARCHY, RequestFacts, Resource};
 
 /// The Cedar schema every policy is validated against.
 pub const SCHEMA: &str = include_str!("../policies/schema.cedarschema");

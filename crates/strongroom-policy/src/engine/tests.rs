@@ -80,8 +80,15 @@ fn requests_and_entities_conform_to_the_schema() {
         };
         let principal_uid = uid("Strongroom::User", "u1");
         let action_uid = uid("Strongroom::Action", action.as_str());
-        Request::new(principal_uid, action_uid, resource_uid, context(&principal, &request).unwrap(), Some(&schema))
-            .unwrap();
+        let every = PolicyReads { ip: true, now: true, matters: HashSet::new() };
+        Request::new(
+            principal_uid,
+            action_uid,
+            resource_uid,
+            context(&principal, &request, &every).unwrap(),
+            Some(&schema),
+        )
+        .unwrap();
     }
 }
 
@@ -257,6 +264,65 @@ fn an_unguarded_optional_attribute_is_refused_once_with_the_fix() {
     assert_eq!(errors.0.len(), 1, "one error per place, not per action: {errors}");
     assert_eq!(errors.0[0].line, Some(2));
     assert!(errors.0[0].message.contains("context has ip"), "{errors}");
+}
+
+#[test]
+fn only_policies_that_read_them_pay_for_the_address_and_the_time() {
+    let mut uses = PolicyReads::default();
+    let default = PolicySet::from_str(DEFAULT_POLICIES).unwrap();
+    default.policies().for_each(|p| uses.add(p));
+    assert!(!uses.ip && !uses.now, "the default policies read neither");
+    let reads_ip: PolicySet = "forbid (principal, action, resource) unless { context has ip };".parse().unwrap();
+    reads_ip.policies().for_each(|p| uses.add(p));
+    assert!(uses.ip && !uses.now);
+    let mut uses = PolicyReads::default();
+    let whole: PolicySet = "forbid (principal, action, resource) when { context == {} };".parse().unwrap();
+    whole.policies().for_each(|p| uses.add(p));
+    assert!(uses.ip && uses.now, "a policy using the whole context gets all of it");
+    let names: PolicySet =
+        r#"permit (principal in Strongroom::Matter::"sup", action, resource) when { principal in Strongroom::Matter::"x" };"#
+            .parse()
+            .unwrap();
+    names.policies().for_each(|p| uses.add(p));
+    assert_eq!(uses.matters, HashSet::from(["sup".to_owned(), "x".to_owned()]));
+}
+
+#[test]
+fn membership_of_a_named_matter_counts_though_the_resource_is_elsewhere() {
+    let policy = r#"
+@id("supervisors") permit (principal in Strongroom::Matter::"supervisors", action == Strongroom::Action::"record.read", resource);
+"#;
+    let engine = engine(&[("api", policy)]);
+    let supervisor = user("s", &["reader"], &["supervisors", "unrelated"]);
+    let decision = engine.decide(&supervisor, Action::RecordRead, &record(), &facts("development"));
+    assert!(decision.allowed && decision.decided_by("api/supervisors"), "{decision:?}");
+}
+
+#[test]
+fn slices_hold_exactly_the_policies_whose_scope_can_match() {
+    let policy = r#"
+@id("m") forbid (principal, action, resource == Strongroom::Matter::"m1") when { true };
+@id("u") forbid (principal is Strongroom::User, action == Strongroom::Action::"record.export", resource) when { true };
+"#;
+    let engine = engine(&[("api", policy)]);
+    let ids = |action, kind, resource_type| -> Vec<String> {
+        let mut ids: Vec<String> =
+            engine.slices[&(action, kind, resource_type)].policies().map(|p| p.id().to_string()).collect();
+        ids.sort();
+        ids
+    };
+    let record_decrypt = ids(Action::RecordDecrypt, PrincipalKind::User, "Strongroom::Record");
+    assert!(!record_decrypt.contains(&"api/m".to_owned()), "a matter-only policy skips records");
+    assert!(ids(Action::RecordDecrypt, PrincipalKind::User, "Strongroom::Matter").contains(&"api/m".to_owned()));
+    assert!(ids(Action::RecordExport, PrincipalKind::User, "Strongroom::Record").contains(&"api/u".to_owned()));
+    assert!(!ids(Action::RecordExport, PrincipalKind::ApiKey, "Strongroom::Record").contains(&"api/u".to_owned()));
+    assert!(
+        !ids(Action::TransitUse, PrincipalKind::ApiKey, "Strongroom::Key").contains(&"default/admin.reveal".to_owned())
+    );
+    // Same decisions as the whole set: the matter-only forbid denies on the matter.
+    let admin = user("d", &["admin"], &["m1"]);
+    assert!(!engine.decide(&admin, Action::RecordRead, &Resource::Matter("m1".into()), &facts("development")).allowed);
+    assert!(engine.decide(&admin, Action::RecordRead, &record(), &facts("development")).allowed);
 }
 
 #[test]
