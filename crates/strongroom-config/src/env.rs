@@ -97,6 +97,7 @@ pub(crate) const KEYS: &[(&str, &[&str])] = &[
             "issuer",
         ],
     ),
+    ("authz", &["policy_dir", "purposes", "decrypt_mfa_max_age_seconds", "policy_refresh_seconds"]),
 ];
 
 /// Every key as `(dotted name, environment variable)`, e.g.
@@ -231,6 +232,7 @@ mod tests {
         full.audit.sink_file = Some("s".into());
         full.audit.sink_syslog = Some("udp://h:1".into());
         full.audit.alert_webhook_url = Some("w".into());
+        full.authz.policy_dir = Some("p".into());
         let table = Table::try_from(full).unwrap();
         let mut from_schema: Vec<(String, String)> = Vec::new();
         for (name, value) in &table {

@@ -62,6 +62,8 @@ pub struct Config {
     pub audit: AuditConfig,
     /// Users, passwords, logins, tokens, sessions, lockout.
     pub identity: IdentityConfig,
+    /// Authorization: policies, purposes, decrypt rules.
+    pub authz: AuthzConfig,
 }
 
 impl Default for Config {
@@ -75,6 +77,7 @@ impl Default for Config {
             log: LogConfig::default(),
             audit: AuditConfig::default(),
             identity: IdentityConfig::default(),
+            authz: AuthzConfig::default(),
         }
     }
 }
@@ -454,6 +457,35 @@ impl Config {
             roles.push("admin".into());
         }
         roles
+    }
+}
+
+/// `[authz]`: the policy engine and what decrypts must carry.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthzConfig {
+    /// A directory of `*.cedar` files loaded beside the default policies at
+    /// start (a broken one stops the start, naming file and line).
+    pub policy_dir: Option<PathBuf>,
+    /// Purpose codes a decrypt or export must give one of; empty: none asked.
+    pub purposes: Vec<String>,
+    /// Under production and high_security, a person's decrypt needs a second
+    /// factor proven this recently, seconds.
+    pub decrypt_mfa_max_age_seconds: u64,
+    /// How often an instance looks for policies another instance stored, seconds.
+    pub policy_refresh_seconds: u64,
+}
+
+impl Default for AuthzConfig {
+    fn default() -> Self {
+        Self {
+            policy_dir: None,
+            purposes: ["case_work", "subject_request", "legal_hold", "incident_response", "quality_review"]
+                .map(String::from)
+                .to_vec(),
+            decrypt_mfa_max_age_seconds: 300,
+            policy_refresh_seconds: 5,
+        }
     }
 }
 

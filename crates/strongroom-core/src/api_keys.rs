@@ -21,6 +21,7 @@ use strongroom_crypto::random_bytes;
 use zeroize::Zeroizing;
 
 use crate::audit::{AuditContext, AuditRecord, EventType, Outcome, Target};
+use crate::authz::{PrincipalAccess, Subject, api_key_facts};
 use crate::{Clock, CoreError, KeyPurpose, KeySpec, Keyring, StoreError};
 
 /// Name of the keyring key that hashes API-key secrets.
@@ -41,17 +42,20 @@ pub enum Scope {
     UsersManage,
     /// Create, list, rotate and revoke API keys.
     ApiKeysManage,
+    /// Create matters and manage their grants (an application opening a case).
+    MattersManage,
 }
 
 impl Scope {
     /// Every scope.
-    pub const ALL: [Scope; 6] = [
+    pub const ALL: [Scope; 7] = [
         Scope::TransitUse,
         Scope::TransitManage,
         Scope::KeysManage,
         Scope::AuditRead,
         Scope::UsersManage,
         Scope::ApiKeysManage,
+        Scope::MattersManage,
     ];
 
     /// The stable name (`transit:use`).
@@ -63,6 +67,7 @@ impl Scope {
             Self::AuditRead => "audit:read",
             Self::UsersManage => "users:manage",
             Self::ApiKeysManage => "api_keys:manage",
+            Self::MattersManage => "matters:manage",
         }
     }
 
@@ -114,6 +119,12 @@ pub trait ApiKeyStore: Send + Sync + fmt::Debug {
     async fn insert_api_key(&self, key: &ApiKeyRecord, audit: &[AuditRecord]) -> Result<(), StoreError>;
     /// One key by id.
     async fn api_key(&self, id: &str) -> Result<Option<ApiKeyRecord>, StoreError>;
+    /// One key with its matter grants and elevations live at `now`, in one query.
+    async fn api_key_with_access(
+        &self,
+        id: &str,
+        now: i64,
+    ) -> Result<Option<(ApiKeyRecord, PrincipalAccess)>, StoreError>;
     /// Every key, newest first.
     async fn list_api_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError>;
     /// Marks a key revoked at `at` unless it already is, with the audit
@@ -161,9 +172,26 @@ pub struct ApiKeyPrincipal {
     pub name: String,
     /// Its scopes.
     pub scopes: Vec<Scope>,
+    /// Matter grants and live elevations, loaded with the key.
+    pub access: PrincipalAccess,
 }
 
 impl ApiKeyPrincipal {
+    /// The principal as authorization sees it.
+    pub fn subject(&self) -> Subject {
+        Subject {
+            facts: api_key_facts(
+                &self.id,
+                &self.name,
+                self.scopes.iter().map(|s| s.as_str()),
+                self.access.matters.clone(),
+            ),
+            elevations: self.access.elevations.clone(),
+            mfa_at: None,
+            trail: Default::default(),
+        }
+    }
+
     /// `Forbidden` unless the key holds `scope`.
     pub fn require(&self, scope: Scope) -> Result<(), CoreError> {
         if self.scopes.contains(&scope) {
@@ -399,8 +427,8 @@ impl ApiKeys {
         client: Option<std::net::IpAddr>,
     ) -> Result<ApiKeyPrincipal, CoreError> {
         let (id, secret) = parse(presented).ok_or(CoreError::Unauthenticated)?;
-        let record = self.store.api_key(id).await?;
-        let Some(record) = record else {
+        let found = self.store.api_key_with_access(id, self.now()).await?;
+        let Some((record, access)) = found else {
             // Spend the same MAC as for a known id, so timing does not tell.
             let _ = self.keyring.mac(API_KEY_HASH_KEY, &hash_input(id, secret)).await;
             return Err(CoreError::Unauthenticated);
@@ -441,7 +469,7 @@ impl ApiKeys {
             entry.0 += 1;
             entry.1 = entry.1.max(now);
         }
-        Ok(ApiKeyPrincipal { id: record.id, name: record.name, scopes: record.scopes })
+        Ok(ApiKeyPrincipal { id: record.id, name: record.name, scopes: record.scopes, access })
     }
 
     /// Writes the usage tallied since the last flush. On failure the tally

@@ -21,6 +21,13 @@ pub enum CoreError {
     /// The caller is known but lacks the permission; the text names it.
     #[error("{0}")]
     Forbidden(String),
+    /// The authorizer refused: no policy permits, one forbids, a second
+    /// factor or an approved access request is missing.
+    #[error("{}", .0.detail)]
+    Denied(crate::authz::Denial),
+    /// Policies do not parse or validate; each error names its text, line and column.
+    #[error("invalid policies: {0}")]
+    InvalidPolicy(strongroom_policy::PolicyErrors),
     /// A request value breaks a rule; the text names the field and the rule.
     #[error("{0}")]
     InvalidInput(String),
@@ -126,6 +133,8 @@ impl CoreError {
             Self::Crypto(_) => "crypto_error",
             Self::Unauthenticated => "unauthenticated",
             Self::Forbidden(_) => "forbidden",
+            Self::Denied(denial) => denial.kind.as_str(),
+            Self::InvalidPolicy(_) => "invalid_policy",
             Self::InvalidInput(_) | Self::InvalidKeyName(_) | Self::InvalidKeyChange(_) => "invalid_request",
             Self::KeyNotFound(_) => "key_not_found",
             Self::KeyExists(_) => "conflict",

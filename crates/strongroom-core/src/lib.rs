@@ -8,6 +8,8 @@
 //! - [`Services::start`] wires the audit log, keyring and API keys in the
 //!   one order that works; the server, the CLI and tests all use it.
 //! - [`Clock`] gives the time, so time-dependent rules are tested with a fixed clock.
+//! - [`authz`] decides every request (Cedar policies, matter grants, access
+//!   requests) and explains its decisions.
 //! - [`audit`] records every security-relevant event in a Merkle tree with
 //!   signed checkpoints; every domain change goes through it.
 //!
@@ -16,6 +18,7 @@
 
 mod api_keys;
 pub mod audit;
+pub mod authz;
 mod backup;
 mod clock;
 mod error;

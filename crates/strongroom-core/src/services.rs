@@ -1,13 +1,15 @@
 //! The domain services wired together, in the one order that works: the
 //! audit log first (every later step writes through it), then the keyring,
-//! the audit HMAC key, the checkpoint signer, the API keys and identity. The server,
-//! every CLI command and the tests start them the same way.
+//! the audit HMAC key, the checkpoint signer, the API keys, identity and
+//! authorization. The server, every CLI command and the tests start them the
+//! same way.
 
 use std::sync::Arc;
 
 use strongroom_crypto::Kek;
 
 use crate::audit::{AuditContext, AuditLog, AuditSettings, AuditStore, CheckpointAnchor, Checkpointer};
+use crate::authz::{Authz, AuthzSettings, AuthzStore};
 use crate::identity::{Identity, IdentitySettings, IdentityStore};
 use crate::{ApiKeyStore, ApiKeys, Clock, CoreError, KeyStore, Keyring};
 
@@ -22,6 +24,8 @@ pub struct ServicePorts {
     pub audit: Arc<dyn AuditStore>,
     /// Users, sessions, tokens.
     pub identity: Arc<dyn IdentityStore>,
+    /// Matters, grants, access requests, policies.
+    pub authz: Arc<dyn AuthzStore>,
 }
 
 /// How the audit log is set up.
@@ -48,6 +52,8 @@ pub struct Services {
     pub api_keys: Arc<ApiKeys>,
     /// Users, logins, sessions, tokens.
     pub identity: Arc<Identity>,
+    /// Decisions, matters, grants, access requests, policies.
+    pub authz: Arc<Authz>,
 }
 
 impl Services {
@@ -60,6 +66,7 @@ impl Services {
         clock: Arc<dyn Clock>,
         options: AuditOptions,
         identity: IdentitySettings,
+        authz: AuthzSettings,
         context: &AuditContext,
     ) -> Result<Self, CoreError> {
         let audit = AuditLog::new(ports.audit, Arc::clone(&clock), options.settings);
@@ -68,9 +75,13 @@ impl Services {
         let checkpointer =
             Arc::new(Checkpointer::new(Arc::clone(&keyring), Arc::clone(&audit), options.origin, options.anchors));
         checkpointer.ensure_key(context).await?;
-        let api_keys = Arc::new(ApiKeys::new(ports.api_keys, Arc::clone(&keyring), Arc::clone(&clock)));
-        let identity = Arc::new(Identity::new(ports.identity, Arc::clone(&keyring), clock, identity));
+        let api_keys = Arc::new(ApiKeys::new(Arc::clone(&ports.api_keys), Arc::clone(&keyring), Arc::clone(&clock)));
+        let identity =
+            Arc::new(Identity::new(Arc::clone(&ports.identity), Arc::clone(&keyring), Arc::clone(&clock), identity));
         identity.ensure_keys(context).await?;
-        Ok(Self { audit, keyring, checkpointer, api_keys, identity })
+        let authz = Arc::new(
+            Authz::start(ports.authz, ports.identity, ports.api_keys, Arc::clone(&audit), clock, authz).await?,
+        );
+        Ok(Self { audit, keyring, checkpointer, api_keys, identity, authz })
     }
 }

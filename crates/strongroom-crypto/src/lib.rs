@@ -49,7 +49,7 @@ pub use blob::{
     BlobHeader, BlobLayout, BlobOpener, BlobSealer, DEFAULT_SEGMENT_SIZE, DecryptingReader, EncryptingWriter,
     FIXED_HEADER_LEN, MAX_SEGMENT_SIZE, MIN_SEGMENT_SIZE, SEGMENT_OVERHEAD,
 };
-pub use compare::{ct_eq, hmac_sha256};
+pub use compare::{ct_eq, hmac_sha256, sha256};
 pub use error::CryptoError;
 pub use jwt::{JwtError, ParsedJwt, jwt_assemble, jwt_signing_input};
 pub use kek::{Kek, KekId, LocalKek, PassphraseKek, PassphraseParams};

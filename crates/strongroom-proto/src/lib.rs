@@ -6,6 +6,9 @@
 //! - [`Health`] and [`Readiness`] are the bodies of `/healthz` and `/readyz`.
 //! - The audit types ([`AuditEventList`], [`InclusionProof`], [`AuditStats`], …)
 //!   are the bodies of `/v1/audit/…`; [`time`] converts RFC 3339 ↔ Unix ms.
+//! - The authorization types ([`MatterView`], [`AccessRequestView`],
+//!   [`PolicySetView`], [`Explanation`], …) are the bodies of `/v1/matters`,
+//!   `/v1/access-requests`, `/v1/policies` and `/v1/authz/…`.
 //! - The transit types ([`EncryptRequest`], [`VaultResponse`], …) follow
 //!   Vault's transit engine field for field, so Vault clients work unchanged.
 //!
@@ -21,6 +24,7 @@
 //! ```
 
 mod audit;
+mod authz;
 mod health;
 mod identity;
 mod keys;
@@ -32,6 +36,11 @@ pub use audit::{
     AlertList, AlertView, AuditEventList, AuditEventProof, AuditEventView, AuditStats, CheckpointView,
     ConsistencyProof, InclusionProof, IntegrityProblemView, IntegrityView,
 };
+pub use authz::{
+    AccessRequestList, AccessRequestView, CreateAccessRequest, CreateGrant, CreateMatter, DecideAccessRequest,
+    ExplainContext, ExplainRequest, Explanation, GrantList, GrantView, MatterList, MatterView, PolicySetView,
+    PolicySummary, PolicyText, PrincipalView, ReachView, ReasonView, ReplacePolicies, ResourceRef, RevokeGrant, WhoCan,
+};
 pub use health::{CheckState, Health, Readiness, ReadinessCheck};
 pub use identity::{
     ApiKeyList, ApiKeyView, CodeRequest, CreateApiKey, CreateUser, EnrollmentToken, IssuedApiKeyView, Jwk, Jwks,
@@ -40,7 +49,7 @@ pub use identity::{
     TokenResponse, TotpConfirmRequest, TotpEnrollRequest, TotpEnrollment, UpdateUser, UserList, UserView,
 };
 pub use keys::{KeyList, KeyStateChanged, KeyVersionView, KeyView, SetKeyState};
-pub use problem::{PROBLEM_CONTENT_TYPE, Problem, ProblemCode};
+pub use problem::{PROBLEM_CONTENT_TYPE, PolicyProblem, Problem, ProblemCode};
 pub use transit::{
     BatchResults, CiphertextResult, ConfigureTransitKey, CreateTransitKey, DataKey, DataKeyRequest, DecryptItem,
     DecryptRequest, EncryptItem, EncryptRequest, InputItem, InputRequest, InputResult, PlaintextResult, TransitKey,

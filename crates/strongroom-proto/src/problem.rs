@@ -67,9 +67,18 @@ pub enum ProblemCode {
     /// The username, password or second-factor code is wrong (one answer for
     /// every reason, so accounts cannot be enumerated).
     LoginFailed,
-    /// The account has a second factor: log in with `POST /v1/auth/login`,
-    /// which answers an `mfa_token` for `POST /v1/auth/mfa`.
+    /// A second factor is needed first: for a login, log in with
+    /// `POST /v1/auth/login` (it answers an `mfa_token` for
+    /// `POST /v1/auth/mfa`); for a decrypt, prove one recently with
+    /// `POST /v1/auth/step-up`.
     MfaRequired,
+    /// The action needs an access request approved by someone else first
+    /// (two-person rule): `POST /v1/access-requests`.
+    AccessRequestRequired,
+    /// An access request is decided by someone other than its requester.
+    SelfApproval,
+    /// Policies do not parse or validate; `errors` points at each line and column.
+    InvalidPolicy,
 }
 
 impl ProblemCode {
@@ -83,9 +92,10 @@ impl ProblemCode {
             | Self::KeyVersionRetired
             | Self::WrongKeyType
             | Self::WrongKey
-            | Self::DecryptionFailed => 400,
+            | Self::DecryptionFailed
+            | Self::InvalidPolicy => 400,
             Self::Unauthenticated | Self::LoginFailed => 401,
-            Self::Forbidden | Self::MfaRequired => 403,
+            Self::Forbidden | Self::MfaRequired | Self::AccessRequestRequired | Self::SelfApproval => 403,
             Self::NotFound | Self::KeyNotFound => 404,
             Self::MethodNotAllowed => 405,
             Self::RequestTimeout => 408,
@@ -126,6 +136,9 @@ impl ProblemCode {
             Self::AuditDamaged => "audit_damaged",
             Self::LoginFailed => "login_failed",
             Self::MfaRequired => "mfa_required",
+            Self::AccessRequestRequired => "access_request_required",
+            Self::SelfApproval => "self_approval",
+            Self::InvalidPolicy => "invalid_policy",
         }
     }
 
@@ -157,6 +170,9 @@ impl ProblemCode {
             Self::AuditDamaged => "Audit log damaged",
             Self::LoginFailed => "Login failed",
             Self::MfaRequired => "Second factor required",
+            Self::AccessRequestRequired => "Approved access request required",
+            Self::SelfApproval => "Self-approval refused",
+            Self::InvalidPolicy => "Invalid policy",
         }
     }
 }
@@ -181,6 +197,30 @@ pub struct Problem {
     /// For `internal` problems only: the id under which the cause was logged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_id: Option<String>,
+    /// For denials: the policies that decided (empty: no policy permits).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub policies: Vec<String>,
+    /// For `invalid_policy`: every error, with where it is.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<PolicyProblem>,
+}
+
+/// One error in a policy text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PolicyProblem {
+    /// Which text: `api`, `file:<name>`.
+    pub origin: String,
+    /// 1-based line, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    /// 1-based column, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub column: Option<usize>,
+    /// The policy's id within its text (`@id`, or `policy<N>` counting from 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
+    /// What is wrong.
+    pub message: String,
 }
 
 impl Problem {
@@ -195,6 +235,8 @@ impl Problem {
             code,
             request_id: None,
             error_id: None,
+            policies: Vec::new(),
+            errors: Vec::new(),
         }
     }
 }
@@ -231,6 +273,9 @@ mod tests {
             ProblemCode::AuditDamaged,
             ProblemCode::LoginFailed,
             ProblemCode::MfaRequired,
+            ProblemCode::AccessRequestRequired,
+            ProblemCode::SelfApproval,
+            ProblemCode::InvalidPolicy,
         ];
         for code in all {
             let json = serde_json::to_value(code).unwrap();

@@ -1,14 +1,15 @@
 //! Who is calling, and from where. A route that needs a principal takes
 //! [`Caller`] as an argument (so forgetting it means there is no principal,
-//! and no audit context, to pass on) and states what it needs at its first
-//! line with [`Caller::require`]: an API-key scope, a user role, or both.
+//! and no audit context, to pass on) and asks the authorizer with
+//! [`Caller::authorize`] before it acts; the router refuses to answer for a
+//! route that declared an action but asked nothing (`routes::guard`).
 //!
 //! Credentials: a user's access token (an EdDSA JWT) as `Authorization:
 //! Bearer`; an API key (`sr_<id>_<secret>`) as `X-API-Key`, Vault's
 //! `X-Vault-Token` (so Vault clients work unchanged), or `Authorization:
 //! Bearer`. Both failures are audited before they are answered: a presented
-//! but invalid credential as `auth.failure`, a missing scope or role as
-//! `permission.denied` (with the route).
+//! but invalid credential as `auth.failure`, a denial as `permission.denied`
+//! (with the action and resource).
 
 use std::net::IpAddr;
 
@@ -16,8 +17,9 @@ use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath};
 use axum::http::header::{AUTHORIZATION, USER_AGENT};
 use axum::http::request::Parts;
 use strongroom_core::audit::{Actor, ActorKind, AuditContext, EventType, Outcome, Target};
-use strongroom_core::identity::{Role, UserPrincipal};
-use strongroom_core::{ApiKeyPrincipal, ApiKeys, CoreError, Scope};
+use strongroom_core::authz::{Action, Ask, Decision, DecisionTrail, Resource, Subject};
+use strongroom_core::identity::UserPrincipal;
+use strongroom_core::{ApiKeyPrincipal, ApiKeys, CoreError};
 
 use crate::middleware::RequestId;
 use crate::serve::ClientAddr;
@@ -100,6 +102,10 @@ pub struct Caller {
     pub principal: Principal,
     /// Who and from where, for every event the request causes.
     pub context: AuditContext,
+    /// The principal as the authorizer sees it (roles, scopes, grants,
+    /// elevations), recording the decisions it asks for in the request's
+    /// trail, which the router checks (`routes::guard`).
+    pub subject: Subject,
     route: String,
 }
 
@@ -112,28 +118,36 @@ impl Caller {
         }
     }
 
-    /// Whether the caller is an API key with one of `scopes` or a user with `role`.
-    pub fn holds(&self, scopes: &[Scope], role: Option<Role>) -> bool {
-        match &self.principal {
-            Principal::ApiKey(key) => scopes.iter().any(|scope| key.require(*scope).is_ok()),
-            Principal::User(user) => role.is_some_and(|role| user.has_role(role)),
+    /// Asks the one decision point whether the caller may do `action` on
+    /// `resource`; a denial is audited and answered 403 (or 404 where the
+    /// resource's existence must not leak).
+    pub async fn authorize(&self, state: &AppState, action: Action, resource: &Resource) -> Result<Decision, ApiError> {
+        self.authorize_with(state, action, resource, &Ask::default()).await
+    }
+
+    /// [`authorize`](Self::authorize) with a justification or purpose.
+    pub async fn authorize_with(
+        &self,
+        state: &AppState,
+        action: Action,
+        resource: &Resource,
+        ask: &Ask<'_>,
+    ) -> Result<Decision, ApiError> {
+        Ok(state.authz.authorize(&self.subject, action, resource, ask, &self.context).await?)
+    }
+
+    /// The caller's own session: the `session.self` permission (people, not
+    /// API keys) and the user it belongs to.
+    pub async fn session_user(&self, state: &AppState) -> Result<&UserPrincipal, ApiError> {
+        self.authorize(state, Action::SessionSelf, &Resource::Service).await?;
+        match self.user() {
+            Some(user) => Ok(user),
+            None => self.denied(state, "a user's session (API keys have none)").await,
         }
     }
 
-    /// Refuses with 403, after auditing the denial, unless the caller is an
-    /// API key with one of `scopes` or a user with `role`.
-    pub async fn require(&self, state: &AppState, scopes: &[Scope], role: Option<Role>) -> Result<(), ApiError> {
-        if self.holds(scopes, role) {
-            return Ok(());
-        }
-        let mut needed: Vec<String> = scopes.iter().map(|s| s.as_str().to_owned()).collect();
-        if let Some(role) = role {
-            needed.push(format!("role {}", role.as_str()));
-        }
-        self.denied(state, &needed.join(" or ")).await
-    }
-
-    /// Audits a denial of this request and answers 403 naming what was missing.
+    /// Audits a denial of this request by a rule outside the policies (an
+    /// API key granting a scope it lacks) and answers 403 naming it.
     pub async fn denied<T>(&self, state: &AppState, needed: &str) -> Result<T, ApiError> {
         let event = state
             .audit
@@ -207,7 +221,16 @@ impl FromRequestParts<AppState> for Caller {
             (None, None) => return Err(ApiError::Unauthenticated),
         };
         match outcome {
-            Ok((principal, context)) => Ok(Self { principal, context, route: origin.route }),
+            Ok((principal, context)) => {
+                let mut subject = match &principal {
+                    Principal::User(user) => user.subject(),
+                    Principal::ApiKey(key) => key.subject(),
+                };
+                if let Some(trail) = parts.extensions.get::<DecisionTrail>() {
+                    subject.trail = trail.clone();
+                }
+                Ok(Self { principal, context, subject, route: origin.route })
+            }
             Err(error @ (CoreError::Unauthenticated | CoreError::Forbidden(_))) => {
                 // Only an API key's public id is kept (so failures count per
                 // key), never the rest of what was presented: it may be a secret.

@@ -8,9 +8,10 @@
 use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use strongroom_core::authz::DenialKind;
 use strongroom_core::{CoreError, StoreError};
 use strongroom_crypto::CryptoError;
-use strongroom_proto::{Problem, ProblemCode};
+use strongroom_proto::{PolicyProblem, Problem, ProblemCode};
 
 /// Everything a handler can answer with instead of success.
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +60,19 @@ pub enum ApiError {
         /// What to tell the caller.
         detail: String,
     },
+    /// The authorizer refused; `policies` names the deciding policies.
+    #[error("{detail}")]
+    Denied {
+        /// forbidden, mfa_required, access_request_required or self_approval.
+        code: ProblemCode,
+        /// What to tell the caller.
+        detail: String,
+        /// The deciding policies (empty: no policy permits).
+        policies: Vec<String>,
+    },
+    /// Policies that do not load, each error with its line and column.
+    #[error("invalid policies")]
+    InvalidPolicy(Vec<PolicyProblem>),
     /// Anything unexpected. Logged with its cause, answered opaquely.
     #[error("internal error: {0}")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -78,7 +92,8 @@ impl ApiError {
             Self::Conflict(_) => ProblemCode::Conflict,
             Self::Unavailable(_) => ProblemCode::Unavailable,
             Self::RateLimited { .. } => ProblemCode::RateLimited,
-            Self::Refused { code, .. } => *code,
+            Self::Refused { code, .. } | Self::Denied { code, .. } => *code,
+            Self::InvalidPolicy(_) => ProblemCode::InvalidPolicy,
             Self::Internal(_) => ProblemCode::Internal,
         }
     }
@@ -96,6 +111,23 @@ impl ApiError {
             | Self::Unavailable(detail)
             | Self::RateLimited { detail, .. }
             | Self::Refused { detail, .. } => detail.as_str(),
+            Self::Denied { detail, policies, .. } => {
+                let mut problem = Problem::new(self.code(), detail.as_str());
+                problem.policies = policies.clone();
+                return problem;
+            }
+            Self::InvalidPolicy(errors) => {
+                let summary: Vec<String> = errors
+                    .iter()
+                    .map(|e| match (e.line, e.column) {
+                        (Some(line), Some(column)) => format!("{}:{line}:{column}: {}", e.origin, e.message),
+                        _ => format!("{}: {}", e.origin, e.message),
+                    })
+                    .collect();
+                let mut problem = Problem::new(self.code(), summary.join("; "));
+                problem.errors = errors.clone();
+                return problem;
+            }
             Self::PayloadTooLarge => "the request body is larger than this server accepts (server.body_limit_bytes)",
             Self::Unauthenticated => {
                 "send valid credentials: a user's access token or an API key as Authorization: Bearer, \
@@ -197,6 +229,29 @@ impl From<CoreError> for ApiError {
             CoreError::NotFound(detail) => Self::NotFound(detail),
             CoreError::Conflict(detail) => Self::Conflict(detail),
             CoreError::Forbidden(detail) => Self::Forbidden(detail),
+            CoreError::Denied(denial) => Self::Denied {
+                code: match denial.kind {
+                    DenialKind::Forbidden => ProblemCode::Forbidden,
+                    DenialKind::MfaRequired => ProblemCode::MfaRequired,
+                    DenialKind::AccessRequestRequired => ProblemCode::AccessRequestRequired,
+                    DenialKind::SelfApproval => ProblemCode::SelfApproval,
+                },
+                detail: denial.detail,
+                policies: denial.policies,
+            },
+            CoreError::InvalidPolicy(errors) => Self::InvalidPolicy(
+                errors
+                    .0
+                    .into_iter()
+                    .map(|e| PolicyProblem {
+                        origin: e.origin,
+                        line: e.line,
+                        column: e.column,
+                        policy: e.policy,
+                        message: e.message,
+                    })
+                    .collect(),
+            ),
             CoreError::KeyExists(_) => Self::Conflict(error.to_string()),
             CoreError::KeyNotFound(_) => refused(ProblemCode::KeyNotFound, &error),
             CoreError::KeyVersionNotFound { .. } => refused(ProblemCode::KeyVersionNotFound, &error),

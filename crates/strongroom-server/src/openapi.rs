@@ -3,7 +3,7 @@
 //! the error shape of every route without repeating it per handler.
 
 use axum::Json;
-use strongroom_proto::{CheckState, Health, Problem, ProblemCode, Readiness, ReadinessCheck};
+use strongroom_proto::{CheckState, Health, PolicyProblem, Problem, ProblemCode, Readiness, ReadinessCheck};
 use utoipa::openapi::{ContentBuilder, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
@@ -72,8 +72,23 @@ Every error answer is an RFC 9457 problem (`application/problem+json`) with a st
         crate::routes::api_keys::list,
         crate::routes::api_keys::rotate,
         crate::routes::api_keys::revoke,
+        crate::routes::authz::list_matters,
+        crate::routes::authz::create_matter,
+        crate::routes::authz::read_matter,
+        crate::routes::authz::list_grants,
+        crate::routes::authz::create_grant,
+        crate::routes::authz::revoke_grant,
+        crate::routes::authz::list_access_requests,
+        crate::routes::authz::create_access_request,
+        crate::routes::authz::read_access_request,
+        crate::routes::authz::approve_access_request,
+        crate::routes::authz::deny_access_request,
+        crate::routes::authz::read_policies,
+        crate::routes::authz::replace_policies,
+        crate::routes::authz::explain,
+        crate::routes::authz::who_can,
     ),
-    components(schemas(Problem, ProblemCode, Health, Readiness, ReadinessCheck, CheckState)),
+    components(schemas(Problem, ProblemCode, PolicyProblem, Health, Readiness, ReadinessCheck, CheckState)),
     modifiers(&ProblemDefaults, &ApiKeySecurity),
     tags(
         (name = "health", description = "Liveness, readiness and the API description"),
@@ -81,7 +96,8 @@ Every error answer is an RFC 9457 problem (`application/problem+json`) with a st
         (name = "transit", description = "Encryption as a service, compatible with Vault/OpenBao transit"),
         (name = "auth", description = "Logins, tokens, second factors, the JWKS"),
         (name = "users", description = "Users, roles, locks, resets and sessions"),
-        (name = "audit", description = "The tamper-evident audit log: events, proofs, signed checkpoints, statistics, alerts")
+        (name = "audit", description = "The tamper-evident audit log: events, proofs, signed checkpoints, statistics, alerts"),
+        (name = "authorization", description = "Matters and grants, access requests, policies, explanations, who-can")
     )
 )]
 struct ApiDoc;

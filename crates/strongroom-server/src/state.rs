@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use strongroom_core::audit::{AlertEvaluator, AuditLog, Checkpointer};
+use strongroom_core::authz::Authz;
 use strongroom_core::identity::Identity;
 use strongroom_core::{ApiKeys, Keyring, Store};
 
@@ -35,6 +36,8 @@ pub struct AppState {
     pub api_keys: Arc<ApiKeys>,
     /// Users, logins, sessions and access tokens.
     pub identity: Arc<Identity>,
+    /// The one decision point, matters, grants, access requests, policies.
+    pub authz: Arc<Authz>,
     /// The audit log every action writes through.
     pub audit: Arc<AuditLog>,
     /// Signs checkpoints of the audit tree.

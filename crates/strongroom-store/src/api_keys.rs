@@ -5,8 +5,10 @@
 use async_trait::async_trait;
 use sqlx::Row;
 use strongroom_core::audit::AuditRecord;
+use strongroom_core::authz::{PrincipalAccess, PrincipalKind};
 use strongroom_core::{ApiKeyRecord, ApiKeyStore, Scope, StoreError};
 
+use crate::authz::{access_columns, parse_access};
 use crate::error::map;
 use crate::settings::{PostgresStore, SqliteStore};
 
@@ -104,6 +106,31 @@ macro_rules! impl_api_key_store {
                     .await
                     .map_err(map)?;
                 row.as_ref().map(Self::api_key_from_row).transpose()
+            }
+
+            async fn api_key_with_access(
+                &self,
+                id: &str,
+                now: i64,
+            ) -> Result<Option<(ApiKeyRecord, PrincipalAccess)>, StoreError> {
+                let access = access_columns(PrincipalKind::ApiKey, "api_keys.id", "$2");
+                let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT {COLUMNS}, {access} FROM api_keys WHERE id = $1"
+                )))
+                .bind(id)
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(map)?;
+                row.as_ref()
+                    .map(|row| {
+                        let access = parse_access(
+                            row.try_get("access_grants").map_err(map)?,
+                            row.try_get("access_elevations").map_err(map)?,
+                        )?;
+                        Ok((Self::api_key_from_row(row)?, access))
+                    })
+                    .transpose()
             }
 
             async fn list_api_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {

@@ -8,6 +8,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 use strongroom_core::audit::AuditStore;
+use strongroom_core::authz::AuthzStore;
 use strongroom_core::identity::IdentityStore;
 use strongroom_core::{ApiKeyStore, Backend, KeyStore, Store, StoreError};
 
@@ -127,6 +128,14 @@ impl Database {
 
     /// The identity storage port over this database.
     pub fn identity_store(&self) -> Arc<dyn IdentityStore> {
+        match self {
+            Self::Sqlite(pool) => Arc::new(SqliteStore::new(pool.clone())),
+            Self::Postgres(pool) => Arc::new(PostgresStore::new(pool.clone())),
+        }
+    }
+
+    /// The authorization storage port over this database.
+    pub fn authz_store(&self) -> Arc<dyn AuthzStore> {
         match self {
             Self::Sqlite(pool) => Arc::new(SqliteStore::new(pool.clone())),
             Self::Postgres(pool) => Arc::new(PostgresStore::new(pool.clone())),

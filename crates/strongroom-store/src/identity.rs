@@ -7,8 +7,10 @@ use async_trait::async_trait;
 use sqlx::Row;
 use strongroom_core::StoreError;
 use strongroom_core::audit::AuditRecord;
+use strongroom_core::authz::{PrincipalAccess, PrincipalKind};
 use strongroom_core::identity::{IdentityStore, OneTimeKind, RefreshOutcome, Role, SessionRecord, UserRecord};
 
+use crate::authz::{access_columns, parse_access};
 use crate::error::map;
 use crate::settings::{PostgresStore, SqliteStore};
 
@@ -203,15 +205,30 @@ macro_rules! impl_identity_store {
                 row.as_ref().map(Self::session_from_row).transpose()
             }
 
-            async fn session_with_user(&self, id: &str) -> Result<Option<(SessionRecord, UserRecord)>, StoreError> {
+            async fn session_with_user(
+                &self,
+                id: &str,
+                now: i64,
+            ) -> Result<Option<(SessionRecord, UserRecord, PrincipalAccess)>, StoreError> {
+                let access = access_columns(PrincipalKind::User, "u.id", "$2");
                 let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "SELECT {SESSION_COLUMNS}, {USER_COLUMNS} FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1"
+                    "SELECT {SESSION_COLUMNS}, {USER_COLUMNS}, {access} \
+                     FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1"
                 )))
                 .bind(id)
+                .bind(now)
                 .fetch_optional(&self.pool)
                 .await
                 .map_err(map)?;
-                row.as_ref().map(|row| Ok((Self::session_from_row(row)?, Self::user_from_row(row)?))).transpose()
+                row.as_ref()
+                    .map(|row| {
+                        let access = parse_access(
+                            row.try_get("access_grants").map_err(map)?,
+                            row.try_get("access_elevations").map_err(map)?,
+                        )?;
+                        Ok((Self::session_from_row(row)?, Self::user_from_row(row)?, access))
+                    })
+                    .transpose()
             }
 
             async fn sessions_of(&self, user_id: &str, include_revoked: bool) -> Result<Vec<SessionRecord>, StoreError> {

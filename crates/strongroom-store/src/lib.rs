@@ -14,6 +14,7 @@
 
 mod api_keys;
 mod audit;
+mod authz;
 mod database;
 mod error;
 mod identity;

@@ -19,6 +19,7 @@ pub(crate) const SQLITE: &[Source] = &[
     (4, "audit", include_str!("../migrations/sqlite/0004_audit.sql")),
     (5, "identity", include_str!("../migrations/sqlite/0005_identity.sql")),
     (6, "api_key_limits", include_str!("../migrations/sqlite/0006_api_key_limits.sql")),
+    (7, "authz", include_str!("../migrations/sqlite/0007_authz.sql")),
 ];
 
 pub(crate) const POSTGRES: &[Source] = &[
@@ -28,6 +29,7 @@ pub(crate) const POSTGRES: &[Source] = &[
     (4, "audit", include_str!("../migrations/postgres/0004_audit.sql")),
     (5, "identity", include_str!("../migrations/postgres/0005_identity.sql")),
     (6, "api_key_limits", include_str!("../migrations/postgres/0006_api_key_limits.sql")),
+    (7, "authz", include_str!("../migrations/postgres/0007_authz.sql")),
 ];
 
 pub(crate) fn migrator(sources: &[Source]) -> Migrator {

@@ -21,6 +21,10 @@ use strongroom_crypto::{AssociatedData, CryptoError, Kek, LocalKek, SecretKey};
 use strongroom_store::{ConnectOptions, Database};
 use strongroom_testkit::TestDatabase;
 
+#[path = "conformance/authz.rs"]
+mod authz;
+use authz::*;
+
 async fn open(database: &TestDatabase) -> Database {
     let db = Database::connect(database.url(), &ConnectOptions::default()).await.expect("connect");
     db.migrate().await.expect("migrate");
@@ -722,6 +726,8 @@ all_backends![
     concurrent_audit_appends_from_two_instances_grow_one_tree,
     audit_search_filters_counts_checkpoints_and_alerts,
     a_key_change_whose_audit_event_cannot_be_appended_is_rolled_back,
+    grants_and_elevations_load_with_the_principal_and_end_on_time,
+    policies_stored_by_one_instance_are_loaded_by_another,
 ];
 
 // SQLite is single-process by design (the server locks its data dir, and

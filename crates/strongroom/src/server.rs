@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use strongroom_config::{Config, Outcome};
 use strongroom_core::audit::{AuditContext, AuditSettings, Checkpointer, run_sink};
+use strongroom_core::authz::{Authz, AuthzSettings, PolicySource};
 use strongroom_core::identity::{Identity, IdentitySettings, PasswordPolicy, Role};
 use strongroom_core::{
     ApiKeys, AuditOptions, Keyring, RootKeyStatus, ServicePorts, Services, Store, SystemClock, settings,
@@ -42,6 +43,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         tokio::spawn(rotate_keys_when_due(Arc::clone(&services.keyring))),
         tokio::spawn(flush_api_key_usage(Arc::clone(&services.api_keys))),
         tokio::spawn(flush_session_activity(Arc::clone(&services.identity))),
+        tokio::spawn(follow_authorization(
+            Arc::clone(&services.authz),
+            Duration::from_secs(config.authz.policy_refresh_seconds.max(1)),
+        )),
         tokio::spawn(sign_checkpoints(
             Arc::clone(&services.checkpointer),
             Duration::from_secs(config.audit.checkpoint_interval_seconds.max(1)),
@@ -71,6 +76,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         keyring: services.keyring,
         api_keys: Arc::clone(&api_keys),
         identity: Arc::clone(&services.identity),
+        authz: Arc::clone(&services.authz),
         audit: services.audit,
         checkpointer: services.checkpointer,
         alerts,
@@ -129,15 +135,17 @@ pub async fn start_services(
         api_keys: database.api_key_store(),
         audit: database.audit_store(),
         identity: database.identity_store(),
+        authz: database.authz_store(),
     };
     let options = AuditOptions {
         settings: AuditSettings { hash_ip: config.audit.hash_ip },
         origin,
         anchors: audit_outputs::anchors(config)?,
     };
-    Services::start(ports, kek, Arc::new(SystemClock), options, identity_settings(config)?, context)
+    let authz = authz_settings(config)?;
+    Services::start(ports, kek, Arc::new(SystemClock), options, identity_settings(config)?, authz, context)
         .await
-        .context("cannot start the keyring and the audit log")
+        .context("cannot start the keyring, the audit log and the policies")
 }
 
 /// Applies pending migrations and exits.
@@ -173,6 +181,40 @@ fn refuse_contradicting_profile(config: &Config) -> anyhow::Result<()> {
         config.profile.as_str(),
         failures.join("\n")
     )
+}
+
+/// The authorization settings from `[authz]`, with the policy directory read.
+fn authz_settings(config: &Config) -> anyhow::Result<AuthzSettings> {
+    let authz = &config.authz;
+    for purpose in &authz.purposes {
+        let valid = !purpose.is_empty()
+            && purpose.len() <= 64
+            && purpose.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if !valid {
+            bail!("authz.purposes: {purpose:?} must be 1-64 characters of a-z, 0-9 and '_'");
+        }
+    }
+    let mut policy_files = Vec::new();
+    if let Some(dir) = &authz.policy_dir {
+        let entries = std::fs::read_dir(dir).with_context(|| format!("authz.policy_dir {}", dir.display()))?;
+        let mut paths: Vec<_> = entries
+            .filter_map(Result::ok)
+            .map(|entry| entry.path())
+            .filter(|path| path.extension().is_some_and(|ext| ext == "cedar"))
+            .collect();
+        paths.sort();
+        for path in paths {
+            let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            policy_files.push(PolicySource { origin: format!("file:{name}"), text });
+        }
+    }
+    Ok(AuthzSettings {
+        profile: config.profile.as_str().to_owned(),
+        decrypt_mfa_max_age_seconds: i64::try_from(authz.decrypt_mfa_max_age_seconds.max(1)).unwrap_or(i64::MAX),
+        purposes: authz.purposes.clone(),
+        policy_files,
+    })
 }
 
 /// The identity settings from `[identity]`, checked.
@@ -277,6 +319,23 @@ async fn open_database(config: &Config) -> anyhow::Result<(Database, Option<data
         tracing::info!(from = report.from_version, to = report.to_version, "migrated the database");
     }
     Ok((database, lock))
+}
+
+/// Loads policies other instances stored, and audits access requests that
+/// expired (their expiry itself is checked at every use).
+async fn follow_authorization(authz: Arc<Authz>, interval: Duration) {
+    let mut ticker = tokio::time::interval(interval);
+    loop {
+        ticker.tick().await;
+        match authz.refresh_policies().await {
+            Ok(true) => tracing::info!("loaded policies stored by another instance"),
+            Ok(false) => {}
+            Err(error) => tracing::warn!(%error, "could not look for new policies; retrying"),
+        }
+        if let Err(error) = authz.record_expiries().await {
+            tracing::warn!(%error, "could not audit expired access requests; retrying");
+        }
+    }
 }
 
 /// Rotates keys whose rotation period has passed, once a minute. Every

@@ -642,5 +642,7 @@ async fn keys_api_lists_rotates_and_destroys_with_justification() {
 }
 #[path = "binary/audit.rs"]
 mod audit;
+#[path = "binary/authz.rs"]
+mod authz;
 #[path = "binary/identity.rs"]
 mod identity;

@@ -11,6 +11,7 @@ use async_trait::async_trait;
 
 use crate::StoreError;
 use crate::audit::AuditRecord;
+use crate::authz::PrincipalAccess;
 
 /// A role. `admin ⊃ analyst ⊃ reader`; `system` is for service accounts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -195,7 +196,11 @@ pub trait IdentityStore: Send + Sync + std::fmt::Debug {
     /// One session.
     async fn session(&self, id: &str) -> Result<Option<SessionRecord>, StoreError>;
     /// A session with its user, in one query (every authenticated request reads it).
-    async fn session_with_user(&self, id: &str) -> Result<Option<(SessionRecord, UserRecord)>, StoreError>;
+    async fn session_with_user(
+        &self,
+        id: &str,
+        now: i64,
+    ) -> Result<Option<(SessionRecord, UserRecord, PrincipalAccess)>, StoreError>;
     /// A user's sessions, newest first (revoked ones included when `include_revoked`).
     async fn sessions_of(&self, user_id: &str, include_revoked: bool) -> Result<Vec<SessionRecord>, StoreError>;
     /// Moves `last_seen_at` forward (never back) for several sessions.

@@ -28,6 +28,7 @@ use zeroize::Zeroizing;
 use super::model::{IdentityStore, OneTimeKind, RefreshOutcome, Role, SessionRecord, UserRecord};
 use super::settings::IdentitySettings;
 use crate::audit::{Actor, ActorKind, AuditContext, AuditEvent, AuditLog, EventType, Outcome, Target};
+use crate::authz::{PrincipalAccess, Subject, user_facts};
 use crate::{Clock, CoreError, KeyPurpose, KeySpec, KeyState, Keyring};
 
 /// The keyring key that signs access tokens (Ed25519, rotated every 30 days;
@@ -111,12 +112,29 @@ pub struct UserPrincipal {
     pub session_id: String,
     /// Unix seconds of the session's last MFA, if any.
     pub mfa_at: Option<i64>,
+    /// Matter grants and live elevations, loaded with the session.
+    pub access: PrincipalAccess,
 }
 
 impl UserPrincipal {
     /// Whether one of the user's roles includes `role`.
     pub fn has_role(&self, role: Role) -> bool {
         self.roles.iter().any(|mine| mine.includes(role))
+    }
+
+    /// The principal as authorization sees it.
+    pub fn subject(&self) -> Subject {
+        Subject {
+            facts: user_facts(
+                &self.user_id,
+                &self.username,
+                self.roles.iter().map(|r| r.as_str()),
+                self.access.matters.clone(),
+            ),
+            elevations: self.access.elevations.clone(),
+            mfa_at: self.mfa_at,
+            trail: Default::default(),
+        }
     }
 
     /// The audit actor.
@@ -809,10 +827,10 @@ impl Identity {
     pub async fn refresh(&self, refresh_token: &str, context: &AuditContext) -> Result<TokenPair, CoreError> {
         let presented = self.token_hash("refresh", refresh_token.trim()).await?;
         let found = match self.store.refresh_session(&presented).await? {
-            Some(session_id) => self.store.session_with_user(&session_id).await?,
+            Some(session_id) => self.store.session_with_user(&session_id, self.now()).await?,
             None => None,
         };
-        let Some((session, user)) = found else {
+        let Some((session, user, _)) = found else {
             let event = self.audit.event(EventType::TokenRefresh, context).failed(Outcome::Failure, "unknown_token");
             self.audit.record(&event).await?;
             return Err(CoreError::Unauthenticated);
@@ -839,7 +857,7 @@ impl Identity {
             .await?;
         match outcome {
             RefreshOutcome::Rotated { session_id } => {
-                let (session, user) = self.live_session(&session_id).await?;
+                let (session, user, _) = self.live_session(&session_id).await?;
                 Ok(TokenPair {
                     access_token: self.access_token(&user, &session).await?,
                     refresh_token: next,
@@ -852,8 +870,9 @@ impl Identity {
     }
 
     /// A session that is live now, with its user who may use it.
-    async fn live_session(&self, session_id: &str) -> Result<(SessionRecord, UserRecord), CoreError> {
-        let (session, user) = self.store.session_with_user(session_id).await?.ok_or(CoreError::Unauthenticated)?;
+    async fn live_session(&self, session_id: &str) -> Result<(SessionRecord, UserRecord, PrincipalAccess), CoreError> {
+        let (session, user, access) =
+            self.store.session_with_user(session_id, self.now()).await?.ok_or(CoreError::Unauthenticated)?;
         let now = self.now();
         let seen = self.pending_seen.lock().unwrap_or_else(|p| p.into_inner()).get(session_id).copied();
         let last_seen = seen.unwrap_or(session.last_seen_at).max(session.last_seen_at);
@@ -862,7 +881,7 @@ impl Identity {
             && now - last_seen <= self.settings.session_idle_seconds
             && !user.disabled
             && !user.locked;
-        if alive { Ok((session, user)) } else { Err(CoreError::Unauthenticated) }
+        if alive { Ok((session, user, access)) } else { Err(CoreError::Unauthenticated) }
     }
 
     /// The public key of version `version` of the JWT signer (cached a minute).
@@ -902,7 +921,7 @@ impl Identity {
             return Err(CoreError::Unauthenticated);
         }
         let (session_id, subject) = (text("sid").ok_or(CoreError::Unauthenticated)?, text("sub"));
-        let (session, user) = self.live_session(session_id).await?;
+        let (session, user, access) = self.live_session(session_id).await?;
         if subject != Some(user.id.as_str()) {
             return Err(CoreError::Unauthenticated);
         }
@@ -929,6 +948,7 @@ impl Identity {
             roles: user.roles,
             session_id: session.id,
             mfa_at: session.mfa_at,
+            access,
         })
     }
 

@@ -5,6 +5,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use strongroom_core::authz::{Action, Resource};
 use strongroom_core::identity::Role;
 use strongroom_core::{ApiKeyRecord, NewApiKey, Scope};
 use strongroom_proto::{ApiKeyList, ApiKeyView, CreateApiKey, IssuedApiKeyView, RotateApiKey};
@@ -31,7 +32,7 @@ fn view(record: ApiKeyRecord) -> ApiKeyView {
 }
 
 async fn require_manager(state: &AppState, caller: &Caller) -> Result<(), ApiError> {
-    caller.require(state, &[Scope::ApiKeysManage], Some(Role::Admin)).await
+    caller.authorize(state, Action::ApiKeyManage, &Resource::Service).await.map(|_| ())
 }
 
 /// Issues an API key; the answer's `secret` is shown this once. Admins.

@@ -16,9 +16,8 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
-use strongroom_core::Scope;
 use strongroom_core::audit::{AuditFilter, IntegrityReport, Outcome, StoredCheckpoint, StoredEntry};
-use strongroom_core::identity::Role;
+use strongroom_core::authz::{Action, Resource};
 use strongroom_crypto::merkle::Hash;
 use strongroom_proto::time::{ms_from_rfc3339, rfc3339_from_ms};
 use strongroom_proto::{
@@ -133,7 +132,7 @@ pub(crate) async fn list_events(
     caller: Caller,
     Query(query): Query<EventQuery>,
 ) -> Result<Json<AuditEventList>, ApiError> {
-    caller.require(&state, &[Scope::AuditRead], Some(Role::Admin)).await?;
+    caller.authorize(&state, Action::AuditRead, &Resource::Service).await?;
     let filter = query.filter()?;
     let limit = filter.limit as usize;
     let entries = state.audit.search(filter, query.hmac_of.as_deref()).await?;
@@ -154,7 +153,7 @@ pub(crate) async fn read_event(
     caller: Caller,
     Path(index): Path<String>,
 ) -> Result<Json<AuditEventProof>, ApiError> {
-    caller.require(&state, &[Scope::AuditRead], Some(Role::Admin)).await?;
+    caller.authorize(&state, Action::AuditRead, &Resource::Service).await?;
     let index: u64 = index.parse().map_err(|_| ApiError::InvalidRequest("index: a leaf index (0, 1, …)".into()))?;
     let checkpoint = state.checkpointer.current().await?;
     let missing = || ApiError::NotFound(format!("no audit event {index} (the log has {} events)", checkpoint.size));
@@ -206,7 +205,7 @@ pub(crate) async fn inclusion_proof(
     caller: Caller,
     Query(query): Query<InclusionQuery>,
 ) -> Result<Json<InclusionProof>, ApiError> {
-    caller.require(&state, &[Scope::AuditRead], Some(Role::Admin)).await?;
+    caller.authorize(&state, Action::AuditRead, &Resource::Service).await?;
     let index = number("index", query.index.as_deref())?;
     let tree_size = match query.tree_size.as_deref() {
         Some(size) => number("tree_size", Some(size))?,
@@ -244,7 +243,7 @@ pub(crate) async fn consistency_proof(
     caller: Caller,
     Query(query): Query<ConsistencyQuery>,
 ) -> Result<Json<ConsistencyProof>, ApiError> {
-    caller.require(&state, &[Scope::AuditRead], Some(Role::Admin)).await?;
+    caller.authorize(&state, Action::AuditRead, &Resource::Service).await?;
     let from = number("from", query.from.as_deref())?;
     let to = match query.to.as_deref() {
         Some(size) => number("to", Some(size))?,
@@ -307,7 +306,7 @@ fn integrity_view(report: &IntegrityReport, rollback: Option<&String>) -> Integr
     responses((status = 200, description = "Statistics and integrity", body = AuditStats)),
     security(("api_key" = [])))]
 pub(crate) async fn stats(State(state): State<AppState>, caller: Caller) -> Result<Json<AuditStats>, ApiError> {
-    caller.require(&state, &[Scope::AuditRead], Some(Role::Admin)).await?;
+    caller.authorize(&state, Action::AuditRead, &Resource::Service).await?;
     let report = state.checkpointer.verify_stored().await?;
     let head = state.audit.head().await?;
     let counts = state.audit.counts(state.audit.now_ms() - 24 * 3_600_000).await?;
@@ -329,7 +328,7 @@ pub(crate) async fn stats(State(state): State<AppState>, caller: Caller) -> Resu
     responses((status = 200, description = "Alerts", body = AlertList)),
     security(("api_key" = [])))]
 pub(crate) async fn alerts(State(state): State<AppState>, caller: Caller) -> Result<Json<AlertList>, ApiError> {
-    caller.require(&state, &[Scope::AuditRead], Some(Role::Admin)).await?;
+    caller.authorize(&state, Action::AuditRead, &Resource::Service).await?;
     let alerts = state
         .alerts
         .recent(200)

@@ -118,9 +118,7 @@ pub(crate) async fn refresh(
 #[utoipa::path(post, path = "/v1/auth/logout", tag = "auth",
     responses((status = 204, description = "Logged out")), security(("bearer" = [])))]
 pub(crate) async fn logout(State(state): State<AppState>, caller: Caller) -> Result<StatusCode, ApiError> {
-    let Some(user) = caller.user() else {
-        return caller.denied(&state, "a user's session (API keys have none)").await;
-    };
+    let user = caller.session_user(&state).await?;
     state.identity.revoke_session(&user.session_id, "logout", &caller.context).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -162,10 +160,10 @@ async fn enrolling_user(
             let context = origin.context(user_actor(&user));
             Ok((user, context))
         }
-        (None, Some(caller)) => match caller.user() {
-            Some(principal) => Ok((state.identity.user(&principal.user_id).await?, caller.context.clone())),
-            None => caller.denied(state, "a user's session or an enrollment_token").await,
-        },
+        (None, Some(caller)) => {
+            let principal = caller.session_user(state).await?;
+            Ok((state.identity.user(&principal.user_id).await?, caller.context.clone()))
+        }
         (None, None) => Err(ApiError::Unauthenticated),
     }
 }
@@ -221,7 +219,7 @@ pub(crate) async fn totp_disable(
     caller: Caller,
     ApiJson(request): ApiJson<CodeRequest>,
 ) -> Result<StatusCode, ApiError> {
-    let Some(user) = caller.user() else { return caller.denied(&state, "a user's session").await };
+    let user = caller.session_user(&state).await?;
     if state.identity.requires_mfa(&state.identity.user(&user.user_id).await?) {
         return Err(ApiError::Forbidden("the user's role requires a second factor: it cannot be turned off".into()));
     }
@@ -240,7 +238,7 @@ pub(crate) async fn step_up(
     caller: Caller,
     ApiJson(request): ApiJson<CodeRequest>,
 ) -> Result<Json<StepUp>, ApiError> {
-    let Some(user) = caller.user() else { return caller.denied(&state, "a user's session").await };
+    let user = caller.session_user(&state).await?;
     Ok(Json(StepUp { mfa_at: state.identity.step_up(user, &request.code, &caller.context).await? }))
 }
 

@@ -5,8 +5,8 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use strongroom_core::identity::Role;
-use strongroom_core::{KeyInfo, KeyState, Scope};
+use strongroom_core::authz::{Action, Resource};
+use strongroom_core::{KeyInfo, KeyState};
 use strongroom_proto::{KeyList, KeyStateChanged, KeyVersionView, KeyView, SetKeyState};
 
 use crate::{ApiError, ApiJson, AppState, Caller};
@@ -39,7 +39,7 @@ async fn full_view(state: &AppState, info: KeyInfo) -> Result<KeyView, ApiError>
     responses((status = 200, description = "Every key, without versions", body = KeyList)),
     security(("api_key" = [])))]
 pub(crate) async fn list_keys(State(state): State<AppState>, caller: Caller) -> Result<Json<KeyList>, ApiError> {
-    caller.require(&state, &[Scope::KeysManage], Some(Role::Admin)).await?;
+    caller.authorize(&state, Action::KeyManage, &Resource::Service).await?;
     let keys = state.keyring.list().await?.into_iter().map(|info| view(info, Vec::new())).collect();
     Ok(Json(KeyList { keys }))
 }
@@ -54,7 +54,7 @@ pub(crate) async fn read_key(
     caller: Caller,
     Path(name): Path<String>,
 ) -> Result<Json<KeyView>, ApiError> {
-    caller.require(&state, &[Scope::KeysManage], Some(Role::Admin)).await?;
+    caller.authorize(&state, Action::KeyManage, &Resource::Key(name.clone())).await?;
     let info = state.keyring.info(&name).await?;
     Ok(Json(full_view(&state, info).await?))
 }
@@ -69,7 +69,7 @@ pub(crate) async fn rotate_key(
     caller: Caller,
     Path(name): Path<String>,
 ) -> Result<Json<KeyView>, ApiError> {
-    caller.require(&state, &[Scope::KeysManage], Some(Role::Admin)).await?;
+    caller.authorize(&state, Action::KeyManage, &Resource::Key(name.clone())).await?;
     let info = state.keyring.rotate(&name, &caller.context).await?;
     Ok(Json(full_view(&state, info).await?))
 }
@@ -86,7 +86,7 @@ pub(crate) async fn set_state(
     Path(name): Path<String>,
     ApiJson(request): ApiJson<SetKeyState>,
 ) -> Result<Json<KeyStateChanged>, ApiError> {
-    caller.require(&state, &[Scope::KeysManage], Some(Role::Admin)).await?;
+    caller.authorize(&state, Action::KeyManage, &Resource::Key(name.clone())).await?;
     let target = KeyState::parse(&request.state).ok_or_else(|| {
         ApiError::InvalidRequest(format!(
             "state: {:?} is not one of active, decrypt_only, disabled, compromised, destroyed",

@@ -1,90 +1,248 @@
-//! The router: every route and the middleware stack around them.
+//! The router: every route, what each needs, and the middleware around them.
 //!
 //! To add a route: write the handler in a module here with a
 //! `#[utoipa::path]` (request, responses, error codes), register it in
-//! [`routes`] and list it in `openapi.rs`. A test checks that every path of
-//! the OpenAPI document is served.
+//! [`routes`] with its [`Access`], and list it in `openapi.rs`. A test checks
+//! that every path of the OpenAPI document is served.
+//!
+//! Deny by default: [`guard`] refuses (403) any route missing from the table,
+//! and withholds (500, logged) a successful answer of a route that declared an
+//! action when its handler asked the authorizer nothing.
 
 pub(crate) mod api_keys;
 pub(crate) mod audit;
+pub(crate) mod authz;
 pub(crate) mod health;
 pub(crate) mod identity;
 pub(crate) mod keys;
 pub(crate) mod transit;
 pub(crate) mod users;
 
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::handler::Handler;
 use axum::http::header::{
     CACHE_CONTROL, CONTENT_SECURITY_POLICY, REFERRER_POLICY, STRICT_TRANSPORT_SECURITY, X_CONTENT_TYPE_OPTIONS,
     X_FRAME_OPTIONS,
 };
-use axum::http::{HeaderValue, StatusCode};
-use axum::routing::{any, delete, get, post};
+use axum::http::{HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, any, delete, get, patch, post, put};
+use strongroom_core::authz::{Action, DecisionTrail};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 
 use crate::middleware::{self, not_found};
-use crate::{AppState, openapi};
+use crate::{ApiError, AppState, openapi};
 
-/// Paths and the handlers behind them, without middleware.
-pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/openapi.json", get(openapi::serve_openapi))
-        .route("/v1/keys", get(keys::list_keys))
-        .route("/v1/keys/{name}", get(keys::read_key))
-        .route("/v1/keys/{name}/rotate", post(keys::rotate_key))
-        .route("/v1/keys/{name}/state", post(keys::set_state))
-        .route("/v1/transit/keys", any(transit::list_keys))
-        .route("/v1/transit/keys/{name}", get(transit::read_key).post(transit::create_key).delete(transit::delete_key))
-        .route("/v1/transit/keys/{name}/rotate", post(transit::rotate_key))
-        .route("/v1/transit/keys/{name}/config", post(transit::configure_key))
-        .route("/v1/transit/encrypt/{name}", post(transit::encrypt))
-        .route("/v1/transit/decrypt/{name}", post(transit::decrypt))
-        .route("/v1/transit/rewrap/{name}", post(transit::rewrap))
-        .route("/v1/transit/hmac/{name}", post(transit::hmac))
-        .route("/v1/transit/sign/{name}", post(transit::sign))
-        .route("/v1/transit/verify/{name}", post(transit::verify))
-        .route("/v1/transit/datakey/{kind}/{name}", post(transit::datakey))
-        .route("/v1/audit/events", get(audit::list_events))
-        .route("/v1/audit/events/{index}", get(audit::read_event))
-        .route("/v1/audit/proof/inclusion", get(audit::inclusion_proof))
-        .route("/v1/audit/proof/consistency", get(audit::consistency_proof))
-        .route("/v1/audit/checkpoint", get(audit::checkpoint))
-        .route("/v1/audit/public-key", get(audit::public_key))
-        .route("/v1/audit/stats", get(audit::stats))
-        .route("/v1/alerts", get(audit::alerts))
-        .route("/v1/auth/login", post(identity::login))
-        .route("/token", post(identity::oauth_token))
-        .route("/v1/auth/mfa", post(identity::mfa))
-        .route("/v1/auth/refresh", post(identity::refresh))
-        .route("/v1/auth/logout", post(identity::logout))
-        .route("/v1/auth/step-up", post(identity::step_up))
-        .route("/v1/auth/reset-password", post(identity::reset_password))
-        .route("/v1/auth/totp/enroll", post(identity::totp_enroll))
-        .route("/v1/auth/totp/confirm", post(identity::totp_confirm))
-        .route("/v1/auth/totp", delete(identity::totp_disable))
-        .route("/.well-known/jwks.json", get(identity::jwks))
-        .route("/v1/users/me", get(users::me))
-        .route("/v1/users", get(users::list_users).post(users::create_user))
-        .route("/v1/users/{id}", get(users::read_user).patch(users::update_user))
-        .route("/v1/users/{id}/roles", post(users::set_roles))
-        .route("/v1/users/{id}/lock", post(users::lock_user))
-        .route("/v1/users/{id}/unlock", post(users::unlock_user))
-        .route("/v1/users/{id}/revoke-sessions", post(users::revoke_sessions))
-        .route("/v1/users/{id}/reset-password", post(users::issue_reset))
-        .route("/v1/users/{id}/mfa-enrollment", post(users::issue_enrollment))
-        .route("/v1/sessions", get(users::list_sessions))
-        .route("/v1/sessions/{id}", delete(users::revoke_session))
-        .route("/v1/api-keys", get(api_keys::list).post(api_keys::create))
-        .route("/v1/api-keys/{id}", delete(api_keys::revoke))
-        .route("/v1/api-keys/{id}/rotate", post(api_keys::rotate))
+/// What a route needs before its answer may leave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Access {
+    /// No credentials: health, the OpenAPI document, logins and token
+    /// exchanges (the token is the credential), JWKS, the audit log's
+    /// public key and checkpoint.
+    Public,
+    /// Any authenticated principal; the handler answers only what that
+    /// principal may see (its matters, its access requests).
+    Principal,
+    /// The handler asks the authorizer for this action (or a narrower one
+    /// it names, such as `user.manage` for another user's sessions).
+    Decides(Action),
+}
+
+/// Each routed path's methods (`None`: every method) and their access.
+type RouteTable = HashMap<&'static str, Vec<(Option<Method>, Access)>>;
+
+/// The routes and their declared access, built together so neither can
+/// exist without the other.
+pub(crate) struct Routes {
+    router: Router<AppState>,
+    table: RouteTable,
+}
+
+impl Routes {
+    fn new() -> Self {
+        Self { router: Router::new(), table: HashMap::new() }
+    }
+
+    /// Adds `handler` for `method` (every method when `None`) at `path`.
+    pub(crate) fn route(
+        mut self,
+        method: Option<Method>,
+        path: &'static str,
+        access: Access,
+        handler: MethodRouter<AppState>,
+    ) -> Self {
+        self.router = self.router.route(path, handler);
+        self.table.entry(path).or_default().push((method, access));
+        self
+    }
+
+    /// Adds a handler without declaring its access. The guard refuses it;
+    /// only the test proving that uses this.
+    #[cfg(test)]
+    pub(crate) fn undeclared(mut self, path: &'static str, handler: MethodRouter<AppState>) -> Self {
+        self.router = self.router.route(path, handler);
+        self
+    }
+
+    fn get<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, access: Access, handler: H) -> Self {
+        self.route(Some(Method::GET), path, access, get(handler))
+    }
+
+    fn post<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, access: Access, handler: H) -> Self {
+        self.route(Some(Method::POST), path, access, post(handler))
+    }
+
+    fn put<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, access: Access, handler: H) -> Self {
+        self.route(Some(Method::PUT), path, access, put(handler))
+    }
+
+    fn patch<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, access: Access, handler: H) -> Self {
+        self.route(Some(Method::PATCH), path, access, patch(handler))
+    }
+
+    fn delete<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, access: Access, handler: H) -> Self {
+        self.route(Some(Method::DELETE), path, access, delete(handler))
+    }
+
+    /// Every declared route: `(method or "*", path, access)`, sorted.
+    #[cfg(test)]
+    pub(crate) fn declared(&self) -> Vec<(String, &'static str, Access)> {
+        let mut all: Vec<_> = self
+            .table
+            .iter()
+            .flat_map(|(path, methods)| {
+                methods.iter().map(|(m, a)| (m.as_ref().map_or_else(|| "*".to_owned(), Method::to_string), *path, *a))
+            })
+            .collect();
+        all.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
+        all
+    }
+}
+
+/// Paths, their handlers and what each needs, without middleware.
+pub(crate) fn routes() -> Routes {
+    use Access::{Decides, Principal, Public};
+    Routes::new()
+        .get("/healthz", Public, health::healthz)
+        .get("/readyz", Public, health::readyz)
+        .get("/openapi.json", Public, openapi::serve_openapi)
+        .get("/v1/keys", Decides(Action::KeyManage), keys::list_keys)
+        .get("/v1/keys/{name}", Decides(Action::KeyManage), keys::read_key)
+        .post("/v1/keys/{name}/rotate", Decides(Action::KeyManage), keys::rotate_key)
+        .post("/v1/keys/{name}/state", Decides(Action::KeyManage), keys::set_state)
+        // Vault's LIST verb, GET ?list=true and the rest.
+        .route(None, "/v1/transit/keys", Decides(Action::TransitRead), any(transit::list_keys))
+        .get("/v1/transit/keys/{name}", Decides(Action::TransitRead), transit::read_key)
+        .post("/v1/transit/keys/{name}", Decides(Action::TransitManage), transit::create_key)
+        .delete("/v1/transit/keys/{name}", Decides(Action::TransitManage), transit::delete_key)
+        .post("/v1/transit/keys/{name}/rotate", Decides(Action::TransitManage), transit::rotate_key)
+        .post("/v1/transit/keys/{name}/config", Decides(Action::TransitManage), transit::configure_key)
+        .post("/v1/transit/encrypt/{name}", Decides(Action::TransitUse), transit::encrypt)
+        .post("/v1/transit/decrypt/{name}", Decides(Action::TransitUse), transit::decrypt)
+        .post("/v1/transit/rewrap/{name}", Decides(Action::TransitUse), transit::rewrap)
+        .post("/v1/transit/hmac/{name}", Decides(Action::TransitUse), transit::hmac)
+        .post("/v1/transit/sign/{name}", Decides(Action::TransitUse), transit::sign)
+        .post("/v1/transit/verify/{name}", Decides(Action::TransitUse), transit::verify)
+        .post("/v1/transit/datakey/{kind}/{name}", Decides(Action::TransitUse), transit::datakey)
+        .get("/v1/audit/events", Decides(Action::AuditRead), audit::list_events)
+        .get("/v1/audit/events/{index}", Decides(Action::AuditRead), audit::read_event)
+        .get("/v1/audit/proof/inclusion", Decides(Action::AuditRead), audit::inclusion_proof)
+        .get("/v1/audit/proof/consistency", Decides(Action::AuditRead), audit::consistency_proof)
+        .get("/v1/audit/checkpoint", Public, audit::checkpoint)
+        .get("/v1/audit/public-key", Public, audit::public_key)
+        .get("/v1/audit/stats", Decides(Action::AuditRead), audit::stats)
+        .get("/v1/alerts", Decides(Action::AuditRead), audit::alerts)
+        .post("/v1/auth/login", Public, identity::login)
+        .post("/token", Public, identity::oauth_token)
+        .post("/v1/auth/mfa", Public, identity::mfa)
+        .post("/v1/auth/refresh", Public, identity::refresh)
+        .post("/v1/auth/logout", Decides(Action::SessionSelf), identity::logout)
+        .post("/v1/auth/step-up", Decides(Action::SessionSelf), identity::step_up)
+        .post("/v1/auth/reset-password", Public, identity::reset_password)
+        // With an enrolment token (no session yet) or the caller's session.
+        .post("/v1/auth/totp/enroll", Public, identity::totp_enroll)
+        .post("/v1/auth/totp/confirm", Public, identity::totp_confirm)
+        .delete("/v1/auth/totp", Decides(Action::SessionSelf), identity::totp_disable)
+        .get("/.well-known/jwks.json", Public, identity::jwks)
+        .get("/v1/users/me", Decides(Action::SessionSelf), users::me)
+        .get("/v1/users", Decides(Action::UserManage), users::list_users)
+        .post("/v1/users", Decides(Action::UserManage), users::create_user)
+        .get("/v1/users/{id}", Decides(Action::UserManage), users::read_user)
+        .patch("/v1/users/{id}", Decides(Action::UserManage), users::update_user)
+        .post("/v1/users/{id}/roles", Decides(Action::RoleAssign), users::set_roles)
+        .post("/v1/users/{id}/lock", Decides(Action::UserManage), users::lock_user)
+        .post("/v1/users/{id}/unlock", Decides(Action::UserManage), users::unlock_user)
+        .post("/v1/users/{id}/revoke-sessions", Decides(Action::UserManage), users::revoke_sessions)
+        .post("/v1/users/{id}/reset-password", Decides(Action::UserManage), users::issue_reset)
+        .post("/v1/users/{id}/mfa-enrollment", Decides(Action::UserManage), users::issue_enrollment)
+        .get("/v1/sessions", Decides(Action::SessionSelf), users::list_sessions)
+        .delete("/v1/sessions/{id}", Decides(Action::SessionSelf), users::revoke_session)
+        .get("/v1/api-keys", Decides(Action::ApiKeyManage), api_keys::list)
+        .post("/v1/api-keys", Decides(Action::ApiKeyManage), api_keys::create)
+        .delete("/v1/api-keys/{id}", Decides(Action::ApiKeyManage), api_keys::revoke)
+        .post("/v1/api-keys/{id}/rotate", Decides(Action::ApiKeyManage), api_keys::rotate)
+        .get("/v1/matters", Principal, authz::list_matters)
+        .post("/v1/matters", Decides(Action::MatterManage), authz::create_matter)
+        .get("/v1/matters/{id}", Principal, authz::read_matter)
+        .get("/v1/matters/{id}/grants", Decides(Action::MatterManage), authz::list_grants)
+        .post("/v1/matters/{id}/grants", Decides(Action::MatterManage), authz::create_grant)
+        .delete("/v1/matters/{id}/grants/{principal}", Decides(Action::MatterManage), authz::revoke_grant)
+        .get("/v1/access-requests", Principal, authz::list_access_requests)
+        .post("/v1/access-requests", Decides(Action::AccessRequest), authz::create_access_request)
+        .get("/v1/access-requests/{id}", Principal, authz::read_access_request)
+        .post("/v1/access-requests/{id}/approve", Decides(Action::AccessApprove), authz::approve_access_request)
+        .post("/v1/access-requests/{id}/deny", Decides(Action::AccessApprove), authz::deny_access_request)
+        .get("/v1/policies", Decides(Action::PolicyManage), authz::read_policies)
+        .put("/v1/policies", Decides(Action::PolicyManage), authz::replace_policies)
+        .post("/v1/authz/explain", Decides(Action::AuthzExplain), authz::explain)
+        .get("/v1/authz/who-can", Decides(Action::AuthzExplain), authz::who_can)
+}
+
+/// Refuses routes without a declared access, and answers of routes that
+/// declared an action but decided nothing (see the module doc).
+async fn guard(State(table): State<Arc<RouteTable>>, mut request: Request, next: Next) -> Response {
+    let Some(path) = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()) else {
+        return next.run(request).await;
+    };
+    let Some(methods) = table.get(path.as_str()) else {
+        tracing::error!(route = %path, "a route without a declared access was called; refused");
+        return ApiError::Forbidden(format!(
+            "{} {path} declares no access, so it is refused (deny by default)",
+            request.method()
+        ))
+        .into_response();
+    };
+    // HEAD is served by the GET handler.
+    let method = if request.method() == Method::HEAD { Method::GET } else { request.method().clone() };
+    let access = methods.iter().find(|(m, _)| m.as_ref().is_none_or(|m| *m == method)).map(|(_, access)| *access);
+    match access {
+        // No handler for this method: the router answers 405.
+        None | Some(Access::Public | Access::Principal) => next.run(request).await,
+        Some(Access::Decides(action)) => {
+            let trail = DecisionTrail::recording();
+            request.extensions_mut().insert(trail.clone());
+            let response = next.run(request).await;
+            if response.status().is_success() && trail.decided().is_empty() {
+                tracing::error!(
+                    route = %path,
+                    action = action.as_str(),
+                    "a handler answered without asking the authorizer; its answer is withheld"
+                );
+                return ApiError::Internal("a handler answered without an authorization decision".into())
+                    .into_response();
+            }
+            response
+        }
+    }
 }
 
 /// The whole application.
@@ -92,13 +250,17 @@ pub fn router(state: AppState) -> Router {
     with_middleware(routes(), state)
 }
 
-/// Wraps `routes` in the fallbacks and middleware every request goes through.
-pub(crate) fn with_middleware(routes: Router<AppState>, state: AppState) -> Router {
+/// Wraps `routes` in the guard, the fallbacks and the middleware every
+/// request goes through.
+pub(crate) fn with_middleware(routes: Routes, state: AppState) -> Router {
     let http = state.http.clone();
+    let table = Arc::new(routes.table);
     let header =
         |name, value: &'static str| SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value));
     let hsts = http.https.then(|| header(STRICT_TRANSPORT_SECURITY, "max-age=63072000; includeSubDomains"));
     routes
+        .router
+        .route_layer(axum::middleware::from_fn_with_state(table, guard))
         .fallback(not_found)
         .method_not_allowed_fallback(|| async { StatusCode::METHOD_NOT_ALLOWED })
         .with_state(state)
@@ -127,8 +289,6 @@ pub(crate) const READINESS_TIMEOUT: Duration = Duration::from_secs(2);
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use axum::body::Body;
     use axum::http::{Method, Request, Response};
     use http_body_util::BodyExt;
@@ -156,6 +316,7 @@ mod tests {
             api_keys: database.api_key_store(),
             audit: database.audit_store(),
             identity: database.identity_store(),
+            authz: database.authz_store(),
         };
         let options = strongroom_core::AuditOptions {
             settings: Default::default(),
@@ -164,7 +325,9 @@ mod tests {
         };
         let context = strongroom_core::audit::AuditContext::service("test");
         let identity = strongroom_core::identity::IdentitySettings::default();
-        let services = strongroom_core::Services::start(ports, kek, clock, options, identity, &context).await.unwrap();
+        let authz = strongroom_core::authz::AuthzSettings::default();
+        let services =
+            strongroom_core::Services::start(ports, kek, clock, options, identity, authz, &context).await.unwrap();
         let alerts = Arc::new(strongroom_core::audit::AlertEvaluator::new(Arc::clone(&services.audit), vec![], None));
         let state = AppState {
             store: database.store(),
@@ -172,6 +335,7 @@ mod tests {
             keyring: services.keyring,
             api_keys: services.api_keys,
             identity: services.identity,
+            authz: services.authz,
             audit: services.audit,
             checkpointer: services.checkpointer,
             alerts,
@@ -182,10 +346,18 @@ mod tests {
                 trusted_proxies: Vec::new(),
             },
         };
+        let public = Access::Public;
         let test_routes = routes()
-            .route("/test/echo", post(|ApiJson(body): ApiJson<Value>| async move { axum::Json(body) }))
             .route(
+                Some(Method::POST),
+                "/test/echo",
+                public,
+                post(|ApiJson(body): ApiJson<Value>| async move { axum::Json(body) }),
+            )
+            .route(
+                Some(Method::GET),
                 "/test/panic",
+                public,
                 get(|| async {
                     if std::hint::black_box(true) {
                         panic!("secret detail in a panic");
@@ -194,11 +366,22 @@ mod tests {
                 }),
             )
             .route(
+                Some(Method::GET),
                 "/test/slow",
+                public,
                 get(|| async {
                     tokio::time::sleep(Duration::from_secs(5)).await;
                     "late"
                 }),
+            )
+            // Forgets to declare its access.
+            .undeclared("/test/undeclared", get(|| async { "secret listing" }))
+            // Declares an action but never asks the authorizer.
+            .route(
+                Some(Method::GET),
+                "/test/forgetful",
+                Access::Decides(Action::AuditRead),
+                get(|| async { "secret listing" }),
             );
         Harness { app: with_middleware(test_routes, state), _dir: dir }
     }
@@ -336,6 +519,47 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_route_without_declared_access_is_refused() {
+        let h = harness().await;
+        let (response, body) = send(&h.app, get_request("/test/undeclared")).await;
+        assert_problem(&response, &body, 403, "forbidden");
+        assert!(body["detail"].as_str().unwrap().contains("declares no access"), "{body}");
+        assert!(!body.to_string().contains("secret listing"));
+    }
+
+    #[tokio::test]
+    async fn a_handler_that_decides_nothing_has_its_answer_withheld() {
+        let h = harness().await;
+        let (response, body) = send(&h.app, get_request("/test/forgetful")).await;
+        assert_problem(&response, &body, 500, "internal");
+        assert!(!body.to_string().contains("secret listing"));
+    }
+
+    #[test]
+    fn every_route_declares_its_access_and_every_openapi_path_is_a_route() {
+        let declared = routes().declared();
+        let doc = serde_json::to_value(crate::openapi()).unwrap();
+        let documented: Vec<(String, String)> = doc["paths"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .flat_map(|(path, item)| item.as_object().unwrap().keys().map(move |m| (m.to_uppercase(), path.clone())))
+            .collect();
+        for (method, path) in &documented {
+            assert!(
+                declared.iter().any(|(m, p, _)| p == path && (m == method || m == "*")),
+                "{method} {path} is documented but has no declared access"
+            );
+        }
+        for (method, path, access) in &declared {
+            assert!(
+                documented.iter().any(|(m, p)| p == path && (m == method || method == "*")),
+                "{method} {path} ({access:?}) is routed but not documented"
+            );
+        }
+    }
+
+    #[tokio::test]
     async fn every_openapi_path_is_served() {
         let h = harness().await;
         let doc = serde_json::to_value(crate::openapi()).unwrap();
@@ -349,7 +573,8 @@ mod tests {
                     .replace("{name}", "probe")
                     .replace("{kind}", "wrapped")
                     .replace("{index}", "0")
-                    .replace("{id}", "probe");
+                    .replace("{id}", "probe")
+                    .replace("{principal}", "user:probe");
                 let request = Request::builder()
                     .method(Method::from_bytes(method.to_uppercase().as_bytes()).unwrap())
                     .uri(concrete)

@@ -19,7 +19,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::Serialize;
 use strongroom_core::audit::{EventType, Outcome, Target};
-use strongroom_core::{CoreError, KeyInfo, KeyPurpose, KeySpec, KeyState, Scope};
+use strongroom_core::authz::{Action, Resource};
+use strongroom_core::{CoreError, KeyInfo, KeyPurpose, KeySpec, KeyState};
 use strongroom_crypto::{AssociatedData, SealedHeader};
 use strongroom_proto::{
     BatchResults, CiphertextResult, ConfigureTransitKey, CreateTransitKey, DataKey, DataKeyRequest, DecryptRequest,
@@ -141,7 +142,7 @@ pub(crate) async fn create_key(
     Path(name): Path<String>,
     bytes: Bytes,
 ) -> Result<VaultJson<TransitKey>, ApiError> {
-    caller.require(&state, &[Scope::TransitManage], None).await?;
+    caller.authorize(&state, Action::TransitManage, &Resource::Key(name.clone())).await?;
     let request: CreateTransitKey = lenient_json(&bytes)?;
     if request.derived == Some(true) {
         return Err(ApiError::InvalidRequest(
@@ -182,7 +183,7 @@ pub(crate) async fn read_key(
     Extension(request_id): Extension<RequestId>,
     Path(name): Path<String>,
 ) -> Result<VaultJson<TransitKey>, ApiError> {
-    caller.require(&state, &[Scope::TransitUse, Scope::TransitManage], None).await?;
+    caller.authorize(&state, Action::TransitRead, &Resource::Key(name.clone())).await?;
     let info = transit_key(&state, &name).await?;
     Ok(envelope(&request_id, describe(&state, info).await?))
 }
@@ -210,7 +211,7 @@ pub(crate) async fn list_keys(
     if !listing {
         return Ok(StatusCode::METHOD_NOT_ALLOWED.into_response());
     }
-    caller.require(&state, &[Scope::TransitManage], None).await?;
+    caller.authorize(&state, Action::TransitRead, &Resource::Service).await?;
     let keys = state
         .keyring
         .list()
@@ -233,7 +234,7 @@ pub(crate) async fn rotate_key(
     Extension(request_id): Extension<RequestId>,
     Path(name): Path<String>,
 ) -> Result<VaultJson<TransitKey>, ApiError> {
-    caller.require(&state, &[Scope::TransitManage], None).await?;
+    caller.authorize(&state, Action::TransitManage, &Resource::Key(name.clone())).await?;
     transit_key(&state, &name).await?;
     let info = state.keyring.rotate(&name, &caller.context).await?;
     Ok(envelope(&request_id, describe(&state, info).await?))
@@ -251,7 +252,7 @@ pub(crate) async fn configure_key(
     Path(name): Path<String>,
     bytes: Bytes,
 ) -> Result<VaultJson<TransitKey>, ApiError> {
-    caller.require(&state, &[Scope::TransitManage], None).await?;
+    caller.authorize(&state, Action::TransitManage, &Resource::Key(name.clone())).await?;
     let request: ConfigureTransitKey = lenient_json(&bytes)?;
     transit_key(&state, &name).await?;
     let period = rotation_period(request.auto_rotate_period.as_ref())?;
@@ -274,7 +275,7 @@ pub(crate) async fn delete_key(
     caller: Caller,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    caller.require(&state, &[Scope::TransitManage], None).await?;
+    caller.authorize(&state, Action::TransitManage, &Resource::Key(name.clone())).await?;
     transit_key(&state, &name).await?;
     state.keyring.delete(&name, &caller.context).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -405,7 +406,7 @@ pub(crate) async fn encrypt(
     Path(name): Path<String>,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    caller.require(&state, &[Scope::TransitUse], None).await?;
+    caller.authorize(&state, Action::TransitUse, &Resource::Key(name.clone())).await?;
     let answer: Answer = async {
         let request: EncryptRequest = lenient_json(&bytes)?;
         // One lookup of the key serves the whole request, however large the batch.
@@ -444,7 +445,7 @@ pub(crate) async fn decrypt(
     Path(name): Path<String>,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    caller.require(&state, &[Scope::TransitUse], None).await?;
+    caller.authorize(&state, Action::TransitUse, &Resource::Key(name.clone())).await?;
     let answer: Answer = async {
         let request: DecryptRequest = lenient_json(&bytes)?;
         let key = state.keyring.use_key(KeyPurpose::Transit, &name).await?;
@@ -481,7 +482,7 @@ pub(crate) async fn rewrap(
     Path(name): Path<String>,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    caller.require(&state, &[Scope::TransitUse], None).await?;
+    caller.authorize(&state, Action::TransitUse, &Resource::Key(name.clone())).await?;
     let answer: Answer = async {
         let request: DecryptRequest = lenient_json(&bytes)?;
         let key = state.keyring.use_key(KeyPurpose::Transit, &name).await?;
@@ -539,7 +540,7 @@ pub(crate) async fn hmac(
     Path(name): Path<String>,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    caller.require(&state, &[Scope::TransitUse], None).await?;
+    caller.authorize(&state, Action::TransitUse, &Resource::Key(name.clone())).await?;
     let answer: Answer = async {
         let (single, batch) = inputs(lenient_json(&bytes)?)?;
         let key = state.keyring.use_key(KeyPurpose::Transit, &name).await?;
@@ -572,7 +573,7 @@ pub(crate) async fn sign(
     Path(name): Path<String>,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    caller.require(&state, &[Scope::TransitUse], None).await?;
+    caller.authorize(&state, Action::TransitUse, &Resource::Key(name.clone())).await?;
     let answer: Answer = async {
         let (single, batch) = inputs(lenient_json(&bytes)?)?;
         let key = state.keyring.use_key(KeyPurpose::Transit, &name).await?;
@@ -605,7 +606,7 @@ pub(crate) async fn verify(
     Path(name): Path<String>,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    caller.require(&state, &[Scope::TransitUse], None).await?;
+    caller.authorize(&state, Action::TransitUse, &Resource::Key(name.clone())).await?;
     let answer: Answer = async {
         let (single, batch) = inputs(lenient_json(&bytes)?)?;
         let key = state.keyring.use_key(KeyPurpose::Transit, &name).await?;
@@ -647,7 +648,7 @@ pub(crate) async fn datakey(
     Path((kind, name)): Path<(String, String)>,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    caller.require(&state, &[Scope::TransitUse], None).await?;
+    caller.authorize(&state, Action::TransitUse, &Resource::Key(name.clone())).await?;
     let answer: Answer = async {
         let request: DataKeyRequest = lenient_json(&bytes)?;
         let reveal = match kind.as_str() {

@@ -9,7 +9,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
-use strongroom_core::Scope;
+use strongroom_core::authz::{Action, Resource};
 use strongroom_core::identity::{NewPassword, NewUser, ProfileChange, Role, SessionRecord, UserRecord};
 use strongroom_proto::{
     CreateUser, EnrollmentToken, LockUser, ResetToken, RevokedSessions, SessionList, SessionView, SetRoles, UpdateUser,
@@ -48,14 +48,14 @@ fn parse_roles(names: &[String]) -> Result<Vec<Role>, ApiError> {
 }
 
 async fn require_admin(state: &AppState, caller: &Caller) -> Result<(), ApiError> {
-    caller.require(state, &[Scope::UsersManage], Some(Role::Admin)).await
+    caller.authorize(state, Action::UserManage, &Resource::Service).await.map(|_| ())
 }
 
 /// The caller. Any user.
 #[utoipa::path(get, path = "/v1/users/me", tag = "users",
     responses((status = 200, description = "The caller", body = UserView)), security(("bearer" = [])))]
 pub(crate) async fn me(State(state): State<AppState>, caller: Caller) -> Result<Json<UserView>, ApiError> {
-    let Some(user) = caller.user() else { return caller.denied(&state, "a user's session").await };
+    let user = caller.session_user(&state).await?;
     Ok(Json(view(&state, &state.identity.user(&user.user_id).await?)))
 }
 
@@ -107,7 +107,9 @@ pub(crate) async fn read_user(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<UserView>, ApiError> {
-    if caller.user().is_none_or(|me| me.user_id != id) {
+    if caller.user().is_some_and(|me| me.user_id == id) {
+        caller.session_user(&state).await?;
+    } else {
         require_admin(&state, &caller).await?;
     }
     Ok(Json(view(&state, &state.identity.user(&id).await?)))
@@ -138,7 +140,7 @@ pub(crate) async fn set_roles(
     Path(id): Path<String>,
     ApiJson(request): ApiJson<SetRoles>,
 ) -> Result<Json<UserView>, ApiError> {
-    require_admin(&state, &caller).await?;
+    caller.authorize(&state, Action::RoleAssign, &Resource::Service).await?;
     let roles = parse_roles(&request.roles)?;
     Ok(Json(view(&state, &state.identity.set_roles(&id, roles, &request.justification, &caller.context).await?)))
 }
@@ -249,8 +251,7 @@ pub(crate) async fn list_sessions(
             require_admin(&state, &caller).await?;
             state.identity.find_user(&other).await?.id
         }
-        (None, Some(me)) => me.user_id.clone(),
-        (None, None) => return caller.denied(&state, "a user's session, or ?user= with users:manage").await,
+        (None, _) => caller.session_user(&state).await?.user_id.clone(),
     };
     let current = caller.user().map(|me| me.session_id.as_str());
     let sessions = state.identity.sessions(&user_id).await?.into_iter().map(|s| session_view(s, current)).collect();
@@ -267,7 +268,9 @@ pub(crate) async fn revoke_session(
 ) -> Result<StatusCode, ApiError> {
     let session = state.identity.session(&id).await;
     let own = matches!((&session, caller.user()), (Ok(s), Some(me)) if s.user_id == me.user_id);
-    if !own {
+    if own {
+        caller.session_user(&state).await?;
+    } else {
         // Someone else's session, or none: only admins learn which.
         require_admin(&state, &caller).await?;
     }

@@ -108,7 +108,8 @@ async fn checkpoints_verify_and_every_inclusion_and_consistency_proof_checks_out
     let (status, _) = get(&server, &reader, "/v1/audit/events").await;
     assert_eq!(status, 403, "audit:read is required");
     let (_, denied) = get(&server, &token, "/v1/audit/events?action=permission.denied").await;
-    assert_eq!(denied["events"][0]["event"]["target"]["id"], "GET /v1/audit/events", "{denied}");
+    assert_eq!(denied["events"][0]["event"]["details"]["action"], "audit.read", "{denied}");
+    assert_eq!(denied["events"][0]["event"]["target"]["kind"], "service", "{denied}");
 }
 
 #[tokio::test]

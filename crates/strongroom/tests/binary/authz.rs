@@ -1,0 +1,262 @@
+//! Authorization through the real binary: matters and grants (other
+//! matters answer as missing), access requests decided by a second person
+//! that end on their own, operators' policies that change real answers, and
+//! malformed policies pointing at their line.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use strongroom_testkit::{CliOutput, TestServer};
+
+use super::{BIN, server};
+
+const PASSWORD: &str = "correct horse battery staple";
+const WHY: &str = "review of the interview for the appeal";
+
+fn cli(server: &TestServer, args: &[&str], stdin: Option<&str>) -> CliOutput {
+    let builder = TestServer::builder(BIN).data_dir(server.data_dir());
+    match stdin {
+        Some(input) => builder.run_with_input(args, input),
+        None => builder.run(args),
+    }
+}
+
+async fn call(server: &TestServer, method: &str, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
+    let client = reqwest::Client::new();
+    let mut request = client.request(method.parse().unwrap(), server.url(path)).bearer_auth(token);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    (response.status().as_u16(), response.json().await.unwrap_or(Value::Null))
+}
+
+/// Starts a server with an admin (`admin`) and a reader (`rui`); answers
+/// their access tokens and the reader's id.
+async fn admin_and_reader() -> (TestServer, String, String, String) {
+    let server = server().start();
+    let init = cli(&server, &["init", "--password-stdin"], Some(&format!("{PASSWORD}\n")));
+    assert_eq!(init.code, Some(0), "{init:?}");
+    let args = ["user", "create", "--username", "rui", "--email", "rui@example.com", "--role", "reader"];
+    let created = cli(&server, &[&args[..], &["--password-stdin"]].concat(), Some(&format!("{PASSWORD}\n")));
+    assert_eq!(created.code, Some(0), "{created:?}");
+    let login = |username: &'static str| {
+        let server = &server;
+        async move {
+            let client = reqwest::Client::new();
+            let body = json!({"username": username, "password": PASSWORD});
+            let answer: Value =
+                client.post(server.url("/v1/auth/login")).json(&body).send().await.unwrap().json().await.unwrap();
+            answer["access_token"].as_str().unwrap_or_else(|| panic!("{answer}")).to_owned()
+        }
+    };
+    let admin = login("admin").await;
+    let reader = login("rui").await;
+    let (_, me) = call(&server, "GET", "/v1/users/me", &reader, None).await;
+    let reader_id = me["id"].as_str().unwrap().to_owned();
+    (server, admin, reader, reader_id)
+}
+
+async fn audited(server: &TestServer, admin: &str, action: &str) -> Vec<Value> {
+    let (status, events) =
+        call(server, "GET", &format!("/v1/audit/events?action={action}&limit=100"), admin, None).await;
+    assert_eq!(status, 200, "{events}");
+    events["events"].as_array().unwrap().iter().map(|e| e["event"].clone()).collect()
+}
+
+#[tokio::test]
+async fn grants_open_a_matter_and_other_matters_answer_as_missing() {
+    let (server, admin, reader, reader_id) = admin_and_reader().await;
+    for id in ["case-1", "case-2"] {
+        let (status, body) =
+            call(&server, "POST", "/v1/matters", &admin, Some(json!({"id": id, "name": format!("Case {id}")}))).await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let (status, body) = call(&server, "POST", "/v1/matters", &admin, Some(json!({"id": "case-1", "name": "x"}))).await;
+    assert_eq!((status, body["code"].as_str()), (409, Some("conflict")));
+    let (status, body) = call(&server, "POST", "/v1/matters", &admin, Some(json!({"id": "../etc", "name": "x"}))).await;
+    assert_eq!((status, body["code"].as_str()), (400, Some("invalid_request")), "{body}");
+
+    let grant = |justification: &str| json!({"principal": format!("user:{reader_id}"), "justification": justification});
+    let (status, body) = call(&server, "POST", "/v1/matters/case-1/grants", &admin, Some(grant("short"))).await;
+    assert_eq!(status, 400, "a grant needs a justification: {body}");
+    assert!(body["detail"].as_str().unwrap().contains("20 characters"), "{body}");
+    let (status, body) =
+        call(&server, "POST", "/v1/matters/case-1/grants", &admin, Some(grant("assigned to the appeal team"))).await;
+    assert_eq!(status, 201, "{body}");
+
+    let (_, listed) = call(&server, "GET", "/v1/matters", &reader, None).await;
+    let ids: Vec<&str> = listed["matters"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["case-1"]);
+    let (status, _) = call(&server, "GET", "/v1/matters/case-1", &reader, None).await;
+    assert_eq!(status, 200);
+    // A matter without a grant answers exactly as one that does not exist.
+    let (hidden_status, hidden) = call(&server, "GET", "/v1/matters/case-2", &reader, None).await;
+    let (missing_status, missing) = call(&server, "GET", "/v1/matters/case-9", &reader, None).await;
+    assert_eq!((hidden_status, missing_status), (404, 404));
+    assert_eq!(hidden["code"], missing["code"]);
+    assert_eq!(
+        hidden["detail"].as_str().unwrap().replace("case-2", "X"),
+        missing["detail"].as_str().unwrap().replace("case-9", "X")
+    );
+
+    // A reader may not create matters: denied, with the reason, and audited.
+    let (status, body) = call(&server, "POST", "/v1/matters", &reader, Some(json!({"name": "mine"}))).await;
+    assert_eq!((status, body["code"].as_str()), (403, Some("forbidden")), "{body}");
+    assert!(body["detail"].as_str().unwrap().contains("matter.manage"), "{body}");
+    let denials = audited(&server, &admin, "permission.denied").await;
+    assert!(
+        denials.iter().any(|e| e["details"]["action"] == "matter.manage" && e["actor"]["id"] == reader_id.as_str()),
+        "{denials:?}"
+    );
+
+    // An application's API key with matters:manage opens a case and holds a grant on it.
+    let key = cli(&server, &["apikey", "create", "--name", "legal app", "--scope", "matters:manage"], None);
+    let key = key.stdout.trim().to_owned();
+    let (status, body) = call(&server, "POST", "/v1/matters", &key, Some(json!({"id": "case-3", "name": "New"}))).await;
+    assert_eq!(status, 201, "{body}");
+    assert!(body["created_by"].as_str().unwrap().starts_with("api_key:"));
+    let (status, _) = call(&server, "GET", "/v1/matters/case-3", &key, None).await;
+    assert_eq!(status, 200);
+    let (_, grants) = call(&server, "GET", "/v1/matters/case-1/grants", &admin, None).await;
+    assert_eq!(grants["grants"].as_array().unwrap().len(), 2, "the creator and the reader: {grants}");
+    let (status, _) = call(
+        &server,
+        "DELETE",
+        &format!("/v1/matters/case-1/grants/user:{reader_id}"),
+        &admin,
+        Some(json!({"justification": "moved off the appeal team"})),
+    )
+    .await;
+    assert_eq!(status, 204);
+    let (status, _) = call(&server, "GET", "/v1/matters/case-1", &reader, None).await;
+    assert_eq!(status, 404, "the grant is gone at once");
+    assert_eq!(audited(&server, &admin, "grant.remove").await.len(), 1);
+}
+
+#[tokio::test]
+async fn access_requests_need_a_second_person_and_end_on_their_own() {
+    let (server, admin, reader, reader_id) = admin_and_reader().await;
+    let (status, _) = call(&server, "POST", "/v1/matters", &admin, Some(json!({"id": "case-1", "name": "Case"}))).await;
+    assert_eq!(status, 201);
+    let (status, _) = call(&server, "GET", "/v1/matters/case-1", &reader, None).await;
+    assert_eq!(status, 404);
+
+    let ask = json!({"action": "record.read", "matter": "case-1", "duration_minutes": 1, "justification": WHY});
+    let (status, bad) = call(
+        &server,
+        "POST",
+        "/v1/access-requests",
+        &reader,
+        Some(json!({"action": "record.write", "matter": "case-1", "duration_minutes": 1, "justification": WHY})),
+    )
+    .await;
+    assert_eq!((status, bad["code"].as_str()), (400, Some("invalid_request")), "writes are not elevatable: {bad}");
+    let (status, request) = call(&server, "POST", "/v1/access-requests", &reader, Some(ask)).await;
+    assert_eq!(status, 201, "{request}");
+    assert_eq!(request["status"], "pending");
+    let id = request["id"].as_str().unwrap();
+
+    let (status, own) = call(&server, "POST", &format!("/v1/access-requests/{id}/approve"), &reader, None).await;
+    assert_eq!((status, own["code"].as_str()), (403, Some("self_approval")), "{own}");
+    let (_, pending) = call(&server, "GET", "/v1/access-requests?status=pending", &admin, None).await;
+    assert_eq!(pending["access_requests"].as_array().unwrap().len(), 1, "{pending}");
+    let (status, approved) = call(
+        &server,
+        "POST",
+        &format!("/v1/access-requests/{id}/approve"),
+        &admin,
+        Some(json!({"note": "ok for the appeal"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{approved}");
+    assert_eq!(approved["status"], "approved");
+    let expires_at = approved["expires_at"].as_i64().unwrap();
+
+    // Live: the matter opens for the reader, and the explanation says why.
+    let (status, _) = call(&server, "GET", "/v1/matters/case-1", &reader, None).await;
+    assert_eq!(status, 200);
+    let explain = json!({
+        "principal": format!("user:{reader_id}"),
+        "action": "record.read",
+        "resource": {"type": "record", "id": "r1", "matter": "case-1", "collection": "interviews"},
+    });
+    let (status, explained) = call(&server, "POST", "/v1/authz/explain", &admin, Some(explain.clone())).await;
+    assert_eq!(status, 200, "{explained}");
+    assert_eq!(explained["allowed"], true);
+    assert_eq!(explained["reasons"][0]["policy"], "default/elevated.access");
+    let (_, reach) = call(&server, "GET", "/v1/authz/who-can?action=record.read&matter=case-1", &admin, None).await;
+    let names: Vec<&str> =
+        reach["principals"].as_array().unwrap().iter().map(|p| p["principal"]["name"].as_str().unwrap()).collect();
+    assert!(names.contains(&"rui") && names.contains(&"admin"), "{reach}");
+
+    // Expired: stops at its time, checked at use.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    tokio::time::sleep(Duration::from_secs(u64::try_from(expires_at - now + 1).unwrap_or(0))).await;
+    let (status, _) = call(&server, "GET", "/v1/matters/case-1", &reader, None).await;
+    assert_eq!(status, 404, "the elevation has ended");
+    let (_, explained) = call(&server, "POST", "/v1/authz/explain", &admin, Some(explain)).await;
+    assert_eq!(explained["allowed"], false, "{explained}");
+    let (_, mine) = call(&server, "GET", &format!("/v1/access-requests/{id}"), &reader, None).await;
+    assert_eq!(mine["status"], "expired");
+
+    for step in ["access_request.create", "access_request.approve"] {
+        assert_eq!(audited(&server, &admin, step).await.len(), 1, "{step}");
+    }
+    let denials = audited(&server, &admin, "permission.denied").await;
+    assert!(
+        denials.iter().any(|e| e["reason"] == "self_approval" || e["details"]["action"] == "access.approve"),
+        "{denials:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_custom_policy_changes_an_answer_and_a_malformed_one_points_at_its_line() {
+    let (server, admin, _, _) = admin_and_reader().await;
+    let (status, _) = call(&server, "GET", "/v1/audit/stats", &admin, None).await;
+    assert_eq!(status, 200);
+
+    let broken = "@id(\"typo\")\nforbid (principal, action, resource)\nwhen { context.hours > 18 };\n";
+    let put = |policies: &str, justification: &str| json!({"policies": policies, "justification": justification});
+    let (status, refused) =
+        call(&server, "PUT", "/v1/policies", &admin, Some(put(broken, "close audit reading at night"))).await;
+    assert_eq!((status, refused["code"].as_str()), (400, Some("invalid_policy")), "{refused}");
+    assert_eq!(refused["errors"][0]["line"], 3, "{refused}");
+    assert!(refused["errors"][0]["column"].as_u64().unwrap() >= 8, "{refused}");
+    assert!(refused["errors"][0]["message"].as_str().unwrap().contains("hours"), "{refused}");
+    let (status, body) = call(
+        &server,
+        "PUT",
+        "/v1/policies",
+        &admin,
+        Some(put("permit (principal, action, resource", "x".repeat(25).as_str())),
+    )
+    .await;
+    assert_eq!((status, body["errors"][0]["line"].as_u64()), (400, Some(1)), "{body}");
+
+    // Audit reading only from an address range the test client is not in.
+    let fence = "@id(\"audit-from-the-office\")\n\
+                 @description(\"the audit log is read from the office network only\")\n\
+                 forbid (principal, action == Strongroom::Action::\"audit.read\", resource)\n\
+                 unless { context has ip && context.ip.isInRange(ip(\"10.20.0.0/16\")) };\n";
+    let (status, set) =
+        call(&server, "PUT", "/v1/policies", &admin, Some(put(fence, "audit log only from the office network"))).await;
+    assert_eq!(status, 200, "{set}");
+    assert_eq!(set["version"], 1);
+    assert!(set["loaded"].as_array().unwrap().iter().any(|p| p["id"] == "api/audit-from-the-office"), "{set}");
+    let (status, denied) = call(&server, "GET", "/v1/audit/stats", &admin, None).await;
+    assert_eq!((status, denied["code"].as_str()), (403, Some("forbidden")), "{denied}");
+    assert_eq!(denied["policies"][0], "api/audit-from-the-office");
+
+    // Lifted by replacing the document; the change and the denial are on record.
+    let (status, _) =
+        call(&server, "PUT", "/v1/policies", &admin, Some(put("", "the office-only rule was a mistake"))).await;
+    assert_eq!(status, 200);
+    let (status, _) = call(&server, "GET", "/v1/audit/stats", &admin, None).await;
+    assert_eq!(status, 200);
+    let changes = audited(&server, &admin, "policy.change").await;
+    assert_eq!(changes.len(), 2, "{changes:?}");
+    assert!(changes.iter().any(|c| c["justification"] == "audit log only from the office network"), "{changes:?}");
+    let denials = audited(&server, &admin, "permission.denied").await;
+    assert!(denials.iter().any(|e| e["details"]["action"] == "audit.read"), "{denials:?}");
+}
