@@ -44,11 +44,13 @@ pub enum Scope {
     ApiKeysManage,
     /// Create matters and manage their grants (an application opening a case).
     MattersManage,
+    /// Create collections and change their schemas.
+    CollectionsManage,
 }
 
 impl Scope {
     /// Every scope.
-    pub const ALL: [Scope; 7] = [
+    pub const ALL: [Scope; 8] = [
         Scope::TransitUse,
         Scope::TransitManage,
         Scope::KeysManage,
@@ -56,6 +58,7 @@ impl Scope {
         Scope::UsersManage,
         Scope::ApiKeysManage,
         Scope::MattersManage,
+        Scope::CollectionsManage,
     ];
 
     /// The stable name (`transit:use`).
@@ -68,6 +71,7 @@ impl Scope {
             Self::UsersManage => "users:manage",
             Self::ApiKeysManage => "api_keys:manage",
             Self::MattersManage => "matters:manage",
+            Self::CollectionsManage => "collections:manage",
         }
     }
 

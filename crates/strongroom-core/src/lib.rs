@@ -24,6 +24,7 @@ mod clock;
 mod error;
 pub mod identity;
 mod keyring;
+pub mod records;
 mod root_key;
 mod services;
 mod store;

@@ -1,7 +1,7 @@
 //! The domain services wired together, in the one order that works: the
 //! audit log first (every later step writes through it), then the keyring,
-//! the audit HMAC key, the checkpoint signer, the API keys, identity and
-//! authorization. The server, every CLI command and the tests start them the
+//! the audit HMAC key, the checkpoint signer, the API keys, identity,
+//! authorization and records. The server, every CLI command and the tests start them the
 //! same way.
 
 use std::sync::Arc;
@@ -11,6 +11,7 @@ use strongroom_crypto::Kek;
 use crate::audit::{AuditContext, AuditLog, AuditSettings, AuditStore, CheckpointAnchor, Checkpointer};
 use crate::authz::{Authz, AuthzSettings, AuthzStore};
 use crate::identity::{Identity, IdentitySettings, IdentityStore};
+use crate::records::{Records, RecordsStore};
 use crate::{ApiKeyStore, ApiKeys, Clock, CoreError, KeyStore, Keyring};
 
 /// The storage ports the services run on.
@@ -26,6 +27,8 @@ pub struct ServicePorts {
     pub identity: Arc<dyn IdentityStore>,
     /// Matters, grants, access requests, policies.
     pub authz: Arc<dyn AuthzStore>,
+    /// Collections and records.
+    pub records: Arc<dyn RecordsStore>,
 }
 
 /// How the audit log is set up.
@@ -54,6 +57,8 @@ pub struct Services {
     pub identity: Arc<Identity>,
     /// Decisions, matters, grants, access requests, policies.
     pub authz: Arc<Authz>,
+    /// Collections and records.
+    pub records: Arc<Records>,
 }
 
 impl Services {
@@ -80,8 +85,11 @@ impl Services {
             Arc::new(Identity::new(Arc::clone(&ports.identity), Arc::clone(&keyring), Arc::clone(&clock), identity));
         identity.ensure_keys(context).await?;
         let authz = Arc::new(
-            Authz::start(ports.authz, ports.identity, ports.api_keys, Arc::clone(&audit), clock, authz).await?,
+            Authz::start(ports.authz, ports.identity, ports.api_keys, Arc::clone(&audit), Arc::clone(&clock), authz)
+                .await?,
         );
-        Ok(Self { audit, keyring, checkpointer, api_keys, identity, authz })
+        let records =
+            Arc::new(Records::new(ports.records, Arc::clone(&keyring), Arc::clone(&authz), Arc::clone(&audit), clock));
+        Ok(Self { audit, keyring, checkpointer, api_keys, identity, authz, records })
     }
 }

@@ -48,11 +48,13 @@ pub enum Action {
     ApiKeyManage,
     /// A person's own sessions, password and second factor.
     SessionSelf,
+    /// Create collections and change their schemas.
+    CollectionManage,
 }
 
 impl Action {
     /// Every action, in the order the schema declares them.
-    pub const ALL: [Action; 20] = [
+    pub const ALL: [Action; 21] = [
         Action::RecordRead,
         Action::RecordReadRedacted,
         Action::RecordDecrypt,
@@ -73,6 +75,7 @@ impl Action {
         Action::AuthzExplain,
         Action::ApiKeyManage,
         Action::SessionSelf,
+        Action::CollectionManage,
     ];
 
     /// The stable name, as in policies and audit events (`record.decrypt`).
@@ -98,6 +101,7 @@ impl Action {
             Self::AuthzExplain => "authz.explain",
             Self::ApiKeyManage => "api_key.manage",
             Self::SessionSelf => "session.self",
+            Self::CollectionManage => "collection.manage",
         }
     }
 

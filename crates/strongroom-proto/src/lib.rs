@@ -29,6 +29,7 @@ mod health;
 mod identity;
 mod keys;
 mod problem;
+mod records;
 pub mod time;
 mod transit;
 
@@ -50,6 +51,10 @@ pub use identity::{
 };
 pub use keys::{KeyList, KeyStateChanged, KeyVersionView, KeyView, SetKeyState};
 pub use problem::{PROBLEM_CONTENT_TYPE, PolicyProblem, Problem, ProblemCode};
+pub use records::{
+    CollectionDef, CollectionList, CollectionView, CreateRecord, FieldDef, RecordList, RecordView, RevealRequest,
+    RevealResponse, UpdateRecord,
+};
 pub use transit::{
     BatchResults, CiphertextResult, ConfigureTransitKey, CreateTransitKey, DataKey, DataKeyRequest, DecryptItem,
     DecryptRequest, EncryptItem, EncryptRequest, InputItem, InputRequest, InputResult, PlaintextResult, TransitKey,

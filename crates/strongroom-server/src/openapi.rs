@@ -87,6 +87,16 @@ Every error answer is an RFC 9457 problem (`application/problem+json`) with a st
         crate::routes::authz::replace_policies,
         crate::routes::authz::explain,
         crate::routes::authz::who_can,
+        crate::routes::records::list_collections,
+        crate::routes::records::create_collection,
+        crate::routes::records::read_collection,
+        crate::routes::records::change_collection,
+        crate::routes::records::list_records,
+        crate::routes::records::create_record,
+        crate::routes::records::read_record,
+        crate::routes::records::update_record,
+        crate::routes::records::delete_record,
+        crate::routes::records::decrypt_record,
     ),
     components(schemas(Problem, ProblemCode, PolicyProblem, Health, Readiness, ReadinessCheck, CheckState)),
     modifiers(&ProblemDefaults, &ApiKeySecurity),
@@ -97,7 +107,8 @@ Every error answer is an RFC 9457 problem (`application/problem+json`) with a st
         (name = "auth", description = "Logins, tokens, second factors, the JWKS"),
         (name = "users", description = "Users, roles, locks, resets and sessions"),
         (name = "audit", description = "The tamper-evident audit log: events, proofs, signed checkpoints, statistics, alerts"),
-        (name = "authorization", description = "Matters and grants, access requests, policies, explanations, who-can")
+        (name = "authorization", description = "Matters and grants, access requests, policies, explanations, who-can"),
+        (name = "records", description = "Collections with schemas, encrypted records with per-role views, decrypt with justification")
     )
 )]
 struct ApiDoc;

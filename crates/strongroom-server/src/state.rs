@@ -7,6 +7,7 @@ use std::time::Duration;
 use strongroom_core::audit::{AlertEvaluator, AuditLog, Checkpointer};
 use strongroom_core::authz::Authz;
 use strongroom_core::identity::Identity;
+use strongroom_core::records::Records;
 use strongroom_core::{ApiKeys, Keyring, Store};
 
 /// HTTP behaviour taken from the configuration.
@@ -38,6 +39,8 @@ pub struct AppState {
     pub identity: Arc<Identity>,
     /// The one decision point, matters, grants, access requests, policies.
     pub authz: Arc<Authz>,
+    /// Collections and records.
+    pub records: Arc<Records>,
     /// The audit log every action writes through.
     pub audit: Arc<AuditLog>,
     /// Signs checkpoints of the audit tree.

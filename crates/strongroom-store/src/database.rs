@@ -10,6 +10,7 @@ use sqlx::{PgPool, SqlitePool};
 use strongroom_core::audit::AuditStore;
 use strongroom_core::authz::AuthzStore;
 use strongroom_core::identity::IdentityStore;
+use strongroom_core::records::RecordsStore;
 use strongroom_core::{ApiKeyStore, Backend, KeyStore, Store, StoreError};
 
 use crate::migrations::{self, MigrationReport};
@@ -136,6 +137,14 @@ impl Database {
 
     /// The authorization storage port over this database.
     pub fn authz_store(&self) -> Arc<dyn AuthzStore> {
+        match self {
+            Self::Sqlite(pool) => Arc::new(SqliteStore::new(pool.clone())),
+            Self::Postgres(pool) => Arc::new(PostgresStore::new(pool.clone())),
+        }
+    }
+
+    /// The records storage port over this database.
+    pub fn records_store(&self) -> Arc<dyn RecordsStore> {
         match self {
             Self::Sqlite(pool) => Arc::new(SqliteStore::new(pool.clone())),
             Self::Postgres(pool) => Arc::new(PostgresStore::new(pool.clone())),

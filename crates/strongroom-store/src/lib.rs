@@ -20,6 +20,7 @@ mod error;
 mod identity;
 mod keys;
 mod migrations;
+mod records;
 mod settings;
 
 pub use database::{ConnectOptions, Database};

@@ -20,6 +20,7 @@ pub(crate) const SQLITE: &[Source] = &[
     (5, "identity", include_str!("../migrations/sqlite/0005_identity.sql")),
     (6, "api_key_limits", include_str!("../migrations/sqlite/0006_api_key_limits.sql")),
     (7, "authz", include_str!("../migrations/sqlite/0007_authz.sql")),
+    (8, "records", include_str!("../migrations/sqlite/0008_records.sql")),
 ];
 
 pub(crate) const POSTGRES: &[Source] = &[
@@ -30,6 +31,7 @@ pub(crate) const POSTGRES: &[Source] = &[
     (5, "identity", include_str!("../migrations/postgres/0005_identity.sql")),
     (6, "api_key_limits", include_str!("../migrations/postgres/0006_api_key_limits.sql")),
     (7, "authz", include_str!("../migrations/postgres/0007_authz.sql")),
+    (8, "records", include_str!("../migrations/postgres/0008_records.sql")),
 ];
 
 pub(crate) fn migrator(sources: &[Source]) -> Migrator {

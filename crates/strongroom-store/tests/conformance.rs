@@ -24,6 +24,9 @@ use strongroom_testkit::TestDatabase;
 #[path = "conformance/authz.rs"]
 mod authz;
 use authz::*;
+#[path = "conformance/records.rs"]
+mod records;
+use records::*;
 
 async fn open(database: &TestDatabase) -> Database {
     let db = Database::connect(database.url(), &ConnectOptions::default()).await.expect("connect");
@@ -728,6 +731,7 @@ all_backends![
     a_key_change_whose_audit_event_cannot_be_appended_is_rolled_back,
     grants_and_elevations_load_with_the_principal_and_end_on_time,
     policies_stored_by_one_instance_are_loaded_by_another,
+    records_seal_page_search_update_and_shred,
 ];
 
 // SQLite is single-process by design (the server locks its data dir, and

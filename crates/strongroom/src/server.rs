@@ -33,6 +33,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         RootKeyStatus::Verified => tracing::info!(root_key = %kek.id(), "root key verified"),
     }
     let services = start_services(&config, &database, Arc::clone(&kek), &AuditContext::service("server")).await?;
+    let created = services.records.ensure_templates(&AuditContext::service("server")).await?;
+    if !created.is_empty() {
+        tracing::info!(collections = ?created, "created the built-in collections");
+    }
     // Checks the tree against the anchors now, so a rolled-back database is
     // reported at start (readyz fails) rather than at the first checkpoint.
     if let Err(error) = services.checkpointer.current().await {
@@ -77,6 +81,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         api_keys: Arc::clone(&api_keys),
         identity: Arc::clone(&services.identity),
         authz: Arc::clone(&services.authz),
+        records: Arc::clone(&services.records),
         audit: services.audit,
         checkpointer: services.checkpointer,
         alerts,
@@ -136,6 +141,7 @@ pub async fn start_services(
         audit: database.audit_store(),
         identity: database.identity_store(),
         authz: database.authz_store(),
+        records: database.records_store(),
     };
     let options = AuditOptions {
         settings: AuditSettings { hash_ip: config.audit.hash_ip },

@@ -148,6 +148,10 @@ pub async fn init(config: &Config, username: &str, email: &str, password: &Passw
         };
         let user = services.identity.create_user(new, &cli_context()).await?;
         println!("created the first administrator {:?} ({})", user.username, user.id);
+        let collections = services.records.ensure_templates(&cli_context()).await?;
+        if !collections.is_empty() {
+            println!("created the built-in collections: {}", collections.join(", "));
+        }
         if generated {
             println!("password (shown once, store it now): {}", password.as_str());
         }

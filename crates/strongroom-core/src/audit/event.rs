@@ -392,6 +392,12 @@ impl AuditEvent {
         self
     }
 
+    /// Sets the purpose code of a reveal.
+    pub fn purpose(mut self, code: &str) -> Self {
+        self.purpose = Some(code.to_owned());
+        self
+    }
+
     /// Names the fields involved.
     pub fn fields(mut self, names: Vec<String>) -> Self {
         self.fields = names;

@@ -206,19 +206,19 @@ impl std::fmt::Debug for Authz {
     }
 }
 
-/// Checks an id of a matter or record: 1-64 of `A-Z a-z 0-9 . _ -`,
-/// starting with a letter or digit (they are joined with spaces in queries
-/// and shown in URLs, so nothing else).
+/// Checks an id of a matter or record: 1-64 of `a-z 0-9 . _ -`, starting
+/// with a letter or digit. They are joined with spaces in queries, shown in
+/// URLs and name the matter's key (`matter.<id>`), so nothing else.
 pub fn check_id(field: &str, id: &str) -> Result<(), CoreError> {
     let mut chars = id.chars();
-    let valid = chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+    let valid = chars.next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
         && id.len() <= 64
-        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'));
     if valid {
         Ok(())
     } else {
         Err(CoreError::InvalidInput(format!(
-            "{field}: use 1-64 characters of A-Z, a-z, 0-9, '.', '_' and '-', starting with a letter or digit"
+            "{field}: use 1-64 characters of a-z, 0-9, '.', '_' and '-', starting with a letter or digit"
         )))
     }
 }
@@ -1099,10 +1099,10 @@ mod tests {
 
     #[test]
     fn ids_are_plain() {
-        for good in ["m1", "CASE-2024.001", "a_b"] {
+        for good in ["m1", "case-2024.001", "a_b"] {
             assert!(check_id("id", good).is_ok(), "{good}");
         }
-        for bad in ["", "-m", "a b", "a/b", "ü", &"x".repeat(65), "a\nb"] {
+        for bad in ["", "-m", "a b", "a/b", "ü", "Case-1", &"x".repeat(65), "a\nb"] {
             assert!(check_id("id", bad).is_err(), "{bad:?}");
         }
     }

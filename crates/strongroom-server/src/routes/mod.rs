@@ -15,6 +15,7 @@ pub(crate) mod authz;
 pub(crate) mod health;
 pub(crate) mod identity;
 pub(crate) mod keys;
+pub(crate) mod records;
 pub(crate) mod transit;
 pub(crate) mod users;
 
@@ -205,6 +206,17 @@ pub(crate) fn routes() -> Routes {
         .put("/v1/policies", Decides(Action::PolicyManage), authz::replace_policies)
         .post("/v1/authz/explain", Decides(Action::AuthzExplain), authz::explain)
         .get("/v1/authz/who-can", Decides(Action::AuthzExplain), authz::who_can)
+        .get("/v1/collections", Principal, records::list_collections)
+        .post("/v1/collections", Decides(Action::CollectionManage), records::create_collection)
+        .get("/v1/collections/{name}", Principal, records::read_collection)
+        .put("/v1/collections/{name}", Decides(Action::CollectionManage), records::change_collection)
+        // Lists only what the caller may read (one decision per record).
+        .get("/v1/collections/{c}/records", Principal, records::list_records)
+        .post("/v1/collections/{c}/records", Decides(Action::RecordWrite), records::create_record)
+        .get("/v1/collections/{c}/records/{id}", Decides(Action::RecordRead), records::read_record)
+        .patch("/v1/collections/{c}/records/{id}", Decides(Action::RecordWrite), records::update_record)
+        .delete("/v1/collections/{c}/records/{id}", Decides(Action::RecordDelete), records::delete_record)
+        .post("/v1/collections/{c}/records/{id}/decrypt", Decides(Action::RecordDecrypt), records::decrypt_record)
 }
 
 /// Refuses routes without a declared access, and answers of routes that
@@ -317,6 +329,7 @@ mod tests {
             audit: database.audit_store(),
             identity: database.identity_store(),
             authz: database.authz_store(),
+            records: database.records_store(),
         };
         let options = strongroom_core::AuditOptions {
             settings: Default::default(),
@@ -336,6 +349,7 @@ mod tests {
             api_keys: services.api_keys,
             identity: services.identity,
             authz: services.authz,
+            records: services.records,
             audit: services.audit,
             checkpointer: services.checkpointer,
             alerts,
@@ -574,7 +588,8 @@ mod tests {
                     .replace("{kind}", "wrapped")
                     .replace("{index}", "0")
                     .replace("{id}", "probe")
-                    .replace("{principal}", "user:probe");
+                    .replace("{principal}", "user:probe")
+                    .replace("{c}", "probe");
                 let request = Request::builder()
                     .method(Method::from_bytes(method.to_uppercase().as_bytes()).unwrap())
                     .uri(concrete)

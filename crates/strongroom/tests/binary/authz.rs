@@ -260,3 +260,215 @@ async fn a_custom_policy_changes_an_answer_and_a_malformed_one_points_at_its_lin
     let denials = audited(&server, &admin, "permission.denied").await;
     assert!(denials.iter().any(|e| e["details"]["action"] == "audit.read"), "{denials:?}");
 }
+
+/// Creates `username` with `role` and answers their access token and id.
+async fn user_with_role(server: &TestServer, username: &str, role: &str) -> (String, String) {
+    let email = format!("{username}@example.com");
+    let args = ["user", "create", "--username", username, "--email", &email, "--role", role, "--password-stdin"];
+    let created = cli(server, &args, Some(&format!("{PASSWORD}\n")));
+    assert_eq!(created.code, Some(0), "{created:?}");
+    let client = reqwest::Client::new();
+    let body = json!({"username": username, "password": PASSWORD});
+    let answer: Value =
+        client.post(server.url("/v1/auth/login")).json(&body).send().await.unwrap().json().await.unwrap();
+    let token = answer["access_token"].as_str().unwrap_or_else(|| panic!("{answer}")).to_owned();
+    let (_, me) = call(server, "GET", "/v1/users/me", &token, None).await;
+    (token, me["id"].as_str().unwrap().to_owned())
+}
+
+#[tokio::test]
+async fn three_roles_get_their_own_view_of_an_interview_and_only_a_justified_decrypt_reveals() {
+    let (server, admin, reader, reader_id) = admin_and_reader().await;
+    let (analyst, analyst_id) = user_with_role(&server, "ana", "analyst").await;
+    let (outsider, _) = user_with_role(&server, "otto", "admin").await;
+    let (status, _) =
+        call(&server, "POST", "/v1/matters", &admin, Some(json!({"id": "hiring-2026", "name": "Hiring"}))).await;
+    assert_eq!(status, 201);
+    for id in [&reader_id, &analyst_id] {
+        let grant = json!({"principal": format!("user:{id}"), "justification": "on the 2026 hiring panel"});
+        let (status, body) = call(&server, "POST", "/v1/matters/hiring-2026/grants", &admin, Some(grant)).await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let secret_answer = "I was let go from Acme after reporting fraud to the regulator";
+    let record = json!({
+        "matter": "hiring-2026",
+        "subject": "candidate-881",
+        "fields": {
+            "user_id": "candidate-881",
+            "consent_id": "consent-17",
+            "timestamp": "2026-11-23T10:00:00Z",
+            "transcribed_text": secret_answer,
+            "tokens": {"count": 14},
+            "embedding": [0.12, -0.5, 0.33],
+            "anonymized_answer": "I left my previous employer after raising a compliance concern",
+            "score": 4.5,
+            "feedback": "clear and honest",
+            "status": "reviewed",
+        },
+    });
+    let (status, created) = call(&server, "POST", "/v1/collections/interviews/records", &admin, Some(record)).await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert!(!created.to_string().contains(secret_answer), "no plaintext in the answer to a write");
+    let path = format!("/v1/collections/interviews/records/{id}");
+
+    // Each role gets exactly its view; none gets the secret fields.
+    for (token, who) in [(&reader, "reader"), (&analyst, "analyst"), (&admin, "admin")] {
+        let (status, view) = call(&server, "GET", &path, token, None).await;
+        assert_eq!(status, 200, "{who}: {view}");
+        assert_eq!(
+            view["fields"]["anonymized_answer"],
+            "I left my previous employer after raising a compliance concern"
+        );
+        assert_eq!(view["fields"]["score"], 4.5);
+        let mut withheld: Vec<&str> =
+            view["withheld_fields"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+        withheld.sort();
+        assert_eq!(withheld, ["embedding", "tokens", "transcribed_text"], "{who}");
+        assert!(
+            view["fields"].get("transcribed_text").is_none() && !view.to_string().contains("Acme"),
+            "{who}: {view}"
+        );
+    }
+
+    // Only a decrypt, by a role that may, with a reason of 20+ characters and a purpose.
+    let decrypt = format!("{path}/decrypt");
+    let ask = |reason: &str| json!({"fields": ["transcribed_text"], "reason": reason, "purpose": "case_work"});
+    let (status, body) = call(&server, "POST", &decrypt, &reader, Some(ask("second opinion on the fraud claim"))).await;
+    assert_eq!((status, body["code"].as_str()), (403, Some("forbidden")), "a reader does not decrypt: {body}");
+    let (status, body) =
+        call(&server, "POST", &decrypt, &analyst, Some(ask("second opinion on the fraud claim"))).await;
+    assert_eq!(status, 403, "nor does an analyst: {body}");
+    let (status, body) = call(&server, "POST", &decrypt, &admin, Some(ask("too short"))).await;
+    assert_eq!((status, body["code"].as_str()), (400, Some("invalid_request")), "{body}");
+    assert!(body["detail"].as_str().unwrap().contains("at least 20 characters"), "{body}");
+    let (status, body) = call(&server, "POST", &decrypt, &admin, Some(json!({"fields": ["transcribed_text"], "reason": "verifying the claim before the offer", "purpose": "gossip"}))).await;
+    assert_eq!((status, body["code"].as_str()), (400, Some("invalid_request")), "an unknown purpose: {body}");
+    let (status, revealed) =
+        call(&server, "POST", &decrypt, &admin, Some(ask("verifying the claim before the offer"))).await;
+    assert_eq!(status, 200, "{revealed}");
+    assert_eq!(revealed["decrypted_fields"]["transcribed_text"], secret_answer);
+    assert!(revealed["warning"].as_str().unwrap().contains("recorded permanently"));
+    let reveals = audited(&server, &admin, "record.decrypt").await;
+    assert_eq!(reveals.len(), 1, "{reveals:?}");
+    assert_eq!(reveals[0]["justification"], "verifying the claim before the offer");
+    assert_eq!(reveals[0]["purpose"], "case_work");
+    assert_eq!(reveals[0]["fields"], json!(["transcribed_text"]));
+    assert!(!reveals[0].to_string().contains("Acme"), "the audit log keeps field names, never values");
+
+    // Blind-index search finds the interview by subject without decrypting; listing shows views only.
+    let (status, listed) =
+        call(&server, "GET", "/v1/collections/interviews/records?where=status:reviewed", &reader, None).await;
+    assert_eq!(status, 200, "{listed}");
+    assert_eq!(listed["records"].as_array().unwrap().len(), 1);
+    assert!(audited(&server, &admin, "record.decrypt").await.len() == 1, "listing is not a reveal");
+
+    // An admin without a grant: the record answers as missing, and the attempt is audited.
+    let (status, hidden) = call(&server, "GET", &path, &outsider, None).await;
+    let (_, missing) =
+        call(&server, "GET", "/v1/collections/interviews/records/r_000000000000000000000000", &outsider, None).await;
+    assert_eq!((status, hidden["code"].as_str()), (404, Some("not_found")), "{hidden}");
+    assert_eq!(
+        hidden["detail"].as_str().unwrap().replace(&id, "X"),
+        missing["detail"].as_str().unwrap().replace("r_000000000000000000000000", "X")
+    );
+    let (status, _) = call(&server, "POST", &decrypt, &outsider, Some(ask("curious about this candidate file"))).await;
+    assert_eq!(status, 404);
+    let denials = audited(&server, &admin, "permission.denied").await;
+    assert!(
+        denials.iter().any(|e| e["reason"] == "no_grant"
+            && e["target"]["id"] == id.as_str()
+            && e["target"]["matter"] == "hiring-2026"),
+        "{denials:?}"
+    );
+    let (status, body) =
+        call(&server, "GET", "/v1/collections/interviews/records?matter=hiring-2026", &outsider, None).await;
+    assert_eq!(status, 404, "a matter without a grant is missing too: {body}");
+
+    // A redacted field tells the three roles apart: readers see nothing of it,
+    // analysts and admins its rendition, nobody its plaintext.
+    let recording = json!({
+        "matter": "hiring-2026",
+        "fields": {"title": "Panel call", "transcript": "Reach me at ann.lee@example.com or +1 (555) 123-4567."},
+    });
+    let (status, created) = call(&server, "POST", "/v1/collections/recordings/records", &admin, Some(recording)).await;
+    assert_eq!(status, 201, "{created}");
+    let recording_path = format!("/v1/collections/recordings/records/{}", created["id"].as_str().unwrap());
+    let (_, as_reader) = call(&server, "GET", &recording_path, &reader, None).await;
+    assert_eq!(as_reader["withheld_fields"], json!(["transcript"]), "{as_reader}");
+    assert!(as_reader["fields"].get("transcript").is_none());
+    for token in [&analyst, &admin] {
+        let (_, view) = call(&server, "GET", &recording_path, token, None).await;
+        assert_eq!(view["fields"]["transcript"], "Reach me at [EMAIL] or [PHONE].", "{view}");
+        assert_eq!(view["redacted_fields"], json!(["transcript"]));
+    }
+
+    // An approved access request lets the reader decrypt this one record.
+    let request = json!({"action": "record.decrypt", "matter": "hiring-2026", "record": id, "duration_minutes": 5,
+                         "justification": "appeal review of the fraud statement", "purpose": "case_work"});
+    let (status, asked) = call(&server, "POST", "/v1/access-requests", &reader, Some(request)).await;
+    assert_eq!(status, 201, "{asked}");
+    let approve = format!("/v1/access-requests/{}/approve", asked["id"].as_str().unwrap());
+    let (status, _) = call(&server, "POST", &approve, &admin, None).await;
+    assert_eq!(status, 200);
+    let (status, revealed) =
+        call(&server, "POST", &decrypt, &reader, Some(ask("appeal review of the fraud statement"))).await;
+    assert_eq!(status, 200, "{revealed}");
+    assert_eq!(revealed["decrypted_fields"]["transcribed_text"], secret_answer);
+}
+
+#[tokio::test]
+async fn pii_vault_records_count_their_reads_are_found_by_reference_and_expire() {
+    let (server, admin, _, _) = admin_and_reader().await;
+    let (status, _) = call(&server, "POST", "/v1/matters", &admin, Some(json!({"id": "kyc", "name": "KYC"}))).await;
+    assert_eq!(status, 201);
+    let record = json!({
+        "matter": "kyc",
+        "ttl": 3,
+        "fields": {"payload": {"passport": "X1234567"}, "purpose": "identity check", "reference": "Ann.Lee@Example.com"},
+    });
+    let (status, created) = call(&server, "POST", "/v1/collections/pii_vault/records", &admin, Some(record)).await;
+    assert_eq!(status, 201, "{created}");
+    let path = format!("/v1/collections/pii_vault/records/{}", created["id"].as_str().unwrap());
+    for expected in 1..=2 {
+        let (_, view) = call(&server, "GET", &path, &admin, None).await;
+        assert_eq!(view["access_count"], expected, "{view}");
+    }
+    // Found through the blind index, normalised (case and spaces), without decrypting.
+    let (_, found) =
+        call(&server, "GET", "/v1/collections/pii_vault/records?where=reference:%20ann.lee@example.com", &admin, None)
+            .await;
+    assert_eq!(found["records"].as_array().unwrap().len(), 1, "{found}");
+    let (_, none) =
+        call(&server, "GET", "/v1/collections/pii_vault/records?where=reference:bob@example.com", &admin, None).await;
+    assert_eq!(none["records"].as_array().unwrap().len(), 0);
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let (status, _) = call(&server, "GET", &path, &admin, None).await;
+    assert_eq!(status, 404, "gone after its time to live");
+
+    // Bad input: unknown field, wrong type, missing required field, schema changes that orphan data.
+    let bad = |fields: Value| json!({"matter": "kyc", "fields": fields});
+    for (fields, needle) in [
+        (json!({"payload": 1, "purpose": "x", "colour": "red"}), "colour"),
+        (json!({"payload": 1, "purpose": 7}), "fields.purpose: expected a string"),
+        (json!({"payload": 1}), "fields.purpose: required"),
+    ] {
+        let (status, body) =
+            call(&server, "POST", "/v1/collections/pii_vault/records", &admin, Some(bad(fields))).await;
+        assert_eq!(status, 400, "{body}");
+        assert!(body["detail"].as_str().unwrap().contains(needle), "{body}");
+    }
+    let (_, schema) = call(&server, "GET", "/v1/collections/pii_vault", &admin, None).await;
+    let mut fields = schema["fields"].as_array().unwrap().clone();
+    fields.retain(|f| f["name"] != "reference");
+    let (status, body) = call(
+        &server,
+        "PUT",
+        "/v1/collections/pii_vault",
+        &admin,
+        Some(json!({"fields": fields, "default_ttl_seconds": 604800, "track_access": true})),
+    )
+    .await;
+    assert_eq!((status, body["code"].as_str()), (409, Some("conflict")), "{body}");
+    assert!(body["detail"].as_str().unwrap().contains("\"reference\" would be removed"), "{body}");
+}

@@ -1,0 +1,12 @@
+//! Records (SPEC §5): collections with declared schemas, encrypted records
+//! with per-role views, decrypt with justification, blind-index search, and
+//! the redaction detectors that produce redacted renditions.
+
+mod model;
+pub mod redact;
+mod schema;
+mod service;
+
+pub use model::{CollectionRecord, Cursor, IndexEntry, RecordsStore, StoredRecord};
+pub use schema::{CollectionSchema, FieldSpec, FieldType, Sensitivity, check_collection_name, templates};
+pub use service::{MAX_PAGE, NewRecord, REVEAL_WARNING, RecordQuery, RecordView, Records};

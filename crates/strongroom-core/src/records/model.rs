@@ -1,0 +1,128 @@
+//! What the records store keeps: collections with their schemas, and
+//! records as public values in clear, encrypted fields sealed under the
+//! record's own data key, redacted renditions, and the data key sealed
+//! under the matter's key.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use serde_json::{Map, Value};
+
+use super::schema::CollectionSchema;
+use crate::StoreError;
+use crate::audit::AuditRecord;
+
+/// A collection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CollectionRecord {
+    /// `[a-z][a-z0-9_]{0,55}`.
+    pub name: String,
+    /// Its schema.
+    pub schema: CollectionSchema,
+    /// 1, 2, …: each schema change adds one.
+    pub revision: i64,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds.
+    pub updated_at: i64,
+}
+
+/// A stored record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredRecord {
+    /// Its collection.
+    pub collection: String,
+    /// `r_<hex>`.
+    pub id: String,
+    /// The matter it belongs to.
+    pub matter_id: String,
+    /// Public fields, in clear.
+    pub public: Map<String, Value>,
+    /// Encrypted fields: `SR` v1 values sealed under the record's data key.
+    pub sealed: BTreeMap<String, Vec<u8>>,
+    /// Redacted renditions of `redacted` fields.
+    pub renditions: BTreeMap<String, String>,
+    /// The record's data key, sealed under the matter's key (`matter.<id>`).
+    pub wrapped_key: Vec<u8>,
+    /// HMAC of the data subject, for subject requests (never the subject in clear).
+    pub subject_index: Option<String>,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds.
+    pub updated_at: i64,
+    /// `user:<id>` or `api_key:<id>`.
+    pub created_by: String,
+    /// Unix seconds after which the record is gone.
+    pub expires_at: Option<i64>,
+    /// A legal hold blocks deletion and expiry.
+    pub legal_hold: bool,
+    /// Reads so far (collections that track access).
+    pub access_count: i64,
+    /// The last read (collections that track access).
+    pub last_accessed_at: Option<i64>,
+    /// 1, 2, …: each update adds one (optimistic concurrency).
+    pub revision: i64,
+}
+
+/// One blind-index entry: `digest` is the hex HMAC of a field's normalised
+/// value under the collection+field key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexEntry {
+    /// The field.
+    pub field: String,
+    /// Hex HMAC-SHA256.
+    pub digest: String,
+}
+
+/// Where a listing starts: after this record (creation time, id).
+pub type Cursor = (i64, String);
+
+/// Storage for collections and records. Every change commits together with
+/// its audit records or not at all.
+#[async_trait]
+pub trait RecordsStore: Send + Sync + std::fmt::Debug {
+    /// Inserts a collection; `false` if the name is taken.
+    async fn create_collection(&self, collection: &CollectionRecord, audit: &[AuditRecord])
+    -> Result<bool, StoreError>;
+    /// One collection.
+    async fn collection(&self, name: &str) -> Result<Option<CollectionRecord>, StoreError>;
+    /// Every collection, by name.
+    async fn list_collections(&self) -> Result<Vec<CollectionRecord>, StoreError>;
+    /// Replaces a collection's schema if its revision is still
+    /// `collection.revision - 1`; `false` otherwise.
+    async fn update_collection(&self, collection: &CollectionRecord, audit: &[AuditRecord])
+    -> Result<bool, StoreError>;
+    /// Inserts a record and its index entries.
+    async fn insert_record(
+        &self,
+        record: &StoredRecord,
+        index: &[IndexEntry],
+        audit: &[AuditRecord],
+    ) -> Result<(), StoreError>;
+    /// One record.
+    async fn record(&self, collection: &str, id: &str) -> Result<Option<StoredRecord>, StoreError>;
+    /// Records of `collection` in `matters` (every matter when `None`), oldest
+    /// first, after `cursor`, at most `limit`.
+    async fn list_records(
+        &self,
+        collection: &str,
+        matters: Option<&[String]>,
+        cursor: Option<&Cursor>,
+        limit: u32,
+    ) -> Result<Vec<StoredRecord>, StoreError>;
+    /// Ids of the records of `collection` whose `field` has index `digest`.
+    async fn find_indexed(&self, collection: &str, field: &str, digest: &str) -> Result<Vec<String>, StoreError>;
+    /// Replaces a record (and the index entries of the fields in
+    /// `index_fields`) if its revision is still `record.revision - 1`.
+    async fn update_record(
+        &self,
+        record: &StoredRecord,
+        index_fields: &[String],
+        index: &[IndexEntry],
+        audit: &[AuditRecord],
+    ) -> Result<bool, StoreError>;
+    /// Deletes a record, its sealed data key and its index entries; `false` if absent.
+    async fn delete_record(&self, collection: &str, id: &str, audit: &[AuditRecord]) -> Result<bool, StoreError>;
+    /// Counts one read of a record at `at`.
+    async fn count_access(&self, collection: &str, id: &str, at: i64) -> Result<(), StoreError>;
+}

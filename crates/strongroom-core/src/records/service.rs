@@ -1,0 +1,761 @@
+//! Collections and records: validation against the schema, envelope
+//! encryption, per-role views, decrypt with justification, blind-index
+//! search.
+//!
+//! Envelope: every record has its own random data key. Encrypted fields are
+//! `SR` v1 values under that key, bound to (collection, record, field); the
+//! data key is sealed under the matter's keyring key `matter.<id>` (purpose
+//! `matter_data`), bound to (collection, record). Deleting a record deletes
+//! its sealed data key: what it protected is gone (crypto-shredding).
+//!
+//! Views (docs/authorization.md): a plain read shows public fields to holders
+//! of `record.read`, redacted renditions to holders of `record.read_redacted`,
+//! and never plaintext of an encrypted field; only `decrypt` reveals, with a
+//! justification, and is audited as a reveal.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+use strongroom_crypto::{AssociatedData, SealedHeader, SecretKey, random_bytes};
+use zeroize::Zeroizing;
+
+use super::model::{CollectionRecord, Cursor, IndexEntry, RecordsStore, StoredRecord};
+use super::schema::{CollectionSchema, FieldSpec, FieldType, Sensitivity, check_collection_name};
+use crate::audit::{AuditContext, AuditLog, EventType, Target};
+use crate::authz::{Action, Ask, Authz, Resource, Subject, check_id, not_found};
+use crate::{Clock, CoreError, KeyPurpose, KeySpec, Keyring};
+
+/// The name sealed values of record fields carry in their header: the
+/// record's data key, at the version of the matter key that wraps it.
+const DATA_KEY_NAME: &str = "record-data-key";
+
+/// The keyring key of the data subjects' blind index.
+const SUBJECT_INDEX_KEY: &str = "blind.subject";
+
+/// The notice every decrypt answers with.
+pub const REVEAL_WARNING: &str = "This decryption is recorded permanently in the audit log with your identity, \
+                                  the fields revealed and your justification.";
+
+/// Most records per listing page.
+pub const MAX_PAGE: u32 = 200;
+
+/// A record to create.
+#[derive(Debug, Clone, Default)]
+pub struct NewRecord {
+    /// The matter it belongs to.
+    pub matter_id: String,
+    /// Field values; for a `redacted` field either the value (redacted
+    /// automatically) or `{"value": …, "redacted": "…"}` with the caller's rendition.
+    pub fields: Map<String, Value>,
+    /// The data subject (a user id, an e-mail), kept only as an HMAC.
+    pub subject: Option<String>,
+    /// Unix seconds; the collection's default TTL applies when absent.
+    pub expires_at: Option<i64>,
+}
+
+/// What a caller may see of a record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordView {
+    /// The record's id.
+    pub id: String,
+    /// Its collection.
+    pub collection: String,
+    /// Its matter.
+    pub matter_id: String,
+    /// Public values, and redacted renditions the caller may see.
+    pub fields: Map<String, Value>,
+    /// The fields shown as redacted renditions.
+    pub redacted: Vec<String>,
+    /// The encrypted fields not shown (decrypt reveals them).
+    pub withheld: Vec<String>,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds.
+    pub updated_at: i64,
+    /// When it expires.
+    pub expires_at: Option<i64>,
+    /// Under legal hold.
+    pub legal_hold: bool,
+    /// Reads so far (collections that track access).
+    pub access_count: Option<i64>,
+    /// The last read (collections that track access).
+    pub last_accessed_at: Option<i64>,
+}
+
+/// A listing's filters.
+#[derive(Debug, Clone, Default)]
+pub struct RecordQuery {
+    /// Only this matter.
+    pub matter_id: Option<String>,
+    /// Equality on public fields.
+    pub equals: Vec<(String, Value)>,
+    /// Exact match on one searchable encrypted field, through its blind index.
+    pub search: Option<(String, Value)>,
+    /// Continue after this record.
+    pub cursor: Option<Cursor>,
+    /// Page size (1-200, default 50).
+    pub limit: Option<u32>,
+}
+
+/// Collections and records.
+pub struct Records {
+    store: Arc<dyn RecordsStore>,
+    keyring: Arc<Keyring>,
+    authz: Arc<Authz>,
+    audit: Arc<AuditLog>,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for Records {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Records").finish_non_exhaustive()
+    }
+}
+
+fn record_context(collection: &str, record: &str, field: &str) -> AssociatedData {
+    AssociatedData::new()
+        .with("collection", collection.as_bytes())
+        .with("record", record.as_bytes())
+        .with("field", field.as_bytes())
+}
+
+fn record_target(record: &StoredRecord) -> Target {
+    Target {
+        kind: "record".into(),
+        id: Some(record.id.clone()),
+        collection: Some(record.collection.clone()),
+        matter: Some(record.matter_id.clone()),
+    }
+}
+
+fn resource(record: &StoredRecord) -> Resource {
+    Resource::Record { id: record.id.clone(), matter: record.matter_id.clone(), collection: record.collection.clone() }
+}
+
+/// A record's data key, and the version of the matter key that wraps it
+/// (named in the header of every value it seals).
+struct DataKey {
+    key: SecretKey,
+    version: u32,
+}
+
+/// A key the server creates for itself: the purpose's algorithm, no
+/// automatic rotation (blind indexes would stop matching; matter keys rotate
+/// on demand), never deletable.
+fn server_key(purpose: KeyPurpose) -> KeySpec {
+    KeySpec { purpose, algorithm: None, rotation_period_seconds: None, deletion_allowed: false }
+}
+
+fn matter_key(matter: &str) -> String {
+    format!("matter.{matter}")
+}
+
+fn index_key(collection: &str, field: &str) -> String {
+    format!("blind.{collection}.{field}")
+}
+
+/// The form of a value that blind indexes hash: strings trimmed, lower-cased
+/// and with runs of white space made one space (so `" Ann@Example.com"` finds
+/// `"ann@example.com"`); numbers and booleans as JSON.
+fn normalized(value: &Value) -> String {
+    match value {
+        Value::String(text) => text.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase(),
+        other => other.to_string(),
+    }
+}
+
+fn random_record_id() -> Result<String, CoreError> {
+    Ok(format!("r_{}", random_bytes::<12>()?.iter().map(|b| format!("{b:02x}")).collect::<String>()))
+}
+
+impl Records {
+    /// The records service.
+    pub fn new(
+        store: Arc<dyn RecordsStore>,
+        keyring: Arc<Keyring>,
+        authz: Arc<Authz>,
+        audit: Arc<AuditLog>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self { store, keyring, authz, audit, clock }
+    }
+
+    fn now(&self) -> i64 {
+        i64::try_from(self.clock.now().as_secs()).unwrap_or(i64::MAX)
+    }
+
+    // ---- Collections -------------------------------------------------------
+
+    /// Creates a collection. Blind-index keys are created at the first value
+    /// they index, so a new server's keyring holds no data keys (and can take
+    /// a key restore).
+    pub async fn create_collection(
+        &self,
+        subject: &Subject,
+        name: &str,
+        schema: CollectionSchema,
+        context: &AuditContext,
+    ) -> Result<CollectionRecord, CoreError> {
+        self.authz.authorize(subject, Action::CollectionManage, &Resource::Service, &Ask::default(), context).await?;
+        self.create_collection_unchecked(name, schema, context).await
+    }
+
+    /// Creates a collection for an operator command (`strongroom init`).
+    pub async fn create_collection_unchecked(
+        &self,
+        name: &str,
+        schema: CollectionSchema,
+        context: &AuditContext,
+    ) -> Result<CollectionRecord, CoreError> {
+        check_collection_name(name)?;
+        schema.check()?;
+        let now = self.now();
+        let collection =
+            CollectionRecord { name: name.to_owned(), schema, revision: 1, created_at: now, updated_at: now };
+        let event = self
+            .audit
+            .event(EventType::ConfigChange, context)
+            .target(Target::new("collection", name))
+            .detail("change", "collection created")
+            .detail("fields", i64::try_from(collection.schema.fields.len()).unwrap_or(0));
+        if self.store.create_collection(&collection, &[self.audit.seal(&event)?]).await? {
+            Ok(collection)
+        } else {
+            Err(CoreError::Conflict(format!("a collection {name:?} exists already")))
+        }
+    }
+
+    /// Creates the built-in collections that do not exist yet.
+    pub async fn ensure_templates(&self, context: &AuditContext) -> Result<Vec<String>, CoreError> {
+        let mut created = Vec::new();
+        for (name, schema) in super::schema::templates() {
+            if self.store.collection(name).await?.is_none() {
+                match self.create_collection_unchecked(name, schema, context).await {
+                    Ok(_) => created.push(name.to_owned()),
+                    Err(CoreError::Conflict(_)) => {}
+                    Err(error) => return Err(error),
+                }
+            }
+        }
+        Ok(created)
+    }
+
+    /// Every collection (any principal: schemas hold no data).
+    pub async fn collections(&self) -> Result<Vec<CollectionRecord>, CoreError> {
+        Ok(self.store.list_collections().await?)
+    }
+
+    /// One collection.
+    pub async fn collection(&self, name: &str) -> Result<CollectionRecord, CoreError> {
+        self.store.collection(name).await?.ok_or_else(|| CoreError::NotFound(format!("no collection {name:?}")))
+    }
+
+    /// Replaces a collection's schema, unless the change would orphan stored data.
+    pub async fn change_schema(
+        &self,
+        subject: &Subject,
+        name: &str,
+        schema: CollectionSchema,
+        context: &AuditContext,
+    ) -> Result<CollectionRecord, CoreError> {
+        self.authz.authorize(subject, Action::CollectionManage, &Resource::Service, &Ask::default(), context).await?;
+        schema.check()?;
+        let mut collection = self.collection(name).await?;
+        if let Some(reason) = collection.schema.change_refused(&schema) {
+            return Err(CoreError::Conflict(format!("schema change refused: {reason}")));
+        }
+        collection.schema = schema;
+        collection.revision += 1;
+        collection.updated_at = self.now();
+        let event = self
+            .audit
+            .event(EventType::ConfigChange, context)
+            .target(Target::new("collection", name))
+            .detail("change", "schema changed")
+            .detail("revision", collection.revision);
+        if self.store.update_collection(&collection, &[self.audit.seal(&event)?]).await? {
+            Ok(collection)
+        } else {
+            Err(CoreError::Conflict(format!("collection {name:?} changed meanwhile; read it again")))
+        }
+    }
+
+    // ---- Records -----------------------------------------------------------
+
+    /// Creates a record: the values are checked against the schema, the
+    /// encrypted ones sealed under a new data key, all in one transaction
+    /// with its audit event. A matter the caller holds no grant on answers
+    /// as one that does not exist.
+    pub async fn create(
+        &self,
+        subject: &Subject,
+        collection_name: &str,
+        new: NewRecord,
+        context: &AuditContext,
+    ) -> Result<RecordView, CoreError> {
+        let collection = self.collection(collection_name).await?;
+        check_id("matter", &new.matter_id)?;
+        let matter = Resource::Matter(new.matter_id.clone());
+        self.authz.authorize(subject, Action::RecordWrite, &matter, &Ask::default(), context).await?;
+        let schema = &collection.schema;
+        for name in new.fields.keys() {
+            if schema.field(name).is_none() {
+                return Err(CoreError::InvalidInput(format!("fields.{name}: {collection_name:?} has no such field")));
+            }
+        }
+        for field in schema.fields.iter().filter(|f| f.required) {
+            if !new.fields.contains_key(&field.name) {
+                return Err(CoreError::InvalidInput(format!("fields.{}: required", field.name)));
+            }
+        }
+        let now = self.now();
+        let expires_at = match (new.expires_at, schema.default_ttl_seconds) {
+            (Some(at), _) if at <= now => {
+                return Err(CoreError::InvalidInput("expires_at: a time in the future".into()));
+            }
+            (Some(at), _) => Some(at),
+            (None, Some(ttl)) => Some(now.saturating_add(ttl)),
+            (None, None) => None,
+        };
+        let id = random_record_id()?;
+        let data_key = Zeroizing::new(random_bytes::<32>()?);
+        let matter_key = matter_key(&new.matter_id);
+        self.keyring.ensure(&matter_key, server_key(KeyPurpose::MatterData), context).await?;
+        let wrapped_key = self
+            .keyring
+            .encrypt(KeyPurpose::MatterData, &matter_key, &data_key[..], &record_context(collection_name, &id, ""))
+            .await?;
+        let (wrapped_header, _) = SealedHeader::parse(&wrapped_key)?;
+        let mut record = StoredRecord {
+            collection: collection_name.to_owned(),
+            id,
+            matter_id: new.matter_id,
+            public: Map::new(),
+            sealed: BTreeMap::new(),
+            renditions: BTreeMap::new(),
+            wrapped_key,
+            subject_index: None,
+            created_at: now,
+            updated_at: now,
+            created_by: subject.reference(),
+            expires_at,
+            legal_hold: false,
+            access_count: 0,
+            last_accessed_at: None,
+            revision: 1,
+        };
+        let key = DataKey { key: SecretKey::from_bytes(*data_key), version: wrapped_header.key_version };
+        let mut index = Vec::new();
+        for (name, value) in new.fields {
+            let field =
+                schema.field(&name).ok_or_else(|| CoreError::InvalidInput(format!("fields.{name}: unknown")))?;
+            self.place(&mut record, field, value, &key, &mut index, context).await?;
+        }
+        if let Some(subject_value) = new.subject.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            record.subject_index = Some(self.subject_digest(subject_value, context).await?);
+        }
+        let written: Vec<String> = record.public.keys().chain(record.sealed.keys()).cloned().collect();
+        let event = self.audit.event(EventType::RecordCreate, context).target(record_target(&record)).fields(written);
+        self.store.insert_record(&record, &index, &[self.audit.seal(&event)?]).await?;
+        Ok(self.view(&record, schema, subject, context))
+    }
+
+    /// Checks a value and stores it where its sensitivity says.
+    async fn place(
+        &self,
+        record: &mut StoredRecord,
+        field: &FieldSpec,
+        value: Value,
+        key: &DataKey,
+        index: &mut Vec<IndexEntry>,
+        context: &AuditContext,
+    ) -> Result<(), CoreError> {
+        let name = field.name.clone();
+        let (value, rendition) = match (field.sensitivity, value) {
+            (Sensitivity::Redacted, Value::Object(mut given)) if given.contains_key("value") => {
+                let rendition = match given.remove("redacted") {
+                    Some(Value::String(text)) => Some(text),
+                    Some(_) => {
+                        return Err(CoreError::InvalidInput(format!("fields.{name}.redacted: a string")));
+                    }
+                    None => None,
+                };
+                if given.len() != 1 {
+                    return Err(CoreError::InvalidInput(format!(
+                        "fields.{name}: give the value, or {{\"value\": …, \"redacted\": \"…\"}}"
+                    )));
+                }
+                (given.remove("value").unwrap_or(Value::Null), rendition)
+            }
+            (_, value) => (value, None),
+        };
+        if value.is_null() {
+            if field.required {
+                return Err(CoreError::InvalidInput(format!("fields.{name}: required")));
+            }
+            return Ok(());
+        }
+        field.check(&value)?;
+        match field.sensitivity {
+            Sensitivity::Public => {
+                record.public.insert(name, value);
+            }
+            Sensitivity::Redacted | Sensitivity::Secret => {
+                if field.searchable {
+                    let key_name = index_key(&record.collection, &name);
+                    self.keyring.ensure(&key_name, server_key(KeyPurpose::BlindIndexHmac), context).await?;
+                    let (_, digest) = self.keyring.mac(&key_name, normalized(&value).as_bytes()).await?;
+                    index.push(IndexEntry {
+                        field: name.clone(),
+                        digest: digest.iter().map(|b| format!("{b:02x}")).collect(),
+                    });
+                }
+                if field.sensitivity == Sensitivity::Redacted {
+                    let rendition = match rendition {
+                        Some(text) => text,
+                        None => super::redact::redact(value.as_str().unwrap_or_default()),
+                    };
+                    record.renditions.insert(name.clone(), rendition);
+                }
+                let plaintext =
+                    Zeroizing::new(serde_json::to_vec(&value).map_err(|e| CoreError::InvalidInput(e.to_string()))?);
+                let header = SealedHeader { key_name: DATA_KEY_NAME.into(), key_version: key.version };
+                let sealed = strongroom_crypto::seal(
+                    &key.key,
+                    &header,
+                    &plaintext,
+                    &record_context(&record.collection, &record.id, &name),
+                )?;
+                record.sealed.insert(name, sealed);
+            }
+        }
+        Ok(())
+    }
+
+    async fn subject_digest(&self, subject: &str, context: &AuditContext) -> Result<String, CoreError> {
+        self.keyring.ensure(SUBJECT_INDEX_KEY, server_key(KeyPurpose::BlindIndexHmac), context).await?;
+        let (_, digest) =
+            self.keyring.mac(SUBJECT_INDEX_KEY, normalized(&Value::String(subject.to_owned())).as_bytes()).await?;
+        Ok(digest.iter().map(|b| format!("{b:02x}")).collect())
+    }
+
+    /// The view of `record` for `subject`.
+    fn view(
+        &self,
+        record: &StoredRecord,
+        schema: &CollectionSchema,
+        subject: &Subject,
+        context: &AuditContext,
+    ) -> RecordView {
+        let redacted_allowed =
+            self.authz.decide(subject, Action::RecordReadRedacted, &resource(record), &Ask::default(), context).allowed;
+        let mut fields = Map::new();
+        let (mut redacted, mut withheld) = (Vec::new(), Vec::new());
+        for field in &schema.fields {
+            match field.sensitivity {
+                Sensitivity::Public => {
+                    if let Some(value) = record.public.get(&field.name) {
+                        fields.insert(field.name.clone(), value.clone());
+                    }
+                }
+                Sensitivity::Redacted if redacted_allowed => {
+                    if let Some(text) = record.renditions.get(&field.name) {
+                        fields.insert(field.name.clone(), Value::String(text.clone()));
+                        redacted.push(field.name.clone());
+                    }
+                }
+                Sensitivity::Redacted | Sensitivity::Secret => {
+                    if record.sealed.contains_key(&field.name) {
+                        withheld.push(field.name.clone());
+                    }
+                }
+            }
+        }
+        let tracked = schema.track_access;
+        RecordView {
+            id: record.id.clone(),
+            collection: record.collection.clone(),
+            matter_id: record.matter_id.clone(),
+            fields,
+            redacted,
+            withheld,
+            created_at: record.created_at,
+            updated_at: record.updated_at,
+            expires_at: record.expires_at,
+            legal_hold: record.legal_hold,
+            access_count: tracked.then_some(record.access_count),
+            last_accessed_at: if tracked { record.last_accessed_at } else { None },
+        }
+    }
+
+    /// A live record (not expired), or "not found".
+    async fn live_record(&self, collection: &str, id: &str) -> Result<StoredRecord, CoreError> {
+        let missing = || {
+            not_found(&Resource::Record { id: id.to_owned(), matter: String::new(), collection: collection.to_owned() })
+        };
+        match self.store.record(collection, id).await? {
+            Some(record) if record.expires_at.is_none_or(|at| self.now() < at) => Ok(record),
+            _ => Err(missing()),
+        }
+    }
+
+    /// Reads a record: the caller's view, audited as `record.read`.
+    pub async fn read(
+        &self,
+        subject: &Subject,
+        collection_name: &str,
+        id: &str,
+        context: &AuditContext,
+    ) -> Result<RecordView, CoreError> {
+        let collection = self.collection(collection_name).await?;
+        let mut record = self.live_record(collection_name, id).await?;
+        self.authz.authorize(subject, Action::RecordRead, &resource(&record), &Ask::default(), context).await?;
+        let view = self.view(&record, &collection.schema, subject, context);
+        let shown: Vec<String> = view.fields.keys().cloned().collect();
+        let event = self.audit.event(EventType::RecordRead, context).target(record_target(&record)).fields(shown);
+        self.audit.record(&event).await?;
+        if collection.schema.track_access {
+            let now = self.now();
+            self.store.count_access(collection_name, id, now).await?;
+            record.access_count += 1;
+            record.last_accessed_at = Some(now);
+            return Ok(self.view(&record, &collection.schema, subject, context));
+        }
+        Ok(view)
+    }
+
+    /// Reveals encrypted fields: only with `record.decrypt`, a justification
+    /// of at least 20 characters and (when configured) a purpose; audited as a
+    /// reveal with the fields and the justification before they are returned.
+    pub async fn decrypt(
+        &self,
+        subject: &Subject,
+        collection_name: &str,
+        id: &str,
+        fields: &[String],
+        ask: &Ask<'_>,
+        context: &AuditContext,
+    ) -> Result<Map<String, Value>, CoreError> {
+        let collection = self.collection(collection_name).await?;
+        let record = self.live_record(collection_name, id).await?;
+        self.authz.authorize(subject, Action::RecordDecrypt, &resource(&record), ask, context).await?;
+        if fields.is_empty() {
+            return Err(CoreError::InvalidInput("fields: name at least one encrypted field".into()));
+        }
+        for name in fields {
+            match collection.schema.field(name) {
+                None => {
+                    return Err(CoreError::InvalidInput(format!("fields: {collection_name:?} has no field {name:?}")));
+                }
+                Some(field) if !field.encrypted() => {
+                    return Err(CoreError::InvalidInput(format!("fields: {name:?} is public; read the record")));
+                }
+                Some(field) if field.field_type == FieldType::Blob => {
+                    return Err(CoreError::InvalidInput(format!("fields: {name:?} is a blob; download it")));
+                }
+                Some(_) => {}
+            }
+        }
+        let key = self.data_key(&record).await?;
+        let mut revealed = Map::new();
+        for name in fields {
+            if let Some(sealed) = record.sealed.get(name) {
+                let plaintext = strongroom_crypto::open(&key, sealed, &record_context(collection_name, id, name))?;
+                let value: Value = serde_json::from_slice(plaintext.expose())
+                    .map_err(|_| CoreError::Crypto(strongroom_crypto::CryptoError::Decrypt))?;
+                revealed.insert(name.clone(), value);
+            }
+        }
+        let mut event = self
+            .audit
+            .event(EventType::RecordDecrypt, context)
+            .target(record_target(&record))
+            .fields(fields.to_vec())
+            .justification(ask.justification.unwrap_or_default().trim());
+        if let Some(purpose) = ask.purpose {
+            event = event.purpose(purpose);
+        }
+        self.audit.record(&event).await?;
+        if collection.schema.track_access {
+            self.store.count_access(collection_name, id, self.now()).await?;
+        }
+        Ok(revealed)
+    }
+
+    async fn data_key(&self, record: &StoredRecord) -> Result<SecretKey, CoreError> {
+        let plaintext = self
+            .keyring
+            .decrypt(
+                KeyPurpose::MatterData,
+                &matter_key(&record.matter_id),
+                &record.wrapped_key,
+                &record_context(&record.collection, &record.id, ""),
+            )
+            .await?;
+        Ok(SecretKey::from_slice(plaintext.expose())?)
+    }
+
+    /// Records the caller may read, oldest first, filtered on public fields
+    /// or found through one blind index.
+    pub async fn list(
+        &self,
+        subject: &Subject,
+        collection_name: &str,
+        query: RecordQuery,
+        context: &AuditContext,
+    ) -> Result<(Vec<RecordView>, Option<Cursor>), CoreError> {
+        let collection = self.collection(collection_name).await?;
+        let limit = query.limit.unwrap_or(50).clamp(1, MAX_PAGE);
+        for (name, _) in &query.equals {
+            match collection.schema.field(name) {
+                Some(field) if !field.encrypted() => {}
+                Some(_) => {
+                    return Err(CoreError::InvalidInput(format!(
+                        "{name}: encrypted; search it with search.{name}= if the schema makes it searchable"
+                    )));
+                }
+                None => return Err(CoreError::InvalidInput(format!("{name}: {collection_name:?} has no such field"))),
+            }
+        }
+        let matters: Option<Vec<String>> = match &query.matter_id {
+            Some(matter) => {
+                check_id("matter", matter)?;
+                let resource = Resource::Matter(matter.clone());
+                self.authz.authorize(subject, Action::RecordRead, &resource, &Ask::default(), context).await?;
+                Some(vec![matter.clone()])
+            }
+            None => {
+                let now = self.now();
+                let mut mine = subject.facts.matters.clone();
+                mine.extend(subject.elevations.iter().filter(|e| now < e.expires_at).map(|e| e.matter_id.clone()));
+                mine.sort();
+                mine.dedup();
+                Some(mine)
+            }
+        };
+        let candidates = match &query.search {
+            Some((name, value)) => {
+                let field = collection.schema.field(name).filter(|f| f.searchable).ok_or_else(|| {
+                    CoreError::InvalidInput(format!("search.{name}: not a searchable field of {collection_name:?}"))
+                })?;
+                field.check(value)?;
+                // No key yet: nothing was ever indexed under this field.
+                let ids = match self.keyring.mac(&index_key(collection_name, name), normalized(value).as_bytes()).await
+                {
+                    Ok((_, digest)) => {
+                        let digest: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+                        self.store.find_indexed(collection_name, name, &digest).await?
+                    }
+                    Err(CoreError::KeyNotFound(_)) => Vec::new(),
+                    Err(error) => return Err(error),
+                };
+                let mut found = Vec::new();
+                for id in ids {
+                    if let Some(record) = self.store.record(collection_name, &id).await? {
+                        found.push(record);
+                    }
+                }
+                found.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+                found
+                    .into_iter()
+                    .filter(|r| query.cursor.as_ref().is_none_or(|(at, id)| (r.created_at, &r.id) > (*at, id)))
+                    .collect()
+            }
+            None => {
+                self.store.list_records(collection_name, matters.as_deref(), query.cursor.as_ref(), limit * 4).await?
+            }
+        };
+        let now = self.now();
+        let mut views = Vec::new();
+        let mut last = None;
+        for record in candidates {
+            last = Some((record.created_at, record.id.clone()));
+            let visible = matters.as_ref().is_none_or(|m| m.contains(&record.matter_id))
+                && record.expires_at.is_none_or(|at| now < at)
+                && query.equals.iter().all(|(name, value)| record.public.get(name) == Some(value))
+                && self.authz.decide(subject, Action::RecordRead, &resource(&record), &Ask::default(), context).allowed;
+            if visible {
+                views.push(self.view(&record, &collection.schema, subject, context));
+                if views.len() == limit as usize {
+                    break;
+                }
+            }
+        }
+        let next = if views.len() == limit as usize { last } else { None };
+        Ok((views, next))
+    }
+
+    /// Changes fields of a record (encrypted ones are sealed again under its
+    /// data key); one transaction with its audit event.
+    pub async fn update(
+        &self,
+        subject: &Subject,
+        collection_name: &str,
+        id: &str,
+        fields: Map<String, Value>,
+        context: &AuditContext,
+    ) -> Result<RecordView, CoreError> {
+        let collection = self.collection(collection_name).await?;
+        let mut record = self.live_record(collection_name, id).await?;
+        self.authz.authorize(subject, Action::RecordWrite, &resource(&record), &Ask::default(), context).await?;
+        if fields.is_empty() {
+            return Err(CoreError::InvalidInput("fields: give at least one field to change".into()));
+        }
+        let (wrapped_header, _) = SealedHeader::parse(&record.wrapped_key)?;
+        let key = DataKey { key: self.data_key(&record).await?, version: wrapped_header.key_version };
+        let mut index = Vec::new();
+        let mut changed = Vec::new();
+        for (name, value) in fields {
+            let field = collection.schema.field(&name).ok_or_else(|| {
+                CoreError::InvalidInput(format!("fields.{name}: {collection_name:?} has no such field"))
+            })?;
+            if value.is_null() && field.required {
+                return Err(CoreError::InvalidInput(format!("fields.{name}: required")));
+            }
+            record.public.remove(&name);
+            record.sealed.remove(&name);
+            record.renditions.remove(&name);
+            self.place(&mut record, field, value, &key, &mut index, context).await?;
+            changed.push(name);
+        }
+        let index_fields: Vec<String> = changed
+            .iter()
+            .filter(|name| collection.schema.field(name).is_some_and(|f| f.searchable))
+            .cloned()
+            .collect();
+        record.updated_at = self.now();
+        record.revision += 1;
+        let event = self.audit.event(EventType::RecordUpdate, context).target(record_target(&record)).fields(changed);
+        if !self.store.update_record(&record, &index_fields, &index, &[self.audit.seal(&event)?]).await? {
+            return Err(CoreError::Conflict(format!("record {id:?} changed meanwhile; read it again")));
+        }
+        Ok(self.view(&record, &collection.schema, subject, context))
+    }
+
+    /// Deletes a record by destroying its sealed data key with it
+    /// (crypto-shredding); refused under legal hold.
+    pub async fn delete(
+        &self,
+        subject: &Subject,
+        collection_name: &str,
+        id: &str,
+        context: &AuditContext,
+    ) -> Result<(), CoreError> {
+        let record = self.live_record(collection_name, id).await?;
+        self.authz.authorize(subject, Action::RecordDelete, &resource(&record), &Ask::default(), context).await?;
+        if record.legal_hold {
+            return Err(CoreError::Conflict(format!("record {id:?} is under legal hold: it cannot be deleted")));
+        }
+        let event = self
+            .audit
+            .event(EventType::RecordDelete, context)
+            .target(record_target(&record))
+            .detail("method", "crypto-shred: the record's data key is destroyed");
+        if self.store.delete_record(collection_name, id, &[self.audit.seal(&event)?]).await? {
+            Ok(())
+        } else {
+            Err(not_found(&resource(&record)))
+        }
+    }
+}

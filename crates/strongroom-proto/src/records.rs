@@ -1,0 +1,168 @@
+//! Wire types of collections and records.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+
+/// One field of a collection's schema.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FieldDef {
+    /// `[a-z][a-z0-9_]{0,55}`.
+    pub name: String,
+    /// `string`, `text`, `number`, `bool`, `timestamp`, `json`, `vector` or `blob`.
+    #[serde(rename = "type")]
+    pub field_type: String,
+    /// `public`, `redacted` or `secret`.
+    pub sensitivity: String,
+    /// The kind of personal data (`email`, `phone`, `name`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pii: Option<String>,
+    /// A record must give it.
+    #[serde(default)]
+    pub required: bool,
+    /// Exact-match search through a blind index (encrypted fields).
+    #[serde(default)]
+    pub searchable: bool,
+    /// The largest value, bytes of its JSON.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_bytes: Option<u64>,
+}
+
+/// `POST /v1/collections`, and the schema in `PUT /v1/collections/{name}` (without `name`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CollectionDef {
+    /// `[a-z][a-z0-9_]{0,55}` (ignored by `PUT`, which names it in the path).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The fields.
+    pub fields: Vec<FieldDef>,
+    /// Records expire this long after creation unless they say otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_ttl_seconds: Option<i64>,
+    /// Count reads and remember the last one.
+    #[serde(default)]
+    pub track_access: bool,
+}
+
+/// A collection.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CollectionView {
+    /// Its name.
+    pub name: String,
+    /// The fields.
+    pub fields: Vec<FieldDef>,
+    /// Default time to live of its records, seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_ttl_seconds: Option<i64>,
+    /// Whether reads are counted.
+    pub track_access: bool,
+    /// 1, 2, …: each schema change adds one.
+    pub revision: i64,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds.
+    pub updated_at: i64,
+}
+
+/// `GET /v1/collections`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CollectionList {
+    /// Every collection.
+    pub collections: Vec<CollectionView>,
+}
+
+/// `POST /v1/collections/{c}/records`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRecord {
+    /// The matter it belongs to.
+    pub matter: String,
+    /// Field values. A `redacted` field takes its value (redacted
+    /// automatically) or `{"value": …, "redacted": "…"}`.
+    #[schema(value_type = Object)]
+    pub fields: Map<String, Value>,
+    /// The data subject (a user id, an e-mail), kept only as an HMAC.
+    #[serde(default)]
+    pub subject: Option<String>,
+    /// Seconds until the record expires (the collection's default otherwise).
+    #[serde(default)]
+    pub ttl: Option<i64>,
+}
+
+/// `PATCH /v1/collections/{c}/records/{id}`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateRecord {
+    /// The fields to change (`null` removes an optional one).
+    #[schema(value_type = Object)]
+    pub fields: Map<String, Value>,
+}
+
+/// What the caller may see of a record.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RecordView {
+    /// `r_<hex>`.
+    pub id: String,
+    /// Its collection.
+    pub collection: String,
+    /// Its matter.
+    pub matter: String,
+    /// Public values, and the redacted renditions the caller may see.
+    #[schema(value_type = Object)]
+    pub fields: Map<String, Value>,
+    /// Fields shown as redacted renditions.
+    pub redacted_fields: Vec<String>,
+    /// Encrypted fields not shown: `POST …/decrypt` reveals them.
+    pub withheld_fields: Vec<String>,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds.
+    pub updated_at: i64,
+    /// When it expires (Unix seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
+    /// Under legal hold.
+    pub legal_hold: bool,
+    /// Reads so far (collections that track access).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_count: Option<i64>,
+    /// The last read (collections that track access).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_accessed_at: Option<i64>,
+}
+
+/// `GET /v1/collections/{c}/records`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RecordList {
+    /// The page.
+    pub records: Vec<RecordView>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// `POST /v1/collections/{c}/records/{id}/decrypt`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RevealRequest {
+    /// The encrypted fields to reveal.
+    pub fields: Vec<String>,
+    /// Why, at least 20 characters; recorded permanently.
+    #[serde(alias = "justification")]
+    pub reason: String,
+    /// A purpose code from the configured list.
+    #[serde(default)]
+    pub purpose: Option<String>,
+}
+
+/// The answer of a decrypt.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RevealResponse {
+    /// The plaintext values.
+    #[schema(value_type = Object)]
+    pub decrypted_fields: Map<String, Value>,
+    /// That this access is recorded permanently.
+    pub warning: String,
+}

@@ -1,0 +1,295 @@
+//! Collections and records over HTTP (SPEC §8).
+//!
+//! Permissions (default policies; docs/authorization.md): anyone
+//! authenticated reads schemas; `collection.manage` (admins, scope
+//! `collections:manage`) creates and changes them. Records need the role's
+//! permission and a grant on their matter; a record of a matter without a
+//! grant answers 404, as one that does not exist. Reads return the caller's
+//! view; only `…/decrypt` reveals encrypted fields.
+
+use axum::Json;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use serde_json::Value;
+use strongroom_core::authz::Ask;
+use strongroom_core::records::{CollectionRecord, CollectionSchema, NewRecord, REVEAL_WARNING, RecordQuery};
+use strongroom_proto::{
+    CollectionDef, CollectionList, CollectionView, CreateRecord, FieldDef, RecordList, RecordView, RevealRequest,
+    RevealResponse, UpdateRecord,
+};
+
+use crate::{ApiError, ApiJson, AppState, Caller};
+
+fn collection_view(collection: CollectionRecord) -> CollectionView {
+    let fields = serde_json::to_value(&collection.schema.fields)
+        .and_then(serde_json::from_value::<Vec<FieldDef>>)
+        .unwrap_or_default();
+    CollectionView {
+        name: collection.name,
+        fields,
+        default_ttl_seconds: collection.schema.default_ttl_seconds,
+        track_access: collection.schema.track_access,
+        revision: collection.revision,
+        created_at: collection.created_at,
+        updated_at: collection.updated_at,
+    }
+}
+
+fn schema_of(definition: CollectionDef) -> Result<CollectionSchema, ApiError> {
+    let value = serde_json::json!({
+        "fields": definition.fields,
+        "default_ttl_seconds": definition.default_ttl_seconds,
+        "track_access": definition.track_access,
+    });
+    serde_json::from_value(value).map_err(|e| {
+        ApiError::InvalidRequest(format!(
+            "fields: {e} (type: string, text, number, bool, timestamp, json, vector or blob; \
+             sensitivity: public, redacted or secret)"
+        ))
+    })
+}
+
+fn record_view(view: strongroom_core::records::RecordView) -> RecordView {
+    RecordView {
+        id: view.id,
+        collection: view.collection,
+        matter: view.matter_id,
+        fields: view.fields,
+        redacted_fields: view.redacted,
+        withheld_fields: view.withheld,
+        created_at: view.created_at,
+        updated_at: view.updated_at,
+        expires_at: view.expires_at,
+        legal_hold: view.legal_hold,
+        access_count: view.access_count,
+        last_accessed_at: view.last_accessed_at,
+    }
+}
+
+/// Every collection and its schema (schemas hold no data).
+#[utoipa::path(get, path = "/v1/collections", tag = "records",
+    responses((status = 200, description = "Collections", body = CollectionList)), security(("bearer" = [])))]
+pub(crate) async fn list_collections(
+    State(state): State<AppState>,
+    _caller: Caller,
+) -> Result<Json<CollectionList>, ApiError> {
+    let collections = state.records.collections().await?;
+    Ok(Json(CollectionList { collections: collections.into_iter().map(collection_view).collect() }))
+}
+
+/// Creates a collection from a schema.
+#[utoipa::path(post, path = "/v1/collections", tag = "records", request_body = CollectionDef,
+    responses((status = 201, description = "The collection", body = CollectionView)), security(("bearer" = [])))]
+pub(crate) async fn create_collection(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(definition): ApiJson<CollectionDef>,
+) -> Result<(StatusCode, Json<CollectionView>), ApiError> {
+    let name = definition.name.clone().ok_or_else(|| ApiError::InvalidRequest("name: required".into()))?;
+    let schema = schema_of(definition)?;
+    let collection = state.records.create_collection(&caller.subject, &name, schema, &caller.context).await?;
+    Ok((StatusCode::CREATED, Json(collection_view(collection))))
+}
+
+/// One collection's schema.
+#[utoipa::path(get, path = "/v1/collections/{name}", tag = "records", params(("name" = String, Path, description = "Collection")),
+    responses((status = 200, description = "The collection", body = CollectionView)), security(("bearer" = [])))]
+pub(crate) async fn read_collection(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Path(name): Path<String>,
+) -> Result<Json<CollectionView>, ApiError> {
+    Ok(Json(collection_view(state.records.collection(&name).await?)))
+}
+
+/// Replaces a collection's schema; a change that would orphan stored data
+/// (removing a field, changing its type or sensitivity) answers 409 with the reason.
+#[utoipa::path(put, path = "/v1/collections/{name}", tag = "records", params(("name" = String, Path, description = "Collection")),
+    request_body = CollectionDef,
+    responses((status = 200, description = "The collection", body = CollectionView)), security(("bearer" = [])))]
+pub(crate) async fn change_collection(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    ApiJson(definition): ApiJson<CollectionDef>,
+) -> Result<Json<CollectionView>, ApiError> {
+    let schema = schema_of(definition)?;
+    Ok(Json(collection_view(state.records.change_schema(&caller.subject, &name, schema, &caller.context).await?)))
+}
+
+/// Creates a record in a matter; encrypted fields are sealed before they are stored.
+#[utoipa::path(post, path = "/v1/collections/{c}/records", tag = "records", params(("c" = String, Path, description = "Collection")),
+    request_body = CreateRecord,
+    responses((status = 201, description = "The record, as the caller may see it", body = RecordView)),
+    security(("bearer" = [])))]
+pub(crate) async fn create_record(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(collection): Path<String>,
+    ApiJson(request): ApiJson<CreateRecord>,
+) -> Result<(StatusCode, Json<RecordView>), ApiError> {
+    let now = state.audit.now_ms() / 1000;
+    let expires_at = match request.ttl {
+        Some(ttl) if ttl <= 0 => return Err(ApiError::InvalidRequest("ttl: a positive number of seconds".into())),
+        Some(ttl) => Some(now.saturating_add(ttl)),
+        None => None,
+    };
+    let new = NewRecord { matter_id: request.matter, fields: request.fields, subject: request.subject, expires_at };
+    let view = state.records.create(&caller.subject, &collection, new, &caller.context).await?;
+    Ok((StatusCode::CREATED, Json(record_view(view))))
+}
+
+/// Parses `matter=`, `where=field:value` (repeatable: equality on public
+/// fields, or a blind-index search on one searchable encrypted field),
+/// `limit=` and `cursor=`.
+fn parse_query(raw: Option<&str>, schema: &CollectionSchema) -> Result<RecordQuery, ApiError> {
+    let mut query = RecordQuery::default();
+    for pair in raw.unwrap_or_default().split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let value = percent_decode(value).ok_or_else(|| ApiError::InvalidRequest(format!("{key}: not valid UTF-8")))?;
+        match key {
+            "matter" => query.matter_id = Some(value),
+            "limit" => {
+                query.limit =
+                    Some(value.parse().map_err(|_| ApiError::InvalidRequest("limit: a number from 1 to 200".into()))?)
+            }
+            "cursor" => {
+                let (at, id) = value
+                    .split_once('.')
+                    .and_then(|(at, id)| Some((at.parse::<i64>().ok()?, id.to_owned())))
+                    .ok_or_else(|| ApiError::InvalidRequest("cursor: pass next_cursor as it was given".into()))?;
+                query.cursor = Some((at, id));
+            }
+            "where" => {
+                let (field, text) =
+                    value.split_once(':').ok_or_else(|| ApiError::InvalidRequest("where: write field:value".into()))?;
+                let typed = match schema.field(field).map(|f| f.field_type) {
+                    Some(strongroom_core::records::FieldType::String | strongroom_core::records::FieldType::Text)
+                    | Some(strongroom_core::records::FieldType::Timestamp) => Value::String(text.to_owned()),
+                    _ => serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned())),
+                };
+                let encrypted = schema.field(field).is_some_and(strongroom_core::records::FieldSpec::encrypted);
+                if encrypted {
+                    if query.search.is_some() {
+                        return Err(ApiError::InvalidRequest("where: one encrypted field per search".into()));
+                    }
+                    query.search = Some((field.to_owned(), typed));
+                } else {
+                    query.equals.push((field.to_owned(), typed));
+                }
+            }
+            other => {
+                return Err(ApiError::InvalidRequest(format!("{other}: not a filter (matter, where, limit, cursor)")));
+            }
+        }
+    }
+    Ok(query)
+}
+
+fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).ok()
+}
+
+/// Records the caller may read, oldest first: `?matter=`, `?where=field:value`
+/// (equality on public fields, or exact match on a searchable encrypted field
+/// through its blind index), `?limit=`, `?cursor=`.
+#[utoipa::path(get, path = "/v1/collections/{c}/records", tag = "records",
+    params(("c" = String, Path, description = "Collection"),
+           ("matter" = Option<String>, Query, description = "Only this matter"),
+           ("where" = Option<String>, Query, description = "field:value, repeatable"),
+           ("limit" = Option<u32>, Query, description = "1-200, default 50"),
+           ("cursor" = Option<String>, Query, description = "next_cursor of the previous page")),
+    responses((status = 200, description = "Records, as the caller may see them", body = RecordList)),
+    security(("bearer" = [])))]
+pub(crate) async fn list_records(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(collection): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<RecordList>, ApiError> {
+    let schema = state.records.collection(&collection).await?.schema;
+    let query = parse_query(raw.as_deref(), &schema)?;
+    let (views, next) = state.records.list(&caller.subject, &collection, query, &caller.context).await?;
+    Ok(Json(RecordList {
+        records: views.into_iter().map(record_view).collect(),
+        next_cursor: next.map(|(at, id)| format!("{at}.{id}")),
+    }))
+}
+
+/// One record: public fields for readers, redacted renditions too for
+/// analysts and admins, never plaintext of an encrypted field. Audited as `record.read`.
+#[utoipa::path(get, path = "/v1/collections/{c}/records/{id}", tag = "records",
+    params(("c" = String, Path, description = "Collection"), ("id" = String, Path, description = "Record id")),
+    responses((status = 200, description = "The record, as the caller may see it", body = RecordView)),
+    security(("bearer" = [])))]
+pub(crate) async fn read_record(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((collection, id)): Path<(String, String)>,
+) -> Result<Json<RecordView>, ApiError> {
+    Ok(Json(record_view(state.records.read(&caller.subject, &collection, &id, &caller.context).await?)))
+}
+
+/// Changes fields of a record.
+#[utoipa::path(patch, path = "/v1/collections/{c}/records/{id}", tag = "records",
+    params(("c" = String, Path, description = "Collection"), ("id" = String, Path, description = "Record id")),
+    request_body = UpdateRecord,
+    responses((status = 200, description = "The record, as the caller may see it", body = RecordView)),
+    security(("bearer" = [])))]
+pub(crate) async fn update_record(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((collection, id)): Path<(String, String)>,
+    ApiJson(request): ApiJson<UpdateRecord>,
+) -> Result<Json<RecordView>, ApiError> {
+    let view = state.records.update(&caller.subject, &collection, &id, request.fields, &caller.context).await?;
+    Ok(Json(record_view(view)))
+}
+
+/// Deletes a record by destroying its data key (crypto-shredding); 409 under legal hold.
+#[utoipa::path(delete, path = "/v1/collections/{c}/records/{id}", tag = "records",
+    params(("c" = String, Path, description = "Collection"), ("id" = String, Path, description = "Record id")),
+    responses((status = 204, description = "Deleted")), security(("bearer" = [])))]
+pub(crate) async fn delete_record(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((collection, id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    state.records.delete(&caller.subject, &collection, &id, &caller.context).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The only way to plaintext: names the encrypted fields and says why (at
+/// least 20 characters), with a purpose code when purposes are configured.
+/// Audited permanently as a reveal before the answer is sent.
+#[utoipa::path(post, path = "/v1/collections/{c}/records/{id}/decrypt", tag = "records",
+    params(("c" = String, Path, description = "Collection"), ("id" = String, Path, description = "Record id")),
+    request_body = RevealRequest,
+    responses((status = 200, description = "The plaintext and the notice", body = RevealResponse)),
+    security(("bearer" = [])))]
+pub(crate) async fn decrypt_record(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((collection, id)): Path<(String, String)>,
+    ApiJson(request): ApiJson<RevealRequest>,
+) -> Result<Json<RevealResponse>, ApiError> {
+    let ask = Ask { justification: Some(&request.reason), purpose: request.purpose.as_deref() };
+    let decrypted_fields =
+        state.records.decrypt(&caller.subject, &collection, &id, &request.fields, &ask, &caller.context).await?;
+    Ok(Json(RevealResponse { decrypted_fields, warning: REVEAL_WARNING.to_owned() }))
+}

@@ -1,0 +1,363 @@
+//! The [`RecordsStore`] implementation for both engines. Schemas, public
+//! values and renditions are JSON text; encrypted fields a JSON object of
+//! base64 `SR` values; the sealed data key a binary column.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use sqlx::Row;
+use strongroom_core::StoreError;
+use strongroom_core::audit::AuditRecord;
+use strongroom_core::records::{CollectionRecord, Cursor, IndexEntry, RecordsStore, StoredRecord};
+
+use crate::error::map;
+use crate::settings::{PostgresStore, SqliteStore};
+
+const RECORD_COLUMNS: &str = "collection, id, matter_id, public_fields, sealed_fields, renditions, wrapped_key, \
+                              subject_index, created_at, updated_at, created_by, expires_at, legal_hold, \
+                              access_count, last_accessed_at, revision";
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Backend(format!("stored {what} does not parse").into())
+}
+
+fn sealed_text(sealed: &BTreeMap<String, Vec<u8>>) -> String {
+    let encoded: BTreeMap<&str, String> = sealed.iter().map(|(k, v)| (k.as_str(), STANDARD.encode(v))).collect();
+    serde_json::to_string(&encoded).unwrap_or_default()
+}
+
+fn parse_sealed(text: &str) -> Result<BTreeMap<String, Vec<u8>>, StoreError> {
+    let encoded: BTreeMap<String, String> = serde_json::from_str(text).map_err(|_| corrupt("sealed fields"))?;
+    encoded
+        .into_iter()
+        .map(|(k, v)| STANDARD.decode(v).map(|bytes| (k, bytes)).map_err(|_| corrupt("sealed fields")))
+        .collect()
+}
+
+macro_rules! impl_records_store {
+    ($store:ident, $row:ty, $db:ty) => {
+        impl $store {
+            fn collection_from_row(row: &$row) -> Result<CollectionRecord, StoreError> {
+                let schema: String = row.try_get("schema").map_err(map)?;
+                Ok(CollectionRecord {
+                    name: row.try_get("name").map_err(map)?,
+                    schema: serde_json::from_str(&schema).map_err(|_| corrupt("collection schema"))?,
+                    revision: row.try_get("revision").map_err(map)?,
+                    created_at: row.try_get("created_at").map_err(map)?,
+                    updated_at: row.try_get("updated_at").map_err(map)?,
+                })
+            }
+
+            fn record_from_row(row: &$row) -> Result<StoredRecord, StoreError> {
+                let public: String = row.try_get("public_fields").map_err(map)?;
+                let sealed: String = row.try_get("sealed_fields").map_err(map)?;
+                let renditions: String = row.try_get("renditions").map_err(map)?;
+                Ok(StoredRecord {
+                    collection: row.try_get("collection").map_err(map)?,
+                    id: row.try_get("id").map_err(map)?,
+                    matter_id: row.try_get("matter_id").map_err(map)?,
+                    public: serde_json::from_str(&public).map_err(|_| corrupt("public fields"))?,
+                    sealed: parse_sealed(&sealed)?,
+                    renditions: serde_json::from_str(&renditions).map_err(|_| corrupt("renditions"))?,
+                    wrapped_key: row.try_get("wrapped_key").map_err(map)?,
+                    subject_index: row.try_get("subject_index").map_err(map)?,
+                    created_at: row.try_get("created_at").map_err(map)?,
+                    updated_at: row.try_get("updated_at").map_err(map)?,
+                    created_by: row.try_get("created_by").map_err(map)?,
+                    expires_at: row.try_get("expires_at").map_err(map)?,
+                    legal_hold: row.try_get("legal_hold").map_err(map)?,
+                    access_count: row.try_get("access_count").map_err(map)?,
+                    last_accessed_at: row.try_get("last_accessed_at").map_err(map)?,
+                    revision: row.try_get("revision").map_err(map)?,
+                })
+            }
+
+            async fn write_index(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                collection: &str,
+                record_id: &str,
+                index: &[IndexEntry],
+            ) -> Result<(), StoreError> {
+                for entry in index {
+                    sqlx::query(
+                        "INSERT INTO record_index (collection, field, digest, record_id) VALUES ($1, $2, $3, $4) \
+                         ON CONFLICT DO NOTHING",
+                    )
+                    .bind(collection)
+                    .bind(&entry.field)
+                    .bind(&entry.digest)
+                    .bind(record_id)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(map)?;
+                }
+                Ok(())
+            }
+        }
+
+        #[async_trait]
+        impl RecordsStore for $store {
+            async fn create_collection(
+                &self,
+                collection: &CollectionRecord,
+                audit: &[AuditRecord],
+            ) -> Result<bool, StoreError> {
+                let schema = serde_json::to_string(&collection.schema).map_err(|e| StoreError::Backend(e.into()))?;
+                let mut tx = self.begin_write().await?;
+                let inserted = sqlx::query(
+                    "INSERT INTO collections (name, schema, revision, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO NOTHING",
+                )
+                .bind(&collection.name)
+                .bind(schema)
+                .bind(collection.revision)
+                .bind(collection.created_at)
+                .bind(collection.updated_at)
+                .execute(&mut *tx)
+                .await
+                .map_err(map)?
+                .rows_affected()
+                    == 1;
+                Self::commit_audited(tx, inserted, audit).await
+            }
+
+            async fn collection(&self, name: &str) -> Result<Option<CollectionRecord>, StoreError> {
+                let row = sqlx::query(
+                    "SELECT name, schema, revision, created_at, updated_at FROM collections WHERE name = $1",
+                )
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(map)?;
+                row.as_ref().map(Self::collection_from_row).transpose()
+            }
+
+            async fn list_collections(&self) -> Result<Vec<CollectionRecord>, StoreError> {
+                let rows =
+                    sqlx::query("SELECT name, schema, revision, created_at, updated_at FROM collections ORDER BY name")
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(map)?;
+                rows.iter().map(Self::collection_from_row).collect()
+            }
+
+            async fn update_collection(
+                &self,
+                collection: &CollectionRecord,
+                audit: &[AuditRecord],
+            ) -> Result<bool, StoreError> {
+                let schema = serde_json::to_string(&collection.schema).map_err(|e| StoreError::Backend(e.into()))?;
+                let mut tx = self.begin_write().await?;
+                let updated = sqlx::query(
+                    "UPDATE collections SET schema = $1, revision = $2, updated_at = $3 \
+                     WHERE name = $4 AND revision = $5",
+                )
+                .bind(schema)
+                .bind(collection.revision)
+                .bind(collection.updated_at)
+                .bind(&collection.name)
+                .bind(collection.revision - 1)
+                .execute(&mut *tx)
+                .await
+                .map_err(map)?
+                .rows_affected()
+                    == 1;
+                Self::commit_audited(tx, updated, audit).await
+            }
+
+            async fn insert_record(
+                &self,
+                record: &StoredRecord,
+                index: &[IndexEntry],
+                audit: &[AuditRecord],
+            ) -> Result<(), StoreError> {
+                let public = serde_json::to_string(&record.public).map_err(|e| StoreError::Backend(e.into()))?;
+                let renditions =
+                    serde_json::to_string(&record.renditions).map_err(|e| StoreError::Backend(e.into()))?;
+                let mut tx = self.begin_write().await?;
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "INSERT INTO records ({RECORD_COLUMNS}) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+                )))
+                .bind(&record.collection)
+                .bind(&record.id)
+                .bind(&record.matter_id)
+                .bind(public)
+                .bind(sealed_text(&record.sealed))
+                .bind(renditions)
+                .bind(&record.wrapped_key)
+                .bind(&record.subject_index)
+                .bind(record.created_at)
+                .bind(record.updated_at)
+                .bind(&record.created_by)
+                .bind(record.expires_at)
+                .bind(record.legal_hold)
+                .bind(record.access_count)
+                .bind(record.last_accessed_at)
+                .bind(record.revision)
+                .execute(&mut *tx)
+                .await
+                .map_err(map)?;
+                Self::write_index(&mut tx, &record.collection, &record.id, index).await?;
+                Self::commit_audited(tx, true, audit).await.map(|_| ())
+            }
+
+            async fn record(&self, collection: &str, id: &str) -> Result<Option<StoredRecord>, StoreError> {
+                let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT {RECORD_COLUMNS} FROM records WHERE collection = $1 AND id = $2"
+                )))
+                .bind(collection)
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(map)?;
+                row.as_ref().map(Self::record_from_row).transpose()
+            }
+
+            async fn list_records(
+                &self,
+                collection: &str,
+                matters: Option<&[String]>,
+                cursor: Option<&Cursor>,
+                limit: u32,
+            ) -> Result<Vec<StoredRecord>, StoreError> {
+                if matters.is_some_and(<[String]>::is_empty) {
+                    return Ok(Vec::new());
+                }
+                let mut sql = format!("SELECT {RECORD_COLUMNS} FROM records WHERE collection = $1");
+                let mut next = 2;
+                if let Some(matters) = matters {
+                    let placeholders: Vec<String> = (0..matters.len()).map(|i| format!("${}", next + i)).collect();
+                    sql.push_str(&format!(" AND matter_id IN ({})", placeholders.join(", ")));
+                    next += matters.len();
+                }
+                if cursor.is_some() {
+                    sql.push_str(&format!(
+                        " AND (created_at > ${a} OR (created_at = ${a} AND id > ${b}))",
+                        a = next,
+                        b = next + 1
+                    ));
+                    next += 2;
+                }
+                sql.push_str(&format!(" ORDER BY created_at, id LIMIT ${next}"));
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(collection);
+                for matter in matters.unwrap_or_default() {
+                    query = query.bind(matter);
+                }
+                if let Some((at, id)) = cursor {
+                    query = query.bind(*at).bind(id);
+                }
+                let rows = query.bind(i64::from(limit)).fetch_all(&self.pool).await.map_err(map)?;
+                rows.iter().map(Self::record_from_row).collect()
+            }
+
+            async fn find_indexed(
+                &self,
+                collection: &str,
+                field: &str,
+                digest: &str,
+            ) -> Result<Vec<String>, StoreError> {
+                let rows = sqlx::query(
+                    "SELECT record_id FROM record_index WHERE collection = $1 AND field = $2 AND digest = $3 \
+                     ORDER BY record_id LIMIT 1000",
+                )
+                .bind(collection)
+                .bind(field)
+                .bind(digest)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(map)?;
+                rows.iter().map(|row| row.try_get("record_id").map_err(map)).collect()
+            }
+
+            async fn update_record(
+                &self,
+                record: &StoredRecord,
+                index_fields: &[String],
+                index: &[IndexEntry],
+                audit: &[AuditRecord],
+            ) -> Result<bool, StoreError> {
+                let public = serde_json::to_string(&record.public).map_err(|e| StoreError::Backend(e.into()))?;
+                let renditions =
+                    serde_json::to_string(&record.renditions).map_err(|e| StoreError::Backend(e.into()))?;
+                let mut tx = self.begin_write().await?;
+                let updated = sqlx::query(
+                    "UPDATE records SET public_fields = $1, sealed_fields = $2, renditions = $3, updated_at = $4, \
+                     revision = $5, expires_at = $6, legal_hold = $7 \
+                     WHERE collection = $8 AND id = $9 AND revision = $10",
+                )
+                .bind(public)
+                .bind(sealed_text(&record.sealed))
+                .bind(renditions)
+                .bind(record.updated_at)
+                .bind(record.revision)
+                .bind(record.expires_at)
+                .bind(record.legal_hold)
+                .bind(&record.collection)
+                .bind(&record.id)
+                .bind(record.revision - 1)
+                .execute(&mut *tx)
+                .await
+                .map_err(map)?
+                .rows_affected()
+                    == 1;
+                if updated {
+                    for field in index_fields {
+                        sqlx::query("DELETE FROM record_index WHERE collection = $1 AND record_id = $2 AND field = $3")
+                            .bind(&record.collection)
+                            .bind(&record.id)
+                            .bind(field)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(map)?;
+                    }
+                    Self::write_index(&mut tx, &record.collection, &record.id, index).await?;
+                }
+                Self::commit_audited(tx, updated, audit).await
+            }
+
+            async fn delete_record(
+                &self,
+                collection: &str,
+                id: &str,
+                audit: &[AuditRecord],
+            ) -> Result<bool, StoreError> {
+                let mut tx = self.begin_write().await?;
+                sqlx::query("DELETE FROM record_index WHERE collection = $1 AND record_id = $2")
+                    .bind(collection)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map)?;
+                let deleted = sqlx::query("DELETE FROM records WHERE collection = $1 AND id = $2")
+                    .bind(collection)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map)?
+                    .rows_affected()
+                    == 1;
+                Self::commit_audited(tx, deleted, audit).await
+            }
+
+            async fn count_access(&self, collection: &str, id: &str, at: i64) -> Result<(), StoreError> {
+                sqlx::query(
+                    "UPDATE records SET access_count = access_count + 1, last_accessed_at = $1 \
+                     WHERE collection = $2 AND id = $3",
+                )
+                .bind(at)
+                .bind(collection)
+                .bind(id)
+                .execute(&self.pool)
+                .await
+                .map_err(map)?;
+                Ok(())
+            }
+        }
+    };
+}
+
+impl_records_store!(SqliteStore, sqlx::sqlite::SqliteRow, sqlx::Sqlite);
+impl_records_store!(PostgresStore, sqlx::postgres::PgRow, sqlx::Postgres);
