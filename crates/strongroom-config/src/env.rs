@@ -98,6 +98,7 @@ pub(crate) const KEYS: &[(&str, &[&str])] = &[
         ],
     ),
     ("authz", &["policy_dir", "purposes", "decrypt_mfa_max_age_seconds", "policy_refresh_seconds"]),
+    ("records", &["retention_sweep_seconds"]),
 ];
 
 /// Every key as `(dotted name, environment variable)`, e.g.

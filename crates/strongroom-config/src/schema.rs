@@ -64,6 +64,8 @@ pub struct Config {
     pub identity: IdentityConfig,
     /// Authorization: policies, purposes, decrypt rules.
     pub authz: AuthzConfig,
+    /// Records: retention.
+    pub records: RecordsConfig,
 }
 
 impl Default for Config {
@@ -78,6 +80,7 @@ impl Default for Config {
             audit: AuditConfig::default(),
             identity: IdentityConfig::default(),
             authz: AuthzConfig::default(),
+            records: RecordsConfig::default(),
         }
     }
 }
@@ -486,6 +489,21 @@ impl Default for AuthzConfig {
             decrypt_mfa_max_age_seconds: 300,
             policy_refresh_seconds: 5,
         }
+    }
+}
+
+/// `[records]`: retention.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RecordsConfig {
+    /// How often expired records are crypto-shredded, seconds (they answer
+    /// 404 from their expiry on, whatever this says).
+    pub retention_sweep_seconds: u64,
+}
+
+impl Default for RecordsConfig {
+    fn default() -> Self {
+        Self { retention_sweep_seconds: 60 }
     }
 }
 

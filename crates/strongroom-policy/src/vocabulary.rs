@@ -20,6 +20,8 @@ pub enum Action {
     RecordWrite,
     /// Delete (crypto-shred) records.
     RecordDelete,
+    /// Put records on legal hold, or lift it.
+    RecordHold,
     /// Ask for elevated, time-bound access.
     AccessRequest,
     /// Approve or deny someone else's access request.
@@ -50,17 +52,22 @@ pub enum Action {
     SessionSelf,
     /// Create collections and change their schemas.
     CollectionManage,
+    /// Export everything about a data subject, decrypted.
+    SubjectExport,
+    /// Erase (crypto-shred) everything about a data subject.
+    SubjectErase,
 }
 
 impl Action {
     /// Every action, in the order the schema declares them.
-    pub const ALL: [Action; 21] = [
+    pub const ALL: [Action; 24] = [
         Action::RecordRead,
         Action::RecordReadRedacted,
         Action::RecordDecrypt,
         Action::RecordExport,
         Action::RecordWrite,
         Action::RecordDelete,
+        Action::RecordHold,
         Action::AccessRequest,
         Action::AccessApprove,
         Action::MatterManage,
@@ -76,6 +83,8 @@ impl Action {
         Action::ApiKeyManage,
         Action::SessionSelf,
         Action::CollectionManage,
+        Action::SubjectExport,
+        Action::SubjectErase,
     ];
 
     /// The stable name, as in policies and audit events (`record.decrypt`).
@@ -87,6 +96,7 @@ impl Action {
             Self::RecordExport => "record.export",
             Self::RecordWrite => "record.write",
             Self::RecordDelete => "record.delete",
+            Self::RecordHold => "record.hold",
             Self::AccessRequest => "access.request",
             Self::AccessApprove => "access.approve",
             Self::MatterManage => "matter.manage",
@@ -102,6 +112,8 @@ impl Action {
             Self::ApiKeyManage => "api_key.manage",
             Self::SessionSelf => "session.self",
             Self::CollectionManage => "collection.manage",
+            Self::SubjectExport => "subject.export",
+            Self::SubjectErase => "subject.erase",
         }
     }
 
@@ -121,6 +133,7 @@ impl Action {
                 | Self::RecordExport
                 | Self::RecordWrite
                 | Self::RecordDelete
+                | Self::RecordHold
         )
     }
 
@@ -132,7 +145,7 @@ impl Action {
     /// Whether the action reveals plaintext, and so takes a justification and
     /// a purpose.
     pub fn is_reveal(self) -> bool {
-        matches!(self, Self::RecordDecrypt | Self::RecordExport)
+        matches!(self, Self::RecordDecrypt | Self::RecordExport | Self::SubjectExport)
     }
 }
 

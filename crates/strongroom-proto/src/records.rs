@@ -166,3 +166,81 @@ pub struct RevealResponse {
     /// That this access is recorded permanently.
     pub warning: String,
 }
+
+/// `POST /v1/collections/{c}/records/{id}/hold`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HoldRequest {
+    /// `true` (the default) puts the record on legal hold, `false` lifts it.
+    #[serde(default = "held")]
+    pub hold: bool,
+    /// Why, at least 20 characters.
+    pub justification: String,
+}
+
+fn held() -> bool {
+    true
+}
+
+/// `POST /v1/subjects/{subject}/export`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubjectExportRequest {
+    /// Why, at least 20 characters; recorded permanently.
+    #[serde(alias = "reason")]
+    pub justification: String,
+    /// A purpose code from the configured list.
+    #[serde(default)]
+    pub purpose: Option<String>,
+}
+
+/// One record of a subject export, decrypted.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ExportedRecord {
+    /// Its collection.
+    pub collection: String,
+    /// Its id.
+    pub id: String,
+    /// Its matter.
+    pub matter: String,
+    /// Every field, in plaintext.
+    #[schema(value_type = Object)]
+    pub fields: Map<String, Value>,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+/// The answer of a subject export.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SubjectExport {
+    /// Everything about the subject.
+    pub records: Vec<ExportedRecord>,
+    /// That this access is recorded permanently.
+    pub warning: String,
+}
+
+/// `POST /v1/subjects/{subject}/erase`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubjectEraseRequest {
+    /// Why, at least 20 characters.
+    pub justification: String,
+}
+
+/// A record named in an erasure report.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RecordRef {
+    /// Its collection.
+    pub collection: String,
+    /// Its id.
+    pub id: String,
+}
+
+/// The answer of a subject erasure.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SubjectErasure {
+    /// Crypto-shredded: their data keys are destroyed.
+    pub erased: Vec<RecordRef>,
+    /// Kept because they are on legal hold.
+    pub held: Vec<RecordRef>,
+}

@@ -342,6 +342,100 @@ macro_rules! impl_records_store {
                 Self::commit_audited(tx, deleted, audit).await
             }
 
+            async fn set_hold(
+                &self,
+                collection: &str,
+                id: &str,
+                hold: bool,
+                audit: &[AuditRecord],
+            ) -> Result<bool, StoreError> {
+                let mut tx = self.begin_write().await?;
+                let changed = sqlx::query(
+                    "UPDATE records SET legal_hold = $1, revision = revision + 1 \
+                     WHERE collection = $2 AND id = $3 AND legal_hold = $4",
+                )
+                .bind(hold)
+                .bind(collection)
+                .bind(id)
+                .bind(!hold)
+                .execute(&mut *tx)
+                .await
+                .map_err(map)?
+                .rows_affected()
+                    == 1;
+                Self::commit_audited(tx, changed, audit).await
+            }
+
+            async fn expired(&self, now: i64, limit: u32) -> Result<(Vec<(String, String)>, i64), StoreError> {
+                let rows = sqlx::query(
+                    "SELECT collection, id FROM records WHERE expires_at <= $1 AND legal_hold = $2 \
+                     ORDER BY expires_at, collection, id LIMIT $3",
+                )
+                .bind(now)
+                .bind(false)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(map)?;
+                let due = rows
+                    .iter()
+                    .map(|row| Ok((row.try_get("collection").map_err(map)?, row.try_get("id").map_err(map)?)))
+                    .collect::<Result<Vec<_>, StoreError>>()?;
+                let held: i64 =
+                    sqlx::query("SELECT COUNT(*) AS n FROM records WHERE expires_at <= $1 AND legal_hold = $2")
+                        .bind(now)
+                        .bind(true)
+                        .fetch_one(&self.pool)
+                        .await
+                        .map_err(map)?
+                        .try_get("n")
+                        .map_err(map)?;
+                Ok((due, held))
+            }
+
+            async fn shred(
+                &self,
+                records: &[(String, String)],
+                expired_at: Option<i64>,
+                audit: &[AuditRecord],
+            ) -> Result<bool, StoreError> {
+                let mut tx = self.begin_write().await?;
+                let mut deleted = 0;
+                for (collection, id) in records {
+                    sqlx::query("DELETE FROM record_index WHERE collection = $1 AND record_id = $2")
+                        .bind(collection)
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(map)?;
+                    deleted += sqlx::query(
+                        "DELETE FROM records WHERE collection = $1 AND id = $2 AND legal_hold = $3 \
+                         AND ($4 IS NULL OR expires_at <= $4)",
+                    )
+                    .bind(collection)
+                    .bind(id)
+                    .bind(false)
+                    .bind(expired_at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map)?
+                    .rows_affected();
+                }
+                let complete = deleted == records.len() as u64;
+                Self::commit_audited(tx, complete, audit).await
+            }
+
+            async fn records_of_subject(&self, digest: &str) -> Result<Vec<StoredRecord>, StoreError> {
+                let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT {RECORD_COLUMNS} FROM records WHERE subject_index = $1 ORDER BY collection, created_at, id"
+                )))
+                .bind(digest)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(map)?;
+                rows.iter().map(Self::record_from_row).collect()
+            }
+
             async fn count_access(&self, collection: &str, id: &str, at: i64) -> Result<(), StoreError> {
                 sqlx::query(
                     "UPDATE records SET access_count = access_count + 1, last_accessed_at = $1 \

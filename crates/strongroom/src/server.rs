@@ -9,6 +9,7 @@ use strongroom_config::{Config, Outcome};
 use strongroom_core::audit::{AuditContext, AuditSettings, Checkpointer, run_sink};
 use strongroom_core::authz::{Authz, AuthzSettings, PolicySource};
 use strongroom_core::identity::{Identity, IdentitySettings, PasswordPolicy, Role};
+use strongroom_core::records::Records;
 use strongroom_core::{
     ApiKeys, AuditOptions, Keyring, RootKeyStatus, ServicePorts, Services, Store, SystemClock, settings,
 };
@@ -50,6 +51,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         tokio::spawn(follow_authorization(
             Arc::clone(&services.authz),
             Duration::from_secs(config.authz.policy_refresh_seconds.max(1)),
+        )),
+        tokio::spawn(sweep_expired_records(
+            Arc::clone(&services.records),
+            Duration::from_secs(config.records.retention_sweep_seconds.max(1)),
         )),
         tokio::spawn(sign_checkpoints(
             Arc::clone(&services.checkpointer),
@@ -340,6 +345,24 @@ async fn follow_authorization(authz: Arc<Authz>, interval: Duration) {
         }
         if let Err(error) = authz.record_expiries().await {
             tracing::warn!(%error, "could not audit expired access requests; retrying");
+        }
+    }
+}
+
+/// Crypto-shreds expired records, a batch per tick until none is due.
+async fn sweep_expired_records(records: Arc<Records>, interval: Duration) {
+    let mut ticker = tokio::time::interval(interval);
+    loop {
+        ticker.tick().await;
+        loop {
+            match records.sweep_expired(500).await {
+                Ok(0) => break,
+                Ok(shredded) => tracing::info!(shredded, "crypto-shredded expired records"),
+                Err(error) => {
+                    tracing::warn!(%error, "the retention sweep failed; retrying at the next tick");
+                    break;
+                }
+            }
         }
     }
 }

@@ -392,6 +392,13 @@ impl AuditEvent {
         self
     }
 
+    /// Adds the HMAC (hex, from `AuditLog::pseudonym`) of a personal value
+    /// under `label`, so the log can be searched by the value without holding it.
+    pub fn personal(mut self, label: &str, hmac_hex: String) -> Self {
+        self.hmacs.insert(label.to_owned(), hmac_hex);
+        self
+    }
+
     /// Sets the purpose code of a reveal.
     pub fn purpose(mut self, code: &str) -> Self {
         self.purpose = Some(code.to_owned());

@@ -125,4 +125,22 @@ pub trait RecordsStore: Send + Sync + std::fmt::Debug {
     async fn delete_record(&self, collection: &str, id: &str, audit: &[AuditRecord]) -> Result<bool, StoreError>;
     /// Counts one read of a record at `at`.
     async fn count_access(&self, collection: &str, id: &str, at: i64) -> Result<(), StoreError>;
+    /// Puts a record on legal hold or lifts it; `false` if absent or already so.
+    async fn set_hold(&self, collection: &str, id: &str, hold: bool, audit: &[AuditRecord])
+    -> Result<bool, StoreError>;
+    /// Records expired at `now` and not on hold, oldest first, at most `limit`,
+    /// and how many expired ones are held.
+    async fn expired(&self, now: i64, limit: u32) -> Result<(Vec<(String, String)>, i64), StoreError>;
+    /// Deletes these records (their sealed data keys and index entries with
+    /// them) in one transaction with `audit`, provided every one of them is
+    /// still deletable (not on hold, and expired at `expired_at` when given);
+    /// otherwise deletes nothing and answers `false`.
+    async fn shred(
+        &self,
+        records: &[(String, String)],
+        expired_at: Option<i64>,
+        audit: &[AuditRecord],
+    ) -> Result<bool, StoreError>;
+    /// Every record of the data subject whose HMAC is `digest`.
+    async fn records_of_subject(&self, digest: &str) -> Result<Vec<StoredRecord>, StoreError>;
 }

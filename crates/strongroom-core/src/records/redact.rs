@@ -37,6 +37,72 @@ pub fn detect(text: &str) -> Vec<Span> {
     spans.extend(words(text));
     spans.extend(ibans(text));
     spans.extend(number_runs(text));
+    spans.extend(written_dates(text));
+    spans
+}
+
+const MONTHS: [&str; 12] =
+    ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december"];
+
+/// A month's name or its three-letter abbreviation (`Sept` too), any case.
+fn is_month(word: &str) -> bool {
+    let word = word.trim_end_matches('.').to_lowercase();
+    word.len() >= 3 && MONTHS.iter().any(|m| *m == word || (word.len() <= 4 && m.starts_with(word.as_str())))
+}
+
+/// A day of the month, with an optional ordinal suffix (`7`, `07`, `7th`, `21st,`).
+fn is_day(word: &str) -> bool {
+    let word = word.trim_end_matches(',');
+    let digits = word.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let suffix = &word[digits.len()..];
+    !digits.is_empty()
+        && digits.len() <= 2
+        && digits.parse::<u32>().is_ok_and(|d| (1..=31).contains(&d))
+        && matches!(suffix.to_lowercase().as_str(), "" | "st" | "nd" | "rd" | "th")
+}
+
+fn is_year(word: &str) -> bool {
+    let word = word.trim_end_matches(['.', ',', ';', ':', ')', '!', '?']);
+    word.len() == 4 && word.parse::<u32>().is_ok_and(|y| (1900..=2100).contains(&y))
+}
+
+/// Written dates: `March 7, 2024`, `Mar 7 2024`, `7 March 2024`, `7th of March, 2024`.
+fn written_dates(text: &str) -> Vec<Span> {
+    let mut words = Vec::new();
+    let mut offset = 0;
+    for piece in text.split_inclusive(char::is_whitespace) {
+        let word = piece.trim_end();
+        if !word.is_empty() {
+            words.push((offset, word));
+        }
+        offset += piece.len();
+    }
+    let end_of = |(start, word): (usize, &str)| start + word.trim_end_matches(['.', ',', ';', ':', ')', '!', '?']).len();
+    let mut spans = Vec::new();
+    for (i, &(start, word)) in words.iter().enumerate() {
+        if !is_month(word) {
+            continue;
+        }
+        // Month Day[,] Year
+        if let (Some(&day), Some(&year)) = (words.get(i + 1), words.get(i + 2))
+            && is_day(day.1)
+            && is_year(year.1)
+        {
+            spans.push((start, end_of(year), "[DATE]"));
+            continue;
+        }
+        // Day [of] Month[,] Year
+        let day_before = match (i.checked_sub(1).map(|j| words[j]), i.checked_sub(2).map(|j| words[j])) {
+            (Some((_, "of")), Some(day)) if is_day(day.1) => Some(day),
+            (Some(day), _) if is_day(day.1) => Some(day),
+            _ => None,
+        };
+        if let (Some(day), Some(&year)) = (day_before, words.get(i + 1))
+            && is_year(year.1)
+        {
+            spans.push((day.0, end_of(year), "[DATE]"));
+        }
+    }
     spans
 }
 
@@ -307,6 +373,8 @@ mod tests {
             ("card 4111 1111 1111 1111 expires", "card [CARD] expires"),
             ("ssn 123-45-6789", "ssn [SSN]"),
             ("born 1984-03-07 or 07/03/1984", "born [DATE] or [DATE]"),
+            ("heard on March 7, 2024 and 7th of March 2024.", "heard on [DATE] and [DATE]."),
+            ("signed 12 Sept 2023, filed Jan. 3 2024", "signed [DATE], filed [DATE]"),
             ("call +1 (555) 123-4567 now", "call [PHONE] now"),
             ("or 020 7946 0958", "or [PHONE]"),
         ];
@@ -322,6 +390,7 @@ mod tests {
             "IBAN DE89 3704 0044 0532 0130 01 fails mod 97",
             "version 1.2.3 and 999.1.1.1",
             "room 42, 7 people, in 2024",
+            "in March 2024 we may meet on the 7th",
             "ssn 000-12-3456 is not valid",
             "a@b is not an address",
         ] {

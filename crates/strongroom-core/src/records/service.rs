@@ -352,11 +352,16 @@ impl Records {
                 schema.field(&name).ok_or_else(|| CoreError::InvalidInput(format!("fields.{name}: unknown")))?;
             self.place(&mut record, field, value, &key, &mut index, context).await?;
         }
-        if let Some(subject_value) = new.subject.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        let subject_value = new.subject.as_deref().map(str::trim).filter(|s| !s.is_empty());
+        if let Some(subject_value) = subject_value {
             record.subject_index = Some(self.subject_digest(subject_value, context).await?);
         }
         let written: Vec<String> = record.public.keys().chain(record.sealed.keys()).cloned().collect();
-        let event = self.audit.event(EventType::RecordCreate, context).target(record_target(&record)).fields(written);
+        let mut event =
+            self.audit.event(EventType::RecordCreate, context).target(record_target(&record)).fields(written);
+        if let Some(subject_value) = subject_value {
+            event = event.personal("subject", self.audit.pseudonym(subject_value)?);
+        }
         self.store.insert_record(&record, &index, &[self.audit.seal(&event)?]).await?;
         Ok(self.view(&record, schema, subject, context))
     }
@@ -757,5 +762,169 @@ impl Records {
         } else {
             Err(not_found(&resource(&record)))
         }
+    }
+
+    /// Puts a record on legal hold (or lifts it): a held record is neither
+    /// deleted, nor expired, nor erased with its subject. Needs a justification.
+    pub async fn hold(
+        &self,
+        subject: &Subject,
+        collection_name: &str,
+        id: &str,
+        hold: bool,
+        justification: &str,
+        context: &AuditContext,
+    ) -> Result<RecordView, CoreError> {
+        let collection = self.collection(collection_name).await?;
+        let mut record = self.live_record(collection_name, id).await?;
+        self.authz.authorize(subject, Action::RecordHold, &resource(&record), &Ask::default(), context).await?;
+        let justification = justification.trim();
+        if justification.chars().count() < crate::authz::MIN_JUSTIFICATION {
+            return Err(CoreError::InvalidInput("justification: at least 20 characters saying why".into()));
+        }
+        let event = self
+            .audit
+            .event(EventType::RecordHold, context)
+            .target(record_target(&record))
+            .detail("hold", hold)
+            .justification(justification);
+        if !self.store.set_hold(collection_name, id, hold, &[self.audit.seal(&event)?]).await? {
+            let state = if hold { "on legal hold already" } else { "not on legal hold" };
+            return Err(CoreError::Conflict(format!("record {id:?} is {state}")));
+        }
+        record.legal_hold = hold;
+        Ok(self.view(&record, &collection.schema, subject, context))
+    }
+
+    /// Crypto-shreds records whose time has passed (not those on legal hold),
+    /// up to `batch` at a time, with one `retention.run` event giving the
+    /// counts. Answers how many were shredded.
+    pub async fn sweep_expired(&self, batch: u32) -> Result<usize, CoreError> {
+        let context = AuditContext::service("retention");
+        let now = self.now();
+        let (due, held) = self.store.expired(now, batch).await?;
+        if due.is_empty() {
+            return Ok(0);
+        }
+        let mut per_collection = BTreeMap::<String, i64>::new();
+        for (collection, _) in &due {
+            *per_collection.entry(collection.clone()).or_default() += 1;
+        }
+        let mut event = self
+            .audit
+            .event(EventType::RetentionRun, &context)
+            .detail("shredded", i64::try_from(due.len()).unwrap_or(i64::MAX))
+            .detail("held", held)
+            .detail("method", "crypto-shred: each record's data key is destroyed");
+        for (collection, count) in per_collection {
+            event = event.detail(&format!("shredded.{collection}"), count);
+        }
+        if self.store.shred(&due, Some(now), &[self.audit.seal(&event)?]).await? {
+            Ok(due.len())
+        } else {
+            // A record was put on hold or changed meanwhile: nothing was
+            // shredded or recorded; the next run sees the new state.
+            Ok(0)
+        }
+    }
+
+    /// The records of a data subject (the HMAC of the normalised subject).
+    async fn subject_records(&self, subject_value: &str) -> Result<Vec<StoredRecord>, CoreError> {
+        let normalized_subject = normalized(&Value::String(subject_value.to_owned()));
+        match self.keyring.mac(SUBJECT_INDEX_KEY, normalized_subject.as_bytes()).await {
+            Ok((_, digest)) => {
+                let digest: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+                Ok(self.store.records_of_subject(&digest).await?)
+            }
+            Err(CoreError::KeyNotFound(_)) => Ok(Vec::new()),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Everything about a data subject, decrypted, across collections and
+    /// matters: `subject.export` (admins), with a justification and purpose
+    /// like any reveal; audited as `subject.export` with the subject's HMAC.
+    pub async fn export_subject(
+        &self,
+        subject: &Subject,
+        subject_value: &str,
+        ask: &Ask<'_>,
+        context: &AuditContext,
+    ) -> Result<Vec<(StoredRecord, Map<String, Value>)>, CoreError> {
+        self.authz.authorize(subject, Action::SubjectExport, &Resource::Service, ask, context).await?;
+        let subject_value = subject_value.trim();
+        if subject_value.is_empty() {
+            return Err(CoreError::InvalidInput("subject: required".into()));
+        }
+        let now = self.now();
+        let mut exported = Vec::new();
+        for record in self.subject_records(subject_value).await? {
+            if record.expires_at.is_some_and(|at| at <= now) {
+                continue;
+            }
+            let key = self.data_key(&record).await?;
+            let mut fields = record.public.clone();
+            for (name, sealed) in &record.sealed {
+                let plaintext =
+                    strongroom_crypto::open(&key, sealed, &record_context(&record.collection, &record.id, name))?;
+                let value: Value = serde_json::from_slice(plaintext.expose())
+                    .map_err(|_| CoreError::Crypto(strongroom_crypto::CryptoError::Decrypt))?;
+                fields.insert(name.clone(), value);
+            }
+            exported.push((record, fields));
+        }
+        let mut event = self
+            .audit
+            .event(EventType::SubjectExport, context)
+            .target(Target::new("subject", "hmac"))
+            .personal("subject", self.audit.pseudonym(subject_value)?)
+            .detail("records", i64::try_from(exported.len()).unwrap_or(i64::MAX))
+            .justification(ask.justification.unwrap_or_default().trim());
+        if let Some(purpose) = ask.purpose {
+            event = event.purpose(purpose);
+        }
+        self.audit.record(&event).await?;
+        Ok(exported)
+    }
+
+    /// Crypto-shreds everything about a data subject, except records on
+    /// legal hold: `subject.erase` (admins), with a justification; one
+    /// transaction with its `subject.erase` event. Answers the erased and the
+    /// held records (collection, id).
+    pub async fn erase_subject(
+        &self,
+        subject: &Subject,
+        subject_value: &str,
+        justification: &str,
+        context: &AuditContext,
+    ) -> Result<(Vec<(String, String)>, Vec<(String, String)>), CoreError> {
+        self.authz.authorize(subject, Action::SubjectErase, &Resource::Service, &Ask::default(), context).await?;
+        let justification = justification.trim();
+        if justification.chars().count() < crate::authz::MIN_JUSTIFICATION {
+            return Err(CoreError::InvalidInput("justification: at least 20 characters saying why".into()));
+        }
+        let subject_value = subject_value.trim();
+        if subject_value.is_empty() {
+            return Err(CoreError::InvalidInput("subject: required".into()));
+        }
+        let (held, erasable): (Vec<StoredRecord>, Vec<StoredRecord>) =
+            self.subject_records(subject_value).await?.into_iter().partition(|r| r.legal_hold);
+        let erased: Vec<(String, String)> = erasable.iter().map(|r| (r.collection.clone(), r.id.clone())).collect();
+        let held: Vec<(String, String)> = held.iter().map(|r| (r.collection.clone(), r.id.clone())).collect();
+        let event = self
+            .audit
+            .event(EventType::SubjectErase, context)
+            .target(Target::new("subject", "hmac"))
+            .personal("subject", self.audit.pseudonym(subject_value)?)
+            .detail("erased", i64::try_from(erased.len()).unwrap_or(i64::MAX))
+            .detail("held", i64::try_from(held.len()).unwrap_or(i64::MAX))
+            .detail("method", "crypto-shred: each record's data key is destroyed")
+            .justification(justification);
+        if !self.store.shred(&erased, None, &[self.audit.seal(&event)?]).await? {
+            return Err(CoreError::Conflict(
+                "a record of the subject changed meanwhile; nothing was erased, retry".into(),
+            ));
+        }
+        Ok((erased, held))
     }
 }

@@ -217,6 +217,9 @@ pub(crate) fn routes() -> Routes {
         .patch("/v1/collections/{c}/records/{id}", Decides(Action::RecordWrite), records::update_record)
         .delete("/v1/collections/{c}/records/{id}", Decides(Action::RecordDelete), records::delete_record)
         .post("/v1/collections/{c}/records/{id}/decrypt", Decides(Action::RecordDecrypt), records::decrypt_record)
+        .post("/v1/collections/{c}/records/{id}/hold", Decides(Action::RecordHold), records::hold_record)
+        .post("/v1/subjects/{subject}/export", Decides(Action::SubjectExport), records::export_subject)
+        .post("/v1/subjects/{subject}/erase", Decides(Action::SubjectErase), records::erase_subject)
 }
 
 /// Refuses routes without a declared access, and answers of routes that
@@ -589,7 +592,8 @@ mod tests {
                     .replace("{index}", "0")
                     .replace("{id}", "probe")
                     .replace("{principal}", "user:probe")
-                    .replace("{c}", "probe");
+                    .replace("{c}", "probe")
+                    .replace("{subject}", "probe");
                 let request = Request::builder()
                     .method(Method::from_bytes(method.to_uppercase().as_bytes()).unwrap())
                     .uri(concrete)

@@ -14,8 +14,9 @@ use serde_json::Value;
 use strongroom_core::authz::Ask;
 use strongroom_core::records::{CollectionRecord, CollectionSchema, NewRecord, REVEAL_WARNING, RecordQuery};
 use strongroom_proto::{
-    CollectionDef, CollectionList, CollectionView, CreateRecord, FieldDef, RecordList, RecordView, RevealRequest,
-    RevealResponse, UpdateRecord,
+    CollectionDef, CollectionList, CollectionView, CreateRecord, ExportedRecord, FieldDef, HoldRequest, RecordList,
+    RecordRef, RecordView, RevealRequest, RevealResponse, SubjectEraseRequest, SubjectErasure, SubjectExport,
+    SubjectExportRequest, UpdateRecord,
 };
 
 use crate::{ApiError, ApiJson, AppState, Caller};
@@ -292,4 +293,75 @@ pub(crate) async fn decrypt_record(
     let decrypted_fields =
         state.records.decrypt(&caller.subject, &collection, &id, &request.fields, &ask, &caller.context).await?;
     Ok(Json(RevealResponse { decrypted_fields, warning: REVEAL_WARNING.to_owned() }))
+}
+
+/// Puts a record on legal hold (`{"hold": false}` lifts it): it cannot be
+/// deleted, expire or be erased with its subject meanwhile. Needs a justification.
+#[utoipa::path(post, path = "/v1/collections/{c}/records/{id}/hold", tag = "records",
+    params(("c" = String, Path, description = "Collection"), ("id" = String, Path, description = "Record id")),
+    request_body = HoldRequest,
+    responses((status = 200, description = "The record, as the caller may see it", body = RecordView)),
+    security(("bearer" = [])))]
+pub(crate) async fn hold_record(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((collection, id)): Path<(String, String)>,
+    ApiJson(request): ApiJson<HoldRequest>,
+) -> Result<Json<RecordView>, ApiError> {
+    let view = state
+        .records
+        .hold(&caller.subject, &collection, &id, request.hold, &request.justification, &caller.context)
+        .await?;
+    Ok(Json(record_view(view)))
+}
+
+/// Everything about a data subject (the `subject` given when records were
+/// created), decrypted, across collections and matters. Admins, with a
+/// justification and purpose; audited as `subject.export`.
+#[utoipa::path(post, path = "/v1/subjects/{subject}/export", tag = "records",
+    params(("subject" = String, Path, description = "The data subject, as given with the records")),
+    request_body = SubjectExportRequest,
+    responses((status = 200, description = "The subject's records, decrypted", body = SubjectExport)),
+    security(("bearer" = [])))]
+pub(crate) async fn export_subject(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(subject): Path<String>,
+    ApiJson(request): ApiJson<SubjectExportRequest>,
+) -> Result<Json<SubjectExport>, ApiError> {
+    let ask = Ask { justification: Some(&request.justification), purpose: request.purpose.as_deref() };
+    let exported = state.records.export_subject(&caller.subject, &subject, &ask, &caller.context).await?;
+    Ok(Json(SubjectExport {
+        records: exported
+            .into_iter()
+            .map(|(record, fields)| ExportedRecord {
+                collection: record.collection,
+                id: record.id,
+                matter: record.matter_id,
+                fields,
+                created_at: record.created_at,
+            })
+            .collect(),
+        warning: REVEAL_WARNING.to_owned(),
+    }))
+}
+
+/// Crypto-shreds everything about a data subject, except records on legal
+/// hold, and reports both. Admins, with a justification; audited as `subject.erase`.
+#[utoipa::path(post, path = "/v1/subjects/{subject}/erase", tag = "records",
+    params(("subject" = String, Path, description = "The data subject, as given with the records")),
+    request_body = SubjectEraseRequest,
+    responses((status = 200, description = "What was erased and what is held", body = SubjectErasure)),
+    security(("bearer" = [])))]
+pub(crate) async fn erase_subject(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(subject): Path<String>,
+    ApiJson(request): ApiJson<SubjectEraseRequest>,
+) -> Result<Json<SubjectErasure>, ApiError> {
+    let (erased, held) =
+        state.records.erase_subject(&caller.subject, &subject, &request.justification, &caller.context).await?;
+    let refs =
+        |list: Vec<(String, String)>| list.into_iter().map(|(collection, id)| RecordRef { collection, id }).collect();
+    Ok(Json(SubjectErasure { erased: refs(erased), held: refs(held) }))
 }

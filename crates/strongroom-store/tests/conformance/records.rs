@@ -39,7 +39,8 @@ pub async fn records_seal_page_search_update_and_shred(database: TestDatabase) {
         .await
         .unwrap(),
     );
-    let records = Records::new(db.records_store(), Arc::clone(&ring), Arc::clone(&authz), audit, clock);
+    let records =
+        Records::new(db.records_store(), Arc::clone(&ring), Arc::clone(&authz), audit, Arc::clone(&clock) as _);
     records.ensure_templates(&ctx()).await.unwrap();
     assert!(records.ensure_templates(&ctx()).await.unwrap().is_empty(), "templates are created once");
 
@@ -117,4 +118,21 @@ pub async fn records_seal_page_search_update_and_shred(database: TestDatabase) {
         records.list(&admin, "pii_vault", search("ref-33"), &ctx()).await.unwrap().0.is_empty(),
         "index entries go too"
     );
+
+    // Retention: an expired record is shredded by the sweep, a held one is not.
+    let short = |reference: &str| NewRecord {
+        matter_id: "m-a".into(),
+        fields: fields(json!({"payload": 1, "purpose": "check", "reference": reference})),
+        subject: None,
+        expires_at: Some(1_800_000_000 + 10),
+    };
+    let gone = records.create(&admin, "pii_vault", short("soon-1"), &ctx()).await.unwrap().id;
+    let kept = records.create(&admin, "pii_vault", short("soon-2"), &ctx()).await.unwrap().id;
+    records.hold(&admin, "pii_vault", &kept, true, "litigation hold for the test", &ctx()).await.unwrap();
+    assert_eq!(records.sweep_expired(100).await.unwrap(), 0, "nothing has expired yet");
+    clock.advance(Duration::from_secs(11));
+    assert_eq!(records.sweep_expired(100).await.unwrap(), 1);
+    assert_eq!(records.sweep_expired(100).await.unwrap(), 0);
+    assert!(db.records_store().record("pii_vault", &gone).await.unwrap().is_none(), "shredded");
+    assert!(db.records_store().record("pii_vault", &kept).await.unwrap().is_some(), "held");
 }

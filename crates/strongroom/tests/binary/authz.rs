@@ -34,7 +34,10 @@ async fn call(server: &TestServer, method: &str, path: &str, token: &str, body: 
 /// Starts a server with an admin (`admin`) and a reader (`rui`); answers
 /// their access tokens and the reader's id.
 async fn admin_and_reader() -> (TestServer, String, String, String) {
-    let server = server().start();
+    admin_and_reader_on(server().start()).await
+}
+
+async fn admin_and_reader_on(server: TestServer) -> (TestServer, String, String, String) {
     let init = cli(&server, &["init", "--password-stdin"], Some(&format!("{PASSWORD}\n")));
     assert_eq!(init.code, Some(0), "{init:?}");
     let args = ["user", "create", "--username", "rui", "--email", "rui@example.com", "--role", "reader"];
@@ -471,4 +474,115 @@ async fn pii_vault_records_count_their_reads_are_found_by_reference_and_expire()
     .await;
     assert_eq!((status, body["code"].as_str()), (409, Some("conflict")), "{body}");
     assert!(body["detail"].as_str().unwrap().contains("\"reference\" would be removed"), "{body}");
+}
+
+#[tokio::test]
+async fn legal_holds_keep_records_from_expiry_and_erasure_while_subjects_export_and_erase() {
+    let started = server().env("STRONGROOM_RECORDS_RETENTION_SWEEP_SECONDS", "1").start();
+    let (server, admin, reader, _) = admin_and_reader_on(started).await;
+    let (status, _) = call(&server, "POST", "/v1/matters", &admin, Some(json!({"id": "m1", "name": "M"}))).await;
+    assert_eq!(status, 201);
+    let create = |subject: &str, ttl: Option<i64>| {
+        let mut body = json!({"matter": "m1", "subject": subject,
+                              "fields": {"payload": {"note": format!("about {subject}")}, "purpose": "kyc"}});
+        if let Some(ttl) = ttl {
+            body["ttl"] = json!(ttl);
+        }
+        body
+    };
+    let mut ids = Vec::new();
+    for (subject, ttl) in [
+        ("ann@example.com", None),
+        ("ann@example.com", None),
+        ("bob@example.com", Some(2)),
+        ("bob@example.com", Some(2)),
+    ] {
+        let (status, created) =
+            call(&server, "POST", "/v1/collections/pii_vault/records", &admin, Some(create(subject, ttl))).await;
+        assert_eq!(status, 201, "{created}");
+        ids.push(created["id"].as_str().unwrap().to_owned());
+    }
+    let record = |id: &str| format!("/v1/collections/pii_vault/records/{id}");
+    let hold = |hold: bool, why: &str| json!({"hold": hold, "justification": why});
+    let (status, body) =
+        call(&server, "POST", &format!("{}/hold", record(&ids[1])), &admin, Some(hold(true, "short"))).await;
+    assert_eq!(status, 400, "a hold needs a justification: {body}");
+    let (status, body) = call(
+        &server,
+        "POST",
+        &format!("{}/hold", record(&ids[1])),
+        &reader,
+        Some(hold(true, "litigation hold for case 12")),
+    )
+    .await;
+    assert_eq!(status, 404, "a reader without a grant cannot see it, let alone hold it: {body}");
+    for id in [&ids[1], &ids[3]] {
+        let (status, held) = call(
+            &server,
+            "POST",
+            &format!("{}/hold", record(id)),
+            &admin,
+            Some(hold(true, "litigation hold for case 12")),
+        )
+        .await;
+        assert_eq!((status, held["legal_hold"].as_bool()), (200, Some(true)), "{held}");
+    }
+    let (status, body) = call(&server, "DELETE", &record(&ids[1]), &admin, None).await;
+    assert_eq!((status, body["code"].as_str()), (409, Some("conflict")), "a held record is not deleted: {body}");
+
+    // Export: everything about ann, decrypted, with a justification; audited under the subject's HMAC.
+    let export = json!({"justification": "subject access request #881 from ann", "purpose": "subject_request"});
+    let (status, exported) =
+        call(&server, "POST", "/v1/subjects/ann@example.com/export", &admin, Some(export.clone())).await;
+    assert_eq!(status, 200, "{exported}");
+    assert_eq!(exported["records"].as_array().unwrap().len(), 2);
+    assert_eq!(exported["records"][0]["fields"]["payload"]["note"], "about ann@example.com");
+    let (status, _) = call(&server, "POST", "/v1/subjects/ann@example.com/export", &reader, Some(export)).await;
+    assert_eq!(status, 403, "subject requests are for admins");
+    let (status, found) = call(&server, "GET", "/v1/audit/events?hmac_of=ann@example.com", &admin, None).await;
+    assert_eq!(status, 200);
+    let types: Vec<&str> =
+        found["events"].as_array().unwrap().iter().map(|e| e["event"]["type"].as_str().unwrap()).collect();
+    assert!(types.contains(&"subject.export") && types.contains(&"record.create"), "{types:?}");
+    assert!(!found.to_string().contains("ann@example.com"), "the subject is in the log only as an HMAC");
+
+    // Erase: the held record stays, the other is shredded.
+    let (status, erased) = call(
+        &server,
+        "POST",
+        "/v1/subjects/ann@example.com/erase",
+        &admin,
+        Some(json!({"justification": "erasure request #882 from ann"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{erased}");
+    assert_eq!(erased["erased"].as_array().unwrap().len(), 1);
+    assert_eq!(erased["held"][0]["id"], ids[1].as_str());
+    let (status, _) = call(&server, "GET", &record(&ids[0]), &admin, None).await;
+    assert_eq!(status, 404);
+    let (status, _) = call(&server, "GET", &record(&ids[1]), &admin, None).await;
+    assert_eq!(status, 200);
+
+    // Retention: bob's records expire; the held one is counted, not shredded.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let runs = audited(&server, &admin, "retention.run").await;
+    if runs.is_empty() {
+        let (_, all) = call(&server, "GET", "/v1/audit/events?limit=200", &admin, None).await;
+        let types: Vec<&str> =
+            all["events"].as_array().unwrap().iter().map(|e| e["event"]["type"].as_str().unwrap()).collect();
+        panic!("no retention run recorded; events: {types:?}; logs: {}", server.logs());
+    }
+    assert_eq!(runs.iter().map(|r| r["details"]["shredded"].as_i64().unwrap()).sum::<i64>(), 1, "{runs:?}");
+    assert!(runs.iter().any(|r| r["details"]["held"] == 1), "{runs:?}");
+    let (status, erased_bob) = call(
+        &server,
+        "POST",
+        "/v1/subjects/bob@example.com/erase",
+        &admin,
+        Some(json!({"justification": "erasure request #883 from bob"})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(erased_bob["erased"].as_array().unwrap().len(), 0, "the expired one is already gone: {erased_bob}");
+    assert_eq!(erased_bob["held"].as_array().unwrap().len(), 1, "the held one is still there: {erased_bob}");
 }
