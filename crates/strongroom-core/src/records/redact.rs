@@ -13,16 +13,16 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 /// A detected span: byte range and placeholder.
 type Span = (usize, usize, &'static str);
 
+/// The label of a span that is recognised as something else than personal
+/// data (an IBAN-shaped account number that fails its check): it shadows
+/// other detectors and is left as it is.
+const NOT_PERSONAL: &str = "";
+
 /// The text with every detected value replaced by its placeholder.
 pub fn redact(text: &str) -> String {
-    let mut spans = detect(text);
-    spans.sort_by_key(|&(start, end, _)| (start, std::cmp::Reverse(end)));
     let mut out = String::with_capacity(text.len());
     let mut at = 0;
-    for (start, end, label) in spans {
-        if start < at {
-            continue;
-        }
+    for (start, end, label) in detect(text) {
         out.push_str(&text[at..start]);
         out.push_str(label);
         at = end;
@@ -31,22 +31,44 @@ pub fn redact(text: &str) -> String {
     out
 }
 
-/// Every detected span, possibly overlapping (the earliest, longest wins).
+/// The detected spans, in order and without overlaps: where detectors
+/// disagree (digits inside an IBAN or a URL), the span that starts first,
+/// and of those the longest, wins.
 pub fn detect(text: &str) -> Vec<Span> {
     let mut spans = Vec::new();
     spans.extend(words(text));
     spans.extend(ibans(text));
     spans.extend(number_runs(text));
     spans.extend(written_dates(text));
-    spans
+    spans.sort_by_key(|&(start, end, _)| (start, std::cmp::Reverse(end)));
+    let mut kept: Vec<Span> = Vec::with_capacity(spans.len());
+    for span in spans {
+        if kept.last().is_none_or(|last| span.0 >= last.1) {
+            kept.push(span);
+        }
+    }
+    kept.retain(|span| span.2 != NOT_PERSONAL);
+    kept
 }
 
-const MONTHS: [&str; 12] =
-    ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december"];
+const MONTHS: [&str; 12] = [
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+];
 
 /// A month's name or its three-letter abbreviation (`Sept` too), any case.
 fn is_month(word: &str) -> bool {
-    let word = word.trim_end_matches('.').to_lowercase();
+    let word = word.trim_end_matches(['.', ',', ';']).to_lowercase();
     word.len() >= 3 && MONTHS.iter().any(|m| *m == word || (word.len() <= 4 && m.starts_with(word.as_str())))
 }
 
@@ -77,7 +99,8 @@ fn written_dates(text: &str) -> Vec<Span> {
         }
         offset += piece.len();
     }
-    let end_of = |(start, word): (usize, &str)| start + word.trim_end_matches(['.', ',', ';', ':', ')', '!', '?']).len();
+    let end_of =
+        |(start, word): (usize, &str)| start + word.trim_end_matches(['.', ',', ';', ':', ')', '!', '?']).len();
     let mut spans = Vec::new();
     for (i, &(start, word)) in words.iter().enumerate() {
         if !is_month(word) {
@@ -207,6 +230,13 @@ fn ibans(text: &str) -> Vec<Span> {
                 spans.push((i, end, "[IBAN]"));
                 i = end;
             }
+            // Shaped like an IBAN but failing its check: an account number
+            // of some kind, whose digit groups are no card or phone number.
+            None if chars.len() >= 15 => {
+                let end = chars[chars.len() - 1].1;
+                spans.push((i, end, NOT_PERSONAL));
+                i = end;
+            }
             None => i += 1,
         }
     }
@@ -289,13 +319,47 @@ fn classify_number(run: &str) -> Option<&'static str> {
     if is_card_shaped(run) && (13..=19).contains(&digits.len()) && luhn(&digits) {
         return Some("[CARD]");
     }
-    let phone_shaped = run.chars().all(|c| c.is_ascii_digit() || " -.()+/".contains(c)) && !run.contains('/');
-    let international = run.starts_with('+');
-    let grouped = run.contains([' ', '-', '(', '.']);
-    if phone_shaped && (7..=15).contains(&digits.len()) && (international || grouped || digits.len() >= 10) {
-        return Some("[PHONE]");
+    is_phone(run).then_some("[PHONE]")
+}
+
+/// Phone numbers as people write them: international (`+` and 8-15
+/// digits), with an area code in parentheses, or in the usual national
+/// groupings: `415-555-0132`, `555-0132`, `415.555.0132`, `01.23.45.67.89`,
+/// `020 7946 0958`, `07700 900123`, `415 555 0132`. Bare digit strings and other groupings
+/// (part numbers, ISBNs, versions, invoice numbers) are not phones.
+fn is_phone(run: &str) -> bool {
+    let digits = run.chars().filter(char::is_ascii_digit).count();
+    if !run.chars().all(|c| c.is_ascii_digit() || " -.()+".contains(c)) || !(7..=15).contains(&digits) {
+        return false;
     }
-    None
+    if run.starts_with('+') {
+        return digits >= 8;
+    }
+    if run.starts_with('(') {
+        return digits >= 10 && run.find(')').is_some_and(|close| (4..=6).contains(&close));
+    }
+    let groups = |separator: char| -> Option<Vec<usize>> {
+        let parts: Vec<&str> = run.split(separator).collect();
+        parts
+            .iter()
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+            .then(|| parts.iter().map(|p| p.len()).collect())
+    };
+    let us = |g: &[usize]| matches!(g, [3, 4] | [3, 3, 4]);
+    let pairs = |g: &[usize]| g.len() >= 4 && g.iter().all(|n| *n == 2);
+    if let Some(g) = groups('-') {
+        return g.len() > 1 && us(&g);
+    }
+    if let Some(g) = groups('.') {
+        // Not 555.0132: with dots that is more often a decimal number.
+        return matches!(g.as_slice(), [3, 3, 4]) || pairs(&g);
+    }
+    if let Some(g) = groups(' ') {
+        // A national number after its trunk 0: 020 7946 0958, 07700 900123, 030 12345678.
+        let trunk = run.starts_with('0') && (2..=5).contains(&g[0]) && g[1..].iter().all(|n| (2..=8).contains(n));
+        return g.len() > 1 && (us(&g) || pairs(&g) || (trunk && (9..=12).contains(&digits)));
+    }
+    false
 }
 
 /// Digits alone, or in the groups cards are printed in (4-4-4-4, 4-4-4-4-3,
@@ -333,7 +397,9 @@ fn is_date(run: &str) -> bool {
     for sep in ['-', '/', '.'] {
         let Some(n) = numbers(sep) else { continue };
         let lens: Vec<usize> = run.split(sep).map(str::len).collect();
-        if lens[0] == 4 && valid(n[0], n[1], n[2]) {
+        // Year first: 2024-03-07, 2024/3/7, but 2024.03.07 only with two-digit
+        // parts (2024.3.1 is a version number).
+        if lens[0] == 4 && valid(n[0], n[1], n[2]) && (sep != '.' || (lens[1] == 2 && lens[2] == 2)) {
             return true;
         }
         if lens[2] == 4 && (valid(n[2], n[1], n[0]) || valid(n[2], n[0], n[1])) {
