@@ -99,6 +99,7 @@ pub(crate) const KEYS: &[(&str, &[&str])] = &[
     ),
     ("authz", &["policy_dir", "purposes", "decrypt_mfa_max_age_seconds", "policy_refresh_seconds"]),
     ("records", &["retention_sweep_seconds"]),
+    ("blobs", &["backend", "dir", "s3_endpoint", "s3_bucket", "s3_region", "s3_prefix"]),
 ];
 
 /// Every key as `(dotted name, environment variable)`, e.g.
@@ -234,6 +235,9 @@ mod tests {
         full.audit.sink_syslog = Some("udp://h:1".into());
         full.audit.alert_webhook_url = Some("w".into());
         full.authz.policy_dir = Some("p".into());
+        full.blobs.dir = Some("b".into());
+        full.blobs.s3_endpoint = Some("http://s".into());
+        full.blobs.s3_bucket = Some("b".into());
         let table = Table::try_from(full).unwrap();
         let mut from_schema: Vec<(String, String)> = Vec::new();
         for (name, value) in &table {

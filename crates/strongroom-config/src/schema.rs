@@ -66,6 +66,8 @@ pub struct Config {
     pub authz: AuthzConfig,
     /// Records: retention.
     pub records: RecordsConfig,
+    /// Where blob ciphertext is stored.
+    pub blobs: BlobsConfig,
 }
 
 impl Default for Config {
@@ -81,6 +83,7 @@ impl Default for Config {
             identity: IdentityConfig::default(),
             authz: AuthzConfig::default(),
             records: RecordsConfig::default(),
+            blobs: BlobsConfig::default(),
         }
     }
 }
@@ -504,6 +507,40 @@ pub struct RecordsConfig {
 impl Default for RecordsConfig {
     fn default() -> Self {
         Self { retention_sweep_seconds: 60 }
+    }
+}
+
+/// `[blobs]`: where blob ciphertext goes (it is sealed before it leaves the
+/// server, so neither holds plaintext).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BlobsConfig {
+    /// `disk` (under `dir`) or `s3`.
+    pub backend: String,
+    /// The directory of the `disk` backend; `<data_dir>/blobs` when unset.
+    pub dir: Option<PathBuf>,
+    /// The S3-compatible endpoint, e.g. `https://s3.eu-west-1.amazonaws.com`
+    /// or `http://127.0.0.1:9000`. Credentials come from `AWS_ACCESS_KEY_ID`
+    /// and `AWS_SECRET_ACCESS_KEY` (and `AWS_SESSION_TOKEN`).
+    pub s3_endpoint: Option<String>,
+    /// The bucket (it must exist).
+    pub s3_bucket: Option<String>,
+    /// The SigV4 region.
+    pub s3_region: String,
+    /// Prepended to every object name.
+    pub s3_prefix: String,
+}
+
+impl Default for BlobsConfig {
+    fn default() -> Self {
+        Self {
+            backend: "disk".into(),
+            dir: None,
+            s3_endpoint: None,
+            s3_bucket: None,
+            s3_region: "us-east-1".into(),
+            s3_prefix: String::new(),
+        }
     }
 }
 

@@ -31,6 +31,12 @@ pub enum CoreError {
     /// A request value breaks a rule; the text names the field and the rule.
     #[error("{0}")]
     InvalidInput(String),
+    /// A body (an uploaded blob) exceeds its limit; the text names the limit.
+    #[error("{0}")]
+    TooLarge(String),
+    /// A requested byte range lies outside the content.
+    #[error("the range is outside the content's {0} bytes")]
+    RangeNotSatisfiable(u64),
     /// A key name breaks the naming rule; the text says which.
     #[error(
         "invalid key name {0:?}: use 1-128 characters of a-z, 0-9, '.', '_' and '-', starting with a letter or digit"
@@ -136,6 +142,8 @@ impl CoreError {
             Self::Denied(denial) => denial.kind.as_str(),
             Self::InvalidPolicy(_) => "invalid_policy",
             Self::InvalidInput(_) | Self::InvalidKeyName(_) | Self::InvalidKeyChange(_) => "invalid_request",
+            Self::TooLarge(_) => "payload_too_large",
+            Self::RangeNotSatisfiable(_) => "range_not_satisfiable",
             Self::KeyNotFound(_) => "key_not_found",
             Self::KeyExists(_) => "conflict",
             Self::KeyVersionNotFound { .. } => "key_version_not_found",

@@ -11,7 +11,7 @@ use strongroom_crypto::Kek;
 use crate::audit::{AuditContext, AuditLog, AuditSettings, AuditStore, CheckpointAnchor, Checkpointer};
 use crate::authz::{Authz, AuthzSettings, AuthzStore};
 use crate::identity::{Identity, IdentitySettings, IdentityStore};
-use crate::records::{Records, RecordsStore};
+use crate::records::{BlobStorage, Records, RecordsStore};
 use crate::{ApiKeyStore, ApiKeys, Clock, CoreError, KeyStore, Keyring};
 
 /// The storage ports the services run on.
@@ -29,6 +29,8 @@ pub struct ServicePorts {
     pub authz: Arc<dyn AuthzStore>,
     /// Collections and records.
     pub records: Arc<dyn RecordsStore>,
+    /// Where blob objects go; without one, blob fields refuse uploads.
+    pub blobs: Option<Arc<dyn BlobStorage>>,
 }
 
 /// How the audit log is set up.
@@ -88,8 +90,12 @@ impl Services {
             Authz::start(ports.authz, ports.identity, ports.api_keys, Arc::clone(&audit), Arc::clone(&clock), authz)
                 .await?,
         );
-        let records =
-            Arc::new(Records::new(ports.records, Arc::clone(&keyring), Arc::clone(&authz), Arc::clone(&audit), clock));
+        let mut records =
+            Records::new(ports.records, Arc::clone(&keyring), Arc::clone(&authz), Arc::clone(&audit), clock);
+        if let Some(blobs) = ports.blobs {
+            records = records.with_blob_storage(blobs);
+        }
+        let records = Arc::new(records);
         Ok(Self { audit, keyring, checkpointer, api_keys, identity, authz, records })
     }
 }

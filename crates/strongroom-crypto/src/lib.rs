@@ -42,6 +42,7 @@ mod password;
 mod sealed;
 mod secret;
 mod sign;
+pub mod sigv4;
 mod totp;
 
 pub use aead::AeadKey;
@@ -49,7 +50,7 @@ pub use blob::{
     BlobHeader, BlobLayout, BlobOpener, BlobSealer, DEFAULT_SEGMENT_SIZE, DecryptingReader, EncryptingWriter,
     FIXED_HEADER_LEN, MAX_SEGMENT_SIZE, MIN_SEGMENT_SIZE, SEGMENT_OVERHEAD,
 };
-pub use compare::{ct_eq, hmac_sha256, sha256};
+pub use compare::{Sha256Stream, ct_eq, hmac_sha256, sha256};
 pub use error::CryptoError;
 pub use jwt::{JwtError, ParsedJwt, jwt_assemble, jwt_signing_input};
 pub use kek::{Kek, KekId, LocalKek, PassphraseKek, PassphraseParams};

@@ -52,9 +52,9 @@ pub use identity::{
 pub use keys::{KeyList, KeyStateChanged, KeyVersionView, KeyView, SetKeyState};
 pub use problem::{PROBLEM_CONTENT_TYPE, PolicyProblem, Problem, ProblemCode};
 pub use records::{
-    CollectionDef, CollectionList, CollectionView, CreateRecord, ExportedRecord, FieldDef, HoldRequest, RecordList,
-    RecordRef, RecordView, RevealRequest, RevealResponse, SubjectEraseRequest, SubjectErasure, SubjectExport,
-    SubjectExportRequest, UpdateRecord,
+    BlobView, CollectionDef, CollectionList, CollectionView, CreateRecord, ExportedRecord, FieldDef, HoldRequest,
+    RecordList, RecordRef, RecordView, RevealRequest, RevealResponse, SubjectEraseRequest, SubjectErasure,
+    SubjectExport, SubjectExportRequest, UpdateRecord,
 };
 pub use transit::{
     BatchResults, CiphertextResult, ConfigureTransitKey, CreateTransitKey, DataKey, DataKeyRequest, DecryptItem,

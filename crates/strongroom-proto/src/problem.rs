@@ -79,6 +79,8 @@ pub enum ProblemCode {
     SelfApproval,
     /// Policies do not parse or validate; `errors` points at each line and column.
     InvalidPolicy,
+    /// The `Range` asked for lies outside the content (`Content-Range` gives its length).
+    RangeNotSatisfiable,
 }
 
 impl ProblemCode {
@@ -101,6 +103,7 @@ impl ProblemCode {
             Self::RequestTimeout => 408,
             Self::Conflict | Self::KeyUnusable => 409,
             Self::PayloadTooLarge => 413,
+            Self::RangeNotSatisfiable => 416,
             Self::UnsupportedMediaType => 415,
             Self::RateLimited => 429,
             Self::Internal => 500,
@@ -139,6 +142,7 @@ impl ProblemCode {
             Self::AccessRequestRequired => "access_request_required",
             Self::SelfApproval => "self_approval",
             Self::InvalidPolicy => "invalid_policy",
+            Self::RangeNotSatisfiable => "range_not_satisfiable",
         }
     }
 
@@ -173,6 +177,7 @@ impl ProblemCode {
             Self::AccessRequestRequired => "Approved access request required",
             Self::SelfApproval => "Self-approval refused",
             Self::InvalidPolicy => "Invalid policy",
+            Self::RangeNotSatisfiable => "Range not satisfiable",
         }
     }
 }
@@ -276,6 +281,7 @@ mod tests {
             ProblemCode::AccessRequestRequired,
             ProblemCode::SelfApproval,
             ProblemCode::InvalidPolicy,
+            ProblemCode::RangeNotSatisfiable,
         ];
         for code in all {
             let json = serde_json::to_value(code).unwrap();

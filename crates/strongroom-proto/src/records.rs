@@ -24,9 +24,12 @@ pub struct FieldDef {
     /// Exact-match search through a blind index (encrypted fields).
     #[serde(default)]
     pub searchable: bool,
-    /// The largest value, bytes of its JSON.
+    /// The largest value, bytes of its JSON (for a blob: of the file).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_bytes: Option<u64>,
+    /// For a blob: the accepted content types (`audio/*` for every audio type); empty: any.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub content_types: Vec<String>,
 }
 
 /// `POST /v1/collections`, and the schema in `PUT /v1/collections/{name}` (without `name`).
@@ -243,4 +246,19 @@ pub struct SubjectErasure {
     pub erased: Vec<RecordRef>,
     /// Kept because they are on legal hold.
     pub held: Vec<RecordRef>,
+}
+
+/// A stored blob (the answer of an upload).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct BlobView {
+    /// The blob field.
+    pub field: String,
+    /// Plaintext bytes.
+    pub size: u64,
+    /// As uploaded.
+    pub content_type: String,
+    /// Hex SHA-256 of the plaintext (also the `ETag`).
+    pub sha256: String,
+    /// Unix seconds.
+    pub created_at: i64,
 }

@@ -221,6 +221,11 @@ impl From<CoreError> for ApiError {
             CoreError::InvalidKeyName(_) | CoreError::InvalidKeyChange(_) | CoreError::InvalidInput(_) => {
                 Self::InvalidRequest(error.to_string())
             }
+            CoreError::TooLarge(detail) => Self::Refused { code: ProblemCode::PayloadTooLarge, detail },
+            CoreError::RangeNotSatisfiable(size) => Self::Refused {
+                code: ProblemCode::RangeNotSatisfiable,
+                detail: format!("the content has {size} bytes"),
+            },
             CoreError::Unauthenticated => Self::Unauthenticated,
             CoreError::LoginFailed => refused(ProblemCode::LoginFailed, &error),
             CoreError::TooManyAttempts { retry_after_seconds } => {

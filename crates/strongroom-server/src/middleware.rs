@@ -127,8 +127,33 @@ pub(crate) async fn refuse_declared_oversize(
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.parse::<u64>().ok());
     match declared {
-        Some(length) if length > limit as u64 => crate::ApiError::PayloadTooLarge.into_response(),
+        // Blob uploads stream to storage with their field's own limit.
+        Some(length) if length > limit as u64 && !is_blob_upload(&request) => {
+            crate::ApiError::PayloadTooLarge.into_response()
+        }
         _ => next.run(request).await,
+    }
+}
+
+/// `PUT …/blobs/{name}`: streamed, so exempt from the body limit and the
+/// request timeout (a gigabyte takes longer than an API call).
+pub(crate) fn is_blob_upload(request: &Request) -> bool {
+    request.method() == axum::http::Method::PUT && request.uri().path().contains("/blobs/")
+}
+
+/// Answers 408 when a request takes longer than `timeout`, except blob
+/// uploads (see [`is_blob_upload`]); downloads are timed until their headers.
+pub(crate) async fn time_limit(
+    axum::extract::State(timeout): axum::extract::State<std::time::Duration>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if is_blob_upload(&request) {
+        return next.run(request).await;
+    }
+    match tokio::time::timeout(timeout, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => axum::http::StatusCode::REQUEST_TIMEOUT.into_response(),
     }
 }
 

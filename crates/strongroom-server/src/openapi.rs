@@ -100,6 +100,8 @@ Every error answer is an RFC 9457 problem (`application/problem+json`) with a st
         crate::routes::records::hold_record,
         crate::routes::records::export_subject,
         crate::routes::records::erase_subject,
+        crate::routes::records::upload_blob,
+        crate::routes::records::download_blob,
     ),
     components(schemas(Problem, ProblemCode, PolicyProblem, Health, Readiness, ReadinessCheck, CheckState)),
     modifiers(&ProblemDefaults, &ApiKeySecurity),

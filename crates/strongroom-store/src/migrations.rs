@@ -21,6 +21,7 @@ pub(crate) const SQLITE: &[Source] = &[
     (6, "api_key_limits", include_str!("../migrations/sqlite/0006_api_key_limits.sql")),
     (7, "authz", include_str!("../migrations/sqlite/0007_authz.sql")),
     (8, "records", include_str!("../migrations/sqlite/0008_records.sql")),
+    (9, "record_blobs", include_str!("../migrations/sqlite/0009_record_blobs.sql")),
 ];
 
 pub(crate) const POSTGRES: &[Source] = &[
@@ -32,6 +33,7 @@ pub(crate) const POSTGRES: &[Source] = &[
     (6, "api_key_limits", include_str!("../migrations/postgres/0006_api_key_limits.sql")),
     (7, "authz", include_str!("../migrations/postgres/0007_authz.sql")),
     (8, "records", include_str!("../migrations/postgres/0008_records.sql")),
+    (9, "record_blobs", include_str!("../migrations/postgres/0009_record_blobs.sql")),
 ];
 
 pub(crate) fn migrator(sources: &[Source]) -> Migrator {

@@ -10,7 +10,7 @@ use base64::engine::general_purpose::STANDARD;
 use sqlx::Row;
 use strongroom_core::StoreError;
 use strongroom_core::audit::AuditRecord;
-use strongroom_core::records::{CollectionRecord, Cursor, IndexEntry, RecordsStore, StoredRecord};
+use strongroom_core::records::{BlobMeta, CollectionRecord, Cursor, IndexEntry, RecordsStore, StoredRecord};
 
 use crate::error::map;
 use crate::settings::{PostgresStore, SqliteStore};
@@ -434,6 +434,93 @@ macro_rules! impl_records_store {
                 .await
                 .map_err(map)?;
                 rows.iter().map(Self::record_from_row).collect()
+            }
+
+            async fn put_blob(&self, blob: &BlobMeta, audit: &[AuditRecord]) -> Result<Option<String>, StoreError> {
+                let mut tx = self.begin_write().await?;
+                let previous: Option<String> = sqlx::query(
+                    "SELECT object FROM record_blobs WHERE collection = $1 AND record_id = $2 AND field = $3",
+                )
+                .bind(&blob.collection)
+                .bind(&blob.record_id)
+                .bind(&blob.field)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(map)?
+                .map(|row| row.try_get("object"))
+                .transpose()
+                .map_err(map)?;
+                sqlx::query("DELETE FROM record_blobs WHERE collection = $1 AND record_id = $2 AND field = $3")
+                    .bind(&blob.collection)
+                    .bind(&blob.record_id)
+                    .bind(&blob.field)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map)?;
+                sqlx::query(
+                    "INSERT INTO record_blobs (collection, record_id, field, object, size, stored_size, content_type, \
+                     sha256, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(&blob.collection)
+                .bind(&blob.record_id)
+                .bind(&blob.field)
+                .bind(&blob.object)
+                .bind(i64::try_from(blob.size).map_err(|e| StoreError::Backend(e.into()))?)
+                .bind(i64::try_from(blob.stored_size).map_err(|e| StoreError::Backend(e.into()))?)
+                .bind(&blob.content_type)
+                .bind(&blob.sha256)
+                .bind(blob.created_at)
+                .execute(&mut *tx)
+                .await
+                .map_err(map)?;
+                Self::commit_audited(tx, true, audit).await?;
+                Ok(previous)
+            }
+
+            async fn blob(&self, collection: &str, id: &str, field: &str) -> Result<Option<BlobMeta>, StoreError> {
+                let row = sqlx::query(
+                    "SELECT object, size, stored_size, content_type, sha256, created_at FROM record_blobs \
+                     WHERE collection = $1 AND record_id = $2 AND field = $3",
+                )
+                .bind(collection)
+                .bind(id)
+                .bind(field)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(map)?;
+                let size = |name: &str, row: &$row| -> Result<u64, StoreError> {
+                    u64::try_from(row.try_get::<i64, _>(name).map_err(map)?).map_err(|e| StoreError::Backend(e.into()))
+                };
+                row.map(|row| {
+                    Ok(BlobMeta {
+                        collection: collection.to_owned(),
+                        record_id: id.to_owned(),
+                        field: field.to_owned(),
+                        object: row.try_get("object").map_err(map)?,
+                        size: size("size", &row)?,
+                        stored_size: size("stored_size", &row)?,
+                        content_type: row.try_get("content_type").map_err(map)?,
+                        sha256: row.try_get("sha256").map_err(map)?,
+                        created_at: row.try_get("created_at").map_err(map)?,
+                    })
+                })
+                .transpose()
+            }
+
+            async fn blob_objects(&self, records: &[(String, String)]) -> Result<Vec<String>, StoreError> {
+                let mut objects = Vec::new();
+                for (collection, id) in records {
+                    let rows = sqlx::query("SELECT object FROM record_blobs WHERE collection = $1 AND record_id = $2")
+                        .bind(collection)
+                        .bind(id)
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(map)?;
+                    for row in rows {
+                        objects.push(row.try_get("object").map_err(map)?);
+                    }
+                }
+                Ok(objects)
             }
 
             async fn count_access(&self, collection: &str, id: &str, at: i64) -> Result<(), StoreError> {

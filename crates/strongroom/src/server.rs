@@ -147,6 +147,7 @@ pub async fn start_services(
         identity: database.identity_store(),
         authz: database.authz_store(),
         records: database.records_store(),
+        blobs: Some(blob_storage(config)?),
     };
     let options = AuditOptions {
         settings: AuditSettings { hash_ip: config.audit.hash_ip },
@@ -192,6 +193,35 @@ fn refuse_contradicting_profile(config: &Config) -> anyhow::Result<()> {
         config.profile.as_str(),
         failures.join("\n")
     )
+}
+
+/// The blob store of `[blobs]`.
+fn blob_storage(config: &Config) -> anyhow::Result<Arc<dyn strongroom_core::records::BlobStorage>> {
+    let blobs = &config.blobs;
+    match blobs.backend.as_str() {
+        "disk" => {
+            let dir = blobs.dir.clone().unwrap_or_else(|| config.data_dir.join("blobs"));
+            Ok(Arc::new(
+                strongroom_blobs::DiskBlobs::new(&dir)
+                    .with_context(|| format!("cannot use {} for blobs", dir.display()))?,
+            ))
+        }
+        "s3" => {
+            let settings = strongroom_blobs::S3Settings {
+                endpoint: blobs.s3_endpoint.clone().context("blobs.s3_endpoint is not set")?,
+                bucket: blobs.s3_bucket.clone().context("blobs.s3_bucket is not set")?,
+                region: blobs.s3_region.clone(),
+                prefix: blobs.s3_prefix.clone(),
+                access_key_id: std::env::var("AWS_ACCESS_KEY_ID").context("AWS_ACCESS_KEY_ID is not set")?,
+                secret_access_key: zeroize::Zeroizing::new(
+                    std::env::var("AWS_SECRET_ACCESS_KEY").context("AWS_SECRET_ACCESS_KEY is not set")?,
+                ),
+                session_token: std::env::var("AWS_SESSION_TOKEN").ok().map(zeroize::Zeroizing::new),
+            };
+            Ok(Arc::new(strongroom_blobs::S3Blobs::new(settings)?))
+        }
+        other => bail!("blobs.backend {other:?} is not one of disk, s3"),
+    }
 }
 
 /// The authorization settings from `[authz]`, with the policy directory read.

@@ -644,5 +644,7 @@ async fn keys_api_lists_rotates_and_destroys_with_justification() {
 mod audit;
 #[path = "binary/authz.rs"]
 mod authz;
+#[path = "binary/blobs.rs"]
+mod blobs;
 #[path = "binary/identity.rs"]
 mod identity;

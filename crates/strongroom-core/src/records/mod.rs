@@ -2,11 +2,13 @@
 //! with per-role views, decrypt with justification, blind-index search, and
 //! the redaction detectors that produce redacted renditions.
 
+pub mod blobs;
 mod model;
 pub mod redact;
 mod schema;
 mod service;
 
+pub use blobs::{BlobDownload, BlobMeta, BlobReader, BlobRef, BlobStorage, BlobUpload, ByteRange, ByteSource};
 pub use model::{CollectionRecord, Cursor, IndexEntry, RecordsStore, StoredRecord};
 pub use schema::{CollectionSchema, FieldSpec, FieldType, Sensitivity, check_collection_name, templates};
 pub use service::{MAX_PAGE, NewRecord, REVEAL_WARNING, RecordQuery, RecordView, Records};

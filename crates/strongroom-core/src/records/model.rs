@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use serde_json::{Map, Value};
 
+use super::blobs::BlobMeta;
 use super::schema::CollectionSchema;
 use crate::StoreError;
 use crate::audit::AuditRecord;
@@ -143,4 +144,11 @@ pub trait RecordsStore: Send + Sync + std::fmt::Debug {
     ) -> Result<bool, StoreError>;
     /// Every record of the data subject whose HMAC is `digest`.
     async fn records_of_subject(&self, digest: &str) -> Result<Vec<StoredRecord>, StoreError>;
+    /// Records a blob of a record (replacing the field's earlier one) with
+    /// its audit event; answers the replaced blob's object name.
+    async fn put_blob(&self, blob: &BlobMeta, audit: &[AuditRecord]) -> Result<Option<String>, StoreError>;
+    /// The blob of a record's field.
+    async fn blob(&self, collection: &str, id: &str, field: &str) -> Result<Option<BlobMeta>, StoreError>;
+    /// The object names of these records' blobs (to delete after the records).
+    async fn blob_objects(&self, records: &[(String, String)]) -> Result<Vec<String>, StoreError>;
 }

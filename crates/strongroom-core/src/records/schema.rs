@@ -64,9 +64,14 @@ pub struct FieldSpec {
     /// fields are always filterable).
     #[serde(default)]
     pub searchable: bool,
-    /// The largest value, bytes of its JSON (default: 1,000 for `string`, 1 MiB otherwise).
+    /// The largest value, bytes of its JSON (default: 1,000 for `string`,
+    /// 4 GiB for `blob`, 1 MiB otherwise).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_bytes: Option<u64>,
+    /// For `blob`: the accepted content types (`audio/*` for every audio
+    /// type); empty: any.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub content_types: Vec<String>,
 }
 
 /// A collection's schema.
@@ -87,6 +92,8 @@ pub struct CollectionSchema {
 const DEFAULT_STRING_BYTES: u64 = 1_000;
 /// The largest other field, bytes.
 const DEFAULT_VALUE_BYTES: u64 = 1024 * 1024;
+/// The largest blob by default, bytes.
+const DEFAULT_BLOB_BYTES: u64 = 4 * 1024 * 1024 * 1024;
 /// Most fields per collection.
 const MAX_FIELDS: usize = 100;
 
@@ -119,7 +126,13 @@ impl FieldSpec {
             required: false,
             searchable: false,
             max_bytes: None,
+            content_types: Vec::new(),
         }
+    }
+
+    fn accepting(mut self, content_types: &[&str]) -> Self {
+        self.content_types = content_types.iter().map(|t| (*t).to_owned()).collect();
+        self
     }
 
     fn required(mut self) -> Self {
@@ -141,6 +154,7 @@ impl FieldSpec {
     pub fn limit(&self) -> u64 {
         self.max_bytes.unwrap_or(match self.field_type {
             FieldType::String => DEFAULT_STRING_BYTES,
+            FieldType::Blob => DEFAULT_BLOB_BYTES,
             _ => DEFAULT_VALUE_BYTES,
         })
     }
@@ -254,8 +268,17 @@ impl CollectionSchema {
                     field.name
                 )));
             }
-            if field.max_bytes.is_some_and(|limit| limit == 0 || limit > 16 * DEFAULT_VALUE_BYTES) {
-                return Err(CoreError::InvalidInput(format!("fields.{}: max_bytes 1 to 16 MiB", field.name)));
+            let ceiling =
+                if field.field_type == FieldType::Blob { 64 * DEFAULT_BLOB_BYTES } else { 16 * DEFAULT_VALUE_BYTES };
+            if field.max_bytes.is_some_and(|limit| limit == 0 || limit > ceiling) {
+                return Err(CoreError::InvalidInput(format!(
+                    "fields.{}: max_bytes 1 to {} MiB",
+                    field.name,
+                    ceiling / (1024 * 1024)
+                )));
+            }
+            if !field.content_types.is_empty() && field.field_type != FieldType::Blob {
+                return Err(CoreError::InvalidInput(format!("fields.{}: content_types apply to blobs", field.name)));
             }
         }
         if self.default_ttl_seconds.is_some_and(|ttl| ttl <= 0) {
@@ -318,7 +341,11 @@ pub fn templates() -> Vec<(&'static str, CollectionSchema)> {
                 fields: vec![
                     FieldSpec::new("title", String, Public).required(),
                     FieldSpec::new("recorded_at", Timestamp, Public),
-                    FieldSpec::new("audio", Blob, Secret),
+                    FieldSpec::new("audio", Blob, Secret).accepting(&[
+                        "audio/*",
+                        "video/mp4",
+                        "application/octet-stream",
+                    ]),
                     FieldSpec::new("transcript", Text, Redacted),
                     FieldSpec::new("duration_seconds", Number, Public),
                     FieldSpec::new("speaker_count", Number, Public),

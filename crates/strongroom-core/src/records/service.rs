@@ -20,6 +20,7 @@ use serde_json::{Map, Value};
 use strongroom_crypto::{AssociatedData, SealedHeader, SecretKey, random_bytes};
 use zeroize::Zeroizing;
 
+use super::blobs::BlobStorage;
 use super::model::{CollectionRecord, Cursor, IndexEntry, RecordsStore, StoredRecord};
 use super::schema::{CollectionSchema, FieldSpec, FieldType, Sensitivity, check_collection_name};
 use crate::audit::{AuditContext, AuditLog, EventType, Target};
@@ -28,7 +29,7 @@ use crate::{Clock, CoreError, KeyPurpose, KeySpec, Keyring};
 
 /// The name sealed values of record fields carry in their header: the
 /// record's data key, at the version of the matter key that wraps it.
-const DATA_KEY_NAME: &str = "record-data-key";
+pub(super) const DATA_KEY_NAME: &str = "record-data-key";
 
 /// The keyring key of the data subjects' blind index.
 const SUBJECT_INDEX_KEY: &str = "blind.subject";
@@ -100,11 +101,12 @@ pub struct RecordQuery {
 
 /// Collections and records.
 pub struct Records {
-    store: Arc<dyn RecordsStore>,
+    pub(super) store: Arc<dyn RecordsStore>,
     keyring: Arc<Keyring>,
-    authz: Arc<Authz>,
-    audit: Arc<AuditLog>,
+    pub(super) authz: Arc<Authz>,
+    pub(super) audit: Arc<AuditLog>,
     clock: Arc<dyn Clock>,
+    blobs: Option<Arc<dyn BlobStorage>>,
 }
 
 impl std::fmt::Debug for Records {
@@ -120,7 +122,7 @@ fn record_context(collection: &str, record: &str, field: &str) -> AssociatedData
         .with("field", field.as_bytes())
 }
 
-fn record_target(record: &StoredRecord) -> Target {
+pub(super) fn record_target(record: &StoredRecord) -> Target {
     Target {
         kind: "record".into(),
         id: Some(record.id.clone()),
@@ -178,7 +180,38 @@ impl Records {
         audit: Arc<AuditLog>,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        Self { store, keyring, authz, audit, clock }
+        Self { store, keyring, authz, audit, clock, blobs: None }
+    }
+
+    /// Stores blobs in `storage` (without it, blob fields refuse uploads).
+    pub fn with_blob_storage(mut self, storage: Arc<dyn BlobStorage>) -> Self {
+        self.blobs = Some(storage);
+        self
+    }
+
+    /// Deletes blob objects of records just deleted. Their keys went with
+    /// the records' rows, so an object left behind (storage down) is
+    /// unreadable ciphertext; it is logged, not retried.
+    async fn delete_objects(&self, objects: Vec<String>) {
+        let Some(storage) = self.blob_storage() else { return };
+        for object in objects {
+            if let Err(error) = storage.delete(&object).await {
+                tracing::warn!(%error, %object, "could not delete the blob object of a deleted record");
+            }
+        }
+    }
+
+    /// Where blobs are stored, if anywhere.
+    pub(super) fn blob_storage(&self) -> Option<&dyn BlobStorage> {
+        self.blobs.as_deref()
+    }
+
+    pub(super) fn now_seconds(&self) -> i64 {
+        self.now()
+    }
+
+    pub(super) fn resource_of(record: &StoredRecord) -> Resource {
+        resource(record)
     }
 
     fn now(&self) -> i64 {
@@ -495,7 +528,7 @@ impl Records {
     }
 
     /// A live record (not expired), or "not found".
-    async fn live_record(&self, collection: &str, id: &str) -> Result<StoredRecord, CoreError> {
+    pub(super) async fn live_record(&self, collection: &str, id: &str) -> Result<StoredRecord, CoreError> {
         let missing = || {
             not_found(&Resource::Record { id: id.to_owned(), matter: String::new(), collection: collection.to_owned() })
         };
@@ -588,7 +621,7 @@ impl Records {
         Ok(revealed)
     }
 
-    async fn data_key(&self, record: &StoredRecord) -> Result<SecretKey, CoreError> {
+    pub(super) async fn data_key(&self, record: &StoredRecord) -> Result<SecretKey, CoreError> {
         let plaintext = self
             .keyring
             .decrypt(
@@ -757,7 +790,9 @@ impl Records {
             .event(EventType::RecordDelete, context)
             .target(record_target(&record))
             .detail("method", "crypto-shred: the record's data key is destroyed");
+        let objects = self.store.blob_objects(&[(collection_name.to_owned(), id.to_owned())]).await?;
         if self.store.delete_record(collection_name, id, &[self.audit.seal(&event)?]).await? {
+            self.delete_objects(objects).await;
             Ok(())
         } else {
             Err(not_found(&resource(&record)))
@@ -819,7 +854,9 @@ impl Records {
         for (collection, count) in per_collection {
             event = event.detail(&format!("shredded.{collection}"), count);
         }
+        let objects = self.store.blob_objects(&due).await?;
         if self.store.shred(&due, Some(now), &[self.audit.seal(&event)?]).await? {
+            self.delete_objects(objects).await;
             Ok(due.len())
         } else {
             // A record was put on hold or changed meanwhile: nothing was
@@ -920,11 +957,13 @@ impl Records {
             .detail("held", i64::try_from(held.len()).unwrap_or(i64::MAX))
             .detail("method", "crypto-shred: each record's data key is destroyed")
             .justification(justification);
+        let objects = self.store.blob_objects(&erased).await?;
         if !self.store.shred(&erased, None, &[self.audit.seal(&event)?]).await? {
             return Err(CoreError::Conflict(
                 "a record of the subject changed meanwhile; nothing was erased, retry".into(),
             ));
         }
+        self.delete_objects(objects).await;
         Ok((erased, held))
     }
 }

@@ -38,7 +38,6 @@ use strongroom_core::authz::{Action, DecisionTrail};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::timeout::TimeoutLayer;
 
 use crate::middleware::{self, not_found};
 use crate::{ApiError, AppState, openapi};
@@ -220,6 +219,9 @@ pub(crate) fn routes() -> Routes {
         .post("/v1/collections/{c}/records/{id}/hold", Decides(Action::RecordHold), records::hold_record)
         .post("/v1/subjects/{subject}/export", Decides(Action::SubjectExport), records::export_subject)
         .post("/v1/subjects/{subject}/erase", Decides(Action::SubjectErase), records::erase_subject)
+        .put("/v1/collections/{c}/records/{id}/blobs/{name}", Decides(Action::RecordWrite), records::upload_blob)
+        // record.decrypt for an encrypted blob field, record.read for a public one.
+        .get("/v1/collections/{c}/records/{id}/blobs/{name}", Decides(Action::RecordDecrypt), records::download_blob)
 }
 
 /// Refuses routes without a declared access, and answers of routes that
@@ -290,7 +292,7 @@ pub(crate) fn with_middleware(routes: Routes, state: AppState) -> Router {
                 .layer(header(CACHE_CONTROL, "no-store"))
                 .option_layer(hsts)
                 .layer(CatchPanicLayer::custom(middleware::panic_response))
-                .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, http.request_timeout))
+                .layer(axum::middleware::from_fn_with_state(http.request_timeout, middleware::time_limit))
                 .layer(axum::middleware::from_fn_with_state(
                     http.body_limit_bytes,
                     middleware::refuse_declared_oversize,
@@ -333,6 +335,7 @@ mod tests {
             identity: database.identity_store(),
             authz: database.authz_store(),
             records: database.records_store(),
+            blobs: None,
         };
         let options = strongroom_core::AuditOptions {
             settings: Default::default(),

@@ -9,14 +9,19 @@
 
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::StatusCode;
+use axum::http::header::{ACCEPT_RANGES, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, ETAG, RANGE};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 use serde_json::Value;
+use strongroom_core::CoreError;
 use strongroom_core::authz::Ask;
-use strongroom_core::records::{CollectionRecord, CollectionSchema, NewRecord, REVEAL_WARNING, RecordQuery};
+use strongroom_core::records::{
+    BlobRef, ByteRange, ByteSource, CollectionRecord, CollectionSchema, NewRecord, REVEAL_WARNING, RecordQuery,
+};
 use strongroom_proto::{
-    CollectionDef, CollectionList, CollectionView, CreateRecord, ExportedRecord, FieldDef, HoldRequest, RecordList,
-    RecordRef, RecordView, RevealRequest, RevealResponse, SubjectEraseRequest, SubjectErasure, SubjectExport,
-    SubjectExportRequest, UpdateRecord,
+    BlobView, CollectionDef, CollectionList, CollectionView, CreateRecord, ExportedRecord, FieldDef, HoldRequest,
+    RecordList, RecordRef, RecordView, RevealRequest, RevealResponse, SubjectEraseRequest, SubjectErasure,
+    SubjectExport, SubjectExportRequest, UpdateRecord,
 };
 
 use crate::{ApiError, ApiJson, AppState, Caller};
@@ -364,4 +369,162 @@ pub(crate) async fn erase_subject(
     let refs =
         |list: Vec<(String, String)>| list.into_iter().map(|(collection, id)| RecordRef { collection, id }).collect();
     Ok(Json(SubjectErasure { erased: refs(erased), held: refs(held) }))
+}
+
+/// The HTTP body as core's byte source.
+struct BodySource(axum::body::BodyDataStream);
+
+#[async_trait::async_trait]
+impl ByteSource for BodySource {
+    async fn next_chunk(&mut self) -> std::io::Result<Option<Vec<u8>>> {
+        use futures_util::StreamExt;
+        match self.0.next().await {
+            Some(Ok(bytes)) => Ok(Some(bytes.to_vec())),
+            Some(Err(error)) => Err(std::io::Error::other(error.to_string())),
+            None => Ok(None),
+        }
+    }
+}
+
+fn etag(sha256: &str) -> String {
+    format!("\"{sha256}\"")
+}
+
+/// Streams the raw body into a blob field of a record (`audio` of a
+/// recording): sealed segment by segment on the way to storage, never held
+/// whole, never written in plaintext. Replaces an earlier blob of the field.
+/// The field's size limit (413) and content types (415) apply; an upload
+/// that fails leaves nothing behind.
+#[utoipa::path(put, path = "/v1/collections/{c}/records/{id}/blobs/{name}", tag = "records",
+    params(("c" = String, Path, description = "Collection"), ("id" = String, Path, description = "Record id"),
+           ("name" = String, Path, description = "The blob field")),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The file, raw"),
+    responses((status = 201, description = "Stored", body = BlobView)), security(("bearer" = [])))]
+pub(crate) async fn upload_blob(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((collection, id, name)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    body: axum::body::Body,
+) -> Result<Response, ApiError> {
+    let content_type = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.trim().is_empty())
+        .ok_or_else(|| ApiError::UnsupportedMediaType("send the file's Content-Type".into()))?
+        .to_owned();
+    let mut source = BodySource(body.into_data_stream());
+    let target = BlobRef { collection: &collection, record: &id, field: &name };
+    let meta =
+        state.records.upload_blob(&caller.subject, target, &content_type, &mut source, &caller.context).await.map_err(
+            |error| match error {
+                CoreError::InvalidInput(detail) if detail.starts_with("Content-Type") => {
+                    ApiError::UnsupportedMediaType(detail)
+                }
+                other => other.into(),
+            },
+        )?;
+    let view = BlobView {
+        field: meta.field,
+        size: meta.size,
+        content_type: meta.content_type,
+        sha256: meta.sha256.clone(),
+        created_at: meta.created_at,
+    };
+    let mut response = (StatusCode::CREATED, Json(view)).into_response();
+    if let Ok(value) = HeaderValue::from_str(&etag(&meta.sha256)) {
+        response.headers_mut().insert(ETAG, value);
+    }
+    Ok(response)
+}
+
+/// Why a blob of an encrypted field is downloaded: `X-Justification` and
+/// `X-Purpose` headers, or these query parameters.
+#[derive(Debug, Default, serde::Deserialize)]
+pub(crate) struct RevealQuery {
+    reason: Option<String>,
+    purpose: Option<String>,
+}
+
+/// Parses `Range: bytes=a-b`, `bytes=a-` or `bytes=-n`; anything else
+/// (several ranges, other units, nonsense) is ignored, as RFC 9110 allows.
+fn parse_range(headers: &HeaderMap) -> Option<ByteRange> {
+    let value = headers.get(RANGE)?.to_str().ok()?.trim();
+    let spec = value.strip_prefix("bytes=")?.trim();
+    if spec.contains(',') {
+        return None;
+    }
+    let (first, last) = spec.split_once('-')?;
+    match (first.trim(), last.trim()) {
+        ("", n) => n.parse().ok().map(ByteRange::Suffix),
+        (a, "") => a.parse().ok().map(|start| ByteRange::From { start, last: None }),
+        (a, b) => {
+            let (start, last): (u64, u64) = (a.parse().ok()?, b.parse().ok()?);
+            (last >= start).then_some(ByteRange::From { start, last: Some(last) })
+        }
+    }
+}
+
+/// Streams a blob back, decrypting segment by segment; `Range` gives 206
+/// with `Content-Range`. A blob of an encrypted field is a reveal: it needs
+/// `record.decrypt`, a justification (`X-Justification`, 20+ characters)
+/// and a purpose (`X-Purpose`), and is audited as `blob.read`.
+#[utoipa::path(get, path = "/v1/collections/{c}/records/{id}/blobs/{name}", tag = "records",
+    params(("c" = String, Path, description = "Collection"), ("id" = String, Path, description = "Record id"),
+           ("name" = String, Path, description = "The blob field"),
+           ("Range" = Option<String>, Header, description = "bytes=start-end, bytes=start- or bytes=-length"),
+           ("X-Justification" = Option<String>, Header, description = "Why (encrypted fields)"),
+           ("X-Purpose" = Option<String>, Header, description = "A purpose code (encrypted fields)")),
+    responses((status = 200, description = "The file", content_type = "application/octet-stream"),
+              (status = 206, description = "The range asked for", content_type = "application/octet-stream")),
+    security(("bearer" = [])))]
+pub(crate) async fn download_blob(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((collection, id, name)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    axum::extract::Query(query): axum::extract::Query<RevealQuery>,
+) -> Result<Response, ApiError> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let reason = header("x-justification").or(query.reason);
+    let purpose = header("x-purpose").or(query.purpose);
+    let ask = Ask { justification: reason.as_deref(), purpose: purpose.as_deref() };
+    let range = parse_range(&headers);
+    let target = BlobRef { collection: &collection, record: &id, field: &name };
+    let download = match state.records.download_blob(&caller.subject, target, range, &ask, &caller.context).await {
+        Err(CoreError::RangeNotSatisfiable(size)) => {
+            let mut response = ApiError::Refused {
+                code: strongroom_proto::ProblemCode::RangeNotSatisfiable,
+                detail: format!("the blob has {size} bytes"),
+            }
+            .into_response();
+            if let Ok(value) = HeaderValue::from_str(&format!("bytes */{size}")) {
+                response.headers_mut().insert(CONTENT_RANGE, value);
+            }
+            return Ok(response);
+        }
+        other => other?,
+    };
+    let (start, end) = download.range;
+    let size = download.meta.size;
+    let partial = range.is_some();
+    let stream = futures_util::stream::unfold(download.chunks, |mut chunks| async move {
+        chunks.recv().await.map(|chunk| (chunk.map(axum::body::Bytes::from), chunks))
+    });
+    let mut response = Response::new(axum::body::Body::from_stream(stream));
+    *response.status_mut() = if partial { StatusCode::PARTIAL_CONTENT } else { StatusCode::OK };
+    let headers = response.headers_mut();
+    let mut put = |name, value: String| {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(name, value);
+        }
+    };
+    put(CONTENT_TYPE, download.meta.content_type.clone());
+    put(CONTENT_LENGTH, (end - start).to_string());
+    put(ACCEPT_RANGES, "bytes".into());
+    put(ETAG, etag(&download.meta.sha256));
+    if partial {
+        put(CONTENT_RANGE, format!("bytes {start}-{}/{size}", end.saturating_sub(1)));
+    }
+    Ok(response)
 }

@@ -21,7 +21,13 @@ fn cli(server: &TestServer, args: &[&str], stdin: Option<&str>) -> CliOutput {
     }
 }
 
-async fn call(server: &TestServer, method: &str, path: &str, token: &str, body: Option<Value>) -> (u16, Value) {
+pub(crate) async fn call(
+    server: &TestServer,
+    method: &str,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
     let client = reqwest::Client::new();
     let mut request = client.request(method.parse().unwrap(), server.url(path)).bearer_auth(token);
     if let Some(body) = body {
@@ -37,7 +43,7 @@ async fn admin_and_reader() -> (TestServer, String, String, String) {
     admin_and_reader_on(server().start()).await
 }
 
-async fn admin_and_reader_on(server: TestServer) -> (TestServer, String, String, String) {
+pub(crate) async fn admin_and_reader_on(server: TestServer) -> (TestServer, String, String, String) {
     let init = cli(&server, &["init", "--password-stdin"], Some(&format!("{PASSWORD}\n")));
     assert_eq!(init.code, Some(0), "{init:?}");
     let args = ["user", "create", "--username", "rui", "--email", "rui@example.com", "--role", "reader"];

@@ -1,0 +1,379 @@
+//! Blobs: files of any size stored beside a record (the audio of a
+//! recording), streamed through the `SRBLOB` v1 format on the way in and out.
+//!
+//! Keys: each blob has its own random data key, sealed under the record's
+//! data key (bound to collection, record and `blob:<field>`) and kept in the
+//! blob's header. So the object alone is useless without the record's row,
+//! and deleting the record shreds its blobs too, in every copy of the object
+//! store. Plaintext never touches the disk: the body is sealed segment by
+//! segment as it arrives, with one segment in memory.
+
+use std::pin::Pin;
+
+use async_trait::async_trait;
+use strongroom_crypto::{
+    AssociatedData, BlobHeader, BlobOpener, BlobSealer, SealedHeader, SecretKey, Sha256Stream, random_bytes,
+};
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::sync::mpsc;
+use zeroize::Zeroizing;
+
+use super::model::StoredRecord;
+use super::schema::FieldType;
+use super::service::{Records, record_target};
+use crate::audit::{AuditContext, EventType};
+use crate::authz::{Action, Ask};
+use crate::{CoreError, StoreError};
+
+/// Plaintext bytes per sealed segment.
+pub const SEGMENT_SIZE: u32 = 64 * 1024;
+
+/// Where blob objects live (local disk, an S3-compatible store). Objects are
+/// ciphertext only; a name is visible only once its upload finished.
+#[async_trait]
+pub trait BlobStorage: Send + Sync + std::fmt::Debug {
+    /// Starts writing object `name`.
+    async fn begin(&self, name: &str) -> Result<Box<dyn BlobUpload>, StoreError>;
+    /// Bytes `start..end` of object `name`.
+    async fn read_range(&self, name: &str, start: u64, end: u64) -> Result<BlobReader, StoreError>;
+    /// Deletes object `name`; absent is fine.
+    async fn delete(&self, name: &str) -> Result<(), StoreError>;
+    /// Whether the storage answers (for `/readyz`).
+    async fn check(&self) -> Result<(), StoreError>;
+}
+
+/// A byte stream read from storage.
+pub type BlobReader = Pin<Box<dyn AsyncRead + Send>>;
+
+/// An object being written.
+#[async_trait]
+pub trait BlobUpload: Send {
+    /// Appends bytes.
+    async fn write(&mut self, bytes: &[u8]) -> Result<(), StoreError>;
+    /// Makes the object visible under its name; answers its size.
+    async fn finish(self: Box<Self>) -> Result<u64, StoreError>;
+    /// Drops what was written.
+    async fn abort(self: Box<Self>);
+}
+
+/// Where an upload's bytes come from (the HTTP body).
+#[async_trait]
+pub trait ByteSource: Send {
+    /// The next piece, or `None` at the end.
+    async fn next_chunk(&mut self) -> std::io::Result<Option<Vec<u8>>>;
+}
+
+/// What is known of a stored blob.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobMeta {
+    /// The record's collection.
+    pub collection: String,
+    /// The record.
+    pub record_id: String,
+    /// The blob field.
+    pub field: String,
+    /// The object's name in storage.
+    pub object: String,
+    /// Plaintext bytes.
+    pub size: u64,
+    /// Stored (ciphertext) bytes.
+    pub stored_size: u64,
+    /// As uploaded.
+    pub content_type: String,
+    /// Hex SHA-256 of the plaintext.
+    pub sha256: String,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+/// The bytes asked for (RFC 9110 ranges, positions counted from 0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ByteRange {
+    /// `bytes=start-last` or `bytes=start-` (`last` inclusive).
+    From {
+        /// The first byte.
+        start: u64,
+        /// The last byte, inclusive; the end when absent.
+        last: Option<u64>,
+    },
+    /// `bytes=-n`: the last `n` bytes.
+    Suffix(u64),
+}
+
+/// Which blob: a record's blob field.
+#[derive(Debug, Clone, Copy)]
+pub struct BlobRef<'a> {
+    /// The collection.
+    pub collection: &'a str,
+    /// The record's id.
+    pub record: &'a str,
+    /// The blob field.
+    pub field: &'a str,
+}
+
+/// A download: what it is, which bytes, and the plaintext as it is decrypted.
+#[derive(Debug)]
+pub struct BlobDownload {
+    /// The blob.
+    pub meta: BlobMeta,
+    /// The plaintext range sent, `start..end`.
+    pub range: (u64, u64),
+    /// Plaintext pieces, in order; an error ends the stream.
+    pub chunks: mpsc::Receiver<std::io::Result<Vec<u8>>>,
+}
+
+fn blob_context(record: &StoredRecord, field: &str) -> AssociatedData {
+    AssociatedData::new()
+        .with("collection", record.collection.as_bytes())
+        .with("record", record.id.as_bytes())
+        .with("field", format!("blob:{field}").as_bytes())
+}
+
+/// Whether `content_type` (parameters ignored) is allowed by `allowed`
+/// (empty: any; `audio/*` matches every audio type).
+fn type_allowed(content_type: &str, allowed: &[String]) -> bool {
+    let base = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    allowed.is_empty()
+        || allowed.iter().any(|a| {
+            let a = a.to_ascii_lowercase();
+            a == base || a.strip_suffix("/*").is_some_and(|major| base.split('/').next() == Some(major))
+        })
+}
+
+impl Records {
+    fn storage(&self) -> Result<&dyn BlobStorage, CoreError> {
+        self.blob_storage().ok_or_else(|| CoreError::InvalidInput("this server stores no blobs".into()))
+    }
+
+    /// Streams `body` into the blob field `field` of a record, sealing it on
+    /// the way; replaces an earlier blob of that field. An upload that fails
+    /// or exceeds the field's limit leaves nothing behind.
+    pub async fn upload_blob(
+        &self,
+        subject: &crate::authz::Subject,
+        target: BlobRef<'_>,
+        content_type: &str,
+        body: &mut dyn ByteSource,
+        context: &AuditContext,
+    ) -> Result<BlobMeta, CoreError> {
+        let BlobRef { collection: collection_name, record: id, field: field_name } = target;
+        let storage = self.storage()?;
+        let collection = self.collection(collection_name).await?;
+        let record = self.live_record(collection_name, id).await?;
+        self.authz
+            .authorize(subject, Action::RecordWrite, &Self::resource_of(&record), &Ask::default(), context)
+            .await?;
+        let field = collection
+            .schema
+            .field(field_name)
+            .filter(|f| f.field_type == FieldType::Blob)
+            .ok_or_else(|| CoreError::NotFound(format!("{collection_name:?} has no blob field {field_name:?}")))?;
+        if !type_allowed(content_type, &field.content_types) {
+            return Err(CoreError::InvalidInput(format!(
+                "Content-Type {content_type:?} is not accepted for {field_name:?}; use one of {}",
+                field.content_types.join(", ")
+            )));
+        }
+        let limit = field.limit();
+        let record_key = self.data_key(&record).await?;
+        let (record_header, _) = SealedHeader::parse(&record.wrapped_key)?;
+        let blob_key = Zeroizing::new(random_bytes::<32>()?);
+        let header =
+            SealedHeader { key_name: super::service::DATA_KEY_NAME.into(), key_version: record_header.key_version };
+        let wrapped = strongroom_crypto::seal(&record_key, &header, &blob_key[..], &blob_context(&record, field_name))?;
+        let mut sealer = BlobSealer::new(&SecretKey::from_bytes(*blob_key), &wrapped, SEGMENT_SIZE)?;
+        let object = format!(
+            "{collection_name}/{id}/{field_name}/{}",
+            random_bytes::<12>()?.iter().map(|b| format!("{b:02x}")).collect::<String>()
+        );
+        let mut upload = storage.begin(&object).await?;
+        let streamed = async {
+            upload.write(sealer.header().encoded()).await?;
+            let segment = SEGMENT_SIZE as usize;
+            let mut pending: Vec<u8> = Vec::with_capacity(segment * 2);
+            let mut size: u64 = 0;
+            let mut digest = Sha256Stream::default();
+            while let Some(chunk) =
+                body.next_chunk().await.map_err(|e| CoreError::InvalidInput(format!("the upload broke off: {e}")))?
+            {
+                size += chunk.len() as u64;
+                if size > limit {
+                    return Err(CoreError::TooLarge(format!("{field_name:?} takes at most {limit} bytes")));
+                }
+                digest.update(&chunk);
+                pending.extend_from_slice(&chunk);
+                // Keep at least one byte back: only the end of the body says
+                // which segment is the last.
+                while pending.len() > segment {
+                    let mut next: Vec<u8> = pending.drain(..segment).collect();
+                    sealer.seal_segment(&mut next, false)?;
+                    upload.write(&next).await?;
+                }
+            }
+            sealer.seal_segment(&mut pending, true)?;
+            upload.write(&pending).await?;
+            Ok::<_, CoreError>((size, digest.finish()))
+        }
+        .await;
+        let (size, digest) = match streamed {
+            Ok(done) => done,
+            Err(error) => {
+                upload.abort().await;
+                return Err(error);
+            }
+        };
+        let stored_size = upload.finish().await?;
+        let meta = BlobMeta {
+            collection: collection_name.to_owned(),
+            record_id: id.to_owned(),
+            field: field_name.to_owned(),
+            object: object.clone(),
+            size,
+            stored_size,
+            content_type: content_type.to_owned(),
+            sha256: digest.iter().map(|b| format!("{b:02x}")).collect(),
+            created_at: self.now_seconds(),
+        };
+        let event = self
+            .audit
+            .event(EventType::BlobWrite, context)
+            .target(record_target(&record))
+            .fields(vec![field_name.to_owned()])
+            .detail("bytes", i64::try_from(size).unwrap_or(i64::MAX))
+            .detail("content_type", content_type);
+        match self.store.put_blob(&meta, &[self.audit.seal(&event)?]).await {
+            Ok(previous) => {
+                if let Some(previous) = previous
+                    && let Err(error) = storage.delete(&previous).await
+                {
+                    tracing::warn!(%error, object = %previous, "could not delete a replaced blob object; its key is gone with the record's row");
+                }
+                Ok(meta)
+            }
+            Err(error) => {
+                let _ = storage.delete(&object).await;
+                Err(error.into())
+            }
+        }
+    }
+
+    /// Streams the plaintext of a blob, or of bytes `range` of it (end
+    /// exclusive). A blob of an encrypted field is a reveal: `record.decrypt`
+    /// with a justification and purpose, audited as `blob.read`; a public one
+    /// needs `record.read`.
+    pub async fn download_blob(
+        &self,
+        subject: &crate::authz::Subject,
+        target: BlobRef<'_>,
+        range: Option<ByteRange>,
+        ask: &Ask<'_>,
+        context: &AuditContext,
+    ) -> Result<BlobDownload, CoreError> {
+        let BlobRef { collection: collection_name, record: id, field: field_name } = target;
+        let storage = self.storage()?;
+        let collection = self.collection(collection_name).await?;
+        let record = self.live_record(collection_name, id).await?;
+        let resource = Self::resource_of(&record);
+        let field = collection.schema.field(field_name).filter(|f| f.field_type == FieldType::Blob);
+        let action = if field.is_some_and(|f| f.encrypted()) { Action::RecordDecrypt } else { Action::RecordRead };
+        self.authz.authorize(subject, action, &resource, ask, context).await?;
+        let missing = || CoreError::NotFound(format!("record {id:?} has no blob {field_name:?}"));
+        field.ok_or_else(missing)?;
+        let meta = self.store.blob(collection_name, id, field_name).await?.ok_or_else(missing)?;
+        let (start, end) = match range {
+            None => (0, meta.size),
+            Some(ByteRange::From { start, last }) => {
+                let end = last.map_or(meta.size, |l| l.saturating_add(1).min(meta.size));
+                if start >= meta.size || start >= end {
+                    return Err(CoreError::RangeNotSatisfiable(meta.size));
+                }
+                (start, end)
+            }
+            Some(ByteRange::Suffix(length)) => {
+                if length == 0 || meta.size == 0 {
+                    return Err(CoreError::RangeNotSatisfiable(meta.size));
+                }
+                (meta.size.saturating_sub(length), meta.size)
+            }
+        };
+        // The header: fixed part, then the wrapped key.
+        let fixed =
+            read_all(storage.read_range(&meta.object, 0, strongroom_crypto::FIXED_HEADER_LEN as u64).await?).await?;
+        let header_len = BlobHeader::encoded_len(&fixed)? as u64;
+        let encoded = read_all(storage.read_range(&meta.object, 0, header_len).await?).await?;
+        let header = BlobHeader::parse(&encoded)?;
+        let record_key = self.data_key(&record).await?;
+        let blob_key = strongroom_crypto::open(&record_key, header.wrapped_dek(), &blob_context(&record, field_name))?;
+        let opener = BlobOpener::new(header, &SecretKey::from_slice(blob_key.expose())?);
+        let layout = opener.layout(meta.stored_size)?;
+        if layout.plaintext_len() != meta.size {
+            return Err(CoreError::Crypto(strongroom_crypto::CryptoError::Decrypt));
+        }
+        let mut event = self
+            .audit
+            .event(EventType::BlobRead, context)
+            .target(record_target(&record))
+            .fields(vec![field_name.to_owned()])
+            .detail("range", format!("{start}-{}", end.saturating_sub(1)));
+        if action == Action::RecordDecrypt {
+            event = event.justification(ask.justification.unwrap_or_default().trim());
+            if let Some(purpose) = ask.purpose {
+                event = event.purpose(purpose);
+            }
+        }
+        self.audit.record(&event).await?;
+        let (sender, chunks) = mpsc::channel(4);
+        let size = meta.size;
+        let (first, last) = if size == 0 { (0, 0) } else { (layout.segment_of(start), layout.segment_of(end - 1)) };
+        // segment_range is (offset, length) within the stored object.
+        let cipher_start = layout.segment_range(first).0;
+        let (last_offset, last_length) = layout.segment_range(last);
+        let cipher_end = last_offset + last_length;
+        let mut reader = storage.read_range(&meta.object, cipher_start, cipher_end).await?;
+        tokio::spawn(async move {
+            for index in first..=last {
+                let (_, length) = layout.segment_range(index);
+                let mut segment = vec![0u8; usize::try_from(length).unwrap_or(0)];
+                let outcome = match reader.read_exact(&mut segment).await {
+                    Ok(_) => opener
+                        .open_segment(index, &mut segment, layout.is_last(index))
+                        .map_err(|_| std::io::Error::other("the stored blob does not decrypt")),
+                    Err(error) => Err(error),
+                };
+                if let Err(error) = outcome {
+                    let _ = sender.send(Err(error)).await;
+                    return;
+                }
+                let segment_start = layout.plaintext_start(index);
+                let skip = usize::try_from(start.saturating_sub(segment_start)).unwrap_or(0);
+                let keep = usize::try_from(end.min(segment_start + segment.len() as u64) - segment_start).unwrap_or(0);
+                if skip < keep && sender.send(Ok(segment[skip..keep].to_vec())).await.is_err() {
+                    return;
+                }
+            }
+        });
+        Ok(BlobDownload { meta, range: (start, end), chunks })
+    }
+}
+
+async fn read_all(mut reader: BlobReader) -> Result<Vec<u8>, CoreError> {
+    let mut bytes = Vec::new();
+    reader.read_to_end(&mut bytes).await.map_err(|e| CoreError::Store(StoreError::Backend(e.into())))?;
+    Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_types_match_exactly_or_by_major_type() {
+        let audio = vec!["audio/*".to_owned(), "application/pdf".to_owned()];
+        assert!(type_allowed("audio/mpeg", &audio));
+        assert!(type_allowed("Audio/WAV; codecs=1", &audio));
+        assert!(type_allowed("application/pdf", &audio));
+        assert!(!type_allowed("text/html", &audio));
+        assert!(!type_allowed("audiox/mpeg", &audio));
+        assert!(type_allowed("anything/at-all", &[]));
+    }
+}

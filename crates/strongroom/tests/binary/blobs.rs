@@ -1,0 +1,218 @@
+//! Blobs through the real binary: the legal-transcription flow (a matter, a
+//! recording, a real WAV file streamed up and back bit-identical, ranges),
+//! what is refused (no grant, no justification, wrong type, too large), and
+//! that storage, on disk or in S3 (moto), holds no plaintext.
+
+use serde_json::{Value, json};
+use strongroom_testkit::{Moto, TestServer};
+
+use super::authz::{admin_and_reader_on, call};
+use super::server;
+
+/// A real WAV file: 16-bit mono PCM at 16 kHz, a 440 Hz tone with a text
+/// marker in a `LIST` chunk that must never appear in storage.
+fn wav(seconds: usize) -> Vec<u8> {
+    let samples: Vec<i16> = (0..16_000 * seconds)
+        .map(|i| ((i as f64 * 440.0 * 2.0 * std::f64::consts::PI / 16_000.0).sin() * 12_000.0) as i16)
+        .collect();
+    let info = b"INFOICMT\x20\x00\x00\x00deposition of witness no. 7 ....";
+    let data_len = samples.len() * 2;
+    let mut out = Vec::with_capacity(data_len + 100);
+    out.extend_from_slice(b"RIFF");
+    out.extend_from_slice(&((36 + 8 + info.len() + data_len) as u32).to_le_bytes());
+    out.extend_from_slice(b"WAVEfmt ");
+    out.extend_from_slice(&16u32.to_le_bytes());
+    out.extend_from_slice(&1u16.to_le_bytes());
+    out.extend_from_slice(&1u16.to_le_bytes());
+    out.extend_from_slice(&16_000u32.to_le_bytes());
+    out.extend_from_slice(&32_000u32.to_le_bytes());
+    out.extend_from_slice(&2u16.to_le_bytes());
+    out.extend_from_slice(&16u16.to_le_bytes());
+    out.extend_from_slice(b"LIST");
+    out.extend_from_slice(&(info.len() as u32).to_le_bytes());
+    out.extend_from_slice(info);
+    out.extend_from_slice(b"data");
+    out.extend_from_slice(&(data_len as u32).to_le_bytes());
+    for sample in samples {
+        out.extend_from_slice(&sample.to_le_bytes());
+    }
+    out
+}
+
+const MARKER: &[u8] = b"deposition of witness no. 7";
+const WHY: &str = "transcription quality check for hearing";
+
+async fn put(server: &TestServer, token: &str, path: &str, content_type: &str, body: Vec<u8>) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .put(server.url(path))
+        .bearer_auth(token)
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.json().await.unwrap_or(Value::Null))
+}
+
+async fn get(server: &TestServer, token: &str, path: &str, headers: &[(&str, &str)]) -> reqwest::Response {
+    let mut request = reqwest::Client::new().get(server.url(path)).bearer_auth(token);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    request.send().await.unwrap()
+}
+
+/// Everything under `dir`, concatenated.
+fn stored_bytes(dir: &std::path::Path) -> Vec<u8> {
+    let mut all = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(path) = stack.pop() {
+        for entry in std::fs::read_dir(&path).unwrap().flatten() {
+            if entry.file_type().unwrap().is_dir() {
+                stack.push(entry.path());
+            } else {
+                all.extend(std::fs::read(entry.path()).unwrap());
+            }
+        }
+    }
+    all
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+async fn recording(server: &TestServer, admin: &str) -> String {
+    let (status, _) =
+        call(server, "POST", "/v1/matters", admin, Some(json!({"id": "case-17", "name": "Case 17"}))).await;
+    assert_eq!(status, 201);
+    let record = json!({"matter": "case-17", "fields": {"title": "Deposition, witness 7", "status": "recorded"}});
+    let (status, created) = call(server, "POST", "/v1/collections/recordings/records", admin, Some(record)).await;
+    assert_eq!(status, 201, "{created}");
+    format!("/v1/collections/recordings/records/{}/blobs/audio", created["id"].as_str().unwrap())
+}
+
+async fn round_trip(server: &TestServer, admin: &str, reader: &str, audio: &[u8]) -> String {
+    let path = recording(server, admin).await;
+    let (status, stored) = put(server, admin, &path, "audio/wav", audio.to_vec()).await;
+    assert_eq!(status, 201, "{stored}");
+    assert_eq!(stored["size"], audio.len());
+    let why = [("x-justification", WHY), ("x-purpose", "case_work")];
+
+    let whole = get(server, admin, &path, &why).await;
+    assert_eq!(whole.status(), 200);
+    assert_eq!(whole.headers()["accept-ranges"], "bytes");
+    assert_eq!(whole.headers()["content-type"], "audio/wav");
+    let etag = whole.headers()["etag"].to_str().unwrap().to_owned();
+    let body = whole.bytes().await.unwrap();
+    assert!(body == audio, "bit-identical round trip");
+    assert_eq!(etag, format!("\"{}\"", stored["sha256"].as_str().unwrap()));
+
+    // Ranges: inside one segment, across segments, open-ended, suffix; then unsatisfiable.
+    let n = audio.len();
+    for (range, start, end) in [
+        ("bytes=0-43".to_owned(), 0, 44),
+        (format!("bytes={}-{}", 65_530, 150_000), 65_530, 150_001),
+        (format!("bytes={}-", n - 10), n - 10, n),
+        ("bytes=-1000".to_owned(), n - 1000, n),
+    ] {
+        let headers = [why[0], why[1], ("range", range.as_str())];
+        let partial = get(server, admin, &path, &headers).await;
+        assert_eq!(partial.status(), 206, "{range}");
+        assert_eq!(partial.headers()["content-range"].to_str().unwrap(), format!("bytes {start}-{}/{n}", end - 1));
+        assert!(partial.bytes().await.unwrap() == audio[start..end], "{range}");
+    }
+    let beyond = format!("bytes={}-", n + 5);
+    let refused = get(server, admin, &path, &[why[0], why[1], ("range", beyond.as_str())]).await;
+    assert_eq!(refused.status(), 416);
+    assert_eq!(refused.headers()["content-range"].to_str().unwrap(), format!("bytes */{n}"));
+
+    // The audio is secret: a download is a reveal, with a justification.
+    assert_eq!(get(server, admin, &path, &[]).await.status(), 400, "no justification");
+    assert_eq!(get(server, reader, &path, &why).await.status(), 404, "no grant on the matter");
+    path
+}
+
+#[tokio::test]
+async fn a_recording_streams_up_and_back_bit_identical_with_ranges_and_no_plaintext_on_disk() {
+    let (server, admin, reader, _) = admin_and_reader_on(server().start()).await;
+    let audio = wav(5);
+    let path = round_trip(&server, &admin, &reader, &audio).await;
+    let blobs = server.data_dir().join("blobs");
+    let on_disk = stored_bytes(&blobs);
+    assert!(on_disk.len() > audio.len(), "the ciphertext is on disk");
+    assert!(!contains(&on_disk, MARKER) && !contains(&on_disk, &audio[44..1044]), "no plaintext on disk");
+
+    // Refused: a type the field does not take, an interrupted upload leaves nothing.
+    let (status, body) = put(&server, &admin, &path, "text/html", b"<p>hi</p>".to_vec()).await;
+    assert_eq!((status, body["code"].as_str()), (415, Some("unsupported_media_type")), "{body}");
+    let files_before = stored_bytes(&blobs).len();
+    let (status, _) = put(&server, &admin, &path.replace("/audio", "/title"), "audio/wav", vec![1, 2, 3]).await;
+    assert_eq!(status, 404, "title is not a blob field");
+    assert_eq!(stored_bytes(&blobs).len(), files_before);
+
+    // A replacement deletes the old object; deleting the record deletes the blob.
+    let (status, _) = put(&server, &admin, &path, "audio/wav", wav(1)).await;
+    assert_eq!(status, 201);
+    assert!(stored_bytes(&blobs).len() < files_before, "the replaced object is gone");
+    let record = path.trim_end_matches("/blobs/audio");
+    let (status, _) = call(&server, "DELETE", record, &admin, None).await;
+    assert_eq!(status, 204);
+    assert!(stored_bytes(&blobs).is_empty(), "the record's blob went with it");
+}
+
+#[tokio::test]
+async fn an_upload_over_the_fields_limit_is_refused_and_leaves_nothing() {
+    let (server, admin, _, _) = admin_and_reader_on(server().start()).await;
+    let schema = json!({"name": "notes", "fields": [
+        {"name": "title", "type": "string", "sensitivity": "public"},
+        {"name": "scan", "type": "blob", "sensitivity": "secret", "max_bytes": 100000, "content_types": ["application/pdf"]},
+    ]});
+    let (status, body) = call(&server, "POST", "/v1/collections", &admin, Some(schema)).await;
+    assert_eq!(status, 201, "{body}");
+    let (status, _) = call(&server, "POST", "/v1/matters", &admin, Some(json!({"id": "m1", "name": "M"}))).await;
+    assert_eq!(status, 201);
+    let (_, created) = call(
+        &server,
+        "POST",
+        "/v1/collections/notes/records",
+        &admin,
+        Some(json!({"matter": "m1", "fields": {"title": "x"}})),
+    )
+    .await;
+    let path = format!("/v1/collections/notes/records/{}/blobs/scan", created["id"].as_str().unwrap());
+    let (status, body) = put(&server, &admin, &path, "application/pdf", vec![7u8; 300_000]).await;
+    assert_eq!((status, body["code"].as_str()), (413, Some("payload_too_large")), "{body}");
+    assert!(stored_bytes(&server.data_dir().join("blobs")).is_empty(), "nothing left behind");
+    let (status, _) = put(&server, &admin, &path, "application/pdf", vec![7u8; 99_000]).await;
+    assert_eq!(status, 201);
+}
+
+#[tokio::test]
+async fn blobs_go_to_s3_in_parts_and_come_back_identical_with_no_plaintext_in_the_bucket() {
+    let Some(moto) = Moto::start().await else { return };
+    // moto does not check signatures: a plain PUT makes the bucket.
+    let bucket = format!("{}/recordings-bucket", moto.endpoint());
+    assert!(reqwest::Client::new().put(&bucket).send().await.unwrap().status().is_success());
+    let started = server()
+        .env("STRONGROOM_BLOBS_BACKEND", "s3")
+        .env("STRONGROOM_BLOBS_S3_ENDPOINT", moto.endpoint())
+        .env("STRONGROOM_BLOBS_S3_BUCKET", "recordings-bucket")
+        .env("STRONGROOM_BLOBS_S3_PREFIX", "strongroom/")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .start();
+    let (server, admin, reader, _) = admin_and_reader_on(started).await;
+    // 20 s of audio: 640 KB… make it larger than two 8 MiB parts.
+    let audio = wav(600);
+    assert!(audio.len() > 17 * 1024 * 1024);
+    round_trip(&server, &admin, &reader, &audio).await;
+    let listing = reqwest::get(format!("{bucket}?list-type=2")).await.unwrap().text().await.unwrap();
+    let key = listing.split("<Key>").nth(1).and_then(|rest| rest.split("</Key>").next()).unwrap().to_owned();
+    assert!(key.starts_with("strongroom/recordings/"), "{listing}");
+    let object = reqwest::get(format!("{bucket}/{key}")).await.unwrap().bytes().await.unwrap();
+    assert!(object.len() > audio.len());
+    assert!(!contains(&object, MARKER) && !contains(&object, &audio[44..1044]), "no plaintext in the bucket");
+    let local = server.data_dir().join("blobs");
+    assert!(!local.exists() || stored_bytes(&local).is_empty(), "nothing on local disk either");
+}
