@@ -5,7 +5,10 @@
 //! 0.95 and recall ≥ 0.90 for every structured type.
 //!
 //! `cargo test -p strongroom-core --test redaction_corpus -- --nocapture`
-//! prints the table.
+//! prints the table. To measure sentences of your own in the same format:
+//! `STRONGROOM_REDACTION_CORPUS=mine.txt cargo test -p strongroom-core --test
+//! redaction_corpus your_own -- --nocapture` (or try single sentences with
+//! `strongroom redact`).
 
 use std::collections::BTreeMap;
 
@@ -55,6 +58,17 @@ fn every_detector_meets_its_precision_and_recall_targets() {
 #[test]
 fn every_detector_meets_its_targets_on_held_out_sentences() {
     assert_targets("held-out corpus", HELD_OUT, 100);
+}
+
+/// The file `STRONGROOM_REDACTION_CORPUS` names, when set (skipped otherwise).
+#[test]
+fn your_own_corpus_meets_the_targets_too() {
+    let Some(path) = std::env::var_os("STRONGROOM_REDACTION_CORPUS") else {
+        eprintln!("skipped: set STRONGROOM_REDACTION_CORPUS to a labelled file to measure it");
+        return;
+    };
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {path:?}: {e}"));
+    assert_targets(&format!("{}", std::path::Path::new(&path).display()), &text, 1);
 }
 
 fn assert_targets(name: &str, corpus: &str, minimum: usize) {

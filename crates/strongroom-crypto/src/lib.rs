@@ -42,7 +42,6 @@ mod password;
 mod sealed;
 mod secret;
 mod sign;
-pub mod sigv4;
 mod totp;
 
 pub use aead::AeadKey;

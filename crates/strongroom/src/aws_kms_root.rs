@@ -1,9 +1,9 @@
 //! The `aws-kms` root-key provider: an AWS KMS key wraps a random keyring key
 //! stored in the database, unwrapped once at start (as `transit_root.rs`).
-//! Requests are signed with AWS Signature Version 4 (`strongroom_crypto::sigv4`)
-//! rather than with the AWS SDK, whose default stack pulls a second, older
-//! HTTP and TLS stack (see FIELD-NOTES). The signer is pinned by a vector
-//! that botocore, AWS's own implementation, produced
+//! Requests are signed with AWS Signature Version 4, implemented here over
+//! ring's HMAC and SHA-256 rather than with the AWS SDK, whose default stack
+//! pulls a second, older HTTP and TLS stack (see FIELD-NOTES). The signer is
+//! pinned by a vector that botocore, AWS's own implementation, produced
 //! (`tests/vectors/sigv4_kms.txt`).
 
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -11,8 +11,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use anyhow::{Context, bail};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use ring::digest::{SHA256, digest};
 use strongroom_config::Config;
-use strongroom_crypto::sigv4::{self, amz_date};
+use strongroom_crypto::hmac_sha256;
 use zeroize::Zeroizing;
 
 /// AWS credentials from the standard environment variables.
@@ -41,6 +42,14 @@ impl std::fmt::Debug for AwsKmsRoot {
     }
 }
 
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn sha256_hex(data: &[u8]) -> String {
+    hex(digest(&SHA256, data).as_ref())
+}
+
 /// The headers to send, with `Authorization`, for a KMS JSON call signed at `amz_date`.
 fn sign(
     credentials: &Credentials,
@@ -50,6 +59,7 @@ fn sign(
     body: &[u8],
     amz_date: &str,
 ) -> Vec<(&'static str, String)> {
+    let date = &amz_date[..8];
     let mut headers: Vec<(&'static str, String)> = vec![
         ("content-type", "application/x-amz-json-1.1".into()),
         ("host", host.into()),
@@ -59,24 +69,46 @@ fn sign(
         headers.push(("x-amz-security-token", token.as_str().into()));
     }
     headers.push(("x-amz-target", target.into()));
-    let signed: Vec<(String, String)> = headers.iter().map(|(n, v)| ((*n).to_owned(), v.clone())).collect();
-    let payload = sigv4::sha256_hex(body);
-    let request = sigv4::SigV4Request {
-        method: "POST",
-        path: "/",
-        query: &[],
-        headers: &signed,
-        payload_sha256: &payload,
-        region,
-        service: "kms",
-        amz_date,
-    };
-    let keys = sigv4::SigV4Credentials {
-        access_key_id: &credentials.access_key_id,
-        secret_access_key: credentials.secret_access_key.as_str(),
-    };
-    headers.push(("authorization", sigv4::authorization(&request, &keys)));
+    let signed_headers = headers.iter().map(|(name, _)| *name).collect::<Vec<_>>().join(";");
+    let canonical_headers: String = headers.iter().map(|(name, value)| format!("{name}:{}\n", value.trim())).collect();
+    let canonical_request = format!("POST\n/\n\n{canonical_headers}\n{signed_headers}\n{}", sha256_hex(body));
+    let scope = format!("{date}/{region}/kms/aws4_request");
+    let string_to_sign = format!("AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}", sha256_hex(canonical_request.as_bytes()));
+    let mut key = Zeroizing::new(format!("AWS4{}", credentials.secret_access_key.as_str()).into_bytes());
+    for part in [date, region, "kms", "aws4_request"] {
+        key = Zeroizing::new(hmac_sha256(&key, part.as_bytes()).to_vec());
+    }
+    let signature = hex(&hmac_sha256(&key, string_to_sign.as_bytes()));
+    headers.push((
+        "authorization",
+        format!(
+            "AWS4-HMAC-SHA256 Credential={}/{scope}, SignedHeaders={signed_headers}, Signature={signature}",
+            credentials.access_key_id
+        ),
+    ));
     headers
+}
+
+/// `YYYYMMDDTHHMMSSZ` for a Unix time (UTC).
+fn amz_date(unix_seconds: u64) -> String {
+    let days = (unix_seconds / 86_400) as i64;
+    let seconds_of_day = unix_seconds % 86_400;
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}{month:02}{day:02}T{:02}{:02}{:02}Z",
+        seconds_of_day / 3600,
+        (seconds_of_day % 3600) / 60,
+        seconds_of_day % 60
+    )
 }
 
 impl AwsKmsRoot {

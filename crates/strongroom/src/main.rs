@@ -73,11 +73,24 @@ enum Command {
         #[command(subcommand)]
         command: users::UserCommand,
     },
+    /// Print standard input with the personal data the built-in detectors find
+    /// replaced by placeholders (`[EMAIL]`, `[PHONE]`, …): the rendition a
+    /// `redacted` field gets. Offline; reads no configuration or data.
+    Redact,
     /// Export the audit log, or verify an export offline.
     Audit {
         #[command(subcommand)]
         command: audit_cli::AuditCommand,
     },
+}
+
+fn redact_stdin() -> anyhow::Result<()> {
+    use std::io::{BufRead, Write};
+    let mut out = std::io::stdout().lock();
+    for line in std::io::stdin().lock().lines() {
+        writeln!(out, "{}", strongroom_core::records::redact::redact(&line?))?;
+    }
+    Ok(())
 }
 
 fn main() -> ExitCode {
@@ -107,6 +120,7 @@ fn main() -> ExitCode {
             runtime.block_on(users::init(&config, &username, &email, &password))
         }
         Command::User { command } => runtime.block_on(users::run(&config, command)),
+        Command::Redact => redact_stdin(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

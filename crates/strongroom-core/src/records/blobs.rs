@@ -19,7 +19,7 @@ use tokio::sync::mpsc;
 use zeroize::Zeroizing;
 
 use super::model::StoredRecord;
-use super::schema::FieldType;
+use super::schema::{FieldType, check_field_name};
 use super::service::{Records, record_target};
 use crate::audit::{AuditContext, EventType};
 use crate::authz::{Action, Ask};
@@ -157,6 +157,7 @@ impl Records {
         context: &AuditContext,
     ) -> Result<BlobMeta, CoreError> {
         let BlobRef { collection: collection_name, record: id, field: field_name } = target;
+        check_field_name(field_name)?;
         let storage = self.storage()?;
         let collection = self.collection(collection_name).await?;
         let record = self.live_record(collection_name, id).await?;
@@ -270,6 +271,7 @@ impl Records {
         context: &AuditContext,
     ) -> Result<BlobDownload, CoreError> {
         let BlobRef { collection: collection_name, record: id, field: field_name } = target;
+        check_field_name(field_name)?;
         let storage = self.storage()?;
         let collection = self.collection(collection_name).await?;
         let record = self.live_record(collection_name, id).await?;

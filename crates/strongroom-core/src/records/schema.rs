@@ -106,11 +106,22 @@ fn valid_name(name: &str) -> bool {
 
 /// Checks a collection name: `[a-z][a-z0-9_]{0,55}`.
 pub fn check_collection_name(name: &str) -> Result<(), CoreError> {
+    check_name("collection", name)
+}
+
+/// Checks a field name given in a path (a blob's), before anything else
+/// looks at it: `../x`, NUL or 300 characters are refused as such.
+pub(super) fn check_field_name(name: &str) -> Result<(), CoreError> {
+    check_name("field", name)
+}
+
+fn check_name(what: &str, name: &str) -> Result<(), CoreError> {
     if valid_name(name) {
         Ok(())
     } else {
         Err(CoreError::InvalidInput(format!(
-            "collection {name:?}: use 1-56 characters of a-z, 0-9 and '_', starting with a letter"
+            "{what} {:?}: use 1-56 characters of a-z, 0-9 and '_', starting with a letter",
+            name.chars().take(64).collect::<String>()
         )))
     }
 }

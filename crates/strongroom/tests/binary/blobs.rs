@@ -78,24 +78,58 @@ fn stored_bytes(dir: &std::path::Path) -> Vec<u8> {
     all
 }
 
+/// A PUT that declares `declared` bytes, sends `sent` of them, then drops
+/// the connection: an upload interrupted half way.
+async fn interrupted_put(server: &TestServer, token: &str, path: &str, declared: usize, sent: usize) {
+    use tokio::io::AsyncWriteExt;
+    let address = server.base_url().trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let head = format!(
+        "PUT {path} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: audio/wav\r\nContent-Length: {declared}\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let chunk = vec![0x5au8; 64 * 1024];
+    let mut written = 0;
+    while written < sent {
+        let n = chunk.len().min(sent - written);
+        stream.write_all(&chunk[..n]).await.unwrap();
+        written += n;
+    }
+    stream.flush().await.unwrap();
+    drop(stream);
+}
+
+/// Waits (up to 10 s) for `done` to hold: the server notices a dropped
+/// connection at its next read.
+async fn eventually(mut done: impl AsyncFnMut() -> bool, what: &str) {
+    for _ in 0..100 {
+        if done().await {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{what}");
+}
+
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
 
-async fn recording(server: &TestServer, admin: &str) -> String {
-    let (status, _) =
-        call(server, "POST", "/v1/matters", admin, Some(json!({"id": "case-17", "name": "Case 17"}))).await;
+/// A new matter and a recording in it: the path of its `audio` blob.
+async fn recording_in(server: &TestServer, admin: &str, matter: &str) -> String {
+    let (status, _) = call(server, "POST", "/v1/matters", admin, Some(json!({"id": matter, "name": matter}))).await;
     assert_eq!(status, 201);
-    let record = json!({"matter": "case-17", "fields": {"title": "Deposition, witness 7", "status": "recorded"}});
+    let record = json!({"matter": matter, "fields": {"title": "Deposition, witness 7", "status": "recorded"}});
     let (status, created) = call(server, "POST", "/v1/collections/recordings/records", admin, Some(record)).await;
     assert_eq!(status, 201, "{created}");
     format!("/v1/collections/recordings/records/{}/blobs/audio", created["id"].as_str().unwrap())
 }
 
 async fn round_trip(server: &TestServer, admin: &str, reader: &str, audio: &[u8]) -> String {
-    let path = recording(server, admin).await;
+    let path = recording_in(server, admin, "case-17").await;
     let (status, stored) = put(server, admin, &path, "audio/wav", audio.to_vec()).await;
-    assert_eq!(status, 201, "{stored}");
+    assert_eq!(status, 201, "{stored}\n{}", server.logs());
     assert_eq!(stored["size"], audio.len());
     let why = [("x-justification", WHY), ("x-purpose", "case_work")];
 
@@ -150,6 +184,19 @@ async fn a_recording_streams_up_and_back_bit_identical_with_ranges_and_no_plaint
     let (status, _) = put(&server, &admin, &path.replace("/audio", "/title"), "audio/wav", vec![1, 2, 3]).await;
     assert_eq!(status, 404, "title is not a blob field");
     assert_eq!(stored_bytes(&blobs).len(), files_before);
+    let long = "x".repeat(300);
+    for trick in ["..%2F..%2Fetc%2Fpasswd", "audio%00", long.as_str(), "AUDIO"] {
+        let (status, body) =
+            put(&server, &admin, &path.replace("/audio", &format!("/{trick}")), "audio/wav", vec![1]).await;
+        assert_eq!((status, body["code"].as_str()), (400, Some("invalid_request")), "{trick}: {body}");
+    }
+    assert_eq!(stored_bytes(&blobs).len(), files_before);
+
+    // An upload broken off half way leaves no part file and keeps the old blob.
+    interrupted_put(&server, &admin, &path, 4 << 20, 1 << 20).await;
+    eventually(async || stored_bytes(&blobs).len() == files_before, "the interrupted upload left a file").await;
+    let why = [("x-justification", WHY), ("x-purpose", "case_work")];
+    assert!(get(&server, &admin, &path, &why).await.bytes().await.unwrap() == audio, "the old blob is intact");
 
     // A replacement deletes the old object; deleting the record deletes the blob.
     let (status, _) = put(&server, &admin, &path, "audio/wav", wav(1)).await;
@@ -213,6 +260,19 @@ async fn blobs_go_to_s3_in_parts_and_come_back_identical_with_no_plaintext_in_th
     let object = reqwest::get(format!("{bucket}/{key}")).await.unwrap().bytes().await.unwrap();
     assert!(object.len() > audio.len());
     assert!(!contains(&object, MARKER) && !contains(&object, &audio[44..1044]), "no plaintext in the bucket");
+    // An upload broken off after two parts leaves no object and no pending upload.
+    let path = recording_in(&server, &admin, "case-18").await;
+    interrupted_put(&server, &admin, &path, 40 << 20, 20 << 20).await;
+    let uploads = format!("{bucket}?uploads");
+    eventually(
+        async || {
+            let pending = reqwest::get(&uploads).await.unwrap().text().await.unwrap();
+            let keys = reqwest::get(format!("{bucket}?list-type=2")).await.unwrap().text().await.unwrap();
+            !pending.contains("<Upload>") && keys.matches("<Key>").count() == 1
+        },
+        "the interrupted upload left a part or an object in the bucket",
+    )
+    .await;
     let local = server.data_dir().join("blobs");
     assert!(!local.exists() || stored_bytes(&local).is_empty(), "nothing on local disk either");
 }
