@@ -327,6 +327,24 @@ pub async fn open_services(config: &Config) -> anyhow::Result<(Database, Service
     Ok((database, services))
 }
 
+/// Whether no server has started on this configuration yet: the embedded
+/// SQLite file does not exist, or the configured database is bound to no
+/// root key.
+pub async fn is_new_installation(config: &Config) -> anyhow::Result<bool> {
+    if config.uses_sqlite() && config.database.url.is_none() {
+        return Ok(!config.sqlite_path().exists());
+    }
+    let options = ConnectOptions { max_connections: 1, ..ConnectOptions::default() };
+    let database = Database::connect(&config.database_url(), &options).await.context("cannot open the database")?;
+    let bound = async {
+        database.migrate().await?;
+        database.store().setting(strongroom_core::settings::ROOT_KEY_ID).await
+    }
+    .await;
+    database.close().await;
+    Ok(bound.context("cannot read the database")?.is_none())
+}
+
 /// Like [`open_services`], but on a new data dir too, as the server's first
 /// start does: creates the data dir and database, and binds the root key
 /// (generating a local one). For `strongroom init`.

@@ -126,9 +126,9 @@ fn status(user: &UserRecord) -> &'static str {
 /// `strongroom init`: the first admin of a new installation; refuses when
 /// any user exists.
 pub async fn init(config: &Config, username: &str, email: &str, password: &PasswordSource) -> anyhow::Result<()> {
-    // A new data dir is created as a server's first start would; an existing
-    // one (a server may be running on it) is opened as other commands do.
-    let fresh = config.uses_sqlite() && config.database.url.is_none() && !config.sqlite_path().exists();
+    // A new installation is created as a server's first start would; an
+    // existing one (a server may be running on it) is opened as other commands do.
+    let fresh = crate::server::is_new_installation(config).await?;
     let (database, services) =
         if fresh { open_services_creating(config).await? } else { open_services(config).await? };
     let result = async {

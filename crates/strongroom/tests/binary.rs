@@ -139,6 +139,29 @@ async fn sigterm_stops_the_server_cleanly() {
 }
 
 #[tokio::test]
+async fn init_on_a_fresh_postgres_database_creates_the_installation() {
+    let Some(database) = TestDatabase::postgres().await else {
+        return;
+    };
+    let home = tempfile::tempdir().unwrap();
+    let data_dir = home.path().join("data");
+    let init = server()
+        .database(database.url())
+        .data_dir(&data_dir)
+        .run_with_input(&["init", "--password-stdin"], "correct horse battery staple\n");
+    assert_eq!(init.code, Some(0), "{init:?}");
+    let again = server()
+        .database(database.url())
+        .data_dir(&data_dir)
+        .run_with_input(&["init", "--password-stdin"], "correct horse battery staple\n");
+    assert_eq!(again.code, Some(1), "init runs once: {again:?}");
+    let running = server().database(database.url()).data_dir(&data_dir).start();
+    let body = serde_json::json!({"username": "admin", "password": "correct horse battery staple"});
+    let login = reqwest::Client::new().post(running.url("/v1/auth/login")).json(&body).send().await.unwrap();
+    assert_eq!(login.status(), 200, "the admin init made logs in");
+}
+
+#[tokio::test]
 async fn postgres_backend_serves_and_two_instances_share_one_database() {
     let Some(database) = TestDatabase::postgres().await else {
         return;
