@@ -98,7 +98,16 @@ pub(crate) const KEYS: &[(&str, &[&str])] = &[
         ],
     ),
     ("authz", &["policy_dir", "purposes", "decrypt_mfa_max_age_seconds", "policy_refresh_seconds"]),
-    ("records", &["retention_sweep_seconds"]),
+    (
+        "records",
+        &[
+            "retention_sweep_seconds",
+            "key_job_batch_size",
+            "key_job_pause_ms",
+            "key_job_poll_seconds",
+            "key_job_lease_seconds",
+        ],
+    ),
     ("blobs", &["backend", "dir", "s3_endpoint", "s3_bucket", "s3_region", "s3_prefix"]),
 ];
 

@@ -502,11 +502,28 @@ pub struct RecordsConfig {
     /// How often expired records are crypto-shredded, seconds (they answer
     /// 404 from their expiry on, whatever this says).
     pub retention_sweep_seconds: u64,
+    /// Records per batch of a key job (rewrap after a rotation,
+    /// re-encryption after a compromise): one transaction and one audit
+    /// event each.
+    pub key_job_batch_size: u32,
+    /// Rest between two batches of a key job, milliseconds, to spare a busy database.
+    pub key_job_pause_ms: u64,
+    /// How often a server looks for key jobs no process is running, seconds.
+    pub key_job_poll_seconds: u64,
+    /// How long a process holds a key job without progress before another
+    /// may take it over (after a crash), seconds.
+    pub key_job_lease_seconds: u64,
 }
 
 impl Default for RecordsConfig {
     fn default() -> Self {
-        Self { retention_sweep_seconds: 60 }
+        Self {
+            retention_sweep_seconds: 60,
+            key_job_batch_size: 100,
+            key_job_pause_ms: 0,
+            key_job_poll_seconds: 5,
+            key_job_lease_seconds: 60,
+        }
     }
 }
 

@@ -10,6 +10,8 @@
 //! - [`Clock`] gives the time, so time-dependent rules are tested with a fixed clock.
 //! - [`authz`] decides every request (Cedar policies, matter grants, access
 //!   requests) and explains its decisions.
+//! - [`jobs`] runs what a key change starts over the data the key protects
+//!   (rewrap after a rotation, re-encryption after a compromise).
 //! - [`audit`] records every security-relevant event in a Merkle tree with
 //!   signed checkpoints; every domain change goes through it.
 //!
@@ -23,6 +25,7 @@ mod backup;
 mod clock;
 mod error;
 pub mod identity;
+pub mod jobs;
 mod keyring;
 pub mod records;
 mod root_key;
@@ -34,7 +37,8 @@ pub use api_keys::{
 };
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use error::CoreError;
+pub use jobs::{Job, JobKind, JobSettings, JobState, JobStore, Jobs, KeyChange, KeyReport, VersionReport};
 pub use keyring::{KeyAlgorithm, KeyInfo, KeyPurpose, KeySpec, KeyState, KeyUse, Keyring};
 pub use root_key::{RootKeyStatus, unseal};
-pub use services::{AuditOptions, ServicePorts, Services};
+pub use services::{AuditOptions, ServicePorts, ServiceSettings, Services};
 pub use store::{Backend, KeyStore, Store, StoreError, StoredKey, StoredKeyVersion, settings};

@@ -1,7 +1,7 @@
 //! The domain services wired together, in the one order that works: the
 //! audit log first (every later step writes through it), then the keyring,
 //! the audit HMAC key, the checkpoint signer, the API keys, identity,
-//! authorization and records. The server, every CLI command and the tests start them the
+//! authorization, records and key jobs. The server, every CLI command and the tests start them the
 //! same way.
 
 use std::sync::Arc;
@@ -11,6 +11,7 @@ use strongroom_crypto::Kek;
 use crate::audit::{AuditContext, AuditLog, AuditSettings, AuditStore, CheckpointAnchor, Checkpointer};
 use crate::authz::{Authz, AuthzSettings, AuthzStore};
 use crate::identity::{Identity, IdentitySettings, IdentityStore};
+use crate::jobs::{JobSettings, JobStore, Jobs};
 use crate::records::{BlobStorage, Records, RecordsStore};
 use crate::{ApiKeyStore, ApiKeys, Clock, CoreError, KeyStore, Keyring};
 
@@ -31,6 +32,8 @@ pub struct ServicePorts {
     pub records: Arc<dyn RecordsStore>,
     /// Where blob objects go; without one, blob fields refuse uploads.
     pub blobs: Option<Arc<dyn BlobStorage>>,
+    /// Key jobs.
+    pub jobs: Arc<dyn JobStore>,
 }
 
 /// How the audit log is set up.
@@ -42,6 +45,19 @@ pub struct AuditOptions {
     pub origin: String,
     /// Where checkpoints are published outside the database.
     pub anchors: Vec<Arc<dyn CheckpointAnchor>>,
+}
+
+/// How the services behave, from the configuration.
+#[derive(Debug, Clone)]
+pub struct ServiceSettings {
+    /// The audit log.
+    pub audit: AuditOptions,
+    /// Passwords, sessions, tokens, lockout.
+    pub identity: IdentitySettings,
+    /// Policies and purposes.
+    pub authz: AuthzSettings,
+    /// Key jobs.
+    pub jobs: JobSettings,
 }
 
 /// The running domain.
@@ -61,6 +77,8 @@ pub struct Services {
     pub authz: Arc<Authz>,
     /// Collections and records.
     pub records: Arc<Records>,
+    /// Key changes that start jobs, and the job runner.
+    pub jobs: Arc<Jobs>,
 }
 
 impl Services {
@@ -71,11 +89,10 @@ impl Services {
         ports: ServicePorts,
         kek: Arc<dyn Kek>,
         clock: Arc<dyn Clock>,
-        options: AuditOptions,
-        identity: IdentitySettings,
-        authz: AuthzSettings,
+        settings: ServiceSettings,
         context: &AuditContext,
     ) -> Result<Self, CoreError> {
+        let ServiceSettings { audit: options, identity, authz, jobs } = settings;
         let audit = AuditLog::new(ports.audit, Arc::clone(&clock), options.settings);
         let keyring = Arc::new(Keyring::new(ports.keys, kek, Arc::clone(&clock), Arc::clone(&audit)));
         audit.set_pseudonymizer(keyring.audit_pseudonymizer(context).await?);
@@ -90,12 +107,18 @@ impl Services {
             Authz::start(ports.authz, ports.identity, ports.api_keys, Arc::clone(&audit), Arc::clone(&clock), authz)
                 .await?,
         );
-        let mut records =
-            Records::new(ports.records, Arc::clone(&keyring), Arc::clone(&authz), Arc::clone(&audit), clock);
+        let mut records = Records::new(
+            ports.records,
+            Arc::clone(&keyring),
+            Arc::clone(&authz),
+            Arc::clone(&audit),
+            Arc::clone(&clock),
+        );
         if let Some(blobs) = ports.blobs {
             records = records.with_blob_storage(blobs);
         }
         let records = Arc::new(records);
-        Ok(Self { audit, keyring, checkpointer, api_keys, identity, authz, records })
+        let jobs = Arc::new(Jobs::new(ports.jobs, Arc::clone(&records), Arc::clone(&keyring), clock, jobs)?);
+        Ok(Self { audit, keyring, checkpointer, api_keys, identity, authz, records, jobs })
     }
 }

@@ -49,7 +49,7 @@ pub use identity::{
     ResetPasswordRequest, ResetToken, RevokedSessions, RotateApiKey, SessionList, SessionView, SetRoles, StepUp,
     TokenResponse, TotpConfirmRequest, TotpEnrollRequest, TotpEnrollment, UpdateUser, UserList, UserView,
 };
-pub use keys::{KeyList, KeyStateChanged, KeyVersionView, KeyView, SetKeyState};
+pub use keys::{ConfigureKey, JobView, KeyList, KeyStateChanged, KeyVersionView, KeyView, SetKeyState};
 pub use problem::{PROBLEM_CONTENT_TYPE, PolicyProblem, Problem, ProblemCode};
 pub use records::{
     BlobView, CollectionDef, CollectionList, CollectionView, CreateRecord, ExportedRecord, FieldDef, HoldRequest,

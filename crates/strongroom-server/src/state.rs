@@ -8,7 +8,7 @@ use strongroom_core::audit::{AlertEvaluator, AuditLog, Checkpointer};
 use strongroom_core::authz::Authz;
 use strongroom_core::identity::Identity;
 use strongroom_core::records::Records;
-use strongroom_core::{ApiKeys, Keyring, Store};
+use strongroom_core::{ApiKeys, Jobs, Keyring, Store};
 
 /// HTTP behaviour taken from the configuration.
 #[derive(Debug, Clone)]
@@ -41,6 +41,8 @@ pub struct AppState {
     pub authz: Arc<Authz>,
     /// Collections and records.
     pub records: Arc<Records>,
+    /// Key changes that start jobs (rewrap, re-encryption), and their progress.
+    pub jobs: Arc<Jobs>,
     /// The audit log every action writes through.
     pub audit: Arc<AuditLog>,
     /// Signs checkpoints of the audit tree.

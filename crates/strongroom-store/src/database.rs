@@ -11,7 +11,7 @@ use strongroom_core::audit::AuditStore;
 use strongroom_core::authz::AuthzStore;
 use strongroom_core::identity::IdentityStore;
 use strongroom_core::records::RecordsStore;
-use strongroom_core::{ApiKeyStore, Backend, KeyStore, Store, StoreError};
+use strongroom_core::{ApiKeyStore, Backend, JobStore, KeyStore, Store, StoreError};
 
 use crate::migrations::{self, MigrationReport};
 use crate::settings::{PostgresStore, SqliteStore};
@@ -91,6 +91,11 @@ impl Database {
             Self::Postgres(pool) => migrations::migrator(migrations::POSTGRES).run(pool).await,
         }
         .map_err(crate::error::migrate)?;
+        // Records from before migration 10 get their derived key columns.
+        match self {
+            Self::Sqlite(pool) => SqliteStore::new(pool.clone()).label_records().await?,
+            Self::Postgres(pool) => PostgresStore::new(pool.clone()).label_records().await?,
+        };
         let to_version = self.store().schema_version().await?;
         Ok(MigrationReport { from_version, to_version })
     }
@@ -145,6 +150,14 @@ impl Database {
 
     /// The records storage port over this database.
     pub fn records_store(&self) -> Arc<dyn RecordsStore> {
+        match self {
+            Self::Sqlite(pool) => Arc::new(SqliteStore::new(pool.clone())),
+            Self::Postgres(pool) => Arc::new(PostgresStore::new(pool.clone())),
+        }
+    }
+
+    /// The key jobs' storage port over this database.
+    pub fn job_store(&self) -> Arc<dyn JobStore> {
         match self {
             Self::Sqlite(pool) => Arc::new(SqliteStore::new(pool.clone())),
             Self::Postgres(pool) => Arc::new(PostgresStore::new(pool.clone())),

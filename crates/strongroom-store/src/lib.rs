@@ -18,6 +18,7 @@ mod authz;
 mod database;
 mod error;
 mod identity;
+mod jobs;
 mod keys;
 mod migrations;
 mod records;

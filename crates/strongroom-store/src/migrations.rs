@@ -22,6 +22,7 @@ pub(crate) const SQLITE: &[Source] = &[
     (7, "authz", include_str!("../migrations/sqlite/0007_authz.sql")),
     (8, "records", include_str!("../migrations/sqlite/0008_records.sql")),
     (9, "record_blobs", include_str!("../migrations/sqlite/0009_record_blobs.sql")),
+    (10, "key_jobs", include_str!("../migrations/sqlite/0010_key_jobs.sql")),
 ];
 
 pub(crate) const POSTGRES: &[Source] = &[
@@ -34,6 +35,7 @@ pub(crate) const POSTGRES: &[Source] = &[
     (7, "authz", include_str!("../migrations/postgres/0007_authz.sql")),
     (8, "records", include_str!("../migrations/postgres/0008_records.sql")),
     (9, "record_blobs", include_str!("../migrations/postgres/0009_record_blobs.sql")),
+    (10, "key_jobs", include_str!("../migrations/postgres/0010_key_jobs.sql")),
 ];
 
 pub(crate) fn migrator(sources: &[Source]) -> Migrator {

@@ -10,7 +10,9 @@ use base64::engine::general_purpose::STANDARD;
 use sqlx::Row;
 use strongroom_core::StoreError;
 use strongroom_core::audit::AuditRecord;
-use strongroom_core::records::{BlobMeta, CollectionRecord, Cursor, IndexEntry, RecordsStore, StoredRecord};
+use strongroom_core::records::{
+    BlobMeta, CollectionRecord, Cursor, IndexEntry, RecordsStore, RekeyedRecord, StoredRecord, VersionCensus,
+};
 
 use crate::error::map;
 use crate::settings::{PostgresStore, SqliteStore};
@@ -34,6 +36,23 @@ fn parse_sealed(text: &str) -> Result<BTreeMap<String, Vec<u8>>, StoreError> {
         .into_iter()
         .map(|(k, v)| STANDARD.decode(v).map(|bytes| (k, bytes)).map_err(|_| corrupt("sealed fields")))
         .collect()
+}
+
+const BLOB_COLUMNS: &str = "collection, record_id, field, object, size, stored_size, content_type, sha256, created_at";
+
+/// The derived columns of a record: its wrapping key and version (from the
+/// sealed key's header) and how many sealed values it holds.
+fn key_columns(record: &StoredRecord) -> Result<(String, i64, i64), StoreError> {
+    let (name, version) = record.wrapping_key().ok_or_else(|| corrupt("sealed data key"))?;
+    Ok((name, i64::from(version), record.sealed.len() as i64))
+}
+
+fn to_i64(value: u64) -> Result<i64, StoreError> {
+    i64::try_from(value).map_err(|e| StoreError::Backend(e.into()))
+}
+
+fn to_u64(value: i64) -> Result<u64, StoreError> {
+    u64::try_from(value).map_err(|e| StoreError::Backend(e.into()))
 }
 
 macro_rules! impl_records_store {
@@ -72,6 +91,75 @@ macro_rules! impl_records_store {
                     last_accessed_at: row.try_get("last_accessed_at").map_err(map)?,
                     revision: row.try_get("revision").map_err(map)?,
                 })
+            }
+
+            fn blob_from_row(row: &$row) -> Result<BlobMeta, StoreError> {
+                Ok(BlobMeta {
+                    collection: row.try_get("collection").map_err(map)?,
+                    record_id: row.try_get("record_id").map_err(map)?,
+                    field: row.try_get("field").map_err(map)?,
+                    object: row.try_get("object").map_err(map)?,
+                    size: to_u64(row.try_get("size").map_err(map)?)?,
+                    stored_size: to_u64(row.try_get("stored_size").map_err(map)?)?,
+                    content_type: row.try_get("content_type").map_err(map)?,
+                    sha256: row.try_get("sha256").map_err(map)?,
+                    created_at: row.try_get("created_at").map_err(map)?,
+                })
+            }
+
+            async fn insert_blob(tx: &mut sqlx::Transaction<'static, $db>, blob: &BlobMeta) -> Result<(), StoreError> {
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "INSERT INTO record_blobs ({BLOB_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+                )))
+                .bind(&blob.collection)
+                .bind(&blob.record_id)
+                .bind(&blob.field)
+                .bind(&blob.object)
+                .bind(to_i64(blob.size)?)
+                .bind(to_i64(blob.stored_size)?)
+                .bind(&blob.content_type)
+                .bind(&blob.sha256)
+                .bind(blob.created_at)
+                .execute(&mut **tx)
+                .await
+                .map_err(map)?;
+                Ok(())
+            }
+
+            /// Fills the derived key columns of records stored before they
+            /// existed (migration 10), a page at a time.
+            pub(crate) async fn label_records(&self) -> Result<u64, StoreError> {
+                let mut labelled = 0;
+                loop {
+                    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "SELECT {RECORD_COLUMNS} FROM records WHERE key_name IS NULL LIMIT 500"
+                    )))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(map)?;
+                    if rows.is_empty() {
+                        return Ok(labelled);
+                    }
+                    let mut tx = self.begin_write().await?;
+                    for row in &rows {
+                        let record = Self::record_from_row(row)?;
+                        let (key_name, key_version, sealed_count) = key_columns(&record)?;
+                        sqlx::query(
+                            "UPDATE records SET key_name = $1, key_version = $2, sealed_count = $3 \
+                             WHERE collection = $4 AND id = $5",
+                        )
+                        .bind(key_name)
+                        .bind(key_version)
+                        .bind(sealed_count)
+                        .bind(&record.collection)
+                        .bind(&record.id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(map)?;
+                        labelled += 1;
+                    }
+                    tx.commit().await.map_err(map)?;
+                }
             }
 
             async fn write_index(
@@ -176,10 +264,11 @@ macro_rules! impl_records_store {
                 let public = serde_json::to_string(&record.public).map_err(|e| StoreError::Backend(e.into()))?;
                 let renditions =
                     serde_json::to_string(&record.renditions).map_err(|e| StoreError::Backend(e.into()))?;
+                let (key_name, key_version, sealed_count) = key_columns(record)?;
                 let mut tx = self.begin_write().await?;
                 sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "INSERT INTO records ({RECORD_COLUMNS}) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+                    "INSERT INTO records ({RECORD_COLUMNS}, key_name, key_version, sealed_count) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
                 )))
                 .bind(&record.collection)
                 .bind(&record.id)
@@ -197,6 +286,9 @@ macro_rules! impl_records_store {
                 .bind(record.access_count)
                 .bind(record.last_accessed_at)
                 .bind(record.revision)
+                .bind(key_name)
+                .bind(key_version)
+                .bind(sealed_count)
                 .execute(&mut *tx)
                 .await
                 .map_err(map)?;
@@ -285,8 +377,8 @@ macro_rules! impl_records_store {
                 let mut tx = self.begin_write().await?;
                 let updated = sqlx::query(
                     "UPDATE records SET public_fields = $1, sealed_fields = $2, renditions = $3, updated_at = $4, \
-                     revision = $5, expires_at = $6, legal_hold = $7 \
-                     WHERE collection = $8 AND id = $9 AND revision = $10",
+                     revision = $5, expires_at = $6, legal_hold = $7, sealed_count = $8 \
+                     WHERE collection = $9 AND id = $10 AND revision = $11",
                 )
                 .bind(public)
                 .bind(sealed_text(&record.sealed))
@@ -295,6 +387,7 @@ macro_rules! impl_records_store {
                 .bind(record.revision)
                 .bind(record.expires_at)
                 .bind(record.legal_hold)
+                .bind(record.sealed.len() as i64)
                 .bind(&record.collection)
                 .bind(&record.id)
                 .bind(record.revision - 1)
@@ -436,8 +529,28 @@ macro_rules! impl_records_store {
                 rows.iter().map(Self::record_from_row).collect()
             }
 
-            async fn put_blob(&self, blob: &BlobMeta, audit: &[AuditRecord]) -> Result<Option<String>, StoreError> {
+            async fn put_blob(
+                &self,
+                blob: &BlobMeta,
+                revision: i64,
+                audit: &[AuditRecord],
+            ) -> Result<Option<String>, StoreError> {
                 let mut tx = self.begin_write().await?;
+                let current = sqlx::query(
+                    "UPDATE records SET revision = revision + 1 WHERE collection = $1 AND id = $2 AND revision = $3",
+                )
+                .bind(&blob.collection)
+                .bind(&blob.record_id)
+                .bind(revision)
+                .execute(&mut *tx)
+                .await
+                .map_err(map)?
+                .rows_affected()
+                    == 1;
+                if !current {
+                    tx.rollback().await.map_err(map)?;
+                    return Err(StoreError::Conflict("the record changed during the upload; upload again".into()));
+                }
                 let previous: Option<String> = sqlx::query(
                     "SELECT object FROM record_blobs WHERE collection = $1 AND record_id = $2 AND field = $3",
                 )
@@ -457,54 +570,114 @@ macro_rules! impl_records_store {
                     .execute(&mut *tx)
                     .await
                     .map_err(map)?;
-                sqlx::query(
-                    "INSERT INTO record_blobs (collection, record_id, field, object, size, stored_size, content_type, \
-                     sha256, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                )
-                .bind(&blob.collection)
-                .bind(&blob.record_id)
-                .bind(&blob.field)
-                .bind(&blob.object)
-                .bind(i64::try_from(blob.size).map_err(|e| StoreError::Backend(e.into()))?)
-                .bind(i64::try_from(blob.stored_size).map_err(|e| StoreError::Backend(e.into()))?)
-                .bind(&blob.content_type)
-                .bind(&blob.sha256)
-                .bind(blob.created_at)
-                .execute(&mut *tx)
-                .await
-                .map_err(map)?;
+                Self::insert_blob(&mut tx, blob).await?;
                 Self::commit_audited(tx, true, audit).await?;
                 Ok(previous)
             }
 
             async fn blob(&self, collection: &str, id: &str, field: &str) -> Result<Option<BlobMeta>, StoreError> {
-                let row = sqlx::query(
-                    "SELECT object, size, stored_size, content_type, sha256, created_at FROM record_blobs \
-                     WHERE collection = $1 AND record_id = $2 AND field = $3",
-                )
+                let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT {BLOB_COLUMNS} FROM record_blobs WHERE collection = $1 AND record_id = $2 AND field = $3"
+                )))
                 .bind(collection)
                 .bind(id)
                 .bind(field)
                 .fetch_optional(&self.pool)
                 .await
                 .map_err(map)?;
-                let size = |name: &str, row: &$row| -> Result<u64, StoreError> {
-                    u64::try_from(row.try_get::<i64, _>(name).map_err(map)?).map_err(|e| StoreError::Backend(e.into()))
-                };
-                row.map(|row| {
-                    Ok(BlobMeta {
-                        collection: collection.to_owned(),
-                        record_id: id.to_owned(),
-                        field: field.to_owned(),
-                        object: row.try_get("object").map_err(map)?,
-                        size: size("size", &row)?,
-                        stored_size: size("stored_size", &row)?,
-                        content_type: row.try_get("content_type").map_err(map)?,
-                        sha256: row.try_get("sha256").map_err(map)?,
-                        created_at: row.try_get("created_at").map_err(map)?,
+                row.as_ref().map(Self::blob_from_row).transpose()
+            }
+
+            async fn record_blobs(&self, collection: &str, id: &str) -> Result<Vec<BlobMeta>, StoreError> {
+                let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT {BLOB_COLUMNS} FROM record_blobs WHERE collection = $1 AND record_id = $2 ORDER BY field"
+                )))
+                .bind(collection)
+                .bind(id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(map)?;
+                rows.iter().map(Self::blob_from_row).collect()
+            }
+
+            async fn key_census(&self, key_name: &str) -> Result<Vec<VersionCensus>, StoreError> {
+                let rows = sqlx::query(
+                    "SELECT r.key_version AS version, COUNT(*) AS data_keys, \
+                     CAST(COALESCE(SUM(r.sealed_count), 0) + COALESCE(SUM((SELECT COUNT(*) FROM record_blobs b \
+                       WHERE b.collection = r.collection AND b.record_id = r.id)), 0) AS BIGINT) AS ciphertexts \
+                     FROM records r WHERE r.key_name = $1 GROUP BY r.key_version ORDER BY r.key_version",
+                )
+                .bind(key_name)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(map)?;
+                rows.iter()
+                    .map(|row| {
+                        Ok(VersionCensus {
+                            version: u32::try_from(row.try_get::<i64, _>("version").map_err(map)?)
+                                .map_err(|e| StoreError::Backend(e.into()))?,
+                            data_keys: to_u64(row.try_get("data_keys").map_err(map)?)?,
+                            ciphertexts: to_u64(row.try_get("ciphertexts").map_err(map)?)?,
+                        })
                     })
-                })
-                .transpose()
+                    .collect()
+            }
+
+            async fn records_under_key(
+                &self,
+                key_name: &str,
+                below_version: Option<u32>,
+                limit: u32,
+            ) -> Result<Vec<StoredRecord>, StoreError> {
+                let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT {RECORD_COLUMNS} FROM records WHERE key_name = $1 AND key_version < $2 \
+                     ORDER BY collection, id LIMIT $3"
+                )))
+                .bind(key_name)
+                .bind(below_version.map_or(i64::MAX, i64::from))
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(map)?;
+                rows.iter().map(Self::record_from_row).collect()
+            }
+
+            async fn rekey_records(&self, batch: &[RekeyedRecord], audit: &[AuditRecord]) -> Result<bool, StoreError> {
+                let mut tx = self.begin_write().await?;
+                let mut applied = 0;
+                for RekeyedRecord { record, blobs } in batch {
+                    let (key_name, key_version, sealed_count) = key_columns(record)?;
+                    applied += sqlx::query(
+                        "UPDATE records SET sealed_fields = $1, wrapped_key = $2, key_name = $3, key_version = $4, \
+                         sealed_count = $5, revision = $6 WHERE collection = $7 AND id = $8 AND revision = $9",
+                    )
+                    .bind(sealed_text(&record.sealed))
+                    .bind(&record.wrapped_key)
+                    .bind(key_name)
+                    .bind(key_version)
+                    .bind(sealed_count)
+                    .bind(record.revision)
+                    .bind(&record.collection)
+                    .bind(&record.id)
+                    .bind(record.revision - 1)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map)?
+                    .rows_affected();
+                    for blob in blobs {
+                        sqlx::query(
+                            "DELETE FROM record_blobs WHERE collection = $1 AND record_id = $2 AND field = $3",
+                        )
+                        .bind(&blob.collection)
+                        .bind(&blob.record_id)
+                        .bind(&blob.field)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(map)?;
+                        Self::insert_blob(&mut tx, blob).await?;
+                    }
+                }
+                Self::commit_audited(tx, applied == batch.len() as u64, audit).await
             }
 
             async fn blob_objects(&self, records: &[(String, String)]) -> Result<Vec<String>, StoreError> {

@@ -24,6 +24,9 @@ use strongroom_testkit::TestDatabase;
 #[path = "conformance/authz.rs"]
 mod authz;
 use authz::*;
+#[path = "conformance/keyjobs.rs"]
+mod keyjobs;
+use keyjobs::*;
 #[path = "conformance/records.rs"]
 mod records;
 use records::*;
@@ -732,6 +735,7 @@ all_backends![
     grants_and_elevations_load_with_the_principal_and_end_on_time,
     policies_stored_by_one_instance_are_loaded_by_another,
     records_seal_page_search_update_and_shred,
+    key_jobs_rewrap_after_rotation_and_reencrypt_after_compromise,
 ];
 
 // SQLite is single-process by design (the server locks its data dir, and

@@ -69,6 +69,14 @@ impl TestServer {
         std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
     }
 
+    /// Kills the process with SIGKILL, as a crash or a power cut would stop
+    /// it: nothing it was doing gets to finish.
+    pub fn kill(&mut self) {
+        let mut child = self.child.take().expect("server still running");
+        child.kill().expect("kill the server");
+        let _ = child.wait();
+    }
+
     /// Sends SIGTERM and waits for the process to exit.
     pub fn terminate(&mut self) -> ExitStatus {
         let mut child = self.child.take().expect("server still running");

@@ -1,6 +1,10 @@
 //! `strongroom key …`: the keyring from the command line, working directly on
 //! the server's database (the server may be running). Key material is never
 //! printed; destroying a key asks for `--yes` because it cannot be undone.
+//! A rotation or a compromise of a matter key starts a job: the command
+//! follows it with a progress bar, running it itself unless a server already
+//! does (`--no-wait` returns at once; `strongroom key job ID` follows later,
+//! and resumes a job whose process died).
 
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
@@ -9,7 +13,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use clap::Subcommand;
 use strongroom_config::Config;
-use strongroom_core::{KeyAlgorithm, KeyInfo, KeyPurpose, KeySpec, KeyState};
+use strongroom_core::{Job, JobState, Jobs, KeyAlgorithm, KeyInfo, KeyPurpose, KeyReport, KeySpec, KeyState};
 use zeroize::Zeroizing;
 
 use crate::server::{cli_context, open_services};
@@ -41,10 +45,28 @@ pub enum KeyCommand {
         #[arg(long)]
         allow_deletion: bool,
     },
-    /// Add a new version; old versions keep decrypting.
+    /// Add a new version; old versions keep decrypting. For a matter key,
+    /// its records' data keys are then resealed under the new version (a job).
     Rotate {
         /// Key name.
         name: String,
+        /// Start the job and return; `strongroom key job ID` follows it.
+        #[arg(long)]
+        no_wait: bool,
+    },
+    /// Reseal a matter key's data keys under its latest version (a job).
+    Rewrap {
+        /// Key name.
+        name: String,
+        /// Start the job and return.
+        #[arg(long)]
+        no_wait: bool,
+    },
+    /// Follow a key job to its end with a progress bar, running it here
+    /// unless another process does.
+    Job {
+        /// The job id (`job_…`).
+        id: String,
     },
     /// Change the state: active, decrypt_only, disabled, compromised, destroyed.
     State {
@@ -58,6 +80,9 @@ pub enum KeyCommand {
         /// Confirms `destroyed`, which erases the material for good.
         #[arg(long)]
         yes: bool,
+        /// For `compromised`: start the re-encryption job and return.
+        #[arg(long)]
+        no_wait: bool,
     },
     /// Write every key, sealed under a backup passphrase, to a new file (0600).
     /// The passphrase comes from STRONGROOM_BACKUP_PASSPHRASE or --passphrase-file.
@@ -91,6 +116,7 @@ pub enum KeyCommand {
 pub async fn run(config: &Config, command: KeyCommand) -> anyhow::Result<()> {
     let (database, services) = open_services(config).await?;
     let keyring = services.keyring;
+    let jobs = services.jobs;
     let context = cli_context();
     let result = async {
         match command {
@@ -115,7 +141,7 @@ pub async fn run(config: &Config, command: KeyCommand) -> anyhow::Result<()> {
                     println!("(no keys yet: strongroom key create NAME)");
                 }
             }
-            KeyCommand::Show { name } => print_key(&keyring.info(&name).await?),
+            KeyCommand::Show { name } => print_report(&jobs.key_report(&name).await?),
             KeyCommand::Create { name, purpose, algorithm, rotation_period, allow_deletion } => {
                 let purpose = KeyPurpose::parse(&purpose).with_context(|| format!("unknown purpose {purpose:?}"))?;
                 let algorithm = algorithm
@@ -125,8 +151,21 @@ pub async fn run(config: &Config, command: KeyCommand) -> anyhow::Result<()> {
                 let spec = KeySpec { purpose, algorithm, rotation_period_seconds, deletion_allowed: allow_deletion };
                 print_key(&keyring.create(&name, spec, &context).await?);
             }
-            KeyCommand::Rotate { name } => print_key(&keyring.rotate(&name, &context).await?),
-            KeyCommand::State { name, state, justification, yes } => {
+            KeyCommand::Rotate { name, no_wait } => {
+                let (info, job) = jobs.rotate_key(&name, &context).await?;
+                print_key(&info);
+                if let Some(job) = job {
+                    run_job(&jobs, job, no_wait).await?;
+                }
+            }
+            KeyCommand::Rewrap { name, no_wait } => {
+                run_job(&jobs, jobs.rewrap_key(&name, &context).await?, no_wait).await?
+            }
+            KeyCommand::Job { id } => {
+                let job = jobs.job(&id).await?;
+                run_job(&jobs, job, false).await?;
+            }
+            KeyCommand::State { name, state, justification, yes, no_wait } => {
                 let target = KeyState::parse(&state).with_context(|| format!("unknown state {state:?}"))?;
                 if justification.trim().chars().count() < 20 {
                     bail!("--justification must be at least 20 characters: say why this key changes state");
@@ -134,13 +173,17 @@ pub async fn run(config: &Config, command: KeyCommand) -> anyhow::Result<()> {
                 if target == KeyState::Destroyed && !yes {
                     bail!("destroying key {name:?} makes everything it protected unreadable, for good; add --yes");
                 }
-                let info = keyring.set_state(&name, target, justification.trim(), &context).await?;
+                let change = jobs.set_key_state(&name, target, justification.trim(), &context).await?;
                 eprintln!("key {name:?} is now {}: {}", target.as_str(), justification.trim());
-                print_key(&info);
-                if target == KeyState::Destroyed {
+                print_key(&change.info);
+                if let Some((data_keys, ciphertexts)) = change.shredded {
                     println!(
-                        "key {name:?} destroyed: its material is erased and everything it protected is unreadable"
+                        "key {name:?} destroyed: its material is erased and everything it protected is unreadable \
+                         ({data_keys} record data keys, {ciphertexts} sealed values and blobs)"
                     );
+                }
+                if let Some(job) = change.job {
+                    run_job(&jobs, job, no_wait).await?;
                 }
             }
             KeyCommand::Backup { out, passphrase_file } => {
@@ -184,6 +227,95 @@ fn print_key(key: &KeyInfo) {
         None => println!("rotation_period:        none"),
     }
     println!("deletion_allowed:       {}", key.deletion_allowed);
+}
+
+fn print_report(report: &KeyReport) {
+    print_key(&report.info);
+    println!("census:                 {}", report.census);
+    println!("{:>8} {:>12} {:>12} {:>12}", "VERSION", "CREATED", "DATA KEYS", "CIPHERTEXTS");
+    for version in &report.versions {
+        let (keys, values) = match version.census {
+            Some(c) => (c.data_keys.to_string(), c.ciphertexts.to_string()),
+            None => ("-".into(), "-".into()),
+        };
+        println!("{:>8} {:>12} {keys:>12} {values:>12}", version.version, version.created_at);
+    }
+    for job in &report.jobs {
+        println!(
+            "job {} {} {}: {}/{} {}",
+            job.id,
+            job.kind.as_str(),
+            job.target,
+            job.done,
+            job.total,
+            job.state.as_str()
+        );
+    }
+}
+
+/// One line of progress: `[#####.....]  50%  5/10 records  rewrap job_…`.
+fn progress_line(job: &Job) -> String {
+    let percent = job.percent();
+    let filled = usize::from(percent / 5);
+    format!(
+        "[{}{}] {percent:>3}%  {}/{} records  {} {}",
+        "#".repeat(filled),
+        ".".repeat(20 - filled),
+        job.done.min(job.total),
+        job.total,
+        job.kind.as_str(),
+        job.id
+    )
+}
+
+/// Follows `job` to its end with a progress bar on standard error, running
+/// it in this process whenever no other process holds it (a server, or a
+/// command that died: its lease lapses). With `no_wait`, only says how to
+/// follow it.
+async fn run_job(jobs: &std::sync::Arc<Jobs>, job: Job, no_wait: bool) -> anyhow::Result<()> {
+    println!("job {} ({} of {} record data keys under {}) started", job.id, job.kind.as_str(), job.total, job.key_name);
+    if no_wait {
+        println!("follow it with: strongroom key job {}", job.id);
+        return Ok(());
+    }
+    let runner = {
+        let (jobs, id) = (std::sync::Arc::clone(jobs), job.id.clone());
+        tokio::spawn(async move {
+            loop {
+                match jobs.run_next(Some(&id)).await {
+                    Ok(Some(job)) if job.state != JobState::Running => return,
+                    Ok(_) => tokio::time::sleep(std::time::Duration::from_secs(1)).await,
+                    Err(error) => {
+                        eprintln!("\nthe job paused: {error}; retrying");
+                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    }
+                }
+            }
+        })
+    };
+    let finished = loop {
+        let current = jobs.job(&job.id).await?;
+        eprint!("\r{}", progress_line(&current));
+        if current.state != JobState::Running {
+            eprintln!();
+            break current;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    runner.abort();
+    match finished.state {
+        JobState::Failed => bail!(
+            "job {} failed after {} of {} records: {}",
+            finished.id,
+            finished.done,
+            finished.total,
+            finished.error.unwrap_or_default()
+        ),
+        _ => {
+            println!("job {} done: {} record(s) moved off {}", finished.id, finished.done, finished.key_name);
+            Ok(())
+        }
+    }
 }
 
 /// The backup passphrase: from `--passphrase-file` (first line) or

@@ -11,7 +11,8 @@ use strongroom_core::authz::{Authz, AuthzSettings, PolicySource};
 use strongroom_core::identity::{Identity, IdentitySettings, PasswordPolicy, Role};
 use strongroom_core::records::Records;
 use strongroom_core::{
-    ApiKeys, AuditOptions, Keyring, RootKeyStatus, ServicePorts, Services, Store, SystemClock, settings,
+    ApiKeys, AuditOptions, JobSettings, Jobs, RootKeyStatus, ServicePorts, ServiceSettings, Services, Store,
+    SystemClock, settings,
 };
 use strongroom_crypto::PasswordParams;
 use strongroom_server::{AppState, HttpSettings, Listener, TlsListener};
@@ -45,7 +46,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     }
     let alerts = Arc::new(audit_outputs::alert_evaluator(&config, Arc::clone(&services.audit))?);
     let mut background = vec![
-        tokio::spawn(rotate_keys_when_due(Arc::clone(&services.keyring))),
+        tokio::spawn(rotate_keys_when_due(Arc::clone(&services.jobs))),
+        tokio::spawn(run_key_jobs(
+            Arc::clone(&services.jobs),
+            Duration::from_secs(config.records.key_job_poll_seconds.max(1)),
+        )),
         tokio::spawn(flush_api_key_usage(Arc::clone(&services.api_keys))),
         tokio::spawn(flush_session_activity(Arc::clone(&services.identity))),
         tokio::spawn(follow_authorization(
@@ -87,6 +92,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         identity: Arc::clone(&services.identity),
         authz: Arc::clone(&services.authz),
         records: Arc::clone(&services.records),
+        jobs: Arc::clone(&services.jobs),
         audit: services.audit,
         checkpointer: services.checkpointer,
         alerts,
@@ -148,14 +154,20 @@ pub async fn start_services(
         authz: database.authz_store(),
         records: database.records_store(),
         blobs: Some(blob_storage(config)?),
+        jobs: database.job_store(),
     };
     let options = AuditOptions {
         settings: AuditSettings { hash_ip: config.audit.hash_ip },
         origin,
         anchors: audit_outputs::anchors(config)?,
     };
-    let authz = authz_settings(config)?;
-    Services::start(ports, kek, Arc::new(SystemClock), options, identity_settings(config)?, authz, context)
+    let settings = ServiceSettings {
+        audit: options,
+        identity: identity_settings(config)?,
+        authz: authz_settings(config)?,
+        jobs: job_settings(config)?,
+    };
+    Services::start(ports, kek, Arc::new(SystemClock), settings, context)
         .await
         .context("cannot start the keyring, the audit log and the policies")
 }
@@ -415,14 +427,51 @@ async fn sweep_expired_records(records: Arc<Records>, interval: Duration) {
     }
 }
 
-/// Rotates keys whose rotation period has passed, once a minute. Every
-/// instance runs it; the keyring re-checks the period on the fresh key, so a
-/// key is rotated once however many instances see it due.
-async fn rotate_keys_when_due(keyring: Arc<Keyring>) {
+/// How key jobs run, from `[records]`.
+fn job_settings(config: &Config) -> anyhow::Result<JobSettings> {
+    let records = &config.records;
+    if !(1..=10_000).contains(&records.key_job_batch_size) {
+        bail!("records.key_job_batch_size must be between 1 and 10000");
+    }
+    if records.key_job_lease_seconds == 0 {
+        bail!("records.key_job_lease_seconds must be at least 1");
+    }
+    Ok(JobSettings {
+        batch_size: records.key_job_batch_size,
+        pause: Duration::from_millis(records.key_job_pause_ms),
+        lease: Duration::from_secs(records.key_job_lease_seconds),
+    })
+}
+
+/// Runs key jobs no process is running (new ones, or ones whose process
+/// died: their lease lapsed), every `interval`; each instance runs it, the
+/// lease keeps a job on one of them.
+async fn run_key_jobs(jobs: Arc<Jobs>, interval: Duration) {
+    let mut ticker = tokio::time::interval(interval);
+    loop {
+        ticker.tick().await;
+        loop {
+            match jobs.run_next(None).await {
+                Ok(None) => break,
+                Ok(Some(job)) => tracing::info!(job = %job.id, state = job.state.as_str(), done = job.done, "key job"),
+                Err(error) => {
+                    tracing::warn!(%error, "a key job stopped; it resumes at a later tick");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// Rotates keys whose rotation period has passed, once a minute, starting
+/// the rewrap jobs of matter keys. Every instance runs it; the keyring
+/// re-checks the period on the fresh key, so a key is rotated once however
+/// many instances see it due.
+async fn rotate_keys_when_due(jobs: Arc<Jobs>) {
     let mut ticker = tokio::time::interval(Duration::from_secs(60));
     loop {
         ticker.tick().await;
-        match keyring.rotate_due().await {
+        match jobs.rotate_due().await {
             Ok(rotated) if rotated.is_empty() => {}
             Ok(rotated) => tracing::info!(keys = ?rotated, "rotated keys whose rotation period had passed"),
             Err(error) => tracing::warn!(%error, "automatic key rotation failed; retrying in a minute"),

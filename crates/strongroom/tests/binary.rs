@@ -671,3 +671,5 @@ mod authz;
 mod blobs;
 #[path = "binary/identity.rs"]
 mod identity;
+#[path = "binary/keyjobs.rs"]
+mod keyjobs;

@@ -130,6 +130,10 @@ event_types! {
     KeyDelete => "key.delete", "key", Warning;
     KeyBackup => "key.backup", "key", Warning;
     KeyRestore => "key.restore", "key", Warning;
+    KeyRewrap => "key.rewrap", "key", Notice;
+    KeyReencrypt => "key.reencrypt", "key", Warning;
+    JobStart => "job.start", "key", Notice;
+    JobFinish => "job.finish", "key", Notice;
     ApiKeyCreate => "api_key.create", "api_key", Notice;
     ApiKeyRotate => "api_key.rotate", "api_key", Notice;
     ApiKeyRevoke => "api_key.revoke", "api_key", Notice;

@@ -448,6 +448,11 @@ impl Authz {
             None => random_id("m_")?,
         };
         check_id("id", &id)?;
+        if crate::records::is_rekeyed_name(&id) {
+            return Err(CoreError::InvalidInput(format!(
+                "id {id:?}: ids ending in .r and digits are reserved (they name the keys that replace compromised ones)"
+            )));
+        }
         let name = new.name.trim();
         if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
             return Err(CoreError::InvalidInput("name: 1-200 characters, no control characters".into()));

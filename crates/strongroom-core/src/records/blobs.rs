@@ -175,64 +175,17 @@ impl Records {
                 field.content_types.join(", ")
             )));
         }
-        let limit = field.limit();
         let record_key = self.data_key(&record).await?;
-        let (record_header, _) = SealedHeader::parse(&record.wrapped_key)?;
-        let blob_key = Zeroizing::new(random_bytes::<32>()?);
-        let header =
-            SealedHeader { key_name: super::service::DATA_KEY_NAME.into(), key_version: record_header.key_version };
-        let wrapped = strongroom_crypto::seal(&record_key, &header, &blob_key[..], &blob_context(&record, field_name))?;
-        let mut sealer = BlobSealer::new(&SecretKey::from_bytes(*blob_key), &wrapped, SEGMENT_SIZE)?;
-        let object = format!(
-            "{collection_name}/{id}/{field_name}/{}",
-            random_bytes::<12>()?.iter().map(|b| format!("{b:02x}")).collect::<String>()
-        );
-        let mut upload = storage.begin(&object).await?;
-        let streamed = async {
-            upload.write(sealer.header().encoded()).await?;
-            let segment = SEGMENT_SIZE as usize;
-            let mut pending: Vec<u8> = Vec::with_capacity(segment * 2);
-            let mut size: u64 = 0;
-            let mut digest = Sha256Stream::default();
-            while let Some(chunk) =
-                body.next_chunk().await.map_err(|e| CoreError::InvalidInput(format!("the upload broke off: {e}")))?
-            {
-                size += chunk.len() as u64;
-                if size > limit {
-                    return Err(CoreError::TooLarge(format!("{field_name:?} takes at most {limit} bytes")));
-                }
-                digest.update(&chunk);
-                pending.extend_from_slice(&chunk);
-                // Keep at least one byte back: only the end of the body says
-                // which segment is the last.
-                while pending.len() > segment {
-                    let mut next: Vec<u8> = pending.drain(..segment).collect();
-                    sealer.seal_segment(&mut next, false)?;
-                    upload.write(&next).await?;
-                }
-            }
-            sealer.seal_segment(&mut pending, true)?;
-            upload.write(&pending).await?;
-            Ok::<_, CoreError>((size, digest.finish()))
-        }
-        .await;
-        let (size, digest) = match streamed {
-            Ok(done) => done,
-            Err(error) => {
-                upload.abort().await;
-                return Err(error);
-            }
-        };
-        let stored_size = upload.finish().await?;
+        let sealed = self.seal_stream(storage, &record, &record_key, field_name, field.limit(), body).await?;
         let meta = BlobMeta {
             collection: collection_name.to_owned(),
             record_id: id.to_owned(),
             field: field_name.to_owned(),
-            object: object.clone(),
-            size,
-            stored_size,
+            object: sealed.object,
+            size: sealed.size,
+            stored_size: sealed.stored_size,
             content_type: content_type.to_owned(),
-            sha256: digest.iter().map(|b| format!("{b:02x}")).collect(),
+            sha256: sealed.sha256,
             created_at: self.now_seconds(),
         };
         let event = self
@@ -240,9 +193,11 @@ impl Records {
             .event(EventType::BlobWrite, context)
             .target(record_target(&record))
             .fields(vec![field_name.to_owned()])
-            .detail("bytes", i64::try_from(size).unwrap_or(i64::MAX))
+            .detail("bytes", i64::try_from(meta.size).unwrap_or(i64::MAX))
             .detail("content_type", content_type);
-        match self.store.put_blob(&meta, &[self.audit.seal(&event)?]).await {
+        // Only onto the record as read: its data key may have been replaced
+        // meanwhile (a re-encryption), which would leave this blob unreadable.
+        match self.store.put_blob(&meta, record.revision, &[self.audit.seal(&event)?]).await {
             Ok(previous) => {
                 if let Some(previous) = previous
                     && let Err(error) = storage.delete(&previous).await
@@ -252,7 +207,7 @@ impl Records {
                 Ok(meta)
             }
             Err(error) => {
-                let _ = storage.delete(&object).await;
+                let _ = storage.delete(&meta.object).await;
                 Err(error.into())
             }
         }
@@ -298,19 +253,8 @@ impl Records {
                 (meta.size.saturating_sub(length), meta.size)
             }
         };
-        // The header: fixed part, then the wrapped key.
-        let fixed =
-            read_all(storage.read_range(&meta.object, 0, strongroom_crypto::FIXED_HEADER_LEN as u64).await?).await?;
-        let header_len = BlobHeader::encoded_len(&fixed)? as u64;
-        let encoded = read_all(storage.read_range(&meta.object, 0, header_len).await?).await?;
-        let header = BlobHeader::parse(&encoded)?;
         let record_key = self.data_key(&record).await?;
-        let blob_key = strongroom_crypto::open(&record_key, header.wrapped_dek(), &blob_context(&record, field_name))?;
-        let opener = BlobOpener::new(header, &SecretKey::from_slice(blob_key.expose())?);
-        let layout = opener.layout(meta.stored_size)?;
-        if layout.plaintext_len() != meta.size {
-            return Err(CoreError::Crypto(strongroom_crypto::CryptoError::Decrypt));
-        }
+        let opened = open_blob(storage, &record, &record_key, &meta).await?;
         let mut event = self
             .audit
             .event(EventType::BlobRead, context)
@@ -324,38 +268,193 @@ impl Records {
             }
         }
         self.audit.record(&event).await?;
-        let (sender, chunks) = mpsc::channel(4);
-        let size = meta.size;
-        let (first, last) = if size == 0 { (0, 0) } else { (layout.segment_of(start), layout.segment_of(end - 1)) };
-        // segment_range is (offset, length) within the stored object.
-        let cipher_start = layout.segment_range(first).0;
-        let (last_offset, last_length) = layout.segment_range(last);
-        let cipher_end = last_offset + last_length;
-        let mut reader = storage.read_range(&meta.object, cipher_start, cipher_end).await?;
-        tokio::spawn(async move {
-            for index in first..=last {
-                let (_, length) = layout.segment_range(index);
-                let mut segment = vec![0u8; usize::try_from(length).unwrap_or(0)];
-                let outcome = match reader.read_exact(&mut segment).await {
-                    Ok(_) => opener
-                        .open_segment(index, &mut segment, layout.is_last(index))
-                        .map_err(|_| std::io::Error::other("the stored blob does not decrypt")),
-                    Err(error) => Err(error),
-                };
-                if let Err(error) = outcome {
-                    let _ = sender.send(Err(error)).await;
-                    return;
-                }
-                let segment_start = layout.plaintext_start(index);
-                let skip = usize::try_from(start.saturating_sub(segment_start)).unwrap_or(0);
-                let keep = usize::try_from(end.min(segment_start + segment.len() as u64) - segment_start).unwrap_or(0);
-                if skip < keep && sender.send(Ok(segment[skip..keep].to_vec())).await.is_err() {
-                    return;
-                }
-            }
-        });
+        let chunks = stream_plaintext(storage, &meta.object, opened, start, end).await?;
         Ok(BlobDownload { meta, range: (start, end), chunks })
     }
+}
+
+/// A stream turned into a sealed object.
+pub(super) struct SealedObject {
+    /// Its name in storage.
+    pub(super) object: String,
+    /// Plaintext bytes.
+    pub(super) size: u64,
+    /// Stored bytes.
+    pub(super) stored_size: u64,
+    /// Hex SHA-256 of the plaintext.
+    pub(super) sha256: String,
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Records {
+    /// Seals `body` into a new object for `field` of `record`: a new blob
+    /// key sealed under `record_key` goes into the header, then the body
+    /// segment by segment as it arrives (one segment in memory). Past
+    /// `limit` bytes, or on any failure, the object is aborted: nothing is
+    /// left in storage.
+    pub(super) async fn seal_stream(
+        &self,
+        storage: &dyn BlobStorage,
+        record: &StoredRecord,
+        record_key: &SecretKey,
+        field_name: &str,
+        limit: u64,
+        body: &mut dyn ByteSource,
+    ) -> Result<SealedObject, CoreError> {
+        let (record_header, _) = SealedHeader::parse(&record.wrapped_key)?;
+        let blob_key = Zeroizing::new(random_bytes::<32>()?);
+        let header =
+            SealedHeader { key_name: super::service::DATA_KEY_NAME.into(), key_version: record_header.key_version };
+        let wrapped = strongroom_crypto::seal(record_key, &header, &blob_key[..], &blob_context(record, field_name))?;
+        let mut sealer = BlobSealer::new(&SecretKey::from_bytes(*blob_key), &wrapped, SEGMENT_SIZE)?;
+        let object = format!("{}/{}/{field_name}/{}", record.collection, record.id, hex(&random_bytes::<12>()?));
+        let mut upload = storage.begin(&object).await?;
+        let streamed = async {
+            upload.write(sealer.header().encoded()).await?;
+            let segment = SEGMENT_SIZE as usize;
+            let mut pending: Vec<u8> = Vec::with_capacity(segment * 2);
+            let mut size: u64 = 0;
+            let mut digest = Sha256Stream::default();
+            while let Some(chunk) =
+                body.next_chunk().await.map_err(|e| CoreError::InvalidInput(format!("the upload broke off: {e}")))?
+            {
+                size += chunk.len() as u64;
+                if size > limit {
+                    return Err(CoreError::TooLarge(format!("{field_name:?} takes at most {limit} bytes")));
+                }
+                digest.update(&chunk);
+                pending.extend_from_slice(&chunk);
+                // Keep at least one byte back: only the end of the body says
+                // which segment is the last.
+                while pending.len() > segment {
+                    let mut next: Vec<u8> = pending.drain(..segment).collect();
+                    sealer.seal_segment(&mut next, false)?;
+                    upload.write(&next).await?;
+                }
+            }
+            sealer.seal_segment(&mut pending, true)?;
+            upload.write(&pending).await?;
+            Ok::<_, CoreError>((size, digest.finish()))
+        }
+        .await;
+        let (size, digest) = match streamed {
+            Ok(done) => done,
+            Err(error) => {
+                upload.abort().await;
+                return Err(error);
+            }
+        };
+        let stored_size = upload.finish().await?;
+        Ok(SealedObject { object, size, stored_size, sha256: hex(&digest) })
+    }
+
+    /// Re-encrypts a blob of `old` (whose data key is `old_key`) into a new
+    /// object under a new blob key sealed by `new_key`, the data key of
+    /// `new` (the same record, rekeyed); streamed, one segment at a time.
+    /// The plaintext's hash must come out as stored. The old object stays
+    /// until the caller has committed the new one.
+    pub(super) async fn reencrypt_blob(
+        &self,
+        old: &StoredRecord,
+        old_key: &SecretKey,
+        new: &StoredRecord,
+        new_key: &SecretKey,
+        meta: &BlobMeta,
+    ) -> Result<BlobMeta, CoreError> {
+        let storage = self.storage()?;
+        let opened = open_blob(storage, old, old_key, meta).await?;
+        let chunks = stream_plaintext(storage, &meta.object, opened, 0, meta.size).await?;
+        let sealed = self.seal_stream(storage, new, new_key, &meta.field, u64::MAX, &mut ChannelSource(chunks)).await?;
+        if sealed.sha256 != meta.sha256 || sealed.size != meta.size {
+            let _ = storage.delete(&sealed.object).await;
+            return Err(CoreError::Crypto(strongroom_crypto::CryptoError::Decrypt));
+        }
+        Ok(BlobMeta { object: sealed.object, stored_size: sealed.stored_size, ..meta.clone() })
+    }
+}
+
+/// Decrypted pieces from [`stream_plaintext`] as a byte source.
+struct ChannelSource(mpsc::Receiver<std::io::Result<Vec<u8>>>);
+
+#[async_trait]
+impl ByteSource for ChannelSource {
+    async fn next_chunk(&mut self) -> std::io::Result<Option<Vec<u8>>> {
+        self.0.recv().await.transpose()
+    }
+}
+
+/// A stored blob ready to read: its opener and layout, checked against
+/// what the row says of it.
+struct OpenedBlob {
+    opener: BlobOpener,
+    layout: strongroom_crypto::BlobLayout,
+}
+
+/// Reads a blob's header and unseals its key with `record_key`.
+async fn open_blob(
+    storage: &dyn BlobStorage,
+    record: &StoredRecord,
+    record_key: &SecretKey,
+    meta: &BlobMeta,
+) -> Result<OpenedBlob, CoreError> {
+    // The header: fixed part, then the wrapped key.
+    let fixed =
+        read_all(storage.read_range(&meta.object, 0, strongroom_crypto::FIXED_HEADER_LEN as u64).await?).await?;
+    let header_len = BlobHeader::encoded_len(&fixed)? as u64;
+    let encoded = read_all(storage.read_range(&meta.object, 0, header_len).await?).await?;
+    let header = BlobHeader::parse(&encoded)?;
+    let blob_key = strongroom_crypto::open(record_key, header.wrapped_dek(), &blob_context(record, &meta.field))?;
+    let opener = BlobOpener::new(header, &SecretKey::from_slice(blob_key.expose())?);
+    let layout = opener.layout(meta.stored_size)?;
+    if layout.plaintext_len() != meta.size {
+        return Err(CoreError::Crypto(strongroom_crypto::CryptoError::Decrypt));
+    }
+    Ok(OpenedBlob { opener, layout })
+}
+
+/// Plaintext bytes `start..end` of an opened blob, decrypted segment by
+/// segment by a task as the receiver takes them (four pieces ahead at most);
+/// only the segments holding the range are read.
+async fn stream_plaintext(
+    storage: &dyn BlobStorage,
+    object: &str,
+    opened: OpenedBlob,
+    start: u64,
+    end: u64,
+) -> Result<mpsc::Receiver<std::io::Result<Vec<u8>>>, CoreError> {
+    let OpenedBlob { opener, layout } = opened;
+    let (sender, chunks) = mpsc::channel(4);
+    let (first, last) = if end == 0 { (0, 0) } else { (layout.segment_of(start), layout.segment_of(end - 1)) };
+    // segment_range is (offset, length) within the stored object.
+    let cipher_start = layout.segment_range(first).0;
+    let (last_offset, last_length) = layout.segment_range(last);
+    let mut reader = storage.read_range(object, cipher_start, last_offset + last_length).await?;
+    tokio::spawn(async move {
+        for index in first..=last {
+            let (_, length) = layout.segment_range(index);
+            let mut segment = vec![0u8; usize::try_from(length).unwrap_or(0)];
+            let outcome = match reader.read_exact(&mut segment).await {
+                Ok(_) => opener
+                    .open_segment(index, &mut segment, layout.is_last(index))
+                    .map_err(|_| std::io::Error::other("the stored blob does not decrypt")),
+                Err(error) => Err(error),
+            };
+            if let Err(error) = outcome {
+                let _ = sender.send(Err(error)).await;
+                return;
+            }
+            let segment_start = layout.plaintext_start(index);
+            let skip = usize::try_from(start.saturating_sub(segment_start)).unwrap_or(0);
+            let keep = usize::try_from(end.min(segment_start + segment.len() as u64) - segment_start).unwrap_or(0);
+            if skip < keep && sender.send(Ok(segment[skip..keep].to_vec())).await.is_err() {
+                return;
+            }
+        }
+    });
+    Ok(chunks)
 }
 
 async fn read_all(mut reader: BlobReader) -> Result<Vec<u8>, CoreError> {

@@ -65,6 +65,35 @@ pub struct StoredRecord {
     pub revision: i64,
 }
 
+impl StoredRecord {
+    /// The keyring key and version that wrap the record's data key, read
+    /// from the sealed key's header (`None` if it does not parse).
+    pub fn wrapping_key(&self) -> Option<(String, u32)> {
+        strongroom_crypto::SealedHeader::parse(&self.wrapped_key).ok().map(|(h, _)| (h.key_name, h.key_version))
+    }
+}
+
+/// What one version of a key still protects among the stored records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct VersionCensus {
+    /// The key version.
+    pub version: u32,
+    /// Records' data keys it wraps.
+    pub data_keys: u64,
+    /// Sealed values and blobs under those data keys.
+    pub ciphertexts: u64,
+}
+
+/// A record with new keys and sealed values, replacing the stored one if
+/// that is still at `expected_revision` (a rewrap or a re-encryption).
+#[derive(Debug, Clone)]
+pub struct RekeyedRecord {
+    /// The record as it is to be stored (its `revision` one above the expected).
+    pub record: StoredRecord,
+    /// Its blobs, re-encrypted into new objects (empty for a rewrap).
+    pub blobs: Vec<BlobMeta>,
+}
+
 /// One blind-index entry: `digest` is the hex HMAC of a field's normalised
 /// value under the collection+field key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -145,10 +174,35 @@ pub trait RecordsStore: Send + Sync + std::fmt::Debug {
     /// Every record of the data subject whose HMAC is `digest`.
     async fn records_of_subject(&self, digest: &str) -> Result<Vec<StoredRecord>, StoreError>;
     /// Records a blob of a record (replacing the field's earlier one) with
-    /// its audit event; answers the replaced blob's object name.
-    async fn put_blob(&self, blob: &BlobMeta, audit: &[AuditRecord]) -> Result<Option<String>, StoreError>;
+    /// its audit event, and moves the record to the next revision, provided
+    /// it is still at `revision` (`Conflict` otherwise); answers the replaced
+    /// blob's object name.
+    async fn put_blob(
+        &self,
+        blob: &BlobMeta,
+        revision: i64,
+        audit: &[AuditRecord],
+    ) -> Result<Option<String>, StoreError>;
     /// The blob of a record's field.
     async fn blob(&self, collection: &str, id: &str, field: &str) -> Result<Option<BlobMeta>, StoreError>;
     /// The object names of these records' blobs (to delete after the records).
     async fn blob_objects(&self, records: &[(String, String)]) -> Result<Vec<String>, StoreError>;
+    /// The blobs of one record.
+    async fn record_blobs(&self, collection: &str, id: &str) -> Result<Vec<BlobMeta>, StoreError>;
+    /// Per version of `key_name`: the data keys it wraps and the sealed
+    /// values and blobs under them, versions with none left out.
+    async fn key_census(&self, key_name: &str) -> Result<Vec<VersionCensus>, StoreError>;
+    /// Up to `limit` records whose data key is wrapped by `key_name` (below
+    /// `below_version` when given), in (collection, id) order. A job takes
+    /// them from the start each time: the ones it moved no longer match.
+    async fn records_under_key(
+        &self,
+        key_name: &str,
+        below_version: Option<u32>,
+        limit: u32,
+    ) -> Result<Vec<StoredRecord>, StoreError>;
+    /// Stores a batch of rekeyed records (and their blobs' new objects) in
+    /// one transaction with `audit`, provided every one is still at the
+    /// revision it was read at; otherwise stores nothing and answers `false`.
+    async fn rekey_records(&self, batch: &[RekeyedRecord], audit: &[AuditRecord]) -> Result<bool, StoreError>;
 }

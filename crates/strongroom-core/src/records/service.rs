@@ -102,7 +102,7 @@ pub struct RecordQuery {
 /// Collections and records.
 pub struct Records {
     pub(super) store: Arc<dyn RecordsStore>,
-    keyring: Arc<Keyring>,
+    pub(super) keyring: Arc<Keyring>,
     pub(super) authz: Arc<Authz>,
     pub(super) audit: Arc<AuditLog>,
     clock: Arc<dyn Clock>,
@@ -115,7 +115,7 @@ impl std::fmt::Debug for Records {
     }
 }
 
-fn record_context(collection: &str, record: &str, field: &str) -> AssociatedData {
+pub(super) fn record_context(collection: &str, record: &str, field: &str) -> AssociatedData {
     AssociatedData::new()
         .with("collection", collection.as_bytes())
         .with("record", record.as_bytes())
@@ -145,12 +145,8 @@ struct DataKey {
 /// A key the server creates for itself: the purpose's algorithm, no
 /// automatic rotation (blind indexes would stop matching; matter keys rotate
 /// on demand), never deletable.
-fn server_key(purpose: KeyPurpose) -> KeySpec {
+pub(super) fn server_key(purpose: KeyPurpose) -> KeySpec {
     KeySpec { purpose, algorithm: None, rotation_period_seconds: None, deletion_allowed: false }
-}
-
-fn matter_key(matter: &str) -> String {
-    format!("matter.{matter}")
 }
 
 fn index_key(collection: &str, field: &str) -> String {
@@ -192,7 +188,7 @@ impl Records {
     /// Deletes blob objects of records just deleted. Their keys went with
     /// the records' rows, so an object left behind (storage down) is
     /// unreadable ciphertext; it is logged, not retried.
-    async fn delete_objects(&self, objects: Vec<String>) {
+    pub(super) async fn delete_objects(&self, objects: Vec<String>) {
         let Some(storage) = self.blob_storage() else { return };
         for object in objects {
             if let Err(error) = storage.delete(&object).await {
@@ -353,7 +349,7 @@ impl Records {
         };
         let id = random_record_id()?;
         let data_key = Zeroizing::new(random_bytes::<32>()?);
-        let matter_key = matter_key(&new.matter_id);
+        let matter_key = self.current_matter_key(&new.matter_id).await?;
         self.keyring.ensure(&matter_key, server_key(KeyPurpose::MatterData), context).await?;
         let wrapped_key = self
             .keyring
@@ -621,12 +617,19 @@ impl Records {
         Ok(revealed)
     }
 
+    /// Opens a record's data key with the key its header names, which must
+    /// be a generation of the record's own matter key (so a row edited to
+    /// point at another matter's key does not open).
     pub(super) async fn data_key(&self, record: &StoredRecord) -> Result<SecretKey, CoreError> {
+        let (header, _) = SealedHeader::parse(&record.wrapped_key)?;
+        if !super::keys::is_key_of_matter(&header.key_name, &record.matter_id) {
+            return Err(CoreError::Crypto(strongroom_crypto::CryptoError::Decrypt));
+        }
         let plaintext = self
             .keyring
             .decrypt(
                 KeyPurpose::MatterData,
-                &matter_key(&record.matter_id),
+                &header.key_name,
                 &record.wrapped_key,
                 &record_context(&record.collection, &record.id, ""),
             )

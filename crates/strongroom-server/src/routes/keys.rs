@@ -1,19 +1,20 @@
 //! The keyring API for operators: list and inspect every key (never its
-//! material), rotate, change state. Scope `keys:manage` on every route. A
-//! state change needs a justification of at least 20 characters, which the
-//! audit event of the change carries.
+//! material) with what each version still protects, rotate, configure,
+//! change state, and follow the jobs those start. `key.manage` on every
+//! route (admins; API-key scope `keys:manage`). A state change needs a
+//! justification of at least 20 characters, which its audit event carries.
 
 use axum::Json;
 use axum::extract::{Path, State};
 use strongroom_core::authz::{Action, Resource};
-use strongroom_core::{KeyInfo, KeyState};
-use strongroom_proto::{KeyList, KeyStateChanged, KeyVersionView, KeyView, SetKeyState};
+use strongroom_core::{Job, KeyInfo, KeyReport, KeyState};
+use strongroom_proto::{ConfigureKey, JobView, KeyList, KeyStateChanged, KeyVersionView, KeyView, SetKeyState};
 
 use crate::{ApiError, ApiJson, AppState, Caller};
 
 const MIN_JUSTIFICATION: usize = 20;
 
-fn view(info: KeyInfo, versions: Vec<(u32, i64)>) -> KeyView {
+fn view(info: KeyInfo) -> KeyView {
     KeyView {
         name: info.name,
         purpose: info.purpose.as_str().into(),
@@ -25,29 +26,66 @@ fn view(info: KeyInfo, versions: Vec<(u32, i64)>) -> KeyView {
         deletion_allowed: info.deletion_allowed,
         created_at: info.created_at,
         updated_at: info.updated_at,
-        versions: versions.into_iter().map(|(version, created_at)| KeyVersionView { version, created_at }).collect(),
+        versions: Vec::new(),
+        census: None,
+        jobs: Vec::new(),
     }
 }
 
-async fn full_view(state: &AppState, info: KeyInfo) -> Result<KeyView, ApiError> {
-    let versions = state.keyring.version_times(&info.name).await?;
-    Ok(view(info, versions))
+pub(crate) fn job_view(job: Job) -> JobView {
+    JobView {
+        percent: job.percent(),
+        id: job.id,
+        kind: job.kind.as_str().into(),
+        key: job.key_name,
+        target: job.target,
+        state: job.state.as_str().into(),
+        total: job.total,
+        done: job.done,
+        error: job.error,
+        created_by: job.created_by,
+        created_at: job.created_at,
+        updated_at: job.updated_at,
+    }
 }
 
-/// Every key. Scope `keys:manage`.
+fn report_view(report: KeyReport) -> KeyView {
+    let mut key = view(report.info);
+    key.versions = report
+        .versions
+        .into_iter()
+        .map(|v| KeyVersionView {
+            version: v.version,
+            created_at: v.created_at,
+            data_keys: v.census.map(|c| c.data_keys),
+            ciphertexts: v.census.map(|c| c.ciphertexts),
+        })
+        .collect();
+    key.census = Some(report.census.to_owned());
+    key.jobs = report.jobs.into_iter().map(job_view).collect();
+    key
+}
+
+async fn full_view(state: &AppState, name: &str) -> Result<KeyView, ApiError> {
+    Ok(report_view(state.jobs.key_report(name).await?))
+}
+
+/// Every key.
 #[utoipa::path(get, path = "/v1/keys", tag = "keys",
     responses((status = 200, description = "Every key, without versions", body = KeyList)),
     security(("api_key" = [])))]
 pub(crate) async fn list_keys(State(state): State<AppState>, caller: Caller) -> Result<Json<KeyList>, ApiError> {
     caller.authorize(&state, Action::KeyManage, &Resource::Service).await?;
-    let keys = state.keyring.list().await?.into_iter().map(|info| view(info, Vec::new())).collect();
+    let keys = state.keyring.list().await?.into_iter().map(view).collect();
     Ok(Json(KeyList { keys }))
 }
 
-/// One key with its versions. Scope `keys:manage`.
+/// One key with its versions, what each version still protects among the
+/// stored records (the census: data keys, and the sealed values and blobs
+/// under them), and its recent jobs.
 #[utoipa::path(get, path = "/v1/keys/{name}", tag = "keys",
     params(("name" = String, Path, description = "Key name")),
-    responses((status = 200, description = "The key and its versions", body = KeyView)),
+    responses((status = 200, description = "The key, its versions and census, its jobs", body = KeyView)),
     security(("api_key" = [])))]
 pub(crate) async fn read_key(
     State(state): State<AppState>,
@@ -55,14 +93,16 @@ pub(crate) async fn read_key(
     Path(name): Path<String>,
 ) -> Result<Json<KeyView>, ApiError> {
     caller.authorize(&state, Action::KeyManage, &Resource::Key(name.clone())).await?;
-    let info = state.keyring.info(&name).await?;
-    Ok(Json(full_view(&state, info).await?))
+    Ok(Json(full_view(&state, &name).await?))
 }
 
-/// Adds a version; old ones keep decrypting. Scope `keys:manage`.
+/// Adds a version; old ones keep decrypting. For a matter key, starts the
+/// job that reseals its records' data keys under the new version (the data
+/// itself is not touched): it is the first of the answer's `jobs`; follow
+/// it at `GET /v1/jobs/{id}`.
 #[utoipa::path(post, path = "/v1/keys/{name}/rotate", tag = "keys",
     params(("name" = String, Path, description = "Key name")),
-    responses((status = 200, description = "The rotated key", body = KeyView)),
+    responses((status = 200, description = "The rotated key, its census and jobs", body = KeyView)),
     security(("api_key" = [])))]
 pub(crate) async fn rotate_key(
     State(state): State<AppState>,
@@ -70,15 +110,56 @@ pub(crate) async fn rotate_key(
     Path(name): Path<String>,
 ) -> Result<Json<KeyView>, ApiError> {
     caller.authorize(&state, Action::KeyManage, &Resource::Key(name.clone())).await?;
-    let info = state.keyring.rotate(&name, &caller.context).await?;
-    Ok(Json(full_view(&state, info).await?))
+    state.jobs.rotate_key(&name, &caller.context).await?;
+    Ok(Json(full_view(&state, &name).await?))
 }
 
-/// Changes a key's state with a justification; `destroyed` crypto-shreds
-/// everything the key protected and cannot be undone. Scope `keys:manage`.
+/// Starts (again) the job that reseals a matter key's data keys under its
+/// latest version, e.g. after a rotation whose job failed.
+#[utoipa::path(post, path = "/v1/keys/{name}/rewrap", tag = "keys",
+    params(("name" = String, Path, description = "Key name")),
+    responses((status = 202, description = "The job", body = JobView)),
+    security(("api_key" = [])))]
+pub(crate) async fn rewrap_key(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> Result<(axum::http::StatusCode, Json<JobView>), ApiError> {
+    caller.authorize(&state, Action::KeyManage, &Resource::Key(name.clone())).await?;
+    let job = state.jobs.rewrap_key(&name, &caller.context).await?;
+    Ok((axum::http::StatusCode::ACCEPTED, Json(job_view(job))))
+}
+
+/// Changes `min_decryption_version` (retires old versions: check the
+/// census first), deletion protection or the rotation period.
+#[utoipa::path(post, path = "/v1/keys/{name}/config", tag = "keys",
+    params(("name" = String, Path, description = "Key name")), request_body = ConfigureKey,
+    responses((status = 200, description = "The key after the change", body = KeyView)),
+    security(("api_key" = [])))]
+pub(crate) async fn configure_key(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    ApiJson(request): ApiJson<ConfigureKey>,
+) -> Result<Json<KeyView>, ApiError> {
+    caller.authorize(&state, Action::KeyManage, &Resource::Key(name.clone())).await?;
+    if request.deletion_allowed.is_some() || request.rotation_period_seconds.is_some() {
+        let period = request.rotation_period_seconds.map(|p| (p != 0).then_some(p));
+        state.keyring.configure(&name, request.deletion_allowed, period, &caller.context).await?;
+    }
+    if let Some(version) = request.min_decryption_version {
+        state.keyring.set_min_decryption_version(&name, version, &caller.context).await?;
+    }
+    Ok(Json(full_view(&state, &name).await?))
+}
+
+/// Changes a key's state with a justification. `compromised` on a matter
+/// key starts the job that re-encrypts its records under the matter's next
+/// key; `destroyed` crypto-shreds everything the key protected, cannot be
+/// undone, and says how much that was.
 #[utoipa::path(post, path = "/v1/keys/{name}/state", tag = "keys",
     params(("name" = String, Path, description = "Key name")), request_body = SetKeyState,
-    responses((status = 200, description = "The key after the change", body = KeyStateChanged)),
+    responses((status = 200, description = "The key after the change, and its job", body = KeyStateChanged)),
     security(("api_key" = [])))]
 pub(crate) async fn set_state(
     State(state): State<AppState>,
@@ -96,8 +177,26 @@ pub(crate) async fn set_state(
     if request.justification.trim().chars().count() < MIN_JUSTIFICATION {
         return Err(ApiError::InvalidRequest(format!("justification: at least {MIN_JUSTIFICATION} characters")));
     }
-    let info = state.keyring.set_state(&name, target, request.justification.trim(), &caller.context).await?;
-    let warning = (target == KeyState::Destroyed)
-        .then(|| format!("key {name:?} is destroyed: everything it protected is permanently unreadable"));
-    Ok(Json(KeyStateChanged { key: full_view(&state, info).await?, warning }))
+    let change = state.jobs.set_key_state(&name, target, request.justification.trim(), &caller.context).await?;
+    let warning = change.shredded.map(|(data_keys, ciphertexts)| {
+        format!(
+            "key {name:?} is destroyed: everything it protected is permanently unreadable \
+             ({data_keys} record data keys, {ciphertexts} sealed values and blobs among the stored records)"
+        )
+    });
+    Ok(Json(KeyStateChanged { key: full_view(&state, &name).await?, warning, job: change.job.map(job_view) }))
+}
+
+/// A key job's progress: what a rotation or a compromise started.
+#[utoipa::path(get, path = "/v1/jobs/{id}", tag = "keys",
+    params(("id" = String, Path, description = "Job id")),
+    responses((status = 200, description = "The job", body = JobView)),
+    security(("api_key" = [])))]
+pub(crate) async fn read_job(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<JobView>, ApiError> {
+    caller.authorize(&state, Action::KeyManage, &Resource::Service).await?;
+    Ok(Json(job_view(state.jobs.job(&id).await?)))
 }

@@ -139,6 +139,9 @@ pub(crate) fn routes() -> Routes {
         .get("/v1/keys/{name}", Decides(Action::KeyManage), keys::read_key)
         .post("/v1/keys/{name}/rotate", Decides(Action::KeyManage), keys::rotate_key)
         .post("/v1/keys/{name}/state", Decides(Action::KeyManage), keys::set_state)
+        .post("/v1/keys/{name}/rewrap", Decides(Action::KeyManage), keys::rewrap_key)
+        .post("/v1/keys/{name}/config", Decides(Action::KeyManage), keys::configure_key)
+        .get("/v1/jobs/{id}", Decides(Action::KeyManage), keys::read_job)
         // Vault's LIST verb, GET ?list=true and the rest.
         .route(None, "/v1/transit/keys", Decides(Action::TransitRead), any(transit::list_keys))
         .get("/v1/transit/keys/{name}", Decides(Action::TransitRead), transit::read_key)
@@ -336,6 +339,7 @@ mod tests {
             authz: database.authz_store(),
             records: database.records_store(),
             blobs: None,
+            jobs: database.job_store(),
         };
         let options = strongroom_core::AuditOptions {
             settings: Default::default(),
@@ -345,8 +349,15 @@ mod tests {
         let context = strongroom_core::audit::AuditContext::service("test");
         let identity = strongroom_core::identity::IdentitySettings::default();
         let authz = strongroom_core::authz::AuthzSettings::default();
-        let services =
-            strongroom_core::Services::start(ports, kek, clock, options, identity, authz, &context).await.unwrap();
+        let services = strongroom_core::Services::start(
+            ports,
+            kek,
+            clock,
+            strongroom_core::ServiceSettings { audit: options, identity, authz, jobs: Default::default() },
+            &context,
+        )
+        .await
+        .unwrap();
         let alerts = Arc::new(strongroom_core::audit::AlertEvaluator::new(Arc::clone(&services.audit), vec![], None));
         let state = AppState {
             store: database.store(),
@@ -356,6 +367,7 @@ mod tests {
             identity: services.identity,
             authz: services.authz,
             records: services.records,
+            jobs: services.jobs,
             audit: services.audit,
             checkpointer: services.checkpointer,
             alerts,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Map, Value, json};
-use strongroom_core::authz::{Ask, Authz, AuthzSettings, NewMatter, PrincipalKind};
+use strongroom_core::authz::{Ask, Authz, AuthzSettings, NewMatter, PrincipalKind, Subject};
 use strongroom_core::identity::{Identity, Role};
 use strongroom_core::records::{NewRecord, RecordQuery, Records};
 use strongroom_core::{CoreError, FixedClock};
@@ -18,10 +18,14 @@ fn fields(value: Value) -> Map<String, Value> {
     value.as_object().unwrap().clone()
 }
 
-pub async fn records_seal_page_search_update_and_shred(database: TestDatabase) {
-    let db = open(&database).await;
-    let clock = Arc::new(FixedClock::at(Duration::from_secs(1_800_000_000)));
-    let ring = Arc::new(keyring_with(&db, 1, Arc::clone(&clock)));
+/// The records service over `db` with an admin holding grants on matters
+/// `m-a` and `m-b`, the keyring it uses and the audit log.
+pub(crate) async fn records_with_admin(
+    db: &strongroom_store::Database,
+    clock: Arc<FixedClock>,
+    blobs: Option<Arc<dyn strongroom_core::records::BlobStorage>>,
+) -> (Records, Subject, Arc<strongroom_core::Keyring>) {
+    let ring = Arc::new(keyring_with(db, 1, Arc::clone(&clock)));
     let audit = Arc::clone(ring.audit());
     audit.set_pseudonymizer(ring.audit_pseudonymizer(&ctx()).await.unwrap());
     let identity = Identity::new(db.identity_store(), Arc::clone(&ring), Arc::clone(&clock) as _, fast_settings());
@@ -39,8 +43,11 @@ pub async fn records_seal_page_search_update_and_shred(database: TestDatabase) {
         .await
         .unwrap(),
     );
-    let records =
+    let mut records =
         Records::new(db.records_store(), Arc::clone(&ring), Arc::clone(&authz), audit, Arc::clone(&clock) as _);
+    if let Some(blobs) = blobs {
+        records = records.with_blob_storage(blobs);
+    }
     records.ensure_templates(&ctx()).await.unwrap();
     assert!(records.ensure_templates(&ctx()).await.unwrap().is_empty(), "templates are created once");
 
@@ -58,7 +65,15 @@ pub async fn records_seal_page_search_update_and_shred(database: TestDatabase) {
     for matter in ["m-a", "m-b"] {
         authz.create_matter(&admin, NewMatter { id: Some(matter.into()), name: matter.into() }, &ctx()).await.unwrap();
     }
-    let admin = authz.subject_of(PrincipalKind::User, &ada).await.unwrap();
+    let reserved = authz.create_matter(&admin, NewMatter { id: Some("m-a.r2".into()), name: "x".into() }, &ctx()).await;
+    assert!(matches!(reserved, Err(CoreError::InvalidInput(_))), "the ids of successor keys are reserved");
+    (records, authz.subject_of(PrincipalKind::User, &ada).await.unwrap(), ring)
+}
+
+pub async fn records_seal_page_search_update_and_shred(database: TestDatabase) {
+    let db = open(&database).await;
+    let clock = Arc::new(FixedClock::at(Duration::from_secs(1_800_000_000)));
+    let (records, admin, _) = records_with_admin(&db, Arc::clone(&clock), None).await;
     let search =
         |value: &str| RecordQuery { search: Some(("reference".into(), json!(value))), ..RecordQuery::default() };
     let (none, _) = records.list(&admin, "pii_vault", search("ref-1"), &ctx()).await.unwrap();
