@@ -33,7 +33,7 @@ sample() { local peak=0; while kill -0 "$server_pid" 2>/dev/null && [ ! -f "$wor
 base=$(rss)
 rm -f "$work/stop"; sample & sampler=$!
 start=$(date +%s.%N)
-curl -sf -XPUT -H "authorization: Bearer $token" -H 'content-type: audio/wav' --data-binary "@$work/audio.bin" "$url" > /dev/null
+curl -sf -T "$work/audio.bin" -H "authorization: Bearer $token" -H 'content-type: audio/wav' "$url" > /dev/null
 up=$(echo "$(date +%s.%N) - $start" | bc)
 start=$(date +%s.%N)
 curl -sf -H "authorization: Bearer $token" -H 'x-justification: benchmark of the blob path, no real data' \

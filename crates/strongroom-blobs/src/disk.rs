@@ -8,9 +8,12 @@ use async_trait::async_trait;
 use strongroom_core::StoreError;
 use strongroom_core::records::{BlobReader, BlobStorage, BlobUpload};
 use tokio::fs::{File, OpenOptions};
-use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt, BufReader, BufWriter};
 
 use crate::check_name;
+
+/// Bytes gathered before a write to the file, and read at once.
+const WRITE_BUFFER: usize = 1024 * 1024;
 
 fn io(error: std::io::Error) -> StoreError {
     StoreError::Backend(error.into())
@@ -40,7 +43,9 @@ fn create_private_dir(path: &Path) -> Result<(), StoreError> {
 }
 
 struct DiskUpload {
-    file: Option<File>,
+    /// Written in 1 MiB pieces: each write of a tokio file is a hop to the
+    /// blocking pool, too many for 64 KiB segments at disk speed.
+    file: Option<BufWriter<File>>,
     part: PathBuf,
     target: PathBuf,
 }
@@ -58,6 +63,7 @@ impl BlobUpload for DiskUpload {
         let mut file = self.file.take().ok_or_else(|| StoreError::Backend("the upload is closed".into()))?;
         let outcome = async {
             file.flush().await.map_err(io)?;
+            let file = file.into_inner();
             file.sync_all().await.map_err(io)?;
             let size = file.metadata().await.map_err(io)?.len();
             drop(file);
@@ -94,13 +100,14 @@ impl BlobStorage for DiskBlobs {
             target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
         ));
         let file = OpenOptions::new().write(true).create_new(true).mode(0o600).open(&part).await.map_err(io)?;
-        Ok(Box::new(DiskUpload { file: Some(file), part, target }))
+        Ok(Box::new(DiskUpload { file: Some(BufWriter::with_capacity(WRITE_BUFFER, file)), part, target }))
     }
 
     async fn read_range(&self, name: &str, start: u64, end: u64) -> Result<BlobReader, StoreError> {
         let mut file = File::open(self.path(name)?).await.map_err(io)?;
         file.seek(SeekFrom::Start(start)).await.map_err(io)?;
-        Ok(Box::pin(file.take(end.saturating_sub(start))))
+        // Read in 1 MiB pieces, for the same reason as writes.
+        Ok(Box::pin(BufReader::with_capacity(WRITE_BUFFER, file.take(end.saturating_sub(start)))))
     }
 
     async fn delete(&self, name: &str) -> Result<(), StoreError> {
