@@ -191,7 +191,7 @@ macro_rules! impl_api_key_store {
                 .bind(count)
                 .bind(last_at)
                 .bind(id)
-                    .execute(&self.pool)
+                    .execute(&self.writer)
                     .await
                     .map_err(map)?;
                 Ok(())

@@ -127,7 +127,7 @@ macro_rules! impl_audit_store {
         impl $store {
             /// A transaction that may append to the audit tree (see the module doc).
             pub(crate) async fn begin_write(&self) -> Result<sqlx::Transaction<'static, $db>, StoreError> {
-                self.pool.begin_with($begin).await.map_err(map)
+                self.writer.begin_with($begin).await.map_err(map)
             }
 
             /// Ends a write: when it `changed` something, appends its `audit`
@@ -439,7 +439,7 @@ macro_rules! impl_audit_store {
                 .bind(checkpoint.root.to_vec())
                 .bind(&checkpoint.note)
                 .bind(checkpoint.created_ms)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await
                 .map_err(map)?;
                 Ok(())
@@ -476,7 +476,7 @@ macro_rules! impl_audit_store {
                 .bind(alert.window_start_ms)
                 .bind(alert.created_ms)
                 .bind(&alert.message)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await
                 .map_err(map)?;
                 Ok(inserted.rows_affected() == 1)
@@ -528,7 +528,7 @@ impl SqliteStore {
             let mut statements = Self::write_statements(&plan, true, "BEGIN IMMEDIATE; ");
             let query = &mut statements[0];
             query.push("; COMMIT");
-            let mut connection = self.pool.acquire().await.map_err(map).map_err(refused)?;
+            let mut connection = self.writer.acquire().await.map_err(map).map_err(refused)?;
             match query.build().execute(&mut *connection).await {
                 Ok(_) => {
                     let written = (plan.frontier.size(), plan.frontier.hashes().concat());

@@ -31,12 +31,20 @@ impl Default for ConnectOptions {
     }
 }
 
+/// The two pools of a SQLite database: readers (WAL lets them run beside
+/// the writer) and the one writer connection.
+#[derive(Debug, Clone)]
+pub struct SqlitePools {
+    pub(crate) readers: SqlitePool,
+    pub(crate) writer: SqlitePool,
+}
+
 /// An open database of either engine.
 #[derive(Debug, Clone)]
 pub enum Database {
     /// SQLite: WAL, `synchronous = FULL` (a committed write survives power
     /// loss, which the audit log relies on), foreign keys on.
-    Sqlite(SqlitePool),
+    Sqlite(SqlitePools),
     /// PostgreSQL.
     Postgres(PgPool),
 }
@@ -53,13 +61,21 @@ impl Database {
                 .synchronous(SqliteSynchronous::Full)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(5));
-            let pool = SqlitePoolOptions::new()
+            let writer = SqlitePoolOptions::new()
+                .max_connections(1)
+                // Writers queue here under load: a burst waits its turn
+                // rather than failing.
+                .acquire_timeout(options.acquire_timeout.max(Duration::from_secs(30)))
+                .connect_with(connect.clone())
+                .await
+                .map_err(crate::error::map)?;
+            let readers = SqlitePoolOptions::new()
                 .max_connections(options.max_connections)
                 .acquire_timeout(options.acquire_timeout)
                 .connect_with(connect)
                 .await
                 .map_err(crate::error::map)?;
-            Ok(Self::Sqlite(pool))
+            Ok(Self::Sqlite(SqlitePools { readers, writer }))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let connect = PgConnectOptions::from_str(url).map_err(crate::error::map)?;
             let pool = PgPoolOptions::new()
@@ -87,13 +103,13 @@ impl Database {
     pub async fn migrate(&self) -> Result<MigrationReport, StoreError> {
         let from_version = self.store().schema_version().await?;
         match self {
-            Self::Sqlite(pool) => migrations::migrator(migrations::SQLITE).run(pool).await,
+            Self::Sqlite(pools) => migrations::migrator(migrations::SQLITE).run(&pools.writer).await,
             Self::Postgres(pool) => migrations::migrator(migrations::POSTGRES).run(pool).await,
         }
         .map_err(crate::error::migrate)?;
         // Records from before migration 10 get their derived key columns.
         match self {
-            Self::Sqlite(pool) => SqliteStore::new(pool.clone()).label_records().await?,
+            Self::Sqlite(pools) => SqliteStore::new(pools).label_records().await?,
             Self::Postgres(pool) => PostgresStore::new(pool.clone()).label_records().await?,
         };
         let to_version = self.store().schema_version().await?;
@@ -103,7 +119,7 @@ impl Database {
     /// The storage port over this database.
     pub fn store(&self) -> Arc<dyn Store> {
         match self {
-            Self::Sqlite(pool) => Arc::new(SqliteStore::new(pool.clone())),
+            Self::Sqlite(pools) => Arc::new(SqliteStore::new(pools)),
             Self::Postgres(pool) => Arc::new(PostgresStore::new(pool.clone())),
         }
     }
@@ -111,7 +127,7 @@ impl Database {
     /// The keyring's storage port over this database.
     pub fn key_store(&self) -> Arc<dyn KeyStore> {
         match self {
-            Self::Sqlite(pool) => Arc::new(SqliteStore::new(pool.clone())),
+            Self::Sqlite(pools) => Arc::new(SqliteStore::new(pools)),
             Self::Postgres(pool) => Arc::new(PostgresStore::new(pool.clone())),
         }
     }
@@ -119,7 +135,7 @@ impl Database {
     /// The API-key storage port over this database.
     pub fn api_key_store(&self) -> Arc<dyn ApiKeyStore> {
         match self {
-            Self::Sqlite(pool) => Arc::new(SqliteStore::new(pool.clone())),
+            Self::Sqlite(pools) => Arc::new(SqliteStore::new(pools)),
             Self::Postgres(pool) => Arc::new(PostgresStore::new(pool.clone())),
         }
     }
@@ -127,7 +143,7 @@ impl Database {
     /// The audit log's storage port over this database.
     pub fn audit_store(&self) -> Arc<dyn AuditStore> {
         match self {
-            Self::Sqlite(pool) => Arc::new(SqliteStore::new(pool.clone())),
+            Self::Sqlite(pools) => Arc::new(SqliteStore::new(pools)),
             Self::Postgres(pool) => Arc::new(PostgresStore::new(pool.clone())),
         }
     }
@@ -135,7 +151,7 @@ impl Database {
     /// The identity storage port over this database.
     pub fn identity_store(&self) -> Arc<dyn IdentityStore> {
         match self {
-            Self::Sqlite(pool) => Arc::new(SqliteStore::new(pool.clone())),
+            Self::Sqlite(pools) => Arc::new(SqliteStore::new(pools)),
             Self::Postgres(pool) => Arc::new(PostgresStore::new(pool.clone())),
         }
     }
@@ -143,7 +159,7 @@ impl Database {
     /// The authorization storage port over this database.
     pub fn authz_store(&self) -> Arc<dyn AuthzStore> {
         match self {
-            Self::Sqlite(pool) => Arc::new(SqliteStore::new(pool.clone())),
+            Self::Sqlite(pools) => Arc::new(SqliteStore::new(pools)),
             Self::Postgres(pool) => Arc::new(PostgresStore::new(pool.clone())),
         }
     }
@@ -151,7 +167,7 @@ impl Database {
     /// The records storage port over this database.
     pub fn records_store(&self) -> Arc<dyn RecordsStore> {
         match self {
-            Self::Sqlite(pool) => Arc::new(SqliteStore::new(pool.clone())),
+            Self::Sqlite(pools) => Arc::new(SqliteStore::new(pools)),
             Self::Postgres(pool) => Arc::new(PostgresStore::new(pool.clone())),
         }
     }
@@ -159,7 +175,7 @@ impl Database {
     /// The key jobs' storage port over this database.
     pub fn job_store(&self) -> Arc<dyn JobStore> {
         match self {
-            Self::Sqlite(pool) => Arc::new(SqliteStore::new(pool.clone())),
+            Self::Sqlite(pools) => Arc::new(SqliteStore::new(pools)),
             Self::Postgres(pool) => Arc::new(PostgresStore::new(pool.clone())),
         }
     }
@@ -167,7 +183,10 @@ impl Database {
     /// Closes every connection, waiting for those in use to be returned.
     pub async fn close(&self) {
         match self {
-            Self::Sqlite(pool) => pool.close().await,
+            Self::Sqlite(pools) => {
+                pools.readers.close().await;
+                pools.writer.close().await;
+            }
             Self::Postgres(pool) => pool.close().await,
         }
     }

@@ -244,7 +244,7 @@ macro_rules! impl_identity_store {
             }
 
             async fn touch_sessions(&self, seen: &[(String, i64)]) -> Result<(), StoreError> {
-                let mut tx = self.pool.begin().await.map_err(map)?;
+                let mut tx = self.writer.begin().await.map_err(map)?;
                 for (id, at) in seen {
                     sqlx::query(
                         "UPDATE sessions SET last_seen_at = $1 WHERE id = $2 AND last_seen_at < $1",
@@ -262,7 +262,7 @@ macro_rules! impl_identity_store {
                 sqlx::query("UPDATE sessions SET mfa_at = $1 WHERE id = $2")
                     .bind(at)
                     .bind(id)
-                    .execute(&self.pool)
+                    .execute(&self.writer)
                     .await
                     .map_err(map)?;
                 Ok(())
@@ -388,7 +388,7 @@ macro_rules! impl_identity_store {
                 .bind(key)
                 .bind(at)
                 .bind(at - window)
-                .fetch_one(&self.pool)
+                .fetch_one(&self.writer)
                 .await
                 .map_err(map)?;
                 let failures: i64 = row.try_get("failures").map_err(map)?;
@@ -399,7 +399,7 @@ macro_rules! impl_identity_store {
                 sqlx::query("UPDATE login_throttle SET locked_until = $1 WHERE throttle_key = $2")
                     .bind(until)
                     .bind(key)
-                    .execute(&self.pool)
+                    .execute(&self.writer)
                     .await
                     .map_err(map)?;
                 Ok(())
@@ -417,7 +417,7 @@ macro_rules! impl_identity_store {
             async fn clear_failures(&self, key: &str) -> Result<(), StoreError> {
                 sqlx::query("DELETE FROM login_throttle WHERE throttle_key = $1")
                     .bind(key)
-                    .execute(&self.pool)
+                    .execute(&self.writer)
                     .await
                     .map_err(map)?;
                 Ok(())
@@ -451,14 +451,14 @@ macro_rules! impl_identity_store {
                 .bind(at)
                 .bind(hash)
                 .bind(kind.as_str())
-                .fetch_optional(&self.pool)
+                .fetch_optional(&self.writer)
                 .await
                 .map_err(map)?;
                 row.map(|row| row.try_get("user_id").map_err(map)).transpose()
             }
 
             async fn replace_recovery_codes(&self, user_id: &str, hashes: &[Vec<u8>]) -> Result<(), StoreError> {
-                let mut tx = self.pool.begin().await.map_err(map)?;
+                let mut tx = self.writer.begin().await.map_err(map)?;
                 sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
                     .bind(user_id)
                     .execute(&mut *tx)
@@ -482,7 +482,7 @@ macro_rules! impl_identity_store {
                 .bind(at)
                 .bind(user_id)
                 .bind(hash)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await
                 .map_err(map)?;
                 Ok(used.rows_affected() == 1)

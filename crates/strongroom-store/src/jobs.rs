@@ -105,7 +105,7 @@ macro_rules! impl_job_store {
                 .bind(lease_until)
                 .bind(now)
                 .bind(only)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&self.writer)
                 .await
                 .map_err(map)?;
                 row.as_ref().map(Self::job_from_row).transpose()

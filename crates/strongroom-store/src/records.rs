@@ -704,7 +704,7 @@ macro_rules! impl_records_store {
                 .bind(at)
                 .bind(collection)
                 .bind(id)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await
                 .map_err(map)?;
                 Ok(())

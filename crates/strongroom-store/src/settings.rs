@@ -12,6 +12,11 @@ use crate::error::map;
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pub(crate) pool: SqlitePool,
+    /// One connection that every write goes through. SQLite has one writer
+    /// at a time anyway; queueing for this connection is first come, first
+    /// served, where waiting in SQLite's busy handler is not (it sleeps in
+    /// growing steps, and a writer could wait half a second under load).
+    pub(crate) writer: SqlitePool,
     /// The audit tree's size and frontier as this instance last wrote them,
     /// so the group-commit writer needs no read before its write (see
     /// `audit.rs`; a stale value makes the write fail and is re-read).
@@ -22,8 +27,8 @@ pub struct SqliteStore {
 pub(crate) type WrittenHead = (u64, Vec<u8>);
 
 impl SqliteStore {
-    pub(crate) fn new(pool: SqlitePool) -> Self {
-        Self { pool, audit_head: Default::default() }
+    pub(crate) fn new(pools: &crate::database::SqlitePools) -> Self {
+        Self { pool: pools.readers.clone(), writer: pools.writer.clone(), audit_head: Default::default() }
     }
 }
 
@@ -31,11 +36,13 @@ impl SqliteStore {
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     pub(crate) pool: PgPool,
+    /// Writes go through the same pool: PostgreSQL takes its row locks itself.
+    pub(crate) writer: PgPool,
 }
 
 impl PostgresStore {
     pub(crate) fn new(pool: PgPool) -> Self {
-        Self { pool }
+        Self { writer: pool.clone(), pool }
     }
 }
 
@@ -78,7 +85,7 @@ macro_rules! impl_store {
                 sqlx::query("INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
                     .bind(name)
                     .bind(value)
-                    .execute(&self.pool)
+                    .execute(&self.writer)
                     .await
                     .map_err(map)?;
                 self.setting(name)
@@ -87,7 +94,7 @@ macro_rules! impl_store {
             }
 
             async fn insert_settings_if_absent(&self, entries: &[(&str, &[u8])]) -> Result<bool, StoreError> {
-                let mut tx = self.pool.begin().await.map_err(map)?;
+                let mut tx = self.writer.begin().await.map_err(map)?;
                 for (name, value) in entries {
                     let inserted =
                         sqlx::query("INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
