@@ -26,9 +26,11 @@ pub struct DiskBlobs {
 }
 
 impl DiskBlobs {
-    /// Objects under `root`, created 0700 at the first upload.
+    /// Objects under `root`, created (0700) now if missing.
     pub fn new(root: impl Into<PathBuf>) -> Result<Self, StoreError> {
-        Ok(Self { root: root.into() })
+        let root = root.into();
+        create_private_dir(&root)?;
+        Ok(Self { root })
     }
 
     fn path(&self, name: &str) -> Result<PathBuf, StoreError> {

@@ -141,6 +141,11 @@ fn type_allowed(content_type: &str, allowed: &[String]) -> bool {
 }
 
 impl Records {
+    /// Whether blob storage answers (for `/readyz`); `None` without one.
+    pub async fn check_blob_storage(&self) -> Option<Result<(), StoreError>> {
+        Some(self.blob_storage()?.check().await)
+    }
+
     fn storage(&self) -> Result<&dyn BlobStorage, CoreError> {
         self.blob_storage().ok_or_else(|| CoreError::InvalidInput("this server stores no blobs".into()))
     }

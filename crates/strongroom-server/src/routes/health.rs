@@ -50,7 +50,17 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> Result<Json<Readine
     } else {
         check("audit", CheckState::Failing, problems.join("; "))
     };
-    let checks = vec![database, root_key, audit];
+    let mut checks = vec![database, root_key, audit];
+    let blobs = tokio::time::timeout(READINESS_TIMEOUT, state.records.check_blob_storage()).await;
+    checks.push(match blobs {
+        Ok(None) => check("blobs", CheckState::Ok, "no blob storage configured".into()),
+        Ok(Some(Ok(()))) => check("blobs", CheckState::Ok, "storage answers".into()),
+        Ok(Some(Err(error))) => {
+            tracing::warn!(%error, "readiness: blob storage failing");
+            check("blobs", CheckState::Failing, "blob storage does not answer".into())
+        }
+        Err(_) => check("blobs", CheckState::Failing, "no answer within 2 s".into()),
+    });
     let failing: Vec<String> =
         checks.iter().filter(|c| c.state != CheckState::Ok).map(|c| format!("{}: {}", c.name, c.detail)).collect();
     if !failing.is_empty() {

@@ -275,4 +275,12 @@ async fn blobs_go_to_s3_in_parts_and_come_back_identical_with_no_plaintext_in_th
     .await;
     let local = server.data_dir().join("blobs");
     assert!(!local.exists() || stored_bytes(&local).is_empty(), "nothing on local disk either");
+
+    // Readiness follows the store: ready while it answers, not once it is gone.
+    let ready = reqwest::get(server.url("/readyz")).await.unwrap();
+    assert_eq!(ready.status(), 200);
+    drop(moto);
+    let ready = reqwest::get(server.url("/readyz")).await.unwrap();
+    assert_eq!(ready.status(), 503);
+    assert!(ready.text().await.unwrap().contains("blobs:"), "the failing check is named");
 }
