@@ -70,17 +70,7 @@ run() {
     local out
     out=$(METHOD="$1" TOKEN="$3" BODY_FILE="$4" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency \
         -s bench/lua/request.lua "$2")
-    if grep -q "Non-2xx" <<<"$out"; then echo "$1 $2: non-2xx answers:" >&2; echo "$out" >&2; exit 1; fi
-    python3 - "$out" <<'PY'
-import re, sys
-out = sys.argv[1]
-def ms(label):
-    m = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
-    value, unit = float(m.group(1)), m.group(2)
-    return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
-rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-print(f"{rps:.0f} {ms('50'):.2f} {ms('99'):.2f}")
-PY
+    python3 bench/wrk-summary.py <<<"$out"
 }
 
 password="correct horse battery staple"
