@@ -433,7 +433,9 @@ impl Jobs {
                 }
             };
             match batch {
-                Ok(Batch::Conflict) => continue,
+                // A record changed under the batch: read it again, after a
+                // moment so a record updated in a loop cannot spin this one.
+                Ok(Batch::Conflict) => tokio::time::sleep(Duration::from_millis(20)).await,
                 Ok(Batch::Moved(count)) => {
                     job.done = job.done.saturating_add(count as u64).min(job.total.max(job.done));
                     job.updated_at = self.now();

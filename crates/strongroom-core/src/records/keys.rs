@@ -112,7 +112,7 @@ impl Records {
         let mut batch = Vec::with_capacity(records.len());
         for mut record in records {
             let context = record_context(&record.collection, &record.id, "");
-            record.wrapped_key = key.rewrap(&record.wrapped_key, &context).await?;
+            record.wrapped_key = key.rewrap(&record.wrapped_key, &context).await.map_err(|e| at_record(&record, e))?;
             record.revision += 1;
             batch.push(RekeyedRecord { record, blobs: Vec::new() });
         }
@@ -155,13 +155,14 @@ impl Records {
         let mut blob_count = 0;
         let prepared = async {
             for old in records {
-                let old_key = self.data_key(&old).await?;
+                let old_key = self.data_key(&old).await.map_err(|e| at_record(&old, e))?;
                 let data_key = Zeroizing::new(random_bytes::<32>()?);
                 let new_key = SecretKey::from_bytes(*data_key);
                 let mut record = old.clone();
                 record.wrapped_key =
                     fresh.encrypt(&data_key[..], &record_context(&record.collection, &record.id, "")).await?;
-                record.sealed = reseal(&old, &old_key, &new_key, fresh.info().latest_version)?;
+                record.sealed =
+                    reseal(&old, &old_key, &new_key, fresh.info().latest_version).map_err(|e| at_record(&old, e))?;
                 record.revision += 1;
                 let mut blobs = Vec::new();
                 for meta in self.store.record_blobs(&old.collection, &old.id).await? {
@@ -200,6 +201,19 @@ impl Records {
         };
         self.delete_objects(garbage).await;
         outcome
+    }
+}
+
+/// A decryption failure named after the record it happened on, so a job
+/// that stops on it tells the operator where to look; other errors (the
+/// database, the audit log) keep their kind, so the job retries them.
+fn at_record(record: &StoredRecord, error: CoreError) -> CoreError {
+    match error {
+        CoreError::Crypto(_) => CoreError::InvalidKeyChange(format!(
+            "record {}/{} does not decrypt with its data key; it was left where it is",
+            record.collection, record.id
+        )),
+        other => other,
     }
 }
 

@@ -146,6 +146,19 @@ pub async fn key_jobs_rewrap_after_rotation_and_reencrypt_after_compromise(datab
     let report = jobs.key_report("matter.m-a.r2").await.unwrap();
     assert_eq!(report.info.state, KeyState::Active);
     assert_eq!(jobs.jobs_of_key("matter.m-a").await.unwrap().len(), 2, "the rewrap and the re-encryption");
+
+    // A record whose data key does not open stops the job, which names it.
+    let store = db.records_store();
+    let mut broken = store.record("interviews", &interviews[1]).await.unwrap().unwrap();
+    broken.wrapped_key = store.record("interviews", &interviews[2]).await.unwrap().unwrap().wrapped_key;
+    broken.revision += 1;
+    assert!(store.rekey_records(&[RekeyedRecord { record: broken, blobs: vec![] }], &[]).await.unwrap());
+    let change =
+        jobs.set_key_state("matter.m-a.r2", KeyState::Compromised, "second incident for the test", &ctx()).await;
+    let job = change.unwrap().job.unwrap();
+    let failed = jobs.run_next(Some(&job.id)).await.unwrap().unwrap();
+    assert_eq!(failed.state, JobState::Failed);
+    assert!(failed.error.as_deref().unwrap_or_default().contains(&interviews[1]), "{failed:?}");
 }
 
 async fn futures_reveal(records: &Records, admin: &strongroom_core::authz::Subject, ids: &[String]) -> Vec<Value> {
