@@ -30,6 +30,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::audit::{AuditContext, AuditLog, AuditRecord, EventType, Outcome, Target};
+use crate::authz::random_id;
 use crate::records::{Batch, Records, VersionCensus, successor_key};
 use crate::{Clock, CoreError, KeyInfo, KeyPurpose, KeyState, Keyring, StoreError};
 
@@ -231,9 +232,9 @@ pub struct Jobs {
     settings: JobSettings,
 }
 
-fn random_id(prefix: &str) -> Result<String, CoreError> {
-    let bytes = strongroom_crypto::random_bytes::<12>()?;
-    Ok(format!("{prefix}{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()))
+/// The version a rewrap job's data keys must reach, from its `target`.
+fn rewrap_version(target: &str) -> u32 {
+    target.parse().unwrap_or(u32::MAX)
 }
 
 /// Errors worth trying again later (the database or the audit log is
@@ -315,10 +316,18 @@ impl Jobs {
         justification: &str,
         context: &AuditContext,
     ) -> Result<KeyChange, CoreError> {
-        let before = self.records.census(name).await?;
+        // What a destruction takes with it, counted while it is still there.
+        let shredded = match state {
+            KeyState::Destroyed => Some(
+                self.records
+                    .census(name)
+                    .await?
+                    .iter()
+                    .fold((0, 0), |(keys, values), c| (keys + c.data_keys, values + c.ciphertexts)),
+            ),
+            _ => None,
+        };
         let info = self.keyring.set_state(name, state, justification, context).await?;
-        let shredded = (state == KeyState::Destroyed)
-            .then(|| before.iter().fold((0, 0), |(keys, values), c| (keys + c.data_keys, values + c.ciphertexts)));
         let job = if state == KeyState::Compromised && info.purpose == KeyPurpose::MatterData {
             let successor = successor_key(name)
                 .ok_or_else(|| CoreError::InvalidKeyChange(format!("key {name:?} is not a matter key")))?;
@@ -357,7 +366,7 @@ impl Jobs {
 
     async fn remaining(&self, kind: JobKind, key_name: &str, target: &str) -> Result<u64, CoreError> {
         let below = match kind {
-            JobKind::Rewrap => target.parse::<u32>().unwrap_or(u32::MAX),
+            JobKind::Rewrap => rewrap_version(target),
             JobKind::Reencrypt => u32::MAX,
         };
         let census = self.records.census(key_name).await?;
@@ -423,7 +432,7 @@ impl Jobs {
         loop {
             let batch = match job.kind {
                 JobKind::Rewrap => {
-                    let below = job.target.parse::<u32>().unwrap_or(u32::MAX);
+                    let below = rewrap_version(&job.target);
                     self.records.rewrap_batch(&job.id, &job.key_name, below, self.settings.batch_size, &context).await
                 }
                 JobKind::Reencrypt => {

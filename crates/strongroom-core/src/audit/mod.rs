@@ -17,6 +17,7 @@ mod alerts;
 mod checkpoint;
 mod event;
 mod log;
+pub(crate) use log::hex;
 mod sink;
 mod store;
 mod verify;

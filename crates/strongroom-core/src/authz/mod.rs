@@ -6,6 +6,7 @@
 
 mod model;
 mod service;
+pub(crate) use service::random_id;
 
 pub use model::{
     AccessRequestRecord, AccessStatus, AuthzStore, Elevation, GrantRecord, MatterRecord, PolicyDocument,

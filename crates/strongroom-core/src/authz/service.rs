@@ -236,7 +236,8 @@ fn check_justification(text: Option<&str>) -> Result<&str, CoreError> {
     Ok(text)
 }
 
-fn random_id(prefix: &str) -> Result<String, CoreError> {
+/// `prefix` and 24 random hex digits: ids of matters, access requests, jobs.
+pub(crate) fn random_id(prefix: &str) -> Result<String, CoreError> {
     let bytes = strongroom_crypto::random_bytes::<12>()?;
     Ok(format!("{prefix}{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()))
 }

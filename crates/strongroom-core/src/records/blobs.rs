@@ -21,7 +21,7 @@ use zeroize::Zeroizing;
 use super::model::StoredRecord;
 use super::schema::{FieldType, check_field_name};
 use super::service::{Records, record_target};
-use crate::audit::{AuditContext, EventType};
+use crate::audit::{AuditContext, EventType, hex};
 use crate::authz::{Action, Ask};
 use crate::{CoreError, StoreError};
 
@@ -288,10 +288,6 @@ pub(super) struct SealedObject {
     pub(super) stored_size: u64,
     /// Hex SHA-256 of the plaintext.
     pub(super) sha256: String,
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl Records {

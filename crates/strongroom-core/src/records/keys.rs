@@ -72,14 +72,18 @@ pub(crate) enum Batch {
 
 impl Records {
     /// The key new data keys of `matter` are wrapped by: its first
-    /// generation that is neither compromised nor destroyed (created on
-    /// first use by whoever comes first, the job or a new record).
-    pub(super) async fn current_matter_key(&self, matter: &str) -> Result<String, CoreError> {
+    /// generation that is neither compromised nor destroyed, created here on
+    /// first use (by whoever comes first, the job or a new record).
+    pub(super) async fn current_matter_key(&self, matter: &str, context: &AuditContext) -> Result<String, CoreError> {
         for generation in 1..=1000 {
             let name = matter_key_name(matter, generation);
             match self.keyring.info(&name).await {
                 Ok(info) if matches!(info.state, KeyState::Compromised | KeyState::Destroyed) => continue,
-                Ok(_) | Err(CoreError::KeyNotFound(_)) => return Ok(name),
+                Ok(_) => return Ok(name),
+                Err(CoreError::KeyNotFound(_)) => {
+                    self.keyring.ensure(&name, server_key(KeyPurpose::MatterData), context).await?;
+                    return Ok(name);
+                }
                 Err(error) => return Err(error),
             }
         }

@@ -349,8 +349,7 @@ impl Records {
         };
         let id = random_record_id()?;
         let data_key = Zeroizing::new(random_bytes::<32>()?);
-        let matter_key = self.current_matter_key(&new.matter_id).await?;
-        self.keyring.ensure(&matter_key, server_key(KeyPurpose::MatterData), context).await?;
+        let matter_key = self.current_matter_key(&new.matter_id, context).await?;
         let wrapped_key = self
             .keyring
             .encrypt(KeyPurpose::MatterData, &matter_key, &data_key[..], &record_context(collection_name, &id, ""))
