@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 
 use crate::TlsListener;
 
@@ -19,8 +19,36 @@ use crate::TlsListener;
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ClientAddr(pub(crate) SocketAddr);
 
-impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, TcpListener>> for ClientAddr {
-    fn connect_info(stream: axum::serve::IncomingStream<'_, TcpListener>) -> Self {
+/// The plain listener, with Nagle's algorithm off on every connection.
+#[derive(Debug)]
+struct NoDelayListener(TcpListener);
+
+impl axum::serve::Listener for NoDelayListener {
+    type Io = TcpStream;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        let (mut stream, peer) = axum::serve::Listener::accept(&mut self.0).await;
+        no_delay(&mut stream);
+        (stream, peer)
+    }
+
+    fn local_addr(&self) -> io::Result<Self::Addr> {
+        self.0.local_addr()
+    }
+}
+
+/// Turns Nagle's algorithm off: a response written in two pieces (head,
+/// then a body of a few KiB) would otherwise wait for the client's delayed
+/// ACK, 40 ms on Linux, before its second piece leaves.
+pub(crate) fn no_delay(stream: &mut TcpStream) {
+    if let Err(error) = stream.set_nodelay(true) {
+        tracing::debug!(%error, "cannot set TCP_NODELAY");
+    }
+}
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, NoDelayListener>> for ClientAddr {
+    fn connect_info(stream: axum::serve::IncomingStream<'_, NoDelayListener>) -> Self {
         Self(*stream.remote_addr())
     }
 }
@@ -67,7 +95,7 @@ pub async fn serve(
     let server = async move {
         match listener {
             Listener::Tcp(tcp) => {
-                axum::serve(tcp, app.into_make_service_with_connect_info::<ClientAddr>())
+                axum::serve(NoDelayListener(tcp), app.into_make_service_with_connect_info::<ClientAddr>())
                     .with_graceful_shutdown(signal)
                     .await
             }

@@ -73,7 +73,7 @@ impl TlsListener {
         let (sender, ready) = mpsc::channel(64);
         tokio::spawn(async move {
             loop {
-                let (stream, peer) = match tcp.accept().await {
+                let (mut stream, peer) = match tcp.accept().await {
                     Ok(accepted) => accepted,
                     Err(error) => {
                         tracing::warn!(%error, "accept failed");
@@ -84,6 +84,7 @@ impl TlsListener {
                 if sender.is_closed() {
                     break;
                 }
+                crate::serve::no_delay(&mut stream);
                 let acceptor = acceptor.clone();
                 let sender = sender.clone();
                 tokio::spawn(async move {
