@@ -10,6 +10,10 @@ use std::path::Path;
 
 use crate::{Config, Profile, RootKeyProvider};
 
+/// The longest `database.cache_refresh_ms`: how late, at worst, another
+/// instance's revocation may take effect here.
+const MAX_CACHE_REFRESH_MS: u64 = 10_000;
+
 /// The result of one rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -220,6 +224,11 @@ impl Config {
             Outcome::Fail("server.body_limit_bytes and server.request_timeout_seconds must be above 0".into())
         } else if self.database.max_connections == 0 {
             Outcome::Fail("database.max_connections must be above 0".into())
+        } else if self.database.cache_refresh_ms > MAX_CACHE_REFRESH_MS {
+            Outcome::Fail(format!(
+                "database.cache_refresh_ms above {MAX_CACHE_REFRESH_MS} would let a key disabled or an API key \
+                 revoked elsewhere keep working here for that long"
+            ))
         } else {
             Outcome::Pass(format!(
                 "bodies up to {} bytes, requests up to {} s",

@@ -29,7 +29,7 @@ pub(crate) const KEYS: &[(&str, &[&str])] = &[
             "shutdown_grace_seconds",
         ],
     ),
-    ("database", &["url", "max_connections"]),
+    ("database", &["url", "max_connections", "cache_refresh_ms"]),
     (
         "root_key",
         &[

@@ -183,11 +183,16 @@ pub struct DatabaseConfig {
     pub url: Option<SecretString>,
     /// Connections in the pool.
     pub max_connections: u32,
+    /// How often (ms) this instance checks the database's change generation
+    /// to drop its caches of key metadata and API keys: a change made by
+    /// another instance or a CLI command takes effect here within this time.
+    /// 0: nothing is cached, every request reads them.
+    pub cache_refresh_ms: u64,
 }
 
 impl Default for DatabaseConfig {
     fn default() -> Self {
-        Self { url: None, max_connections: 10 }
+        Self { url: None, max_connections: 10, cache_refresh_ms: 100 }
     }
 }
 

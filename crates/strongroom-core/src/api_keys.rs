@@ -22,6 +22,7 @@ use zeroize::Zeroizing;
 
 use crate::audit::{AuditContext, AuditRecord, EventType, Outcome, Target};
 use crate::authz::{PrincipalAccess, Subject, api_key_facts};
+use crate::freshness::Cached;
 use crate::{Clock, CoreError, KeyPurpose, KeySpec, Keyring, StoreError};
 
 /// Name of the keyring key that hashes API-key secrets.
@@ -291,6 +292,8 @@ pub struct ApiKeys {
     pending_usage: std::sync::Mutex<std::collections::HashMap<String, (i64, i64)>>,
     /// Requests counted per key in the current minute: id → (minute, count).
     rate_windows: std::sync::Mutex<std::collections::HashMap<String, (i64, u32)>>,
+    /// Keys with their access, by id, while the keyring's freshness allows.
+    principals: Cached<String, (ApiKeyRecord, PrincipalAccess)>,
 }
 
 fn hash_input(id: &str, secret: &str) -> Vec<u8> {
@@ -301,7 +304,14 @@ fn hash_input(id: &str, secret: &str) -> Vec<u8> {
 impl ApiKeys {
     /// The service over `store`, hashing with `keyring`'s [`API_KEY_HASH_KEY`].
     pub fn new(store: Arc<dyn ApiKeyStore>, keyring: Arc<Keyring>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, keyring, clock, pending_usage: Default::default(), rate_windows: Default::default() }
+        Self {
+            store,
+            keyring,
+            clock,
+            pending_usage: Default::default(),
+            rate_windows: Default::default(),
+            principals: Cached::default(),
+        }
     }
 
     fn now(&self) -> i64 {
@@ -378,7 +388,9 @@ impl ApiKeys {
             .detail("allowed_cidrs", record.allowed_cidrs.clone())
             .detail("rate_limit_per_minute", i64::from(record.rate_limit_per_minute.unwrap_or(0)))
             .detail("owner_user_id", record.owner_user_id.clone().unwrap_or_default());
-        self.store.insert_api_key(&record, &[audit.seal(&event)?]).await?;
+        let inserted = self.store.insert_api_key(&record, &[audit.seal(&event)?]).await;
+        self.keyring.freshness().changed();
+        inserted?;
         let issued = IssuedApiKey(Zeroizing::new(format!("sr_{id}_{}", secret.as_str())));
         Ok((record, issued))
     }
@@ -417,7 +429,9 @@ impl ApiKeys {
         let (secret, version, hash) = self.new_secret(id).await?;
         let previous = (grace_seconds > 0)
             .then(|| (record.secret_hash.clone(), record.hash_key_version, self.now() + grace_seconds));
-        if !self.store.rotate_api_key_secret(id, &hash, version, previous, &[audit.seal(&event)?]).await? {
+        let rotated = self.store.rotate_api_key_secret(id, &hash, version, previous, &[audit.seal(&event)?]).await;
+        self.keyring.freshness().changed();
+        if !rotated? {
             return Err(CoreError::NotFound(format!("no active API key with id {id:?}")));
         }
         let record = self.store.api_key(id).await?.ok_or_else(|| CoreError::NotFound(id.to_owned()))?;
@@ -431,8 +445,7 @@ impl ApiKeys {
         client: Option<std::net::IpAddr>,
     ) -> Result<ApiKeyPrincipal, CoreError> {
         let (id, secret) = parse(presented).ok_or(CoreError::Unauthenticated)?;
-        let found = self.store.api_key_with_access(id, self.now()).await?;
-        let Some((record, access)) = found else {
+        let Some((record, access)) = self.with_access(id).await? else {
             // Spend the same MAC as for a known id, so timing does not tell.
             let _ = self.keyring.mac(API_KEY_HASH_KEY, &hash_input(id, secret)).await;
             return Err(CoreError::Unauthenticated);
@@ -476,6 +489,22 @@ impl ApiKeys {
         Ok(ApiKeyPrincipal { id: record.id, name: record.name, scopes: record.scopes, access })
     }
 
+    /// The key `id` with its grants and elevations: cached while fresh
+    /// (`crate::freshness`; elevations are checked against the clock at
+    /// every use, so a cached one still ends on time), else from the store.
+    async fn with_access(&self, id: &str) -> Result<Option<(ApiKeyRecord, PrincipalAccess)>, CoreError> {
+        let freshness = self.keyring.freshness();
+        if let Some(found) = self.principals.get(freshness, id) {
+            return Ok(Some(found));
+        }
+        let epoch = freshness.before_read();
+        let found = self.store.api_key_with_access(id, self.now()).await?;
+        if let Some(found) = &found {
+            self.principals.put(epoch, id.to_owned(), found.clone());
+        }
+        Ok(found)
+    }
+
     /// Writes the usage tallied since the last flush. On failure the tally
     /// is put back, to be written by the next flush.
     pub async fn flush_usage(&self) -> Result<(), CoreError> {
@@ -515,7 +544,9 @@ impl ApiKeys {
     pub async fn revoke(&self, id: &str, context: &AuditContext) -> Result<(), CoreError> {
         let audit = self.keyring.audit();
         let event = audit.event(EventType::ApiKeyRevoke, context).target(Target::new("api_key", id));
-        if self.store.revoke_api_key(id, self.now(), &[audit.seal(&event)?]).await? {
+        let revoked = self.store.revoke_api_key(id, self.now(), &[audit.seal(&event)?]).await;
+        self.keyring.freshness().changed();
+        if revoked? {
             Ok(())
         } else {
             let error = CoreError::InvalidInput(format!("no active API key with id {id:?}"));

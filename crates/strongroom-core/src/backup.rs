@@ -203,7 +203,9 @@ impl Keyring {
         }
         let names: Vec<String> = restored.iter().map(|(key, _)| key.name.clone()).collect();
         let event = self.audit().event(EventType::KeyRestore, context).detail("keys", names);
-        self.store_ref().insert_keys(&restored, &[self.audit().seal(&event)?]).await?;
+        let inserted = self.store_ref().insert_keys(&restored, &[self.audit().seal(&event)?]).await;
+        self.freshness().changed();
+        inserted?;
         Ok(restored.into_iter().map(|(key, _)| key.name).collect())
     }
 }

@@ -12,9 +12,13 @@
 //! - Key material exists at rest only wrapped by the root key, with associated
 //!   data naming the key and version, so material moved between keys or
 //!   versions does not unwrap. In memory it is in zeroizing containers.
-//! - Every operation reads the key's metadata from the store first, so a key
-//!   disabled or destroyed by another instance is refused here at once; the
-//!   in-memory cache only saves unwrapping, never a state check.
+//! - Lifecycle operations read the key's metadata from the store. Using a
+//!   key (encrypt, decrypt, MAC, sign) reads it from the store or from the
+//!   metadata cache, which `crate::freshness` keeps honest: dropped after
+//!   every change made here, and after every change the poller sees in the
+//!   store, so a key disabled or destroyed by another instance is refused
+//!   here within `database.cache_refresh_ms`. The material cache only saves
+//!   unwrapping, never a state check.
 //! - `destroyed` is final: the material is erased in the store, the cache
 //!   entries dropped, and what the key protected is unreadable (crypto-shredded).
 //! - Every change is audited in the same transaction as the change itself
@@ -29,6 +33,7 @@ use strongroom_crypto::{
 };
 
 use crate::audit::{AuditContext, AuditEvent, AuditLog, EventType, Outcome, Target};
+use crate::freshness::{Cached, Freshness};
 use crate::{Clock, CoreError, KeyStore, StoreError, StoredKey, StoredKeyVersion};
 
 /// What a key is for. Each purpose has its own keys, so a key never serves two roles.
@@ -238,6 +243,8 @@ pub struct Keyring {
     clock: Arc<dyn Clock>,
     audit: Arc<AuditLog>,
     cache: Mutex<HashMap<(String, u32), Material>>,
+    freshness: Arc<Freshness>,
+    infos: Cached<String, KeyInfo>,
 }
 
 pub(crate) fn wrap_aad(name: &str, version: u32) -> Vec<u8> {
@@ -255,7 +262,21 @@ impl Keyring {
     /// A keyring over `store`, with material wrapped by `kek`, its changes
     /// recorded in `audit`.
     pub fn new(store: Arc<dyn KeyStore>, kek: Arc<dyn Kek>, clock: Arc<dyn Clock>, audit: Arc<AuditLog>) -> Self {
-        Self { store, kek, clock, audit, cache: Mutex::new(HashMap::new()) }
+        let freshness = Arc::new(Freshness::off());
+        Self { store, kek, clock, audit, cache: Mutex::new(HashMap::new()), freshness, infos: Cached::default() }
+    }
+
+    /// Caches key metadata under `freshness` (shared with the services that
+    /// cache what depends on keys, and confirmed by the server's poller).
+    #[must_use]
+    pub fn with_freshness(mut self, freshness: Arc<Freshness>) -> Self {
+        self.freshness = freshness;
+        self
+    }
+
+    /// When cached metadata may be used; the API keys cache under it too.
+    pub fn freshness(&self) -> &Arc<Freshness> {
+        &self.freshness
     }
 
     /// The audit log changes are recorded in.
@@ -337,17 +358,31 @@ impl Keyring {
             updated_at: now,
         };
         let first = self.wrapped_version(name, 1, algorithm)?;
-        match self.store.insert_key(&info.to_stored(), &first, &[self.audit.seal(event)?]).await {
+        let inserted = self.store.insert_key(&info.to_stored(), &first, &[self.audit.seal(event)?]).await;
+        self.freshness.changed();
+        match inserted {
             Ok(()) => Ok(info),
             Err(StoreError::Conflict(_)) => Err(CoreError::KeyExists(name.to_owned())),
             Err(other) => Err(other.into()),
         }
     }
 
-    /// A key's description.
+    /// A key's description, read from the store.
     pub async fn info(&self, name: &str) -> Result<KeyInfo, CoreError> {
         let stored = self.store.key(name).await?.ok_or_else(|| CoreError::KeyNotFound(name.to_owned()))?;
         KeyInfo::from_stored(&stored)
+    }
+
+    /// A key's description for using it: from the metadata cache while it
+    /// is fresh (see `crate::freshness`), else from the store.
+    async fn info_for_use(&self, name: &str) -> Result<KeyInfo, CoreError> {
+        if let Some(info) = self.infos.get(&self.freshness, name) {
+            return Ok(info);
+        }
+        let epoch = self.freshness.before_read();
+        let info = self.info(name).await?;
+        self.infos.put(epoch, name.to_owned(), info.clone());
+        Ok(info)
     }
 
     /// Creation time (Unix seconds) of every version of a key, oldest first.
@@ -408,7 +443,10 @@ impl Keyring {
             let next = info.latest_version + 1;
             let version = self.wrapped_version(name, next, info.algorithm)?;
             let event = self.key_event(EventType::KeyRotate, name, context).detail("version", next);
-            if self.store.append_key_version(name, info.latest_version, &version, &[self.audit.seal(&event)?]).await? {
+            let appended =
+                self.store.append_key_version(name, info.latest_version, &version, &[self.audit.seal(&event)?]).await;
+            self.freshness.changed();
+            if appended? {
                 info.latest_version = next;
                 info.updated_at = version.created_at;
                 return Ok(Some(info));
@@ -523,8 +561,9 @@ impl Keyring {
         }
         if state == KeyState::Destroyed {
             event.severity = crate::audit::Severity::Critical;
-            self.store.destroy_key_material(name, self.now(), &[self.audit.seal(&event)?]).await?;
+            let destroyed = self.store.destroy_key_material(name, self.now(), &[self.audit.seal(&event)?]).await;
             self.forget(name);
+            destroyed?;
             return self.info(name).await;
         }
         info.state = state;
@@ -549,21 +588,22 @@ impl Keyring {
                 "key {name:?} is protected from deletion; allow it with its configuration first"
             )));
         }
-        self.store.delete_key(name, &[self.audit.seal(event)?]).await?;
+        let deleted = self.store.delete_key(name, &[self.audit.seal(event)?]).await;
         self.forget(name);
+        deleted?;
         Ok(())
     }
 
     async fn save(&self, info: &mut KeyInfo, event: &AuditEvent) -> Result<(), CoreError> {
         info.updated_at = self.now();
-        if self.store.update_key(&info.to_stored(), &[self.audit.seal(event)?]).await? {
-            Ok(())
-        } else {
-            Err(CoreError::KeyNotFound(info.name.clone()))
-        }
+        let updated = self.store.update_key(&info.to_stored(), &[self.audit.seal(event)?]).await;
+        self.freshness.changed();
+        if updated? { Ok(()) } else { Err(CoreError::KeyNotFound(info.name.clone())) }
     }
 
+    /// Drops what is cached of `name` (its material, and all metadata).
     fn forget(&self, name: &str) {
+        self.freshness.changed();
         self.cache.lock().unwrap_or_else(|p| p.into_inner()).retain(|(key, _), _| key != name);
     }
 
@@ -621,7 +661,7 @@ impl Keyring {
     /// HMAC-SHA256 of `data` under the latest version; returns the version used,
     /// which the caller stores beside the MAC to verify it after rotations.
     pub async fn mac(&self, name: &str, data: &[u8]) -> Result<(u32, [u8; 32]), CoreError> {
-        let info = self.info(name).await?;
+        let info = self.info_for_use(name).await?;
         info.require("compute a MAC", &[KeyState::Active])?;
         info.require_algorithm("compute a MAC", KeyAlgorithm::HmacSha256)?;
         let material = self.material(&info, info.latest_version).await?;
@@ -630,7 +670,7 @@ impl Keyring {
 
     /// Checks, in constant time, that `expected` is the MAC of `data` under `version`.
     pub async fn verify_mac(&self, name: &str, version: u32, data: &[u8], expected: &[u8]) -> Result<bool, CoreError> {
-        let info = self.info(name).await?;
+        let info = self.info_for_use(name).await?;
         info.require("verify a MAC", &[KeyState::Active, KeyState::DecryptOnly])?;
         info.require_algorithm("verify a MAC", KeyAlgorithm::HmacSha256)?;
         if version < info.min_decryption_version || version > info.latest_version {
@@ -649,9 +689,14 @@ impl Keyring {
 
     /// Looks `name` up once for a run of operations (a request, a batch):
     /// the key must serve `purpose`, and its state and versions are those read
-    /// now. Material comes from the keyring's cache.
+    /// now, or cached while fresh (`crate::freshness`). Material comes from
+    /// the keyring's cache.
     pub async fn use_key(&self, purpose: KeyPurpose, name: &str) -> Result<KeyUse<'_>, CoreError> {
-        Ok(KeyUse { keyring: self, info: self.info_for(purpose, name).await? })
+        let info = self.info_for_use(name).await?;
+        if info.purpose != purpose {
+            return Err(CoreError::KeyNotFound(name.to_owned()));
+        }
+        Ok(KeyUse { keyring: self, info })
     }
 
     /// Seals `plaintext` under the latest version of `name` (which must serve

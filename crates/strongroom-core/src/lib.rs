@@ -24,6 +24,7 @@ pub mod authz;
 mod backup;
 mod clock;
 mod error;
+pub mod freshness;
 pub mod identity;
 pub mod jobs;
 mod keyring;

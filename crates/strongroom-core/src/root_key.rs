@@ -84,6 +84,9 @@ mod tests {
         async fn schema_version(&self) -> Result<i64, StoreError> {
             Ok(1)
         }
+        async fn change_generation(&self) -> Result<u64, StoreError> {
+            Ok(0)
+        }
         async fn setting(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
             Ok(self.0.lock().unwrap().get(name).cloned())
         }

@@ -5,11 +5,13 @@
 //! same way.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use strongroom_crypto::Kek;
 
 use crate::audit::{AuditContext, AuditLog, AuditSettings, AuditStore, CheckpointAnchor, Checkpointer};
 use crate::authz::{Authz, AuthzSettings, AuthzStore};
+use crate::freshness::Freshness;
 use crate::identity::{Identity, IdentitySettings, IdentityStore};
 use crate::jobs::{JobSettings, JobStore, Jobs};
 use crate::records::{BlobStorage, Records, RecordsStore};
@@ -58,6 +60,10 @@ pub struct ServiceSettings {
     pub authz: AuthzSettings,
     /// Key jobs.
     pub jobs: JobSettings,
+    /// How long cached key metadata and API-key principals stay usable
+    /// after the last confirmation that the store has not changed
+    /// ([`Freshness`]); zero turns caching off.
+    pub cache_max_age: Duration,
 }
 
 /// The running domain.
@@ -79,6 +85,9 @@ pub struct Services {
     pub records: Arc<Records>,
     /// Key changes that start jobs, and the job runner.
     pub jobs: Arc<Jobs>,
+    /// Whether cached key metadata and principals may be used; the server's
+    /// poller confirms it against the store's change generation.
+    pub freshness: Arc<Freshness>,
 }
 
 impl Services {
@@ -92,9 +101,13 @@ impl Services {
         settings: ServiceSettings,
         context: &AuditContext,
     ) -> Result<Self, CoreError> {
-        let ServiceSettings { audit: options, identity, authz, jobs } = settings;
+        let ServiceSettings { audit: options, identity, authz, jobs, cache_max_age } = settings;
+        let freshness = Arc::new(Freshness::new(cache_max_age));
         let audit = AuditLog::new(ports.audit, Arc::clone(&clock), options.settings);
-        let keyring = Arc::new(Keyring::new(ports.keys, kek, Arc::clone(&clock), Arc::clone(&audit)));
+        let keyring = Arc::new(
+            Keyring::new(ports.keys, kek, Arc::clone(&clock), Arc::clone(&audit))
+                .with_freshness(Arc::clone(&freshness)),
+        );
         audit.set_pseudonymizer(keyring.audit_pseudonymizer(context).await?);
         let checkpointer =
             Arc::new(Checkpointer::new(Arc::clone(&keyring), Arc::clone(&audit), options.origin, options.anchors));
@@ -105,7 +118,8 @@ impl Services {
         identity.ensure_keys(context).await?;
         let authz = Arc::new(
             Authz::start(ports.authz, ports.identity, ports.api_keys, Arc::clone(&audit), Arc::clone(&clock), authz)
-                .await?,
+                .await?
+                .with_freshness(Arc::clone(&freshness)),
         );
         let mut records = Records::new(
             ports.records,
@@ -119,6 +133,6 @@ impl Services {
         }
         let records = Arc::new(records);
         let jobs = Arc::new(Jobs::new(ports.jobs, Arc::clone(&records), Arc::clone(&keyring), clock, jobs)?);
-        Ok(Self { audit, keyring, checkpointer, api_keys, identity, authz, records, jobs })
+        Ok(Self { audit, keyring, checkpointer, api_keys, identity, authz, records, jobs, freshness })
     }
 }

@@ -71,6 +71,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// The highest migration version applied.
     async fn schema_version(&self) -> Result<i64, StoreError>;
 
+    /// The change generation: a counter the database moves, as each change
+    /// commits, whenever keys, key versions, API keys, grants or access
+    /// requests change, whoever changes them (see `crate::freshness`).
+    async fn change_generation(&self) -> Result<u64, StoreError>;
+
     /// Reads an instance setting.
     async fn setting(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError>;
 

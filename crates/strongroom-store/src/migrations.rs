@@ -23,6 +23,7 @@ pub(crate) const SQLITE: &[Source] = &[
     (8, "records", include_str!("../migrations/sqlite/0008_records.sql")),
     (9, "record_blobs", include_str!("../migrations/sqlite/0009_record_blobs.sql")),
     (10, "key_jobs", include_str!("../migrations/sqlite/0010_key_jobs.sql")),
+    (11, "change_generation", include_str!("../migrations/sqlite/0011_change_generation.sql")),
 ];
 
 pub(crate) const POSTGRES: &[Source] = &[
@@ -36,6 +37,7 @@ pub(crate) const POSTGRES: &[Source] = &[
     (8, "records", include_str!("../migrations/postgres/0008_records.sql")),
     (9, "record_blobs", include_str!("../migrations/postgres/0009_record_blobs.sql")),
     (10, "key_jobs", include_str!("../migrations/postgres/0010_key_jobs.sql")),
+    (11, "change_generation", include_str!("../migrations/postgres/0011_change_generation.sql")),
 ];
 
 pub(crate) fn migrator(sources: &[Source]) -> Migrator {

@@ -59,6 +59,15 @@ macro_rules! impl_store {
                 Ok(())
             }
 
+            async fn change_generation(&self) -> Result<u64, StoreError> {
+                let row = sqlx::query("SELECT generation FROM change_generation WHERE id = 1")
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(map)?;
+                let generation: i64 = row.try_get(0).map_err(map)?;
+                u64::try_from(generation).map_err(|_| StoreError::Backend("a negative change generation".into()))
+            }
+
             async fn schema_version(&self) -> Result<i64, StoreError> {
                 // Before the first migration the bookkeeping table does not exist
                 // yet; both engines name the missing table in their message.

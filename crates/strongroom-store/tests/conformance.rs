@@ -24,6 +24,9 @@ use strongroom_testkit::TestDatabase;
 #[path = "conformance/authz.rs"]
 mod authz;
 use authz::*;
+#[path = "conformance/caching.rs"]
+mod caching;
+use caching::*;
 #[path = "conformance/keyjobs.rs"]
 mod keyjobs;
 use keyjobs::*;
@@ -736,6 +739,7 @@ all_backends![
     policies_stored_by_one_instance_are_loaded_by_another,
     records_seal_page_search_update_and_shred,
     key_jobs_rewrap_after_rotation_and_reencrypt_after_compromise,
+    caches_drop_what_another_instance_changed_once_the_generation_moves,
 ];
 
 // SQLite is single-process by design (the server locks its data dir, and

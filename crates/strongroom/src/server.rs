@@ -8,6 +8,7 @@ use anyhow::{Context, bail};
 use strongroom_config::{Config, Outcome};
 use strongroom_core::audit::{AuditContext, AuditSettings, Checkpointer, run_sink};
 use strongroom_core::authz::{Authz, AuthzSettings, PolicySource};
+use strongroom_core::freshness::Freshness;
 use strongroom_core::identity::{Identity, IdentitySettings, PasswordPolicy, Role};
 use strongroom_core::records::Records;
 use strongroom_core::{
@@ -76,6 +77,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             Arc::clone(&alerts),
         )),
     ];
+    if config.database.cache_refresh_ms > 0 {
+        let interval = Duration::from_millis(config.database.cache_refresh_ms);
+        background.push(tokio::spawn(confirm_caches(Arc::clone(&store), Arc::clone(&services.freshness), interval)));
+    }
     for sink in audit_outputs::sinks(&config)? {
         background.push(tokio::spawn(run_sink(Arc::clone(&services.audit), sink)));
     }
@@ -166,10 +171,47 @@ pub async fn start_services(
         identity: identity_settings(config)?,
         authz: authz_settings(config)?,
         jobs: job_settings(config)?,
+        cache_max_age: cache_max_age(config.database.cache_refresh_ms),
     };
     Services::start(ports, kek, Arc::new(SystemClock), settings, context)
         .await
         .context("cannot start the keyring, the audit log and the policies")
+}
+
+/// How long cached metadata stays usable after the poller last confirmed
+/// it: a few missed polls are tolerated, a stopped poller is not (see
+/// `strongroom_core::freshness`). Zero (no caching) for a zero interval.
+fn cache_max_age(refresh_ms: u64) -> Duration {
+    if refresh_ms == 0 {
+        Duration::ZERO
+    } else {
+        Duration::from_millis(refresh_ms.saturating_mul(4)).max(Duration::from_secs(1))
+    }
+}
+
+/// Confirms the caches against the store's change generation every
+/// `interval`, which drops them whenever another instance, a CLI command or
+/// anyone else changed keys, API keys or grants.
+async fn confirm_caches(store: Arc<dyn Store>, freshness: Arc<Freshness>, interval: Duration) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut failing = false;
+    loop {
+        ticker.tick().await;
+        match store.change_generation().await {
+            Ok(generation) => {
+                freshness.confirm(generation);
+                if std::mem::take(&mut failing) {
+                    tracing::info!("the change generation reads again: caching resumed");
+                }
+            }
+            Err(error) if !failing => {
+                failing = true;
+                tracing::warn!(%error, "cannot read the change generation: caches unused until it reads again");
+            }
+            Err(_) => {}
+        }
+    }
 }
 
 /// Applies pending migrations and exits.

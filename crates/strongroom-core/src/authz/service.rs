@@ -19,6 +19,7 @@ use super::model::{
     AccessRequestRecord, AccessStatus, AuthzStore, Elevation, GrantRecord, MatterRecord, PolicyDocument,
 };
 use crate::audit::{AuditContext, AuditEvent, AuditLog, EventType, Outcome, Target};
+use crate::freshness::Freshness;
 use crate::identity::IdentityStore;
 use crate::{ApiKeyStore, Clock, CoreError};
 
@@ -198,6 +199,9 @@ pub struct Authz {
     clock: Arc<dyn Clock>,
     settings: AuthzSettings,
     policies: RwLock<LoadedPolicies>,
+    /// Dropped after every grant or access decision made here: the API keys
+    /// cache principals with their grants (`crate::freshness`).
+    freshness: Arc<Freshness>,
 }
 
 impl std::fmt::Debug for Authz {
@@ -285,7 +289,15 @@ impl Authz {
         let document = store.policy_document().await?;
         let engine = Self::build(&settings, document.as_ref()).map_err(CoreError::InvalidPolicy)?;
         let loaded = LoadedPolicies { engine, document_version: document.map_or(0, |d| d.version) };
-        Ok(Self { store, identities, api_keys, audit, clock, settings, policies: RwLock::new(loaded) })
+        let freshness = Arc::new(Freshness::off());
+        Ok(Self { store, identities, api_keys, audit, clock, settings, policies: RwLock::new(loaded), freshness })
+    }
+
+    /// Tells `freshness` of every grant and access decision made here.
+    #[must_use]
+    pub fn with_freshness(mut self, freshness: Arc<Freshness>) -> Self {
+        self.freshness = freshness;
+        self
     }
 
     fn build(settings: &AuthzSettings, document: Option<&PolicyDocument>) -> Result<Arc<PolicyEngine>, PolicyErrors> {
@@ -478,11 +490,9 @@ impl Authz {
             .detail("principal", subject.reference())
             .justification(&grant.justification);
         let records = [self.audit.seal(&created)?, self.audit.seal(&granted)?];
-        if self.store.create_matter(&matter, &grant, &records).await? {
-            Ok(matter)
-        } else {
-            Err(CoreError::Conflict(format!("a matter {id:?} exists already")))
-        }
+        let created = self.store.create_matter(&matter, &grant, &records).await;
+        self.freshness.changed();
+        if created? { Ok(matter) } else { Err(CoreError::Conflict(format!("a matter {id:?} exists already"))) }
     }
 
     /// The matters `subject` may see: every one for those who manage
@@ -567,7 +577,9 @@ impl Authz {
             .target(matter_target(matter))
             .detail("principal", format!("{}:{id}", kind.as_str()))
             .justification(justification);
-        if self.store.add_grant(&grant, &[self.audit.seal(&event)?]).await? {
+        let added = self.store.add_grant(&grant, &[self.audit.seal(&event)?]).await;
+        self.freshness.changed();
+        if added? {
             Ok(grant)
         } else {
             Err(CoreError::Conflict(format!("{}:{id} holds a grant on {matter:?} already", kind.as_str())))
@@ -593,7 +605,9 @@ impl Authz {
             .target(matter_target(matter))
             .detail("principal", format!("{}:{id}", kind.as_str()))
             .justification(justification);
-        if self.store.remove_grant(matter, kind, id, &[self.audit.seal(&event)?]).await? {
+        let removed = self.store.remove_grant(matter, kind, id, &[self.audit.seal(&event)?]).await;
+        self.freshness.changed();
+        if removed? {
             Ok(())
         } else {
             Err(CoreError::NotFound(format!("{}:{id} holds no grant on {matter:?}", kind.as_str())))
@@ -753,7 +767,9 @@ impl Authz {
         if !note.is_empty() {
             event = event.detail("note", note);
         }
-        if self.store.decide_access_request(&request, &[self.audit.seal(&event)?]).await? {
+        let decided = self.store.decide_access_request(&request, &[self.audit.seal(&event)?]).await;
+        self.freshness.changed();
+        if decided? {
             Ok(request)
         } else {
             Err(CoreError::Conflict(format!("access request {id:?} was decided meanwhile")))

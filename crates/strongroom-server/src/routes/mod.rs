@@ -353,7 +353,13 @@ mod tests {
             ports,
             kek,
             clock,
-            strongroom_core::ServiceSettings { audit: options, identity, authz, jobs: Default::default() },
+            strongroom_core::ServiceSettings {
+                audit: options,
+                identity,
+                authz,
+                jobs: Default::default(),
+                cache_max_age: std::time::Duration::ZERO,
+            },
             &context,
         )
         .await

@@ -18,7 +18,7 @@ use super::{ctx, fast_settings, keyring_with, open, tokens};
 const PASSWORD: &str = "correct horse battery staple";
 const WHY: &str = "reviewing the interview for the appeal";
 
-async fn services(db: &Database, clock: Arc<FixedClock>) -> (Identity, Authz) {
+pub(crate) async fn services(db: &Database, clock: Arc<FixedClock>) -> (Identity, Authz) {
     let ring = Arc::new(keyring_with(db, 1, Arc::clone(&clock)));
     let audit = Arc::clone(ring.audit());
     audit.set_pseudonymizer(ring.audit_pseudonymizer(&ctx()).await.unwrap());
@@ -37,7 +37,7 @@ async fn services(db: &Database, clock: Arc<FixedClock>) -> (Identity, Authz) {
     (identity, authz)
 }
 
-async fn user(identity: &Identity, username: &str, role: Role) -> String {
+pub(crate) async fn user(identity: &Identity, username: &str, role: Role) -> String {
     let new = NewUser {
         username: username.into(),
         email: format!("{username}@example.com"),

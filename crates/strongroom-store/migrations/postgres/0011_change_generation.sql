@@ -1,0 +1,40 @@
+-- The change generation: a counter that moves, when the change commits, on
+-- every change to what instances cache (key metadata, API keys with their
+-- grants and elevations; crates/strongroom-core/src/freshness.rs). Each
+-- instance polls it every `database.cache_refresh_ms` and drops its caches
+-- when it moved, so a change made by another instance, a CLI command or by
+-- hand takes effect everywhere within that time. Triggers, not application
+-- code, move it, so no writer can forget to.
+--
+-- api_keys: every column but the usage tally (use_count, last_used_at),
+-- which moves every second under load and changes nothing cached. A column
+-- added to api_keys later must be added to its trigger.
+CREATE TABLE change_generation (
+    id         INTEGER PRIMARY KEY CHECK (id = 1),
+    generation BIGINT NOT NULL
+);
+INSERT INTO change_generation (id, generation) VALUES (1, 0);
+
+CREATE FUNCTION move_change_generation() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE change_generation SET generation = generation + 1 WHERE id = 1;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER keys_moves_generation AFTER INSERT OR UPDATE OR DELETE ON keys
+    FOR EACH STATEMENT EXECUTE FUNCTION move_change_generation();
+
+CREATE TRIGGER key_versions_moves_generation AFTER INSERT OR UPDATE OR DELETE ON key_versions
+    FOR EACH STATEMENT EXECUTE FUNCTION move_change_generation();
+
+CREATE TRIGGER api_keys_moves_generation_on_write AFTER INSERT OR DELETE ON api_keys
+    FOR EACH STATEMENT EXECUTE FUNCTION move_change_generation();
+CREATE TRIGGER api_keys_moves_generation_on_update AFTER UPDATE OF name, scopes, secret_hash, hash_key_version, expires_at, revoked_at, allowed_cidrs, rate_limit_per_minute, owner_user_id, previous_secret_hash, previous_hash_key_version, previous_valid_until ON api_keys
+    FOR EACH STATEMENT EXECUTE FUNCTION move_change_generation();
+
+CREATE TRIGGER matter_grants_moves_generation AFTER INSERT OR UPDATE OR DELETE ON matter_grants
+    FOR EACH STATEMENT EXECUTE FUNCTION move_change_generation();
+
+CREATE TRIGGER access_requests_moves_generation AFTER INSERT OR UPDATE OR DELETE ON access_requests
+    FOR EACH STATEMENT EXECUTE FUNCTION move_change_generation();
