@@ -388,9 +388,8 @@ impl ApiKeys {
             .detail("allowed_cidrs", record.allowed_cidrs.clone())
             .detail("rate_limit_per_minute", i64::from(record.rate_limit_per_minute.unwrap_or(0)))
             .detail("owner_user_id", record.owner_user_id.clone().unwrap_or_default());
-        let inserted = self.store.insert_api_key(&record, &[audit.seal(&event)?]).await;
-        self.keyring.freshness().changed();
-        inserted?;
+        let sealed = audit.seal(&event)?;
+        self.keyring.freshness().after_change(self.store.insert_api_key(&record, &[sealed])).await?;
         let issued = IssuedApiKey(Zeroizing::new(format!("sr_{id}_{}", secret.as_str())));
         Ok((record, issued))
     }
@@ -429,9 +428,9 @@ impl ApiKeys {
         let (secret, version, hash) = self.new_secret(id).await?;
         let previous = (grace_seconds > 0)
             .then(|| (record.secret_hash.clone(), record.hash_key_version, self.now() + grace_seconds));
-        let rotated = self.store.rotate_api_key_secret(id, &hash, version, previous, &[audit.seal(&event)?]).await;
-        self.keyring.freshness().changed();
-        if !rotated? {
+        let sealed = [audit.seal(&event)?];
+        let rotate = self.store.rotate_api_key_secret(id, &hash, version, previous, &sealed);
+        if !self.keyring.freshness().after_change(rotate).await? {
             return Err(CoreError::NotFound(format!("no active API key with id {id:?}")));
         }
         let record = self.store.api_key(id).await?.ok_or_else(|| CoreError::NotFound(id.to_owned()))?;
@@ -544,9 +543,8 @@ impl ApiKeys {
     pub async fn revoke(&self, id: &str, context: &AuditContext) -> Result<(), CoreError> {
         let audit = self.keyring.audit();
         let event = audit.event(EventType::ApiKeyRevoke, context).target(Target::new("api_key", id));
-        let revoked = self.store.revoke_api_key(id, self.now(), &[audit.seal(&event)?]).await;
-        self.keyring.freshness().changed();
-        if revoked? {
+        let sealed = audit.seal(&event)?;
+        if self.keyring.freshness().after_change(self.store.revoke_api_key(id, self.now(), &[sealed])).await? {
             Ok(())
         } else {
             let error = CoreError::InvalidInput(format!("no active API key with id {id:?}"));

@@ -203,9 +203,8 @@ impl Keyring {
         }
         let names: Vec<String> = restored.iter().map(|(key, _)| key.name.clone()).collect();
         let event = self.audit().event(EventType::KeyRestore, context).detail("keys", names);
-        let inserted = self.store_ref().insert_keys(&restored, &[self.audit().seal(&event)?]).await;
-        self.freshness().changed();
-        inserted?;
+        let record = self.audit().seal(&event)?;
+        self.freshness().after_change(self.store_ref().insert_keys(&restored, &[record])).await?;
         Ok(restored.into_iter().map(|(key, _)| key.name).collect())
     }
 }

@@ -100,6 +100,15 @@ impl Freshness {
         self.epoch.fetch_add(1, Ordering::AcqRel);
     }
 
+    /// Runs `write` (a store call that changes something cached), then
+    /// drops every cached value, whether it committed or not: a failed
+    /// write changed nothing, and dropping then costs one read each.
+    pub async fn after_change<T>(&self, write: impl std::future::Future<Output = T>) -> T {
+        let outcome = write.await;
+        self.changed();
+        outcome
+    }
+
     /// The poller read the store's change `generation`: if it moved, drop
     /// every cached value; either way, what is cached is confirmed as of now.
     pub fn confirm(&self, generation: u64) {

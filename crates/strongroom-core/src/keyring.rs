@@ -358,9 +358,8 @@ impl Keyring {
             updated_at: now,
         };
         let first = self.wrapped_version(name, 1, algorithm)?;
-        let inserted = self.store.insert_key(&info.to_stored(), &first, &[self.audit.seal(event)?]).await;
-        self.freshness.changed();
-        match inserted {
+        let record = self.audit.seal(event)?;
+        match self.freshness.after_change(self.store.insert_key(&info.to_stored(), &first, &[record])).await {
             Ok(()) => Ok(info),
             Err(StoreError::Conflict(_)) => Err(CoreError::KeyExists(name.to_owned())),
             Err(other) => Err(other.into()),
@@ -443,10 +442,9 @@ impl Keyring {
             let next = info.latest_version + 1;
             let version = self.wrapped_version(name, next, info.algorithm)?;
             let event = self.key_event(EventType::KeyRotate, name, context).detail("version", next);
-            let appended =
-                self.store.append_key_version(name, info.latest_version, &version, &[self.audit.seal(&event)?]).await;
-            self.freshness.changed();
-            if appended? {
+            let records = [self.audit.seal(&event)?];
+            let append = self.store.append_key_version(name, info.latest_version, &version, &records);
+            if self.freshness.after_change(append).await? {
                 info.latest_version = next;
                 info.updated_at = version.created_at;
                 return Ok(Some(info));
@@ -596,9 +594,12 @@ impl Keyring {
 
     async fn save(&self, info: &mut KeyInfo, event: &AuditEvent) -> Result<(), CoreError> {
         info.updated_at = self.now();
-        let updated = self.store.update_key(&info.to_stored(), &[self.audit.seal(event)?]).await;
-        self.freshness.changed();
-        if updated? { Ok(()) } else { Err(CoreError::KeyNotFound(info.name.clone())) }
+        let record = self.audit.seal(event)?;
+        if self.freshness.after_change(self.store.update_key(&info.to_stored(), &[record])).await? {
+            Ok(())
+        } else {
+            Err(CoreError::KeyNotFound(info.name.clone()))
+        }
     }
 
     /// Drops what is cached of `name` (its material, and all metadata).
@@ -683,8 +684,7 @@ impl Keyring {
     /// The key `name` if it serves `purpose`; a key of another purpose does
     /// not exist for this caller (so transit cannot reach the server's own keys).
     pub async fn info_for(&self, purpose: KeyPurpose, name: &str) -> Result<KeyInfo, CoreError> {
-        let info = self.info(name).await?;
-        if info.purpose == purpose { Ok(info) } else { Err(CoreError::KeyNotFound(name.to_owned())) }
+        serving(self.info(name).await?, purpose)
     }
 
     /// Looks `name` up once for a run of operations (a request, a batch):
@@ -692,11 +692,7 @@ impl Keyring {
     /// now, or cached while fresh (`crate::freshness`). Material comes from
     /// the keyring's cache.
     pub async fn use_key(&self, purpose: KeyPurpose, name: &str) -> Result<KeyUse<'_>, CoreError> {
-        let info = self.info_for_use(name).await?;
-        if info.purpose != purpose {
-            return Err(CoreError::KeyNotFound(name.to_owned()));
-        }
-        Ok(KeyUse { keyring: self, info })
+        Ok(KeyUse { keyring: self, info: serving(self.info_for_use(name).await?, purpose)? })
     }
 
     /// Seals `plaintext` under the latest version of `name` (which must serve
@@ -734,6 +730,12 @@ impl Keyring {
     ) -> Result<Vec<u8>, CoreError> {
         self.use_key(purpose, name).await?.rewrap(sealed, context).await
     }
+}
+
+/// `info` if its key serves `purpose`; a key of another purpose does not
+/// exist for the caller.
+fn serving(info: KeyInfo, purpose: KeyPurpose) -> Result<KeyInfo, CoreError> {
+    if info.purpose == purpose { Ok(info) } else { Err(CoreError::KeyNotFound(info.name)) }
 }
 
 /// A key looked up once for several operations (see [`Keyring::use_key`]).

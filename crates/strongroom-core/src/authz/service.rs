@@ -490,9 +490,11 @@ impl Authz {
             .detail("principal", subject.reference())
             .justification(&grant.justification);
         let records = [self.audit.seal(&created)?, self.audit.seal(&granted)?];
-        let created = self.store.create_matter(&matter, &grant, &records).await;
-        self.freshness.changed();
-        if created? { Ok(matter) } else { Err(CoreError::Conflict(format!("a matter {id:?} exists already"))) }
+        if self.freshness.after_change(self.store.create_matter(&matter, &grant, &records)).await? {
+            Ok(matter)
+        } else {
+            Err(CoreError::Conflict(format!("a matter {id:?} exists already")))
+        }
     }
 
     /// The matters `subject` may see: every one for those who manage
@@ -577,9 +579,8 @@ impl Authz {
             .target(matter_target(matter))
             .detail("principal", format!("{}:{id}", kind.as_str()))
             .justification(justification);
-        let added = self.store.add_grant(&grant, &[self.audit.seal(&event)?]).await;
-        self.freshness.changed();
-        if added? {
+        let record = self.audit.seal(&event)?;
+        if self.freshness.after_change(self.store.add_grant(&grant, &[record])).await? {
             Ok(grant)
         } else {
             Err(CoreError::Conflict(format!("{}:{id} holds a grant on {matter:?} already", kind.as_str())))
@@ -605,9 +606,8 @@ impl Authz {
             .target(matter_target(matter))
             .detail("principal", format!("{}:{id}", kind.as_str()))
             .justification(justification);
-        let removed = self.store.remove_grant(matter, kind, id, &[self.audit.seal(&event)?]).await;
-        self.freshness.changed();
-        if removed? {
+        let record = self.audit.seal(&event)?;
+        if self.freshness.after_change(self.store.remove_grant(matter, kind, id, &[record])).await? {
             Ok(())
         } else {
             Err(CoreError::NotFound(format!("{}:{id} holds no grant on {matter:?}", kind.as_str())))
@@ -767,9 +767,8 @@ impl Authz {
         if !note.is_empty() {
             event = event.detail("note", note);
         }
-        let decided = self.store.decide_access_request(&request, &[self.audit.seal(&event)?]).await;
-        self.freshness.changed();
-        if decided? {
+        let record = self.audit.seal(&event)?;
+        if self.freshness.after_change(self.store.decide_access_request(&request, &[record])).await? {
             Ok(request)
         } else {
             Err(CoreError::Conflict(format!("access request {id:?} was decided meanwhile")))
