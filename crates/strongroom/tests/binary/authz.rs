@@ -522,7 +522,10 @@ async fn legal_holds_keep_records_from_expiry_and_erasure_while_subjects_export_
     )
     .await;
     assert_eq!(status, 404, "a reader without a grant cannot see it, let alone hold it: {body}");
-    for id in [&ids[1], &ids[3]] {
+    // bob's first record is the held one: it expires a moment before the
+    // other, so the sweep that shreds the other always counts it as held
+    // (a sweep with nothing to shred records nothing).
+    for id in [&ids[1], &ids[2]] {
         let (status, held) = call(
             &server,
             "POST",
