@@ -232,6 +232,38 @@ pub fn validate_key_name(name: &str) -> Result<(), CoreError> {
     if valid { Ok(()) } else { Err(CoreError::InvalidKeyName(name.to_owned())) }
 }
 
+/// The namespaces of the keys the server makes for itself, created on first
+/// use, and the purposes a key named there may have. Reserving them stops a
+/// caller who may create keys (transit) from taking such a name first: the
+/// server would then find a key it cannot use and refuse its own work (new
+/// records of a matter, searches on a field).
+const SERVER_NAMESPACES: &[(&str, &[KeyPurpose])] = &[
+    ("matter.", &[KeyPurpose::MatterData]),
+    ("blind.", &[KeyPurpose::BlindIndexHmac]),
+    (
+        "system.",
+        &[
+            KeyPurpose::JwtSigning,
+            KeyPurpose::AuditSigning,
+            KeyPurpose::TokenHmac,
+            KeyPurpose::ApiKeyHash,
+            KeyPurpose::AuditHmac,
+            KeyPurpose::UserSecret,
+        ],
+    ),
+];
+
+/// Refuses a key of `purpose` named in a server namespace it does not belong to.
+fn check_namespace(name: &str, purpose: KeyPurpose) -> Result<(), CoreError> {
+    match SERVER_NAMESPACES.iter().find(|(prefix, _)| name.starts_with(prefix)) {
+        Some((prefix, purposes)) if !purposes.contains(&purpose) => Err(CoreError::InvalidKeyChange(format!(
+            "key names starting with {prefix:?} are kept for the server's own {} keys",
+            purposes.iter().map(|p| p.as_str()).collect::<Vec<_>>().join("/")
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// Material of one key version, unwrapped.
 type Material = Arc<SecretBytes>;
 
@@ -338,6 +370,7 @@ impl Keyring {
 
     async fn create_audited(&self, name: &str, spec: KeySpec, event: &AuditEvent) -> Result<KeyInfo, CoreError> {
         validate_key_name(name)?;
+        check_namespace(name, spec.purpose)?;
         let algorithm = spec.algorithm.unwrap_or(spec.purpose.default_algorithm());
         if let Some(period) = spec.rotation_period_seconds
             && period < 3600
@@ -631,12 +664,13 @@ impl Keyring {
     /// Creates `name` unless it exists (for the server's own keys, created on
     /// first start by whichever instance gets there first), and returns it.
     pub async fn ensure(&self, name: &str, spec: KeySpec, context: &AuditContext) -> Result<KeyInfo, CoreError> {
+        let purpose = spec.purpose;
         if let Ok(info) = self.info(name).await {
-            return Ok(info);
+            return same_purpose(info, purpose);
         }
-        let event = self.key_event(EventType::KeyCreate, name, context).detail("purpose", spec.purpose.as_str());
+        let event = self.key_event(EventType::KeyCreate, name, context).detail("purpose", purpose.as_str());
         match self.create_audited(name, spec, &event).await {
-            Err(CoreError::KeyExists(_)) => self.info(name).await,
+            Err(CoreError::KeyExists(_)) => same_purpose(self.info(name).await?, purpose),
             Err(error) => self.refused(event, error).await,
             ok => ok,
         }
@@ -734,6 +768,21 @@ impl Keyring {
 
 /// `info` if its key serves `purpose`; a key of another purpose does not
 /// exist for the caller.
+/// The key `ensure` found, if it has the purpose asked for: one made
+/// before the namespaces were reserved may not.
+fn same_purpose(info: KeyInfo, purpose: KeyPurpose) -> Result<KeyInfo, CoreError> {
+    if info.purpose == purpose {
+        Ok(info)
+    } else {
+        Err(CoreError::InvalidKeyChange(format!(
+            "key {:?} exists with purpose {}, not {}",
+            info.name,
+            info.purpose.as_str(),
+            purpose.as_str()
+        )))
+    }
+}
+
 fn serving(info: KeyInfo, purpose: KeyPurpose) -> Result<KeyInfo, CoreError> {
     if info.purpose == purpose { Ok(info) } else { Err(CoreError::KeyNotFound(info.name)) }
 }

@@ -147,13 +147,28 @@ pub async fn keyring_creates_keys_and_round_trips_values(database: TestDatabase)
     assert_eq!((info.latest_version, info.min_decryption_version, info.state), (1, 1, KeyState::Active));
     assert!(matches!(ring.create("orders", transit(), &ctx()).await, Err(CoreError::KeyExists(_))));
     assert!(matches!(ring.create("Bad Name", transit(), &ctx()).await, Err(CoreError::InvalidKeyName(_))));
+    for server_name in ["matter.case-1", "blind.pii_vault.email", "system.other"] {
+        assert!(
+            matches!(ring.create(server_name, transit(), &ctx()).await, Err(CoreError::InvalidKeyChange(_))),
+            "{server_name} is kept for the server's own keys"
+        );
+    }
+    let matter_key = |purpose| KeySpec { purpose, ..transit() };
+    ring.ensure("matter.case-1", matter_key(KeyPurpose::MatterData), &ctx()).await.unwrap();
+    assert!(
+        matches!(
+            ring.ensure("orders", matter_key(KeyPurpose::MatterData), &ctx()).await,
+            Err(CoreError::InvalidKeyChange(_))
+        ),
+        "ensure does not hand out a key of another purpose"
+    );
     let sealed = ring.encrypt(KeyPurpose::Transit, "orders", b"candidate answer", &field("r1")).await.unwrap();
     assert_eq!(
         ring.decrypt(KeyPurpose::Transit, "orders", &sealed, &field("r1")).await.unwrap().expose(),
         b"candidate answer"
     );
     assert!(matches!(ring.info("missing").await, Err(CoreError::KeyNotFound(_))));
-    assert_eq!(ring.list().await.unwrap().len(), 1);
+    assert_eq!(ring.list().await.unwrap().len(), 2, "orders and matter.case-1");
 }
 
 pub async fn ciphertext_moved_to_another_record_or_key_fails(database: TestDatabase) {

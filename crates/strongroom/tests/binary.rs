@@ -396,6 +396,13 @@ async fn transit_refuses_missing_revoked_and_underscoped_keys() {
     let user = issue_api_key(&server, &["transit:use"]);
     let (status, body) = transit(&client, &server, &user, "keys/k", serde_json::json!({})).await;
     assert_eq!((status, body["code"].as_str()), (403, Some("forbidden")), "{body}");
+    let manager = issue_api_key(&server, &["transit:manage"]);
+    let (status, body) = transit(&client, &server, &manager, "keys/matter.case-1", serde_json::json!({})).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("invalid_request")),
+        "the names of the server's own keys are not for transit: {body}"
+    );
     let id = user.split('_').nth(1).unwrap().to_owned();
     let revoke = TestServer::builder(BIN).data_dir(server.data_dir()).run(&["apikey", "revoke", &id]);
     assert_eq!(revoke.code, Some(0), "{revoke:?}");
