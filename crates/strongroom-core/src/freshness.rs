@@ -89,9 +89,10 @@ impl Freshness {
     }
 
     /// The epoch to tag a value with, read *before* the value is read from
-    /// the store, so a change committed meanwhile makes the tag stale.
-    pub fn before_read(&self) -> Epoch {
-        Epoch(self.epoch.load(Ordering::Acquire))
+    /// the store, so a change committed meanwhile makes the tag stale;
+    /// `None` when caching is off, so nothing is kept that is never used.
+    pub fn before_read(&self) -> Option<Epoch> {
+        (!self.max_age.is_zero()).then(|| Epoch(self.epoch.load(Ordering::Acquire)))
     }
 
     /// Something cached may have changed (a change of ours just committed):
@@ -143,8 +144,10 @@ impl<K: Eq + Hash, V: Clone> Cached<K, V> {
         entries.get(key).filter(|(epoch, _)| *epoch == now).map(|(_, value)| value.clone())
     }
 
-    /// Keeps `value`, read at `epoch` (from [`Freshness::before_read`]).
-    pub fn put(&self, epoch: Epoch, key: K, value: V) {
+    /// Keeps `value`, read at `epoch` (from [`Freshness::before_read`]);
+    /// nothing when there is no epoch (caching is off).
+    pub fn put(&self, epoch: Option<Epoch>, key: K, value: V) {
+        let Some(epoch) = epoch else { return };
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         if entries.len() >= MAX_ENTRIES {
             entries.retain(|_, (kept, _)| *kept == epoch);
@@ -216,6 +219,9 @@ mod tests {
         let off = Freshness::off();
         off.confirm(1);
         assert_eq!(cache.get(&off, "k"), None, "max_age 0 turns caching off");
+        let unused = Cached::default();
+        unused.put(off.before_read(), "k", 1);
+        assert!(unused.entries.lock().unwrap().is_empty(), "and then nothing is kept");
     }
 
     #[test]

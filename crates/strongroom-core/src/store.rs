@@ -36,8 +36,9 @@ pub enum StoreError {
     /// A uniqueness rule was violated (duplicate name or id).
     #[error("conflict: {0}")]
     Conflict(String),
-    /// The database could not be reached or answered with an error.
-    #[error("database error: {0}")]
+    /// The database or the blob store (a directory, S3) could not be
+    /// reached or answered with an error.
+    #[error("storage error: {0}")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// The audit records of a write could not be appended, so the write was
     /// rolled back with them (fail closed).
