@@ -766,10 +766,9 @@ impl Keyring {
     }
 }
 
-/// `info` if its key serves `purpose`; a key of another purpose does not
-/// exist for the caller.
 /// The key `ensure` found, if it has the purpose asked for: one made
-/// before the namespaces were reserved may not.
+/// before the namespaces were reserved may not. Unlike [`serving`], a
+/// mismatch is the server's own misconfiguration, so it is named, not hidden.
 fn same_purpose(info: KeyInfo, purpose: KeyPurpose) -> Result<KeyInfo, CoreError> {
     if info.purpose == purpose {
         Ok(info)
@@ -783,6 +782,8 @@ fn same_purpose(info: KeyInfo, purpose: KeyPurpose) -> Result<KeyInfo, CoreError
     }
 }
 
+/// `info` if its key serves `purpose`; a key of another purpose does not
+/// exist for the caller.
 fn serving(info: KeyInfo, purpose: KeyPurpose) -> Result<KeyInfo, CoreError> {
     if info.purpose == purpose { Ok(info) } else { Err(CoreError::KeyNotFound(info.name)) }
 }
