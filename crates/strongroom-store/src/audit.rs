@@ -59,11 +59,11 @@ fn hash(bytes: Vec<u8>) -> Result<Hash, StoreError> {
     bytes.try_into().map_err(|_| corrupt("a hash is not 32 bytes"))
 }
 
-fn index(value: i64) -> Result<u64, StoreError> {
+pub(crate) fn index(value: i64) -> Result<u64, StoreError> {
     u64::try_from(value).map_err(|_| corrupt("a negative leaf index"))
 }
 
-fn signed(value: u64) -> i64 {
+pub(crate) fn signed(value: u64) -> i64 {
     // Invariant: a tree never reaches 2^63 leaves.
     i64::try_from(value).unwrap_or(i64::MAX)
 }
@@ -78,18 +78,18 @@ fn refused(error: StoreError) -> StoreError {
 }
 
 /// The rows an append writes, computed from the head it extends.
-struct AppendPlan<'a> {
-    first: u64,
+pub(crate) struct AppendPlan<'a> {
+    pub(crate) first: u64,
     records: &'a [AuditRecord],
-    nodes: Vec<(NodeId, Hash)>,
-    hmacs: Vec<(i64, &'a Vec<u8>)>,
-    frontier: Frontier,
+    pub(crate) nodes: Vec<(NodeId, Hash)>,
+    pub(crate) hmacs: Vec<(i64, &'a Vec<u8>)>,
+    pub(crate) frontier: Frontier,
 }
 
 impl<'a> AppendPlan<'a> {
     /// The plan to append `records` to the tree of `first` leaves whose
     /// frontier is `stored` (the head row's bytes).
-    fn new(first: u64, stored: &[u8], records: &'a [AuditRecord]) -> Result<Self, StoreError> {
+    pub(crate) fn new(first: u64, stored: &[u8], records: &'a [AuditRecord]) -> Result<Self, StoreError> {
         let hashes: Vec<Hash> = stored.chunks_exact(32).map(|c| hash(c.to_vec())).collect::<Result<_, _>>()?;
         let mut frontier =
             Frontier::from_parts(first, &hashes).ok_or_else(|| corrupt("the head's frontier does not fit its size"))?;
@@ -105,7 +105,7 @@ impl<'a> AppendPlan<'a> {
         Ok(Self { first, records, nodes, hmacs, frontier })
     }
 
-    fn receipt(&self) -> AppendReceipt {
+    pub(crate) fn receipt(&self) -> AppendReceipt {
         AppendReceipt {
             first_index: self.first,
             head: TreeHead { size: self.frontier.size(), root: self.frontier.root() },
@@ -170,7 +170,7 @@ macro_rules! impl_audit_store {
                     .map_err(map)?;
                 let first = index(head.try_get("size").map_err(map)?)?;
                 let plan = AppendPlan::new(first, &head.try_get::<Vec<u8>, _>("frontier").map_err(map)?, records)?;
-                for mut statement in Self::write_statements(&plan, $one_query, "") {
+                for mut statement in Self::write_statements(&plan, $one_query) {
                     statement.build().execute(&mut **tx).await.map_err(map)?;
                 }
                 Ok((plan.receipt(), plan.frontier.hashes().concat()))
@@ -182,7 +182,7 @@ macro_rules! impl_audit_store {
             /// The head moves only from the size the plan extends: another
             /// size makes the update fail (`size` NOT NULL), so a stale plan
             /// never commits.
-            fn write_statements(plan: &AppendPlan<'_>, one_query: bool, prefix: &str) -> Vec<QueryBuilder<$db>> {
+            fn write_statements(plan: &AppendPlan<'_>, one_query: bool) -> Vec<QueryBuilder<$db>> {
                 let mut out: Vec<QueryBuilder<$db>> = Vec::new();
                 // Opens the next statement: `; ` in the one query, or a new query.
                 let statement = |out: &mut Vec<QueryBuilder<$db>>| -> usize {
@@ -191,7 +191,7 @@ macro_rules! impl_audit_store {
                             last.push("; ");
                         }
                         _ => {
-                            let fresh = QueryBuilder::new(if out.is_empty() { prefix } else { "" });
+                            let fresh = QueryBuilder::new("");
                             out.push(fresh);
                         }
                     }
@@ -514,43 +514,20 @@ impl_audit_store!(SqliteStore, sqlx::Sqlite, "BEGIN IMMEDIATE", "", SQLITE_BYTES
 impl_audit_store!(PostgresStore, sqlx::Postgres, "BEGIN", " FOR UPDATE", PG_BYTES_PER_INSERT, false);
 
 impl SqliteStore {
-    /// The group-commit writer's append: the whole transaction in one query
-    /// (`BEGIN IMMEDIATE; INSERT …; UPDATE audit_head …; COMMIT`), one trip
-    /// to SQLite's thread instead of six, from the head this instance wrote
-    /// last. If someone else appended meanwhile (a key change, a CLI
-    /// command), the leaf indexes collide or the head's size differs, so the
-    /// query fails before its COMMIT; then the append takes the locked path,
-    /// which reads the head under the write lock. Nothing stale commits.
+    /// The group-commit writer's append: the whole batch in one hand-off to
+    /// the audit writer thread (`sqlite_audit_writer.rs`), while this
+    /// process's other writes wait for the writer connection held here.
+    /// Without a database file (an in-memory database) it runs on that
+    /// connection instead.
     async fn append_standalone(&self, records: &[AuditRecord]) -> Result<AppendReceipt, StoreError> {
-        let cached = self.audit_head.lock().unwrap_or_else(|p| p.into_inner()).take();
-        if let Some((first, frontier)) = cached {
-            let plan = AppendPlan::new(first, &frontier, records)?;
-            let mut statements = Self::write_statements(&plan, true, "BEGIN IMMEDIATE; ");
-            let query = &mut statements[0];
-            query.push("; COMMIT");
-            let mut connection = self.writer.acquire().await.map_err(map).map_err(refused)?;
-            match query.build().execute(&mut *connection).await {
-                Ok(_) => {
-                    let written = (plan.frontier.size(), plan.frontier.hashes().concat());
-                    *self.audit_head.lock().unwrap_or_else(|p| p.into_inner()) = Some(written);
-                    return Ok(plan.receipt());
-                }
-                Err(error) => {
-                    // The query stopped before its COMMIT: end its transaction here.
-                    let _ = sqlx::query("ROLLBACK").execute(&mut *connection).await;
-                    let stale = matches!(&error, sqlx::Error::Database(db)
-                        if db.is_unique_violation() || matches!(db.kind(), sqlx::error::ErrorKind::NotNullViolation));
-                    if !stale {
-                        return Err(refused(map(error)));
-                    }
-                }
-            }
-        }
-        let mut tx = self.begin_write().await.map_err(refused)?;
-        let (receipt, frontier) = Self::append_locked(&mut tx, records).await.map_err(refused)?;
-        tx.commit().await.map_err(map).map_err(refused)?;
-        *self.audit_head.lock().unwrap_or_else(|p| p.into_inner()) = Some((receipt.head.size, frontier));
-        Ok(receipt)
+        let Some(thread) = &self.audit_writer else {
+            let mut tx = self.begin_write().await.map_err(refused)?;
+            let (receipt, _) = Self::append_locked(&mut tx, records).await.map_err(refused)?;
+            tx.commit().await.map_err(map).map_err(refused)?;
+            return Ok(receipt);
+        };
+        let _turn = self.writer.acquire().await.map_err(map).map_err(refused)?;
+        thread.append(records.to_vec()).await.map_err(refused)
     }
 }
 

@@ -23,6 +23,7 @@ mod keys;
 mod migrations;
 mod records;
 mod settings;
+mod sqlite_audit_writer;
 
 pub use database::{ConnectOptions, Database};
 pub use migrations::MigrationReport;

@@ -17,18 +17,14 @@ pub struct SqliteStore {
     /// served, where waiting in SQLite's busy handler is not (it sleeps in
     /// growing steps, and a writer could wait half a second under load).
     pub(crate) writer: SqlitePool,
-    /// The audit tree's size and frontier as this instance last wrote them,
-    /// so the group-commit writer needs no read before its write (see
-    /// `audit.rs`; a stale value makes the write fail and is re-read).
-    pub(crate) audit_head: std::sync::Arc<std::sync::Mutex<Option<WrittenHead>>>,
+    /// The thread that appends the group-commit writer's batches; `None`
+    /// for a database without a file.
+    pub(crate) audit_writer: Option<std::sync::Arc<crate::sqlite_audit_writer::SqliteAuditWriter>>,
 }
-
-/// A tree size and the frontier bytes of the head row at that size.
-pub(crate) type WrittenHead = (u64, Vec<u8>);
 
 impl SqliteStore {
     pub(crate) fn new(pools: &crate::database::SqlitePools) -> Self {
-        Self { pool: pools.readers.clone(), writer: pools.writer.clone(), audit_head: Default::default() }
+        Self { pool: pools.readers.clone(), writer: pools.writer.clone(), audit_writer: pools.audit_writer.clone() }
     }
 }
 

@@ -473,6 +473,36 @@ pub async fn concurrent_audit_appends_from_two_instances_grow_one_tree(database:
     assert_eq!((head.size, head.root), recomputed_root(stores[1].as_ref()).await);
 }
 
+/// The group-commit append (on SQLite, its own thread and connection) and
+/// the appends inside audited key changes (on the writer connection) take
+/// turns at one tree: neither may extend a head the other has moved.
+pub async fn group_commit_appends_and_audited_key_changes_grow_one_tree(database: TestDatabase) {
+    let db = open(&database).await;
+    let ring = Arc::new(keyring(&db));
+    let store = db.audit_store();
+    ring.create("k", transit(), &ctx()).await.unwrap();
+    let before = store.audit_head().await.unwrap().size;
+    let mut tasks = Vec::new();
+    for task in 0..10usize {
+        let (store, ring) = (Arc::clone(&store), Arc::clone(&ring));
+        tasks.push(tokio::spawn(async move {
+            if task % 2 == 0 {
+                let records: Vec<_> = (0..3).map(|i| audit_record(task * 3 + i, "transit.encrypt", "app")).collect();
+                store.append_audit(&records).await.unwrap();
+            } else {
+                ring.rotate("k", &ctx()).await.unwrap();
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let head = store.audit_head().await.unwrap();
+    assert!(head.size >= before + 5 * 3 + 5, "every append and every rotation left its leaves: {}", head.size);
+    assert_eq!((head.size, head.root), recomputed_root(store.as_ref()).await);
+    assert_eq!(ring.info("k").await.unwrap().latest_version, 6);
+}
+
 pub async fn audit_search_filters_counts_checkpoints_and_alerts(database: TestDatabase) {
     let db = open(&database).await;
     let store = db.audit_store();
@@ -748,6 +778,7 @@ all_backends![
     signing_and_hmac_keys_are_created_but_do_not_encrypt,
     audit_appends_grow_one_tree_whose_proofs_verify,
     concurrent_audit_appends_from_two_instances_grow_one_tree,
+    group_commit_appends_and_audited_key_changes_grow_one_tree,
     audit_search_filters_counts_checkpoints_and_alerts,
     a_key_change_whose_audit_event_cannot_be_appended_is_rolled_back,
     grants_and_elevations_load_with_the_principal_and_end_on_time,
