@@ -201,6 +201,9 @@ impl Database {
     pub async fn close(&self) {
         match self {
             Self::Sqlite(pools) => {
+                if let Some(audit_writer) = &pools.audit_writer {
+                    audit_writer.close().await;
+                }
                 pools.readers.close().await;
                 pools.writer.close().await;
             }

@@ -35,15 +35,18 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 type Answer = Result<AppendReceipt, StoreError>;
 
-struct Batch {
-    records: Vec<AuditRecord>,
-    done: oneshot::Sender<Answer>,
+enum Message {
+    /// Append these records and answer.
+    Append { records: Vec<AuditRecord>, done: oneshot::Sender<Answer> },
+    /// Close the connection and end the thread (answers once closed).
+    Close { done: oneshot::Sender<()> },
 }
 
-/// A handle on the writer thread; the thread ends when the last handle is dropped.
+/// A handle on the writer thread; the thread ends at [`Self::close`] or
+/// when the last handle is dropped.
 #[derive(Debug)]
 pub(crate) struct SqliteAuditWriter {
-    batches: mpsc::Sender<Batch>,
+    messages: mpsc::Sender<Message>,
 }
 
 impl SqliteAuditWriter {
@@ -51,26 +54,47 @@ impl SqliteAuditWriter {
     /// connection at the first batch (and again after a failed open), so a
     /// process that never appends never opens it.
     pub(crate) fn start(path: PathBuf) -> Result<Self, StoreError> {
-        let (batches, queue) = mpsc::channel::<Batch>();
+        let (messages, queue) = mpsc::channel::<Message>();
         std::thread::Builder::new()
             .name("sqlite-audit-writer".into())
             .spawn(move || write_batches(&path, &queue))
             .map_err(|error| StoreError::Backend(Box::new(error)))?;
-        Ok(Self { batches })
+        Ok(Self { messages })
     }
 
     /// Appends `records` as the next leaves in one durable transaction.
     pub(crate) async fn append(&self, records: Vec<AuditRecord>) -> Answer {
         let (done, answer) = oneshot::channel();
         let stopped = || StoreError::Backend("the SQLite audit writer thread has stopped".into());
-        self.batches.send(Batch { records, done }).map_err(|_| stopped())?;
+        self.messages.send(Message::Append { records, done }).map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
+    }
+
+    /// Closes the connection after the batches already sent, and ends the
+    /// thread; later appends fail. Closing matters: the last connection to
+    /// close checkpoints the WAL into the database file and removes it, so
+    /// a file copied after a clean stop is the whole database.
+    pub(crate) async fn close(&self) {
+        let (done, closed) = oneshot::channel();
+        if self.messages.send(Message::Close { done }).is_ok() {
+            let _ = closed.await;
+        }
     }
 }
 
-fn write_batches(path: &std::path::Path, queue: &mpsc::Receiver<Batch>) {
+fn write_batches(path: &std::path::Path, queue: &mpsc::Receiver<Message>) {
     let mut connection = None;
-    for Batch { records, done } in queue.iter() {
+    for message in queue.iter() {
+        let (records, done) = match message {
+            Message::Append { records, done } => (records, done),
+            Message::Close { done } => {
+                if let Some(Err((_, error))) = connection.take().map(Connection::close) {
+                    tracing::warn!(%error, "closing the SQLite audit writer's connection failed");
+                }
+                let _ = done.send(());
+                return;
+            }
+        };
         let answer = match &mut connection {
             Some(open) => append(open, &records),
             None => match open(path) {
