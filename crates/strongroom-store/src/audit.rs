@@ -77,6 +77,37 @@ fn refused(error: StoreError) -> StoreError {
     }
 }
 
+// The SQL both append paths share (the sqlx one here, the SQLite thread in
+// `sqlite_audit_writer.rs`), as literals so each can `concat!` its own
+// placeholders onto them: one column list to keep in step with the rows bound.
+macro_rules! read_head {
+    () => {
+        "SELECT size, frontier FROM audit_head WHERE id = 1"
+    };
+}
+macro_rules! insert_entries {
+    () => {
+        "INSERT INTO audit_entries (leaf_index, entry, time_ms, event_type, outcome, actor_id, target_id, matter, ip_key) "
+    };
+}
+macro_rules! insert_hmacs {
+    () => {
+        "INSERT INTO audit_hmacs (hmac, leaf_index) "
+    };
+}
+// A leaf carrying the same HMAC twice stores it once.
+macro_rules! hmacs_conflict {
+    () => {
+        " ON CONFLICT DO NOTHING"
+    };
+}
+macro_rules! insert_nodes {
+    () => {
+        "INSERT INTO audit_nodes (level, idx, hash) "
+    };
+}
+pub(crate) use {hmacs_conflict, insert_entries, insert_hmacs, insert_nodes, read_head};
+
 /// The rows an append writes, computed from the head it extends.
 pub(crate) struct AppendPlan<'a> {
     pub(crate) first: u64,
@@ -155,25 +186,29 @@ macro_rules! impl_audit_store {
                 if records.is_empty() {
                     return Ok(None);
                 }
-                Self::append_locked(tx, records).await.map(|(receipt, _)| Some(receipt)).map_err(refused)
+                Self::append_locked(tx, records).await.map(Some).map_err(refused)
             }
 
-            /// Appends inside `tx` after locking the head; returns the receipt
-            /// and the head's new frontier bytes.
+            /// Appends `records` (at least one) in a transaction of its own.
+            async fn append_in_own_transaction(&self, records: &[AuditRecord]) -> Result<AppendReceipt, StoreError> {
+                let mut tx = self.begin_write().await.map_err(refused)?;
+                let receipt = Self::append_locked(&mut tx, records).await.map_err(refused)?;
+                tx.commit().await.map_err(map).map_err(refused)?;
+                Ok(receipt)
+            }
+
+            /// Appends inside `tx` after locking the head.
             async fn append_locked(
                 tx: &mut sqlx::Transaction<'static, $db>,
                 records: &[AuditRecord],
-            ) -> Result<(AppendReceipt, Vec<u8>), StoreError> {
-                let head = sqlx::query(concat!("SELECT size, frontier FROM audit_head WHERE id = 1", $lock_head))
-                    .fetch_one(&mut **tx)
-                    .await
-                    .map_err(map)?;
+            ) -> Result<AppendReceipt, StoreError> {
+                let head = sqlx::query(concat!(read_head!(), $lock_head)).fetch_one(&mut **tx).await.map_err(map)?;
                 let first = index(head.try_get("size").map_err(map)?)?;
                 let plan = AppendPlan::new(first, &head.try_get::<Vec<u8>, _>("frontier").map_err(map)?, records)?;
                 for mut statement in Self::write_statements(&plan, $one_query) {
                     statement.build().execute(&mut **tx).await.map_err(map)?;
                 }
-                Ok((plan.receipt(), plan.frontier.hashes().concat()))
+                Ok(plan.receipt())
             }
 
             /// The statements that write `plan`: one per INSERT run and the
@@ -201,9 +236,7 @@ macro_rules! impl_audit_store {
                 for (start, chunk) in insert_runs(plan.records, $max_bytes, record_bytes) {
                     let at = statement(&mut out);
                     let offset = plan.first + start as u64;
-                    out[at].push(
-                        "INSERT INTO audit_entries (leaf_index, entry, time_ms, event_type, outcome, actor_id, target_id, matter, ip_key) ",
-                    );
+                    out[at].push(insert_entries!());
                     out[at].push_values(chunk.iter().enumerate(), |mut row, (i, record)| {
                         row.push_bind(signed(offset + i as u64))
                             .push_bind(&record.entry)
@@ -218,15 +251,15 @@ macro_rules! impl_audit_store {
                 }
                 for (_, chunk) in insert_runs(&plan.hmacs, $max_bytes, |(_, mac)| mac.len() + 16) {
                     let at = statement(&mut out);
-                    out[at].push("INSERT INTO audit_hmacs (hmac, leaf_index) ");
+                    out[at].push(insert_hmacs!());
                     out[at].push_values(chunk, |mut row, (leaf, mac)| {
                         row.push_bind(*mac).push_bind(*leaf);
                     });
-                    out[at].push(" ON CONFLICT DO NOTHING");
+                    out[at].push(hmacs_conflict!());
                 }
                 for (_, chunk) in insert_runs(&plan.nodes, $max_bytes, |_| 64) {
                     let at = statement(&mut out);
-                    out[at].push("INSERT INTO audit_nodes (level, idx, hash) ");
+                    out[at].push(insert_nodes!());
                     out[at].push_values(chunk, |mut row, (id, node)| {
                         row.push_bind(i32::from(id.level)).push_bind(signed(id.index)).push_bind(node.to_vec());
                     });
@@ -282,7 +315,10 @@ macro_rules! impl_audit_store {
                     .fetch_one(&self.pool)
                     .await
                     .map_err(map)?;
-                Ok(TreeHead { size: index(row.try_get("size").map_err(map)?)?, root: hash(row.try_get("root").map_err(map)?)? })
+                Ok(TreeHead {
+                    size: index(row.try_get("size").map_err(map)?)?,
+                    root: hash(row.try_get("root").map_err(map)?)?,
+                })
             }
 
             async fn audit_nodes(&self, ids: &[NodeId]) -> Result<HashMap<NodeId, Hash>, StoreError> {
@@ -385,15 +421,14 @@ macro_rules! impl_audit_store {
                         Ok((row.try_get("event_type").map_err(map)?, index(n)?))
                     })
                     .collect::<Result<_, StoreError>>()?;
-                let failures: i64 = sqlx::query(
-                    "SELECT COUNT(*) AS n FROM audit_entries WHERE time_ms >= $1 AND outcome <> 'success'",
-                )
-                .bind(since_ms)
-                .fetch_one(&self.pool)
-                .await
-                .map_err(map)?
-                .try_get("n")
-                .map_err(map)?;
+                let failures: i64 =
+                    sqlx::query("SELECT COUNT(*) AS n FROM audit_entries WHERE time_ms >= $1 AND outcome <> 'success'")
+                        .bind(since_ms)
+                        .fetch_one(&self.pool)
+                        .await
+                        .map_err(map)?
+                        .try_get("n")
+                        .map_err(map)?;
                 Ok(AuditCounts { per_type, failures_since: index(failures)? })
             }
 
@@ -521,10 +556,7 @@ impl SqliteStore {
     /// connection instead.
     async fn append_standalone(&self, records: &[AuditRecord]) -> Result<AppendReceipt, StoreError> {
         let Some(thread) = &self.audit_writer else {
-            let mut tx = self.begin_write().await.map_err(refused)?;
-            let (receipt, _) = Self::append_locked(&mut tx, records).await.map_err(refused)?;
-            tx.commit().await.map_err(map).map_err(refused)?;
-            return Ok(receipt);
+            return self.append_in_own_transaction(records).await;
         };
         let _turn = self.writer.acquire().await.map_err(map).map_err(refused)?;
         thread.append(records.to_vec()).await.map_err(refused)
@@ -534,12 +566,7 @@ impl SqliteStore {
 impl PostgresStore {
     /// The group-commit writer's append: a transaction holding the head row.
     async fn append_standalone(&self, records: &[AuditRecord]) -> Result<AppendReceipt, StoreError> {
-        let mut tx = self.begin_write().await.map_err(refused)?;
-        let receipt = Self::append_audit_in(&mut tx, records)
-            .await?
-            .ok_or_else(|| StoreError::Backend("nothing to append".into()))?;
-        tx.commit().await.map_err(map).map_err(refused)?;
-        Ok(receipt)
+        self.append_in_own_transaction(records).await
     }
 }
 

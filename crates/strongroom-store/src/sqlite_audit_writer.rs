@@ -2,11 +2,13 @@
 //!
 //! Why: sqlx runs every SQLite connection on a worker thread and passes each
 //! command and each statement's result between that thread and the async
-//! caller through channels. Measured on the group-commit append, about a third
-//! of the time went to those hand-offs and the scheduler wake-ups behind them
-//! (bench/README.md, "Transit, 2026-12-02 (later)"). This writer owns one
-//! connection on one thread, keeps its statements prepared, and takes a whole
-//! batch per hand-off: one message in, one answer out.
+//! caller through channels; a third of the group-commit append's samples were
+//! those hand-offs and the wake-ups behind them (bench/README.md, "Transit,
+//! 2026-12-02 (later)"). This writer owns one connection on one thread, keeps
+//! its statements prepared, and takes a whole batch per hand-off: one message
+//! in, one answer out. Measured with it: 10–17 % less server CPU per 64 B
+//! transit request ("Transit, 2026-12-02 (stop 13)"); what remains of the
+//! append is SQLite's own page writing.
 //!
 //! What stays as it was:
 //! - Durability: WAL with `synchronous = FULL`, so a batch is on disk when
@@ -28,7 +30,7 @@ use strongroom_core::StoreError;
 use strongroom_core::audit::{AppendReceipt, AuditRecord};
 use tokio::sync::oneshot;
 
-use crate::audit::{AppendPlan, index, signed};
+use crate::audit::{AppendPlan, hmacs_conflict, index, insert_entries, insert_hmacs, insert_nodes, read_head, signed};
 
 /// How long a batch waits for another process's write lock, as the sqlx pools do.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -132,16 +134,13 @@ fn open(path: &std::path::Path) -> Result<Connection, StoreError> {
 fn append(connection: &mut Connection, records: &[AuditRecord]) -> Answer {
     let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
     let (size, frontier): (i64, Vec<u8>) = tx
-        .prepare_cached("SELECT size, frontier FROM audit_head WHERE id = 1")
+        .prepare_cached(read_head!())
         .and_then(|mut head| head.query_row([], |row| Ok((row.get(0)?, row.get(1)?))))
         .map_err(backend)?;
     let plan = AppendPlan::new(index(size)?, &frontier, records)?;
     {
         let mut insert = tx
-            .prepare_cached(
-                "INSERT INTO audit_entries (leaf_index, entry, time_ms, event_type, outcome, actor_id, target_id, matter, ip_key) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            )
+            .prepare_cached(concat!(insert_entries!(), "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"))
             .map_err(backend)?;
         for (offset, record) in records.iter().enumerate() {
             insert
@@ -158,14 +157,12 @@ fn append(connection: &mut Connection, records: &[AuditRecord]) -> Answer {
                 ])
                 .map_err(backend)?;
         }
-        let mut insert = tx
-            .prepare_cached("INSERT INTO audit_hmacs (hmac, leaf_index) VALUES (?1, ?2) ON CONFLICT DO NOTHING")
-            .map_err(backend)?;
+        let mut insert =
+            tx.prepare_cached(concat!(insert_hmacs!(), "VALUES (?1, ?2)", hmacs_conflict!())).map_err(backend)?;
         for (leaf, mac) in &plan.hmacs {
             insert.execute(params![mac, leaf]).map_err(backend)?;
         }
-        let mut insert =
-            tx.prepare_cached("INSERT INTO audit_nodes (level, idx, hash) VALUES (?1, ?2, ?3)").map_err(backend)?;
+        let mut insert = tx.prepare_cached(concat!(insert_nodes!(), "VALUES (?1, ?2, ?3)")).map_err(backend)?;
         for (id, hash) in &plan.nodes {
             insert.execute(params![i32::from(id.level), signed(id.index), hash.as_slice()]).map_err(backend)?;
         }
