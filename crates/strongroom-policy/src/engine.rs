@@ -15,6 +15,7 @@ use cedar_policy::{
     Validator,
 };
 
+use self::memo::{ContextInputs, DecisionCache, DecisionInputs};
 use crate::diagnostics::{PolicyError, PolicyErrors};
 use crate::vocabulary::{Action, PrincipalFacts, PrincipalKind, ROLE_HIERARCHY, RequestFacts, Resource, civil_time};
 use crate::{DEFAULT_POLICIES, SCHEMA};
@@ -108,13 +109,16 @@ const RESOURCE_TYPES: [&str; 5] =
 /// one set per (action, principal type, resource type) holding only the
 /// policies whose scope can match such a request: a decision evaluates a
 /// fraction of the policies, with the same answer (a policy whose scope
-/// cannot match is never satisfied).
+/// cannot match is never satisfied). It also remembers its decisions by
+/// their exact inputs (`memo`), which for an API key repeating one request
+/// turns a Cedar evaluation into a lookup.
 pub struct PolicyEngine {
     info: HashMap<PolicyId, PolicyInfo>,
     slices: HashMap<(Action, PrincipalKind, &'static str), PolicySet>,
     authorizer: Authorizer,
     action_uids: HashMap<Action, EntityUid>,
     reads: PolicyReads,
+    decisions: DecisionCache,
 }
 
 /// What the loaded policies read, so a request carries no more than that:
@@ -269,7 +273,14 @@ impl PolicyEngine {
                 }
             }
         }
-        Ok(Self { info, slices, authorizer: Authorizer::new(), action_uids, reads })
+        Ok(Self {
+            info,
+            slices,
+            authorizer: Authorizer::new(),
+            action_uids,
+            reads,
+            decisions: DecisionCache::default(),
+        })
     }
 
     /// Checks one text without loading it: the errors `new` would report for it.
@@ -349,7 +360,11 @@ impl PolicyEngine {
                 errors: vec!["no policies for this request".into()],
             };
         };
-        match self.request(principal, action, resource, request) {
+        let inputs = self.inputs(principal, action, resource, request);
+        if let Some(decision) = self.decisions.get(&inputs) {
+            return decision;
+        }
+        let decision = match self.request(&inputs) {
             Ok((cedar_request, entities)) => {
                 let response = self.authorizer.is_authorized(&cedar_request, policies, &entities);
                 let allowed = response.decision() == cedar_policy::Decision::Allow;
@@ -370,43 +385,85 @@ impl PolicyEngine {
                 Decision { allowed, reasons, errors }
             }
             Err(error) => Decision { allowed: false, reasons: Vec::new(), errors: vec![error] },
-        }
+        };
+        self.decisions.insert(inputs, &decision);
+        decision
     }
 
-    fn request(
+    /// What the Cedar request will be built from: only what the loaded
+    /// policies can read, as plain values (the decision cache's key).
+    fn inputs(
         &self,
         principal: &PrincipalFacts,
         action: Action,
         resource: &Resource,
         request: &RequestFacts,
-    ) -> Result<(Request, Entities), String> {
-        let principal_uid = uid(principal.kind.entity_type(), &principal.id);
+    ) -> DecisionInputs {
+        let sorted = |mut items: Vec<String>| {
+            items.sort_unstable();
+            items.dedup();
+            items
+        };
         // Roles with the roles they include, so that no role entities (and
         // no transitive closure over them) are needed per request.
-        let parents: HashSet<EntityUid> = principal
+        let roles =
+            sorted(principal.roles.iter().flat_map(|role| role_and_included(role)).map(str::to_owned).collect());
+        let matters = sorted(
+            principal
+                .matters
+                .iter()
+                .filter(|matter| resource.matter() == Some(matter.as_str()) || self.reads.matters.contains(*matter))
+                .cloned()
+                .collect(),
+        );
+        let (_, _, _, hour, _, _, weekday) = civil_time(request.now_unix_seconds);
+        DecisionInputs {
+            action,
+            kind: principal.kind,
+            principal_id: principal.id.clone(),
+            principal_name: principal.name.clone(),
+            roles,
+            scopes: sorted(principal.scopes.clone()),
+            matters,
+            resource: resource.clone(),
+            context: ContextInputs {
+                profile: request.profile.clone(),
+                hour,
+                weekday,
+                now_unix_seconds: self.reads.now.then_some(request.now_unix_seconds),
+                ip: request.ip.filter(|_| self.reads.ip),
+                mfa_age_seconds: request.mfa_age_seconds,
+                mfa_max_age_seconds: request.mfa_max_age_seconds,
+                justification_length: request.justification_length,
+                purpose: request.purpose.clone(),
+                elevated: request.elevated,
+            },
+        }
+    }
+
+    /// The Cedar request and entities, built from `inputs` alone.
+    fn request(&self, inputs: &DecisionInputs) -> Result<(Request, Entities), String> {
+        let principal_uid = uid(inputs.kind.entity_type(), &inputs.principal_id);
+        let parents: HashSet<EntityUid> = inputs
             .roles
             .iter()
-            .flat_map(|role| role_and_included(role))
             .map(|role| uid("Strongroom::Role", role))
-            .chain(principal.scopes.iter().map(|scope| uid("Strongroom::Scope", scope)))
-            .chain(
-                principal
-                    .matters
-                    .iter()
-                    .filter(|matter| resource.matter() == Some(matter.as_str()) || self.reads.matters.contains(*matter))
-                    .map(|matter| uid("Strongroom::Matter", matter)),
-            )
+            .chain(inputs.scopes.iter().map(|scope| uid("Strongroom::Scope", scope)))
+            .chain(inputs.matters.iter().map(|matter| uid("Strongroom::Matter", matter)))
             .collect();
-        let principal_entity =
-            Entity::new(principal_uid.clone(), HashMap::from([("name".to_owned(), string(&principal.name))]), parents)
-                .map_err(|e| e.to_string())?;
-        let (resource_uid, resource_entities) = resource_entities(resource)?;
+        let principal_entity = Entity::new(
+            principal_uid.clone(),
+            HashMap::from([("name".to_owned(), string(&inputs.principal_name))]),
+            parents,
+        )
+        .map_err(|e| e.to_string())?;
+        let (resource_uid, resource_entities) = resource_entities(&inputs.resource)?;
         let mut entities = vec![principal_entity];
         // A user managing their own account is principal and resource at once.
         entities.extend(resource_entities.into_iter().filter(|entity| entity.uid() != principal_uid));
         let entities = Entities::from_entities(entities, None).map_err(|e| e.to_string())?;
-        let action_uid = self.action_uids.get(&action).cloned().ok_or("unknown action")?;
-        let context = context(principal, request, &self.reads)?;
+        let action_uid = self.action_uids.get(&inputs.action).cloned().ok_or("unknown action")?;
+        let context = context(inputs.kind, &inputs.context)?;
         let cedar_request =
             Request::new(principal_uid, action_uid, resource_uid, context, None).map_err(|e| e.to_string())?;
         Ok((cedar_request, entities))
@@ -475,37 +532,37 @@ fn resource_type(resource: &Resource) -> &'static str {
     }
 }
 
-fn context(principal: &PrincipalFacts, request: &RequestFacts, uses: &PolicyReads) -> Result<Context, String> {
-    let (year, month, day, hour, minute, second, weekday) = civil_time(request.now_unix_seconds);
-
-    let authentication = match principal.kind {
-        crate::PrincipalKind::User => "session",
-        crate::PrincipalKind::ApiKey => "api_key",
+fn context(kind: PrincipalKind, inputs: &ContextInputs) -> Result<Context, String> {
+    let authentication = match kind {
+        PrincipalKind::User => "session",
+        PrincipalKind::ApiKey => "api_key",
     };
     let mut pairs = vec![
-        ("profile".to_owned(), string(&request.profile)),
+        ("profile".to_owned(), string(&inputs.profile)),
         ("authentication".to_owned(), string(authentication)),
-        ("hour".to_owned(), RestrictedExpression::new_long(hour)),
-        ("weekday".to_owned(), RestrictedExpression::new_long(weekday)),
-        ("mfa_max_age_seconds".to_owned(), RestrictedExpression::new_long(request.mfa_max_age_seconds)),
-        ("justification_length".to_owned(), RestrictedExpression::new_long(request.justification_length)),
-        ("elevated".to_owned(), RestrictedExpression::new_bool(request.elevated)),
+        ("hour".to_owned(), RestrictedExpression::new_long(inputs.hour)),
+        ("weekday".to_owned(), RestrictedExpression::new_long(inputs.weekday)),
+        ("mfa_max_age_seconds".to_owned(), RestrictedExpression::new_long(inputs.mfa_max_age_seconds)),
+        ("justification_length".to_owned(), RestrictedExpression::new_long(inputs.justification_length)),
+        ("elevated".to_owned(), RestrictedExpression::new_bool(inputs.elevated)),
     ];
-    if uses.now {
+    if let Some(now) = inputs.now_unix_seconds {
+        let (year, month, day, hour, minute, second, _) = civil_time(now);
         let now = format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}Z");
         pairs.push(("now".to_owned(), RestrictedExpression::new_datetime(now)));
     }
-    if let Some(ip) = request.ip.filter(|_| uses.ip) {
+    if let Some(ip) = inputs.ip {
         pairs.push(("ip".to_owned(), RestrictedExpression::new_ip(ip.to_string())));
     }
-    if let Some(age) = request.mfa_age_seconds {
+    if let Some(age) = inputs.mfa_age_seconds {
         pairs.push(("mfa_age_seconds".to_owned(), RestrictedExpression::new_long(age)));
     }
-    if let Some(purpose) = &request.purpose {
+    if let Some(purpose) = &inputs.purpose {
         pairs.push(("purpose".to_owned(), string(purpose)));
     }
     Context::from_pairs(pairs).map_err(|e| e.to_string())
 }
 
+mod memo;
 #[cfg(test)]
 mod tests;

@@ -215,7 +215,7 @@ pub struct PrincipalFacts {
 }
 
 /// What the action is done to.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Resource {
     /// The server itself: actions that concern no one matter.
     Service,

@@ -69,7 +69,8 @@ fn requests_and_entities_conform_to_the_schema() {
         Resource::Key("k".into()),
         Resource::User { id: "u2".into(), name: "bob".into() },
     ] {
-        let (_, entities) = engine.request(&principal, Action::RecordRead, &resource, &request).unwrap();
+        let mut inputs = engine.inputs(&principal, Action::RecordRead, &resource, &request);
+        let (_, entities) = engine.request(&inputs).unwrap();
         Entities::from_entities(entities.iter().cloned(), Some(&schema)).unwrap();
         let (resource_uid, _) = resource_entities(&resource).unwrap();
         let action = match resource {
@@ -80,12 +81,14 @@ fn requests_and_entities_conform_to_the_schema() {
         };
         let principal_uid = uid("Strongroom::User", "u1");
         let action_uid = uid("Strongroom::Action", action.as_str());
-        let every = PolicyReads { ip: true, now: true, matters: HashSet::new() };
+        // As a policy set reading every attribute would have it.
+        inputs.context.now_unix_seconds = Some(request.now_unix_seconds);
+        inputs.context.ip = request.ip;
         Request::new(
             principal_uid,
             action_uid,
             resource_uid,
-            context(&principal, &request, &every).unwrap(),
+            context(principal.kind, &inputs.context).unwrap(),
             Some(&schema),
         )
         .unwrap();
@@ -332,4 +335,97 @@ fn a_user_managing_their_own_account_is_decided_without_an_error() {
     let own = Resource::User { id: "d".into(), name: "d".into() };
     let decision = engine.decide(&admin, Action::UserManage, &own, &facts("development"));
     assert!(decision.allowed && decision.errors.is_empty(), "{decision:?}");
+}
+
+#[test]
+fn a_remembered_decision_is_the_one_a_fresh_engine_makes() {
+    // One rule per input a decision is built from: were an input missing
+    // from the cache's key, a request differing only in it would get the
+    // remembered (allowing) decision here instead of a fresh engine's.
+    let policies = r#"
+forbid (principal, action == Strongroom::Action::"record.read", resource) when { principal.name == "mallory" };
+forbid (principal, action == Strongroom::Action::"record.read", resource) when { principal == Strongroom::User::"u-evil" };
+forbid (principal, action == Strongroom::Action::"record.read", resource) when { context has ip && context.ip.isInRange(ip("192.0.2.0/24")) };
+forbid (principal, action == Strongroom::Action::"record.read", resource) when { context.now > datetime("2026-11-23T12:00:30Z") };
+forbid (principal, action == Strongroom::Action::"record.read", resource) when { context.hour == 13 };
+forbid (principal, action == Strongroom::Action::"record.read", resource) when { context has mfa_age_seconds && context.mfa_age_seconds > 600 };
+forbid (principal, action == Strongroom::Action::"record.read", resource) when { context.mfa_max_age_seconds == 1 };
+forbid (principal, action == Strongroom::Action::"record.read", resource) when { context has purpose && context.purpose == "curiosity" };
+forbid (principal, action == Strongroom::Action::"record.read", resource) when { context.justification_length == 7 };
+forbid (principal, action == Strongroom::Action::"record.read", resource) when { context.elevated };
+forbid (principal, action == Strongroom::Action::"record.read", resource) when { context.profile == "staging" };
+forbid (principal, action == Strongroom::Action::"record.read", resource is Strongroom::Record) when { resource.collection == "secret" };
+"#;
+    let extra = [("api", policies)];
+    let shared = engine(&extra);
+    let admin = user("d", &["admin"], &["m1"]);
+    let base = facts("development");
+    let mut cases: Vec<(PrincipalFacts, Action, Resource, RequestFacts)> = vec![
+        (admin.clone(), Action::RecordRead, record(), base.clone()),
+        (PrincipalFacts { name: "mallory".into(), ..admin.clone() }, Action::RecordRead, record(), base.clone()),
+        (PrincipalFacts { id: "u-evil".into(), ..admin.clone() }, Action::RecordRead, record(), base.clone()),
+        (user("d", &["reader"], &["m1"]), Action::RecordRead, record(), base.clone()),
+        (user("d", &["admin"], &[]), Action::RecordRead, record(), base.clone()),
+        (api_key(&["records:read"]), Action::RecordRead, record(), base.clone()),
+        (admin.clone(), Action::RecordDecrypt, record(), base.clone()),
+        (
+            admin.clone(),
+            Action::RecordRead,
+            Resource::Record { id: "r1".into(), matter: "m1".into(), collection: "secret".into() },
+            base.clone(),
+        ),
+        (
+            admin.clone(),
+            Action::RecordRead,
+            record(),
+            RequestFacts { ip: Some("192.0.2.9".parse().unwrap()), ..base.clone() },
+        ),
+        (
+            admin.clone(),
+            Action::RecordRead,
+            record(),
+            RequestFacts { now_unix_seconds: MONDAY_NOON + 31, ..base.clone() },
+        ),
+        (
+            admin.clone(),
+            Action::RecordRead,
+            record(),
+            RequestFacts { now_unix_seconds: MONDAY_NOON + 3600, ..base.clone() },
+        ),
+        (admin.clone(), Action::RecordRead, record(), RequestFacts { mfa_age_seconds: Some(601), ..base.clone() }),
+        (admin.clone(), Action::RecordRead, record(), RequestFacts { mfa_max_age_seconds: 1, ..base.clone() }),
+        (
+            admin.clone(),
+            Action::RecordRead,
+            record(),
+            RequestFacts { purpose: Some("curiosity".into()), ..base.clone() },
+        ),
+        (admin.clone(), Action::RecordRead, record(), RequestFacts { justification_length: 7, ..base.clone() }),
+        (admin.clone(), Action::RecordRead, record(), RequestFacts { elevated: true, ..base.clone() }),
+        (admin.clone(), Action::RecordRead, record(), facts("staging")),
+    ];
+    // Each asked twice, the first case again at the end.
+    cases.push(cases[0].clone());
+    for (principal, action, resource, request) in &cases {
+        let fresh = engine(&extra).decide(principal, *action, resource, request);
+        for _ in 0..2 {
+            assert_eq!(
+                shared.decide(principal, *action, resource, request),
+                fresh,
+                "{principal:?} {action:?} {request:?}"
+            );
+        }
+    }
+    assert!(shared.decide(&admin, Action::RecordRead, &record(), &base).allowed, "the unchanged request is allowed");
+    assert_eq!(shared.decisions.len(), cases.len() - 1, "one remembered decision per distinct question");
+}
+
+#[test]
+fn the_remembered_decisions_stay_bounded() {
+    let engine = engine(&[]);
+    for i in 0..(2 * memo::CAPACITY) {
+        let principal = user(&format!("u{i}"), &["reader"], &["m1"]);
+        engine.decide(&principal, Action::RecordRead, &record(), &facts("development"));
+    }
+    assert!(engine.decisions.len() <= memo::CAPACITY);
 }
