@@ -71,6 +71,11 @@ curl -sf -H "X-Vault-Token: $sr_token" -X POST "http://127.0.0.1:8330/v1/transit
 # run NAME URL TOKEN BODY -> "rps p50_ms p99_ms"
 run() {
     local out
+    # Each turn starts with no dirty pages of an earlier turn's server: the
+    # kernel writes OpenBao's buffered audit log back about 30 s later, in
+    # whichever server's turn that falls, and Strongroom's fsyncs (and
+    # OpenBao's own) would queue behind it.
+    sync
     out=$(TOKEN="$3" BODY_FILE="$work/$4" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency \
         -s bench/lua/post.lua "$2")
     python3 bench/wrk-summary.py <<<"$out"
