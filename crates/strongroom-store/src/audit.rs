@@ -310,6 +310,10 @@ macro_rules! impl_audit_store {
                 self.append_standalone(records).await
             }
 
+            fn merges_concurrent_appends(&self) -> bool {
+                self.merges_appends()
+            }
+
             async fn audit_head(&self) -> Result<TreeHead, StoreError> {
                 let row = sqlx::query("SELECT size, root FROM audit_head WHERE id = 1")
                     .fetch_one(&self.pool)
@@ -549,17 +553,21 @@ impl_audit_store!(SqliteStore, sqlx::Sqlite, "BEGIN IMMEDIATE", "", SQLITE_BYTES
 impl_audit_store!(PostgresStore, sqlx::Postgres, "BEGIN", " FOR UPDATE", PG_BYTES_PER_INSERT, false);
 
 impl SqliteStore {
-    /// The group-commit writer's append: the whole batch in one hand-off to
-    /// the audit writer thread (`sqlite_audit_writer.rs`), while this
-    /// process's other writes wait for the writer connection held here.
-    /// Without a database file (an in-memory database) it runs on that
+    /// The audit log's append: one hand-off to the audit writer thread
+    /// (`sqlite_audit_writer.rs`), which groups it with whatever else is
+    /// waiting and takes the process's writer turn for the commit. Without a
+    /// database file (an in-memory database) it runs on the writer
     /// connection instead.
     async fn append_standalone(&self, records: &[AuditRecord]) -> Result<AppendReceipt, StoreError> {
         let Some(thread) = &self.audit_writer else {
             return self.append_in_own_transaction(records).await;
         };
-        let _turn = self.writer.acquire().await.map_err(map).map_err(refused)?;
         thread.append(records.to_vec()).await.map_err(refused)
+    }
+
+    /// The writer thread groups concurrent appends into one commit itself.
+    fn merges_appends(&self) -> bool {
+        self.audit_writer.is_some()
     }
 }
 
@@ -567,6 +575,11 @@ impl PostgresStore {
     /// The group-commit writer's append: a transaction holding the head row.
     async fn append_standalone(&self, records: &[AuditRecord]) -> Result<AppendReceipt, StoreError> {
         self.append_in_own_transaction(records).await
+    }
+
+    /// Each append is a transaction of its own: the audit log groups them.
+    fn merges_appends(&self) -> bool {
+        false
     }
 }
 

@@ -89,7 +89,7 @@ impl Database {
             // in-memory one has no file another connection could open.
             // The path is made absolute now: the thread opens it later.
             let audit_writer = match std::fs::canonicalize(connect.get_filename()) {
-                Ok(file) if file.is_file() => Some(Arc::new(SqliteAuditWriter::start(file)?)),
+                Ok(file) if file.is_file() => Some(Arc::new(SqliteAuditWriter::start(file, writer.clone())?)),
                 _ => None,
             };
             Ok(Self::Sqlite(SqlitePools { readers, writer, audit_writer }))

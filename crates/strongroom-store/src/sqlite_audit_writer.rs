@@ -10,30 +10,50 @@
 //! transit request ("Transit, 2026-12-02 (stop 13)"); what remains of the
 //! append is SQLite's own page writing.
 //!
+//! It is also where appends are grouped: callers send their records at once
+//! (the audit log sends each event as it is sealed, see
+//! `AuditStore::merges_concurrent_appends`), and each transaction takes
+//! every append waiting when it starts, up to [`MAX_RECORDS_PER_COMMIT`].
+//! The next transaction starts the moment one commits, with what arrived
+//! during it: no hand-off back to an async task sits between two commits.
+//!
 //! What stays as it was:
-//! - Durability: WAL with `synchronous = FULL`, so a batch is on disk when
+//! - Durability: WAL with `synchronous = FULL`, so an append is on disk when
 //!   its answer is sent.
-//! - The sequencer: each batch is one `BEGIN IMMEDIATE` transaction that
-//!   reads the head under the write lock, so an append from another process
-//!   (a CLI command) or from a domain transaction is never overwritten.
-//! - In-process fairness: the caller holds the sqlx writer connection while
-//!   its batch is written here (`SqliteStore::append_standalone`), so this
-//!   process's writes still queue first come, first served and never meet
-//!   in SQLite's busy handler.
+//! - The sequencer: each transaction is `BEGIN IMMEDIATE` and reads the head
+//!   under the write lock, so an append from another process (a CLI
+//!   command) or from a domain transaction is never overwritten.
+//! - In-process fairness: the thread writes only while it holds this
+//!   process's writer turn, the one connection of the sqlx writer pool, so
+//!   this process's writes still queue first come, first served and never
+//!   meet in SQLite's busy handler. It keeps the turn across back-to-back
+//!   transactions (taking it costs a round trip through the pool, about a
+//!   tenth of a commit), and gives it back when nothing is waiting or after
+//!   [`COMMITS_PER_TURN`], so a domain write waits behind at most that many.
 
+use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, TransactionBehavior, params};
+use sqlx::pool::PoolConnection;
+use sqlx::{Sqlite, SqlitePool};
 use strongroom_core::StoreError;
 use strongroom_core::audit::{AppendReceipt, AuditRecord};
+use tokio::runtime::Handle;
 use tokio::sync::oneshot;
 
 use crate::audit::{AppendPlan, hmacs_conflict, index, insert_entries, insert_hmacs, insert_nodes, read_head, signed};
 
 /// How long a batch waits for another process's write lock, as the sqlx pools do.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// At most this many records in one transaction (unless one append alone
+/// has more); the rest wait for the next.
+const MAX_RECORDS_PER_COMMIT: usize = 1024;
+/// Commits per hold of the writer turn before it is offered to the
+/// process's other writers.
+const COMMITS_PER_TURN: u32 = 8;
 
 type Answer = Result<AppendReceipt, StoreError>;
 
@@ -52,19 +72,24 @@ pub(crate) struct SqliteAuditWriter {
 }
 
 impl SqliteAuditWriter {
-    /// Starts the thread for the database file at `path`. It opens its
-    /// connection at the first batch (and again after a failed open), so a
-    /// process that never appends never opens it.
-    pub(crate) fn start(path: PathBuf) -> Result<Self, StoreError> {
+    /// Starts the thread for the database file at `path`, taking its turns
+    /// from `turns` (the writer pool). Call it inside the Tokio runtime the
+    /// pool runs on: the thread takes and gives back turns through it. It
+    /// opens its connection at the first append (and again after a failed
+    /// one), so a process that never appends never opens it.
+    pub(crate) fn start(path: PathBuf, turns: SqlitePool) -> Result<Self, StoreError> {
+        let runtime = Handle::try_current().map_err(|error| StoreError::Backend(Box::new(error)))?;
         let (messages, queue) = mpsc::channel::<Message>();
+        let writer = Writer { path, turns, runtime, connection: None, turn: None };
         std::thread::Builder::new()
             .name("sqlite-audit-writer".into())
-            .spawn(move || write_batches(&path, &queue))
+            .spawn(move || writer.run(&queue))
             .map_err(|error| StoreError::Backend(Box::new(error)))?;
         Ok(Self { messages })
     }
 
-    /// Appends `records` as the next leaves in one durable transaction.
+    /// Appends `records` as consecutive leaves in one durable transaction
+    /// (which may also carry other callers' appends).
     pub(crate) async fn append(&self, records: Vec<AuditRecord>) -> Answer {
         let (done, answer) = oneshot::channel();
         let stopped = || StoreError::Backend("the SQLite audit writer thread has stopped".into());
@@ -72,10 +97,11 @@ impl SqliteAuditWriter {
         answer.await.map_err(|_| stopped())?
     }
 
-    /// Closes the connection after the batches already sent, and ends the
-    /// thread; later appends fail. Closing matters: the last connection to
-    /// close checkpoints the WAL into the database file and removes it, so
-    /// a file copied after a clean stop is the whole database.
+    /// Commits the appends already sent, gives back the turn, closes the
+    /// connection and ends the thread; later appends fail. Closing matters:
+    /// the last connection to close checkpoints the WAL into the database
+    /// file and removes it, so a file copied after a clean stop is the
+    /// whole database.
     pub(crate) async fn close(&self) {
         let (done, closed) = oneshot::channel();
         if self.messages.send(Message::Close { done }).is_ok() {
@@ -84,33 +110,132 @@ impl SqliteAuditWriter {
     }
 }
 
-fn write_batches(path: &std::path::Path, queue: &mpsc::Receiver<Message>) {
-    let mut connection = None;
-    for message in queue.iter() {
-        let (records, done) = match message {
-            Message::Append { records, done } => (records, done),
-            Message::Close { done } => {
-                if let Some(Err((_, error))) = connection.take().map(Connection::close) {
-                    tracing::warn!(%error, "closing the SQLite audit writer's connection failed");
+/// An append waiting for its commit.
+type Pending = (Vec<AuditRecord>, oneshot::Sender<Answer>);
+
+/// The thread's state.
+struct Writer {
+    path: PathBuf,
+    /// The sqlx writer pool: its one connection is the process's writer turn.
+    turns: SqlitePool,
+    runtime: Handle,
+    connection: Option<Connection>,
+    /// The turn while held, with the commits made in it.
+    turn: Option<(PoolConnection<Sqlite>, u32)>,
+}
+
+impl Writer {
+    fn run(mut self, queue: &mpsc::Receiver<Message>) {
+        let mut waiting = VecDeque::new();
+        loop {
+            waiting.extend(queue.try_iter());
+            if waiting.is_empty() {
+                // Nothing to write: let the process's other writers in
+                // while this thread sleeps.
+                self.give_back_turn();
+                match queue.recv() {
+                    Ok(message) => waiting.push_back(message),
+                    Err(_) => return self.close_connection(),
                 }
+            }
+            let mut batch: Vec<Pending> = Vec::new();
+            let mut records = 0;
+            while let Some(message) = waiting.pop_front() {
+                match message {
+                    Message::Append { records: more, done }
+                        if batch.is_empty() || records + more.len() <= MAX_RECORDS_PER_COMMIT =>
+                    {
+                        records += more.len();
+                        batch.push((more, done));
+                    }
+                    other => {
+                        waiting.push_front(other);
+                        break;
+                    }
+                }
+            }
+            if !batch.is_empty() {
+                self.commit(batch);
+            } else if let Some(Message::Close { done }) = waiting.pop_front() {
+                // Every append sent before the close is committed by now.
+                self.give_back_turn();
+                self.close_connection();
                 let _ = done.send(());
                 return;
             }
-        };
-        let answer = match &mut connection {
-            Some(open) => append(open, &records),
-            None => match open(path) {
-                Ok(opened) => append(connection.insert(opened), &records),
-                Err(error) => Err(error),
-            },
-        };
-        if answer.is_err() {
-            // Start the next batch on a fresh connection: whatever broke
-            // this one (a replaced file, a lost lock) is not carried over.
-            connection = None;
         }
-        // A caller that gave up has its answer dropped; the batch stays committed or not, as it was.
-        let _ = done.send(answer);
+    }
+
+    /// Commits `batch` in one transaction and answers each append with
+    /// where its records went, or every one with the failure.
+    fn commit(&mut self, batch: Vec<Pending>) {
+        let mut lengths = Vec::with_capacity(batch.len());
+        let mut waiters = Vec::with_capacity(batch.len());
+        let mut records = Vec::new();
+        for (mut more, done) in batch {
+            lengths.push(more.len());
+            waiters.push(done);
+            records.append(&mut more);
+        }
+        match self.take_turn().and_then(|()| self.append(&records)) {
+            Ok(receipt) => {
+                let mut first_index = receipt.first_index;
+                for (done, length) in waiters.into_iter().zip(lengths) {
+                    // A caller that gave up has its answer dropped; its records stay committed.
+                    let _ = done.send(Ok(AppendReceipt { first_index, head: receipt.head }));
+                    first_index += length as u64;
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, records = records.len(), "the SQLite audit append failed");
+                // Start the next batch on a fresh connection: whatever broke
+                // this one (a replaced file, a lost lock) is not carried over.
+                self.connection = None;
+                let why = error.to_string();
+                for done in waiters {
+                    let _ = done.send(Err(StoreError::Backend(why.clone().into())));
+                }
+            }
+        }
+    }
+
+    /// Makes sure the turn is held for one more commit: the one held, or a
+    /// fresh one after giving it back when it has covered its share.
+    fn take_turn(&mut self) -> Result<(), StoreError> {
+        match &mut self.turn {
+            Some((_, commits)) if *commits < COMMITS_PER_TURN => {
+                *commits += 1;
+                return Ok(());
+            }
+            Some(_) => self.give_back_turn(),
+            None => {}
+        }
+        let connection = self.runtime.block_on(self.turns.acquire()).map_err(crate::error::map)?;
+        self.turn = Some((connection, 1));
+        Ok(())
+    }
+
+    fn give_back_turn(&mut self) {
+        if let Some((connection, _)) = self.turn.take() {
+            // sqlx returns a connection to its pool from a task it spawns
+            // on drop, so drop it inside the runtime.
+            let _inside = self.runtime.enter();
+            drop(connection);
+        }
+    }
+
+    fn close_connection(&mut self) {
+        if let Some(Err((_, error))) = self.connection.take().map(Connection::close) {
+            tracing::warn!(%error, "closing the SQLite audit writer's connection failed");
+        }
+    }
+
+    fn append(&mut self, records: &[AuditRecord]) -> Answer {
+        let connection = match self.connection.take() {
+            Some(connection) => connection,
+            None => open(&self.path)?,
+        };
+        append(self.connection.insert(connection), records)
     }
 }
 

@@ -503,6 +503,43 @@ pub async fn group_commit_appends_and_audited_key_changes_grow_one_tree(database
     assert_eq!(ring.info("k").await.unwrap().latest_version, 6);
 }
 
+/// Many appends at once, of different lengths: whether the store commits
+/// them one by one or merges them into shared commits, each gets a run of
+/// indexes of its own that holds exactly its records, in order, and a head
+/// that includes them.
+pub async fn concurrent_appends_each_get_their_own_run_of_indexes(database: TestDatabase) {
+    let db = open(&database).await;
+    let store = db.audit_store();
+    let before = store.audit_head().await.unwrap().size;
+    let mut tasks = Vec::new();
+    for task in 0..40usize {
+        let store = Arc::clone(&store);
+        tasks.push(tokio::spawn(async move {
+            let records: Vec<_> =
+                (0..1 + task % 4).map(|i| audit_record(task * 10 + i, "transit.encrypt", "app")).collect();
+            let receipt = store.append_audit(&records).await.unwrap();
+            assert!(receipt.head.size >= receipt.first_index + records.len() as u64, "the head includes the append");
+            (receipt.first_index, records)
+        }));
+    }
+    let mut runs = Vec::new();
+    for task in tasks {
+        runs.push(task.await.unwrap());
+    }
+    runs.sort_by_key(|(first, _)| *first);
+    let mut next = before;
+    for (first, records) in &runs {
+        assert_eq!(*first, next, "runs are disjoint and leave no gap");
+        let stored = store.audit_entries(*first, records.len() as u32).await.unwrap();
+        let expected: Vec<_> = records.iter().map(|r| r.entry.clone()).collect();
+        assert_eq!(stored.into_iter().map(|e| e.entry).collect::<Vec<_>>(), expected, "the run holds its own records");
+        next += records.len() as u64;
+    }
+    let head = store.audit_head().await.unwrap();
+    assert_eq!(head.size, next);
+    assert_eq!((head.size, head.root), recomputed_root(store.as_ref()).await);
+}
+
 pub async fn audit_search_filters_counts_checkpoints_and_alerts(database: TestDatabase) {
     let db = open(&database).await;
     let store = db.audit_store();
@@ -779,6 +816,7 @@ all_backends![
     audit_appends_grow_one_tree_whose_proofs_verify,
     concurrent_audit_appends_from_two_instances_grow_one_tree,
     group_commit_appends_and_audited_key_changes_grow_one_tree,
+    concurrent_appends_each_get_their_own_run_of_indexes,
     audit_search_filters_counts_checkpoints_and_alerts,
     a_key_change_whose_audit_event_cannot_be_appended_is_rolled_back,
     grants_and_elevations_load_with_the_principal_and_end_on_time,

@@ -8,8 +8,11 @@
 //!   but inside the action's own transaction (`crate::KeyStore` methods take
 //!   their [`AuditRecord`]s), so the action and its event commit together or
 //!   not at all.
-//! - One writer task per process batches whatever events are waiting into
-//!   one transaction (group commit): a burst costs one commit, not one each.
+//! - Events waiting together are appended in one transaction (group
+//!   commit): a burst costs one commit, not one each. One writer task per
+//!   process does the grouping, unless the store groups concurrent appends
+//!   itself ([`AuditStore::merges_concurrent_appends`]); then each event
+//!   goes straight to the store.
 //! - Nothing secret reaches an entry: [`AuditLog::seal`] replaces the client
 //!   address by its HMAC when configured, and callers put only HMACs of
 //!   personal values into events ([`AuditLog::pseudonym`]).
@@ -105,7 +108,8 @@ pub struct AuditLog {
     store: Arc<dyn AuditStore>,
     clock: Arc<dyn Clock>,
     settings: AuditSettings,
-    writer: mpsc::Sender<Pending>,
+    /// The writer task's queue, or `None` when the store groups appends itself.
+    writer: Option<mpsc::Sender<Pending>>,
     pseudonymizer: OnceLock<Pseudonymizer>,
     appended: watch::Sender<u64>,
     health: Arc<Mutex<AuditHealth>>,
@@ -114,10 +118,13 @@ pub struct AuditLog {
 impl AuditLog {
     /// The log over `store`. Starts the writer task, so call it inside a Tokio runtime.
     pub fn new(store: Arc<dyn AuditStore>, clock: Arc<dyn Clock>, settings: AuditSettings) -> Arc<Self> {
-        let (writer, queue) = mpsc::channel(8 * MAX_BATCH);
         let (appended, _) = watch::channel(0);
         let health = Arc::new(Mutex::new(AuditHealth::default()));
-        tokio::spawn(write_batches(Arc::clone(&store), queue, appended.clone(), Arc::clone(&health)));
+        let writer = (!store.merges_concurrent_appends()).then(|| {
+            let (writer, queue) = mpsc::channel(8 * MAX_BATCH);
+            tokio::spawn(write_batches(Arc::clone(&store), queue, appended.clone(), Arc::clone(&health)));
+            writer
+        });
         Arc::new(Self { store, clock, settings, writer, pseudonymizer: OnceLock::new(), appended, health })
     }
 
@@ -184,9 +191,18 @@ impl AuditLog {
     /// means it is not recorded, and the caller must refuse its action.
     pub async fn record(&self, event: &AuditEvent) -> Result<Recorded, CoreError> {
         let record = self.seal(event)?;
-        let (done, result) = oneshot::channel();
         let unavailable = |why: &str| CoreError::AuditUnavailable(why.to_owned());
-        self.writer.send((record, done)).await.map_err(|_| unavailable("the audit writer has stopped"))?;
+        let Some(writer) = &self.writer else {
+            let appending = self.store.append_audit(std::slice::from_ref(&record));
+            let outcome = match tokio::time::timeout(RECORD_TIMEOUT, appending).await {
+                Ok(outcome) => outcome.map_err(|error| refused(&error, 1)),
+                Err(_) => return Err(unavailable("the audit store did not answer in time")),
+            };
+            note_append(&outcome, &self.appended, &self.health);
+            return outcome.map(|receipt| Recorded { index: receipt.first_index }).map_err(CoreError::AuditUnavailable);
+        };
+        let (done, result) = oneshot::channel();
+        writer.send((record, done)).await.map_err(|_| unavailable("the audit writer has stopped"))?;
         match tokio::time::timeout(RECORD_TIMEOUT, result).await {
             Ok(Ok(Ok(index))) => Ok(Recorded { index }),
             Ok(Ok(Err(why))) => Err(CoreError::AuditUnavailable(why)),
@@ -326,27 +342,34 @@ async fn write_batches(
                 Err(_) => break,
             }
         }
-        let outcome: Result<AppendReceipt, String> = store.append_audit(&records).await.map_err(|error| {
-            tracing::error!(%error, events = records.len(), "audit append failed: refusing the actions waiting on it");
-            "the audit store refused the write".to_owned()
-        });
-        {
-            let mut health = health.lock().unwrap_or_else(|p| p.into_inner());
-            health.append_failing = outcome.as_ref().err().cloned();
-        }
+        let outcome = store.append_audit(&records).await.map_err(|error| refused(&error, records.len()));
+        note_append(&outcome, &appended, &health);
         for (offset, waiter) in waiters.drain(..).enumerate() {
             let answer = outcome.as_ref().map(|receipt| receipt.first_index + offset as u64).map_err(Clone::clone);
             // A waiter that gave up (timeout) is gone; its event stays recorded.
             let _ = waiter.send(answer);
         }
-        if let Ok(receipt) = outcome {
-            appended.send_if_modified(|size| {
-                let grew = receipt.head.size > *size;
-                *size = (*size).max(receipt.head.size);
-                grew
-            });
-        }
         records.clear();
+    }
+}
+
+/// Logs a failed append of `events` and says what to tell the refused
+/// callers (not the store's error: it may name paths or hosts).
+fn refused(error: &crate::StoreError, events: usize) -> String {
+    tracing::error!(%error, events, "audit append failed: refusing the actions waiting on it");
+    "the audit store refused the write".to_owned()
+}
+
+/// After an append: the health follows its outcome, and subscribers
+/// (sinks, waiters) learn that the tree grew.
+fn note_append(outcome: &Result<AppendReceipt, String>, appended: &watch::Sender<u64>, health: &Mutex<AuditHealth>) {
+    health.lock().unwrap_or_else(|p| p.into_inner()).append_failing = outcome.as_ref().err().cloned();
+    if let Ok(receipt) = outcome {
+        appended.send_if_modified(|size| {
+            let grew = receipt.head.size > *size;
+            *size = (*size).max(receipt.head.size);
+            grew
+        });
     }
 }
 

@@ -53,7 +53,8 @@ pub struct TreeHead {
 pub struct AppendReceipt {
     /// Leaf index of the first record appended (the others follow in order).
     pub first_index: u64,
-    /// The tree after the append.
+    /// The tree as committed with the append. A store that merges
+    /// concurrent appends into one commit gives the tree after all of them.
     pub head: TreeHead,
 }
 
@@ -153,6 +154,14 @@ pub trait AuditStore: Send + Sync + std::fmt::Debug {
     /// Appends `records` as the next leaves, in order, in one transaction
     /// (see the module invariant).
     async fn append_audit(&self, records: &[AuditRecord]) -> Result<AppendReceipt, StoreError>;
+
+    /// Whether this store groups concurrent appends into one commit itself
+    /// (the SQLite store's writer thread does). The log then sends each
+    /// event straight to the store instead of batching in a task of its
+    /// own, which would only add a hand-off between two commits.
+    fn merges_concurrent_appends(&self) -> bool {
+        false
+    }
 
     /// The current tree head.
     async fn audit_head(&self) -> Result<TreeHead, StoreError>;
