@@ -63,6 +63,25 @@ pub(crate) fn index(value: i64) -> Result<u64, StoreError> {
     u64::try_from(value).map_err(|_| corrupt("a negative leaf index"))
 }
 
+/// The stored key of a node: the last leaf it covers (see
+/// `0012_audit_nodes_by_last_leaf.sql`).
+pub(crate) fn last_leaf(id: NodeId) -> i64 {
+    let end = (u128::from(id.index) + 1) << id.level;
+    // Invariant: a tree never reaches 2^63 leaves; a larger id matches no row.
+    i64::try_from(end - 1).unwrap_or(i64::MAX)
+}
+
+/// The node stored under `last_leaf` at `level`.
+fn node_id(level: i32, last_leaf: i64) -> Result<NodeId, StoreError> {
+    let level =
+        u8::try_from(level).ok().filter(|level| *level < 64).ok_or_else(|| corrupt("a node level out of range"))?;
+    let end = index(last_leaf)? + 1;
+    if end.trailing_zeros() < u32::from(level) {
+        return Err(corrupt("a node that does not end on a subtree boundary"));
+    }
+    Ok(NodeId::new(level, (end >> level) - 1))
+}
+
 pub(crate) fn signed(value: u64) -> i64 {
     // Invariant: a tree never reaches 2^63 leaves.
     i64::try_from(value).unwrap_or(i64::MAX)
@@ -103,7 +122,7 @@ macro_rules! hmacs_conflict {
 }
 macro_rules! insert_nodes {
     () => {
-        "INSERT INTO audit_nodes (level, idx, hash) "
+        "INSERT INTO audit_nodes (last_leaf, level, hash) "
     };
 }
 pub(crate) use {hmacs_conflict, insert_entries, insert_hmacs, insert_nodes, read_head};
@@ -261,7 +280,7 @@ macro_rules! impl_audit_store {
                     let at = statement(&mut out);
                     out[at].push(insert_nodes!());
                     out[at].push_values(chunk, |mut row, (id, node)| {
-                        row.push_bind(i32::from(id.level)).push_bind(signed(id.index)).push_bind(node.to_vec());
+                        row.push_bind(last_leaf(*id)).push_bind(i32::from(id.level)).push_bind(node.to_vec());
                     });
                 }
                 let at = statement(&mut out);
@@ -328,19 +347,17 @@ macro_rules! impl_audit_store {
             async fn audit_nodes(&self, ids: &[NodeId]) -> Result<HashMap<NodeId, Hash>, StoreError> {
                 let mut found = HashMap::with_capacity(ids.len());
                 for chunk in ids.chunks(200) {
-                    let mut query = QueryBuilder::<$db>::new("SELECT level, idx, hash FROM audit_nodes WHERE ");
+                    let mut query = QueryBuilder::<$db>::new("SELECT last_leaf, level, hash FROM audit_nodes WHERE ");
                     let mut terms = query.separated(" OR ");
                     for id in chunk {
-                        terms.push("(level = ");
+                        terms.push("(last_leaf = ");
+                        terms.push_bind_unseparated(last_leaf(*id));
+                        terms.push_unseparated(" AND level = ");
                         terms.push_bind_unseparated(i32::from(id.level));
-                        terms.push_unseparated(" AND idx = ");
-                        terms.push_bind_unseparated(signed(id.index));
                         terms.push_unseparated(")");
                     }
                     for row in query.build().fetch_all(&self.pool).await.map_err(map)? {
-                        let level: i32 = row.try_get("level").map_err(map)?;
-                        let level = u8::try_from(level).map_err(|_| corrupt("a node level out of range"))?;
-                        let id = NodeId::new(level, index(row.try_get("idx").map_err(map)?)?);
+                        let id = node_id(row.try_get("level").map_err(map)?, row.try_get("last_leaf").map_err(map)?)?;
                         found.insert(id, hash(row.try_get("hash").map_err(map)?)?);
                     }
                 }
@@ -350,7 +367,7 @@ macro_rules! impl_audit_store {
             async fn audit_entries(&self, from: u64, limit: u32) -> Result<Vec<StoredEntry>, StoreError> {
                 let rows = sqlx::query(
                     "SELECT e.leaf_index, e.entry, n.hash FROM audit_entries e \
-                     LEFT JOIN audit_nodes n ON n.level = 0 AND n.idx = e.leaf_index \
+                     LEFT JOIN audit_nodes n ON n.last_leaf = e.leaf_index AND n.level = 0 \
                      WHERE e.leaf_index >= $1 ORDER BY e.leaf_index LIMIT $2",
                 )
                 .bind(signed(from))
@@ -364,7 +381,7 @@ macro_rules! impl_audit_store {
             async fn search_audit(&self, filter: &AuditFilter) -> Result<Vec<StoredEntry>, StoreError> {
                 let mut query = QueryBuilder::<$db>::new(
                     "SELECT e.leaf_index, e.entry, n.hash FROM audit_entries e \
-                     LEFT JOIN audit_nodes n ON n.level = 0 AND n.idx = e.leaf_index WHERE 1 = 1",
+                     LEFT JOIN audit_nodes n ON n.last_leaf = e.leaf_index AND n.level = 0 WHERE 1 = 1",
                 );
                 for (column, value) in [
                     ("actor_id", &filter.actor),
@@ -586,6 +603,48 @@ impl PostgresStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nodes_are_keyed_by_their_last_leaf_and_back() {
+        for (level, idx, last) in [(0, 0, 0), (0, 7, 7), (1, 0, 1), (2, 1, 7), (3, 0, 7), (4, 5, 95)] {
+            let id = NodeId::new(level, idx);
+            assert_eq!(last_leaf(id), last, "{id:?}");
+            assert_eq!(node_id(i32::from(level), last).unwrap(), id);
+        }
+        assert!(node_id(2, 6).is_err(), "leaves 4..=6 are no complete subtree");
+        assert!(node_id(-1, 0).is_err() && node_id(64, 0).is_err() && node_id(0, -1).is_err());
+        assert_eq!(last_leaf(NodeId::new(63, u64::MAX)), i64::MAX, "beyond any tree: matches no row");
+    }
+
+    /// A database whose tree was stored under the old key keeps every node
+    /// through the migration, each found again under its own id.
+    #[test]
+    fn migration_12_moves_every_node_to_its_last_leaf() {
+        let db = rusqlite::Connection::open_in_memory().unwrap();
+        db.execute_batch(include_str!("../migrations/sqlite/0004_audit.sql")).unwrap();
+        let mut frontier = Frontier::new();
+        let mut nodes = HashMap::new();
+        for leaf in 0..37u32 {
+            for (id, node) in frontier.push(leaf_hash(&leaf.to_be_bytes())) {
+                db.execute(
+                    "INSERT INTO audit_nodes (level, idx, hash) VALUES (?1, ?2, ?3)",
+                    rusqlite::params![i32::from(id.level), signed(id.index), node.as_slice()],
+                )
+                .unwrap();
+                nodes.insert(id, node);
+            }
+        }
+        db.execute_batch(include_str!("../migrations/sqlite/0012_audit_nodes_by_last_leaf.sql")).unwrap();
+        let mut moved = HashMap::new();
+        let mut rows = db.prepare("SELECT last_leaf, level, hash FROM audit_nodes").unwrap();
+        let rows = rows.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get::<_, Vec<u8>>(2)?))).unwrap();
+        for row in rows {
+            let (last, level, node) = row.unwrap();
+            moved.insert(node_id(level, last).unwrap(), hash(node).unwrap());
+        }
+        assert_eq!(moved.len(), nodes.len());
+        assert_eq!(moved, nodes);
+    }
 
     #[test]
     fn insert_runs_respect_rows_and_bytes_and_cover_everything() {

@@ -24,6 +24,7 @@ pub(crate) const SQLITE: &[Source] = &[
     (9, "record_blobs", include_str!("../migrations/sqlite/0009_record_blobs.sql")),
     (10, "key_jobs", include_str!("../migrations/sqlite/0010_key_jobs.sql")),
     (11, "change_generation", include_str!("../migrations/sqlite/0011_change_generation.sql")),
+    (12, "audit_nodes_by_last_leaf", include_str!("../migrations/sqlite/0012_audit_nodes_by_last_leaf.sql")),
 ];
 
 pub(crate) const POSTGRES: &[Source] = &[
@@ -38,6 +39,7 @@ pub(crate) const POSTGRES: &[Source] = &[
     (9, "record_blobs", include_str!("../migrations/postgres/0009_record_blobs.sql")),
     (10, "key_jobs", include_str!("../migrations/postgres/0010_key_jobs.sql")),
     (11, "change_generation", include_str!("../migrations/postgres/0011_change_generation.sql")),
+    (12, "audit_nodes_by_last_leaf", include_str!("../migrations/postgres/0012_audit_nodes_by_last_leaf.sql")),
 ];
 
 pub(crate) fn migrator(sources: &[Source]) -> Migrator {

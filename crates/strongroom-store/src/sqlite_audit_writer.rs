@@ -44,7 +44,9 @@ use strongroom_core::audit::{AppendReceipt, AuditRecord};
 use tokio::runtime::Handle;
 use tokio::sync::oneshot;
 
-use crate::audit::{AppendPlan, hmacs_conflict, index, insert_entries, insert_hmacs, insert_nodes, read_head, signed};
+use crate::audit::{
+    AppendPlan, hmacs_conflict, index, insert_entries, insert_hmacs, insert_nodes, last_leaf, read_head, signed,
+};
 
 /// How long a batch waits for another process's write lock, as the sqlx pools do.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -289,7 +291,7 @@ fn append(connection: &mut Connection, records: &[AuditRecord]) -> Answer {
         }
         let mut insert = tx.prepare_cached(concat!(insert_nodes!(), "VALUES (?1, ?2, ?3)")).map_err(backend)?;
         for (id, hash) in &plan.nodes {
-            insert.execute(params![i32::from(id.level), signed(id.index), hash.as_slice()]).map_err(backend)?;
+            insert.execute(params![last_leaf(*id), i32::from(id.level), hash.as_slice()]).map_err(backend)?;
         }
         tx.prepare_cached("UPDATE audit_head SET size = ?1, root = ?2, frontier = ?3 WHERE id = 1")
             .and_then(|mut head| {
