@@ -2,6 +2,9 @@
 # What the audit log costs a transit encrypt: the current Strongroom (every
 # request recorded, durably, before it is answered) against the last revision
 # without an audit log, same machine, same wrk load, run alternately.
+# Since metadata caching and the decision memory (2026-12-01/02) the current
+# tree is faster than that baseline even with its audit, so this no longer
+# isolates the audit's cost: bench/README.md, 2026-12-03, says how that was measured.
 #
 # Usage: bench/audit-overhead.sh     (BASELINE_REV=2a8d440 DURATION=10s CONNECTIONS=32 ROUNDS=3 to change)
 # Needs: wrk (apt-get install wrk). Builds the baseline once in a git worktree, in a target
