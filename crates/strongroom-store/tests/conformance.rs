@@ -503,6 +503,42 @@ pub async fn group_commit_appends_and_audited_key_changes_grow_one_tree(database
     assert_eq!(ring.info("k").await.unwrap().latest_version, 6);
 }
 
+/// Audited key changes still get their turn at the writer while appends
+/// never stop: the SQLite writer thread keeps the turn across back-to-back
+/// commits, and must give it back.
+pub async fn key_changes_are_not_starved_by_continuous_appends(database: TestDatabase) {
+    let db = open(&database).await;
+    let ring = keyring(&db);
+    let store = db.audit_store();
+    ring.create("k", transit(), &ctx()).await.unwrap();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut appenders = Vec::new();
+    for task in 0..8usize {
+        let (store, stop) = (Arc::clone(&store), Arc::clone(&stop));
+        appenders.push(tokio::spawn(async move {
+            let mut appended = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                store.append_audit(&[audit_record(task, "transit.encrypt", "app")]).await.unwrap();
+                appended += 1;
+            }
+            appended
+        }));
+    }
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        ring.rotate("k", &ctx()).await.expect("a rotation gets the writer between appends");
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut appended = 0;
+    for task in appenders {
+        appended += task.await.unwrap();
+    }
+    assert!(appended > 8, "the appends ran alongside: {appended}");
+    assert_eq!(ring.info("k").await.unwrap().latest_version, 4);
+    let head = store.audit_head().await.unwrap();
+    assert_eq!((head.size, head.root), recomputed_root(store.as_ref()).await);
+}
+
 /// Many appends at once, of different lengths: whether the store commits
 /// them one by one or merges them into shared commits, each gets a run of
 /// indexes of its own that holds exactly its records, in order, and a head
@@ -817,6 +853,7 @@ all_backends![
     concurrent_audit_appends_from_two_instances_grow_one_tree,
     group_commit_appends_and_audited_key_changes_grow_one_tree,
     concurrent_appends_each_get_their_own_run_of_indexes,
+    key_changes_are_not_starved_by_continuous_appends,
     audit_search_filters_counts_checkpoints_and_alerts,
     a_key_change_whose_audit_event_cannot_be_appended_is_rolled_back,
     grants_and_elevations_load_with_the_principal_and_end_on_time,
