@@ -64,13 +64,16 @@ impl Database {
                 .synchronous(SqliteSynchronous::Full)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(5));
+            if !url.contains(":memory:") && !url.contains("mode=memory") {
+                create_private_file(connect.get_filename());
+            }
             let writer = SqlitePoolOptions::new()
                 .max_connections(1)
                 // Writers queue here under load: a burst waits its turn
                 // rather than failing.
                 .acquire_timeout(options.acquire_timeout.max(Duration::from_secs(30)))
-                // No ping before each use: the audit append takes this
-                // connection once per batch only to hold the writer's turn,
+                // No ping before each use: the audit writer thread takes
+                // this connection only to hold the writer's turn,
                 // and the ping was a round trip to sqlx's worker thread
                 // each time (a fifth of the append's CPU, measured with
                 // perf). A connection to a local file does not go stale;
@@ -210,4 +213,14 @@ impl Database {
             Self::Postgres(pool) => pool.close().await,
         }
     }
+}
+
+/// Creates a missing SQLite database file readable by its owner only, so
+/// the keyring's wrapped keys and the audit log are not left to the umask
+/// (SQLite would create it 0644, and gives its `-wal` and `-shm` files the
+/// database file's mode). An existing file keeps its mode; any other
+/// failure is left for SQLite to report when it opens the path.
+fn create_private_file(path: &std::path::Path) {
+    use std::os::unix::fs::OpenOptionsExt;
+    let _ = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path);
 }
