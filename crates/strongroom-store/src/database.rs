@@ -65,7 +65,7 @@ impl Database {
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(5));
             if !url.contains(":memory:") && !url.contains("mode=memory") {
-                create_private_file(connect.get_filename());
+                make_private_file(connect.get_filename());
             }
             let writer = SqlitePoolOptions::new()
                 .max_connections(1)
@@ -215,12 +215,35 @@ impl Database {
     }
 }
 
-/// Creates a missing SQLite database file readable by its owner only, so
-/// the keyring's wrapped keys and the audit log are not left to the umask
-/// (SQLite would create it 0644, and gives its `-wal` and `-shm` files the
-/// database file's mode). An existing file keeps its mode; any other
-/// failure is left for SQLite to report when it opens the path.
-fn create_private_file(path: &std::path::Path) {
-    use std::os::unix::fs::OpenOptionsExt;
-    let _ = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path);
+/// Makes the SQLite database file readable by its owner only, before
+/// SQLite opens it: the file holds the wrapped keyring and the audit log,
+/// and SQLite would create it with the umask's mode (0644 here) and give
+/// its `-wal` and `-shm` files the database file's mode. A missing file is
+/// created 0600; an existing one that group or others can read (made by an
+/// earlier version, or by hand) is tightened, with its WAL files, and the
+/// change logged. A failure is left for SQLite to report when it opens
+/// the path (a missing directory), or leaves the mode as it was (a file of
+/// another user).
+fn make_private_file(path: &std::path::Path) {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    if std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).is_ok() {
+        return;
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let mut file = path.as_os_str().to_owned();
+        file.push(suffix);
+        let Ok(metadata) = std::fs::metadata(&file) else { continue };
+        let mode = metadata.permissions().mode() & 0o777;
+        if mode & 0o077 == 0 {
+            continue;
+        }
+        match std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)) {
+            Ok(()) => {
+                tracing::warn!(file = %std::path::Path::new(&file).display(), "database file had mode {mode:04o}: tightened to 0600")
+            }
+            Err(error) => {
+                tracing::warn!(file = %std::path::Path::new(&file).display(), %error, "database file has mode {mode:04o} and could not be tightened")
+            }
+        }
+    }
 }

@@ -811,6 +811,25 @@ async fn a_new_sqlite_database_and_its_wal_are_private() {
     db.close().await;
 }
 
+/// A database file left readable by others (by an earlier version, which
+/// let SQLite create it with the umask's mode) is tightened when opened.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_existing_sqlite_database_readable_by_others_is_tightened() {
+    use std::os::unix::fs::PermissionsExt;
+    let database = TestDatabase::sqlite();
+    let path = database.sqlite_path().unwrap();
+    open(&database).await.close().await;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let db = open(&database).await;
+    db.audit_store().append_audit(&[audit_record(0, "transit.encrypt", "app")]).await.unwrap();
+    for suffix in ["", "-wal", "-shm"] {
+        let file = format!("{}{suffix}", path.display());
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{file}");
+    }
+    db.close().await;
+}
+
 #[tokio::test]
 async fn unreachable_database_is_a_backend_error() {
     let error = Database::connect(

@@ -1,6 +1,7 @@
 //! `strongroom doctor`: every configuration rule with its outcome and reason,
 //! then whether the database answers and the root key matches it. Read-only:
-//! it creates nothing (no data dir, no key file, no database).
+//! it creates nothing (no data dir, no key file, no database). Opening an
+//! existing SQLite file tightens its mode to 0600, as every command does.
 
 use std::path::Path;
 use std::process::ExitCode;
