@@ -232,6 +232,7 @@ fn make_private_file(path: &std::path::Path) {
     for suffix in ["", "-wal", "-shm"] {
         let mut file = path.as_os_str().to_owned();
         file.push(suffix);
+        let file = std::path::PathBuf::from(file);
         let Ok(metadata) = std::fs::metadata(&file) else { continue };
         let mode = metadata.permissions().mode() & 0o777;
         if mode & 0o077 == 0 {
@@ -239,10 +240,10 @@ fn make_private_file(path: &std::path::Path) {
         }
         match std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)) {
             Ok(()) => {
-                tracing::warn!(file = %std::path::Path::new(&file).display(), "database file had mode {mode:04o}: tightened to 0600")
+                tracing::warn!(file = %file.display(), "database file had mode {mode:04o}: tightened to 0600")
             }
             Err(error) => {
-                tracing::warn!(file = %std::path::Path::new(&file).display(), %error, "database file has mode {mode:04o} and could not be tightened")
+                tracing::warn!(file = %file.display(), %error, "database file has mode {mode:04o} and could not be tightened")
             }
         }
     }

@@ -190,9 +190,6 @@ impl Writer {
             }
             Err(error) => {
                 tracing::warn!(%error, records = records.len(), "the SQLite audit append failed");
-                // Start the next batch on a fresh connection: whatever broke
-                // this one (a replaced file, a lost lock) is not carried over.
-                self.connection = None;
                 let why = error.to_string();
                 for done in waiters {
                     let _ = done.send(Err(StoreError::Backend(why.clone().into())));
@@ -233,11 +230,17 @@ impl Writer {
     }
 
     fn append(&mut self, records: &[AuditRecord]) -> Answer {
-        let connection = match self.connection.take() {
+        let mut connection = match self.connection.take() {
             Some(connection) => connection,
             None => open(&self.path)?,
         };
-        append(self.connection.insert(connection), records)
+        let answer = append(&mut connection, records);
+        // After a failure the next append opens a fresh connection: whatever
+        // broke this one (a replaced file, a lost lock) is not carried over.
+        if answer.is_ok() {
+            self.connection = Some(connection);
+        }
+        answer
     }
 }
 

@@ -794,20 +794,25 @@ pub async fn failed_logins_lock_for_a_doubling_time_then_release(database: TestD
     assert!(matches!(identity.login("nobody", "wrong guess", &ctx()).await, Err(CoreError::TooManyAttempts { .. })));
 }
 
-/// A new SQLite database and its WAL files are readable by their owner
-/// only, whatever the umask: they hold the wrapped keys and the audit log.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_new_sqlite_database_and_its_wal_are_private() {
+/// The SQLite database at `path` and its WAL files have mode 0600.
+fn assert_owner_only(path: &std::path::Path) {
     use std::os::unix::fs::PermissionsExt;
-    let database = TestDatabase::sqlite();
-    let db = open(&database).await;
-    db.audit_store().append_audit(&[audit_record(0, "transit.encrypt", "app")]).await.unwrap();
-    let path = database.sqlite_path().unwrap();
     for suffix in ["", "-wal", "-shm"] {
         let file = format!("{}{suffix}", path.display());
         let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600, "{file}");
     }
+}
+
+/// A new SQLite database and its WAL files are readable by their owner
+/// only, whatever the umask: they hold the wrapped keys and the audit log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_sqlite_database_and_its_wal_are_private() {
+    let database = TestDatabase::sqlite();
+    let db = open(&database).await;
+    db.audit_store().append_audit(&[audit_record(0, "transit.encrypt", "app")]).await.unwrap();
+    let path = database.sqlite_path().unwrap();
+    assert_owner_only(&path);
     db.close().await;
 }
 
@@ -822,11 +827,7 @@ async fn an_existing_sqlite_database_readable_by_others_is_tightened() {
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
     let db = open(&database).await;
     db.audit_store().append_audit(&[audit_record(0, "transit.encrypt", "app")]).await.unwrap();
-    for suffix in ["", "-wal", "-shm"] {
-        let file = format!("{}{suffix}", path.display());
-        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o600, "{file}");
-    }
+    assert_owner_only(&path);
     db.close().await;
 }
 

@@ -116,7 +116,8 @@ pub struct AuditLog {
 }
 
 impl AuditLog {
-    /// The log over `store`. Starts the writer task, so call it inside a Tokio runtime.
+    /// The log over `store`. Starts the writer task (unless the store groups
+    /// appends itself), so call it inside a Tokio runtime.
     pub fn new(store: Arc<dyn AuditStore>, clock: Arc<dyn Clock>, settings: AuditSettings) -> Arc<Self> {
         let (appended, _) = watch::channel(0);
         let health = Arc::new(Mutex::new(AuditHealth::default()));
