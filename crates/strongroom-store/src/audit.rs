@@ -168,7 +168,7 @@ fn group_column(group: AlertGroup) -> &'static str {
         AlertGroup::Actor => "actor_id",
         AlertGroup::Target => "target_id",
         AlertGroup::Ip => "ip_key",
-        AlertGroup::All => "'*'",
+        AlertGroup::All => "CAST('*' AS TEXT)",
     }
 }
 
@@ -473,10 +473,14 @@ macro_rules! impl_audit_store {
                     types.push_bind(event_type.to_string());
                 }
                 query.push(")");
-                if group != AlertGroup::All {
+                if group == AlertGroup::All {
+                    // One group of everything. PostgreSQL refuses a constant in GROUP BY,
+                    // and HAVING alone makes the whole selection one group on both engines.
+                    query.push(" HAVING COUNT(*) >= ").push_bind(signed(threshold));
+                } else {
                     query.push(format_args!(" AND {column} IS NOT NULL AND {column} <> ''"));
+                    query.push(format_args!(" GROUP BY {column} HAVING COUNT(*) >= ")).push_bind(signed(threshold));
                 }
-                query.push(format_args!(" GROUP BY {column} HAVING COUNT(*) >= ")).push_bind(signed(threshold));
                 let rows = query.build().fetch_all(&self.pool).await.map_err(map)?;
                 rows.iter()
                     .map(|row| {

@@ -607,6 +607,12 @@ pub async fn audit_search_filters_counts_checkpoints_and_alerts(database: TestDa
     let groups = store.count_audit_groups(&["key.rotate", "login.failure"], 0, AlertGroup::Ip, 7).await.unwrap();
     assert_eq!(groups, vec![("10.0.0.1".to_string(), 7)]);
     assert!(store.count_audit_groups(&["key.rotate"], 0, AlertGroup::Actor, 7).await.unwrap().is_empty());
+    // The rule that counts every matching event as one group (the denied-access alert).
+    let all_of_them =
+        counts.per_type.iter().filter(|(t, _)| t == "key.rotate" || t == "login.failure").map(|(_, n)| n).sum();
+    let everything = store.count_audit_groups(&["key.rotate", "login.failure"], 0, AlertGroup::All, 2).await.unwrap();
+    assert_eq!(everything, vec![("*".to_string(), all_of_them)]);
+    assert!(store.count_audit_groups(&["key.rotate"], 0, AlertGroup::All, 1_000).await.unwrap().is_empty());
 
     let alert = AlertRecord {
         id: "rule:x:1".into(),

@@ -453,6 +453,49 @@ async fn sinks_copy_every_event_and_failed_authentications_raise_an_alert_and_a_
     assert!(message.starts_with('<') && message.contains(" strongroom ") && message.contains("\"event\""), "{message}");
 }
 
+/// Denied requests past the threshold raise `denied_access_spike` (a rule
+/// that counts every matching event as one group).
+async fn denied_requests_raise_the_denied_access_alert(
+    server: TestServer,
+    configure: impl Fn(strongroom_testkit::ServerBuilder) -> strongroom_testkit::ServerBuilder + Copy,
+) {
+    let token = issue_api_key_with(&server, configure, &ALL_SCOPES);
+    let denied = issue_api_key_with(&server, configure, &["audit:read"]);
+    let client = reqwest::Client::new();
+    for _ in 0..3 {
+        let response = client.get(server.url("/v1/keys")).header("X-API-Key", &denied).send().await.unwrap();
+        assert_eq!(response.status(), 403);
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, alerts) = get(&server, &token, "/v1/alerts").await;
+        if alerts["alerts"].to_string().contains("denied_access_spike") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no denied_access_spike alert: {alerts}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(!server.logs().contains("alert evaluation failed"), "{}", server.logs());
+}
+
+fn alerting(builder: strongroom_testkit::ServerBuilder) -> strongroom_testkit::ServerBuilder {
+    builder.env("STRONGROOM_AUDIT_ALERT_DENIALS", "3").env("STRONGROOM_AUDIT_ALERT_INTERVAL_SECONDS", "1")
+}
+
+#[tokio::test]
+async fn denied_requests_raise_the_denied_access_alert_on_sqlite() {
+    let server = alerting(server()).start();
+    denied_requests_raise_the_denied_access_alert(server, |builder| builder).await;
+}
+
+#[tokio::test]
+async fn denied_requests_raise_the_denied_access_alert_on_postgres() {
+    let Some(database) = TestDatabase::postgres().await else { return };
+    let configure = on_postgres(database.url());
+    let server = alerting(configure(server())).start();
+    denied_requests_raise_the_denied_access_alert(server, &configure).await;
+}
+
 #[tokio::test]
 async fn hashed_addresses_stay_out_of_events_yet_are_found_by_hmac_of() {
     let server = server().env("STRONGROOM_AUDIT_HASH_IP", "true").start();
