@@ -220,8 +220,11 @@ impl Config {
 
     fn check_limits(&self) -> Check {
         let server = &self.server;
-        let outcome = if server.body_limit_bytes == 0 || server.request_timeout_seconds == 0 {
-            Outcome::Fail("server.body_limit_bytes and server.request_timeout_seconds must be above 0".into())
+        let outcome = if server.body_limit_bytes == 0
+            || server.request_timeout_seconds == 0
+            || server.header_read_timeout_seconds == 0
+        {
+            Outcome::Fail("server.body_limit_bytes, server.request_timeout_seconds and server.header_read_timeout_seconds must be above 0".into())
         } else if self.database.max_connections == 0 {
             Outcome::Fail("database.max_connections must be above 0".into())
         } else if self.database.cache_refresh_ms > MAX_CACHE_REFRESH_MS {

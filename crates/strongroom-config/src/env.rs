@@ -26,6 +26,7 @@ pub(crate) const KEYS: &[(&str, &[&str])] = &[
             "trusted_proxy",
             "body_limit_bytes",
             "request_timeout_seconds",
+            "header_read_timeout_seconds",
             "shutdown_grace_seconds",
         ],
     ),

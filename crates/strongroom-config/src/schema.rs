@@ -156,6 +156,10 @@ pub struct ServerConfig {
     pub body_limit_bytes: u64,
     /// A request that takes longer is answered 408.
     pub request_timeout_seconds: u64,
+    /// How long a client has to send a request's head (request line and
+    /// headers); a connection that is slower is closed. Guards against
+    /// clients that hold connections open by trickling headers.
+    pub header_read_timeout_seconds: u64,
     /// On SIGINT/SIGTERM, how long in-flight requests may take to finish.
     pub shutdown_grace_seconds: u64,
 }
@@ -169,6 +173,7 @@ impl Default for ServerConfig {
             trusted_proxy: Vec::new(),
             body_limit_bytes: 1024 * 1024,
             request_timeout_seconds: 30,
+            header_read_timeout_seconds: 10,
             shutdown_grace_seconds: 30,
         }
     }

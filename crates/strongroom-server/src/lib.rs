@@ -26,6 +26,6 @@ pub use error::ApiError;
 pub use extract::ApiJson;
 pub use openapi::openapi;
 pub use routes::router;
-pub use serve::{Listener, serve};
+pub use serve::{Listener, ServeTimes, serve};
 pub use state::{AppState, HttpSettings};
 pub use tls::{TlsError, TlsListener, load_tls_config};

@@ -9,7 +9,14 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::Request;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::{TcpListener, TcpStream};
+use tower::Service;
 
 use crate::TlsListener;
 
@@ -47,18 +54,6 @@ pub(crate) fn no_delay(stream: &mut TcpStream) {
     }
 }
 
-impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, NoDelayListener>> for ClientAddr {
-    fn connect_info(stream: axum::serve::IncomingStream<'_, NoDelayListener>) -> Self {
-        Self(*stream.remote_addr())
-    }
-}
-
-impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, TlsListener>> for ClientAddr {
-    fn connect_info(stream: axum::serve::IncomingStream<'_, TlsListener>) -> Self {
-        Self(*stream.remote_addr())
-    }
-}
-
 /// A bound listener: plain TCP or TLS.
 #[derive(Debug)]
 pub enum Listener {
@@ -78,46 +73,68 @@ impl Listener {
     }
 }
 
+/// The time limits of the connections themselves.
+#[derive(Debug, Clone, Copy)]
+pub struct ServeTimes {
+    /// After the shutdown signal, how long in-flight requests may take.
+    pub grace: Duration,
+    /// How long a client has to send a request's whole head (request line
+    /// and headers). Without it a connection that trickles one header line
+    /// at a time is held open forever, and enough of them exhaust the server.
+    pub header_read: Duration,
+}
+
 /// Serves `app` on `listener` until `shutdown` completes, then waits up to
-/// `grace` for in-flight requests.
+/// `times.grace` for in-flight requests.
+///
+/// The accept loop is ours rather than `axum::serve` because axum gives
+/// hyper no timer, so hyper's header-read timeout never fires.
 pub async fn serve(
     listener: Listener,
     app: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
-    grace: Duration,
+    times: ServeTimes,
 ) -> io::Result<()> {
-    let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
-    let signal = async move {
-        shutdown.await;
-        tracing::info!(grace_seconds = grace.as_secs(), "shutting down: finishing in-flight requests");
-        let _ = stopping_tx.send(());
-    };
-    let server = async move {
-        match listener {
-            Listener::Tcp(tcp) => {
-                axum::serve(NoDelayListener(tcp), app.into_make_service_with_connect_info::<ClientAddr>())
-                    .with_graceful_shutdown(signal)
-                    .await
-            }
-            Listener::Tls(tls) => {
-                axum::serve(tls, app.into_make_service_with_connect_info::<ClientAddr>())
-                    .with_graceful_shutdown(signal)
-                    .await
-            }
-        }
-    };
-    let deadline = async move {
-        if stopping_rx.await.is_ok() {
-            tokio::time::sleep(grace).await;
-        } else {
-            std::future::pending::<()>().await;
-        }
-    };
-    tokio::select! {
-        result = server => result,
-        () = deadline => {
-            tracing::warn!("grace period over: dropping requests still in flight");
-            Ok(())
-        }
+    match listener {
+        Listener::Tcp(tcp) => serve_connections(NoDelayListener(tcp), app, shutdown, times).await,
+        Listener::Tls(tls) => serve_connections(tls, app, shutdown, times).await,
     }
+}
+
+async fn serve_connections<L>(
+    mut listener: L,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    times: ServeTimes,
+) -> io::Result<()>
+where
+    L: axum::serve::Listener<Addr = SocketAddr>,
+{
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new()).header_read_timeout(times.header_read);
+    let connections = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let (io, peer) = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = &mut shutdown => break,
+        };
+        let router = app.clone();
+        let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
+            request.extensions_mut().insert(ConnectInfo(ClientAddr(peer)));
+            router.clone().call(request.map(Body::new))
+        });
+        let connection = http.serve_connection(TokioIo::new(io), service);
+        let connection = connections.watch(connection);
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, %peer, "connection ended with an error");
+            }
+        });
+    }
+    tracing::info!(grace_seconds = times.grace.as_secs(), "shutting down: finishing in-flight requests");
+    if tokio::time::timeout(times.grace, connections.shutdown()).await.is_err() {
+        tracing::warn!("grace period over: dropping requests still in flight");
+    }
+    Ok(())
 }

@@ -114,7 +114,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         listener,
         strongroom_server::router(state),
         shutdown,
-        Duration::from_secs(config.server.shutdown_grace_seconds),
+        strongroom_server::ServeTimes {
+            grace: Duration::from_secs(config.server.shutdown_grace_seconds),
+            header_read: Duration::from_secs(config.server.header_read_timeout_seconds),
+        },
     )
     .await
     .context("the HTTP server failed")?;

@@ -75,6 +75,47 @@ async fn unknown_route_wrong_method_and_oversized_body_are_problems() {
 }
 
 #[tokio::test]
+async fn a_connection_trickling_headers_is_closed_while_others_are_served() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = server().env("STRONGROOM_SERVER_HEADER_READ_TIMEOUT_SECONDS", "2").start();
+    let address = server.base_url().trim_start_matches("http://").to_owned();
+    let mut slow = tokio::net::TcpStream::connect(&address).await.unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+    let started = std::time::Instant::now();
+    let mut closed = false;
+    // One header line a second: without a head timeout this goes on forever.
+    for n in 0..10 {
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        let (status, _, _) = get_json(&server.url("/healthz")).await;
+        assert_eq!(status, 200, "others are served meanwhile");
+        let line = format!("X-Slow-{n}: 1\r\n");
+        let mut buffer = [0u8; 512];
+        let read = tokio::time::timeout(std::time::Duration::from_millis(10), slow.read(&mut buffer)).await;
+        if slow.write_all(line.as_bytes()).await.is_err() || matches!(read, Ok(Ok(_) | Err(_))) {
+            closed = true;
+            break;
+        }
+    }
+    assert!(closed, "the trickling connection is still open after {:?}", started.elapsed());
+    assert!(started.elapsed() < std::time::Duration::from_secs(6), "closed only after {:?}", started.elapsed());
+}
+
+#[tokio::test]
+async fn every_method_not_allowed_answer_names_the_allowed_methods() {
+    let server = server().start();
+    let token = issue_api_key(&server, &["transit:use"]);
+    let client = reqwest::Client::new();
+    for (method, path) in [("TRACE", "/v1/transit/keys"), ("DELETE", "/readyz"), ("TRACE", "/healthz")] {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let request = client.request(method.clone(), server.url(path)).header("X-API-Key", &token);
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 405, "{method} {path}");
+        let allow = response.headers().get("allow").map(|v| v.to_str().unwrap().to_owned());
+        assert!(allow.as_deref().is_some_and(|a| a.contains("GET")), "{method} {path}: Allow {allow:?}");
+    }
+}
+
+#[tokio::test]
 async fn second_server_on_the_same_data_dir_exits_with_a_lock_message() {
     let first = server().start();
     let second = server().data_dir(first.data_dir()).try_start().expect_err("second server must not start");

@@ -209,7 +209,9 @@ pub(crate) async fn list_keys(
 ) -> Result<Response, ApiError> {
     let listing = method.as_str() == "LIST" || (method == Method::GET && query.list.as_deref() == Some("true"));
     if !listing {
-        return Ok(StatusCode::METHOD_NOT_ALLOWED.into_response());
+        // The route takes every method (LIST is not one axum knows), so the
+        // router cannot say which it accepts: this answer does, as every 405 must.
+        return Ok((StatusCode::METHOD_NOT_ALLOWED, [(axum::http::header::ALLOW, "GET, HEAD, LIST")]).into_response());
     }
     caller.authorize(&state, Action::TransitRead, &Resource::Service).await?;
     let keys = state
