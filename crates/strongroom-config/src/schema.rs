@@ -423,6 +423,9 @@ pub struct IdentityConfig {
     pub mfa_required_roles: Vec<String>,
     /// Failed logins of one account within the window before it locks.
     pub lockout_threshold: u32,
+    /// Failed logins of one account from all addresses within the window
+    /// before it locks for everyone (keep it well above `lockout_threshold`).
+    pub account_lockout_threshold: u32,
     /// Failed logins from one address within the window before it locks.
     pub ip_lockout_threshold: u32,
     /// The window failed logins are counted in, seconds.
@@ -435,6 +438,8 @@ pub struct IdentityConfig {
     pub reset_token_seconds: u64,
     /// The `iss` claim of access tokens.
     pub issuer: String,
+    /// The `aud` claim of access tokens; the server refuses tokens without it.
+    pub audience: String,
 }
 
 impl Default for IdentityConfig {
@@ -454,12 +459,14 @@ impl Default for IdentityConfig {
             bind_session_to_user_agent: false,
             mfa_required_roles: Vec::new(),
             lockout_threshold: 5,
+            account_lockout_threshold: 100,
             ip_lockout_threshold: 50,
             lockout_window_seconds: 900,
             lockout_base_seconds: 30,
             lockout_max_seconds: 3600,
             reset_token_seconds: 3600,
             issuer: "strongroom".into(),
+            audience: "strongroom".into(),
         }
     }
 }

@@ -29,7 +29,8 @@ pub enum JwtError {
 
 /// `base64url(header) . base64url(claims)`, the bytes an Ed25519 key signs.
 pub fn jwt_signing_input(kid: &str, claims: &Map<String, Value>) -> String {
-    let header = serde_json::json!({ "alg": "EdDSA", "typ": "JWT", "kid": kid });
+    // `at+jwt` (RFC 9068): other verifiers can tell an access token from any other JWT we sign.
+    let header = serde_json::json!({ "alg": "EdDSA", "typ": "at+jwt", "kid": kid });
     // Invariant: JSON maps of strings and numbers always serialise.
     let encode = |value: &Value| URL_SAFE_NO_PAD.encode(serde_json::to_vec(value).expect("JSON serialises"));
     format!("{}.{}", encode(&header), encode(&Value::Object(claims.clone())))

@@ -415,8 +415,13 @@ macro_rules! impl_identity_store {
             }
 
             async fn clear_failures(&self, key: &str) -> Result<(), StoreError> {
-                sqlx::query("DELETE FROM login_throttle WHERE throttle_key = $1")
-                    .bind(key)
+                // The key and every key under it (`<key>|…`: an account's per-address keys).
+                sqlx::query(
+                    "DELETE FROM login_throttle WHERE throttle_key = $1 \
+                     OR substr(throttle_key, 1, length($2)) = $2",
+                )
+                .bind(key)
+                .bind(format!("{key}|"))
                     .execute(&self.writer)
                     .await
                     .map_err(map)?;

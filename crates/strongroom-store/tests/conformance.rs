@@ -800,6 +800,41 @@ pub async fn failed_logins_lock_for_a_doubling_time_then_release(database: TestD
     assert!(matches!(identity.login("nobody", "wrong guess", &ctx()).await, Err(CoreError::TooManyAttempts { .. })));
 }
 
+/// An outsider's failures from one address lock the account for that
+/// address only, end none of its sessions, and the account locks for
+/// everyone only at the much higher account threshold; an unlock clears both.
+pub async fn failed_logins_from_one_address_lock_only_that_address_and_end_no_session(database: TestDatabase) {
+    let db = open(&database).await;
+    let clock = Arc::new(FixedClock::at(Duration::from_secs(1_800_000_000)));
+    let settings = IdentitySettings { account_lockout_threshold: 6, ..fast_settings() };
+    let identity = identity_with(&db, Arc::clone(&clock), settings).await;
+    user_with_password(&identity, "carol").await;
+    let from = |ip: &str| AuditContext { ip: Some(ip.parse().unwrap()), ..ctx() };
+    let owner = tokens(identity.login("carol", "correct horse battery staple", &from("10.0.0.1")).await.unwrap());
+    for _ in 0..3 {
+        let failed = identity.login("carol", "wrong guess", &from("192.0.2.66")).await;
+        assert!(matches!(failed, Err(CoreError::LoginFailed)), "{failed:?}");
+    }
+    let attacker = identity.login("carol", "correct horse battery staple", &from("192.0.2.66")).await;
+    assert!(matches!(attacker, Err(CoreError::TooManyAttempts { .. })), "that address is locked: {attacker:?}");
+    assert!(identity.authenticate(owner.access_token.expose(), &from("10.0.0.1")).await.is_ok(), "no session ended");
+    assert!(identity.login("carol", "correct horse battery staple", &from("10.0.0.2")).await.is_ok());
+    // Failures from enough other addresses lock the account for everyone.
+    for ip in ["192.0.2.1", "192.0.2.2", "192.0.2.3"] {
+        let _ = identity.login("carol", "wrong guess", &from(ip)).await;
+    }
+    let everyone = identity.login("carol", "correct horse battery staple", &from("10.0.0.3")).await;
+    assert!(matches!(everyone, Err(CoreError::TooManyAttempts { .. })), "{everyone:?}");
+    assert!(
+        identity.authenticate(owner.access_token.expose(), &from("10.0.0.1")).await.is_ok(),
+        "still no session ended"
+    );
+    let carol = identity.find_user("carol").await.unwrap();
+    identity.unlock(&carol.id, &ctx()).await.unwrap();
+    assert!(identity.login("carol", "correct horse battery staple", &from("192.0.2.66")).await.is_ok());
+    assert!(identity.login("carol", "correct horse battery staple", &from("10.0.0.3")).await.is_ok());
+}
+
 /// The SQLite database at `path` and its WAL files have mode 0600.
 fn assert_owner_only(path: &std::path::Path) {
     use std::os::unix::fs::PermissionsExt;
@@ -891,6 +926,7 @@ all_backends![
     api_keys_keep_to_their_addresses_rate_and_rotation_grace,
     sessions_and_access_tokens_follow_the_clock,
     failed_logins_lock_for_a_doubling_time_then_release,
+    failed_logins_from_one_address_lock_only_that_address_and_end_no_session,
     signing_and_hmac_keys_are_created_but_do_not_encrypt,
     audit_appends_grow_one_tree_whose_proofs_verify,
     concurrent_audit_appends_from_two_instances_grow_one_tree,

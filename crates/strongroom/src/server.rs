@@ -352,6 +352,7 @@ fn identity_settings(config: &Config) -> anyhow::Result<IdentitySettings> {
         bind_session_to_user_agent: identity.bind_session_to_user_agent,
         mfa_required_roles,
         lockout_threshold: u64::from(identity.lockout_threshold.max(1)),
+        account_lockout_threshold: u64::from(identity.account_lockout_threshold.max(1)),
         ip_lockout_threshold: u64::from(identity.ip_lockout_threshold.max(1)),
         lockout_window_seconds: seconds("lockout_window_seconds", identity.lockout_window_seconds)?,
         lockout_base_seconds: seconds("lockout_base_seconds", identity.lockout_base_seconds)?,
@@ -359,6 +360,7 @@ fn identity_settings(config: &Config) -> anyhow::Result<IdentitySettings> {
         mfa_token_seconds: 300,
         reset_token_seconds: seconds("reset_token_seconds", identity.reset_token_seconds)?,
         issuer: identity.issuer.clone(),
+        audience: identity.audience.clone(),
     })
 }
 

@@ -10,6 +10,7 @@ mod model;
 mod policy;
 mod service;
 mod settings;
+mod signer;
 
 pub use model::{IdentityStore, OneTimeKind, RefreshOutcome, Role, SessionRecord, UserRecord};
 pub use policy::{MAX_PASSWORD_LENGTH, PasswordPolicy, estimate_strength_bits};

@@ -239,7 +239,8 @@ pub trait IdentityStore: Send + Sync + std::fmt::Debug {
     async fn lock_key(&self, key: &str, until: i64) -> Result<(), StoreError>;
     /// A throttling key's lock end, if locked.
     async fn locked_until(&self, key: &str) -> Result<Option<i64>, StoreError>;
-    /// Forgets a throttling key's failures (after a success or an unlock).
+    /// Forgets a throttling key's failures (after a success or an unlock),
+    /// and those of every key under it (`<key>|…`).
     async fn clear_failures(&self, key: &str) -> Result<(), StoreError>;
 
     /// Stores a single-use token (by hash).

@@ -27,6 +27,7 @@ use zeroize::Zeroizing;
 
 use super::model::{IdentityStore, OneTimeKind, RefreshOutcome, Role, SessionRecord, UserRecord};
 use super::settings::IdentitySettings;
+use super::signer;
 use crate::audit::{Actor, ActorKind, AuditContext, AuditEvent, AuditLog, EventType, Outcome, Target};
 use crate::authz::{PrincipalAccess, Subject, user_facts};
 use crate::{Clock, CoreError, KeyPurpose, KeySpec, KeyState, Keyring};
@@ -234,6 +235,9 @@ fn check_email(email: &str) -> Result<String, CoreError> {
     if valid { Ok(email) } else { Err(CoreError::InvalidInput("email: an address such as ann@example.com".into())) }
 }
 
+/// A version of the JWT signer: (generation, version).
+type SignerVersion = (u32, u32);
+
 /// The identity service.
 #[derive(Debug)]
 pub struct Identity {
@@ -245,7 +249,9 @@ pub struct Identity {
     hashing: Arc<Semaphore>,
     /// Session activity since the last flush: id → Unix seconds.
     pending_seen: Mutex<HashMap<String, i64>>,
-    public_keys: Mutex<HashMap<u32, ([u8; 32], Instant)>>,
+    /// Public keys of signer versions, by (generation, version), trusted from
+    /// memory only after the key's state was checked.
+    public_keys: Mutex<HashMap<SignerVersion, ([u8; 32], Instant)>>,
 }
 
 impl Identity {
@@ -287,7 +293,7 @@ impl Identity {
             rotation_period_seconds: rotation,
             deletion_allowed: false,
         };
-        self.keyring.ensure(JWT_SIGNING_KEY, spec(KeyPurpose::JwtSigning, Some(JWT_ROTATION_SECONDS)), context).await?;
+        self.keyring.ensure(JWT_SIGNING_KEY, jwt_key_spec(), context).await?;
         self.keyring.ensure(TOKEN_HMAC_KEY, spec(KeyPurpose::TokenHmac, None), context).await?;
         self.keyring.ensure(USER_SECRETS_KEY, spec(KeyPurpose::UserSecret, None), context).await?;
         Ok(())
@@ -501,7 +507,7 @@ impl Identity {
         user.locked = false;
         let event = self.user_event(EventType::UserUnlock, &user, context);
         self.save_user(&mut user, &event).await?;
-        self.store.clear_failures(&account_key(&user.username)).await?;
+        self.store.clear_failures(&self.account_key(&user.username)?).await?;
         Ok(user)
     }
 
@@ -536,7 +542,7 @@ impl Identity {
         let actor = AuditContext { actor: user_actor(&user), ..context.clone() };
         let event = self.user_event(EventType::PasswordReset, &user, &actor).detail("stage", "used");
         self.save_user(&mut user, &event).await?;
-        self.store.clear_failures(&account_key(&user.username)).await?;
+        self.store.clear_failures(&self.account_key(&user.username)?).await?;
         self.revoke_all_sessions(&user.id, "password_reset", &actor).await?;
         Ok(())
     }
@@ -570,6 +576,75 @@ impl Identity {
         Ok(Some(lock))
     }
 
+    /// The throttling key of an account, for all addresses: by normalised
+    /// name, whether or not it exists (locking tells nothing about
+    /// existence), as an HMAC so the store holds no usernames.
+    fn account_key(&self, username: &str) -> Result<String, CoreError> {
+        Ok(format!("account:{}", self.audit.pseudonym(&username.trim().to_lowercase())?))
+    }
+
+    /// The throttling key of an account tried from one client address. It
+    /// starts with the account's key and `|`, so clearing the account's
+    /// failures clears every address's too.
+    fn pair_key(&self, username: &str, ip: Option<std::net::IpAddr>) -> Result<String, CoreError> {
+        let address = ip.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+        Ok(format!("{}|ip:{}", self.account_key(username)?, self.audit.pseudonym(&address)?))
+    }
+
+    /// The throttling key of a client address, for all accounts.
+    fn address_key(&self, ip: std::net::IpAddr) -> Result<String, CoreError> {
+        Ok(format!("ip:{}", self.audit.pseudonym(&ip.to_string())?))
+    }
+
+    /// Counts a failed login or second factor of `username` from the
+    /// request's address. Past `lockout_threshold` the account is locked for
+    /// that address only; past the much higher `account_lockout_threshold`
+    /// for everyone. No session ends: the failures may come from anyone, and
+    /// ending the owner's sessions would hand an outsider a way to log them
+    /// out. Each lock is an audit event (`user.lock`, reason `brute_force`),
+    /// which the failed-login alerts also count.
+    async fn count_login_failure(
+        &self,
+        username: &str,
+        user: Option<&UserRecord>,
+        context: &AuditContext,
+    ) -> Result<(), CoreError> {
+        let defence = AuditContext::service("brute-force-defence");
+        let target = match user {
+            Some(user) => Target::new("user", user.id.clone()),
+            None => Target::new("account", self.audit.pseudonym(username)?),
+        };
+        let pair = self.pair_key(username, context.ip)?;
+        let account = self.account_key(username)?;
+        for (key, threshold, scope) in [
+            (pair, self.settings.lockout_threshold, "address"),
+            (account, self.settings.account_lockout_threshold, "account"),
+        ] {
+            if let Some(seconds) = self.count_failure(&key, threshold).await? {
+                let event = self
+                    .audit
+                    .event(EventType::UserLock, &defence)
+                    .target(target.clone())
+                    .detail("reason", "brute_force")
+                    .detail("scope", scope)
+                    .detail("seconds", seconds);
+                self.audit.record(&event).await?;
+            }
+        }
+        if let Some(ip) = context.ip
+            && let Some(seconds) =
+                self.count_failure(&self.address_key(ip)?, self.settings.ip_lockout_threshold).await?
+        {
+            let event = self
+                .audit
+                .event(EventType::AttackSuspected, context)
+                .detail("reason", "failed logins from one address")
+                .detail("locked_seconds", seconds);
+            self.audit.record(&event).await?;
+        }
+        Ok(())
+    }
+
     async fn login_failed(
         &self,
         username: &str,
@@ -586,34 +661,7 @@ impl Identity {
             event = event.detail("user_id", user.id.clone());
         }
         self.audit.record(&event).await?;
-        let defence = AuditContext::service("brute-force-defence");
-        if let Some(seconds) = self.count_failure(&account_key(username), self.settings.lockout_threshold).await? {
-            let target = match user {
-                Some(user) => Target::new("user", user.id.clone()),
-                None => Target::new("account", self.audit.pseudonym(username)?),
-            };
-            let event = self
-                .audit
-                .event(EventType::UserLock, &defence)
-                .target(target)
-                .detail("reason", "brute_force")
-                .detail("seconds", seconds);
-            self.audit.record(&event).await?;
-            if let Some(user) = user {
-                // A brute-force lock ends the account's existing sessions too.
-                self.revoke_all_sessions(&user.id, "brute_force_lockout", &defence).await?;
-            }
-        }
-        if let Some(ip) = context.ip
-            && let Some(seconds) = self.count_failure(&format!("ip:{ip}"), self.settings.ip_lockout_threshold).await?
-        {
-            let event = self
-                .audit
-                .event(EventType::AttackSuspected, context)
-                .detail("reason", "failed logins from one address")
-                .detail("locked_seconds", seconds);
-            self.audit.record(&event).await?;
-        }
+        self.count_login_failure(username, user, context).await?;
         Ok(CoreError::LoginFailed)
     }
 
@@ -626,9 +674,9 @@ impl Identity {
         context: &AuditContext,
     ) -> Result<LoginOutcome, CoreError> {
         let name = username.trim().to_lowercase();
-        let mut throttle_keys = vec![account_key(&name)];
+        let mut throttle_keys = vec![self.pair_key(&name, context.ip)?, self.account_key(&name)?];
         if let Some(ip) = context.ip {
-            throttle_keys.push(format!("ip:{ip}"));
+            throttle_keys.push(self.address_key(ip)?);
         }
         if let Err(error) = self.check_throttle(&throttle_keys).await {
             let event = self
@@ -657,7 +705,9 @@ impl Identity {
             let reason = if user.disabled { "disabled" } else { "locked" };
             return Err(self.login_failed(&name, Some(&user), reason, context).await?);
         }
-        self.store.clear_failures(&account_key(&name)).await?;
+        // Only this address's failures are forgiven: failures from elsewhere
+        // still count towards the lock for everyone.
+        self.store.clear_failures(&self.pair_key(&name, context.ip)?).await?;
         let as_user = AuditContext { actor: user_actor(&user), ..context.clone() };
         if rehash {
             // An old-parameter or imported bcrypt hash becomes Argon2id with today's parameters.
@@ -717,7 +767,7 @@ impl Identity {
             let event =
                 self.user_event(EventType::MfaFailure, &user, &as_user).failed(Outcome::Failure, "invalid_code");
             self.audit.record(&event).await?;
-            self.count_failure(&account_key(&user.username), self.settings.lockout_threshold).await?;
+            self.count_login_failure(&user.username, Some(&user), context).await?;
             return Err(CoreError::LoginFailed);
         }
         self.start_session(&user, Some(self.now()), &as_user).await
@@ -800,11 +850,13 @@ impl Identity {
     }
 
     async fn access_token(&self, user: &UserRecord, session: &SessionRecord) -> Result<OneTimeSecret, CoreError> {
-        let key = self.keyring.use_key(KeyPurpose::JwtSigning, JWT_SIGNING_KEY).await?;
+        let generation = self.signer_generation().await?;
+        let key = self.keyring.use_key(KeyPurpose::JwtSigning, &signer::key_name(generation)).await?;
         let version = key.info().latest_version;
         let now = self.now();
         let mut claims = Map::new();
         claims.insert("iss".into(), self.settings.issuer.clone().into());
+        claims.insert("aud".into(), self.settings.audience.clone().into());
         claims.insert("sub".into(), user.id.clone().into());
         claims.insert("preferred_username".into(), user.username.clone().into());
         claims.insert("sid".into(), session.id.clone().into());
@@ -816,7 +868,7 @@ impl Identity {
         if let Some(mfa_at) = session.mfa_at {
             claims.insert("mfa_time".into(), mfa_at.into());
         }
-        let input = jwt_signing_input(&kid(version), &claims);
+        let input = jwt_signing_input(&signer::kid(generation, version), &claims);
         let (signed_with, signature) = key.sign(input.as_bytes()).await?;
         debug_assert_eq!(signed_with, version);
         Ok(OneTimeSecret::new(jwt_assemble(&input, &signature)))
@@ -884,20 +936,51 @@ impl Identity {
         if alive { Ok((session, user, access)) } else { Err(CoreError::Unauthenticated) }
     }
 
-    /// The public key of version `version` of the JWT signer (cached a minute).
-    async fn jwt_public_key(&self, version: u32) -> Result<[u8; 32], CoreError> {
-        if let Some((key, at)) = self.public_keys.lock().unwrap_or_else(|p| p.into_inner()).get(&version)
-            && at.elapsed() < PUBLIC_KEY_CACHE
-        {
-            return Ok(*key);
+    /// The generation of the signer new tokens are signed by: the first
+    /// that is neither compromised nor destroyed, created on first use (see
+    /// [`signer`]).
+    async fn signer_generation(&self) -> Result<u32, CoreError> {
+        for generation in 1..=signer::MAX_GENERATIONS {
+            let name = signer::key_name(generation);
+            match self.keyring.use_key(KeyPurpose::JwtSigning, &name).await {
+                Ok(key) if matches!(key.info().state, KeyState::Compromised | KeyState::Destroyed) => continue,
+                Ok(_) => return Ok(generation),
+                Err(CoreError::KeyNotFound(_)) => {
+                    let context = AuditContext::service("identity");
+                    self.keyring.ensure(&name, jwt_key_spec(), &context).await?;
+                    return Ok(generation);
+                }
+                Err(error) => return Err(error),
+            }
         }
-        let key = self.keyring.use_key(KeyPurpose::JwtSigning, JWT_SIGNING_KEY).await?;
-        // A compromised signer's tokens could be forged: none of them is accepted.
+        Err(CoreError::InvalidKeyChange("every generation of the JWT signing key is compromised".into()))
+    }
+
+    /// The public key of version `version` of generation `generation` of the
+    /// JWT signer. The key's state is read on every call (from the keyring's
+    /// metadata cache, which follows changes): a compromised signer's tokens
+    /// could be forged, so none of them is accepted from the moment it is
+    /// marked. Only the derived public key is remembered.
+    async fn jwt_public_key(&self, generation: u32, version: u32) -> Result<[u8; 32], CoreError> {
+        let key = match self.keyring.use_key(KeyPurpose::JwtSigning, &signer::key_name(generation)).await {
+            Ok(key) => key,
+            Err(CoreError::KeyNotFound(_)) => return Err(CoreError::Unauthenticated),
+            Err(error) => return Err(error),
+        };
         if !matches!(key.info().state, KeyState::Active | KeyState::DecryptOnly) {
             return Err(CoreError::Unauthenticated);
         }
+        if let Some((public, at)) =
+            self.public_keys.lock().unwrap_or_else(|p| p.into_inner()).get(&(generation, version))
+            && at.elapsed() < PUBLIC_KEY_CACHE
+        {
+            return Ok(*public);
+        }
         let public = key.public_key(version).await.map_err(|_| CoreError::Unauthenticated)?;
-        self.public_keys.lock().unwrap_or_else(|p| p.into_inner()).insert(version, (public, Instant::now()));
+        self.public_keys
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert((generation, version), (public, Instant::now()));
         Ok(public)
     }
 
@@ -906,8 +989,8 @@ impl Identity {
     /// the session to its address or user agent when configured.
     pub async fn authenticate(&self, token: &str, context: &AuditContext) -> Result<UserPrincipal, CoreError> {
         let parsed = strongroom_crypto::ParsedJwt::parse(token).map_err(|_| CoreError::Unauthenticated)?;
-        let version = parsed.kid.strip_prefix("jwt-").and_then(|v| v.parse().ok()).ok_or(CoreError::Unauthenticated)?;
-        if !parsed.verify(&self.jwt_public_key(version).await?) {
+        let (generation, version) = signer::parse_kid(&parsed.kid).ok_or(CoreError::Unauthenticated)?;
+        if !parsed.verify(&self.jwt_public_key(generation, version).await?) {
             return Err(CoreError::Unauthenticated);
         }
         let claims = &parsed.claims;
@@ -917,7 +1000,14 @@ impl Identity {
         let timely = number("exp").is_some_and(|exp| now < exp)
             && number("nbf").is_some_and(|nbf| nbf <= now + CLOCK_SKEW_SECONDS)
             && number("iat").is_some_and(|iat| iat <= now + CLOCK_SKEW_SECONDS);
-        if !timely || text("iss") != Some(self.settings.issuer.as_str()) {
+        // RFC 7519: `aud` is one string or an array of them; ours must be among them.
+        let audience = self.settings.audience.as_str();
+        let for_us = match claims.get("aud") {
+            Some(Value::String(aud)) => aud == audience,
+            Some(Value::Array(auds)) => auds.iter().any(|aud| aud.as_str() == Some(audience)),
+            _ => false,
+        };
+        if !timely || !for_us || text("iss") != Some(self.settings.issuer.as_str()) {
             return Err(CoreError::Unauthenticated);
         }
         let (session_id, subject) = (text("sid").ok_or(CoreError::Unauthenticated)?, text("sub"));
@@ -971,13 +1061,16 @@ impl Identity {
         Ok(())
     }
 
-    /// The JWKS: every version of the signer that may have live tokens.
+    /// The JWKS: every version of the serving signer that may have live
+    /// tokens. Earlier generations are compromised or destroyed, so none of
+    /// their keys is published (verifiers elsewhere must drop them too).
     pub async fn jwks(&self) -> Result<Vec<(String, [u8; 32])>, CoreError> {
-        let key = self.keyring.use_key(KeyPurpose::JwtSigning, JWT_SIGNING_KEY).await?;
+        let generation = self.signer_generation().await?;
+        let key = self.keyring.use_key(KeyPurpose::JwtSigning, &signer::key_name(generation)).await?;
         let info = key.info().clone();
         let mut keys = Vec::new();
         for version in (info.min_decryption_version..=info.latest_version).rev() {
-            keys.push((kid(version), key.public_key(version).await?));
+            keys.push((signer::kid(generation, version), key.public_key(version).await?));
         }
         Ok(keys)
     }
@@ -1139,12 +1232,6 @@ impl Identity {
     }
 }
 
-/// The throttling key of an account (by normalised name, whether or not it
-/// exists, so locking tells nothing about existence).
-fn account_key(username: &str) -> String {
-    format!("account:{}", username.trim().to_lowercase())
-}
-
 /// The audit actor of a user.
 pub fn user_actor(user: &UserRecord) -> Actor {
     Actor {
@@ -1159,9 +1246,14 @@ fn totp_context(user_id: &str) -> AssociatedData {
     AssociatedData::new().with("purpose", b"totp-seed").with("user", user_id.as_bytes())
 }
 
-/// The JWT `kid` of a signer version.
-fn kid(version: u32) -> String {
-    format!("jwt-{version}")
+/// The keyring spec of every generation of the JWT signer.
+fn jwt_key_spec() -> KeySpec {
+    KeySpec {
+        purpose: KeyPurpose::JwtSigning,
+        algorithm: None,
+        rotation_period_seconds: Some(JWT_ROTATION_SECONDS),
+        deletion_allowed: false,
+    }
 }
 
 fn urlencode(text: &str) -> String {

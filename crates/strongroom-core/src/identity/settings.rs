@@ -28,8 +28,13 @@ pub struct IdentitySettings {
     pub bind_session_to_user_agent: bool,
     /// Roles whose users must have a second factor.
     pub mfa_required_roles: Vec<Role>,
-    /// Failures of one account within the window before it locks.
+    /// Failures of one account from one client address within the window
+    /// before that pair locks (others, and the owner elsewhere, still log in).
     pub lockout_threshold: u64,
+    /// Failures of one account from all addresses within the window before
+    /// it locks for everyone: much higher than `lockout_threshold`, so that
+    /// an outsider cannot lock a user out without many addresses.
+    pub account_lockout_threshold: u64,
     /// Failures of one address within the window before it locks.
     pub ip_lockout_threshold: u64,
     /// The window failures are counted in, seconds.
@@ -44,6 +49,8 @@ pub struct IdentitySettings {
     pub reset_token_seconds: i64,
     /// The `iss` claim of access tokens.
     pub issuer: String,
+    /// The `aud` claim of access tokens, required when they are presented.
+    pub audience: String,
 }
 
 impl Default for IdentitySettings {
@@ -60,6 +67,7 @@ impl Default for IdentitySettings {
             bind_session_to_user_agent: false,
             mfa_required_roles: Vec::new(),
             lockout_threshold: 5,
+            account_lockout_threshold: 100,
             ip_lockout_threshold: 50,
             lockout_window_seconds: 900,
             lockout_base_seconds: 30,
@@ -67,6 +75,7 @@ impl Default for IdentitySettings {
             mfa_token_seconds: 300,
             reset_token_seconds: 3600,
             issuer: "strongroom".into(),
+            audience: "strongroom".into(),
         }
     }
 }

@@ -214,3 +214,59 @@ async fn admins_manage_users_and_roles_with_justification_and_readers_cannot() {
     assert_eq!(event["justification"], why, "{events}");
     assert_eq!(event["details"]["previous_roles"], json!(["reader"]));
 }
+
+fn kid_of(token: &str) -> String {
+    use base64::Engine;
+    let header = token.split('.').next().unwrap();
+    let header: Value =
+        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(header).unwrap()).unwrap();
+    header["kid"].as_str().unwrap().to_owned()
+}
+
+async fn jwks_kids(server: &TestServer) -> Vec<String> {
+    let (_, jwks) = call(server, "GET", "/.well-known/jwks.json", None, None).await;
+    jwks["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap().to_owned()).collect()
+}
+
+#[tokio::test]
+async fn a_compromised_jwt_signing_key_is_refused_at_once_and_logins_go_on_with_a_fresh_one() {
+    let server = server().start();
+    init_admin(&server);
+    let (_, first) = login(&server, "admin", PASSWORD).await;
+    let old_token = first["access_token"].as_str().unwrap().to_owned();
+    let old_kid = kid_of(&old_token);
+    assert_eq!(call(&server, "GET", "/v1/users/me", Some(&old_token), None).await.0, 200);
+    assert!(jwks_kids(&server).await.contains(&old_kid));
+
+    let change = json!({"state": "compromised", "justification": "the signing key leaked in a heap dump"});
+    let (status, changed) =
+        call(&server, "POST", "/v1/keys/system.jwt-signing/state", Some(&old_token), Some(change)).await;
+    assert_eq!(status, 200, "{changed}");
+    // At once: no cached public key outlives the compromise.
+    let (status, refused) = call(&server, "GET", "/v1/users/me", Some(&old_token), None).await;
+    assert_eq!(status, 401, "{refused}");
+    assert!(!jwks_kids(&server).await.contains(&old_kid), "the compromised key leaves the JWKS");
+
+    let (status, next) = login(&server, "admin", PASSWORD).await;
+    assert_eq!(status, 200, "logins go on without an outage: {next}");
+    let new_token = next["access_token"].as_str().unwrap();
+    let new_kid = kid_of(new_token);
+    assert_ne!(new_kid, old_kid);
+    assert_eq!(jwks_kids(&server).await, vec![new_kid]);
+    assert_eq!(call(&server, "GET", "/v1/users/me", Some(new_token), None).await.0, 200);
+}
+
+#[tokio::test]
+async fn access_tokens_carry_an_audience_and_the_access_token_type() {
+    use base64::Engine;
+    let server = server().env("STRONGROOM_IDENTITY_AUDIENCE", "case-files").start();
+    init_admin(&server);
+    let (_, answer) = login(&server, "admin", PASSWORD).await;
+    let token = answer["access_token"].as_str().unwrap();
+    let part = |n: usize| -> Value {
+        let encoded = token.split('.').nth(n).unwrap();
+        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(encoded).unwrap()).unwrap()
+    };
+    assert_eq!(part(0)["typ"], "at+jwt", "RFC 9068");
+    assert_eq!(part(1)["aud"], "case-files");
+}
