@@ -186,7 +186,9 @@ impl AwsKmsRoot {
 
     /// The signed request for `operation` with a JSON `body`.
     async fn request(&self, operation: &str, body: Vec<u8>) -> anyhow::Result<HttpRequest> {
-        let credential = self.credentials.get_credential().await.context("aws-kms root key: no AWS credentials")?;
+        let credential = self.credentials.get_credential().await.context(
+            "aws-kms root key: no AWS credentials (docs/configuration.md, \"AWS credentials\", lists the sources)",
+        )?;
         let mut request = HttpRequest::new(body.into());
         *request.method_mut() = Method::POST;
         *request.uri_mut() = self.endpoint.as_str().parse().context("aws-kms root key: endpoint")?;
