@@ -13,10 +13,11 @@
 //! CloudTrail, and key policies can require it, so a wrapped key copied into
 //! another installation's database does not open there.
 //!
-//! The unwrapped key is never parsed into a `serde_json::Value` or another
+//! The keyring key is never parsed into a `serde_json::Value` or another
 //! ordinary buffer of ours: the `Decrypt` answer is held in a zeroizing
-//! buffer and its `Plaintext` field is base64-decoded straight into another.
-//! (Buffers inside the HTTP and TLS stack are beyond our reach.)
+//! buffer and its `Plaintext` field is base64-decoded straight into another;
+//! the `Encrypt` body is zeroizing too. (Buffers inside the HTTP and TLS
+//! stack are beyond our reach.)
 //!
 //! This module must not reach into the rest of the binary: it moves, with
 //! `aws_credentials.rs`, into a crate of AWS adapters.
@@ -26,6 +27,7 @@ use std::collections::BTreeMap;
 use anyhow::{Context, bail};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use bytes::Bytes;
 use object_store::ClientOptions;
 use object_store::aws::{AwsAuthorizer, AwsCredentialProvider};
 use object_store::client::{HttpClient, HttpConnector, HttpRequest, ReqwestConnector};
@@ -185,7 +187,7 @@ impl AwsKmsRoot {
     }
 
     /// The signed request for `operation` with a JSON `body`.
-    async fn request(&self, operation: &str, body: Vec<u8>) -> anyhow::Result<HttpRequest> {
+    async fn request(&self, operation: &str, body: Bytes) -> anyhow::Result<HttpRequest> {
         let credential = self.credentials.get_credential().await.context(
             "aws-kms root key: no AWS credentials (docs/configuration.md, \"AWS credentials\", lists the sources)",
         )?;
@@ -203,7 +205,12 @@ impl AwsKmsRoot {
     }
 
     async fn call<T: DeserializeOwned>(&self, operation: &str, body: &impl Serialize) -> anyhow::Result<T> {
-        let request = self.request(operation, serde_json::to_vec(body)?).await?;
+        // Encrypt bodies carry the keyring key: written into room enough that
+        // the buffer never grows (leaving copies behind), and wiped when the
+        // HTTP client drops the body it sent.
+        let mut json = Zeroizing::new(Vec::with_capacity(4096));
+        serde_json::to_writer(&mut *json, body)?;
+        let request = self.request(operation, Bytes::from_owner(json)).await?;
         let response = self
             .http
             .execute(request)
@@ -332,7 +339,7 @@ mod tests {
             let env = static_keys(&vectors, case["session_token"].as_str());
             let kms =
                 AwsKmsRoot::new(Some(field("endpoint")), region, "alias/strongroom", env, client_options()).unwrap();
-            let request = kms.request("Encrypt", field("body").as_bytes().to_vec()).await.unwrap();
+            let request = kms.request("Encrypt", Bytes::from(field("body").to_owned())).await.unwrap();
             let amz_date = request.headers()["x-amz-date"].to_str().unwrap();
             let redated = canonical.replace(&format!("x-amz-date:{time}\n"), &format!("x-amz-date:{amz_date}\n"));
             assert!(canonical.contains(&format!("x-amz-date:{time}\n")), "{name}: the date line");
