@@ -17,13 +17,12 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
-use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::aws::{AmazonS3, AmazonS3Builder, AwsCredentialProvider};
 use object_store::path::Path;
 use object_store::{ClientOptions, GetOptions, GetRange, ObjectStore, ObjectStoreExt, RetryConfig, WriteMultipart};
 use strongroom_core::StoreError;
 use strongroom_core::records::{BlobReader, BlobStorage, BlobUpload};
 use tokio::io::{AsyncRead, ReadBuf};
-use zeroize::Zeroizing;
 
 use crate::check_name;
 
@@ -45,12 +44,9 @@ pub struct S3Settings {
     pub region: String,
     /// Prepended to every object name (`strongroom/`), may be empty.
     pub prefix: String,
-    /// Access key id.
-    pub access_key_id: String,
-    /// Secret access key.
-    pub secret_access_key: Zeroizing<String>,
-    /// A session token, for temporary credentials.
-    pub session_token: Option<Zeroizing<String>>,
+    /// Where credentials come from: static keys, web identity, a container
+    /// or instance role (the binary builds the standard AWS chain).
+    pub credentials: AwsCredentialProvider,
 }
 
 impl std::fmt::Debug for S3Settings {
@@ -91,13 +87,12 @@ impl S3Blobs {
                 format!("blobs.s3_endpoint {endpoint:?} needs http:// or https://").into(),
             ));
         }
-        let mut builder = AmazonS3Builder::new()
+        let builder = AmazonS3Builder::new()
             .with_endpoint(endpoint)
             .with_virtual_hosted_style_request(false)
             .with_bucket_name(&settings.bucket)
             .with_region(&settings.region)
-            .with_access_key_id(&settings.access_key_id)
-            .with_secret_access_key(settings.secret_access_key.as_str())
+            .with_credentials(settings.credentials)
             // A store that is down answers within a minute, not the default three.
             .with_retry(RetryConfig { max_retries: 3, retry_timeout: Duration::from_secs(60), ..Default::default() })
             // allow_http lives in the client options: set it there, or they reset it.
@@ -106,9 +101,6 @@ impl S3Blobs {
                     .with_allow_http(endpoint.starts_with("http://"))
                     .with_connect_timeout(Duration::from_secs(10)),
             );
-        if let Some(token) = &settings.session_token {
-            builder = builder.with_token(token.as_str());
-        }
         let store = builder.build().map_err(backend)?;
         Ok(Self { store: Arc::new(store), bucket: settings.bucket, prefix: settings.prefix })
     }

@@ -255,7 +255,8 @@ pub struct RootKeyConfig {
     /// For `transit`: the name of the transit key that wraps Strongroom's keyring key.
     pub transit_key: Option<String>,
     /// For `aws-kms`: the key id or ARN (or `alias/…`). Credentials come from
-    /// the standard AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN.
+    /// the standard AWS chain: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY /
+    /// AWS_SESSION_TOKEN, web identity (IRSA), ECS/EKS container or EC2 instance roles.
     pub aws_kms_key_id: Option<String>,
     /// For `aws-kms`: the region, e.g. `eu-central-1`.
     pub aws_kms_region: Option<String>,
@@ -554,8 +555,8 @@ pub struct BlobsConfig {
     /// The directory of the `disk` backend; `<data_dir>/blobs` when unset.
     pub dir: Option<PathBuf>,
     /// The S3-compatible endpoint, e.g. `https://s3.eu-west-1.amazonaws.com`
-    /// or `http://127.0.0.1:9000`. Credentials come from `AWS_ACCESS_KEY_ID`
-    /// and `AWS_SECRET_ACCESS_KEY` (and `AWS_SESSION_TOKEN`).
+    /// or `http://127.0.0.1:9000`. Credentials come from the standard AWS
+    /// chain, as for `root_key.aws_kms_key_id`.
     pub s3_endpoint: Option<String>,
     /// The bucket (it must exist).
     pub s3_bucket: Option<String>,

@@ -56,6 +56,10 @@ pub mod settings {
     pub const ROOT_KEY_CHECK: &str = "root_key.check";
     /// The keyring key, wrapped by an external root-key provider (transit, KMS).
     pub const ROOT_KEY_WRAPPED_KEYRING_KEY: &str = "root_key.wrapped_keyring_key";
+    /// The keyring key wrapped by AWS KMS under the installation's encryption
+    /// context. Installations from before contexts keep theirs, without, in
+    /// `ROOT_KEY_WRAPPED_KEYRING_KEY`, and gain this one on their next start.
+    pub const ROOT_KEY_WRAPPED_KEYRING_KEY_WITH_CONTEXT: &str = "root_key.wrapped_keyring_key.with_context";
     /// Salt of the passphrase root-key provider (not secret).
     pub const ROOT_KEY_PASSPHRASE_SALT: &str = "root_key.passphrase_salt";
 }

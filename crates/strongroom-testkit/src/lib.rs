@@ -8,7 +8,8 @@
 //!   free port, with its own data dir, and stops it when dropped.
 //! - [`run_cli`] runs any other subcommand and captures its output.
 //! - [`OpenBao`] runs a real OpenBao dev server with transit mounted;
-//!   [`Moto`] a local AWS KMS API (moto in server mode); [`SoftHsm`] a
+//!   [`Moto`] local AWS KMS, STS and IAM APIs (moto in server mode, over
+//!   HTTP or HTTPS, checking signatures on request); [`SoftHsm`] a
 //!   SoftHSM2 token with an AES key (PKCS#11).
 //!
 //! Every test makes its own data; nothing here is shared between tests, so

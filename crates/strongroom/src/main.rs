@@ -8,6 +8,7 @@
 mod apikeys;
 mod audit_cli;
 mod audit_outputs;
+mod aws_credentials;
 mod aws_kms_root;
 mod data_dir;
 mod doctor;

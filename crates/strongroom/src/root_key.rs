@@ -10,6 +10,9 @@
 //!
 //! `transit`: a Vault/OpenBao transit key wraps a random keyring key kept in
 //! the database (see `transit_root.rs`).
+//!
+//! `aws-kms`: the same with an AWS KMS key, bound to the installation by a
+//! KMS encryption context (see `aws_kms_root.rs`).
 
 use std::fs::OpenOptions;
 use std::io::{ErrorKind, Write};
@@ -23,7 +26,7 @@ use strongroom_core::{Store, settings};
 use strongroom_crypto::{Kek, LocalKek, PassphraseKek, PassphraseParams, SecretKey, random_bytes};
 use zeroize::Zeroizing;
 
-use crate::aws_kms_root::AwsKmsRoot;
+use crate::aws_kms_root::{AwsKmsRoot, EncryptionContext};
 use crate::pkcs11_root::Pkcs11Root;
 use crate::transit_root::TransitRoot;
 
@@ -62,12 +65,7 @@ pub async fn load(config: &Config, store: &dyn Store, create: bool) -> anyhow::R
         }
         RootKeyProvider::AwsKms => {
             let kms = AwsKmsRoot::from_config(config)?;
-            let wrapped = wrapped_keyring_key(store, create, "aws-kms", || async {
-                let keyring_key = Zeroizing::new(random_bytes::<32>()?);
-                kms.wrap(keyring_key.as_ref()).await
-            })
-            .await?;
-            let keyring_key = kms.unwrap(&wrapped).await?;
+            let keyring_key = aws_kms_keyring_key(&kms, store, create).await?;
             Ok(Arc::new(LocalKek::named("aws-kms", SecretKey::from_slice(&keyring_key)?)))
         }
         RootKeyProvider::Pkcs11 => {
@@ -106,6 +104,47 @@ where
             "the database has no keyring key wrapped by {provider}: it was initialised with another root-key provider"
         ),
     }
+}
+
+/// The keyring key wrapped by AWS KMS under the installation's encryption
+/// context (`docs/keys.md`). A key wrapped before contexts were sent is
+/// unwrapped without one and, when `create`, wrapped again with it and
+/// stored beside the old one, which is read no more once the new one exists.
+async fn aws_kms_keyring_key(kms: &AwsKmsRoot, store: &dyn Store, create: bool) -> anyhow::Result<Zeroizing<Vec<u8>>> {
+    let installation = if create {
+        let fresh: String = random_bytes::<8>()?.iter().map(|b| format!("{b:02x}")).collect();
+        Some(store.setting_or_insert(settings::INSTALLATION_ID, fresh.as_bytes()).await?)
+    } else {
+        store.setting(settings::INSTALLATION_ID).await?
+    };
+    let context = installation
+        .map(|id| String::from_utf8(id).context("the stored installation id is not text"))
+        .transpose()?
+        .map(|id| EncryptionContext::root_key(&id));
+    if let Some(wrapped) = store.setting(settings::ROOT_KEY_WRAPPED_KEYRING_KEY_WITH_CONTEXT).await? {
+        let context = context.context("the database has a context-bound KMS key but no installation id")?;
+        return kms.unwrap(&wrapped, Some(&context)).await;
+    }
+    let legacy = store.setting(settings::ROOT_KEY_WRAPPED_KEYRING_KEY).await?;
+    let (keyring_key, context) = match (legacy, context) {
+        (Some(legacy), context) => {
+            let keyring_key = kms.unwrap(&legacy, None).await?;
+            let Some(context) = context.filter(|_| create) else { return Ok(keyring_key) };
+            tracing::info!("wrapping the keyring key again under this installation's KMS encryption context");
+            (keyring_key, context)
+        }
+        (None, Some(context)) if create => {
+            let fresh = Zeroizing::new(random_bytes::<32>()?);
+            (Zeroizing::new(fresh.to_vec()), context)
+        }
+        (None, _) => bail!(
+            "the database has no keyring key wrapped by aws-kms: it was initialised with another root-key provider"
+        ),
+    };
+    let wrapped = kms.wrap(&keyring_key, &context).await?;
+    // Another instance may have stored its own first: that one wins, as in `wrapped_keyring_key`.
+    let stored = store.setting_or_insert(settings::ROOT_KEY_WRAPPED_KEYRING_KEY_WITH_CONTEXT, &wrapped).await?;
+    if stored == wrapped { Ok(keyring_key) } else { kms.unwrap(&stored, Some(&context)).await }
 }
 
 /// Reads the local key file, creating it if `create` and it is missing.

@@ -269,11 +269,11 @@ fn blob_storage(config: &Config) -> anyhow::Result<Arc<dyn strongroom_core::reco
                 bucket: blobs.s3_bucket.clone().context("blobs.s3_bucket is not set")?,
                 region: blobs.s3_region.clone(),
                 prefix: blobs.s3_prefix.clone(),
-                access_key_id: std::env::var("AWS_ACCESS_KEY_ID").context("AWS_ACCESS_KEY_ID is not set")?,
-                secret_access_key: zeroize::Zeroizing::new(
-                    std::env::var("AWS_SECRET_ACCESS_KEY").context("AWS_SECRET_ACCESS_KEY is not set")?,
-                ),
-                session_token: std::env::var("AWS_SESSION_TOKEN").ok().map(zeroize::Zeroizing::new),
+                credentials: crate::aws_credentials::chain(
+                    std::env::vars(),
+                    &blobs.s3_region,
+                    crate::aws_credentials::client_options(),
+                )?,
             };
             Ok(Arc::new(strongroom_blobs::S3Blobs::new(settings)?))
         }

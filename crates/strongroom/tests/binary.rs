@@ -632,6 +632,78 @@ async fn aws_kms_root_key_on_moto_survives_restart_and_another_kms_key_is_refuse
     assert!(refused.stderr.contains("aws-kms root key: Decrypt"), "{}", refused.stderr);
 }
 
+/// An installation from before KMS encryption contexts holds its keyring key
+/// wrapped without one. It must still start, and from then on hold a copy
+/// bound to its installation id that does not open without that context.
+#[tokio::test]
+async fn aws_kms_keyring_key_wrapped_without_a_context_is_bound_to_the_installation_on_next_start() {
+    use sqlx::Connection;
+    use strongroom_testkit::Moto;
+    let Some(kms) = Moto::start().await else { return };
+    let key_id = kms.create_key().await;
+    let with_kms = |builder: strongroom_testkit::ServerBuilder| {
+        builder
+            .env("STRONGROOM_ROOT_KEY_PROVIDER", "aws-kms")
+            .env("STRONGROOM_ROOT_KEY_AWS_KMS_KEY_ID", &key_id)
+            .env("STRONGROOM_ROOT_KEY_AWS_KMS_REGION", "us-east-1")
+            .env("STRONGROOM_ROOT_KEY_AWS_KMS_ENDPOINT", kms.endpoint())
+            .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+            .env("AWS_SECRET_ACCESS_KEY", "a-test-secret")
+    };
+    let mut first = with_kms(server()).start();
+    let token = issue_api_key_with(&first, with_kms, &["transit:use", "transit:manage"]);
+    let client = reqwest::Client::new();
+    transit(&client, &first, &token, "keys/k", serde_json::json!({})).await;
+    let (_, encrypted) = transit(&client, &first, &token, "encrypt/k", serde_json::json!({"plaintext": "eQ=="})).await;
+    let ciphertext = encrypted["data"]["ciphertext"].as_str().unwrap().to_owned();
+    let kept = tempfile::tempdir().unwrap();
+    let data_dir = kept.path().join("data");
+    let original = first.data_dir().to_owned();
+    assert!(first.terminate().success());
+    std::fs::rename(&original, &data_dir).unwrap();
+
+    // Turn the database into one the previous release wrote: no context.
+    let url = format!("sqlite://{}", data_dir.join("strongroom.db").display());
+    let mut db = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    let setting =
+        |name: &'static str| sqlx::query_scalar::<_, Vec<u8>>("SELECT value FROM settings WHERE name = ?").bind(name);
+    let installation = String::from_utf8(setting("installation_id").fetch_one(&mut db).await.unwrap()).unwrap();
+    let bound = setting("root_key.wrapped_keyring_key.with_context").fetch_one(&mut db).await.unwrap();
+    let context = serde_json::json!({"strongroom:installation": installation, "strongroom:purpose": "root-key"});
+    let blob = |bytes: &[u8]| base64::Engine::encode(&base64::engine::general_purpose::STANDARD, bytes);
+    let (status, opened) =
+        kms.kms("Decrypt", serde_json::json!({"CiphertextBlob": blob(&bound), "EncryptionContext": context})).await;
+    assert_eq!(status, 200, "the stored key is bound to {context}: {opened}");
+    let (status, _) = kms.kms("Decrypt", serde_json::json!({"CiphertextBlob": blob(&bound)})).await;
+    assert_eq!(status, 400, "the stored key does not open without its context");
+    let (_, legacy) = kms.kms("Encrypt", serde_json::json!({"KeyId": key_id, "Plaintext": opened["Plaintext"]})).await;
+    let legacy =
+        base64::Engine::decode(&base64::engine::general_purpose::STANDARD, legacy["CiphertextBlob"].as_str().unwrap())
+            .unwrap();
+    sqlx::query("DELETE FROM settings WHERE name = 'root_key.wrapped_keyring_key.with_context'")
+        .execute(&mut db)
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO settings (name, value) VALUES ('root_key.wrapped_keyring_key', ?)")
+        .bind(&legacy)
+        .execute(&mut db)
+        .await
+        .unwrap();
+    db.close().await.unwrap();
+
+    let mut again = with_kms(server().data_dir(&data_dir)).start();
+    let (status, decrypted) =
+        transit(&client, &again, &token, "decrypt/k", serde_json::json!({"ciphertext": ciphertext})).await;
+    assert_eq!((status, decrypted["data"]["plaintext"].as_str()), (200, Some("eQ==")), "{decrypted}");
+    assert!(again.terminate().success());
+    assert!(again.logs().contains("encryption context"), "{}", again.logs());
+    let mut db = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    let rebound = setting("root_key.wrapped_keyring_key.with_context").fetch_one(&mut db).await.unwrap();
+    let (status, _) =
+        kms.kms("Decrypt", serde_json::json!({"CiphertextBlob": blob(&rebound), "EncryptionContext": context})).await;
+    assert_eq!(status, 200, "the key is bound to this installation again");
+}
+
 #[tokio::test]
 async fn pkcs11_root_key_on_softhsm_survives_restart_and_another_hsm_key_is_refused() {
     use strongroom_testkit::SoftHsm;
