@@ -39,8 +39,11 @@ pub enum Scope {
     KeysManage,
     /// Read the audit log: events, proofs, statistics, alerts.
     AuditRead,
-    /// Manage users, their roles, locks, sessions and resets.
+    /// Manage users: create, lock, reset, end sessions (only users whose
+    /// roles the key covers: service accounts).
     UsersManage,
+    /// Assign roles (to new users too), within what the key holds itself.
+    RolesAssign,
     /// Create, list, rotate and revoke API keys.
     ApiKeysManage,
     /// Create matters and manage their grants (an application opening a case).
@@ -51,12 +54,13 @@ pub enum Scope {
 
 impl Scope {
     /// Every scope.
-    pub const ALL: [Scope; 8] = [
+    pub const ALL: [Scope; 9] = [
         Scope::TransitUse,
         Scope::TransitManage,
         Scope::KeysManage,
         Scope::AuditRead,
         Scope::UsersManage,
+        Scope::RolesAssign,
         Scope::ApiKeysManage,
         Scope::MattersManage,
         Scope::CollectionsManage,
@@ -70,6 +74,7 @@ impl Scope {
             Self::KeysManage => "keys:manage",
             Self::AuditRead => "audit:read",
             Self::UsersManage => "users:manage",
+            Self::RolesAssign => "roles:assign",
             Self::ApiKeysManage => "api_keys:manage",
             Self::MattersManage => "matters:manage",
             Self::CollectionsManage => "collections:manage",
@@ -111,6 +116,9 @@ pub struct ApiKeyRecord {
     pub rate_limit_per_minute: Option<u32>,
     /// The user (a service account) that owns it, if any.
     pub owner_user_id: Option<String>,
+    /// Whether that owner is locked or disabled, as read with the key: a
+    /// locked user's keys are refused with the user's sessions.
+    pub owner_blocked: bool,
     /// During a rotation's grace period: the previous secret's hash, its
     /// hash-key version and the end of the grace (Unix seconds).
     pub previous_secret: Option<(Vec<u8>, u32, i64)>,
@@ -376,6 +384,7 @@ impl ApiKeys {
             allowed_cidrs,
             rate_limit_per_minute: new.rate_limit_per_minute,
             owner_user_id: new.owner_user_id.clone(),
+            owner_blocked: false,
             previous_secret: None,
         };
         let audit = self.keyring.audit();
@@ -456,7 +465,8 @@ impl ApiKeys {
         if !valid && let Some((hash, version, until)) = &record.previous_secret {
             valid = now < *until && self.keyring.verify_mac(API_KEY_HASH_KEY, *version, &input, hash).await?;
         }
-        if !valid || record.revoked_at.is_some() || record.expires_at.is_some_and(|at| now >= at) {
+        let live = record.revoked_at.is_none() && record.expires_at.is_none_or(|at| now < at) && !record.owner_blocked;
+        if !valid || !live {
             return Err(CoreError::Unauthenticated);
         }
         if !record.allowed_cidrs.is_empty() {
@@ -537,6 +547,22 @@ impl ApiKeys {
     /// One key (without secrets).
     pub async fn get(&self, id: &str) -> Result<ApiKeyRecord, CoreError> {
         self.store.api_key(id).await?.ok_or_else(|| CoreError::NotFound(format!("no API key with id {id:?}")))
+    }
+
+    /// Revokes every live key owned by user `user_id` (incident response:
+    /// everything of the user ends); returns how many.
+    pub async fn revoke_owned_by(&self, user_id: &str, context: &AuditContext) -> Result<u64, CoreError> {
+        let owned: Vec<ApiKeyRecord> = self
+            .store
+            .list_api_keys()
+            .await?
+            .into_iter()
+            .filter(|key| key.owner_user_id.as_deref() == Some(user_id) && key.revoked_at.is_none())
+            .collect();
+        for key in &owned {
+            self.revoke(&key.id, context).await?;
+        }
+        Ok(owned.len() as u64)
     }
 
     /// Revokes a key at once; `InvalidInput` if it is unknown or already revoked.

@@ -317,8 +317,12 @@ pub struct SessionList {
 /// How many sessions were revoked.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct RevokedSessions {
-    /// Count.
+    /// Sessions ended.
     pub revoked: u64,
+    /// API keys the user owned, revoked with them (incident response ends
+    /// everything of the user).
+    #[serde(default)]
+    pub revoked_api_keys: u64,
 }
 
 /// `POST /v1/api-keys`.
@@ -326,7 +330,8 @@ pub struct RevokedSessions {
 pub struct CreateApiKey {
     /// A label (1-100 characters).
     pub name: String,
-    /// Scopes: `transit:use`, `transit:manage`, `keys:manage`, `audit:read`, `users:manage`, `api_keys:manage`.
+    /// Scopes: `transit:use`, `transit:manage`, `keys:manage`, `audit:read`, `users:manage`,
+    /// `roles:assign`, `api_keys:manage`, `matters:manage`, `collections:manage`.
     pub scopes: Vec<String>,
     /// Refuse the key after this many days (1-3650).
     #[serde(default)]

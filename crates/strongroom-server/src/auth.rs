@@ -18,7 +18,7 @@ use axum::http::header::{AUTHORIZATION, USER_AGENT};
 use axum::http::request::Parts;
 use strongroom_core::audit::{Actor, ActorKind, AuditContext, EventType, Outcome, Target};
 use strongroom_core::authz::{Action, Ask, Decision, DecisionTrail, Resource, Subject};
-use strongroom_core::identity::UserPrincipal;
+use strongroom_core::identity::{Grantor, Role, UserPrincipal};
 use strongroom_core::{ApiKeyPrincipal, ApiKeys, CoreError};
 
 use crate::middleware::RequestId;
@@ -110,6 +110,15 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// What the caller holds, for granting or managing privilege: a
+    /// person's roles, or an API key's role `system`.
+    pub fn grantor(&self) -> Grantor {
+        match &self.principal {
+            Principal::User(user) => Grantor::Holding(user.roles.clone()),
+            Principal::ApiKey(_) => Grantor::Holding(vec![Role::System]),
+        }
+    }
+
     /// The user, when the caller is one.
     pub fn user(&self) -> Option<&UserPrincipal> {
         match &self.principal {

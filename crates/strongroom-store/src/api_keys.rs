@@ -16,6 +16,11 @@ const COLUMNS: &str = "id, name, scopes, secret_hash, hash_key_version, created_
                        last_used_at, use_count, allowed_cidrs, rate_limit_per_minute, owner_user_id, \
                        previous_secret_hash, previous_hash_key_version, previous_valid_until";
 
+/// What is read with a key besides its own columns: whether its owner is
+/// locked or disabled (NULL without an owner).
+const OWNER_BLOCKED: &str = "(SELECT (users.locked OR users.disabled) FROM users \
+                             WHERE users.id = api_keys.owner_user_id) AS owner_blocked";
+
 fn key_version(value: i64) -> Result<u32, StoreError> {
     u32::try_from(value).map_err(|_| StoreError::Backend("hash key version out of range".into()))
 }
@@ -57,6 +62,7 @@ macro_rules! impl_api_key_store {
                         .map_err(map)?
                         .map(|limit| u32::try_from(limit).unwrap_or(u32::MAX)),
                     owner_user_id: row.try_get("owner_user_id").map_err(map)?,
+                    owner_blocked: row.try_get::<Option<bool>, _>("owner_blocked").map_err(map)?.unwrap_or(false),
                     previous_secret: match (
                         row.try_get::<Option<Vec<u8>>, _>("previous_secret_hash").map_err(map)?,
                         row.try_get::<Option<i64>, _>("previous_hash_key_version").map_err(map)?,
@@ -100,7 +106,7 @@ macro_rules! impl_api_key_store {
             }
 
             async fn api_key(&self, id: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
-                let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM api_keys WHERE id = $1")))
+                let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS}, {OWNER_BLOCKED} FROM api_keys WHERE id = $1")))
                     .bind(id)
                     .fetch_optional(&self.pool)
                     .await
@@ -115,7 +121,7 @@ macro_rules! impl_api_key_store {
             ) -> Result<Option<(ApiKeyRecord, PrincipalAccess)>, StoreError> {
                 let access = access_columns(PrincipalKind::ApiKey, "api_keys.id", "$2");
                 let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "SELECT {COLUMNS}, {access} FROM api_keys WHERE id = $1"
+                    "SELECT {COLUMNS}, {OWNER_BLOCKED}, {access} FROM api_keys WHERE id = $1"
                 )))
                 .bind(id)
                 .bind(now)
@@ -135,7 +141,7 @@ macro_rules! impl_api_key_store {
 
             async fn list_api_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
                 let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "SELECT {COLUMNS} FROM api_keys ORDER BY created_at DESC, id"
+                    "SELECT {COLUMNS}, {OWNER_BLOCKED} FROM api_keys ORDER BY created_at DESC, id"
                 )))
                 .fetch_all(&self.pool)
                 .await

@@ -15,7 +15,8 @@ use crate::error::map;
 use crate::settings::{PostgresStore, SqliteStore};
 
 const USER_COLUMNS: &str = "u.id, u.username, u.email, u.full_name, u.roles, u.password_hash, u.disabled, u.locked, \
-                            u.totp_sealed_secret, u.totp_enabled, u.totp_last_step, u.created_at, u.updated_at";
+                            u.totp_sealed_secret, u.totp_enabled, u.totp_last_step, u.created_at, u.updated_at, \
+                            u.row_version";
 const SESSION_COLUMNS: &str = "s.id AS s_id, s.user_id AS s_user_id, s.created_at AS s_created_at, \
                                s.created_ms AS s_created_ms, \
                                s.last_seen_at AS s_last_seen_at, s.expires_at AS s_expires_at, s.ip AS s_ip, \
@@ -50,6 +51,7 @@ macro_rules! impl_identity_store {
                     totp_last_step: row.try_get("totp_last_step").map_err(map)?,
                     created_at: row.try_get("created_at").map_err(map)?,
                     updated_at: row.try_get("updated_at").map_err(map)?,
+                    row_version: row.try_get("row_version").map_err(map)?,
                 })
             }
 
@@ -132,8 +134,8 @@ macro_rules! impl_identity_store {
                 let mut tx = self.begin_write().await?;
                 let updated = sqlx::query(
                     "UPDATE users SET email = $1, full_name = $2, roles = $3, password_hash = $4, disabled = $5, \
-                     locked = $6, totp_sealed_secret = $7, totp_enabled = $8, totp_last_step = $9, updated_at = $10 \
-                     WHERE id = $11",
+                     locked = $6, totp_sealed_secret = $7, totp_enabled = $8, totp_last_step = $9, updated_at = $10, \
+                     row_version = row_version + 1 WHERE id = $11 AND row_version = $12",
                 )
                 .bind(&user.email)
                 .bind(&user.full_name)
@@ -146,6 +148,26 @@ macro_rules! impl_identity_store {
                 .bind(user.totp_last_step)
                 .bind(user.updated_at)
                 .bind(&user.id)
+                .bind(user.row_version)
+                .execute(&mut *tx)
+                .await
+                .map_err(map)?;
+                Self::commit_audited(tx, updated.rows_affected() == 1, audit).await
+            }
+
+            async fn advance_totp_step(
+                &self,
+                user_id: &str,
+                step: i64,
+                audit: &[AuditRecord],
+            ) -> Result<bool, StoreError> {
+                let mut tx = self.begin_write().await?;
+                let updated = sqlx::query(
+                    "UPDATE users SET totp_last_step = $1, row_version = row_version + 1 \
+                     WHERE id = $2 AND (totp_last_step IS NULL OR totp_last_step < $1)",
+                )
+                .bind(step)
+                .bind(user_id)
                 .execute(&mut *tx)
                 .await
                 .map_err(map)?;

@@ -25,6 +25,7 @@ pub(crate) const SQLITE: &[Source] = &[
     (10, "key_jobs", include_str!("../migrations/sqlite/0010_key_jobs.sql")),
     (11, "change_generation", include_str!("../migrations/sqlite/0011_change_generation.sql")),
     (12, "audit_nodes_by_last_leaf", include_str!("../migrations/sqlite/0012_audit_nodes_by_last_leaf.sql")),
+    (13, "user_row_version", include_str!("../migrations/sqlite/0013_user_row_version.sql")),
 ];
 
 pub(crate) const POSTGRES: &[Source] = &[
@@ -40,6 +41,7 @@ pub(crate) const POSTGRES: &[Source] = &[
     (10, "key_jobs", include_str!("../migrations/postgres/0010_key_jobs.sql")),
     (11, "change_generation", include_str!("../migrations/postgres/0011_change_generation.sql")),
     (12, "audit_nodes_by_last_leaf", include_str!("../migrations/postgres/0012_audit_nodes_by_last_leaf.sql")),
+    (13, "user_row_version", include_str!("../migrations/postgres/0013_user_row_version.sql")),
 ];
 
 pub(crate) fn migrator(sources: &[Source]) -> Migrator {

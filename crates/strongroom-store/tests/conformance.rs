@@ -12,7 +12,7 @@ use strongroom_core::audit::{
     AlertGroup, AlertRecord, AuditContext, AuditFilter, AuditLog, AuditRecord, AuditSettings, AuditStore,
     StoredCheckpoint,
 };
-use strongroom_core::identity::{Identity, IdentitySettings, LoginOutcome, NewPassword, NewUser, Role};
+use strongroom_core::identity::{Grantor, Identity, IdentitySettings, LoginOutcome, NewPassword, NewUser, Role};
 use strongroom_core::{
     CoreError, FixedClock, KeyAlgorithm, KeyPurpose, KeySpec, KeyState, Keyring, RootKeyStatus, StoreError, settings,
     unseal,
@@ -728,7 +728,7 @@ async fn user_with_password(identity: &Identity, username: &str) {
         roles: vec![Role::Analyst],
         password: NewPassword::Plain(zeroize::Zeroizing::new("correct horse battery staple".into())),
     };
-    identity.create_user(new, &ctx()).await.unwrap();
+    identity.create_user(new, &Grantor::Operator, &ctx()).await.unwrap();
 }
 
 fn tokens(outcome: LoginOutcome) -> strongroom_core::identity::TokenPair {
@@ -830,9 +830,75 @@ pub async fn failed_logins_from_one_address_lock_only_that_address_and_end_no_se
         "still no session ended"
     );
     let carol = identity.find_user("carol").await.unwrap();
-    identity.unlock(&carol.id, &ctx()).await.unwrap();
+    identity.unlock(&carol.id, &Grantor::Operator, &ctx()).await.unwrap();
     assert!(identity.login("carol", "correct horse battery staple", &from("192.0.2.66")).await.is_ok());
     assert!(identity.login("carol", "correct horse battery staple", &from("10.0.0.3")).await.is_ok());
+}
+
+/// The bytes of an `otpauth://` URI's base32 `secret`.
+fn totp_secret_of(uri: &str) -> Vec<u8> {
+    let encoded = uri.split("secret=").nth(1).unwrap().split('&').next().unwrap();
+    let (mut bits, mut value, mut bytes) = (0u32, 0u32, Vec::new());
+    for c in encoded.bytes().filter(|c| *c != b'=') {
+        let digit = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'2'..=b'7' => c - b'2' + 26,
+            other => panic!("not base32: {other}"),
+        };
+        value = (value << 5) | u32::from(digit);
+        bits += 5;
+        if bits >= 8 {
+            bits -= 8;
+            bytes.push((value >> bits) as u8);
+            value &= (1 << bits) - 1;
+        }
+    }
+    bytes
+}
+
+/// Two logins racing with one TOTP code: exactly one is let in (the step is
+/// advanced by compare-and-set). And a user saved from a stale copy is
+/// refused rather than overwriting the change made meanwhile.
+pub async fn one_totp_code_lets_in_one_of_two_racing_logins_and_stale_user_writes_are_refused(database: TestDatabase) {
+    let db = open(&database).await;
+    let clock = Arc::new(FixedClock::at(Duration::from_secs(1_800_000_000)));
+    let identity = Arc::new(identity_with(&db, Arc::clone(&clock), fast_settings()).await);
+    user_with_password(&identity, "dora").await;
+    let dora = identity.find_user("dora").await.unwrap();
+    let secret = totp_secret_of(identity.enroll_totp(&dora.id, &ctx()).await.unwrap().expose());
+    let now = || strongroom_core::Clock::now(clock.as_ref()).as_secs();
+    let code = |at: u64| strongroom_crypto::hotp(&secret, strongroom_crypto::totp_step(at));
+    identity.confirm_totp(&dora.id, &code(now()), &ctx()).await.unwrap();
+    clock.advance(Duration::from_secs(30));
+    for _ in 0..3 {
+        let challenge = |outcome: LoginOutcome| match outcome {
+            LoginOutcome::MfaRequired { mfa_token } => mfa_token,
+            other => panic!("expected an MFA challenge, got {other:?}"),
+        };
+        let first = challenge(identity.login("dora", "correct horse battery staple", &ctx()).await.unwrap());
+        let second = challenge(identity.login("dora", "correct horse battery staple", &ctx()).await.unwrap());
+        let shared = code(now());
+        let (a, b) = (Arc::clone(&identity), Arc::clone(&identity));
+        let (c1, c2) = (shared.clone(), shared);
+        let (t1, t2) = (first.expose().to_owned(), second.expose().to_owned());
+        let one = tokio::spawn(async move { a.complete_mfa(&t1, &c1, &ctx()).await });
+        let two = tokio::spawn(async move { b.complete_mfa(&t2, &c2, &ctx()).await });
+        let (one, two) = (one.await.unwrap(), two.await.unwrap());
+        assert_eq!(usize::from(one.is_ok()) + usize::from(two.is_ok()), 1, "{one:?} / {two:?}");
+        clock.advance(Duration::from_secs(30));
+    }
+
+    let store = db.identity_store();
+    let stale = store.user(&dora.id).await.unwrap().unwrap();
+    let mut locked = stale.clone();
+    locked.locked = true;
+    assert!(store.update_user(&locked, &[]).await.unwrap(), "a save from the current version");
+    let mut rehashed = stale;
+    rehashed.password_hash = Some("$argon2id$stale".into());
+    assert!(!store.update_user(&rehashed, &[]).await.unwrap(), "a save from a stale copy is refused");
+    let stored = store.user(&dora.id).await.unwrap().unwrap();
+    assert!(stored.locked, "the lock made meanwhile stands");
+    assert_ne!(stored.password_hash.as_deref(), Some("$argon2id$stale"));
 }
 
 /// The SQLite database at `path` and its WAL files have mode 0600.
@@ -927,6 +993,7 @@ all_backends![
     sessions_and_access_tokens_follow_the_clock,
     failed_logins_lock_for_a_doubling_time_then_release,
     failed_logins_from_one_address_lock_only_that_address_and_end_no_session,
+    one_totp_code_lets_in_one_of_two_racing_logins_and_stale_user_writes_are_refused,
     signing_and_hmac_keys_are_created_but_do_not_encrypt,
     audit_appends_grow_one_tree_whose_proofs_verify,
     concurrent_audit_appends_from_two_instances_grow_one_tree,

@@ -17,7 +17,8 @@ pub enum ApiKeyCommand {
         /// A label for operators (1-100 characters).
         #[arg(long)]
         name: String,
-        /// A scope to grant (repeat for more): transit:use, transit:manage, keys:manage, audit:read.
+        /// A scope to grant (repeat for more): transit:use, transit:manage, keys:manage, audit:read,
+        /// users:manage, roles:assign, api_keys:manage, matters:manage, collections:manage.
         #[arg(long = "scope", required = true)]
         scopes: Vec<String>,
         /// Refuse the key after this many days (1-3650).

@@ -11,7 +11,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use clap::{Args, Subcommand};
 use strongroom_config::Config;
-use strongroom_core::identity::{NewPassword, NewUser, Role, UserRecord};
+use strongroom_core::identity::{Grantor, NewPassword, NewUser, Role, UserRecord};
 use zeroize::Zeroizing;
 
 use crate::server::{cli_context, open_services, open_services_creating};
@@ -146,7 +146,7 @@ pub async fn init(config: &Config, username: &str, email: &str, password: &Passw
             roles: vec![Role::Admin],
             password: NewPassword::Plain(password.clone()),
         };
-        let user = services.identity.create_user(new, &cli_context()).await?;
+        let user = services.identity.create_user(new, &Grantor::Operator, &cli_context()).await?;
         println!("created the first administrator {:?} ({})", user.username, user.id);
         let collections = services.records.ensure_templates(&cli_context()).await?;
         if !collections.is_empty() {
@@ -167,6 +167,8 @@ pub async fn run(config: &Config, command: UserCommand) -> anyhow::Result<()> {
     let (database, services) = open_services(config).await?;
     let identity = &services.identity;
     let context = cli_context();
+    // The command line on the server's own machine is the operator.
+    let operator = &Grantor::Operator;
     let result = async {
         match command {
             UserCommand::Create { username, email, full_name, roles, password, password_hash_file } => {
@@ -180,8 +182,9 @@ pub async fn run(config: &Config, command: UserCommand) -> anyhow::Result<()> {
                         (NewPassword::Plain(password.clone()), Some(password))
                     }
                 };
-                let user =
-                    identity.create_user(NewUser { username, email, full_name, roles, password }, &context).await?;
+                let user = identity
+                    .create_user(NewUser { username, email, full_name, roles, password }, operator, &context)
+                    .await?;
                 print_user(&user);
                 if let Some(password) = generated {
                     println!("password (shown once, store it now): {}", password.as_str());
@@ -195,15 +198,15 @@ pub async fn run(config: &Config, command: UserCommand) -> anyhow::Result<()> {
             }
             UserCommand::Lock { user, reason } => {
                 let user = identity.find_user(&user).await?;
-                print_user(&identity.lock(&user.id, &reason, &context).await?);
+                print_user(&identity.lock(&user.id, &reason, operator, &context).await?);
             }
             UserCommand::Unlock { user } => {
                 let user = identity.find_user(&user).await?;
-                print_user(&identity.unlock(&user.id, &context).await?);
+                print_user(&identity.unlock(&user.id, operator, &context).await?);
             }
             UserCommand::ResetPassword { user } => {
                 let user = identity.find_user(&user).await?;
-                let (token, expires_at) = identity.issue_password_reset(&user.id, &context).await?;
+                let (token, expires_at) = identity.issue_password_reset(&user.id, operator, &context).await?;
                 println!("{}", token.expose());
                 eprintln!(
                     "reset token for {:?}, single use, valid until {} (Unix seconds): POST /v1/auth/reset-password",

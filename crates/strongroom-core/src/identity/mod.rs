@@ -12,7 +12,7 @@ mod service;
 mod settings;
 mod signer;
 
-pub use model::{IdentityStore, OneTimeKind, RefreshOutcome, Role, SessionRecord, UserRecord};
+pub use model::{Grantor, IdentityStore, OneTimeKind, RefreshOutcome, Role, SessionRecord, UserRecord};
 pub use policy::{MAX_PASSWORD_LENGTH, PasswordPolicy, estimate_strength_bits};
 pub use service::{
     Identity, JWT_SIGNING_KEY, LoginOutcome, NewPassword, NewUser, OneTimeSecret, ProfileChange, TOKEN_HMAC_KEY,

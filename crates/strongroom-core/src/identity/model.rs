@@ -56,6 +56,38 @@ impl Role {
     }
 }
 
+/// Who grants or manages privilege, by what they hold themselves: nobody
+/// may grant a role above their own, nor manage (lock, reset, re-role) a
+/// user whose roles are above their own, since taking over such a user is
+/// gaining their privilege.
+///
+/// `admin` covers every role (service accounts' `system` included: it can
+/// do nothing an admin cannot); otherwise a role covers the roles it
+/// includes ([`Role::includes`]). An API key holds role `system`, so a key
+/// with `users:manage` and `roles:assign` manages service accounts only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Grantor {
+    /// The operator at the server's own command line, above every role.
+    Operator,
+    /// A person or an API key, with the roles it holds.
+    Holding(Vec<Role>),
+}
+
+impl Grantor {
+    /// Whether this grantor may grant `role`, or manage a user who holds it.
+    pub fn covers(&self, role: Role) -> bool {
+        match self {
+            Self::Operator => true,
+            Self::Holding(roles) => roles.contains(&Role::Admin) || roles.iter().any(|mine| mine.includes(role)),
+        }
+    }
+
+    /// The first of `roles` this grantor does not cover.
+    pub fn first_uncovered(&self, roles: &[Role]) -> Option<Role> {
+        roles.iter().copied().find(|role| !self.covers(*role))
+    }
+}
+
 /// A user as stored.
 #[derive(Clone, PartialEq, Eq)]
 pub struct UserRecord {
@@ -85,6 +117,9 @@ pub struct UserRecord {
     pub created_at: i64,
     /// Unix seconds of the last change.
     pub updated_at: i64,
+    /// Bumped by every stored change: a change is saved only over the
+    /// version it was made from (compare-and-set).
+    pub row_version: i64,
 }
 
 impl std::fmt::Debug for UserRecord {
@@ -180,8 +215,14 @@ pub trait IdentityStore: Send + Sync + std::fmt::Debug {
     async fn list_users(&self) -> Result<Vec<UserRecord>, StoreError>;
     /// Whether any user exists (for `strongroom init`).
     async fn any_user(&self) -> Result<bool, StoreError>;
-    /// Saves every field of `user`; `false` if it does not exist.
+    /// Saves every field of `user` if its stored `row_version` is still
+    /// `user.row_version` (and bumps it); `false`, with nothing written, if
+    /// the user does not exist or changed since it was read.
     async fn update_user(&self, user: &UserRecord, audit: &[AuditRecord]) -> Result<bool, StoreError>;
+    /// Records `step` as the user's last accepted TOTP step if it is later
+    /// than the stored one, in one statement (compare-and-set): of two
+    /// logins with one code, one wins. `false`, with nothing written, otherwise.
+    async fn advance_totp_step(&self, user_id: &str, step: i64, audit: &[AuditRecord]) -> Result<bool, StoreError>;
 
     /// Stores a session with its first refresh token hash and revokes the
     /// sessions in `evict` (reason `evicted`, the concurrent-session limit),
@@ -276,5 +317,18 @@ mod tests {
         for role in Role::ALL {
             assert_eq!(Role::parse(role.as_str()), Some(role));
         }
+    }
+
+    #[test]
+    fn nobody_grants_a_role_above_their_own() {
+        let key = Grantor::Holding(vec![Role::System]);
+        assert!(key.covers(Role::System));
+        assert_eq!(key.first_uncovered(&[Role::System, Role::Admin]), Some(Role::Admin));
+        assert!(!key.covers(Role::Reader), "an API key reads nothing of its own accord");
+        let analyst = Grantor::Holding(vec![Role::Analyst]);
+        assert!(analyst.covers(Role::Reader) && !analyst.covers(Role::Admin) && !analyst.covers(Role::System));
+        let admin = Grantor::Holding(vec![Role::Admin]);
+        assert_eq!(admin.first_uncovered(&Role::ALL), None);
+        assert_eq!(Grantor::Operator.first_uncovered(&Role::ALL), None);
     }
 }

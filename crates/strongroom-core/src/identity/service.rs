@@ -25,7 +25,7 @@ use strongroom_crypto::{AssociatedData, PasswordCheck, jwt_assemble, jwt_signing
 use tokio::sync::Semaphore;
 use zeroize::Zeroizing;
 
-use super::model::{IdentityStore, OneTimeKind, RefreshOutcome, Role, SessionRecord, UserRecord};
+use super::model::{Grantor, IdentityStore, OneTimeKind, RefreshOutcome, Role, SessionRecord, UserRecord};
 use super::settings::IdentitySettings;
 use super::signer;
 use crate::audit::{Actor, ActorKind, AuditContext, AuditEvent, AuditLog, EventType, Outcome, Target};
@@ -343,8 +343,41 @@ impl Identity {
             .detail("username", user.username.clone())
     }
 
-    /// Creates a user; the password must satisfy the policy.
-    pub async fn create_user(&self, new: NewUser, context: &AuditContext) -> Result<UserRecord, CoreError> {
+    /// Refuses (and audits the refusal of) `event`'s action when `grantor`
+    /// does not cover one of `roles`: nobody grants a role above their own
+    /// or manages a user above them (see [`Grantor`]).
+    async fn check_grantor(&self, grantor: &Grantor, roles: &[Role], event: &AuditEvent) -> Result<(), CoreError> {
+        let Some(role) = grantor.first_uncovered(roles) else { return Ok(()) };
+        let refused = event.clone().failed(Outcome::Denied, "privilege_above_own").detail("role", role.as_str());
+        self.audit.record_refusal(&refused).await;
+        Err(CoreError::Forbidden(format!(
+            "role {:?} is above the caller's own: only its holders and admins grant it or manage its users",
+            role.as_str()
+        )))
+    }
+
+    /// The user `id`, for `grantor` to manage with `event_type`: refused
+    /// (and audited) when the user holds a role above the grantor's.
+    async fn user_to_manage(
+        &self,
+        id: &str,
+        grantor: &Grantor,
+        event_type: EventType,
+        context: &AuditContext,
+    ) -> Result<UserRecord, CoreError> {
+        let user = self.user(id).await?;
+        self.check_grantor(grantor, &user.roles, &self.user_event(event_type, &user, context)).await?;
+        Ok(user)
+    }
+
+    /// Creates a user; the password must satisfy the policy, and `grantor`
+    /// must cover every role given.
+    pub async fn create_user(
+        &self,
+        new: NewUser,
+        grantor: &Grantor,
+        context: &AuditContext,
+    ) -> Result<UserRecord, CoreError> {
         let username = normalize_username(&new.username)?;
         if new.roles.is_empty() {
             return Err(CoreError::InvalidInput("roles: give at least one role".into()));
@@ -382,11 +415,13 @@ impl Identity {
             totp_last_step: None,
             created_at: now,
             updated_at: now,
+            row_version: 0,
         };
         let event = self
             .user_event(EventType::UserCreate, &user, context)
             .detail("roles", user.roles.iter().map(|r| r.as_str().to_owned()).collect::<Vec<_>>())
             .detail("imported_hash", matches!(new.password, NewPassword::ImportedHash(_)));
+        self.check_grantor(grantor, &user.roles, &event).await?;
         match self.store.insert_user(&user, &[self.audit.seal(&event)?]).await {
             Ok(()) => Ok(user),
             Err(crate::StoreError::Conflict(_)) => {
@@ -423,12 +458,21 @@ impl Identity {
         Ok(self.store.list_users().await?)
     }
 
+    /// Saves `user` over the version it was read at. If someone changed the
+    /// user meanwhile nothing is written and the answer is `Conflict`: the
+    /// change was made from a stale copy and must be made again.
     async fn save_user(&self, user: &mut UserRecord, event: &AuditEvent) -> Result<(), CoreError> {
         user.updated_at = self.now();
         if self.store.update_user(user, &[self.audit.seal(event)?]).await? {
-            Ok(())
-        } else {
-            Err(CoreError::NotFound(format!("no user with id {:?}", user.id)))
+            user.row_version += 1;
+            return Ok(());
+        }
+        match self.store.user(&user.id).await? {
+            Some(_) => Err(CoreError::Conflict(format!(
+                "user {:?} changed while this change was made; read it again and retry",
+                user.username
+            ))),
+            None => Err(CoreError::NotFound(format!("no user with id {:?}", user.id))),
         }
     }
 
@@ -437,9 +481,10 @@ impl Identity {
         &self,
         id: &str,
         change: ProfileChange,
+        grantor: &Grantor,
         context: &AuditContext,
     ) -> Result<UserRecord, CoreError> {
-        let mut user = self.user(id).await?;
+        let mut user = self.user_to_manage(id, grantor, EventType::UserUpdate, context).await?;
         let mut changed = Vec::new();
         if let Some(email) = &change.email {
             user.email = check_email(email)?;
@@ -467,6 +512,7 @@ impl Identity {
         id: &str,
         roles: Vec<Role>,
         justification: &str,
+        grantor: &Grantor,
         context: &AuditContext,
     ) -> Result<UserRecord, CoreError> {
         let justification = justification.trim();
@@ -483,6 +529,8 @@ impl Identity {
             .detail("previous_roles", names(&user.roles))
             .detail("roles", names(&roles))
             .justification(justification);
+        // Both what is taken away and what is given must be within the grantor's own.
+        self.check_grantor(grantor, &[user.roles.clone(), roles.clone()].concat(), &event).await?;
         let mut roles = roles;
         roles.sort();
         roles.dedup();
@@ -492,8 +540,14 @@ impl Identity {
     }
 
     /// Locks a user (no login, every session revoked) until unlocked.
-    pub async fn lock(&self, id: &str, reason: &str, context: &AuditContext) -> Result<UserRecord, CoreError> {
-        let mut user = self.user(id).await?;
+    pub async fn lock(
+        &self,
+        id: &str,
+        reason: &str,
+        grantor: &Grantor,
+        context: &AuditContext,
+    ) -> Result<UserRecord, CoreError> {
+        let mut user = self.user_to_manage(id, grantor, EventType::UserLock, context).await?;
         user.locked = true;
         let event = self.user_event(EventType::UserLock, &user, context).detail("reason", reason);
         self.save_user(&mut user, &event).await?;
@@ -502,8 +556,8 @@ impl Identity {
     }
 
     /// Unlocks a user, and forgets their failed logins.
-    pub async fn unlock(&self, id: &str, context: &AuditContext) -> Result<UserRecord, CoreError> {
-        let mut user = self.user(id).await?;
+    pub async fn unlock(&self, id: &str, grantor: &Grantor, context: &AuditContext) -> Result<UserRecord, CoreError> {
+        let mut user = self.user_to_manage(id, grantor, EventType::UserUnlock, context).await?;
         user.locked = false;
         let event = self.user_event(EventType::UserUnlock, &user, context);
         self.save_user(&mut user, &event).await?;
@@ -515,9 +569,10 @@ impl Identity {
     pub async fn issue_password_reset(
         &self,
         id: &str,
+        grantor: &Grantor,
         context: &AuditContext,
     ) -> Result<(OneTimeSecret, i64), CoreError> {
-        let user = self.user(id).await?;
+        let user = self.user_to_manage(id, grantor, EventType::PasswordReset, context).await?;
         let token = random_token("sr_reset_")?;
         let expires_at = self.now() + self.settings.reset_token_seconds;
         let event = self.user_event(EventType::PasswordReset, &user, context).detail("stage", "issued");
@@ -713,7 +768,19 @@ impl Identity {
             // An old-parameter or imported bcrypt hash becomes Argon2id with today's parameters.
             user.password_hash = Some(self.hash_password(password).await?);
             let event = self.user_event(EventType::PasswordChange, &user, &as_user).detail("reason", "rehash");
-            self.save_user(&mut user, &event).await?;
+            match self.save_user(&mut user, &event).await {
+                Ok(()) => {}
+                // Someone changed the user meanwhile (an admin's lock, say):
+                // the login goes on from the user as stored now, and the
+                // rehash waits for the next login.
+                Err(CoreError::Conflict(_)) => {
+                    user = self.user(&user.id).await?;
+                    if user.disabled || user.locked {
+                        return Err(self.login_failed(&name, Some(&user), "locked", context).await?);
+                    }
+                }
+                Err(other) => return Err(other),
+            }
         }
         if user.totp_enabled {
             let token = random_token("sr_mfa_")?;
@@ -786,9 +853,15 @@ impl Identity {
             let last = user.totp_last_step.and_then(|s| u64::try_from(s).ok());
             let now = u64::try_from(self.now()).unwrap_or(0);
             let Some(step) = strongroom_crypto::verify_totp(secret.expose(), code, now, last) else { return Ok(false) };
-            user.totp_last_step = Some(i64::try_from(step).unwrap_or(i64::MAX));
+            let step = i64::try_from(step).unwrap_or(i64::MAX);
             let event = self.user_event(EventType::MfaSuccess, user, context).detail("method", "totp");
-            self.save_user(user, &event).await?;
+            // Compare-and-set on the step alone: of two logins racing with one
+            // code only one advances it, and no other column is rewritten.
+            if !self.store.advance_totp_step(&user.id, step, &[self.audit.seal(&event)?]).await? {
+                return Ok(false);
+            }
+            user.totp_last_step = Some(step);
+            user.row_version += 1;
             return Ok(true);
         }
         let normalized: String = code.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_lowercase();
@@ -1098,6 +1171,17 @@ impl Identity {
         }
     }
 
+    /// Ends every session of user `id` for `grantor` (incident response).
+    pub async fn revoke_sessions_of(
+        &self,
+        id: &str,
+        grantor: &Grantor,
+        context: &AuditContext,
+    ) -> Result<u64, CoreError> {
+        let user = self.user_to_manage(id, grantor, EventType::SessionRevoke, context).await?;
+        self.revoke_all_sessions(&user.id, "admin", context).await
+    }
+
     /// Revokes every session of a user; returns how many.
     pub async fn revoke_all_sessions(
         &self,
@@ -1128,6 +1212,18 @@ impl Identity {
     }
 
     /// Issues an MFA enrolment token for a user (an admin helping someone in).
+    /// An enrolment token for user `id`, issued by `grantor` for someone else.
+    pub async fn issue_enrollment_token_for(
+        &self,
+        id: &str,
+        grantor: &Grantor,
+        context: &AuditContext,
+    ) -> Result<OneTimeSecret, CoreError> {
+        self.user_to_manage(id, grantor, EventType::MfaEnroll, context).await?;
+        self.issue_enrollment_token(id, context).await
+    }
+
+    /// An enrolment token for user `id` (the user's own enrolment flow).
     pub async fn issue_enrollment_token(&self, id: &str, context: &AuditContext) -> Result<OneTimeSecret, CoreError> {
         let user = self.user(id).await?;
         let token = random_token("sr_enrol_")?;

@@ -3,7 +3,10 @@
 //!
 //! Permission: role `admin` or the API-key scope `users:manage` for
 //! everything but `GET /v1/users/me`, one's own sessions, and reading
-//! oneself. Role changes need a justification of at least 20 characters.
+//! oneself. Creating a user or changing roles also takes `role.assign`
+//! (scope `roles:assign`), and nobody grants a role above their own or
+//! manages a user above them (core's `Grantor`). Role changes need a
+//! justification of at least 20 characters.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -69,6 +72,9 @@ pub(crate) async fn create_user(
     ApiJson(request): ApiJson<CreateUser>,
 ) -> Result<(StatusCode, Json<UserView>), ApiError> {
     require_admin(&state, &caller).await?;
+    // A new user's roles are assigned: that takes role.assign too (the
+    // `roles:assign` scope for keys), and core checks they are within the caller's own.
+    caller.authorize(&state, Action::RoleAssign, &Resource::Service).await?;
     let password = match (request.password, request.password_hash) {
         (Some(password), None) => NewPassword::Plain(Zeroizing::new(password)),
         (None, Some(hash)) => NewPassword::ImportedHash(hash),
@@ -86,7 +92,7 @@ pub(crate) async fn create_user(
         roles: parse_roles(&request.roles)?,
         password,
     };
-    let user = state.identity.create_user(new, &caller.context).await?;
+    let user = state.identity.create_user(new, &caller.grantor(), &caller.context).await?;
     Ok((StatusCode::CREATED, Json(view(&state, &user))))
 }
 
@@ -127,7 +133,7 @@ pub(crate) async fn update_user(
 ) -> Result<Json<UserView>, ApiError> {
     require_admin(&state, &caller).await?;
     let change = ProfileChange { email: request.email, full_name: request.full_name, disabled: request.disabled };
-    Ok(Json(view(&state, &state.identity.update_profile(&id, change, &caller.context).await?)))
+    Ok(Json(view(&state, &state.identity.update_profile(&id, change, &caller.grantor(), &caller.context).await?)))
 }
 
 /// Replaces a user's roles, with a justification of at least 20 characters. Admins.
@@ -142,7 +148,8 @@ pub(crate) async fn set_roles(
 ) -> Result<Json<UserView>, ApiError> {
     caller.authorize(&state, Action::RoleAssign, &Resource::Service).await?;
     let roles = parse_roles(&request.roles)?;
-    Ok(Json(view(&state, &state.identity.set_roles(&id, roles, &request.justification, &caller.context).await?)))
+    let user = state.identity.set_roles(&id, roles, &request.justification, &caller.grantor(), &caller.context).await?;
+    Ok(Json(view(&state, &user)))
 }
 
 /// Locks a user: no login, every session ends. Admins.
@@ -158,7 +165,7 @@ pub(crate) async fn lock_user(
     require_admin(&state, &caller).await?;
     let request: LockUser = lenient_json(&body)?;
     let reason = request.reason.unwrap_or_else(|| "locked by an administrator".into());
-    Ok(Json(view(&state, &state.identity.lock(&id, &reason, &caller.context).await?)))
+    Ok(Json(view(&state, &state.identity.lock(&id, &reason, &caller.grantor(), &caller.context).await?)))
 }
 
 /// Unlocks a user and forgets their failed logins. Admins.
@@ -170,7 +177,7 @@ pub(crate) async fn unlock_user(
     Path(id): Path<String>,
 ) -> Result<Json<UserView>, ApiError> {
     require_admin(&state, &caller).await?;
-    Ok(Json(view(&state, &state.identity.unlock(&id, &caller.context).await?)))
+    Ok(Json(view(&state, &state.identity.unlock(&id, &caller.grantor(), &caller.context).await?)))
 }
 
 /// Ends every session of a user at once (incident response). Admins.
@@ -183,8 +190,9 @@ pub(crate) async fn revoke_sessions(
     Path(id): Path<String>,
 ) -> Result<Json<RevokedSessions>, ApiError> {
     require_admin(&state, &caller).await?;
-    let user = state.identity.user(&id).await?;
-    Ok(Json(RevokedSessions { revoked: state.identity.revoke_all_sessions(&user.id, "admin", &caller.context).await? }))
+    let revoked = state.identity.revoke_sessions_of(&id, &caller.grantor(), &caller.context).await?;
+    let revoked_api_keys = state.api_keys.revoke_owned_by(&id, &caller.context).await?;
+    Ok(Json(RevokedSessions { revoked, revoked_api_keys }))
 }
 
 /// Issues a single-use password-reset token for a user, shown once. Admins.
@@ -197,7 +205,7 @@ pub(crate) async fn issue_reset(
     Path(id): Path<String>,
 ) -> Result<Json<ResetToken>, ApiError> {
     require_admin(&state, &caller).await?;
-    let (token, expires_at) = state.identity.issue_password_reset(&id, &caller.context).await?;
+    let (token, expires_at) = state.identity.issue_password_reset(&id, &caller.grantor(), &caller.context).await?;
     Ok(Json(ResetToken { reset_token: token.expose().to_owned(), expires_at }))
 }
 
@@ -213,7 +221,7 @@ pub(crate) async fn issue_enrollment(
     Path(id): Path<String>,
 ) -> Result<Json<EnrollmentToken>, ApiError> {
     require_admin(&state, &caller).await?;
-    let token = state.identity.issue_enrollment_token(&id, &caller.context).await?;
+    let token = state.identity.issue_enrollment_token_for(&id, &caller.grantor(), &caller.context).await?;
     Ok(Json(EnrollmentToken { enrollment_token: token.expose().to_owned() }))
 }
 

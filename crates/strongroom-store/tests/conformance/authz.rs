@@ -8,7 +8,7 @@ use std::time::Duration;
 use strongroom_core::authz::{
     Action, Ask, Authz, AuthzSettings, DenialKind, NewAccessRequest, NewMatter, PrincipalKind, Resource,
 };
-use strongroom_core::identity::{Identity, NewPassword, NewUser, Role};
+use strongroom_core::identity::{Grantor, Identity, NewPassword, NewUser, Role};
 use strongroom_core::{CoreError, FixedClock};
 use strongroom_store::Database;
 use strongroom_testkit::TestDatabase;
@@ -45,7 +45,7 @@ pub(crate) async fn user(identity: &Identity, username: &str, role: Role) -> Str
         roles: vec![role],
         password: NewPassword::Plain(zeroize::Zeroizing::new(PASSWORD.into())),
     };
-    identity.create_user(new, &ctx()).await.unwrap().id
+    identity.create_user(new, &Grantor::Operator, &ctx()).await.unwrap().id
 }
 
 fn record(matter: &str) -> Resource {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 use strongroom_core::authz::{Ask, Authz, AuthzSettings, NewMatter, PrincipalKind, Subject};
-use strongroom_core::identity::{Identity, Role};
+use strongroom_core::identity::{Grantor, Identity, Role};
 use strongroom_core::records::{NewRecord, RecordQuery, Records};
 use strongroom_core::{CoreError, FixedClock};
 use strongroom_testkit::TestDatabase;
@@ -60,7 +60,7 @@ pub(crate) async fn records_with_admin(
             "correct horse battery staple".into(),
         )),
     };
-    let ada = identity.create_user(new, &ctx()).await.unwrap().id;
+    let ada = identity.create_user(new, &Grantor::Operator, &ctx()).await.unwrap().id;
     let admin = authz.subject_of(PrincipalKind::User, &ada).await.unwrap();
     for matter in ["m-a", "m-b"] {
         authz.create_matter(&admin, NewMatter { id: Some(matter.into()), name: matter.into() }, &ctx()).await.unwrap();

@@ -270,3 +270,127 @@ async fn access_tokens_carry_an_audience_and_the_access_token_type() {
     assert_eq!(part(0)["typ"], "at+jwt", "RFC 9068");
     assert_eq!(part(1)["aud"], "case-files");
 }
+
+/// An API key with these scopes, from the command line.
+fn api_key(server: &TestServer, scopes: &[&str], owner: Option<&str>) -> String {
+    let mut args = vec!["apikey", "create", "--name", "automation"];
+    for scope in scopes {
+        args.extend_from_slice(&["--scope", scope]);
+    }
+    if let Some(owner) = owner {
+        args.extend_from_slice(&["--owner", owner]);
+    }
+    let output = cli(server, &args, None);
+    assert_eq!(output.code, Some(0), "{output:?}");
+    output.stdout.trim().to_owned()
+}
+
+async fn with_key(server: &TestServer, key: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    let client = reqwest::Client::new();
+    let mut request = client.request(method.parse().unwrap(), server.url(path)).header("X-API-Key", key);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    (response.status().as_u16(), response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn a_users_manage_key_cannot_mint_or_take_over_privilege_above_its_own() {
+    let server = server().start();
+    init_admin(&server);
+    let users_only = api_key(&server, &["users:manage"], None);
+    let new_admin = json!({"username": "mallory", "email": "m@example.com", "roles": ["admin"], "password": PASSWORD});
+    let (status, refused) = with_key(&server, &users_only, "POST", "/v1/users", Some(new_admin.clone())).await;
+    assert_eq!(status, 403, "users:manage alone assigns no role: {refused}");
+    let service = json!({"username": "worker", "email": "w@example.com", "roles": ["system"]});
+    assert_eq!(with_key(&server, &users_only, "POST", "/v1/users", Some(service.clone())).await.0, 403);
+
+    let assigner = api_key(&server, &["users:manage", "roles:assign"], None);
+    let (status, refused) = with_key(&server, &assigner, "POST", "/v1/users", Some(new_admin)).await;
+    assert_eq!(status, 403, "a key holds role system, not admin: {refused}");
+    assert!(refused["detail"].as_str().unwrap().contains("admin"), "{refused}");
+    let (status, worker) = with_key(&server, &assigner, "POST", "/v1/users", Some(service)).await;
+    assert_eq!(status, 201, "service accounts are within a key's own role: {worker}");
+    let worker_id = worker["id"].as_str().unwrap();
+    let promote = json!({"roles": ["admin"], "justification": "automation wants more power today"});
+    let (status, _) =
+        with_key(&server, &assigner, "POST", &format!("/v1/users/{worker_id}/roles"), Some(promote)).await;
+    assert_eq!(status, 403, "nor may it assign admin to anyone");
+
+    // Taking over a user above the key is gaining their role: refused too.
+    let admin_id = cli(&server, &["user", "list"], None)
+        .stdout
+        .lines()
+        .find(|line| line.contains(" admin "))
+        .and_then(|line| line.split_whitespace().next())
+        .unwrap()
+        .to_owned();
+    for (method, path) in [
+        ("POST", format!("/v1/users/{admin_id}/reset-password")),
+        ("POST", format!("/v1/users/{admin_id}/mfa-enrollment")),
+        ("POST", format!("/v1/users/{admin_id}/lock")),
+        ("POST", format!("/v1/users/{admin_id}/revoke-sessions")),
+    ] {
+        let (status, answer) = with_key(&server, &users_only, method, &path, None).await;
+        assert_eq!(status, 403, "{method} {path}: {answer}");
+    }
+    let (_, admin_session) = login(&server, "admin", PASSWORD).await;
+    let admin_token = admin_session["access_token"].as_str().unwrap();
+    let (_, events) = call(&server, "GET", "/v1/audit/events?action=user.create", Some(admin_token), None).await;
+    assert!(events.to_string().contains("privilege_above_own"), "refusals are audited: {events}");
+    // An admin still creates admins.
+    let (status, _) = call(
+        &server,
+        "POST",
+        "/v1/users",
+        Some(admin_token),
+        Some(json!({"username": "second-admin", "email": "a2@example.com", "roles": ["admin"], "password": PASSWORD})),
+    )
+    .await;
+    assert_eq!(status, 201);
+}
+
+#[tokio::test]
+async fn a_locked_users_api_keys_stop_and_ending_everything_of_a_user_revokes_them() {
+    let server = server().start();
+    init_admin(&server);
+    assert_eq!(
+        cli(&server, &["user", "create", "--username", "svc", "--email", "s@example.com", "--role", "system"], None)
+            .code,
+        Some(0)
+    );
+    let owned = api_key(&server, &["audit:read"], Some("svc"));
+    assert_eq!(with_key(&server, &owned, "GET", "/v1/alerts", None).await.0, 200);
+    assert_eq!(
+        cli(&server, &["user", "lock", "svc", "--reason", "its host was compromised today"], None).code,
+        Some(0)
+    );
+    // The lock was made by another process (the CLI): within the cache refresh.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    while with_key(&server, &owned, "GET", "/v1/alerts", None).await.0 == 200 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(with_key(&server, &owned, "GET", "/v1/alerts", None).await.0, 401, "a locked owner's key stops");
+    assert_eq!(cli(&server, &["user", "unlock", "svc"], None).code, Some(0));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    while with_key(&server, &owned, "GET", "/v1/alerts", None).await.0 != 200 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(with_key(&server, &owned, "GET", "/v1/alerts", None).await.0, 200, "and works again once unlocked");
+
+    let (_, session) = login(&server, "admin", PASSWORD).await;
+    let token = session["access_token"].as_str().unwrap();
+    let svc_id = cli(&server, &["user", "list"], None)
+        .stdout
+        .lines()
+        .find(|line| line.contains(" svc "))
+        .and_then(|line| line.split_whitespace().next())
+        .unwrap()
+        .to_owned();
+    let (status, ended) =
+        call(&server, "POST", &format!("/v1/users/{svc_id}/revoke-sessions"), Some(token), None).await;
+    assert_eq!(status, 200, "{ended}");
+    assert_eq!(ended["revoked_api_keys"], 1, "{ended}");
+    assert_eq!(with_key(&server, &owned, "GET", "/v1/alerts", None).await.0, 401);
+}
