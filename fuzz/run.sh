@@ -34,7 +34,7 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
     exit 2
 fi
 
-targets=(sealed_value blob)
+targets=(sealed_value blob jwt signed_note)
 status=0
 
 for target in "${targets[@]}"; do

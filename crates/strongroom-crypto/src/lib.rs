@@ -51,7 +51,7 @@ pub use blob::{
 };
 pub use compare::{Sha256Stream, ct_eq, hmac_sha256, sha256};
 pub use error::CryptoError;
-pub use jwt::{JwtError, ParsedJwt, jwt_assemble, jwt_signing_input};
+pub use jwt::{JwtError, MAX_TOKEN_LEN, ParsedJwt, jwt_assemble, jwt_signing_input};
 pub use kek::{Kek, KekId, LocalKek, PassphraseKek, PassphraseParams};
 pub use password::{
     PasswordCheck, PasswordParams, hash_password, is_supported_password_hash, spend_password_check, verify_password,

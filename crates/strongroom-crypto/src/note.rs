@@ -10,8 +10,12 @@
 //! - [`Checkpoint`]: the body (origin, tree size, root hash, extension lines).
 //!
 //! Invariant: a note opens only when a signature by a key the caller trusts
-//! verifies over the exact text bytes; signatures by unknown keys are
-//! ignored, as the spec asks, but never count.
+//! verifies over the exact text bytes, and no signature line naming a trusted
+//! key fails (as Go's `note.Open` does: a bad signature from a known key is an
+//! attack or a bug, never noise to skip). Signatures by unknown keys are
+//! ignored, as the spec asks, but never count. The parser's work is bounded
+//! ([`MAX_NOTE_LEN`] bytes, [`MAX_SIGNATURES`] signature lines) before any
+//! signature is checked.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -24,6 +28,14 @@ use crate::{CryptoError, ed25519_public_key, ed25519_sign, ed25519_verify};
 const ED25519_TYPE: u8 = 0x01;
 /// What starts each signature line: an em dash and a space.
 const SIGNATURE_PREFIX: &str = "\u{2014} ";
+/// The longest note (or checkpoint text) parsed, in bytes: the limit of Go's
+/// `tlog` and of the `signed_note` crate. A checkpoint is a few hundred bytes.
+pub const MAX_NOTE_LEN: usize = 1_000_000;
+/// The most signature lines a note may carry, Go's `note.Open` limit: a
+/// verifier never spends more than this many signature checks on one note.
+pub const MAX_SIGNATURES: usize = 100;
+/// The most extension lines a checkpoint may carry.
+pub const MAX_EXTENSION_LINES: usize = 100;
 
 /// Why a note or verifier key was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -32,8 +44,8 @@ pub enum NoteError {
     /// The text breaks the format; the message says how.
     #[error("malformed note: {0}")]
     Malformed(&'static str),
-    /// No signature by a trusted key verifies.
-    #[error("no valid signature by a trusted key")]
+    /// No signature by a trusted key verifies, or one by a trusted key fails.
+    #[error("no valid signature by a trusted key, or an invalid one")]
     Unverified,
     /// A verifier key string is malformed; the message says how.
     #[error("malformed verifier key: {0}")]
@@ -149,30 +161,64 @@ pub fn signed_note(text: &str, verifier: &NoteVerifier, signature: &[u8; 64]) ->
 }
 
 /// Splits a signed note, verifies its signatures against `trusted` and
-/// returns the text once at least one trusted key's signature verifies.
+/// returns the text once at least one trusted key's signature verifies and
+/// none fails. A repeated signature line by the same name and key id is
+/// skipped after the first, as in Go's `note.Open`; every trusted key that
+/// matches a line's name and id must accept it.
 pub fn open_note<'a>(note: &'a str, trusted: &[NoteVerifier]) -> Result<&'a str, NoteError> {
+    if note.len() > MAX_NOTE_LEN {
+        return Err(NoteError::Malformed("the note is too long"));
+    }
     let split = note.rfind("\n\n").ok_or(NoteError::Malformed("no blank line before the signatures"))?;
     let (text, signatures) = (&note[..split + 1], &note[split + 2..]);
     check_text(text)?;
     if signatures.is_empty() || !signatures.ends_with('\n') {
         return Err(NoteError::Malformed("the signature block must end with a newline"));
     }
+    // Split on '\n' only (not `lines()`), so a '\r' stays and fails the base64.
+    let lines: Vec<&str> = signatures[..signatures.len() - 1].split('\n').take(MAX_SIGNATURES + 1).collect();
+    if lines.len() > MAX_SIGNATURES {
+        return Err(NoteError::Malformed("too many signatures"));
+    }
+    let mut parsed = Vec::with_capacity(lines.len());
+    for line in lines {
+        parsed.push(parse_signature_line(line)?);
+    }
+    let mut seen: Vec<(&str, [u8; 4])> = Vec::new();
     let mut verified = false;
-    for line in signatures.lines() {
-        let rest =
-            line.strip_prefix(SIGNATURE_PREFIX).ok_or(NoteError::Malformed("a signature line must start with '— '"))?;
-        let (name, encoded) =
-            rest.split_once(' ').ok_or(NoteError::Malformed("a signature line is '— <name> <base64>'"))?;
-        let blob = STANDARD.decode(encoded).map_err(|_| NoteError::Malformed("a signature is not base64"))?;
-        if blob.len() < 5 {
-            return Err(NoteError::Malformed("a signature is too short"));
+    for (name, id, signature) in &parsed {
+        let mut keys = trusted.iter().filter(|key| key.name == *name && key.id == *id).peekable();
+        if keys.peek().is_none() || seen.contains(&(*name, *id)) {
+            continue;
         }
-        let (id, signature) = blob.split_at(4);
-        for key in trusted.iter().filter(|key| key.name == name && key.id == id) {
-            verified |= ed25519_verify(&key.public_key, text.as_bytes(), signature);
+        seen.push((*name, *id));
+        for key in keys {
+            if !ed25519_verify(&key.public_key, text.as_bytes(), signature) {
+                return Err(NoteError::Unverified);
+            }
+            verified = true;
         }
     }
     if verified { Ok(text) } else { Err(NoteError::Unverified) }
+}
+
+/// `— <name> <base64(key id || signature)>` → (name, key id, signature).
+fn parse_signature_line(line: &str) -> Result<(&str, [u8; 4], Vec<u8>), NoteError> {
+    let rest =
+        line.strip_prefix(SIGNATURE_PREFIX).ok_or(NoteError::Malformed("a signature line must start with '— '"))?;
+    let (name, encoded) =
+        rest.split_once(' ').ok_or(NoteError::Malformed("a signature line is '— <name> <base64>'"))?;
+    if !valid_key_name(name) {
+        return Err(NoteError::Malformed("a signature's key name is empty or has spaces or '+'"));
+    }
+    let mut blob = STANDARD.decode(encoded).map_err(|_| NoteError::Malformed("a signature is not base64"))?;
+    if blob.len() < 5 {
+        return Err(NoteError::Malformed("a signature is too short"));
+    }
+    let signature = blob.split_off(4);
+    let mut id = [0u8; 4];
+    id.copy_from_slice(&blob);
+    Ok((name, id, signature))
 }
 
 /// A C2SP `tlog-checkpoint` body: the log's origin, its size and root hash.
@@ -201,6 +247,9 @@ impl Checkpoint {
 
     /// Parses a note text (as [`open_note`] returns it).
     pub fn parse(text: &str) -> Result<Self, NoteError> {
+        if text.len() > MAX_NOTE_LEN {
+            return Err(NoteError::Malformed("the checkpoint is too long"));
+        }
         let body = text.strip_suffix('\n').ok_or(NoteError::Malformed("a checkpoint ends with a newline"))?;
         let mut lines = body.split('\n');
         let origin = lines.next().filter(|o| !o.is_empty()).ok_or(NoteError::Malformed("no origin line"))?;
@@ -217,7 +266,10 @@ impl Checkpoint {
             .decode(lines.next().ok_or(NoteError::Malformed("no root hash line"))?)
             .map_err(|_| NoteError::Malformed("the root hash is not base64"))?;
         let root: Hash = root_bytes.try_into().map_err(|_| NoteError::Malformed("the root hash is not 32 bytes"))?;
-        let extensions: Vec<String> = lines.map(str::to_owned).collect();
+        let extensions: Vec<String> = lines.take(MAX_EXTENSION_LINES + 1).map(str::to_owned).collect();
+        if extensions.len() > MAX_EXTENSION_LINES {
+            return Err(NoteError::Malformed("too many extension lines"));
+        }
         if extensions.iter().any(String::is_empty) {
             return Err(NoteError::Malformed("extension lines must not be empty"));
         }
@@ -245,6 +297,85 @@ mod tests {
         assert_eq!(open_note(&note, &[stranger]), Err(NoteError::Unverified));
         let altered = note.replacen("\n3\n", "\n4\n", 1);
         assert_eq!(open_note(&altered, &[verifier]), Err(NoteError::Unverified));
+    }
+
+    /// A trusted key and a note over `text` signed by it.
+    fn signer(name: &str, text: &str) -> (NoteVerifier, String) {
+        let pkcs8 = crate::generate_ed25519_pkcs8().unwrap();
+        let verifier = NoteVerifier::new(name, ed25519_public_key(pkcs8.expose()).unwrap()).unwrap();
+        (verifier, sign_note(text, name, pkcs8.expose()).unwrap())
+    }
+
+    /// The signature line (with its newline) of a note signed once.
+    fn signature_line(note: &str) -> &str {
+        &note[note.rfind("\n\n").unwrap() + 2..]
+    }
+
+    #[test]
+    fn fail_a_note_whose_trusted_signature_fails_even_when_another_trusted_one_verifies() {
+        let text = "example.com/log\n3\nAAAA\n";
+        let (good, good_note) = signer("example.com/log", text);
+        let (witness, witness_note) = signer("witness.example", text);
+        let mut bad_line = signature_line(&witness_note).to_owned();
+        // Flip one base64 character of the signature proper (past the key id).
+        let flip = bad_line.len() - 10;
+        let replacement = if &bad_line[flip..=flip] == "A" { "B" } else { "A" };
+        bad_line.replace_range(flip..=flip, replacement);
+
+        let bad_after_good = format!("{good_note}{bad_line}");
+        let trusted = [good.clone(), witness.clone()];
+        assert_eq!(open_note(&bad_after_good, &trusted), Err(NoteError::Unverified));
+        let bad_before_good = format!("{text}\n{bad_line}{}", signature_line(&good_note));
+        assert_eq!(open_note(&bad_before_good, &trusted), Err(NoteError::Unverified));
+        // The same bad line by a key the caller does not trust is ignored.
+        assert_eq!(open_note(&bad_after_good, std::slice::from_ref(&good)), Ok(text));
+        let both = format!("{good_note}{}", signature_line(&witness_note));
+        assert_eq!(open_note(&both, &trusted), Ok(text));
+    }
+
+    #[test]
+    fn a_repeated_signature_line_by_a_trusted_key_is_checked_once() {
+        let text = "o\n1\nAAAA\n";
+        let (verifier, note) = signer("o", text);
+        let repeated = format!("{note}{}", signature_line(&note));
+        assert_eq!(open_note(&repeated, &[verifier]), Ok(text));
+    }
+
+    #[test]
+    fn fail_notes_with_more_than_the_maximum_signatures_or_bytes() {
+        let text = "o\n1\nAAAA\n";
+        let (verifier, note) = signer("o", text);
+        let unknown = format!("\u{2014} stranger {}\n", STANDARD.encode([7u8; 68]));
+        let at_limit = format!("{note}{}", unknown.repeat(MAX_SIGNATURES - 1));
+        assert_eq!(open_note(&at_limit, std::slice::from_ref(&verifier)), Ok(text));
+        let over_limit = format!("{at_limit}{unknown}");
+        assert!(matches!(open_note(&over_limit, std::slice::from_ref(&verifier)), Err(NoteError::Malformed(_))));
+
+        let long_text = format!("o\n1\nAAAA\n{}\n", "x".repeat(MAX_NOTE_LEN));
+        let (long_verifier, long_note) = signer("o", &long_text);
+        assert!(matches!(open_note(&long_note, &[long_verifier]), Err(NoteError::Malformed(_))));
+        assert!(Checkpoint::parse(&long_text).is_err());
+    }
+
+    #[test]
+    fn fail_signature_lines_with_invalid_key_names_or_carriage_returns() {
+        let text = "o\n1\nAAAA\n";
+        let (verifier, note) = signer("o", text);
+        let blob = STANDARD.encode([7u8; 68]);
+        for bad in [format!("\u{2014} a+b {blob}\n"), format!("\u{2014}  {blob}\n")] {
+            let with_bad = format!("{note}{bad}");
+            assert!(matches!(open_note(&with_bad, std::slice::from_ref(&verifier)), Err(NoteError::Malformed(_))));
+        }
+        let crlf = format!("{}\r\n", note.strip_suffix('\n').unwrap());
+        assert!(open_note(&crlf, &[verifier]).is_err());
+    }
+
+    #[test]
+    fn fail_checkpoints_with_more_than_the_maximum_extension_lines() {
+        let head = "o\n1\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n";
+        let at_limit = format!("{head}{}", "ext\n".repeat(MAX_EXTENSION_LINES));
+        assert_eq!(Checkpoint::parse(&at_limit).unwrap().extensions.len(), MAX_EXTENSION_LINES);
+        assert!(Checkpoint::parse(&format!("{at_limit}ext\n")).is_err());
     }
 
     #[test]

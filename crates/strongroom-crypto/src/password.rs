@@ -6,14 +6,17 @@
 //! Invariants: the hash comparison is constant time; a hash made with other
 //! parameters (or with bcrypt) verifies and is reported for re-hashing; each
 //! thread reuses one Argon2 work buffer, because fresh 19 MiB allocations per
-//! login grow the process (glibc keeps them: FIELD-NOTES measured 116 MiB).
+//! login grow the process (glibc keeps them: FIELD-NOTES measured 116 MiB),
+//! and that buffer is wiped after every hash, so the last password's Argon2
+//! matrix (enough to test guesses against it cheaply) never outlives the call
+//! (cost measured in bench/README.md).
 
 use std::cell::RefCell;
 
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD_NO_PAD;
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::{CryptoError, ct_eq, random_bytes};
 
@@ -48,7 +51,8 @@ pub enum PasswordCheck {
 }
 
 thread_local! {
-    /// One Argon2 work buffer per thread, grown once to the largest size used.
+    /// One Argon2 work buffer per thread, grown once to the largest size used;
+    /// all zero between calls.
     static BLOCKS: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
 }
 
@@ -66,9 +70,12 @@ fn derive(params: &PasswordParams, password: &[u8], salt: &[u8]) -> Result<Zeroi
         if blocks.len() < needed {
             blocks.resize(needed, Block::default());
         }
-        hasher
+        let hashed = hasher
             .hash_password_into_with_memory(password, salt, out.as_mut(), &mut blocks[..needed])
-            .map_err(|_| CryptoError::InvalidKey("Argon2 refused the input"))
+            .map_err(|_| CryptoError::InvalidKey("Argon2 refused the input"));
+        // The blocks past `needed` were wiped after the call that last used them.
+        blocks[..needed].iter_mut().zeroize();
+        hashed
     })?;
     Ok(out)
 }
@@ -176,6 +183,19 @@ mod tests {
             PasswordCheck::Valid { rehash: true }
         );
         assert_ne!(hash_password(b"same", &FAST).unwrap(), hash_password(b"same", &FAST).unwrap(), "salted");
+    }
+
+    #[test]
+    fn the_argon2_work_buffer_holds_only_zeros_after_hashing_and_verifying() {
+        let all_zero =
+            || BLOCKS.with_borrow(|blocks| blocks.iter().all(|block| block.as_ref().iter().all(|w| *w == 0)));
+        let stored = hash_password(b"correct horse battery staple", &FAST).unwrap();
+        assert!(BLOCKS.with_borrow(Vec::len) >= 64, "the buffer is reused, not freed");
+        assert!(all_zero(), "hash_password left the Argon2 matrix in the buffer");
+        verify_password(b"wrong", &stored, &FAST).unwrap();
+        assert!(all_zero(), "verify_password left the Argon2 matrix in the buffer");
+        spend_password_check(b"anyone", &FAST);
+        assert!(all_zero(), "spend_password_check left the Argon2 matrix in the buffer");
     }
 
     #[test]
