@@ -57,6 +57,7 @@ pub(crate) const KEYS: &[(&str, &[&str])] = &[
         &[
             "origin",
             "checkpoint_interval_seconds",
+            "verify_interval_seconds",
             "anchor_file",
             "anchor_url",
             "hash_ip",

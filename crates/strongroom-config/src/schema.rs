@@ -334,6 +334,10 @@ pub struct AuditConfig {
     /// Sign a checkpoint this often when the log has grown, in seconds
     /// (checkpoints are also signed on demand by `GET /v1/audit/checkpoint`).
     pub checkpoint_interval_seconds: u64,
+    /// Verify the whole stored log (every entry, its search columns and the
+    /// tree's nodes) at start and then this often, in seconds; damage makes
+    /// `/readyz` fail and stops checkpoint signing. 0: only at start.
+    pub verify_interval_seconds: u64,
     /// A file every signed checkpoint is appended to (JSON lines), to detect
     /// a rolled-back or truncated database. Unset: `<data_dir>/audit-checkpoints.jsonl`;
     /// an empty value turns it off. Best on another disk or an append-only mount.
@@ -374,6 +378,7 @@ impl Default for AuditConfig {
         Self {
             origin: None,
             checkpoint_interval_seconds: 60,
+            verify_interval_seconds: 3600,
             anchor_file: None,
             anchor_url: None,
             hash_ip: false,

@@ -115,6 +115,11 @@ pub enum CoreError {
     /// The stored audit tree is damaged or rolled back; the text says how.
     #[error("the audit log is damaged: {0}")]
     AuditDamaged(String),
+    /// The stored audit tree does not extend a checkpoint signed earlier, so
+    /// appending would fork the log: every audited action is refused until
+    /// an operator resolves it. The text says what was found.
+    #[error("the audit log was rolled back or forked: {0}")]
+    AuditRolledBack(String),
     /// The configured root key is not the one this database was initialised
     /// with, so nothing stored could be decrypted. Names both key ids, never keys.
     #[error(
@@ -152,6 +157,7 @@ impl CoreError {
             Self::WrongAlgorithm { .. } => "wrong_key_type",
             Self::WrongKeyForCiphertext(_) => "wrong_key",
             Self::AuditDamaged(_) => "audit_damaged",
+            Self::AuditRolledBack(_) => "audit_rolled_back",
             Self::LoginFailed => "login_failed",
             Self::TooManyAttempts { .. } => "rate_limited",
             Self::NotFound(_) => "not_found",
@@ -166,7 +172,11 @@ impl CoreError {
     pub fn is_refusal(&self) -> bool {
         !matches!(
             self,
-            Self::Store(_) | Self::AuditUnavailable(_) | Self::AuditDamaged(_) | Self::RootKeyMismatch { .. }
+            Self::Store(_)
+                | Self::AuditUnavailable(_)
+                | Self::AuditDamaged(_)
+                | Self::AuditRolledBack(_)
+                | Self::RootKeyMismatch { .. }
         ) && !matches!(self, Self::Crypto(error) if !matches!(error, CryptoError::Decrypt))
     }
 }

@@ -64,6 +64,10 @@ pub enum ProblemCode {
     AuditUnavailable,
     /// The stored audit log is damaged or was rolled back; an operator must look.
     AuditDamaged,
+    /// The stored audit log does not extend a checkpoint signed earlier (the
+    /// database was rolled back or forked): every audited action is refused
+    /// until an operator resolves it (`strongroom audit accept-rollback`).
+    AuditRolledBack,
     /// The username, password or second-factor code is wrong (one answer for
     /// every reason, so accounts cannot be enumerated).
     LoginFailed,
@@ -107,7 +111,7 @@ impl ProblemCode {
             Self::UnsupportedMediaType => 415,
             Self::RateLimited => 429,
             Self::Internal => 500,
-            Self::Unavailable | Self::AuditUnavailable | Self::AuditDamaged => 503,
+            Self::Unavailable | Self::AuditUnavailable | Self::AuditDamaged | Self::AuditRolledBack => 503,
         }
     }
 
@@ -137,6 +141,7 @@ impl ProblemCode {
             Self::DecryptionFailed => "decryption_failed",
             Self::AuditUnavailable => "audit_unavailable",
             Self::AuditDamaged => "audit_damaged",
+            Self::AuditRolledBack => "audit_rolled_back",
             Self::LoginFailed => "login_failed",
             Self::MfaRequired => "mfa_required",
             Self::AccessRequestRequired => "access_request_required",
@@ -172,6 +177,7 @@ impl ProblemCode {
             Self::DecryptionFailed => "Decryption failed",
             Self::AuditUnavailable => "Audit log unavailable",
             Self::AuditDamaged => "Audit log damaged",
+            Self::AuditRolledBack => "Audit log rolled back",
             Self::LoginFailed => "Login failed",
             Self::MfaRequired => "Second factor required",
             Self::AccessRequestRequired => "Approved access request required",
@@ -276,6 +282,7 @@ mod tests {
             ProblemCode::DecryptionFailed,
             ProblemCode::AuditUnavailable,
             ProblemCode::AuditDamaged,
+            ProblemCode::AuditRolledBack,
             ProblemCode::LoginFailed,
             ProblemCode::MfaRequired,
             ProblemCode::AccessRequestRequired,

@@ -269,6 +269,7 @@ impl From<CoreError> for ApiError {
                 audit_unavailable()
             }
             CoreError::AuditDamaged(detail) => Self::Refused { code: ProblemCode::AuditDamaged, detail },
+            CoreError::AuditRolledBack(detail) => Self::Refused { code: ProblemCode::AuditRolledBack, detail },
             CoreError::Crypto(CryptoError::Decrypt) => Self::Refused {
                 code: ProblemCode::DecryptionFailed,
                 detail: "the ciphertext is malformed, altered, or does not belong to this context".into(),

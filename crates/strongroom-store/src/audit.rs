@@ -13,8 +13,8 @@ use async_trait::async_trait;
 use sqlx::{QueryBuilder, Row};
 use strongroom_core::StoreError;
 use strongroom_core::audit::{
-    AlertGroup, AlertRecord, AppendReceipt, AuditCounts, AuditFilter, AuditRecord, AuditStore, StoredCheckpoint,
-    StoredEntry, TreeHead,
+    AlertGroup, AlertRecord, AppendReceipt, AuditCounts, AuditFilter, AuditRecord, AuditStore, IndexedColumns,
+    StoredCheckpoint, StoredEntry, TreeHead,
 };
 use strongroom_crypto::merkle::{Frontier, Hash, NodeId, leaf_hash};
 
@@ -305,6 +305,15 @@ macro_rules! impl_audit_store {
                             index: index(row.try_get("leaf_index").map_err(map)?)?,
                             entry: row.try_get("entry").map_err(map)?,
                             leaf_hash: leaf.map(hash).transpose()?,
+                            columns: Some(IndexedColumns {
+                                time_ms: row.try_get("time_ms").map_err(map)?,
+                                event_type: row.try_get("event_type").map_err(map)?,
+                                outcome: row.try_get("outcome").map_err(map)?,
+                                actor_id: row.try_get("actor_id").map_err(map)?,
+                                target_id: row.try_get("target_id").map_err(map)?,
+                                matter: row.try_get("matter").map_err(map)?,
+                                ip_key: row.try_get("ip_key").map_err(map)?,
+                            }),
                         })
                     })
                     .collect()
@@ -366,7 +375,8 @@ macro_rules! impl_audit_store {
 
             async fn audit_entries(&self, from: u64, limit: u32) -> Result<Vec<StoredEntry>, StoreError> {
                 let rows = sqlx::query(
-                    "SELECT e.leaf_index, e.entry, n.hash FROM audit_entries e \
+                    "SELECT e.leaf_index, e.entry, n.hash, e.time_ms, e.event_type, e.outcome, e.actor_id, e.target_id, \
+                     e.matter, e.ip_key FROM audit_entries e \
                      LEFT JOIN audit_nodes n ON n.last_leaf = e.leaf_index AND n.level = 0 \
                      WHERE e.leaf_index >= $1 ORDER BY e.leaf_index LIMIT $2",
                 )
@@ -380,7 +390,8 @@ macro_rules! impl_audit_store {
 
             async fn search_audit(&self, filter: &AuditFilter) -> Result<Vec<StoredEntry>, StoreError> {
                 let mut query = QueryBuilder::<$db>::new(
-                    "SELECT e.leaf_index, e.entry, n.hash FROM audit_entries e \
+                    "SELECT e.leaf_index, e.entry, n.hash, e.time_ms, e.event_type, e.outcome, e.actor_id, e.target_id, \
+                     e.matter, e.ip_key FROM audit_entries e \
                      LEFT JOIN audit_nodes n ON n.last_leaf = e.leaf_index AND n.level = 0 WHERE 1 = 1",
                 );
                 for (column, value) in [

@@ -17,8 +17,8 @@ use base64::engine::general_purpose::STANDARD;
 use clap::Subcommand;
 use serde::{Deserialize, Serialize};
 use strongroom_config::Config;
-use strongroom_core::Services;
 use strongroom_core::audit::{EventType, LogVerifier, TreeHead};
+use strongroom_core::{CoreError, Services};
 use strongroom_crypto::note::NoteVerifier;
 use strongroom_store::Database;
 
@@ -40,6 +40,17 @@ pub enum AuditCommand {
         /// The file to create.
         #[arg(long)]
         out: PathBuf,
+    },
+    /// After a rollback or fork was found (audited actions are refused), accept
+    /// the log as it is now: records `audit.rollback_accepted` with what is
+    /// abandoned and why, signs and anchors a checkpoint of the tree, and
+    /// audited actions resume (a running server resumes at its next
+    /// checkpoint, within `audit.checkpoint_interval_seconds`). Restoring the
+    /// newer database instead needs no command.
+    AcceptRollback {
+        /// Why this state is accepted (at least 20 characters), for the record.
+        #[arg(long)]
+        reason: String,
     },
     /// Check an export offline: recompute the tree and compare it with every
     /// signed checkpoint; report any edited, missing, inserted, reordered or
@@ -82,7 +93,20 @@ pub async fn run(config: &Config, command: AuditCommand) -> anyhow::Result<()> {
     match command {
         AuditCommand::Export { out } => export(config, &out).await,
         AuditCommand::Verify { file, keys, anchor } => verify(&file, &keys, &anchor),
+        AuditCommand::AcceptRollback { reason } => accept_rollback(config, &reason).await,
     }
+}
+
+async fn accept_rollback(config: &Config, reason: &str) -> anyhow::Result<()> {
+    let (database, services) = open_services(config).await?;
+    let result = services.checkpointer.accept_rollback(reason, &cli_context()).await;
+    database.close().await;
+    let checkpoint = result?;
+    println!(
+        "accepted the audit log as it is (size {}); a checkpoint of it is signed and anchored, and audited actions resume",
+        checkpoint.size
+    );
+    Ok(())
 }
 
 async fn export(config: &Config, out: &Path) -> anyhow::Result<()> {
@@ -100,9 +124,24 @@ async fn write_export(database: &Database, services: &Services, out: &Path) -> a
         .open(out)
         .with_context(|| format!("cannot create {} (an existing file is never overwritten)", out.display()))?;
     let audit = &services.audit;
-    audit.record(&audit.event(EventType::AuditExport, &cli_context())).await?;
     // A damaged or rolled-back log is exported too (that is when it is needed
-    // most), without a new signature over it.
+    // most), without a new signature over it: first find out whether it is.
+    let report = services.checkpointer.verify_stored().await?;
+    if let Some(problem) = report.problems.first() {
+        eprintln!(
+            "warning: the stored log does not verify ({} problem(s)); first: {}",
+            report.problems.len(),
+            problem.message
+        );
+    }
+    let _ = services.checkpointer.current().await;
+    match audit.record(&audit.event(EventType::AuditExport, &cli_context())).await {
+        Ok(_) => {}
+        // Appending to a rolled-back tree would fork it: the export is still
+        // written, for the investigation, but cannot be recorded in the log.
+        Err(CoreError::AuditRolledBack(why)) => eprintln!("warning: this export is not recorded in the log: {why}"),
+        Err(other) => return Err(other.into()),
+    }
     let head = match services.checkpointer.current().await {
         Ok(checkpoint) => TreeHead { size: checkpoint.size, root: checkpoint.root },
         Err(error) => {
@@ -212,7 +251,7 @@ fn verify(file: &Path, keys: &[String], anchors: &[PathBuf]) -> anyhow::Result<(
                     .ok()
                     .and_then(|h| <[u8; 32]>::try_from(h).ok())
                     .with_context(|| format!("line {number}: the leaf hash is not 32 bytes of base64"))?;
-                verifier.feed(index, &bytes, Some(hash));
+                verifier.feed(index, &bytes, Some(hash), None);
             }
             None => verifier.feed_unhashed(index, &bytes),
         }

@@ -66,6 +66,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             Arc::clone(&services.checkpointer),
             Duration::from_secs(config.audit.checkpoint_interval_seconds.max(1)),
         )),
+        tokio::spawn(verify_audit_log(
+            Arc::clone(&services.checkpointer),
+            (config.audit.verify_interval_seconds > 0)
+                .then(|| Duration::from_secs(config.audit.verify_interval_seconds)),
+        )),
         tokio::spawn(audit_outputs::evaluate_alerts(
             Arc::clone(&alerts),
             Duration::from_secs(config.audit.alert_interval_seconds),
@@ -535,6 +540,24 @@ async fn sign_checkpoints(checkpointer: Arc<Checkpointer>, interval: Duration) {
         if let Err(error) = checkpointer.current().await {
             tracing::error!(%error, "could not sign an audit checkpoint");
         }
+    }
+}
+
+/// Verifies the whole stored log now and then every `interval` (or only
+/// now); the outcome is the audit health's `damaged`, which `/readyz` reports.
+async fn verify_audit_log(checkpointer: Arc<Checkpointer>, interval: Option<Duration>) {
+    loop {
+        match checkpointer.verify_stored().await {
+            Ok(report) if report.verified() => {}
+            Ok(report) => tracing::error!(
+                problems = report.problems.len(),
+                first = %report.problems[0].message,
+                "the stored audit log does not verify"
+            ),
+            Err(error) => tracing::error!(%error, "could not verify the stored audit log"),
+        }
+        let Some(interval) = interval else { return };
+        tokio::time::sleep(interval).await;
     }
 }
 

@@ -10,6 +10,8 @@
 
 use std::sync::Arc;
 
+use strongroom_crypto::merkle;
+
 use async_trait::async_trait;
 use strongroom_crypto::note::{Checkpoint, NoteVerifier, open_note, signed_note};
 
@@ -87,15 +89,40 @@ impl Checkpointer {
     /// not grown since, else a freshly signed one.
     pub async fn current(&self) -> Result<StoredCheckpoint, CoreError> {
         let _one_signer = self.signing.lock().await;
-        let head = self.log.head().await?;
-        let store = self.log.store();
-        let latest = store.latest_checkpoint().await?;
-        if let Some(latest) = &latest
-            && latest.size == head.size
-            && latest.root == head.root
-        {
-            return Ok(latest.clone());
+        // Never sign over damage: a checkpoint would vouch for whatever was changed.
+        if let Some(damage) = self.log.health().damaged {
+            return Err(CoreError::AuditDamaged(damage));
         }
+        let head = self.log.head().await?;
+        let latest = self.log.store().latest_checkpoint().await?;
+        // The anchors are compared even when the stored checkpoint is of the
+        // head: a database restored together with its checkpoints agrees with
+        // itself, and only an anchor outside it remembers what came after.
+        for (source, checkpoint) in &self.known_checkpoints(latest.clone()).await? {
+            let extends = checkpoint.size <= head.size && self.log.root_at(checkpoint.size).await? == checkpoint.root;
+            if !extends {
+                let message = format!(
+                    "the audit tree (size {}) does not extend {source} (size {}): the database was rolled back, truncated or forked",
+                    head.size, checkpoint.size
+                );
+                self.log.update_health(|health| health.rollback = Some(message.clone()));
+                return Err(CoreError::AuditDamaged(message));
+            }
+        }
+        self.log.update_health(|health| health.rollback = None);
+        match latest {
+            Some(latest) if latest.size == head.size && latest.root == head.root => Ok(latest),
+            _ => self.sign(head).await,
+        }
+    }
+
+    /// Every checkpoint known outside the tree itself: the newest stored
+    /// one (`latest`) and the last one each readable anchor holds, each
+    /// with where it comes from.
+    async fn known_checkpoints(
+        &self,
+        latest: Option<StoredCheckpoint>,
+    ) -> Result<Vec<(String, Checkpoint)>, CoreError> {
         let verifiers = self.verifiers().await?;
         let mut known: Vec<(String, Checkpoint)> = Vec::new();
         if let Some(latest) = latest {
@@ -109,18 +136,12 @@ impl Checkpointer {
                 Err(why) => tracing::warn!(anchor = %anchor.describe(), %why, "cannot read the checkpoint anchor"),
             }
         }
-        for (source, checkpoint) in &known {
-            let extends = checkpoint.size <= head.size && self.log.root_at(checkpoint.size).await? == checkpoint.root;
-            if !extends {
-                let message = format!(
-                    "the audit tree (size {}) does not extend {source} (size {}): the database was rolled back, truncated or forked",
-                    head.size, checkpoint.size
-                );
-                self.log.update_health(|health| health.rollback = Some(message.clone()));
-                return Err(CoreError::AuditDamaged(message));
-            }
-        }
-        self.log.update_health(|health| health.rollback = None);
+        Ok(known)
+    }
+
+    /// Signs a checkpoint of `head`, stores it and publishes it to every anchor.
+    async fn sign(&self, head: super::store::TreeHead) -> Result<StoredCheckpoint, CoreError> {
+        let store = self.log.store();
         let text = Checkpoint { origin: self.origin.clone(), size: head.size, root: head.root, extensions: Vec::new() }
             .to_text();
         let key = self.keyring.use_key(KeyPurpose::AuditSigning, AUDIT_SIGNING_KEY).await?;
@@ -142,6 +163,63 @@ impl Checkpointer {
         Ok(checkpoint)
     }
 
+    /// Resolves a rollback or fork the operator has looked into and accepts:
+    /// records `audit.rollback_accepted` (critical; with what was abandoned
+    /// and the reason) as the first event on the tree as it is, then signs
+    /// and anchors a checkpoint of it, which every later one must extend.
+    /// Audited actions resume. Refused when there is nothing to accept, and
+    /// over a tree that does not verify (restore or repair that first).
+    pub async fn accept_rollback(
+        &self,
+        reason: &str,
+        context: &super::AuditContext,
+    ) -> Result<StoredCheckpoint, CoreError> {
+        let reason = reason.trim();
+        if reason.chars().count() < 20 {
+            return Err(CoreError::InvalidInput("reason: at least 20 characters saying why".into()));
+        }
+        let _one_signer = self.signing.lock().await;
+        let head = self.log.head().await?;
+        let latest = self.log.store().latest_checkpoint().await?;
+        let mut abandoned = Vec::new();
+        for (source, checkpoint) in self.known_checkpoints(latest).await? {
+            let extends =
+                checkpoint.size <= head.size && self.log.root_at(checkpoint.size).await.ok() == Some(checkpoint.root);
+            if !extends {
+                abandoned.push(format!(
+                    "{source}: size {}, root {}",
+                    checkpoint.size,
+                    crate::audit::hex(&checkpoint.root)
+                ));
+            }
+        }
+        if abandoned.is_empty() {
+            return Err(CoreError::Conflict(
+                "the audit tree extends every known checkpoint: there is no rollback to accept".into(),
+            ));
+        }
+        // The abandoned checkpoints are the rollback itself; the tree must verify
+        // against everything else.
+        let report = self.recompute_stored_against(false).await?;
+        if !report.verified() {
+            return Err(CoreError::AuditDamaged(format!(
+                "the tree as it is does not verify ({} problems, first: {}); restore or repair it before accepting it",
+                report.problems.len(),
+                report.problems[0].message
+            )));
+        }
+        let event = self
+            .log
+            .event(super::EventType::AuditRollbackAccepted, context)
+            .justification(reason)
+            .detail("abandoned", abandoned)
+            .detail("tree_size", i64::try_from(head.size).unwrap_or(i64::MAX));
+        self.log.record_despite_halt(&event).await?;
+        let checkpoint = self.sign(self.log.head().await?).await?;
+        self.log.update_health(|health| health.rollback = None);
+        Ok(checkpoint)
+    }
+
     fn parse(&self, note: &str, verifiers: &[NoteVerifier]) -> Result<Checkpoint, CoreError> {
         let text = open_note(note, verifiers).map_err(|e| {
             CoreError::AuditDamaged(format!("a known checkpoint does not verify with the audit signing key: {e}"))
@@ -159,9 +237,48 @@ impl Checkpointer {
 
 impl Checkpointer {
     /// Recomputes the stored tree from its entries and checks it against
-    /// every stored and anchored checkpoint and the tree head (see
-    /// [`super::LogVerifier`]). Reads the whole log, in pages.
+    /// every stored and anchored checkpoint, the tree head, the search
+    /// columns beside each entry (see [`super::LogVerifier`]) and the stored
+    /// nodes proofs are made of. Reads the whole log, in pages. The outcome
+    /// becomes the health's `damaged` (so `/readyz` fails on damage and
+    /// recovers once the log verifies again).
     pub async fn verify_stored(&self) -> Result<super::IntegrityReport, CoreError> {
+        let mut report = self.recompute_stored().await?;
+        let head = self.log.head().await?;
+        // The stored nodes must give the head's root too: proofs and
+        // checkpoints are computed from them, not from the entries.
+        match self.log.root_at(head.size).await {
+            Ok(root) if root == head.root => {}
+            Ok(_) => report.problems.push(super::IntegrityProblem {
+                index: None,
+                message: "the stored tree nodes do not give the tree head's root: a node was edited".into(),
+            }),
+            Err(error) => report.problems.push(super::IntegrityProblem {
+                index: None,
+                message: format!("the stored tree nodes cannot give the tree head's root: {error}"),
+            }),
+        }
+        let damaged = (!report.verified()).then(|| {
+            format!(
+                "the stored audit log does not verify ({} problem(s); first: {})",
+                report.problems.len(),
+                report.problems[0].message
+            )
+        });
+        // While a rollback is known, what the anchors no longer match is that
+        // rollback (reported, and resolved, as such), not damage.
+        self.log.update_health(|health| {
+            if health.rollback.is_none() {
+                health.damaged = damaged;
+            }
+        });
+        Ok(report)
+    }
+
+    /// The verification of the stored log against its stored checkpoints
+    /// and, with `anchored`, the anchors' last ones too; every stored tree
+    /// node is recomputed from the entries and compared as well.
+    async fn recompute_stored_against(&self, anchored: bool) -> Result<super::IntegrityReport, CoreError> {
         const PAGE: u32 = 10_000;
         let verifiers = self.verifiers().await?;
         let mut verifier = super::LogVerifier::new();
@@ -169,23 +286,93 @@ impl Checkpointer {
         for checkpoint in store.checkpoints().await? {
             verifier.add_signed_checkpoint(&checkpoint.note, &verifiers, &self.origin);
         }
-        for anchor in &self.anchors {
-            if let Ok(Some(note)) = anchor.last().await {
-                verifier.add_signed_checkpoint(&note, &verifiers, &self.origin);
+        if anchored {
+            for anchor in &self.anchors {
+                if let Ok(Some(note)) = anchor.last().await {
+                    verifier.add_signed_checkpoint(&note, &verifiers, &self.origin);
+                }
             }
         }
         let head = self.log.head().await?;
+        let mut nodes = NodeCheck::default();
         let mut from = 0;
         loop {
             let page = self.log.entries(from, PAGE).await?;
             for entry in &page {
-                verifier.feed(entry.index, &entry.entry, entry.leaf_hash);
+                verifier.feed(entry.index, &entry.entry, entry.leaf_hash, entry.columns.as_ref());
+                nodes.push(entry.index, merkle::leaf_hash(&entry.entry));
             }
+            nodes.compare(store.as_ref()).await?;
             match page.last() {
                 Some(last) if page.len() == PAGE as usize => from = last.index + 1,
                 _ => break,
             }
         }
-        Ok(verifier.finish(Some(head)))
+        let mut report = verifier.finish(Some(head));
+        report.problems.extend(nodes.problems);
+        Ok(report)
+    }
+
+    async fn recompute_stored(&self) -> Result<super::IntegrityReport, CoreError> {
+        self.recompute_stored_against(true).await
+    }
+}
+
+/// Recomputes every inner node of the tree (each complete subtree's root)
+/// from the leaves in order, and compares them with the stored ones, which
+/// inclusion and consistency proofs are made of.
+#[derive(Debug, Default)]
+struct NodeCheck {
+    /// Roots of the complete subtrees so far: `(level, hash)`, levels decreasing.
+    stack: Vec<(u8, merkle::Hash)>,
+    /// Recomputed nodes not yet compared.
+    pending: Vec<(merkle::NodeId, merkle::Hash)>,
+    problems: Vec<super::IntegrityProblem>,
+}
+
+impl NodeCheck {
+    /// At most this many node problems are reported (the first locate the damage).
+    const MAX_PROBLEMS: usize = 20;
+
+    fn push(&mut self, index: u64, leaf: merkle::Hash) {
+        self.stack.push((0, leaf));
+        while let [.., (left_level, left), (right_level, right)] = self.stack[..]
+            && left_level == right_level
+        {
+            self.stack.truncate(self.stack.len() - 2);
+            let level = left_level + 1;
+            let node = merkle::node_hash(&left, &right);
+            self.stack.push((level, node));
+            self.pending.push((merkle::NodeId::new(level, index >> level), node));
+        }
+    }
+
+    async fn compare(&mut self, store: &dyn super::AuditStore) -> Result<(), CoreError> {
+        let pending = std::mem::take(&mut self.pending);
+        for chunk in pending.chunks(1000) {
+            let ids: Vec<merkle::NodeId> = chunk.iter().map(|(id, _)| *id).collect();
+            let stored = store.audit_nodes(&ids).await?;
+            for (id, hash) in chunk {
+                let wrong = match stored.get(id) {
+                    None => Some("is missing"),
+                    Some(found) if found != hash => Some("does not match the entries below it"),
+                    Some(_) => None,
+                };
+                if let Some(wrong) = wrong
+                    && self.problems.len() < Self::MAX_PROBLEMS
+                {
+                    let first_leaf = id.index << id.level;
+                    self.problems.push(super::IntegrityProblem {
+                        index: Some(first_leaf),
+                        message: format!(
+                            "the stored tree node at level {} over entries {first_leaf} to {} {wrong}: proofs over them are wrong",
+                            id.level,
+                            first_leaf + (1 << id.level) - 1
+                        ),
+                    });
+                }
+            }
+        }
+        Ok(())
     }
 }

@@ -150,6 +150,7 @@ event_types! {
     AttackSuspected => "attack.suspected", "security", Critical;
     Alert => "alert", "security", Warning;
     AuditExport => "audit.export", "audit", Notice;
+    AuditRollbackAccepted => "audit.rollback_accepted", "audit", Critical;
 }
 
 /// Whether the action happened.
@@ -558,6 +559,34 @@ mod tests {
             r#"{"actor":{"id":"ab12","kind":"api_key","name":"billing","roles":["transit:use"]},"category":"key","details":{"version":3},"ip":"10.0.0.7","request_id":"r-1","result":"success","severity":"notice","target":{"id":"payments","kind":"key"},"time":1700000000123,"type":"key.rotate","user_agent":"hvac/2","v":1}"#
         );
         assert!(!String::from_utf8(event.canonical(false)).unwrap().contains("10.0.0.7"));
+    }
+
+    #[test]
+    fn the_search_columns_are_read_back_from_the_entry_as_they_were_derived_from_the_event() {
+        use crate::audit::IndexedColumns;
+        let target = Target { matter: Some("case-7".into()), ..Target::new("record", "r-9") };
+        let event = AuditEvent::new(EventType::RecordDecrypt, &context(), 1_700_000_000_123)
+            .target(target)
+            .failed(Outcome::Denied, "forbidden");
+        let clear = IndexedColumns::of_entry(&event.canonical(true)).unwrap();
+        assert_eq!(
+            clear,
+            IndexedColumns {
+                time_ms: 1_700_000_000_123,
+                event_type: "record.decrypt".into(),
+                outcome: "denied".into(),
+                actor_id: "ab12".into(),
+                target_id: Some("r-9".into()),
+                matter: Some("case-7".into()),
+                ip_key: Some("10.0.0.7".into()),
+            }
+        );
+        // With hashed addresses the entry holds the address's HMAC, as the column does.
+        let hashed = event.personal("ip", "00ff".into());
+        assert_eq!(IndexedColumns::of_entry(&hashed.canonical(false)).unwrap().ip_key.as_deref(), Some("hmac:00ff"));
+        let edited = IndexedColumns { event_type: "record.read".into(), actor_id: "someone".into(), ..clear.clone() };
+        assert_eq!(clear.differences(&edited), vec!["event_type", "actor_id"]);
+        assert_eq!(IndexedColumns::of_entry(b"not json"), None);
     }
 
     #[test]

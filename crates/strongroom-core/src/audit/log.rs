@@ -17,6 +17,7 @@
 //!   address by its HMAC when configured, and callers put only HMACs of
 //!   personal values into events ([`AuditLog::pseudonym`]).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -91,12 +92,19 @@ pub struct AuditHealth {
     pub storage_low: Option<String>,
     /// The last append failed (cleared by the next success).
     pub append_failing: Option<String>,
+    /// The stored tree does not verify: an entry, a node or a search column
+    /// was changed or lost (cleared by a full verification that passes).
+    pub damaged: Option<String>,
 }
 
 impl AuditHealth {
     /// Every problem, for `/readyz`.
     pub fn problems(&self) -> Vec<String> {
-        [&self.rollback, &self.storage_low, &self.append_failing].into_iter().flatten().cloned().collect()
+        [&self.rollback, &self.damaged, &self.storage_low, &self.append_failing]
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect()
     }
 }
 
@@ -113,6 +121,10 @@ pub struct AuditLog {
     pseudonymizer: OnceLock<Pseudonymizer>,
     appended: watch::Sender<u64>,
     health: Arc<Mutex<AuditHealth>>,
+    /// Whether a rollback or fork was found: then nothing is sealed (so no
+    /// audited action can happen) until it is resolved. Kept apart from
+    /// `health` so the check on every event is one atomic load.
+    halted: AtomicBool,
 }
 
 impl AuditLog {
@@ -126,7 +138,16 @@ impl AuditLog {
             tokio::spawn(write_batches(Arc::clone(&store), queue, appended.clone(), Arc::clone(&health)));
             writer
         });
-        Arc::new(Self { store, clock, settings, writer, pseudonymizer: OnceLock::new(), appended, health })
+        Arc::new(Self {
+            store,
+            clock,
+            settings,
+            writer,
+            pseudonymizer: OnceLock::new(),
+            appended,
+            health,
+            halted: AtomicBool::new(false),
+        })
     }
 
     /// Installs the HMAC keys (once, at start, after the keyring is up).
@@ -161,8 +182,23 @@ impl AuditLog {
         Ok(hex(&self.pseudonymizer()?.hmac(value.as_bytes())))
     }
 
-    /// Seals `event` into the record that becomes a leaf.
+    /// Seals `event` into the record that becomes a leaf. Refused while the
+    /// log is halted by a rollback or fork: appending would extend the
+    /// rolled-back tree, so the action that needs the event must not happen.
     pub fn seal(&self, event: &AuditEvent) -> Result<AuditRecord, CoreError> {
+        if self.halted.load(Ordering::Acquire) {
+            let found = self.health().rollback.unwrap_or_default();
+            return Err(CoreError::AuditRolledBack(format!(
+                "{found}; audited actions are refused until an operator restores the newer database or accepts \
+                 this state with `strongroom audit accept-rollback`"
+            )));
+        }
+        self.seal_despite_halt(event)
+    }
+
+    /// [`seal`](Self::seal) even while halted: only for the event that
+    /// records an operator accepting the rollback.
+    fn seal_despite_halt(&self, event: &AuditEvent) -> Result<AuditRecord, CoreError> {
         let mut event = event.clone();
         let ip_key = match event.context.ip {
             Some(ip) if self.settings.hash_ip => {
@@ -192,6 +228,17 @@ impl AuditLog {
     /// means it is not recorded, and the caller must refuse its action.
     pub async fn record(&self, event: &AuditEvent) -> Result<Recorded, CoreError> {
         let record = self.seal(event)?;
+        self.append_record(record).await
+    }
+
+    /// Records the operator's acceptance of a rollback, which the halt
+    /// would otherwise refuse (see `Checkpointer::accept_rollback`).
+    pub(crate) async fn record_despite_halt(&self, event: &AuditEvent) -> Result<Recorded, CoreError> {
+        let record = self.seal_despite_halt(event)?;
+        self.append_record(record).await
+    }
+
+    async fn append_record(&self, record: AuditRecord) -> Result<Recorded, CoreError> {
         let unavailable = |why: &str| CoreError::AuditUnavailable(why.to_owned());
         let Some(writer) = &self.writer else {
             let appending = self.store.append_audit(std::slice::from_ref(&record));
@@ -280,7 +327,7 @@ impl AuditLog {
     pub async fn root_at(&self, size: u64) -> Result<Hash, CoreError> {
         self.checked_size(size, "tree_size").await?;
         let nodes = self.store.audit_nodes(&merkle::nodes_needed_for_root(size)).await?;
-        merkle::root_at(&nodes, size).map_err(proof_error)
+        merkle::root_at(&nodes, size).map_err(|error| self.proof_failed(error))
     }
 
     /// The inclusion proof of leaf `index` in the tree of `size` leaves.
@@ -290,7 +337,7 @@ impl AuditLog {
             return Err(CoreError::InvalidInput(format!("index: {index} is not below tree_size {size}")));
         }
         let nodes = self.store.audit_nodes(&merkle::nodes_needed_for_inclusion(index, size)).await?;
-        merkle::inclusion_proof(&nodes, index, size).map_err(proof_error)
+        merkle::inclusion_proof(&nodes, index, size).map_err(|error| self.proof_failed(error))
     }
 
     /// The consistency proof from the tree of `from` leaves to that of `to`.
@@ -300,7 +347,7 @@ impl AuditLog {
             return Err(CoreError::InvalidInput(format!("from: must be between 1 and to ({to})")));
         }
         let nodes = self.store.audit_nodes(&merkle::nodes_needed_for_consistency(from, to)).await?;
-        merkle::consistency_proof(&nodes, from, to).map_err(proof_error)
+        merkle::consistency_proof(&nodes, from, to).map_err(|error| self.proof_failed(error))
     }
 
     /// What `/readyz` should know.
@@ -308,16 +355,41 @@ impl AuditLog {
         self.health.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    /// Updates the health with `change`.
-    pub fn update_health(&self, change: impl FnOnce(&mut AuditHealth)) {
-        change(&mut self.health.lock().unwrap_or_else(|p| p.into_inner()));
+    /// Checks that the stored nodes give the tree head's root: reads a few
+    /// nodes (one per level), so `/readyz` can call it every time. A missing
+    /// or changed node on the way is damage (kept in the health until a full
+    /// verification passes); a pass clears nothing.
+    pub async fn check_head(&self) -> Result<(), CoreError> {
+        let head = self.head().await?;
+        let root = self.root_at(head.size).await?;
+        if root != head.root {
+            let message = "the stored tree nodes do not give the tree head's root: a node was edited".to_owned();
+            self.update_health(|health| health.damaged = Some(message.clone()));
+            return Err(CoreError::AuditDamaged(message));
+        }
+        Ok(())
     }
-}
 
-fn proof_error(error: merkle::ProofError) -> CoreError {
-    match error {
-        merkle::ProofError::OutOfRange(text) => CoreError::InvalidInput(text),
-        other => CoreError::AuditDamaged(other.to_string()),
+    /// A proof or root that could not be computed: a range error is the
+    /// caller's; anything else means stored nodes are missing or wrong, which
+    /// the health reports (so `/readyz` fails) until a full verification passes.
+    fn proof_failed(&self, error: merkle::ProofError) -> CoreError {
+        match error {
+            merkle::ProofError::OutOfRange(text) => CoreError::InvalidInput(text),
+            other => {
+                let message = format!("the stored tree cannot be read: {other}");
+                self.update_health(|health| health.damaged = Some(message.clone()));
+                CoreError::AuditDamaged(other.to_string())
+            }
+        }
+    }
+
+    /// Updates the health with `change`. A rollback found halts the log
+    /// (see [`seal`](Self::seal)); clearing it resumes.
+    pub fn update_health(&self, change: impl FnOnce(&mut AuditHealth)) {
+        let mut health = self.health.lock().unwrap_or_else(|p| p.into_inner());
+        change(&mut health);
+        self.halted.store(health.rollback.is_some(), Ordering::Release);
     }
 }
 

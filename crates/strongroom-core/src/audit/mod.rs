@@ -30,8 +30,8 @@ pub use event::{
 pub use log::{AuditHealth, AuditLog, AuditSettings, Pseudonymizer, Recorded};
 pub use sink::{AuditSink, run_sink};
 pub use store::{
-    AlertGroup, AlertRecord, AppendReceipt, AuditCounts, AuditFilter, AuditRecord, AuditStore, StoredCheckpoint,
-    StoredEntry, TreeHead,
+    AlertGroup, AlertRecord, AppendReceipt, AuditCounts, AuditFilter, AuditRecord, AuditStore, IndexedColumns,
+    StoredCheckpoint, StoredEntry, TreeHead,
 };
 pub use verify::{IntegrityProblem, IntegrityReport, LogVerifier};
 

@@ -67,6 +67,75 @@ pub struct StoredEntry {
     pub entry: Vec<u8>,
     /// The level-0 node stored for this index; `None` if missing (damage).
     pub leaf_hash: Option<Hash>,
+    /// The copies of the entry's values that searches filter on, as stored
+    /// beside it; `None` where they were not read (an export).
+    pub columns: Option<IndexedColumns>,
+}
+
+/// The copies of an entry's values kept beside it so searches and alert
+/// rules can filter without parsing entries. They are not covered by the
+/// tree's hashes, so verification derives them from the entry again
+/// ([`IndexedColumns::of_entry`]): an edit that hides an event from a search
+/// is damage like any other.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct IndexedColumns {
+    /// Unix milliseconds.
+    pub time_ms: i64,
+    /// The event type.
+    pub event_type: String,
+    /// `success`, `failure` or `denied`.
+    pub outcome: String,
+    /// The actor's id.
+    pub actor_id: String,
+    /// The target's id.
+    pub target_id: Option<String>,
+    /// The matter.
+    pub matter: Option<String>,
+    /// The client address as logged (clear, or `hmac:<hex>`).
+    pub ip_key: Option<String>,
+}
+
+impl IndexedColumns {
+    /// What an entry's columns must hold, read from its canonical JSON (as
+    /// `AuditLog::seal` wrote them); `None` if the entry is not such JSON.
+    pub fn of_entry(entry: &[u8]) -> Option<Self> {
+        let event: serde_json::Value = serde_json::from_slice(entry).ok()?;
+        let text = |value: &serde_json::Value| value.as_str().map(str::to_owned);
+        let target = event.get("target");
+        let hmac = event.get("hmac").and_then(serde_json::Value::as_object);
+        let ip_key = match (event.get("ip").and_then(serde_json::Value::as_str), hmac.and_then(|h| h.get("ip"))) {
+            (Some(ip), _) => Some(ip.to_owned()),
+            (None, Some(mac)) => Some(format!("hmac:{}", mac.as_str()?)),
+            (None, None) => None,
+        };
+        Some(Self {
+            time_ms: event.get("time")?.as_i64()?,
+            event_type: text(event.get("type")?)?,
+            outcome: text(event.get("result")?)?,
+            actor_id: text(event.get("actor")?.get("id")?)?,
+            target_id: target.and_then(|t| t.get("id")).and_then(text),
+            matter: target.and_then(|t| t.get("matter")).and_then(text),
+            ip_key,
+        })
+    }
+
+    /// The names of the columns that differ from `other`.
+    pub fn differences(&self, other: &Self) -> Vec<&'static str> {
+        let mut differ = Vec::new();
+        let mut check = |name, same: bool| {
+            if !same {
+                differ.push(name);
+            }
+        };
+        check("time_ms", self.time_ms == other.time_ms);
+        check("event_type", self.event_type == other.event_type);
+        check("outcome", self.outcome == other.outcome);
+        check("actor_id", self.actor_id == other.actor_id);
+        check("target_id", self.target_id == other.target_id);
+        check("matter", self.matter == other.matter);
+        check("ip_key", self.ip_key == other.ip_key);
+        differ
+    }
 }
 
 /// Filters of an audit query; every set filter must match.

@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use strongroom_crypto::merkle::{Frontier, Hash, leaf_hash};
 use strongroom_crypto::note::{Checkpoint, NoteVerifier, open_note};
 
-use super::store::TreeHead;
+use super::store::{IndexedColumns, TreeHead};
 
 /// Reports stop being collected after this many (the first ones locate the damage).
 const MAX_PROBLEMS: usize = 100;
@@ -98,8 +98,27 @@ impl LogVerifier {
     }
 
     /// Feeds the entry at `index`; `stored_leaf` is the leaf hash the tree
-    /// stores for it, when known.
-    pub fn feed(&mut self, index: u64, entry: &[u8], stored_leaf: Option<Hash>) {
+    /// stores for it, when known, and `columns` the search columns stored
+    /// beside it, when read: they must say what the entry says.
+    pub fn feed(&mut self, index: u64, entry: &[u8], stored_leaf: Option<Hash>, columns: Option<&IndexedColumns>) {
+        if let Some(stored) = columns {
+            match IndexedColumns::of_entry(entry) {
+                Some(derived) => {
+                    let differ = derived.differences(stored);
+                    if !differ.is_empty() {
+                        self.problem(
+                            Some(index),
+                            format!(
+                                "entry {index}'s search columns ({}) do not say what the entry says: \
+                                 they were edited, and searches by them miss or misreport it",
+                                differ.join(", ")
+                            ),
+                        );
+                    }
+                }
+                None => self.problem(Some(index), format!("entry {index} is not an audit event")),
+            }
+        }
         let expected = self.frontier.size();
         if index < expected {
             self.problem(Some(index), format!("entry {index} appears again after entry {}", expected - 1));
@@ -127,7 +146,7 @@ impl LogVerifier {
     /// Feeds an entry from an export that carries no stored leaf hash.
     pub fn feed_unhashed(&mut self, index: u64, entry: &[u8]) {
         let leaf = leaf_hash(entry);
-        self.feed(index, entry, Some(leaf));
+        self.feed(index, entry, Some(leaf), None);
     }
 
     fn push(&mut self, leaf: Hash) {
@@ -230,7 +249,7 @@ mod tests {
             verifier.add_signed_checkpoint(note, std::slice::from_ref(&log.verifier), "test/log");
         }
         for (index, entry) in entries {
-            verifier.feed(*index, entry, stored(*index));
+            verifier.feed(*index, entry, stored(*index), None);
         }
         verifier.finish(None)
     }

@@ -20,7 +20,8 @@ pub(crate) async fn healthz() -> Json<Health> {
 }
 
 /// Readiness: the database answers, the root key is unsealed and the audit
-/// log can record (no rollback detected, enough free space, appends working). Public.
+/// log can record (no rollback detected, no damage found, enough free space,
+/// appends working). Public.
 /// When a check fails: 503, an `unavailable` problem whose detail names every
 /// failing check, so a balancer stops routing here and an operator sees why.
 #[utoipa::path(
@@ -44,9 +45,14 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> Result<Json<Readine
     // The server refuses to start with a wrong root key, so a running server
     // always has it unsealed; the check names which key it is.
     let root_key = check("root_key", CheckState::Ok, format!("unsealed ({})", state.root_key_id));
+    // The head against the stored nodes (a few reads): damage found here or by
+    // any verification is in the health below.
+    if let Ok(Err(error)) = tokio::time::timeout(READINESS_TIMEOUT, state.audit.check_head()).await {
+        tracing::warn!(%error, "readiness: the audit tree head does not check out");
+    }
     let problems = state.audit.health().problems();
     let audit = if problems.is_empty() {
-        check("audit", CheckState::Ok, "recording; tree extends every known checkpoint".into())
+        check("audit", CheckState::Ok, "recording; tree extends every known checkpoint and verifies".into())
     } else {
         check("audit", CheckState::Failing, problems.join("; "))
     };

@@ -216,6 +216,122 @@ async fn a_database_restored_from_an_old_copy_is_reported_as_a_rollback() {
 }
 
 #[tokio::test]
+async fn a_rolled_back_database_refuses_audited_actions_until_an_operator_accepts_it() {
+    let mut first = server().start();
+    let data_dir = first.data_dir().to_owned();
+    let token = issue_api_key(&first, &ALL_SCOPES);
+    make_events(&first, &token, 2).await;
+    first.terminate();
+    let database = data_dir.join("strongroom.db");
+    let old_copy = data_dir.with_file_name("old-copy-2.db");
+    std::fs::copy(&database, &old_copy).unwrap();
+    let mut second = server().data_dir(&data_dir).start();
+    make_events(&second, &token, 3).await;
+    checkpoint(&second).await;
+    second.terminate();
+    for suffix in ["-wal", "-shm"] {
+        let _ = std::fs::remove_file(data_dir.join(format!("strongroom.db{suffix}")));
+    }
+    std::fs::copy(&old_copy, &database).unwrap();
+
+    let third = server().data_dir(&data_dir).start();
+    let client = reqwest::Client::new();
+    // Appending would fork the log: every audited action is refused, with its own code.
+    let (status, refused) = transit(&client, &third, &token, "encrypt/k", json!({"plaintext": "aGk="})).await;
+    assert_eq!((status, refused["code"].as_str()), (503, Some("audit_rolled_back")), "{refused}");
+    assert!(refused["detail"].as_str().unwrap().contains("accept-rollback"), "{refused}");
+    let (_, head_before) = text(&third, "/readyz").await;
+    assert!(head_before.contains("rolled back"), "{head_before}");
+
+    let short = cli(&third, &["audit", "accept-rollback", "--reason", "oops"]);
+    assert_eq!(short.code, Some(1), "a reason is required: {short:?}");
+    let accepted = cli(
+        &third,
+        &["audit", "accept-rollback", "--reason", "restored the 02:00 backup after the disk failed; ticket 4711"],
+    );
+    assert_eq!(accepted.code, Some(0), "{accepted:?}");
+    // The running server notices at its next checkpoint (here: asked for one).
+    let (status, _) = text(&third, "/v1/audit/checkpoint").await;
+    assert_eq!(status, 200);
+    let (status, encrypted) = transit(&client, &third, &token, "encrypt/k", json!({"plaintext": "aGk="})).await;
+    assert_eq!(status, 200, "audited actions resume: {encrypted}");
+    let (status, ready) = text(&third, "/readyz").await;
+    assert_eq!(status, 200, "{ready}");
+    let (_, accepted_events) = get(&third, &token, "/v1/audit/events?action=audit.rollback_accepted").await;
+    let events = accepted_events["events"].as_array().unwrap();
+    assert_eq!(events.len(), 1, "{accepted_events}");
+    assert!(events[0].to_string().contains("ticket 4711"), "{accepted_events}");
+    let again = cli(&third, &["audit", "accept-rollback", "--reason", "nothing is left to accept here at all"]);
+    assert_eq!(again.code, Some(1), "{again:?}");
+}
+
+#[tokio::test]
+async fn a_missing_tree_node_makes_readyz_fail_and_no_checkpoint_is_signed_over_it() {
+    let server = server().env("STRONGROOM_AUDIT_CHECKPOINT_INTERVAL_SECONDS", "3600").start();
+    let token = issue_api_key(&server, &ALL_SCOPES);
+    make_events(&server, &token, 6).await;
+    let (status, _) = text(&server, "/readyz").await;
+    assert_eq!(status, 200);
+    // A node off the head's path: only a full verification reads it.
+    sql(&sqlite_url(&server), "DELETE FROM audit_nodes WHERE level = 1 AND last_leaf = 1").await;
+    let (_, stats) = get(&server, &token, "/v1/audit/stats").await;
+    assert_eq!(stats["integrity"]["verified"], false, "{stats}");
+    assert!(stats.to_string().contains("node at level 1 over entries 0 to 1 is missing"), "{stats}");
+    let (status, ready) = text(&server, "/readyz").await;
+    assert_eq!(status, 503, "{ready}");
+    assert!(ready.contains("audit"), "{ready}");
+    let (status, problem) = text(&server, "/v1/audit/checkpoint").await;
+    assert_eq!(status, 503, "{problem}");
+    assert!(problem.contains("audit_damaged"), "{problem}");
+
+    // Nodes on the head's path are checked by every /readyz, with no full verification.
+    let fresh = server_with_events(&ALL_SCOPES).await;
+    sql(&sqlite_url(&fresh.0), "DELETE FROM audit_nodes WHERE level >= 1").await;
+    let (status, ready) = text(&fresh.0, "/readyz").await;
+    assert_eq!(status, 503, "{ready}");
+}
+
+/// A server with a few events and its API key.
+async fn server_with_events(scopes: &[&str]) -> (TestServer, String) {
+    let server = server().start();
+    let token = issue_api_key(&server, scopes);
+    make_events(&server, &token, 6).await;
+    (server, token)
+}
+
+#[tokio::test]
+async fn edited_search_columns_fail_verification_and_the_export_of_damage_is_not_signed() {
+    let server = server().start();
+    let token = issue_api_key(&server, &ALL_SCOPES);
+    make_events(&server, &token, 3).await;
+    let (before, _) = checkpoint(&server).await;
+    // Hide the encryptions from `?action=` and `?actor=` searches, leaving the entries intact.
+    sql(
+        &sqlite_url(&server),
+        "UPDATE audit_entries SET event_type = 'transit.verify', actor_id = 'nobody' \
+         WHERE event_type = 'transit.encrypt'",
+    )
+    .await;
+    let (_, found) = get(&server, &token, "/v1/audit/events?action=transit.encrypt").await;
+    assert_eq!(found["events"].as_array().unwrap().len(), 0, "the edit hides them from searches: {found}");
+    let (_, stats) = get(&server, &token, "/v1/audit/stats").await;
+    assert_eq!(stats["integrity"]["verified"], false, "{stats}");
+    let problems = stats["integrity"]["problems"].to_string();
+    assert!(problems.contains("search columns (event_type, actor_id)"), "{stats}");
+    let (status, ready) = text(&server, "/readyz").await;
+    assert_eq!(status, 503, "{ready}");
+    let signed_before = stats["latest_checkpoint"]["tree_size"].clone();
+
+    let export = server.data_dir().with_file_name("damaged-export.jsonl");
+    let exported = cli(&server, &["audit", "export", "--out", export.to_str().unwrap()]);
+    assert_eq!(exported.code, Some(0), "a damaged log is still exported: {exported:?}");
+    assert!(exported.stderr.contains("no checkpoint signed for this export"), "{exported:?}");
+    let (_, stats) = get(&server, &token, "/v1/audit/stats").await;
+    assert_eq!(stats["latest_checkpoint"]["tree_size"], signed_before, "no checkpoint was signed over the damage");
+    assert!(before.size <= signed_before.as_u64().unwrap());
+}
+
+#[tokio::test]
 async fn offline_verify_accepts_an_untouched_export_and_only_with_the_right_key() {
     let server = server().start();
     let token = issue_api_key(&server, &ALL_SCOPES);
