@@ -595,3 +595,41 @@ async fn legal_holds_keep_records_from_expiry_and_erasure_while_subjects_export_
     assert_eq!(erased_bob["erased"].as_array().unwrap().len(), 0, "the expired one is already gone: {erased_bob}");
     assert_eq!(erased_bob["held"].as_array().unwrap().len(), 1, "the held one is still there: {erased_bob}");
 }
+
+#[tokio::test]
+async fn nested_policies_are_refused_naming_the_limit_and_the_server_stays_up() {
+    // Each overflowed the parser's stack and aborted the server (exit 134).
+    let (mut server, admin, _, _) = admin_and_reader().await;
+    let when = |body: String| format!("permit (principal, action, resource)\nwhen {{ {body} }};");
+    let bodies = [
+        when(format!("{}true{}", "(".repeat(300), ")".repeat(300))),
+        when(format!("{}1{} == []", "[".repeat(300), "]".repeat(300))),
+        when(format!("{}1{} == {{}}", "{a: ".repeat(300), "}".repeat(300))),
+        when(format!("{}true", "if true then true else ".repeat(1500))),
+        when(format!("true{}", " || true".repeat(5000))),
+        when(format!("context{} == 1", ".a".repeat(40_000))),
+    ];
+    for policies in bodies {
+        let body = json!({"policies": policies, "justification": "an operator's policy, nested deep"});
+        let (status, refused) = call(&server, "PUT", "/v1/policies", &admin, Some(body)).await;
+        assert_eq!((status, refused["code"].as_str()), (400, Some("invalid_policy")), "{refused}");
+        let message = refused["errors"][0]["message"].as_str().unwrap();
+        assert!(message.contains("limit"), "{refused}");
+        assert_eq!(refused["errors"][0]["line"], 2, "{refused}");
+    }
+    // JSON nested past serde_json's depth limit is refused before any policy is read.
+    let nested_json =
+        format!("{{\"policies\": {}\"\"{}, \"justification\": \"x\"}}", "[".repeat(100_000), "]".repeat(100_000));
+    let response = reqwest::Client::new()
+        .put(server.url("/v1/policies"))
+        .bearer_auth(&admin)
+        .header("content-type", "application/json")
+        .body(nested_json)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let (status, set) = call(&server, "GET", "/v1/policies", &admin, None).await;
+    assert_eq!((status, set["version"].as_i64()), (200, Some(0)), "{set}");
+    assert!(server.terminate().success(), "{}", server.logs());
+}

@@ -1,0 +1,32 @@
+//! Fuzzes the policy check every policy text goes through (crates/strongroom-policy:
+//! `PolicyEngine::check`, then `PolicyEngine::new` with the default set when the text
+//! passes), as `PUT /v1/policies` and the policy files at start use it.
+//!
+//! Arbitrary bytes, read as UTF-8 (lossily), must be either loaded or refused with
+//! errors: never a panic, and never a stack overflow. Cedar's parser recurses without a
+//! guard, so the check runs on a thread with a small stack, as in the server (4 MiB
+//! here, twice a tokio worker's, for the sanitizer's larger frames): an input that
+//! slips past the nesting and operator limits and goes deep aborts the run.
+//!
+//! Seeds in `fuzz/seeds/policy_text/`: the default policies and texts at the limits.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use strongroom_policy::{PolicyEngine, PolicySource};
+
+fuzz_target!(|data: &[u8]| {
+    let text = String::from_utf8_lossy(data).into_owned();
+    let checked = std::thread::Builder::new()
+        .stack_size(4 * 1024 * 1024)
+        .spawn(move || {
+            let source = PolicySource { origin: "api".into(), text };
+            match PolicyEngine::check(&source) {
+                // Its ids are prefixed `api/`, so nothing in the default set can clash.
+                Ok(_) => assert!(PolicyEngine::new(&[PolicySource::default_set(), source]).is_ok(), "checked but not loaded"),
+                Err(errors) => assert!(!errors.0.is_empty(), "a refusal names at least one error"),
+            }
+        })
+        .expect("a thread for the check")
+        .join();
+    assert!(checked.is_ok(), "the policy check panicked");
+});
