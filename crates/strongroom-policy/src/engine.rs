@@ -565,6 +565,8 @@ fn context(kind: PrincipalKind, inputs: &ContextInputs) -> Result<Context, Strin
     Context::from_pairs(pairs).map_err(|e| e.to_string())
 }
 
+mod invariants;
 mod memo;
+pub use invariants::{INVARIANTS, Invariant, InvariantBreak, MAX_CASES};
 #[cfg(test)]
 mod tests;

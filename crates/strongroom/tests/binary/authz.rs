@@ -633,3 +633,43 @@ async fn nested_policies_are_refused_naming_the_limit_and_the_server_stays_up() 
     assert_eq!((status, set["version"].as_i64()), (200, Some(0)), "{set}");
     assert!(server.terminate().success(), "{}", server.logs());
 }
+
+const READERS_DECRYPT: &str = "@id(\"readers-decrypt\")\n\
+    permit (principal in Strongroom::Role::\"reader\", action == Strongroom::Action::\"record.decrypt\", resource)\n\
+    when { principal in resource.matter };\n";
+
+#[tokio::test]
+async fn a_policy_letting_a_reader_decrypt_is_refused_naming_the_invariant() {
+    let (server, admin, _, reader_id) = admin_and_reader().await;
+    let body = json!({"policies": READERS_DECRYPT, "justification": "readers of case-1 need plaintext"});
+    let (status, refused) = call(&server, "PUT", "/v1/policies", &admin, Some(body)).await;
+    assert_eq!((status, refused["code"].as_str()), (400, Some("invalid_policy")), "{refused}");
+    let error = &refused["errors"][0];
+    assert!(error["message"].as_str().unwrap().contains("reader_never_decrypts"), "{refused}");
+    assert_eq!(error["policy"], "api/readers-decrypt", "{refused}");
+    let (_, set) = call(&server, "GET", "/v1/policies", &admin, None).await;
+    assert_eq!(set["version"], 0, "nothing stored: {set}");
+    // The reader still cannot decrypt: explain says so under the policies in force.
+    let explain = json!({
+        "principal": format!("user:{reader_id}"),
+        "action": "record.decrypt",
+        "resource": {"type": "record", "id": "r1", "matter": "case-1"},
+    });
+    let (status, explained) = call(&server, "POST", "/v1/authz/explain", &admin, Some(explain)).await;
+    assert_eq!((status, explained["allowed"].as_bool()), (200, Some(false)), "{explained}");
+}
+
+#[tokio::test]
+async fn under_warn_a_policy_breaking_an_invariant_loads_with_a_warning() {
+    let server = server().env("STRONGROOM_AUTHZ_POLICY_INVARIANTS", "warn").start();
+    let (server, admin, _, _) = admin_and_reader_on(server).await;
+    let body = json!({"policies": READERS_DECRYPT, "justification": "readers of case-1 need plaintext"});
+    let (status, set) = call(&server, "PUT", "/v1/policies", &admin, Some(body)).await;
+    assert_eq!(status, 200, "{set}");
+    assert!(set["warnings"][0].as_str().unwrap().contains("reader_never_decrypts"), "{set}");
+    let (_, again) = call(&server, "GET", "/v1/policies", &admin, None).await;
+    assert_eq!(again["warnings"], set["warnings"]);
+    let changes = audited(&server, &admin, "policy.change").await;
+    assert!(changes[0]["details"]["invariant_warnings"].as_array().is_some_and(|w| w.len() == 1), "{changes:?}");
+    assert!(server.logs().contains("break an authorization invariant"), "{}", server.logs());
+}
