@@ -673,3 +673,24 @@ async fn under_warn_a_policy_breaking_an_invariant_loads_with_a_warning() {
     assert!(changes[0]["details"]["invariant_warnings"].as_array().is_some_and(|w| w.len() == 1), "{changes:?}");
     assert!(server.logs().contains("break an authorization invariant"), "{}", server.logs());
 }
+
+#[tokio::test]
+async fn a_policy_file_breaking_an_invariant_stops_the_start_and_loads_under_warn() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("readers.cedar"), READERS_DECRYPT).unwrap();
+    let policy_dir = dir.path().to_str().unwrap();
+    let Err(refused) = server().env("STRONGROOM_AUTHZ_POLICY_DIR", policy_dir).try_start() else {
+        panic!("the server started with a policy file that breaks an invariant");
+    };
+    assert_ne!(refused.code, Some(0), "{refused:?}");
+    let output = format!("{}{}", refused.stdout, refused.stderr);
+    assert!(output.contains("reader_never_decrypts") && output.contains("file:readers.cedar"), "{output}");
+    let server = server()
+        .env("STRONGROOM_AUTHZ_POLICY_DIR", policy_dir)
+        .env("STRONGROOM_AUTHZ_POLICY_INVARIANTS", "warn")
+        .start();
+    let (server, admin, _, _) = admin_and_reader_on(server).await;
+    let (status, set) = call(&server, "GET", "/v1/policies", &admin, None).await;
+    assert_eq!(status, 200, "{set}");
+    assert!(set["warnings"][0].as_str().unwrap().contains("allowed by file:readers.cedar/readers-decrypt"), "{set}");
+}
