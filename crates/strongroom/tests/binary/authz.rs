@@ -617,7 +617,8 @@ async fn nested_policies_are_refused_naming_the_limit_and_the_server_stays_up() 
         assert!(message.contains("limit"), "{refused}");
         assert_eq!(refused["errors"][0]["line"], 2, "{refused}");
     }
-    // JSON nested past serde_json's depth limit is refused before any policy is read.
+    // JSON nested past serde_json's depth limit is refused before any policy is read,
+    // here and in an explanation's request.
     let nested_json =
         format!("{{\"policies\": {}\"\"{}, \"justification\": \"x\"}}", "[".repeat(100_000), "]".repeat(100_000));
     let response = reqwest::Client::new()
@@ -625,6 +626,16 @@ async fn nested_policies_are_refused_naming_the_limit_and_the_server_stays_up() 
         .bearer_auth(&admin)
         .header("content-type", "application/json")
         .body(nested_json)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let nested_explain = format!("{{\"principal\": {}\"\"{}}}", "{\"a\": ".repeat(100_000), "}".repeat(100_000));
+    let response = reqwest::Client::new()
+        .post(server.url("/v1/authz/explain"))
+        .bearer_auth(&admin)
+        .header("content-type", "application/json")
+        .body(nested_explain)
         .send()
         .await
         .unwrap();
