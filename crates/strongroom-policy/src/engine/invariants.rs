@@ -18,6 +18,15 @@
 //! sides of it. Arithmetic between attributes and literals is the one thing
 //! this does not cover; the text of docs/authorization.md says so.
 //!
+//! The same argument holds for any part of a set, which keeps the domains
+//! small: the permits alone are asked first, over the domain of what *they*
+//! name (only a permit allows, so when none holds the invariant does); then
+//! each forbid alone, over its own domain (one that holds for every request
+//! of the invariant, as `reveal.two_person` does under high_security, denies
+//! them all); only then the whole set over the domain of everything named.
+//! Matters count for grants only where a policy tests membership of them
+//! (`principal in Matter::"m"`) and its resource scope can match.
+//!
 //! Cedar's own symbolic analysis (`cedar-policy-symcc`) would prove the same
 //! without enumerating, but needs the cvc5 SMT solver at run time, which this
 //! server does not ship.
@@ -99,6 +108,8 @@ struct Named {
     strings: BTreeSet<String>,
     /// Numbers compared with one context attribute (`context.hour < 8`), by attribute.
     bounds: std::collections::BTreeMap<String, BTreeSet<i64>>,
+    /// Strings compared with one attribute (`context.purpose == "audit"`), by attribute.
+    string_bounds: std::collections::BTreeMap<String, BTreeSet<String>>,
     /// Numbers used any other way, which any numeric attribute may meet.
     longs: BTreeSet<i64>,
     ips: BTreeSet<IpAddr>,
@@ -151,12 +162,25 @@ impl Named {
                                     }
                                     _ => None,
                                 };
-                            match bound {
-                                Some((attr, value)) => {
+                            let string_bound =
+                                match (any_attribute(left), string(right), any_attribute(right), string(left)) {
+                                    (Some(attr), Some(value), _, _) | (_, _, Some(attr), Some(value)) => {
+                                        Some((attr, value))
+                                    }
+                                    _ => None,
+                                };
+                            match (bound, string_bound) {
+                                (Some((attr, value)), _) => {
                                     self.attributes.insert(attr.to_owned());
                                     self.bounds.entry(attr.to_owned()).or_default().insert(value);
                                 }
-                                None => {
+                                (None, Some((attr, value))) => {
+                                    self.string_bounds.entry(attr.to_owned()).or_default().insert(value.to_owned());
+                                    // The attribute's read as any other: what it is read from may name more.
+                                    let read = if any_attribute(left).is_some() { left } else { right };
+                                    self.add(read);
+                                }
+                                (None, None) => {
                                     self.add(left);
                                     self.add(right);
                                 }
@@ -214,6 +238,12 @@ impl Named {
         }
     }
 
+    /// The strings worth trying for the attribute `attr`: those compared
+    /// with it, and those used any other way (`like`, sets, calls).
+    fn strings_for<'a>(&'a self, attr: &str) -> impl Iterator<Item = String> + 'a {
+        self.strings.iter().chain(self.string_bounds.get(attr).into_iter().flatten()).cloned()
+    }
+
     /// The values worth trying for the numeric context attribute `attr`:
     /// `base`, and each number the policies compare it with (or use in any
     /// other way), one less and one more, within `range`.
@@ -228,6 +258,16 @@ impl Named {
     }
 }
 
+/// `attr` of an expression `<anything>.attr`.
+fn any_attribute(expr: &serde_json::Value) -> Option<&str> {
+    expr.get(".")?.get("attr")?.as_str()
+}
+
+/// The text of an expression that is a String literal.
+fn string(expr: &serde_json::Value) -> Option<&str> {
+    expr.get("Value")?.as_str()
+}
+
 /// `attr` of an expression `context.attr`.
 fn context_attribute(expr: &serde_json::Value) -> Option<&str> {
     let access = expr.get(".")?;
@@ -238,6 +278,76 @@ fn context_attribute(expr: &serde_json::Value) -> Option<&str> {
 /// The number of an expression that is a Long literal.
 fn long(expr: &serde_json::Value) -> Option<i64> {
     expr.get("Value")?.as_i64()
+}
+
+/// Collects into `found` the matters a policy (in its JSON form) can test a
+/// principal's membership of: those in its principal scope and in the right
+/// operand of every `in` whose left operand is not the resource itself.
+/// Equality with a matter (`resource.matter == Matter::"m"`) cannot tell
+/// grants apart, and `resource in Matter::"m"` only reads the resource.
+fn member_matters(json: &serde_json::Value, found: &mut BTreeSet<String>) {
+    fn matters_within(value: &serde_json::Value, found: &mut BTreeSet<String>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                if map.get("type").and_then(|t| t.as_str()) == Some("Strongroom::Matter")
+                    && let Some(id) = map.get("id").and_then(|i| i.as_str())
+                {
+                    found.insert(id.to_owned());
+                }
+                map.values().for_each(|inner| matters_within(inner, found));
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|item| matters_within(item, found)),
+            _ => {}
+        }
+    }
+    fn walk(value: &serde_json::Value, found: &mut BTreeSet<String>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (key, inner) in map {
+                    if key == "in"
+                        && let Some(right) = inner.get("right")
+                    {
+                        let left_is_resource =
+                            inner.get("left").and_then(|l| l.get("Var")).and_then(|v| v.as_str()) == Some("resource");
+                        if !left_is_resource {
+                            matters_within(right, found);
+                        }
+                    }
+                    walk(inner, found);
+                }
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|item| walk(item, found)),
+            _ => {}
+        }
+    }
+    if let Some(principal) = json.get("principal") {
+        matters_within(principal, found);
+    }
+    if let Some(conditions) = json.get("conditions") {
+        walk(conditions, found);
+    }
+}
+
+/// Whether `policy`'s resource scope can match `resource` (matters do not
+/// nest, and a record is only in its own matter).
+fn scope_can_match(policy: &cedar_policy::Policy, resource: &Resource) -> bool {
+    let holds = |uid: &cedar_policy::EntityUid, within: bool| {
+        let id = uid.id().unescaped();
+        match (uid.type_name().to_string().as_str(), resource) {
+            ("Strongroom::Matter", Resource::Matter(matter) | Resource::Record { matter, .. }) => {
+                matter == id && (within || matches!(resource, Resource::Matter(_)))
+            }
+            ("Strongroom::Record", Resource::Record { id: record, .. }) => record == id,
+            ("Strongroom::Matter" | "Strongroom::Record", _) => false,
+            // Other types: kept, whatever they are.
+            _ => true,
+        }
+    };
+    match policy.resource_constraint() {
+        cedar_policy::ResourceConstraint::Any | cedar_policy::ResourceConstraint::Is(_) => true,
+        cedar_policy::ResourceConstraint::Eq(uid) => holds(&uid, false),
+        cedar_policy::ResourceConstraint::In(uid) | cedar_policy::ResourceConstraint::IsIn(_, uid) => holds(&uid, true),
+    }
 }
 
 /// Seconds since the epoch of a Cedar datetime's date and time of day
@@ -333,16 +443,43 @@ impl PolicyEngine {
             ),
         };
         let mut all = Vec::new();
+        let mut slices = Vec::new();
         for action in actions {
             for kind in &kinds {
                 for resource_type in resource_types(action) {
-                    // Without a permit nothing is allowed: no question to ask.
-                    let permits = self.slices.get(&(action, *kind, resource_type)).is_some_and(|slice| {
-                        slice.policies().any(|policy| policy.effect() == cedar_policy::Effect::Permit)
-                    });
-                    if permits {
-                        all.push(self.questions(invariant, action, *kind, resource_type, profiles));
+                    let Some(slice) = self.slices.get(&(action, *kind, resource_type)) else { continue };
+                    // Only a permit allows. First the permits alone, over the
+                    // (smaller) domain of what they name: when none of them can
+                    // hold for any such request, no forbid needs to be looked at.
+                    let mut permits = cedar_policy::PolicySet::new();
+                    for policy in slice.policies().filter(|p| p.effect() == cedar_policy::Effect::Permit) {
+                        // Ids are unique in the slice, so in every part of it.
+                        let _ = permits.add(policy.clone());
                     }
+                    if permits.is_empty() {
+                        continue;
+                    }
+                    let only_permits = self.questions(invariant, action, *kind, resource_type, profiles, &permits);
+                    if only_permits.count() <= MAX_CASES
+                        && self.counterexample(invariant, &only_permits, &permits).is_none()
+                    {
+                        continue;
+                    }
+                    // Then each forbid alone, over the domain of what it names:
+                    // one that holds for every such request denies them all
+                    // (the default `reveal.two_person` under high_security).
+                    let blocked =
+                        slice.policies().filter(|p| p.effect() == cedar_policy::Effect::Forbid).any(|forbid| {
+                            let mut one = cedar_policy::PolicySet::new();
+                            let _ = one.add(forbid.clone());
+                            let questions = self.questions(invariant, action, *kind, resource_type, profiles, &one);
+                            questions.count() <= MAX_CASES && self.always_forbids(&questions, &one)
+                        });
+                    if blocked {
+                        continue;
+                    }
+                    all.push(self.questions(invariant, action, *kind, resource_type, profiles, slice));
+                    slices.push(slice);
                 }
             }
         }
@@ -357,7 +494,7 @@ impl PolicyEngine {
                 policies: Vec::new(),
             });
         }
-        all.iter().find_map(|questions| self.counterexample(invariant, questions))
+        all.iter().zip(slices).find_map(|(questions, slice)| self.counterexample(invariant, questions, slice))
     }
 
     fn questions(
@@ -367,13 +504,22 @@ impl PolicyEngine {
         kind: PrincipalKind,
         resource_type: &'static str,
         profiles: Option<&[&str]>,
+        policies: &cedar_policy::PolicySet,
     ) -> Questions {
         let mut named = Named::default();
-        if let Some(slice) = self.slices.get(&(action, kind, resource_type)) {
-            for policy in slice.policies() {
-                match policy.to_json() {
-                    Ok(json) => named.add(&json),
-                    Err(_) => named.whole_context = true,
+        // Each policy with the matters a principal's grants are tested against in it.
+        let mut members: Vec<(&cedar_policy::Policy, Option<BTreeSet<String>>)> = Vec::new();
+        for policy in policies.policies() {
+            match policy.to_json() {
+                Ok(json) => {
+                    named.add(&json);
+                    let mut matters = BTreeSet::new();
+                    member_matters(&json, &mut matters);
+                    members.push((policy, Some(matters)));
+                }
+                Err(_) => {
+                    named.whole_context = true;
+                    members.push((policy, None));
                 }
             }
         }
@@ -402,7 +548,7 @@ impl PolicyEngine {
             .chain(named.principals.iter().filter(|(t, _)| t == entity_type).map(|(_, id)| id.clone()))
             .collect();
         let names: BTreeSet<String> = std::iter::once(unnamed("name"))
-            .chain(named.reads("name").then(|| named.strings.iter().cloned()).into_iter().flatten())
+            .chain(named.reads("name").then(|| named.strings_for("name")).into_iter().flatten())
             .collect();
         let principals = ids.iter().flat_map(|id| names.iter().map(move |name| (id.clone(), name.clone()))).collect();
         let matters: Vec<String> = std::iter::once(unnamed("matter")).chain(named.matters.iter().cloned()).collect();
@@ -412,7 +558,7 @@ impl PolicyEngine {
                 let records: Vec<String> =
                     std::iter::once(unnamed("record")).chain(named.records.iter().cloned()).collect();
                 let collections: Vec<String> = std::iter::once(unnamed("collection"))
-                    .chain(named.reads("collection").then(|| named.strings.iter().cloned()).into_iter().flatten())
+                    .chain(named.reads("collection").then(|| named.strings_for("collection")).into_iter().flatten())
                     .collect();
                 let mut resources = Vec::new();
                 for id in &records {
@@ -434,7 +580,20 @@ impl PolicyEngine {
         let resources = resources
             .into_iter()
             .map(|resource| {
-                let mut candidates: Vec<String> = named.matters.iter().cloned().collect();
+                // Grants only tell requests apart through the matters the
+                // policies that can apply to this resource test membership of.
+                let mut candidates: Vec<String> = Vec::new();
+                for (policy, matters) in &members {
+                    if !scope_can_match(policy, &resource) {
+                        continue;
+                    }
+                    match matters {
+                        Some(matters) => candidates.extend(matters.iter().cloned()),
+                        None => candidates.extend(named.matters.iter().cloned()),
+                    }
+                }
+                candidates.sort();
+                candidates.dedup();
                 match resource.matter() {
                     Some(own) if without_grant => candidates.retain(|m| m != own),
                     Some(own) if !candidates.iter().any(|m| m == own) => candidates.push(own.to_owned()),
@@ -495,7 +654,7 @@ impl PolicyEngine {
         };
         let purposes: Vec<Option<String>> = if named.reads("purpose") {
             let mut purposes = vec![None, Some("purpose-named-by-no-policy".to_owned())];
-            purposes.extend(named.strings.iter().cloned().map(Some));
+            purposes.extend(named.strings_for("purpose").map(Some));
             purposes
         } else {
             vec![None]
@@ -532,9 +691,14 @@ impl PolicyEngine {
     }
 
     /// The first question of `questions` the engine allows, as a break.
-    fn counterexample(&self, invariant: Invariant, questions: &Questions) -> Option<InvariantBreak> {
-        let resource_type = questions.resources.first().map_or("Strongroom::Service", |(r, _)| super::resource_type(r));
-        let slice = self.slices.get(&(questions.action, questions.kind, resource_type))?;
+    /// Asks `policies` every question of `questions`, in turn, until
+    /// `stop` says so; answers whether it stopped.
+    fn ask_each(
+        &self,
+        questions: &Questions,
+        policies: &cedar_policy::PolicySet,
+        mut stop: impl FnMut(&DecisionInputs, &cedar_policy::Response) -> bool,
+    ) -> bool {
         for (resource, grants) in &questions.resources {
             for matters in grants {
                 for (principal_id, principal_name) in &questions.principals {
@@ -553,15 +717,9 @@ impl PolicyEngine {
                                     context: context.clone(),
                                 };
                                 let Ok((request, entities)) = self.request(&inputs) else { continue };
-                                let response = self.authorizer.is_authorized(&request, slice, &entities);
-                                if response.decision() == cedar_policy::Decision::Allow {
-                                    let mut policies: Vec<String> = response
-                                        .diagnostics()
-                                        .reason()
-                                        .map(|id| self.info.get(id).map_or_else(|| id.to_string(), |i| i.id.clone()))
-                                        .collect();
-                                    policies.sort();
-                                    return Some(InvariantBreak { invariant, example: describe(&inputs), policies });
+                                let response = self.authorizer.is_authorized(&request, policies, &entities);
+                                if stop(&inputs, &response) {
+                                    return true;
                                 }
                             }
                         }
@@ -569,7 +727,37 @@ impl PolicyEngine {
                 }
             }
         }
-        None
+        false
+    }
+
+    /// The first question of `questions` that `policies` allow, as a break.
+    fn counterexample(
+        &self,
+        invariant: Invariant,
+        questions: &Questions,
+        policies: &cedar_policy::PolicySet,
+    ) -> Option<InvariantBreak> {
+        let mut found = None;
+        self.ask_each(questions, policies, |inputs, response| {
+            if response.decision() != cedar_policy::Decision::Allow {
+                return false;
+            }
+            let mut allowing: Vec<String> = response
+                .diagnostics()
+                .reason()
+                .map(|id| self.info.get(id).map_or_else(|| id.to_string(), |i| i.id.clone()))
+                .collect();
+            allowing.sort();
+            found = Some(InvariantBreak { invariant, example: describe(inputs), policies: allowing });
+            true
+        });
+        found
+    }
+
+    /// Whether the one forbid in `forbid` holds for every question of
+    /// `questions` (an error is not holding).
+    fn always_forbids(&self, questions: &Questions, forbid: &cedar_policy::PolicySet) -> bool {
+        !self.ask_each(questions, forbid, |_, response| response.diagnostics().reason().next().is_none())
     }
 }
 
@@ -710,16 +898,50 @@ when { principal in resource.matter };"#
 
     #[test]
     fn a_set_too_large_to_enumerate_is_reported_unchecked() {
-        let scopes: String = (0..20)
+        // A permit that would open every matter, which only forbids naming
+        // twenty scopes might block: 2^20 scope sets to try.
+        let mut scopes = "permit (principal in Strongroom::Scope::\"s0\", action == Strongroom::Action::\"record.read\", resource);\n".to_owned();
+        scopes += &(0..20)
             .map(|i| {
                 format!(
                     "forbid (principal in Strongroom::Scope::\"s{i}\", action == Strongroom::Action::\"record.read\", resource) when {{ false }};\n"
                 )
             })
-            .collect();
+            .collect::<String>();
         let breaks = engine(&scopes).invariant_breaks();
         assert_eq!(breaks.len(), 1, "{breaks:?}");
         assert!(breaks[0].example.starts_with("not checked"), "{}", breaks[0]);
+    }
+
+    #[test]
+    fn fifty_policies_of_the_kinds_operators_write_are_checked_in_full() {
+        // The shapes of benches/decision.rs: office hours, address ranges,
+        // MFA age, per-matter teams and audit matters needing a purpose.
+        let policies: String = (0..50)
+            .map(|i| match i % 5 {
+                0 => "forbid (principal, action == Strongroom::Action::\"record.decrypt\", resource) \
+                      unless { context.hour >= 6 && context.hour < 22 };\n"
+                    .to_owned(),
+                1 => format!(
+                    "forbid (principal, action, resource == Strongroom::Matter::\"restricted-{i}\") \
+                     unless {{ context has ip && context.ip.isInRange(ip(\"10.0.0.0/8\")) }};\n"
+                ),
+                2 => "forbid (principal is Strongroom::User, action == Strongroom::Action::\"record.export\", resource) \
+                      unless { context has mfa_age_seconds && context.mfa_age_seconds < 600 };\n"
+                    .to_owned(),
+                3 => format!(
+                    "permit (principal in Strongroom::Matter::\"team-{i}\", action == Strongroom::Action::\"record.read\", \
+                     resource in Strongroom::Matter::\"team-{i}\");\n"
+                ),
+                _ => format!(
+                    "forbid (principal, action == Strongroom::Action::\"record.decrypt\", resource) \
+                     when {{ resource.matter == Strongroom::Matter::\"audit-{i}\" }} \
+                     unless {{ context has purpose && context.purpose == \"audit\" }};\n"
+                ),
+            })
+            .collect();
+        let breaks = engine(&policies).invariant_breaks();
+        assert!(breaks.is_empty(), "{breaks:#?}");
     }
 
     #[test]
