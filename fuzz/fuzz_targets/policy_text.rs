@@ -1,6 +1,7 @@
 //! Fuzzes the policy check every policy text goes through (crates/strongroom-policy:
-//! `PolicyEngine::check`, then `PolicyEngine::new` with the default set when the text
-//! passes), as `PUT /v1/policies` and the policy files at start use it.
+//! `PolicyEngine::check`, then `PolicyEngine::new` with the default set and the
+//! invariant check when the text passes), as `PUT /v1/policies` and the policy files
+//! at start use it.
 //!
 //! Arbitrary bytes, read as UTF-8 (lossily), must be either loaded or refused with
 //! errors: never a panic, and never a stack overflow. Cedar's parser recurses without a
@@ -26,7 +27,10 @@ fuzz_target!(|data: &[u8]| {
             match PolicyEngine::check(&source) {
                 // Its ids are prefixed `api/`, so nothing in the default set can clash.
                 Ok(_) => {
-                    assert!(PolicyEngine::new(&[PolicySource::default_set(), source]).is_ok(), "checked but not loaded")
+                    let engine = PolicyEngine::new(&[PolicySource::default_set(), source]);
+                    let engine = engine.expect("a text that checks loads with the default set");
+                    // As on every PUT /v1/policies: the invariant check must not panic either.
+                    let _ = engine.invariant_breaks();
                 }
                 Err(errors) => assert!(!errors.0.is_empty(), "a refusal names at least one error"),
             }
