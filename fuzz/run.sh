@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every fuzz target of strongroom-crypto for SECONDS each (default 30) and
+# Runs every fuzz target (strongroom-crypto's parsers, the policy check) for SECONDS each (default 30) and
 # prints libFuzzer's final "Done N runs in T second(s)" line per target.
 # Exits non-zero if a target crashes (panic, failed assertion, sanitizer
 # report) or fails to build; the crashing input is left in fuzz/artifacts/<target>/.
@@ -34,7 +34,7 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
     exit 2
 fi
 
-targets=(sealed_value blob jwt signed_note)
+targets=(sealed_value blob jwt signed_note policy_text)
 status=0
 
 for target in "${targets[@]}"; do

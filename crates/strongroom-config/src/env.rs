@@ -101,7 +101,10 @@ pub(crate) const KEYS: &[(&str, &[&str])] = &[
             "audience",
         ],
     ),
-    ("authz", &["policy_dir", "purposes", "decrypt_mfa_max_age_seconds", "policy_refresh_seconds"]),
+    (
+        "authz",
+        &["policy_dir", "purposes", "decrypt_mfa_max_age_seconds", "policy_refresh_seconds", "policy_invariants"],
+    ),
     (
         "records",
         &[
@@ -276,6 +279,7 @@ mod tests {
                 ("STRONGROOM_SERVER_TRUSTED_PROXY", "10.0.0.1, 10.0.0.2"),
                 ("STRONGROOM_ROOT_KEY_PROVIDER", "passphrase"),
                 ("STRONGROOM_PROFILE", "staging"),
+                ("STRONGROOM_AUTHZ_POLICY_INVARIANTS", "warn"),
                 ("STRONGROOM_TEST_POSTGRES_URL", "ignored: names no section"),
                 ("HOME", "/root"),
             ]),
@@ -286,6 +290,7 @@ mod tests {
         assert_eq!(config.server.trusted_proxy, vec!["10.0.0.1", "10.0.0.2"]);
         assert_eq!(config.root_key.provider, crate::RootKeyProvider::Passphrase);
         assert_eq!(config.profile, crate::Profile::Staging);
+        assert_eq!(config.authz.policy_invariants, crate::PolicyInvariants::Warn);
     }
 
     #[test]

@@ -503,6 +503,22 @@ pub struct AuthzConfig {
     pub decrypt_mfa_max_age_seconds: u64,
     /// How often an instance looks for policies another instance stored, seconds.
     pub policy_refresh_seconds: u64,
+    /// What a policy set that breaks an invariant of docs/authorization.md
+    /// (a reader decrypting, data without a grant, a reveal without a
+    /// second person under high_security) meets: `refuse` or `warn`.
+    pub policy_invariants: PolicyInvariants,
+}
+
+/// What happens to policies that break an authorization invariant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PolicyInvariants {
+    /// Refused: `PUT /v1/policies` answers 400 `invalid_policy`, and a
+    /// policy file or stored document that breaks one stops the start.
+    #[default]
+    Refuse,
+    /// Loaded, with a warning in the answer and the log.
+    Warn,
 }
 
 impl Default for AuthzConfig {
@@ -514,6 +530,7 @@ impl Default for AuthzConfig {
                 .to_vec(),
             decrypt_mfa_max_age_seconds: 300,
             policy_refresh_seconds: 5,
+            policy_invariants: PolicyInvariants::Refuse,
         }
     }
 }

@@ -43,6 +43,18 @@ impl PolicyError {
         Self { origin: origin.to_owned(), line: None, column: None, policy, message: message.into() }
     }
 
+    /// An error at byte `offset` of `text`.
+    pub(crate) fn at(origin: &str, text: &str, offset: usize, message: impl Into<String>) -> Self {
+        let (line, column) = line_and_column(text, offset);
+        Self {
+            origin: origin.to_owned(),
+            line: Some(line),
+            column: Some(column),
+            policy: None,
+            message: message.into(),
+        }
+    }
+
     /// An error from a Cedar diagnostic over `text`.
     pub(crate) fn from_diagnostic(
         origin: &str,

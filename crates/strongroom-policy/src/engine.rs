@@ -294,6 +294,8 @@ impl PolicyEngine {
     ) -> Result<Vec<(cedar_policy::Policy, PolicyInfo)>, PolicyErrors> {
         let origin = source.origin.as_str();
         let text = source.text.as_str();
+        crate::limits::check(text)
+            .map_err(|exceeded| PolicyErrors(vec![PolicyError::at(origin, text, exceeded.offset, exceeded.message)]))?;
         let parsed = PolicySet::from_str(text).map_err(|parse| {
             PolicyErrors(parse.iter().map(|error| PolicyError::from_diagnostic(origin, text, None, error)).collect())
         })?;
@@ -563,6 +565,8 @@ fn context(kind: PrincipalKind, inputs: &ContextInputs) -> Result<Context, Strin
     Context::from_pairs(pairs).map_err(|e| e.to_string())
 }
 
+mod invariants;
 mod memo;
+pub use invariants::{INVARIANTS, Invariant, InvariantBreak, MAX_CASES};
 #[cfg(test)]
 mod tests;

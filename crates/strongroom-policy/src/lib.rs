@@ -10,10 +10,14 @@
 
 mod diagnostics;
 mod engine;
+mod limits;
 mod vocabulary;
 
 pub use diagnostics::{PolicyError, PolicyErrors};
-pub use engine::{Decision, Effect, PolicyEngine, PolicyInfo, PolicySource, Reason};
+pub use engine::{
+    Decision, Effect, INVARIANTS, Invariant, InvariantBreak, MAX_CASES, PolicyEngine, PolicyInfo, PolicySource, Reason,
+};
+pub use limits::{MAX_NESTING, MAX_OPERATORS, MAX_TEXT_BYTES};
 pub use vocabulary::{Action, PrincipalFacts, PrincipalKind, ROLE_HIERARCHY, RequestFacts, Resource};
 
 /// The Cedar schema every policy is validated against.

@@ -191,6 +191,10 @@ pub struct PolicySetView {
     pub updated_by: Option<String>,
     /// Every policy in force.
     pub loaded: Vec<PolicySummary>,
+    /// Authorization invariants the policies in force break (loaded so only
+    /// under `authz.policy_invariants = "warn"`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// `PUT /v1/policies`: replaces the API-managed policy document.

@@ -317,6 +317,10 @@ fn authz_settings(config: &Config) -> anyhow::Result<AuthzSettings> {
         decrypt_mfa_max_age_seconds: i64::try_from(authz.decrypt_mfa_max_age_seconds.max(1)).unwrap_or(i64::MAX),
         purposes: authz.purposes.clone(),
         policy_files,
+        policy_invariants: match authz.policy_invariants {
+            strongroom_config::PolicyInvariants::Refuse => strongroom_core::authz::PolicyInvariants::Refuse,
+            strongroom_config::PolicyInvariants::Warn => strongroom_core::authz::PolicyInvariants::Warn,
+        },
     })
 }
 

@@ -14,8 +14,8 @@ pub use model::{
 };
 pub use service::{
     Ask, Authz, AuthzSettings, DecisionTrail, Denial, DenialKind, ExplainFacts, MAX_ELEVATION_MINUTES,
-    MAX_POLICY_BYTES, MIN_JUSTIFICATION, NewAccessRequest, NewMatter, PolicyOverview, Reach, Subject, api_key_facts,
-    check_id, not_found, user_facts,
+    MAX_POLICY_BYTES, MIN_JUSTIFICATION, NewAccessRequest, NewMatter, PolicyInvariants, PolicyOverview, Reach, Subject,
+    api_key_facts, check_id, not_found, user_facts,
 };
 pub use strongroom_policy::{
     Action, Decision, Effect, PolicyError, PolicyErrors, PolicyInfo, PolicySource, PrincipalFacts, PrincipalKind,

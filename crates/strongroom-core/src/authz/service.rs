@@ -11,7 +11,7 @@
 use std::sync::{Arc, RwLock};
 
 use strongroom_policy::{
-    Action, Decision, PolicyEngine, PolicyErrors, PolicyInfo, PolicySource, PrincipalFacts, PrincipalKind,
+    Action, Decision, PolicyEngine, PolicyError, PolicyErrors, PolicyInfo, PolicySource, PrincipalFacts, PrincipalKind,
     RequestFacts, Resource,
 };
 
@@ -44,6 +44,20 @@ pub struct AuthzSettings {
     pub purposes: Vec<String>,
     /// Policies from the configured directory, loaded at start.
     pub policy_files: Vec<PolicySource>,
+    /// What a policy set that breaks an invariant
+    /// ([`strongroom_policy::INVARIANTS`]) meets.
+    pub policy_invariants: PolicyInvariants,
+}
+
+/// What happens to a policy set that breaks an authorization invariant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PolicyInvariants {
+    /// Refused as an invalid policy: the API document is not stored, and
+    /// policy files or a stored document that break one stop the start.
+    #[default]
+    Refuse,
+    /// Loaded, with a warning in the log and in the policies' overview.
+    Warn,
 }
 
 impl Default for AuthzSettings {
@@ -53,6 +67,7 @@ impl Default for AuthzSettings {
             decrypt_mfa_max_age_seconds: 300,
             purposes: Vec::new(),
             policy_files: Vec::new(),
+            policy_invariants: PolicyInvariants::Refuse,
         }
     }
 }
@@ -172,6 +187,9 @@ pub struct PolicyOverview {
     pub document: Option<PolicyDocument>,
     /// Every loaded policy.
     pub loaded: Vec<PolicyInfo>,
+    /// Invariants the loaded policies break (only ever loaded so under
+    /// [`PolicyInvariants::Warn`]).
+    pub warnings: Vec<String>,
 }
 
 /// Who can do an action on a matter, and why.
@@ -188,6 +206,8 @@ pub struct Reach {
 struct LoadedPolicies {
     engine: Arc<PolicyEngine>,
     document_version: i64,
+    /// The invariants `engine`'s policies break, as warnings.
+    warnings: Vec<String>,
 }
 
 /// Authorization: decisions, matters, grants, access requests, policies.
@@ -287,8 +307,8 @@ impl Authz {
         settings: AuthzSettings,
     ) -> Result<Self, CoreError> {
         let document = store.policy_document().await?;
-        let engine = Self::build(&settings, document.as_ref()).map_err(CoreError::InvalidPolicy)?;
-        let loaded = LoadedPolicies { engine, document_version: document.map_or(0, |d| d.version) };
+        let (engine, warnings) = Self::build(&settings, document.as_ref()).map_err(CoreError::InvalidPolicy)?;
+        let loaded = LoadedPolicies { engine, document_version: document.map_or(0, |d| d.version), warnings };
         let freshness = Arc::new(Freshness::off());
         Ok(Self { store, identities, api_keys, audit, clock, settings, policies: RwLock::new(loaded), freshness })
     }
@@ -300,13 +320,52 @@ impl Authz {
         self
     }
 
-    fn build(settings: &AuthzSettings, document: Option<&PolicyDocument>) -> Result<Arc<PolicyEngine>, PolicyErrors> {
+    /// The engine for the default set, the files and `document`, with the
+    /// invariants it breaks as warnings; refused when it breaks one under
+    /// [`PolicyInvariants::Refuse`].
+    fn build(
+        settings: &AuthzSettings,
+        document: Option<&PolicyDocument>,
+    ) -> Result<(Arc<PolicyEngine>, Vec<String>), PolicyErrors> {
         let mut sources = vec![PolicySource::default_set()];
         sources.extend(settings.policy_files.iter().cloned());
         if let Some(document) = document {
             sources.push(PolicySource { origin: "api".into(), text: document.text.clone() });
         }
-        PolicyEngine::new(&sources).map(Arc::new)
+        let engine = PolicyEngine::new(&sources)?;
+        let breaks = engine.invariant_breaks();
+        if breaks.is_empty() {
+            return Ok((Arc::new(engine), Vec::new()));
+        }
+        match settings.policy_invariants {
+            PolicyInvariants::Refuse => Err(PolicyErrors(
+                breaks
+                    .iter()
+                    .map(|broken| {
+                        // The policy that allowed it names the text to fix.
+                        let policy = broken.policies.first().cloned();
+                        let origin = policy
+                            .as_deref()
+                            .and_then(|id| id.rsplit_once('/'))
+                            .map_or("policies", |(origin, _)| origin);
+                        PolicyError {
+                            origin: origin.to_owned(),
+                            line: None,
+                            column: None,
+                            policy,
+                            message: format!("{broken} (authz.policy_invariants = \"refuse\")"),
+                        }
+                    })
+                    .collect(),
+            )),
+            PolicyInvariants::Warn => {
+                let warnings: Vec<String> = breaks.iter().map(ToString::to_string).collect();
+                for warning in &warnings {
+                    tracing::warn!(%warning, "the policies in force break an authorization invariant");
+                }
+                Ok((Arc::new(engine), warnings))
+            }
+        }
     }
 
     fn now(&self) -> i64 {
@@ -802,6 +861,7 @@ impl Authz {
             files: self.settings.policy_files.clone(),
             document,
             loaded: self.engine().policies(),
+            warnings: self.policies.read().unwrap_or_else(|p| p.into_inner()).warnings.clone(),
         })
     }
 
@@ -828,9 +888,9 @@ impl Authz {
             updated_by: subject.reference(),
             justification: justification.to_owned(),
         };
-        let engine = Self::build(&self.settings, Some(&document)).map_err(CoreError::InvalidPolicy)?;
+        let (engine, warnings) = Self::build(&self.settings, Some(&document)).map_err(CoreError::InvalidPolicy)?;
         let digest = strongroom_crypto::sha256(text.as_bytes());
-        let event = self
+        let mut event = self
             .audit
             .event(EventType::PolicyChange, context)
             .target(Target::new("policies", "api"))
@@ -838,12 +898,16 @@ impl Authz {
             .detail("policies", i64::try_from(engine.policies().len()).unwrap_or(i64::MAX))
             .detail("sha256", digest.iter().map(|b| format!("{b:02x}")).collect::<String>())
             .justification(justification);
+        if !warnings.is_empty() {
+            // Stored under `warn` although it breaks an invariant: on record.
+            event = event.detail("invariant_warnings", warnings.clone());
+        }
         if !self.store.save_policy_document(&document, &[self.audit.seal(&event)?]).await? {
             return Err(CoreError::Conflict("the policies were replaced meanwhile; read them again".into()));
         }
         let mut loaded = self.policies.write().unwrap_or_else(|p| p.into_inner());
         if document.version > loaded.document_version {
-            *loaded = LoadedPolicies { engine, document_version: document.version };
+            *loaded = LoadedPolicies { engine, document_version: document.version, warnings };
         }
         Ok(document)
     }
@@ -856,10 +920,10 @@ impl Authz {
         if document.version <= current {
             return Ok(false);
         }
-        let engine = Self::build(&self.settings, Some(&document)).map_err(CoreError::InvalidPolicy)?;
+        let (engine, warnings) = Self::build(&self.settings, Some(&document)).map_err(CoreError::InvalidPolicy)?;
         let mut loaded = self.policies.write().unwrap_or_else(|p| p.into_inner());
         if document.version > loaded.document_version {
-            *loaded = LoadedPolicies { engine, document_version: document.version };
+            *loaded = LoadedPolicies { engine, document_version: document.version, warnings };
         }
         Ok(true)
     }

@@ -429,3 +429,89 @@ fn the_remembered_decisions_stay_bounded() {
     }
     assert!(engine.decisions.len() <= memo::CAPACITY);
 }
+
+/// `check` and `new` on a thread with a tokio worker's 2 MiB stack, where
+/// Cedar's unguarded recursion overflowed at about 115 nested brackets, 1,180
+/// chained if-then-else and 2,900 chained operators (cedar-policy 4.14).
+fn on_a_worker_stack(text: String) -> (Result<usize, PolicyErrors>, bool) {
+    std::thread::Builder::new()
+        .stack_size(2 * 1024 * 1024)
+        .spawn(move || {
+            let source = PolicySource { origin: "api".into(), text };
+            let loaded = PolicyEngine::new(&[PolicySource::default_set(), source.clone()]).is_ok();
+            (PolicyEngine::check(&source), loaded)
+        })
+        .unwrap()
+        .join()
+        .unwrap()
+}
+
+fn when(body: &str) -> String {
+    format!("permit (principal, action, resource)\nwhen {{ {body} }};")
+}
+
+#[test]
+fn deeply_nested_policies_are_refused_naming_the_limit_instead_of_overflowing_the_stack() {
+    let n = 300;
+    let shapes = [
+        ("()", format!("{}true{}", "(".repeat(n), ")".repeat(n))),
+        ("[]", format!("{}1{} == []", "[".repeat(n), "]".repeat(n))),
+        ("{}", format!("{}1{} == {{}}", "{a: ".repeat(n), "}".repeat(n))),
+        ("else if", format!("{}true", "if true then true else ".repeat(1500))),
+        ("if if", format!("{}true{}", "if ".repeat(1500), " then true else true".repeat(1500))),
+    ];
+    for (shape, body) in shapes {
+        let (checked, loaded) = on_a_worker_stack(when(&body));
+        let errors = checked.unwrap_err();
+        assert!(!loaded, "{shape}");
+        assert_eq!(errors.0.len(), 1, "{shape}: {errors}");
+        assert!(errors.0[0].message.contains("nesting limit"), "{shape}: {errors}");
+        assert!(errors.0[0].message.contains(&crate::MAX_NESTING.to_string()), "{shape}: {errors}");
+        assert_eq!(errors.0[0].line, Some(2), "{shape}: {errors}");
+    }
+}
+
+#[test]
+fn long_operator_chains_are_refused_naming_the_limit_instead_of_overflowing_the_stack() {
+    let n = 5000;
+    let shapes = [
+        ("||", format!("true{}", " || true".repeat(n))),
+        ("&&", format!("true{}", " && true".repeat(n))),
+        ("+", format!("1{} == 1", " + 1".repeat(n))),
+        ("*", format!("1{} == 1", " * 1".repeat(n))),
+        (".", format!("context{} == 1", ".a".repeat(n))),
+        ("[index]", format!("context{} == 1", "[\"a\"]".repeat(n))),
+        ("has", format!("context has a{}", ".a".repeat(n))),
+        ("method calls", format!("[1]{} == 1", ".contains(1)".repeat(n))),
+    ];
+    for (shape, body) in shapes {
+        let (checked, loaded) = on_a_worker_stack(when(&body));
+        let errors = checked.unwrap_err();
+        assert!(!loaded, "{shape}");
+        let message = &errors.0[0].message;
+        assert!(message.contains("operator limit") || message.contains("nesting limit"), "{shape}: {errors}");
+    }
+}
+
+#[test]
+fn the_largest_policy_the_limits_allow_loads_on_a_worker_stack() {
+    // Every bound at its maximum at once: the nesting, then the operators
+    // inside it, in each of several policies of one text.
+    let depth = crate::MAX_NESTING - 1;
+    let chain = format!("1{} == 1", " + 1".repeat(crate::MAX_OPERATORS - 1));
+    let nested = format!("{}{}{}", "(".repeat(depth), chain, ")".repeat(depth));
+    let ifs = format!("{}true", "if true then true else ".repeat(crate::MAX_NESTING - 1));
+    let text =
+        [when(&nested), when(&ifs), when(&format!("true{}", " || true".repeat(crate::MAX_OPERATORS)))].join("\n");
+    let (checked, loaded) = on_a_worker_stack(text);
+    assert_eq!(checked, Ok(3));
+    assert!(loaded);
+}
+
+#[test]
+fn a_text_past_the_size_limit_is_refused_naming_the_limit() {
+    let policy = "permit (principal, action == Strongroom::Action::\"audit.read\", resource) when { false };\n";
+    let text = policy.repeat(crate::MAX_TEXT_BYTES / policy.len() + 1);
+    let errors = PolicyEngine::check(&PolicySource { origin: "file:big.cedar".into(), text }).unwrap_err();
+    assert!(errors.0[0].message.contains("policy size limit"), "{errors}");
+}

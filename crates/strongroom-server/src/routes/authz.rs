@@ -314,12 +314,15 @@ pub(crate) async fn read_policies(
             .into_iter()
             .map(|p| PolicySummary { id: p.id, effect: p.effect.as_str().to_owned(), description: p.description })
             .collect(),
+        warnings: overview.warnings,
     }))
 }
 
-/// Replaces the API-managed policies. Validated against the schema and
-/// with every other policy first: an error answers 400 `invalid_policy`
-/// with the line and column of each problem, and changes nothing.
+/// Replaces the API-managed policies. Validated against the schema, the
+/// size and nesting limits and with every other policy first, then checked
+/// against the authorization invariants: an error (or, under
+/// `authz.policy_invariants = "refuse"`, a broken invariant) answers 400
+/// `invalid_policy` with each problem, and changes nothing.
 #[utoipa::path(put, path = "/v1/policies", tag = "authorization", request_body = ReplacePolicies,
     responses((status = 200, description = "The policies now in force", body = PolicySetView)),
     security(("bearer" = [])))]

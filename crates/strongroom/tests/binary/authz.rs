@@ -595,3 +595,113 @@ async fn legal_holds_keep_records_from_expiry_and_erasure_while_subjects_export_
     assert_eq!(erased_bob["erased"].as_array().unwrap().len(), 0, "the expired one is already gone: {erased_bob}");
     assert_eq!(erased_bob["held"].as_array().unwrap().len(), 1, "the held one is still there: {erased_bob}");
 }
+
+#[tokio::test]
+async fn nested_policies_are_refused_naming_the_limit_and_the_server_stays_up() {
+    // Each overflowed the parser's stack and aborted the server (exit 134).
+    let (mut server, admin, _, _) = admin_and_reader().await;
+    let when = |body: String| format!("permit (principal, action, resource)\nwhen {{ {body} }};");
+    let bodies = [
+        when(format!("{}true{}", "(".repeat(300), ")".repeat(300))),
+        when(format!("{}1{} == []", "[".repeat(300), "]".repeat(300))),
+        when(format!("{}1{} == {{}}", "{a: ".repeat(300), "}".repeat(300))),
+        when(format!("{}true", "if true then true else ".repeat(1500))),
+        when(format!("true{}", " || true".repeat(5000))),
+        when(format!("context{} == 1", ".a".repeat(40_000))),
+    ];
+    for policies in bodies {
+        let body = json!({"policies": policies, "justification": "an operator's policy, nested deep"});
+        let (status, refused) = call(&server, "PUT", "/v1/policies", &admin, Some(body)).await;
+        assert_eq!((status, refused["code"].as_str()), (400, Some("invalid_policy")), "{refused}");
+        let message = refused["errors"][0]["message"].as_str().unwrap();
+        assert!(message.contains("limit"), "{refused}");
+        assert_eq!(refused["errors"][0]["line"], 2, "{refused}");
+    }
+    // JSON nested past serde_json's depth limit is refused before any policy is read,
+    // here and in an explanation's request.
+    let nested_json =
+        format!("{{\"policies\": {}\"\"{}, \"justification\": \"x\"}}", "[".repeat(100_000), "]".repeat(100_000));
+    let response = reqwest::Client::new()
+        .put(server.url("/v1/policies"))
+        .bearer_auth(&admin)
+        .header("content-type", "application/json")
+        .body(nested_json)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let nested_explain = format!("{{\"principal\": {}\"\"{}}}", "{\"a\": ".repeat(100_000), "}".repeat(100_000));
+    let response = reqwest::Client::new()
+        .post(server.url("/v1/authz/explain"))
+        .bearer_auth(&admin)
+        .header("content-type", "application/json")
+        .body(nested_explain)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let (status, set) = call(&server, "GET", "/v1/policies", &admin, None).await;
+    assert_eq!((status, set["version"].as_i64()), (200, Some(0)), "{set}");
+    assert!(server.terminate().success(), "{}", server.logs());
+}
+
+const READERS_DECRYPT: &str = "@id(\"readers-decrypt\")\n\
+    permit (principal in Strongroom::Role::\"reader\", action == Strongroom::Action::\"record.decrypt\", resource)\n\
+    when { principal in resource.matter };\n";
+
+#[tokio::test]
+async fn a_policy_letting_a_reader_decrypt_is_refused_naming_the_invariant() {
+    let (server, admin, _, reader_id) = admin_and_reader().await;
+    let body = json!({"policies": READERS_DECRYPT, "justification": "readers of case-1 need plaintext"});
+    let (status, refused) = call(&server, "PUT", "/v1/policies", &admin, Some(body)).await;
+    assert_eq!((status, refused["code"].as_str()), (400, Some("invalid_policy")), "{refused}");
+    let error = &refused["errors"][0];
+    assert!(error["message"].as_str().unwrap().contains("reader_never_decrypts"), "{refused}");
+    assert_eq!(error["policy"], "api/readers-decrypt", "{refused}");
+    let (_, set) = call(&server, "GET", "/v1/policies", &admin, None).await;
+    assert_eq!(set["version"], 0, "nothing stored: {set}");
+    // The reader still cannot decrypt: explain says so under the policies in force.
+    let explain = json!({
+        "principal": format!("user:{reader_id}"),
+        "action": "record.decrypt",
+        "resource": {"type": "record", "id": "r1", "matter": "case-1"},
+    });
+    let (status, explained) = call(&server, "POST", "/v1/authz/explain", &admin, Some(explain)).await;
+    assert_eq!((status, explained["allowed"].as_bool()), (200, Some(false)), "{explained}");
+}
+
+#[tokio::test]
+async fn under_warn_a_policy_breaking_an_invariant_loads_with_a_warning() {
+    let server = server().env("STRONGROOM_AUTHZ_POLICY_INVARIANTS", "warn").start();
+    let (server, admin, _, _) = admin_and_reader_on(server).await;
+    let body = json!({"policies": READERS_DECRYPT, "justification": "readers of case-1 need plaintext"});
+    let (status, set) = call(&server, "PUT", "/v1/policies", &admin, Some(body)).await;
+    assert_eq!(status, 200, "{set}");
+    assert!(set["warnings"][0].as_str().unwrap().contains("reader_never_decrypts"), "{set}");
+    let (_, again) = call(&server, "GET", "/v1/policies", &admin, None).await;
+    assert_eq!(again["warnings"], set["warnings"]);
+    let changes = audited(&server, &admin, "policy.change").await;
+    assert!(changes[0]["details"]["invariant_warnings"].as_array().is_some_and(|w| w.len() == 1), "{changes:?}");
+    assert!(server.logs().contains("break an authorization invariant"), "{}", server.logs());
+}
+
+#[tokio::test]
+async fn a_policy_file_breaking_an_invariant_stops_the_start_and_loads_under_warn() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("readers.cedar"), READERS_DECRYPT).unwrap();
+    let policy_dir = dir.path().to_str().unwrap();
+    let Err(refused) = server().env("STRONGROOM_AUTHZ_POLICY_DIR", policy_dir).try_start() else {
+        panic!("the server started with a policy file that breaks an invariant");
+    };
+    assert_ne!(refused.code, Some(0), "{refused:?}");
+    let output = format!("{}{}", refused.stdout, refused.stderr);
+    assert!(output.contains("reader_never_decrypts") && output.contains("file:readers.cedar"), "{output}");
+    let server = server()
+        .env("STRONGROOM_AUTHZ_POLICY_DIR", policy_dir)
+        .env("STRONGROOM_AUTHZ_POLICY_INVARIANTS", "warn")
+        .start();
+    let (server, admin, _, _) = admin_and_reader_on(server).await;
+    let (status, set) = call(&server, "GET", "/v1/policies", &admin, None).await;
+    assert_eq!(status, 200, "{set}");
+    assert!(set["warnings"][0].as_str().unwrap().contains("allowed by file:readers.cedar/readers-decrypt"), "{set}");
+}
