@@ -20,7 +20,7 @@ use zeroize::Zeroizing;
 
 use super::model::StoredRecord;
 use super::schema::{FieldType, check_field_name};
-use super::service::{Records, record_target};
+use super::service::{Attempt, Records, record_target};
 use crate::audit::{AuditContext, EventType, hex};
 use crate::authz::{Action, Ask};
 use crate::{CoreError, StoreError};
@@ -165,10 +165,10 @@ impl Records {
         check_field_name(field_name)?;
         let storage = self.storage()?;
         let collection = self.collection(collection_name).await?;
-        let record = self.live_record(collection_name, id).await?;
-        self.authz
-            .authorize(subject, Action::RecordWrite, &Self::resource_of(&record), &Ask::default(), context)
-            .await?;
+        let ask = Ask::default();
+        let attempt = Attempt { subject, action: Action::RecordWrite, ask: &ask, context };
+        let record = self.live_record(collection_name, id, attempt).await?;
+        self.authz.authorize(subject, Action::RecordWrite, &Self::resource_of(&record), &ask, context).await?;
         let field = collection
             .schema
             .field(field_name)
@@ -234,10 +234,10 @@ impl Records {
         check_field_name(field_name)?;
         let storage = self.storage()?;
         let collection = self.collection(collection_name).await?;
-        let record = self.live_record(collection_name, id).await?;
-        let resource = Self::resource_of(&record);
         let field = collection.schema.field(field_name).filter(|f| f.field_type == FieldType::Blob);
         let action = if field.is_some_and(|f| f.encrypted()) { Action::RecordDecrypt } else { Action::RecordRead };
+        let record = self.live_record(collection_name, id, Attempt { subject, action, ask, context }).await?;
+        let resource = Self::resource_of(&record);
         self.authz.authorize(subject, action, &resource, ask, context).await?;
         let missing = || CoreError::NotFound(format!("record {id:?} has no blob {field_name:?}"));
         field.ok_or_else(missing)?;

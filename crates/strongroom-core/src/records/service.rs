@@ -99,6 +99,16 @@ pub struct RecordQuery {
     pub limit: Option<u32>,
 }
 
+/// Who tries what on a record, for refusing a missing one the way an
+/// existing one is refused.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Attempt<'a> {
+    pub(super) subject: &'a Subject,
+    pub(super) action: Action,
+    pub(super) ask: &'a Ask<'a>,
+    pub(super) context: &'a AuditContext,
+}
+
 /// Collections and records.
 pub struct Records {
     pub(super) store: Arc<dyn RecordsStore>,
@@ -522,14 +532,23 @@ impl Records {
         }
     }
 
-    /// A live record (not expired), or "not found".
-    pub(super) async fn live_record(&self, collection: &str, id: &str) -> Result<StoredRecord, CoreError> {
-        let missing = || {
-            not_found(&Resource::Record { id: id.to_owned(), matter: String::new(), collection: collection.to_owned() })
-        };
+    /// A live record (not expired) for `attempt`, or "not found" after the
+    /// same work as a refusal in a matter the caller holds nothing on
+    /// ([`Authz::refuse_missing`]), so timing does not tell the two apart.
+    pub(super) async fn live_record(
+        &self,
+        collection: &str,
+        id: &str,
+        attempt: Attempt<'_>,
+    ) -> Result<StoredRecord, CoreError> {
         match self.store.record(collection, id).await? {
             Some(record) if record.expires_at.is_none_or(|at| self.now() < at) => Ok(record),
-            _ => Err(missing()),
+            _ => {
+                let resource =
+                    Resource::Record { id: id.to_owned(), matter: String::new(), collection: collection.to_owned() };
+                let Attempt { subject, action, ask, context } = attempt;
+                Err(self.authz.refuse_missing(subject, action, &resource, ask, context).await)
+            }
         }
     }
 
@@ -542,8 +561,10 @@ impl Records {
         context: &AuditContext,
     ) -> Result<RecordView, CoreError> {
         let collection = self.collection(collection_name).await?;
-        let mut record = self.live_record(collection_name, id).await?;
-        self.authz.authorize(subject, Action::RecordRead, &resource(&record), &Ask::default(), context).await?;
+        let ask = Ask::default();
+        let attempt = Attempt { subject, action: Action::RecordRead, ask: &ask, context };
+        let mut record = self.live_record(collection_name, id, attempt).await?;
+        self.authz.authorize(subject, Action::RecordRead, &resource(&record), &ask, context).await?;
         let view = self.view(&record, &collection.schema, subject, context);
         let shown: Vec<String> = view.fields.keys().cloned().collect();
         let event = self.audit.event(EventType::RecordRead, context).target(record_target(&record)).fields(shown);
@@ -571,7 +592,8 @@ impl Records {
         context: &AuditContext,
     ) -> Result<Map<String, Value>, CoreError> {
         let collection = self.collection(collection_name).await?;
-        let record = self.live_record(collection_name, id).await?;
+        let attempt = Attempt { subject, action: Action::RecordDecrypt, ask, context };
+        let record = self.live_record(collection_name, id, attempt).await?;
         self.authz.authorize(subject, Action::RecordDecrypt, &resource(&record), ask, context).await?;
         if fields.is_empty() {
             return Err(CoreError::InvalidInput("fields: name at least one encrypted field".into()));
@@ -737,8 +759,10 @@ impl Records {
         context: &AuditContext,
     ) -> Result<RecordView, CoreError> {
         let collection = self.collection(collection_name).await?;
-        let mut record = self.live_record(collection_name, id).await?;
-        self.authz.authorize(subject, Action::RecordWrite, &resource(&record), &Ask::default(), context).await?;
+        let ask = Ask::default();
+        let attempt = Attempt { subject, action: Action::RecordWrite, ask: &ask, context };
+        let mut record = self.live_record(collection_name, id, attempt).await?;
+        self.authz.authorize(subject, Action::RecordWrite, &resource(&record), &ask, context).await?;
         if fields.is_empty() {
             return Err(CoreError::InvalidInput("fields: give at least one field to change".into()));
         }
@@ -782,8 +806,10 @@ impl Records {
         id: &str,
         context: &AuditContext,
     ) -> Result<(), CoreError> {
-        let record = self.live_record(collection_name, id).await?;
-        self.authz.authorize(subject, Action::RecordDelete, &resource(&record), &Ask::default(), context).await?;
+        let ask = Ask::default();
+        let attempt = Attempt { subject, action: Action::RecordDelete, ask: &ask, context };
+        let record = self.live_record(collection_name, id, attempt).await?;
+        self.authz.authorize(subject, Action::RecordDelete, &resource(&record), &ask, context).await?;
         if record.legal_hold {
             return Err(CoreError::Conflict(format!("record {id:?} is under legal hold: it cannot be deleted")));
         }
@@ -813,8 +839,10 @@ impl Records {
         context: &AuditContext,
     ) -> Result<RecordView, CoreError> {
         let collection = self.collection(collection_name).await?;
-        let mut record = self.live_record(collection_name, id).await?;
-        self.authz.authorize(subject, Action::RecordHold, &resource(&record), &Ask::default(), context).await?;
+        let ask = Ask::default();
+        let attempt = Attempt { subject, action: Action::RecordHold, ask: &ask, context };
+        let mut record = self.live_record(collection_name, id, attempt).await?;
+        self.authz.authorize(subject, Action::RecordHold, &resource(&record), &ask, context).await?;
         let justification = justification.trim();
         if justification.chars().count() < crate::authz::MIN_JUSTIFICATION {
             return Err(CoreError::InvalidInput("justification: at least 20 characters saying why".into()));

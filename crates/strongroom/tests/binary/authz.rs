@@ -390,6 +390,31 @@ async fn three_roles_get_their_own_view_of_an_interview_and_only_a_justified_dec
             && e["target"]["matter"] == "hiring-2026"),
         "{denials:?}"
     );
+    // A missing id costs the same work, audit append included, so timing does
+    // not tell it from a record in a matter one holds nothing on.
+    let missing_id = "r_000000000000000000000000";
+    for (method, body) in [("GET", None), ("POST", Some(ask("curious about this candidate file")))] {
+        let target = if method == "GET" {
+            format!("/v1/collections/interviews/records/{missing_id}")
+        } else {
+            format!("/v1/collections/interviews/records/{missing_id}/decrypt")
+        };
+        let (status, _) = call(&server, method, &target, &outsider, body).await;
+        assert_eq!(status, 404);
+    }
+    let (status, _) = call(
+        &server,
+        "GET",
+        &format!("/v1/collections/interviews/records/{missing_id}/blobs/recording"),
+        &outsider,
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+    let denials = audited(&server, &admin, "permission.denied").await;
+    let missing_attempts: Vec<_> =
+        denials.iter().filter(|e| e["reason"] == "not_found" && e["target"]["id"] == missing_id).collect();
+    assert_eq!(missing_attempts.len(), 4, "read, read, decrypt and blob download, each audited: {denials:?}");
     let (status, body) =
         call(&server, "GET", "/v1/collections/interviews/records?matter=hiring-2026", &outsider, None).await;
     assert_eq!(status, 404, "a matter without a grant is missing too: {body}");
