@@ -139,7 +139,9 @@ impl CoreError {
         match self {
             Self::Store(StoreError::Conflict(_)) => "conflict",
             Self::Store(StoreError::AuditRefused(_)) | Self::AuditUnavailable(_) => "audit_unavailable",
-            Self::Store(_) => "storage_error",
+            Self::Store(StoreError::Unavailable(_)) => "database_unavailable",
+            Self::Store(StoreError::StorageFull(_)) => "storage_full",
+            Self::Store(StoreError::Backend(_)) => "storage_error",
             Self::Crypto(CryptoError::Decrypt) => "decryption_failed",
             Self::Crypto(_) => "crypto_error",
             Self::Unauthenticated => "unauthenticated",

@@ -31,11 +31,19 @@ impl Backend {
 
 /// Storage failures, as the domain sees them.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum StoreError {
     /// A uniqueness rule was violated (duplicate name or id).
     #[error("conflict: {0}")]
     Conflict(String),
+    /// The database could not be reached, dropped the connection, or
+    /// refused for now (shutting down, too many connections, its database
+    /// gone, a serialization failure or lock timeout): transient, nothing
+    /// was written, retry.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The database's storage is full or read-only: nothing was written.
+    #[error("the database's storage is full or read-only: {0}")]
+    StorageFull(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// The database or the blob store (a directory, S3) could not be
     /// reached or answered with an error.
     #[error("storage error: {0}")]

@@ -64,6 +64,11 @@ pub enum ProblemCode {
     AuditUnavailable,
     /// The stored audit log is damaged or was rolled back; an operator must look.
     AuditDamaged,
+    /// The database could not be reached or refused for now; nothing was
+    /// written. Transient: retry after `Retry-After`.
+    DatabaseUnavailable,
+    /// The server's storage is full or read-only; nothing was written.
+    StorageFull,
     /// The stored audit log does not extend a checkpoint signed earlier (the
     /// database was rolled back or forked): every audited action is refused
     /// until an operator resolves it (`strongroom audit accept-rollback`).
@@ -111,7 +116,12 @@ impl ProblemCode {
             Self::UnsupportedMediaType => 415,
             Self::RateLimited => 429,
             Self::Internal => 500,
-            Self::Unavailable | Self::AuditUnavailable | Self::AuditDamaged | Self::AuditRolledBack => 503,
+            Self::Unavailable
+            | Self::AuditUnavailable
+            | Self::AuditDamaged
+            | Self::AuditRolledBack
+            | Self::DatabaseUnavailable => 503,
+            Self::StorageFull => 507,
         }
     }
 
@@ -142,6 +152,8 @@ impl ProblemCode {
             Self::AuditUnavailable => "audit_unavailable",
             Self::AuditDamaged => "audit_damaged",
             Self::AuditRolledBack => "audit_rolled_back",
+            Self::DatabaseUnavailable => "database_unavailable",
+            Self::StorageFull => "storage_full",
             Self::LoginFailed => "login_failed",
             Self::MfaRequired => "mfa_required",
             Self::AccessRequestRequired => "access_request_required",
@@ -178,6 +190,8 @@ impl ProblemCode {
             Self::AuditUnavailable => "Audit log unavailable",
             Self::AuditDamaged => "Audit log damaged",
             Self::AuditRolledBack => "Audit log rolled back",
+            Self::DatabaseUnavailable => "Database unavailable",
+            Self::StorageFull => "Storage full",
             Self::LoginFailed => "Login failed",
             Self::MfaRequired => "Second factor required",
             Self::AccessRequestRequired => "Approved access request required",
@@ -283,6 +297,8 @@ mod tests {
             ProblemCode::AuditUnavailable,
             ProblemCode::AuditDamaged,
             ProblemCode::AuditRolledBack,
+            ProblemCode::DatabaseUnavailable,
+            ProblemCode::StorageFull,
             ProblemCode::LoginFailed,
             ProblemCode::MfaRequired,
             ProblemCode::AccessRequestRequired,

@@ -139,6 +139,9 @@ impl ApiError {
     }
 }
 
+/// `Retry-After` of a transient dependency fault, in seconds.
+const TRANSIENT_RETRY_SECONDS: i64 = 5;
+
 /// Logs `cause` under a new error id and returns the opaque problem that quotes it.
 pub(crate) fn internal_problem(cause: &dyn std::fmt::Display) -> Problem {
     let error_id = uuid::Uuid::new_v4().to_string();
@@ -154,6 +157,11 @@ impl IntoResponse for ApiError {
         let unauthenticated = matches!(self, Self::Unauthenticated);
         let retry_after = match &self {
             Self::RateLimited { retry_after_seconds, .. } => Some((*retry_after_seconds).max(1)),
+            // Transient dependency faults: worth a retry, not at once.
+            Self::Unavailable(_)
+            | Self::Refused { code: ProblemCode::DatabaseUnavailable | ProblemCode::AuditUnavailable, .. } => {
+                Some(TRANSIENT_RETRY_SECONDS)
+            }
             _ => None,
         };
         let mut response = problem_response(self.problem());
@@ -200,7 +208,21 @@ impl From<StoreError> for ApiError {
                 tracing::error!(error = %cause, "a write was refused because its audit event could not be appended");
                 audit_unavailable()
             }
-            other => Self::Internal(Box::new(other)),
+            StoreError::Unavailable(cause) => {
+                tracing::warn!(error = %cause, "the database is unavailable; the request was refused");
+                Self::Refused {
+                    code: ProblemCode::DatabaseUnavailable,
+                    detail: "the database cannot be reached right now; nothing was changed; retry later".into(),
+                }
+            }
+            StoreError::StorageFull(cause) => {
+                tracing::error!(error = %cause, "the database's storage is full or read-only; the request was refused");
+                Self::Refused {
+                    code: ProblemCode::StorageFull,
+                    detail: "the server's storage is full or read-only; nothing was changed".into(),
+                }
+            }
+            StoreError::Backend(cause) => Self::Internal(cause),
         }
     }
 }

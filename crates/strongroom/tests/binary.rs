@@ -799,6 +799,8 @@ mod audit;
 mod authz;
 #[path = "binary/blobs.rs"]
 mod blobs;
+#[path = "binary/faults.rs"]
+mod faults;
 #[path = "binary/identity.rs"]
 mod identity;
 #[path = "binary/keyjobs.rs"]

@@ -92,6 +92,8 @@ pub struct AuditHealth {
     pub storage_low: Option<String>,
     /// The last append failed (cleared by the next success).
     pub append_failing: Option<String>,
+    /// When `append_failing` was last set.
+    pub append_failed_at: Option<std::time::Instant>,
     /// The stored tree does not verify: an entry, a node or a search column
     /// was changed or lost (cleared by a full verification that passes).
     pub damaged: Option<String>,
@@ -355,6 +357,20 @@ impl AuditLog {
         self.health.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
+    /// Forgets a failed append older than `after` once the database answers
+    /// again (the caller checked): a failure is cleared only by a later
+    /// successful append, and while `/readyz` fails no traffic may come to
+    /// make one, so the instance would stay out until restarted. If appends
+    /// still fail, the next audited request sets it again at once.
+    pub fn forget_failed_append_older_than(&self, after: Duration) {
+        self.update_health(|health| {
+            if health.append_failed_at.is_some_and(|at| at.elapsed() >= after) {
+                health.append_failing = None;
+                health.append_failed_at = None;
+            }
+        });
+    }
+
     /// Checks that the stored nodes give the tree head's root: reads a few
     /// nodes (one per level), so `/readyz` can call it every time. A missing
     /// or changed node on the way is damage (kept in the health until a full
@@ -436,7 +452,11 @@ fn refused(error: &crate::StoreError, events: usize) -> String {
 /// After an append: the health follows its outcome, and subscribers
 /// (sinks, waiters) learn that the tree grew.
 fn note_append(outcome: &Result<AppendReceipt, String>, appended: &watch::Sender<u64>, health: &Mutex<AuditHealth>) {
-    health.lock().unwrap_or_else(|p| p.into_inner()).append_failing = outcome.as_ref().err().cloned();
+    {
+        let mut health = health.lock().unwrap_or_else(|p| p.into_inner());
+        health.append_failing = outcome.as_ref().err().cloned();
+        health.append_failed_at = outcome.is_err().then(std::time::Instant::now);
+    }
     if let Ok(receipt) = outcome {
         appended.send_if_modified(|size| {
             let grew = receipt.head.size > *size;

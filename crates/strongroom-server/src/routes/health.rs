@@ -8,6 +8,10 @@ use strongroom_proto::{CheckState, Health, Problem, Readiness, ReadinessCheck};
 use super::READINESS_TIMEOUT;
 use crate::{ApiError, AppState};
 
+/// How long a failed audit append keeps `/readyz` failing once the database
+/// answers again.
+const FAILED_APPEND_MEMORY: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Liveness: the process answers. Public.
 #[utoipa::path(
     get,
@@ -35,7 +39,12 @@ pub(crate) async fn healthz() -> Json<Health> {
 )]
 pub(crate) async fn readyz(State(state): State<AppState>) -> Result<Json<Readiness>, ApiError> {
     let database = match tokio::time::timeout(READINESS_TIMEOUT, state.store.ping()).await {
-        Ok(Ok(())) => check("database", CheckState::Ok, format!("{} answers", state.store.backend().as_str())),
+        Ok(Ok(())) => {
+            // The database is back: an audit append that failed while it was
+            // away no longer says anything about now.
+            state.audit.forget_failed_append_older_than(FAILED_APPEND_MEMORY);
+            check("database", CheckState::Ok, format!("{} answers", state.store.backend().as_str()))
+        }
         Ok(Err(error)) => {
             tracing::warn!(%error, "readiness: database failing");
             check("database", CheckState::Failing, format!("{} does not answer", state.store.backend().as_str()))
