@@ -52,6 +52,7 @@ pub(crate) const KEYS: &[(&str, &[&str])] = &[
         ],
     ),
     ("log", &["level", "format"]),
+    ("metrics", &["listen", "token", "token_file"]),
     (
         "audit",
         &[
@@ -254,6 +255,9 @@ mod tests {
         full.blobs.dir = Some("b".into());
         full.blobs.s3_endpoint = Some("http://s".into());
         full.blobs.s3_bucket = Some("b".into());
+        full.metrics.listen = Some("127.0.0.1:9464".into());
+        full.metrics.token = Some(crate::SecretString::new("t".into()));
+        full.metrics.token_file = Some("t".into());
         let table = Table::try_from(full).unwrap();
         let mut from_schema: Vec<(String, String)> = Vec::new();
         for (name, value) in &table {

@@ -27,6 +27,6 @@ pub use checks::{Check, Outcome};
 pub use env::keys;
 pub use error::ConfigError;
 pub use schema::{
-    AuditConfig, Config, DatabaseConfig, IdentityConfig, LogConfig, LogFormat, PolicyInvariants, Profile,
-    RootKeyConfig, RootKeyProvider, SecretString, ServerConfig,
+    AuditConfig, Config, DatabaseConfig, IdentityConfig, LogConfig, LogFormat, MetricsConfig, PolicyInvariants,
+    Profile, RootKeyConfig, RootKeyProvider, SecretString, ServerConfig,
 };

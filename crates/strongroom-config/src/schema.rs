@@ -68,6 +68,8 @@ pub struct Config {
     pub records: RecordsConfig,
     /// Where blob ciphertext is stored.
     pub blobs: BlobsConfig,
+    /// Prometheus metrics.
+    pub metrics: MetricsConfig,
 }
 
 impl Default for Config {
@@ -84,6 +86,7 @@ impl Default for Config {
             authz: AuthzConfig::default(),
             records: RecordsConfig::default(),
             blobs: BlobsConfig::default(),
+            metrics: MetricsConfig::default(),
         }
     }
 }
@@ -135,6 +138,21 @@ impl Config {
     pub fn tls_enabled(&self) -> bool {
         self.server.tls_cert_file.is_some() || self.server.tls_key_file.is_some()
     }
+}
+
+/// `[metrics]`: Prometheus text at `GET /metrics`. Off unless one of these
+/// is set: metrics name routes, keys and rates, which is operational data.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// An address of its own to serve `/metrics` on, without a token (for a
+    /// scraper on a private network), e.g. `127.0.0.1:9464`.
+    pub listen: Option<String>,
+    /// A bearer token that opens `/metrics` on the main listener. Give it
+    /// through the environment or `token_file`.
+    pub token: Option<SecretString>,
+    /// A file whose first line is the token.
+    pub token_file: Option<PathBuf>,
 }
 
 /// `[server]`: the HTTP listener.

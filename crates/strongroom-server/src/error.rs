@@ -156,7 +156,10 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let unauthenticated = matches!(self, Self::Unauthenticated);
         let retry_after = match &self {
-            Self::RateLimited { retry_after_seconds, .. } => Some((*retry_after_seconds).max(1)),
+            Self::RateLimited { retry_after_seconds, .. } => {
+                metrics::counter!("strongroom_rate_limited_total").increment(1);
+                Some((*retry_after_seconds).max(1))
+            }
             // Transient dependency faults: worth a retry, not at once.
             Self::Unavailable(_)
             | Self::Refused { code: ProblemCode::DatabaseUnavailable | ProblemCode::AuditUnavailable, .. } => {

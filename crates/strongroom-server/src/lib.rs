@@ -13,6 +13,7 @@
 mod auth;
 mod error;
 mod extract;
+mod metrics;
 mod middleware;
 mod openapi;
 mod qr;
@@ -24,6 +25,7 @@ mod tls;
 pub use auth::{Caller, Principal, RequestOrigin};
 pub use error::ApiError;
 pub use extract::ApiJson;
+pub use metrics::{MetricsEndpoint, install as install_metrics, metrics_router};
 pub use openapi::openapi;
 pub use routes::router;
 pub use serve::{Listener, ServeTimes, serve};

@@ -58,6 +58,7 @@ Every error answer is an RFC 9457 problem (`application/problem+json`) with a st
         crate::routes::identity::totp_confirm,
         crate::routes::identity::totp_disable,
         crate::routes::identity::jwks,
+        crate::metrics::metrics,
         crate::routes::users::me,
         crate::routes::users::create_user,
         crate::routes::users::list_users,

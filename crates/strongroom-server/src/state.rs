@@ -51,4 +51,6 @@ pub struct AppState {
     pub alerts: Arc<AlertEvaluator>,
     /// HTTP behaviour.
     pub http: HttpSettings,
+    /// `/metrics` on this listener, when configured (behind its token).
+    pub metrics: Option<crate::MetricsEndpoint>,
 }

@@ -89,6 +89,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     for sink in audit_outputs::sinks(&config)? {
         background.push(tokio::spawn(run_sink(Arc::clone(&services.audit), sink)));
     }
+    let metrics = start_metrics(&config, &mut background).await?;
     let shutdown = shutdown_signal()?;
     let listener = bind(&config).await?;
     let address = listener.local_addr()?;
@@ -112,6 +113,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             https: config.tls_enabled() || !config.server.trusted_proxy.is_empty(),
             trusted_proxies: config.server.trusted_proxy.iter().filter_map(|p| p.parse().ok()).collect(),
         },
+        metrics,
     };
     print_banner(&config, scheme, address, store.as_ref(), kek.id().as_str());
     tracing::info!(%address, profile = config.profile.as_str(), "listening");
@@ -541,10 +543,67 @@ async fn sign_checkpoints(checkpointer: Arc<Checkpointer>, interval: Duration) {
     let mut ticker = tokio::time::interval(interval);
     loop {
         ticker.tick().await;
-        if let Err(error) = checkpointer.current().await {
-            tracing::error!(%error, "could not sign an audit checkpoint");
+        match checkpointer.current().await {
+            Ok(checkpoint) => {
+                let now_ms = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+                let age = (now_ms - checkpoint.created_ms).max(0) as f64 / 1000.0;
+                metrics::gauge!("strongroom_audit_checkpoint_age_seconds").set(age);
+                metrics::gauge!("strongroom_audit_tree_size").set(checkpoint.size as f64);
+            }
+            Err(error) => {
+                metrics::counter!("strongroom_audit_checkpoint_failures_total").increment(1);
+                tracing::error!(%error, "could not sign an audit checkpoint");
+            }
         }
     }
+}
+
+/// Turns metrics on when `[metrics]` asks for them: installs the recorder,
+/// serves `/metrics` open on `metrics.listen` (a task in `background`), and
+/// returns the main listener's `/metrics`, behind `metrics.token`.
+async fn start_metrics(
+    config: &Config,
+    background: &mut Vec<tokio::task::JoinHandle<()>>,
+) -> anyhow::Result<Option<strongroom_server::MetricsEndpoint>> {
+    use strongroom_server::MetricsEndpoint;
+    let token = match (&config.metrics.token, &config.metrics.token_file) {
+        (Some(token), _) => Some(zeroize::Zeroizing::new(token.expose().trim().to_owned())),
+        (None, Some(file)) => {
+            let text = zeroize::Zeroizing::new(
+                std::fs::read_to_string(file)
+                    .with_context(|| format!("cannot read metrics.token_file {}", file.display()))?,
+            );
+            Some(zeroize::Zeroizing::new(text.lines().next().unwrap_or_default().trim().to_owned()))
+        }
+        (None, None) => None,
+    };
+    if token.as_ref().is_some_and(|token| token.chars().count() < 20) {
+        bail!("metrics.token: at least 20 characters (it guards what the server is doing)");
+    }
+    if config.metrics.listen.is_none() && token.is_none() {
+        return Ok(None);
+    }
+    let handle = strongroom_server::install_metrics()
+        .map_err(|error| anyhow::anyhow!("cannot start the metrics recorder: {error}"))?;
+    if let Some(listen) = &config.metrics.listen {
+        let listener =
+            TcpListener::bind(listen).await.with_context(|| format!("cannot listen on metrics.listen {listen}"))?;
+        tracing::info!(address = %listener.local_addr()?, "serving /metrics");
+        let router = strongroom_server::metrics_router(MetricsEndpoint::open(handle.clone()));
+        let times = strongroom_server::ServeTimes {
+            grace: Duration::from_secs(1),
+            header_read: Duration::from_secs(config.server.header_read_timeout_seconds),
+        };
+        background.push(tokio::spawn(async move {
+            let serving = strongroom_server::serve(Listener::Tcp(listener), router, std::future::pending(), times);
+            if let Err(error) = serving.await {
+                tracing::error!(%error, "the metrics listener failed");
+            }
+        }));
+    }
+    Ok(token.map(|token| MetricsEndpoint::with_token(handle, token)))
 }
 
 /// Verifies the whole stored log now and then every `interval` (or only

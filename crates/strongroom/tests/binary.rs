@@ -805,3 +805,44 @@ mod faults;
 mod identity;
 #[path = "binary/keyjobs.rs"]
 mod keyjobs;
+
+#[tokio::test]
+async fn metrics_are_served_behind_their_token_or_on_a_listener_of_their_own() {
+    let free_port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let token = "a metrics token of more than twenty characters";
+    let server = server()
+        .env("STRONGROOM_METRICS_TOKEN", token)
+        .env("STRONGROOM_METRICS_LISTEN", format!("127.0.0.1:{free_port}"))
+        .start();
+    let key = issue_api_key(&server, &["transit:use", "transit:manage"]);
+    let client = reqwest::Client::new();
+    transit(&client, &server, &key, "keys/k", serde_json::json!({})).await;
+    let (status, _) = transit(&client, &server, &key, "encrypt/k", serde_json::json!({"plaintext": "aGk="})).await;
+    assert_eq!(status, 200);
+
+    let anonymous = client.get(server.url("/metrics")).send().await.unwrap();
+    assert_eq!(anonymous.status(), 401, "the main listener's /metrics takes the token");
+    let wrong = client.get(server.url("/metrics")).bearer_auth("not the token at all, but long").send().await.unwrap();
+    assert_eq!(wrong.status(), 401);
+    let scraped = client.get(server.url("/metrics")).bearer_auth(token).send().await.unwrap();
+    assert_eq!(scraped.status(), 200);
+    assert!(scraped.headers()["content-type"].to_str().unwrap().starts_with("text/plain; version=0.0.4"));
+    let text = scraped.text().await.unwrap();
+    for expected in [
+        r#"strongroom_http_requests_total{method="POST",route="/v1/transit/encrypt/{name}",status="200"} 1"#,
+        "strongroom_http_request_duration_seconds_bucket",
+        r#"strongroom_audit_events_total{type="transit.encrypt",outcome="success"} 1"#,
+        "strongroom_audit_append_seconds",
+    ] {
+        assert!(text.contains(expected), "{expected} missing from:\n{text}");
+    }
+    assert!(!text.contains("aGk="), "no request data in metrics");
+
+    let own = client.get(format!("http://127.0.0.1:{free_port}/metrics")).send().await.unwrap();
+    assert_eq!(own.status(), 200, "open on its own listener");
+    assert!(own.text().await.unwrap().contains("strongroom_http_requests_total"));
+
+    let off = TestServer::builder(BIN).start();
+    let answer = client.get(off.url("/metrics")).send().await.unwrap();
+    assert_eq!(answer.status(), 404, "off unless configured");
+}

@@ -201,6 +201,15 @@ impl AuditLog {
     /// [`seal`](Self::seal) even while halted: only for the event that
     /// records an operator accepting the rollback.
     fn seal_despite_halt(&self, event: &AuditEvent) -> Result<AuditRecord, CoreError> {
+        // Every audited action passes here, so this one counter gives transit
+        // operations, reveals, login failures, lockouts and denials by type.
+        // (An action whose transaction then fails was counted too.)
+        metrics::counter!(
+            "strongroom_audit_events_total",
+            "type" => event.event_type.as_str(),
+            "outcome" => event.outcome.as_str()
+        )
+        .increment(1);
         let mut event = event.clone();
         let ip_key = match event.context.ip {
             Some(ip) if self.settings.hash_ip => {
@@ -241,6 +250,16 @@ impl AuditLog {
     }
 
     async fn append_record(&self, record: AuditRecord) -> Result<Recorded, CoreError> {
+        let started = std::time::Instant::now();
+        let outcome = self.append_record_untimed(record).await;
+        metrics::histogram!("strongroom_audit_append_seconds").record(started.elapsed().as_secs_f64());
+        if outcome.is_err() {
+            metrics::counter!("strongroom_audit_append_failures_total").increment(1);
+        }
+        outcome
+    }
+
+    async fn append_record_untimed(&self, record: AuditRecord) -> Result<Recorded, CoreError> {
         let unavailable = |why: &str| CoreError::AuditUnavailable(why.to_owned());
         let Some(writer) = &self.writer else {
             let appending = self.store.append_audit(std::slice::from_ref(&record));
@@ -431,6 +450,8 @@ async fn write_batches(
                 Err(_) => break,
             }
         }
+        metrics::histogram!("strongroom_audit_batch_size").record(records.len() as f64);
+        metrics::gauge!("strongroom_audit_queue_depth").set(queue.len() as f64);
         let outcome = store.append_audit(&records).await.map_err(|error| refused(&error, records.len()));
         note_append(&outcome, &appended, &health);
         for (offset, waiter) in waiters.drain(..).enumerate() {

@@ -135,6 +135,8 @@ pub(crate) fn routes() -> Routes {
         .get("/healthz", Public, health::healthz)
         .get("/readyz", Public, health::readyz)
         .get("/openapi.json", Public, openapi::serve_openapi)
+        // The handler checks the configured bearer token.
+        .get("/metrics", Public, crate::metrics::metrics)
         .get("/v1/keys", Decides(Action::KeyManage), keys::list_keys)
         .get("/v1/keys/{name}", Decides(Action::KeyManage), keys::read_key)
         .post("/v1/keys/{name}/rotate", Decides(Action::KeyManage), keys::rotate_key)
@@ -281,6 +283,7 @@ pub(crate) fn with_middleware(routes: Routes, state: AppState) -> Router {
     routes
         .router
         .route_layer(axum::middleware::from_fn_with_state(table, guard))
+        .route_layer(axum::middleware::from_fn(crate::metrics::record))
         .fallback(not_found)
         .method_not_allowed_fallback(|| async { StatusCode::METHOD_NOT_ALLOWED })
         .with_state(state)
@@ -383,6 +386,7 @@ mod tests {
                 https: false,
                 trusted_proxies: Vec::new(),
             },
+            metrics: None,
         };
         let public = Access::Public;
         let test_routes = routes()
