@@ -803,3 +803,5 @@ mod blobs;
 mod identity;
 #[path = "binary/keyjobs.rs"]
 mod keyjobs;
+#[path = "binary/personal.rs"]
+mod personal;
