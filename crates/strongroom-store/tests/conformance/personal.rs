@@ -98,6 +98,11 @@ pub async fn personal_data_in_clear_is_sealed_in_place_and_reads_back(database: 
         assert!(!shown.contains(hidden), "{hidden} in Debug: {shown}");
     }
 
+    // A sealed value is bound to its column: moved into another, it does not open.
+    raw(&database, &db, &format!("UPDATE users SET sealed_email = sealed_full_name WHERE id = '{}'", erin.id)).await;
+    let moved = identity.profile(&identity.user(&erin.id).await.unwrap()).await;
+    assert!(moved.is_err(), "a full name moved into the e-mail column must not open as the e-mail");
+
     // Binding compares the keyed hashes the sealing made, without opening anything.
     let bound = IdentitySettings { bind_session_to_ip: true, bind_session_to_user_agent: true, ..fast_settings() };
     let bound = identity_with(&db, clock, bound).await;

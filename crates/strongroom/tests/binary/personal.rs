@@ -96,7 +96,11 @@ async fn e_mails_full_names_and_user_agents_are_not_stored_in_clear() {
     assert_eq!(user["full_name"], FULL_NAME);
     assert_eq!(sessions["sessions"][0]["user_agent"], USER_AGENT, "{sessions}");
 
-    let found = found_in_files(&server, &[ADMIN_EMAIL, "quentin@example.com", FULL_NAME]);
+    // Throttling keys are HMACs: an attempted name is not stored.
+    let attempt = json!({"username": "nobody-xylophonist", "password": "not the password at all"});
+    assert_eq!(call(&server, "POST", "/v1/auth/login", None, Some(attempt)).await.0, 401);
+
+    let found = found_in_files(&server, &[ADMIN_EMAIL, "quentin@example.com", FULL_NAME, "nobody-xylophonist"]);
     assert!(found.is_empty(), "personal data in clear: {found:?}");
     let clear: i64 = sql(&server, "SELECT COUNT(*) FROM sessions WHERE ip IS NOT NULL OR user_agent IS NOT NULL").await;
     assert_eq!(clear, 0, "sessions keep their address and user agent sealed only");
@@ -127,7 +131,8 @@ async fn personal_data_an_older_version_stored_in_clear_is_sealed_at_start_and_r
         connection.close().await.unwrap();
     }
     let values = [ADMIN_EMAIL, "quentin@example.com", FULL_NAME];
-    assert_eq!(found_in_files(&first, &values).len(), 3, "the old rows are in clear");
+    let before = found_in_files(&first, &values);
+    assert_eq!(before.len(), 3, "the old rows are in clear: {before:?}");
 
     let second = server().data_dir(&data_dir).start();
     let found = found_in_files(&second, &values);
