@@ -116,6 +116,10 @@ impl Services {
         let identity =
             Arc::new(Identity::new(Arc::clone(&ports.identity), Arc::clone(&keyring), Arc::clone(&clock), identity));
         identity.ensure_keys(context).await?;
+        let sealed = identity.seal_old_rows().await?;
+        if sealed > 0 {
+            tracing::info!(rows = sealed, "sealed the personal data of users and sessions stored in clear");
+        }
         let authz = Arc::new(
             Authz::start(ports.authz, ports.identity, ports.api_keys, Arc::clone(&audit), Arc::clone(&clock), authz)
                 .await?

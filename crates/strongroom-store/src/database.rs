@@ -46,7 +46,8 @@ pub struct SqlitePools {
 #[derive(Debug, Clone)]
 pub enum Database {
     /// SQLite: WAL, `synchronous = FULL` (a committed write survives power
-    /// loss, which the audit log relies on), foreign keys on.
+    /// loss, which the audit log relies on), foreign keys on,
+    /// `secure_delete` on (freed space is zeroed).
     Sqlite(SqlitePools),
     /// PostgreSQL.
     Postgres(PgPool),
@@ -63,6 +64,10 @@ impl Database {
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Full)
                 .foreign_keys(true)
+                // Freed space is zeroed as it is freed: a value emptied or
+                // deleted (personal data sealed in place, a shredded record)
+                // does not linger in free pages of the file.
+                .pragma("secure_delete", "ON")
                 .busy_timeout(Duration::from_secs(5));
             if !url.contains(":memory:") && !url.contains("mode=memory") {
                 make_private_file(connect.get_filename());

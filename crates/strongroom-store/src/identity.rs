@@ -2,25 +2,34 @@
 //! space-separated column; an unknown role read back is reported as
 //! corruption. Every change ends with `commit_audited` (audit.rs), so it
 //! commits together with its audit records or not at all.
+//!
+//! Personal data arrives sealed (core seals it): the clear columns of
+//! migration 0005 (`users.email`, `users.full_name`, `sessions.ip`,
+//! `sessions.user_agent`) are written empty, and hold values only in rows
+//! written before migration 0014, until the start-up sealing empties them.
 
 use async_trait::async_trait;
 use sqlx::Row;
 use strongroom_core::StoreError;
 use strongroom_core::audit::AuditRecord;
 use strongroom_core::authz::{PrincipalAccess, PrincipalKind};
-use strongroom_core::identity::{IdentityStore, OneTimeKind, RefreshOutcome, Role, SessionRecord, UserRecord};
+use strongroom_core::identity::{
+    IdentityStore, OneTimeKind, RefreshOutcome, Role, SealedSessionFields, SealedUserFields, SessionRecord,
+    UnsealedSession, UnsealedUser, UserRecord,
+};
 
 use crate::authz::{access_columns, parse_access};
 use crate::error::map;
 use crate::settings::{PostgresStore, SqliteStore};
 
-const USER_COLUMNS: &str = "u.id, u.username, u.email, u.full_name, u.roles, u.password_hash, u.disabled, u.locked, \
+const USER_COLUMNS: &str = "u.id, u.username, u.sealed_email, u.sealed_full_name, u.roles, u.password_hash, u.disabled, u.locked, \
                             u.totp_sealed_secret, u.totp_enabled, u.totp_last_step, u.created_at, u.updated_at, \
                             u.row_version";
 const SESSION_COLUMNS: &str = "s.id AS s_id, s.user_id AS s_user_id, s.created_at AS s_created_at, \
                                s.created_ms AS s_created_ms, \
-                               s.last_seen_at AS s_last_seen_at, s.expires_at AS s_expires_at, s.ip AS s_ip, \
-                               s.user_agent AS s_user_agent, s.mfa_at AS s_mfa_at, s.revoked_at AS s_revoked_at, \
+                               s.last_seen_at AS s_last_seen_at, s.expires_at AS s_expires_at, \
+                               s.sealed_ip AS s_sealed_ip, s.sealed_user_agent AS s_sealed_user_agent, \
+                               s.ip_mac AS s_ip_mac, s.user_agent_mac AS s_user_agent_mac, s.mfa_at AS s_mfa_at, s.revoked_at AS s_revoked_at, \
                                s.revoked_reason AS s_revoked_reason";
 
 fn roles_text(roles: &[Role]) -> String {
@@ -40,8 +49,8 @@ macro_rules! impl_identity_store {
                 Ok(UserRecord {
                     id: row.try_get("id").map_err(map)?,
                     username: row.try_get("username").map_err(map)?,
-                    email: row.try_get("email").map_err(map)?,
-                    full_name: row.try_get("full_name").map_err(map)?,
+                    sealed_email: sealed_column(row.try_get("sealed_email").map_err(map)?, "email")?,
+                    sealed_full_name: sealed_column(row.try_get("sealed_full_name").map_err(map)?, "full_name")?,
                     roles: parse_roles(&row.try_get::<String, _>("roles").map_err(map)?)?,
                     password_hash: row.try_get("password_hash").map_err(map)?,
                     disabled: row.try_get("disabled").map_err(map)?,
@@ -63,8 +72,10 @@ macro_rules! impl_identity_store {
                     created_ms: row.try_get("s_created_ms").map_err(map)?,
                     last_seen_at: row.try_get("s_last_seen_at").map_err(map)?,
                     expires_at: row.try_get("s_expires_at").map_err(map)?,
-                    ip: row.try_get("s_ip").map_err(map)?,
-                    user_agent: row.try_get("s_user_agent").map_err(map)?,
+                    sealed_ip: row.try_get("s_sealed_ip").map_err(map)?,
+                    sealed_user_agent: row.try_get("s_sealed_user_agent").map_err(map)?,
+                    ip_mac: row.try_get("s_ip_mac").map_err(map)?,
+                    user_agent_mac: row.try_get("s_user_agent_mac").map_err(map)?,
                     mfa_at: row.try_get("s_mfa_at").map_err(map)?,
                     revoked_at: row.try_get("s_revoked_at").map_err(map)?,
                     revoked_reason: row.try_get("s_revoked_reason").map_err(map)?,
@@ -86,14 +97,14 @@ macro_rules! impl_identity_store {
             async fn insert_user(&self, user: &UserRecord, audit: &[AuditRecord]) -> Result<(), StoreError> {
                 let mut tx = self.begin_write().await?;
                 sqlx::query(
-                    "INSERT INTO users (id, username, email, full_name, roles, password_hash, disabled, locked, \
-                     totp_sealed_secret, totp_enabled, totp_last_step, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                    "INSERT INTO users (id, username, email, full_name, sealed_email, sealed_full_name, roles, \
+                     password_hash, disabled, locked, totp_sealed_secret, totp_enabled, totp_last_step, created_at, \
+                     updated_at) VALUES ($1, $2, '', '', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
                 )
                 .bind(&user.id)
                 .bind(&user.username)
-                .bind(&user.email)
-                .bind(&user.full_name)
+                .bind(&user.sealed_email)
+                .bind(&user.sealed_full_name)
                 .bind(roles_text(&user.roles))
                 .bind(&user.password_hash)
                 .bind(user.disabled)
@@ -133,12 +144,12 @@ macro_rules! impl_identity_store {
             async fn update_user(&self, user: &UserRecord, audit: &[AuditRecord]) -> Result<bool, StoreError> {
                 let mut tx = self.begin_write().await?;
                 let updated = sqlx::query(
-                    "UPDATE users SET email = $1, full_name = $2, roles = $3, password_hash = $4, disabled = $5, \
+                    "UPDATE users SET email = '', full_name = '', sealed_email = $1, sealed_full_name = $2, roles = $3, password_hash = $4, disabled = $5, \
                      locked = $6, totp_sealed_secret = $7, totp_enabled = $8, totp_last_step = $9, updated_at = $10, \
                      row_version = row_version + 1 WHERE id = $11 AND row_version = $12",
                 )
-                .bind(&user.email)
-                .bind(&user.full_name)
+                .bind(&user.sealed_email)
+                .bind(&user.sealed_full_name)
                 .bind(roles_text(&user.roles))
                 .bind(&user.password_hash)
                 .bind(user.disabled)
@@ -183,8 +194,9 @@ macro_rules! impl_identity_store {
             ) -> Result<(), StoreError> {
                 let mut tx = self.begin_write().await?;
                 sqlx::query(
-                    "INSERT INTO sessions (id, user_id, created_at, created_ms, last_seen_at, expires_at, ip, user_agent, \
-                     mfa_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                    "INSERT INTO sessions (id, user_id, created_at, created_ms, last_seen_at, expires_at, sealed_ip, \
+                     sealed_user_agent, ip_mac, user_agent_mac, mfa_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
                 )
                 .bind(&session.id)
                 .bind(&session.user_id)
@@ -192,8 +204,10 @@ macro_rules! impl_identity_store {
                 .bind(session.created_ms)
                 .bind(session.last_seen_at)
                 .bind(session.expires_at)
-                .bind(&session.ip)
-                .bind(&session.user_agent)
+                .bind(&session.sealed_ip)
+                .bind(&session.sealed_user_agent)
+                .bind(&session.ip_mac)
+                .bind(&session.user_agent_mac)
                 .bind(session.mfa_at)
                 .execute(&mut *tx)
                 .await
@@ -450,6 +464,87 @@ macro_rules! impl_identity_store {
                 Ok(())
             }
 
+            async fn unsealed_users(&self, limit: u32) -> Result<Vec<UnsealedUser>, StoreError> {
+                let rows = sqlx::query(
+                    "SELECT id, email, full_name FROM users WHERE sealed_email IS NULL OR sealed_full_name IS NULL \
+                     ORDER BY id LIMIT $1",
+                )
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(map)?;
+                rows.iter()
+                    .map(|row| {
+                        Ok(UnsealedUser {
+                            id: row.try_get("id").map_err(map)?,
+                            email: row.try_get("email").map_err(map)?,
+                            full_name: row.try_get("full_name").map_err(map)?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn unsealed_sessions(&self, limit: u32) -> Result<Vec<UnsealedSession>, StoreError> {
+                let rows = sqlx::query(
+                    "SELECT id, ip, user_agent FROM sessions WHERE ip IS NOT NULL OR user_agent IS NOT NULL \
+                     ORDER BY id LIMIT $1",
+                )
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(map)?;
+                rows.iter()
+                    .map(|row| {
+                        Ok(UnsealedSession {
+                            id: row.try_get("id").map_err(map)?,
+                            ip: row.try_get("ip").map_err(map)?,
+                            user_agent: row.try_get("user_agent").map_err(map)?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn seal_old_rows(
+                &self,
+                users: &[SealedUserFields],
+                sessions: &[SealedSessionFields],
+            ) -> Result<(), StoreError> {
+                let mut tx = self.writer.begin().await.map_err(map)?;
+                for user in users {
+                    // Only a row still unsealed: one another instance sealed
+                    // (or a user changed since) keeps what it has.
+                    sqlx::query(
+                        "UPDATE users SET sealed_email = $1, sealed_full_name = $2, email = '', full_name = '' \
+                         WHERE id = $3 AND (sealed_email IS NULL OR sealed_full_name IS NULL)",
+                    )
+                    .bind(&user.sealed_email)
+                    .bind(&user.sealed_full_name)
+                    .bind(&user.id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map)?;
+                }
+                for session in sessions {
+                    sqlx::query(
+                        "UPDATE sessions SET sealed_ip = $1, sealed_user_agent = $2, ip_mac = $3, user_agent_mac = $4, \
+                         ip = NULL, user_agent = NULL WHERE id = $5 AND (ip IS NOT NULL OR user_agent IS NOT NULL)",
+                    )
+                    .bind(&session.sealed_ip)
+                    .bind(&session.sealed_user_agent)
+                    .bind(&session.ip_mac)
+                    .bind(&session.user_agent_mac)
+                    .bind(&session.id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map)?;
+                }
+                tx.commit().await.map_err(map)
+            }
+
+            async fn forget_cleared_values(&self) -> Result<(), StoreError> {
+                self.checkpoint_wal().await
+            }
+
             async fn insert_one_time(
                 &self,
                 kind: OneTimeKind,
@@ -526,6 +621,32 @@ macro_rules! impl_identity_store {
             }
         }
     };
+}
+
+/// A sealed column of a user read back: every row has one once the
+/// start-up sealing ran, so a missing one is an unsealed row read too early.
+fn sealed_column(value: Option<Vec<u8>>, column: &str) -> Result<Vec<u8>, StoreError> {
+    value.ok_or_else(|| {
+        StoreError::Backend(format!("users.{column} is not sealed yet: start the server once to seal it").into())
+    })
+}
+
+impl SqliteStore {
+    /// Moves the write-ahead log into the main file and truncates it, so
+    /// pages that held emptied values are gone from the `-wal` file (the
+    /// main file's freed space was zeroed as it was freed: `secure_delete`).
+    async fn checkpoint_wal(&self) -> Result<(), StoreError> {
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.writer).await.map_err(map)?;
+        Ok(())
+    }
+}
+
+impl PostgresStore {
+    /// Nothing to do in the server's reach: PostgreSQL reclaims the old row
+    /// versions by (auto)vacuum, and its files are not the operator's to grep.
+    async fn checkpoint_wal(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 impl_identity_store!(SqliteStore, sqlx::sqlite::SqliteRow);

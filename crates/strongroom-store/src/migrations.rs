@@ -26,6 +26,7 @@ pub(crate) const SQLITE: &[Source] = &[
     (11, "change_generation", include_str!("../migrations/sqlite/0011_change_generation.sql")),
     (12, "audit_nodes_by_last_leaf", include_str!("../migrations/sqlite/0012_audit_nodes_by_last_leaf.sql")),
     (13, "user_row_version", include_str!("../migrations/sqlite/0013_user_row_version.sql")),
+    (14, "sealed_personal_data", include_str!("../migrations/sqlite/0014_sealed_personal_data.sql")),
 ];
 
 pub(crate) const POSTGRES: &[Source] = &[
@@ -42,6 +43,7 @@ pub(crate) const POSTGRES: &[Source] = &[
     (11, "change_generation", include_str!("../migrations/postgres/0011_change_generation.sql")),
     (12, "audit_nodes_by_last_leaf", include_str!("../migrations/postgres/0012_audit_nodes_by_last_leaf.sql")),
     (13, "user_row_version", include_str!("../migrations/postgres/0013_user_row_version.sql")),
+    (14, "sealed_personal_data", include_str!("../migrations/postgres/0014_sealed_personal_data.sql")),
 ];
 
 pub(crate) fn migrator(sources: &[Source]) -> Migrator {

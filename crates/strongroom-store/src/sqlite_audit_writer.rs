@@ -256,6 +256,8 @@ fn open(path: &std::path::Path) -> Result<Connection, StoreError> {
     connection.pragma_update(None, "journal_mode", "WAL").map_err(backend)?;
     connection.pragma_update(None, "synchronous", "FULL").map_err(backend)?;
     connection.pragma_update(None, "foreign_keys", "ON").map_err(backend)?;
+    // As the pools' connections (database.rs): freed space is zeroed.
+    connection.pragma_update(None, "secure_delete", "ON").map_err(backend)?;
     Ok(connection)
 }
 

@@ -30,6 +30,9 @@ use caching::*;
 #[path = "conformance/keyjobs.rs"]
 mod keyjobs;
 use keyjobs::*;
+#[path = "conformance/personal.rs"]
+mod personal;
+use personal::*;
 #[path = "conformance/records.rs"]
 mod records;
 use records::*;
@@ -994,6 +997,7 @@ all_backends![
     failed_logins_lock_for_a_doubling_time_then_release,
     failed_logins_from_one_address_lock_only_that_address_and_end_no_session,
     one_totp_code_lets_in_one_of_two_racing_logins_and_stale_user_writes_are_refused,
+    personal_data_in_clear_is_sealed_in_place_and_reads_back,
     signing_and_hmac_keys_are_created_but_do_not_encrypt,
     audit_appends_grow_one_tree_whose_proofs_verify,
     concurrent_audit_appends_from_two_instances_grow_one_tree,

@@ -805,6 +805,8 @@ mod faults;
 mod identity;
 #[path = "binary/keyjobs.rs"]
 mod keyjobs;
+#[path = "binary/personal.rs"]
+mod personal;
 
 #[tokio::test]
 async fn metrics_are_served_behind_their_token_or_on_a_listener_of_their_own() {

@@ -12,10 +12,13 @@ mod service;
 mod settings;
 mod signer;
 
-pub use model::{Grantor, IdentityStore, OneTimeKind, RefreshOutcome, Role, SessionRecord, UserRecord};
+pub use model::{
+    Grantor, IdentityStore, OneTimeKind, RefreshOutcome, Role, SealedSessionFields, SealedUserFields, SessionRecord,
+    UnsealedSession, UnsealedUser, UserRecord,
+};
 pub use policy::{MAX_PASSWORD_LENGTH, PasswordPolicy, estimate_strength_bits};
 pub use service::{
-    Identity, JWT_SIGNING_KEY, LoginOutcome, NewPassword, NewUser, OneTimeSecret, ProfileChange, TOKEN_HMAC_KEY,
-    TokenPair, USER_SECRETS_KEY, UserPrincipal, normalize_username, user_actor,
+    Identity, JWT_SIGNING_KEY, LoginOutcome, NewPassword, NewUser, OneTimeSecret, Profile, ProfileChange,
+    SessionClient, TOKEN_HMAC_KEY, TokenPair, USER_SECRETS_KEY, UserPrincipal, normalize_username, user_actor,
 };
 pub use settings::IdentitySettings;

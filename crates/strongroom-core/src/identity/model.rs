@@ -5,7 +5,9 @@
 //! changes something takes the audit records of the change and appends them
 //! in the same transaction (as `crate::KeyStore` does); secrets never reach
 //! the store in clear: passwords as Argon2id/bcrypt hashes, tokens as keyed
-//! hashes, TOTP seeds sealed by the keyring.
+//! hashes, TOTP seeds sealed by the keyring; personal data (a user's
+//! e-mail and full name, a session's client address and user agent) sealed
+//! by the keyring too, bound to its row and column.
 
 use async_trait::async_trait;
 
@@ -95,10 +97,11 @@ pub struct UserRecord {
     pub id: String,
     /// Login name, lower case, unique.
     pub username: String,
-    /// E-mail address.
-    pub email: String,
-    /// Full name.
-    pub full_name: String,
+    /// E-mail address, sealed by the keyring (bound to the user id and the
+    /// column); `Identity::profile` opens it.
+    pub sealed_email: Vec<u8>,
+    /// Full name, sealed like [`sealed_email`](Self::sealed_email).
+    pub sealed_full_name: Vec<u8>,
     /// Roles.
     pub roles: Vec<Role>,
     /// Argon2id (or imported bcrypt) hash; `None` for service accounts.
@@ -137,7 +140,7 @@ impl std::fmt::Debug for UserRecord {
 }
 
 /// A server-side session.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct SessionRecord {
     /// Random id (32 hex digits), the `sid` claim of its access tokens.
     pub id: String,
@@ -151,16 +154,99 @@ pub struct SessionRecord {
     pub last_seen_at: i64,
     /// Unix seconds after which it is dead whatever happens (absolute timeout).
     pub expires_at: i64,
-    /// The client address at login.
-    pub ip: Option<String>,
-    /// The client's user agent at login.
-    pub user_agent: Option<String>,
+    /// The client address at login, sealed by the keyring (bound to the
+    /// session id and the column), for display only.
+    pub sealed_ip: Option<Vec<u8>>,
+    /// The client's user agent at login, sealed like [`sealed_ip`](Self::sealed_ip).
+    pub sealed_user_agent: Option<Vec<u8>>,
+    /// A keyed hash of the client address at login (bound to the session),
+    /// which every request's address is compared with when sessions are
+    /// bound to their address: no decryption per request.
+    pub ip_mac: Option<Vec<u8>>,
+    /// A keyed hash of the user agent at login, like [`ip_mac`](Self::ip_mac).
+    pub user_agent_mac: Option<Vec<u8>>,
     /// Unix seconds of the last MFA on this session, if any.
     pub mfa_at: Option<i64>,
     /// Unix seconds of revocation.
     pub revoked_at: Option<i64>,
     /// Why it was revoked (`logout`, `admin`, `token_reuse`, `evicted`, `locked`, …).
     pub revoked_reason: Option<String>,
+}
+
+impl std::fmt::Debug for SessionRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionRecord")
+            .field("id", &self.id)
+            .field("user_id", &self.user_id)
+            .field("created_at", &self.created_at)
+            .field("last_seen_at", &self.last_seen_at)
+            .field("expires_at", &self.expires_at)
+            .field("mfa_at", &self.mfa_at)
+            .field("revoked_at", &self.revoked_at)
+            .field("revoked_reason", &self.revoked_reason)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A user row written before personal data was sealed (migration 0014):
+/// its fields still in clear, for the start-up sealing to seal.
+#[derive(Clone, PartialEq, Eq)]
+pub struct UnsealedUser {
+    /// User id.
+    pub id: String,
+    /// E-mail address in clear.
+    pub email: String,
+    /// Full name in clear.
+    pub full_name: String,
+}
+
+impl std::fmt::Debug for UnsealedUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UnsealedUser").field("id", &self.id).finish_non_exhaustive()
+    }
+}
+
+/// A session row written before personal data was sealed (migration 0014).
+#[derive(Clone, PartialEq, Eq)]
+pub struct UnsealedSession {
+    /// Session id.
+    pub id: String,
+    /// Client address in clear.
+    pub ip: Option<String>,
+    /// User agent in clear.
+    pub user_agent: Option<String>,
+}
+
+impl std::fmt::Debug for UnsealedSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UnsealedSession").field("id", &self.id).finish_non_exhaustive()
+    }
+}
+
+/// What the start-up sealing stores for one old user row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedUserFields {
+    /// User id.
+    pub id: String,
+    /// See [`UserRecord::sealed_email`].
+    pub sealed_email: Vec<u8>,
+    /// See [`UserRecord::sealed_full_name`].
+    pub sealed_full_name: Vec<u8>,
+}
+
+/// What the start-up sealing stores for one old session row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedSessionFields {
+    /// Session id.
+    pub id: String,
+    /// See [`SessionRecord::sealed_ip`].
+    pub sealed_ip: Option<Vec<u8>>,
+    /// See [`SessionRecord::sealed_user_agent`].
+    pub sealed_user_agent: Option<Vec<u8>>,
+    /// See [`SessionRecord::ip_mac`].
+    pub ip_mac: Option<Vec<u8>>,
+    /// See [`SessionRecord::user_agent_mac`].
+    pub user_agent_mac: Option<Vec<u8>>,
 }
 
 /// What presenting a refresh token found.
@@ -283,6 +369,24 @@ pub trait IdentityStore: Send + Sync + std::fmt::Debug {
     /// Forgets a throttling key's failures (after a success or an unlock),
     /// and those of every key under it (`<key>|…`).
     async fn clear_failures(&self, key: &str) -> Result<(), StoreError>;
+
+    /// Up to `limit` user rows whose e-mail or full name is still in clear
+    /// (written before migration 0014).
+    async fn unsealed_users(&self, limit: u32) -> Result<Vec<UnsealedUser>, StoreError>;
+    /// Up to `limit` session rows whose address or user agent is still in clear.
+    async fn unsealed_sessions(&self, limit: u32) -> Result<Vec<UnsealedSession>, StoreError>;
+    /// Stores the sealed fields of old rows and empties their clear
+    /// columns, in one transaction. A row sealed meanwhile (by another
+    /// instance) is left as it is.
+    async fn seal_old_rows(
+        &self,
+        users: &[SealedUserFields],
+        sessions: &[SealedSessionFields],
+    ) -> Result<(), StoreError>;
+    /// Makes sure emptied values survive nowhere in the database's files
+    /// (SQLite: moves the write-ahead log into the main file and truncates
+    /// it; freed space is zeroed as it is freed, by `secure_delete`).
+    async fn forget_cleared_values(&self) -> Result<(), StoreError>;
 
     /// Stores a single-use token (by hash).
     async fn insert_one_time(

@@ -12,6 +12,10 @@
 //! - Secrets (tokens, codes, seeds) exist in clear only in the answer that
 //!   hands them out; the store holds keyed hashes, and TOTP seeds sealed by
 //!   the keyring.
+//! - Personal data (e-mail, full name, a session's address and user agent)
+//!   is stored sealed under [`USER_SECRETS_KEY`], bound to its row and
+//!   column, and opened only to be shown; what is compared (a session's
+//!   address and user agent) is compared by keyed hash.
 //! - Every change writes its audit event in the same transaction.
 
 use std::collections::HashMap;
@@ -25,7 +29,10 @@ use strongroom_crypto::{AssociatedData, PasswordCheck, jwt_assemble, jwt_signing
 use tokio::sync::Semaphore;
 use zeroize::Zeroizing;
 
-use super::model::{Grantor, IdentityStore, OneTimeKind, RefreshOutcome, Role, SessionRecord, UserRecord};
+use super::model::{
+    Grantor, IdentityStore, OneTimeKind, RefreshOutcome, Role, SealedSessionFields, SealedUserFields, SessionRecord,
+    UserRecord,
+};
 use super::settings::IdentitySettings;
 use super::signer;
 use crate::audit::{Actor, ActorKind, AuditContext, AuditEvent, AuditLog, EventType, Outcome, Target};
@@ -37,8 +44,10 @@ use crate::{Clock, CoreError, KeyPurpose, KeySpec, KeyState, Keyring};
 pub const JWT_SIGNING_KEY: &str = "system.jwt-signing";
 /// The keyring key whose HMACs stand for refresh, reset and MFA tokens and recovery codes.
 pub const TOKEN_HMAC_KEY: &str = "system.token-hmac";
-/// The keyring key that seals TOTP seeds.
+/// The keyring key that seals TOTP seeds and users' personal data.
 pub const USER_SECRETS_KEY: &str = "system.user-secrets";
+/// How many old rows one transaction of [`Identity::seal_old_rows`] seals.
+const SEALING_BATCH: u32 = 100;
 
 const JWT_ROTATION_SECONDS: i64 = 30 * 86_400;
 /// How long a public key of the JWT signer is trusted from memory.
@@ -182,6 +191,36 @@ impl std::fmt::Debug for NewPassword {
             Self::ImportedHash(_) => "ImportedHash(<hidden>)",
             Self::None => "None",
         })
+    }
+}
+
+/// A user's personal data, opened to be shown.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Profile {
+    /// E-mail address.
+    pub email: String,
+    /// Full name.
+    pub full_name: String,
+}
+
+impl std::fmt::Debug for Profile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Profile(<hidden>)")
+    }
+}
+
+/// Where a session was started from, opened to be shown.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct SessionClient {
+    /// The client address at login.
+    pub ip: Option<String>,
+    /// The user agent at login.
+    pub user_agent: Option<String>,
+}
+
+impl std::fmt::Debug for SessionClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SessionClient(<hidden>)")
     }
 }
 
@@ -334,6 +373,109 @@ impl Identity {
         Ok(self.keyring.mac(TOKEN_HMAC_KEY, format!("strongroom/{kind}/{token}").as_bytes()).await?.1.to_vec())
     }
 
+    // ---- personal data ---------------------------------------------------
+
+    /// Seals `value` of `table`.`column` for row `id`: a sealed value
+    /// copied into another row or column does not open there.
+    async fn seal_personal(&self, table: &str, column: &str, id: &str, value: &str) -> Result<Vec<u8>, CoreError> {
+        let context = personal_context(table, column, id);
+        self.keyring.encrypt(KeyPurpose::UserSecret, USER_SECRETS_KEY, value.as_bytes(), &context).await
+    }
+
+    async fn open_personal(&self, table: &str, column: &str, id: &str, sealed: &[u8]) -> Result<String, CoreError> {
+        let context = personal_context(table, column, id);
+        let opened = self.keyring.decrypt(KeyPurpose::UserSecret, USER_SECRETS_KEY, sealed, &context).await?;
+        String::from_utf8(opened.expose().to_vec()).map_err(|_| {
+            CoreError::Store(crate::StoreError::Backend(format!("{table}.{column} of {id:?} is not text").into()))
+        })
+    }
+
+    /// The keyed hash a session's `column` (`ip`, `user_agent`) is compared
+    /// by, bound to the session so equal values of two sessions differ.
+    async fn session_mac(&self, column: &str, session_id: &str, value: &str) -> Result<Vec<u8>, CoreError> {
+        self.token_hash(&format!("session-{column}"), &format!("{session_id}/{value}")).await
+    }
+
+    /// A user's e-mail and full name, opened to be shown.
+    pub async fn profile(&self, user: &UserRecord) -> Result<Profile, CoreError> {
+        Ok(Profile {
+            email: self.open_personal("users", "email", &user.id, &user.sealed_email).await?,
+            full_name: self.open_personal("users", "full_name", &user.id, &user.sealed_full_name).await?,
+        })
+    }
+
+    /// Where a session was started from, opened to be shown.
+    pub async fn session_client(&self, session: &SessionRecord) -> Result<SessionClient, CoreError> {
+        let mut client = SessionClient::default();
+        if let Some(sealed) = &session.sealed_ip {
+            client.ip = Some(self.open_personal("sessions", "ip", &session.id, sealed).await?);
+        }
+        if let Some(sealed) = &session.sealed_user_agent {
+            client.user_agent = Some(self.open_personal("sessions", "user_agent", &session.id, sealed).await?);
+        }
+        Ok(client)
+    }
+
+    async fn sealed_session_fields(
+        &self,
+        id: &str,
+        ip: Option<&str>,
+        user_agent: Option<&str>,
+    ) -> Result<SealedSessionFields, CoreError> {
+        let mut fields = SealedSessionFields {
+            id: id.to_owned(),
+            sealed_ip: None,
+            sealed_user_agent: None,
+            ip_mac: None,
+            user_agent_mac: None,
+        };
+        if let Some(ip) = ip {
+            fields.sealed_ip = Some(self.seal_personal("sessions", "ip", id, ip).await?);
+            fields.ip_mac = Some(self.session_mac("ip", id, ip).await?);
+        }
+        if let Some(agent) = user_agent {
+            fields.sealed_user_agent = Some(self.seal_personal("sessions", "user_agent", id, agent).await?);
+            fields.user_agent_mac = Some(self.session_mac("user_agent", id, agent).await?);
+        }
+        Ok(fields)
+    }
+
+    /// Seals the personal data of rows written before it was sealed
+    /// (migration 0014) and empties their clear columns, a batch per
+    /// transaction; then has the store forget the emptied values. Run before
+    /// serving; a second run finds nothing to do. Returns how many rows it sealed.
+    pub async fn seal_old_rows(&self) -> Result<u64, CoreError> {
+        let mut sealed = 0u64;
+        loop {
+            let users = self.store.unsealed_users(SEALING_BATCH).await?;
+            let sessions = self.store.unsealed_sessions(SEALING_BATCH).await?;
+            if users.is_empty() && sessions.is_empty() {
+                break;
+            }
+            let mut user_fields = Vec::with_capacity(users.len());
+            for user in &users {
+                user_fields.push(SealedUserFields {
+                    id: user.id.clone(),
+                    sealed_email: self.seal_personal("users", "email", &user.id, &user.email).await?,
+                    sealed_full_name: self.seal_personal("users", "full_name", &user.id, &user.full_name).await?,
+                });
+            }
+            let mut session_fields = Vec::with_capacity(sessions.len());
+            for session in &sessions {
+                session_fields.push(
+                    self.sealed_session_fields(&session.id, session.ip.as_deref(), session.user_agent.as_deref())
+                        .await?,
+                );
+            }
+            self.store.seal_old_rows(&user_fields, &session_fields).await?;
+            sealed += (users.len() + sessions.len()) as u64;
+        }
+        if sealed > 0 {
+            self.store.forget_cleared_values().await?;
+        }
+        Ok(sealed)
+    }
+
     // ---- users -----------------------------------------------------------
 
     fn user_event(&self, event_type: EventType, user: &UserRecord, context: &AuditContext) -> AuditEvent {
@@ -401,11 +543,13 @@ impl Identity {
         let mut roles = new.roles.clone();
         roles.sort();
         roles.dedup();
+        let id = random_id()?;
+        let (email, full_name) = (check_email(&new.email)?, check_text("full_name", &new.full_name, 200)?);
         let user = UserRecord {
-            id: random_id()?,
+            sealed_email: self.seal_personal("users", "email", &id, &email).await?,
+            sealed_full_name: self.seal_personal("users", "full_name", &id, &full_name).await?,
+            id,
             username,
-            email: check_email(&new.email)?,
-            full_name: check_text("full_name", &new.full_name, 200)?,
             roles,
             password_hash,
             disabled: false,
@@ -487,11 +631,12 @@ impl Identity {
         let mut user = self.user_to_manage(id, grantor, EventType::UserUpdate, context).await?;
         let mut changed = Vec::new();
         if let Some(email) = &change.email {
-            user.email = check_email(email)?;
+            user.sealed_email = self.seal_personal("users", "email", &user.id, &check_email(email)?).await?;
             changed.push("email".to_owned());
         }
         if let Some(full_name) = &change.full_name {
-            user.full_name = check_text("full_name", full_name, 200)?;
+            let full_name = check_text("full_name", full_name, 200)?;
+            user.sealed_full_name = self.seal_personal("users", "full_name", &user.id, &full_name).await?;
             changed.push("full_name".to_owned());
         }
         if let Some(disabled) = change.disabled {
@@ -890,15 +1035,20 @@ impl Identity {
         context: &AuditContext,
     ) -> Result<TokenPair, CoreError> {
         let now = self.now();
+        let id = random_id()?;
+        let ip = context.ip.map(|ip| ip.to_string());
+        let client = self.sealed_session_fields(&id, ip.as_deref(), context.user_agent.as_deref()).await?;
         let session = SessionRecord {
-            id: random_id()?,
+            id,
             user_id: user.id.clone(),
             created_at: now,
             created_ms: i64::try_from(self.clock.now().as_millis()).unwrap_or(i64::MAX),
             last_seen_at: now,
             expires_at: now + self.settings.session_absolute_seconds,
-            ip: context.ip.map(|ip| ip.to_string()),
-            user_agent: context.user_agent.clone(),
+            sealed_ip: client.sealed_ip,
+            sealed_user_agent: client.sealed_user_agent,
+            ip_mac: client.ip_mac,
+            user_agent_mac: client.user_agent_mac,
             mfa_at,
             revoked_at: None,
             revoked_reason: None,
@@ -1088,8 +1238,14 @@ impl Identity {
         if subject != Some(user.id.as_str()) {
             return Err(CoreError::Unauthenticated);
         }
-        let ip_moved = self.settings.bind_session_to_ip && session.ip != context.ip.map(|ip| ip.to_string());
-        let agent_moved = self.settings.bind_session_to_user_agent && session.user_agent != context.user_agent;
+        let ip_moved = self.settings.bind_session_to_ip
+            && !self
+                .same_client("ip", &session.id, session.ip_mac.as_deref(), context.ip.map(|ip| ip.to_string()))
+                .await?;
+        let agent_moved = self.settings.bind_session_to_user_agent
+            && !self
+                .same_client("user_agent", &session.id, session.user_agent_mac.as_deref(), context.user_agent.clone())
+                .await?;
         if ip_moved || agent_moved {
             let actor = AuditContext { actor: user_actor(&user), ..context.clone() };
             let event = self
@@ -1112,6 +1268,24 @@ impl Identity {
             session_id: session.id,
             mfa_at: session.mfa_at,
             access,
+        })
+    }
+
+    /// Whether a request's `column` value is the one the session was started
+    /// with, by keyed hash (absent on both sides counts as the same).
+    async fn same_client(
+        &self,
+        column: &str,
+        session_id: &str,
+        at_login: Option<&[u8]>,
+        now: Option<String>,
+    ) -> Result<bool, CoreError> {
+        Ok(match (at_login, now) {
+            (None, None) => true,
+            (Some(stored), Some(value)) => {
+                strongroom_crypto::ct_eq(stored, &self.session_mac(column, session_id, &value).await?)
+            }
+            _ => false,
         })
     }
 
@@ -1336,6 +1510,15 @@ pub fn user_actor(user: &UserRecord) -> Actor {
         name: Some(user.username.clone()),
         roles: user.roles.iter().map(|r| r.as_str().to_owned()).collect(),
     }
+}
+
+/// What a sealed personal value is bound to: its table, column and row.
+fn personal_context(table: &str, column: &str, id: &str) -> AssociatedData {
+    AssociatedData::new()
+        .with("purpose", b"personal-data")
+        .with("table", table.as_bytes())
+        .with("column", column.as_bytes())
+        .with("id", id.as_bytes())
 }
 
 fn totp_context(user_id: &str) -> AssociatedData {

@@ -23,12 +23,14 @@ use zeroize::Zeroizing;
 use crate::extract::lenient_json;
 use crate::{ApiError, ApiJson, AppState, Caller};
 
-fn view(state: &AppState, user: &UserRecord) -> UserView {
-    UserView {
+/// A user as shown; opens the sealed e-mail and full name.
+async fn view(state: &AppState, user: &UserRecord) -> Result<UserView, ApiError> {
+    let profile = state.identity.profile(user).await?;
+    Ok(UserView {
         id: user.id.clone(),
         username: user.username.clone(),
-        email: user.email.clone(),
-        full_name: user.full_name.clone(),
+        email: profile.email,
+        full_name: profile.full_name,
         roles: user.roles.iter().map(|r| r.as_str().to_owned()).collect(),
         disabled: user.disabled,
         locked: user.locked,
@@ -36,7 +38,7 @@ fn view(state: &AppState, user: &UserRecord) -> UserView {
         mfa_required: state.identity.requires_mfa(user),
         created_at: user.created_at,
         updated_at: user.updated_at,
-    }
+    })
 }
 
 fn parse_roles(names: &[String]) -> Result<Vec<Role>, ApiError> {
@@ -59,7 +61,7 @@ async fn require_admin(state: &AppState, caller: &Caller) -> Result<(), ApiError
     responses((status = 200, description = "The caller", body = UserView)), security(("bearer" = [])))]
 pub(crate) async fn me(State(state): State<AppState>, caller: Caller) -> Result<Json<UserView>, ApiError> {
     let user = caller.session_user(&state).await?;
-    Ok(Json(view(&state, &state.identity.user(&user.user_id).await?)))
+    Ok(Json(view(&state, &state.identity.user(&user.user_id).await?).await?))
 }
 
 /// Creates a user with a password (the policy applies) or an imported
@@ -93,7 +95,7 @@ pub(crate) async fn create_user(
         password,
     };
     let user = state.identity.create_user(new, &caller.grantor(), &caller.context).await?;
-    Ok((StatusCode::CREATED, Json(view(&state, &user))))
+    Ok((StatusCode::CREATED, Json(view(&state, &user).await?)))
 }
 
 /// Every user. Admins.
@@ -101,7 +103,10 @@ pub(crate) async fn create_user(
     responses((status = 200, description = "Users", body = UserList)), security(("bearer" = [])))]
 pub(crate) async fn list_users(State(state): State<AppState>, caller: Caller) -> Result<Json<UserList>, ApiError> {
     require_admin(&state, &caller).await?;
-    let users = state.identity.users().await?.iter().map(|u| view(&state, u)).collect();
+    let mut users = Vec::new();
+    for user in state.identity.users().await? {
+        users.push(view(&state, &user).await?);
+    }
     Ok(Json(UserList { users }))
 }
 
@@ -118,7 +123,7 @@ pub(crate) async fn read_user(
     } else {
         require_admin(&state, &caller).await?;
     }
-    Ok(Json(view(&state, &state.identity.user(&id).await?)))
+    Ok(Json(view(&state, &state.identity.user(&id).await?).await?))
 }
 
 /// Changes e-mail, full name or the disabled flag (disabling ends every session). Admins.
@@ -133,7 +138,8 @@ pub(crate) async fn update_user(
 ) -> Result<Json<UserView>, ApiError> {
     require_admin(&state, &caller).await?;
     let change = ProfileChange { email: request.email, full_name: request.full_name, disabled: request.disabled };
-    Ok(Json(view(&state, &state.identity.update_profile(&id, change, &caller.grantor(), &caller.context).await?)))
+    let user = state.identity.update_profile(&id, change, &caller.grantor(), &caller.context).await?;
+    Ok(Json(view(&state, &user).await?))
 }
 
 /// Replaces a user's roles, with a justification of at least 20 characters. Admins.
@@ -149,7 +155,7 @@ pub(crate) async fn set_roles(
     caller.authorize(&state, Action::RoleAssign, &Resource::Service).await?;
     let roles = parse_roles(&request.roles)?;
     let user = state.identity.set_roles(&id, roles, &request.justification, &caller.grantor(), &caller.context).await?;
-    Ok(Json(view(&state, &user)))
+    Ok(Json(view(&state, &user).await?))
 }
 
 /// Locks a user: no login, every session ends. Admins.
@@ -165,7 +171,8 @@ pub(crate) async fn lock_user(
     require_admin(&state, &caller).await?;
     let request: LockUser = lenient_json(&body)?;
     let reason = request.reason.unwrap_or_else(|| "locked by an administrator".into());
-    Ok(Json(view(&state, &state.identity.lock(&id, &reason, &caller.grantor(), &caller.context).await?)))
+    let user = state.identity.lock(&id, &reason, &caller.grantor(), &caller.context).await?;
+    Ok(Json(view(&state, &user).await?))
 }
 
 /// Unlocks a user and forgets their failed logins. Admins.
@@ -177,7 +184,8 @@ pub(crate) async fn unlock_user(
     Path(id): Path<String>,
 ) -> Result<Json<UserView>, ApiError> {
     require_admin(&state, &caller).await?;
-    Ok(Json(view(&state, &state.identity.unlock(&id, &caller.grantor(), &caller.context).await?)))
+    let user = state.identity.unlock(&id, &caller.grantor(), &caller.context).await?;
+    Ok(Json(view(&state, &user).await?))
 }
 
 /// Ends every session of a user at once (incident response). Admins.
@@ -225,18 +233,24 @@ pub(crate) async fn issue_enrollment(
     Ok(Json(EnrollmentToken { enrollment_token: token.expose().to_owned() }))
 }
 
-fn session_view(session: SessionRecord, current: Option<&str>) -> SessionView {
-    SessionView {
+/// A session as shown; opens its sealed address and user agent.
+async fn session_view(
+    state: &AppState,
+    session: SessionRecord,
+    current: Option<&str>,
+) -> Result<SessionView, ApiError> {
+    let client = state.identity.session_client(&session).await?;
+    Ok(SessionView {
         current: current == Some(session.id.as_str()),
         id: session.id,
         user_id: session.user_id,
         created_at: session.created_at,
         last_seen_at: session.last_seen_at,
         expires_at: session.expires_at,
-        ip: session.ip,
-        user_agent: session.user_agent,
+        ip: client.ip,
+        user_agent: client.user_agent,
         mfa_at: session.mfa_at,
-    }
+    })
 }
 
 /// Query of the session listing.
@@ -262,7 +276,10 @@ pub(crate) async fn list_sessions(
         (None, _) => caller.session_user(&state).await?.user_id.clone(),
     };
     let current = caller.user().map(|me| me.session_id.as_str());
-    let sessions = state.identity.sessions(&user_id).await?.into_iter().map(|s| session_view(s, current)).collect();
+    let mut sessions = Vec::new();
+    for session in state.identity.sessions(&user_id).await? {
+        sessions.push(session_view(&state, session, current).await?);
+    }
     Ok(Json(SessionList { sessions }))
 }
 
