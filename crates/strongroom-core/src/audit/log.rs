@@ -211,6 +211,11 @@ impl AuditLog {
         )
         .increment(1);
         let mut event = event.clone();
+        // The user agent is personal data (it identifies a person's device): the
+        // log keeps its HMAC, searchable with `hmac_of`, never the text.
+        if let Some(agent) = event.context.user_agent.take() {
+            event.hmacs.insert("user_agent".into(), hex(&self.pseudonymizer()?.hmac(agent.as_bytes())));
+        }
         let ip_key = match event.context.ip {
             Some(ip) if self.settings.hash_ip => {
                 let mac = hex(&self.pseudonymizer()?.hmac(ip.to_string().as_bytes()));

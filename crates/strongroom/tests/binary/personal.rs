@@ -1,11 +1,8 @@
 //! Personal data at rest through the real binary: a user's e-mail and full
 //! name, a session's address and user agent are stored sealed, so `grep` on
 //! the database files finds none of them; rows an older version wrote in
-//! clear are sealed when the server starts, and still read back.
-//!
-//! The user agent is also in the audit log's entries (each event's request
-//! context), which are not the identity tables': these tests check the
-//! identity tables hold it sealed only.
+//! clear are sealed when the server starts, and still read back. The audit
+//! log keeps the user agent's HMAC only.
 
 use serde_json::{Value, json};
 use strongroom_testkit::TestServer;
@@ -100,7 +97,8 @@ async fn e_mails_full_names_and_user_agents_are_not_stored_in_clear() {
     let attempt = json!({"username": "nobody-xylophonist", "password": "not the password at all"});
     assert_eq!(call(&server, "POST", "/v1/auth/login", None, Some(attempt)).await.0, 401);
 
-    let found = found_in_files(&server, &[ADMIN_EMAIL, "quentin@example.com", FULL_NAME, "nobody-xylophonist"]);
+    let found =
+        found_in_files(&server, &[ADMIN_EMAIL, "quentin@example.com", FULL_NAME, "nobody-xylophonist", USER_AGENT]);
     assert!(found.is_empty(), "personal data in clear: {found:?}");
     let clear: i64 = sql(&server, "SELECT COUNT(*) FROM sessions WHERE ip IS NOT NULL OR user_agent IS NOT NULL").await;
     assert_eq!(clear, 0, "sessions keep their address and user agent sealed only");
