@@ -466,17 +466,8 @@ impl Authz {
                 .matter()
                 .is_some_and(|matter| !subject.holds_grant_on(matter) && !subject.elevated_on(matter, now));
         let policies: Vec<String> = decision.reasons.iter().map(|r| r.policy.clone()).collect();
-        let mut event = self
-            .audit
-            .event(EventType::PermissionDenied, context)
-            .target(resource_target(resource))
-            .detail("action", action.as_str())
-            .detail("policies", policies.clone());
-        if let Some(justification) = ask.justification.filter(|j| !j.trim().is_empty()) {
-            event = event.justification(justification.trim());
-        }
         let reason = if hidden { "no_grant" } else { "policy" };
-        self.audit.record(&event.failed(Outcome::Denied, reason)).await?;
+        self.audit.record(&denial_event(&self.audit, action, resource, &policies, ask, context, reason)).await?;
         if hidden {
             return Err(not_found(resource));
         }
@@ -497,26 +488,16 @@ impl Authz {
         ask: &Ask<'_>,
         context: &AuditContext,
     ) -> CoreError {
-        subject.trail.note(action);
         if action.is_reveal()
             && let Err(error) = self.check_reveal(ask)
         {
+            subject.trail.note(action);
             return error;
         }
-        let now = self.now();
-        let (facts, _) = self.request_facts(subject, action, resource, ask, context, now);
-        let decision = self.engine().decide(&subject.facts, action, resource, &facts);
+        let decision = self.decide(subject, action, resource, ask, context);
         let policies: Vec<String> = decision.reasons.iter().map(|r| r.policy.clone()).collect();
-        let mut event = self
-            .audit
-            .event(EventType::PermissionDenied, context)
-            .target(resource_target(resource))
-            .detail("action", action.as_str())
-            .detail("policies", policies);
-        if let Some(justification) = ask.justification.filter(|j| !j.trim().is_empty()) {
-            event = event.justification(justification.trim());
-        }
-        if let Err(error) = self.audit.record(&event.failed(Outcome::Denied, "not_found")).await {
+        let event = denial_event(&self.audit, action, resource, &policies, ask, context, "not_found");
+        if let Err(error) = self.audit.record(&event).await {
             return error;
         }
         not_found(resource)
@@ -1137,6 +1118,28 @@ pub fn api_key_facts<'a>(
         scopes: scopes.map(str::to_owned).collect(),
         matters,
     }
+}
+
+/// The `permission.denied` event of `action` on `resource`, with the
+/// policies that decided, the justification given and `reason`.
+fn denial_event(
+    audit: &AuditLog,
+    action: Action,
+    resource: &Resource,
+    policies: &[String],
+    ask: &Ask<'_>,
+    context: &AuditContext,
+    reason: &str,
+) -> AuditEvent {
+    let mut event = audit
+        .event(EventType::PermissionDenied, context)
+        .target(resource_target(resource))
+        .detail("action", action.as_str())
+        .detail("policies", policies.to_vec());
+    if let Some(justification) = ask.justification.filter(|j| !j.trim().is_empty()) {
+        event = event.justification(justification.trim());
+    }
+    event.failed(Outcome::Denied, reason)
 }
 
 /// Why a request was refused, for the answer.

@@ -2,6 +2,7 @@
 //! verify, tampering caught by `GET /v1/audit/stats` and by the offline
 //! verifier, fail-closed writes, one tree from two servers, sinks and alerts.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use base64::Engine;
@@ -163,15 +164,30 @@ async fn deleted_and_truncated_events_are_reported_by_stats() {
     assert!(problems.contains("truncated"), "the signed checkpoint covers the cut entries: {stats}");
 }
 
-#[tokio::test]
-async fn a_database_restored_from_an_old_copy_is_reported_as_a_rollback() {
+/// What [`server_on_a_restored_older_copy`] makes.
+struct RestoredOlderCopy {
+    /// The server that made the data dir, stopped; it owns the directory.
+    _owner: TestServer,
+    /// The server running on the restored copy.
+    server: TestServer,
+    /// An API key made before the copy.
+    token: String,
+    data_dir: PathBuf,
+    /// The last anchored checkpoint, which the copy is older than, and its verifier.
+    anchored: Checkpoint,
+    verifier: NoteVerifier,
+}
+
+/// A server whose database was restored from a copy older than the last
+/// anchored checkpoint.
+async fn server_on_a_restored_older_copy(copy_name: &str) -> RestoredOlderCopy {
     let mut first = server().start();
     let data_dir = first.data_dir().to_owned();
     let token = issue_api_key(&first, &ALL_SCOPES);
     make_events(&first, &token, 2).await;
     first.terminate();
     let database = data_dir.join("strongroom.db");
-    let old_copy = data_dir.with_file_name("old-copy.db");
+    let old_copy = data_dir.with_file_name(copy_name);
     std::fs::copy(&database, &old_copy).unwrap();
 
     let mut second = server().data_dir(&data_dir).start();
@@ -184,8 +200,14 @@ async fn a_database_restored_from_an_old_copy_is_reported_as_a_rollback() {
         let _ = std::fs::remove_file(data_dir.join(format!("strongroom.db{suffix}")));
     }
     std::fs::copy(&old_copy, &database).unwrap();
+    let server = server().data_dir(&data_dir).start();
+    RestoredOlderCopy { _owner: first, server, token, data_dir, anchored, verifier }
+}
 
-    let third = server().data_dir(&data_dir).start();
+#[tokio::test]
+async fn a_database_restored_from_an_old_copy_is_reported_as_a_rollback() {
+    let RestoredOlderCopy { _owner, server: third, token, data_dir, anchored, verifier } =
+        server_on_a_restored_older_copy("old-copy.db").await;
     let (status, ready) = text(&third, "/readyz").await;
     assert_eq!(status, 503, "{ready}");
     assert!(ready.contains("rolled back"), "{ready}");
@@ -217,24 +239,7 @@ async fn a_database_restored_from_an_old_copy_is_reported_as_a_rollback() {
 
 #[tokio::test]
 async fn a_rolled_back_database_refuses_audited_actions_until_an_operator_accepts_it() {
-    let mut first = server().start();
-    let data_dir = first.data_dir().to_owned();
-    let token = issue_api_key(&first, &ALL_SCOPES);
-    make_events(&first, &token, 2).await;
-    first.terminate();
-    let database = data_dir.join("strongroom.db");
-    let old_copy = data_dir.with_file_name("old-copy-2.db");
-    std::fs::copy(&database, &old_copy).unwrap();
-    let mut second = server().data_dir(&data_dir).start();
-    make_events(&second, &token, 3).await;
-    checkpoint(&second).await;
-    second.terminate();
-    for suffix in ["-wal", "-shm"] {
-        let _ = std::fs::remove_file(data_dir.join(format!("strongroom.db{suffix}")));
-    }
-    std::fs::copy(&old_copy, &database).unwrap();
-
-    let third = server().data_dir(&data_dir).start();
+    let RestoredOlderCopy { _owner, server: third, token, .. } = server_on_a_restored_older_copy("old-copy-2.db").await;
     let client = reqwest::Client::new();
     // Appending would fork the log: every audited action is refused, with its own code.
     let (status, refused) = transit(&client, &third, &token, "encrypt/k", json!({"plaintext": "aGk="})).await;
