@@ -439,3 +439,47 @@ async fn an_unreachable_object_store_answers_503_with_retry_after_and_uploads_wo
     assert_eq!(back.status(), 200);
     assert!(back.bytes().await.unwrap() == wav(1));
 }
+
+/// A 1 MiB tmpfs, unmounted on drop; `None` where mounting is not allowed
+/// (not root), so the test skips instead of failing.
+struct SmallFilesystem(std::path::PathBuf);
+
+impl SmallFilesystem {
+    fn mount(at: &std::path::Path) -> Option<Self> {
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs"])
+            .arg(at)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        mounted.then(|| Self(at.to_owned()))
+    }
+}
+
+impl Drop for SmallFilesystem {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+#[tokio::test]
+async fn a_full_disk_answers_507_and_leaves_no_part_file_or_directory() {
+    let home = tempfile::tempdir().unwrap();
+    let small = home.path().join("small");
+    std::fs::create_dir(&small).unwrap();
+    let Some(_mounted) = SmallFilesystem::mount(&small) else {
+        eprintln!("skipped: mounting a tmpfs needs root, so the full-disk test did not run");
+        return;
+    };
+    let started = server().env("STRONGROOM_BLOBS_DIR", small.to_str().unwrap()).start();
+    let (server, admin, _, _) = admin_and_reader_on(started).await;
+    let path = recording_in(&server, &admin, "case-22").await;
+
+    let (status, body) = put(&server, &admin, &path, "audio/wav", wav(60)).await;
+    assert_eq!((status, body["code"].as_str()), (507, Some("blob_storage_full")), "{body}");
+    let left: Vec<_> = std::fs::read_dir(&small).unwrap().flatten().map(|e| e.path()).collect();
+    assert!(left.is_empty(), "no part file, no directory: {left:?}");
+
+    let (status, body) = put(&server, &admin, &path, "audio/wav", wav(1)).await;
+    assert_eq!(status, 201, "what fits is stored: {body}");
+}
