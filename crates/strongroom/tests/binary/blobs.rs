@@ -430,9 +430,14 @@ async fn an_unreachable_object_store_answers_503_with_retry_after_and_uploads_wo
     let problem: Value = upload.json().await.unwrap();
     assert_eq!(problem["code"], "blob_storage_unavailable", "{problem}");
 
-    // Back (empty: moto keeps nothing): the same server stores again.
+    // Back, but empty (moto keeps nothing): the object is lost, which is
+    // data loss and not an outage; and the same server stores again.
     moto.start_again().await;
     assert!(reqwest::Client::new().put(&bucket).send().await.unwrap().status().is_success());
+    let lost = get(&server, &admin, &path, &why).await;
+    assert_eq!(lost.status(), 410);
+    let problem: Value = lost.json().await.unwrap();
+    assert_eq!(problem["code"], "blob_missing", "{problem}");
     let (status, body) = put(&server, &admin, &path, "audio/wav", wav(1)).await;
     assert_eq!(status, 201, "{body}\n{}", server.logs());
     let back = get(&server, &admin, &path, &why).await;
