@@ -100,10 +100,16 @@ fn sweep_dir(dir: &Path, cutoff: SystemTime, keep: bool) -> std::io::Result<u64>
         let file_type = entry.file_type()?;
         let path = entry.path();
         if file_type.is_dir() {
-            removed += sweep_dir(&path, cutoff, false)?;
+            // Gone meanwhile (an upload's failure pruned it): nothing to sweep.
+            match sweep_dir(&path, cutoff, false) {
+                Ok(count) => removed += count,
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+                Err(error) => return Err(error),
+            }
         } else if file_type.is_file()
             && entry.file_name().to_str().is_some_and(is_part_file)
-            && entry.metadata()?.modified()? < cutoff
+            // No time: renamed or removed meanwhile by its upload.
+            && entry.metadata().and_then(|m| m.modified()).is_ok_and(|time| time < cutoff)
         {
             match std::fs::remove_file(&path) {
                 Ok(()) => removed += 1,
