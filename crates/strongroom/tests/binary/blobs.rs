@@ -370,6 +370,7 @@ async fn a_blob_object_deleted_behind_the_servers_back_answers_blob_missing_with
     let why = [("x-justification", WHY), ("x-purpose", "case_work")];
     let response = get(&server, &admin, &path, &why).await;
     assert_eq!(response.status(), 410);
+    assert_eq!(response.headers()["cache-control"], "no-store", "a restored object is served at once");
     let problem: Value = response.json().await.unwrap();
     assert_eq!(problem["code"], "blob_missing", "{problem}");
     assert!(!problem["detail"].as_str().unwrap().contains("recordings/"), "no object name: {problem}");
