@@ -5,19 +5,23 @@
 //! Objects are ciphertext only (`SRBLOB` v1, sealed before they get here),
 //! and a name is visible only once its upload finished: the disk writes a
 //! `.part` file and renames it; S3 completes a multipart upload. An aborted
-//! upload leaves nothing behind.
+//! upload leaves nothing behind; what a killed process left is swept.
+//!
+//! Each backend sorts its failures into [`BlobError`] once: a missing
+//! object (data loss), unavailable (transient), full, or failed (a bug or
+//! a setup fault); the server answers each kind in one way.
 
 mod disk;
 mod s3;
 
 pub use disk::DiskBlobs;
 pub use s3::{S3Blobs, S3Settings};
-pub use strongroom_core::records::{BlobReader, BlobStorage, BlobUpload};
+pub use strongroom_core::records::{BlobError, BlobReader, BlobStorage, BlobUpload};
 
 /// Object names are made by the server (`collection/record/field/hex`);
 /// anything else is refused, so no name can climb out of its directory or
 /// bucket prefix.
-pub(crate) fn check_name(name: &str) -> Result<(), strongroom_core::StoreError> {
+pub(crate) fn check_name(name: &str) -> Result<(), strongroom_core::records::BlobError> {
     let valid = !name.is_empty()
         && name.len() <= 512
         && name.split('/').all(|part| {
@@ -29,7 +33,7 @@ pub(crate) fn check_name(name: &str) -> Result<(), strongroom_core::StoreError> 
     if valid {
         Ok(())
     } else {
-        Err(strongroom_core::StoreError::Backend(format!("invalid object name {name:?}").into()))
+        Err(strongroom_core::records::BlobError::Failed(format!("invalid object name {name:?}").into()))
     }
 }
 

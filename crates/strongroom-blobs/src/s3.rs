@@ -20,8 +20,7 @@ use futures_util::stream::BoxStream;
 use object_store::aws::{AmazonS3, AmazonS3Builder, AwsCredentialProvider};
 use object_store::path::Path;
 use object_store::{ClientOptions, GetOptions, GetRange, ObjectStore, ObjectStoreExt, RetryConfig, WriteMultipart};
-use strongroom_core::StoreError;
-use strongroom_core::records::{BlobReader, BlobStorage, BlobUpload};
+use strongroom_core::records::{BlobError, BlobReader, BlobStorage, BlobUpload};
 use tokio::io::{AsyncRead, ReadBuf};
 
 use crate::check_name;
@@ -74,18 +73,28 @@ impl std::fmt::Debug for S3Blobs {
     }
 }
 
-fn backend(error: object_store::Error) -> StoreError {
-    StoreError::Backend(Box::new(error))
+/// Sorts a store's answer. `NotFound` is a missing object; errors of the
+/// request itself (connection refused, timeouts, 5xx and throttling after
+/// the retries) are `Generic` in `object_store` and count as unavailable,
+/// as do refused credentials (they expire and are renewed); the rest are
+/// faults of this code or of its setup.
+fn backend(error: object_store::Error) -> BlobError {
+    use object_store::Error;
+    match error {
+        Error::NotFound { path, .. } => BlobError::Missing(path),
+        Error::Generic { .. } | Error::Unauthenticated { .. } | Error::PermissionDenied { .. } => {
+            BlobError::Unavailable(Box::new(error))
+        }
+        other => BlobError::Failed(Box::new(other)),
+    }
 }
 
 impl S3Blobs {
     /// A client for `settings.bucket`; nothing is sent until the first call.
-    pub fn new(settings: S3Settings) -> Result<Self, StoreError> {
+    pub fn new(settings: S3Settings) -> Result<Self, BlobError> {
         let endpoint = settings.endpoint.trim_end_matches('/');
         if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
-            return Err(StoreError::Backend(
-                format!("blobs.s3_endpoint {endpoint:?} needs http:// or https://").into(),
-            ));
+            return Err(BlobError::Failed(format!("blobs.s3_endpoint {endpoint:?} needs http:// or https://").into()));
         }
         let builder = AmazonS3Builder::new()
             .with_endpoint(endpoint)
@@ -101,13 +110,13 @@ impl S3Blobs {
                     .with_allow_http(endpoint.starts_with("http://"))
                     .with_connect_timeout(Duration::from_secs(10)),
             );
-        let store = builder.build().map_err(backend)?;
+        let store = builder.build().map_err(|e| BlobError::Failed(Box::new(e)))?;
         Ok(Self { store: Arc::new(store), bucket: settings.bucket, prefix: settings.prefix })
     }
 
-    fn path(&self, name: &str) -> Result<Path, StoreError> {
+    fn path(&self, name: &str) -> Result<Path, BlobError> {
         check_name(name)?;
-        Path::parse(format!("{}{name}", self.prefix)).map_err(|e| backend(e.into()))
+        Path::parse(format!("{}{name}", self.prefix)).map_err(|e| BlobError::Failed(Box::new(e)))
     }
 }
 
@@ -118,7 +127,7 @@ struct S3Upload {
 
 #[async_trait]
 impl BlobUpload for S3Upload {
-    async fn write(&mut self, bytes: &[u8]) -> Result<(), StoreError> {
+    async fn write(&mut self, bytes: &[u8]) -> Result<(), BlobError> {
         // Back-pressure: the body is read no faster than parts go up.
         self.writer.wait_for_capacity(PARTS_IN_FLIGHT).await.map_err(backend)?;
         self.writer.write(bytes);
@@ -126,7 +135,7 @@ impl BlobUpload for S3Upload {
         Ok(())
     }
 
-    async fn finish(self: Box<Self>) -> Result<u64, StoreError> {
+    async fn finish(self: Box<Self>) -> Result<u64, BlobError> {
         // On failure `finish` aborts the upload on the store itself.
         self.writer.finish().await.map_err(backend)?;
         Ok(self.size)
@@ -158,7 +167,11 @@ impl AsyncRead for StreamReader {
             match self.stream.poll_next_unpin(cx) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Some(Ok(bytes))) => self.chunk = bytes,
-                Poll::Ready(Some(Err(error))) => return Poll::Ready(Err(std::io::Error::other(error))),
+                Poll::Ready(Some(Err(error))) => {
+                    // A broken download is the store's or the link's, so
+                    // the kind says "retry" (see `BlobError::from_io`).
+                    return Poll::Ready(Err(std::io::Error::new(std::io::ErrorKind::ConnectionAborted, error)));
+                }
                 Poll::Ready(None) => return Poll::Ready(Ok(())),
             }
         }
@@ -167,12 +180,12 @@ impl AsyncRead for StreamReader {
 
 #[async_trait]
 impl BlobStorage for S3Blobs {
-    async fn begin(&self, name: &str) -> Result<Box<dyn BlobUpload>, StoreError> {
+    async fn begin(&self, name: &str) -> Result<Box<dyn BlobUpload>, BlobError> {
         let upload = self.store.put_multipart(&self.path(name)?).await.map_err(backend)?;
         Ok(Box::new(S3Upload { writer: WriteMultipart::new_with_chunk_size(upload, PART_SIZE), size: 0 }))
     }
 
-    async fn read_range(&self, name: &str, start: u64, end: u64) -> Result<BlobReader, StoreError> {
+    async fn read_range(&self, name: &str, start: u64, end: u64) -> Result<BlobReader, BlobError> {
         let path = self.path(name)?;
         if end <= start {
             return Ok(Box::pin(tokio::io::empty()));
@@ -182,15 +195,23 @@ impl BlobStorage for S3Blobs {
         Ok(Box::pin(StreamReader { stream: result.into_stream(), chunk: Bytes::new() }))
     }
 
-    async fn delete(&self, name: &str) -> Result<(), StoreError> {
+    async fn delete(&self, name: &str) -> Result<(), BlobError> {
         match self.store.delete(&self.path(name)?).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(error) => Err(backend(error)),
         }
     }
 
-    async fn check(&self) -> Result<(), StoreError> {
+    async fn check(&self) -> Result<(), BlobError> {
         let prefix = (!self.prefix.is_empty()).then(|| Path::from(self.prefix.trim_end_matches('/')));
         self.store.list_with_delimiter(prefix.as_ref()).await.map(|_| ()).map_err(backend)
+    }
+
+    /// Nothing to do here: `object_store` can abort an upload it started but
+    /// cannot list the uploads of a bucket (no `ListMultipartUploads`), so
+    /// those of a killed process are left to the bucket's lifecycle rule
+    /// `AbortIncompleteMultipartUpload` (see docs/records.md).
+    async fn sweep(&self, _older_than: Duration) -> Result<u64, BlobError> {
+        Ok(0)
     }
 }

@@ -116,7 +116,7 @@ pub(crate) const KEYS: &[(&str, &[&str])] = &[
             "key_job_lease_seconds",
         ],
     ),
-    ("blobs", &["backend", "dir", "s3_endpoint", "s3_bucket", "s3_region", "s3_prefix"]),
+    ("blobs", &["backend", "dir", "s3_endpoint", "s3_bucket", "s3_region", "s3_prefix", "stale_upload_seconds"]),
 ];
 
 /// Every key as `(dotted name, environment variable)`, e.g.

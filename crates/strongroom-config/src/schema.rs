@@ -604,6 +604,10 @@ pub struct BlobsConfig {
     pub s3_region: String,
     /// Prepended to every object name.
     pub s3_prefix: String,
+    /// Age past which a `.part` file of the `disk` backend counts as left by
+    /// a killed upload and is swept (at start and hourly). Blob uploads have
+    /// no request timeout, so this must exceed the longest upload.
+    pub stale_upload_seconds: u64,
 }
 
 impl Default for BlobsConfig {
@@ -615,6 +619,7 @@ impl Default for BlobsConfig {
             s3_bucket: None,
             s3_region: "us-east-1".into(),
             s3_prefix: String::new(),
+            stale_upload_seconds: 86_400,
         }
     }
 }

@@ -3,6 +3,7 @@
 use strongroom_crypto::CryptoError;
 
 use crate::StoreError;
+use crate::records::BlobError;
 
 /// Everything the domain can refuse or fail with.
 #[derive(Debug, thiserror::Error)]
@@ -11,6 +12,10 @@ pub enum CoreError {
     /// The storage backend failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Blob storage failed; the variant says whether it is data loss, a
+    /// transient outage, a full store or a fault.
+    #[error(transparent)]
+    Blob(#[from] crate::records::BlobError),
     /// A cryptographic operation failed (other than a root-key mismatch).
     #[error(transparent)]
     Crypto(#[from] CryptoError),
@@ -142,6 +147,10 @@ impl CoreError {
             Self::Store(StoreError::Unavailable(_)) => "database_unavailable",
             Self::Store(StoreError::StorageFull(_)) => "storage_full",
             Self::Store(StoreError::Backend(_)) => "storage_error",
+            Self::Blob(BlobError::Missing(_)) => "blob_missing",
+            Self::Blob(BlobError::Unavailable(_)) => "blob_storage_unavailable",
+            Self::Blob(BlobError::Full(_)) => "blob_storage_full",
+            Self::Blob(BlobError::Failed(_)) => "storage_error",
             Self::Crypto(CryptoError::Decrypt) => "decryption_failed",
             Self::Crypto(_) => "crypto_error",
             Self::Unauthenticated => "unauthenticated",
@@ -175,6 +184,7 @@ impl CoreError {
         !matches!(
             self,
             Self::Store(_)
+                | Self::Blob(_)
                 | Self::AuditUnavailable(_)
                 | Self::AuditDamaged(_)
                 | Self::AuditRolledBack(_)

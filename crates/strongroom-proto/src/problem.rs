@@ -90,6 +90,17 @@ pub enum ProblemCode {
     InvalidPolicy,
     /// The `Range` asked for lies outside the content (`Content-Range` gives its length).
     RangeNotSatisfiable,
+    /// The record names a blob whose stored object is gone (deleted behind
+    /// the server's back, a lost volume or bucket): data loss, audited as
+    /// `blob.missing` and alerted. Retrying does not help; restoring the
+    /// object from a backup of the blob store does.
+    BlobMissing,
+    /// The blob store (the disk, the S3 endpoint) cannot be reached or
+    /// failed transiently; nothing was changed. Retry after `Retry-After`.
+    BlobStorageUnavailable,
+    /// The blob store has no room left (disk full, quota); nothing was
+    /// stored. An operator must free or add space.
+    BlobStorageFull,
 }
 
 impl ProblemCode {
@@ -111,6 +122,7 @@ impl ProblemCode {
             Self::MethodNotAllowed => 405,
             Self::RequestTimeout => 408,
             Self::Conflict | Self::KeyUnusable => 409,
+            Self::BlobMissing => 410,
             Self::PayloadTooLarge => 413,
             Self::RangeNotSatisfiable => 416,
             Self::UnsupportedMediaType => 415,
@@ -120,8 +132,9 @@ impl ProblemCode {
             | Self::AuditUnavailable
             | Self::AuditDamaged
             | Self::AuditRolledBack
-            | Self::DatabaseUnavailable => 503,
-            Self::StorageFull => 507,
+            | Self::DatabaseUnavailable
+            | Self::BlobStorageUnavailable => 503,
+            Self::StorageFull | Self::BlobStorageFull => 507,
         }
     }
 
@@ -160,6 +173,9 @@ impl ProblemCode {
             Self::SelfApproval => "self_approval",
             Self::InvalidPolicy => "invalid_policy",
             Self::RangeNotSatisfiable => "range_not_satisfiable",
+            Self::BlobMissing => "blob_missing",
+            Self::BlobStorageUnavailable => "blob_storage_unavailable",
+            Self::BlobStorageFull => "blob_storage_full",
         }
     }
 
@@ -198,6 +214,9 @@ impl ProblemCode {
             Self::SelfApproval => "Self-approval refused",
             Self::InvalidPolicy => "Invalid policy",
             Self::RangeNotSatisfiable => "Range not satisfiable",
+            Self::BlobMissing => "Blob missing from storage",
+            Self::BlobStorageUnavailable => "Blob storage unavailable",
+            Self::BlobStorageFull => "Blob storage full",
         }
     }
 }
@@ -305,6 +324,9 @@ mod tests {
             ProblemCode::SelfApproval,
             ProblemCode::InvalidPolicy,
             ProblemCode::RangeNotSatisfiable,
+            ProblemCode::BlobMissing,
+            ProblemCode::BlobStorageUnavailable,
+            ProblemCode::BlobStorageFull,
         ];
         for code in all {
             let json = serde_json::to_value(code).unwrap();

@@ -9,6 +9,7 @@ use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use strongroom_core::authz::DenialKind;
+use strongroom_core::records::BlobError;
 use strongroom_core::{CoreError, StoreError};
 use strongroom_crypto::CryptoError;
 use strongroom_proto::{PolicyProblem, Problem, ProblemCode};
@@ -165,6 +166,7 @@ impl IntoResponse for ApiError {
             | Self::Refused { code: ProblemCode::DatabaseUnavailable | ProblemCode::AuditUnavailable, .. } => {
                 Some(TRANSIENT_RETRY_SECONDS)
             }
+            Self::Refused { code: ProblemCode::BlobStorageUnavailable, .. } => Some(BLOB_RETRY_AFTER_SECONDS),
             _ => None,
         };
         let mut response = problem_response(self.problem());
@@ -230,6 +232,40 @@ impl From<StoreError> for ApiError {
     }
 }
 
+/// `Retry-After` of `blob_storage_unavailable`: the S3 client has retried
+/// for up to a minute already, so a client waits a little, not as long.
+const BLOB_RETRY_AFTER_SECONDS: i64 = 10;
+
+/// Blob storage failures, each kind one answer: 500 only for what is a bug
+/// or a setup fault (logged under an `error_id`).
+impl From<BlobError> for ApiError {
+    fn from(error: BlobError) -> Self {
+        match error {
+            BlobError::Missing(_) => Self::Refused {
+                code: ProblemCode::BlobMissing,
+                detail: "the blob's stored object is missing from blob storage: this is data loss, recorded as \
+                         blob.missing and alerted; an operator can restore the object from a backup of the store"
+                    .into(),
+            },
+            BlobError::Unavailable(cause) => {
+                tracing::warn!(error = %cause, "blob storage unavailable");
+                Self::Refused {
+                    code: ProblemCode::BlobStorageUnavailable,
+                    detail: "blob storage cannot be reached right now and nothing was changed; retry later".into(),
+                }
+            }
+            BlobError::Full(cause) => {
+                tracing::error!(error = %cause, "blob storage is full");
+                Self::Refused {
+                    code: ProblemCode::BlobStorageFull,
+                    detail: "blob storage has no room left, so nothing was stored; operators must free space".into(),
+                }
+            }
+            failed @ BlobError::Failed(_) => Self::Internal(Box::new(failed)),
+        }
+    }
+}
+
 fn audit_unavailable() -> ApiError {
     ApiError::Refused {
         code: ProblemCode::AuditUnavailable,
@@ -243,6 +279,7 @@ impl From<CoreError> for ApiError {
         let refused = |code, error: &CoreError| Self::Refused { code, detail: error.to_string() };
         match error {
             CoreError::Store(store) => store.into(),
+            CoreError::Blob(blob) => blob.into(),
             CoreError::InvalidKeyName(_) | CoreError::InvalidKeyChange(_) | CoreError::InvalidInput(_) => {
                 Self::InvalidRequest(error.to_string())
             }
@@ -332,6 +369,26 @@ mod tests {
         for (error, status, code) in cases {
             let problem = ApiError::from(error).problem();
             assert_eq!((problem.status, problem.code), (status, code));
+        }
+    }
+    #[test]
+    fn blob_storage_faults_map_to_their_own_codes_and_only_bugs_to_internal() {
+        let full = std::io::Error::from_raw_os_error(28);
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        let cases = [
+            (BlobError::Missing("c/r/f/01".into()), 410, ProblemCode::BlobMissing, None),
+            (BlobError::from_io(refused, None), 503, ProblemCode::BlobStorageUnavailable, Some("10")),
+            (BlobError::from_io(full, None), 507, ProblemCode::BlobStorageFull, None),
+            (BlobError::Failed("invalid object name".into()), 500, ProblemCode::Internal, None),
+        ];
+        for (error, status, code, retry_after) in cases {
+            let response = ApiError::from(CoreError::Blob(error)).into_response();
+            let problem = response.extensions().get::<Problem>().unwrap().clone();
+            assert_eq!((problem.status, problem.code), (status, code));
+            assert_eq!(response.status().as_u16(), status);
+            let header = response.headers().get(axum::http::header::RETRY_AFTER);
+            assert_eq!(header.map(|v| v.to_str().unwrap()), retry_after, "{code:?}");
+            assert!(!problem.detail.contains("c/r/f/01"), "object names stay in the logs");
         }
     }
 }

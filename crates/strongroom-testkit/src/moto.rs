@@ -17,6 +17,8 @@ pub const MOTO_VARIABLE: &str = "STRONGROOM_TEST_MOTO";
 #[derive(Debug)]
 pub struct Moto {
     child: Child,
+    /// How it was started, to start it again on the same port.
+    command: Vec<std::ffi::OsString>,
     endpoint: String,
     client: reqwest::Client,
     /// The certificate and key files of an HTTPS server, kept until the end.
@@ -64,19 +66,44 @@ impl Moto {
             tls_files = Some(dir);
         }
         let client = client.build().expect("an HTTP client");
-        let child = command
+        let command: Vec<_> =
+            std::iter::once(command.get_program()).chain(command.get_args()).map(|a| a.to_owned()).collect();
+        let child = Self::launch(&command);
+        let moto =
+            Self { child, command, endpoint: format!("{scheme}://127.0.0.1:{port}"), client, _tls_files: tls_files };
+        moto.wait_until_up().await;
+        Some(moto)
+    }
+
+    fn launch(command: &[std::ffi::OsString]) -> Child {
+        Command::new(&command[0])
+            .args(&command[1..])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("start moto_server");
-        let moto = Self { child, endpoint: format!("{scheme}://127.0.0.1:{port}"), client, _tls_files: tls_files };
+            .expect("start moto_server")
+    }
+
+    async fn wait_until_up(&self) {
         let deadline = Instant::now() + Duration::from_secs(60);
-        while moto.client.get(format!("{}/moto-api/", moto.endpoint)).send().await.is_err() {
+        while self.client.get(format!("{}/moto-api/", self.endpoint)).send().await.is_err() {
             assert!(Instant::now() < deadline, "moto did not start");
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        Some(moto)
+    }
+
+    /// Kills the server, as an outage would: its port stops answering.
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts it again on the same port after [`stop`](Self::stop); it
+    /// comes back empty (moto keeps its state in memory).
+    pub async fn start_again(&mut self) {
+        self.child = Self::launch(&self.command);
+        self.wait_until_up().await;
     }
 
     /// `http://127.0.0.1:PORT` (`https://` from [`start_https`](Self::start_https)).

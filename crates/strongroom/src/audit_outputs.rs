@@ -358,6 +358,8 @@ pub fn alert_evaluator(config: &Config, log: Arc<AuditLog>) -> anyhow::Result<Al
             audit.alert_denials,
             seconds(audit.alert_denials_window_seconds),
         ),
+        // Data loss: every missing blob object, once a day per record.
+        rule("blob_missing", vec![EventType::BlobMissing], AlertGroup::Target, 1, 86_400),
     ];
     let notifier: Option<Arc<dyn AlertNotifier>> = match &audit.alert_webhook_url {
         Some(url) => {

@@ -62,6 +62,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             Arc::clone(&services.records),
             Duration::from_secs(config.records.retention_sweep_seconds.max(1)),
         )),
+        tokio::spawn(sweep_blob_uploads(
+            Arc::clone(&services.records),
+            Duration::from_secs(config.blobs.stale_upload_seconds.max(1)),
+        )),
         tokio::spawn(sign_checkpoints(
             Arc::clone(&services.checkpointer),
             Duration::from_secs(config.audit.checkpoint_interval_seconds.max(1)),
@@ -480,6 +484,22 @@ async fn sweep_expired_records(records: Arc<Records>, interval: Duration) {
                     tracing::warn!(%error, "the retention sweep failed; retrying at the next tick");
                     break;
                 }
+            }
+        }
+    }
+}
+
+/// Removes what killed blob uploads left (part files, empty directories)
+/// once older than `older_than`: now, at start, then hourly.
+async fn sweep_blob_uploads(records: Arc<Records>, older_than: Duration) {
+    let mut ticker = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        ticker.tick().await;
+        match records.sweep_blob_uploads(older_than).await {
+            None | Some(Ok(0)) => {}
+            Some(Ok(removed)) => tracing::info!(removed, "swept what interrupted blob uploads left"),
+            Some(Err(error)) => {
+                tracing::warn!(%error, "the sweep of interrupted blob uploads failed; retrying in an hour")
             }
         }
     }

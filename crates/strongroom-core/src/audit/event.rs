@@ -113,6 +113,7 @@ event_types! {
     RecordExport => "record.export", "reveal", Notice;
     BlobWrite => "blob.write", "data", Info;
     BlobRead => "blob.read", "data", Info;
+    BlobMissing => "blob.missing", "data", Critical;
     SubjectExport => "subject.export", "reveal", Warning;
     SubjectErase => "subject.erase", "data", Warning;
     UserCreate => "user.create", "user_admin", Notice;

@@ -21,25 +21,74 @@ use zeroize::Zeroizing;
 use super::model::StoredRecord;
 use super::schema::{FieldType, check_field_name};
 use super::service::{Attempt, Records, record_target};
+use crate::CoreError;
 use crate::audit::{AuditContext, EventType, hex};
 use crate::authz::{Action, Ask};
-use crate::{CoreError, StoreError};
 
 /// Plaintext bytes per sealed segment.
 pub const SEGMENT_SIZE: u32 = 64 * 1024;
+
+/// Why blob storage failed, sorted by what the caller can do about it: the
+/// one error type of every [`BlobStorage`], so each backend decides once
+/// what its failures mean and the server maps each kind to one answer.
+#[derive(Debug, thiserror::Error)]
+pub enum BlobError {
+    /// The object a record names is not in storage (deleted behind the
+    /// server's back, a lost volume or bucket): data loss, not a retry.
+    #[error("blob object {0:?} is missing from storage")]
+    Missing(String),
+    /// The storage cannot be reached or failed transiently (connection
+    /// refused, timeouts, 5xx after retries): retrying later may succeed.
+    #[error("blob storage is unavailable: {0}")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The storage has no room (disk full, quota exceeded).
+    #[error("blob storage is full: {0}")]
+    Full(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// Anything else: a fault of the server or of its setup (an invalid
+    /// name, a permission, a read error of the disk).
+    #[error("blob storage failed: {0}")]
+    Failed(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl BlobError {
+    /// Sorts a local I/O error; `object` names what was read, for `NotFound`.
+    pub fn from_io(error: std::io::Error, object: Option<&str>) -> Self {
+        use std::io::ErrorKind;
+        match (error.kind(), object) {
+            (ErrorKind::NotFound, Some(object)) => Self::Missing(object.to_owned()),
+            (ErrorKind::StorageFull | ErrorKind::QuotaExceeded, _) => Self::Full(error.into()),
+            (
+                ErrorKind::ConnectionRefused
+                | ErrorKind::ConnectionReset
+                | ErrorKind::ConnectionAborted
+                | ErrorKind::NotConnected
+                | ErrorKind::TimedOut
+                | ErrorKind::HostUnreachable
+                | ErrorKind::NetworkUnreachable
+                | ErrorKind::NetworkDown,
+                _,
+            ) => Self::Unavailable(error.into()),
+            _ => Self::Failed(error.into()),
+        }
+    }
+}
 
 /// Where blob objects live (local disk, an S3-compatible store). Objects are
 /// ciphertext only; a name is visible only once its upload finished.
 #[async_trait]
 pub trait BlobStorage: Send + Sync + std::fmt::Debug {
     /// Starts writing object `name`.
-    async fn begin(&self, name: &str) -> Result<Box<dyn BlobUpload>, StoreError>;
+    async fn begin(&self, name: &str) -> Result<Box<dyn BlobUpload>, BlobError>;
     /// Bytes `start..end` of object `name`.
-    async fn read_range(&self, name: &str, start: u64, end: u64) -> Result<BlobReader, StoreError>;
+    async fn read_range(&self, name: &str, start: u64, end: u64) -> Result<BlobReader, BlobError>;
     /// Deletes object `name`; absent is fine.
-    async fn delete(&self, name: &str) -> Result<(), StoreError>;
+    async fn delete(&self, name: &str) -> Result<(), BlobError>;
     /// Whether the storage answers (for `/readyz`).
-    async fn check(&self) -> Result<(), StoreError>;
+    async fn check(&self) -> Result<(), BlobError>;
+    /// Removes what uploads interrupted without an abort (a killed process)
+    /// left behind, if it is older than `older_than`; answers how many
+    /// leftovers went. Run at start and on a schedule.
+    async fn sweep(&self, older_than: std::time::Duration) -> Result<u64, BlobError>;
 }
 
 /// A byte stream read from storage.
@@ -49,9 +98,9 @@ pub type BlobReader = Pin<Box<dyn AsyncRead + Send>>;
 #[async_trait]
 pub trait BlobUpload: Send {
     /// Appends bytes.
-    async fn write(&mut self, bytes: &[u8]) -> Result<(), StoreError>;
+    async fn write(&mut self, bytes: &[u8]) -> Result<(), BlobError>;
     /// Makes the object visible under its name; answers its size.
-    async fn finish(self: Box<Self>) -> Result<u64, StoreError>;
+    async fn finish(self: Box<Self>) -> Result<u64, BlobError>;
     /// Drops what was written.
     async fn abort(self: Box<Self>);
 }
@@ -142,8 +191,14 @@ fn type_allowed(content_type: &str, allowed: &[String]) -> bool {
 
 impl Records {
     /// Whether blob storage answers (for `/readyz`); `None` without one.
-    pub async fn check_blob_storage(&self) -> Option<Result<(), StoreError>> {
+    pub async fn check_blob_storage(&self) -> Option<Result<(), BlobError>> {
         Some(self.blob_storage()?.check().await)
+    }
+
+    /// Removes what killed uploads left in blob storage, older than
+    /// `older_than`; `None` without storage.
+    pub async fn sweep_blob_uploads(&self, older_than: std::time::Duration) -> Option<Result<u64, BlobError>> {
+        Some(self.blob_storage()?.sweep(older_than).await)
     }
 
     fn storage(&self) -> Result<&dyn BlobStorage, CoreError> {
@@ -259,7 +314,13 @@ impl Records {
             }
         };
         let record_key = self.data_key(&record).await?;
-        let opened = open_blob(storage, &record, &record_key, &meta).await?;
+        let opened = match open_blob(storage, &record, &record_key, &meta).await {
+            Err(CoreError::Blob(BlobError::Missing(object))) => {
+                self.report_missing(&record, &meta, context).await;
+                return Err(BlobError::Missing(object).into());
+            }
+            opened => opened?,
+        };
         let mut event = self
             .audit
             .event(EventType::BlobRead, context)
@@ -275,6 +336,27 @@ impl Records {
         self.audit.record(&event).await?;
         let chunks = stream_plaintext(storage, &meta.object, opened, start, end).await?;
         Ok(BlobDownload { meta, range: (start, end), chunks })
+    }
+}
+
+impl Records {
+    /// Records `blob.missing` (critical; the `blob_missing` alert rule
+    /// counts it): the row names an object storage no longer has, so the
+    /// blob is lost unless restored from a backup of the store. A failure
+    /// to record is logged, the caller gets `blob_missing` either way.
+    async fn report_missing(&self, record: &StoredRecord, meta: &BlobMeta, context: &AuditContext) {
+        tracing::error!(object = %meta.object, collection = %record.collection, record = %record.id, field = %meta.field,
+            "a blob object is missing from storage: data loss");
+        let event = self
+            .audit
+            .event(EventType::BlobMissing, context)
+            .target(record_target(record))
+            .fields(vec![meta.field.clone()])
+            .detail("object", meta.object.as_str())
+            .detail("sha256", meta.sha256.as_str());
+        if let Err(error) = self.audit.record(&event).await {
+            tracing::error!(%error, "could not record blob.missing");
+        }
     }
 }
 
@@ -460,7 +542,7 @@ async fn stream_plaintext(
 
 async fn read_all(mut reader: BlobReader) -> Result<Vec<u8>, CoreError> {
     let mut bytes = Vec::new();
-    reader.read_to_end(&mut bytes).await.map_err(|e| CoreError::Store(StoreError::Backend(e.into())))?;
+    reader.read_to_end(&mut bytes).await.map_err(|e| BlobError::from_io(e, None))?;
     Ok(bytes)
 }
 
@@ -477,5 +559,19 @@ mod tests {
         assert!(!type_allowed("text/html", &audio));
         assert!(!type_allowed("audiox/mpeg", &audio));
         assert!(type_allowed("anything/at-all", &[]));
+    }
+
+    #[test]
+    fn a_full_disk_is_storage_full_and_a_vanished_file_is_a_missing_object() {
+        let enospc = std::io::Error::from_raw_os_error(28);
+        assert!(matches!(BlobError::from_io(enospc, Some("c/r/f/01")), BlobError::Full(_)));
+        let edquot = std::io::Error::from_raw_os_error(122);
+        assert!(matches!(BlobError::from_io(edquot, None), BlobError::Full(_)));
+        let gone = std::io::Error::from(std::io::ErrorKind::NotFound);
+        assert!(matches!(BlobError::from_io(gone, Some("c/r/f/01")), BlobError::Missing(name) if name == "c/r/f/01"));
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        assert!(matches!(BlobError::from_io(refused, None), BlobError::Unavailable(_)));
+        let denied = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        assert!(matches!(BlobError::from_io(denied, None), BlobError::Failed(_)));
     }
 }

@@ -9,7 +9,9 @@ pub mod redact;
 mod schema;
 mod service;
 
-pub use blobs::{BlobDownload, BlobMeta, BlobReader, BlobRef, BlobStorage, BlobUpload, ByteRange, ByteSource};
+pub use blobs::{
+    BlobDownload, BlobError, BlobMeta, BlobReader, BlobRef, BlobStorage, BlobUpload, ByteRange, ByteSource,
+};
 pub(crate) use keys::Batch;
 pub use keys::{is_rekeyed_name, successor_key};
 pub use model::{CollectionRecord, Cursor, IndexEntry, RecordsStore, RekeyedRecord, StoredRecord, VersionCensus};

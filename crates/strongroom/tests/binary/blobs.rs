@@ -284,3 +284,208 @@ async fn blobs_go_to_s3_in_parts_and_come_back_identical_with_no_plaintext_in_th
     assert_eq!(ready.status(), 503);
     assert!(ready.text().await.unwrap().contains("blobs:"), "the failing check is named");
 }
+
+/// Every file under `dir` whose name holds `.part-`.
+fn part_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(path) = stack.pop() {
+        for entry in std::fs::read_dir(&path).into_iter().flatten().flatten() {
+            if entry.file_type().unwrap().is_dir() {
+                stack.push(entry.path());
+            } else if entry.file_name().to_string_lossy().contains(".part-") {
+                found.push(entry.path());
+            }
+        }
+    }
+    found
+}
+
+fn set_age(path: &std::path::Path, seconds: u64) {
+    let file = std::fs::File::open(path).unwrap();
+    file.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(seconds)).unwrap();
+}
+
+#[tokio::test]
+async fn a_part_file_left_by_a_killed_upload_is_swept_at_the_next_start_and_a_fresh_one_is_kept() {
+    use tokio::io::AsyncWriteExt;
+    let (mut first, admin, _, _) = admin_and_reader_on(server().start()).await;
+    let path = recording_in(&first, &admin, "case-19").await;
+    let blobs = first.data_dir().join("blobs");
+    // An upload in flight when the process is killed: its part file stays.
+    let address = first.base_url().trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let head = format!(
+        "PUT {path} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {admin}\r\n\
+         Content-Type: audio/wav\r\nContent-Length: {}\r\n\r\n",
+        8 << 20
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(&vec![0x5au8; 2 << 20]).await.unwrap();
+    eventually(async || !part_files(&blobs).is_empty(), "the upload made no part file").await;
+    first.kill();
+    drop(stream);
+    let left = part_files(&blobs);
+    assert_eq!(left.len(), 1, "kill -9 leaves the part file: {left:?}");
+    let stale = left[0].clone();
+    let record_dir = stale.parent().unwrap().parent().unwrap().to_owned();
+    // Older than blobs.stale_upload_seconds (a day), as after a long outage;
+    // its directories too, which the killed upload made.
+    set_age(&stale, 2 * 86_400);
+    for dir in [stale.parent().unwrap(), record_dir.as_path()] {
+        set_age(dir, 2 * 86_400);
+    }
+    // Another upload's part file, just begun (by a second instance sharing the directory).
+    let fresh_dir = blobs.join("recordings/r_other/audio");
+    std::fs::create_dir_all(&fresh_dir).unwrap();
+    let fresh = fresh_dir.join("0a1b2c.part-0123456789abcdef");
+    std::fs::write(&fresh, b"in progress").unwrap();
+
+    let second = server().data_dir(first.data_dir()).start();
+    eventually(async || !stale.exists(), "the stale part file is still there after a start").await;
+    eventually(async || !record_dir.exists(), "the directories the killed upload made are still there").await;
+    assert!(fresh.exists(), "a fresh part file is kept");
+    assert!(second.logs().contains("swept what interrupted blob uploads left"), "{}", second.logs());
+}
+
+#[tokio::test]
+async fn a_blob_object_deleted_behind_the_servers_back_answers_blob_missing_with_an_audit_event_and_an_alert() {
+    let started = server().env("STRONGROOM_AUDIT_ALERT_INTERVAL_SECONDS", "1").start();
+    let (server, admin, _, _) = admin_and_reader_on(started).await;
+    let path = recording_in(&server, &admin, "case-20").await;
+    let (status, _) = put(&server, &admin, &path, "audio/wav", wav(1)).await;
+    assert_eq!(status, 201);
+    let blobs = server.data_dir().join("blobs");
+    let mut stack = vec![blobs.clone()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            if entry.file_type().unwrap().is_dir() {
+                stack.push(entry.path());
+            } else {
+                std::fs::remove_file(entry.path()).unwrap();
+            }
+        }
+    }
+
+    let why = [("x-justification", WHY), ("x-purpose", "case_work")];
+    let response = get(&server, &admin, &path, &why).await;
+    assert_eq!(response.status(), 410);
+    assert_eq!(response.headers()["cache-control"], "no-store", "a restored object is served at once");
+    let problem: Value = response.json().await.unwrap();
+    assert_eq!(problem["code"], "blob_missing", "{problem}");
+    assert!(!problem["detail"].as_str().unwrap().contains("recordings/"), "no object name: {problem}");
+
+    let (status, events) = call(&server, "GET", "/v1/audit/events?action=blob.missing", &admin, None).await;
+    assert_eq!(status, 200, "{events}");
+    let events = events["events"].as_array().unwrap().clone();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["event"]["severity"], "critical", "{:?}", events[0]);
+    assert_eq!(events[0]["event"]["fields"], json!(["audio"]), "{:?}", events[0]);
+    let mut alerts = Value::Null;
+    eventually(
+        async || {
+            alerts = call(&server, "GET", "/v1/alerts", &admin, None).await.1;
+            alerts.to_string().contains("blob_missing")
+        },
+        "no blob_missing alert",
+    )
+    .await;
+    let (_, raised) = call(&server, "GET", "/v1/audit/events?action=alert", &admin, None).await;
+    assert!(raised.to_string().contains("blob_missing"), "{raised}");
+}
+
+#[tokio::test]
+async fn an_unreachable_object_store_answers_503_with_retry_after_and_uploads_work_again_once_it_is_back() {
+    let Some(mut moto) = Moto::start().await else { return };
+    let bucket = format!("{}/outage-bucket", moto.endpoint());
+    assert!(reqwest::Client::new().put(&bucket).send().await.unwrap().status().is_success());
+    let started = server()
+        .env("STRONGROOM_BLOBS_BACKEND", "s3")
+        .env("STRONGROOM_BLOBS_S3_ENDPOINT", moto.endpoint())
+        .env("STRONGROOM_BLOBS_S3_BUCKET", "outage-bucket")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .start();
+    let (server, admin, _, _) = admin_and_reader_on(started).await;
+    let path = recording_in(&server, &admin, "case-21").await;
+    let (status, body) = put(&server, &admin, &path, "audio/wav", wav(1)).await;
+    assert_eq!(status, 201, "{body}");
+
+    moto.stop();
+    let why = [("x-justification", WHY), ("x-purpose", "case_work")];
+    let download = get(&server, &admin, &path, &why).await;
+    assert_eq!(download.status(), 503);
+    assert_eq!(download.headers()["retry-after"], "10");
+    let problem: Value = download.json().await.unwrap();
+    assert_eq!(problem["code"], "blob_storage_unavailable", "an outage is not data loss: {problem}");
+    let upload = reqwest::Client::new()
+        .put(server.url(&path))
+        .bearer_auth(&admin)
+        .header("content-type", "audio/wav")
+        .body(wav(1))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(upload.status(), 503);
+    assert_eq!(upload.headers()["retry-after"], "10");
+    let problem: Value = upload.json().await.unwrap();
+    assert_eq!(problem["code"], "blob_storage_unavailable", "{problem}");
+
+    // Back, but empty (moto keeps nothing): the object is lost, which is
+    // data loss and not an outage; and the same server stores again.
+    moto.start_again().await;
+    assert!(reqwest::Client::new().put(&bucket).send().await.unwrap().status().is_success());
+    let lost = get(&server, &admin, &path, &why).await;
+    assert_eq!(lost.status(), 410);
+    let problem: Value = lost.json().await.unwrap();
+    assert_eq!(problem["code"], "blob_missing", "{problem}");
+    let (status, body) = put(&server, &admin, &path, "audio/wav", wav(1)).await;
+    assert_eq!(status, 201, "{body}\n{}", server.logs());
+    let back = get(&server, &admin, &path, &why).await;
+    assert_eq!(back.status(), 200);
+    assert!(back.bytes().await.unwrap() == wav(1));
+}
+
+/// A 1 MiB tmpfs, unmounted on drop; `None` where mounting is not allowed
+/// (not root), so the test skips instead of failing.
+struct SmallFilesystem(std::path::PathBuf);
+
+impl SmallFilesystem {
+    fn mount(at: &std::path::Path) -> Option<Self> {
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs"])
+            .arg(at)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        mounted.then(|| Self(at.to_owned()))
+    }
+}
+
+impl Drop for SmallFilesystem {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+#[tokio::test]
+async fn a_full_disk_answers_507_and_leaves_no_part_file_or_directory() {
+    let home = tempfile::tempdir().unwrap();
+    let small = home.path().join("small");
+    std::fs::create_dir(&small).unwrap();
+    let Some(_mounted) = SmallFilesystem::mount(&small) else {
+        eprintln!("skipped: mounting a tmpfs needs root, so the full-disk test did not run");
+        return;
+    };
+    let started = server().env("STRONGROOM_BLOBS_DIR", small.to_str().unwrap()).start();
+    let (server, admin, _, _) = admin_and_reader_on(started).await;
+    let path = recording_in(&server, &admin, "case-22").await;
+
+    let (status, body) = put(&server, &admin, &path, "audio/wav", wav(60)).await;
+    assert_eq!((status, body["code"].as_str()), (507, Some("blob_storage_full")), "{body}");
+    let left: Vec<_> = std::fs::read_dir(&small).unwrap().flatten().map(|e| e.path()).collect();
+    assert!(left.is_empty(), "no part file, no directory: {left:?}");
+
+    let (status, body) = put(&server, &admin, &path, "audio/wav", wav(1)).await;
+    assert_eq!(status, 201, "what fits is stored: {body}");
+}
