@@ -386,7 +386,11 @@ mod tests {
                 https: false,
                 trusted_proxies: Vec::new(),
             },
-            metrics: None,
+            // A recorder of its own, never installed: the process-wide one belongs to the binary.
+            metrics: Some(crate::MetricsEndpoint::with_token(
+                metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder().handle(),
+                zeroize::Zeroizing::new("the metrics token of the router tests".into()),
+            )),
         };
         let public = Access::Public;
         let test_routes = routes()
