@@ -942,14 +942,15 @@ async fn an_existing_sqlite_database_readable_by_others_is_tightened() {
 }
 
 #[tokio::test]
-async fn unreachable_database_is_a_backend_error() {
+async fn unreachable_database_is_unavailable_not_a_bug() {
     let error = Database::connect(
         "postgres://nobody@127.0.0.1:1/none",
         &ConnectOptions { acquire_timeout: std::time::Duration::from_secs(2), ..ConnectOptions::default() },
     )
     .await
     .unwrap_err();
-    assert!(matches!(error, StoreError::Backend(_)), "{error:?}");
+    // Transient (503 database_unavailable, retried), not Backend (a bug, 500).
+    assert!(matches!(error, StoreError::Unavailable(_)), "{error:?}");
 }
 
 /// Stamps out one `#[tokio::test]` per behaviour for a backend.
