@@ -173,7 +173,7 @@ fn group_column(group: AlertGroup) -> &'static str {
 }
 
 macro_rules! impl_audit_store {
-    ($store:ident, $db:ty, $begin:literal, $lock_head:literal, $max_bytes:expr, $one_query:expr) => {
+    ($store:ident, $db:ty, $begin:literal, $lock_head:literal, $max_bytes:expr, $one_query:expr, $hmacs_of_entry:literal) => {
         impl $store {
             /// A transaction that may append to the audit tree (see the module doc).
             pub(crate) async fn begin_write(&self) -> Result<sqlx::Transaction<'static, $db>, StoreError> {
@@ -297,7 +297,12 @@ macro_rules! impl_audit_store {
                 out
             }
 
-            fn entries_from_rows(rows: Vec<<$db as sqlx::Database>::Row>) -> Result<Vec<StoredEntry>, StoreError> {
+            /// Entries from rows; `with_columns`: the rows also carry the search
+            /// columns and the entry's HMACs (`hmacs`, comma-separated hex).
+            fn entries_from_rows(
+                rows: Vec<<$db as sqlx::Database>::Row>,
+                with_columns: bool,
+            ) -> Result<Vec<StoredEntry>, StoreError> {
                 rows.into_iter()
                     .map(|row| {
                         let leaf: Option<Vec<u8>> = row.try_get("hash").map_err(map)?;
@@ -305,15 +310,28 @@ macro_rules! impl_audit_store {
                             index: index(row.try_get("leaf_index").map_err(map)?)?,
                             entry: row.try_get("entry").map_err(map)?,
                             leaf_hash: leaf.map(hash).transpose()?,
-                            columns: Some(IndexedColumns {
-                                time_ms: row.try_get("time_ms").map_err(map)?,
-                                event_type: row.try_get("event_type").map_err(map)?,
-                                outcome: row.try_get("outcome").map_err(map)?,
-                                actor_id: row.try_get("actor_id").map_err(map)?,
-                                target_id: row.try_get("target_id").map_err(map)?,
-                                matter: row.try_get("matter").map_err(map)?,
-                                ip_key: row.try_get("ip_key").map_err(map)?,
-                            }),
+                            columns: if with_columns {
+                                let hmacs: Option<String> = row.try_get("hmacs").map_err(map)?;
+                                let mut hmacs: Vec<String> = hmacs
+                                    .unwrap_or_default()
+                                    .split(',')
+                                    .filter(|h| !h.is_empty())
+                                    .map(str::to_lowercase)
+                                    .collect();
+                                hmacs.sort();
+                                Some(IndexedColumns {
+                                    time_ms: row.try_get("time_ms").map_err(map)?,
+                                    event_type: row.try_get("event_type").map_err(map)?,
+                                    outcome: row.try_get("outcome").map_err(map)?,
+                                    actor_id: row.try_get("actor_id").map_err(map)?,
+                                    target_id: row.try_get("target_id").map_err(map)?,
+                                    matter: row.try_get("matter").map_err(map)?,
+                                    ip_key: row.try_get("ip_key").map_err(map)?,
+                                    hmacs,
+                                })
+                            } else {
+                                None
+                            },
                         })
                     })
                     .collect()
@@ -374,18 +392,20 @@ macro_rules! impl_audit_store {
             }
 
             async fn audit_entries(&self, from: u64, limit: u32) -> Result<Vec<StoredEntry>, StoreError> {
-                let rows = sqlx::query(
+                let rows = sqlx::query(concat!(
                     "SELECT e.leaf_index, e.entry, n.hash, e.time_ms, e.event_type, e.outcome, e.actor_id, e.target_id, \
-                     e.matter, e.ip_key FROM audit_entries e \
+                     e.matter, e.ip_key, ",
+                    $hmacs_of_entry,
+                    " AS hmacs FROM audit_entries e \
                      LEFT JOIN audit_nodes n ON n.last_leaf = e.leaf_index AND n.level = 0 \
                      WHERE e.leaf_index >= $1 ORDER BY e.leaf_index LIMIT $2",
-                )
+                ))
                 .bind(signed(from))
                 .bind(i64::from(limit))
                 .fetch_all(&self.pool)
                 .await
                 .map_err(map)?;
-                Self::entries_from_rows(rows)
+                Self::entries_from_rows(rows, true)
             }
 
             async fn search_audit(&self, filter: &AuditFilter) -> Result<Vec<StoredEntry>, StoreError> {
@@ -436,7 +456,7 @@ macro_rules! impl_audit_store {
                 }
                 query.push(" ORDER BY e.leaf_index DESC LIMIT ").push_bind(i64::from(filter.limit));
                 let rows = query.build().fetch_all(&self.pool).await.map_err(map)?;
-                Self::entries_from_rows(rows)
+                Self::entries_from_rows(rows, false)
             }
 
             async fn audit_counts(&self, since_ms: i64) -> Result<AuditCounts, StoreError> {
@@ -581,8 +601,24 @@ macro_rules! impl_audit_store {
     };
 }
 
-impl_audit_store!(SqliteStore, sqlx::Sqlite, "BEGIN IMMEDIATE", "", SQLITE_BYTES_PER_INSERT, true);
-impl_audit_store!(PostgresStore, sqlx::Postgres, "BEGIN", " FOR UPDATE", PG_BYTES_PER_INSERT, false);
+impl_audit_store!(
+    SqliteStore,
+    sqlx::Sqlite,
+    "BEGIN IMMEDIATE",
+    "",
+    SQLITE_BYTES_PER_INSERT,
+    true,
+    "(SELECT group_concat(lower(hex(h.hmac)), ',') FROM audit_hmacs h WHERE h.leaf_index = e.leaf_index)"
+);
+impl_audit_store!(
+    PostgresStore,
+    sqlx::Postgres,
+    "BEGIN",
+    " FOR UPDATE",
+    PG_BYTES_PER_INSERT,
+    false,
+    "(SELECT string_agg(encode(h.hmac, 'hex'), ',') FROM audit_hmacs h WHERE h.leaf_index = e.leaf_index)"
+);
 
 impl SqliteStore {
     /// The audit log's append: one hand-off to the audit writer thread

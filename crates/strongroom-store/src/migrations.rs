@@ -27,6 +27,7 @@ pub(crate) const SQLITE: &[Source] = &[
     (12, "audit_nodes_by_last_leaf", include_str!("../migrations/sqlite/0012_audit_nodes_by_last_leaf.sql")),
     (13, "user_row_version", include_str!("../migrations/sqlite/0013_user_row_version.sql")),
     (14, "sealed_personal_data", include_str!("../migrations/sqlite/0014_sealed_personal_data.sql")),
+    (15, "audit_hmacs_by_leaf", include_str!("../migrations/sqlite/0015_audit_hmacs_by_leaf.sql")),
 ];
 
 pub(crate) const POSTGRES: &[Source] = &[
@@ -44,6 +45,7 @@ pub(crate) const POSTGRES: &[Source] = &[
     (12, "audit_nodes_by_last_leaf", include_str!("../migrations/postgres/0012_audit_nodes_by_last_leaf.sql")),
     (13, "user_row_version", include_str!("../migrations/postgres/0013_user_row_version.sql")),
     (14, "sealed_personal_data", include_str!("../migrations/postgres/0014_sealed_personal_data.sql")),
+    (15, "audit_hmacs_by_leaf", include_str!("../migrations/postgres/0015_audit_hmacs_by_leaf.sql")),
 ];
 
 pub(crate) fn migrator(sources: &[Source]) -> Migrator {

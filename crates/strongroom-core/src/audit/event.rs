@@ -580,11 +580,14 @@ mod tests {
                 target_id: Some("r-9".into()),
                 matter: Some("case-7".into()),
                 ip_key: Some("10.0.0.7".into()),
+                hmacs: Vec::new(),
             }
         );
         // With hashed addresses the entry holds the address's HMAC, as the column does.
         let hashed = event.personal("ip", "00ff".into());
-        assert_eq!(IndexedColumns::of_entry(&hashed.canonical(false)).unwrap().ip_key.as_deref(), Some("hmac:00ff"));
+        let hashed = IndexedColumns::of_entry(&hashed.canonical(false)).unwrap();
+        assert_eq!(hashed.ip_key.as_deref(), Some("hmac:00ff"));
+        assert_eq!(hashed.hmacs, vec!["00ff".to_owned()], "the HMACs hmac_of finds the entry by");
         let edited = IndexedColumns { event_type: "record.read".into(), actor_id: "someone".into(), ..clear.clone() };
         assert_eq!(clear.differences(&edited), vec!["event_type", "actor_id"]);
         assert_eq!(IndexedColumns::of_entry(b"not json"), None);

@@ -93,6 +93,8 @@ pub struct IndexedColumns {
     pub matter: Option<String>,
     /// The client address as logged (clear, or `hmac:<hex>`).
     pub ip_key: Option<String>,
+    /// The HMACs `hmac_of` searches find the entry by (lower-case hex, sorted).
+    pub hmacs: Vec<String>,
 }
 
 impl IndexedColumns {
@@ -108,6 +110,10 @@ impl IndexedColumns {
             (None, Some(mac)) => Some(format!("hmac:{}", mac.as_str()?)),
             (None, None) => None,
         };
+        let mut hmacs: Vec<String> =
+            hmac.map(|h| h.values().filter_map(|v| v.as_str().map(str::to_lowercase)).collect()).unwrap_or_default();
+        hmacs.sort();
+        hmacs.dedup();
         Some(Self {
             time_ms: event.get("time")?.as_i64()?,
             event_type: text(event.get("type")?)?,
@@ -116,6 +122,7 @@ impl IndexedColumns {
             target_id: target.and_then(|t| t.get("id")).and_then(text),
             matter: target.and_then(|t| t.get("matter")).and_then(text),
             ip_key,
+            hmacs,
         })
     }
 
@@ -134,6 +141,7 @@ impl IndexedColumns {
         check("target_id", self.target_id == other.target_id);
         check("matter", self.matter == other.matter);
         check("ip_key", self.ip_key == other.ip_key);
+        check("hmacs", self.hmacs == other.hmacs);
         differ
     }
 }

@@ -309,6 +309,17 @@ async fn edited_search_columns_fail_verification_and_the_export_of_damage_is_not
     let server = server().start();
     let token = issue_api_key(&server, &ALL_SCOPES);
     make_events(&server, &token, 3).await;
+    // An event with a user agent, which the log keeps as an HMAC that `hmac_of` finds.
+    let with_agent = reqwest::Client::new()
+        .post(server.url("/v1/keys/k/rotate"))
+        .header("X-API-Key", &token)
+        .header("User-Agent", "audit-test-agent/1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(with_agent.status(), 200);
+    let (_, found) = get(&server, &token, "/v1/audit/events?hmac_of=audit-test-agent/1").await;
+    assert_eq!(found["events"].as_array().unwrap().len(), 1, "{found}");
     let (before, _) = checkpoint(&server).await;
     // Hide the encryptions from `?action=` and `?actor=` searches, leaving the entries intact.
     sql(
@@ -319,10 +330,13 @@ async fn edited_search_columns_fail_verification_and_the_export_of_damage_is_not
     .await;
     let (_, found) = get(&server, &token, "/v1/audit/events?action=transit.encrypt").await;
     assert_eq!(found["events"].as_array().unwrap().len(), 0, "the edit hides them from searches: {found}");
+    // And the rotation from `hmac_of`.
+    sql(&sqlite_url(&server), "DELETE FROM audit_hmacs").await;
     let (_, stats) = get(&server, &token, "/v1/audit/stats").await;
     assert_eq!(stats["integrity"]["verified"], false, "{stats}");
     let problems = stats["integrity"]["problems"].to_string();
     assert!(problems.contains("search columns (event_type, actor_id)"), "{stats}");
+    assert!(problems.contains("search columns (hmacs)"), "{stats}");
     let (status, ready) = text(&server, "/readyz").await;
     assert_eq!(status, 503, "{ready}");
     let signed_before = stats["latest_checkpoint"]["tree_size"].clone();
@@ -597,6 +611,10 @@ async fn denied_requests_raise_the_denied_access_alert(
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert!(!server.logs().contains("alert evaluation failed"), "{}", server.logs());
+    // The full verification (entries, search columns, HMACs, nodes) runs on this engine too.
+    let (_, stats) = get(&server, &token, "/v1/audit/stats").await;
+    assert_eq!(stats["integrity"]["verified"], true, "{stats}");
+    assert!(!server.logs().contains("could not verify"), "{}", server.logs());
 }
 
 fn alerting(builder: strongroom_testkit::ServerBuilder) -> strongroom_testkit::ServerBuilder {
