@@ -119,6 +119,34 @@ pub(crate) const KEYS: &[(&str, &[&str])] = &[
     ("blobs", &["backend", "dir", "s3_endpoint", "s3_bucket", "s3_region", "s3_prefix", "stale_upload_seconds"]),
 ];
 
+/// The secret settings, which may also come from a file named by
+/// `STRONGROOM_<SECTION>_<KEY>_FILE` (its first line), as container
+/// platforms mount secrets. (`root_key.passphrase_file` and
+/// `metrics.token_file` are settings of their own, with the same effect.)
+const SECRET_KEYS: &[(&str, &str)] = &[
+    ("database", "url"),
+    ("root_key", "passphrase"),
+    ("root_key", "transit_token"),
+    ("root_key", "pkcs11_pin"),
+    ("metrics", "token"),
+];
+
+/// The secret setting `variable` names with a `_FILE` suffix, and the file's
+/// first line; `Ok(None)` when the variable is no such name.
+fn secret_from_file(variable: &str, path: &str) -> Result<Option<(&'static str, &'static str, String)>, ConfigError> {
+    let Some(base) = variable.strip_suffix("_FILE") else { return Ok(None) };
+    let Ok(Some((section, key))) = locate(base) else { return Ok(None) };
+    if !SECRET_KEYS.contains(&(section, key)) {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Invalid {
+        origin: variable.to_owned(),
+        message: format!("cannot read the file it names ({path}): {error}"),
+    })?;
+    // The value never appears in an error: only its file's name does.
+    Ok(Some((section, key, text.lines().next().unwrap_or_default().trim_end_matches('\r').to_owned())))
+}
+
 /// Every key as `(dotted name, environment variable)`, e.g.
 /// `("server.listen", "STRONGROOM_SERVER_LISTEN")`, for docs and `doctor`.
 pub fn keys() -> Vec<(String, String)> {
@@ -149,8 +177,15 @@ pub(crate) fn apply(table: &mut Table, env: impl IntoIterator<Item = (String, St
     // Sorted, so that the result never depends on the environment's order.
     overrides.sort();
     for (variable, raw) in overrides {
-        let Some((section, key)) = locate(&variable)? else {
-            continue;
+        let (section, key, raw) = match locate(&variable) {
+            Ok(Some((section, key))) => (section, key, raw),
+            unknown => match secret_from_file(&variable, &raw)? {
+                Some(from_file) => from_file,
+                None => {
+                    unknown?;
+                    continue;
+                }
+            },
         };
         let default = if section.is_empty() {
             defaults.get(key)
@@ -223,6 +258,24 @@ mod tests {
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn a_secret_setting_comes_from_the_file_its_file_variable_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("database-url");
+        std::fs::write(&file, "postgres://app:s3cret@db/strongroom\nignored second line\n").unwrap();
+        let mut table = Table::new();
+        apply(&mut table, env(&[("STRONGROOM_DATABASE_URL_FILE", file.to_str().unwrap())])).unwrap();
+        assert_eq!(table["database"]["url"].as_str(), Some("postgres://app:s3cret@db/strongroom"));
+
+        let missing =
+            apply(&mut Table::new(), env(&[("STRONGROOM_ROOT_KEY_TRANSIT_TOKEN_FILE", "/nonexistent/token")]));
+        let message = missing.unwrap_err().to_string();
+        assert!(message.contains("STRONGROOM_ROOT_KEY_TRANSIT_TOKEN_FILE") && message.contains("/nonexistent/token"));
+        // Only secret settings read files; any other `_FILE` name stays unknown.
+        let other = apply(&mut Table::new(), env(&[("STRONGROOM_SERVER_LISTEN_FILE", file.to_str().unwrap())]));
+        assert!(matches!(other, Err(ConfigError::UnknownVariable { .. })), "{other:?}");
     }
 
     #[test]

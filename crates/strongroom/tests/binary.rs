@@ -848,3 +848,15 @@ async fn metrics_are_served_behind_their_token_or_on_a_listener_of_their_own() {
     let answer = client.get(off.url("/metrics")).send().await.unwrap();
     assert_eq!(answer.status(), 404, "off unless configured");
 }
+
+#[tokio::test]
+async fn a_secret_setting_is_read_from_the_file_its_file_variable_names() {
+    let secrets = tempfile::tempdir().unwrap();
+    let database = secrets.path().join("from-a-secret-file.db");
+    let url_file = secrets.path().join("database-url");
+    std::fs::write(&url_file, format!("sqlite://{}\n", database.display())).unwrap();
+    let server = TestServer::builder(BIN).env("STRONGROOM_DATABASE_URL_FILE", url_file.to_str().unwrap()).start();
+    let (status, _, _) = get_json(&server.url("/readyz")).await;
+    assert_eq!(status, 200);
+    assert!(database.exists(), "the server uses the database its URL file names");
+}
