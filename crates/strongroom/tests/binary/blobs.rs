@@ -390,8 +390,15 @@ async fn a_blob_object_deleted_behind_the_servers_back_answers_blob_missing_with
         "no blob_missing alert",
     )
     .await;
-    let (_, raised) = call(&server, "GET", "/v1/audit/events?action=alert", &admin, None).await;
-    assert!(raised.to_string().contains("blob_missing"), "{raised}");
+    // The alert is stored first and its `alert` event recorded right after: wait for both.
+    eventually(
+        async || {
+            let (_, raised) = call(&server, "GET", "/v1/audit/events?action=alert", &admin, None).await;
+            raised.to_string().contains("blob_missing")
+        },
+        "no alert event for blob_missing",
+    )
+    .await;
 }
 
 #[tokio::test]
