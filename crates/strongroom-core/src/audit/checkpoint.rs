@@ -99,8 +99,7 @@ impl Checkpointer {
         // head: a database restored together with its checkpoints agrees with
         // itself, and only an anchor outside it remembers what came after.
         for (source, checkpoint) in &self.known_checkpoints(latest.clone()).await? {
-            let extends = checkpoint.size <= head.size && self.log.root_at(checkpoint.size).await? == checkpoint.root;
-            if !extends {
+            if !self.extends(head, checkpoint).await? {
                 let message = format!(
                     "the audit tree (size {}) does not extend {source} (size {}): the database was rolled back, truncated or forked",
                     head.size, checkpoint.size
@@ -114,6 +113,12 @@ impl Checkpointer {
             Some(latest) if latest.size == head.size && latest.root == head.root => Ok(latest),
             _ => self.sign(head).await,
         }
+    }
+
+    /// Whether the tree of `head` extends `checkpoint`: it has at least its
+    /// size, and its first `size` leaves have its root.
+    async fn extends(&self, head: super::store::TreeHead, checkpoint: &Checkpoint) -> Result<bool, CoreError> {
+        Ok(checkpoint.size <= head.size && self.log.root_at(checkpoint.size).await? == checkpoint.root)
     }
 
     /// Every checkpoint known outside the tree itself: the newest stored
@@ -183,9 +188,8 @@ impl Checkpointer {
         let latest = self.log.store().latest_checkpoint().await?;
         let mut abandoned = Vec::new();
         for (source, checkpoint) in self.known_checkpoints(latest).await? {
-            let extends =
-                checkpoint.size <= head.size && self.log.root_at(checkpoint.size).await.ok() == Some(checkpoint.root);
-            if !extends {
+            // A tree whose root at that size cannot be read does not extend it either.
+            if !self.extends(head, &checkpoint).await.unwrap_or(false) {
                 abandoned.push(format!(
                     "{source}: size {}, root {}",
                     checkpoint.size,
@@ -244,19 +248,8 @@ impl Checkpointer {
     /// recovers once the log verifies again).
     pub async fn verify_stored(&self) -> Result<super::IntegrityReport, CoreError> {
         let mut report = self.recompute_stored().await?;
-        let head = self.log.head().await?;
-        // The stored nodes must give the head's root too: proofs and
-        // checkpoints are computed from them, not from the entries.
-        match self.log.root_at(head.size).await {
-            Ok(root) if root == head.root => {}
-            Ok(_) => report.problems.push(super::IntegrityProblem {
-                index: None,
-                message: "the stored tree nodes do not give the tree head's root: a node was edited".into(),
-            }),
-            Err(error) => report.problems.push(super::IntegrityProblem {
-                index: None,
-                message: format!("the stored tree nodes cannot give the tree head's root: {error}"),
-            }),
+        if let Some(message) = self.log.head_damage().await? {
+            report.problems.push(super::IntegrityProblem { index: None, message });
         }
         let damaged = (!report.verified()).then(|| {
             format!(

@@ -395,19 +395,24 @@ impl AuditLog {
         });
     }
 
-    /// Checks that the stored nodes give the tree head's root: reads a few
-    /// nodes (one per level), so `/readyz` can call it every time. A missing
-    /// or changed node on the way is damage (kept in the health until a full
-    /// verification passes); a pass clears nothing.
-    pub async fn check_head(&self) -> Result<(), CoreError> {
+    /// What is wrong, if anything, with the stored nodes on the way to the
+    /// tree head's root: they must give that root, since proofs and
+    /// checkpoints are computed from them. Reads a few nodes (one per level),
+    /// so `/readyz` can ask every time. Damage found is kept in the health
+    /// until a full verification passes; a pass clears nothing. A store
+    /// failure is an error, not damage.
+    pub async fn head_damage(&self) -> Result<Option<String>, CoreError> {
         let head = self.head().await?;
-        let root = self.root_at(head.size).await?;
-        if root != head.root {
-            let message = "the stored tree nodes do not give the tree head's root: a node was edited".to_owned();
-            self.update_health(|health| health.damaged = Some(message.clone()));
-            return Err(CoreError::AuditDamaged(message));
-        }
-        Ok(())
+        let message = match self.root_at(head.size).await {
+            Ok(root) if root == head.root => return Ok(None),
+            Ok(_) => "the stored tree nodes do not give the tree head's root: a node was edited".to_owned(),
+            Err(CoreError::AuditDamaged(why)) => {
+                format!("the stored tree nodes cannot give the tree head's root: {why}")
+            }
+            Err(other) => return Err(other),
+        };
+        self.update_health(|health| health.damaged = Some(message.clone()));
+        Ok(Some(message))
     }
 
     /// A proof or root that could not be computed: a range error is the

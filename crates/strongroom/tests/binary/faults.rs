@@ -50,7 +50,7 @@ impl OwnDatabase {
         self.run(&format!("ALTER ROLE {} LOGIN", self.name)).await;
     }
 
-    async fn drop(self) {
+    async fn remove(self) {
         self.go_away().await;
         self.run(&format!("DROP DATABASE IF EXISTS {}", self.name)).await;
         self.run(&format!("DROP ROLE IF EXISTS {}", self.name)).await;
@@ -134,5 +134,5 @@ async fn a_database_that_goes_away_answers_503_with_retry_after_and_the_server_r
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     drop(server);
-    database.drop().await;
+    database.remove().await;
 }
