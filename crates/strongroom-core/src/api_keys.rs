@@ -201,6 +201,7 @@ impl ApiKeyPrincipal {
             ),
             elevations: self.access.elevations.clone(),
             mfa_at: None,
+            session: None,
             trail: Default::default(),
         }
     }

@@ -12,14 +12,18 @@
 //!   requests) and explains its decisions.
 //! - [`jobs`] runs what a key change starts over the data the key protects
 //!   (rewrap after a rotation, re-encryption after a compromise).
+//! - [`transit`] is encryption as a service (Vault's transit engine): the
+//!   server maps its wire format onto these use cases.
 //! - [`audit`] records every security-relevant event in a Merkle tree with
 //!   signed checkpoints; every domain change goes through it.
 //!
 //! Data flows one way: server → core → crypto. When core needs something from
 //! the outside world, it declares a port here and the outer crates implement it.
 
+pub mod api_key_management;
 mod api_keys;
 pub mod audit;
+pub mod audit_reading;
 pub mod authz;
 mod backup;
 mod clock;
@@ -27,11 +31,14 @@ mod error;
 pub mod freshness;
 pub mod identity;
 pub mod jobs;
+pub mod key_management;
 mod keyring;
 pub mod records;
 mod root_key;
 mod services;
 mod store;
+pub mod transit;
+pub mod user_management;
 
 pub use api_keys::{
     API_KEY_HASH_KEY, ApiKeyPrincipal, ApiKeyRecord, ApiKeyStore, ApiKeys, Cidr, IssuedApiKey, NewApiKey, Scope,

@@ -9,12 +9,16 @@ use std::time::Duration;
 
 use strongroom_crypto::Kek;
 
+use crate::api_key_management::ApiKeyManagement;
 use crate::audit::{AuditContext, AuditLog, AuditSettings, AuditStore, CheckpointAnchor, Checkpointer};
 use crate::authz::{Authz, AuthzSettings, AuthzStore};
 use crate::freshness::Freshness;
 use crate::identity::{Identity, IdentitySettings, IdentityStore};
 use crate::jobs::{JobSettings, JobStore, Jobs};
+use crate::key_management::KeyManagement;
 use crate::records::{BlobStorage, Records, RecordsStore};
+use crate::transit::Transit;
+use crate::user_management::UserManagement;
 use crate::{ApiKeyStore, ApiKeys, Clock, CoreError, KeyStore, Keyring};
 
 /// The storage ports the services run on.
@@ -85,6 +89,14 @@ pub struct Services {
     pub records: Arc<Records>,
     /// Key changes that start jobs, and the job runner.
     pub jobs: Arc<Jobs>,
+    /// Encryption as a service for applications.
+    pub transit: Arc<Transit>,
+    /// Key administration for operators.
+    pub key_management: Arc<KeyManagement>,
+    /// API-key administration.
+    pub api_key_management: Arc<ApiKeyManagement>,
+    /// User and session administration.
+    pub user_management: Arc<UserManagement>,
     /// Whether cached key metadata and principals may be used; the server's
     /// poller confirms it against the store's change generation.
     pub freshness: Arc<Freshness>,
@@ -137,6 +149,26 @@ impl Services {
         }
         let records = Arc::new(records);
         let jobs = Arc::new(Jobs::new(ports.jobs, Arc::clone(&records), Arc::clone(&keyring), clock, jobs)?);
-        Ok(Self { audit, keyring, checkpointer, api_keys, identity, authz, records, jobs, freshness })
+        let transit = Arc::new(Transit::new(Arc::clone(&keyring), Arc::clone(&authz), Arc::clone(&audit)));
+        let key_management = Arc::new(KeyManagement::new(Arc::clone(&keyring), Arc::clone(&jobs), Arc::clone(&authz)));
+        let api_key_management =
+            Arc::new(ApiKeyManagement::new(Arc::clone(&api_keys), Arc::clone(&identity), Arc::clone(&authz)));
+        let user_management =
+            Arc::new(UserManagement::new(Arc::clone(&identity), Arc::clone(&api_keys), Arc::clone(&authz)));
+        Ok(Self {
+            audit,
+            keyring,
+            checkpointer,
+            api_keys,
+            identity,
+            authz,
+            records,
+            jobs,
+            transit,
+            key_management,
+            api_key_management,
+            user_management,
+            freshness,
+        })
     }
 }

@@ -1,8 +1,9 @@
 //! Who is calling, and from where. A route that needs a principal takes
 //! [`Caller`] as an argument (so forgetting it means there is no principal,
-//! and no audit context, to pass on) and asks the authorizer with
-//! [`Caller::authorize`] before it acts; the router refuses to answer for a
-//! route that declared an action but asked nothing (`routes::guard`).
+//! and no audit context, to pass on) and hands its `subject` and `context`
+//! to the one core call that acts for it; core asks the authorizer, and the
+//! router refuses to answer for a route that declared an action but asked
+//! nothing (`routes::guard`).
 //!
 //! Credentials: a user's access token (an EdDSA JWT) as `Authorization:
 //! Bearer`; an API key (`sr_<id>_<secret>`) as `X-API-Key`, Vault's
@@ -17,8 +18,8 @@ use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath};
 use axum::http::header::{AUTHORIZATION, USER_AGENT};
 use axum::http::request::Parts;
 use strongroom_core::audit::{Actor, ActorKind, AuditContext, EventType, Outcome, Target};
-use strongroom_core::authz::{Action, Ask, Decision, DecisionTrail, Resource, Subject};
-use strongroom_core::identity::{Grantor, Role, UserPrincipal};
+use strongroom_core::authz::{DecisionTrail, Subject};
+use strongroom_core::identity::UserPrincipal;
 use strongroom_core::{ApiKeyPrincipal, ApiKeys, CoreError};
 
 use crate::middleware::RequestId;
@@ -106,67 +107,15 @@ pub struct Caller {
     /// elevations), recording the decisions it asks for in the request's
     /// trail, which the router checks (`routes::guard`).
     pub subject: Subject,
-    route: String,
 }
 
 impl Caller {
-    /// What the caller holds, for granting or managing privilege: a
-    /// person's roles, or an API key's role `system`.
-    pub fn grantor(&self) -> Grantor {
-        match &self.principal {
-            Principal::User(user) => Grantor::Holding(user.roles.clone()),
-            Principal::ApiKey(_) => Grantor::Holding(vec![Role::System]),
-        }
-    }
-
     /// The user, when the caller is one.
     pub fn user(&self) -> Option<&UserPrincipal> {
         match &self.principal {
             Principal::User(user) => Some(user),
             Principal::ApiKey(_) => None,
         }
-    }
-
-    /// Asks the one decision point whether the caller may do `action` on
-    /// `resource`; a denial is audited and answered 403 (or 404 where the
-    /// resource's existence must not leak).
-    pub async fn authorize(&self, state: &AppState, action: Action, resource: &Resource) -> Result<Decision, ApiError> {
-        self.authorize_with(state, action, resource, &Ask::default()).await
-    }
-
-    /// [`authorize`](Self::authorize) with a justification or purpose.
-    pub async fn authorize_with(
-        &self,
-        state: &AppState,
-        action: Action,
-        resource: &Resource,
-        ask: &Ask<'_>,
-    ) -> Result<Decision, ApiError> {
-        Ok(state.authz.authorize(&self.subject, action, resource, ask, &self.context).await?)
-    }
-
-    /// The caller's own session: the `session.self` permission (people, not
-    /// API keys) and the user it belongs to.
-    pub async fn session_user(&self, state: &AppState) -> Result<&UserPrincipal, ApiError> {
-        self.authorize(state, Action::SessionSelf, &Resource::Service).await?;
-        match self.user() {
-            Some(user) => Ok(user),
-            None => self.denied(state, "a user's session (API keys have none)").await,
-        }
-    }
-
-    /// Audits a denial of this request by a rule outside the policies (an
-    /// API key granting a scope it lacks) and answers 403 naming it.
-    pub async fn denied<T>(&self, state: &AppState, needed: &str) -> Result<T, ApiError> {
-        let event = state
-            .audit
-            .event(EventType::PermissionDenied, &self.context)
-            .target(Target::new("route", self.route.clone()))
-            .detail("required", needed)
-            .failed(Outcome::Denied, "forbidden");
-        state.audit.record(&event).await?;
-        let who = if self.user().is_some() { "this user" } else { "this API key" };
-        Err(CoreError::Forbidden(format!("{who} lacks {needed}")).into())
     }
 }
 
@@ -238,7 +187,7 @@ impl FromRequestParts<AppState> for Caller {
                 if let Some(trail) = parts.extensions.get::<DecisionTrail>() {
                     subject.trail = trail.clone();
                 }
-                Ok(Self { principal, context, subject, route: origin.route })
+                Ok(Self { principal, context, subject })
             }
             Err(error @ (CoreError::Unauthenticated | CoreError::Forbidden(_))) => {
                 // Only an API key's public id is kept (so failures count per

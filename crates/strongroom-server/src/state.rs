@@ -4,10 +4,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use strongroom_core::api_key_management::ApiKeyManagement;
 use strongroom_core::audit::{AlertEvaluator, AuditLog, Checkpointer};
+use strongroom_core::audit_reading::AuditReader;
 use strongroom_core::authz::Authz;
 use strongroom_core::identity::Identity;
+use strongroom_core::key_management::KeyManagement;
 use strongroom_core::records::Records;
+use strongroom_core::transit::Transit;
+use strongroom_core::user_management::UserManagement;
 use strongroom_core::{ApiKeys, Jobs, Keyring, Store};
 
 /// HTTP behaviour taken from the configuration.
@@ -43,6 +48,16 @@ pub struct AppState {
     pub records: Arc<Records>,
     /// Key changes that start jobs (rewrap, re-encryption), and their progress.
     pub jobs: Arc<Jobs>,
+    /// Encryption as a service (Vault's transit engine).
+    pub transit: Arc<Transit>,
+    /// Key administration for operators.
+    pub key_management: Arc<KeyManagement>,
+    /// API-key administration.
+    pub api_key_management: Arc<ApiKeyManagement>,
+    /// User and session administration.
+    pub user_management: Arc<UserManagement>,
+    /// The audit log for its readers: events, proofs, statistics, alerts.
+    pub audit_reader: Arc<AuditReader>,
     /// The audit log every action writes through.
     pub audit: Arc<AuditLog>,
     /// Signs checkpoints of the audit tree.

@@ -99,6 +99,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let address = listener.local_addr()?;
     let scheme = if config.tls_enabled() { "https" } else { "http" };
     let api_keys = Arc::clone(&services.api_keys);
+    let audit_reader = Arc::new(strongroom_core::audit_reading::AuditReader::new(
+        Arc::clone(&services.audit),
+        Arc::clone(&services.checkpointer),
+        Arc::clone(&alerts),
+        Arc::clone(&services.authz),
+    ));
     let state = AppState {
         store: Arc::clone(&store),
         root_key_id: kek.id().to_string(),
@@ -108,6 +114,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         authz: Arc::clone(&services.authz),
         records: Arc::clone(&services.records),
         jobs: Arc::clone(&services.jobs),
+        transit: services.transit,
+        key_management: services.key_management,
+        api_key_management: services.api_key_management,
+        user_management: services.user_management,
+        audit_reader,
         audit: services.audit,
         checkpointer: services.checkpointer,
         alerts,

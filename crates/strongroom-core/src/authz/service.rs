@@ -81,6 +81,9 @@ pub struct Subject {
     pub elevations: Vec<Elevation>,
     /// Unix seconds of the session's last second factor.
     pub mfa_at: Option<i64>,
+    /// The session a person acts in (API keys have none): what their own
+    /// logout, step-up and second-factor changes act on.
+    pub session: Option<String>,
     /// Where the decisions asked for this subject are noted (per request).
     pub trail: DecisionTrail,
 }
@@ -504,8 +507,9 @@ impl Authz {
     }
 
     /// Refuses, after auditing, an action the rules of a route forbid
-    /// outside the policy engine (approving one's own request).
-    async fn refuse(
+    /// outside the policy engine (approving one's own request, a key
+    /// granting a scope it lacks).
+    pub(crate) async fn refuse(
         &self,
         kind: DenialKind,
         action: Action,
@@ -973,7 +977,13 @@ impl Authz {
                 api_key_facts(&key.id, &key.name, key.scopes.iter().map(|s| s.as_str()), access.matters.clone())
             }
         };
-        Ok(Subject { facts, elevations: access.elevations, mfa_at: None, trail: DecisionTrail::default() })
+        Ok(Subject {
+            facts,
+            elevations: access.elevations,
+            mfa_at: None,
+            session: None,
+            trail: DecisionTrail::default(),
+        })
     }
 
     /// Explains what the engine decides for `principal` doing `action` on

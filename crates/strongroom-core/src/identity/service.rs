@@ -143,6 +143,7 @@ impl UserPrincipal {
             ),
             elevations: self.access.elevations.clone(),
             mfa_at: self.mfa_at,
+            session: Some(self.session_id.clone()),
             trail: Default::default(),
         }
     }
@@ -1385,8 +1386,37 @@ impl Identity {
         self.user(&user_id).await
     }
 
-    /// Issues an MFA enrolment token for a user (an admin helping someone in).
-    /// An enrolment token for user `id`, issued by `grantor` for someone else.
+    /// Starts TOTP enrolment for the holder of an enrolment token (a user
+    /// whose role requires a second factor and has none yet, or one an admin
+    /// is helping in): the token is the credential and is used up. Answers
+    /// the `otpauth://` URI and a fresh token for [`confirm_totp_by_token`](Self::confirm_totp_by_token).
+    pub async fn enroll_totp_by_token(
+        &self,
+        token: &str,
+        context: &AuditContext,
+    ) -> Result<(OneTimeSecret, OneTimeSecret), CoreError> {
+        let user = self.redeem_enrollment_token(token).await?;
+        let context = AuditContext { actor: user_actor(&user), ..context.clone() };
+        let uri = self.enroll_totp(&user.id, &context).await?;
+        let next = self.issue_enrollment_token(&user.id, &context).await?;
+        Ok((uri, next))
+    }
+
+    /// Activates TOTP for the holder of an enrolment token with a first valid
+    /// code; returns ten one-time recovery codes.
+    pub async fn confirm_totp_by_token(
+        &self,
+        token: &str,
+        code: &str,
+        context: &AuditContext,
+    ) -> Result<Vec<OneTimeSecret>, CoreError> {
+        let user = self.redeem_enrollment_token(token).await?;
+        let context = AuditContext { actor: user_actor(&user), ..context.clone() };
+        self.confirm_totp(&user.id, code, &context).await
+    }
+
+    /// An enrolment token for user `id`, issued by `grantor` for someone else
+    /// (an admin helping someone in).
     pub async fn issue_enrollment_token_for(
         &self,
         id: &str,
@@ -1486,18 +1516,19 @@ impl Identity {
     /// Records a step-up: a fresh TOTP code on an existing session.
     pub async fn step_up(
         &self,
-        principal: &UserPrincipal,
+        user_id: &str,
+        session_id: &str,
         code: &str,
         context: &AuditContext,
     ) -> Result<i64, CoreError> {
-        let mut user = self.user(&principal.user_id).await?;
+        let mut user = self.user(user_id).await?;
         if !user.totp_enabled || !self.second_factor(&mut user, code, context).await? {
             let event = self.user_event(EventType::MfaFailure, &user, context).failed(Outcome::Failure, "invalid_code");
             self.audit.record(&event).await?;
             return Err(CoreError::InvalidInput("code: not a valid current code".into()));
         }
         let now = self.now();
-        self.store.set_session_mfa(&principal.session_id, now).await?;
+        self.store.set_session_mfa(session_id, now).await?;
         Ok(now)
     }
 }

@@ -5,12 +5,10 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use strongroom_core::authz::{Action, Resource};
-use strongroom_core::identity::Role;
+use strongroom_core::api_key_management::ApiKeyRequest;
 use strongroom_core::{ApiKeyRecord, NewApiKey, Scope};
 use strongroom_proto::{ApiKeyList, ApiKeyView, CreateApiKey, IssuedApiKeyView, RotateApiKey};
 
-use crate::auth::Principal;
 use crate::extract::lenient_json;
 use crate::{ApiError, ApiJson, AppState, Caller};
 
@@ -31,10 +29,6 @@ fn view(record: ApiKeyRecord) -> ApiKeyView {
     }
 }
 
-async fn require_manager(state: &AppState, caller: &Caller) -> Result<(), ApiError> {
-    caller.authorize(state, Action::ApiKeyManage, &Resource::Service).await.map(|_| ())
-}
-
 /// Issues an API key; the answer's `secret` is shown this once. Admins.
 #[utoipa::path(post, path = "/v1/api-keys", tag = "users", request_body = CreateApiKey,
     responses((status = 201, description = "The key and its secret", body = IssuedApiKeyView)),
@@ -44,7 +38,6 @@ pub(crate) async fn create(
     caller: Caller,
     ApiJson(request): ApiJson<CreateApiKey>,
 ) -> Result<(StatusCode, Json<IssuedApiKeyView>), ApiError> {
-    require_manager(&state, &caller).await?;
     let scopes = request
         .scopes
         .iter()
@@ -55,32 +48,16 @@ pub(crate) async fn create(
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    if let Principal::ApiKey(creator) = &caller.principal
-        && let Some(missing) = scopes.iter().find(|scope| !creator.scopes.contains(scope))
-    {
-        return caller.denied(&state, &format!("{} (a key cannot grant a scope it lacks)", missing.as_str())).await;
-    }
-    let owner_user_id = match &request.owner {
-        Some(owner) => {
-            let user = state.identity.find_user(owner).await?;
-            if !user.roles.contains(&Role::System) {
-                return Err(ApiError::InvalidRequest(
-                    "owner: API keys are owned by service accounts (role system)".into(),
-                ));
-            }
-            Some(user.id)
-        }
-        None => None,
-    };
-    let new = NewApiKey {
+    let key = NewApiKey {
         name: request.name,
         scopes,
         expires_in_days: request.expires_in_days,
         allowed_cidrs: request.allowed_cidrs,
         rate_limit_per_minute: request.rate_limit_per_minute,
-        owner_user_id,
+        owner_user_id: None,
     };
-    let (record, issued) = state.api_keys.create(&new, &caller.context).await?;
+    let request = ApiKeyRequest { key, owner: request.owner };
+    let (record, issued) = state.api_key_management.create(&caller.subject, request, &caller.context).await?;
     Ok((StatusCode::CREATED, Json(IssuedApiKeyView { key: view(record), secret: issued.expose().to_owned() })))
 }
 
@@ -88,8 +65,8 @@ pub(crate) async fn create(
 #[utoipa::path(get, path = "/v1/api-keys", tag = "users",
     responses((status = 200, description = "Keys", body = ApiKeyList)), security(("bearer" = [])))]
 pub(crate) async fn list(State(state): State<AppState>, caller: Caller) -> Result<Json<ApiKeyList>, ApiError> {
-    require_manager(&state, &caller).await?;
-    Ok(Json(ApiKeyList { api_keys: state.api_keys.list().await?.into_iter().map(view).collect() }))
+    let keys = state.api_key_management.list(&caller.subject, &caller.context).await?;
+    Ok(Json(ApiKeyList { api_keys: keys.into_iter().map(view).collect() }))
 }
 
 /// Gives a key a new secret (shown once); the old one works for `grace_seconds` more. Admins.
@@ -103,9 +80,9 @@ pub(crate) async fn rotate(
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Json<IssuedApiKeyView>, ApiError> {
-    require_manager(&state, &caller).await?;
     let request: RotateApiKey = lenient_json(&body)?;
-    let (record, issued) = state.api_keys.rotate(&id, request.grace_seconds, &caller.context).await?;
+    let (record, issued) =
+        state.api_key_management.rotate(&caller.subject, &id, request.grace_seconds, &caller.context).await?;
     Ok(Json(IssuedApiKeyView { key: view(record), secret: issued.expose().to_owned() }))
 }
 
@@ -117,7 +94,6 @@ pub(crate) async fn revoke(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    require_manager(&state, &caller).await?;
-    state.api_keys.revoke(&id, &caller.context).await?;
+    state.api_key_management.revoke(&caller.subject, &id, &caller.context).await?;
     Ok(StatusCode::NO_CONTENT)
 }

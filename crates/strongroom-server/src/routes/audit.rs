@@ -17,7 +17,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 use strongroom_core::audit::{AuditFilter, IntegrityReport, Outcome, StoredCheckpoint, StoredEntry};
-use strongroom_core::authz::{Action, Resource};
+use strongroom_core::audit_reading::EventWithProof;
 use strongroom_crypto::merkle::Hash;
 use strongroom_proto::time::{ms_from_rfc3339, rfc3339_from_ms};
 use strongroom_proto::{
@@ -132,10 +132,9 @@ pub(crate) async fn list_events(
     caller: Caller,
     Query(query): Query<EventQuery>,
 ) -> Result<Json<AuditEventList>, ApiError> {
-    caller.authorize(&state, Action::AuditRead, &Resource::Service).await?;
     let filter = query.filter()?;
     let limit = filter.limit as usize;
-    let entries = state.audit.search(filter, query.hmac_of.as_deref()).await?;
+    let entries = state.audit_reader.events(&caller.subject, filter, query.hmac_of.as_deref(), &caller.context).await?;
     let events = entries.iter().map(view).collect::<Result<Vec<_>, _>>()?;
     let next_cursor = (events.len() == limit).then(|| events.last().map(|e| e.index.to_string())).flatten();
     Ok(Json(AuditEventList { events, next_cursor }))
@@ -153,15 +152,9 @@ pub(crate) async fn read_event(
     caller: Caller,
     Path(index): Path<String>,
 ) -> Result<Json<AuditEventProof>, ApiError> {
-    caller.authorize(&state, Action::AuditRead, &Resource::Service).await?;
     let index: u64 = index.parse().map_err(|_| ApiError::InvalidRequest("index: a leaf index (0, 1, …)".into()))?;
-    let checkpoint = state.checkpointer.current().await?;
-    let missing = || ApiError::NotFound(format!("no audit event {index} (the log has {} events)", checkpoint.size));
-    if index >= checkpoint.size {
-        return Err(missing());
-    }
-    let entry = state.audit.entry(index).await?.ok_or_else(missing)?;
-    let path = state.audit.inclusion_proof(index, checkpoint.size).await?;
+    let EventWithProof { entry, inclusion_path, checkpoint } =
+        state.audit_reader.event(&caller.subject, index, &caller.context).await?;
     let view = view(&entry)?;
     Ok(Json(AuditEventProof {
         inclusion: InclusionProof {
@@ -169,7 +162,7 @@ pub(crate) async fn read_event(
             tree_size: checkpoint.size,
             leaf_hash: view.leaf_hash.clone(),
             root_hash: b64(&checkpoint.root),
-            inclusion_path: path.iter().map(b64).collect(),
+            inclusion_path: inclusion_path.iter().map(b64).collect(),
         },
         entry: STANDARD.encode(&entry.entry),
         checkpoint: checkpoint.note,
@@ -205,20 +198,15 @@ pub(crate) async fn inclusion_proof(
     caller: Caller,
     Query(query): Query<InclusionQuery>,
 ) -> Result<Json<InclusionProof>, ApiError> {
-    caller.authorize(&state, Action::AuditRead, &Resource::Service).await?;
     let index = number("index", query.index.as_deref())?;
-    let tree_size = match query.tree_size.as_deref() {
-        Some(size) => number("tree_size", Some(size))?,
-        None => state.audit.head().await?.size,
-    };
-    let path = state.audit.inclusion_proof(index, tree_size).await?;
-    let entry = state.audit.entry(index).await?.ok_or_else(|| ApiError::NotFound(format!("no audit event {index}")))?;
+    let tree_size = query.tree_size.as_deref().map(|size| number("tree_size", Some(size))).transpose()?;
+    let proof = state.audit_reader.inclusion_proof(&caller.subject, index, tree_size, &caller.context).await?;
     Ok(Json(InclusionProof {
-        leaf_index: index,
-        tree_size,
-        leaf_hash: b64(&strongroom_crypto::merkle::leaf_hash(&entry.entry)),
-        root_hash: b64(&state.audit.root_at(tree_size).await?),
-        inclusion_path: path.iter().map(b64).collect(),
+        leaf_index: proof.index,
+        tree_size: proof.tree_size,
+        leaf_hash: b64(&proof.leaf_hash),
+        root_hash: b64(&proof.root),
+        inclusion_path: proof.path.iter().map(b64).collect(),
     }))
 }
 
@@ -243,19 +231,15 @@ pub(crate) async fn consistency_proof(
     caller: Caller,
     Query(query): Query<ConsistencyQuery>,
 ) -> Result<Json<ConsistencyProof>, ApiError> {
-    caller.authorize(&state, Action::AuditRead, &Resource::Service).await?;
     let from = number("from", query.from.as_deref())?;
-    let to = match query.to.as_deref() {
-        Some(size) => number("to", Some(size))?,
-        None => state.audit.head().await?.size,
-    };
-    let path = state.audit.consistency_proof(from, to).await?;
+    let to = query.to.as_deref().map(|size| number("to", Some(size))).transpose()?;
+    let proof = state.audit_reader.consistency_proof(&caller.subject, from, to, &caller.context).await?;
     Ok(Json(ConsistencyProof {
-        from,
-        to,
-        from_root: b64(&state.audit.root_at(from).await?),
-        to_root: b64(&state.audit.root_at(to).await?),
-        consistency_path: path.iter().map(b64).collect(),
+        from: proof.from,
+        to: proof.to,
+        from_root: b64(&proof.from_root),
+        to_root: b64(&proof.to_root),
+        consistency_path: proof.path.iter().map(b64).collect(),
     }))
 }
 
@@ -306,20 +290,15 @@ fn integrity_view(report: &IntegrityReport, rollback: Option<&String>) -> Integr
     responses((status = 200, description = "Statistics and integrity", body = AuditStats)),
     security(("api_key" = [])))]
 pub(crate) async fn stats(State(state): State<AppState>, caller: Caller) -> Result<Json<AuditStats>, ApiError> {
-    caller.authorize(&state, Action::AuditRead, &Resource::Service).await?;
-    let report = state.checkpointer.verify_stored().await?;
-    let head = state.audit.head().await?;
-    let counts = state.audit.counts(state.audit.now_ms() - 24 * 3_600_000).await?;
-    let latest = state.audit.latest_checkpoint().await?;
-    let health = state.audit.health();
+    let stats = state.audit_reader.stats(&caller.subject, &caller.context).await?;
     Ok(Json(AuditStats {
-        total_events: head.size,
-        root_hash: b64(&head.root),
-        per_action: counts.per_type.into_iter().collect::<BTreeMap<_, _>>(),
-        failures_last_24h: counts.failures_since,
-        latest_checkpoint: latest.map(checkpoint_view),
-        integrity: integrity_view(&report, health.rollback.as_ref()),
-        health_problems: health.problems(),
+        total_events: stats.head.size,
+        root_hash: b64(&stats.head.root),
+        per_action: stats.counts.per_type.into_iter().collect::<BTreeMap<_, _>>(),
+        failures_last_24h: stats.counts.failures_since,
+        latest_checkpoint: stats.latest_checkpoint.map(checkpoint_view),
+        integrity: integrity_view(&stats.integrity, stats.health.rollback.as_ref()),
+        health_problems: stats.health.problems(),
     }))
 }
 
@@ -328,10 +307,9 @@ pub(crate) async fn stats(State(state): State<AppState>, caller: Caller) -> Resu
     responses((status = 200, description = "Alerts", body = AlertList)),
     security(("api_key" = [])))]
 pub(crate) async fn alerts(State(state): State<AppState>, caller: Caller) -> Result<Json<AlertList>, ApiError> {
-    caller.authorize(&state, Action::AuditRead, &Resource::Service).await?;
     let alerts = state
-        .alerts
-        .recent(200)
+        .audit_reader
+        .alerts(&caller.subject, &caller.context)
         .await?
         .into_iter()
         .map(|alert| AlertView {

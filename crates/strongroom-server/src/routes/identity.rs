@@ -12,8 +12,8 @@ use axum::http::StatusCode;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use strongroom_core::CoreError;
-use strongroom_core::audit::{Actor, AuditContext};
-use strongroom_core::identity::{LoginOutcome, TokenPair, UserRecord, user_actor};
+use strongroom_core::audit::Actor;
+use strongroom_core::identity::{LoginOutcome, TokenPair};
 use strongroom_proto::{
     CodeRequest, Jwk, Jwks, LoginRequest, LoginResponse, MfaRequest, OAuthToken, PasswordGrant, RecoveryCodes,
     RefreshRequest, ResetPasswordRequest, StepUp, TokenResponse, TotpConfirmRequest, TotpEnrollRequest, TotpEnrollment,
@@ -118,8 +118,7 @@ pub(crate) async fn refresh(
 #[utoipa::path(post, path = "/v1/auth/logout", tag = "auth",
     responses((status = 204, description = "Logged out")), security(("bearer" = [])))]
 pub(crate) async fn logout(State(state): State<AppState>, caller: Caller) -> Result<StatusCode, ApiError> {
-    let user = caller.session_user(&state).await?;
-    state.identity.revoke_session(&user.session_id, "logout", &caller.context).await?;
+    state.user_management.logout(&caller.subject, &caller.context).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -145,29 +144,6 @@ pub(crate) async fn jwks(State(state): State<AppState>) -> Result<Json<Jwks>, Ap
     Ok(Json(Jwks { keys }))
 }
 
-/// The user a TOTP enrolment is for, and the audit context: the logged-in
-/// caller, or the holder of an enrolment token (a user whose role requires
-/// MFA and has none yet).
-async fn enrolling_user(
-    state: &AppState,
-    origin: &RequestOrigin,
-    caller: Option<Caller>,
-    enrollment_token: Option<&str>,
-) -> Result<(UserRecord, AuditContext), ApiError> {
-    match (enrollment_token, caller) {
-        (Some(token), _) => {
-            let user = state.identity.redeem_enrollment_token(token).await?;
-            let context = origin.context(user_actor(&user));
-            Ok((user, context))
-        }
-        (None, Some(caller)) => {
-            let principal = caller.session_user(state).await?;
-            Ok((state.identity.user(&principal.user_id).await?, caller.context.clone()))
-        }
-        (None, None) => Err(ApiError::Unauthenticated),
-    }
-}
-
 /// Starts TOTP enrolment: answers the `otpauth://` URI and its QR code (PNG,
 /// base64), shown once. With an `enrollment_token` (from a login that
 /// answered `mfa_enrollment_required`), answers a fresh one for `…/confirm`.
@@ -181,14 +157,16 @@ pub(crate) async fn totp_enroll(
     body: axum::body::Bytes,
 ) -> Result<Json<TotpEnrollment>, ApiError> {
     let request: TotpEnrollRequest = lenient_json(&body)?;
-    let (user, context) = enrolling_user(&state, &origin, caller, request.enrollment_token.as_deref()).await?;
-    let uri = state.identity.enroll_totp(&user.id, &context).await?;
+    let (uri, next) = match (request.enrollment_token.as_deref(), caller) {
+        (Some(token), _) => {
+            let (uri, next) = state.identity.enroll_totp_by_token(token, &origin.context(Actor::anonymous())).await?;
+            (uri, Some(next.expose().to_owned()))
+        }
+        (None, Some(caller)) => (state.user_management.enroll_totp(&caller.subject, &caller.context).await?, None),
+        (None, None) => return Err(ApiError::Unauthenticated),
+    };
     let png = crate::qr::qr_png(uri.expose())
         .ok_or_else(|| ApiError::Internal("the otpauth URI does not fit a QR code".into()))?;
-    let next = match request.enrollment_token {
-        Some(_) => Some(state.identity.issue_enrollment_token(&user.id, &context).await?.expose().to_owned()),
-        None => None,
-    };
     Ok(Json(TotpEnrollment {
         otpauth_uri: uri.expose().to_owned(),
         qr_png: STANDARD.encode(png),
@@ -206,8 +184,15 @@ pub(crate) async fn totp_confirm(
     caller: Option<Caller>,
     ApiJson(request): ApiJson<TotpConfirmRequest>,
 ) -> Result<Json<RecoveryCodes>, ApiError> {
-    let (user, context) = enrolling_user(&state, &origin, caller, request.enrollment_token.as_deref()).await?;
-    let codes = state.identity.confirm_totp(&user.id, &request.code, &context).await?;
+    let codes = match (request.enrollment_token.as_deref(), caller) {
+        (Some(token), _) => {
+            state.identity.confirm_totp_by_token(token, &request.code, &origin.context(Actor::anonymous())).await?
+        }
+        (None, Some(caller)) => {
+            state.user_management.confirm_totp(&caller.subject, &request.code, &caller.context).await?
+        }
+        (None, None) => return Err(ApiError::Unauthenticated),
+    };
     Ok(Json(RecoveryCodes { recovery_codes: codes.iter().map(|c| c.expose().to_owned()).collect() }))
 }
 
@@ -219,12 +204,7 @@ pub(crate) async fn totp_disable(
     caller: Caller,
     ApiJson(request): ApiJson<CodeRequest>,
 ) -> Result<StatusCode, ApiError> {
-    let user = caller.session_user(&state).await?;
-    if state.identity.requires_mfa(&state.identity.user(&user.user_id).await?) {
-        return Err(ApiError::Forbidden("the user's role requires a second factor: it cannot be turned off".into()));
-    }
-    state.identity.step_up(user, &request.code, &caller.context).await?;
-    state.identity.disable_totp(&user.user_id, &caller.context).await?;
+    state.user_management.disable_totp(&caller.subject, &request.code, &caller.context).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -238,8 +218,7 @@ pub(crate) async fn step_up(
     caller: Caller,
     ApiJson(request): ApiJson<CodeRequest>,
 ) -> Result<Json<StepUp>, ApiError> {
-    let user = caller.session_user(&state).await?;
-    Ok(Json(StepUp { mfa_at: state.identity.step_up(user, &request.code, &caller.context).await? }))
+    Ok(Json(StepUp { mfa_at: state.user_management.step_up(&caller.subject, &request.code, &caller.context).await? }))
 }
 
 /// Sets a new password with a single-use reset token from an admin; every

@@ -6,13 +6,11 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use strongroom_core::authz::{Action, Resource};
+use strongroom_core::key_management::KeyConfigChange;
 use strongroom_core::{Job, KeyInfo, KeyReport, KeyState};
 use strongroom_proto::{ConfigureKey, JobView, KeyList, KeyStateChanged, KeyVersionView, KeyView, SetKeyState};
 
 use crate::{ApiError, ApiJson, AppState, Caller};
-
-const MIN_JUSTIFICATION: usize = 20;
 
 fn view(info: KeyInfo) -> KeyView {
     KeyView {
@@ -66,17 +64,12 @@ fn report_view(report: KeyReport) -> KeyView {
     key
 }
 
-async fn full_view(state: &AppState, name: &str) -> Result<KeyView, ApiError> {
-    Ok(report_view(state.jobs.key_report(name).await?))
-}
-
 /// Every key.
 #[utoipa::path(get, path = "/v1/keys", tag = "keys",
     responses((status = 200, description = "Every key, without versions", body = KeyList)),
     security(("api_key" = [])))]
 pub(crate) async fn list_keys(State(state): State<AppState>, caller: Caller) -> Result<Json<KeyList>, ApiError> {
-    caller.authorize(&state, Action::KeyManage, &Resource::Service).await?;
-    let keys = state.keyring.list().await?.into_iter().map(view).collect();
+    let keys = state.key_management.keys(&caller.subject, &caller.context).await?.into_iter().map(view).collect();
     Ok(Json(KeyList { keys }))
 }
 
@@ -92,8 +85,7 @@ pub(crate) async fn read_key(
     caller: Caller,
     Path(name): Path<String>,
 ) -> Result<Json<KeyView>, ApiError> {
-    caller.authorize(&state, Action::KeyManage, &Resource::Key(name.clone())).await?;
-    Ok(Json(full_view(&state, &name).await?))
+    Ok(Json(report_view(state.key_management.report(&caller.subject, &name, &caller.context).await?)))
 }
 
 /// Adds a version; old ones keep decrypting. For a matter key, starts the
@@ -109,9 +101,7 @@ pub(crate) async fn rotate_key(
     caller: Caller,
     Path(name): Path<String>,
 ) -> Result<Json<KeyView>, ApiError> {
-    caller.authorize(&state, Action::KeyManage, &Resource::Key(name.clone())).await?;
-    state.jobs.rotate_key(&name, &caller.context).await?;
-    Ok(Json(full_view(&state, &name).await?))
+    Ok(Json(report_view(state.key_management.rotate(&caller.subject, &name, &caller.context).await?)))
 }
 
 /// Starts (again) the job that reseals a matter key's data keys under its
@@ -125,8 +115,7 @@ pub(crate) async fn rewrap_key(
     caller: Caller,
     Path(name): Path<String>,
 ) -> Result<(axum::http::StatusCode, Json<JobView>), ApiError> {
-    caller.authorize(&state, Action::KeyManage, &Resource::Key(name.clone())).await?;
-    let job = state.jobs.rewrap_key(&name, &caller.context).await?;
+    let job = state.key_management.rewrap(&caller.subject, &name, &caller.context).await?;
     Ok((axum::http::StatusCode::ACCEPTED, Json(job_view(job))))
 }
 
@@ -142,15 +131,12 @@ pub(crate) async fn configure_key(
     Path(name): Path<String>,
     ApiJson(request): ApiJson<ConfigureKey>,
 ) -> Result<Json<KeyView>, ApiError> {
-    caller.authorize(&state, Action::KeyManage, &Resource::Key(name.clone())).await?;
-    if request.deletion_allowed.is_some() || request.rotation_period_seconds.is_some() {
-        let period = request.rotation_period_seconds.map(|p| (p != 0).then_some(p));
-        state.keyring.configure(&name, request.deletion_allowed, period, &caller.context).await?;
-    }
-    if let Some(version) = request.min_decryption_version {
-        state.keyring.set_min_decryption_version(&name, version, &caller.context).await?;
-    }
-    Ok(Json(full_view(&state, &name).await?))
+    let change = KeyConfigChange {
+        deletion_allowed: request.deletion_allowed,
+        rotation_period_seconds: request.rotation_period_seconds,
+        min_decryption_version: request.min_decryption_version,
+    };
+    Ok(Json(report_view(state.key_management.configure(&caller.subject, &name, change, &caller.context).await?)))
 }
 
 /// Changes a key's state with a justification. `compromised` on a matter
@@ -167,24 +153,21 @@ pub(crate) async fn set_state(
     Path(name): Path<String>,
     ApiJson(request): ApiJson<SetKeyState>,
 ) -> Result<Json<KeyStateChanged>, ApiError> {
-    caller.authorize(&state, Action::KeyManage, &Resource::Key(name.clone())).await?;
     let target = KeyState::parse(&request.state).ok_or_else(|| {
         ApiError::InvalidRequest(format!(
             "state: {:?} is not one of active, decrypt_only, disabled, compromised, destroyed",
             request.state
         ))
     })?;
-    if request.justification.trim().chars().count() < MIN_JUSTIFICATION {
-        return Err(ApiError::InvalidRequest(format!("justification: at least {MIN_JUSTIFICATION} characters")));
-    }
-    let change = state.jobs.set_key_state(&name, target, request.justification.trim(), &caller.context).await?;
+    let (change, report) =
+        state.key_management.set_state(&caller.subject, &name, target, &request.justification, &caller.context).await?;
     let warning = change.shredded.map(|(data_keys, ciphertexts)| {
         format!(
             "key {name:?} is destroyed: everything it protected is permanently unreadable \
              ({data_keys} record data keys, {ciphertexts} sealed values and blobs among the stored records)"
         )
     });
-    Ok(Json(KeyStateChanged { key: full_view(&state, &name).await?, warning, job: change.job.map(job_view) }))
+    Ok(Json(KeyStateChanged { key: report_view(report), warning, job: change.job.map(job_view) }))
 }
 
 /// A key job's progress: what a rotation or a compromise started.
@@ -197,6 +180,5 @@ pub(crate) async fn read_job(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<JobView>, ApiError> {
-    caller.authorize(&state, Action::KeyManage, &Resource::Service).await?;
-    Ok(Json(job_view(state.jobs.job(&id).await?)))
+    Ok(Json(job_view(state.key_management.job(&caller.subject, &id, &caller.context).await?)))
 }

@@ -368,6 +368,12 @@ mod tests {
         .await
         .unwrap();
         let alerts = Arc::new(strongroom_core::audit::AlertEvaluator::new(Arc::clone(&services.audit), vec![], None));
+        let audit_reader = Arc::new(strongroom_core::audit_reading::AuditReader::new(
+            Arc::clone(&services.audit),
+            Arc::clone(&services.checkpointer),
+            Arc::clone(&alerts),
+            Arc::clone(&services.authz),
+        ));
         let state = AppState {
             store: database.store(),
             root_key_id: "local:test".into(),
@@ -377,6 +383,11 @@ mod tests {
             authz: services.authz,
             records: services.records,
             jobs: services.jobs,
+            transit: services.transit,
+            key_management: services.key_management,
+            api_key_management: services.api_key_management,
+            user_management: services.user_management,
+            audit_reader,
             audit: services.audit,
             checkpointer: services.checkpointer,
             alerts,

@@ -7,8 +7,9 @@
 //! keys are never exportable; `key_version` on encrypt may only name the
 //! latest version; batch items fail individually with an `error` field.
 //!
-//! Only keys of purpose `transit` are visible here: the server's own keys
-//! (API-key hashing, signing) answer `key_not_found`.
+//! The use cases (deciding, the batch, the key-version rule, the audit
+//! event) are [`strongroom_core::transit::Transit`]'s; here is only Vault's
+//! wire: the JSON envelope, base64 and `vault:v<N>:` text.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -18,10 +19,11 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::Serialize;
-use strongroom_core::audit::{EventType, Outcome, Target};
-use strongroom_core::authz::{Action, Resource};
-use strongroom_core::{CoreError, KeyInfo, KeyPurpose, KeySpec, KeyState};
-use strongroom_crypto::{AssociatedData, SealedHeader};
+use strongroom_core::transit::{
+    self as core_transit, Answers, Check, CiphertextItem, Items, PlaintextItem, VerifyItem,
+};
+use strongroom_core::{CoreError, KeyAlgorithm, KeyState};
+use strongroom_crypto::CryptoError;
 use strongroom_proto::{
     BatchResults, CiphertextResult, ConfigureTransitKey, CreateTransitKey, DataKey, DataKeyRequest, DecryptRequest,
     EncryptRequest, InputItem, InputRequest, InputResult, PlaintextResult, TransitKey, TransitKeyList, VaultResponse,
@@ -31,52 +33,41 @@ use crate::extract::lenient_json;
 use crate::middleware::RequestId;
 use crate::{ApiError, AppState, Caller};
 
-/// Largest `batch_input` accepted.
-const MAX_BATCH: usize = 1000;
-
 type VaultJson<T> = Json<VaultResponse<T>>;
 
 fn envelope<T>(request_id: &RequestId, data: T) -> VaultJson<T> {
     Json(VaultResponse::new(request_id.0.clone(), data))
 }
 
-fn decode_base64(field: &str, value: &str) -> Result<Vec<u8>, ApiError> {
-    STANDARD.decode(value).map_err(|_| ApiError::InvalidRequest(format!("{field}: not valid base64")))
+fn decode_base64(field: &str, value: &str) -> Result<Vec<u8>, CoreError> {
+    STANDARD.decode(value).map_err(|_| CoreError::InvalidInput(format!("{field}: not valid base64")))
 }
 
-fn context(value: Option<&String>) -> Result<AssociatedData, ApiError> {
-    Ok(match value {
-        Some(encoded) => AssociatedData::new().with("transit.context", &decode_base64("context", encoded)?),
-        None => AssociatedData::new(),
-    })
+fn decode_context(value: Option<&String>) -> Result<Option<Vec<u8>>, CoreError> {
+    value.map(|encoded| decode_base64("context", encoded)).transpose()
 }
 
 /// `vault:v<N>:<base64 of an SR v1 sealed value>`.
-fn render_ciphertext(sealed: &[u8]) -> Result<String, ApiError> {
-    let (header, _) = SealedHeader::parse(sealed).map_err(CoreError::from)?;
-    Ok(format!("vault:v{}:{}", header.key_version, STANDARD.encode(sealed)))
+fn render_ciphertext(sealed: &core_transit::Sealed) -> String {
+    format!("vault:v{}:{}", sealed.key_version, STANDARD.encode(&sealed.sealed))
 }
 
 /// `vault:v<N>:<base64>` of an HMAC or signature → (N, bytes).
-fn parse_versioned(field: &str, text: &str) -> Result<(u32, Vec<u8>), ApiError> {
-    let invalid = || ApiError::InvalidRequest(format!("{field}: expected vault:v<N>:<base64>"));
+fn parse_versioned(field: &str, text: &str) -> Result<(u32, Vec<u8>), CoreError> {
+    let invalid = || CoreError::InvalidInput(format!("{field}: expected vault:v<N>:<base64>"));
     let rest = text.strip_prefix("vault:v").ok_or_else(invalid)?;
     let (version, encoded) = rest.split_once(':').ok_or_else(invalid)?;
     Ok((version.parse().map_err(|_| invalid())?, STANDARD.decode(encoded).map_err(|_| invalid())?))
 }
 
-fn parse_ciphertext(text: &str) -> Result<Vec<u8>, ApiError> {
-    let refused = || ApiError::from(CoreError::Crypto(strongroom_crypto::CryptoError::Decrypt));
+/// `vault:v<N>:<base64>` → (N, sealed bytes); anything else is refused as a
+/// ciphertext that does not open (core checks N against the sealed header).
+fn parse_ciphertext(text: &str) -> Result<(u32, Vec<u8>), CoreError> {
+    let refused = || CoreError::Crypto(CryptoError::Decrypt);
     let rest = text.strip_prefix("vault:v").ok_or_else(refused)?;
     let (version, encoded) = rest.split_once(':').ok_or_else(refused)?;
     let version: u32 = version.parse().map_err(|_| refused())?;
-    let sealed = STANDARD.decode(encoded).map_err(|_| refused())?;
-    let (header, _) = SealedHeader::parse(&sealed).map_err(|_| refused())?;
-    // The prefix is informational; it must agree with the authenticated header.
-    if header.key_version != version {
-        return Err(refused());
-    }
-    Ok(sealed)
+    Ok((version, STANDARD.decode(encoded).map_err(|_| refused())?))
 }
 
 /// Seconds from Vault's `auto_rotate_period` (a number or `"24h"`-style text); 0 is none.
@@ -103,16 +94,11 @@ fn rotation_period(value: Option<&serde_json::Value>) -> Result<Option<Option<i6
     Ok(Some((seconds > 0).then_some(seconds)))
 }
 
-/// A transit key's info; keys of other purposes do not exist here.
-async fn transit_key(state: &AppState, name: &str) -> Result<KeyInfo, ApiError> {
-    Ok(state.keyring.info_for(KeyPurpose::Transit, name).await?)
-}
-
-async fn describe(state: &AppState, info: KeyInfo) -> Result<TransitKey, ApiError> {
-    let versions = state.keyring.version_times(&info.name).await?;
+fn describe(key: core_transit::TransitKey) -> TransitKey {
+    let core_transit::TransitKey { info, versions } = key;
     let usable = matches!(info.state, KeyState::Active);
     let readable = matches!(info.state, KeyState::Active | KeyState::DecryptOnly | KeyState::Compromised);
-    Ok(TransitKey {
+    TransitKey {
         key_type: info.algorithm.as_str().to_owned(),
         state: info.state.as_str().to_owned(),
         latest_version: info.latest_version,
@@ -123,11 +109,11 @@ async fn describe(state: &AppState, info: KeyInfo) -> Result<TransitKey, ApiErro
         auto_rotate_period: info.rotation_period_seconds.unwrap_or(0),
         exportable: false,
         derived: false,
-        supports_encryption: usable && info.algorithm == strongroom_core::KeyAlgorithm::Aes256Gcm,
-        supports_decryption: readable && info.algorithm == strongroom_core::KeyAlgorithm::Aes256Gcm,
-        supports_signing: info.algorithm == strongroom_core::KeyAlgorithm::Ed25519,
+        supports_encryption: usable && info.algorithm == KeyAlgorithm::Aes256Gcm,
+        supports_decryption: readable && info.algorithm == KeyAlgorithm::Aes256Gcm,
+        supports_signing: info.algorithm == KeyAlgorithm::Ed25519,
         name: info.name,
-    })
+    }
 }
 
 /// Creates a transit key. Scope `transit:manage`.
@@ -142,7 +128,6 @@ pub(crate) async fn create_key(
     Path(name): Path<String>,
     bytes: Bytes,
 ) -> Result<VaultJson<TransitKey>, ApiError> {
-    caller.authorize(&state, Action::TransitManage, &Resource::Key(name.clone())).await?;
     let request: CreateTransitKey = lenient_json(&bytes)?;
     if request.derived == Some(true) {
         return Err(ApiError::InvalidRequest(
@@ -153,8 +138,8 @@ pub(crate) async fn create_key(
         return Err(ApiError::InvalidRequest("exportable: keys never leave Strongroom".into()));
     }
     let algorithm = match request.key_type.as_deref() {
-        None | Some("aes256-gcm96") => strongroom_core::KeyAlgorithm::Aes256Gcm,
-        Some("ed25519") => strongroom_core::KeyAlgorithm::Ed25519,
+        None | Some("aes256-gcm96") => KeyAlgorithm::Aes256Gcm,
+        Some("ed25519") => KeyAlgorithm::Ed25519,
         Some(other) => {
             return Err(ApiError::InvalidRequest(format!(
                 "type: {other:?} is not offered; use aes256-gcm96 or ed25519"
@@ -162,14 +147,9 @@ pub(crate) async fn create_key(
         }
     };
     let rotation_period_seconds = rotation_period(request.auto_rotate_period.as_ref())?.flatten();
-    let spec = KeySpec {
-        purpose: KeyPurpose::Transit,
-        algorithm: Some(algorithm),
-        rotation_period_seconds,
-        deletion_allowed: false,
-    };
-    let info = state.keyring.create(&name, spec, &caller.context).await?;
-    Ok(envelope(&request_id, describe(&state, info).await?))
+    let key =
+        state.transit.create_key(&caller.subject, &name, algorithm, rotation_period_seconds, &caller.context).await?;
+    Ok(envelope(&request_id, describe(key)))
 }
 
 /// Reads a transit key. Scope `transit:use`.
@@ -183,9 +163,8 @@ pub(crate) async fn read_key(
     Extension(request_id): Extension<RequestId>,
     Path(name): Path<String>,
 ) -> Result<VaultJson<TransitKey>, ApiError> {
-    caller.authorize(&state, Action::TransitRead, &Resource::Key(name.clone())).await?;
-    let info = transit_key(&state, &name).await?;
-    Ok(envelope(&request_id, describe(&state, info).await?))
+    let key = state.transit.key(&caller.subject, &name, &caller.context).await?;
+    Ok(envelope(&request_id, describe(key)))
 }
 
 /// Query of the key listing.
@@ -213,15 +192,7 @@ pub(crate) async fn list_keys(
         // router cannot say which it accepts: this answer does, as every 405 must.
         return Ok((StatusCode::METHOD_NOT_ALLOWED, [(axum::http::header::ALLOW, "GET, HEAD, LIST")]).into_response());
     }
-    caller.authorize(&state, Action::TransitRead, &Resource::Service).await?;
-    let keys = state
-        .keyring
-        .list()
-        .await?
-        .into_iter()
-        .filter(|key| key.purpose == KeyPurpose::Transit)
-        .map(|key| key.name)
-        .collect();
+    let keys = state.transit.key_names(&caller.subject, &caller.context).await?;
     Ok(envelope(&request_id, TransitKeyList { keys }).into_response())
 }
 
@@ -236,10 +207,8 @@ pub(crate) async fn rotate_key(
     Extension(request_id): Extension<RequestId>,
     Path(name): Path<String>,
 ) -> Result<VaultJson<TransitKey>, ApiError> {
-    caller.authorize(&state, Action::TransitManage, &Resource::Key(name.clone())).await?;
-    transit_key(&state, &name).await?;
-    let info = state.keyring.rotate(&name, &caller.context).await?;
-    Ok(envelope(&request_id, describe(&state, info).await?))
+    let key = state.transit.rotate_key(&caller.subject, &name, &caller.context).await?;
+    Ok(envelope(&request_id, describe(key)))
 }
 
 /// Sets `min_decryption_version`, `deletion_allowed`, `auto_rotate_period`. Scope `transit:manage`.
@@ -254,17 +223,14 @@ pub(crate) async fn configure_key(
     Path(name): Path<String>,
     bytes: Bytes,
 ) -> Result<VaultJson<TransitKey>, ApiError> {
-    caller.authorize(&state, Action::TransitManage, &Resource::Key(name.clone())).await?;
     let request: ConfigureTransitKey = lenient_json(&bytes)?;
-    transit_key(&state, &name).await?;
-    let period = rotation_period(request.auto_rotate_period.as_ref())?;
-    let mut info = state.keyring.configure(&name, request.deletion_allowed, period, &caller.context).await?;
-    if let Some(version) = request.min_decryption_version
-        && version != info.min_decryption_version
-    {
-        info = state.keyring.set_min_decryption_version(&name, version, &caller.context).await?;
-    }
-    Ok(envelope(&request_id, describe(&state, info).await?))
+    let change = core_transit::TransitKeyChange {
+        deletion_allowed: request.deletion_allowed,
+        rotation_period_seconds: rotation_period(request.auto_rotate_period.as_ref())?,
+        min_decryption_version: request.min_decryption_version,
+    };
+    let key = state.transit.configure_key(&caller.subject, &name, change, &caller.context).await?;
+    Ok(envelope(&request_id, describe(key)))
 }
 
 /// Deletes a key whose `deletion_allowed` is set: what it protected becomes unreadable. Scope `transit:manage`.
@@ -277,15 +243,39 @@ pub(crate) async fn delete_key(
     caller: Caller,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    caller.authorize(&state, Action::TransitManage, &Resource::Key(name.clone())).await?;
-    transit_key(&state, &name).await?;
-    state.keyring.delete(&name, &caller.context).await?;
+    state.transit.delete_key(&caller.subject, &name, &caller.context).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// A request's items as core takes them, with the batch items' `reference`s
+/// kept here to echo them in the answer.
+struct Read<T> {
+    items: Items<T>,
+    references: Vec<Option<String>>,
+}
+
+/// Reads the single item or the batch (`batch_input` wins when both are
+/// sent, as in Vault); an item that does not read fails alone.
+fn read<W, T>(
+    single: Option<W>,
+    batch: Option<Vec<(W, Option<String>)>>,
+    required: &str,
+    item: impl Fn(W) -> Result<T, CoreError>,
+) -> Result<Read<T>, ApiError> {
+    match (batch, single) {
+        (Some(batch), _) => {
+            let (items, references): (Vec<_>, Vec<_>) =
+                batch.into_iter().map(|(wire, reference)| (item(wire), reference)).unzip();
+            Ok(Read { items: Items::Batch(items), references })
+        }
+        (None, Some(wire)) => Ok(Read { items: Items::One(item(wire)), references: Vec::new() }),
+        (None, None) => Err(ApiError::InvalidRequest(format!("{required} or batch_input is required"))),
+    }
+}
+
 /// Why a batch item failed, for its `error` field: the problem's detail.
-fn item_error(error: ApiError) -> String {
-    match error {
+fn item_error(error: CoreError) -> String {
+    match ApiError::from(error) {
         ApiError::Internal(_) => "internal error".into(),
         other => other.problem().detail,
     }
@@ -324,75 +314,36 @@ impl BatchResult for PlaintextResult {
     }
 }
 
-/// How many items a request carried and how many of them failed, for its audit event.
-#[derive(Debug, Clone, Copy)]
-struct Tally {
-    items: usize,
-    failed: usize,
-}
-
-const ONE_ITEM: Tally = Tally { items: 1, failed: 0 };
-
-type Answer = Result<(Response, Tally), ApiError>;
-
-/// Records the audit event of a transit operation on key `name`, then
-/// answers. The event is committed before the answer leaves (fail closed:
-/// without a record, a decrypt's plaintext is never sent); a refused request
-/// is recorded as a failure with its problem code.
-async fn audited(
-    state: &AppState,
-    caller: &Caller,
-    event_type: EventType,
-    name: &str,
-    answer: Answer,
-) -> Result<Response, ApiError> {
-    let event = state.audit.event(event_type, &caller.context).target(Target::new("transit_key", name));
-    match answer {
-        Ok((response, tally)) => {
-            let event = event.detail("items", tally.items).detail("failed_items", tally.failed);
-            state.audit.record(&event).await?;
-            Ok(response)
-        }
-        Err(error) => {
-            state.audit.record_refusal(&event.failed(Outcome::Failure, error.code().as_str())).await;
-            Err(error)
+/// Answers in Vault's envelope: the single result, or every batch item's
+/// result or `error`, with its `reference`.
+fn answer<Out, Wire: BatchResult>(
+    request_id: &RequestId,
+    answers: Answers<Out>,
+    references: Vec<Option<String>>,
+    render: impl Fn(Out) -> Wire,
+) -> Response {
+    match answers {
+        Answers::One(out) => envelope(request_id, render(out)).into_response(),
+        Answers::Batch(results) => {
+            let batch_results = results
+                .into_iter()
+                .zip(references)
+                .map(|(result, reference)| {
+                    let mut wire = result.map_or_else(|error| Wire::failed(item_error(error)), &render);
+                    wire.set_reference(reference);
+                    wire
+                })
+                .collect();
+            envelope(request_id, BatchResults { batch_results }).into_response()
         }
     }
 }
 
-/// Runs `operation` on the single item, or on every batch item (failures
-/// becoming that item's `error`), and answers in Vault's envelope.
-async fn single_or_batch<Item, Out, Operation, Pending>(
-    request_id: &RequestId,
-    single: Option<Item>,
-    batch: Option<Vec<(Item, Option<String>)>>,
-    required: &str,
-    operation: Operation,
-) -> Answer
-where
-    Out: BatchResult,
-    Operation: Fn(Item) -> Pending,
-    Pending: Future<Output = Result<Out, ApiError>>,
-{
-    match (batch, single) {
-        (Some(batch), _) => {
-            if batch.is_empty() || batch.len() > MAX_BATCH {
-                return Err(ApiError::InvalidRequest(format!("batch_input: between 1 and {MAX_BATCH} items")));
-            }
-            let mut results = Vec::with_capacity(batch.len());
-            let mut tally = Tally { items: batch.len(), failed: 0 };
-            for (item, reference) in batch {
-                let mut result = operation(item).await.unwrap_or_else(|e| {
-                    tally.failed += 1;
-                    Out::failed(item_error(e))
-                });
-                result.set_reference(reference);
-                results.push(result);
-            }
-            Ok((envelope(request_id, BatchResults { batch_results: results }).into_response(), tally))
-        }
-        (None, Some(item)) => Ok((envelope(request_id, operation(item).await?).into_response(), ONE_ITEM)),
-        (None, None) => Err(ApiError::InvalidRequest(format!("{required} or batch_input is required"))),
+fn ciphertext_result(sealed: core_transit::Sealed) -> CiphertextResult {
+    CiphertextResult {
+        ciphertext: Some(render_ciphertext(&sealed)),
+        key_version: Some(sealed.key_version),
+        ..CiphertextResult::default()
     }
 }
 
@@ -408,31 +359,31 @@ pub(crate) async fn encrypt(
     Path(name): Path<String>,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    caller.authorize(&state, Action::TransitUse, &Resource::Key(name.clone())).await?;
-    let answer: Answer = async {
-        let request: EncryptRequest = lenient_json(&bytes)?;
-        // One lookup of the key serves the whole request, however large the batch.
-        let key = state.keyring.use_key(KeyPurpose::Transit, &name).await?;
-        if request.key_version.is_some_and(|v| v != 0 && v != key.info().latest_version) {
-            return Err(ApiError::InvalidRequest("key_version: encryption always uses the latest version".into()));
-        }
-        let seal = |(plaintext, context_value): (String, Option<String>)| {
-            let key = &key;
-            async move {
-                let plaintext = zeroize::Zeroizing::new(decode_base64("plaintext", &plaintext)?);
-                let context = context(context_value.as_ref())?;
-                let sealed = key.encrypt(&plaintext, &context).await?;
-                ciphertext_result(&sealed)
-            }
-        };
-        let single = request.plaintext.map(|plaintext| (plaintext, request.context));
-        let batch = request
-            .batch_input
-            .map(|items| items.into_iter().map(|item| ((item.plaintext, item.context), item.reference)).collect());
-        single_or_batch(&request_id, single, batch, "plaintext", seal).await
-    }
-    .await;
-    audited(&state, &caller, EventType::TransitEncrypt, &name, answer).await
+    let request: EncryptRequest = lenient_json(&bytes)?;
+    let single = request.plaintext.map(|plaintext| (plaintext, request.context));
+    let batch = request
+        .batch_input
+        .map(|items| items.into_iter().map(|item| ((item.plaintext, item.context), item.reference)).collect());
+    let Read { items, references } = read(single, batch, "plaintext", |(plaintext, context)| {
+        Ok(PlaintextItem {
+            plaintext: zeroize::Zeroizing::new(decode_base64("plaintext", &plaintext)?),
+            context: decode_context(context.as_ref())?,
+        })
+    })?;
+    let answers = state.transit.encrypt(&caller.subject, &name, request.key_version, items, &caller.context).await?;
+    Ok(answer(&request_id, answers, references, ciphertext_result))
+}
+
+/// The single `(ciphertext, context)` and the batch items of a decrypt or rewrap request, read.
+fn ciphertexts(request: DecryptRequest) -> Result<Read<CiphertextItem>, ApiError> {
+    let single = request.ciphertext.map(|ciphertext| (ciphertext, request.context));
+    let batch = request
+        .batch_input
+        .map(|items| items.into_iter().map(|item| ((item.ciphertext, item.context), item.reference)).collect());
+    read(single, batch, "ciphertext", |(ciphertext, context)| {
+        let (claimed_version, sealed) = parse_ciphertext(&ciphertext)?;
+        Ok(CiphertextItem { claimed_version, sealed, context: decode_context(context.as_ref())? })
+    })
 }
 
 /// Decrypts one ciphertext or a batch. Scope `transit:use`.
@@ -447,28 +398,13 @@ pub(crate) async fn decrypt(
     Path(name): Path<String>,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    caller.authorize(&state, Action::TransitUse, &Resource::Key(name.clone())).await?;
-    let answer: Answer = async {
-        let request: DecryptRequest = lenient_json(&bytes)?;
-        let key = state.keyring.use_key(KeyPurpose::Transit, &name).await?;
-        let open = |(ciphertext, context_value): (String, Option<String>)| {
-            let key = &key;
-            async move {
-                let sealed = parse_ciphertext(&ciphertext)?;
-                let context = context(context_value.as_ref())?;
-                let plaintext = key.decrypt(&sealed, &context).await?;
-                // Deliberately public: decrypting for the caller is this route's purpose.
-                Ok::<_, ApiError>(PlaintextResult {
-                    plaintext: Some(STANDARD.encode(plaintext.expose())),
-                    ..PlaintextResult::default()
-                })
-            }
-        };
-        let (single, batch) = ciphertext_inputs(request);
-        single_or_batch(&request_id, single, batch, "ciphertext", open).await
-    }
-    .await;
-    audited(&state, &caller, EventType::TransitDecrypt, &name, answer).await
+    let Read { items, references } = ciphertexts(lenient_json(&bytes)?)?;
+    let answers = state.transit.decrypt(&caller.subject, &name, items, &caller.context).await?;
+    Ok(answer(&request_id, answers, references, |plaintext| PlaintextResult {
+        // Deliberately public: decrypting for the caller is this route's purpose.
+        plaintext: Some(STANDARD.encode(plaintext.expose())),
+        ..PlaintextResult::default()
+    }))
 }
 
 /// Re-encrypts ciphertexts under the latest version, the plaintext never
@@ -484,23 +420,9 @@ pub(crate) async fn rewrap(
     Path(name): Path<String>,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    caller.authorize(&state, Action::TransitUse, &Resource::Key(name.clone())).await?;
-    let answer: Answer = async {
-        let request: DecryptRequest = lenient_json(&bytes)?;
-        let key = state.keyring.use_key(KeyPurpose::Transit, &name).await?;
-        let rewrap_one = |(ciphertext, context_value): (String, Option<String>)| {
-            let key = &key;
-            async move {
-                let sealed = parse_ciphertext(&ciphertext)?;
-                let context = context(context_value.as_ref())?;
-                ciphertext_result(&key.rewrap(&sealed, &context).await?)
-            }
-        };
-        let (single, batch) = ciphertext_inputs(request);
-        single_or_batch(&request_id, single, batch, "ciphertext", rewrap_one).await
-    }
-    .await;
-    audited(&state, &caller, EventType::TransitRewrap, &name, answer).await
+    let Read { items, references } = ciphertexts(lenient_json(&bytes)?)?;
+    let answers = state.transit.rewrap(&caller.subject, &name, items, &caller.context).await?;
+    Ok(answer(&request_id, answers, references, ciphertext_result))
 }
 
 /// The single item and the batch items of an `hmac`, `sign` or `verify` request.
@@ -530,6 +452,12 @@ fn inputs(request: InputRequest) -> Result<(Option<InputItem>, Option<Vec<(Input
     Ok((single, batch))
 }
 
+/// The inputs of an `hmac` or `sign` request, read.
+fn plain_inputs(request: InputRequest) -> Result<Read<Vec<u8>>, ApiError> {
+    let (single, batch) = inputs(request)?;
+    read(single, batch, "input", |item| decode_base64("input", &item.input))
+}
+
 /// HMAC-SHA256 of one input or a batch (an AES key MACs with a derived sub-key). Scope `transit:use`.
 #[utoipa::path(post, path = "/v1/transit/hmac/{name}", tag = "transit",
     params(("name" = String, Path, description = "Key name")), request_body = InputRequest,
@@ -542,25 +470,13 @@ pub(crate) async fn hmac(
     Path(name): Path<String>,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    caller.authorize(&state, Action::TransitUse, &Resource::Key(name.clone())).await?;
-    let answer: Answer = async {
-        let (single, batch) = inputs(lenient_json(&bytes)?)?;
-        let key = state.keyring.use_key(KeyPurpose::Transit, &name).await?;
-        let mac_one = |item: InputItem| {
-            let key = &key;
-            async move {
-                let (version, mac) = key.hmac(&decode_base64("input", &item.input)?).await?;
-                Ok::<_, ApiError>(InputResult {
-                    hmac: Some(format!("vault:v{version}:{}", STANDARD.encode(mac))),
-                    key_version: Some(version),
-                    ..InputResult::default()
-                })
-            }
-        };
-        single_or_batch(&request_id, single, batch, "input", mac_one).await
-    }
-    .await;
-    audited(&state, &caller, EventType::TransitHmac, &name, answer).await
+    let Read { items, references } = plain_inputs(lenient_json(&bytes)?)?;
+    let answers = state.transit.hmac(&caller.subject, &name, items, &caller.context).await?;
+    Ok(answer(&request_id, answers, references, |mac| InputResult {
+        hmac: Some(format!("vault:v{}:{}", mac.key_version, STANDARD.encode(mac.bytes))),
+        key_version: Some(mac.key_version),
+        ..InputResult::default()
+    }))
 }
 
 /// Ed25519 signature of one input or a batch. Scope `transit:use`.
@@ -575,25 +491,13 @@ pub(crate) async fn sign(
     Path(name): Path<String>,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    caller.authorize(&state, Action::TransitUse, &Resource::Key(name.clone())).await?;
-    let answer: Answer = async {
-        let (single, batch) = inputs(lenient_json(&bytes)?)?;
-        let key = state.keyring.use_key(KeyPurpose::Transit, &name).await?;
-        let sign_one = |item: InputItem| {
-            let key = &key;
-            async move {
-                let (version, signature) = key.sign(&decode_base64("input", &item.input)?).await?;
-                Ok::<_, ApiError>(InputResult {
-                    signature: Some(format!("vault:v{version}:{}", STANDARD.encode(signature))),
-                    key_version: Some(version),
-                    ..InputResult::default()
-                })
-            }
-        };
-        single_or_batch(&request_id, single, batch, "input", sign_one).await
-    }
-    .await;
-    audited(&state, &caller, EventType::TransitSign, &name, answer).await
+    let Read { items, references } = plain_inputs(lenient_json(&bytes)?)?;
+    let answers = state.transit.sign(&caller.subject, &name, items, &caller.context).await?;
+    Ok(answer(&request_id, answers, references, |signature| InputResult {
+        signature: Some(format!("vault:v{}:{}", signature.key_version, STANDARD.encode(signature.bytes))),
+        key_version: Some(signature.key_version),
+        ..InputResult::default()
+    }))
 }
 
 /// Checks an `hmac` or a `signature` over `input` (one or a batch); `valid` says the outcome. Scope `transit:use`.
@@ -608,32 +512,24 @@ pub(crate) async fn verify(
     Path(name): Path<String>,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    caller.authorize(&state, Action::TransitUse, &Resource::Key(name.clone())).await?;
-    let answer: Answer = async {
-        let (single, batch) = inputs(lenient_json(&bytes)?)?;
-        let key = state.keyring.use_key(KeyPurpose::Transit, &name).await?;
-        let verify_one = |item: InputItem| {
-            let key = &key;
-            async move {
-                let input = decode_base64("input", &item.input)?;
-                let valid = match (&item.hmac, &item.signature) {
-                    (Some(mac), None) => {
-                        let (version, mac) = parse_versioned("hmac", mac)?;
-                        key.verify_hmac(version, &input, &mac).await?
-                    }
-                    (None, Some(signature)) => {
-                        let (version, signature) = parse_versioned("signature", signature)?;
-                        key.verify_signature(version, &input, &signature).await?
-                    }
-                    _ => return Err(ApiError::InvalidRequest("give exactly one of hmac and signature".into())),
-                };
-                Ok(InputResult { valid: Some(valid), ..InputResult::default() })
+    let (single, batch) = inputs(lenient_json(&bytes)?)?;
+    let Read { items, references } = read(single, batch, "input", |item| {
+        let input = decode_base64("input", &item.input)?;
+        let check = match (&item.hmac, &item.signature) {
+            (Some(mac), None) => {
+                let (version, mac) = parse_versioned("hmac", mac)?;
+                Check::Hmac { version, mac }
             }
+            (None, Some(signature)) => {
+                let (version, signature) = parse_versioned("signature", signature)?;
+                Check::Signature { version, signature }
+            }
+            _ => return Err(CoreError::InvalidInput("give exactly one of hmac and signature".into())),
         };
-        single_or_batch(&request_id, single, batch, "input", verify_one).await
-    }
-    .await;
-    audited(&state, &caller, EventType::TransitVerify, &name, answer).await
+        Ok(VerifyItem { input, check })
+    })?;
+    let answers = state.transit.verify(&caller.subject, &name, items, &caller.context).await?;
+    Ok(answer(&request_id, answers, references, |valid| InputResult { valid: Some(valid), ..InputResult::default() }))
 }
 
 /// A fresh 256-bit data key wrapped by this key (and, for `plaintext`, in
@@ -650,60 +546,27 @@ pub(crate) async fn datakey(
     Path((kind, name)): Path<(String, String)>,
     bytes: Bytes,
 ) -> Result<Response, ApiError> {
-    caller.authorize(&state, Action::TransitUse, &Resource::Key(name.clone())).await?;
-    let answer: Answer = async {
-        let request: DataKeyRequest = lenient_json(&bytes)?;
-        let reveal = match kind.as_str() {
-            "plaintext" => true,
-            "wrapped" => false,
-            _ => return Err(ApiError::NotFound(format!("no datakey kind {kind:?}; use plaintext or wrapped"))),
-        };
-        if request.bits.is_some_and(|bits| bits != 256) {
-            return Err(ApiError::InvalidRequest("bits: only 256 is offered".into()));
-        }
-        let key = state.keyring.use_key(KeyPurpose::Transit, &name).await?;
-        let data_key = zeroize::Zeroizing::new(strongroom_crypto::random_bytes::<32>().map_err(CoreError::from)?);
-        let sealed = key.encrypt(data_key.as_ref(), &context(request.context.as_ref())?).await?;
-        let wrapped = ciphertext_result(&sealed)?;
-        Ok((
-            envelope(
-                &request_id,
-                DataKey {
-                    ciphertext: wrapped.ciphertext.unwrap_or_default(),
-                    // Deliberately public: handing the caller its data key is what `plaintext` asks for.
-                    plaintext: reveal.then(|| STANDARD.encode(data_key.as_ref())),
-                    key_version: wrapped.key_version.unwrap_or_default(),
-                },
-            )
-            .into_response(),
-            ONE_ITEM,
-        ))
+    let request: DataKeyRequest = lenient_json(&bytes)?;
+    let reveal = match kind.as_str() {
+        "plaintext" => true,
+        "wrapped" => false,
+        _ => return Err(ApiError::NotFound(format!("no datakey kind {kind:?}; use plaintext or wrapped"))),
+    };
+    if request.bits.is_some_and(|bits| bits != 256) {
+        return Err(ApiError::InvalidRequest("bits: only 256 is offered".into()));
     }
-    .await;
-    audited(&state, &caller, EventType::TransitDatakey, &name, answer).await
-}
-
-type CiphertextInput = (String, Option<String>);
-
-/// The single `(ciphertext, context)` and the batch items of a decrypt or rewrap request.
-#[allow(clippy::type_complexity, reason = "a pair of the two optional input shapes")]
-fn ciphertext_inputs(
-    request: DecryptRequest,
-) -> (Option<CiphertextInput>, Option<Vec<(CiphertextInput, Option<String>)>>) {
-    let single = request.ciphertext.map(|ciphertext| (ciphertext, request.context));
-    let batch = request
-        .batch_input
-        .map(|items| items.into_iter().map(|item| ((item.ciphertext, item.context), item.reference)).collect());
-    (single, batch)
-}
-
-fn ciphertext_result(sealed: &[u8]) -> Result<CiphertextResult, ApiError> {
-    let key_version = SealedHeader::parse(sealed).map_err(CoreError::from)?.0.key_version;
-    Ok(CiphertextResult {
-        ciphertext: Some(render_ciphertext(sealed)?),
-        key_version: Some(key_version),
-        ..CiphertextResult::default()
-    })
+    let key_context = decode_context(request.context.as_ref())?;
+    let data_key = state.transit.data_key(&caller.subject, &name, key_context, &caller.context).await?;
+    Ok(envelope(
+        &request_id,
+        DataKey {
+            ciphertext: render_ciphertext(&data_key.wrapped),
+            // Deliberately public: handing the caller its data key is what `plaintext` asks for.
+            plaintext: reveal.then(|| STANDARD.encode(data_key.plaintext.as_ref())),
+            key_version: data_key.wrapped.key_version,
+        },
+    )
+    .into_response())
 }
 
 #[cfg(test)]
@@ -711,15 +574,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ciphertext_prefix_must_match_the_sealed_header() {
-        let key = strongroom_crypto::SecretKey::from_bytes([1; 32]);
-        let header = SealedHeader { key_name: "k".into(), key_version: 2 };
-        let sealed = strongroom_crypto::seal(&key, &header, b"x", &AssociatedData::new()).unwrap();
-        let text = render_ciphertext(&sealed).unwrap();
+    fn ciphertexts_render_and_parse_as_vault_text() {
+        let sealed = core_transit::Sealed { key_version: 2, sealed: b"sealed bytes".to_vec() };
+        let text = render_ciphertext(&sealed);
         assert!(text.starts_with("vault:v2:"));
-        assert_eq!(parse_ciphertext(&text).unwrap(), sealed);
-        let lying = text.replacen("vault:v2:", "vault:v1:", 1);
-        assert!(parse_ciphertext(&lying).is_err());
+        assert_eq!(parse_ciphertext(&text).unwrap(), (2, sealed.sealed));
         for bad in ["", "vault:v", "vault:vx:AAAA", "vault:v1:!!!", "other:v1:AAAA"] {
             assert!(parse_ciphertext(bad).is_err(), "{bad}");
         }

@@ -12,8 +12,8 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
-use strongroom_core::authz::{Action, Resource};
-use strongroom_core::identity::{NewPassword, NewUser, ProfileChange, Role, SessionRecord, UserRecord};
+use strongroom_core::identity::{NewPassword, NewUser, ProfileChange, Role};
+use strongroom_core::user_management::{SessionDetails, UserDetails};
 use strongroom_proto::{
     CreateUser, EnrollmentToken, LockUser, ResetToken, RevokedSessions, SessionList, SessionView, SetRoles, UpdateUser,
     UserList, UserView,
@@ -23,22 +23,22 @@ use zeroize::Zeroizing;
 use crate::extract::lenient_json;
 use crate::{ApiError, ApiJson, AppState, Caller};
 
-/// A user as shown; opens the sealed e-mail and full name.
-async fn view(state: &AppState, user: &UserRecord) -> Result<UserView, ApiError> {
-    let profile = state.identity.profile(user).await?;
-    Ok(UserView {
-        id: user.id.clone(),
-        username: user.username.clone(),
+/// A user as shown.
+fn view(details: UserDetails) -> UserView {
+    let UserDetails { user, profile, mfa_required } = details;
+    UserView {
+        roles: user.roles.iter().map(|r| r.as_str().to_owned()).collect(),
+        id: user.id,
+        username: user.username,
         email: profile.email,
         full_name: profile.full_name,
-        roles: user.roles.iter().map(|r| r.as_str().to_owned()).collect(),
         disabled: user.disabled,
         locked: user.locked,
         mfa_enabled: user.totp_enabled,
-        mfa_required: state.identity.requires_mfa(user),
+        mfa_required,
         created_at: user.created_at,
         updated_at: user.updated_at,
-    })
+    }
 }
 
 fn parse_roles(names: &[String]) -> Result<Vec<Role>, ApiError> {
@@ -52,16 +52,11 @@ fn parse_roles(names: &[String]) -> Result<Vec<Role>, ApiError> {
         .collect()
 }
 
-async fn require_admin(state: &AppState, caller: &Caller) -> Result<(), ApiError> {
-    caller.authorize(state, Action::UserManage, &Resource::Service).await.map(|_| ())
-}
-
 /// The caller. Any user.
 #[utoipa::path(get, path = "/v1/users/me", tag = "users",
     responses((status = 200, description = "The caller", body = UserView)), security(("bearer" = [])))]
 pub(crate) async fn me(State(state): State<AppState>, caller: Caller) -> Result<Json<UserView>, ApiError> {
-    let user = caller.session_user(&state).await?;
-    Ok(Json(view(&state, &state.identity.user(&user.user_id).await?).await?))
+    Ok(Json(view(state.user_management.me(&caller.subject, &caller.context).await?)))
 }
 
 /// Creates a user with a password (the policy applies) or an imported
@@ -73,10 +68,6 @@ pub(crate) async fn create_user(
     caller: Caller,
     ApiJson(request): ApiJson<CreateUser>,
 ) -> Result<(StatusCode, Json<UserView>), ApiError> {
-    require_admin(&state, &caller).await?;
-    // A new user's roles are assigned: that takes role.assign too (the
-    // `roles:assign` scope for keys), and core checks they are within the caller's own.
-    caller.authorize(&state, Action::RoleAssign, &Resource::Service).await?;
     let password = match (request.password, request.password_hash) {
         (Some(password), None) => NewPassword::Plain(Zeroizing::new(password)),
         (None, Some(hash)) => NewPassword::ImportedHash(hash),
@@ -94,20 +85,16 @@ pub(crate) async fn create_user(
         roles: parse_roles(&request.roles)?,
         password,
     };
-    let user = state.identity.create_user(new, &caller.grantor(), &caller.context).await?;
-    Ok((StatusCode::CREATED, Json(view(&state, &user).await?)))
+    let user = state.user_management.create_user(&caller.subject, new, &caller.context).await?;
+    Ok((StatusCode::CREATED, Json(view(user))))
 }
 
 /// Every user. Admins.
 #[utoipa::path(get, path = "/v1/users", tag = "users",
     responses((status = 200, description = "Users", body = UserList)), security(("bearer" = [])))]
 pub(crate) async fn list_users(State(state): State<AppState>, caller: Caller) -> Result<Json<UserList>, ApiError> {
-    require_admin(&state, &caller).await?;
-    let mut users = Vec::new();
-    for user in state.identity.users().await? {
-        users.push(view(&state, &user).await?);
-    }
-    Ok(Json(UserList { users }))
+    let users = state.user_management.users(&caller.subject, &caller.context).await?;
+    Ok(Json(UserList { users: users.into_iter().map(view).collect() }))
 }
 
 /// One user. Admins, or the user themself.
@@ -118,12 +105,7 @@ pub(crate) async fn read_user(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<UserView>, ApiError> {
-    if caller.user().is_some_and(|me| me.user_id == id) {
-        caller.session_user(&state).await?;
-    } else {
-        require_admin(&state, &caller).await?;
-    }
-    Ok(Json(view(&state, &state.identity.user(&id).await?).await?))
+    Ok(Json(view(state.user_management.user(&caller.subject, &id, &caller.context).await?)))
 }
 
 /// Changes e-mail, full name or the disabled flag (disabling ends every session). Admins.
@@ -136,10 +118,8 @@ pub(crate) async fn update_user(
     Path(id): Path<String>,
     ApiJson(request): ApiJson<UpdateUser>,
 ) -> Result<Json<UserView>, ApiError> {
-    require_admin(&state, &caller).await?;
     let change = ProfileChange { email: request.email, full_name: request.full_name, disabled: request.disabled };
-    let user = state.identity.update_profile(&id, change, &caller.grantor(), &caller.context).await?;
-    Ok(Json(view(&state, &user).await?))
+    Ok(Json(view(state.user_management.update_profile(&caller.subject, &id, change, &caller.context).await?)))
 }
 
 /// Replaces a user's roles, with a justification of at least 20 characters. Admins.
@@ -152,10 +132,10 @@ pub(crate) async fn set_roles(
     Path(id): Path<String>,
     ApiJson(request): ApiJson<SetRoles>,
 ) -> Result<Json<UserView>, ApiError> {
-    caller.authorize(&state, Action::RoleAssign, &Resource::Service).await?;
     let roles = parse_roles(&request.roles)?;
-    let user = state.identity.set_roles(&id, roles, &request.justification, &caller.grantor(), &caller.context).await?;
-    Ok(Json(view(&state, &user).await?))
+    let user =
+        state.user_management.set_roles(&caller.subject, &id, roles, &request.justification, &caller.context).await?;
+    Ok(Json(view(user)))
 }
 
 /// Locks a user: no login, every session ends. Admins.
@@ -168,11 +148,9 @@ pub(crate) async fn lock_user(
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Json<UserView>, ApiError> {
-    require_admin(&state, &caller).await?;
     let request: LockUser = lenient_json(&body)?;
     let reason = request.reason.unwrap_or_else(|| "locked by an administrator".into());
-    let user = state.identity.lock(&id, &reason, &caller.grantor(), &caller.context).await?;
-    Ok(Json(view(&state, &user).await?))
+    Ok(Json(view(state.user_management.lock(&caller.subject, &id, &reason, &caller.context).await?)))
 }
 
 /// Unlocks a user and forgets their failed logins. Admins.
@@ -183,9 +161,7 @@ pub(crate) async fn unlock_user(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<UserView>, ApiError> {
-    require_admin(&state, &caller).await?;
-    let user = state.identity.unlock(&id, &caller.grantor(), &caller.context).await?;
-    Ok(Json(view(&state, &user).await?))
+    Ok(Json(view(state.user_management.unlock(&caller.subject, &id, &caller.context).await?)))
 }
 
 /// Ends every session of a user at once (incident response). Admins.
@@ -197,10 +173,8 @@ pub(crate) async fn revoke_sessions(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<RevokedSessions>, ApiError> {
-    require_admin(&state, &caller).await?;
-    let revoked = state.identity.revoke_sessions_of(&id, &caller.grantor(), &caller.context).await?;
-    let revoked_api_keys = state.api_keys.revoke_owned_by(&id, &caller.context).await?;
-    Ok(Json(RevokedSessions { revoked, revoked_api_keys }))
+    let revoked = state.user_management.revoke_access(&caller.subject, &id, &caller.context).await?;
+    Ok(Json(RevokedSessions { revoked: revoked.sessions, revoked_api_keys: revoked.api_keys }))
 }
 
 /// Issues a single-use password-reset token for a user, shown once. Admins.
@@ -212,8 +186,7 @@ pub(crate) async fn issue_reset(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<ResetToken>, ApiError> {
-    require_admin(&state, &caller).await?;
-    let (token, expires_at) = state.identity.issue_password_reset(&id, &caller.grantor(), &caller.context).await?;
+    let (token, expires_at) = state.user_management.issue_password_reset(&caller.subject, &id, &caller.context).await?;
     Ok(Json(ResetToken { reset_token: token.expose().to_owned(), expires_at }))
 }
 
@@ -228,19 +201,14 @@ pub(crate) async fn issue_enrollment(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<EnrollmentToken>, ApiError> {
-    require_admin(&state, &caller).await?;
-    let token = state.identity.issue_enrollment_token_for(&id, &caller.grantor(), &caller.context).await?;
+    let token = state.user_management.issue_enrollment(&caller.subject, &id, &caller.context).await?;
     Ok(Json(EnrollmentToken { enrollment_token: token.expose().to_owned() }))
 }
 
-/// A session as shown; opens its sealed address and user agent.
-async fn session_view(
-    state: &AppState,
-    session: SessionRecord,
-    current: Option<&str>,
-) -> Result<SessionView, ApiError> {
-    let client = state.identity.session_client(&session).await?;
-    Ok(SessionView {
+/// A session as shown, marked `current` when it is the one making the request.
+fn session_view(details: SessionDetails, current: Option<&str>) -> SessionView {
+    let SessionDetails { session, client } = details;
+    SessionView {
         current: current == Some(session.id.as_str()),
         id: session.id,
         user_id: session.user_id,
@@ -250,7 +218,7 @@ async fn session_view(
         ip: client.ip,
         user_agent: client.user_agent,
         mfa_at: session.mfa_at,
-    })
+    }
 }
 
 /// Query of the session listing.
@@ -268,19 +236,9 @@ pub(crate) async fn list_sessions(
     caller: Caller,
     Query(query): Query<SessionQuery>,
 ) -> Result<Json<SessionList>, ApiError> {
-    let user_id = match (query.user, caller.user()) {
-        (Some(other), _) => {
-            require_admin(&state, &caller).await?;
-            state.identity.find_user(&other).await?.id
-        }
-        (None, _) => caller.session_user(&state).await?.user_id.clone(),
-    };
+    let sessions = state.user_management.sessions(&caller.subject, query.user.as_deref(), &caller.context).await?;
     let current = caller.user().map(|me| me.session_id.as_str());
-    let mut sessions = Vec::new();
-    for session in state.identity.sessions(&user_id).await? {
-        sessions.push(session_view(&state, session, current).await?);
-    }
-    Ok(Json(SessionList { sessions }))
+    Ok(Json(SessionList { sessions: sessions.into_iter().map(|session| session_view(session, current)).collect() }))
 }
 
 /// Ends one session: one's own, or anyone's for admins.
@@ -291,15 +249,6 @@ pub(crate) async fn revoke_session(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let session = state.identity.session(&id).await;
-    let own = matches!((&session, caller.user()), (Ok(s), Some(me)) if s.user_id == me.user_id);
-    if own {
-        caller.session_user(&state).await?;
-    } else {
-        // Someone else's session, or none: only admins learn which.
-        require_admin(&state, &caller).await?;
-    }
-    session?;
-    state.identity.revoke_session(&id, if own { "revoked_by_user" } else { "admin" }, &caller.context).await?;
+    state.user_management.revoke_session(&caller.subject, &id, &caller.context).await?;
     Ok(StatusCode::NO_CONTENT)
 }
