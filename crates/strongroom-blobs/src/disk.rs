@@ -179,11 +179,9 @@ impl DiskUpload {
 impl BlobStorage for DiskBlobs {
     async fn begin(&self, name: &str) -> Result<Box<dyn BlobUpload>, BlobError> {
         let target = self.path(name)?;
-        let suffix: String = strongroom_crypto::random_bytes::<8>()
-            .map_err(|e| BlobError::Failed(e.into()))?
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let suffix = strongroom_crypto::to_hex(
+            &strongroom_crypto::random_bytes::<8>().map_err(|e| BlobError::Failed(e.into()))?,
+        );
         let part = target.with_file_name(format!(
             "{}{PART_MARKER}{suffix}",
             target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()

@@ -21,8 +21,8 @@ use strongroom_crypto::random_bytes;
 use zeroize::Zeroizing;
 
 use crate::audit::{AuditContext, AuditRecord, EventType, Outcome, Target};
-use crate::authz::{PrincipalAccess, Subject, api_key_facts};
 use crate::freshness::Cached;
+use crate::principal::{PrincipalAccess, Subject, api_key_facts};
 use crate::{Clock, CoreError, KeyPurpose, KeySpec, Keyring, StoreError};
 
 /// Name of the keyring key that hashes API-key secrets.
@@ -366,7 +366,7 @@ impl ApiKeys {
             .map(|text| Cidr::parse(text).map(|c| c.to_string()))
             .collect::<Result<Vec<_>, _>>()?;
         self.ensure_hash_key(context).await?;
-        let id: String = random_bytes::<8>()?.iter().map(|b| format!("{b:02x}")).collect();
+        let id = strongroom_crypto::to_hex(&random_bytes::<8>()?);
         let (secret, hash_key_version, hash) = self.new_secret(&id).await?;
         let now = self.now();
         let mut unique = new.scopes.clone();

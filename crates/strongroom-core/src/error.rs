@@ -3,11 +3,9 @@
 use strongroom_crypto::CryptoError;
 
 use crate::StoreError;
-use crate::records::BlobError;
 
 /// Everything the domain can refuse or fail with.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum CoreError {
     /// The storage backend failed.
     #[error(transparent)]
@@ -15,7 +13,7 @@ pub enum CoreError {
     /// Blob storage failed; the variant says whether it is data loss, a
     /// transient outage, a full store or a fault.
     #[error(transparent)]
-    Blob(#[from] crate::records::BlobError),
+    Blob(#[from] BlobError),
     /// A cryptographic operation failed (other than a root-key mismatch).
     #[error(transparent)]
     Crypto(#[from] CryptoError),
@@ -29,7 +27,7 @@ pub enum CoreError {
     /// The authorizer refused: no policy permits, one forbids, a second
     /// factor or an approved access request is missing.
     #[error("{}", .0.detail)]
-    Denied(crate::authz::Denial),
+    Denied(Denial),
     /// Policies do not parse or validate; each error names its text, line and column.
     #[error("invalid policies: {0}")]
     InvalidPolicy(strongroom_policy::PolicyErrors),
@@ -190,5 +188,86 @@ impl CoreError {
                 | Self::AuditRolledBack(_)
                 | Self::RootKeyMismatch { .. }
         ) && !matches!(self, Self::Crypto(error) if !matches!(error, CryptoError::Decrypt))
+    }
+}
+
+/// Why a request was refused, for the answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Denial {
+    /// Which kind of refusal (the problem code).
+    pub kind: DenialKind,
+    /// What to tell the caller.
+    pub detail: String,
+    /// The policies that decided (empty: no policy permits).
+    pub policies: Vec<String>,
+}
+
+/// Kinds of refusal with their own problem code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DenialKind {
+    /// No policy permits, or one forbids.
+    Forbidden,
+    /// A second factor must be proven (again) first.
+    MfaRequired,
+    /// An approved access request is needed (two-person rule).
+    AccessRequestRequired,
+    /// The requester may not decide their own access request.
+    SelfApproval,
+}
+
+impl DenialKind {
+    /// The stable name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Forbidden => "forbidden",
+            Self::MfaRequired => "mfa_required",
+            Self::AccessRequestRequired => "access_request_required",
+            Self::SelfApproval => "self_approval",
+        }
+    }
+}
+
+/// Why blob storage failed, sorted by what the caller can do about it: the
+/// one error type of every [`BlobStorage`](crate::records::BlobStorage), so each backend decides once
+/// what its failures mean and the server maps each kind to one answer.
+#[derive(Debug, thiserror::Error)]
+pub enum BlobError {
+    /// The object a record names is not in storage (deleted behind the
+    /// server's back, a lost volume or bucket): data loss, not a retry.
+    #[error("blob object {0:?} is missing from storage")]
+    Missing(String),
+    /// The storage cannot be reached or failed transiently (connection
+    /// refused, timeouts, 5xx after retries): retrying later may succeed.
+    #[error("blob storage is unavailable: {0}")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The storage has no room (disk full, quota exceeded).
+    #[error("blob storage is full: {0}")]
+    Full(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// Anything else: a fault of the server or of its setup (an invalid
+    /// name, a permission, a read error of the disk).
+    #[error("blob storage failed: {0}")]
+    Failed(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl BlobError {
+    /// Sorts a local I/O error; `object` names what was read, for `NotFound`.
+    pub fn from_io(error: std::io::Error, object: Option<&str>) -> Self {
+        use std::io::ErrorKind;
+        match (error.kind(), object) {
+            (ErrorKind::NotFound, Some(object)) => Self::Missing(object.to_owned()),
+            (ErrorKind::StorageFull | ErrorKind::QuotaExceeded, _) => Self::Full(error.into()),
+            (
+                ErrorKind::ConnectionRefused
+                | ErrorKind::ConnectionReset
+                | ErrorKind::ConnectionAborted
+                | ErrorKind::NotConnected
+                | ErrorKind::TimedOut
+                | ErrorKind::HostUnreachable
+                | ErrorKind::NetworkUnreachable
+                | ErrorKind::NetworkDown,
+                _,
+            ) => Self::Unavailable(error.into()),
+            _ => Self::Failed(error.into()),
+        }
     }
 }

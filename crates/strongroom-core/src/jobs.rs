@@ -30,7 +30,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::audit::{AuditContext, AuditLog, AuditRecord, EventType, Outcome, Target};
-use crate::authz::random_id;
+use crate::ids::random_id;
 use crate::records::{Batch, Records, VersionCensus, successor_key};
 use crate::{Clock, CoreError, KeyInfo, KeyPurpose, KeyState, Keyring, StoreError};
 
@@ -213,8 +213,8 @@ fn census_scope(purpose: KeyPurpose) -> &'static str {
             "per version: the records' data keys it wraps, and the sealed values and blobs under them"
         }
         KeyPurpose::Transit => {
-            "not counted: transit ciphertexts are kept by the applications that asked for them; rewrap them \
-             (POST /v1/transit/rewrap) before raising min_decryption_version"
+            "not counted: transit ciphertexts are kept by the applications that asked for them; rewrap them with \
+             transit's rewrap before raising min_decryption_version"
         }
         _ => "not counted: this key protects no stored record data (it signs, MACs or seals the server's own secrets)",
     }

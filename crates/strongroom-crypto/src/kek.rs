@@ -35,7 +35,7 @@ impl KekId {
         let mut input = Zeroizing::new(b"strongroom/kek-id\0".to_vec());
         input.extend_from_slice(key.expose());
         let hash = digest(&SHA256, &input);
-        let hex: String = hash.as_ref()[..8].iter().map(|b| format!("{b:02x}")).collect();
+        let hex = crate::to_hex(&hash.as_ref()[..8]);
         Self(format!("{provider}:{hex}"))
     }
 }

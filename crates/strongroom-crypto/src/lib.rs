@@ -34,6 +34,7 @@ mod aead;
 mod blob;
 mod compare;
 mod error;
+mod hex;
 mod jwt;
 mod kek;
 pub mod merkle;
@@ -51,6 +52,7 @@ pub use blob::{
 };
 pub use compare::{Sha256Stream, ct_eq, hmac_sha256, sha256};
 pub use error::CryptoError;
+pub use hex::{from_hex, to_hex};
 pub use jwt::{JwtError, MAX_TOKEN_LEN, ParsedJwt, jwt_assemble, jwt_signing_input};
 pub use kek::{Kek, KekId, LocalKek, PassphraseKek, PassphraseParams};
 pub use password::{

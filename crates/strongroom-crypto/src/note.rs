@@ -98,7 +98,7 @@ impl NoteVerifier {
         let mut public_key = [0u8; 32];
         public_key.copy_from_slice(&key[1..]);
         let verifier = Self::new(name, public_key)?;
-        if id_hex.len() != 8 || hex(&verifier.id) != id_hex {
+        if id_hex.len() != 8 || crate::to_hex(&verifier.id) != id_hex {
             return Err(NoteError::BadKey("the key id does not match the name and key"));
         }
         Ok(verifier)
@@ -123,12 +123,8 @@ impl NoteVerifier {
     pub fn encode(&self) -> String {
         let mut key = vec![ED25519_TYPE];
         key.extend_from_slice(&self.public_key);
-        format!("{}+{}+{}", self.name, hex(&self.id), STANDARD.encode(key))
+        format!("{}+{}+{}", self.name, crate::to_hex(&self.id), STANDARD.encode(key))
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn check_text(text: &str) -> Result<(), NoteError> {

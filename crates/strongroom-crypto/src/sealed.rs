@@ -195,13 +195,9 @@ mod tests {
                 .unwrap();
         let expected = include_str!("../tests/vectors/sealed_v1.hex").trim();
         assert_eq!(
-            hex(&sealed),
+            crate::to_hex(&sealed),
             expected,
             "the format changed: update docs/formats.md and the vector only with a new format byte"
         );
-    }
-
-    fn hex(bytes: &[u8]) -> String {
-        bytes.iter().map(|b| format!("{b:02x}")).collect()
     }
 }

@@ -296,16 +296,20 @@ impl From<CoreError> for ApiError {
             CoreError::NotFound(detail) => Self::NotFound(detail),
             CoreError::Conflict(detail) => Self::Conflict(detail),
             CoreError::Forbidden(detail) => Self::Forbidden(detail),
-            CoreError::Denied(denial) => Self::Denied {
-                code: match denial.kind {
-                    DenialKind::Forbidden => ProblemCode::Forbidden,
-                    DenialKind::MfaRequired => ProblemCode::MfaRequired,
-                    DenialKind::AccessRequestRequired => ProblemCode::AccessRequestRequired,
-                    DenialKind::SelfApproval => ProblemCode::SelfApproval,
-                },
-                detail: denial.detail,
-                policies: denial.policies,
-            },
+            CoreError::Denied(denial) => {
+                // Core says what is missing; the answer also says which route provides it.
+                let (code, detail) = match denial.kind {
+                    DenialKind::Forbidden => (ProblemCode::Forbidden, denial.detail),
+                    DenialKind::MfaRequired => {
+                        (ProblemCode::MfaRequired, format!("{}: POST /v1/auth/step-up, then retry", denial.detail))
+                    }
+                    DenialKind::AccessRequestRequired => {
+                        (ProblemCode::AccessRequestRequired, format!("{}: POST /v1/access-requests", denial.detail))
+                    }
+                    DenialKind::SelfApproval => (ProblemCode::SelfApproval, denial.detail),
+                };
+                Self::Denied { code, detail, policies: denial.policies }
+            }
             CoreError::InvalidPolicy(errors) => Self::InvalidPolicy(
                 errors
                     .0
@@ -338,7 +342,7 @@ impl From<CoreError> for ApiError {
             },
             // Root-key mismatches stop the server at start; other crypto
             // failures (the random generator) are faults, not bad input.
-            other => Self::Internal(Box::new(other)),
+            CoreError::Crypto(_) | CoreError::RootKeyMismatch { .. } => Self::Internal(Box::new(error)),
         }
     }
 }

@@ -4,19 +4,21 @@
 //! `strongroom-policy`; this module loads what decisions need and keeps the
 //! state that changes them.
 
+mod access_requests;
+mod explain;
+mod matters;
 mod model;
+mod policies;
 mod service;
-pub(crate) use service::random_id;
 
-pub use model::{
-    AccessRequestRecord, AccessStatus, AuthzStore, Elevation, GrantRecord, MatterRecord, PolicyDocument,
-    PrincipalAccess,
-};
+pub use model::{AccessRequestRecord, AccessStatus, AuthzStore, GrantRecord, MatterRecord, PolicyDocument};
 pub use service::{
-    Ask, Authz, AuthzSettings, DecisionTrail, Denial, DenialKind, ExplainFacts, MAX_ELEVATION_MINUTES,
-    MAX_POLICY_BYTES, MIN_JUSTIFICATION, NewAccessRequest, NewMatter, PolicyInvariants, PolicyOverview, Reach, Subject,
-    api_key_facts, check_id, not_found, user_facts,
+    Ask, Authz, AuthzSettings, ExplainFacts, MAX_ELEVATION_MINUTES, MAX_POLICY_BYTES, MIN_JUSTIFICATION,
+    NewAccessRequest, NewMatter, PolicyInvariants, PolicyOverview, Reach, check_id, not_found,
 };
+
+pub use crate::error::{Denial, DenialKind};
+pub use crate::principal::{DecisionTrail, Elevation, PrincipalAccess, Subject, api_key_facts, user_facts};
 pub use strongroom_policy::{
     Action, Decision, Effect, PolicyError, PolicyErrors, PolicyInfo, PolicySource, PrincipalFacts, PrincipalKind,
     Reason, Resource,

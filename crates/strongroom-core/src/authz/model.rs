@@ -2,10 +2,11 @@
 //! the operators' policy document, and what is loaded with a principal.
 
 use async_trait::async_trait;
-use strongroom_policy::{Action, PrincipalKind, Resource};
+use strongroom_policy::{Action, PrincipalKind};
 
 use crate::StoreError;
 use crate::audit::AuditRecord;
+use crate::principal::PrincipalAccess;
 
 /// A case or tenant: every piece of data belongs to one.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,53 +111,6 @@ impl AccessRequestRecord {
             (status, _) => status.as_str(),
         }
     }
-}
-
-/// A live approved access request, as loaded with its requester.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Elevation {
-    /// The access request.
-    pub request_id: String,
-    /// What it allows.
-    pub action: Action,
-    /// Where.
-    pub matter_id: String,
-    /// One record only, or the whole matter.
-    pub record_id: Option<String>,
-    /// Unix seconds; checked at every use.
-    pub expires_at: i64,
-}
-
-impl Elevation {
-    /// Whether it allows `action` on `resource` at `now`. Seeing what one
-    /// decrypts is part of decrypting: an elevation to decrypt or export also
-    /// covers reading, an elevation to read redacted text covers the plain read.
-    pub fn covers(&self, action: Action, resource: &Resource, now: i64) -> bool {
-        let action_covered = self.action == action
-            || match self.action {
-                Action::RecordDecrypt | Action::RecordExport => {
-                    matches!(action, Action::RecordRead | Action::RecordReadRedacted)
-                }
-                Action::RecordReadRedacted => action == Action::RecordRead,
-                _ => false,
-            };
-        let place_covered = resource.matter() == Some(self.matter_id.as_str())
-            && match &self.record_id {
-                None => true,
-                Some(record) => resource.record() == Some(record.as_str()),
-            };
-        action_covered && place_covered && now < self.expires_at
-    }
-}
-
-/// The matters a principal holds standing grants on and its live elevations,
-/// loaded in the same query as the principal itself.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PrincipalAccess {
-    /// Matter ids with a standing grant.
-    pub matters: Vec<String>,
-    /// Approved access requests not yet expired when loaded.
-    pub elevations: Vec<Elevation>,
 }
 
 /// The operators' policies managed through the API: one document, versioned.

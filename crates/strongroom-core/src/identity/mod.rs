@@ -6,11 +6,18 @@
 //! the port `strongroom-store` implements; [`UserPrincipal`] is who an
 //! authenticated request is. Settings: [`IdentitySettings`].
 
+mod login;
 mod model;
+mod passwords;
+mod personal;
 mod policy;
 mod service;
+mod sessions;
 mod settings;
 mod signer;
+mod tokens;
+mod totp;
+mod users;
 
 pub use model::{
     Grantor, IdentityStore, OneTimeKind, RefreshOutcome, Role, SealedSessionFields, SealedUserFields, SessionRecord,

@@ -13,7 +13,7 @@ use async_trait::async_trait;
 
 use crate::StoreError;
 use crate::audit::AuditRecord;
-use crate::authz::PrincipalAccess;
+use crate::principal::PrincipalAccess;
 
 /// A role. `admin ⊃ analyst ⊃ reader`; `system` is for service accounts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

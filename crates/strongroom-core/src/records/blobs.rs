@@ -22,56 +22,12 @@ use super::model::StoredRecord;
 use super::schema::{FieldType, check_field_name};
 use super::service::{Attempt, Records, record_target};
 use crate::CoreError;
-use crate::audit::{AuditContext, EventType, hex};
+use crate::audit::{AuditContext, EventType};
 use crate::authz::{Action, Ask};
+use crate::error::BlobError;
 
 /// Plaintext bytes per sealed segment.
 pub const SEGMENT_SIZE: u32 = 64 * 1024;
-
-/// Why blob storage failed, sorted by what the caller can do about it: the
-/// one error type of every [`BlobStorage`], so each backend decides once
-/// what its failures mean and the server maps each kind to one answer.
-#[derive(Debug, thiserror::Error)]
-pub enum BlobError {
-    /// The object a record names is not in storage (deleted behind the
-    /// server's back, a lost volume or bucket): data loss, not a retry.
-    #[error("blob object {0:?} is missing from storage")]
-    Missing(String),
-    /// The storage cannot be reached or failed transiently (connection
-    /// refused, timeouts, 5xx after retries): retrying later may succeed.
-    #[error("blob storage is unavailable: {0}")]
-    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
-    /// The storage has no room (disk full, quota exceeded).
-    #[error("blob storage is full: {0}")]
-    Full(#[source] Box<dyn std::error::Error + Send + Sync>),
-    /// Anything else: a fault of the server or of its setup (an invalid
-    /// name, a permission, a read error of the disk).
-    #[error("blob storage failed: {0}")]
-    Failed(#[source] Box<dyn std::error::Error + Send + Sync>),
-}
-
-impl BlobError {
-    /// Sorts a local I/O error; `object` names what was read, for `NotFound`.
-    pub fn from_io(error: std::io::Error, object: Option<&str>) -> Self {
-        use std::io::ErrorKind;
-        match (error.kind(), object) {
-            (ErrorKind::NotFound, Some(object)) => Self::Missing(object.to_owned()),
-            (ErrorKind::StorageFull | ErrorKind::QuotaExceeded, _) => Self::Full(error.into()),
-            (
-                ErrorKind::ConnectionRefused
-                | ErrorKind::ConnectionReset
-                | ErrorKind::ConnectionAborted
-                | ErrorKind::NotConnected
-                | ErrorKind::TimedOut
-                | ErrorKind::HostUnreachable
-                | ErrorKind::NetworkUnreachable
-                | ErrorKind::NetworkDown,
-                _,
-            ) => Self::Unavailable(error.into()),
-            _ => Self::Failed(error.into()),
-        }
-    }
-}
 
 /// Where blob objects live (local disk, an S3-compatible store). Objects are
 /// ciphertext only; a name is visible only once its upload finished.
@@ -393,7 +349,12 @@ impl Records {
             SealedHeader { key_name: super::service::DATA_KEY_NAME.into(), key_version: record_header.key_version };
         let wrapped = strongroom_crypto::seal(record_key, &header, &blob_key[..], &blob_context(record, field_name))?;
         let mut sealer = BlobSealer::new(&SecretKey::from_bytes(*blob_key), &wrapped, SEGMENT_SIZE)?;
-        let object = format!("{}/{}/{field_name}/{}", record.collection, record.id, hex(&random_bytes::<12>()?));
+        let object = format!(
+            "{}/{}/{field_name}/{}",
+            record.collection,
+            record.id,
+            strongroom_crypto::to_hex(&random_bytes::<12>()?)
+        );
         let mut upload = storage.begin(&object).await?;
         let streamed = async {
             upload.write(sealer.header().encoded()).await?;
@@ -431,7 +392,7 @@ impl Records {
             }
         };
         let stored_size = upload.finish().await?;
-        Ok(SealedObject { object, size, stored_size, sha256: hex(&digest) })
+        Ok(SealedObject { object, size, stored_size, sha256: strongroom_crypto::to_hex(&digest) })
     }
 
     /// Re-encrypts a blob of `old` (whose data key is `old_key`) into a new

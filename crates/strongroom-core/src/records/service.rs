@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
-use strongroom_crypto::{AssociatedData, SealedHeader, SecretKey, random_bytes};
+use strongroom_crypto::{AssociatedData, SealedHeader, SecretKey, random_bytes, to_hex};
 use zeroize::Zeroizing;
 
 use super::blobs::BlobStorage;
@@ -174,7 +174,7 @@ fn normalized(value: &Value) -> String {
 }
 
 fn random_record_id() -> Result<String, CoreError> {
-    Ok(format!("r_{}", random_bytes::<12>()?.iter().map(|b| format!("{b:02x}")).collect::<String>()))
+    Ok(format!("r_{}", to_hex(&random_bytes::<12>()?)))
 }
 
 impl Records {
@@ -449,10 +449,7 @@ impl Records {
                     let key_name = index_key(&record.collection, &name);
                     self.keyring.ensure(&key_name, server_key(KeyPurpose::BlindIndexHmac), context).await?;
                     let (_, digest) = self.keyring.mac(&key_name, normalized(&value).as_bytes()).await?;
-                    index.push(IndexEntry {
-                        field: name.clone(),
-                        digest: digest.iter().map(|b| format!("{b:02x}")).collect(),
-                    });
+                    index.push(IndexEntry { field: name.clone(), digest: to_hex(&digest) });
                 }
                 if field.sensitivity == Sensitivity::Redacted {
                     let rendition = match rendition {
@@ -480,7 +477,7 @@ impl Records {
         self.keyring.ensure(SUBJECT_INDEX_KEY, server_key(KeyPurpose::BlindIndexHmac), context).await?;
         let (_, digest) =
             self.keyring.mac(SUBJECT_INDEX_KEY, normalized(&Value::String(subject.to_owned())).as_bytes()).await?;
-        Ok(digest.iter().map(|b| format!("{b:02x}")).collect())
+        Ok(to_hex(&digest))
     }
 
     /// The view of `record` for `subject`.
@@ -643,7 +640,7 @@ impl Records {
     /// point at another matter's key does not open).
     pub(super) async fn data_key(&self, record: &StoredRecord) -> Result<SecretKey, CoreError> {
         let (header, _) = SealedHeader::parse(&record.wrapped_key)?;
-        if !super::keys::is_key_of_matter(&header.key_name, &record.matter_id) {
+        if !crate::matter_keys::is_key_of_matter(&header.key_name, &record.matter_id) {
             return Err(CoreError::Crypto(strongroom_crypto::CryptoError::Decrypt));
         }
         let plaintext = self
@@ -706,7 +703,7 @@ impl Records {
                 let ids = match self.keyring.mac(&index_key(collection_name, name), normalized(value).as_bytes()).await
                 {
                     Ok((_, digest)) => {
-                        let digest: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+                        let digest = to_hex(&digest);
                         self.store.find_indexed(collection_name, name, &digest).await?
                     }
                     Err(CoreError::KeyNotFound(_)) => Vec::new(),
@@ -900,7 +897,7 @@ impl Records {
         let normalized_subject = normalized(&Value::String(subject_value.to_owned()));
         match self.keyring.mac(SUBJECT_INDEX_KEY, normalized_subject.as_bytes()).await {
             Ok((_, digest)) => {
-                let digest: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+                let digest = to_hex(&digest);
                 Ok(self.store.records_of_subject(&digest).await?)
             }
             Err(CoreError::KeyNotFound(_)) => Ok(Vec::new()),
