@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """AWS Signature Version 4 of a KMS Encrypt request, computed by botocore (AWS's
 own Python implementation) with a fixed time and example credentials. The Rust
-signer in crates/strongroom/src/aws_kms_root.rs must produce the same
-Authorization header: python3 scripts/vectors/sigv4_kms.py > crates/strongroom/tests/vectors/sigv4_kms.txt
+signer in crates/strongroom-integrations/src/root_key/aws_kms.rs must produce the same
+Authorization header: python3 scripts/vectors/sigv4_kms.py > crates/strongroom-integrations/tests/vectors/sigv4_kms.txt
 (run with the venv of scripts/python-env.sh, which has botocore)."""
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest

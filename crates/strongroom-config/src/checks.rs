@@ -8,7 +8,7 @@
 use std::net::SocketAddr;
 use std::path::Path;
 
-use crate::{Config, Profile, RootKeyProvider};
+use crate::{Config, Profile};
 
 /// The longest `database.cache_refresh_ms`: how late, at worst, another
 /// instance's revocation may take effect here.
@@ -43,7 +43,7 @@ impl Check {
 
 /// A rule broken in production: fails in production/high_security, warns in
 /// staging and passes (with the reason) in development.
-fn production_rule(profile: Profile, ok: bool, pass: String, problem: String) -> Outcome {
+pub(crate) fn production_rule(profile: Profile, ok: bool, pass: String, problem: String) -> Outcome {
     match (ok, profile) {
         (true, _) => Outcome::Pass(pass),
         (false, Profile::Production | Profile::HighSecurity) => Outcome::Fail(problem),
@@ -110,63 +110,7 @@ impl Config {
     }
 
     fn check_root_key(&self) -> Check {
-        let root = &self.root_key;
-        let outcome = match root.provider {
-            RootKeyProvider::Local => production_rule(
-                self.profile,
-                false,
-                String::new(),
-                format!(
-                    "root_key.provider = \"local\" keeps the root key in a file ({}) beside the data",
-                    self.root_key_file().display()
-                ),
-            ),
-            RootKeyProvider::Passphrase => match (&root.passphrase, &root.passphrase_file) {
-                (Some(_), Some(_)) => Outcome::Fail(
-                    "set either root_key.passphrase or root_key.passphrase_file, not both".into(),
-                ),
-                (None, None) => Outcome::Fail(
-                    "root_key.provider = \"passphrase\" needs STRONGROOM_ROOT_KEY_PASSPHRASE or root_key.passphrase_file".into(),
-                ),
-                (None, Some(file)) if !file.is_file() => {
-                    Outcome::Fail(format!("root_key.passphrase_file {} does not exist", file.display()))
-                }
-                _ => Outcome::Pass("root key derived from a passphrase with Argon2id".into()),
-            },
-            RootKeyProvider::Transit => match (&root.transit_address, &root.transit_token, &root.transit_key) {
-                (Some(address), Some(_), Some(key)) => {
-                    if !(address.starts_with("http://") || address.starts_with("https://")) {
-                        Outcome::Fail(format!("root_key.transit_address {address:?} must start with http:// or https://"))
-                    } else if address.starts_with("http://") && self.profile.is_production_grade() {
-                        Outcome::Fail("root_key.transit_address must use https:// in production profiles".into())
-                    } else {
-                        Outcome::Pass(format!("root key is transit key {key:?} at {address}"))
-                    }
-                }
-                _ => Outcome::Fail(
-                    "root_key.provider = \"transit\" needs transit_address, transit_key and STRONGROOM_ROOT_KEY_TRANSIT_TOKEN".into(),
-                ),
-            },
-            RootKeyProvider::AwsKms => match (&root.aws_kms_key_id, &root.aws_kms_region, &root.aws_kms_endpoint) {
-                (Some(_), Some(_), Some(endpoint)) if endpoint.starts_with("http://") && self.profile.is_production_grade() => {
-                    Outcome::Fail("root_key.aws_kms_endpoint must use https:// in production profiles".into())
-                }
-                (Some(key), Some(region), _) => Outcome::Pass(format!("root key is KMS key {key:?} in {region}")),
-                _ => Outcome::Fail("root_key.provider = \"aws-kms\" needs aws_kms_key_id and aws_kms_region".into()),
-            },
-            RootKeyProvider::Pkcs11 => match (&root.pkcs11_module, &root.pkcs11_token_label, &root.pkcs11_key_label, &root.pkcs11_pin) {
-                (Some(module), Some(_), Some(_), Some(_)) if !module.is_file() => {
-                    Outcome::Fail(format!("root_key.pkcs11_module {} does not exist", module.display()))
-                }
-                (Some(_), Some(token), Some(key), Some(_)) => {
-                    Outcome::Pass(format!("root key is HSM key {key:?} on token {token:?}"))
-                }
-                _ => Outcome::Fail(
-                    "root_key.provider = \"pkcs11\" needs pkcs11_module, pkcs11_token_label, pkcs11_key_label and STRONGROOM_ROOT_KEY_PKCS11_PIN".into(),
-                ),
-            },
-        };
-        Check { name: "root_key.provider", outcome }
+        Check { name: "root_key.provider", outcome: self.root_key.check(self.profile, &self.data_dir) }
     }
 
     fn check_data_dir(&self) -> Check {
@@ -288,8 +232,10 @@ mod tests {
     fn production_passes_with_passphrase_and_trusted_proxy() {
         let dir = private_dir();
         let mut config = Config { profile: Profile::Production, data_dir: dir.path().into(), ..Config::default() };
-        config.root_key.provider = RootKeyProvider::Passphrase;
-        config.root_key.passphrase = Some(crate::SecretString::new("a long enough passphrase".into()));
+        config.root_key = crate::RootKeyConfig::Passphrase(crate::PassphraseRootKey {
+            passphrase: Some(crate::SecretString::new("a long enough passphrase".into())),
+            passphrase_file: None,
+        });
         config.server.trusted_proxy = vec!["10.0.0.1".into()];
         assert_eq!(failures(&config), Vec::<&str>::new());
     }

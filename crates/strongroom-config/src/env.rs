@@ -31,26 +31,7 @@ pub(crate) const KEYS: &[(&str, &[&str])] = &[
         ],
     ),
     ("database", &["url", "max_connections", "cache_refresh_ms"]),
-    (
-        "root_key",
-        &[
-            "provider",
-            "key_file",
-            "passphrase",
-            "passphrase_file",
-            "transit_address",
-            "transit_token",
-            "transit_mount",
-            "transit_key",
-            "aws_kms_key_id",
-            "aws_kms_region",
-            "aws_kms_endpoint",
-            "pkcs11_module",
-            "pkcs11_token_label",
-            "pkcs11_key_label",
-            "pkcs11_pin",
-        ],
-    ),
+    ("root_key", crate::root_key::KEYS),
     ("log", &["level", "format"]),
     ("metrics", &["listen", "token", "token_file"]),
     (
@@ -123,20 +104,16 @@ pub(crate) const KEYS: &[(&str, &[&str])] = &[
 /// `STRONGROOM_<SECTION>_<KEY>_FILE` (its first line), as container
 /// platforms mount secrets. (`root_key.passphrase_file` and
 /// `metrics.token_file` are settings of their own, with the same effect.)
-const SECRET_KEYS: &[(&str, &str)] = &[
-    ("database", "url"),
-    ("root_key", "passphrase"),
-    ("root_key", "transit_token"),
-    ("root_key", "pkcs11_pin"),
-    ("metrics", "token"),
-];
+const SECRET_KEYS: &[(&str, &str)] = &[("database", "url"), ("metrics", "token")];
 
 /// The secret setting `variable` names with a `_FILE` suffix, and the file's
 /// first line; `Ok(None)` when the variable is no such name.
 fn secret_from_file(variable: &str, path: &str) -> Result<Option<(&'static str, &'static str, String)>, ConfigError> {
     let Some(base) = variable.strip_suffix("_FILE") else { return Ok(None) };
     let Ok(Some((section, key))) = locate(base) else { return Ok(None) };
-    if !SECRET_KEYS.contains(&(section, key)) {
+    let secret =
+        SECRET_KEYS.contains(&(section, key)) || (section == "root_key" && crate::root_key::SECRET_KEYS.contains(&key));
+    if !secret {
         return Ok(None);
     }
     let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Invalid {
@@ -284,19 +261,6 @@ mod tests {
         full.server.tls_cert_file = Some("c".into());
         full.server.tls_key_file = Some("k".into());
         full.database.url = Some(crate::SecretString::new("u".into()));
-        full.root_key.key_file = Some("f".into());
-        full.root_key.passphrase = Some(crate::SecretString::new("p".into()));
-        full.root_key.passphrase_file = Some("p".into());
-        full.root_key.transit_address = Some("a".into());
-        full.root_key.transit_token = Some(crate::SecretString::new("t".into()));
-        full.root_key.transit_key = Some("k".into());
-        full.root_key.aws_kms_key_id = Some("k".into());
-        full.root_key.aws_kms_region = Some("r".into());
-        full.root_key.aws_kms_endpoint = Some("e".into());
-        full.root_key.pkcs11_module = Some("m".into());
-        full.root_key.pkcs11_token_label = Some("t".into());
-        full.root_key.pkcs11_key_label = Some("k".into());
-        full.root_key.pkcs11_pin = Some(crate::SecretString::new("p".into()));
         full.log.format = Some(crate::LogFormat::Json);
         full.audit.origin = Some("o".into());
         full.audit.anchor_file = Some("a".into());
@@ -311,17 +275,46 @@ mod tests {
         full.metrics.listen = Some("127.0.0.1:9464".into());
         full.metrics.token = Some(crate::SecretString::new("t".into()));
         full.metrics.token_file = Some("t".into());
-        let table = Table::try_from(full).unwrap();
+        let secret = || Some(crate::SecretString::new("s".into()));
+        // `[root_key]` holds one provider at a time: every provider's keys, together.
+        let providers = [
+            crate::RootKeyConfig::Local(crate::LocalRootKey { key_file: Some("f".into()) }),
+            crate::RootKeyConfig::Passphrase(crate::PassphraseRootKey {
+                passphrase: secret(),
+                passphrase_file: Some("p".into()),
+            }),
+            crate::RootKeyConfig::Transit(crate::TransitRootKey {
+                transit_address: Some("a".into()),
+                transit_token: secret(),
+                transit_mount: "m".into(),
+                transit_key: Some("k".into()),
+            }),
+            crate::RootKeyConfig::AwsKms(crate::AwsKmsRootKey {
+                aws_kms_key_id: Some("k".into()),
+                aws_kms_region: Some("r".into()),
+                aws_kms_endpoint: Some("e".into()),
+            }),
+            crate::RootKeyConfig::Pkcs11(crate::Pkcs11RootKey {
+                pkcs11_module: Some("m".into()),
+                pkcs11_token_label: Some("t".into()),
+                pkcs11_key_label: Some("k".into()),
+                pkcs11_pin: secret(),
+            }),
+        ];
         let mut from_schema: Vec<(String, String)> = Vec::new();
-        for (name, value) in &table {
-            match value {
-                Value::Table(inner) => from_schema.extend(inner.keys().map(|k| (name.clone(), k.clone()))),
-                _ => from_schema.push((String::new(), name.clone())),
+        for root_key in providers {
+            let table = Table::try_from(Config { root_key, ..full.clone() }).unwrap();
+            for (name, value) in &table {
+                match value {
+                    Value::Table(inner) => from_schema.extend(inner.keys().map(|k| (name.clone(), k.clone()))),
+                    _ => from_schema.push((String::new(), name.clone())),
+                }
             }
         }
         let mut listed: Vec<(String, String)> =
             KEYS.iter().flat_map(|(s, keys)| keys.iter().map(move |k| (s.to_string(), k.to_string()))).collect();
         from_schema.sort();
+        from_schema.dedup();
         listed.sort();
         assert_eq!(from_schema, listed);
     }
@@ -345,7 +338,7 @@ mod tests {
         let config: Config = table.try_into().unwrap();
         assert_eq!(config.server.body_limit_bytes, 42);
         assert_eq!(config.server.trusted_proxy, vec!["10.0.0.1", "10.0.0.2"]);
-        assert_eq!(config.root_key.provider, crate::RootKeyProvider::Passphrase);
+        assert_eq!(config.root_key.provider(), "passphrase");
         assert_eq!(config.profile, crate::Profile::Staging);
         assert_eq!(config.authz.policy_invariants, crate::PolicyInvariants::Warn);
     }

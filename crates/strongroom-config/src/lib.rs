@@ -21,12 +21,14 @@
 mod checks;
 mod env;
 mod error;
+mod root_key;
 mod schema;
 
 pub use checks::{Check, Outcome};
 pub use env::keys;
 pub use error::ConfigError;
+pub use root_key::{AwsKmsRootKey, LocalRootKey, PassphraseRootKey, Pkcs11RootKey, RootKeyConfig, TransitRootKey};
 pub use schema::{
     AuditConfig, Config, DatabaseConfig, IdentityConfig, LogConfig, LogFormat, MetricsConfig, PolicyInvariants,
-    Profile, RootKeyConfig, RootKeyProvider, SecretString, ServerConfig,
+    Profile, SecretString, ServerConfig,
 };

@@ -9,6 +9,8 @@ use std::path::PathBuf;
 use secrecy::{ExposeSecret, SecretBox};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::RootKeyConfig;
+
 /// A security profile: sets defaults and hard requirements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -108,11 +110,6 @@ impl Config {
     /// The embedded SQLite file (used when `database.url` is unset).
     pub fn sqlite_path(&self) -> PathBuf {
         self.data_dir.join("strongroom.db")
-    }
-
-    /// The local root-key file in effect.
-    pub fn root_key_file(&self) -> PathBuf {
-        self.root_key.key_file.clone().unwrap_or_else(|| self.data_dir.join("root.key"))
     }
 
     /// The log format in effect: the configured one, else pretty in
@@ -216,100 +213,6 @@ pub struct DatabaseConfig {
 impl Default for DatabaseConfig {
     fn default() -> Self {
         Self { url: None, max_connections: 10, cache_refresh_ms: 100 }
-    }
-}
-
-/// Root-key providers. More (AWS KMS, Vault/OpenBao transit, PKCS#11) follow.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RootKeyProvider {
-    /// A 32-byte key file, generated 0600 on first start. Development only.
-    #[default]
-    Local,
-    /// A key derived with Argon2id from a passphrase (env or file) and a stored salt.
-    Passphrase,
-    /// A HashiCorp Vault / OpenBao transit key: it wraps a random keyring
-    /// key once, stored in the database, and is called only at start.
-    Transit,
-    /// An AWS KMS key (or any KMS-compatible API), used the same way as `transit`.
-    #[serde(rename = "aws-kms")]
-    AwsKms,
-    /// An AES key in an HSM reached through PKCS#11, used the same way.
-    Pkcs11,
-}
-
-impl RootKeyProvider {
-    /// `"local"` or `"passphrase"`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Local => "local",
-            Self::Passphrase => "passphrase",
-            Self::Transit => "transit",
-            Self::AwsKms => "aws-kms",
-            Self::Pkcs11 => "pkcs11",
-        }
-    }
-}
-
-/// `[root_key]`: the key that wraps every other key.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct RootKeyConfig {
-    /// `local` or `passphrase`.
-    pub provider: RootKeyProvider,
-    /// For `local`: the key file. Unset: `<data_dir>/root.key`.
-    pub key_file: Option<PathBuf>,
-    /// For `passphrase`: the passphrase itself. Give it through the environment
-    /// (`STRONGROOM_ROOT_KEY_PASSPHRASE`), not in a file. At least 16 bytes.
-    pub passphrase: Option<SecretString>,
-    /// For `passphrase`: a file whose first line is the passphrase.
-    pub passphrase_file: Option<PathBuf>,
-    /// For `transit`: the Vault/OpenBao address, e.g. `https://vault:8200`.
-    pub transit_address: Option<String>,
-    /// For `transit`: the token (give it through `STRONGROOM_ROOT_KEY_TRANSIT_TOKEN`).
-    pub transit_token: Option<SecretString>,
-    /// For `transit`: the transit mount path.
-    pub transit_mount: String,
-    /// For `transit`: the name of the transit key that wraps Strongroom's keyring key.
-    pub transit_key: Option<String>,
-    /// For `aws-kms`: the key id or ARN (or `alias/…`). Credentials come from
-    /// the standard AWS chain: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY /
-    /// AWS_SESSION_TOKEN, web identity (IRSA), ECS/EKS container or EC2 instance roles.
-    pub aws_kms_key_id: Option<String>,
-    /// For `aws-kms`: the region, e.g. `eu-central-1`.
-    pub aws_kms_region: Option<String>,
-    /// For `aws-kms`: another endpoint (a VPC endpoint, or a local KMS for tests).
-    /// Unset: `https://kms.<region>.amazonaws.com`.
-    pub aws_kms_endpoint: Option<String>,
-    /// For `pkcs11`: the PKCS#11 module (shared library) of the HSM.
-    pub pkcs11_module: Option<PathBuf>,
-    /// For `pkcs11`: the label of the token holding the key.
-    pub pkcs11_token_label: Option<String>,
-    /// For `pkcs11`: the label of the AES key (CKK_AES, 256 bits) that wraps the keyring key.
-    pub pkcs11_key_label: Option<String>,
-    /// For `pkcs11`: the user PIN (give it through `STRONGROOM_ROOT_KEY_PKCS11_PIN`).
-    pub pkcs11_pin: Option<SecretString>,
-}
-
-impl Default for RootKeyConfig {
-    fn default() -> Self {
-        Self {
-            provider: RootKeyProvider::default(),
-            key_file: None,
-            passphrase: None,
-            passphrase_file: None,
-            transit_address: None,
-            transit_token: None,
-            transit_mount: "transit".into(),
-            transit_key: None,
-            aws_kms_key_id: None,
-            aws_kms_region: None,
-            aws_kms_endpoint: None,
-            pkcs11_module: None,
-            pkcs11_token_label: None,
-            pkcs11_key_label: None,
-            pkcs11_pin: None,
-        }
     }
 }
 
@@ -697,7 +600,7 @@ mod tests {
         assert_eq!(config.profile, Profile::Development);
         assert!(config.uses_sqlite());
         assert_eq!(config.server.listen, "127.0.0.1:8080");
-        assert_eq!(config.root_key.provider, RootKeyProvider::Local);
+        assert!(matches!(config.root_key, RootKeyConfig::Local(_)), "{:?}", config.root_key);
         assert_eq!(config.log_format(), LogFormat::Pretty);
     }
 
@@ -726,7 +629,10 @@ mod tests {
     fn debug_and_serialisation_mask_secrets() {
         let mut config = Config::default();
         config.database.url = Some(SecretString::new("postgres://u:hunter2@db/x".into()));
-        config.root_key.passphrase = Some(SecretString::new("correct horse battery".into()));
+        config.root_key = RootKeyConfig::Passphrase(crate::PassphraseRootKey {
+            passphrase: Some(SecretString::new("correct horse battery".into())),
+            passphrase_file: None,
+        });
         let debug = format!("{config:?}");
         assert!(!debug.contains("hunter2") && !debug.contains("horse"), "{debug}");
         let dumped = toml::to_string(&config).unwrap();

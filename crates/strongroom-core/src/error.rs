@@ -134,6 +134,11 @@ pub enum CoreError {
         /// Id recorded in the database at initialisation.
         recorded: String,
     },
+    /// The root-key provider (a key file, Vault, a KMS, an HSM) could not
+    /// be used: unreachable, refused, or holding another key than the
+    /// database's. The text names the provider and the cause, never a secret.
+    #[error("{0}")]
+    RootKeyProvider(String),
 }
 
 impl CoreError {
@@ -172,6 +177,7 @@ impl CoreError {
             Self::NotFound(_) => "not_found",
             Self::Conflict(_) => "conflict",
             Self::RootKeyMismatch { .. } => "root_key_mismatch",
+            Self::RootKeyProvider(_) => "root_key_unavailable",
         }
     }
 
@@ -187,6 +193,7 @@ impl CoreError {
                 | Self::AuditDamaged(_)
                 | Self::AuditRolledBack(_)
                 | Self::RootKeyMismatch { .. }
+                | Self::RootKeyProvider(_)
         ) && !matches!(self, Self::Crypto(error) if !matches!(error, CryptoError::Decrypt))
     }
 }

@@ -3,8 +3,11 @@
 //! Which API should I use?
 //! - [`Store`] is the port every storage backend implements
 //!   (`strongroom-store` has SQLite and PostgreSQL); the domain only talks to it.
-//! - [`unseal`] checks, at start, that the configured root key is the one the
-//!   database was initialised with, and records it on first start.
+//! - [`root_key::RootKeyProvider`] is the port every root-key provider
+//!   implements (`strongroom-integrations` has them); [`root_key::keyring_kek`]
+//!   turns one into the key that wraps the keyring, and [`unseal`] checks,
+//!   at start, that it is the one the database was initialised with, and
+//!   records it on first start.
 //! - [`Services::start`] wires the audit log, keyring and API keys in the
 //!   one order that works; the server, the CLI and tests all use it.
 //! - [`Clock`] gives the time, so time-dependent rules are tested with a fixed clock.
@@ -37,7 +40,7 @@ mod keyring;
 mod matter_keys;
 pub mod principal;
 pub mod records;
-mod root_key;
+pub mod root_key;
 mod services;
 mod store;
 pub mod transit;
@@ -50,6 +53,6 @@ pub use clock::{Clock, FixedClock, SystemClock};
 pub use error::CoreError;
 pub use jobs::{Job, JobKind, JobSettings, JobState, JobStore, Jobs, KeyChange, KeyReport, VersionReport};
 pub use keyring::{KeyAlgorithm, KeyInfo, KeyPurpose, KeySpec, KeyState, KeyUse, Keyring};
-pub use root_key::{RootKeyStatus, unseal};
+pub use root_key::{RootKeyProvider, RootKeyStatus, unseal};
 pub use services::{AuditOptions, ServicePorts, ServiceSettings, Services};
 pub use store::{Backend, KeyStore, Store, StoreError, StoredKey, StoredKeyVersion, settings};

@@ -22,8 +22,8 @@ use strongroom_core::{CoreError, Services};
 use strongroom_crypto::note::NoteVerifier;
 use strongroom_store::Database;
 
-use crate::audit_outputs::FileAnchor;
 use crate::server::{cli_context, open_services};
+use strongroom_integrations::audit_outputs::FileAnchor;
 
 /// The `format` of an export's first line.
 const EXPORT_FORMAT: &str = "strongroom-audit-export";

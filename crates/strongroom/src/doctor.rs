@@ -7,6 +7,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use strongroom_config::{Check, Config, Outcome};
+use strongroom_core::root_key::{ProviderState, keyring_kek};
 use strongroom_store::{ConnectOptions, Database};
 
 /// Prints every check; exit 1 if any fails.
@@ -69,13 +70,18 @@ async fn root_key_check(config: &Config, store: &dyn strongroom_core::Store) -> 
         Ok(None) => return Outcome::Pass("database not bound to a root key yet".into()),
         Err(error) => return Outcome::Fail(format!("cannot read the root-key binding: {error}")),
     };
-    let kek = crate::root_key::load(config, store, false).await;
-    let kek = match kek {
-        Ok(kek) => kek,
+    let state = ProviderState::new(store, false);
+    let provider = match strongroom_integrations::root_key::provider(&config.root_key, &config.data_dir, state).await {
+        Ok(provider) => provider,
         Err(error) => return Outcome::Fail(format!("cannot load the root key: {error:#}")),
     };
+    let described = provider.description();
+    let kek = match keyring_kek(provider.as_ref(), state).await {
+        Ok(kek) => kek,
+        Err(error) => return Outcome::Fail(format!("cannot load the root key ({described}): {error:#}")),
+    };
     match strongroom_core::unseal(store, kek.as_ref()).await {
-        Ok(_) => Outcome::Pass(format!("root key {recorded} matches the database")),
+        Ok(_) => Outcome::Pass(format!("root key {recorded} ({described}) matches the database")),
         Err(error) => Outcome::Fail(error.to_string()),
     }
 }

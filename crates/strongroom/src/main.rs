@@ -7,17 +7,11 @@
 
 mod apikeys;
 mod audit_cli;
-mod audit_outputs;
-mod aws_credentials;
-mod aws_kms_root;
 mod data_dir;
 mod doctor;
 mod keys;
 mod logging;
-mod pkcs11_root;
-mod root_key;
 mod server;
-mod transit_root;
 mod users;
 
 use std::path::PathBuf;

@@ -11,6 +11,7 @@ use strongroom_core::authz::{Authz, AuthzSettings, PolicySource};
 use strongroom_core::freshness::Freshness;
 use strongroom_core::identity::{Identity, IdentitySettings, PasswordPolicy, Role};
 use strongroom_core::records::Records;
+use strongroom_core::root_key::{ProviderState, keyring_kek};
 use strongroom_core::{
     ApiKeys, AuditOptions, JobSettings, Jobs, RootKeyStatus, ServicePorts, ServiceSettings, Services, Store,
     SystemClock, settings,
@@ -20,7 +21,9 @@ use strongroom_server::{AppState, HttpSettings, Listener, TlsListener};
 use strongroom_store::{ConnectOptions, Database};
 use tokio::net::TcpListener;
 
-use crate::{audit_outputs, data_dir, logging, root_key};
+use strongroom_integrations::audit_outputs;
+
+use crate::{data_dir, logging};
 
 /// Runs the server until SIGINT or SIGTERM.
 pub async fn run(config: Config) -> anyhow::Result<()> {
@@ -28,8 +31,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     logging::init(&config)?;
     let (database, _lock) = open_database(&config).await?;
     let store = database.store();
-    let kek = root_key::load(&config, store.as_ref(), true).await?;
-    match strongroom_core::unseal(store.as_ref(), kek.as_ref()).await? {
+    let (kek, status) = root_key(&config, store.as_ref(), true).await?;
+    match status {
         RootKeyStatus::Initialised => {
             tracing::info!(root_key = %kek.id(), "database bound to this root key")
         }
@@ -291,10 +294,10 @@ fn blob_storage(config: &Config) -> anyhow::Result<Arc<dyn strongroom_core::reco
                 bucket: blobs.s3_bucket.clone().context("blobs.s3_bucket is not set")?,
                 region: blobs.s3_region.clone(),
                 prefix: blobs.s3_prefix.clone(),
-                credentials: crate::aws_credentials::chain(
+                credentials: strongroom_integrations::aws_credentials::chain(
                     std::env::vars(),
                     &blobs.s3_region,
-                    crate::aws_credentials::client_options(),
+                    strongroom_integrations::aws_credentials::client_options(),
                 )?,
             };
             Ok(Arc::new(strongroom_blobs::S3Blobs::new(settings)?))
@@ -406,8 +409,7 @@ pub async fn open_services(config: &Config) -> anyhow::Result<(Database, Service
     let database = Database::connect(&config.database_url(), &options).await.context("cannot open the database")?;
     database.migrate().await.context("cannot migrate the database")?;
     let store = database.store();
-    let kek = root_key::load(config, store.as_ref(), false).await?;
-    strongroom_core::unseal(store.as_ref(), kek.as_ref()).await?;
+    let (kek, _) = root_key(config, store.as_ref(), false).await?;
     let services = start_services(config, &database, kek, &cli_context()).await?;
     Ok((database, services))
 }
@@ -437,10 +439,26 @@ pub async fn open_services_creating(config: &Config) -> anyhow::Result<(Database
     refuse_contradicting_profile(config)?;
     let (database, _lock) = open_database(config).await?;
     let store = database.store();
-    let kek = root_key::load(config, store.as_ref(), true).await?;
-    strongroom_core::unseal(store.as_ref(), kek.as_ref()).await?;
+    let (kek, _) = root_key(config, store.as_ref(), true).await?;
     let services = start_services(config, &database, kek, &cli_context()).await?;
     Ok((database, services))
+}
+
+/// The configured root key, checked against the database. With `create`
+/// (a first start), what the provider keeps is made: a local key file, a
+/// passphrase salt, a wrapped keyring key; without it nothing is written and
+/// a missing one is an error.
+pub async fn root_key(
+    config: &Config,
+    store: &dyn Store,
+    create: bool,
+) -> anyhow::Result<(Arc<dyn strongroom_crypto::Kek>, RootKeyStatus)> {
+    let state = ProviderState::new(store, create);
+    let provider = strongroom_integrations::root_key::provider(&config.root_key, &config.data_dir, state).await?;
+    tracing::debug!(provider = provider.id(), root_key = %provider.description(), "opening the root key");
+    let kek = keyring_kek(provider.as_ref(), state).await?;
+    let status = strongroom_core::unseal(store, kek.as_ref()).await?;
+    Ok((kek, status))
 }
 
 /// The audit context of an operator command: `cli:<login name>`.

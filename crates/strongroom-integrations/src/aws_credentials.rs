@@ -19,9 +19,6 @@
 //!
 //! Temporary credentials are cached and refreshed before they expire, so a
 //! caller asks the provider for a credential before every request.
-//!
-//! This module must not reach into the rest of the binary: it moves, with
-//! `aws_kms_root.rs`, into a crate of AWS adapters.
 
 use std::sync::Arc;
 use std::time::Duration;

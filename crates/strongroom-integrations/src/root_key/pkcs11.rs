@@ -5,19 +5,24 @@
 //! start. Wrapped form: `"SRP1" || IV (12) || ciphertext || tag (16)`, with
 //! associated data naming the format, so a blob from elsewhere never unwraps.
 //!
-//! PKCS#11 is a blocking C API: callers run these functions on a blocking
-//! thread (`spawn_blocking`).
+//! PKCS#11 is a blocking C API: the provider's async `wrap` and `unwrap` run
+//! these functions on a blocking thread (`spawn_blocking`).
 
 use anyhow::{Context, bail};
+use async_trait::async_trait;
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::mechanism::Mechanism;
 use cryptoki::mechanism::aead::GcmParams;
 use cryptoki::object::{Attribute, KeyType, ObjectClass, ObjectHandle};
 use cryptoki::session::{Session, UserType};
 use cryptoki::types::AuthPin;
-use strongroom_config::Config;
+use strongroom_config::Pkcs11RootKey;
+use strongroom_core::CoreError;
+use strongroom_core::root_key::{Custody, RootKeyProvider};
 use strongroom_crypto::random_bytes;
 use zeroize::Zeroizing;
+
+use super::provider_error;
 
 const MAGIC: &[u8; 4] = b"SRP1";
 const AAD: &[u8] = b"strongroom/pkcs11-root/v1";
@@ -43,8 +48,7 @@ impl std::fmt::Debug for Pkcs11Root {
 
 impl Pkcs11Root {
     /// From `[root_key] pkcs11_*`.
-    pub fn from_config(config: &Config) -> anyhow::Result<Self> {
-        let root = &config.root_key;
+    pub fn from_config(root: &Pkcs11RootKey) -> anyhow::Result<Self> {
         Ok(Self {
             module: root.pkcs11_module.clone().context("root_key.pkcs11_module is not set")?,
             token_label: root.pkcs11_token_label.clone().context("root_key.pkcs11_token_label is not set")?,
@@ -111,4 +115,39 @@ impl Pkcs11Root {
             .context("pkcs11 root key: decrypt failed: this database was initialised with another HSM key")?;
         Ok(Zeroizing::new(plain))
     }
+}
+
+#[async_trait]
+impl RootKeyProvider for Pkcs11Root {
+    fn id(&self) -> &'static str {
+        "pkcs11"
+    }
+
+    fn description(&self) -> String {
+        format!("HSM key {:?} on token {:?} through {}", self.key_label, self.token_label, self.module.display())
+    }
+
+    fn custody(&self) -> Custody {
+        Custody::External { binds_installation: false }
+    }
+
+    async fn wrap(&self, plaintext: &[u8], _installation: Option<&str>) -> Result<Vec<u8>, CoreError> {
+        let (hsm, plaintext) = (self.clone(), Zeroizing::new(plaintext.to_vec()));
+        blocking(move || Pkcs11Root::wrap(&hsm, &plaintext)).await
+    }
+
+    async fn unwrap(&self, wrapped: &[u8], _installation: Option<&str>) -> Result<Zeroizing<Vec<u8>>, CoreError> {
+        let (hsm, wrapped) = (self.clone(), wrapped.to_vec());
+        blocking(move || Pkcs11Root::unwrap(&hsm, &wrapped)).await
+    }
+}
+
+/// Runs a PKCS#11 call on a blocking thread.
+async fn blocking<T: Send + 'static>(
+    call: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
+) -> Result<T, CoreError> {
+    tokio::task::spawn_blocking(call)
+        .await
+        .map_err(|error| CoreError::RootKeyProvider(format!("pkcs11 root key: {error}")))?
+        .map_err(provider_error)
 }

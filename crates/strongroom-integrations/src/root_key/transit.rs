@@ -5,10 +5,15 @@
 //! needs transit). The token and the keyring key are never logged.
 
 use anyhow::{Context, bail};
+use async_trait::async_trait;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use strongroom_config::Config;
+use strongroom_config::TransitRootKey;
+use strongroom_core::CoreError;
+use strongroom_core::root_key::{Custody, RootKeyProvider};
 use zeroize::Zeroizing;
+
+use super::provider_error;
 
 /// A minimal client for one transit key.
 pub struct TransitRoot {
@@ -26,8 +31,7 @@ impl std::fmt::Debug for TransitRoot {
 
 impl TransitRoot {
     /// From `[root_key] transit_*` (already checked by the profile rules).
-    pub fn from_config(config: &Config) -> anyhow::Result<Self> {
-        let root = &config.root_key;
+    pub fn from_config(root: &TransitRootKey) -> anyhow::Result<Self> {
         let address = root.transit_address.as_deref().context("root_key.transit_address is not set")?;
         let token = root.transit_token.as_ref().context("STRONGROOM_ROOT_KEY_TRANSIT_TOKEN is not set")?;
         let key = root.transit_key.as_deref().context("root_key.transit_key is not set")?;
@@ -73,5 +77,31 @@ impl TransitRoot {
             answer["data"]["plaintext"].as_str().context("transit root key: no plaintext in answer")?.to_owned(),
         );
         Ok(Zeroizing::new(STANDARD.decode(encoded.as_bytes()).context("transit root key: plaintext not base64")?))
+    }
+}
+
+/// The keyring key is kept as Vault's ciphertext text (`vault:v1:…`).
+#[async_trait]
+impl RootKeyProvider for TransitRoot {
+    fn id(&self) -> &'static str {
+        "transit"
+    }
+
+    fn description(&self) -> String {
+        format!("transit key {:?} at {}", self.key, self.base)
+    }
+
+    fn custody(&self) -> Custody {
+        Custody::External { binds_installation: false }
+    }
+
+    async fn wrap(&self, plaintext: &[u8], _installation: Option<&str>) -> Result<Vec<u8>, CoreError> {
+        Ok(TransitRoot::wrap(self, plaintext).await.map_err(provider_error)?.into_bytes())
+    }
+
+    async fn unwrap(&self, wrapped: &[u8], _installation: Option<&str>) -> Result<Zeroizing<Vec<u8>>, CoreError> {
+        let wrapped = std::str::from_utf8(wrapped)
+            .map_err(|_| CoreError::RootKeyProvider("stored transit ciphertext is not text".into()))?;
+        TransitRoot::unwrap(self, wrapped).await.map_err(provider_error)
     }
 }

@@ -1,15 +1,16 @@
 //! The `aws-kms` root-key provider: an AWS KMS key wraps a random keyring key
-//! stored in the database, unwrapped once at start (as `transit_root.rs`).
+//! stored in the database, unwrapped once at start (as `transit.rs`).
 //!
 //! Requests are signed with `object_store`'s SigV4 signer and sent by its
 //! HTTP client, with credentials from the standard chain
-//! (`aws_credentials.rs`): the same maintained code that signs our S3 calls,
+//! (`crate::aws_credentials`): the same maintained code that signs our S3 calls,
 //! without the AWS SDK's second HTTP and TLS stack. The signatures are
 //! pinned against botocore, AWS's own implementation, for every shape of
 //! endpoint (`tests/vectors/sigv4_kms.json`, made by `sigv4_kms.py`).
 //!
 //! Every Encrypt and Decrypt carries an [`EncryptionContext`] that names the
-//! installation: KMS binds it to the ciphertext (as AAD), logs it in
+//! installation (core passes its id: the provider binds wraps to the
+//! installation): KMS binds it to the ciphertext (as AAD), logs it in
 //! CloudTrail, and key policies can require it, so a wrapped key copied into
 //! another installation's database does not open there.
 //!
@@ -18,13 +19,11 @@
 //! buffer and its `Plaintext` field is base64-decoded straight into another;
 //! the `Encrypt` body is zeroizing too. (Buffers inside the HTTP and TLS
 //! stack are beyond our reach.)
-//!
-//! This module must not reach into the rest of the binary: it moves, with
-//! `aws_credentials.rs`, into a crate of AWS adapters.
 
 use std::collections::BTreeMap;
 
 use anyhow::{Context, bail};
+use async_trait::async_trait;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
@@ -35,9 +34,12 @@ use reqwest::Method;
 use reqwest::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
-use strongroom_config::Config;
+use strongroom_config::AwsKmsRootKey;
+use strongroom_core::CoreError;
+use strongroom_core::root_key::{Custody, RootKeyProvider};
 use zeroize::Zeroizing;
 
+use super::provider_error;
 use crate::aws_credentials;
 
 /// The KMS encryption context of the keyring key: stable for the life of an
@@ -162,8 +164,7 @@ fn secret_base64<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Zeroizing
 
 impl AwsKmsRoot {
     /// From `[root_key] aws_kms_*` and the AWS credential chain of the process environment.
-    pub fn from_config(config: &Config) -> anyhow::Result<Self> {
-        let root = &config.root_key;
+    pub fn from_config(root: &AwsKmsRootKey) -> anyhow::Result<Self> {
         let region = root.aws_kms_region.as_deref().context("root_key.aws_kms_region is not set")?;
         let key_id = root.aws_kms_key_id.as_deref().context("root_key.aws_kms_key_id is not set")?;
         Self::new(root.aws_kms_endpoint.as_deref(), region, key_id, std::env::vars(), aws_credentials::client_options())
@@ -270,6 +271,35 @@ impl AwsKmsRoot {
     }
 }
 
+#[async_trait]
+impl RootKeyProvider for AwsKmsRoot {
+    fn id(&self) -> &'static str {
+        "aws-kms"
+    }
+
+    fn description(&self) -> String {
+        format!("KMS key {:?} in {} at {}", self.key_id, self.region, self.endpoint)
+    }
+
+    fn custody(&self) -> Custody {
+        Custody::External { binds_installation: true }
+    }
+
+    async fn wrap(&self, plaintext: &[u8], installation: Option<&str>) -> Result<Vec<u8>, CoreError> {
+        // Core binds every new wrap of a provider that binds; one without an
+        // installation would be a key any installation could open.
+        let installation = installation.ok_or_else(|| {
+            CoreError::RootKeyProvider("aws-kms root key: a new wrap must name the installation".into())
+        })?;
+        AwsKmsRoot::wrap(self, plaintext, &EncryptionContext::root_key(installation)).await.map_err(provider_error)
+    }
+
+    async fn unwrap(&self, wrapped: &[u8], installation: Option<&str>) -> Result<Zeroizing<Vec<u8>>, CoreError> {
+        let context = installation.map(EncryptionContext::root_key);
+        AwsKmsRoot::unwrap(self, wrapped, context.as_ref()).await.map_err(provider_error)
+    }
+}
+
 /// An `http(s)://host[:port][/path]` endpoint. The signature covers the host
 /// as the HTTP client sends it (a default port dropped) and the path, so
 /// both come from the parsed URL, never from the text.
@@ -327,7 +357,8 @@ mod tests {
     /// client drops it, a gateway's path prefix and port kept.
     #[tokio::test]
     async fn kms_signatures_match_botocore_for_every_endpoint_shape() {
-        let vectors: serde_json::Value = serde_json::from_str(include_str!("../tests/vectors/sigv4_kms.json")).unwrap();
+        let vectors: serde_json::Value =
+            serde_json::from_str(include_str!("../../tests/vectors/sigv4_kms.json")).unwrap();
         let secret = vectors["secret_access_key"].as_str().unwrap();
         for case in vectors["vectors"].as_array().unwrap() {
             let field = |name: &str| case[name].as_str().unwrap();

@@ -1,7 +1,7 @@
 """Regenerates sigv4_kms.json with botocore, AWS's own SigV4 implementation.
 
 Run with the test virtualenv's python (scripts/python-env.sh installs botocore
-with moto): `python crates/strongroom/tests/vectors/sigv4_kms.py > crates/strongroom/tests/vectors/sigv4_kms.json`.
+with moto): `python crates/strongroom-integrations/tests/vectors/sigv4_kms.py > crates/strongroom-integrations/tests/vectors/sigv4_kms.json`.
 Each case is a KMS call as Strongroom sends it (the headers object_store's
 signer adds included), for one shape of endpoint.
 """
