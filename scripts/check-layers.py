@@ -19,7 +19,7 @@ ALLOWED = {
     "strongroom-core": {"strongroom-crypto", "strongroom-policy"},
     "strongroom-store": {"strongroom-core", "strongroom-crypto"},
     "strongroom-blobs": {"strongroom-core", "strongroom-crypto"},
-    "strongroom-integrations": {"strongroom-core", "strongroom-crypto", "strongroom-config"},
+    "strongroom-integrations": {"strongroom-core", "strongroom-crypto", "strongroom-config", "strongroom-proto"},
     "strongroom-server": {"strongroom-core", "strongroom-crypto", "strongroom-proto"},
     "strongroom": None,  # the binary wires everything
     "strongroom-testkit": set(),  # drives the binary from outside, over HTTP

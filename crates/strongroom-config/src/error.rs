@@ -5,7 +5,6 @@ use std::path::PathBuf;
 
 /// Why the configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum ConfigError {
     /// The configuration file could not be read.
     #[error("cannot read the configuration file {path}: {source}")]

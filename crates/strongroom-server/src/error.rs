@@ -340,9 +340,11 @@ impl From<CoreError> for ApiError {
                 code: ProblemCode::DecryptionFailed,
                 detail: "the ciphertext is malformed, altered, or does not belong to this context".into(),
             },
-            // Root-key mismatches stop the server at start; other crypto
+            // Root-key faults stop the server at start; other crypto
             // failures (the random generator) are faults, not bad input.
-            CoreError::Crypto(_) | CoreError::RootKeyMismatch { .. } => Self::Internal(Box::new(error)),
+            CoreError::Crypto(_) | CoreError::RootKeyMismatch { .. } | CoreError::RootKeyProvider(_) => {
+                Self::Internal(Box::new(error))
+            }
         }
     }
 }

@@ -174,7 +174,7 @@ pub async fn start_services(
             origin.clone()
         }
         None => {
-            let fresh: String = strongroom_crypto::random_bytes::<8>()?.iter().map(|b| format!("{b:02x}")).collect();
+            let fresh = strongroom_crypto::to_hex(&strongroom_crypto::random_bytes::<8>()?);
             let id = database.store().setting_or_insert(settings::INSTALLATION_ID, fresh.as_bytes()).await?;
             format!("strongroom/{}", String::from_utf8_lossy(&id))
         }

@@ -322,9 +322,7 @@ mod tests {
 
     use super::*;
 
-    fn hex(bytes: &[u8]) -> String {
-        bytes.iter().map(|b| format!("{b:02x}")).collect()
-    }
+    use strongroom_crypto::to_hex as hex;
 
     /// The SigV4 signature of a canonical request (the HMAC chain of the
     /// specification; the vectors pin it to botocore's).

@@ -86,14 +86,11 @@ fn local(path: &Path, create: bool) -> anyhow::Result<LocalKek> {
 
 fn generate(path: &Path) -> anyhow::Result<()> {
     let key = Zeroizing::new(random_bytes::<32>()?);
-    let mut text = Zeroizing::new(String::with_capacity(65));
-    for byte in key.iter() {
-        text.push_str(&format!("{byte:02x}"));
-    }
-    text.push('\n');
+    let text = Zeroizing::new(strongroom_crypto::to_hex(key.as_ref()));
     match OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
         Ok(mut file) => {
             file.write_all(text.as_bytes())?;
+            file.write_all(b"\n")?;
             file.sync_all()?;
             tracing::info!(path = %path.display(), "generated a local root key (development only)");
             Ok(())
@@ -108,7 +105,7 @@ fn decode_hex(text: &str) -> anyhow::Result<Vec<u8>> {
     if text.len() != 64 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
         bail!("not 64 hex digits");
     }
-    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(&text[i..i + 2], 16).context("not hex")).collect()
+    strongroom_crypto::from_hex(text).context("not hex")
 }
 
 #[cfg(test)]
