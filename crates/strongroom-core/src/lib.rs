@@ -39,6 +39,7 @@ pub mod key_management;
 mod keyring;
 mod matter_keys;
 pub mod principal;
+pub mod readiness;
 pub mod records;
 pub mod root_key;
 mod services;

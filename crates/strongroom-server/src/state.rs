@@ -10,6 +10,7 @@ use strongroom_core::audit_reading::AuditReader;
 use strongroom_core::authz::Authz;
 use strongroom_core::identity::Identity;
 use strongroom_core::key_management::KeyManagement;
+use strongroom_core::readiness::Readiness;
 use strongroom_core::records::Records;
 use strongroom_core::transit::Transit;
 use strongroom_core::user_management::UserManagement;
@@ -58,6 +59,8 @@ pub struct AppState {
     pub user_management: Arc<UserManagement>,
     /// The audit log for its readers: events, proofs, statistics, alerts.
     pub audit_reader: Arc<AuditReader>,
+    /// What `/readyz` checks.
+    pub readiness: Arc<Readiness>,
     /// The audit log every action writes through.
     pub audit: Arc<AuditLog>,
     /// Signs checkpoints of the audit tree.

@@ -714,12 +714,25 @@ async fn identity_with(db: &Database, clock: Arc<FixedClock>, settings: Identity
 fn fast_settings() -> IdentitySettings {
     IdentitySettings {
         password_params: strongroom_crypto::PasswordParams { memory_kib: 64, iterations: 1, parallelism: 1 },
+        password_policy: strongroom_core::identity::PasswordPolicy { min_length: 12, min_strength_bits: 50.0 },
+        hashing_concurrency: 2,
+        access_token_seconds: 300,
         session_idle_seconds: 600,
         session_absolute_seconds: 3600,
-        access_token_seconds: 300,
+        max_sessions_per_user: 10,
+        bind_session_to_ip: false,
+        bind_session_to_user_agent: false,
+        mfa_required_roles: Vec::new(),
         lockout_threshold: 3,
+        account_lockout_threshold: 100,
+        ip_lockout_threshold: 50,
+        lockout_window_seconds: 900,
         lockout_base_seconds: 30,
-        ..IdentitySettings::default()
+        lockout_max_seconds: 3600,
+        mfa_token_seconds: 300,
+        reset_token_seconds: 3600,
+        issuer: "strongroom".into(),
+        audience: "strongroom".into(),
     }
 }
 

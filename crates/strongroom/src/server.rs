@@ -108,6 +108,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         Arc::clone(&alerts),
         Arc::clone(&services.authz),
     ));
+    let readiness = Arc::new(strongroom_core::readiness::Readiness::new(
+        Arc::clone(&store),
+        Arc::clone(&services.audit),
+        Arc::clone(&services.records),
+        kek.id().to_string(),
+    ));
     let state = AppState {
         store: Arc::clone(&store),
         root_key_id: kek.id().to_string(),
@@ -122,6 +128,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         api_key_management: services.api_key_management,
         user_management: services.user_management,
         audit_reader,
+        readiness,
         audit: services.audit,
         checkpointer: services.checkpointer,
         alerts,

@@ -4,7 +4,9 @@ use strongroom_crypto::PasswordParams;
 
 use super::{PasswordPolicy, Role};
 
-/// How logins, tokens, sessions and lockouts behave.
+/// How logins, tokens, sessions and lockouts behave. No `Default`: the
+/// defaults are the configuration's (`[identity]` in strongroom-config),
+/// written once there; the binary turns them into these.
 #[derive(Debug, Clone, PartialEq)]
 pub struct IdentitySettings {
     /// Argon2id cost of new password hashes.
@@ -51,31 +53,4 @@ pub struct IdentitySettings {
     pub issuer: String,
     /// The `aud` claim of access tokens, required when they are presented.
     pub audience: String,
-}
-
-impl Default for IdentitySettings {
-    fn default() -> Self {
-        Self {
-            password_params: PasswordParams::default(),
-            password_policy: PasswordPolicy::default(),
-            hashing_concurrency: 2,
-            access_token_seconds: 900,
-            session_idle_seconds: 1800,
-            session_absolute_seconds: 12 * 3600,
-            max_sessions_per_user: 10,
-            bind_session_to_ip: false,
-            bind_session_to_user_agent: false,
-            mfa_required_roles: Vec::new(),
-            lockout_threshold: 5,
-            account_lockout_threshold: 100,
-            ip_lockout_threshold: 50,
-            lockout_window_seconds: 900,
-            lockout_base_seconds: 30,
-            lockout_max_seconds: 3600,
-            mfa_token_seconds: 300,
-            reset_token_seconds: 3600,
-            issuer: "strongroom".into(),
-            audience: "strongroom".into(),
-        }
-    }
 }

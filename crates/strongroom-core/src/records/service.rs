@@ -51,8 +51,11 @@ pub struct NewRecord {
     pub fields: Map<String, Value>,
     /// The data subject (a user id, an e-mail), kept only as an HMAC.
     pub subject: Option<String>,
-    /// Unix seconds; the collection's default TTL applies when absent.
+    /// Unix seconds; the collection's default TTL applies when neither this
+    /// nor `ttl_seconds` is given.
     pub expires_at: Option<i64>,
+    /// Seconds from now (what an API caller gives as `ttl`); not with `expires_at`.
+    pub ttl_seconds: Option<i64>,
 }
 
 /// What a caller may see of a record.
@@ -97,6 +100,10 @@ pub struct RecordQuery {
     pub cursor: Option<Cursor>,
     /// Page size (1-200, default 50).
     pub limit: Option<u32>,
+    /// `field:value` filters as a caller wrote them (an HTTP query string):
+    /// typed by the collection's schema, then added to `equals` (a public
+    /// field) or `search` (one searchable encrypted field).
+    pub written: Vec<(String, String)>,
 }
 
 /// Who tries what on a record, for refusing a missing one the way an
@@ -349,7 +356,17 @@ impl Records {
             }
         }
         let now = self.now();
-        let expires_at = match (new.expires_at, schema.default_ttl_seconds) {
+        let asked = match (new.expires_at, new.ttl_seconds) {
+            (Some(_), Some(_)) => {
+                return Err(CoreError::InvalidInput("give expires_at or a ttl, not both".into()));
+            }
+            (None, Some(ttl)) if ttl <= 0 => {
+                return Err(CoreError::InvalidInput("ttl: a positive number of seconds".into()));
+            }
+            (None, Some(ttl)) => Some(now.saturating_add(ttl)),
+            (at, None) => at,
+        };
+        let expires_at = match (asked, schema.default_ttl_seconds) {
             (Some(at), _) if at <= now => {
                 return Err(CoreError::InvalidInput("expires_at: a time in the future".into()));
             }
@@ -665,6 +682,7 @@ impl Records {
         context: &AuditContext,
     ) -> Result<(Vec<RecordView>, Option<Cursor>), CoreError> {
         let collection = self.collection(collection_name).await?;
+        let query = typed_filters(query, &collection.schema)?;
         let limit = query.limit.unwrap_or(50).clamp(1, MAX_PAGE);
         for (name, _) in &query.equals {
             match collection.schema.field(name) {
@@ -993,4 +1011,25 @@ impl Records {
         self.delete_objects(objects).await;
         Ok((erased, held))
     }
+}
+/// Moves `query.written` filters into `equals` or `search`, each value typed
+/// as its field is: text for string, text and timestamp fields, JSON for the
+/// rest (falling back to text). One encrypted field per search.
+fn typed_filters(mut query: RecordQuery, schema: &CollectionSchema) -> Result<RecordQuery, CoreError> {
+    for (name, text) in std::mem::take(&mut query.written) {
+        let field = schema.field(&name);
+        let value = match field.map(|f| f.field_type) {
+            Some(FieldType::String | FieldType::Text | FieldType::Timestamp) => Value::String(text),
+            _ => serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        };
+        if field.is_some_and(FieldSpec::encrypted) {
+            if query.search.is_some() {
+                return Err(CoreError::InvalidInput("where: one encrypted field per search".into()));
+            }
+            query.search = Some((name, value));
+        } else {
+            query.equals.push((name, value));
+        }
+    }
+    Ok(query)
 }

@@ -21,7 +21,6 @@ pub(crate) mod users;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
@@ -307,11 +306,10 @@ pub(crate) fn with_middleware(routes: Routes, state: AppState) -> Router {
         )
 }
 
-/// How long `/readyz` waits for the database before calling it failing.
-pub(crate) const READINESS_TIMEOUT: Duration = Duration::from_secs(2);
-
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use axum::body::Body;
     use axum::http::{Method, Request, Response};
     use http_body_util::BodyExt;
@@ -350,7 +348,28 @@ mod tests {
             anchors: Vec::new(),
         };
         let context = strongroom_core::audit::AuditContext::service("test");
-        let identity = strongroom_core::identity::IdentitySettings::default();
+        let identity = strongroom_core::identity::IdentitySettings {
+            password_params: strongroom_crypto::PasswordParams { memory_kib: 64, iterations: 1, parallelism: 1 },
+            password_policy: strongroom_core::identity::PasswordPolicy { min_length: 12, min_strength_bits: 50.0 },
+            hashing_concurrency: 2,
+            access_token_seconds: 900,
+            session_idle_seconds: 1800,
+            session_absolute_seconds: 12 * 3600,
+            max_sessions_per_user: 10,
+            bind_session_to_ip: false,
+            bind_session_to_user_agent: false,
+            mfa_required_roles: Vec::new(),
+            lockout_threshold: 5,
+            account_lockout_threshold: 100,
+            ip_lockout_threshold: 50,
+            lockout_window_seconds: 900,
+            lockout_base_seconds: 30,
+            lockout_max_seconds: 3600,
+            mfa_token_seconds: 300,
+            reset_token_seconds: 3600,
+            issuer: "strongroom".into(),
+            audience: "strongroom".into(),
+        };
         let authz = strongroom_core::authz::AuthzSettings::default();
         let services = strongroom_core::Services::start(
             ports,
@@ -374,6 +393,12 @@ mod tests {
             Arc::clone(&alerts),
             Arc::clone(&services.authz),
         ));
+        let readiness = Arc::new(strongroom_core::readiness::Readiness::new(
+            database.store(),
+            Arc::clone(&services.audit),
+            Arc::clone(&services.records),
+            "local:test".into(),
+        ));
         let state = AppState {
             store: database.store(),
             root_key_id: "local:test".into(),
@@ -388,6 +413,7 @@ mod tests {
             api_key_management: services.api_key_management,
             user_management: services.user_management,
             audit_reader,
+            readiness,
             audit: services.audit,
             checkpointer: services.checkpointer,
             alerts,

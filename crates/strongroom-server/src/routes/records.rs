@@ -12,7 +12,6 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::header::{ACCEPT_RANGES, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, ETAG, RANGE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::Value;
 use strongroom_core::CoreError;
 use strongroom_core::authz::Ask;
 use strongroom_core::records::{
@@ -134,13 +133,13 @@ pub(crate) async fn create_record(
     Path(collection): Path<String>,
     ApiJson(request): ApiJson<CreateRecord>,
 ) -> Result<(StatusCode, Json<RecordView>), ApiError> {
-    let now = state.audit.now_ms() / 1000;
-    let expires_at = match request.ttl {
-        Some(ttl) if ttl <= 0 => return Err(ApiError::InvalidRequest("ttl: a positive number of seconds".into())),
-        Some(ttl) => Some(now.saturating_add(ttl)),
-        None => None,
+    let new = NewRecord {
+        matter_id: request.matter,
+        fields: request.fields,
+        subject: request.subject,
+        expires_at: None,
+        ttl_seconds: request.ttl,
     };
-    let new = NewRecord { matter_id: request.matter, fields: request.fields, subject: request.subject, expires_at };
     let view = state.records.create(&caller.subject, &collection, new, &caller.context).await?;
     Ok((StatusCode::CREATED, Json(record_view(view))))
 }
@@ -148,7 +147,7 @@ pub(crate) async fn create_record(
 /// Parses `matter=`, `where=field:value` (repeatable: equality on public
 /// fields, or a blind-index search on one searchable encrypted field),
 /// `limit=` and `cursor=`.
-fn parse_query(raw: Option<&str>, schema: &CollectionSchema) -> Result<RecordQuery, ApiError> {
+fn parse_query(raw: Option<&str>) -> Result<RecordQuery, ApiError> {
     let mut query = RecordQuery::default();
     for pair in raw.unwrap_or_default().split('&').filter(|p| !p.is_empty()) {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
@@ -169,20 +168,7 @@ fn parse_query(raw: Option<&str>, schema: &CollectionSchema) -> Result<RecordQue
             "where" => {
                 let (field, text) =
                     value.split_once(':').ok_or_else(|| ApiError::InvalidRequest("where: write field:value".into()))?;
-                let typed = match schema.field(field).map(|f| f.field_type) {
-                    Some(strongroom_core::records::FieldType::String | strongroom_core::records::FieldType::Text)
-                    | Some(strongroom_core::records::FieldType::Timestamp) => Value::String(text.to_owned()),
-                    _ => serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned())),
-                };
-                let encrypted = schema.field(field).is_some_and(strongroom_core::records::FieldSpec::encrypted);
-                if encrypted {
-                    if query.search.is_some() {
-                        return Err(ApiError::InvalidRequest("where: one encrypted field per search".into()));
-                    }
-                    query.search = Some((field.to_owned(), typed));
-                } else {
-                    query.equals.push((field.to_owned(), typed));
-                }
+                query.written.push((field.to_owned(), text.to_owned()));
             }
             other => {
                 return Err(ApiError::InvalidRequest(format!("{other}: not a filter (matter, where, limit, cursor)")));
@@ -228,8 +214,7 @@ pub(crate) async fn list_records(
     Path(collection): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Json<RecordList>, ApiError> {
-    let schema = state.records.collection(&collection).await?.schema;
-    let query = parse_query(raw.as_deref(), &schema)?;
+    let query = parse_query(raw.as_deref())?;
     let (views, next) = state.records.list(&caller.subject, &collection, query, &caller.context).await?;
     Ok(Json(RecordList {
         records: views.into_iter().map(record_view).collect(),

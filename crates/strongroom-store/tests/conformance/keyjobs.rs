@@ -70,6 +70,7 @@ pub async fn key_jobs_rewrap_after_rotation_and_reencrypt_after_compromise(datab
             fields: fields.as_object().unwrap().clone(),
             subject: None,
             expires_at: None,
+            ttl_seconds: None,
         };
         interviews.push(records.create(&admin, "interviews", new, &ctx()).await.unwrap().id);
     }
@@ -78,6 +79,7 @@ pub async fn key_jobs_rewrap_after_rotation_and_reencrypt_after_compromise(datab
         fields: json!({"title": "hearing"}).as_object().unwrap().clone(),
         subject: None,
         expires_at: None,
+        ttl_seconds: None,
     };
     let recording = records.create(&admin, "recordings", new, &ctx()).await.unwrap().id;
     let audio: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
@@ -140,6 +142,7 @@ pub async fn key_jobs_rewrap_after_rotation_and_reencrypt_after_compromise(datab
         fields: json!({"user_id": "late"}).as_object().unwrap().clone(),
         subject: None,
         expires_at: None,
+        ttl_seconds: None,
     };
     records.create(&admin, "interviews", new, &ctx()).await.unwrap();
     assert_eq!(records.census("matter.m-a.r2").await.unwrap(), [census(9, 15, 1)]);

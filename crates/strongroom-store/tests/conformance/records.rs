@@ -85,6 +85,7 @@ pub async fn records_seal_page_search_update_and_shred(database: TestDatabase) {
             fields: fields(json!({"payload": {"n": i}, "purpose": "check", "reference": format!("ref-{i}")})),
             subject: Some(format!("subject-{i}")),
             expires_at: None,
+            ttl_seconds: None,
         };
         let view = records.create(&admin, "pii_vault", new, &ctx()).await.unwrap();
         assert_eq!(view.withheld, ["payload", "reference"]);
@@ -140,6 +141,7 @@ pub async fn records_seal_page_search_update_and_shred(database: TestDatabase) {
         fields: fields(json!({"payload": 1, "purpose": "check", "reference": reference})),
         subject: None,
         expires_at: Some(1_800_000_000 + 10),
+        ttl_seconds: None,
     };
     let gone = records.create(&admin, "pii_vault", short("soon-1"), &ctx()).await.unwrap().id;
     let kept = records.create(&admin, "pii_vault", short("soon-2"), &ctx()).await.unwrap().id;
