@@ -10,6 +10,8 @@
 //!   [`Checkpointer::current`] serve verifiers; [`LogVerifier`] recomputes
 //!   a whole log (stored or exported) against signed checkpoints.
 //! - [`AlertEvaluator`] and [`run_sink`] run beside the server.
+//! - A store implementing [`AuditStore`] appends an [`AppendPlan`] (the
+//!   tree arithmetic of an append) and keys nodes by [`NodeKey`].
 //!
 //! Formats (canonical event JSON, checkpoints, export) are in docs/audit.md.
 
@@ -20,6 +22,7 @@ mod log;
 pub(crate) use log::hex;
 mod sink;
 mod store;
+mod tree;
 mod verify;
 
 pub use alerts::{AlertEvaluator, AlertNotifier, AlertRule};
@@ -33,6 +36,7 @@ pub use store::{
     AlertGroup, AlertRecord, AppendReceipt, AuditCounts, AuditFilter, AuditRecord, AuditStore, IndexedColumns,
     StoredCheckpoint, StoredEntry, TreeHead,
 };
+pub use tree::{AppendPlan, NodeKey};
 pub use verify::{IntegrityProblem, IntegrityReport, LogVerifier};
 
 /// The keyring key whose HMACs stand for personal values in events.
