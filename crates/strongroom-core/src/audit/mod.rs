@@ -26,7 +26,7 @@ mod tree;
 mod verify;
 
 pub use alerts::{AlertEvaluator, AlertNotifier, AlertRule};
-pub use checkpoint::{AUDIT_SIGNING_KEY, CheckpointAnchor, Checkpointer};
+pub use checkpoint::{AUDIT_SIGNING_KEY, CheckpointAnchor, CheckpointKey, Checkpointer};
 pub use event::{
     Actor, ActorKind, AuditContext, AuditEvent, Detail, EVENT_FORMAT_VERSION, EventType, Outcome, Severity, Target,
 };
