@@ -32,7 +32,7 @@ use strongroom_crypto::{
     AssociatedData, Kek, SealedHeader, SecretBytes, SecretKey, generate_ed25519_pkcs8, random_bytes,
 };
 
-use crate::audit::{AuditContext, AuditEvent, AuditLog, EventType, Outcome, Target};
+use crate::audit::{AUDIT_SIGNING_KEY, AuditContext, AuditEvent, AuditLog, CheckpointKey, EventType, Outcome, Target};
 use crate::freshness::{Cached, Freshness};
 use crate::{Clock, CoreError, KeyStore, StoreError, StoredKey, StoredKeyVersion};
 
@@ -779,6 +779,37 @@ fn same_purpose(info: KeyInfo, purpose: KeyPurpose) -> Result<KeyInfo, CoreError
             info.purpose.as_str(),
             purpose.as_str()
         )))
+    }
+}
+
+/// The audit log's checkpoint signer uses [`AUDIT_SIGNING_KEY`] through
+/// this port (see [`CheckpointKey`]).
+#[async_trait::async_trait]
+impl CheckpointKey for Keyring {
+    async fn ensure_checkpoint_key(&self, context: &AuditContext) -> Result<(), CoreError> {
+        let spec = KeySpec {
+            purpose: KeyPurpose::AuditSigning,
+            algorithm: None,
+            rotation_period_seconds: None,
+            deletion_allowed: false,
+        };
+        self.ensure(AUDIT_SIGNING_KEY, spec, context).await.map(|_| ())
+    }
+
+    async fn checkpoint_public_keys(&self) -> Result<Vec<[u8; 32]>, CoreError> {
+        let key = self.use_key(KeyPurpose::AuditSigning, AUDIT_SIGNING_KEY).await?;
+        let info = key.info();
+        let mut keys = Vec::new();
+        for version in (info.min_decryption_version..=info.latest_version).rev() {
+            keys.push(key.public_key(version).await?);
+        }
+        Ok(keys)
+    }
+
+    async fn sign_checkpoint(&self, message: &[u8]) -> Result<([u8; 64], [u8; 32]), CoreError> {
+        let key = self.use_key(KeyPurpose::AuditSigning, AUDIT_SIGNING_KEY).await?;
+        let (version, signature) = key.sign(message).await?;
+        Ok((signature, key.public_key(version).await?))
     }
 }
 

@@ -121,8 +121,12 @@ impl Services {
                 .with_freshness(Arc::clone(&freshness)),
         );
         audit.set_pseudonymizer(keyring.audit_pseudonymizer(context).await?);
-        let checkpointer =
-            Arc::new(Checkpointer::new(Arc::clone(&keyring), Arc::clone(&audit), options.origin, options.anchors));
+        let checkpointer = Arc::new(Checkpointer::new(
+            Arc::<Keyring>::clone(&keyring),
+            Arc::clone(&audit),
+            options.origin,
+            options.anchors,
+        ));
         checkpointer.ensure_key(context).await?;
         let api_keys = Arc::new(ApiKeys::new(Arc::clone(&ports.api_keys), Arc::clone(&keyring), Arc::clone(&clock)));
         let identity =

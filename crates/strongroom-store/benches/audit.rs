@@ -18,7 +18,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use strongroom_core::SystemClock;
-use strongroom_core::audit::{Actor, ActorKind, AuditContext, AuditEvent, AuditLog, AuditSettings, EventType, Target};
+use strongroom_core::audit::{
+    Actor, ActorKind, AuditContext, AuditEvent, AuditLog, AuditSettings, AuditStore, EventType, Pseudonymizer, Target,
+};
+use strongroom_crypto::SecretKey;
 use strongroom_store::{ConnectOptions, Database};
 use strongroom_testkit::TestDatabase;
 
@@ -43,6 +46,16 @@ fn event(log: &AuditLog, n: usize) -> AuditEvent {
         .target(Target::new("transit_key", "orders"))
         .detail("items", 1usize)
         .detail("failed_items", 0usize)
+}
+
+/// A log over `store` with an HMAC key loaded, as the server has one: the
+/// user agent of every event is kept as its HMAC.
+fn log(store: Arc<dyn AuditStore>) -> Arc<AuditLog> {
+    let log = AuditLog::new(store, Arc::new(SystemClock), AuditSettings::default());
+    // Invariant: 32 bytes make a key.
+    let key = SecretKey::from_slice(&[7; 32]).expect("a 32-byte key");
+    log.set_pseudonymizer(Pseudonymizer::new(vec![(1, key)]).expect("one key version"));
+    log
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -115,7 +128,7 @@ async fn run(name: &str, database: &TestDatabase, writers: usize, seconds: u64, 
         db
     };
     let first = open().await;
-    let mut logs = vec![AuditLog::new(first.audit_store(), Arc::new(SystemClock), AuditSettings::default())];
+    let mut logs = vec![log(first.audit_store())];
     // A short warm-up: connections open and prepare their statements.
     throughput(&logs, writers, 1).await;
     let (rate, p50, p99) = throughput(&logs, writers, seconds).await;
@@ -126,7 +139,7 @@ async fn run(name: &str, database: &TestDatabase, writers: usize, seconds: u64, 
     );
     if name == "postgres" {
         let second = open().await;
-        logs.push(AuditLog::new(second.audit_store(), Arc::new(SystemClock), AuditSettings::default()));
+        logs.push(log(second.audit_store()));
         let (rate, p50, p99) = throughput(&logs, writers, seconds).await;
         println!(
             "{name}: append, {writers} writers, 2 instances: {rate:.0} events/s, record() p50 {:.2} ms p99 {:.2} ms",

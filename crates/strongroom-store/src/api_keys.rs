@@ -9,8 +9,8 @@ use strongroom_core::authz::{PrincipalAccess, PrincipalKind};
 use strongroom_core::{ApiKeyRecord, ApiKeyStore, Scope, StoreError};
 
 use crate::authz::{access_columns, parse_access};
+use crate::engines::{PostgresStore, SqliteStore};
 use crate::error::map;
-use crate::settings::{PostgresStore, SqliteStore};
 
 const COLUMNS: &str = "id, name, scopes, secret_hash, hash_key_version, created_at, expires_at, revoked_at, \
                        last_used_at, use_count, allowed_cidrs, rate_limit_per_minute, owner_user_id, \

@@ -3,9 +3,11 @@
 //!
 //! The sequencer is the head row: every append locks it first (SQLite's
 //! `BEGIN IMMEDIATE` takes the database's write lock at `BEGIN`; PostgreSQL
-//! locks the row with `FOR UPDATE`), reads size, root and frontier, appends
-//! leaves and nodes and moves it, all before commit. Two processes appending
-//! at once therefore queue on that row and never fork the tree.
+//! locks the row with `FOR UPDATE`), reads size and frontier, has core's
+//! [`AppendPlan`] compute the append, writes its leaves and nodes and moves
+//! the head, all before commit. Two processes appending at once therefore
+//! queue on that row and never fork the tree; and the head moves only from
+//! the size the plan extends, so a plan made from a stale head never commits.
 
 use std::collections::HashMap;
 
@@ -13,13 +15,17 @@ use async_trait::async_trait;
 use sqlx::{QueryBuilder, Row};
 use strongroom_core::StoreError;
 use strongroom_core::audit::{
-    AlertGroup, AlertRecord, AppendReceipt, AuditCounts, AuditFilter, AuditRecord, AuditStore, IndexedColumns,
-    StoredCheckpoint, StoredEntry, TreeHead,
+    AlertGroup, AlertRecord, AppendPlan, AppendReceipt, AuditCounts, AuditFilter, AuditRecord, AuditStore,
+    IndexedColumns, StoredCheckpoint, StoredEntry, TreeHead,
 };
-use strongroom_crypto::merkle::{Frontier, Hash, NodeId, leaf_hash};
+use strongroom_crypto::merkle::{Hash, NodeId};
 
+use crate::audit_sql::{
+    hash, hmac_rows, hmacs_conflict, index, insert_entries, insert_hmacs, insert_nodes, last_leaf, node_id, read_head,
+    signed,
+};
+use crate::engines::{PostgresStore, SqliteStore};
 use crate::error::map;
-use crate::settings::{PostgresStore, SqliteStore};
 
 /// Rows per multi-row INSERT, well below both engines' bind-parameter limits.
 const ROWS_PER_INSERT: usize = 400;
@@ -51,115 +57,12 @@ fn insert_runs<T>(items: &[T], max_bytes: usize, bytes: impl Fn(&T) -> usize) ->
     runs
 }
 
-fn corrupt(what: &str) -> StoreError {
-    StoreError::Backend(format!("the stored audit tree is damaged: {what}").into())
-}
-
-fn hash(bytes: Vec<u8>) -> Result<Hash, StoreError> {
-    bytes.try_into().map_err(|_| corrupt("a hash is not 32 bytes"))
-}
-
-pub(crate) fn index(value: i64) -> Result<u64, StoreError> {
-    u64::try_from(value).map_err(|_| corrupt("a negative leaf index"))
-}
-
-/// The stored key of a node: the last leaf it covers (see
-/// `0012_audit_nodes_by_last_leaf.sql`).
-pub(crate) fn last_leaf(id: NodeId) -> i64 {
-    let end = (u128::from(id.index) + 1) << id.level;
-    // Invariant: a tree never reaches 2^63 leaves; a larger id matches no row.
-    i64::try_from(end - 1).unwrap_or(i64::MAX)
-}
-
-/// The node stored under `last_leaf` at `level`.
-fn node_id(level: i32, last_leaf: i64) -> Result<NodeId, StoreError> {
-    let level =
-        u8::try_from(level).ok().filter(|level| *level < 64).ok_or_else(|| corrupt("a node level out of range"))?;
-    let end = index(last_leaf)? + 1;
-    if end.trailing_zeros() < u32::from(level) {
-        return Err(corrupt("a node that does not end on a subtree boundary"));
-    }
-    Ok(NodeId::new(level, (end >> level) - 1))
-}
-
-pub(crate) fn signed(value: u64) -> i64 {
-    // Invariant: a tree never reaches 2^63 leaves.
-    i64::try_from(value).unwrap_or(i64::MAX)
-}
-
 /// Turns a failure of the audit part of a write into `AuditRefused`, so the
 /// caller answers "audit unavailable" and knows nothing was committed.
 fn refused(error: StoreError) -> StoreError {
     match error {
         StoreError::Backend(source) => StoreError::AuditRefused(source),
         other => other,
-    }
-}
-
-// The SQL both append paths share (the sqlx one here, the SQLite thread in
-// `sqlite_audit_writer.rs`), as literals so each can `concat!` its own
-// placeholders onto them: one column list to keep in step with the rows bound.
-macro_rules! read_head {
-    () => {
-        "SELECT size, frontier FROM audit_head WHERE id = 1"
-    };
-}
-macro_rules! insert_entries {
-    () => {
-        "INSERT INTO audit_entries (leaf_index, entry, time_ms, event_type, outcome, actor_id, target_id, matter, ip_key) "
-    };
-}
-macro_rules! insert_hmacs {
-    () => {
-        "INSERT INTO audit_hmacs (hmac, leaf_index) "
-    };
-}
-// A leaf carrying the same HMAC twice stores it once.
-macro_rules! hmacs_conflict {
-    () => {
-        " ON CONFLICT DO NOTHING"
-    };
-}
-macro_rules! insert_nodes {
-    () => {
-        "INSERT INTO audit_nodes (last_leaf, level, hash) "
-    };
-}
-pub(crate) use {hmacs_conflict, insert_entries, insert_hmacs, insert_nodes, read_head};
-
-/// The rows an append writes, computed from the head it extends.
-pub(crate) struct AppendPlan<'a> {
-    pub(crate) first: u64,
-    records: &'a [AuditRecord],
-    pub(crate) nodes: Vec<(NodeId, Hash)>,
-    pub(crate) hmacs: Vec<(i64, &'a Vec<u8>)>,
-    pub(crate) frontier: Frontier,
-}
-
-impl<'a> AppendPlan<'a> {
-    /// The plan to append `records` to the tree of `first` leaves whose
-    /// frontier is `stored` (the head row's bytes).
-    pub(crate) fn new(first: u64, stored: &[u8], records: &'a [AuditRecord]) -> Result<Self, StoreError> {
-        let hashes: Vec<Hash> = stored.chunks_exact(32).map(|c| hash(c.to_vec())).collect::<Result<_, _>>()?;
-        let mut frontier =
-            Frontier::from_parts(first, &hashes).ok_or_else(|| corrupt("the head's frontier does not fit its size"))?;
-        let mut nodes = Vec::with_capacity(records.len() * 2);
-        for record in records {
-            nodes.extend(frontier.push(leaf_hash(&record.entry)));
-        }
-        let hmacs = records
-            .iter()
-            .enumerate()
-            .flat_map(|(i, record)| record.hmacs.iter().map(move |mac| (signed(first + i as u64), mac)))
-            .collect();
-        Ok(Self { first, records, nodes, hmacs, frontier })
-    }
-
-    pub(crate) fn receipt(&self) -> AppendReceipt {
-        AppendReceipt {
-            first_index: self.first,
-            head: TreeHead { size: self.frontier.size(), root: self.frontier.root() },
-        }
     }
 }
 
@@ -222,9 +125,9 @@ macro_rules! impl_audit_store {
                 records: &[AuditRecord],
             ) -> Result<AppendReceipt, StoreError> {
                 let head = sqlx::query(concat!(read_head!(), $lock_head)).fetch_one(&mut **tx).await.map_err(map)?;
-                let first = index(head.try_get("size").map_err(map)?)?;
-                let plan = AppendPlan::new(first, &head.try_get::<Vec<u8>, _>("frontier").map_err(map)?, records)?;
-                for mut statement in Self::write_statements(&plan, $one_query) {
+                let size = index(head.try_get("size").map_err(map)?)?;
+                let plan = AppendPlan::new(size, &head.try_get::<Vec<u8>, _>("frontier").map_err(map)?, records)?;
+                for mut statement in Self::write_statements(&plan, records, $one_query) {
                     statement.build().execute(&mut **tx).await.map_err(map)?;
                 }
                 Ok(plan.receipt())
@@ -236,7 +139,7 @@ macro_rules! impl_audit_store {
             /// The head moves only from the size the plan extends: another
             /// size makes the update fail (`size` NOT NULL), so a stale plan
             /// never commits.
-            fn write_statements(plan: &AppendPlan<'_>, one_query: bool) -> Vec<QueryBuilder<$db>> {
+            fn write_statements(plan: &AppendPlan, records: &[AuditRecord], one_query: bool) -> Vec<QueryBuilder<$db>> {
                 let mut out: Vec<QueryBuilder<$db>> = Vec::new();
                 // Opens the next statement: `; ` in the one query, or a new query.
                 let statement = |out: &mut Vec<QueryBuilder<$db>>| -> usize {
@@ -252,12 +155,11 @@ macro_rules! impl_audit_store {
                     out.len() - 1
                 };
                 let record_bytes = |r: &AuditRecord| r.entry.len() + r.event_type.len() + r.actor_id.len() + 64;
-                for (start, chunk) in insert_runs(plan.records, $max_bytes, record_bytes) {
+                for (start, chunk) in insert_runs(records, $max_bytes, record_bytes) {
                     let at = statement(&mut out);
-                    let offset = plan.first + start as u64;
                     out[at].push(insert_entries!());
                     out[at].push_values(chunk.iter().enumerate(), |mut row, (i, record)| {
-                        row.push_bind(signed(offset + i as u64))
+                        row.push_bind(signed(plan.leaf_index(start + i)))
                             .push_bind(&record.entry)
                             .push_bind(record.time_ms)
                             .push_bind(&record.event_type)
@@ -268,7 +170,8 @@ macro_rules! impl_audit_store {
                             .push_bind(&record.ip_key);
                     });
                 }
-                for (_, chunk) in insert_runs(&plan.hmacs, $max_bytes, |(_, mac)| mac.len() + 16) {
+                let hmacs = hmac_rows(plan, records);
+                for (_, chunk) in insert_runs(&hmacs, $max_bytes, |(_, mac)| mac.len() + 16) {
                     let at = statement(&mut out);
                     out[at].push(insert_hmacs!());
                     out[at].push_values(chunk, |mut row, (leaf, mac)| {
@@ -276,23 +179,24 @@ macro_rules! impl_audit_store {
                     });
                     out[at].push(hmacs_conflict!());
                 }
-                for (_, chunk) in insert_runs(&plan.nodes, $max_bytes, |_| 64) {
+                for (_, chunk) in insert_runs(plan.nodes(), $max_bytes, |_| 64) {
                     let at = statement(&mut out);
                     out[at].push(insert_nodes!());
-                    out[at].push_values(chunk, |mut row, (id, node)| {
-                        row.push_bind(last_leaf(*id)).push_bind(i32::from(id.level)).push_bind(node.to_vec());
+                    out[at].push_values(chunk, |mut row, (key, node)| {
+                        row.push_bind(signed(key.last_leaf)).push_bind(i32::from(key.level)).push_bind(node.to_vec());
                     });
                 }
+                let head = plan.head();
                 let at = statement(&mut out);
                 out[at]
                     .push("UPDATE audit_head SET size = CASE WHEN size = ")
-                    .push_bind(signed(plan.first))
+                    .push_bind(signed(plan.extends()))
                     .push(" THEN ")
-                    .push_bind(signed(plan.frontier.size()))
+                    .push_bind(signed(head.size))
                     .push(" ELSE NULL END, root = ")
-                    .push_bind(plan.frontier.root().to_vec())
+                    .push_bind(head.root.to_vec())
                     .push(", frontier = ")
-                    .push_bind(plan.frontier.hashes().concat())
+                    .push_bind(plan.frontier_bytes())
                     .push(" WHERE id = 1");
                 out
             }
@@ -654,48 +558,6 @@ impl PostgresStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn nodes_are_keyed_by_their_last_leaf_and_back() {
-        for (level, idx, last) in [(0, 0, 0), (0, 7, 7), (1, 0, 1), (2, 1, 7), (3, 0, 7), (4, 5, 95)] {
-            let id = NodeId::new(level, idx);
-            assert_eq!(last_leaf(id), last, "{id:?}");
-            assert_eq!(node_id(i32::from(level), last).unwrap(), id);
-        }
-        assert!(node_id(2, 6).is_err(), "leaves 4..=6 are no complete subtree");
-        assert!(node_id(-1, 0).is_err() && node_id(64, 0).is_err() && node_id(0, -1).is_err());
-        assert_eq!(last_leaf(NodeId::new(63, u64::MAX)), i64::MAX, "beyond any tree: matches no row");
-    }
-
-    /// A database whose tree was stored under the old key keeps every node
-    /// through the migration, each found again under its own id.
-    #[test]
-    fn migration_12_moves_every_node_to_its_last_leaf() {
-        let db = rusqlite::Connection::open_in_memory().unwrap();
-        db.execute_batch(include_str!("../migrations/sqlite/0004_audit.sql")).unwrap();
-        let mut frontier = Frontier::new();
-        let mut nodes = HashMap::new();
-        for leaf in 0..37u32 {
-            for (id, node) in frontier.push(leaf_hash(&leaf.to_be_bytes())) {
-                db.execute(
-                    "INSERT INTO audit_nodes (level, idx, hash) VALUES (?1, ?2, ?3)",
-                    rusqlite::params![i32::from(id.level), signed(id.index), node.as_slice()],
-                )
-                .unwrap();
-                nodes.insert(id, node);
-            }
-        }
-        db.execute_batch(include_str!("../migrations/sqlite/0012_audit_nodes_by_last_leaf.sql")).unwrap();
-        let mut moved = HashMap::new();
-        let mut rows = db.prepare("SELECT last_leaf, level, hash FROM audit_nodes").unwrap();
-        let rows = rows.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get::<_, Vec<u8>>(2)?))).unwrap();
-        for row in rows {
-            let (last, level, node) = row.unwrap();
-            moved.insert(node_id(level, last).unwrap(), hash(node).unwrap());
-        }
-        assert_eq!(moved.len(), nodes.len());
-        assert_eq!(moved, nodes);
-    }
 
     #[test]
     fn insert_runs_respect_rows_and_bytes_and_cover_everything() {

@@ -13,8 +13,8 @@ use strongroom_core::authz::{
     PrincipalAccess, PrincipalKind,
 };
 
+use crate::engines::{PostgresStore, SqliteStore};
 use crate::error::map;
-use crate::settings::{PostgresStore, SqliteStore};
 
 const REQUEST_COLUMNS: &str = "id, requester_kind, requester_id, requester_name, action, matter_id, record_id, \
                                duration_minutes, justification, purpose, status, created_at, decided_by, \

@@ -4,17 +4,17 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{PgPool, SqlitePool};
 use strongroom_core::audit::AuditStore;
 use strongroom_core::authz::AuthzStore;
 use strongroom_core::identity::IdentityStore;
 use strongroom_core::records::RecordsStore;
 use strongroom_core::{ApiKeyStore, Backend, JobStore, KeyStore, Store, StoreError};
 
+use crate::engines::{PostgresStore, SqlitePools, SqliteStore};
 use crate::migrations::{self, MigrationReport};
-use crate::settings::{PostgresStore, SqliteStore};
 use crate::sqlite_audit_writer::SqliteAuditWriter;
 
 /// How to open the pool.
@@ -30,16 +30,6 @@ impl Default for ConnectOptions {
     fn default() -> Self {
         Self { max_connections: 10, acquire_timeout: Duration::from_secs(5) }
     }
-}
-
-/// The two pools of a SQLite database: readers (WAL lets them run beside
-/// the writer) and the one writer connection.
-#[derive(Debug, Clone)]
-pub struct SqlitePools {
-    pub(crate) readers: SqlitePool,
-    pub(crate) writer: SqlitePool,
-    /// The audit append's own thread and connection (`None` without a file).
-    pub(crate) audit_writer: Option<Arc<SqliteAuditWriter>>,
 }
 
 /// An open database of either engine.

@@ -19,8 +19,8 @@ use strongroom_core::identity::{
 };
 
 use crate::authz::{access_columns, parse_access};
+use crate::engines::{PostgresStore, SqliteStore};
 use crate::error::map;
-use crate::settings::{PostgresStore, SqliteStore};
 
 const USER_COLUMNS: &str = "u.id, u.username, u.sealed_email, u.sealed_full_name, u.roles, u.password_hash, u.disabled, u.locked, \
                             u.totp_sealed_secret, u.totp_enabled, u.totp_last_step, u.created_at, u.updated_at, \

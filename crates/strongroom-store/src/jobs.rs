@@ -6,8 +6,8 @@ use sqlx::Row;
 use strongroom_core::audit::AuditRecord;
 use strongroom_core::{Job, JobKind, JobState, JobStore, StoreError};
 
+use crate::engines::{PostgresStore, SqliteStore};
 use crate::error::map;
-use crate::settings::{PostgresStore, SqliteStore};
 
 const JOB_COLUMNS: &str = "id, kind, key_name, target, state, total, done, error, created_by, created_at, updated_at";
 

@@ -7,8 +7,8 @@ use sqlx::Row;
 use strongroom_core::audit::AuditRecord;
 use strongroom_core::{KeyStore, StoreError, StoredKey, StoredKeyVersion};
 
+use crate::engines::{PostgresStore, SqliteStore};
 use crate::error::map;
-use crate::settings::{PostgresStore, SqliteStore};
 
 const KEY_COLUMNS: &str = "name, purpose, algorithm, state, latest_version, min_decryption_version, \
                            rotation_period_seconds, deletion_allowed, created_at, updated_at";

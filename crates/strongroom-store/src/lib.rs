@@ -14,8 +14,10 @@
 
 mod api_keys;
 mod audit;
+mod audit_sql;
 mod authz;
 mod database;
+mod engines;
 mod error;
 mod identity;
 mod jobs;

@@ -14,8 +14,8 @@ use strongroom_core::records::{
     BlobMeta, CollectionRecord, Cursor, IndexEntry, RecordsStore, RekeyedRecord, StoredRecord, VersionCensus,
 };
 
+use crate::engines::{PostgresStore, SqliteStore};
 use crate::error::map;
-use crate::settings::{PostgresStore, SqliteStore};
 
 const RECORD_COLUMNS: &str = "collection, id, matter_id, public_fields, sealed_fields, renditions, wrapped_key, \
                               subject_index, created_at, updated_at, created_by, expires_at, legal_hold, \

@@ -1,49 +1,17 @@
-//! The [`Store`] implementation, written once for both engines: the SQL is
-//! portable (`$n` placeholders, `ON CONFLICT DO NOTHING`), only the pool type
-//! differs, so a macro stamps out one impl per engine.
+//! The [`Store`] implementation (health, change generation, instance
+//! settings), written once for both engines: the SQL is portable (`$n`
+//! placeholders, `ON CONFLICT DO NOTHING`), only the pool type differs, so a
+//! macro stamps out one impl per engine.
 
 use async_trait::async_trait;
-use sqlx::{PgPool, Row, SqlitePool};
+use sqlx::Row;
 use strongroom_core::{Backend, Store, StoreError};
 
+use crate::engines::{PostgresStore, SqliteStore};
 use crate::error::map;
 
-/// [`Store`] over SQLite.
-#[derive(Debug, Clone)]
-pub struct SqliteStore {
-    pub(crate) pool: SqlitePool,
-    /// One connection that every write goes through. SQLite has one writer
-    /// at a time anyway; queueing for this connection is first come, first
-    /// served, where waiting in SQLite's busy handler is not (it sleeps in
-    /// growing steps, and a writer could wait half a second under load).
-    pub(crate) writer: SqlitePool,
-    /// The thread that appends the group-commit writer's batches; `None`
-    /// for a database without a file.
-    pub(crate) audit_writer: Option<std::sync::Arc<crate::sqlite_audit_writer::SqliteAuditWriter>>,
-}
-
-impl SqliteStore {
-    pub(crate) fn new(pools: &crate::database::SqlitePools) -> Self {
-        Self { pool: pools.readers.clone(), writer: pools.writer.clone(), audit_writer: pools.audit_writer.clone() }
-    }
-}
-
-/// [`Store`] over PostgreSQL.
-#[derive(Debug, Clone)]
-pub struct PostgresStore {
-    pub(crate) pool: PgPool,
-    /// Writes go through the same pool: PostgreSQL takes its row locks itself.
-    pub(crate) writer: PgPool,
-}
-
-impl PostgresStore {
-    pub(crate) fn new(pool: PgPool) -> Self {
-        Self { writer: pool.clone(), pool }
-    }
-}
-
 macro_rules! impl_store {
-    ($store:ident, $pool:ty, $backend:expr) => {
+    ($store:ident, $backend:expr) => {
         #[async_trait]
         impl Store for $store {
             fn backend(&self) -> Backend {
@@ -120,5 +88,5 @@ macro_rules! impl_store {
     };
 }
 
-impl_store!(SqliteStore, SqlitePool, Backend::Sqlite);
-impl_store!(PostgresStore, PgPool, Backend::Postgres);
+impl_store!(SqliteStore, Backend::Sqlite);
+impl_store!(PostgresStore, Backend::Postgres);

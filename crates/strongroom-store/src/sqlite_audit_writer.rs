@@ -40,12 +40,12 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior, params};
 use sqlx::pool::PoolConnection;
 use sqlx::{Sqlite, SqlitePool};
 use strongroom_core::StoreError;
-use strongroom_core::audit::{AppendReceipt, AuditRecord};
+use strongroom_core::audit::{AppendPlan, AppendReceipt, AuditRecord};
 use tokio::runtime::Handle;
 use tokio::sync::oneshot;
 
-use crate::audit::{
-    AppendPlan, hmacs_conflict, index, insert_entries, insert_hmacs, insert_nodes, last_leaf, read_head, signed,
+use crate::audit_sql::{
+    hmac_rows, hmacs_conflict, index, insert_entries, insert_hmacs, insert_nodes, read_head, signed,
 };
 
 /// How long a batch waits for another process's write lock, as the sqlx pools do.
@@ -262,7 +262,9 @@ fn open(path: &std::path::Path) -> Result<Connection, StoreError> {
 }
 
 /// One batch, one transaction; any error rolls it back whole (the
-/// transaction is dropped uncommitted).
+/// transaction is dropped uncommitted). The head moves only from the size
+/// the plan extends (read under the write lock, so always: the check is the
+/// port's promise, not a path expected to run).
 fn append(connection: &mut Connection, records: &[AuditRecord]) -> Answer {
     let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
     let (size, frontier): (i64, Vec<u8>) = tx
@@ -277,7 +279,7 @@ fn append(connection: &mut Connection, records: &[AuditRecord]) -> Answer {
         for (offset, record) in records.iter().enumerate() {
             insert
                 .execute(params![
-                    signed(plan.first + offset as u64),
+                    signed(plan.leaf_index(offset)),
                     record.entry,
                     record.time_ms,
                     record.event_type,
@@ -291,22 +293,29 @@ fn append(connection: &mut Connection, records: &[AuditRecord]) -> Answer {
         }
         let mut insert =
             tx.prepare_cached(concat!(insert_hmacs!(), "VALUES (?1, ?2)", hmacs_conflict!())).map_err(backend)?;
-        for (leaf, mac) in &plan.hmacs {
+        for (leaf, mac) in hmac_rows(&plan, records) {
             insert.execute(params![mac, leaf]).map_err(backend)?;
         }
         let mut insert = tx.prepare_cached(concat!(insert_nodes!(), "VALUES (?1, ?2, ?3)")).map_err(backend)?;
-        for (id, hash) in &plan.nodes {
-            insert.execute(params![last_leaf(*id), i32::from(id.level), hash.as_slice()]).map_err(backend)?;
+        for (key, hash) in plan.nodes() {
+            insert.execute(params![signed(key.last_leaf), i32::from(key.level), hash.as_slice()]).map_err(backend)?;
         }
-        tx.prepare_cached("UPDATE audit_head SET size = ?1, root = ?2, frontier = ?3 WHERE id = 1")
-            .and_then(|mut head| {
-                head.execute(params![
-                    signed(plan.frontier.size()),
-                    plan.frontier.root().as_slice(),
-                    plan.frontier.hashes().concat(),
+        let head = plan.head();
+        let moved = tx
+            .prepare_cached("UPDATE audit_head SET size = ?1, root = ?2, frontier = ?3 WHERE id = 1 AND size = ?4")
+            .and_then(|mut update| {
+                update.execute(params![
+                    signed(head.size),
+                    head.root.as_slice(),
+                    plan.frontier_bytes(),
+                    signed(plan.extends()),
                 ])
             })
-            .map_err(backend)?;
+            .map_err(backend)?
+            != 1;
+        if moved {
+            return Err(StoreError::Backend("the audit tree head moved during the append".into()));
+        }
     }
     tx.commit().map_err(backend)?;
     Ok(plan.receipt())

@@ -15,13 +15,30 @@ use strongroom_crypto::merkle;
 use async_trait::async_trait;
 use strongroom_crypto::note::{Checkpoint, NoteVerifier, open_note, signed_note};
 
+use super::event::AuditContext;
 use super::log::AuditLog;
 use super::store::StoredCheckpoint;
-use crate::{CoreError, KeyPurpose, KeySpec, Keyring};
+use crate::CoreError;
 
 /// The keyring key that signs checkpoints (Ed25519, never rotated automatically:
 /// verifiers pin its public key).
 pub const AUDIT_SIGNING_KEY: &str = "system.audit-signing";
+
+/// The key checkpoints are signed with ([`AUDIT_SIGNING_KEY`]), as the
+/// signer needs it. The keyring implements it (`keyring.rs`): the keyring
+/// records its own changes in this log, so the log reaches the keyring only
+/// through this port and the two modules do not import each other.
+#[async_trait]
+pub trait CheckpointKey: Send + Sync + std::fmt::Debug {
+    /// Creates the signing key unless it exists (first start), recording
+    /// the creation as done by `context`.
+    async fn ensure_checkpoint_key(&self, context: &AuditContext) -> Result<(), CoreError>;
+    /// The Ed25519 public keys of every readable version, newest first.
+    async fn checkpoint_public_keys(&self) -> Result<Vec<[u8; 32]>, CoreError>;
+    /// Signs `message` with the newest version: the signature and that
+    /// version's public key.
+    async fn sign_checkpoint(&self, message: &[u8]) -> Result<([u8; 64], [u8; 32]), CoreError>;
+}
 
 /// Somewhere outside the database that keeps every checkpoint: a file on
 /// another disk, a witness or an HTTP endpoint.
@@ -38,7 +55,7 @@ pub trait CheckpointAnchor: Send + Sync + std::fmt::Debug {
 /// Signs and publishes checkpoints.
 #[derive(Debug)]
 pub struct Checkpointer {
-    keyring: Arc<Keyring>,
+    key: Arc<dyn CheckpointKey>,
     log: Arc<AuditLog>,
     origin: String,
     anchors: Vec<Arc<dyn CheckpointAnchor>>,
@@ -48,12 +65,12 @@ pub struct Checkpointer {
 impl Checkpointer {
     /// A signer for the log called `origin` (the note's origin line and key name).
     pub fn new(
-        keyring: Arc<Keyring>,
+        key: Arc<dyn CheckpointKey>,
         log: Arc<AuditLog>,
         origin: String,
         anchors: Vec<Arc<dyn CheckpointAnchor>>,
     ) -> Self {
-        Self { keyring, log, origin, anchors, signing: tokio::sync::Mutex::new(()) }
+        Self { key, log, origin, anchors, signing: tokio::sync::Mutex::new(()) }
     }
 
     /// The log's origin.
@@ -62,23 +79,14 @@ impl Checkpointer {
     }
 
     /// Creates the signing key on first start.
-    pub async fn ensure_key(&self, context: &super::AuditContext) -> Result<(), CoreError> {
-        let spec = KeySpec {
-            purpose: KeyPurpose::AuditSigning,
-            algorithm: None,
-            rotation_period_seconds: None,
-            deletion_allowed: false,
-        };
-        self.keyring.ensure(AUDIT_SIGNING_KEY, spec, context).await.map(|_| ())
+    pub async fn ensure_key(&self, context: &AuditContext) -> Result<(), CoreError> {
+        self.key.ensure_checkpoint_key(context).await
     }
 
     /// The note verifier keys of every readable version of the signing key, newest first.
     pub async fn verifiers(&self) -> Result<Vec<NoteVerifier>, CoreError> {
-        let key = self.keyring.use_key(KeyPurpose::AuditSigning, AUDIT_SIGNING_KEY).await?;
-        let info = key.info();
         let mut verifiers = Vec::new();
-        for version in (info.min_decryption_version..=info.latest_version).rev() {
-            let public = key.public_key(version).await?;
+        for public in self.key.checkpoint_public_keys().await? {
             verifiers
                 .push(NoteVerifier::new(&self.origin, public).map_err(|e| CoreError::InvalidInput(e.to_string()))?);
         }
@@ -149,10 +157,8 @@ impl Checkpointer {
         let store = self.log.store();
         let text = Checkpoint { origin: self.origin.clone(), size: head.size, root: head.root, extensions: Vec::new() }
             .to_text();
-        let key = self.keyring.use_key(KeyPurpose::AuditSigning, AUDIT_SIGNING_KEY).await?;
-        let (version, signature) = key.sign(text.as_bytes()).await?;
-        let verifier = NoteVerifier::new(&self.origin, key.public_key(version).await?)
-            .map_err(|e| CoreError::InvalidInput(e.to_string()))?;
+        let (signature, public) = self.key.sign_checkpoint(text.as_bytes()).await?;
+        let verifier = NoteVerifier::new(&self.origin, public).map_err(|e| CoreError::InvalidInput(e.to_string()))?;
         let checkpoint = StoredCheckpoint {
             size: head.size,
             root: head.root,
@@ -174,11 +180,7 @@ impl Checkpointer {
     /// and anchors a checkpoint of it, which every later one must extend.
     /// Audited actions resume. Refused when there is nothing to accept, and
     /// over a tree that does not verify (restore or repair that first).
-    pub async fn accept_rollback(
-        &self,
-        reason: &str,
-        context: &super::AuditContext,
-    ) -> Result<StoredCheckpoint, CoreError> {
+    pub async fn accept_rollback(&self, reason: &str, context: &AuditContext) -> Result<StoredCheckpoint, CoreError> {
         let reason = reason.trim();
         if reason.chars().count() < 20 {
             return Err(CoreError::InvalidInput("reason: at least 20 characters saying why".into()));

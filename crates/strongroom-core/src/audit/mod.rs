@@ -10,6 +10,8 @@
 //!   [`Checkpointer::current`] serve verifiers; [`LogVerifier`] recomputes
 //!   a whole log (stored or exported) against signed checkpoints.
 //! - [`AlertEvaluator`] and [`run_sink`] run beside the server.
+//! - A store implementing [`AuditStore`] appends an [`AppendPlan`] (the
+//!   tree arithmetic of an append) and keys nodes by [`NodeKey`].
 //!
 //! Formats (canonical event JSON, checkpoints, export) are in docs/audit.md.
 
@@ -20,10 +22,11 @@ mod log;
 pub(crate) use log::hex;
 mod sink;
 mod store;
+mod tree;
 mod verify;
 
 pub use alerts::{AlertEvaluator, AlertNotifier, AlertRule};
-pub use checkpoint::{AUDIT_SIGNING_KEY, CheckpointAnchor, Checkpointer};
+pub use checkpoint::{AUDIT_SIGNING_KEY, CheckpointAnchor, CheckpointKey, Checkpointer};
 pub use event::{
     Actor, ActorKind, AuditContext, AuditEvent, Detail, EVENT_FORMAT_VERSION, EventType, Outcome, Severity, Target,
 };
@@ -33,6 +36,7 @@ pub use store::{
     AlertGroup, AlertRecord, AppendReceipt, AuditCounts, AuditFilter, AuditRecord, AuditStore, IndexedColumns,
     StoredCheckpoint, StoredEntry, TreeHead,
 };
+pub use tree::{AppendPlan, NodeKey};
 pub use verify::{IntegrityProblem, IntegrityReport, LogVerifier};
 
 /// The keyring key whose HMACs stand for personal values in events.

@@ -2,8 +2,10 @@
 //!
 //! Invariant for implementers: the tree has exactly one sequencer at a time.
 //! `append_audit` (and every domain write that carries audit records, see
-//! [`crate::KeyStore`]) reads the tree head, appends leaves and nodes and
-//! moves the head in one transaction that holds the head exclusively
+//! [`crate::KeyStore`]) reads the tree head, appends the leaves and nodes
+//! of the [`AppendPlan`](super::AppendPlan) made from it and moves the head
+//! (only from the size the plan extends) in one transaction that holds the
+//! head exclusively
 //! (SQLite: `BEGIN IMMEDIATE`; PostgreSQL: `SELECT … FOR UPDATE` on the head
 //! row), so several processes on one database grow one tree: no fork, no gap,
 //! no lost leaf. The leaf is `SHA-256(0x00 || entry)` of the stored bytes.
