@@ -8,8 +8,6 @@
 
 use async_trait::async_trait;
 
-use crate::audit::AuditRecord;
-
 /// Which database engine a [`Store`] runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -205,4 +203,31 @@ pub trait KeyStore: Send + Sync + std::fmt::Debug {
 
     /// Deletes the key and its versions; `false` if it did not exist.
     async fn delete_key(&self, name: &str, audit: &[AuditRecord]) -> Result<bool, StoreError>;
+}
+
+/// A sealed audit event, ready to become a leaf of the audit tree: its
+/// canonical bytes plus the columns that queries filter on (copies of values
+/// inside `entry`). It sits with the ports because every port that changes
+/// state takes the records of the change, to append them in the same
+/// transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRecord {
+    /// The canonical JSON bytes: the leaf content, never changed.
+    pub entry: Vec<u8>,
+    /// Unix milliseconds.
+    pub time_ms: i64,
+    /// `login.failure`, `record.decrypt`, …
+    pub event_type: String,
+    /// `success`, `failure` or `denied`.
+    pub outcome: String,
+    /// The actor's id.
+    pub actor_id: String,
+    /// The target's id, if any.
+    pub target_id: Option<String>,
+    /// The matter, if any.
+    pub matter: Option<String>,
+    /// The client address as logged (clear, or `hmac:<hex>`), for per-IP alert rules.
+    pub ip_key: Option<String>,
+    /// The HMACs inside the entry (raw bytes), for search by value.
+    pub hmacs: Vec<Vec<u8>>,
 }

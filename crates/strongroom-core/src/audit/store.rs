@@ -16,30 +16,7 @@ use async_trait::async_trait;
 use strongroom_crypto::merkle::{Hash, NodeId};
 
 use crate::StoreError;
-
-/// A sealed event, ready to become a leaf: its canonical bytes plus the
-/// columns that queries filter on (copies of values inside `entry`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuditRecord {
-    /// The canonical JSON bytes: the leaf content, never changed.
-    pub entry: Vec<u8>,
-    /// Unix milliseconds.
-    pub time_ms: i64,
-    /// `login.failure`, `record.decrypt`, …
-    pub event_type: String,
-    /// `success`, `failure` or `denied`.
-    pub outcome: String,
-    /// The actor's id.
-    pub actor_id: String,
-    /// The target's id, if any.
-    pub target_id: Option<String>,
-    /// The matter, if any.
-    pub matter: Option<String>,
-    /// The client address as logged (clear, or `hmac:<hex>`), for per-IP alert rules.
-    pub ip_key: Option<String>,
-    /// The HMACs inside the entry (raw bytes), for search by value.
-    pub hmacs: Vec<Vec<u8>>,
-}
+pub use crate::store::AuditRecord;
 
 /// Size and root of the tree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

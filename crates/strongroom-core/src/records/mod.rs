@@ -8,11 +8,12 @@ mod model;
 pub mod redact;
 mod schema;
 mod service;
+pub mod storage;
 
 pub use crate::error::BlobError;
 pub use crate::matter_keys::{is_rekeyed_name, successor_key};
-pub use blobs::{BlobDownload, BlobMeta, BlobReader, BlobRef, BlobStorage, BlobUpload, ByteRange, ByteSource};
 pub(crate) use keys::Batch;
 pub use model::{CollectionRecord, Cursor, IndexEntry, RecordsStore, RekeyedRecord, StoredRecord, VersionCensus};
 pub use schema::{CollectionSchema, FieldSpec, FieldType, Sensitivity, check_collection_name, templates};
 pub use service::{MAX_PAGE, NewRecord, REVEAL_WARNING, RecordQuery, RecordView, Records};
+pub use storage::{BlobDownload, BlobMeta, BlobReader, BlobRef, BlobStorage, BlobUpload, ByteRange, ByteSource};

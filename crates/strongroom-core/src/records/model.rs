@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use serde_json::{Map, Value};
 
-use super::blobs::BlobMeta;
 use super::schema::CollectionSchema;
+use super::storage::BlobMeta;
 use crate::StoreError;
 use crate::audit::AuditRecord;
 

@@ -20,9 +20,9 @@ use serde_json::{Map, Value};
 use strongroom_crypto::{AssociatedData, SealedHeader, SecretKey, random_bytes, to_hex};
 use zeroize::Zeroizing;
 
-use super::blobs::BlobStorage;
 use super::model::{CollectionRecord, Cursor, IndexEntry, RecordsStore, StoredRecord};
 use super::schema::{CollectionSchema, FieldSpec, FieldType, Sensitivity, check_collection_name};
+use super::storage::BlobStorage;
 use crate::audit::{AuditContext, AuditLog, EventType, Target};
 use crate::authz::{Action, Ask, Authz, Resource, Subject, check_id, not_found};
 use crate::{Clock, CoreError, KeyPurpose, KeySpec, Keyring};
