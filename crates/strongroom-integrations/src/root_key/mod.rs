@@ -79,57 +79,30 @@ pub(crate) fn in_process_unwrap(
 
 #[cfg(test)]
 pub(crate) mod tests {
-    use std::collections::BTreeMap;
-    use std::sync::Mutex;
+    use std::sync::Arc;
 
-    use async_trait::async_trait;
     use strongroom_config::{LocalRootKey, TransitRootKey};
-    use strongroom_core::{Backend, Store, StoreError};
+    use strongroom_core::Store;
+    use strongroom_store::{ConnectOptions, Database};
 
     use super::*;
 
-    /// Settings in memory: what the providers keep in the database.
-    #[derive(Debug, Default)]
-    pub(crate) struct MemoryStore(Mutex<BTreeMap<String, Vec<u8>>>);
-
-    #[async_trait]
-    impl Store for MemoryStore {
-        fn backend(&self) -> Backend {
-            Backend::Sqlite
-        }
-        async fn ping(&self) -> Result<(), StoreError> {
-            Ok(())
-        }
-        async fn schema_version(&self) -> Result<i64, StoreError> {
-            Ok(1)
-        }
-        async fn change_generation(&self) -> Result<u64, StoreError> {
-            Ok(0)
-        }
-        async fn setting(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
-            Ok(self.0.lock().unwrap().get(name).cloned())
-        }
-        async fn setting_or_insert(&self, name: &str, value: &[u8]) -> Result<Vec<u8>, StoreError> {
-            Ok(self.0.lock().unwrap().entry(name.into()).or_insert_with(|| value.to_vec()).clone())
-        }
-        async fn insert_settings_if_absent(&self, entries: &[(&str, &[u8])]) -> Result<bool, StoreError> {
-            let mut map = self.0.lock().unwrap();
-            if entries.iter().any(|(name, _)| map.contains_key(*name)) {
-                return Ok(false);
-            }
-            for (name, value) in entries {
-                map.insert((*name).into(), value.to_vec());
-            }
-            Ok(true)
-        }
+    /// A real SQLite database in a temporary folder, for what the providers
+    /// keep in the database (the passphrase salt, wrapped keyring keys).
+    pub(crate) async fn sqlite_store() -> (tempfile::TempDir, Arc<dyn Store>) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("settings.db").display());
+        let database = Database::connect(&url, &ConnectOptions::default()).await.unwrap();
+        database.migrate().await.unwrap();
+        (dir, database.store())
     }
 
     #[tokio::test]
     async fn the_configured_provider_is_built_and_describes_itself_without_secrets() {
         let dir = tempfile::tempdir().unwrap();
-        let store = MemoryStore::default();
+        let (_db, store) = sqlite_store().await;
         let local = RootKeyConfig::Local(LocalRootKey::default());
-        let built = provider(&local, dir.path(), ProviderState::new(&store, true)).await.unwrap();
+        let built = provider(&local, dir.path(), ProviderState::new(&*store, true)).await.unwrap();
         assert_eq!(built.id(), "local");
         assert!(built.description().contains(&dir.path().join("root.key").display().to_string()));
 
@@ -139,7 +112,7 @@ pub(crate) mod tests {
             transit_key: Some("strongroom-root".into()),
             ..TransitRootKey::default()
         });
-        let built = provider(&transit, dir.path(), ProviderState::new(&store, false)).await.unwrap();
+        let built = provider(&transit, dir.path(), ProviderState::new(&*store, false)).await.unwrap();
         assert_eq!(built.id(), "transit");
         let described = format!("{} {built:?}", built.description());
         assert!(described.contains("strongroom-root") && !described.contains("s.secret-token"), "{described}");
@@ -148,9 +121,9 @@ pub(crate) mod tests {
     #[tokio::test]
     async fn fail_a_missing_local_key_file_when_nothing_may_be_written() {
         let dir = tempfile::tempdir().unwrap();
-        let store = MemoryStore::default();
+        let (_db, store) = sqlite_store().await;
         let local = RootKeyConfig::Local(LocalRootKey::default());
-        assert!(provider(&local, dir.path(), ProviderState::new(&store, false)).await.is_err());
+        assert!(provider(&local, dir.path(), ProviderState::new(&*store, false)).await.is_err());
         assert!(!dir.path().join("root.key").exists());
     }
 }

@@ -91,7 +91,7 @@ mod tests {
     use strongroom_config::SecretString;
 
     use super::*;
-    use crate::root_key::tests::MemoryStore;
+    use crate::root_key::tests::sqlite_store;
 
     const CHEAP: PassphraseParams = PassphraseParams { memory_kib: 64, iterations: 1, parallelism: 1 };
 
@@ -101,20 +101,20 @@ mod tests {
 
     #[tokio::test]
     async fn the_salt_is_made_once_and_the_same_passphrase_derives_the_same_key() {
-        let store = MemoryStore::default();
+        let (_db, store) = sqlite_store().await;
         let first =
-            PassphraseRoot::open_with(&config("a long enough passphrase"), ProviderState::new(&store, true), CHEAP)
+            PassphraseRoot::open_with(&config("a long enough passphrase"), ProviderState::new(&*store, true), CHEAP)
                 .await
                 .unwrap();
         let again =
-            PassphraseRoot::open_with(&config("a long enough passphrase"), ProviderState::new(&store, false), CHEAP)
+            PassphraseRoot::open_with(&config("a long enough passphrase"), ProviderState::new(&*store, false), CHEAP)
                 .await
                 .unwrap();
         assert_eq!(first.kek.id(), again.kek.id());
         assert!(first.kek.id().as_str().starts_with("passphrase:"));
         let other = PassphraseRoot::open_with(
             &config("another passphrase, also long"),
-            ProviderState::new(&store, false),
+            ProviderState::new(&*store, false),
             CHEAP,
         )
         .await
@@ -125,9 +125,9 @@ mod tests {
 
     #[tokio::test]
     async fn fail_without_a_salt_when_nothing_may_be_written() {
-        let store = MemoryStore::default();
+        let (_db, store) = sqlite_store().await;
         let error =
-            PassphraseRoot::open_with(&config("a long enough passphrase"), ProviderState::new(&store, false), CHEAP)
+            PassphraseRoot::open_with(&config("a long enough passphrase"), ProviderState::new(&*store, false), CHEAP)
                 .await
                 .unwrap_err();
         assert!(error.to_string().contains("no passphrase salt"), "{error:#}");
