@@ -59,6 +59,11 @@ impl TestServer {
         format!("{}{path}", self.base_url)
     }
 
+    /// The server's process id, to look at it from outside (`/proc`).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("server still running").id()
+    }
+
     /// The server's data dir.
     pub fn data_dir(&self) -> &Path {
         &self.data_dir

@@ -95,7 +95,24 @@ fn redact_stdin() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Keeps the process's memory out of core files and away from debuggers:
+/// it holds unwrapped keys, decrypted fields and passwords being hashed.
+/// The core-size limit (hard and soft) becomes 0, so no crash writes a core
+/// file, and the process is marked not dumpable, so other processes of the
+/// same user cannot attach with ptrace or read its memory through /proc.
+/// Done first, before any secret is loaded, for every command.
+fn keep_memory_private() {
+    use rustix::process::{DumpableBehavior, Resource, Rlimit, set_dumpable_behavior, setrlimit};
+    if let Err(error) = setrlimit(Resource::Core, Rlimit { current: Some(0), maximum: Some(0) }) {
+        eprintln!("strongroom: warning: cannot turn core files off: {error}");
+    }
+    if let Err(error) = set_dumpable_behavior(DumpableBehavior::NotDumpable) {
+        eprintln!("strongroom: warning: cannot mark the process not dumpable: {error}");
+    }
+}
+
 fn main() -> ExitCode {
+    keep_memory_private();
     let cli = Cli::parse();
     let config = match Config::load(cli.config.as_deref(), std::env::vars()) {
         Ok(config) => config,

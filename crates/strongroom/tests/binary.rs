@@ -170,6 +170,16 @@ async fn a_different_root_key_is_refused_naming_both_keys() {
 }
 
 #[tokio::test]
+async fn the_server_writes_no_core_file_whatever_limit_it_inherits() {
+    // The tests' own hard limit is normally unlimited: the server lowers both to 0.
+    let server = server().start();
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", server.pid())).unwrap();
+    let core = limits.lines().find(|line| line.starts_with("Max core file size")).expect("a core limit line");
+    let values: Vec<&str> = core.trim_start_matches("Max core file size").split_whitespace().collect();
+    assert_eq!(&values[..2], ["0", "0"], "soft and hard core limits must be 0: {core}");
+}
+
+#[tokio::test]
 async fn sigterm_stops_the_server_cleanly() {
     let mut server = server().start();
     let (status, _, _) = get_json(&server.url("/healthz")).await;
