@@ -14,7 +14,7 @@ use strongroom_core::readiness::Readiness;
 use strongroom_core::records::Records;
 use strongroom_core::transit::Transit;
 use strongroom_core::user_management::UserManagement;
-use strongroom_core::{ApiKeys, Jobs, Keyring, Store};
+use strongroom_core::{ApiKeys, Jobs, Keyring, Services, Store};
 
 /// HTTP behaviour taken from the configuration.
 #[derive(Debug, Clone)]
@@ -71,4 +71,52 @@ pub struct AppState {
     pub http: HttpSettings,
     /// `/metrics` on this listener, when configured (behind its token).
     pub metrics: Option<crate::MetricsEndpoint>,
+}
+
+impl AppState {
+    /// The state over started `services`, with the use cases that read
+    /// across them (the audit log for its readers, the readiness checks)
+    /// built here, the one way the server and the router's tests share.
+    pub fn new(
+        store: Arc<dyn Store>,
+        root_key_id: String,
+        services: &Services,
+        alerts: Arc<AlertEvaluator>,
+        http: HttpSettings,
+        metrics: Option<crate::MetricsEndpoint>,
+    ) -> Self {
+        let audit_reader = Arc::new(AuditReader::new(
+            Arc::clone(&services.audit),
+            Arc::clone(&services.checkpointer),
+            Arc::clone(&alerts),
+            Arc::clone(&services.authz),
+        ));
+        let readiness = Arc::new(Readiness::new(
+            Arc::clone(&store),
+            Arc::clone(&services.audit),
+            Arc::clone(&services.records),
+            root_key_id.clone(),
+        ));
+        Self {
+            store,
+            root_key_id,
+            keyring: Arc::clone(&services.keyring),
+            api_keys: Arc::clone(&services.api_keys),
+            identity: Arc::clone(&services.identity),
+            authz: Arc::clone(&services.authz),
+            records: Arc::clone(&services.records),
+            jobs: Arc::clone(&services.jobs),
+            transit: Arc::clone(&services.transit),
+            key_management: Arc::clone(&services.key_management),
+            api_key_management: Arc::clone(&services.api_key_management),
+            user_management: Arc::clone(&services.user_management),
+            audit_reader,
+            readiness,
+            audit: Arc::clone(&services.audit),
+            checkpointer: Arc::clone(&services.checkpointer),
+            alerts,
+            http,
+            metrics,
+        }
+    }
 }

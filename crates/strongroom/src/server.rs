@@ -102,44 +102,19 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let address = listener.local_addr()?;
     let scheme = if config.tls_enabled() { "https" } else { "http" };
     let api_keys = Arc::clone(&services.api_keys);
-    let audit_reader = Arc::new(strongroom_core::audit_reading::AuditReader::new(
-        Arc::clone(&services.audit),
-        Arc::clone(&services.checkpointer),
-        Arc::clone(&alerts),
-        Arc::clone(&services.authz),
-    ));
-    let readiness = Arc::new(strongroom_core::readiness::Readiness::new(
+    let state = AppState::new(
         Arc::clone(&store),
-        Arc::clone(&services.audit),
-        Arc::clone(&services.records),
         kek.id().to_string(),
-    ));
-    let state = AppState {
-        store: Arc::clone(&store),
-        root_key_id: kek.id().to_string(),
-        keyring: services.keyring,
-        api_keys: Arc::clone(&api_keys),
-        identity: Arc::clone(&services.identity),
-        authz: Arc::clone(&services.authz),
-        records: Arc::clone(&services.records),
-        jobs: Arc::clone(&services.jobs),
-        transit: services.transit,
-        key_management: services.key_management,
-        api_key_management: services.api_key_management,
-        user_management: services.user_management,
-        audit_reader,
-        readiness,
-        audit: services.audit,
-        checkpointer: services.checkpointer,
+        &services,
         alerts,
-        http: HttpSettings {
+        HttpSettings {
             body_limit_bytes: usize::try_from(config.server.body_limit_bytes).unwrap_or(usize::MAX),
             request_timeout: Duration::from_secs(config.server.request_timeout_seconds),
             https: config.tls_enabled() || !config.server.trusted_proxy.is_empty(),
             trusted_proxies: config.server.trusted_proxy.iter().filter_map(|p| p.parse().ok()).collect(),
         },
         metrics,
-    };
+    );
     print_banner(&config, scheme, address, store.as_ref(), kek.id().as_str());
     tracing::info!(%address, profile = config.profile.as_str(), "listening");
     strongroom_server::serve(

@@ -389,48 +389,23 @@ mod tests {
         .await
         .unwrap();
         let alerts = Arc::new(strongroom_core::audit::AlertEvaluator::new(Arc::clone(&services.audit), vec![], None));
-        let audit_reader = Arc::new(strongroom_core::audit_reading::AuditReader::new(
-            Arc::clone(&services.audit),
-            Arc::clone(&services.checkpointer),
-            Arc::clone(&alerts),
-            Arc::clone(&services.authz),
-        ));
-        let readiness = Arc::new(strongroom_core::readiness::Readiness::new(
+        let state = AppState::new(
             database.store(),
-            Arc::clone(&services.audit),
-            Arc::clone(&services.records),
             "local:test".into(),
-        ));
-        let state = AppState {
-            store: database.store(),
-            root_key_id: "local:test".into(),
-            keyring: services.keyring,
-            api_keys: services.api_keys,
-            identity: services.identity,
-            authz: services.authz,
-            records: services.records,
-            jobs: services.jobs,
-            transit: services.transit,
-            key_management: services.key_management,
-            api_key_management: services.api_key_management,
-            user_management: services.user_management,
-            audit_reader,
-            readiness,
-            audit: services.audit,
-            checkpointer: services.checkpointer,
+            &services,
             alerts,
-            http: HttpSettings {
+            HttpSettings {
                 body_limit_bytes: 1024,
                 request_timeout: Duration::from_millis(500),
                 https: false,
                 trusted_proxies: Vec::new(),
             },
             // A recorder of its own, never installed: the process-wide one belongs to the binary.
-            metrics: Some(crate::MetricsEndpoint::with_token(
+            Some(crate::MetricsEndpoint::with_token(
                 metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder().handle(),
                 zeroize::Zeroizing::new("the metrics token of the router tests".into()),
             )),
-        };
+        );
         let public = Access::Public;
         let test_routes = routes()
             .route(
