@@ -14,7 +14,7 @@ use strongroom_core::readiness::Readiness;
 use strongroom_core::records::Records;
 use strongroom_core::transit::Transit;
 use strongroom_core::user_management::UserManagement;
-use strongroom_core::{ApiKeys, Jobs, Keyring, Services, Store};
+use strongroom_core::{ApiKeys, Services, Store};
 
 /// HTTP behaviour taken from the configuration.
 #[derive(Debug, Clone)]
@@ -33,12 +33,6 @@ pub struct HttpSettings {
 /// Shared state of the application.
 #[derive(Debug, Clone)]
 pub struct AppState {
-    /// The storage port.
-    pub store: Arc<dyn Store>,
-    /// Id of the unsealed root key (safe to show).
-    pub root_key_id: String,
-    /// The keyring (transit keys, system keys).
-    pub keyring: Arc<Keyring>,
     /// API keys, to authenticate machine callers.
     pub api_keys: Arc<ApiKeys>,
     /// Users, logins, sessions and access tokens.
@@ -47,8 +41,6 @@ pub struct AppState {
     pub authz: Arc<Authz>,
     /// Collections and records.
     pub records: Arc<Records>,
-    /// Key changes that start jobs (rewrap, re-encryption), and their progress.
-    pub jobs: Arc<Jobs>,
     /// Encryption as a service (Vault's transit engine).
     pub transit: Arc<Transit>,
     /// Key administration for operators.
@@ -65,8 +57,6 @@ pub struct AppState {
     pub audit: Arc<AuditLog>,
     /// Signs checkpoints of the audit tree.
     pub checkpointer: Arc<Checkpointer>,
-    /// Alert rules and raised alerts.
-    pub alerts: Arc<AlertEvaluator>,
     /// HTTP behaviour.
     pub http: HttpSettings,
     /// `/metrics` on this listener, when configured (behind its token).
@@ -77,6 +67,8 @@ impl AppState {
     /// The state over started `services`, with the use cases that read
     /// across them (the audit log for its readers, the readiness checks)
     /// built here, the one way the server and the router's tests share.
+    /// `store`, `root_key_id` and `alerts` go into those use cases only:
+    /// handlers reach nothing but core's services.
     pub fn new(
         store: Arc<dyn Store>,
         root_key_id: String,
@@ -88,24 +80,16 @@ impl AppState {
         let audit_reader = Arc::new(AuditReader::new(
             Arc::clone(&services.audit),
             Arc::clone(&services.checkpointer),
-            Arc::clone(&alerts),
+            alerts,
             Arc::clone(&services.authz),
         ));
-        let readiness = Arc::new(Readiness::new(
-            Arc::clone(&store),
-            Arc::clone(&services.audit),
-            Arc::clone(&services.records),
-            root_key_id.clone(),
-        ));
+        let readiness =
+            Arc::new(Readiness::new(store, Arc::clone(&services.audit), Arc::clone(&services.records), root_key_id));
         Self {
-            store,
-            root_key_id,
-            keyring: Arc::clone(&services.keyring),
             api_keys: Arc::clone(&services.api_keys),
             identity: Arc::clone(&services.identity),
             authz: Arc::clone(&services.authz),
             records: Arc::clone(&services.records),
-            jobs: Arc::clone(&services.jobs),
             transit: Arc::clone(&services.transit),
             key_management: Arc::clone(&services.key_management),
             api_key_management: Arc::clone(&services.api_key_management),
@@ -114,7 +98,6 @@ impl AppState {
             readiness,
             audit: Arc::clone(&services.audit),
             checkpointer: Arc::clone(&services.checkpointer),
-            alerts,
             http,
             metrics,
         }

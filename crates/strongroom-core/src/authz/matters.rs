@@ -4,7 +4,7 @@ use strongroom_policy::{Action, PrincipalKind, Resource};
 
 use super::model::{GrantRecord, MatterRecord};
 use crate::CoreError;
-use crate::audit::{AuditContext, EventType};
+use crate::audit::{AuditContext, AuditEvent, EventType};
 use crate::ids::random_id;
 use crate::principal::Subject;
 
@@ -46,12 +46,7 @@ impl Authz {
         };
         let created =
             self.audit.event(EventType::MatterCreate, context).target(matter_target(&id)).detail("name", name);
-        let granted = self
-            .audit
-            .event(EventType::GrantAdd, context)
-            .target(matter_target(&id))
-            .detail("principal", subject.reference())
-            .justification(&grant.justification);
+        let granted = self.grant_event(EventType::GrantAdd, &id, subject.reference(), &grant.justification, context);
         let records = [self.audit.seal(&created)?, self.audit.seal(&granted)?];
         if self.freshness.after_change(self.store.create_matter(&matter, &grant, &records)).await? {
             Ok(matter)
@@ -136,12 +131,8 @@ impl Authz {
             justification: justification.to_owned(),
             created_at: self.now(),
         };
-        let event = self
-            .audit
-            .event(EventType::GrantAdd, context)
-            .target(matter_target(matter))
-            .detail("principal", format!("{}:{id}", kind.as_str()))
-            .justification(justification);
+        let event =
+            self.grant_event(EventType::GrantAdd, matter, format!("{}:{id}", kind.as_str()), justification, context);
         let record = self.audit.seal(&event)?;
         if self.freshness.after_change(self.store.add_grant(&grant, &[record])).await? {
             Ok(grant)
@@ -163,17 +154,30 @@ impl Authz {
         self.authorize(subject, Action::MatterManage, &resource, &Ask::default(), context).await?;
         let justification = check_justification(Some(justification))?;
         let (kind, id) = principal;
-        let event = self
-            .audit
-            .event(EventType::GrantRemove, context)
-            .target(matter_target(matter))
-            .detail("principal", format!("{}:{id}", kind.as_str()))
-            .justification(justification);
+        let event =
+            self.grant_event(EventType::GrantRemove, matter, format!("{}:{id}", kind.as_str()), justification, context);
         let record = self.audit.seal(&event)?;
         if self.freshness.after_change(self.store.remove_grant(matter, kind, id, &[record])).await? {
             Ok(())
         } else {
             Err(CoreError::NotFound(format!("{}:{id} holds no grant on {matter:?}", kind.as_str())))
         }
+    }
+
+    /// The event of a grant given or taken on `matter`, naming the
+    /// principal (`user:<id>`, `api_key:<id>`) and the justification.
+    fn grant_event(
+        &self,
+        event_type: EventType,
+        matter: &str,
+        principal: String,
+        justification: &str,
+        context: &AuditContext,
+    ) -> AuditEvent {
+        self.audit
+            .event(event_type, context)
+            .target(matter_target(matter))
+            .detail("principal", principal)
+            .justification(justification)
     }
 }
