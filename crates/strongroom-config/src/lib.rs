@@ -30,5 +30,5 @@ pub use error::ConfigError;
 pub use root_key::{AwsKmsRootKey, LocalRootKey, PassphraseRootKey, Pkcs11RootKey, RootKeyConfig, TransitRootKey};
 pub use schema::{
     AuditConfig, Config, DatabaseConfig, IdentityConfig, LogConfig, LogFormat, MetricsConfig, PolicyInvariants,
-    Profile, SecretString, ServerConfig,
+    Profile, RoleConfig, SecretString, ServerConfig,
 };

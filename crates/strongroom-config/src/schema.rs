@@ -428,6 +428,21 @@ pub struct AuthzConfig {
     /// (a reader decrypting, data without a grant, a reveal without a
     /// second person under high_security) meets: `refuse` or `warn`.
     pub policy_invariants: PolicyInvariants,
+    /// Operator-defined roles by name (`[authz.roles.attorney]`), beside
+    /// those defined through `/v1/roles`; read-only through the API.
+    pub roles: std::collections::BTreeMap<String, RoleConfig>,
+}
+
+/// One operator-defined role of the configuration file.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RoleConfig {
+    /// What the role is for, for people.
+    pub description: String,
+    /// The actions it allows (`record.read`, `record.decrypt`, …; the list
+    /// is in docs/authorization.md). Data actions apply in the matters its
+    /// holders hold a grant on.
+    pub permissions: Vec<String>,
 }
 
 /// What happens to policies that break an authorization invariant.
@@ -452,6 +467,7 @@ impl Default for AuthzConfig {
             decrypt_mfa_max_age_seconds: 300,
             policy_refresh_seconds: 5,
             policy_invariants: PolicyInvariants::Refuse,
+            roles: std::collections::BTreeMap::new(),
         }
     }
 }

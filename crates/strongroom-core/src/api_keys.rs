@@ -50,11 +50,14 @@ pub enum Scope {
     MattersManage,
     /// Create collections and change their schemas.
     CollectionsManage,
+    /// Reveal records and secret blobs of the matters the key holds a grant
+    /// on, with a justification per call (a worker that needs the audio).
+    RecordsDecrypt,
 }
 
 impl Scope {
     /// Every scope.
-    pub const ALL: [Scope; 9] = [
+    pub const ALL: [Scope; 10] = [
         Scope::TransitUse,
         Scope::TransitManage,
         Scope::KeysManage,
@@ -64,6 +67,7 @@ impl Scope {
         Scope::ApiKeysManage,
         Scope::MattersManage,
         Scope::CollectionsManage,
+        Scope::RecordsDecrypt,
     ];
 
     /// The stable name (`transit:use`).
@@ -78,6 +82,7 @@ impl Scope {
             Self::ApiKeysManage => "api_keys:manage",
             Self::MattersManage => "matters:manage",
             Self::CollectionsManage => "collections:manage",
+            Self::RecordsDecrypt => "records:decrypt",
         }
     }
 

@@ -127,6 +127,7 @@ impl UserManagement {
         self.authorize(subject, Action::UserManage, context).await?;
         // A new user's roles are assigned: that takes role.assign too.
         self.authorize(subject, Action::RoleAssign, context).await?;
+        self.authz.check_roles_exist(&new.roles)?;
         let user = self.identity.create_user(new, &grantor(subject), context).await?;
         self.details(user).await
     }
@@ -174,6 +175,7 @@ impl UserManagement {
         context: &AuditContext,
     ) -> Result<UserDetails, CoreError> {
         self.authorize(subject, Action::RoleAssign, context).await?;
+        self.authz.check_roles_exist(&roles)?;
         let user = self.identity.set_roles(id, roles, justification, &grantor(subject), context).await?;
         self.details(user).await
     }

@@ -283,6 +283,32 @@ impl PolicyEngine {
         })
     }
 
+    /// Whether a person holding only `role`, with a grant on the matter, a
+    /// second factor just proven and a justification given, may do `action`
+    /// under `profile` at `now_unix_seconds`: what a role allows, as listed.
+    pub fn role_may(&self, role: &str, action: Action, profile: &str, now_unix_seconds: i64) -> bool {
+        const PROBE: &str = "role-probe";
+        let principal = PrincipalFacts {
+            kind: PrincipalKind::User,
+            id: PROBE.to_owned(),
+            name: PROBE.to_owned(),
+            roles: vec![role.to_owned()],
+            scopes: Vec::new(),
+            matters: vec![PROBE.to_owned()],
+        };
+        let resource = if action.is_data() {
+            Resource::Record { id: PROBE.to_owned(), matter: PROBE.to_owned(), collection: PROBE.to_owned() }
+        } else if matches!(action, Action::AccessRequest | Action::AccessApprove) {
+            Resource::Matter(PROBE.to_owned())
+        } else {
+            Resource::Service
+        };
+        let mut request = RequestFacts::new(profile, now_unix_seconds);
+        request.mfa_age_seconds = Some(0);
+        request.justification_length = 100;
+        self.decide(&principal, action, &resource, &request).allowed
+    }
+
     /// Checks one text without loading it: the errors `new` would report for it.
     pub fn check(source: &PolicySource) -> Result<usize, PolicyErrors> {
         Self::compile(&Validator::new(schema()), source).map(|compiled| compiled.len())

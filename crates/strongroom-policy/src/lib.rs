@@ -11,6 +11,7 @@
 mod diagnostics;
 mod engine;
 mod limits;
+mod roles;
 mod vocabulary;
 
 pub use diagnostics::{PolicyError, PolicyErrors};
@@ -18,6 +19,7 @@ pub use engine::{
     Decision, Effect, INVARIANTS, Invariant, InvariantBreak, MAX_CASES, PolicyEngine, PolicyInfo, PolicySource, Reason,
 };
 pub use limits::{MAX_NESTING, MAX_OPERATORS, MAX_TEXT_BYTES};
+pub use roles::{MAX_ROLE_DESCRIPTION, ROLES_ORIGIN, RoleDefinition, check_role_name, role_policies};
 pub use vocabulary::{Action, PrincipalFacts, PrincipalKind, ROLE_HIERARCHY, RequestFacts, Resource};
 
 /// The Cedar schema every policy is validated against.

@@ -207,6 +207,65 @@ pub struct ReplacePolicies {
     pub justification: String,
 }
 
+/// `POST /v1/roles`: defines a role of the operators' own.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRole {
+    /// 2-32 of `a-z 0-9 _`, starting with a letter; not a built-in role's name.
+    pub name: String,
+    /// What it is for (at most 200 characters).
+    #[serde(default)]
+    pub description: String,
+    /// The actions it allows (`record.read`, `record.decrypt`, …); data
+    /// actions apply in the matters its holders hold a grant on.
+    pub permissions: Vec<String>,
+    /// Why, at least 20 characters.
+    pub justification: String,
+}
+
+/// `PUT /v1/roles/{name}`: replaces an API-defined role's description and permissions.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplaceRole {
+    /// What it is for (at most 200 characters).
+    #[serde(default)]
+    pub description: String,
+    /// The actions it allows.
+    pub permissions: Vec<String>,
+    /// Why, at least 20 characters.
+    pub justification: String,
+}
+
+/// `DELETE /v1/roles/{name}` (JSON body).
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteRole {
+    /// Why, at least 20 characters.
+    #[serde(default)]
+    pub justification: String,
+}
+
+/// A role.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RoleView {
+    /// Its name, as assigned to users.
+    pub name: String,
+    /// What it is for.
+    pub description: String,
+    /// `built_in`, `config` (the configuration file; read-only here) or `api`.
+    pub source: String,
+    /// The actions it allows. For a built-in role: what the policies in force
+    /// let it do with a grant on the matter and every condition met.
+    pub permissions: Vec<String>,
+}
+
+/// `GET /v1/roles`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RoleList {
+    /// Built-in roles first, then the others by name.
+    pub roles: Vec<RoleView>,
+}
+
 /// A resource named in an explanation.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -331,7 +331,7 @@ pub struct CreateApiKey {
     /// A label (1-100 characters).
     pub name: String,
     /// Scopes: `transit:use`, `transit:manage`, `keys:manage`, `audit:read`, `users:manage`,
-    /// `roles:assign`, `api_keys:manage`, `matters:manage`, `collections:manage`.
+    /// `roles:assign`, `api_keys:manage`, `matters:manage`, `collections:manage`, `records:decrypt`.
     pub scopes: Vec<String>,
     /// Refuse the key after this many days (1-3650).
     #[serde(default)]

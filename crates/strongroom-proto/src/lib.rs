@@ -38,9 +38,10 @@ pub use audit::{
     ConsistencyProof, InclusionProof, IntegrityProblemView, IntegrityView,
 };
 pub use authz::{
-    AccessRequestList, AccessRequestView, CreateAccessRequest, CreateGrant, CreateMatter, DecideAccessRequest,
-    ExplainContext, ExplainRequest, Explanation, GrantList, GrantView, MatterList, MatterView, PolicySetView,
-    PolicySummary, PolicyText, PrincipalView, ReachView, ReasonView, ReplacePolicies, ResourceRef, RevokeGrant, WhoCan,
+    AccessRequestList, AccessRequestView, CreateAccessRequest, CreateGrant, CreateMatter, CreateRole,
+    DecideAccessRequest, DeleteRole, ExplainContext, ExplainRequest, Explanation, GrantList, GrantView, MatterList,
+    MatterView, PolicySetView, PolicySummary, PolicyText, PrincipalView, ReachView, ReasonView, ReplacePolicies,
+    ReplaceRole, ResourceRef, RevokeGrant, RoleList, RoleView, WhoCan,
 };
 pub use health::{CheckState, Health, Readiness, ReadinessCheck};
 pub use identity::{

@@ -10,7 +10,7 @@ use strongroom_core::StoreError;
 use strongroom_core::audit::AuditRecord;
 use strongroom_core::authz::{
     AccessRequestRecord, AccessStatus, Action, AuthzStore, Elevation, GrantRecord, MatterRecord, PolicyDocument,
-    PrincipalAccess, PrincipalKind,
+    PrincipalAccess, PrincipalKind, RoleCatalogue, RoleDefinition,
 };
 
 use crate::engines::{PostgresStore, SqliteStore};
@@ -109,6 +109,16 @@ macro_rules! impl_authz_store {
                     decided_at: row.try_get("decided_at").map_err(map)?,
                     decision_note: row.try_get("decision_note").map_err(map)?,
                     expires_at: row.try_get("expires_at").map_err(map)?,
+                })
+            }
+
+            fn catalogue_from_row(row: &$row) -> Result<RoleCatalogue, StoreError> {
+                Ok(RoleCatalogue {
+                    version: row.try_get("version").map_err(map)?,
+                    roles: roles_from_json(&row.try_get::<String, _>("roles").map_err(map)?)?,
+                    updated_at: row.try_get("updated_at").map_err(map)?,
+                    updated_by: row.try_get("updated_by").map_err(map)?,
+                    justification: row.try_get("justification").map_err(map)?,
                 })
             }
 
@@ -386,8 +396,83 @@ macro_rules! impl_authz_store {
                     == 1;
                 Self::commit_audited(tx, inserted, audit).await
             }
+
+            async fn role_catalogue(&self) -> Result<Option<RoleCatalogue>, StoreError> {
+                let row = sqlx::query(
+                    "SELECT version, roles, updated_at, updated_by, justification FROM role_catalogues \
+                     ORDER BY version DESC LIMIT 1",
+                )
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(map)?;
+                row.as_ref().map(Self::catalogue_from_row).transpose()
+            }
+
+            async fn save_role_catalogue(
+                &self,
+                catalogue: &RoleCatalogue,
+                audit: &[AuditRecord],
+            ) -> Result<bool, StoreError> {
+                let mut tx = self.begin_write().await?;
+                let inserted = sqlx::query(
+                    "INSERT INTO role_catalogues (version, roles, updated_at, updated_by, justification) \
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (version) DO NOTHING",
+                )
+                .bind(catalogue.version)
+                .bind(roles_to_json(&catalogue.roles))
+                .bind(catalogue.updated_at)
+                .bind(&catalogue.updated_by)
+                .bind(&catalogue.justification)
+                .execute(&mut *tx)
+                .await
+                .map_err(map)?
+                .rows_affected()
+                    == 1;
+                Self::commit_audited(tx, inserted, audit).await
+            }
         }
     };
+}
+
+/// `[{name, description, permissions: [action, …]}, …]`.
+fn roles_to_json(roles: &[RoleDefinition]) -> String {
+    serde_json::Value::Array(
+        roles
+            .iter()
+            .map(|role| {
+                serde_json::json!({
+                    "name": role.name,
+                    "description": role.description,
+                    "permissions": role.permissions.iter().map(|a| a.as_str()).collect::<Vec<_>>(),
+                })
+            })
+            .collect(),
+    )
+    .to_string()
+}
+
+/// Reads [`roles_to_json`]'s form back, checking every definition again.
+fn roles_from_json(text: &str) -> Result<Vec<RoleDefinition>, StoreError> {
+    let broken = |why: String| StoreError::Backend(format!("stored role catalogue: {why}").into());
+    let value: serde_json::Value = serde_json::from_str(text).map_err(|e| broken(e.to_string()))?;
+    let roles = value.as_array().ok_or_else(|| broken("not an array".into()))?;
+    roles
+        .iter()
+        .map(|role| {
+            let text = |field: &str| role.get(field).and_then(|v| v.as_str()).unwrap_or_default();
+            let permissions = role
+                .get("permissions")
+                .and_then(|v| v.as_array())
+                .ok_or_else(|| broken("a role without permissions".into()))?
+                .iter()
+                .map(|action| {
+                    let name = action.as_str().unwrap_or_default();
+                    Action::parse(name).ok_or_else(|| broken(format!("unknown action {name:?}")))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            RoleDefinition::new(text("name"), text("description"), permissions).map_err(broken)
+        })
+        .collect()
 }
 
 macro_rules! impl_insert_grant {

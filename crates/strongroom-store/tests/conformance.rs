@@ -1022,6 +1022,7 @@ all_backends![
     a_key_change_whose_audit_event_cannot_be_appended_is_rolled_back,
     grants_and_elevations_load_with_the_principal_and_end_on_time,
     policies_stored_by_one_instance_are_loaded_by_another,
+    roles_defined_by_one_instance_are_loaded_by_another_and_survive_a_restart,
     records_seal_page_search_update_and_shred,
     key_jobs_rewrap_after_rotation_and_reencrypt_after_compromise,
     caches_drop_what_another_instance_changed_once_the_generation_moves,

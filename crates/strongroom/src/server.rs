@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use strongroom_config::{Config, Outcome};
 use strongroom_core::audit::{AuditContext, AuditSettings, Checkpointer, run_sink};
-use strongroom_core::authz::{Authz, AuthzSettings, PolicySource};
+use strongroom_core::authz::{Action, Authz, AuthzSettings, PolicySource, RoleDefinition};
 use strongroom_core::freshness::Freshness;
 use strongroom_core::identity::{Identity, IdentitySettings, PasswordPolicy, Role};
 use strongroom_core::records::Records;
@@ -314,8 +314,22 @@ fn authz_settings(config: &Config) -> anyhow::Result<AuthzSettings> {
             policy_files.push(PolicySource { origin: format!("file:{name}"), text });
         }
     }
+    let mut roles = Vec::new();
+    for (name, role) in &authz.roles {
+        let permissions = role
+            .permissions
+            .iter()
+            .map(|action| {
+                Action::parse(action).with_context(|| format!("authz.roles.{name}.permissions: no action {action:?}"))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let role = RoleDefinition::new(name, &role.description, permissions)
+            .map_err(|why| anyhow::anyhow!("authz.roles.{name}: {why}"))?;
+        roles.push(role);
+    }
     Ok(AuthzSettings {
         profile: config.profile.as_str().to_owned(),
+        roles,
         decrypt_mfa_max_age_seconds: i64::try_from(authz.decrypt_mfa_max_age_seconds.max(1)).unwrap_or(i64::MAX),
         purposes: authz.purposes.clone(),
         policy_files,

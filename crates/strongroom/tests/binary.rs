@@ -803,6 +803,8 @@ async fn keys_api_lists_rotates_and_destroys_with_justification() {
     assert_eq!(event["justification"], "matter closed, retention period over", "{events}");
     assert_eq!((event["details"]["state"].as_str(), event["result"].as_str()), (Some("destroyed"), Some("success")));
 }
+#[path = "binary/applications.rs"]
+mod applications;
 #[path = "binary/audit.rs"]
 mod audit;
 #[path = "binary/authz.rs"]

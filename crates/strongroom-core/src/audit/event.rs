@@ -146,6 +146,8 @@ event_types! {
     TransitVerify => "transit.verify", "transit", Info;
     TransitHmac => "transit.hmac", "transit", Info;
     PolicyChange => "policy.change", "policy", Warning;
+    RoleDefine => "role.define", "policy", Warning;
+    RoleDelete => "role.delete", "policy", Warning;
     RetentionRun => "retention.run", "retention", Notice;
     ConfigChange => "config.change", "config", Warning;
     AttackSuspected => "attack.suspected", "security", Critical;

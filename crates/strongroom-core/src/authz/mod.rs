@@ -9,9 +9,13 @@ mod explain;
 mod matters;
 mod model;
 mod policies;
+mod roles;
 mod service;
 
-pub use model::{AccessRequestRecord, AccessStatus, AuthzStore, GrantRecord, MatterRecord, PolicyDocument};
+pub use model::{
+    AccessRequestRecord, AccessStatus, AuthzStore, GrantRecord, MatterRecord, PolicyDocument, RoleCatalogue,
+};
+pub use roles::{RoleSource, RoleView};
 pub use service::{
     Ask, Authz, AuthzSettings, ExplainFacts, MAX_ELEVATION_MINUTES, MAX_POLICY_BYTES, MIN_JUSTIFICATION,
     NewAccessRequest, NewMatter, PolicyInvariants, PolicyOverview, Reach, check_id, not_found,
@@ -21,5 +25,5 @@ pub use crate::error::{Denial, DenialKind};
 pub use crate::principal::{DecisionTrail, Elevation, PrincipalAccess, Subject, api_key_facts, user_facts};
 pub use strongroom_policy::{
     Action, Decision, Effect, PolicyError, PolicyErrors, PolicyInfo, PolicySource, PrincipalFacts, PrincipalKind,
-    Reason, Resource,
+    Reason, Resource, RoleDefinition,
 };

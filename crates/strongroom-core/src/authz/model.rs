@@ -2,7 +2,7 @@
 //! the operators' policy document, and what is loaded with a principal.
 
 use async_trait::async_trait;
-use strongroom_policy::{Action, PrincipalKind};
+use strongroom_policy::{Action, PrincipalKind, RoleDefinition};
 
 use crate::StoreError;
 use crate::audit::AuditRecord;
@@ -128,6 +128,30 @@ pub struct PolicyDocument {
     pub justification: String,
 }
 
+/// The operator-defined roles managed through the API: the whole set,
+/// versioned like the policy document, so a change is one new version and
+/// every instance sees one consistent set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleCatalogue {
+    /// 1, 2, …; each change adds one.
+    pub version: i64,
+    /// The roles, by name.
+    pub roles: Vec<RoleDefinition>,
+    /// Unix seconds.
+    pub updated_at: i64,
+    /// `user:<id>` or `api_key:<id>`.
+    pub updated_by: String,
+    /// Why it changed.
+    pub justification: String,
+}
+
+impl RoleCatalogue {
+    /// No roles yet (version 0).
+    pub fn empty() -> Self {
+        Self { version: 0, roles: Vec::new(), updated_at: 0, updated_by: String::new(), justification: String::new() }
+    }
+}
+
 /// Storage for authorization. Every change commits together with its audit
 /// records or not at all.
 #[async_trait]
@@ -189,4 +213,9 @@ pub trait AuthzStore: Send + Sync + std::fmt::Debug {
     /// Stores `document` as the next version; `false` if `document.version`
     /// is taken (someone else replaced the policies meanwhile).
     async fn save_policy_document(&self, document: &PolicyDocument, audit: &[AuditRecord]) -> Result<bool, StoreError>;
+    /// The newest role catalogue.
+    async fn role_catalogue(&self) -> Result<Option<RoleCatalogue>, StoreError>;
+    /// Stores `catalogue` as the next version; `false` if `catalogue.version`
+    /// exists already (another change came first).
+    async fn save_role_catalogue(&self, catalogue: &RoleCatalogue, audit: &[AuditRecord]) -> Result<bool, StoreError>;
 }

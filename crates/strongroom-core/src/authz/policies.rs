@@ -2,7 +2,7 @@
 
 use strongroom_policy::{Action, Resource};
 
-use super::model::PolicyDocument;
+use super::model::{PolicyDocument, RoleCatalogue};
 use crate::CoreError;
 use crate::audit::{AuditContext, EventType, Target};
 use crate::principal::Subject;
@@ -47,7 +47,9 @@ impl Authz {
             updated_by: subject.reference(),
             justification: justification.to_owned(),
         };
-        let (engine, warnings) = Self::build(&self.settings, Some(&document)).map_err(CoreError::InvalidPolicy)?;
+        let catalogue = self.policies.read().unwrap_or_else(|p| p.into_inner()).catalogue.clone();
+        let (engine, warnings) =
+            Self::build(&self.settings, Some(&document), &catalogue).map_err(CoreError::InvalidPolicy)?;
         let digest = strongroom_crypto::sha256(text.as_bytes());
         let mut event = self
             .audit
@@ -65,24 +67,31 @@ impl Authz {
             return Err(CoreError::Conflict("the policies were replaced meanwhile; read them again".into()));
         }
         let mut loaded = self.policies.write().unwrap_or_else(|p| p.into_inner());
-        if document.version > loaded.document_version {
-            *loaded = LoadedPolicies { engine, document_version: document.version, warnings };
+        if document.version > loaded.document_version && catalogue.version == loaded.catalogue.version {
+            *loaded = LoadedPolicies { engine, document_version: document.version, catalogue, warnings };
         }
         Ok(document)
     }
 
-    /// Loads a policy document another instance stored. A stored document
-    /// that no longer loads (it cannot: it was validated) keeps the old set.
+    /// Loads a policy document or a role catalogue another instance stored.
+    /// A stored one that no longer loads (it cannot: it was validated)
+    /// keeps the old set.
     pub async fn refresh_policies(&self) -> Result<bool, CoreError> {
-        let Some(document) = self.store.policy_document().await? else { return Ok(false) };
-        let current = self.policies.read().unwrap_or_else(|p| p.into_inner()).document_version;
-        if document.version <= current {
+        let document = self.store.policy_document().await?;
+        let catalogue = self.store.role_catalogue().await?.unwrap_or_else(RoleCatalogue::empty);
+        let document_version = document.as_ref().map_or(0, |d| d.version);
+        let newer = |loaded: &LoadedPolicies| {
+            (document_version > loaded.document_version && catalogue.version >= loaded.catalogue.version)
+                || (catalogue.version > loaded.catalogue.version && document_version >= loaded.document_version)
+        };
+        if !newer(&self.policies.read().unwrap_or_else(|p| p.into_inner())) {
             return Ok(false);
         }
-        let (engine, warnings) = Self::build(&self.settings, Some(&document)).map_err(CoreError::InvalidPolicy)?;
+        let (engine, warnings) =
+            Self::build(&self.settings, document.as_ref(), &catalogue).map_err(CoreError::InvalidPolicy)?;
         let mut loaded = self.policies.write().unwrap_or_else(|p| p.into_inner());
-        if document.version > loaded.document_version {
-            *loaded = LoadedPolicies { engine, document_version: document.version, warnings };
+        if newer(&loaded) {
+            *loaded = LoadedPolicies { engine, document_version, catalogue, warnings };
         }
         Ok(true)
     }

@@ -12,10 +12,10 @@ use std::sync::{Arc, RwLock};
 
 use strongroom_policy::{
     Action, Decision, PolicyEngine, PolicyError, PolicyErrors, PolicyInfo, PolicySource, PrincipalFacts, PrincipalKind,
-    RequestFacts, Resource,
+    RequestFacts, Resource, RoleDefinition, role_policies,
 };
 
-use super::model::{AuthzStore, PolicyDocument};
+use super::model::{AuthzStore, PolicyDocument, RoleCatalogue};
 use crate::audit::{AuditContext, AuditEvent, AuditLog, EventType, Outcome, Target};
 use crate::error::{Denial, DenialKind};
 use crate::freshness::Freshness;
@@ -44,6 +44,8 @@ pub struct AuthzSettings {
     pub purposes: Vec<String>,
     /// Policies from the configured directory, loaded at start.
     pub policy_files: Vec<PolicySource>,
+    /// Roles defined in the configuration file (read-only through the API).
+    pub roles: Vec<RoleDefinition>,
     /// What a policy set that breaks an invariant
     /// ([`strongroom_policy::INVARIANTS`]) meets.
     pub policy_invariants: PolicyInvariants,
@@ -67,6 +69,7 @@ impl Default for AuthzSettings {
             decrypt_mfa_max_age_seconds: 300,
             purposes: Vec::new(),
             policy_files: Vec::new(),
+            roles: Vec::new(),
             policy_invariants: PolicyInvariants::Refuse,
         }
     }
@@ -139,6 +142,8 @@ pub struct Reach {
 pub(super) struct LoadedPolicies {
     pub(super) engine: Arc<PolicyEngine>,
     pub(super) document_version: i64,
+    /// The role catalogue the engine was built with (version 0: none).
+    pub(super) catalogue: RoleCatalogue,
     /// The invariants `engine`'s policies break, as warnings.
     pub(super) warnings: Vec<String>,
 }
@@ -234,8 +239,17 @@ impl Authz {
         settings: AuthzSettings,
     ) -> Result<Self, CoreError> {
         let document = store.policy_document().await?;
-        let (engine, warnings) = Self::build(&settings, document.as_ref()).map_err(CoreError::InvalidPolicy)?;
-        let loaded = LoadedPolicies { engine, document_version: document.map_or(0, |d| d.version), warnings };
+        let catalogue = store.role_catalogue().await?.unwrap_or_else(RoleCatalogue::empty);
+        if let Some(role) = catalogue.roles.iter().find(|role| settings.roles.iter().any(|c| c.name == role.name)) {
+            return Err(CoreError::InvalidInput(format!(
+                "role {:?} is defined both in the configuration file and through the API: remove one",
+                role.name
+            )));
+        }
+        let (engine, warnings) =
+            Self::build(&settings, document.as_ref(), &catalogue).map_err(CoreError::InvalidPolicy)?;
+        let loaded =
+            LoadedPolicies { engine, document_version: document.map_or(0, |d| d.version), catalogue, warnings };
         let freshness = Arc::new(Freshness::off());
         Ok(Self { store, identities, api_keys, audit, clock, settings, policies: RwLock::new(loaded), freshness })
     }
@@ -253,8 +267,10 @@ impl Authz {
     pub(super) fn build(
         settings: &AuthzSettings,
         document: Option<&PolicyDocument>,
+        catalogue: &RoleCatalogue,
     ) -> Result<(Arc<PolicyEngine>, Vec<String>), PolicyErrors> {
-        let mut sources = vec![PolicySource::default_set()];
+        let roles: Vec<RoleDefinition> = settings.roles.iter().chain(&catalogue.roles).cloned().collect();
+        let mut sources = vec![PolicySource::default_set(), role_policies(&roles)];
         sources.extend(settings.policy_files.iter().cloned());
         if let Some(document) = document {
             sources.push(PolicySource { origin: "api".into(), text: document.text.clone() });

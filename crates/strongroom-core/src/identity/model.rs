@@ -15,8 +15,10 @@ use crate::StoreError;
 use crate::audit::AuditRecord;
 use crate::principal::PrincipalAccess;
 
-/// A role. `admin ⊃ analyst ⊃ reader`; `system` is for service accounts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// A role. `admin ⊃ analyst ⊃ reader`; `system` is for service accounts;
+/// operators define their own (`attorney`, `paralegal`) as named sets of
+/// permissions (`crate::authz` keeps their definitions).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Role {
     /// Metadata and anonymised values.
     Reader,
@@ -26,34 +28,43 @@ pub enum Role {
     Admin,
     /// Service accounts that own API keys for background jobs.
     System,
+    /// An operator-defined role, by its name (never a built-in one). Only
+    /// the name is checked here: whether it is defined is the catalogue's
+    /// question, asked wherever roles are assigned.
+    Custom(String),
 }
 
 impl Role {
-    /// Every role.
-    pub const ALL: [Role; 4] = [Role::Reader, Role::Analyst, Role::Admin, Role::System];
+    /// The built-in roles.
+    pub const BUILT_IN: [Role; 4] = [Role::Reader, Role::Analyst, Role::Admin, Role::System];
 
     /// The stable name.
-    pub fn as_str(self) -> &'static str {
+    pub fn as_str(&self) -> &str {
         match self {
             Self::Reader => "reader",
             Self::Analyst => "analyst",
             Self::Admin => "admin",
             Self::System => "system",
+            Self::Custom(name) => name,
         }
     }
 
-    /// Parses [`as_str`](Self::as_str)'s form.
+    /// Parses [`as_str`](Self::as_str)'s form: a built-in name, or a name an
+    /// operator could give a role of their own ([`strongroom_policy::check_role_name`]).
     pub fn parse(text: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|role| role.as_str() == text)
+        match Self::BUILT_IN.into_iter().find(|role| role.as_str() == text) {
+            Some(role) => Some(role),
+            None => strongroom_policy::check_role_name(text).ok().map(|()| Self::Custom(text.to_owned())),
+        }
     }
 
     /// Whether holding `self` includes what `other` may do (`admin` includes
-    /// `analyst` and `reader`; `system` only itself).
-    pub fn includes(self, other: Role) -> bool {
+    /// `analyst` and `reader`; `system` and operator-defined roles only
+    /// themselves).
+    pub fn includes(&self, other: &Role) -> bool {
         match (self, other) {
-            (Self::System, other) => other == Self::System,
-            (_, Self::System) => false,
-            (mine, theirs) => mine >= theirs,
+            (Self::Admin, Self::Analyst | Self::Reader) | (Self::Analyst, Self::Reader) => true,
+            (mine, theirs) => mine == theirs,
         }
     }
 }
@@ -77,7 +88,7 @@ pub enum Grantor {
 
 impl Grantor {
     /// Whether this grantor may grant `role`, or manage a user who holds it.
-    pub fn covers(&self, role: Role) -> bool {
+    pub fn covers(&self, role: &Role) -> bool {
         match self {
             Self::Operator => true,
             Self::Holding(roles) => roles.contains(&Role::Admin) || roles.iter().any(|mine| mine.includes(role)),
@@ -86,7 +97,7 @@ impl Grantor {
 
     /// The first of `roles` this grantor does not cover.
     pub fn first_uncovered(&self, roles: &[Role]) -> Option<Role> {
-        roles.iter().copied().find(|role| !self.covers(*role))
+        roles.iter().find(|role| !self.covers(role)).cloned()
     }
 }
 
@@ -415,24 +426,36 @@ mod tests {
 
     #[test]
     fn admin_includes_analyst_includes_reader_and_system_stands_apart() {
-        assert!(Role::Admin.includes(Role::Analyst) && Role::Admin.includes(Role::Reader));
-        assert!(Role::Analyst.includes(Role::Reader) && !Role::Analyst.includes(Role::Admin));
-        assert!(!Role::Admin.includes(Role::System) && !Role::System.includes(Role::Reader));
-        for role in Role::ALL {
+        assert!(Role::Admin.includes(&Role::Analyst) && Role::Admin.includes(&Role::Reader));
+        assert!(Role::Analyst.includes(&Role::Reader) && !Role::Analyst.includes(&Role::Admin));
+        assert!(!Role::Admin.includes(&Role::System) && !Role::System.includes(&Role::Reader));
+        for role in Role::BUILT_IN {
             assert_eq!(Role::parse(role.as_str()), Some(role));
         }
     }
 
     #[test]
+    fn an_operator_defined_role_includes_only_itself() {
+        let attorney = Role::parse("attorney").unwrap();
+        assert_eq!(attorney, Role::Custom("attorney".into()));
+        assert!(attorney.includes(&attorney) && !attorney.includes(&Role::Reader));
+        assert!(!Role::Admin.includes(&attorney), "including is not covering: only covers() lets admins grant it");
+        assert!(Grantor::Holding(vec![Role::Admin]).covers(&attorney));
+        assert!(!Grantor::Holding(vec![Role::Analyst]).covers(&attorney));
+        assert_eq!(Role::parse("Attorney"), None, "names are lower case");
+        assert_eq!(Role::parse(""), None);
+    }
+
+    #[test]
     fn nobody_grants_a_role_above_their_own() {
         let key = Grantor::Holding(vec![Role::System]);
-        assert!(key.covers(Role::System));
+        assert!(key.covers(&Role::System));
         assert_eq!(key.first_uncovered(&[Role::System, Role::Admin]), Some(Role::Admin));
-        assert!(!key.covers(Role::Reader), "an API key reads nothing of its own accord");
+        assert!(!key.covers(&Role::Reader), "an API key reads nothing of its own accord");
         let analyst = Grantor::Holding(vec![Role::Analyst]);
-        assert!(analyst.covers(Role::Reader) && !analyst.covers(Role::Admin) && !analyst.covers(Role::System));
+        assert!(analyst.covers(&Role::Reader) && !analyst.covers(&Role::Admin) && !analyst.covers(&Role::System));
         let admin = Grantor::Holding(vec![Role::Admin]);
-        assert_eq!(admin.first_uncovered(&Role::ALL), None);
-        assert_eq!(Grantor::Operator.first_uncovered(&Role::ALL), None);
+        assert_eq!(admin.first_uncovered(&Role::BUILT_IN), None);
+        assert_eq!(Grantor::Operator.first_uncovered(&Role::BUILT_IN), None);
     }
 }

@@ -123,7 +123,7 @@ pub struct UserPrincipal {
 
 impl UserPrincipal {
     /// Whether one of the user's roles includes `role`.
-    pub fn has_role(&self, role: Role) -> bool {
+    pub fn has_role(&self, role: &Role) -> bool {
         self.roles.iter().any(|mine| mine.includes(role))
     }
 

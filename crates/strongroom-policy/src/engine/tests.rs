@@ -515,3 +515,29 @@ fn a_text_past_the_size_limit_is_refused_naming_the_limit() {
     let errors = PolicyEngine::check(&PolicySource { origin: "file:big.cedar".into(), text }).unwrap_err();
     assert!(errors.0[0].message.contains("policy size limit"), "{errors}");
 }
+
+#[test]
+fn a_service_key_with_records_decrypt_reveals_in_its_matters_with_a_justification_and_a_second_person_under_high_security()
+ {
+    let engine = engine(&[]);
+    let worker =
+        PrincipalFacts { roles: vec!["system".into()], matters: vec!["m1".into()], ..api_key(&["records:decrypt"]) };
+    let plain = PrincipalFacts { scopes: vec!["transit:use".into()], ..worker.clone() };
+    for profile in ["development", "production"] {
+        let decided = engine.decide(&worker, Action::RecordDecrypt, &record(), &facts(profile));
+        assert!(decided.allowed && decided.decided_by("default/scope.records_decrypt"), "{profile}: {decided:?}");
+        assert!(!engine.decide(&plain, Action::RecordDecrypt, &record(), &facts(profile)).allowed);
+    }
+    let unjustified = RequestFacts::new("development", MONDAY_NOON);
+    assert!(!engine.decide(&worker, Action::RecordDecrypt, &record(), &unjustified).allowed);
+    let elsewhere = Resource::Record { id: "r2".into(), matter: "m2".into(), collection: "recordings".into() };
+    assert!(!engine.decide(&worker, Action::RecordDecrypt, &elsewhere, &facts("development")).allowed);
+    assert!(!engine.decide(&worker, Action::RecordExport, &record(), &facts("development")).allowed);
+    // The two-person rule holds for keys too: only an approved request opens it.
+    assert!(!engine.decide(&worker, Action::RecordDecrypt, &record(), &facts("high_security")).allowed);
+    let elevated = RequestFacts { elevated: true, ..facts("high_security") };
+    assert!(engine.decide(&worker, Action::RecordDecrypt, &record(), &elevated).allowed);
+    let matter = Resource::Matter("m1".into());
+    assert!(engine.decide(&worker, Action::AccessRequest, &matter, &facts("high_security")).allowed);
+    assert!(!engine.decide(&plain, Action::AccessRequest, &matter, &facts("high_security")).allowed);
+}

@@ -91,7 +91,7 @@ fn parse_principal(field: &str, text: &str) -> Result<(PrincipalKind, String), A
         .ok_or_else(|| ApiError::InvalidRequest(format!("{field}: write user:<id> or api_key:<id>")))
 }
 
-fn parse_action(text: &str) -> Result<Action, ApiError> {
+pub(crate) fn parse_action(text: &str) -> Result<Action, ApiError> {
     Action::parse(text).ok_or_else(|| {
         let known: Vec<&str> = Action::ALL.iter().map(|a| a.as_str()).collect();
         ApiError::InvalidRequest(format!("action: {text:?} is not one of {}", known.join(", ")))

@@ -16,6 +16,7 @@ pub(crate) mod health;
 pub(crate) mod identity;
 pub(crate) mod keys;
 pub(crate) mod records;
+pub(crate) mod roles;
 pub(crate) mod transit;
 pub(crate) mod users;
 
@@ -207,6 +208,11 @@ pub(crate) fn routes() -> Routes {
         .post("/v1/access-requests/{id}/deny", Decides(Action::AccessApprove), authz::deny_access_request)
         .get("/v1/policies", Decides(Action::PolicyManage), authz::read_policies)
         .put("/v1/policies", Decides(Action::PolicyManage), authz::replace_policies)
+        .get("/v1/roles", Decides(Action::RoleAssign), roles::list_roles)
+        .post("/v1/roles", Decides(Action::PolicyManage), roles::create_role)
+        .get("/v1/roles/{name}", Decides(Action::RoleAssign), roles::read_role)
+        .put("/v1/roles/{name}", Decides(Action::PolicyManage), roles::replace_role)
+        .delete("/v1/roles/{name}", Decides(Action::PolicyManage), roles::delete_role)
         .post("/v1/authz/explain", Decides(Action::AuthzExplain), authz::explain)
         .get("/v1/authz/who-can", Decides(Action::AuthzExplain), authz::who_can)
         .get("/v1/collections", Principal, records::list_collections)

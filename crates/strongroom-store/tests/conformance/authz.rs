@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use strongroom_core::authz::{
-    Action, Ask, Authz, AuthzSettings, DenialKind, NewAccessRequest, NewMatter, PrincipalKind, Resource,
+    Action, Ask, Authz, AuthzSettings, DenialKind, NewAccessRequest, NewMatter, PrincipalKind, Resource, RoleDefinition,
 };
 use strongroom_core::identity::{Grantor, Identity, NewPassword, NewUser, Role};
 use strongroom_core::{CoreError, FixedClock};
@@ -153,4 +153,41 @@ pub async fn policies_stored_by_one_instance_are_loaded_by_another(database: Tes
     second.replace_policies(&admin, "", "incident over, decrypts resume", &ctx()).await.unwrap();
     first.refresh_policies().await.unwrap();
     assert!(decrypt(&first).allowed);
+}
+
+pub async fn roles_defined_by_one_instance_are_loaded_by_another_and_survive_a_restart(database: TestDatabase) {
+    let db = open(&database).await;
+    let clock = Arc::new(FixedClock::at(Duration::from_secs(1_800_000_000)));
+    let (identity, first) = services(&db, Arc::clone(&clock)).await;
+    let (_, second) = services(&db, Arc::clone(&clock)).await;
+    let ada = user(&identity, "ada", Role::Admin).await;
+    let pam = user(&identity, "pam", Role::Reader).await;
+    let admin = first.subject_of(PrincipalKind::User, &ada).await.unwrap();
+    first.create_matter(&admin, NewMatter { id: Some("case-1".into()), name: "Case".into() }, &ctx()).await.unwrap();
+    first.grant(&admin, "case-1", (PrincipalKind::User, &pam), "paralegal on the case", &ctx()).await.unwrap();
+    let why = "the firm staffs cases with paralegals";
+    let paralegal = RoleDefinition::new("paralegal", "paralegals", vec![Action::RecordReadRedacted]).unwrap();
+    first.define_role(&admin, paralegal.clone(), false, why, &ctx()).await.unwrap();
+    let again = first.define_role(&admin, paralegal, false, why, &ctx()).await;
+    assert!(matches!(again, Err(CoreError::Conflict(_))), "{again:?}");
+
+    // Pam holds the new role once an admin assigns it; the other instance
+    // knows the role after a refresh.
+    assert!(first.role_exists(&Role::Custom("paralegal".into())));
+    assert!(!second.role_exists(&Role::Custom("paralegal".into())), "not seen before a refresh");
+    assert!(second.refresh_policies().await.unwrap());
+    assert!(!second.refresh_policies().await.unwrap(), "nothing new the second time");
+    identity.set_roles(&pam, vec![Role::Custom("paralegal".into())], why, &Grantor::Operator, &ctx()).await.unwrap();
+    let pam_subject = second.subject_of(PrincipalKind::User, &pam).await.unwrap();
+    let redacted = second.decide(&pam_subject, Action::RecordReadRedacted, &record("case-1"), &reveal(), &ctx());
+    assert!(redacted.allowed && redacted.decided_by("roles/paralegal.data"), "{redacted:?}");
+    let held = second.delete_role(&admin, "paralegal", why, &ctx()).await;
+    assert!(matches!(held, Err(CoreError::Conflict(_))), "a held role stays: {held:?}");
+
+    // A third instance, started later, loads the stored catalogue.
+    let (_, third) = services(&db, Arc::clone(&clock)).await;
+    let roles = third.roles(&admin, &ctx()).await.unwrap();
+    let names: Vec<&str> = roles.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["reader", "analyst", "admin", "system", "paralegal"]);
+    assert_eq!(roles[4].permissions, [Action::RecordReadRedacted]);
 }

@@ -10,7 +10,7 @@ use strongroom_testkit::{CliOutput, TestServer};
 
 use super::{BIN, server};
 
-const PASSWORD: &str = "correct horse battery staple";
+pub(crate) const PASSWORD: &str = "correct horse battery staple";
 const WHY: &str = "review of the interview for the appeal";
 
 fn cli(server: &TestServer, args: &[&str], stdin: Option<&str>) -> CliOutput {
@@ -66,7 +66,7 @@ pub(crate) async fn admin_and_reader_on(server: TestServer) -> (TestServer, Stri
     (server, admin, reader, reader_id)
 }
 
-async fn audited(server: &TestServer, admin: &str, action: &str) -> Vec<Value> {
+pub(crate) async fn audited(server: &TestServer, admin: &str, action: &str) -> Vec<Value> {
     let (status, events) =
         call(server, "GET", &format!("/v1/audit/events?action={action}&limit=100"), admin, None).await;
     assert_eq!(status, 200, "{events}");
@@ -271,7 +271,7 @@ async fn a_custom_policy_changes_an_answer_and_a_malformed_one_points_at_its_lin
 }
 
 /// Creates `username` with `role` and answers their access token and id.
-async fn user_with_role(server: &TestServer, username: &str, role: &str) -> (String, String) {
+pub(crate) async fn user_with_role(server: &TestServer, username: &str, role: &str) -> (String, String) {
     let email = format!("{username}@example.com");
     let args = ["user", "create", "--username", username, "--email", &email, "--role", role, "--password-stdin"];
     let created = cli(server, &args, Some(&format!("{PASSWORD}\n")));

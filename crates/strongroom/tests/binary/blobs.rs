@@ -11,7 +11,7 @@ use super::server;
 
 /// A real WAV file: 16-bit mono PCM at 16 kHz, a 440 Hz tone with a text
 /// marker in a `LIST` chunk that must never appear in storage.
-fn wav(seconds: usize) -> Vec<u8> {
+pub(crate) fn wav(seconds: usize) -> Vec<u8> {
     let samples: Vec<i16> = (0..16_000 * seconds)
         .map(|i| ((i as f64 * 440.0 * 2.0 * std::f64::consts::PI / 16_000.0).sin() * 12_000.0) as i16)
         .collect();
@@ -42,7 +42,13 @@ fn wav(seconds: usize) -> Vec<u8> {
 const MARKER: &[u8] = b"deposition of witness no. 7";
 const WHY: &str = "transcription quality check for hearing";
 
-async fn put(server: &TestServer, token: &str, path: &str, content_type: &str, body: Vec<u8>) -> (u16, Value) {
+pub(crate) async fn put(
+    server: &TestServer,
+    token: &str,
+    path: &str,
+    content_type: &str,
+    body: Vec<u8>,
+) -> (u16, Value) {
     let response = reqwest::Client::new()
         .put(server.url(path))
         .bearer_auth(token)
@@ -54,7 +60,7 @@ async fn put(server: &TestServer, token: &str, path: &str, content_type: &str, b
     (response.status().as_u16(), response.json().await.unwrap_or(Value::Null))
 }
 
-async fn get(server: &TestServer, token: &str, path: &str, headers: &[(&str, &str)]) -> reqwest::Response {
+pub(crate) async fn get(server: &TestServer, token: &str, path: &str, headers: &[(&str, &str)]) -> reqwest::Response {
     let mut request = reqwest::Client::new().get(server.url(path)).bearer_auth(token);
     for (name, value) in headers {
         request = request.header(*name, *value);
