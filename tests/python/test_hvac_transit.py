@@ -85,3 +85,47 @@ def test_hvac_hmac_sign_verify_and_datakey(client):
     assert unwrapped["data"]["plaintext"] == data_key["plaintext"]
     wrapped_only = transit.generate_data_key(name="macs", key_type="wrapped")["data"]
     assert "plaintext" not in wrapped_only and wrapped_only["ciphertext"].startswith("vault:v1:")
+
+
+def test_hvac_is_authenticated_looks_the_token_up_without_seeing_its_secret(client, server):
+    assert client.is_authenticated()
+    looked_up = client.lookup_token()["data"]
+    assert looked_up["policies"] == ["transit:use", "transit:manage"]
+    assert looked_up["accessor"] == client.token.split("_")[1]
+    assert client.token.rsplit("_", 1)[1] not in str(looked_up)
+    revoked = hvac.Client(url=server.url, token="sr_0000000000000000_" + "A" * 43)
+    assert not revoked.is_authenticated()
+
+
+def test_hvac_errors_carry_vault_errors_list_beside_the_problem(client):
+    with pytest.raises(hvac.exceptions.InvalidPath) as missing:
+        client.secrets.transit.encrypt_data(name="missing", plaintext=b64("x"))
+    assert missing.value.errors == ['no key named "missing"']
+    assert missing.value.json["code"] == "key_not_found"
+    with pytest.raises(hvac.exceptions.InvalidRequest) as reserved:
+        client.secrets.transit.create_key(name="matter.case-1")
+    assert reserved.value.json["code"] == "reserved_key_name"
+    assert "reserved" in reserved.value.errors[0]
+
+
+def test_hvac_reads_sys_health(client):
+    health = client.sys.read_health_status(method="GET")
+    assert health["initialized"] is True and health["sealed"] is False and health["standby"] is False
+
+
+def test_a_persons_access_token_looks_itself_up_as_its_session(server):
+    import requests
+
+    password = "correct horse battery staple"
+    server.cli("init", "--password-stdin", stdin=password + "\n")
+    login = requests.post(f"{server.url}/v1/auth/login", json={"username": "admin", "password": password})
+    assert login.status_code == 200, login.text
+    token = login.json()["access_token"]
+    answer = requests.get(f"{server.url}/v1/auth/token/lookup-self", headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 200, answer.text
+    data = answer.json()["data"]
+    assert data["display_name"] == "admin" and data["policies"] == ["admin"]
+    assert data["meta"] == {"credential": "session"} and data["ttl"] > 0 and data["expire_time"]
+    sessions = requests.get(f"{server.url}/v1/sessions", headers={"Authorization": f"Bearer {token}"}).json()
+    assert data["accessor"] in str(sessions)
+    assert token not in answer.text

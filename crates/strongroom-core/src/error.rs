@@ -45,6 +45,19 @@ pub enum CoreError {
         "invalid key name {0:?}: use 1-128 characters of a-z, 0-9, '.', '_' and '-', starting with a letter or digit"
     )]
     InvalidKeyName(String),
+    /// A key name in a namespace kept for the server's own keys
+    /// (`matter.`, `blind.`, `system.`), asked for a key of another purpose.
+    #[error(
+        "key name {name:?} is reserved: names starting with {prefix:?} are kept for the server's own {purposes} keys"
+    )]
+    ReservedKeyName {
+        /// The name asked for.
+        name: String,
+        /// The reserved prefix it starts with.
+        prefix: &'static str,
+        /// The purposes that namespace is kept for, `/`-separated.
+        purposes: String,
+    },
     /// No key has this name.
     #[error("no key named {0:?}")]
     KeyNotFound(String),
@@ -163,6 +176,7 @@ impl CoreError {
             Self::InvalidInput(_) | Self::InvalidKeyName(_) | Self::InvalidKeyChange(_) => "invalid_request",
             Self::TooLarge(_) => "payload_too_large",
             Self::RangeNotSatisfiable(_) => "range_not_satisfiable",
+            Self::ReservedKeyName { .. } => "reserved_key_name",
             Self::KeyNotFound(_) => "key_not_found",
             Self::KeyExists(_) => "conflict",
             Self::KeyVersionNotFound { .. } => "key_version_not_found",

@@ -256,10 +256,11 @@ const SERVER_NAMESPACES: &[(&str, &[KeyPurpose])] = &[
 /// Refuses a key of `purpose` named in a server namespace it does not belong to.
 fn check_namespace(name: &str, purpose: KeyPurpose) -> Result<(), CoreError> {
     match SERVER_NAMESPACES.iter().find(|(prefix, _)| name.starts_with(prefix)) {
-        Some((prefix, purposes)) if !purposes.contains(&purpose) => Err(CoreError::InvalidKeyChange(format!(
-            "key names starting with {prefix:?} are kept for the server's own {} keys",
-            purposes.iter().map(|p| p.as_str()).collect::<Vec<_>>().join("/")
-        ))),
+        Some((prefix, purposes)) if !purposes.contains(&purpose) => Err(CoreError::ReservedKeyName {
+            name: name.to_owned(),
+            prefix,
+            purposes: purposes.iter().map(|p| p.as_str()).collect::<Vec<_>>().join("/"),
+        }),
         _ => Ok(()),
     }
 }

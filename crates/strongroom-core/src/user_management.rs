@@ -18,7 +18,7 @@ use crate::authz::{Action, Ask, Authz, DenialKind, Resource, Subject};
 use crate::identity::{
     Grantor, Identity, NewUser, OneTimeSecret, Profile, ProfileChange, Role, SessionClient, SessionRecord, UserRecord,
 };
-use crate::{ApiKeys, CoreError};
+use crate::{ApiKeyRecord, ApiKeys, CoreError};
 
 /// A user with their opened profile.
 #[derive(Debug, Clone)]
@@ -38,6 +38,21 @@ pub struct SessionDetails {
     pub session: SessionRecord,
     /// Where it was opened from.
     pub client: SessionClient,
+}
+
+/// The credential a request was made with, as its holder may read it
+/// (never a secret).
+#[derive(Debug, Clone)]
+pub enum OwnCredential {
+    /// An API key, as stored.
+    ApiKey(ApiKeyRecord),
+    /// A person's session, and the person.
+    Session {
+        /// The person.
+        user: UserRecord,
+        /// The session the access token belongs to.
+        session: SessionRecord,
+    },
 }
 
 /// What ending a user's sessions ended.
@@ -317,5 +332,24 @@ impl UserManagement {
     pub async fn step_up(&self, subject: &Subject, code: &str, context: &AuditContext) -> Result<i64, CoreError> {
         let (id, session) = self.own(subject, context).await?;
         self.identity.step_up(id, session, code, context).await
+    }
+
+    /// The credential the caller presented (Vault's token `lookup-self`):
+    /// an API key's own record, a person's session. No permission is asked
+    /// and nothing is audited, as for reading oneself: the answer tells the
+    /// caller only what its credential already is, and a credential that
+    /// does not authenticate never gets here.
+    pub async fn own_credential(&self, subject: &Subject) -> Result<OwnCredential, CoreError> {
+        match subject.facts.kind {
+            PrincipalKind::ApiKey => Ok(OwnCredential::ApiKey(self.api_keys.get(&subject.facts.id).await?)),
+            PrincipalKind::User => {
+                let id = subject.session.as_deref().ok_or(CoreError::Unauthenticated)?;
+                let session = self.identity.session(id).await?;
+                if session.user_id != subject.facts.id {
+                    return Err(CoreError::Unauthenticated);
+                }
+                Ok(OwnCredential::Session { user: self.identity.user(&subject.facts.id).await?, session })
+            }
+        }
     }
 }

@@ -10,7 +10,9 @@
 //!   [`PolicySetView`], [`Explanation`], …) are the bodies of `/v1/matters`,
 //!   `/v1/access-requests`, `/v1/policies` and `/v1/authz/…`.
 //! - The transit types ([`EncryptRequest`], [`VaultResponse`], …) follow
-//!   Vault's transit engine field for field, so Vault clients work unchanged.
+//!   Vault's transit engine field for field, so Vault clients work unchanged;
+//!   [`VaultHealth`] and [`TokenLookup`] answer Vault's `sys/health` and
+//!   `auth/token/lookup-self`.
 //!
 //! These types are shared by the server, the CLI, the tests and (as the OpenAPI
 //! schema) the Python client, so a change here is a change of the public contract.
@@ -32,6 +34,7 @@ mod problem;
 mod records;
 pub mod time;
 mod transit;
+mod vault;
 
 pub use audit::{
     AlertList, AlertView, AuditEventList, AuditEventProof, AuditEventView, AuditStats, CheckpointView,
@@ -62,3 +65,4 @@ pub use transit::{
     DecryptRequest, EncryptItem, EncryptRequest, InputItem, InputRequest, InputResult, PlaintextResult, TransitKey,
     TransitKeyList, VaultResponse,
 };
+pub use vault::{TokenLookup, VaultHealth};

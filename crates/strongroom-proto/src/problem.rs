@@ -101,6 +101,9 @@ pub enum ProblemCode {
     /// The blob store has no room left (disk full, quota); nothing was
     /// stored. An operator must free or add space.
     BlobStorageFull,
+    /// The key name starts with a prefix kept for the server's own keys
+    /// (`matter.`, `blind.`, `system.`): pick another name.
+    ReservedKeyName,
 }
 
 impl ProblemCode {
@@ -115,7 +118,8 @@ impl ProblemCode {
             | Self::WrongKeyType
             | Self::WrongKey
             | Self::DecryptionFailed
-            | Self::InvalidPolicy => 400,
+            | Self::InvalidPolicy
+            | Self::ReservedKeyName => 400,
             Self::Unauthenticated | Self::LoginFailed => 401,
             Self::Forbidden | Self::MfaRequired | Self::AccessRequestRequired | Self::SelfApproval => 403,
             Self::NotFound | Self::KeyNotFound => 404,
@@ -176,6 +180,7 @@ impl ProblemCode {
             Self::BlobMissing => "blob_missing",
             Self::BlobStorageUnavailable => "blob_storage_unavailable",
             Self::BlobStorageFull => "blob_storage_full",
+            Self::ReservedKeyName => "reserved_key_name",
         }
     }
 
@@ -217,6 +222,7 @@ impl ProblemCode {
             Self::BlobMissing => "Blob missing from storage",
             Self::BlobStorageUnavailable => "Blob storage unavailable",
             Self::BlobStorageFull => "Blob storage full",
+            Self::ReservedKeyName => "Reserved key name",
         }
     }
 }
@@ -327,6 +333,7 @@ mod tests {
             ProblemCode::BlobMissing,
             ProblemCode::BlobStorageUnavailable,
             ProblemCode::BlobStorageFull,
+            ProblemCode::ReservedKeyName,
         ];
         for code in all {
             let json = serde_json::to_value(code).unwrap();

@@ -51,10 +51,10 @@ pub struct CreateTransitKey {
     #[serde(rename = "type", default)]
     pub key_type: Option<String>,
     /// Key derivation from `context` is not offered; `true` is refused.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "weak::bool")]
     pub derived: Option<bool>,
     /// Keys never leave Strongroom; `true` is refused.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "weak::bool")]
     pub exportable: Option<bool>,
     /// Automatic rotation period: seconds, or a string such as `"24h"`; `0` or absent: none.
     #[serde(default)]
@@ -66,10 +66,10 @@ pub struct CreateTransitKey {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 pub struct ConfigureTransitKey {
     /// Retire versions below this from decryption.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "weak::number")]
     pub min_decryption_version: Option<u32>,
     /// Allow `DELETE`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "weak::bool")]
     pub deletion_allowed: Option<bool>,
     /// As in [`CreateTransitKey`].
     #[serde(default)]
@@ -128,7 +128,7 @@ pub struct EncryptRequest {
     #[serde(default)]
     pub context: Option<String>,
     /// Must be absent, 0 or the latest version: encryption always uses the latest.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "weak::number")]
     pub key_version: Option<u32>,
     /// Up to 1000 items, answered in `batch_results` in the same order.
     #[serde(default)]
@@ -245,7 +245,7 @@ pub struct InputRequest {
     #[serde(default)]
     pub algorithm: Option<String>,
     /// Pre-hashed input is not offered; `true` is refused.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "weak::bool")]
     pub prehashed: Option<bool>,
     /// Up to 1000 items.
     #[serde(default)]
@@ -282,7 +282,7 @@ pub struct DataKeyRequest {
     #[serde(default)]
     pub context: Option<String>,
     /// Key size; only 256 is offered.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "weak::number")]
     pub bits: Option<u32>,
 }
 
@@ -296,4 +296,66 @@ pub struct DataKey {
     pub plaintext: Option<String>,
     /// The version that wrapped it.
     pub key_version: u32,
+}
+
+/// Vault's weak typing of request fields: the `vault`/`bao` CLI sends every
+/// `key=value` as a string (`"true"`, `"2"`), and Vault takes both forms.
+mod weak {
+    use serde::Deserialize;
+    use serde::de::{Deserializer, Error};
+    use serde_json::Value;
+
+    /// A boolean, or Go's `strconv.ParseBool` text (`true`, `1`, `t`, `FALSE`, …).
+    pub(super) fn bool<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<bool>, D::Error> {
+        match Option::<Value>::deserialize(deserializer)? {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Bool(value)) => Ok(Some(value)),
+            Some(Value::String(text)) => match text.as_str() {
+                "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(Some(true)),
+                "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(Some(false)),
+                _ => Err(D::Error::custom(format!("expected a boolean, got {text:?}"))),
+            },
+            Some(other) => Err(D::Error::custom(format!("expected a boolean, got {other}"))),
+        }
+    }
+
+    /// A non-negative integer, or its decimal text.
+    pub(super) fn number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u32>, D::Error> {
+        let value = Option::<Value>::deserialize(deserializer)?;
+        let parsed = match &value {
+            None | Some(Value::Null) => return Ok(None),
+            Some(Value::Number(number)) => number.as_u64().and_then(|n| u32::try_from(n).ok()),
+            Some(Value::String(text)) => text.trim().parse().ok(),
+            Some(_) => None,
+        };
+        parsed.map(Some).ok_or_else(|| {
+            D::Error::custom(format!("expected a non-negative integer, got {}", value.unwrap_or(Value::Null)))
+        })
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[derive(Debug, serde::Deserialize)]
+        struct Fields {
+            #[serde(default, deserialize_with = "super::bool")]
+            flag: Option<bool>,
+            #[serde(default, deserialize_with = "super::number")]
+            count: Option<u32>,
+        }
+
+        fn read(json: &str) -> Result<(Option<bool>, Option<u32>), serde_json::Error> {
+            serde_json::from_str::<Fields>(json).map(|f| (f.flag, f.count))
+        }
+
+        #[test]
+        fn the_cli_strings_and_the_json_types_both_read() {
+            assert_eq!(read("{}").unwrap(), (None, None));
+            assert_eq!(read(r#"{"flag": true, "count": 2}"#).unwrap(), (Some(true), Some(2)));
+            assert_eq!(read(r#"{"flag": "true", "count": "2"}"#).unwrap(), (Some(true), Some(2)));
+            assert_eq!(read(r#"{"flag": "0", "count": null}"#).unwrap(), (Some(false), None));
+            for bad in [r#"{"flag": "yes"}"#, r#"{"flag": 1}"#, r#"{"count": "-1"}"#, r#"{"count": 1.5}"#] {
+                assert!(read(bad).is_err(), "{bad}");
+            }
+        }
+    }
 }

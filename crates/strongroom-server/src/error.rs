@@ -324,6 +324,7 @@ impl From<CoreError> for ApiError {
                     .collect(),
             ),
             CoreError::KeyExists(_) => Self::Conflict(error.to_string()),
+            CoreError::ReservedKeyName { .. } => refused(ProblemCode::ReservedKeyName, &error),
             CoreError::KeyNotFound(_) => refused(ProblemCode::KeyNotFound, &error),
             CoreError::KeyVersionNotFound { .. } => refused(ProblemCode::KeyVersionNotFound, &error),
             CoreError::KeyVersionRetired { .. } => refused(ProblemCode::KeyVersionRetired, &error),
@@ -366,6 +367,15 @@ mod tests {
             (CoreError::Crypto(CryptoError::Decrypt), 400, ProblemCode::DecryptionFailed),
             (CoreError::KeyExists("k".into()), 409, ProblemCode::Conflict),
             (CoreError::InvalidKeyName("K".into()), 400, ProblemCode::InvalidRequest),
+            (
+                CoreError::ReservedKeyName {
+                    name: "matter.x".into(),
+                    prefix: "matter.",
+                    purposes: "matter_data".into(),
+                },
+                400,
+                ProblemCode::ReservedKeyName,
+            ),
             (
                 CoreError::KeyUnusable { name: "k".into(), state: "disabled", operation: "encrypt" },
                 409,

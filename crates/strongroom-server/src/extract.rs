@@ -27,13 +27,35 @@ where
 }
 
 /// Parses a JSON body leniently, as Vault does and for optional bodies: an
-/// empty body is the default request, and no `Content-Type` is required.
+/// empty body, or `null` (what `vault write -f` sends), is the default
+/// request, and no `Content-Type` is required.
 pub(crate) fn lenient_json<T: DeserializeOwned + Default>(bytes: &Bytes) -> Result<T, ApiError> {
-    if bytes.iter().all(u8::is_ascii_whitespace) {
+    if bytes.trim_ascii().is_empty() || bytes.trim_ascii() == b"null" {
         return Ok(T::default());
     }
     serde_json::from_slice(bytes).map_err(|e| match e.classify() {
         serde_json::error::Category::Data => ApiError::InvalidRequest(e.to_string()),
         _ => ApiError::MalformedJson(e.to_string()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Default, serde::Deserialize, PartialEq)]
+    struct Body {
+        #[serde(default)]
+        n: Option<u32>,
+    }
+
+    #[test]
+    fn an_empty_or_null_body_is_the_default_and_a_wrong_one_is_refused() {
+        for empty in ["", "  \n", "null", " null\n"] {
+            assert_eq!(lenient_json::<Body>(&Bytes::from(empty)).unwrap(), Body::default(), "{empty:?}");
+        }
+        assert_eq!(lenient_json::<Body>(&Bytes::from(r#"{"n": 2}"#)).unwrap(), Body { n: Some(2) });
+        assert!(matches!(lenient_json::<Body>(&Bytes::from("nul")), Err(ApiError::MalformedJson(_))));
+        assert!(matches!(lenient_json::<Body>(&Bytes::from(r#""text""#)), Err(ApiError::InvalidRequest(_))));
+    }
 }

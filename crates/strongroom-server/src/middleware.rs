@@ -4,7 +4,8 @@
 //!
 //! Invariant: every answer with status ≥ 400 leaves [`finish_problems`] as an
 //! `application/problem+json` body carrying the request id, whichever layer
-//! (router, limit, timeout, panic handler) produced it.
+//! (router, limit, timeout, panic handler) produced it; on Vault's paths the
+//! same body, with Vault's `errors` added, as `application/json`.
 
 use std::any::Any;
 use std::time::Instant;
@@ -63,9 +64,19 @@ fn is_plain_id(value: &str) -> bool {
         && value.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
 }
 
-/// Writes the problem body of every error answer, with the request id.
+/// Members a handler adds to its problem body (`sys/health` adds Vault's
+/// health members), put in the error response's extensions; they never
+/// replace a problem member.
+#[derive(Debug, Clone)]
+pub(crate) struct ProblemMembers(pub(crate) serde_json::Map<String, serde_json::Value>);
+
+/// Writes the problem body of every error answer, with the request id. On
+/// Vault's paths (see [`speaks_vault`]) the body also carries Vault's
+/// `errors` and is sent as `application/json`, the only type hvac reads
+/// `errors` from; its members are the problem's all the same.
 pub(crate) async fn finish_problems(request: Request, next: Next) -> Response {
     let request_id = request.extensions().get::<RequestId>().map(|id| id.0.clone());
+    let vault = speaks_vault(request.uri().path());
     let response = next.run(request).await;
     let status = response.status();
     if !status.is_client_error() && !status.is_server_error() {
@@ -79,10 +90,38 @@ pub(crate) async fn finish_problems(request: Request, next: Next) -> Response {
     };
     problem.request_id = request_id;
     // Invariant: Problem contains only strings and numbers, which always serialise.
-    let json = serde_json::to_vec(&problem).expect("problem serialises");
-    parts.headers.insert(CONTENT_TYPE, HeaderValue::from_static(PROBLEM_CONTENT_TYPE));
+    let mut json =
+        if vault { with_vault_errors(&problem) } else { serde_json::to_value(&problem) }.expect("problem serialises");
+    if let (Some(ProblemMembers(extra)), Some(members)) =
+        (parts.extensions.remove::<ProblemMembers>(), json.as_object_mut())
+    {
+        for (name, value) in extra {
+            members.entry(name).or_insert(value);
+        }
+    }
+    let content_type = if vault { "application/json" } else { PROBLEM_CONTENT_TYPE };
+    parts.headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     parts.headers.remove(CONTENT_LENGTH);
-    Response::from_parts(parts, Body::from(json))
+    Response::from_parts(parts, Body::from(json.to_string()))
+}
+
+/// Whether `path` is one of the Vault-compatible routes (transit, `sys/…`,
+/// `auth/token/…`), whose error answers Vault's clients read. Vault's own
+/// error body is `{"errors": ["…"]}`: its Go client, CLI and hvac show (or
+/// raise with) that list, and show an empty one when it is missing.
+pub(crate) fn speaks_vault(path: &str) -> bool {
+    path == "/v1/transit" || ["/v1/transit/", "/v1/sys/", "/v1/auth/token/"].iter().any(|p| path.starts_with(p))
+}
+
+/// `problem` with Vault's `errors: ["<detail>"]` beside the RFC 9457
+/// members, which stay as they are (clients of either kind read one body).
+fn with_vault_errors(problem: &Problem) -> Result<serde_json::Value, serde_json::Error> {
+    let mut json = serde_json::to_value(problem)?;
+    if let Some(members) = json.as_object_mut() {
+        // `errors` of invalid_policy (never a Vault route's) would be kept.
+        members.entry("errors").or_insert_with(|| serde_json::json!([problem.detail]));
+    }
+    Ok(json)
 }
 
 fn is_problem_json(headers: &axum::http::HeaderMap) -> bool {
@@ -176,6 +215,27 @@ pub(crate) async fn not_found(request: Request) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn vault_paths_are_the_transit_sys_and_token_routes_only() {
+        for path in ["/v1/transit", "/v1/transit/keys/k", "/v1/sys/health", "/v1/auth/token/lookup-self"] {
+            assert!(speaks_vault(path), "{path}");
+        }
+        for path in ["/v1/transitive", "/v1/keys/k", "/v1/auth/login", "/healthz", "/v1/system"] {
+            assert!(!speaks_vault(path), "{path}");
+        }
+    }
+
+    #[test]
+    fn a_vault_problem_keeps_every_rfc_9457_member_and_adds_errors() {
+        let mut problem = Problem::new(ProblemCode::KeyNotFound, "no key named \"k\"");
+        problem.request_id = Some("r-1".into());
+        let json = with_vault_errors(&problem).unwrap();
+        assert_eq!(json["errors"], serde_json::json!(["no key named \"k\""]));
+        for member in ["type", "title", "status", "detail", "code", "request_id"] {
+            assert_eq!(json[member], serde_json::to_value(&problem).unwrap()[member], "{member}");
+        }
+    }
 
     #[test]
     fn plain_ids_are_accepted_and_forged_ones_refused() {

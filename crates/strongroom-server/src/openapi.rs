@@ -39,6 +39,8 @@ Every error answer is an RFC 9457 problem (`application/problem+json`) with a st
         crate::routes::transit::sign,
         crate::routes::transit::verify,
         crate::routes::transit::datakey,
+        crate::routes::vault::sys_health,
+        crate::routes::vault::lookup_self,
         crate::routes::audit::list_events,
         crate::routes::audit::read_event,
         crate::routes::audit::inclusion_proof,

@@ -152,7 +152,7 @@ pub async fn keyring_creates_keys_and_round_trips_values(database: TestDatabase)
     assert!(matches!(ring.create("Bad Name", transit(), &ctx()).await, Err(CoreError::InvalidKeyName(_))));
     for server_name in ["matter.case-1", "blind.pii_vault.email", "system.other"] {
         assert!(
-            matches!(ring.create(server_name, transit(), &ctx()).await, Err(CoreError::InvalidKeyChange(_))),
+            matches!(ring.create(server_name, transit(), &ctx()).await, Err(CoreError::ReservedKeyName { .. })),
             "{server_name} is kept for the server's own keys"
         );
     }

@@ -451,7 +451,7 @@ async fn transit_refuses_missing_revoked_and_underscoped_keys() {
     let (status, body) = transit(&client, &server, &manager, "keys/matter.case-1", serde_json::json!({})).await;
     assert_eq!(
         (status, body["code"].as_str()),
-        (400, Some("invalid_request")),
+        (400, Some("reserved_key_name")),
         "the names of the server's own keys are not for transit: {body}"
     );
     let id = user.split('_').nth(1).unwrap().to_owned();
@@ -819,6 +819,8 @@ mod identity;
 mod keyjobs;
 #[path = "binary/personal.rs"]
 mod personal;
+#[path = "binary/vault.rs"]
+mod vault;
 
 #[tokio::test]
 async fn metrics_are_served_behind_their_token_or_on_a_listener_of_their_own() {

@@ -19,6 +19,7 @@ pub(crate) mod records;
 pub(crate) mod roles;
 pub(crate) mod transit;
 pub(crate) mod users;
+pub(crate) mod vault;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -105,6 +106,17 @@ impl Routes {
         self.route(Some(Method::PUT), path, access, put(handler))
     }
 
+    /// A write in Vault's manner: `POST` and `PUT` alike, one handler and one
+    /// access (Vault's Go client and CLI write with `PUT`).
+    fn write<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, access: Access, handler: H) -> Self {
+        self.route(Some(Method::POST), path, access, post(handler.clone())).route(
+            Some(Method::PUT),
+            path,
+            access,
+            put(handler),
+        )
+    }
+
     fn patch<H: Handler<T, AppState>, T: 'static>(self, path: &'static str, access: Access, handler: H) -> Self {
         self.route(Some(Method::PATCH), path, access, patch(handler))
     }
@@ -147,17 +159,21 @@ pub(crate) fn routes() -> Routes {
         // Vault's LIST verb, GET ?list=true and the rest.
         .route(None, "/v1/transit/keys", Decides(Action::TransitRead), any(transit::list_keys))
         .get("/v1/transit/keys/{name}", Decides(Action::TransitRead), transit::read_key)
-        .post("/v1/transit/keys/{name}", Decides(Action::TransitManage), transit::create_key)
+        .write("/v1/transit/keys/{name}", Decides(Action::TransitManage), transit::create_key)
         .delete("/v1/transit/keys/{name}", Decides(Action::TransitManage), transit::delete_key)
-        .post("/v1/transit/keys/{name}/rotate", Decides(Action::TransitManage), transit::rotate_key)
-        .post("/v1/transit/keys/{name}/config", Decides(Action::TransitManage), transit::configure_key)
-        .post("/v1/transit/encrypt/{name}", Decides(Action::TransitUse), transit::encrypt)
-        .post("/v1/transit/decrypt/{name}", Decides(Action::TransitUse), transit::decrypt)
-        .post("/v1/transit/rewrap/{name}", Decides(Action::TransitUse), transit::rewrap)
-        .post("/v1/transit/hmac/{name}", Decides(Action::TransitUse), transit::hmac)
-        .post("/v1/transit/sign/{name}", Decides(Action::TransitUse), transit::sign)
-        .post("/v1/transit/verify/{name}", Decides(Action::TransitUse), transit::verify)
-        .post("/v1/transit/datakey/{kind}/{name}", Decides(Action::TransitUse), transit::datakey)
+        .write("/v1/transit/keys/{name}/rotate", Decides(Action::TransitManage), transit::rotate_key)
+        .write("/v1/transit/keys/{name}/config", Decides(Action::TransitManage), transit::configure_key)
+        .write("/v1/transit/encrypt/{name}", Decides(Action::TransitUse), transit::encrypt)
+        .write("/v1/transit/decrypt/{name}", Decides(Action::TransitUse), transit::decrypt)
+        .write("/v1/transit/rewrap/{name}", Decides(Action::TransitUse), transit::rewrap)
+        .write("/v1/transit/hmac/{name}", Decides(Action::TransitUse), transit::hmac)
+        .write("/v1/transit/sign/{name}", Decides(Action::TransitUse), transit::sign)
+        .write("/v1/transit/verify/{name}", Decides(Action::TransitUse), transit::verify)
+        .write("/v1/transit/datakey/{kind}/{name}", Decides(Action::TransitUse), transit::datakey)
+        // Vault's health, as its clients and load balancers ask for it.
+        .get("/v1/sys/health", Public, vault::sys_health)
+        // The caller's own credential: it tells nothing the caller does not hold.
+        .get("/v1/auth/token/lookup-self", Principal, vault::lookup_self)
         .get("/v1/audit/events", Decides(Action::AuditRead), audit::list_events)
         .get("/v1/audit/events/{index}", Decides(Action::AuditRead), audit::read_event)
         .get("/v1/audit/proof/inclusion", Decides(Action::AuditRead), audit::inclusion_proof)

@@ -117,7 +117,7 @@ fn describe(key: core_transit::TransitKey) -> TransitKey {
 }
 
 /// Creates a transit key. Scope `transit:manage`.
-#[utoipa::path(post, path = "/v1/transit/keys/{name}", tag = "transit",
+#[utoipa::path(method(post, put), path = "/v1/transit/keys/{name}", tag = "transit",
     params(("name" = String, Path, description = "Key name")), request_body = CreateTransitKey,
     responses((status = 200, description = "The new key", body = VaultResponse<TransitKey>)),
     security(("api_key" = [])))]
@@ -197,7 +197,7 @@ pub(crate) async fn list_keys(
 }
 
 /// Adds a key version. Scope `transit:manage`.
-#[utoipa::path(post, path = "/v1/transit/keys/{name}/rotate", tag = "transit",
+#[utoipa::path(method(post, put), path = "/v1/transit/keys/{name}/rotate", tag = "transit",
     params(("name" = String, Path, description = "Key name")),
     responses((status = 200, description = "The rotated key", body = VaultResponse<TransitKey>)),
     security(("api_key" = [])))]
@@ -212,7 +212,7 @@ pub(crate) async fn rotate_key(
 }
 
 /// Sets `min_decryption_version`, `deletion_allowed`, `auto_rotate_period`. Scope `transit:manage`.
-#[utoipa::path(post, path = "/v1/transit/keys/{name}/config", tag = "transit",
+#[utoipa::path(method(post, put), path = "/v1/transit/keys/{name}/config", tag = "transit",
     params(("name" = String, Path, description = "Key name")), request_body = ConfigureTransitKey,
     responses((status = 200, description = "The key", body = VaultResponse<TransitKey>)),
     security(("api_key" = [])))]
@@ -348,7 +348,7 @@ fn ciphertext_result(sealed: core_transit::Sealed) -> CiphertextResult {
 }
 
 /// Encrypts one plaintext or a batch. Scope `transit:use`.
-#[utoipa::path(post, path = "/v1/transit/encrypt/{name}", tag = "transit",
+#[utoipa::path(method(post, put), path = "/v1/transit/encrypt/{name}", tag = "transit",
     params(("name" = String, Path, description = "Key name")), request_body = EncryptRequest,
     responses((status = 200, description = "`{ciphertext, key_version}`, or `{batch_results}` for a batch", body = VaultResponse<CiphertextResult>)),
     security(("api_key" = [])))]
@@ -387,7 +387,7 @@ fn ciphertexts(request: DecryptRequest) -> Result<Read<CiphertextItem>, ApiError
 }
 
 /// Decrypts one ciphertext or a batch. Scope `transit:use`.
-#[utoipa::path(post, path = "/v1/transit/decrypt/{name}", tag = "transit",
+#[utoipa::path(method(post, put), path = "/v1/transit/decrypt/{name}", tag = "transit",
     params(("name" = String, Path, description = "Key name")), request_body = DecryptRequest,
     responses((status = 200, description = "`{plaintext}`, or `{batch_results}` for a batch", body = VaultResponse<PlaintextResult>)),
     security(("api_key" = [])))]
@@ -409,7 +409,7 @@ pub(crate) async fn decrypt(
 
 /// Re-encrypts ciphertexts under the latest version, the plaintext never
 /// leaving the server; works with `context` too. Scope `transit:use`.
-#[utoipa::path(post, path = "/v1/transit/rewrap/{name}", tag = "transit",
+#[utoipa::path(method(post, put), path = "/v1/transit/rewrap/{name}", tag = "transit",
     params(("name" = String, Path, description = "Key name")), request_body = DecryptRequest,
     responses((status = 200, description = "`{ciphertext, key_version}`, or `{batch_results}`", body = VaultResponse<CiphertextResult>)),
     security(("api_key" = [])))]
@@ -459,7 +459,7 @@ fn plain_inputs(request: InputRequest) -> Result<Read<Vec<u8>>, ApiError> {
 }
 
 /// HMAC-SHA256 of one input or a batch (an AES key MACs with a derived sub-key). Scope `transit:use`.
-#[utoipa::path(post, path = "/v1/transit/hmac/{name}", tag = "transit",
+#[utoipa::path(method(post, put), path = "/v1/transit/hmac/{name}", tag = "transit",
     params(("name" = String, Path, description = "Key name")), request_body = InputRequest,
     responses((status = 200, description = "`{hmac, key_version}`, or `{batch_results}`", body = VaultResponse<InputResult>)),
     security(("api_key" = [])))]
@@ -480,7 +480,7 @@ pub(crate) async fn hmac(
 }
 
 /// Ed25519 signature of one input or a batch. Scope `transit:use`.
-#[utoipa::path(post, path = "/v1/transit/sign/{name}", tag = "transit",
+#[utoipa::path(method(post, put), path = "/v1/transit/sign/{name}", tag = "transit",
     params(("name" = String, Path, description = "Key name")), request_body = InputRequest,
     responses((status = 200, description = "`{signature, key_version}`, or `{batch_results}`", body = VaultResponse<InputResult>)),
     security(("api_key" = [])))]
@@ -501,7 +501,7 @@ pub(crate) async fn sign(
 }
 
 /// Checks an `hmac` or a `signature` over `input` (one or a batch); `valid` says the outcome. Scope `transit:use`.
-#[utoipa::path(post, path = "/v1/transit/verify/{name}", tag = "transit",
+#[utoipa::path(method(post, put), path = "/v1/transit/verify/{name}", tag = "transit",
     params(("name" = String, Path, description = "Key name")), request_body = InputRequest,
     responses((status = 200, description = "`{valid}`, or `{batch_results}`", body = VaultResponse<InputResult>)),
     security(("api_key" = [])))]
@@ -534,7 +534,7 @@ pub(crate) async fn verify(
 
 /// A fresh 256-bit data key wrapped by this key (and, for `plaintext`, in
 /// clear too) for envelope encryption in the application. Scope `transit:use`.
-#[utoipa::path(post, path = "/v1/transit/datakey/{kind}/{name}", tag = "transit",
+#[utoipa::path(method(post, put), path = "/v1/transit/datakey/{kind}/{name}", tag = "transit",
     params(("kind" = String, Path, description = "`plaintext` or `wrapped`"), ("name" = String, Path, description = "Key name")),
     request_body = DataKeyRequest,
     responses((status = 200, description = "The wrapped key, and the key itself for `plaintext`", body = VaultResponse<DataKey>)),
