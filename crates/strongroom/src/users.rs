@@ -96,7 +96,9 @@ fn parse_roles(names: &[String]) -> anyhow::Result<Vec<Role>> {
     names
         .iter()
         .map(|name| {
-            Role::parse(name).with_context(|| format!("unknown role {name:?}: reader, analyst, admin or system"))
+            Role::parse(name).with_context(|| {
+                format!("no role {name:?}: reader, analyst, admin, system or one defined in /v1/roles or [authz.roles]")
+            })
         })
         .collect()
 }
@@ -173,6 +175,7 @@ pub async fn run(config: &Config, command: UserCommand) -> anyhow::Result<()> {
         match command {
             UserCommand::Create { username, email, full_name, roles, password, password_hash_file } => {
                 let roles = parse_roles(&roles)?;
+                services.authz.check_roles_exist(&roles)?;
                 let (password, generated) = match (password.read()?, password_hash_file) {
                     (_, Some(file)) => (NewPassword::ImportedHash(read_first_line(&file)?), None),
                     (Some(password), None) => (NewPassword::Plain(password), None),

@@ -290,6 +290,17 @@ permissions = ["audit.read", "record.read"]
         (role["source"].as_str(), role["permissions"].clone()),
         (Some("config"), json!(["record.read", "audit.read"]))
     );
+    let create = |role: &str| {
+        let args = ["user", "create", "--username", "eve", "--email", "eve@audit.example", "--role", role];
+        TestServer::builder(super::BIN)
+            .data_dir(server.data_dir())
+            .config_file(config)
+            .run_with_input(&[&args[..], &["--password-stdin"]].concat(), &format!("{PASSWORD}\n"))
+    };
+    let refused = create("ghostwriter");
+    assert!(refused.code != Some(0) && refused.stderr.contains("ghostwriter"), "{refused:?}");
+    let created = create("auditor");
+    assert_eq!(created.code, Some(0), "the operator assigns a configured role: {created:?}");
     let change = json!({"permissions": ["audit.read"], "justification": ROLE_WHY});
     let (status, problem) = call(&server, "PUT", "/v1/roles/auditor", &admin, Some(change)).await;
     assert_eq!(status, 409, "{problem}");
