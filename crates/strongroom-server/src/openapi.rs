@@ -40,6 +40,7 @@ Every error answer is an RFC 9457 problem (`application/problem+json`) with a st
         crate::routes::transit::verify,
         crate::routes::transit::datakey,
         crate::routes::audit::list_events,
+        crate::routes::audit::append_events,
         crate::routes::audit::read_event,
         crate::routes::audit::inclusion_proof,
         crate::routes::audit::consistency_proof,

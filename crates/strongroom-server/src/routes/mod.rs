@@ -158,6 +158,7 @@ pub(crate) fn routes() -> Routes {
         .post("/v1/transit/verify/{name}", Decides(Action::TransitUse), transit::verify)
         .post("/v1/transit/datakey/{kind}/{name}", Decides(Action::TransitUse), transit::datakey)
         .get("/v1/audit/events", Decides(Action::AuditRead), audit::list_events)
+        .post("/v1/audit/events", Decides(Action::AuditWrite), audit::append_events)
         .get("/v1/audit/events/{index}", Decides(Action::AuditRead), audit::read_event)
         .get("/v1/audit/proof/inclusion", Decides(Action::AuditRead), audit::inclusion_proof)
         .get("/v1/audit/proof/consistency", Decides(Action::AuditRead), audit::consistency_proof)
