@@ -88,18 +88,18 @@ run() { # URL TOKEN BODY -> "rps p50_ms p99_ms"
 }
 median() { python3 -c 'import statistics,sys; rows=[list(map(float,l.split())) for l in sys.stdin if l.strip()]; print(" ".join(f"{statistics.median(c):.{0 if i == 0 else 2}f}" for i, c in enumerate(zip(*rows))))'; }
 
-: > "$work/batch"; : > "$work/single"; : > "$work/transit"; : > "$work/bao"
+: > "$work/r-batch"; : > "$work/r-single"; : > "$work/r-transit"; : > "$work/r-bao"
 for _ in $(seq "$ROUNDS"); do
-    run "http://127.0.0.1:8430/v1/audit/events" "$writer" batch100.json >> "$work/batch"
-    run "http://127.0.0.1:8430/v1/audit/events" "$writer" single.json >> "$work/single"
-    run "http://127.0.0.1:8430/v1/transit/encrypt/bench" "$transit" enc64.json >> "$work/transit"
-    run "http://127.0.0.1:8410/v1/transit/encrypt/bench" root enc64.json >> "$work/bao"
+    run "http://127.0.0.1:8430/v1/audit/events" "$writer" batch100.json >> "$work/r-batch"
+    run "http://127.0.0.1:8430/v1/audit/events" "$writer" single.json >> "$work/r-single"
+    run "http://127.0.0.1:8430/v1/transit/encrypt/bench" "$transit" enc64.json >> "$work/r-transit"
+    run "http://127.0.0.1:8410/v1/transit/encrypt/bench" root enc64.json >> "$work/r-bao"
 done
-echo "turns (req/s): batch $(cut -d' ' -f1 "$work/batch" | tr '\n' ' ')/ single $(cut -d' ' -f1 "$work/single" | tr '\n' ' ')/ transit $(cut -d' ' -f1 "$work/transit" | tr '\n' ' ')/ openbao $(cut -d' ' -f1 "$work/bao" | tr '\n' ' ')"
-read -r b_rps b_p50 b_p99 < <(median < "$work/batch")
-read -r s_rps s_p50 s_p99 < <(median < "$work/single")
-read -r t_rps t_p50 t_p99 < <(median < "$work/transit")
-read -r o_rps o_p50 o_p99 < <(median < "$work/bao")
+echo "turns (req/s): batch $(cut -d' ' -f1 "$work/r-batch" | tr '\n' ' ')/ single $(cut -d' ' -f1 "$work/r-single" | tr '\n' ' ')/ transit $(cut -d' ' -f1 "$work/r-transit" | tr '\n' ' ')/ openbao $(cut -d' ' -f1 "$work/r-bao" | tr '\n' ' ')"
+read -r b_rps b_p50 b_p99 < <(median < "$work/r-batch")
+read -r s_rps s_p50 s_p99 < <(median < "$work/r-single")
+read -r t_rps t_p50 t_p99 < <(median < "$work/r-transit")
+read -r o_rps o_p50 o_p99 < <(median < "$work/r-bao")
 printf '%-40s %12s %10s %9s %9s   (medians of %s turns)\n' workload "events/s" "req/s" "p50 ms" "p99 ms" "$ROUNDS"
 printf '%-40s %12s %10s %9s %9s\n' "strongroom ingest, batches of 100" "$((b_rps * 100))" "$b_rps" "$b_p50" "$b_p99"
 printf '%-40s %12s %10s %9s %9s\n' "strongroom ingest, single events" "$s_rps" "$s_rps" "$s_p50" "$s_p99"
