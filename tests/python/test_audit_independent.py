@@ -158,3 +158,105 @@ def test_a_checkpoint_changed_by_one_byte_is_refused(session):
     lines[1] = str(int(lines[1]) + 1)
     with pytest.raises(Exception):
         open_note("\n".join(lines), verifier)
+
+
+def tree_root(leaves):
+    """RFC 9162 §2.1.1 MTH over the leaf hashes, from the definition."""
+    if not leaves:
+        return sha256()
+    if len(leaves) == 1:
+        return leaves[0]
+    k = 1
+    while k * 2 < len(leaves):
+        k *= 2
+    return node_hash(tree_root(leaves[:k]), tree_root(leaves[k:]))
+
+
+def all_events(session, size):
+    """Every event below `size`, by index, from the paged listing (newest first)."""
+    events, cursor = {}, None
+    while True:
+        params = {"limit": 1000, **({"cursor": cursor} if cursor else {})}
+        page = session.get(f"{session.base}/v1/audit/events", params=params).json()
+        for view in page["events"]:
+            if view["index"] < size:
+                events[view["index"]] = view
+        cursor = page.get("next_cursor")
+        if not cursor:
+            return [events[i] for i in range(size)]
+
+
+def test_application_events_posted_in_batches_verify_in_the_signed_tree(session, server):
+    verifier = parse_verifier_key(requests.get(f"{session.base}/v1/audit/public-key").text.splitlines()[0])
+    encrypt_some(session, 1)
+    _, first_size, first_root = signed_checkpoint(session, verifier)
+
+    writer = requests.Session()
+    writer.headers["X-API-Key"] = server.api_key("audit:write")
+    severities = ["info", "notice", "warning", "critical"]
+    indexes = []
+    for batch in range(10):
+        events = [
+            {
+                "type": "app.transcript.exported" if i % 2 else "app.session_created",
+                "category": "export" if i % 2 else "session",
+                "severity": severities[i % 4],
+                "target": {"kind": "transcript", "id": f"t-{batch}-{i}"},
+                "details": {"batch": batch, "n": i, "format": {"kind": "pdf", "pages": [1, 2]}, "email": f"u{i}@example.com"},
+                "hmac_fields": ["email"],
+            }
+            for i in range(100)
+        ]
+        answer = writer.post(f"{session.base}/v1/audit/events", json={"events": events})
+        assert answer.status_code == 201, answer.text
+        recorded = answer.json()
+        assert recorded["count"] == 100 and recorded["last_index"] == recorded["first_index"] + 99
+        indexes.extend(range(recorded["first_index"], recorded["last_index"] + 1))
+
+    # A batch trying one of Strongroom's own types is refused whole.
+    forged = [{"type": "app.forgery_probe"}, {"type": "record.decrypt"}, {"type": "app.forgery_probe"}]
+    answer = writer.post(f"{session.base}/v1/audit/events", json={"events": forged})
+    assert answer.status_code == 400 and answer.json()["code"] == "invalid_request", answer.text
+    assert "events[1]" in answer.json()["detail"]
+    probes = session.get(f"{session.base}/v1/audit/events", params={"action": "app.forgery_probe"}).json()
+    assert probes["events"] == [], "nothing of the refused batch is in the log"
+
+    _, size, root = signed_checkpoint(session, verifier)
+    assert len(indexes) == 1000 and max(indexes) < size
+
+    # The whole tree, recomputed here from every entry, is the signed root.
+    leaves = []
+    for view in all_events(session, size):
+        entry = json.dumps(view["event"], sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+        leaf = leaf_hash(entry)
+        assert base64.b64decode(view["leaf_hash"]) == leaf, view["index"]
+        leaves.append(leaf)
+        if view["index"] in indexes:
+            event = view["event"]
+            assert event["type"].startswith("app.") and event["actor"]["kind"] == "api_key"
+            assert "email" not in event["details"] and "detail:email" in event["hmac"]
+            assert b"@example.com" not in entry
+    assert tree_root(leaves) == root
+
+    # And each application event has its own inclusion proof to that root.
+    for index in indexes:
+        proof = session.get(f"{session.base}/v1/audit/proof/inclusion", params={"index": index, "tree_size": size}).json()
+        path = [base64.b64decode(h) for h in proof["inclusion_path"]]
+        assert verify_inclusion(leaves[index], index, size, path, root), index
+    proof = session.get(f"{session.base}/v1/audit/proof/consistency", params={"from": first_size, "to": size}).json()
+    path = [base64.b64decode(h) for h in proof["consistency_path"]]
+    assert verify_consistency(first_size, size, first_root, root, path)
+
+    # Severity and source filters.
+    critical = session.get(
+        f"{session.base}/v1/audit/events", params={"source": "app", "severity": "critical", "limit": 1000}
+    ).json()["events"]
+    assert len(critical) == 250 and all(v["event"]["severity"] == "critical" for v in critical)
+    serious = session.get(
+        f"{session.base}/v1/audit/events", params={"source": "app", "min_severity": "warning", "limit": 1000}
+    ).json()["events"]
+    assert len(serious) == 500
+    own = session.get(f"{session.base}/v1/audit/events", params={"source": "strongroom", "limit": 1000}).json()["events"]
+    assert own and not any(v["event"]["type"].startswith("app.") for v in own)
+    found = session.get(f"{session.base}/v1/audit/events", params={"hmac_of": "u7@example.com", "limit": 1000}).json()
+    assert len(found["events"]) == 10, "one per batch, found by the HMAC of a value the log never held"

@@ -53,11 +53,13 @@ pub enum Scope {
     /// Reveal records and secret blobs of the matters the key holds a grant
     /// on, with a justification per call (a worker that needs the audio).
     RecordsDecrypt,
+    /// Write the application's own events (`app.*`) into the audit log.
+    AuditWrite,
 }
 
 impl Scope {
     /// Every scope.
-    pub const ALL: [Scope; 10] = [
+    pub const ALL: [Scope; 11] = [
         Scope::TransitUse,
         Scope::TransitManage,
         Scope::KeysManage,
@@ -68,6 +70,7 @@ impl Scope {
         Scope::MattersManage,
         Scope::CollectionsManage,
         Scope::RecordsDecrypt,
+        Scope::AuditWrite,
     ];
 
     /// The stable name (`transit:use`).
@@ -83,6 +86,7 @@ impl Scope {
             Self::MattersManage => "matters:manage",
             Self::CollectionsManage => "collections:manage",
             Self::RecordsDecrypt => "records:decrypt",
+            Self::AuditWrite => "audit:write",
         }
     }
 
@@ -502,6 +506,31 @@ impl ApiKeys {
             entry.1 = entry.1.max(now);
         }
         Ok(ApiKeyPrincipal { id: record.id, name: record.name, scopes: record.scopes, access })
+    }
+
+    /// Spends `units` more of key `id`'s rate limit this minute, beyond the
+    /// one its request took: audit ingestion counts every event of a batch
+    /// as a request. All or nothing: over the limit nothing is spent and
+    /// the answer is `TooManyAttempts`. A key without a limit spends nothing.
+    pub async fn spend(&self, id: &str, units: u32) -> Result<(), CoreError> {
+        let Some((record, _)) = self.with_access(id).await? else {
+            return Err(CoreError::Unauthenticated);
+        };
+        let Some(limit) = record.rate_limit_per_minute else {
+            return Ok(());
+        };
+        let now = self.now();
+        let minute = now / 60;
+        let mut windows = self.rate_windows.lock().unwrap_or_else(|p| p.into_inner());
+        let window = windows.entry(record.id).or_insert((minute, 0));
+        if window.0 != minute {
+            *window = (minute, 0);
+        }
+        if window.1.saturating_add(units) > limit {
+            return Err(CoreError::TooManyAttempts { retry_after_seconds: 60 - now % 60 });
+        }
+        window.1 += units;
+        Ok(())
     }
 
     /// The key `id` with its grants and elevations: cached while fresh

@@ -26,6 +26,7 @@
 pub mod api_key_management;
 mod api_keys;
 pub mod audit;
+pub mod audit_ingest;
 pub mod audit_reading;
 pub mod authz;
 mod backup;

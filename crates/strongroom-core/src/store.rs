@@ -230,4 +230,6 @@ pub struct AuditRecord {
     pub ip_key: Option<String>,
     /// The HMACs inside the entry (raw bytes), for search by value.
     pub hmacs: Vec<Vec<u8>>,
+    /// The severity's rank, 0 (info) to 3 (critical) (`Severity::rank`).
+    pub severity: i16,
 }

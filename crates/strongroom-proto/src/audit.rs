@@ -153,3 +153,67 @@ pub struct AlertList {
     /// Newest first.
     pub alerts: Vec<AlertView>,
 }
+
+/// One application event for `POST /v1/audit/events` (docs/audit.md,
+/// "Application events"). The body is one such object, `{"events": [..]}`
+/// or a bare array of up to 1,000.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AppEvent {
+    /// `app.` then dot-separated segments of `a-z`, `0-9`, `_` (`app.transcript.exported`).
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// One word of `a-z`, `0-9`, `_`; default `app`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    /// `info` (default), `notice`, `warning` or `critical`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity: Option<String>,
+    /// `success` (default), `failure` or `denied`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<String>,
+    /// The id of the Strongroom user the application acted for; must exist.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_behalf_of: Option<String>,
+    /// What was acted on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<AppEventTarget>,
+    /// Further facts: a JSON object of strings, integers, booleans, arrays
+    /// and objects, at most 4 levels deep and 4,096 bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub details: Option<serde_json::Value>,
+    /// Top-level members of `details` stored only as their HMAC (searchable with `hmac_of`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hmac_fields: Vec<String>,
+}
+
+/// What an application event acted on.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AppEventTarget {
+    /// One word of `a-z`, `0-9`, `_` (`transcript`).
+    pub kind: String,
+    /// Its id, 1-256 bytes.
+    pub id: String,
+}
+
+/// A batch of application events.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AppEventBatch {
+    /// 1 to 1,000 events, appended in this order.
+    pub events: Vec<AppEvent>,
+}
+
+/// Where an accepted batch landed, once durable: leaves `first_index` to
+/// `last_index` (fetch each with its proof at `/v1/audit/events/{index}`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AppEventsRecorded {
+    /// Events recorded.
+    pub count: u64,
+    /// The first event's leaf index.
+    pub first_index: u64,
+    /// The last event's leaf index.
+    pub last_index: u64,
+}

@@ -37,8 +37,8 @@ mod transit;
 mod vault;
 
 pub use audit::{
-    AlertList, AlertView, AuditEventList, AuditEventProof, AuditEventView, AuditStats, CheckpointView,
-    ConsistencyProof, InclusionProof, IntegrityProblemView, IntegrityView,
+    AlertList, AlertView, AppEvent, AppEventBatch, AppEventTarget, AppEventsRecorded, AuditEventList, AuditEventProof,
+    AuditEventView, AuditStats, CheckpointView, ConsistencyProof, InclusionProof, IntegrityProblemView, IntegrityView,
 };
 pub use authz::{
     AccessRequestList, AccessRequestView, CreateAccessRequest, CreateGrant, CreateMatter, CreateRole,

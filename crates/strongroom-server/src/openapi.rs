@@ -42,6 +42,7 @@ Every error answer is an RFC 9457 problem (`application/problem+json`) with a st
         crate::routes::vault::sys_health,
         crate::routes::vault::lookup_self,
         crate::routes::audit::list_events,
+        crate::routes::audit::append_events,
         crate::routes::audit::read_event,
         crate::routes::audit::inclusion_proof,
         crate::routes::audit::consistency_proof,

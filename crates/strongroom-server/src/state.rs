@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use strongroom_core::api_key_management::ApiKeyManagement;
 use strongroom_core::audit::{AlertEvaluator, AuditLog, Checkpointer};
+use strongroom_core::audit_ingest::AuditIngest;
 use strongroom_core::audit_reading::AuditReader;
 use strongroom_core::authz::Authz;
 use strongroom_core::identity::Identity;
@@ -51,6 +52,8 @@ pub struct AppState {
     pub user_management: Arc<UserManagement>,
     /// The audit log for its readers: events, proofs, statistics, alerts.
     pub audit_reader: Arc<AuditReader>,
+    /// Applications' own events into the audit log.
+    pub audit_ingest: Arc<AuditIngest>,
     /// What `/readyz` checks.
     pub readiness: Arc<Readiness>,
     /// The audit log every action writes through.
@@ -83,6 +86,12 @@ impl AppState {
             alerts,
             Arc::clone(&services.authz),
         ));
+        let audit_ingest = Arc::new(AuditIngest::new(
+            Arc::clone(&services.audit),
+            Arc::clone(&services.authz),
+            Arc::clone(&services.api_keys),
+            Arc::clone(&services.identity),
+        ));
         let readiness =
             Arc::new(Readiness::new(store, Arc::clone(&services.audit), Arc::clone(&services.records), root_key_id));
         Self {
@@ -95,6 +104,7 @@ impl AppState {
             api_key_management: Arc::clone(&services.api_key_management),
             user_management: Arc::clone(&services.user_management),
             audit_reader,
+            audit_ingest,
             readiness,
             audit: Arc::clone(&services.audit),
             checkpointer: Arc::clone(&services.checkpointer),

@@ -15,8 +15,8 @@ use async_trait::async_trait;
 use sqlx::{QueryBuilder, Row};
 use strongroom_core::StoreError;
 use strongroom_core::audit::{
-    AlertGroup, AlertRecord, AppendPlan, AppendReceipt, AuditCounts, AuditFilter, AuditRecord, AuditStore,
-    IndexedColumns, StoredCheckpoint, StoredEntry, TreeHead,
+    AlertGroup, AlertRecord, AppendPlan, AppendReceipt, AuditCounts, AuditFilter, AuditRecord, AuditStore, EventSource,
+    IndexedColumns, Severity, StoredCheckpoint, StoredEntry, TreeHead,
 };
 use strongroom_crypto::merkle::{Hash, NodeId};
 
@@ -167,7 +167,8 @@ macro_rules! impl_audit_store {
                             .push_bind(&record.actor_id)
                             .push_bind(&record.target_id)
                             .push_bind(&record.matter)
-                            .push_bind(&record.ip_key);
+                            .push_bind(&record.ip_key)
+                            .push_bind(record.severity);
                     });
                 }
                 let hmacs = hmac_rows(plan, records);
@@ -232,6 +233,9 @@ macro_rules! impl_audit_store {
                                     matter: row.try_get("matter").map_err(map)?,
                                     ip_key: row.try_get("ip_key").map_err(map)?,
                                     hmacs,
+                                    severity: Severity::from_rank(i64::from(
+                                        row.try_get::<i16, _>("severity").map_err(map)?,
+                                    )),
                                 })
                             } else {
                                 None
@@ -298,7 +302,7 @@ macro_rules! impl_audit_store {
             async fn audit_entries(&self, from: u64, limit: u32) -> Result<Vec<StoredEntry>, StoreError> {
                 let rows = sqlx::query(concat!(
                     "SELECT e.leaf_index, e.entry, n.hash, e.time_ms, e.event_type, e.outcome, e.actor_id, e.target_id, \
-                     e.matter, e.ip_key, ",
+                     e.matter, e.ip_key, e.severity, ",
                     $hmacs_of_entry,
                     " AS hmacs FROM audit_entries e \
                      LEFT JOIN audit_nodes n ON n.last_leaf = e.leaf_index AND n.level = 0 \
@@ -327,6 +331,23 @@ macro_rules! impl_audit_store {
                     if let Some(value) = value {
                         query.push(format_args!(" AND e.{column} = ")).push_bind(value.clone());
                     }
+                }
+                if let Some(severity) = filter.severity {
+                    query.push(" AND e.severity = ").push_bind(severity.rank());
+                }
+                if let Some(severity) = filter.min_severity {
+                    query.push(" AND e.severity >= ").push_bind(severity.rank());
+                }
+                // Applications' types are `app.…`: every type from "app." up to
+                // (not including) "app/", as for a family below.
+                match filter.source {
+                    Some(EventSource::App) => {
+                        query.push(" AND e.event_type >= 'app.' AND e.event_type < 'app/'");
+                    }
+                    Some(EventSource::Strongroom) => {
+                        query.push(" AND (e.event_type < 'app.' OR e.event_type >= 'app/')");
+                    }
+                    None => {}
                 }
                 match filter.event_type.as_deref() {
                     Some(family) if family.ends_with(".*") => {

@@ -58,7 +58,8 @@ macro_rules! read_head {
 }
 macro_rules! insert_entries {
     () => {
-        "INSERT INTO audit_entries (leaf_index, entry, time_ms, event_type, outcome, actor_id, target_id, matter, ip_key) "
+        "INSERT INTO audit_entries (leaf_index, entry, time_ms, event_type, outcome, actor_id, target_id, matter, ip_key, \
+         severity) "
     };
 }
 macro_rules! insert_hmacs {
@@ -127,5 +128,26 @@ mod tests {
         }
         assert_eq!(moved.len(), nodes.len());
         assert_eq!(moved, nodes);
+    }
+
+    /// Entries stored before the severity column get the severity their
+    /// own bytes name, so verification finds the column and the entry agree.
+    #[test]
+    fn migration_16_copies_each_entrys_severity_into_its_column() {
+        let db = rusqlite::Connection::open_in_memory().unwrap();
+        db.execute_batch(include_str!("../migrations/sqlite/0004_audit.sql")).unwrap();
+        for (leaf, severity) in ["info", "notice", "warning", "critical"].into_iter().enumerate() {
+            let entry = format!(r#"{{"severity":"{severity}","type":"key.rotate"}}"#);
+            db.execute(
+                "INSERT INTO audit_entries (leaf_index, entry, time_ms, event_type, outcome, actor_id) \
+                 VALUES (?1, ?2, 0, 'key.rotate', 'success', 'a')",
+                rusqlite::params![leaf as i64, entry.into_bytes()],
+            )
+            .unwrap();
+        }
+        db.execute_batch(include_str!("../migrations/sqlite/0016_audit_severity.sql")).unwrap();
+        let mut rows = db.prepare("SELECT severity FROM audit_entries ORDER BY leaf_index").unwrap();
+        let ranks: Vec<i64> = rows.query_map([], |row| row.get(0)).unwrap().map(Result::unwrap).collect();
+        assert_eq!(ranks, vec![0, 1, 2, 3]);
     }
 }

@@ -28,7 +28,8 @@ pub(crate) const SQLITE: &[Source] = &[
     (13, "user_row_version", include_str!("../migrations/sqlite/0013_user_row_version.sql")),
     (14, "sealed_personal_data", include_str!("../migrations/sqlite/0014_sealed_personal_data.sql")),
     (15, "audit_hmacs_by_leaf", include_str!("../migrations/sqlite/0015_audit_hmacs_by_leaf.sql")),
-    (16, "role_catalogues", include_str!("../migrations/sqlite/0016_role_catalogues.sql")),
+    (16, "audit_severity", include_str!("../migrations/sqlite/0016_audit_severity.sql")),
+    (17, "role_catalogues", include_str!("../migrations/sqlite/0017_role_catalogues.sql")),
 ];
 
 pub(crate) const POSTGRES: &[Source] = &[
@@ -47,7 +48,8 @@ pub(crate) const POSTGRES: &[Source] = &[
     (13, "user_row_version", include_str!("../migrations/postgres/0013_user_row_version.sql")),
     (14, "sealed_personal_data", include_str!("../migrations/postgres/0014_sealed_personal_data.sql")),
     (15, "audit_hmacs_by_leaf", include_str!("../migrations/postgres/0015_audit_hmacs_by_leaf.sql")),
-    (16, "role_catalogues", include_str!("../migrations/postgres/0016_role_catalogues.sql")),
+    (16, "audit_severity", include_str!("../migrations/postgres/0016_audit_severity.sql")),
+    (17, "role_catalogues", include_str!("../migrations/postgres/0017_role_catalogues.sql")),
 ];
 
 pub(crate) fn migrator(sources: &[Source]) -> Migrator {

@@ -274,7 +274,7 @@ fn append(connection: &mut Connection, records: &[AuditRecord]) -> Answer {
     let plan = AppendPlan::new(index(size)?, &frontier, records)?;
     {
         let mut insert = tx
-            .prepare_cached(concat!(insert_entries!(), "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"))
+            .prepare_cached(concat!(insert_entries!(), "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"))
             .map_err(backend)?;
         for (offset, record) in records.iter().enumerate() {
             insert
@@ -288,6 +288,7 @@ fn append(connection: &mut Connection, records: &[AuditRecord]) -> Answer {
                     record.target_id,
                     record.matter,
                     record.ip_key,
+                    record.severity,
                 ])
                 .map_err(backend)?;
         }

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use strongroom_core::audit::{
-    AlertGroup, AlertRecord, AuditContext, AuditFilter, AuditLog, AuditRecord, AuditSettings, AuditStore,
-    StoredCheckpoint,
+    AlertGroup, AlertRecord, AuditContext, AuditFilter, AuditLog, AuditRecord, AuditSettings, AuditStore, EventSource,
+    Severity, StoredCheckpoint,
 };
 use strongroom_core::identity::{Grantor, Identity, IdentitySettings, LoginOutcome, NewPassword, NewUser, Role};
 use strongroom_core::{
@@ -409,6 +409,7 @@ fn audit_record(n: usize, event_type: &str, actor: &str) -> AuditRecord {
         matter: None,
         ip_key: Some("10.0.0.1".into()),
         hmacs: if n == 4 { vec![vec![0xab; 32]] } else { Vec::new() },
+        severity: (n % 4) as i16,
     }
 }
 
@@ -635,6 +636,52 @@ pub async fn audit_search_filters_counts_checkpoints_and_alerts(database: TestDa
     store.insert_checkpoint(&checkpoint).await.unwrap();
     store.insert_checkpoint(&StoredCheckpoint { note: "other".into(), ..checkpoint.clone() }).await.unwrap();
     assert_eq!(store.latest_checkpoint().await.unwrap(), Some(checkpoint));
+}
+
+/// `severity=`, `min_severity=` and `source=` (applications' `app.*` types
+/// against Strongroom's), and the severity column read back for verification.
+pub async fn audit_search_filters_by_severity_and_source(database: TestDatabase) {
+    let db = open(&database).await;
+    let store = db.audit_store();
+    // Severity is n % 4: 0 info, 1 notice, 2 warning, 3 critical.
+    let records = vec![
+        audit_record(0, "app.session_created", "app-key"),
+        audit_record(1, "key.rotate", "ops"),
+        audit_record(2, "app.transcript.exported", "app-key"),
+        audit_record(3, "app.export", "app-key"),
+        audit_record(4, "apply.thing", "ops"),
+        audit_record(5, "app", "ops"),
+        audit_record(6, "login.failure", "anon"),
+    ];
+    store.append_audit(&records).await.unwrap();
+    let search = |filter: AuditFilter| {
+        let store = Arc::clone(&store);
+        async move {
+            let found = store.search_audit(&AuditFilter { limit: 100, ..filter }).await.unwrap();
+            found.iter().map(|e| e.index).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(search(AuditFilter { severity: Some(Severity::Warning), ..Default::default() }).await, vec![6, 2]);
+    assert_eq!(
+        search(AuditFilter { min_severity: Some(Severity::Warning), ..Default::default() }).await,
+        vec![6, 3, 2]
+    );
+    assert_eq!(search(AuditFilter { source: Some(EventSource::App), ..Default::default() }).await, vec![3, 2, 0]);
+    assert_eq!(
+        search(AuditFilter { source: Some(EventSource::Strongroom), ..Default::default() }).await,
+        vec![6, 5, 4, 1],
+        "`apply.thing` and `app` are not in the apps' namespace"
+    );
+    let both =
+        AuditFilter { source: Some(EventSource::App), min_severity: Some(Severity::Critical), ..Default::default() };
+    assert_eq!(search(both).await, vec![3]);
+    let stored = store.audit_entries(0, 100).await.unwrap();
+    let severities: Vec<_> = stored.iter().map(|e| e.columns.as_ref().unwrap().severity).collect();
+    assert_eq!(
+        severities,
+        [0, 1, 2, 3, 0, 1, 2].iter().map(|r| Severity::from_rank(*r)).collect::<Vec<_>>(),
+        "verification compares this column with the entry's severity"
+    );
 }
 
 pub async fn a_key_change_whose_audit_event_cannot_be_appended_is_rolled_back(database: TestDatabase) {
@@ -1019,6 +1066,7 @@ all_backends![
     concurrent_appends_each_get_their_own_run_of_indexes,
     key_changes_are_not_starved_by_continuous_appends,
     audit_search_filters_counts_checkpoints_and_alerts,
+    audit_search_filters_by_severity_and_source,
     a_key_change_whose_audit_event_cannot_be_appended_is_rolled_back,
     grants_and_elevations_load_with_the_principal_and_end_on_time,
     policies_stored_by_one_instance_are_loaded_by_another,

@@ -18,7 +18,7 @@ pub enum ApiKeyCommand {
         #[arg(long)]
         name: String,
         /// A scope to grant (repeat for more): transit:use, transit:manage, keys:manage, audit:read,
-        /// users:manage, roles:assign, api_keys:manage, matters:manage, collections:manage, records:decrypt.
+        /// users:manage, roles:assign, api_keys:manage, matters:manage, collections:manage, records:decrypt, audit:write.
         #[arg(long = "scope", required = true)]
         scopes: Vec<String>,
         /// Refuse the key after this many days (1-3650).

@@ -44,6 +44,30 @@ impl Severity {
             Self::Critical => "critical",
         }
     }
+
+    /// Every severity, least serious first.
+    pub const ALL: [Severity; 4] = [Self::Info, Self::Notice, Self::Warning, Self::Critical];
+
+    /// Parses [`as_str`](Self::as_str)'s form.
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
+    /// 0 (info) to 3 (critical): the stored search column, so "at least
+    /// `warning`" is one comparison.
+    pub fn rank(self) -> i16 {
+        match self {
+            Self::Info => 0,
+            Self::Notice => 1,
+            Self::Warning => 2,
+            Self::Critical => 3,
+        }
+    }
+
+    /// The severity of [`rank`](Self::rank) `rank`.
+    pub fn from_rank(rank: i64) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| i64::from(s.rank()) == rank)
+    }
 }
 
 macro_rules! event_types {
@@ -154,6 +178,61 @@ event_types! {
     Alert => "alert", "security", Warning;
     AuditExport => "audit.export", "audit", Notice;
     AuditRollbackAccepted => "audit.rollback_accepted", "audit", Critical;
+    AuditIngestRefused => "audit.ingest_refused", "audit", Warning;
+    // An application's own event: its real type and category are in
+    // `AuditEvent::app` (`app.session_created`); this name is only the
+    // metrics label, so app types cannot grow the metrics without bound.
+    AppEvent => "app", "app", Info;
+}
+
+/// The namespace of applications' own event types; no Strongroom type is in it.
+pub const APP_TYPE_PREFIX: &str = "app.";
+/// Longest application event type or category.
+const APP_NAME_MAX: usize = 128;
+
+/// An application's own event type (`app.transcript.exported`) and category
+/// (`export`), checked: the type is `app.` and dot-separated segments of
+/// `[a-z0-9_]`, the category one such segment, both at most 128 bytes. So
+/// an application can never write one of Strongroom's types.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AppEventKind {
+    event_type: String,
+    category: String,
+}
+
+fn is_segment(text: &str) -> bool {
+    !text.is_empty() && text.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+impl AppEventKind {
+    /// The kind, or the rule `event_type` or `category` breaks (for a 400).
+    pub fn new(event_type: &str, category: &str) -> Result<Self, String> {
+        let namespaced = event_type.strip_prefix(APP_TYPE_PREFIX).is_some_and(|rest| rest.split('.').all(is_segment));
+        if !namespaced || event_type.len() > APP_NAME_MAX {
+            let own =
+                if EventType::parse(event_type).is_some() { " (Strongroom's own types cannot be written)" } else { "" };
+            return Err(format!(
+                "type: {event_type:?} is not an application type{own}: `app.` then dot-separated segments of \
+                 a-z, 0-9 and _, at most {APP_NAME_MAX} characters (app.session_created)"
+            ));
+        }
+        if !is_segment(category) || category.len() > APP_NAME_MAX {
+            return Err(format!(
+                "category: {category:?} must be one word of a-z, 0-9 and _, at most {APP_NAME_MAX} characters"
+            ));
+        }
+        Ok(Self { event_type: event_type.to_owned(), category: category.to_owned() })
+    }
+
+    /// The type, `app.…`.
+    pub fn event_type(&self) -> &str {
+        &self.event_type
+    }
+
+    /// The category.
+    pub fn category(&self) -> &str {
+        &self.category
+    }
 }
 
 /// Whether the action happened.
@@ -285,6 +364,10 @@ pub enum Detail {
     Bool(bool),
     /// A list of names.
     List(Vec<String>),
+    /// An application's own detail (`POST /v1/audit/events`): JSON already
+    /// checked to hold only strings, safe integers, booleans, arrays and
+    /// objects, within the ingestion limits.
+    Json(Value),
 }
 
 impl From<&str> for Detail {
@@ -330,6 +413,7 @@ impl Detail {
             Self::Int(number) => Value::from(*number),
             Self::Bool(flag) => Value::Bool(*flag),
             Self::List(items) => Value::Array(items.iter().cloned().map(Value::String).collect()),
+            Self::Json(value) => value.clone(),
         }
     }
 }
@@ -361,6 +445,10 @@ pub struct AuditEvent {
     pub details: BTreeMap<String, Detail>,
     /// Pseudonymised values: label → hex HMAC-SHA256 (subject, ip, `value:<field>`).
     pub hmacs: BTreeMap<String, String>,
+    /// For an application's own event ([`EventType::AppEvent`]): its type and category.
+    pub app: Option<AppEventKind>,
+    /// The user an application acted for (a user id), if it said so.
+    pub on_behalf_of: Option<String>,
 }
 
 impl AuditEvent {
@@ -379,7 +467,27 @@ impl AuditEvent {
             reason: None,
             details: BTreeMap::new(),
             hmacs: BTreeMap::new(),
+            app: None,
+            on_behalf_of: None,
         }
+    }
+
+    /// An application's own event of `kind` at `time_ms`, by `context`, at `severity`.
+    pub fn app(kind: AppEventKind, severity: Severity, context: &AuditContext, time_ms: i64) -> Self {
+        let mut event = Self::new(EventType::AppEvent, context, time_ms);
+        event.severity = severity;
+        event.app = Some(kind);
+        event
+    }
+
+    /// The type as written in the entry: an application's own, or Strongroom's.
+    pub fn type_name(&self) -> &str {
+        self.app.as_ref().map_or_else(|| self.event_type.as_str(), AppEventKind::event_type)
+    }
+
+    /// The category as written in the entry.
+    pub fn category(&self) -> &str {
+        self.app.as_ref().map_or_else(|| self.event_type.category(), AppEventKind::category)
     }
 
     /// Sets the target.
@@ -453,8 +561,8 @@ impl AuditEvent {
         let mut event = Map::new();
         event.insert("v".into(), EVENT_FORMAT_VERSION.into());
         event.insert("time".into(), self.time_ms.into());
-        event.insert("type".into(), self.event_type.as_str().into());
-        event.insert("category".into(), self.event_type.category().into());
+        event.insert("type".into(), self.type_name().into());
+        event.insert("category".into(), self.category().into());
         event.insert("severity".into(), self.severity.as_str().into());
         event.insert("result".into(), self.outcome.as_str().into());
         event.insert("actor".into(), Value::Object(actor));
@@ -469,6 +577,7 @@ impl AuditEvent {
         if !self.fields.is_empty() {
             event.insert("fields".into(), self.fields.clone().into());
         }
+        put(&mut event, "on_behalf_of", text(&self.on_behalf_of));
         put(&mut event, "justification", text(&self.justification));
         put(&mut event, "purpose", text(&self.purpose));
         put(&mut event, "reason", text(&self.reason));
@@ -583,6 +692,7 @@ mod tests {
                 matter: Some("case-7".into()),
                 ip_key: Some("10.0.0.7".into()),
                 hmacs: Vec::new(),
+                severity: Some(Severity::Warning),
             }
         );
         // With hashed addresses the entry holds the address's HMAC, as the column does.
@@ -590,8 +700,13 @@ mod tests {
         let hashed = IndexedColumns::of_entry(&hashed.canonical(false)).unwrap();
         assert_eq!(hashed.ip_key.as_deref(), Some("hmac:00ff"));
         assert_eq!(hashed.hmacs, vec!["00ff".to_owned()], "the HMACs hmac_of finds the entry by");
-        let edited = IndexedColumns { event_type: "record.read".into(), actor_id: "someone".into(), ..clear.clone() };
-        assert_eq!(clear.differences(&edited), vec!["event_type", "actor_id"]);
+        let edited = IndexedColumns {
+            event_type: "record.read".into(),
+            actor_id: "someone".into(),
+            severity: Some(Severity::Info),
+            ..clear.clone()
+        };
+        assert_eq!(clear.differences(&edited), vec!["event_type", "actor_id", "severity"]);
         assert_eq!(IndexedColumns::of_entry(b"not json"), None);
     }
 
@@ -601,6 +716,55 @@ mod tests {
         assert_eq!(event.severity, Severity::Warning);
         for event_type in EventType::ALL {
             assert_eq!(EventType::parse(event_type.as_str()), Some(*event_type));
+            assert!(!event_type.as_str().starts_with(APP_TYPE_PREFIX), "{event_type:?} is in the apps' namespace");
         }
+        for severity in Severity::ALL {
+            assert_eq!(Severity::parse(severity.as_str()), Some(severity));
+            assert_eq!(Severity::from_rank(i64::from(severity.rank())), Some(severity));
+        }
+    }
+
+    #[test]
+    fn an_application_writes_only_its_own_namespace() {
+        for good in ["app.session_created", "app.transcript.exported", "app.v2.x_1"] {
+            assert!(AppEventKind::new(good, "session").is_ok(), "{good}");
+        }
+        for bad in [
+            "record.decrypt",
+            "app",
+            "app.",
+            "app..x",
+            "app.Session",
+            "app.a-b",
+            "App.x",
+            "application.x",
+            " app.x",
+            "app.x ",
+        ] {
+            let rule = AppEventKind::new(bad, "session").unwrap_err();
+            assert!(rule.starts_with("type: "), "{bad}: {rule}");
+        }
+        assert!(AppEventKind::new("record.decrypt", "x").unwrap_err().contains("Strongroom's own types"));
+        assert!(AppEventKind::new(&format!("app.{}", "a".repeat(130)), "x").is_err(), "too long");
+        for bad in ["", "Export", "a.b", "x y"] {
+            assert!(AppEventKind::new("app.x", bad).unwrap_err().starts_with("category: "), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn an_application_event_writes_its_own_type_category_and_user() {
+        let kind = AppEventKind::new("app.transcript.exported", "export").unwrap();
+        let mut event = AuditEvent::app(kind, Severity::Critical, &context(), 5);
+        event.on_behalf_of = Some("u-1".into());
+        event.details.insert("format".into(), Detail::Json(serde_json::json!({"kind": "pdf", "pages": [1, 2]})));
+        let text = String::from_utf8(event.canonical(true)).unwrap();
+        assert!(text.contains(r#""type":"app.transcript.exported""#), "{text}");
+        assert!(text.contains(r#""category":"export""#) && text.contains(r#""severity":"critical""#), "{text}");
+        assert!(text.contains(r#""on_behalf_of":"u-1""#), "{text}");
+        assert!(text.contains(r#""details":{"format":{"kind":"pdf","pages":[1,2]}}"#), "{text}");
+        let columns = crate::audit::IndexedColumns::of_entry(text.as_bytes()).unwrap();
+        assert_eq!(columns.event_type, "app.transcript.exported");
+        assert_eq!(columns.severity, Some(Severity::Critical));
+        assert_eq!(event.event_type.as_str(), "app", "metrics see one label for every application type");
     }
 }

@@ -110,7 +110,8 @@ impl AuditHealth {
     }
 }
 
-type Pending = (AuditRecord, oneshot::Sender<Result<u64, String>>);
+/// Records to append together, and where to answer with the first one's index.
+type Pending = (Vec<AuditRecord>, oneshot::Sender<Result<u64, String>>);
 
 /// The audit log.
 #[derive(Debug)]
@@ -230,13 +231,14 @@ impl AuditLog {
         Ok(AuditRecord {
             entry: event.canonical(!self.settings.hash_ip),
             time_ms: event.time_ms,
-            event_type: event.event_type.as_str().to_owned(),
+            event_type: event.type_name().to_owned(),
             outcome: event.outcome.as_str().to_owned(),
             actor_id: event.context.actor.id.clone(),
             target_id: target.and_then(|t| t.id.clone()),
             matter: target.and_then(|t| t.matter.clone()),
             ip_key,
             hmacs,
+            severity: event.severity.rank(),
         })
     }
 
@@ -247,6 +249,19 @@ impl AuditLog {
         self.append_record(record).await
     }
 
+    /// Records `events` as consecutive leaves, all or none, in one commit
+    /// (shared with other waiting events), and waits until they are
+    /// durable; returns the first one's index. An error means none is
+    /// recorded. Sealing happens before anything is sent, so an event that
+    /// cannot be sealed appends nothing.
+    pub async fn record_all(&self, events: &[AuditEvent]) -> Result<Recorded, CoreError> {
+        if events.is_empty() {
+            return Err(CoreError::InvalidInput("no events to record".into()));
+        }
+        let records = events.iter().map(|event| self.seal(event)).collect::<Result<Vec<_>, _>>()?;
+        self.append_records(records).await
+    }
+
     /// Records the operator's acceptance of a rollback, which the halt
     /// would otherwise refuse (see `Checkpointer::accept_rollback`).
     pub(crate) async fn record_despite_halt(&self, event: &AuditEvent) -> Result<Recorded, CoreError> {
@@ -255,8 +270,12 @@ impl AuditLog {
     }
 
     async fn append_record(&self, record: AuditRecord) -> Result<Recorded, CoreError> {
+        self.append_records(vec![record]).await
+    }
+
+    async fn append_records(&self, records: Vec<AuditRecord>) -> Result<Recorded, CoreError> {
         let started = std::time::Instant::now();
-        let outcome = self.append_record_untimed(record).await;
+        let outcome = self.append_records_untimed(records).await;
         metrics::histogram!("strongroom_audit_append_seconds").record(started.elapsed().as_secs_f64());
         if outcome.is_err() {
             metrics::counter!("strongroom_audit_append_failures_total").increment(1);
@@ -264,19 +283,20 @@ impl AuditLog {
         outcome
     }
 
-    async fn append_record_untimed(&self, record: AuditRecord) -> Result<Recorded, CoreError> {
+    async fn append_records_untimed(&self, records: Vec<AuditRecord>) -> Result<Recorded, CoreError> {
         let unavailable = |why: &str| CoreError::AuditUnavailable(why.to_owned());
         let Some(writer) = &self.writer else {
-            let appending = self.store.append_audit(std::slice::from_ref(&record));
+            let count = records.len();
+            let appending = self.store.append_audit(&records);
             let outcome = match tokio::time::timeout(RECORD_TIMEOUT, appending).await {
-                Ok(outcome) => outcome.map_err(|error| refused(&error, 1)),
+                Ok(outcome) => outcome.map_err(|error| refused(&error, count)),
                 Err(_) => return Err(unavailable("the audit store did not answer in time")),
             };
             note_append(&outcome, &self.appended, &self.health);
             return outcome.map(|receipt| Recorded { index: receipt.first_index }).map_err(CoreError::AuditUnavailable);
         };
         let (done, result) = oneshot::channel();
-        writer.send((record, done)).await.map_err(|_| unavailable("the audit writer has stopped"))?;
+        writer.send((records, done)).await.map_err(|_| unavailable("the audit writer has stopped"))?;
         match tokio::time::timeout(RECORD_TIMEOUT, result).await {
             Ok(Ok(Ok(index))) => Ok(Recorded { index }),
             Ok(Ok(Err(why))) => Err(CoreError::AuditUnavailable(why)),
@@ -438,8 +458,9 @@ impl AuditLog {
     }
 }
 
-/// The writer task: takes whatever is waiting (up to [`MAX_BATCH`]) and
-/// appends it in one transaction, then answers every waiter.
+/// The writer task: takes whatever is waiting (up to [`MAX_BATCH`] records,
+/// unless one append alone has more: an append is never split) and appends
+/// it in one transaction, then answers every waiter.
 async fn write_batches(
     store: Arc<dyn AuditStore>,
     mut queue: mpsc::Receiver<Pending>,
@@ -447,15 +468,28 @@ async fn write_batches(
     health: Arc<Mutex<AuditHealth>>,
 ) {
     let mut records = Vec::with_capacity(MAX_BATCH);
-    let mut waiters = Vec::with_capacity(MAX_BATCH);
-    while let Some((record, waiter)) = queue.recv().await {
-        records.push(record);
-        waiters.push(waiter);
+    let mut waiters: Vec<(usize, oneshot::Sender<Result<u64, String>>)> = Vec::with_capacity(MAX_BATCH);
+    // An append taken from the queue that did not fit the last transaction.
+    let mut held: Option<Pending> = None;
+    loop {
+        let (mut first, waiter) = match held.take() {
+            Some(pending) => pending,
+            None => match queue.recv().await {
+                Some(pending) => pending,
+                None => break,
+            },
+        };
+        waiters.push((records.len(), waiter));
+        records.append(&mut first);
         while records.len() < MAX_BATCH {
             match queue.try_recv() {
-                Ok((record, waiter)) => {
-                    records.push(record);
-                    waiters.push(waiter);
+                Ok((mut more, waiter)) if records.len() + more.len() <= MAX_BATCH => {
+                    waiters.push((records.len(), waiter));
+                    records.append(&mut more);
+                }
+                Ok(pending) => {
+                    held = Some(pending);
+                    break;
                 }
                 Err(_) => break,
             }
@@ -464,7 +498,7 @@ async fn write_batches(
         metrics::gauge!("strongroom_audit_queue_depth").set(queue.len() as f64);
         let outcome = store.append_audit(&records).await.map_err(|error| refused(&error, records.len()));
         note_append(&outcome, &appended, &health);
-        for (offset, waiter) in waiters.drain(..).enumerate() {
+        for (offset, waiter) in waiters.drain(..) {
             let answer = outcome.as_ref().map(|receipt| receipt.first_index + offset as u64).map_err(Clone::clone);
             // A waiter that gave up (timeout) is gone; its event stays recorded.
             let _ = waiter.send(answer);

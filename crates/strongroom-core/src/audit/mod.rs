@@ -28,13 +28,14 @@ mod verify;
 pub use alerts::{AlertEvaluator, AlertNotifier, AlertRule};
 pub use checkpoint::{AUDIT_SIGNING_KEY, CheckpointAnchor, CheckpointKey, Checkpointer};
 pub use event::{
-    Actor, ActorKind, AuditContext, AuditEvent, Detail, EVENT_FORMAT_VERSION, EventType, Outcome, Severity, Target,
+    APP_TYPE_PREFIX, Actor, ActorKind, AppEventKind, AuditContext, AuditEvent, Detail, EVENT_FORMAT_VERSION, EventType,
+    Outcome, Severity, Target,
 };
 pub use log::{AuditHealth, AuditLog, AuditSettings, Pseudonymizer, Recorded};
 pub use sink::{AuditSink, run_sink};
 pub use store::{
-    AlertGroup, AlertRecord, AppendReceipt, AuditCounts, AuditFilter, AuditRecord, AuditStore, IndexedColumns,
-    StoredCheckpoint, StoredEntry, TreeHead,
+    AlertGroup, AlertRecord, AppendReceipt, AuditCounts, AuditFilter, AuditRecord, AuditStore, EventSource,
+    IndexedColumns, StoredCheckpoint, StoredEntry, TreeHead,
 };
 pub use tree::{AppendPlan, NodeKey};
 pub use verify::{IntegrityProblem, IntegrityReport, LogVerifier};

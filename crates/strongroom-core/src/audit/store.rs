@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use strongroom_crypto::merkle::{Hash, NodeId};
 
+use super::event::Severity;
 use crate::StoreError;
 pub use crate::store::AuditRecord;
 
@@ -74,6 +75,8 @@ pub struct IndexedColumns {
     pub ip_key: Option<String>,
     /// The HMACs `hmac_of` searches find the entry by (lower-case hex, sorted).
     pub hmacs: Vec<String>,
+    /// The severity (`None`: the entry names none, which no sealed entry does).
+    pub severity: Option<Severity>,
 }
 
 impl IndexedColumns {
@@ -102,6 +105,7 @@ impl IndexedColumns {
             matter: target.and_then(|t| t.get("matter")).and_then(text),
             ip_key,
             hmacs,
+            severity: event.get("severity").and_then(serde_json::Value::as_str).and_then(Severity::parse),
         })
     }
 
@@ -121,6 +125,7 @@ impl IndexedColumns {
         check("matter", self.matter == other.matter);
         check("ip_key", self.ip_key == other.ip_key);
         check("hmacs", self.hmacs == other.hmacs);
+        check("severity", self.severity == other.severity);
         differ
     }
 }
@@ -144,10 +149,41 @@ pub struct AuditFilter {
     pub to_ms: Option<i64>,
     /// Entries carrying any of these HMACs.
     pub hmacs: Vec<Vec<u8>>,
+    /// Exactly this severity.
+    pub severity: Option<Severity>,
+    /// At least this severity.
+    pub min_severity: Option<Severity>,
+    /// Who wrote the event: an application (`app.*` types) or Strongroom.
+    pub source: Option<EventSource>,
     /// Only leaves below this index (the cursor: newest first).
     pub before_index: Option<u64>,
     /// At most this many.
     pub limit: u32,
+}
+
+/// Who wrote an event, told apart by its type: applications' types are
+/// `app.…` ([`super::APP_TYPE_PREFIX`]), a namespace none of Strongroom's is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EventSource {
+    /// An application, through `POST /v1/audit/events`.
+    App,
+    /// Strongroom itself.
+    Strongroom,
+}
+
+impl EventSource {
+    /// The stable name (`app`, `strongroom`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::App => "app",
+            Self::Strongroom => "strongroom",
+        }
+    }
+
+    /// Parses [`as_str`](Self::as_str)'s form.
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::App, Self::Strongroom].into_iter().find(|s| s.as_str() == text)
+    }
 }
 
 /// Totals for the statistics page.

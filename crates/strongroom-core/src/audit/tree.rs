@@ -147,6 +147,7 @@ mod tests {
             matter: None,
             ip_key: None,
             hmacs: Vec::new(),
+            severity: 0,
         }
     }
 

@@ -2,6 +2,10 @@
 //! and consistency proofs, signed checkpoints and the verifier key,
 //! statistics with a full integrity check, and raised alerts.
 //!
+//! Applications write their own events (`app.*`) with `POST
+//! /v1/audit/events` (scope `audit:write`); the rules are core's
+//! (`strongroom_core::audit_ingest`), this module only reads the wire.
+//!
 //! The checkpoint and the public key are public (a transparency log
 //! publishes both; they reveal only the tree size and hashes). Everything
 //! else needs the scope `audit:read`. Listing and reading events never
@@ -11,21 +15,25 @@ use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
-use strongroom_core::audit::{AuditFilter, IntegrityReport, Outcome, StoredCheckpoint, StoredEntry};
+use strongroom_core::audit::{
+    AuditFilter, EventSource, IntegrityReport, Outcome, Severity, StoredCheckpoint, StoredEntry,
+};
+use strongroom_core::audit_ingest::{AppEventInput, MAX_EVENTS_PER_BATCH};
 use strongroom_core::audit_reading::EventWithProof;
 use strongroom_crypto::merkle::Hash;
 use strongroom_proto::time::{ms_from_rfc3339, rfc3339_from_ms};
 use strongroom_proto::{
-    AlertList, AlertView, AuditEventList, AuditEventProof, AuditEventView, AuditStats, CheckpointView,
-    ConsistencyProof, InclusionProof, IntegrityProblemView, IntegrityView,
+    AlertList, AlertView, AppEvent, AppEventBatch, AppEventsRecorded, AuditEventList, AuditEventProof, AuditEventView,
+    AuditStats, CheckpointView, ConsistencyProof, InclusionProof, IntegrityProblemView, IntegrityView,
 };
 
-use crate::{ApiError, AppState, Caller};
+use crate::{ApiError, ApiJson, AppState, Caller};
 
 /// Default and largest page of events.
 const DEFAULT_PAGE: u32 = 100;
@@ -60,6 +68,18 @@ pub(crate) struct EventQuery {
     limit: Option<u32>,
     cursor: Option<String>,
     hmac_of: Option<String>,
+    severity: Option<String>,
+    min_severity: Option<String>,
+    source: Option<String>,
+}
+
+fn severity(field: &str, value: Option<&str>) -> Result<Option<Severity>, ApiError> {
+    value
+        .map(|text| {
+            Severity::parse(text)
+                .ok_or_else(|| ApiError::InvalidRequest(format!("{field}: info, notice, warning or critical")))
+        })
+        .transpose()
 }
 
 /// Unix milliseconds, or an RFC 3339 time.
@@ -82,7 +102,9 @@ impl EventQuery {
         }
         if let Some(action) = &self.action {
             let family = action.strip_suffix(".*").unwrap_or(action);
-            if family.is_empty() || !family.bytes().all(|b| b.is_ascii_lowercase() || b == b'_' || b == b'.') {
+            if family.is_empty()
+                || !family.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'.')
+            {
                 return Err(ApiError::InvalidRequest(
                     "action: an event type (record.decrypt) or a family (record.*)".into(),
                 ));
@@ -103,6 +125,17 @@ impl EventQuery {
             from_ms: self.from.as_deref().map(|v| parse_time("from", v)).transpose()?,
             to_ms: self.to.as_deref().map(|v| parse_time("to", v)).transpose()?,
             hmacs: Vec::new(),
+            severity: severity("severity", self.severity.as_deref())?,
+            min_severity: severity("min_severity", self.min_severity.as_deref())?,
+            source: self
+                .source
+                .as_deref()
+                .map(|text| {
+                    EventSource::parse(text).ok_or_else(|| {
+                        ApiError::InvalidRequest("source: app (applications' events) or strongroom".into())
+                    })
+                })
+                .transpose()?,
             before_index,
             limit,
         })
@@ -124,6 +157,9 @@ impl EventQuery {
         ("limit" = Option<u32>, Query, description = "1-1000, default 100"),
         ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
         ("hmac_of" = Option<String>, Query, description = "Events carrying the HMAC of this value"),
+        ("severity" = Option<String>, Query, description = "Exactly this severity: info, notice, warning, critical"),
+        ("min_severity" = Option<String>, Query, description = "At least this severity"),
+        ("source" = Option<String>, Query, description = "`app` (applications' `app.*` events) or `strongroom`"),
     ),
     responses((status = 200, description = "A page of events", body = AuditEventList)),
     security(("api_key" = [])))]
@@ -138,6 +174,90 @@ pub(crate) async fn list_events(
     let events = entries.iter().map(view).collect::<Result<Vec<_>, _>>()?;
     let next_cursor = (events.len() == limit).then(|| events.last().map(|e| e.index.to_string())).flatten();
     Ok(Json(AuditEventList { events, next_cursor }))
+}
+
+/// The body of `POST /v1/audit/events`: one event, `{"events": [..]}` or a
+/// bare array. Each event is parsed on its own, so a wrong shape is a 400
+/// naming its index.
+fn app_events(body: serde_json::Value) -> Result<Vec<AppEventInput>, ApiError> {
+    let items = match body {
+        serde_json::Value::Array(items) => items,
+        serde_json::Value::Object(mut object) if object.contains_key("events") => {
+            let events = object.remove("events").unwrap_or_default();
+            if let Some(other) = object.keys().next() {
+                return Err(ApiError::InvalidRequest(format!(
+                    "{other}: unknown field; a batch is {{\"events\": [..]}}"
+                )));
+            }
+            match events {
+                serde_json::Value::Array(items) => items,
+                _ => return Err(ApiError::InvalidRequest("events: an array of events".into())),
+            }
+        }
+        single @ serde_json::Value::Object(_) => vec![single],
+        _ => {
+            return Err(ApiError::InvalidRequest(
+                "body: one event object, {\"events\": [..]} or an array of events".into(),
+            ));
+        }
+    };
+    if items.len() > MAX_EVENTS_PER_BATCH {
+        return Err(ApiError::InvalidRequest(format!(
+            "events: at most {MAX_EVENTS_PER_BATCH} per request (got {}); nothing was recorded",
+            items.len()
+        )));
+    }
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(index, item)| {
+            let event: AppEvent = serde_json::from_value(item).map_err(|error| {
+                ApiError::InvalidRequest(format!(
+                    "events[{index}]: {error}; the whole batch is refused, nothing was recorded"
+                ))
+            })?;
+            Ok(AppEventInput {
+                event_type: event.event_type,
+                category: event.category,
+                severity: event.severity,
+                result: event.result,
+                on_behalf_of: event.on_behalf_of,
+                target: event.target.map(|t| (t.kind, t.id)),
+                details: event.details,
+                hmac_fields: event.hmac_fields,
+            })
+        })
+        .collect()
+}
+
+/// Appends the application's own events (`app.*` types only) to the audit
+/// log: one event, or a batch of up to 1,000 (`{"events": [..]}`), all or
+/// none, answered once durable. A batch with one bad event is refused whole
+/// with a 400 naming its index and the rule. Each event counts against the
+/// key's rate limit. Scope `audit:write`.
+#[utoipa::path(post, path = "/v1/audit/events", tag = "audit", request_body = AppEventBatch,
+    responses(
+        (status = 201, description = "Recorded, durably", body = AppEventsRecorded),
+        (status = 400, description = "An event breaks a rule; nothing was recorded"),
+        (status = 429, description = "The key's rate limit (each event counts)"),
+        (status = 503, description = "The audit log cannot record; nothing was recorded"),
+    ),
+    security(("api_key" = [])))]
+pub(crate) async fn append_events(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<serde_json::Value>,
+) -> Result<(StatusCode, Json<AppEventsRecorded>), ApiError> {
+    let events = app_events(body)?;
+    let recorded = state.audit_ingest.append(&caller.subject, events, &caller.context).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(AppEventsRecorded {
+            count: recorded.count,
+            first_index: recorded.first_index,
+            last_index: recorded.first_index + recorded.count - 1,
+        }),
+    ))
 }
 
 /// One event with its exact bytes, its inclusion proof and the signed

@@ -175,6 +175,7 @@ pub(crate) fn routes() -> Routes {
         // The caller's own credential: it tells nothing the caller does not hold.
         .get("/v1/auth/token/lookup-self", Principal, vault::lookup_self)
         .get("/v1/audit/events", Decides(Action::AuditRead), audit::list_events)
+        .post("/v1/audit/events", Decides(Action::AuditWrite), audit::append_events)
         .get("/v1/audit/events/{index}", Decides(Action::AuditRead), audit::read_event)
         .get("/v1/audit/proof/inclusion", Decides(Action::AuditRead), audit::inclusion_proof)
         .get("/v1/audit/proof/consistency", Decides(Action::AuditRead), audit::consistency_proof)

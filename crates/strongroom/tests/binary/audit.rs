@@ -14,10 +14,17 @@ use strongroom_testkit::{TestDatabase, TestServer};
 
 use super::{BIN, issue_api_key, issue_api_key_with, server, transit};
 
-const ALL_SCOPES: [&str; 4] = ["audit:read", "transit:use", "transit:manage", "keys:manage"];
+const ALL_SCOPES: [&str; 5] = ["audit:read", "transit:use", "transit:manage", "keys:manage", "audit:write"];
 
 async fn get(server: &TestServer, token: &str, path: &str) -> (u16, Value) {
     let response = reqwest::Client::new().get(server.url(path)).header("X-API-Key", token).send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn post(server: &TestServer, token: &str, path: &str, body: &Value) -> (u16, Value) {
+    let response =
+        reqwest::Client::new().post(server.url(path)).header("X-API-Key", token).json(body).send().await.unwrap();
     let status = response.status().as_u16();
     (status, response.json().await.unwrap_or(Value::Null))
 }
@@ -330,13 +337,20 @@ async fn edited_search_columns_fail_verification_and_the_export_of_damage_is_not
     .await;
     let (_, found) = get(&server, &token, "/v1/audit/events?action=transit.encrypt").await;
     assert_eq!(found["events"].as_array().unwrap().len(), 0, "the edit hides them from searches: {found}");
-    // And the rotation from `hmac_of`.
+    // And the rotation from `hmac_of`, and a critical app event from `?min_severity=`.
     sql(&sqlite_url(&server), "DELETE FROM audit_hmacs").await;
+    let alarm = json!({"type": "app.breach_suspected", "severity": "critical"});
+    let (status, recorded) = post(&server, &token, "/v1/audit/events", &alarm).await;
+    assert_eq!(status, 201, "{recorded}");
+    sql(&sqlite_url(&server), "UPDATE audit_entries SET severity = 0 WHERE event_type = 'app.breach_suspected'").await;
+    let (_, found) = get(&server, &token, "/v1/audit/events?min_severity=critical&source=app").await;
+    assert_eq!(found["events"].as_array().unwrap().len(), 0, "the edit hides it from searches: {found}");
     let (_, stats) = get(&server, &token, "/v1/audit/stats").await;
     assert_eq!(stats["integrity"]["verified"], false, "{stats}");
     let problems = stats["integrity"]["problems"].to_string();
     assert!(problems.contains("search columns (event_type, actor_id)"), "{stats}");
     assert!(problems.contains("search columns (hmacs)"), "{stats}");
+    assert!(problems.contains("search columns (severity)"), "{stats}");
     let (status, ready) = text(&server, "/readyz").await;
     assert_eq!(status, 503, "{ready}");
     let signed_before = stats["latest_checkpoint"]["tree_size"].clone();
@@ -429,6 +443,9 @@ async fn an_unwritable_audit_store_refuses_actions_and_commits_nothing(
     let (status, refused) =
         transit(&client, &server, &token, "decrypt/k", json!({"ciphertext": "vault:v1:AAAA"})).await;
     assert_eq!(status, 400, "a refusal that reveals nothing is still answered: {refused}");
+    let batch = json!({"events": [{"type": "app.session_created"}, {"type": "app.session_ended"}]});
+    let (status, refused) = post(&server, &token, "/v1/audit/events", &batch).await;
+    assert_eq!((status, refused["code"].as_str()), (503, Some("audit_unavailable")), "fails closed: {refused}");
     let rotate = client.post(server.url("/v1/keys/k/rotate")).header("X-API-Key", &token).send().await.unwrap();
     assert_eq!(rotate.status(), 503);
     let created = cli(&["apikey", "create", "--name", "during outage", "--scope", "transit:use"]);
@@ -652,4 +669,164 @@ async fn hashed_addresses_stay_out_of_events_yet_are_found_by_hmac_of() {
     assert_eq!(found["events"].as_array().unwrap().len(), 2, "{found}");
     let (_, none) = get(&server, &token, "/v1/audit/events?hmac_of=10.9.9.9").await;
     assert!(none["events"].as_array().unwrap().is_empty(), "{none}");
+}
+
+/// The id of a new user `name`, created with the CLI.
+fn create_user(server: &TestServer, name: &str) -> String {
+    let email = format!("{name}@example.com");
+    let created = cli(server, &["user", "create", "--username", name, "--email", &email, "--role", "reader"]);
+    assert_eq!(created.code, Some(0), "{created:?}");
+    created.stdout.split_whitespace().next().unwrap().to_owned()
+}
+
+/// The events of `GET /v1/audit/events?{query}` (one page of up to 1,000).
+async fn events(server: &TestServer, token: &str, query: &str) -> Vec<Value> {
+    let (status, page) = get(server, token, &format!("/v1/audit/events?limit=1000&{query}")).await;
+    assert_eq!(status, 200, "{page}");
+    page["events"].as_array().unwrap().iter().map(|e| e["event"].clone()).collect()
+}
+
+#[tokio::test]
+async fn applications_append_their_own_events_and_filter_them_by_severity_and_source() {
+    let server = server().start();
+    let writer = issue_api_key(&server, &["audit:write"]);
+    let writer_id = writer.split('_').nth(1).unwrap().to_owned();
+    let reader = issue_api_key(&server, &["audit:read"]);
+    let ann = create_user(&server, "ann");
+
+    // One event: the key is the actor, the user it acted for is named, and
+    // the value listed in hmac_fields is in the log only as its HMAC.
+    let one = json!({
+        "type": "app.transcript.exported", "category": "export", "severity": "notice",
+        "on_behalf_of": ann, "target": {"kind": "transcript", "id": "t-17"},
+        "details": {"format": "pdf", "pages": 12, "email": "ann@example.com", "layout": {"columns": [1, 2]}},
+        "hmac_fields": ["email"],
+    });
+    let (status, recorded) = post(&server, &writer, "/v1/audit/events", &one).await;
+    assert_eq!(status, 201, "{recorded}");
+    assert_eq!(recorded["count"], 1, "{recorded}");
+    assert_eq!(recorded["first_index"], recorded["last_index"], "{recorded}");
+    let index = recorded["first_index"].as_u64().unwrap();
+    let (_, stored) = get(&server, &reader, &format!("/v1/audit/events/{index}")).await;
+    let entry = String::from_utf8(STANDARD.decode(stored["entry"].as_str().unwrap()).unwrap()).unwrap();
+    assert!(!entry.contains("ann@example.com"), "{entry}");
+    let event = &stored["event"];
+    assert_eq!(event["type"], "app.transcript.exported", "{event}");
+    assert_eq!((event["category"].as_str(), event["severity"].as_str()), (Some("export"), Some("notice")));
+    assert_eq!(
+        (event["actor"]["kind"].as_str(), event["actor"]["id"].as_str()),
+        (Some("api_key"), Some(writer_id.as_str()))
+    );
+    assert_eq!(event["on_behalf_of"].as_str(), Some(ann.as_str()));
+    assert_eq!(event["target"], json!({"kind": "transcript", "id": "t-17"}));
+    assert_eq!(event["details"], json!({"format": "pdf", "pages": 12, "layout": {"columns": [1, 2]}}));
+    assert!(event["hmac"]["detail:email"].is_string(), "{event}");
+    let found = events(&server, &reader, "hmac_of=ann@example.com").await;
+    assert_eq!(found.len(), 1, "searchable by the value without holding it: {found:?}");
+
+    // A batch of 100, in order, as consecutive leaves; severities cycle.
+    let severities = ["info", "notice", "warning", "critical"];
+    let batch: Vec<Value> = (0..100)
+        .map(|i| json!({"type": "app.session_created", "severity": severities[i % 4], "details": {"n": i}}))
+        .collect();
+    let (status, recorded) = post(&server, &writer, "/v1/audit/events", &json!({"events": batch})).await;
+    assert_eq!(status, 201, "{recorded}");
+    let first = recorded["first_index"].as_u64().unwrap();
+    assert_eq!((recorded["count"].as_u64(), recorded["last_index"].as_u64()), (Some(100), Some(first + 99)));
+    let (_, last) = get(&server, &reader, &format!("/v1/audit/events/{}", first + 99)).await;
+    assert_eq!(last["event"]["details"]["n"], 99, "{last}");
+
+    // Filters: source, severity, minimum severity, and a type family.
+    let apps = events(&server, &reader, "source=app").await;
+    assert_eq!(apps.len(), 101);
+    assert!(apps.iter().all(|e| e["type"].as_str().unwrap().starts_with("app.")));
+    let own = events(&server, &reader, "source=strongroom").await;
+    assert!(!own.is_empty() && own.iter().all(|e| !e["type"].as_str().unwrap().starts_with("app.")), "{own:?}");
+    let critical = events(&server, &reader, "source=app&severity=critical").await;
+    assert_eq!(critical.len(), 25);
+    assert!(critical.iter().all(|e| e["severity"] == "critical"));
+    let serious = events(&server, &reader, "source=app&min_severity=warning").await;
+    assert_eq!(serious.len(), 50);
+    let notices = events(&server, &reader, "action=app.*&severity=notice").await;
+    assert_eq!(notices.len(), 26, "25 of the batch and the export");
+    let (status, problem) = get(&server, &reader, "/v1/audit/events?severity=loud").await;
+    assert_eq!((status, problem["code"].as_str()), (400, Some("invalid_request")), "{problem}");
+    let (status, problem) = get(&server, &reader, "/v1/audit/events?source=elsewhere").await;
+    assert_eq!((status, problem["code"].as_str()), (400, Some("invalid_request")), "{problem}");
+
+    // Only with the scope; and the stored columns still verify.
+    let (status, _) = post(&server, &reader, "/v1/audit/events", &one).await;
+    assert_eq!(status, 403, "audit:write is required");
+    let (_, stats) = get(&server, &issue_api_key(&server, &ALL_SCOPES), "/v1/audit/stats").await;
+    assert_eq!(stats["integrity"]["verified"], true, "{stats}");
+}
+
+#[tokio::test]
+async fn a_batch_with_one_bad_event_is_refused_whole_and_the_attempt_is_recorded() {
+    let server = server().start();
+    let writer = issue_api_key(&server, &["audit:write"]);
+    let reader = issue_api_key(&server, &["audit:read"]);
+    let refuse = |body: Value, index: usize, rule: &'static str| {
+        let (server, writer) = (&server, &writer);
+        async move {
+            let (status, problem) = post(server, writer, "/v1/audit/events", &body).await;
+            assert_eq!((status, problem["code"].as_str()), (400, Some("invalid_request")), "{problem}");
+            let detail = problem["detail"].as_str().unwrap();
+            assert!(detail.contains(&format!("events[{index}]")) && detail.contains(rule), "{rule}: {detail}");
+        }
+    };
+    let forged = json!({"events": [
+        {"type": "app.probe_one"}, {"type": "record.decrypt"}, {"type": "app.probe_two"},
+    ]});
+    refuse(forged, 1, "Strongroom's own types cannot be written").await;
+    let probes = events(&server, &reader, "source=app").await;
+    assert!(probes.is_empty(), "nothing of the batch was appended: {probes:?}");
+    let refusals = events(&server, &reader, "action=audit.ingest_refused").await;
+    assert_eq!(refusals.len(), 1, "{refusals:?}");
+    assert_eq!(refusals[0]["details"], json!({"events": 3, "field": "type", "index": 1}));
+    assert_eq!(refusals[0]["severity"], "warning");
+
+    refuse(json!([{"type": "app.x"}, {"type": "app.x", "on_behalf_of": "no-such-user"}]), 1, "no user").await;
+    refuse(json!([{"type": "app.x", "details": {"a": {"b": {"c": {"d": 1}}}}}]), 0, "at most 4 levels").await;
+    let big = json!([{"type": "app.x"}, {"type": "app.x", "details": {"blob": "x".repeat(5000)}}]);
+    refuse(big, 1, "at most 4096 bytes").await;
+    refuse(json!([{"type": "app.x", "details": {"ratio": 0.5}}]), 0, "integers").await;
+    refuse(json!([{"type": "app.x", "severity": "loud"}]), 0, "severity").await;
+    refuse(json!([{"type": "app.x", "hmac_fields": ["email"]}]), 0, "names no member of details").await;
+    refuse(json!([{"type": "app.x"}, {"type": "app.x", "extra": 1}]), 1, "unknown field").await;
+    let too_many: Vec<Value> = (0..1001).map(|_| json!({"type": "app.x"})).collect();
+    let (status, problem) = post(&server, &writer, "/v1/audit/events", &Value::Array(too_many)).await;
+    assert_eq!(status, 400, "{problem}");
+    assert!(events(&server, &reader, "source=app").await.is_empty());
+}
+
+#[tokio::test]
+async fn every_event_of_a_batch_counts_against_the_keys_rate_limit() {
+    let server = server().start();
+    let output = TestServer::builder(BIN).data_dir(server.data_dir()).run(&[
+        "apikey",
+        "create",
+        "--name",
+        "limited",
+        "--scope",
+        "audit:write",
+        "--rate-limit-per-minute",
+        "150",
+    ]);
+    assert_eq!(output.code, Some(0), "{output:?}");
+    let writer = output.stdout.trim().to_owned();
+    let batch = json!({"events": (0..100).map(|_| json!({"type": "app.tick"})).collect::<Vec<_>>()});
+    let (status, body) = post(&server, &writer, "/v1/audit/events", &batch).await;
+    assert_eq!(status, 201, "{body}");
+    // 100 events per batch against 150 a minute: of three batches sent at
+    // once (in one minute, or across one boundary), one at least is refused.
+    let mut refused = 0;
+    for _ in 0..2 {
+        let (status, body) = post(&server, &writer, "/v1/audit/events", &batch).await;
+        if status == 429 {
+            assert_eq!(body["code"], "rate_limited", "{body}");
+            refused += 1;
+        }
+    }
+    assert!(refused >= 1, "each event counts as a request");
 }
