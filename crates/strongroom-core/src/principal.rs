@@ -143,19 +143,32 @@ pub fn user_facts<'a>(
     }
 }
 
+/// The prefix of application scopes (`app:<scope>`): scopes an application
+/// defines for the keys it issues to its own clients. They mean nothing to
+/// Strongroom: a key holding them is an application key, which no route of
+/// Strongroom's accepts; the application learns its scopes by introspection.
+pub const APP_SCOPE_PREFIX: &str = "app:";
+
+/// The scope every application key carries in authorization's facts, so
+/// that the default policy `application_key.none` forbids it everything.
+pub const APPLICATION_KEY_MARK: &str = "app";
+
 /// The facts of an API key: a service account (role `system`) with scopes.
+/// An application key (any `app:` scope) has no role, and carries the scope
+/// `app`, which the default policy `application_key.none` forbids everything.
 pub fn api_key_facts<'a>(
     id: &str,
     name: &str,
     scopes: impl Iterator<Item = &'a str>,
     matters: Vec<String>,
 ) -> PrincipalFacts {
-    PrincipalFacts {
-        kind: PrincipalKind::ApiKey,
-        id: id.to_owned(),
-        name: name.to_owned(),
-        roles: vec!["system".to_owned()],
-        scopes: scopes.map(str::to_owned).collect(),
-        matters,
-    }
+    let mut scopes: Vec<String> = scopes.map(str::to_owned).collect();
+    let application = scopes.iter().any(|s| s.starts_with(APP_SCOPE_PREFIX));
+    let roles = if application {
+        scopes.push(APPLICATION_KEY_MARK.to_owned());
+        Vec::new()
+    } else {
+        vec!["system".to_owned()]
+    };
+    PrincipalFacts { kind: PrincipalKind::ApiKey, id: id.to_owned(), name: name.to_owned(), roles, scopes, matters }
 }

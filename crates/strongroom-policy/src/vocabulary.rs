@@ -56,11 +56,13 @@ pub enum Action {
     SubjectExport,
     /// Erase (crypto-shred) everything about a data subject.
     SubjectErase,
+    /// Introspect a token or API key (RFC 7662).
+    TokenIntrospect,
 }
 
 impl Action {
     /// Every action, in the order the schema declares them.
-    pub const ALL: [Action; 24] = [
+    pub const ALL: [Action; 25] = [
         Action::RecordRead,
         Action::RecordReadRedacted,
         Action::RecordDecrypt,
@@ -85,6 +87,7 @@ impl Action {
         Action::CollectionManage,
         Action::SubjectExport,
         Action::SubjectErase,
+        Action::TokenIntrospect,
     ];
 
     /// The stable name, as in policies and audit events (`record.decrypt`).
@@ -114,6 +117,7 @@ impl Action {
             Self::CollectionManage => "collection.manage",
             Self::SubjectExport => "subject.export",
             Self::SubjectErase => "subject.erase",
+            Self::TokenIntrospect => "token.introspect",
         }
     }
 

@@ -8,10 +8,12 @@ mod access_requests;
 mod explain;
 mod matters;
 mod model;
+mod permissions;
 mod policies;
 mod service;
 
 pub use model::{AccessRequestRecord, AccessStatus, AuthzStore, GrantRecord, MatterRecord, PolicyDocument};
+pub use permissions::Permissions;
 pub use service::{
     Ask, Authz, AuthzSettings, ExplainFacts, MAX_ELEVATION_MINUTES, MAX_POLICY_BYTES, MIN_JUSTIFICATION,
     NewAccessRequest, NewMatter, PolicyInvariants, PolicyOverview, Reach, check_id, not_found,

@@ -47,6 +47,10 @@ pub(super) const SEALING_BATCH: u32 = 100;
 pub(super) const JWT_ROTATION_SECONDS: i64 = 30 * 86_400;
 /// How long a public key of the JWT signer is trusted from memory.
 pub(super) const PUBLIC_KEY_CACHE: Duration = Duration::from_secs(60);
+/// Token digests remembered as verified before the set is emptied.
+pub(super) const VERIFIED_TOKENS_KEPT: usize = 100_000;
+/// The longest life of a service token (client credentials grant), seconds.
+pub(super) const SERVICE_TOKEN_SECONDS: i64 = 300;
 /// Clock skew tolerated on `nbf`/`iat`.
 pub(super) const CLOCK_SKEW_SECONDS: i64 = 60;
 pub(super) const RECOVERY_CODES: usize = 10;
@@ -287,6 +291,9 @@ pub struct Identity {
     /// Public keys of signer versions, by (generation, version), trusted from
     /// memory only after the key's state was checked.
     pub(super) public_keys: Mutex<HashMap<SignerVersion, ([u8; 32], Instant)>>,
+    /// SHA-256 digests of tokens whose signature verified (see
+    /// `Identity::verify_access_token`); emptied when full.
+    pub(super) verified: Mutex<std::collections::HashSet<[u8; 32]>>,
 }
 
 impl Identity {
@@ -308,6 +315,7 @@ impl Identity {
             hashing,
             pending_seen: Mutex::default(),
             public_keys: Mutex::default(),
+            verified: Mutex::default(),
         }
     }
 

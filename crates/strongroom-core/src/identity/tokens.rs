@@ -201,18 +201,21 @@ impl Identity {
         Ok(public)
     }
 
-    /// Checks an access token and its session: signature (EdDSA only), issuer,
-    /// times, then the session and user as stored now, and the binding of
-    /// the session to its address or user agent when configured.
-    pub async fn authenticate(&self, token: &str, context: &AuditContext) -> Result<UserPrincipal, CoreError> {
+    /// Checks a token of ours without its session: shape and header (EdDSA,
+    /// `typ: at+jwt`), signature by a signer that is not compromised,
+    /// issuer, audience and times. Answers its claims.
+    pub async fn verify_access_token(&self, token: &str) -> Result<Map<String, Value>, CoreError> {
         let parsed = strongroom_crypto::ParsedJwt::parse(token).map_err(|_| CoreError::Unauthenticated)?;
         let (generation, version) = signer::parse_kid(&parsed.kid).ok_or(CoreError::Unauthenticated)?;
-        if !parsed.verify(&self.jwt_public_key(generation, version).await?) {
-            return Err(CoreError::Unauthenticated);
+        let public = self.jwt_public_key(generation, version).await?;
+        if !self.verified_before(token) {
+            if !parsed.verify(&public) {
+                return Err(CoreError::Unauthenticated);
+            }
+            self.remember_verified(token);
         }
-        let claims = &parsed.claims;
+        let claims = parsed.claims;
         let number = |name: &str| claims.get(name).and_then(Value::as_i64);
-        let text = |name: &str| claims.get(name).and_then(Value::as_str);
         let now = self.now();
         let timely = number("exp").is_some_and(|exp| now < exp)
             && number("nbf").is_some_and(|nbf| nbf <= now + CLOCK_SKEW_SECONDS)
@@ -224,9 +227,71 @@ impl Identity {
             Some(Value::Array(auds)) => auds.iter().any(|aud| aud.as_str() == Some(audience)),
             _ => false,
         };
-        if !timely || !for_us || text("iss") != Some(self.settings.issuer.as_str()) {
+        if !timely || !for_us || claims.get("iss").and_then(Value::as_str) != Some(self.settings.issuer.as_str()) {
             return Err(CoreError::Unauthenticated);
         }
+        Ok(claims)
+    }
+
+    /// Whether `token`'s signature was verified before (a cache of digests,
+    /// so an app introspecting the same token on every request does not pay
+    /// an Ed25519 verification each time). The signer's state is still
+    /// checked on every call, before this.
+    fn verified_before(&self, token: &str) -> bool {
+        let digest = strongroom_crypto::sha256(token.as_bytes());
+        self.verified.lock().unwrap_or_else(|p| p.into_inner()).contains(&digest)
+    }
+
+    fn remember_verified(&self, token: &str) {
+        let digest = strongroom_crypto::sha256(token.as_bytes());
+        let mut verified = self.verified.lock().unwrap_or_else(|p| p.into_inner());
+        if verified.len() >= VERIFIED_TOKENS_KEPT {
+            verified.clear();
+        }
+        verified.insert(digest);
+    }
+
+    /// A short-lived access token for API key `key_id` (the OAuth2 client
+    /// credentials grant): `typ: at+jwt`, `sub` and `client_id` the key,
+    /// `scope` its scopes, no session. Answers the token and its lifetime.
+    pub async fn service_token(&self, key_id: &str, scopes: &[String]) -> Result<(OneTimeSecret, i64), CoreError> {
+        let generation = self.signer_generation().await?;
+        let key = self.keyring.use_key(KeyPurpose::JwtSigning, &signer::key_name(generation)).await?;
+        let version = key.info().latest_version;
+        let now = self.now();
+        let lifetime = self.settings.access_token_seconds.clamp(1, SERVICE_TOKEN_SECONDS);
+        let mut claims = Map::new();
+        claims.insert("iss".into(), self.settings.issuer.clone().into());
+        claims.insert("aud".into(), self.settings.audience.clone().into());
+        claims.insert("sub".into(), key_id.into());
+        claims.insert("client_id".into(), key_id.into());
+        claims.insert("scope".into(), scopes.join(" ").into());
+        claims.insert("iat".into(), now.into());
+        claims.insert("nbf".into(), now.into());
+        claims.insert("exp".into(), (now + lifetime).into());
+        claims.insert("jti".into(), random_id()?.into());
+        let input = jwt_signing_input(&signer::kid(generation, version), &claims);
+        let (_, signature) = key.sign(input.as_bytes()).await?;
+        Ok((OneTimeSecret::new(jwt_assemble(&input, &signature)), lifetime))
+    }
+
+    /// Checks an access token and its session: signature (EdDSA only), issuer,
+    /// times, then the session and user as stored now, and the binding of
+    /// the session to its address or user agent when configured.
+    pub async fn authenticate(&self, token: &str, context: &AuditContext) -> Result<UserPrincipal, CoreError> {
+        let claims = self.verify_access_token(token).await?;
+        self.authenticate_claims(&claims, context).await
+    }
+
+    /// [`Identity::authenticate`] after the token's own checks: its session
+    /// and user as stored now.
+    pub async fn authenticate_claims(
+        &self,
+        claims: &Map<String, Value>,
+        context: &AuditContext,
+    ) -> Result<UserPrincipal, CoreError> {
+        let text = |name: &str| claims.get(name).and_then(Value::as_str);
+        let now = self.now();
         let (session_id, subject) = (text("sid").ok_or(CoreError::Unauthenticated)?, text("sub"));
         let (session, user, access) = self.live_session(session_id).await?;
         if subject != Some(user.id.as_str()) {
@@ -263,6 +328,25 @@ impl Identity {
             mfa_at: session.mfa_at,
             access,
         })
+    }
+
+    /// The session and user behind a verified user token's claims, for
+    /// introspection: live now, the token's subject, and its use counted as
+    /// the session's activity (an app checking every request keeps the
+    /// session from idling out). The binding to the session's address and
+    /// user agent is not checked: the introspecting app is not the client.
+    pub async fn session_of_claims(
+        &self,
+        claims: &Map<String, Value>,
+    ) -> Result<(SessionRecord, UserRecord, PrincipalAccess), CoreError> {
+        let text = |name: &str| claims.get(name).and_then(Value::as_str);
+        let session_id = text("sid").ok_or(CoreError::Unauthenticated)?;
+        let (session, user, access) = self.live_session(session_id).await?;
+        if text("sub") != Some(user.id.as_str()) {
+            return Err(CoreError::Unauthenticated);
+        }
+        self.pending_seen.lock().unwrap_or_else(|p| p.into_inner()).insert(session.id.clone(), self.now());
+        Ok((session, user, access))
     }
 
     /// Whether a request's `column` value is the one the session was started
