@@ -712,7 +712,7 @@ pub fn refuse_application_key(principal: &ApiKeyPrincipal) -> Result<(), CoreErr
         detail: "an application key (app: scopes) is for the application that issued it, which validates it by \
                  introspection; it cannot call Strongroom's routes"
             .into(),
-        policies: vec!["application_key.none".into()],
+        policies: vec!["default/application_key.none".into()],
     }))
 }
 

@@ -172,3 +172,18 @@ pub fn api_key_facts<'a>(
     };
     PrincipalFacts { kind: PrincipalKind::ApiKey, id: id.to_owned(), name: name.to_owned(), roles, scopes, matters }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_application_keys_facts_have_no_role_and_carry_the_mark() {
+        let service = api_key_facts("k1", "worker", ["transit:use"].into_iter(), vec!["m1".into()]);
+        assert_eq!(service.roles, vec!["system"]);
+        assert_eq!(service.scopes, vec!["transit:use"]);
+        let application = api_key_facts("k2", "customer", ["app:read"].into_iter(), vec!["m1".into()]);
+        assert!(application.roles.is_empty(), "no role, so no role's permission");
+        assert_eq!(application.scopes, vec!["app:read", APPLICATION_KEY_MARK]);
+    }
+}

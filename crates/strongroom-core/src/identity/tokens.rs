@@ -50,7 +50,9 @@ impl Identity {
             .target(Target::new("session", session.id.clone()))
             .detail("mfa", mfa_at.is_some())
             .detail("evicted_sessions", evicted.clone());
-        self.store.insert_session(&session, &refresh_hash, &evicted, &[self.audit.seal(&event)?]).await?;
+        let sealed = [self.audit.seal(&event)?];
+        let insert = self.store.insert_session(&session, &refresh_hash, &evicted, &sealed);
+        self.keyring.freshness().after_change(insert).await?;
         Ok(TokenPair {
             access_token: self.access_token(user, &session).await?,
             refresh_token: refresh,
@@ -111,16 +113,9 @@ impl Identity {
             .detail("action", "session revoked: a used refresh token was presented again");
         let next = random_token("sr_rt_")?;
         let next_hash = self.token_hash("refresh", next.expose()).await?;
-        let outcome = self
-            .store
-            .rotate_refresh_token(
-                &presented,
-                &next_hash,
-                self.now(),
-                &[self.audit.seal(&rotated)?],
-                &[self.audit.seal(&reused)?],
-            )
-            .await?;
+        let (rotated, reused) = ([self.audit.seal(&rotated)?], [self.audit.seal(&reused)?]);
+        let rotate = self.store.rotate_refresh_token(&presented, &next_hash, self.now(), &rotated, &reused);
+        let outcome = self.keyring.freshness().after_change(rotate).await?;
         match outcome {
             RefreshOutcome::Rotated { session_id } => {
                 let (session, user, _) = self.live_session(&session_id).await?;
@@ -142,6 +137,18 @@ impl Identity {
     ) -> Result<(SessionRecord, UserRecord, PrincipalAccess), CoreError> {
         let (session, user, access) =
             self.store.session_with_user(session_id, self.now()).await?.ok_or(CoreError::Unauthenticated)?;
+        self.alive(session, user, access)
+    }
+
+    /// The session with its user if it is live now: not revoked, expired or
+    /// idle, its user neither locked nor disabled.
+    fn alive(
+        &self,
+        session: SessionRecord,
+        user: UserRecord,
+        access: PrincipalAccess,
+    ) -> Result<(SessionRecord, UserRecord, PrincipalAccess), CoreError> {
+        let session_id = session.id.as_str();
         let now = self.now();
         let seen = self.pending_seen.lock().unwrap_or_else(|p| p.into_inner()).get(session_id).copied();
         let last_seen = seen.unwrap_or(session.last_seen_at).max(session.last_seen_at);
@@ -335,13 +342,32 @@ impl Identity {
     /// the session's activity (an app checking every request keeps the
     /// session from idling out). The binding to the session's address and
     /// user agent is not checked: the introspecting app is not the client.
+    /// The session row is read through a short cache (`introspected`): a
+    /// change made through this process (logout, revocation, lock, roles)
+    /// drops it at once, a lock or grant made elsewhere within the change
+    /// generation's refresh, a logout made through another instance within
+    /// [`INTROSPECTED_SESSION_KEPT`]. Expiry and idleness are computed anew
+    /// on every call.
     pub async fn session_of_claims(
         &self,
         claims: &Map<String, Value>,
     ) -> Result<(SessionRecord, UserRecord, PrincipalAccess), CoreError> {
         let text = |name: &str| claims.get(name).and_then(Value::as_str);
         let session_id = text("sid").ok_or(CoreError::Unauthenticated)?;
-        let (session, user, access) = self.live_session(session_id).await?;
+        let freshness = self.keyring.freshness();
+        let found = match self.introspected.get(freshness, session_id) {
+            Some((found, read_at)) if read_at.elapsed() < INTROSPECTED_SESSION_KEPT => Some(found),
+            _ => {
+                let epoch = freshness.before_read();
+                let found = self.store.session_with_user(session_id, self.now()).await?;
+                if let Some(found) = &found {
+                    self.introspected.put(epoch, session_id.to_owned(), (found.clone(), Instant::now()));
+                }
+                found
+            }
+        };
+        let (session, user, access) = found.ok_or(CoreError::Unauthenticated)?;
+        let (session, user, access) = self.alive(session, user, access)?;
         if text("sub") != Some(user.id.as_str()) {
             return Err(CoreError::Unauthenticated);
         }
