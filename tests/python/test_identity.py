@@ -249,3 +249,149 @@ def test_api_keys_scopes_expiry_cidr_rate_limit_rotation_and_revocation(server, 
                              json={"name": "escalate", "scopes": ["users:manage"]})
     assert escalate.status_code == 403
     assert worker["secret"] not in server.logs() and rotated["secret"] not in server.logs()
+
+
+# ---- Identity for an application's own endpoints (issue 20, item 4) ---------
+
+def introspect(server, key, token, **extra):
+    """RFC 7662 as an app calls it: form-encoded, the app's key as HTTP Basic."""
+    key_id = key.split("_")[1]
+    return requests.post(f"{server.url}/v1/auth/introspect", data={"token": token, **extra}, auth=(key_id, key))
+
+
+def token_form(**fields):
+    """The fields of FastAPI's OAuth2PasswordRequestForm (grant_type, username, password, scope,
+    client_id, client_secret), as a FastAPI client posts them, plus any extra such as totp."""
+    form = {"grant_type": "password", "username": "", "password": "", "scope": "", "client_id": "",
+            "client_secret": ""}
+    form.update(fields)
+    return form
+
+
+def test_pyjwt_verifies_signature_and_audience_from_discovery(make_server):
+    server = make_server(identity_audience="transcripts-api")
+    server.cli("init", "--password-stdin", stdin=PASSWORD + "\n")
+    discovery = requests.get(f"{server.url}/.well-known/openid-configuration").json()
+    assert discovery["issuer"] == "strongroom"
+    assert discovery["introspection_endpoint"].endswith("/v1/auth/introspect")
+    jwks = requests.get(discovery["jwks_uri"])
+    assert "max-age=" in jwks.headers["Cache-Control"], jwks.headers
+    token = requests.post(discovery["token_endpoint"],
+                          data=token_form(username="admin", password=PASSWORD)).json()["access_token"]
+    key = jwt.PyJWKClient(discovery["jwks_uri"]).get_signing_key_from_jwt(token).key
+    claims = jwt.decode(token, key, algorithms=["EdDSA"], issuer=discovery["issuer"], audience="transcripts-api")
+    assert claims["preferred_username"] == "admin"
+    with pytest.raises(jwt.InvalidAudienceError):
+        jwt.decode(token, key, algorithms=["EdDSA"], audience="someone-else")
+    assert jwt.get_unverified_header(token)["typ"] == "at+jwt"
+
+
+def test_token_endpoint_with_fastapi_form_totp_refresh_and_client_credentials(server, admin):
+    # The password grant as FastAPI's OAuth2PasswordRequestForm sends it.
+    answer = requests.post(f"{server.url}/token", data=token_form(username="admin", password=PASSWORD))
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["token_type"] == "bearer"
+    wrong = requests.post(f"{server.url}/token", data=token_form(username="admin", password="not the password"))
+    assert wrong.status_code == 401 and wrong.json()["error"] == "invalid_grant", wrong.text
+    assert wrong.json()["code"] == "login_failed" and "WWW-Authenticate" in wrong.headers
+
+    # An account with a second factor: `totp` beside the form fields (the guide's /token-2fa).
+    enrolment = requests.post(f"{server.url}/v1/auth/totp/enroll", headers=bearer(admin["access_token"])).json()
+    totp = pyotp.parse_uri(enrolment["otpauth_uri"])
+    assert requests.post(f"{server.url}/v1/auth/totp/confirm", headers=bearer(admin["access_token"]),
+                         json={"code": totp.at(time.time() - 30)}).status_code == 200
+    needs = requests.post(f"{server.url}/token", data=token_form(username="admin", password=PASSWORD))
+    assert needs.status_code == 403 and needs.json()["code"] == "mfa_required", needs.text
+    assert needs.json()["error"] == "invalid_grant"
+    pair = requests.post(f"{server.url}/token", data=token_form(username="admin", password=PASSWORD,
+                                                                  totp=totp.now()))
+    assert pair.status_code == 200, pair.text
+    pair = pair.json()
+
+    # The refresh grant.
+    refreshed = requests.post(f"{server.url}/token",
+                              data={"grant_type": "refresh_token", "refresh_token": pair["refresh_token"]})
+    assert refreshed.status_code == 200, refreshed.text
+    assert refreshed.json()["refresh_token"] != pair["refresh_token"]
+    used = requests.post(f"{server.url}/token",
+                         data={"grant_type": "refresh_token", "refresh_token": pair["refresh_token"]})
+    assert used.status_code == 401 and used.json()["error"] == "invalid_grant"
+
+    # Client credentials for an API key: form fields, or HTTP Basic.
+    key = server.api_key("transit:use", "transit:manage")
+    key_id = key.split("_")[1]
+    service = requests.post(f"{server.url}/token", data=token_form(grant_type="client_credentials",
+                                                                     client_id=key_id, client_secret=key))
+    assert service.status_code == 200, service.text
+    service = service.json()
+    assert set(service["scope"].split()) == {"transit:use", "transit:manage"} and service["expires_in"] <= 300
+    assert requests.post(f"{server.url}/v1/transit/keys/app-key", headers=bearer(service["access_token"])).ok
+    basic = requests.post(f"{server.url}/token", data={"grant_type": "client_credentials"}, auth=(key_id, key))
+    assert basic.status_code == 200, basic.text
+    bad = requests.post(f"{server.url}/token", data={"grant_type": "client_credentials"}, auth=(key_id, "nope"))
+    assert bad.status_code == 401 and bad.json()["error"] == "invalid_client"
+    assert bad.headers["WWW-Authenticate"].startswith("Basic")
+    unsupported = requests.post(f"{server.url}/token", data={"grant_type": "authorization_code"})
+    assert unsupported.status_code == 400 and unsupported.json()["error"] == "unsupported_grant_type"
+
+
+def test_introspection_of_live_expired_revoked_and_logged_out_tokens_and_revoked_keys(make_server):
+    server = make_server(identity_access_token_seconds=2)
+    server.cli("init", "--password-stdin", stdin=PASSWORD + "\n")
+    app = server.api_key("auth:introspect", "api_keys:manage")
+
+    live = login(server).json()
+    answer = introspect(server, app, live["access_token"])
+    assert answer.status_code == 200, answer.text
+    answer = answer.json()
+    assert answer["active"] is True and answer["username"] == "admin" and answer["roles"] == ["admin"]
+    assert answer["session"] == live["session_id"] and answer["sub"] and answer["exp"] > time.time()
+    assert answer["matters"] == [] and answer["token_type"] == "access_token"
+
+    logged_out = login(server).json()
+    assert requests.post(f"{server.url}/v1/auth/logout", headers=bearer(logged_out["access_token"])).status_code == 204
+    assert introspect(server, app, logged_out["access_token"]).json() == {"active": False}
+
+    revoked = login(server).json()
+    assert requests.delete(f"{server.url}/v1/sessions/{revoked['session_id']}",
+                           headers=bearer(live["access_token"])).status_code == 204
+    assert introspect(server, app, revoked["access_token"]).json() == {"active": False}
+
+    # An application key the app issued to its own customer, with its own scopes.
+    issued = requests.post(f"{server.url}/v1/api-keys", headers={"X-API-Key": app},
+                           json={"name": "customer-7", "scopes": ["app:transcripts.read"], "expires_in_days": 30})
+    assert issued.status_code == 201, issued.text
+    customer = issued.json()["secret"]
+    answer = introspect(server, app, customer).json()
+    assert answer["active"] is True and answer["scopes"] == ["app:transcripts.read"], answer
+    assert answer["application_key"] is True and answer["token_type"] == "api_key" and answer["exp"] > time.time()
+    # It is for the app's endpoints only: Strongroom's routes refuse it.
+    assert requests.get(f"{server.url}/v1/matters", headers={"X-API-Key": customer}).status_code == 403
+    assert requests.post(f"{server.url}/v1/transit/encrypt/k", headers={"X-API-Key": customer},
+                         json={"plaintext": "aGk="}).status_code == 403
+    # Revoked keys are inactive.
+    assert requests.delete(f"{server.url}/v1/api-keys/{customer.split('_')[1]}",
+                           headers={"X-API-Key": app}).status_code == 204
+    assert introspect(server, app, customer).json() == {"active": False}
+
+    # Nobody but the scope's holders (and admins) may ask.
+    other = server.api_key("transit:use")
+    refused = introspect(server, other, live["access_token"])
+    assert refused.status_code == 403, refused.text
+
+    time.sleep(2.5)
+    assert introspect(server, app, live["access_token"]).json() == {"active": False}, "expired"
+
+
+def test_introspection_reports_a_locked_users_token_inactive(server, admin):
+    app = server.api_key("auth:introspect")
+    created = requests.post(f"{server.url}/v1/users", headers=bearer(admin["access_token"]),
+                            json={"username": "paula", "email": "p@example.com", "roles": ["reader"],
+                                  "password": "quiet meadow lantern ferry forty two"})
+    assert created.status_code == 201, created.text
+    paula = login(server, "paula", "quiet meadow lantern ferry forty two").json()
+    assert introspect(server, app, paula["access_token"]).json()["active"] is True
+    locked = requests.post(f"{server.url}/v1/users/{created.json()['id']}/lock", headers=bearer(admin["access_token"]),
+                           json={"reason": "left the firm this morning"})
+    assert locked.status_code == 200, locked.text
+    assert introspect(server, app, paula["access_token"]).json() == {"active": False}

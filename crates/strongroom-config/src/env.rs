@@ -269,6 +269,7 @@ mod tests {
         full.audit.sink_syslog = Some("udp://h:1".into());
         full.audit.alert_webhook_url = Some("w".into());
         full.authz.policy_dir = Some("p".into());
+        full.identity.audience = Some("a".into());
         full.blobs.dir = Some("b".into());
         full.blobs.s3_endpoint = Some("http://s".into());
         full.blobs.s3_bucket = Some("b".into());

@@ -365,8 +365,9 @@ pub struct IdentityConfig {
     pub reset_token_seconds: u64,
     /// The `iss` claim of access tokens.
     pub issuer: String,
-    /// The `aud` claim of access tokens; the server refuses tokens without it.
-    pub audience: String,
+    /// The `aud` claim of access tokens; the server refuses tokens without
+    /// it. Unset: the issuer (RFC 9068 §3 lets the two be the same).
+    pub audience: Option<String>,
 }
 
 impl Default for IdentityConfig {
@@ -393,8 +394,15 @@ impl Default for IdentityConfig {
             lockout_max_seconds: 3600,
             reset_token_seconds: 3600,
             issuer: "strongroom".into(),
-            audience: "strongroom".into(),
+            audience: None,
         }
+    }
+}
+
+impl IdentityConfig {
+    /// The `aud` of access tokens: the configured audience, else the issuer.
+    pub fn audience(&self) -> &str {
+        self.audience.as_deref().filter(|a| !a.trim().is_empty()).unwrap_or(&self.issuer)
     }
 }
 

@@ -22,6 +22,7 @@ use zeroize::Zeroizing;
 
 use crate::audit::{AuditContext, AuditRecord, EventType, Outcome, Target};
 use crate::freshness::Cached;
+pub use crate::principal::APP_SCOPE_PREFIX;
 use crate::principal::{PrincipalAccess, Subject, api_key_facts};
 use crate::{Clock, CoreError, KeyPurpose, KeySpec, Keyring, StoreError};
 
@@ -55,11 +56,47 @@ pub enum Scope {
     RecordsDecrypt,
     /// Write the application's own events (`app.*`) into the audit log.
     AuditWrite,
+    /// Introspect tokens and API keys (RFC 7662, `POST /v1/auth/introspect`):
+    /// what an application protecting its own endpoints holds.
+    AuthIntrospect,
+}
+
+/// Sorts scope names into Strongroom's scopes and application scopes;
+/// `InvalidInput` naming the first that is neither.
+pub fn parse_scope_names(names: &[String]) -> Result<(Vec<Scope>, Vec<String>), CoreError> {
+    let (mut scopes, mut app_scopes) = (Vec::new(), Vec::new());
+    for name in names {
+        if name.starts_with(APP_SCOPE_PREFIX) {
+            app_scopes.push(parse_app_scope(name).ok_or_else(|| {
+                CoreError::InvalidInput(format!(
+                    "scopes: {name:?}: an application scope reads app:<name>, the name 1 to 64 of a-z 0-9 _ . : -"
+                ))
+            })?);
+        } else {
+            scopes.push(Scope::parse(name).ok_or_else(|| {
+                let known: Vec<_> = Scope::ALL.iter().map(|s| s.as_str()).collect();
+                CoreError::InvalidInput(format!(
+                    "scopes: {name:?} is not one of {}, nor an application scope app:<name>",
+                    known.join(", ")
+                ))
+            })?);
+        }
+    }
+    Ok((scopes, app_scopes))
+}
+
+/// Checks an application scope: `app:` then 1 to 64 of `a-z 0-9 _ . : -`.
+pub fn parse_app_scope(text: &str) -> Option<String> {
+    let name = text.strip_prefix(APP_SCOPE_PREFIX)?;
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_.:-".contains(&b));
+    ok.then(|| text.to_owned())
 }
 
 impl Scope {
     /// Every scope.
-    pub const ALL: [Scope; 11] = [
+    pub const ALL: [Scope; 12] = [
         Scope::TransitUse,
         Scope::TransitManage,
         Scope::KeysManage,
@@ -71,6 +108,7 @@ impl Scope {
         Scope::CollectionsManage,
         Scope::RecordsDecrypt,
         Scope::AuditWrite,
+        Scope::AuthIntrospect,
     ];
 
     /// The stable name (`transit:use`).
@@ -87,6 +125,7 @@ impl Scope {
             Self::CollectionsManage => "collections:manage",
             Self::RecordsDecrypt => "records:decrypt",
             Self::AuditWrite => "audit:write",
+            Self::AuthIntrospect => "auth:introspect",
         }
     }
 
@@ -105,6 +144,9 @@ pub struct ApiKeyRecord {
     pub name: String,
     /// Granted scopes.
     pub scopes: Vec<Scope>,
+    /// Application scopes (`app:<scope>`); a key with any is an application
+    /// key and holds no [`Scope`].
+    pub app_scopes: Vec<String>,
     /// HMAC-SHA256 of the secret.
     pub secret_hash: Vec<u8>,
     /// Version of [`API_KEY_HASH_KEY`] that made the hash.
@@ -131,6 +173,18 @@ pub struct ApiKeyRecord {
     /// During a rotation's grace period: the previous secret's hash, its
     /// hash-key version and the end of the grace (Unix seconds).
     pub previous_secret: Option<(Vec<u8>, u32, i64)>,
+}
+
+impl ApiKeyRecord {
+    /// Whether it is an application key (see [`APP_SCOPE_PREFIX`]).
+    pub fn is_application_key(&self) -> bool {
+        !self.app_scopes.is_empty()
+    }
+
+    /// Every scope by name: Strongroom's, then the application's.
+    pub fn scope_names(&self) -> impl Iterator<Item = &str> {
+        self.scopes.iter().map(|s| s.as_str()).chain(self.app_scopes.iter().map(String::as_str))
+    }
 }
 
 /// The API-key storage port.
@@ -194,6 +248,13 @@ pub struct ApiKeyPrincipal {
     pub name: String,
     /// Its scopes.
     pub scopes: Vec<Scope>,
+    /// Its application scopes (only an application key has any; such a
+    /// principal is only ever introspected, never admitted to a route).
+    pub app_scopes: Vec<String>,
+    /// Unix seconds after which it is refused.
+    pub expires_at: Option<i64>,
+    /// The user (a service account) owning it.
+    pub owner_user_id: Option<String>,
     /// Matter grants and live elevations, loaded with the key.
     pub access: PrincipalAccess,
 }
@@ -205,7 +266,7 @@ impl ApiKeyPrincipal {
             facts: api_key_facts(
                 &self.id,
                 &self.name,
-                self.scopes.iter().map(|s| s.as_str()),
+                self.scopes.iter().map(|s| s.as_str()).chain(self.app_scopes.iter().map(String::as_str)),
                 self.access.matters.clone(),
             ),
             elevations: self.access.elevations.clone(),
@@ -230,8 +291,11 @@ impl ApiKeyPrincipal {
 pub struct NewApiKey {
     /// A label (1-100 characters).
     pub name: String,
-    /// At least one scope.
+    /// At least one scope, or at least one application scope.
     pub scopes: Vec<Scope>,
+    /// Application scopes (`app:<scope>`, checked by [`parse_app_scope`]);
+    /// not together with `scopes`: a key is Strongroom's or the application's.
+    pub app_scopes: Vec<String>,
     /// Refuse the key after this many days (1-3650).
     pub expires_in_days: Option<u32>,
     /// Addresses it may be used from (CIDR blocks or single addresses); empty: anywhere.
@@ -357,8 +421,18 @@ impl ApiKeys {
         if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
             return Err(CoreError::InvalidInput("name: 1 to 100 printable characters".into()));
         }
-        if new.scopes.is_empty() {
+        if new.scopes.is_empty() && new.app_scopes.is_empty() {
             return Err(CoreError::InvalidInput("scopes: grant at least one scope".into()));
+        }
+        if !new.scopes.is_empty() && !new.app_scopes.is_empty() {
+            return Err(CoreError::InvalidInput(
+                "scopes: an application key (app:<scope>) holds application scopes only, never Strongroom's".into(),
+            ));
+        }
+        if new.app_scopes.len() > 50 || new.app_scopes.iter().any(|s| parse_app_scope(s).is_none()) {
+            return Err(CoreError::InvalidInput(
+                "scopes: application scopes read app:<name>, the name 1 to 64 of a-z 0-9 _ . : - (at most 50)".into(),
+            ));
         }
         if new.expires_in_days.is_some_and(|days| !(1..=3650).contains(&days)) {
             return Err(CoreError::InvalidInput("expires_in_days: between 1 and 3650".into()));
@@ -380,10 +454,14 @@ impl ApiKeys {
         let now = self.now();
         let mut unique = new.scopes.clone();
         unique.dedup();
+        let mut app_scopes = new.app_scopes.clone();
+        app_scopes.sort();
+        app_scopes.dedup();
         let record = ApiKeyRecord {
             id: id.clone(),
             name: name.to_owned(),
             scopes: unique,
+            app_scopes,
             secret_hash: hash.to_vec(),
             hash_key_version,
             created_at: now,
@@ -402,7 +480,7 @@ impl ApiKeys {
             .event(EventType::ApiKeyCreate, context)
             .target(Target::new("api_key", record.id.clone()))
             .detail("name", record.name.clone())
-            .detail("scopes", record.scopes.iter().map(|s| s.as_str().to_owned()).collect::<Vec<_>>())
+            .detail("scopes", record.scope_names().map(str::to_owned).collect::<Vec<_>>())
             .detail("expires_at", record.expires_at.unwrap_or(0))
             .detail("allowed_cidrs", record.allowed_cidrs.clone())
             .detail("rate_limit_per_minute", i64::from(record.rate_limit_per_minute.unwrap_or(0)))
@@ -456,12 +534,23 @@ impl ApiKeys {
         Ok((record, IssuedApiKey(Zeroizing::new(format!("sr_{id}_{}", secret.as_str())))))
     }
 
-    /// Checks a presented key used from `client` and counts its use.
+    /// Checks a presented key used from `client` on one of Strongroom's
+    /// routes and counts its use. An application key is refused here,
+    /// whatever it holds: it is for its application's endpoints only.
     pub async fn authenticate(
         &self,
         presented: &str,
         client: Option<std::net::IpAddr>,
     ) -> Result<ApiKeyPrincipal, CoreError> {
+        let principal = self.check(presented, client).await?;
+        refuse_application_key(&principal)?;
+        Ok(principal)
+    }
+
+    /// Checks a presented key used from `client` and counts its use, an
+    /// application key too: for introspection and the client credentials
+    /// grant, whose callers decide what the key may do.
+    pub async fn check(&self, presented: &str, client: Option<std::net::IpAddr>) -> Result<ApiKeyPrincipal, CoreError> {
         let (id, secret) = parse(presented).ok_or(CoreError::Unauthenticated)?;
         let Some((record, access)) = self.with_access(id).await? else {
             // Spend the same MAC as for a known id, so timing does not tell.
@@ -475,8 +564,31 @@ impl ApiKeys {
         if !valid && let Some((hash, version, until)) = &record.previous_secret {
             valid = now < *until && self.keyring.verify_mac(API_KEY_HASH_KEY, *version, &input, hash).await?;
         }
+        if !valid {
+            return Err(CoreError::Unauthenticated);
+        }
+        self.admit(record, access, client)
+    }
+
+    /// The key `id`, already proven (a service token it was issued), used
+    /// from `client`: its state, address and rate checked and its use
+    /// counted as for a presented key.
+    pub async fn check_id(&self, id: &str, client: Option<std::net::IpAddr>) -> Result<ApiKeyPrincipal, CoreError> {
+        let (record, access) = self.with_access(id).await?.ok_or(CoreError::Unauthenticated)?;
+        self.admit(record, access, client)
+    }
+
+    /// Refuses a key that is revoked, expired or whose owner is blocked,
+    /// used from outside its addresses or over its rate; counts its use.
+    fn admit(
+        &self,
+        record: ApiKeyRecord,
+        access: PrincipalAccess,
+        client: Option<std::net::IpAddr>,
+    ) -> Result<ApiKeyPrincipal, CoreError> {
+        let now = self.now();
         let live = record.revoked_at.is_none() && record.expires_at.is_none_or(|at| now < at) && !record.owner_blocked;
-        if !valid || !live {
+        if !live {
             return Err(CoreError::Unauthenticated);
         }
         if !record.allowed_cidrs.is_empty() {
@@ -505,7 +617,15 @@ impl ApiKeys {
             entry.0 += 1;
             entry.1 = entry.1.max(now);
         }
-        Ok(ApiKeyPrincipal { id: record.id, name: record.name, scopes: record.scopes, access })
+        Ok(ApiKeyPrincipal {
+            id: record.id,
+            name: record.name,
+            scopes: record.scopes,
+            app_scopes: record.app_scopes,
+            expires_at: record.expires_at,
+            owner_user_id: record.owner_user_id,
+            access,
+        })
     }
 
     /// Spends `units` more of key `id`'s rate limit this minute, beyond the
@@ -613,6 +733,21 @@ impl ApiKeys {
             Err(error)
         }
     }
+}
+
+/// Refuses an application key on Strongroom's own routes (deny by default:
+/// the policy `application_key.none` would refuse it again).
+pub fn refuse_application_key(principal: &ApiKeyPrincipal) -> Result<(), CoreError> {
+    if principal.app_scopes.is_empty() {
+        return Ok(());
+    }
+    Err(CoreError::Denied(crate::error::Denial {
+        kind: crate::error::DenialKind::Forbidden,
+        detail: "an application key (app: scopes) is for the application that issued it, which validates it by \
+                 introspection; it cannot call Strongroom's routes"
+            .into(),
+        policies: vec!["default/application_key.none".into()],
+    }))
 }
 
 /// Splits `sr_<16 hex>_<43 base64url>`; `None` for anything else.

@@ -39,6 +39,7 @@ pub mod jobs;
 pub mod key_management;
 mod keyring;
 mod matter_keys;
+pub mod oauth;
 pub mod principal;
 pub mod readiness;
 pub mod records;
@@ -49,7 +50,8 @@ pub mod transit;
 pub mod user_management;
 
 pub use api_keys::{
-    API_KEY_HASH_KEY, ApiKeyPrincipal, ApiKeyRecord, ApiKeyStore, ApiKeys, Cidr, IssuedApiKey, NewApiKey, Scope,
+    API_KEY_HASH_KEY, APP_SCOPE_PREFIX, ApiKeyPrincipal, ApiKeyRecord, ApiKeyStore, ApiKeys, Cidr, IssuedApiKey,
+    NewApiKey, Scope, parse_app_scope, parse_scope_names, refuse_application_key,
 };
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use error::CoreError;

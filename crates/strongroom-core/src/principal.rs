@@ -143,19 +143,47 @@ pub fn user_facts<'a>(
     }
 }
 
+/// The prefix of application scopes (`app:<scope>`): scopes an application
+/// defines for the keys it issues to its own clients. They mean nothing to
+/// Strongroom: a key holding them is an application key, which no route of
+/// Strongroom's accepts; the application learns its scopes by introspection.
+pub const APP_SCOPE_PREFIX: &str = "app:";
+
+/// The scope every application key carries in authorization's facts, so
+/// that the default policy `application_key.none` forbids it everything.
+pub const APPLICATION_KEY_MARK: &str = "app";
+
 /// The facts of an API key: a service account (role `system`) with scopes.
+/// An application key (any `app:` scope) has no role, and carries the scope
+/// `app`, which the default policy `application_key.none` forbids everything.
 pub fn api_key_facts<'a>(
     id: &str,
     name: &str,
     scopes: impl Iterator<Item = &'a str>,
     matters: Vec<String>,
 ) -> PrincipalFacts {
-    PrincipalFacts {
-        kind: PrincipalKind::ApiKey,
-        id: id.to_owned(),
-        name: name.to_owned(),
-        roles: vec!["system".to_owned()],
-        scopes: scopes.map(str::to_owned).collect(),
-        matters,
+    let mut scopes: Vec<String> = scopes.map(str::to_owned).collect();
+    let application = scopes.iter().any(|s| s.starts_with(APP_SCOPE_PREFIX));
+    let roles = if application {
+        scopes.push(APPLICATION_KEY_MARK.to_owned());
+        Vec::new()
+    } else {
+        vec!["system".to_owned()]
+    };
+    PrincipalFacts { kind: PrincipalKind::ApiKey, id: id.to_owned(), name: name.to_owned(), roles, scopes, matters }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_application_keys_facts_have_no_role_and_carry_the_mark() {
+        let service = api_key_facts("k1", "worker", ["transit:use"].into_iter(), vec!["m1".into()]);
+        assert_eq!(service.roles, vec!["system"]);
+        assert_eq!(service.scopes, vec!["transit:use"]);
+        let application = api_key_facts("k2", "customer", ["app:read"].into_iter(), vec!["m1".into()]);
+        assert!(application.roles.is_empty(), "no role, so no role's permission");
+        assert_eq!(application.scopes, vec!["app:read", APPLICATION_KEY_MARK]);
     }
 }

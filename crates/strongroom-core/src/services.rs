@@ -16,6 +16,7 @@ use crate::freshness::Freshness;
 use crate::identity::{Identity, IdentitySettings, IdentityStore};
 use crate::jobs::{JobSettings, JobStore, Jobs};
 use crate::key_management::KeyManagement;
+use crate::oauth::OAuth;
 use crate::records::{BlobStorage, Records, RecordsStore};
 use crate::transit::Transit;
 use crate::user_management::UserManagement;
@@ -97,6 +98,8 @@ pub struct Services {
     pub api_key_management: Arc<ApiKeyManagement>,
     /// User and session administration.
     pub user_management: Arc<UserManagement>,
+    /// Introspection and the OAuth2 grants, for applications.
+    pub oauth: Arc<OAuth>,
     /// Whether cached key metadata and principals may be used; the server's
     /// poller confirms it against the store's change generation.
     pub freshness: Arc<Freshness>,
@@ -159,6 +162,8 @@ impl Services {
             Arc::new(ApiKeyManagement::new(Arc::clone(&api_keys), Arc::clone(&identity), Arc::clone(&authz)));
         let user_management =
             Arc::new(UserManagement::new(Arc::clone(&identity), Arc::clone(&api_keys), Arc::clone(&authz)));
+        let oauth =
+            Arc::new(OAuth::new(Arc::clone(&identity), Arc::clone(&api_keys), Arc::clone(&authz), Arc::clone(&audit)));
         Ok(Self {
             audit,
             keyring,
@@ -172,6 +177,7 @@ impl Services {
             key_management,
             api_key_management,
             user_management,
+            oauth,
             freshness,
         })
     }

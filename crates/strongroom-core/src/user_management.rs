@@ -14,7 +14,7 @@ use std::sync::Arc;
 use strongroom_policy::PrincipalKind;
 
 use crate::audit::AuditContext;
-use crate::authz::{Action, Ask, Authz, DenialKind, Resource, Subject};
+use crate::authz::{Action, Ask, Authz, DenialKind, Permissions, Resource, Subject};
 use crate::identity::{
     Grantor, Identity, NewUser, OneTimeSecret, Profile, ProfileChange, Role, SessionClient, SessionRecord, UserRecord,
 };
@@ -29,6 +29,17 @@ pub struct UserDetails {
     pub profile: Profile,
     /// Whether one of their roles requires a second factor.
     pub mfa_required: bool,
+}
+
+/// The caller's own account: who, the matters held, what is allowed.
+#[derive(Debug, Clone)]
+pub struct MyAccount {
+    /// The user.
+    pub details: UserDetails,
+    /// Matters the user holds a grant on.
+    pub matters: Vec<String>,
+    /// The user's effective permissions.
+    pub permissions: Permissions,
 }
 
 /// A session with its opened client address and user agent.
@@ -126,10 +137,13 @@ impl UserManagement {
         Ok(UserDetails { user, profile, mfa_required })
     }
 
-    /// The caller.
-    pub async fn me(&self, subject: &Subject, context: &AuditContext) -> Result<UserDetails, CoreError> {
+    /// The caller, with the matters they hold a grant on and what the policy
+    /// engine lets them do now.
+    pub async fn me(&self, subject: &Subject, context: &AuditContext) -> Result<MyAccount, CoreError> {
         let id = self.own_session(subject, context).await?;
-        self.details(self.identity.user(id).await?).await
+        let details = self.details(self.identity.user(id).await?).await?;
+        let permissions = self.authz.permissions(subject, context);
+        Ok(MyAccount { details, matters: subject.facts.matters.clone(), permissions })
     }
 
     /// Creates a user; their roles must be within the caller's own.

@@ -58,11 +58,13 @@ pub enum Action {
     SubjectErase,
     /// Write an application's own events (`app.*`) into the audit log.
     AuditWrite,
+    /// Introspect a token or API key (RFC 7662).
+    TokenIntrospect,
 }
 
 impl Action {
     /// Every action, in the order the schema declares them.
-    pub const ALL: [Action; 25] = [
+    pub const ALL: [Action; 26] = [
         Action::RecordRead,
         Action::RecordReadRedacted,
         Action::RecordDecrypt,
@@ -88,6 +90,7 @@ impl Action {
         Action::SubjectExport,
         Action::SubjectErase,
         Action::AuditWrite,
+        Action::TokenIntrospect,
     ];
 
     /// The stable name, as in policies and audit events (`record.decrypt`).
@@ -118,6 +121,7 @@ impl Action {
             Self::SubjectExport => "subject.export",
             Self::SubjectErase => "subject.erase",
             Self::AuditWrite => "audit.write",
+            Self::TokenIntrospect => "token.introspect",
         }
     }
 

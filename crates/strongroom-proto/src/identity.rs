@@ -52,35 +52,6 @@ pub enum LoginResponse {
     },
 }
 
-/// `POST /token`, the OAuth2 password flow (form fields), as FastAPI's
-/// `OAuth2PasswordRequestForm` sends it.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-pub struct PasswordGrant {
-    /// Must be `password` when present.
-    #[serde(default)]
-    pub grant_type: Option<String>,
-    /// Username.
-    pub username: String,
-    /// Password.
-    pub password: String,
-    /// Ignored (roles come from the server).
-    #[serde(default)]
-    pub scope: Option<String>,
-}
-
-/// The OAuth2 token answer of `POST /token`.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct OAuthToken {
-    /// The access token.
-    pub access_token: String,
-    /// `bearer`.
-    pub token_type: String,
-    /// Seconds until it expires.
-    pub expires_in: i64,
-    /// The refresh token.
-    pub refresh_token: String,
-}
-
 /// `POST /v1/auth/mfa`.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct MfaRequest {

@@ -30,6 +30,7 @@ mod authz;
 mod health;
 mod identity;
 mod keys;
+mod oauth;
 mod problem;
 mod records;
 pub mod time;
@@ -49,11 +50,15 @@ pub use authz::{
 pub use health::{CheckState, Health, Readiness, ReadinessCheck};
 pub use identity::{
     ApiKeyList, ApiKeyView, CodeRequest, CreateApiKey, CreateUser, EnrollmentToken, IssuedApiKeyView, Jwk, Jwks,
-    LockUser, LoginRequest, LoginResponse, MfaRequest, OAuthToken, PasswordGrant, RecoveryCodes, RefreshRequest,
-    ResetPasswordRequest, ResetToken, RevokedSessions, RotateApiKey, SessionList, SessionView, SetRoles, StepUp,
-    TokenResponse, TotpConfirmRequest, TotpEnrollRequest, TotpEnrollment, UpdateUser, UserList, UserView,
+    LockUser, LoginRequest, LoginResponse, MfaRequest, RecoveryCodes, RefreshRequest, ResetPasswordRequest, ResetToken,
+    RevokedSessions, RotateApiKey, SessionList, SessionView, SetRoles, StepUp, TokenResponse, TotpConfirmRequest,
+    TotpEnrollRequest, TotpEnrollment, UpdateUser, UserList, UserView,
 };
 pub use keys::{ConfigureKey, JobView, KeyList, KeyStateChanged, KeyVersionView, KeyView, SetKeyState};
+pub use oauth::{
+    IntrospectRequest, Introspection, MatterPermissions, Me, OAuthToken, OpenIdConfiguration, PermissionsView,
+    TokenRequest,
+};
 pub use problem::{PROBLEM_CONTENT_TYPE, PolicyProblem, Problem, ProblemCode};
 pub use records::{
     BlobView, CollectionDef, CollectionList, CollectionView, CreateRecord, ExportedRecord, FieldDef, HoldRequest,

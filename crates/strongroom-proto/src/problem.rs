@@ -253,6 +253,14 @@ pub struct Problem {
     /// For `invalid_policy`: every error, with where it is.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<PolicyProblem>,
+    /// For `/token` and introspection: the OAuth2 error code (RFC 6749
+    /// §5.2: `invalid_request`, `invalid_client`, `invalid_grant`,
+    /// `unsupported_grant_type`…), beside the problem's own fields.
+    #[serde(default, rename = "error", skip_serializing_if = "Option::is_none")]
+    pub oauth_error: Option<String>,
+    /// With `error`: the same as `detail` (RFC 6749 §5.2 `error_description`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_description: Option<String>,
 }
 
 /// One error in a policy text.
@@ -287,6 +295,8 @@ impl Problem {
             error_id: None,
             policies: Vec::new(),
             errors: Vec::new(),
+            oauth_error: None,
+            error_description: None,
         }
     }
 }

@@ -5,10 +5,12 @@
 //! router refuses to answer for a route that declared an action but asked
 //! nothing (`routes::guard`).
 //!
-//! Credentials: a user's access token (an EdDSA JWT) as `Authorization:
-//! Bearer`; an API key (`sr_<id>_<secret>`) as `X-API-Key`, Vault's
-//! `X-Vault-Token` (so Vault clients work unchanged), or `Authorization:
-//! Bearer`. Both failures are audited before they are answered: a presented
+//! Credentials: a user's access token (an EdDSA JWT) or an API key's
+//! service token (OAuth2 client credentials) as `Authorization: Bearer`; an
+//! API key (`sr_<id>_<secret>`) as `X-API-Key`, Vault's `X-Vault-Token` (so
+//! Vault clients work unchanged), `Authorization: Bearer`, or HTTP Basic
+//! with the key's id and secret (RFC 6749 §2.3.1, as OAuth2 clients send
+//! them). An application key (`app:` scopes) is refused on every route. Both failures are audited before they are answered: a presented
 //! but invalid credential as `auth.failure`, a denial as `permission.denied`
 //! (with the action and resource).
 
@@ -20,6 +22,7 @@ use axum::http::request::Parts;
 use strongroom_core::audit::{Actor, ActorKind, AuditContext, EventType, Outcome, Target};
 use strongroom_core::authz::{DecisionTrail, Subject};
 use strongroom_core::identity::UserPrincipal;
+use strongroom_core::oauth::{BearerOwner, looks_like_jwt};
 use strongroom_core::{ApiKeyPrincipal, ApiKeys, CoreError};
 
 use crate::middleware::RequestId;
@@ -142,6 +145,18 @@ impl axum::extract::OptionalFromRequestParts<AppState> for Caller {
     }
 }
 
+/// The API key in an `Authorization: Basic` header: the id as user name and
+/// the secret (or the whole key) as password.
+fn basic_api_key(authorization: &str) -> Option<String> {
+    use base64::Engine;
+    let encoded = authorization.strip_prefix("Basic ").or_else(|| authorization.strip_prefix("basic "))?;
+    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?;
+    let decoded = String::from_utf8(decoded).ok()?;
+    let (id, secret) = decoded.split_once(':')?;
+    // RFC 6749 §2.3.1: both parts are form-urlencoded first; ours need no escaping.
+    Some(if secret.starts_with("sr_") { secret.to_owned() } else { format!("sr_{id}_{secret}") })
+}
+
 fn presents_credentials(parts: &Parts) -> bool {
     API_KEY_HEADERS.iter().any(|name| parts.headers.contains_key(*name)) || parts.headers.contains_key(AUTHORIZATION)
 }
@@ -153,20 +168,27 @@ impl FromRequestParts<AppState> for Caller {
         let origin = RequestOrigin::from_parts(parts, state);
         let headers = &parts.headers;
         let api_key = API_KEY_HEADERS.iter().find_map(|name| headers.get(*name)).and_then(|v| v.to_str().ok());
-        let bearer = headers
-            .get(AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
+        let authorization = headers.get(AUTHORIZATION).and_then(|value| value.to_str().ok());
+        let bearer = authorization
             .and_then(|value| value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")))
             .map(str::trim);
+        let basic = authorization.and_then(basic_api_key);
+        let api_key = api_key.or(basic.as_deref());
         let anonymous = origin.context(Actor::anonymous());
         // A bearer value with the shape of a JWT is a user's access token;
         // anything else presented is an API key.
         let (credential, outcome) = match (api_key, bearer) {
-            (None, Some(token)) if token.split('.').count() == 3 => (
+            (None, Some(token)) if looks_like_jwt(token) => (
                 "access_token",
-                state.identity.authenticate(token, &anonymous).await.map(|user| {
-                    let context = origin.context(user.actor());
-                    (Principal::User(user), context)
+                state.oauth.authenticate_bearer(token, origin.ip, &anonymous).await.map(|owner| match owner {
+                    BearerOwner::User(user) => {
+                        let context = origin.context(user.actor());
+                        (Principal::User(user), context)
+                    }
+                    BearerOwner::ApiKey(key) => {
+                        let context = origin.context(api_key_actor(&key));
+                        (Principal::ApiKey(key), context)
+                    }
                 }),
             ),
             (Some(key), _) | (None, Some(key)) => (
@@ -189,11 +211,14 @@ impl FromRequestParts<AppState> for Caller {
                 }
                 Ok(Self { principal, context, subject })
             }
-            Err(error @ (CoreError::Unauthenticated | CoreError::Forbidden(_))) => {
+            Err(error @ (CoreError::Unauthenticated | CoreError::Forbidden(_) | CoreError::Denied(_))) => {
                 // Only an API key's public id is kept (so failures count per
                 // key), never the rest of what was presented: it may be a secret.
-                let reason =
-                    if matches!(error, CoreError::Forbidden(_)) { "address_not_allowed" } else { "unauthenticated" };
+                let reason = match error {
+                    CoreError::Forbidden(_) => "address_not_allowed",
+                    CoreError::Denied(_) => "application_key",
+                    _ => "unauthenticated",
+                };
                 let mut event = state
                     .audit
                     .event(EventType::AuthFailure, &anonymous)

@@ -155,7 +155,8 @@ pub(crate) fn internal_problem(cause: &dyn std::fmt::Display) -> Problem {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let unauthenticated = matches!(self, Self::Unauthenticated);
+        // RFC 9110 §15.5.2: every 401 names the scheme that would work.
+        let unauthenticated = self.code().status() == 401;
         let retry_after = match &self {
             Self::RateLimited { retry_after_seconds, .. } => {
                 metrics::counter!("strongroom_rate_limited_total").increment(1);

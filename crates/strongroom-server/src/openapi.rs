@@ -61,6 +61,8 @@ Every error answer is an RFC 9457 problem (`application/problem+json`) with a st
         crate::routes::identity::totp_confirm,
         crate::routes::identity::totp_disable,
         crate::routes::identity::jwks,
+        crate::routes::identity::openid_configuration,
+        crate::routes::identity::introspect,
         crate::metrics::metrics,
         crate::routes::users::me,
         crate::routes::users::create_user,

@@ -11,6 +11,7 @@ use strongroom_core::audit_reading::AuditReader;
 use strongroom_core::authz::Authz;
 use strongroom_core::identity::Identity;
 use strongroom_core::key_management::KeyManagement;
+use strongroom_core::oauth::OAuth;
 use strongroom_core::readiness::Readiness;
 use strongroom_core::records::Records;
 use strongroom_core::transit::Transit;
@@ -50,6 +51,8 @@ pub struct AppState {
     pub api_key_management: Arc<ApiKeyManagement>,
     /// User and session administration.
     pub user_management: Arc<UserManagement>,
+    /// Introspection and the OAuth2 grants, for applications.
+    pub oauth: Arc<OAuth>,
     /// The audit log for its readers: events, proofs, statistics, alerts.
     pub audit_reader: Arc<AuditReader>,
     /// Applications' own events into the audit log.
@@ -103,6 +106,7 @@ impl AppState {
             key_management: Arc::clone(&services.key_management),
             api_key_management: Arc::clone(&services.api_key_management),
             user_management: Arc::clone(&services.user_management),
+            oauth: Arc::clone(&services.oauth),
             audit_reader,
             audit_ingest,
             readiness,

@@ -1,12 +1,12 @@
-//! The [`ApiKeyStore`] implementation for both engines. Scopes are stored as
-//! one space-separated text column; an unknown scope read back is reported as
+//! The [`ApiKeyStore`] implementation for both engines. Scopes (Strongroom's
+//! and an application key's `app:` ones) are stored as one space-separated text column; an unknown scope read back is reported as
 //! corruption rather than silently dropped.
 
 use async_trait::async_trait;
 use sqlx::Row;
 use strongroom_core::audit::AuditRecord;
 use strongroom_core::authz::{PrincipalAccess, PrincipalKind};
-use strongroom_core::{ApiKeyRecord, ApiKeyStore, Scope, StoreError};
+use strongroom_core::{ApiKeyRecord, ApiKeyStore, Scope, StoreError, parse_app_scope};
 
 use crate::authz::{access_columns, parse_access};
 use crate::engines::{PostgresStore, SqliteStore};
@@ -25,14 +25,24 @@ fn key_version(value: i64) -> Result<u32, StoreError> {
     u32::try_from(value).map_err(|_| StoreError::Backend("hash key version out of range".into()))
 }
 
-fn scopes_text(scopes: &[Scope]) -> String {
-    scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")
+fn scopes_text(key: &ApiKeyRecord) -> String {
+    key.scope_names().collect::<Vec<_>>().join(" ")
 }
 
-fn parse_scopes(text: &str) -> Result<Vec<Scope>, StoreError> {
-    text.split_whitespace()
-        .map(|s| Scope::parse(s).ok_or_else(|| StoreError::Backend(format!("unknown stored scope {s:?}").into())))
-        .collect()
+/// Strongroom's scopes and the application's (`app:<scope>`).
+fn parse_scopes(text: &str) -> Result<(Vec<Scope>, Vec<String>), StoreError> {
+    let (mut scopes, mut app_scopes) = (Vec::new(), Vec::new());
+    for name in text.split_whitespace() {
+        if let Some(app) = parse_app_scope(name) {
+            app_scopes.push(app);
+        } else {
+            scopes.push(
+                Scope::parse(name)
+                    .ok_or_else(|| StoreError::Backend(format!("unknown stored scope {name:?}").into()))?,
+            );
+        }
+    }
+    Ok((scopes, app_scopes))
 }
 
 macro_rules! impl_api_key_store {
@@ -40,10 +50,12 @@ macro_rules! impl_api_key_store {
         impl $store {
             fn api_key_from_row(row: &$row) -> Result<ApiKeyRecord, StoreError> {
                 let version: i64 = row.try_get("hash_key_version").map_err(map)?;
+                let (scopes, app_scopes) = parse_scopes(&row.try_get::<String, _>("scopes").map_err(map)?)?;
                 Ok(ApiKeyRecord {
                     id: row.try_get("id").map_err(map)?,
                     name: row.try_get("name").map_err(map)?,
-                    scopes: parse_scopes(&row.try_get::<String, _>("scopes").map_err(map)?)?,
+                    scopes,
+                    app_scopes,
                     secret_hash: row.try_get("secret_hash").map_err(map)?,
                     hash_key_version: key_version(version)?,
                     created_at: row.try_get("created_at").map_err(map)?,
@@ -85,7 +97,7 @@ macro_rules! impl_api_key_store {
                 )))
                 .bind(&key.id)
                 .bind(&key.name)
-                .bind(scopes_text(&key.scopes))
+                .bind(scopes_text(key))
                 .bind(&key.secret_hash)
                 .bind(i64::from(key.hash_key_version))
                 .bind(key.created_at)

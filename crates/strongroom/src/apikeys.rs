@@ -2,10 +2,9 @@
 //! server's database. The full key is printed once, at creation; afterwards
 //! only its id exists outside the caller.
 
-use anyhow::Context;
 use clap::Subcommand;
 use strongroom_config::Config;
-use strongroom_core::{NewApiKey, Scope};
+use strongroom_core::NewApiKey;
 
 use crate::server::{cli_context, open_services};
 
@@ -59,20 +58,20 @@ pub async fn run(config: &Config, command: ApiKeyCommand) -> anyhow::Result<()> 
     let result = async {
         match command {
             ApiKeyCommand::Create { name, scopes, expires_in_days, allowed_cidrs, rate_limit_per_minute, owner } => {
-                let scopes = scopes
-                    .iter()
-                    .map(|s| {
-                        Scope::parse(s).with_context(|| {
-                            let known: Vec<_> = Scope::ALL.iter().map(|s| s.as_str()).collect();
-                            format!("unknown scope {s:?}; known: {}", known.join(", "))
-                        })
-                    })
-                    .collect::<anyhow::Result<Vec<_>>>()?;
+                let (scopes, app_scopes) = strongroom_core::parse_scope_names(&scopes)?;
                 let owner_user_id = match owner {
                     Some(owner) => Some(services.identity.find_user(&owner).await?.id),
                     None => None,
                 };
-                let new = NewApiKey { name, scopes, expires_in_days, allowed_cidrs, rate_limit_per_minute, owner_user_id };
+                let new = NewApiKey {
+                    name,
+                    scopes,
+                    app_scopes,
+                    expires_in_days,
+                    allowed_cidrs,
+                    rate_limit_per_minute,
+                    owner_user_id,
+                };
                 let (record, issued) = api_keys.create(&new, &context).await?;
                 println!("{}", issued.expose());
                 eprintln!("API key {} ({}) created. It is shown only this once: store it now.", record.id, record.name);
@@ -80,7 +79,7 @@ pub async fn run(config: &Config, command: ApiKeyCommand) -> anyhow::Result<()> 
             ApiKeyCommand::List => {
                 println!("{:<18} {:<24} {:<30} {:<8} {:>8}", "ID", "NAME", "SCOPES", "STATUS", "USES");
                 for key in api_keys.list().await? {
-                    let scopes: Vec<_> = key.scopes.iter().map(|s| s.as_str()).collect();
+                    let scopes: Vec<_> = key.scope_names().collect();
                     let status = if key.revoked_at.is_some() { "revoked" } else { "active" };
                     println!(
                         "{:<18} {:<24} {:<30} {:<8} {:>8}",

@@ -385,7 +385,7 @@ fn identity_settings(config: &Config) -> anyhow::Result<IdentitySettings> {
         mfa_token_seconds: 300,
         reset_token_seconds: seconds("reset_token_seconds", identity.reset_token_seconds)?,
         issuer: identity.issuer.clone(),
-        audience: identity.audience.clone(),
+        audience: identity.audience().to_owned(),
     })
 }
 

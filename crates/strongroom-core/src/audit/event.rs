@@ -119,6 +119,7 @@ event_types! {
     AuthFailure => "auth.failure", "authentication", Warning;
     TokenRefresh => "token.refresh", "session", Info;
     TokenReuse => "token.reuse", "session", Critical;
+    ServiceTokenIssue => "token.issue", "authentication", Info;
     SessionRevoke => "session.revoke", "session", Notice;
     PasswordChange => "password.change", "authentication", Notice;
     PasswordReset => "password.reset", "authentication", Notice;

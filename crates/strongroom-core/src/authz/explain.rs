@@ -29,7 +29,7 @@ impl Authz {
                     .api_key(id)
                     .await?
                     .ok_or_else(|| CoreError::NotFound(format!("no api_key with id {id:?}")))?;
-                api_key_facts(&key.id, &key.name, key.scopes.iter().map(|s| s.as_str()), access.matters.clone())
+                api_key_facts(&key.id, &key.name, key.scope_names(), access.matters.clone())
             }
         };
         Ok(Subject {
@@ -103,12 +103,8 @@ impl Authz {
             if key.revoked_at.is_some() || key.expires_at.is_some_and(|at| at <= now) {
                 continue;
             }
-            let facts = api_key_facts(
-                &key.id,
-                &key.name,
-                key.scopes.iter().map(|s| s.as_str()),
-                matters_of(PrincipalKind::ApiKey, &key.id),
-            );
+            let facts =
+                api_key_facts(&key.id, &key.name, key.scope_names(), matters_of(PrincipalKind::ApiKey, &key.id));
             principals.push(facts);
         }
         let resource = Resource::Matter(matter.to_owned());

@@ -8,6 +8,7 @@ mod access_requests;
 mod explain;
 mod matters;
 mod model;
+mod permissions;
 mod policies;
 mod roles;
 mod service;
@@ -15,6 +16,7 @@ mod service;
 pub use model::{
     AccessRequestRecord, AccessStatus, AuthzStore, GrantRecord, MatterRecord, PolicyDocument, RoleCatalogue,
 };
+pub use permissions::Permissions;
 pub use roles::{RoleSource, RoleView};
 pub use service::{
     Ask, Authz, AuthzSettings, ExplainFacts, MAX_ELEVATION_MINUTES, MAX_POLICY_BYTES, MIN_JUSTIFICATION,

@@ -28,9 +28,10 @@ use strongroom_crypto::{AssociatedData, random_bytes};
 use tokio::sync::Semaphore;
 use zeroize::Zeroizing;
 
-use super::model::{IdentityStore, Role, UserRecord};
+use super::model::{IdentityStore, Role, SessionRecord, UserRecord};
 use super::settings::IdentitySettings;
 use crate::audit::{Actor, ActorKind, AuditContext, AuditLog};
+use crate::freshness::Cached;
 use crate::principal::{PrincipalAccess, Subject, user_facts};
 use crate::{Clock, CoreError, KeyPurpose, KeySpec, Keyring};
 
@@ -47,6 +48,12 @@ pub(super) const SEALING_BATCH: u32 = 100;
 pub(super) const JWT_ROTATION_SECONDS: i64 = 30 * 86_400;
 /// How long a public key of the JWT signer is trusted from memory.
 pub(super) const PUBLIC_KEY_CACHE: Duration = Duration::from_secs(60);
+/// Token digests remembered as verified before the set is emptied.
+pub(super) const VERIFIED_TOKENS_KEPT: usize = 100_000;
+/// How long introspection trusts a session it read (see `Identity::introspected`).
+pub(super) const INTROSPECTED_SESSION_KEPT: Duration = Duration::from_secs(1);
+/// The longest life of a service token (client credentials grant), seconds.
+pub(super) const SERVICE_TOKEN_SECONDS: i64 = 300;
 /// Clock skew tolerated on `nbf`/`iat`.
 pub(super) const CLOCK_SKEW_SECONDS: i64 = 60;
 pub(super) const RECOVERY_CODES: usize = 10;
@@ -287,7 +294,18 @@ pub struct Identity {
     /// Public keys of signer versions, by (generation, version), trusted from
     /// memory only after the key's state was checked.
     pub(super) public_keys: Mutex<HashMap<SignerVersion, ([u8; 32], Instant)>>,
+    /// SHA-256 digests of tokens whose signature verified (see
+    /// `Identity::verify_access_token`); emptied when full.
+    pub(super) verified: Mutex<std::collections::HashSet<[u8; 32]>>,
+    /// Sessions with their users as introspection read them, by id: kept
+    /// while the keyring's freshness allows (changes made here drop them at
+    /// once) and at most [`INTROSPECTED_SESSION_KEPT`] (a logout through
+    /// another instance moves no change generation).
+    pub(super) introspected: Cached<String, (IntrospectedSession, Instant)>,
 }
+
+/// A session, its user and their access, as one store read answers them.
+pub(super) type IntrospectedSession = (SessionRecord, UserRecord, PrincipalAccess);
 
 impl Identity {
     /// The service. Creates its keyring keys on first use.
@@ -308,6 +326,8 @@ impl Identity {
             hashing,
             pending_seen: Mutex::default(),
             public_keys: Mutex::default(),
+            verified: Mutex::default(),
+            introspected: Cached::default(),
         }
     }
 

@@ -21,7 +21,9 @@ impl Identity {
     pub async fn revoke_session(&self, id: &str, reason: &str, context: &AuditContext) -> Result<(), CoreError> {
         let event_type = if reason == "logout" { EventType::Logout } else { EventType::SessionRevoke };
         let event = self.audit.event(event_type, context).target(Target::new("session", id)).detail("reason", reason);
-        if self.store.revoke_session(id, self.now(), reason, &[self.audit.seal(&event)?]).await? {
+        let sealed = [self.audit.seal(&event)?];
+        let revoke = self.store.revoke_session(id, self.now(), reason, &sealed);
+        if self.keyring.freshness().after_change(revoke).await? {
             Ok(())
         } else {
             Err(CoreError::NotFound(format!("no live session {id:?}")))
@@ -52,6 +54,8 @@ impl Identity {
             .target(Target::new("user", user_id))
             .detail("reason", reason)
             .detail("scope", "all sessions");
-        Ok(self.store.revoke_user_sessions(user_id, self.now(), reason, &[self.audit.seal(&event)?]).await?)
+        let sealed = [self.audit.seal(&event)?];
+        let revoke = self.store.revoke_user_sessions(user_id, self.now(), reason, &sealed);
+        Ok(self.keyring.freshness().after_change(revoke).await?)
     }
 }

@@ -50,7 +50,9 @@ impl Identity {
             .target(Target::new("session", session.id.clone()))
             .detail("mfa", mfa_at.is_some())
             .detail("evicted_sessions", evicted.clone());
-        self.store.insert_session(&session, &refresh_hash, &evicted, &[self.audit.seal(&event)?]).await?;
+        let sealed = [self.audit.seal(&event)?];
+        let insert = self.store.insert_session(&session, &refresh_hash, &evicted, &sealed);
+        self.keyring.freshness().after_change(insert).await?;
         Ok(TokenPair {
             access_token: self.access_token(user, &session).await?,
             refresh_token: refresh,
@@ -111,16 +113,9 @@ impl Identity {
             .detail("action", "session revoked: a used refresh token was presented again");
         let next = random_token("sr_rt_")?;
         let next_hash = self.token_hash("refresh", next.expose()).await?;
-        let outcome = self
-            .store
-            .rotate_refresh_token(
-                &presented,
-                &next_hash,
-                self.now(),
-                &[self.audit.seal(&rotated)?],
-                &[self.audit.seal(&reused)?],
-            )
-            .await?;
+        let (rotated, reused) = ([self.audit.seal(&rotated)?], [self.audit.seal(&reused)?]);
+        let rotate = self.store.rotate_refresh_token(&presented, &next_hash, self.now(), &rotated, &reused);
+        let outcome = self.keyring.freshness().after_change(rotate).await?;
         match outcome {
             RefreshOutcome::Rotated { session_id } => {
                 let (session, user, _) = self.live_session(&session_id).await?;
@@ -142,6 +137,18 @@ impl Identity {
     ) -> Result<(SessionRecord, UserRecord, PrincipalAccess), CoreError> {
         let (session, user, access) =
             self.store.session_with_user(session_id, self.now()).await?.ok_or(CoreError::Unauthenticated)?;
+        self.alive(session, user, access)
+    }
+
+    /// The session with its user if it is live now: not revoked, expired or
+    /// idle, its user neither locked nor disabled.
+    fn alive(
+        &self,
+        session: SessionRecord,
+        user: UserRecord,
+        access: PrincipalAccess,
+    ) -> Result<(SessionRecord, UserRecord, PrincipalAccess), CoreError> {
+        let session_id = session.id.as_str();
         let now = self.now();
         let seen = self.pending_seen.lock().unwrap_or_else(|p| p.into_inner()).get(session_id).copied();
         let last_seen = seen.unwrap_or(session.last_seen_at).max(session.last_seen_at);
@@ -201,18 +208,21 @@ impl Identity {
         Ok(public)
     }
 
-    /// Checks an access token and its session: signature (EdDSA only), issuer,
-    /// times, then the session and user as stored now, and the binding of
-    /// the session to its address or user agent when configured.
-    pub async fn authenticate(&self, token: &str, context: &AuditContext) -> Result<UserPrincipal, CoreError> {
+    /// Checks a token of ours without its session: shape and header (EdDSA,
+    /// `typ: at+jwt`), signature by a signer that is not compromised,
+    /// issuer, audience and times. Answers its claims.
+    pub async fn verify_access_token(&self, token: &str) -> Result<Map<String, Value>, CoreError> {
         let parsed = strongroom_crypto::ParsedJwt::parse(token).map_err(|_| CoreError::Unauthenticated)?;
         let (generation, version) = signer::parse_kid(&parsed.kid).ok_or(CoreError::Unauthenticated)?;
-        if !parsed.verify(&self.jwt_public_key(generation, version).await?) {
-            return Err(CoreError::Unauthenticated);
+        let public = self.jwt_public_key(generation, version).await?;
+        if !self.verified_before(token) {
+            if !parsed.verify(&public) {
+                return Err(CoreError::Unauthenticated);
+            }
+            self.remember_verified(token);
         }
-        let claims = &parsed.claims;
+        let claims = parsed.claims;
         let number = |name: &str| claims.get(name).and_then(Value::as_i64);
-        let text = |name: &str| claims.get(name).and_then(Value::as_str);
         let now = self.now();
         let timely = number("exp").is_some_and(|exp| now < exp)
             && number("nbf").is_some_and(|nbf| nbf <= now + CLOCK_SKEW_SECONDS)
@@ -224,9 +234,71 @@ impl Identity {
             Some(Value::Array(auds)) => auds.iter().any(|aud| aud.as_str() == Some(audience)),
             _ => false,
         };
-        if !timely || !for_us || text("iss") != Some(self.settings.issuer.as_str()) {
+        if !timely || !for_us || claims.get("iss").and_then(Value::as_str) != Some(self.settings.issuer.as_str()) {
             return Err(CoreError::Unauthenticated);
         }
+        Ok(claims)
+    }
+
+    /// Whether `token`'s signature was verified before (a cache of digests,
+    /// so an app introspecting the same token on every request does not pay
+    /// an Ed25519 verification each time). The signer's state is still
+    /// checked on every call, before this.
+    fn verified_before(&self, token: &str) -> bool {
+        let digest = strongroom_crypto::sha256(token.as_bytes());
+        self.verified.lock().unwrap_or_else(|p| p.into_inner()).contains(&digest)
+    }
+
+    fn remember_verified(&self, token: &str) {
+        let digest = strongroom_crypto::sha256(token.as_bytes());
+        let mut verified = self.verified.lock().unwrap_or_else(|p| p.into_inner());
+        if verified.len() >= VERIFIED_TOKENS_KEPT {
+            verified.clear();
+        }
+        verified.insert(digest);
+    }
+
+    /// A short-lived access token for API key `key_id` (the OAuth2 client
+    /// credentials grant): `typ: at+jwt`, `sub` and `client_id` the key,
+    /// `scope` its scopes, no session. Answers the token and its lifetime.
+    pub async fn service_token(&self, key_id: &str, scopes: &[String]) -> Result<(OneTimeSecret, i64), CoreError> {
+        let generation = self.signer_generation().await?;
+        let key = self.keyring.use_key(KeyPurpose::JwtSigning, &signer::key_name(generation)).await?;
+        let version = key.info().latest_version;
+        let now = self.now();
+        let lifetime = self.settings.access_token_seconds.clamp(1, SERVICE_TOKEN_SECONDS);
+        let mut claims = Map::new();
+        claims.insert("iss".into(), self.settings.issuer.clone().into());
+        claims.insert("aud".into(), self.settings.audience.clone().into());
+        claims.insert("sub".into(), key_id.into());
+        claims.insert("client_id".into(), key_id.into());
+        claims.insert("scope".into(), scopes.join(" ").into());
+        claims.insert("iat".into(), now.into());
+        claims.insert("nbf".into(), now.into());
+        claims.insert("exp".into(), (now + lifetime).into());
+        claims.insert("jti".into(), random_id()?.into());
+        let input = jwt_signing_input(&signer::kid(generation, version), &claims);
+        let (_, signature) = key.sign(input.as_bytes()).await?;
+        Ok((OneTimeSecret::new(jwt_assemble(&input, &signature)), lifetime))
+    }
+
+    /// Checks an access token and its session: signature (EdDSA only), issuer,
+    /// times, then the session and user as stored now, and the binding of
+    /// the session to its address or user agent when configured.
+    pub async fn authenticate(&self, token: &str, context: &AuditContext) -> Result<UserPrincipal, CoreError> {
+        let claims = self.verify_access_token(token).await?;
+        self.authenticate_claims(&claims, context).await
+    }
+
+    /// [`Identity::authenticate`] after the token's own checks: its session
+    /// and user as stored now.
+    pub async fn authenticate_claims(
+        &self,
+        claims: &Map<String, Value>,
+        context: &AuditContext,
+    ) -> Result<UserPrincipal, CoreError> {
+        let text = |name: &str| claims.get(name).and_then(Value::as_str);
+        let now = self.now();
         let (session_id, subject) = (text("sid").ok_or(CoreError::Unauthenticated)?, text("sub"));
         let (session, user, access) = self.live_session(session_id).await?;
         if subject != Some(user.id.as_str()) {
@@ -263,6 +335,44 @@ impl Identity {
             mfa_at: session.mfa_at,
             access,
         })
+    }
+
+    /// The session and user behind a verified user token's claims, for
+    /// introspection: live now, the token's subject, and its use counted as
+    /// the session's activity (an app checking every request keeps the
+    /// session from idling out). The binding to the session's address and
+    /// user agent is not checked: the introspecting app is not the client.
+    /// The session row is read through a short cache (`introspected`): a
+    /// change made through this process (logout, revocation, lock, roles)
+    /// drops it at once, a lock or grant made elsewhere within the change
+    /// generation's refresh, a logout made through another instance within
+    /// [`INTROSPECTED_SESSION_KEPT`]. Expiry and idleness are computed anew
+    /// on every call.
+    pub async fn session_of_claims(
+        &self,
+        claims: &Map<String, Value>,
+    ) -> Result<(SessionRecord, UserRecord, PrincipalAccess), CoreError> {
+        let text = |name: &str| claims.get(name).and_then(Value::as_str);
+        let session_id = text("sid").ok_or(CoreError::Unauthenticated)?;
+        let freshness = self.keyring.freshness();
+        let found = match self.introspected.get(freshness, session_id) {
+            Some((found, read_at)) if read_at.elapsed() < INTROSPECTED_SESSION_KEPT => Some(found),
+            _ => {
+                let epoch = freshness.before_read();
+                let found = self.store.session_with_user(session_id, self.now()).await?;
+                if let Some(found) = &found {
+                    self.introspected.put(epoch, session_id.to_owned(), (found.clone(), Instant::now()));
+                }
+                found
+            }
+        };
+        let (session, user, access) = found.ok_or(CoreError::Unauthenticated)?;
+        let (session, user, access) = self.alive(session, user, access)?;
+        if text("sub") != Some(user.id.as_str()) {
+            return Err(CoreError::Unauthenticated);
+        }
+        self.pending_seen.lock().unwrap_or_else(|p| p.into_inner()).insert(session.id.clone(), self.now());
+        Ok((session, user, access))
     }
 
     /// Whether a request's `column` value is the one the session was started

@@ -141,7 +141,9 @@ impl Identity {
     /// change was made from a stale copy and must be made again.
     pub(super) async fn save_user(&self, user: &mut UserRecord, event: &AuditEvent) -> Result<(), CoreError> {
         user.updated_at = self.now();
-        if self.store.update_user(user, &[self.audit.seal(event)?]).await? {
+        let sealed = [self.audit.seal(event)?];
+        let update = self.store.update_user(user, &sealed);
+        if self.keyring.freshness().after_change(update).await? {
             user.row_version += 1;
             return Ok(());
         }

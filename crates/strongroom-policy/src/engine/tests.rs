@@ -186,6 +186,33 @@ fn api_key_scopes_map_to_actions() {
 }
 
 #[test]
+fn introspection_is_for_its_scope_and_admins_and_an_application_key_may_do_nothing() {
+    let engine = engine(&[]);
+    let request = facts("development");
+    let service = Resource::Service;
+    assert!(engine.decide(&api_key(&["auth:introspect"]), Action::TokenIntrospect, &service, &request).allowed);
+    assert!(!engine.decide(&api_key(&["transit:use"]), Action::TokenIntrospect, &service, &request).allowed);
+    assert!(engine.decide(&user("a", &["admin"], &[]), Action::TokenIntrospect, &service, &request).allowed);
+    assert!(!engine.decide(&user("r", &["analyst"], &[]), Action::TokenIntrospect, &service, &request).allowed);
+    // An application key's facts carry the scope `app`: even with a role, a
+    // grant and real scopes beside it (an operator's mistake, a future bug)
+    // the default forbid wins everywhere.
+    let mut application = api_key(&["app", "app:read", "auth:introspect", "transit:use"]);
+    application.roles = vec!["system".into()];
+    application.matters = vec!["m1".into()];
+    let key = Resource::Key("orders".into());
+    for (action, resource) in [
+        (Action::TokenIntrospect, &service),
+        (Action::TransitUse, &key),
+        (Action::RecordRead, &record()),
+        (Action::RecordWrite, &record()),
+    ] {
+        let decision = engine.decide(&application, action, resource, &request);
+        assert!(!decision.allowed && decision.decided_by("default/application_key.none"), "{action}: {decision:?}");
+    }
+}
+
+#[test]
 fn a_custom_forbid_outside_office_hours_changes_the_decision_and_names_itself() {
     let policy = r#"
 @id("office-hours")

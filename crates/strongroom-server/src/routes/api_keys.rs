@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use strongroom_core::api_key_management::ApiKeyRequest;
-use strongroom_core::{ApiKeyRecord, NewApiKey, Scope};
+use strongroom_core::{ApiKeyRecord, NewApiKey};
 use strongroom_proto::{ApiKeyList, ApiKeyView, CreateApiKey, IssuedApiKeyView, RotateApiKey};
 
 use crate::extract::lenient_json;
@@ -14,7 +14,7 @@ use crate::{ApiError, ApiJson, AppState, Caller};
 
 fn view(record: ApiKeyRecord) -> ApiKeyView {
     ApiKeyView {
-        scopes: record.scopes.iter().map(|s| s.as_str().to_owned()).collect(),
+        scopes: record.scope_names().map(str::to_owned).collect(),
         previous_secret_valid_until: record.previous_secret.as_ref().map(|(_, _, until)| *until),
         id: record.id,
         name: record.name,
@@ -38,19 +38,11 @@ pub(crate) async fn create(
     caller: Caller,
     ApiJson(request): ApiJson<CreateApiKey>,
 ) -> Result<(StatusCode, Json<IssuedApiKeyView>), ApiError> {
-    let scopes = request
-        .scopes
-        .iter()
-        .map(|name| {
-            Scope::parse(name).ok_or_else(|| {
-                let known: Vec<_> = Scope::ALL.iter().map(|s| s.as_str()).collect();
-                ApiError::InvalidRequest(format!("scopes: {name:?} is not one of {}", known.join(", ")))
-            })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let (scopes, app_scopes) = strongroom_core::parse_scope_names(&request.scopes)?;
     let key = NewApiKey {
         name: request.name,
         scopes,
+        app_scopes,
         expires_in_days: request.expires_in_days,
         allowed_cidrs: request.allowed_cidrs,
         rate_limit_per_minute: request.rate_limit_per_minute,

@@ -195,6 +195,8 @@ pub(crate) fn routes() -> Routes {
         .post("/v1/auth/totp/confirm", Public, identity::totp_confirm)
         .delete("/v1/auth/totp", Decides(Action::SessionSelf), identity::totp_disable)
         .get("/.well-known/jwks.json", Public, identity::jwks)
+        .get("/.well-known/openid-configuration", Public, identity::openid_configuration)
+        .post("/v1/auth/introspect", Decides(Action::TokenIntrospect), identity::introspect)
         .get("/v1/users/me", Decides(Action::SessionSelf), users::me)
         .get("/v1/users", Decides(Action::UserManage), users::list_users)
         .post("/v1/users", Decides(Action::UserManage), users::create_user)

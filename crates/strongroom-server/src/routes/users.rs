@@ -15,8 +15,8 @@ use serde::Deserialize;
 use strongroom_core::identity::{NewPassword, NewUser, ProfileChange, Role};
 use strongroom_core::user_management::{SessionDetails, UserDetails};
 use strongroom_proto::{
-    CreateUser, EnrollmentToken, LockUser, ResetToken, RevokedSessions, SessionList, SessionView, SetRoles, UpdateUser,
-    UserList, UserView,
+    CreateUser, EnrollmentToken, LockUser, MatterPermissions, Me, PermissionsView, ResetToken, RevokedSessions,
+    SessionList, SessionView, SetRoles, UpdateUser, UserList, UserView,
 };
 use zeroize::Zeroizing;
 
@@ -52,11 +52,26 @@ fn parse_roles(names: &[String]) -> Result<Vec<Role>, ApiError> {
         .collect()
 }
 
-/// The caller. Any user.
+/// The caller, the matters they hold a grant on and their effective
+/// permissions (per matter, the actions on its data). Any user.
 #[utoipa::path(get, path = "/v1/users/me", tag = "users",
-    responses((status = 200, description = "The caller", body = UserView)), security(("bearer" = [])))]
-pub(crate) async fn me(State(state): State<AppState>, caller: Caller) -> Result<Json<UserView>, ApiError> {
-    Ok(Json(view(state.user_management.me(&caller.subject, &caller.context).await?)))
+    responses((status = 200, description = "The caller", body = Me)), security(("bearer" = [])))]
+pub(crate) async fn me(State(state): State<AppState>, caller: Caller) -> Result<Json<Me>, ApiError> {
+    let mine = state.user_management.me(&caller.subject, &caller.context).await?;
+    let names = |actions: Vec<strongroom_core::authz::Action>| actions.iter().map(|a| a.as_str().to_owned()).collect();
+    Ok(Json(Me {
+        user: view(mine.details),
+        matters: mine.matters,
+        permissions: PermissionsView {
+            service: names(mine.permissions.service),
+            matters: mine
+                .permissions
+                .matters
+                .into_iter()
+                .map(|(matter, actions)| MatterPermissions { matter, actions: names(actions) })
+                .collect(),
+        },
+    }))
 }
 
 /// Creates a user with a password (the policy applies) or an imported

@@ -394,3 +394,285 @@ async fn a_locked_users_api_keys_stop_and_ending_everything_of_a_user_revokes_th
     assert_eq!(ended["revoked_api_keys"], 1, "{ended}");
     assert_eq!(with_key(&server, &owned, "GET", "/v1/alerts", None).await.0, 401);
 }
+
+/// `application/x-www-form-urlencoded`, every byte but the unreserved ones escaped.
+fn form(fields: &[(&str, &str)]) -> String {
+    let escape = |text: &str| -> String {
+        text.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+                other => format!("%{other:02X}"),
+            })
+            .collect()
+    };
+    fields.iter().map(|(k, v)| format!("{}={}", escape(k), escape(v))).collect::<Vec<_>>().join("&")
+}
+
+/// POSTs a form with optional headers; answers the status, a header's value and the body.
+async fn post_form(
+    server: &TestServer,
+    path: &str,
+    fields: &[(&str, &str)],
+    headers: &[(&str, &str)],
+    header: &str,
+) -> (u16, Option<String>, Value) {
+    let mut request = reqwest::Client::new()
+        .post(server.url(path))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(fields));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let value = response.headers().get(header).map(|v| v.to_str().unwrap().to_owned());
+    (status, value, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn introspect(server: &TestServer, key: &str, token: &str) -> Value {
+    let (status, _, answer) =
+        post_form(server, "/v1/auth/introspect", &[("token", token)], &[("X-API-Key", key)], "-").await;
+    assert_eq!(status, 200, "{answer}");
+    answer
+}
+
+#[tokio::test]
+async fn introspection_tells_live_tokens_and_keys_from_expired_revoked_and_logged_out_ones() {
+    let server = server().env("STRONGROOM_IDENTITY_ACCESS_TOKEN_SECONDS", "3").start();
+    init_admin(&server);
+    let introspector = api_key(&server, &["auth:introspect"], None);
+    let (_, live) = login(&server, "admin", PASSWORD).await;
+    let token = live["access_token"].as_str().unwrap();
+
+    let answer = introspect(&server, &introspector, token).await;
+    assert_eq!(answer["active"], true, "{answer}");
+    assert_eq!(answer["username"], "admin");
+    assert_eq!(answer["session"], live["session_id"]);
+    assert_eq!(answer["token_type"], "access_token");
+    assert!(answer["roles"].as_array().unwrap().iter().any(|r| r == "admin"), "{answer}");
+    assert!(answer["matters"].is_array() && answer["exp"].as_i64().unwrap() > 0, "{answer}");
+    assert_eq!(introspect(&server, &introspector, "not-a-token").await, json!({"active": false}));
+    let forged = format!("{}x", &token[..token.len() - 1]);
+    assert_eq!(introspect(&server, &introspector, &forged).await["active"], false);
+
+    // Only the scope (or an admin) may ask.
+    let other = api_key(&server, &["transit:use"], None);
+    let (status, _, refused) =
+        post_form(&server, "/v1/auth/introspect", &[("token", token)], &[("X-API-Key", &other)], "-").await;
+    assert_eq!((status, refused["error"].as_str()), (403, Some("insufficient_scope")), "{refused}");
+    let bearer = format!("Bearer {token}");
+    let (status, _, by_admin) =
+        post_form(&server, "/v1/auth/introspect", &[("token", &introspector)], &[("Authorization", &bearer)], "-")
+            .await;
+    assert_eq!((status, &by_admin["active"]), (200, &json!(true)), "{by_admin}");
+    assert_eq!(by_admin["scopes"], json!(["auth:introspect"]));
+    assert_eq!(by_admin["token_type"], "api_key");
+
+    // Logged out, and a session revoked by its owner.
+    let (_, gone) = login(&server, "admin", PASSWORD).await;
+    let gone_token = gone["access_token"].as_str().unwrap();
+    assert_eq!(introspect(&server, &introspector, gone_token).await["active"], true);
+    assert_eq!(call(&server, "POST", "/v1/auth/logout", Some(gone_token), None).await.0, 204);
+    assert_eq!(introspect(&server, &introspector, gone_token).await, json!({"active": false}), "logged out");
+    let (_, revoked) = login(&server, "admin", PASSWORD).await;
+    let path = format!("/v1/sessions/{}", revoked["session_id"].as_str().unwrap());
+    assert_eq!(call(&server, "DELETE", &path, Some(token), None).await.0, 204);
+    assert_eq!(introspect(&server, &introspector, revoked["access_token"].as_str().unwrap()).await["active"], false);
+
+    // A revoked key.
+    let doomed = api_key(&server, &["audit:read"], None);
+    assert_eq!(introspect(&server, &introspector, &doomed).await["active"], true);
+    let id = doomed.split('_').nth(1).unwrap();
+    assert_eq!(call(&server, "DELETE", &format!("/v1/api-keys/{id}"), Some(token), None).await.0, 204);
+    assert_eq!(introspect(&server, &introspector, &doomed).await, json!({"active": false}), "revoked key");
+
+    // Expired: the token lives 3 s here.
+    tokio::time::sleep(std::time::Duration::from_millis(3500)).await;
+    assert_eq!(introspect(&server, &introspector, token).await, json!({"active": false}), "expired");
+}
+
+#[tokio::test]
+async fn application_keys_are_introspected_but_admitted_to_no_route_of_strongroom() {
+    let server = server().start();
+    init_admin(&server);
+    let introspector = api_key(&server, &["auth:introspect", "api_keys:manage"], None);
+    // The app issues a key to its own client, with its own scopes.
+    let body = json!({"name": "customer-42", "scopes": ["app:read", "app:export"], "rate_limit_per_minute": 1000});
+    let (status, issued) = with_key(&server, &introspector, "POST", "/v1/api-keys", Some(body)).await;
+    assert_eq!(status, 201, "{issued}");
+    let app_key = issued["secret"].as_str().unwrap();
+    let (_, admin) = login(&server, "admin", PASSWORD).await;
+    let mixed = json!({"name": "both", "scopes": ["app:read", "transit:use"]});
+    let (status, refused) = call(&server, "POST", "/v1/api-keys", admin["access_token"].as_str(), Some(mixed)).await;
+    assert_eq!(status, 400, "a key is Strongroom's or the app's: {refused}");
+
+    let answer = introspect(&server, &introspector, app_key).await;
+    assert_eq!(answer["active"], true, "{answer}");
+    assert_eq!(answer["scopes"], json!(["app:export", "app:read"]));
+    assert_eq!(answer["application_key"], true);
+    assert_eq!(answer["roles"], json!([]));
+
+    for (method, path) in [
+        ("GET", "/v1/users/me"),
+        ("GET", "/v1/matters"),
+        ("GET", "/v1/transit/keys"),
+        ("GET", "/v1/api-keys"),
+        ("GET", "/v1/collections"),
+    ] {
+        let (status, refused) = with_key(&server, app_key, method, path, None).await;
+        assert_eq!(status, 403, "{method} {path}: {refused}");
+    }
+    let (status, _, refused) =
+        post_form(&server, "/v1/auth/introspect", &[("token", app_key)], &[("X-API-Key", app_key)], "-").await;
+    assert_eq!(status, 403, "not even introspection: {refused}");
+
+    // Its service token is introspected too, and admitted nowhere either.
+    let id = app_key.split('_').nth(1).unwrap();
+    let grant = [("grant_type", "client_credentials"), ("client_id", id), ("client_secret", app_key)];
+    let (status, _, token) = post_form(&server, "/token", &grant, &[], "-").await;
+    assert_eq!(status, 200, "{token}");
+    let service_token = token["access_token"].as_str().unwrap();
+    assert_eq!(call(&server, "GET", "/v1/matters", Some(service_token), None).await.0, 403);
+    let answer = introspect(&server, &introspector, service_token).await;
+    assert_eq!((&answer["active"], &answer["token_type"]), (&json!(true), &json!("service_token")), "{answer}");
+    assert_eq!(answer["client_id"], id);
+}
+
+#[tokio::test]
+async fn the_token_endpoint_grants_password_with_totp_refresh_and_client_credentials() {
+    let server = server().start();
+    init_admin(&server);
+    // FastAPI's OAuth2PasswordRequestForm fields.
+    let fields = [("grant_type", "password"), ("username", "admin"), ("password", PASSWORD), ("scope", "")];
+    let (status, _, pair) = post_form(&server, "/token", &fields, &[], "-").await;
+    assert_eq!(status, 200, "{pair}");
+    assert_eq!(pair["token_type"], "bearer");
+    let access = pair["access_token"].as_str().unwrap().to_owned();
+    let refresh = pair["refresh_token"].as_str().unwrap().to_owned();
+
+    let (status, www, wrong) = post_form(
+        &server,
+        "/token",
+        &[("username", "admin"), ("password", "wrong password here")],
+        &[],
+        "www-authenticate",
+    )
+    .await;
+    assert_eq!(
+        (status, wrong["error"].as_str(), wrong["code"].as_str()),
+        (401, Some("invalid_grant"), Some("login_failed"))
+    );
+    assert!(www.is_some(), "a 401 names its scheme");
+    let (status, _, unknown) = post_form(&server, "/token", &[("grant_type", "implicit")], &[], "-").await;
+    assert_eq!((status, unknown["error"].as_str()), (400, Some("unsupported_grant_type")), "{unknown}");
+    let (status, _, missing) = post_form(&server, "/token", &[("grant_type", "refresh_token")], &[], "-").await;
+    assert_eq!((status, missing["error"].as_str()), (400, Some("invalid_request")), "{missing}");
+
+    // The refresh grant rotates; the used token is refused after.
+    let (status, _, next) =
+        post_form(&server, "/token", &[("grant_type", "refresh_token"), ("refresh_token", &refresh)], &[], "-").await;
+    assert_eq!(status, 200, "{next}");
+    assert_ne!(next["refresh_token"].as_str().unwrap(), refresh);
+    let (status, www, reused) = post_form(
+        &server,
+        "/token",
+        &[("grant_type", "refresh_token"), ("refresh_token", &refresh)],
+        &[],
+        "www-authenticate",
+    )
+    .await;
+    assert_eq!((status, reused["error"].as_str()), (401, Some("invalid_grant")), "{reused}");
+    assert!(www.is_some());
+
+    assert_eq!(
+        call(&server, "GET", "/v1/users/me", next["access_token"].as_str(), None).await.0,
+        401,
+        "a used refresh token presented again ends its session"
+    );
+
+    // A second factor: the password grant then takes `totp`.
+    let (_, fresh) = login(&server, "admin", PASSWORD).await;
+    let token = fresh["access_token"].as_str().unwrap();
+    let (status, enrolment) = call(&server, "POST", "/v1/auth/totp/enroll", Some(token), Some(json!({}))).await;
+    assert_eq!(status, 200, "{enrolment}");
+    let uri = enrolment["otpauth_uri"].as_str().unwrap();
+    let secret = base32_decode(uri.split("secret=").nth(1).unwrap().split('&').next().unwrap());
+    let step = strongroom_crypto::totp_step(
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs(),
+    );
+    let confirm = json!({"code": strongroom_crypto::hotp(&secret, step - 1)});
+    assert_eq!(call(&server, "POST", "/v1/auth/totp/confirm", Some(token), Some(confirm)).await.0, 200);
+    let (status, _, needs) = post_form(&server, "/token", &fields, &[], "-").await;
+    assert_eq!(
+        (status, needs["code"].as_str(), needs["error"].as_str()),
+        (403, Some("mfa_required"), Some("invalid_grant"))
+    );
+    let code = strongroom_crypto::hotp(&secret, step);
+    let with_code = [("username", "admin"), ("password", PASSWORD), ("totp", code.as_str())];
+    let (status, _, second) = post_form(&server, "/token", &with_code, &[], "-").await;
+    assert_eq!(status, 200, "{second}");
+    let (status, _, replay) = post_form(&server, "/token", &with_code, &[], "-").await;
+    assert_eq!((status, replay["error"].as_str()), (401, Some("invalid_grant")), "a code works once: {replay}");
+    drop(access);
+
+    // Client credentials: a short-lived service token standing for the key.
+    let key = api_key(&server, &["transit:manage", "transit:use"], None);
+    let id = key.split('_').nth(1).unwrap().to_owned();
+    let secret_part = key.splitn(3, '_').nth(2).unwrap().to_owned();
+    let grant =
+        [("grant_type", "client_credentials"), ("client_id", id.as_str()), ("client_secret", secret_part.as_str())];
+    let (status, _, service) = post_form(&server, "/token", &grant, &[], "-").await;
+    assert_eq!(status, 200, "{service}");
+    assert_eq!(service["scope"], "transit:manage transit:use");
+    assert!(service.get("refresh_token").is_none() && service["expires_in"].as_i64().unwrap() <= 300);
+    let service_token = service["access_token"].as_str().unwrap();
+    assert_eq!(call(&server, "POST", "/v1/transit/keys/app", Some(service_token), Some(json!({}))).await.0 / 100, 2);
+    use base64::Engine;
+    let basic = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret_part}")));
+    let (status, _, by_basic) =
+        post_form(&server, "/token", &[("grant_type", "client_credentials")], &[("Authorization", &basic)], "-").await;
+    assert_eq!(status, 200, "HTTP Basic (RFC 6749 §2.3.1): {by_basic}");
+    let bad = [("grant_type", "client_credentials"), ("client_id", id.as_str()), ("client_secret", "nope")];
+    let (status, www, refused) = post_form(&server, "/token", &bad, &[], "www-authenticate").await;
+    assert_eq!((status, refused["error"].as_str()), (401, Some("invalid_client")), "{refused}");
+    assert!(www.unwrap().starts_with("Basic"));
+
+    // Revoking the key ends its service tokens at once.
+    let admin_token = second["access_token"].as_str().unwrap();
+    assert_eq!(call(&server, "DELETE", &format!("/v1/api-keys/{id}"), Some(admin_token), None).await.0, 204);
+    assert_eq!(call(&server, "GET", "/v1/transit/keys/app", Some(service_token), None).await.0, 401);
+}
+
+#[tokio::test]
+async fn discovery_names_the_endpoints_the_jwks_is_cacheable_and_me_lists_permissions() {
+    let server = server().start();
+    init_admin(&server);
+    let client = reqwest::Client::new();
+    let discovery: Value =
+        client.get(server.url("/.well-known/openid-configuration")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(discovery["issuer"], "strongroom");
+    assert!(discovery["jwks_uri"].as_str().unwrap().ends_with("/.well-known/jwks.json"), "{discovery}");
+    assert!(discovery["introspection_endpoint"].as_str().unwrap().ends_with("/v1/auth/introspect"));
+    assert!(discovery["token_endpoint"].as_str().unwrap().starts_with("http://127.0.0.1:"), "{discovery}");
+    assert_eq!(discovery["grant_types_supported"], json!(["password", "refresh_token", "client_credentials"]));
+    let jwks = client.get(server.url("/.well-known/jwks.json")).send().await.unwrap();
+    let cache = jwks.headers()["cache-control"].to_str().unwrap().to_owned();
+    assert!(cache.contains("max-age=") && !cache.contains("no-store"), "{cache}");
+
+    let (_, session) = login(&server, "admin", PASSWORD).await;
+    let token = session["access_token"].as_str().unwrap();
+    let me = client.get(server.url("/v1/users/me")).bearer_auth(token).send().await.unwrap();
+    assert_eq!(me.headers()["cache-control"], "no-store", "nothing else became cacheable");
+    let me: Value = me.json().await.unwrap();
+    assert_eq!(me["username"], "admin");
+    let (status, _) =
+        call(&server, "POST", "/v1/matters", Some(token), Some(json!({"id": "case-1", "name": "Case one"}))).await;
+    assert_eq!(status, 201);
+    let (_, me) = call(&server, "GET", "/v1/users/me", Some(token), None).await;
+    assert_eq!(me["matters"], json!(["case-1"]), "{me}");
+    let service = me["permissions"]["service"].as_array().unwrap();
+    assert!(service.iter().any(|a| a == "user.manage") && service.iter().any(|a| a == "token.introspect"), "{me}");
+    let case = &me["permissions"]["matters"][0];
+    assert_eq!(case["matter"], "case-1");
+    assert!(case["actions"].as_array().unwrap().iter().any(|a| a == "record.decrypt"), "{me}");
+}
