@@ -8,6 +8,7 @@ use strongroom_testkit::TestServer;
 
 use super::authz::{PASSWORD, admin_and_reader_on, audited, call};
 use super::blobs::{get, put, wav};
+use super::identity::login;
 use super::server;
 
 const WHY: &str = "transcribing the deposition for the case file";
@@ -166,16 +167,8 @@ async fn operators_define_attorney_and_paralegal_and_each_sees_what_the_role_all
         let (status, user) = call(&server, "POST", "/v1/users", &admin, Some(body)).await;
         assert_eq!(status, 201, "{user}");
         let id = user["id"].as_str().unwrap().to_owned();
-        let login: Value = reqwest::Client::new()
-            .post(server.url("/v1/auth/login"))
-            .json(&json!({"username": username, "password": PASSWORD}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        tokens.push((login["access_token"].as_str().unwrap().to_owned(), id));
+        let (_, answer) = login(&server, username, PASSWORD).await;
+        tokens.push((answer["access_token"].as_str().unwrap().to_owned(), id));
     }
     let ghost = json!({"username": "gus", "email": "gus@firm.example", "roles": ["ghostwriter"], "password": PASSWORD});
     let (status, problem) = call(&server, "POST", "/v1/users", &admin, Some(ghost)).await;
@@ -262,16 +255,8 @@ async fn operators_define_attorney_and_paralegal_and_each_sees_what_the_role_all
     let mut server = server;
     server.terminate();
     let server = TestServer::builder(super::BIN).data_dir(server.data_dir()).start();
-    let login: Value = reqwest::Client::new()
-        .post(server.url("/v1/auth/login"))
-        .json(&json!({"username": "paul", "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let paul = login["access_token"].as_str().unwrap().to_owned();
+    let (_, answer) = login(&server, "paul", PASSWORD).await;
+    let paul = answer["access_token"].as_str().unwrap().to_owned();
     let (status, view) = call(&server, "GET", &path, &paul, None).await;
     assert_eq!(status, 200, "{view}");
 }

@@ -31,7 +31,7 @@ async fn call(server: &TestServer, method: &str, path: &str, token: Option<&str>
     (response.status().as_u16(), response.json().await.unwrap_or(Value::Null))
 }
 
-async fn login(server: &TestServer, username: &str, password: &str) -> (u16, Value) {
+pub(crate) async fn login(server: &TestServer, username: &str, password: &str) -> (u16, Value) {
     call(server, "POST", "/v1/auth/login", None, Some(json!({"username": username, "password": password}))).await
 }
 
