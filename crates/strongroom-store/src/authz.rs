@@ -66,6 +66,41 @@ fn parse_kind(text: &str) -> Result<PrincipalKind, StoreError> {
     PrincipalKind::parse(text).ok_or_else(|| StoreError::Backend(format!("unknown principal kind {text:?}").into()))
 }
 
+/// The tables that keep every version of one document, newest by
+/// `version`: the API-managed policies and the role catalogue. A change
+/// inserts the next version; two changes racing for one number leave one.
+#[derive(Debug, Clone, Copy)]
+enum Versioned {
+    PolicyDocuments,
+    RoleCatalogues,
+}
+
+impl Versioned {
+    fn name(self) -> &'static str {
+        match self {
+            Self::PolicyDocuments => "policy_documents",
+            Self::RoleCatalogues => "role_catalogues",
+        }
+    }
+
+    /// The column holding the document itself.
+    fn body_column(self) -> &'static str {
+        match self {
+            Self::PolicyDocuments => "text",
+            Self::RoleCatalogues => "roles",
+        }
+    }
+}
+
+/// One version of a [`Versioned`] table's document.
+struct VersionRow {
+    version: i64,
+    body: String,
+    updated_at: i64,
+    updated_by: String,
+    justification: String,
+}
+
 macro_rules! impl_authz_store {
     ($store:ident, $row:ty) => {
         impl $store {
@@ -112,24 +147,55 @@ macro_rules! impl_authz_store {
                 })
             }
 
-            fn catalogue_from_row(row: &$row) -> Result<RoleCatalogue, StoreError> {
-                Ok(RoleCatalogue {
-                    version: row.try_get("version").map_err(map)?,
-                    roles: roles_from_json(&row.try_get::<String, _>("roles").map_err(map)?)?,
-                    updated_at: row.try_get("updated_at").map_err(map)?,
-                    updated_by: row.try_get("updated_by").map_err(map)?,
-                    justification: row.try_get("justification").map_err(map)?,
+            /// The newest row of a versioned table.
+            async fn newest_version(&self, table: Versioned) -> Result<Option<VersionRow>, StoreError> {
+                let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT version, {body}, updated_at, updated_by, justification FROM {table} \
+                     ORDER BY version DESC LIMIT 1",
+                    body = table.body_column(),
+                    table = table.name(),
+                )))
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(map)?;
+                row.map(|row| {
+                    Ok(VersionRow {
+                        version: row.try_get("version").map_err(map)?,
+                        body: row.try_get(table.body_column()).map_err(map)?,
+                        updated_at: row.try_get("updated_at").map_err(map)?,
+                        updated_by: row.try_get("updated_by").map_err(map)?,
+                        justification: row.try_get("justification").map_err(map)?,
+                    })
                 })
+                .transpose()
             }
 
-            fn document_from_row(row: &$row) -> Result<PolicyDocument, StoreError> {
-                Ok(PolicyDocument {
-                    version: row.try_get("version").map_err(map)?,
-                    text: row.try_get("text").map_err(map)?,
-                    updated_at: row.try_get("updated_at").map_err(map)?,
-                    updated_by: row.try_get("updated_by").map_err(map)?,
-                    justification: row.try_get("justification").map_err(map)?,
-                })
+            /// Inserts `version` with its audit records; `false` if its
+            /// number is taken (another change came first).
+            async fn insert_version(
+                &self,
+                table: Versioned,
+                version: VersionRow,
+                audit: &[AuditRecord],
+            ) -> Result<bool, StoreError> {
+                let mut tx = self.begin_write().await?;
+                let inserted = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "INSERT INTO {table} (version, {body}, updated_at, updated_by, justification) \
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (version) DO NOTHING",
+                    body = table.body_column(),
+                    table = table.name(),
+                )))
+                .bind(version.version)
+                .bind(version.body)
+                .bind(version.updated_at)
+                .bind(version.updated_by)
+                .bind(version.justification)
+                .execute(&mut *tx)
+                .await
+                .map_err(map)?
+                .rows_affected()
+                    == 1;
+                Self::commit_audited(tx, inserted, audit).await
             }
         }
 
@@ -364,14 +430,13 @@ macro_rules! impl_authz_store {
             }
 
             async fn policy_document(&self) -> Result<Option<PolicyDocument>, StoreError> {
-                let row = sqlx::query(
-                    "SELECT version, text, updated_at, updated_by, justification FROM policy_documents \
-                     ORDER BY version DESC LIMIT 1",
-                )
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(map)?;
-                row.as_ref().map(Self::document_from_row).transpose()
+                Ok(self.newest_version(Versioned::PolicyDocuments).await?.map(|row| PolicyDocument {
+                    version: row.version,
+                    text: row.body,
+                    updated_at: row.updated_at,
+                    updated_by: row.updated_by,
+                    justification: row.justification,
+                }))
             }
 
             async fn save_policy_document(
@@ -379,33 +444,25 @@ macro_rules! impl_authz_store {
                 document: &PolicyDocument,
                 audit: &[AuditRecord],
             ) -> Result<bool, StoreError> {
-                let mut tx = self.begin_write().await?;
-                let inserted = sqlx::query(
-                    "INSERT INTO policy_documents (version, text, updated_at, updated_by, justification) \
-                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (version) DO NOTHING",
-                )
-                .bind(document.version)
-                .bind(&document.text)
-                .bind(document.updated_at)
-                .bind(&document.updated_by)
-                .bind(&document.justification)
-                .execute(&mut *tx)
-                .await
-                .map_err(map)?
-                .rows_affected()
-                    == 1;
-                Self::commit_audited(tx, inserted, audit).await
+                let row = VersionRow {
+                    version: document.version,
+                    body: document.text.clone(),
+                    updated_at: document.updated_at,
+                    updated_by: document.updated_by.clone(),
+                    justification: document.justification.clone(),
+                };
+                self.insert_version(Versioned::PolicyDocuments, row, audit).await
             }
 
             async fn role_catalogue(&self) -> Result<Option<RoleCatalogue>, StoreError> {
-                let row = sqlx::query(
-                    "SELECT version, roles, updated_at, updated_by, justification FROM role_catalogues \
-                     ORDER BY version DESC LIMIT 1",
-                )
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(map)?;
-                row.as_ref().map(Self::catalogue_from_row).transpose()
+                let Some(row) = self.newest_version(Versioned::RoleCatalogues).await? else { return Ok(None) };
+                Ok(Some(RoleCatalogue {
+                    version: row.version,
+                    roles: roles_from_json(&row.body)?,
+                    updated_at: row.updated_at,
+                    updated_by: row.updated_by,
+                    justification: row.justification,
+                }))
             }
 
             async fn save_role_catalogue(
@@ -413,22 +470,14 @@ macro_rules! impl_authz_store {
                 catalogue: &RoleCatalogue,
                 audit: &[AuditRecord],
             ) -> Result<bool, StoreError> {
-                let mut tx = self.begin_write().await?;
-                let inserted = sqlx::query(
-                    "INSERT INTO role_catalogues (version, roles, updated_at, updated_by, justification) \
-                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (version) DO NOTHING",
-                )
-                .bind(catalogue.version)
-                .bind(roles_to_json(&catalogue.roles))
-                .bind(catalogue.updated_at)
-                .bind(&catalogue.updated_by)
-                .bind(&catalogue.justification)
-                .execute(&mut *tx)
-                .await
-                .map_err(map)?
-                .rows_affected()
-                    == 1;
-                Self::commit_audited(tx, inserted, audit).await
+                let row = VersionRow {
+                    version: catalogue.version,
+                    body: roles_to_json(&catalogue.roles),
+                    updated_at: catalogue.updated_at,
+                    updated_by: catalogue.updated_by.clone(),
+                    justification: catalogue.justification.clone(),
+                };
+                self.insert_version(Versioned::RoleCatalogues, row, audit).await
             }
         }
     };
