@@ -39,19 +39,9 @@ json.dump({"plaintext": base64.b64encode(os.urandom(64)).decode()}, open(f"{work
 PY
 
 
-dir="$work/bao"; mkdir -p "$dir"
-printf 'audit "file" "f" {\n  options { file_path = "%s/audit.log" }\n}\n' "$dir" > "$dir/config.hcl"
-"$bao" server -dev -dev-root-token-id=root -dev-listen-address=127.0.0.1:8410 -config="$dir/config.hcl" > "$dir/log" 2>&1 &
-pids+=($!)
-wait_for "http://127.0.0.1:8410/v1/sys/health"
-curl -sf -H 'X-Vault-Token: root' -X POST -d '{"type":"transit"}' "http://127.0.0.1:8410/v1/sys/mounts/transit" >/dev/null
-curl -sf -H 'X-Vault-Token: root' -X POST "http://127.0.0.1:8410/v1/transit/keys/bench" >/dev/null
+transit_bao 8410 audit
 
-sr_dir="$work/strongroom"
-STRONGROOM_DATA_DIR="$sr_dir" STRONGROOM_SERVER_LISTEN=127.0.0.1:8430 STRONGROOM_LOG_LEVEL=warn \
-    "$strongroom" server > "$work/strongroom.out" 2> "$work/strongroom.log" &
-pids+=($!)
-wait_for "http://127.0.0.1:8430/readyz"
+start_strongroom 8430
 # No per-minute limit on the keys: the limit counts each event, and this measures the log, not the limiter.
 writer=$(STRONGROOM_DATA_DIR="$sr_dir" "$strongroom" apikey create --name ingest --scope audit:write 2>/dev/null)
 transit=$(STRONGROOM_DATA_DIR="$sr_dir" "$strongroom" apikey create --name bench --scope transit:use --scope transit:manage 2>/dev/null)
@@ -60,14 +50,6 @@ curl -sf -o /dev/null -H "X-Vault-Token: $writer" -H 'Content-Type: application/
     --data-binary @"$work/batch100.json" "http://127.0.0.1:8430/v1/audit/events" \
     || { echo "the batch body is refused" >&2; exit 1; }
 
-run() { # URL TOKEN BODY -> "rps p50_ms p99_ms"
-    local out
-    sync
-    out=$(TOKEN="$2" BODY_FILE="$work/$3" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency \
-        -s bench/lua/post.lua "$1")
-    python3 bench/wrk-summary.py <<<"$out"
-}
-median() { python3 -c 'import statistics,sys; rows=[list(map(float,l.split())) for l in sys.stdin if l.strip()]; print(" ".join(f"{statistics.median(c):.{0 if i == 0 else 2}f}" for i, c in enumerate(zip(*rows))))'; }
 
 : > "$work/r-batch"; : > "$work/r-single"; : > "$work/r-transit"; : > "$work/r-bao"
 for _ in $(seq "$ROUNDS"); do

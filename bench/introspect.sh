@@ -16,32 +16,19 @@ cd "$(dirname "$0")/.."
 
 
 # OpenBao: a child token to look up, with the root token as the caller.
-start_bao() { # $1 = port, $2 = "audit" or "noaudit"
-    local dir="$work/bao-$2"; mkdir -p "$dir"
-    if [ "$2" = audit ]; then
-        printf 'audit "file" "f" {\n  options { file_path = "%s/audit.log" }\n}\n' "$dir" > "$dir/config.hcl"
-    else
-        : > "$dir/config.hcl"
-    fi
-    "$bao" server -dev -dev-root-token-id=root -dev-listen-address="127.0.0.1:$1" -config="$dir/config.hcl" \
-        > "$dir/log" 2>&1 &
-    pids+=($!)
-    wait_for "http://127.0.0.1:$1/v1/sys/health"
+lookup_bao() { # $1 = port, $2 = "audit" or "noaudit": OpenBao and $work/bao-$2.json, the token to look up
+    start_bao "$1" "$2"
     curl -sf -H 'X-Vault-Token: root' -X POST -d '{"ttl":"1h","policies":["default"]}' \
         "http://127.0.0.1:$1/v1/auth/token/create" |
         python3 -c 'import json,sys; print(json.dumps({"token": json.load(sys.stdin)["auth"]["client_token"]}))' \
         > "$work/bao-$2.json"
 }
-start_bao 8410 audit
-start_bao 8420 noaudit
+lookup_bao 8410 audit
+lookup_bao 8420 noaudit
 
-sr_dir="$work/strongroom"
+start_strongroom 8430
 password="bench passphrase that is long enough"
 export STRONGROOM_DATA_DIR="$sr_dir"
-STRONGROOM_SERVER_LISTEN=127.0.0.1:8430 STRONGROOM_LOG_LEVEL=warn \
-    "$strongroom" server > "$work/strongroom.out" 2> "$work/strongroom.log" &
-pids+=($!)
-wait_for "http://127.0.0.1:8430/readyz"
 printf '%s\n' "$password" | "$strongroom" init --password-stdin > /dev/null 2>&1
 # The application's key (it introspects), and a key of one of its clients.
 app_key=$("$strongroom" apikey create --name app --scope auth:introspect 2>/dev/null)
@@ -58,15 +45,6 @@ for body in sr-token sr-key; do
         { echo "introspection of $body is not active" >&2; exit 1; }
 done
 
-# run URL TOKEN BODY -> "rps p50_ms p99_ms"
-run() {
-    local out
-    sync
-    out=$(TOKEN="$2" BODY_FILE="$work/$3" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency \
-        -s bench/lua/post.lua "$1")
-    python3 bench/wrk-summary.py <<<"$out"
-}
-median() { python3 -c 'import statistics,sys; rows=[list(map(float,l.split())) for l in sys.stdin if l.strip()]; print(" ".join(f"{statistics.median(c):.{0 if i == 0 else 2}f}" for i, c in enumerate(zip(*rows))))'; }
 
 printf '%-34s %10s %9s %9s   (medians of %s turns)\n' "workload" "req/s" "p50 ms" "p99 ms" "$ROUNDS"
 : > "$work/t"; : > "$work/k"; : > "$work/ba"; : > "$work/bn"

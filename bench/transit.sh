@@ -24,56 +24,21 @@ json.dump({"batch_input": [{"plaintext": b64(64)} for _ in range(100)]}, open(f"
 PY
 
 
-# Ports are 10 apart: a dev server also binds its cluster port (port + 1).
-start_bao() { # $1 = port, $2 = "audit" or "noaudit"
-    local dir="$work/bao-$2"; mkdir -p "$dir"
-    if [ "$2" = audit ]; then
-        printf 'audit "file" "f" {\n  options { file_path = "%s/audit.log" }\n}\n' "$dir" > "$dir/config.hcl"
-    else
-        : > "$dir/config.hcl"
-    fi
-    "$bao" server -dev -dev-root-token-id=root -dev-listen-address="127.0.0.1:$1" -config="$dir/config.hcl" \
-        > "$dir/log" 2>&1 &
-    pids+=($!)
-    wait_for "http://127.0.0.1:$1/v1/sys/health"
-    curl -sf -H 'X-Vault-Token: root' -X POST -d '{"type":"transit"}' "http://127.0.0.1:$1/v1/sys/mounts/transit" >/dev/null
-    curl -sf -H 'X-Vault-Token: root' -X POST "http://127.0.0.1:$1/v1/transit/keys/bench" >/dev/null
-}
+transit_bao 8310 audit
+transit_bao 8320 noaudit
 
-start_bao 8310 audit
-start_bao 8320 noaudit
-
-sr_dir="$work/strongroom"
-STRONGROOM_DATA_DIR="$sr_dir" STRONGROOM_SERVER_LISTEN=127.0.0.1:8330 STRONGROOM_LOG_LEVEL=warn \
-    "$strongroom" server > "$work/strongroom.out" 2> "$work/strongroom.log" &
-pids+=($!)
-wait_for "http://127.0.0.1:8330/readyz"
+start_strongroom 8330
 sr_token=$(STRONGROOM_DATA_DIR="$sr_dir" "$strongroom" apikey create --name bench --scope transit:use --scope transit:manage 2>/dev/null)
 curl -sf -H "X-Vault-Token: $sr_token" -X POST "http://127.0.0.1:8330/v1/transit/keys/bench" >/dev/null
 
-# run NAME URL TOKEN BODY -> "rps p50_ms p99_ms"
-run() {
-    local out
-    # Each turn starts with no dirty pages of an earlier turn's server: the
-    # kernel writes OpenBao's buffered audit log back about 30 s later, in
-    # whichever server's turn that falls, and Strongroom's fsyncs (and
-    # OpenBao's own) would queue behind it.
-    sync
-    out=$(TOKEN="$3" BODY_FILE="$work/$4" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency \
-        -s bench/lua/post.lua "$2")
-    python3 bench/wrk-summary.py <<<"$out"
-}
-
-# median ROUNDS-LINES -> the median of each column
-median() { python3 -c 'import statistics,sys; rows=[list(map(float,l.split())) for l in sys.stdin if l.strip()]; print(" ".join(f"{statistics.median(c):.{0 if i == 0 else 2}f}" for i, c in enumerate(zip(*rows))))'; }
 
 printf '%-14s %-22s %10s %9s %9s   (medians of %s turns)\n' workload server "req/s" "p50 ms" "p99 ms" "$ROUNDS"
 for workload in enc64 enc4k batch100; do
     : > "$work/sr" ; : > "$work/ba" ; : > "$work/bn"
     for _ in $(seq "$ROUNDS"); do
-        run strongroom "http://127.0.0.1:8330/v1/transit/encrypt/bench" "$sr_token" "$workload.json" >> "$work/sr"
-        run bao-audit "http://127.0.0.1:8310/v1/transit/encrypt/bench" root "$workload.json" >> "$work/ba"
-        run bao-noaudit "http://127.0.0.1:8320/v1/transit/encrypt/bench" root "$workload.json" >> "$work/bn"
+        run "http://127.0.0.1:8330/v1/transit/encrypt/bench" "$sr_token" "$workload.json" >> "$work/sr"
+        run "http://127.0.0.1:8310/v1/transit/encrypt/bench" root "$workload.json" >> "$work/ba"
+        run "http://127.0.0.1:8320/v1/transit/encrypt/bench" root "$workload.json" >> "$work/bn"
     done
     read -r sr_rps sr_p50 sr_p99 < <(median < "$work/sr")
     read -r ba_rps ba_p50 ba_p99 < <(median < "$work/ba")
