@@ -80,9 +80,11 @@ impl Authz {
         let document = self.store.policy_document().await?;
         let catalogue = self.store.role_catalogue().await?.unwrap_or_else(RoleCatalogue::empty);
         let document_version = document.as_ref().map_or(0, |d| d.version);
+        // Newer: neither older than what is loaded, and not both the same.
         let newer = |loaded: &LoadedPolicies| {
-            (document_version > loaded.document_version && catalogue.version >= loaded.catalogue.version)
-                || (catalogue.version > loaded.catalogue.version && document_version >= loaded.document_version)
+            let (stored, held) =
+                ((document_version, catalogue.version), (loaded.document_version, loaded.catalogue.version));
+            stored.0 >= held.0 && stored.1 >= held.1 && stored != held
         };
         if !newer(&self.policies.read().unwrap_or_else(|p| p.into_inner())) {
             return Ok(false);

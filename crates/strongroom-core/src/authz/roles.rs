@@ -175,7 +175,14 @@ impl Authz {
         match role {
             Role::Custom(name) => {
                 self.settings.roles.iter().any(|defined| &defined.name == name)
-                    || self.catalogue().roles.iter().any(|defined| &defined.name == name)
+                    || self
+                        .policies
+                        .read()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .catalogue
+                        .roles
+                        .iter()
+                        .any(|d| &d.name == name)
             }
             Role::Reader | Role::Analyst | Role::Admin | Role::System => true,
         }
