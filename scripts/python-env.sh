@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Creates (once) the virtualenv the Python black-box tests run in and prints
-# its python path. Reused across runs: ~/.cache/strongroom-venv.
+# Creates (once) the virtualenv the Python black-box tests and the client
+# package (clients/python) run in, and prints its python path. Reused across runs: ~/.cache/strongroom-venv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv="${STRONGROOM_VENV:-$HOME/.cache/strongroom-venv}"
@@ -8,8 +8,13 @@ stamp="$venv/.requirements"
 if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv" >&2
 fi
-if ! cmp -s tests/python/requirements.txt "$stamp" 2>/dev/null; then
-    "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/python/requirements.txt >&2
-    cp tests/python/requirements.txt "$stamp"
+# The client package is installed editable (its extras too), so its source is
+# what the tests import; reinstalled when a requirements file or its
+# pyproject.toml changes.
+wanted=$(cat tests/python/requirements.txt clients/python/requirements-dev.txt clients/python/pyproject.toml)
+if [ "$wanted" != "$(cat "$stamp" 2>/dev/null)" ]; then
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/python/requirements.txt \
+        -r clients/python/requirements-dev.txt -e "clients/python[fastapi,flask,sqlalchemy]" >&2
+    printf '%s' "$wanted" > "$stamp"
 fi
 echo "$venv/bin/python"

@@ -1,0 +1,111 @@
+"""What the server answers, as typed values. Each model keeps the answer's
+other members in ``extra`` so a field added by a newer server is not lost."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["DataKey", "Introspection", "LoggedEvents", "Me"]
+
+
+@dataclass(frozen=True)
+class DataKey:
+    """A fresh data key from transit: ``plaintext`` to encrypt with locally
+    (keep it in memory only), ``ciphertext`` to store beside the data."""
+
+    plaintext: bytes = field(repr=False)
+    ciphertext: str
+    key_version: int
+
+    @classmethod
+    def from_vault(cls, data: dict[str, Any]) -> DataKey:
+        return cls(
+            plaintext=base64.b64decode(data["plaintext"]),
+            ciphertext=str(data["ciphertext"]),
+            key_version=int(data.get("key_version", 0)),
+        )
+
+
+@dataclass(frozen=True)
+class Introspection:
+    """RFC 7662's answer: ``active`` and, when active, whose token it is
+    (a user's access token: ``sub``, ``username``, ``roles``, ``matters``,
+    ``session``; an API key: ``client_id``, ``scopes``)."""
+
+    active: bool
+    sub: str | None = None
+    username: str | None = None
+    token_type: str | None = None
+    roles: tuple[str, ...] = ()
+    matters: tuple[str, ...] = ()
+    scopes: tuple[str, ...] = ()
+    exp: int | None = None
+    session: str | None = None
+    client_id: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> Introspection:
+        known = {"active", "sub", "username", "token_type", "roles", "matters", "scopes", "exp", "session", "client_id"}
+        return cls(
+            active=bool(body.get("active")),
+            sub=body.get("sub"),
+            username=body.get("username"),
+            token_type=body.get("token_type"),
+            roles=tuple(body.get("roles") or ()),
+            matters=tuple(body.get("matters") or ()),
+            scopes=tuple(body.get("scopes") or ()),
+            exp=body.get("exp"),
+            session=body.get("session"),
+            client_id=body.get("client_id"),
+            extra={k: v for k, v in body.items() if k not in known},
+        )
+
+
+@dataclass(frozen=True)
+class Me:
+    """``GET /v1/users/me``: who the caller is, the matters they hold a grant
+    on, and the actions they may take: ``service`` actions anywhere and, per
+    matter, the actions on its data."""
+
+    id: str
+    username: str
+    roles: tuple[str, ...]
+    matters: tuple[str, ...]
+    service_permissions: tuple[str, ...]
+    matter_permissions: dict[str, tuple[str, ...]]
+    user: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> Me:
+        user = {k: v for k, v in body.items() if k not in ("matters", "permissions")}
+        permissions = body.get("permissions") or {}
+        return cls(
+            id=str(user.get("id", "")),
+            username=str(user.get("username", "")),
+            roles=tuple(user.get("roles") or ()),
+            matters=tuple(body.get("matters") or ()),
+            service_permissions=tuple(permissions.get("service") or ()),
+            matter_permissions={
+                str(entry["matter"]): tuple(entry.get("actions") or ()) for entry in permissions.get("matters") or ()
+            },
+            user=user,
+        )
+
+    def may(self, action: str, matter: str | None = None) -> bool:
+        """Whether the caller may take ``action`` (e.g. ``record.decrypt``),
+        anywhere or in ``matter``."""
+        if action in self.service_permissions:
+            return True
+        return matter is not None and action in self.matter_permissions.get(matter, ())
+
+
+@dataclass(frozen=True)
+class LoggedEvents:
+    """The answer to an ingestion: the log indices the batch was given."""
+
+    count: int
+    first_index: int
+    last_index: int
