@@ -109,3 +109,9 @@ class LoggedEvents:
     count: int
     first_index: int
     last_index: int
+
+
+# Area models live in modules of their own; they are importable from here too.
+from .record_models import Collection, CollectionField, Grant, Matter, Record  # noqa: E402
+
+__all__ += ["Collection", "CollectionField", "Grant", "Matter", "Record"]

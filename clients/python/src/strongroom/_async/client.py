@@ -13,6 +13,9 @@ from .._retry import Retry
 from ._transport import AsyncTransport
 from .audit import AsyncAudit
 from .auth import AsyncAuth
+from .collections import AsyncCollections
+from .matters import AsyncMatters
+from .records import AsyncRecords
 from .transit import AsyncTransit
 
 __all__ = ["AsyncClient"]
@@ -62,6 +65,9 @@ class AsyncClient:
         self.auth = AsyncAuth(self._transport)
         self.transit = AsyncTransit(self._transport)
         self.audit = AsyncAudit(self._transport)
+        self.collections = AsyncCollections(self._transport)
+        self.records = AsyncRecords(self._transport)
+        self.matters = AsyncMatters(self._transport)
 
     @property
     def url(self) -> str:

@@ -14,6 +14,9 @@ from .._retry import Retry
 from ._transport import Transport
 from .audit import Audit
 from .auth import Auth
+from .collections import Collections
+from .matters import Matters
+from .records import Records
 from .transit import Transit
 
 __all__ = ["Client"]
@@ -63,6 +66,9 @@ class Client:
         self.auth = Auth(self._transport)
         self.transit = Transit(self._transport)
         self.audit = Audit(self._transport)
+        self.collections = Collections(self._transport)
+        self.records = Records(self._transport)
+        self.matters = Matters(self._transport)
 
     @property
     def url(self) -> str:
