@@ -1,0 +1,56 @@
+"""What the web-integration tests share: a real server with an administrator,
+a reader holding a grant on one matter, and an application key that may
+introspect; logins and the admin's calls go through the real API."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+
+from strongroom import Client
+from strongroom.testing import LocalServer
+
+ADMIN_PASSWORD = "correct horse battery staple 42"
+ALICE_PASSWORD = "violet harbour lantern 73 quietly"
+GRANTED_MATTER = "case-17"
+OTHER_MATTER = "case-18"
+
+
+@dataclass
+class Deployment:
+    server: LocalServer
+    #: The application's own key: it may introspect its callers' tokens.
+    app_key: str
+    alice_id: str
+
+    def login(self, username: str, password: str) -> str:
+        """A fresh access token (a new session) for ``username``."""
+        with Client(self.server.url) as client:
+            return client.auth.login(username, password).access_token
+
+    def logout(self, token: str) -> None:
+        httpx.post(f"{self.server.url}/v1/auth/logout", headers={"Authorization": f"Bearer {token}"}).raise_for_status()
+
+    def rotate_signing_key(self) -> None:
+        """What an operator does when the token signer is due: ``POST /v1/keys/system.jwt-signing/rotate``."""
+        admin = self.login("admin", ADMIN_PASSWORD)
+        answer = httpx.post(
+            f"{self.server.url}/v1/keys/system.jwt-signing/rotate", headers={"Authorization": f"Bearer {admin}"}
+        )
+        answer.raise_for_status()
+
+
+def deploy(server: LocalServer) -> Deployment:
+    server.init(ADMIN_PASSWORD)
+    server.create_user("alice", ALICE_PASSWORD, "reader")
+    with Client(server.url) as admin, Client(server.url) as alice:
+        admin.auth.login("admin", ADMIN_PASSWORD)
+        alice.auth.login("alice", ALICE_PASSWORD)
+        alice_id = alice.auth.me().id
+        for matter in (GRANTED_MATTER, OTHER_MATTER):
+            admin.matters.create(f"Matter {matter}", id=matter)
+        admin.matters.grant(
+            GRANTED_MATTER, f"user:{alice_id}", justification="alice transcribes this matter's hearings"
+        )
+    return Deployment(server=server, app_key=server.api_key("auth:introspect", name="web-app"), alice_id=alice_id)
