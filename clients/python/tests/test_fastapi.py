@@ -57,6 +57,13 @@ def transcripts_api(url: str, app_key: str, **options: Any) -> tuple[FastAPI, St
     async def records(matter_id: str) -> dict[str, str]:
         return {"matter": matter_id}
 
+    @app.get(
+        "/matters/{matter_id}/reveal",
+        dependencies=[Depends(current_user.require_permission("record.decrypt", matter_param="matter_id"))],
+    )
+    async def reveal(matter_id: str) -> dict[str, str]:
+        return {"matter": matter_id}
+
     @app.get("/users", dependencies=[Depends(current_user.require_permission("user.manage"))])
     async def users() -> dict[str, bool]:
         return {"ok": True}
@@ -119,7 +126,10 @@ def test_missing_malformed_and_forged_tokens_are_refused(deployment: Deployment,
     assert refused.status_code == 401 and 'error="invalid_token"' in refused.headers["WWW-Authenticate"]
     # The old trick: a symmetric algorithm keyed with something public.
     hs256 = jwt.encode(
-        claims, "secret-known-to-all", algorithm="HS256", headers={"kid": header["kid"], "typ": "at+jwt"}
+        claims,
+        "a secret everybody knows, 32+ bytes long",
+        algorithm="HS256",
+        headers={"kid": header["kid"], "typ": "at+jwt"},
     )
     assert http.get("/me", headers=bearer(hs256)).status_code == 401
     # The signed token with a byte of its signature changed.
@@ -203,7 +213,10 @@ def test_forged_key_ids_cost_one_jwks_fetch_per_cooldown(deployment: Deployment,
     assert http.get("/me", headers=bearer(real)).status_code == 200
     for attempt in range(5):
         forged = jwt.encode(
-            claims, Ed25519PrivateKey.generate(), algorithm="EdDSA", headers={"kid": f"jwt-{attempt}", "typ": "at+jwt"}
+            claims,
+            Ed25519PrivateKey.generate(),
+            algorithm="EdDSA",
+            headers={"kid": f"forged-{attempt}", "typ": "at+jwt"},
         )
         refused = http.get("/me", headers=bearer(forged))
         assert refused.status_code == 401 and "unknown_key_id" in refused.headers["WWW-Authenticate"]
@@ -222,12 +235,15 @@ def test_roles_matters_and_permissions_guard_routes(deployment: Deployment, api)
     granted = http.get(f"/matters/{GRANTED_MATTER}/transcripts", headers=alice)
     assert granted.status_code == 200 and granted.json() == {"matter": GRANTED_MATTER, "reader": "alice"}
     assert http.get(f"/matters/{OTHER_MATTER}/transcripts", headers=alice).status_code == 404
-    # An administrator without a grant does not see a matter's data either.
-    assert http.get(f"/matters/{GRANTED_MATTER}/transcripts", headers=admin).status_code == 404
+    # The administrator created both matters, which gave them grants.
+    assert http.get(f"/matters/{OTHER_MATTER}/transcripts", headers=admin).status_code == 200
 
     # Permissions are the server's policies' answer for this user, per matter.
     assert http.get(f"/matters/{GRANTED_MATTER}/records", headers=alice).status_code == 200
     assert http.get(f"/matters/{OTHER_MATTER}/records", headers=alice).status_code == 403
+    # A reader reads but never decrypts, grant or not; an administrator with a grant does.
+    assert http.get(f"/matters/{GRANTED_MATTER}/reveal", headers=alice).status_code == 403
+    assert http.get(f"/matters/{GRANTED_MATTER}/reveal", headers=admin).status_code == 200
     assert http.get("/users", headers=alice).status_code == 403
     assert http.get("/users", headers=admin).status_code == 200
     assert http.get("/users").status_code == 401

@@ -21,8 +21,9 @@ reused for at most ``max_staleness`` seconds (see
 missing role, permission or grant, 503 when Strongroom cannot confirm.
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations``: FastAPI reads the annotations of
+# ``StrongroomBearer.__call__`` at run time, and an instance has no
+# ``__globals__`` to resolve string annotations in.
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
