@@ -98,8 +98,10 @@ def test_starlette_sessions_live_encrypted_in_strongroom(sessions: Sessions, sho
     http.post("/login/alice")
     cookie = http.cookies["session"]
     assert "alice" not in cookie and "basket" not in cookie  # the cookie is a signed id, no data
-    answer = http.get("/whoami").json()
+    unchanged = http.get("/whoami")
+    answer = unchanged.json()
     assert answer["user"] == "alice" and cookie.startswith(answer["session"] + ".")
+    assert "set-cookie" not in unchanged.headers  # read, not changed: nothing written back
 
     # In Strongroom the record withholds the data from anyone who merely reads it.
     with Client(sessions.server.url, api_key=sessions.key) as app_key:

@@ -4,9 +4,11 @@ introspect; logins and the admin's calls go through the real API."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import httpx
+import jwt
 
 from strongroom import Client
 from strongroom.testing import LocalServer
@@ -39,6 +41,19 @@ class Deployment:
             f"{self.server.url}/v1/keys/system.jwt-signing/rotate", headers={"Authorization": f"Bearer {admin}"}
         )
         answer.raise_for_status()
+
+    def rotate_signing_key_with_cli(self) -> str:
+        """The same from outside the server, as an operator's ``strongroom key
+        rotate``; returns the new key id once the server signs with it (it
+        sees another process's change within its cache refresh, 100 ms)."""
+        self.server.cli("key", "rotate", "system.jwt-signing")
+        deadline = time.monotonic() + 5
+        while True:
+            token = self.login("admin", ADMIN_PASSWORD)
+            kid = str(jwt.get_unverified_header(token)["kid"])
+            if kid != "jwt-1" or time.monotonic() > deadline:
+                return kid
+            time.sleep(0.1)
 
 
 def deploy(server: LocalServer) -> Deployment:
