@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
 
-from strongroom import AsyncClient
+from strongroom import AsyncClient, Client
 from strongroom.authenticated import AuthenticatedUser
 from strongroom.fastapi import StrongroomBearer
 from strongroom.testing import LocalServer
@@ -247,6 +247,23 @@ def test_roles_matters_and_permissions_guard_routes(deployment: Deployment, api)
     assert http.get("/users", headers=alice).status_code == 403
     assert http.get("/users", headers=admin).status_code == 200
     assert http.get("/users").status_code == 401
+
+
+def test_a_revoked_grant_shows_within_the_staleness_bound(deployment: Deployment, api) -> None:  # type: ignore[no-untyped-def]
+    staleness = 1.0
+    http, _ = api(max_staleness=staleness)
+    alice = bearer(deployment.login("alice", ALICE_PASSWORD))
+    assert http.get(f"/matters/{GRANTED_MATTER}/transcripts", headers=alice).status_code == 200
+    assert http.get(f"/matters/{GRANTED_MATTER}/records", headers=alice).status_code == 200
+    confirmed_by = time.monotonic()
+    with Client(deployment.server.url) as admin:
+        admin.auth.login("admin", ADMIN_PASSWORD)
+        admin.matters.revoke(GRANTED_MATTER, f"user:{deployment.alice_id}", justification="alice moved to another team")
+    time.sleep(max(0.0, confirmed_by + staleness - time.monotonic()) + 0.05)
+    # The same token, still valid: what it may reach is read from Strongroom again.
+    assert http.get(f"/matters/{GRANTED_MATTER}/transcripts", headers=alice).status_code == 404
+    assert http.get(f"/matters/{GRANTED_MATTER}/records", headers=alice).status_code == 403
+    assert http.get("/me", headers=alice).json()["matters"] == []
 
 
 def test_the_user_never_shows_the_token(deployment: Deployment) -> None:

@@ -37,7 +37,7 @@ from ._async.verifier import AsyncTokenVerifier
 from .authenticated import AuthenticatedUser
 from .errors import StrongroomError
 
-__all__ = ["AsyncTokenVerifier", "AuthenticatedUser", "StrongroomBearer"]
+__all__ = ["AsyncTokenVerifier", "AuthenticatedUser", "StrongroomBearer", "TokenRejected"]
 
 log = logging.getLogger("strongroom.fastapi")
 

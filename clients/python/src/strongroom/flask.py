@@ -41,7 +41,15 @@ from ._sync.verifier import TokenVerifier
 from .authenticated import AuthenticatedUser
 from .errors import StrongroomError
 
-__all__ = ["StrongroomAuth", "TokenVerifier", "current_user", "require_auth", "require_permission"]
+__all__ = [
+    "AuthenticatedUser",
+    "StrongroomAuth",
+    "TokenRejected",
+    "TokenVerifier",
+    "current_user",
+    "require_auth",
+    "require_permission",
+]
 
 log = logging.getLogger("strongroom.flask")
 
