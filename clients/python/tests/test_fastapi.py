@@ -20,7 +20,8 @@ from strongroom import AsyncClient, Client
 from strongroom.authenticated import AuthenticatedUser
 from strongroom.fastapi import StrongroomBearer
 from strongroom.testing import LocalServer
-from web_deployment import ADMIN_PASSWORD, ALICE_PASSWORD, GRANTED_MATTER, OTHER_MATTER, Deployment, deploy
+
+from .web_deployment import ADMIN_PASSWORD, ALICE_PASSWORD, GRANTED_MATTER, OTHER_MATTER, Deployment, deploy
 
 
 def transcripts_api(url: str, app_key: str, **options: Any) -> tuple[FastAPI, StrongroomBearer]:

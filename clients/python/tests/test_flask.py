@@ -13,7 +13,8 @@ from flask import Flask
 from strongroom import Client
 from strongroom.flask import StrongroomAuth, current_user, require_auth, require_permission
 from strongroom.testing import LocalServer
-from web_deployment import ADMIN_PASSWORD, ALICE_PASSWORD, GRANTED_MATTER, OTHER_MATTER, Deployment, deploy
+
+from .web_deployment import ADMIN_PASSWORD, ALICE_PASSWORD, GRANTED_MATTER, OTHER_MATTER, Deployment, deploy
 
 
 def interviews_app(url: str, app_key: str, **options: Any) -> tuple[Flask, StrongroomAuth]:

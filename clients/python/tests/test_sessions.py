@@ -20,7 +20,8 @@ from strongroom import AsyncClient, Client
 from strongroom.flask_sessions import SessionStore, StrongroomSessionInterface
 from strongroom.starlette_sessions import AsyncSessionStore, StrongroomSessionMiddleware, session_id
 from strongroom.testing import LocalServer
-from web_deployment import ADMIN_PASSWORD
+
+from .web_deployment import ADMIN_PASSWORD
 
 SECRET = "the application's own cookie secret, not Strongroom's"
 MATTER = "app-sessions"
