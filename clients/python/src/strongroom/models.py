@@ -115,3 +115,9 @@ class LoggedEvents:
 from .record_models import Collection, CollectionField, Grant, Matter, Record  # noqa: E402
 
 __all__ += ["Collection", "CollectionField", "Grant", "Matter", "Record"]
+from .blob_models import Blob, BlobDownload  # noqa: E402
+
+__all__ += ["Blob", "BlobDownload"]
+from .audit_models import Alert, AuditEvent, AuditStats, ConsistencyProof, InclusionProof  # noqa: E402
+
+__all__ += ["Alert", "AuditEvent", "AuditStats", "ConsistencyProof", "InclusionProof"]

@@ -13,6 +13,7 @@ from .._retry import Retry
 from ._transport import AsyncTransport
 from .audit import AsyncAudit
 from .auth import AsyncAuth
+from .blobs import AsyncBlobs
 from .collections import AsyncCollections
 from .matters import AsyncMatters
 from .records import AsyncRecords
@@ -68,6 +69,7 @@ class AsyncClient:
         self.collections = AsyncCollections(self._transport)
         self.records = AsyncRecords(self._transport)
         self.matters = AsyncMatters(self._transport)
+        self.blobs = AsyncBlobs(self._transport)
 
     @property
     def url(self) -> str:

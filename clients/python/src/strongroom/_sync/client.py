@@ -14,6 +14,7 @@ from .._retry import Retry
 from ._transport import Transport
 from .audit import Audit
 from .auth import Auth
+from .blobs import Blobs
 from .collections import Collections
 from .matters import Matters
 from .records import Records
@@ -69,6 +70,7 @@ class Client:
         self.collections = Collections(self._transport)
         self.records = Records(self._transport)
         self.matters = Matters(self._transport)
+        self.blobs = Blobs(self._transport)
 
     @property
     def url(self) -> str:
