@@ -121,3 +121,30 @@ __all__ += ["Blob", "BlobDownload"]
 from .audit_models import Alert, AuditEvent, AuditStats, ConsistencyProof, InclusionProof  # noqa: E402
 
 __all__ += ["Alert", "AuditEvent", "AuditStats", "ConsistencyProof", "InclusionProof"]
+from .admin_models import (  # noqa: E402
+    AccessRequest,
+    ApiKeyInfo,
+    IssuedApiKey,
+    Job,
+    Key,
+    KeyStateChange,
+    KeyVersion,
+    PasswordReset,
+    Role,
+    Session,
+    User,
+)
+
+__all__ += [
+    "AccessRequest",
+    "ApiKeyInfo",
+    "IssuedApiKey",
+    "Job",
+    "Key",
+    "KeyStateChange",
+    "KeyVersion",
+    "PasswordReset",
+    "Role",
+    "Session",
+    "User",
+]
