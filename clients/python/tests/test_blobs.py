@@ -27,12 +27,11 @@ FIELDS = [
 
 def setup(server: LocalServer) -> tuple[str, str]:
     """A key that manages collections and matters, reveals, and holds a grant
-    on ``m-1``; and the id of a record in ``calls``."""
+    on ``m-1`` (as its creator); and the id of a record in ``calls``."""
     key = server.api_key("collections:manage", "matters:manage", "records:decrypt")
     with Client(server.url, api_key=key) as client:
         client.collections.create("calls", fields=FIELDS)
         client.matters.create("Matter one", id="m-1")
-        client.matters.grant("m-1", "api_key:" + key.split("_")[1], justification="the blob tests write in m-1")
         record = client.records.create("calls", matter="m-1", fields={"title": "call 1"})
     return key, record.id
 
@@ -56,26 +55,33 @@ def test_uploads_from_a_path_a_file_bytes_and_an_iterator_and_downloads_whole_an
 
         # Down to a path, a file, an iterator; the whole blob is checked against its SHA-256.
         out = tmp_path / "out.wav"
-        meta = client.blobs.download("calls", record, "audio", out, reason=REASON)
+        meta = client.blobs.download("calls", record, "audio", out, reason=REASON, purpose="case_work")
         assert out.read_bytes() == audio and not meta.partial and meta.size == len(audio)
         sink = io.BytesIO()
-        client.blobs.download("calls", record, "audio", sink, reason=REASON)
+        client.blobs.download("calls", record, "audio", sink, reason=REASON, purpose="case_work")
         assert sink.getvalue() == audio
-        assert b"".join(client.blobs.iter_download("calls", record, "audio", reason=REASON)) == audio
+        assert (
+            b"".join(client.blobs.iter_download("calls", record, "audio", reason=REASON, purpose="case_work")) == audio
+        )
 
         # Ranges, Python-slice style: [start:end], [start:], and the last n bytes.
         assert (
-            client.blobs.read("calls", record, "audio", reason=REASON, start=70_000, end=140_001)
+            client.blobs.read("calls", record, "audio", reason=REASON, purpose="case_work", start=70_000, end=140_001)
             == audio[70_000:140_001]
         )
-        assert client.blobs.read("calls", record, "audio", reason=REASON, start=299_990) == audio[299_990:]
-        assert client.blobs.read("calls", record, "audio", reason=REASON, start=-5) == audio[-5:]
+        assert (
+            client.blobs.read("calls", record, "audio", reason=REASON, purpose="case_work", start=299_990)
+            == audio[299_990:]
+        )
+        assert client.blobs.read("calls", record, "audio", reason=REASON, purpose="case_work", start=-5) == audio[-5:]
         ranged = io.BytesIO()
-        part = client.blobs.download("calls", record, "audio", ranged, reason=REASON, start=10, end=20)
+        part = client.blobs.download(
+            "calls", record, "audio", ranged, reason=REASON, purpose="case_work", start=10, end=20
+        )
         assert part.partial and (part.start, part.end, part.size) == (10, 20, len(audio))
         assert ranged.getvalue() == audio[10:20]
         with pytest.raises(RangeNotSatisfiable) as outside:
-            client.blobs.read("calls", record, "audio", reason=REASON, start=len(audio) + 10)
+            client.blobs.read("calls", record, "audio", reason=REASON, purpose="case_work", start=len(audio) + 10)
         assert outside.value.status == 416 and outside.value.request_id
 
         # An open file, bytes, and a generator (streamed: never one body in memory).
@@ -85,7 +91,7 @@ def test_uploads_from_a_path_a_file_bytes_and_an_iterator_and_downloads_whole_an
         assert client.blobs.read("calls", record, "cover") == b"\x89PNG..."
         again = client.blobs.upload("calls", record, "audio", chunks(audio, 10_000), content_type="audio/ogg")
         assert again.sha256 == stored.sha256 and again.content_type == "audio/ogg"
-        assert client.blobs.read("calls", record, "audio", reason=REASON) == audio
+        assert client.blobs.read("calls", record, "audio", reason=REASON, purpose="case_work") == audio
 
 
 def test_refusals_are_exceptions(server: LocalServer, tmp_path: Path) -> None:
@@ -107,7 +113,7 @@ def test_refusals_are_exceptions(server: LocalServer, tmp_path: Path) -> None:
     with Client(server.url, api_key=key) as admin:
         admin.matters.grant("m-1", "api_key:" + other.split("_")[1], justification="the other key may read m-1 data")
     with Client(server.url, api_key=other) as client, pytest.raises(Forbidden):
-        client.blobs.read("calls", record, "audio", reason=REASON)
+        client.blobs.read("calls", record, "audio", reason=REASON, purpose="case_work")
 
 
 def test_the_async_client_streams_from_an_async_iterator(server: LocalServer) -> None:
@@ -122,8 +128,15 @@ def test_the_async_client_streams_from_an_async_iterator(server: LocalServer) ->
     async def run() -> tuple[Blob, bytes, bytes]:
         async with AsyncClient(server.url, api_key=key) as client:
             stored = await client.blobs.upload("calls", record, "audio", produce(), content_type="audio/flac")
-            whole = b"".join([c async for c in client.blobs.iter_download("calls", record, "audio", reason=REASON)])
-            tail = await client.blobs.read("calls", record, "audio", reason=REASON, start=-1000)
+            whole = b"".join(
+                [
+                    c
+                    async for c in client.blobs.iter_download(
+                        "calls", record, "audio", reason=REASON, purpose="case_work"
+                    )
+                ]
+            )
+            tail = await client.blobs.read("calls", record, "audio", reason=REASON, purpose="case_work", start=-1000)
             return stored, whole, tail
 
     stored, whole, tail = asyncio.run(run())
