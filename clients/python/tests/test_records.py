@@ -26,11 +26,12 @@ def principal_of(key: str) -> str:
 
 
 def service(server: LocalServer) -> tuple[Client, str]:
-    """A client whose key manages collections and matters, reveals, and holds a grant on matter ``m-1``."""
+    """A client whose key manages collections and matters, reveals, and
+    holds a grant on matter ``m-1`` (the one its creator gets)."""
     key = server.api_key("collections:manage", "matters:manage", "records:decrypt")
     client = Client(server.url, api_key=key)
     client.matters.create("Matter one", id="m-1")
-    client.matters.grant("m-1", principal_of(key), justification="the service test writes records in m-1")
+    assert [g.principal for g in client.matters.grants("m-1")] == [principal_of(key)]
     return client, key
 
 
@@ -64,18 +65,21 @@ def test_records_are_written_read_listed_revealed_and_deleted(server: LocalServe
         seen = client.records.get("contacts", record.id)
         assert seen.fields["title"] == "Ada" and "email" in seen.withheld_fields
         assert "Ada@Example.test" not in repr(seen)
-        assert client.records.decrypt("contacts", record.id, ["email"], reason=REASON) == {"email": "Ada@Example.test"}
+        assert client.records.decrypt("contacts", record.id, ["email"], reason=REASON, purpose="case_work") == {
+            "email": "Ada@Example.test"
+        }
         with pytest.raises(BadRequest):
-            client.records.decrypt("contacts", record.id, ["email"], reason="too short")
+            client.records.decrypt("contacts", record.id, ["email"], reason="too short", purpose="case_work")
 
         changed = client.records.update("contacts", record.id, {"title": "Ada L."})
         assert changed.fields["title"] == "Ada L." and changed.updated_at >= record.updated_at
 
         for n in range(4):
             client.records.create("contacts", matter="m-1", fields={"title": f"t{n}", "email": f"p{n}@example.test"})
-        # Five records in pages of two: the iterator follows next_cursor.
+        # Five records in pages of two: the iterator follows next_cursor (oldest
+        # first by the second; ties in id order, so not necessarily as created).
         listed = list(client.records.list("contacts", matter="m-1", limit=2))
-        assert listed[0].id == record.id and len(listed) == 5
+        assert len(listed) == 5 and len({r.id for r in listed}) == 5 and record.id in {r.id for r in listed}
         # A searchable encrypted field matches through its blind index, normalised.
         found = list(client.records.list("contacts", where="email:  ada@example.TEST "))
         assert [r.id for r in found] == [record.id]
@@ -98,9 +102,9 @@ def test_matters_and_grants(server: LocalServer) -> None:
         assert matter.id in [m.id for m in client.matters.list()]
         grant = client.matters.grant(matter.id, principal_of(other), justification="the other service needs it now")
         assert grant.principal == principal_of(other) and grant.matter == matter.id
-        assert [g.principal for g in client.matters.grants(matter.id)] == [principal_of(other)]
+        assert principal_of(other) in [g.principal for g in client.matters.grants(matter.id)]
         client.matters.revoke(matter.id, principal_of(other), justification="the other service is done with it")
-        assert client.matters.grants(matter.id) == []
+        assert [g.principal for g in client.matters.grants(matter.id)] == [principal_of(key)]
 
 
 def test_the_async_client_iterates_records_page_by_page(server: LocalServer) -> None:
@@ -111,9 +115,8 @@ def test_the_async_client_iterates_records_page_by_page(server: LocalServer) -> 
             title = {"name": "title", "type": "string", "sensitivity": "public"}
             await client.collections.create("notes", fields=[title])
             await client.matters.create("M", id="m-a")
-            await client.matters.grant("m-a", principal_of(key), justification="the async test writes here")
             for n in range(3):
                 await client.records.create("notes", matter="m-a", fields={"title": f"n{n}"})
             return [r.fields["title"] async for r in client.records.list("notes", limit=1)]
 
-    assert asyncio.run(run()) == ["n0", "n1", "n2"]
+    assert sorted(asyncio.run(run())) == ["n0", "n1", "n2"]

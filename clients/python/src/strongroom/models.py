@@ -115,3 +115,36 @@ class LoggedEvents:
 from .record_models import Collection, CollectionField, Grant, Matter, Record  # noqa: E402
 
 __all__ += ["Collection", "CollectionField", "Grant", "Matter", "Record"]
+from .blob_models import Blob, BlobDownload  # noqa: E402
+
+__all__ += ["Blob", "BlobDownload"]
+from .audit_models import Alert, AuditEvent, AuditStats, ConsistencyProof, InclusionProof  # noqa: E402
+
+__all__ += ["Alert", "AuditEvent", "AuditStats", "ConsistencyProof", "InclusionProof"]
+from .admin_models import (  # noqa: E402
+    AccessRequest,
+    ApiKeyInfo,
+    IssuedApiKey,
+    Job,
+    Key,
+    KeyStateChange,
+    KeyVersion,
+    PasswordReset,
+    Role,
+    Session,
+    User,
+)
+
+__all__ += [
+    "AccessRequest",
+    "ApiKeyInfo",
+    "IssuedApiKey",
+    "Job",
+    "Key",
+    "KeyStateChange",
+    "KeyVersion",
+    "PasswordReset",
+    "Role",
+    "Session",
+    "User",
+]

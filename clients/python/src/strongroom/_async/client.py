@@ -11,12 +11,18 @@ import httpx
 from .._credentials import ApiKey, BearerToken, Credentials, Tokens
 from .._retry import Retry
 from ._transport import AsyncTransport
+from .access_requests import AsyncAccessRequests
+from .api_keys import AsyncApiKeys
 from .audit import AsyncAudit
 from .auth import AsyncAuth
+from .blobs import AsyncBlobs
 from .collections import AsyncCollections
+from .keys import AsyncJobs, AsyncKeys
 from .matters import AsyncMatters
 from .records import AsyncRecords
+from .roles import AsyncRoles
 from .transit import AsyncTransit
+from .users import AsyncSessions, AsyncUsers
 
 __all__ = ["AsyncClient"]
 
@@ -68,6 +74,14 @@ class AsyncClient:
         self.collections = AsyncCollections(self._transport)
         self.records = AsyncRecords(self._transport)
         self.matters = AsyncMatters(self._transport)
+        self.blobs = AsyncBlobs(self._transport)
+        self.users = AsyncUsers(self._transport)
+        self.sessions = AsyncSessions(self._transport)
+        self.api_keys = AsyncApiKeys(self._transport)
+        self.roles = AsyncRoles(self._transport)
+        self.access_requests = AsyncAccessRequests(self._transport)
+        self.keys = AsyncKeys(self._transport)
+        self.jobs = AsyncJobs(self._transport)
 
     @property
     def url(self) -> str:
