@@ -7,7 +7,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-import httpx
 import jwt
 
 from strongroom import Client
@@ -32,15 +31,15 @@ class Deployment:
             return client.auth.login(username, password).access_token
 
     def logout(self, token: str) -> None:
-        httpx.post(f"{self.server.url}/v1/auth/logout", headers={"Authorization": f"Bearer {token}"}).raise_for_status()
+        """``POST /v1/auth/logout`` with the user's token, as their browser would."""
+        with Client(self.server.url, token=token) as user:
+            user.auth.logout()
 
     def rotate_signing_key(self) -> None:
         """What an operator does when the token signer is due: ``POST /v1/keys/system.jwt-signing/rotate``."""
-        admin = self.login("admin", ADMIN_PASSWORD)
-        answer = httpx.post(
-            f"{self.server.url}/v1/keys/system.jwt-signing/rotate", headers={"Authorization": f"Bearer {admin}"}
-        )
-        answer.raise_for_status()
+        with Client(self.server.url) as admin:
+            admin.auth.login("admin", ADMIN_PASSWORD)
+            admin.keys.rotate("system.jwt-signing")
 
     def rotate_signing_key_with_cli(self) -> str:
         """The same from outside the server, as an operator's ``strongroom key

@@ -22,9 +22,9 @@ from flask.sessions import SessionInterface, SessionMixin
 from werkzeug.datastructures import CallbackDict
 
 from ._session_cookie import sign_session_id, unsign_session_id
-from ._sync.session_store import SessionStore
+from ._sync.session_store import DEFAULT_REASON, SessionStore
 
-__all__ = ["SessionStore", "StrongroomSession", "StrongroomSessionInterface"]
+__all__ = ["DEFAULT_REASON", "SessionStore", "StrongroomSession", "StrongroomSessionInterface"]
 
 
 class StrongroomSession(CallbackDict[str, Any], SessionMixin):

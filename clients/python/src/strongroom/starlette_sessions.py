@@ -24,10 +24,10 @@ from starlette.datastructures import MutableHeaders
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ._async.session_store import AsyncSessionStore
+from ._async.session_store import DEFAULT_REASON, AsyncSessionStore
 from ._session_cookie import sign_session_id, unsign_session_id
 
-__all__ = ["AsyncSessionStore", "StrongroomSessionMiddleware", "session_id"]
+__all__ = ["DEFAULT_REASON", "AsyncSessionStore", "StrongroomSessionMiddleware", "session_id"]
 
 #: Where the middleware leaves the current session's id in the ASGI scope.
 SCOPE_KEY = "strongroom.session_id"
