@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import httpx
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -265,6 +266,18 @@ def test_a_revoked_grant_shows_within_the_staleness_bound(deployment: Deployment
     assert http.get(f"/matters/{GRANTED_MATTER}/transcripts", headers=alice).status_code == 404
     assert http.get(f"/matters/{GRANTED_MATTER}/records", headers=alice).status_code == 403
     assert http.get("/me", headers=alice).json()["matters"] == []
+
+
+def test_a_service_token_is_not_a_user(deployment: Deployment, api) -> None:  # type: ignore[no-untyped-def]
+    http, _ = api()
+    worker_key = deployment.server.api_key("transit:use", name="worker")
+    answer = httpx.post(
+        f"{deployment.server.url}/token",
+        data={"grant_type": "client_credentials", "client_id": worker_key.split("_")[1], "client_secret": worker_key},
+    )
+    answer.raise_for_status()
+    refused = http.get("/me", headers=bearer(answer.json()["access_token"]))
+    assert refused.status_code == 401 and "not_a_user" in refused.headers["WWW-Authenticate"]
 
 
 def test_the_user_never_shows_the_token(deployment: Deployment) -> None:
