@@ -179,6 +179,19 @@ def test_a_logged_out_token_is_refused_within_the_staleness_bound_and_a_fresh_on
     assert http.get("/me", headers=bearer(fresh)).status_code == 200
 
 
+def test_a_busy_caller_costs_one_introspection_per_bound_and_the_cache_is_bounded(deployment: Deployment, api) -> None:  # type: ignore[no-untyped-def]
+    http, current_user = api(max_staleness=60.0, max_cached_tokens=1)
+    alice = bearer(deployment.login("alice", ALICE_PASSWORD))
+    for _ in range(20):
+        assert http.get("/me", headers=alice).status_code == 200
+    assert current_user.verifier.introspections == 1
+    # Past max_cached_tokens, the least recently confirmed token is asked about again.
+    admin = bearer(deployment.login("admin", ADMIN_PASSWORD))
+    assert http.get("/me", headers=admin).status_code == 200
+    assert http.get("/me", headers=alice).status_code == 200
+    assert current_user.verifier.introspections == 3
+
+
 def test_with_no_staleness_a_logout_shows_at_once(deployment: Deployment, api) -> None:  # type: ignore[no-untyped-def]
     http, _ = api(max_staleness=0)
     token = deployment.login("alice", ALICE_PASSWORD)

@@ -77,8 +77,9 @@ class AsyncTokenVerifier:
         self._keys_fetched_at: float | None = None
         self._last_miss_at: float | None = None
         self._lock = AsyncLock()
-        #: How many times the JWKS was downloaded (for operators and tests).
+        #: How many times the JWKS was downloaded and tokens introspected (for operators and tests).
         self.jwks_fetches = 0
+        self.introspections = 0
 
     async def verify(self, token: str) -> AuthenticatedUser:
         """The user behind ``token``: signature, ``iss``, ``aud`` and lifetime
@@ -134,6 +135,7 @@ class AsyncTokenVerifier:
         if cached is not None:
             return cached
         asked_at = monotonic()
+        self.introspections += 1
         answer = await self.client.auth.introspect(token)
         # Inactive answers are remembered too: a logged-out client retrying
         # in a loop must not turn into an introspection per request.

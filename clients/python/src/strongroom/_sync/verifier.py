@@ -78,8 +78,9 @@ class TokenVerifier:
         self._keys_fetched_at: float | None = None
         self._last_miss_at: float | None = None
         self._lock = Lock()
-        #: How many times the JWKS was downloaded (for operators and tests).
+        #: How many times the JWKS was downloaded and tokens introspected (for operators and tests).
         self.jwks_fetches = 0
+        self.introspections = 0
 
     def verify(self, token: str) -> AuthenticatedUser:
         """The user behind ``token``: signature, ``iss``, ``aud`` and lifetime
@@ -135,6 +136,7 @@ class TokenVerifier:
         if cached is not None:
             return cached
         asked_at = monotonic()
+        self.introspections += 1
         answer = self.client.auth.introspect(token)
         # Inactive answers are remembered too: a logged-out client retrying
         # in a loop must not turn into an introspection per request.
