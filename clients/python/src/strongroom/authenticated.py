@@ -28,7 +28,7 @@ class AuthenticatedUser:
     roles: tuple[str, ...]
     matters: tuple[str, ...]
     session: str | None
-    claims: dict[str, Any] = field(repr=False)
+    claims: dict[str, Any] = field(repr=False, compare=False, hash=False)
     token: str = field(repr=False)
 
     @classmethod
