@@ -135,3 +135,29 @@ def test_a_matter_key_rotates_and_its_rewrap_job_finishes(server: LocalServer, a
             admin.keys.configure("matter.case-9", min_decryption_version=1)
         changed = admin.keys.set_state("matter.case-9", "decrypt_only", justification=WHY)
         assert changed.key.state == "decrypt_only"
+
+
+def test_legal_hold_and_a_data_subjects_export_and_erasure(admin: Client) -> None:
+    with admin:
+        admin.collections.create("intake", fields=[{"name": "email", "type": "string", "sensitivity": "secret"}])
+        admin.matters.create("Case 5", id="case-5")
+        kept = admin.records.create("intake", matter="case-5", fields={"email": "ada@example.test"}, subject="ada")
+        gone = admin.records.create("intake", matter="case-5", fields={"email": "ada@work.test"}, subject="ada")
+        admin.records.create("intake", matter="case-5", fields={"email": "bob@example.test"}, subject="bob")
+        assert admin.records.hold(
+            "intake", kept.id, justification="litigation hold for case 5 (court order)"
+        ).legal_hold
+        with pytest.raises(Conflict):
+            admin.records.delete("intake", kept.id)
+
+        exported = admin.records.export_subject(
+            "ada", justification="subject access request SAR-77", purpose="subject_request"
+        )
+        assert sorted(r.fields["email"] for r in exported) == ["ada@example.test", "ada@work.test"]
+        assert "ada@" not in repr(exported)
+        erased = admin.records.erase_subject("ada", justification="erasure request ER-9 from the data subject")
+        assert erased.erased == ({"collection": "intake", "id": gone.id},)
+        assert erased.held == ({"collection": "intake", "id": kept.id},)
+        with pytest.raises(NotFound):
+            admin.records.get("intake", gone.id)
+        assert admin.records.get("intake", kept.id).legal_hold
