@@ -156,3 +156,6 @@ __all__ += [
     "Session",
     "User",
 ]
+from .authz_models import Explanation, PolicySet, WhoCan  # noqa: E402
+
+__all__ += ["Explanation", "PolicySet", "WhoCan"]
