@@ -1,13 +1,23 @@
-"""Client overhead per transit call: the same encrypt, against the same
-server in the same run, sent with raw ``httpx`` and with ``strongroom.Client``
-(and the async pair), one request at a time, in alternating rounds so drift
-in the machine's load hits both alike.
+"""Client overhead per transit call: the same encrypt sent with raw ``httpx``
+and with ``strongroom.Client`` (and the async pair), one request at a time,
+in the same run.
+
+Two measurements:
+
+* **against the server**: a real ``strongroom server`` (or ``--url``), in
+  alternating blocks (raw, client, client, raw, …) so drift in the
+  machine's load hits both alike;
+* **in process**: both over an ``httpx.MockTransport`` that answers a
+  canned transit reply at once, so the difference is the client's own work
+  per call (credentials, retry bookkeeping, problem mapping, base64 and JSON
+  of the payload, the typed answer) without the network and server noise
+  that dwarfs it above.
 
     STRONGROOM_BIN=target/debug/strongroom python clients/python/bench/client_overhead.py
-    python clients/python/bench/client_overhead.py --url http://127.0.0.1:8200 --api-key sr_…   # a running server
-    options: --calls 2000 --rounds 5
+    python clients/python/bench/client_overhead.py --url http://127.0.0.1:8200 --api-key sr_…
+    options: --calls 3000 (per side and measurement) --block 250
 
-It prints calls per second for each, and the client's overhead per call
+It prints calls per second for each side and the client's overhead per call
 (the difference of the mean latencies) in microseconds.
 """
 
@@ -16,7 +26,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import statistics
 import time
 from collections.abc import Awaitable, Callable
 
@@ -27,91 +36,146 @@ from strongroom.testing import LocalServer
 
 KEY = "bench-overhead"
 PLAINTEXT = b"a short field value, as applications encrypt them"
+BODY = {"plaintext": base64.b64encode(PLAINTEXT).decode()}
+CANNED = {"data": {"ciphertext": "vault:v1:" + base64.b64encode(b"\0" * 77).decode(), "key_version": 1}}
+
+Sync = Callable[[], object]
+Async = Callable[[], Awaitable[object]]
 
 
-def rate(call: Callable[[], object], calls: int) -> float:
-    started = time.perf_counter()
-    for _ in range(calls):
-        call()
-    return calls / (time.perf_counter() - started)
+def alternate(raw: Sync, client: Sync, calls: int, block: int) -> tuple[float, float]:
+    """Seconds spent by each side over ``calls`` calls, in ABBA blocks."""
+    spent = {"raw": 0.0, "client": 0.0}
+    order = [("raw", raw), ("client", client), ("client", client), ("raw", raw)]
+    done = 0
+    while done < calls:
+        for name, call in order[:2] if (done // block) % 2 == 0 else order[2:]:
+            started = time.perf_counter()
+            for _ in range(block):
+                call()
+            spent[name] += time.perf_counter() - started
+        done += block
+    return spent["raw"], spent["client"]
 
 
-async def arate(call: Callable[[], Awaitable[object]], calls: int) -> float:
-    started = time.perf_counter()
-    for _ in range(calls):
-        await call()
-    return calls / (time.perf_counter() - started)
+async def aalternate(raw: Async, client: Async, calls: int, block: int) -> tuple[float, float]:
+    spent = {"raw": 0.0, "client": 0.0}
+    order = [("raw", raw), ("client", client), ("client", client), ("raw", raw)]
+    done = 0
+    while done < calls:
+        for name, call in order[:2] if (done // block) % 2 == 0 else order[2:]:
+            started = time.perf_counter()
+            for _ in range(block):
+                await call()
+            spent[name] += time.perf_counter() - started
+        done += block
+    return spent["raw"], spent["client"]
 
 
-def measure(url: str, api_key: str, calls: int, rounds: int) -> dict[str, list[float]]:
-    body = {"plaintext": base64.b64encode(PLAINTEXT).decode()}
+def sync_pair(raw: httpx.Client, client: Client) -> tuple[Sync, Sync]:
+    def raw_call() -> object:
+        answer = raw.post(f"/v1/transit/encrypt/{KEY}", json=BODY)
+        answer.raise_for_status()
+        return answer.json()["data"]["ciphertext"]
+
+    def client_call() -> object:
+        return client.transit.encrypt(KEY, PLAINTEXT)
+
+    return raw_call, client_call
+
+
+def async_pair(raw: httpx.AsyncClient, client: AsyncClient) -> tuple[Async, Async]:
+    async def raw_call() -> object:
+        answer = await raw.post(f"/v1/transit/encrypt/{KEY}", json=BODY)
+        answer.raise_for_status()
+        return answer.json()["data"]["ciphertext"]
+
+    async def client_call() -> object:
+        return await client.transit.encrypt(KEY, PLAINTEXT)
+
+    return raw_call, client_call
+
+
+def against_server(url: str, api_key: str, calls: int, block: int) -> dict[str, tuple[float, float]]:
     headers = {"X-API-Key": api_key}
-    results: dict[str, list[float]] = {"httpx": [], "strongroom.Client": [], "httpx async": [], "AsyncClient": []}
+    results: dict[str, tuple[float, float]] = {}
     with httpx.Client(base_url=url, headers=headers) as raw, Client(url, api_key=api_key) as client:
-        if KEY not in str(raw.get("/v1/transit/keys", params={"list": "true"}).json()):
+        if raw.get(f"/v1/transit/keys/{KEY}").status_code == 404:
             client.transit.create_key(KEY)
+        pair = sync_pair(raw, client)
+        alternate(*pair, 200, 100)  # warm connections and the server's caches
+        results["sync"] = alternate(*pair, calls, block)
 
-        def raw_call() -> object:
-            answer = raw.post(f"/v1/transit/encrypt/{KEY}", json=body)
-            answer.raise_for_status()
-            return answer.json()["data"]["ciphertext"]
-
-        def client_call() -> object:
-            return client.transit.encrypt(KEY, PLAINTEXT)
-
-        rate(raw_call, 200)  # warm both connections and the server's caches
-        rate(client_call, 200)
-        for _ in range(rounds):
-            results["httpx"].append(rate(raw_call, calls))
-            results["strongroom.Client"].append(rate(client_call, calls))
-
-    async def run_async() -> None:
+    async def run() -> None:
         async with httpx.AsyncClient(base_url=url, headers=headers) as raw, AsyncClient(url, api_key=api_key) as client:
+            pair = async_pair(raw, client)
+            await aalternate(*pair, 200, 100)
+            results["async"] = await aalternate(*pair, calls, block)
 
-            async def raw_call() -> object:
-                answer = await raw.post(f"/v1/transit/encrypt/{KEY}", json=body)
-                answer.raise_for_status()
-                return answer.json()["data"]["ciphertext"]
-
-            async def client_call() -> object:
-                return await client.transit.encrypt(KEY, PLAINTEXT)
-
-            await arate(raw_call, 200)
-            await arate(client_call, 200)
-            for _ in range(rounds):
-                results["httpx async"].append(await arate(raw_call, calls))
-                results["AsyncClient"].append(await arate(client_call, calls))
-
-    asyncio.run(run_async())
+    asyncio.run(run())
     return results
 
 
-def report(results: dict[str, list[float]], calls: int, rounds: int) -> None:
-    print(f"transit encrypt, one call at a time, {rounds} rounds of {calls} calls (median round):")
-    medians = {name: statistics.median(values) for name, values in results.items()}
-    for name, value in medians.items():
-        print(f"  {name:<18} {value:9.0f} calls/s   ({1e6 / value:7.1f} µs/call)")
-    for raw, client in (("httpx", "strongroom.Client"), ("httpx async", "AsyncClient")):
-        overhead = 1e6 / medians[client] - 1e6 / medians[raw]
-        share = medians[client] / medians[raw]
-        print(f"  overhead of {client} over {raw}: {overhead:+.1f} µs/call ({share:.1%} of the raw rate)")
+def in_process(calls: int, block: int) -> dict[str, tuple[float, float]]:
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=CANNED)
+
+    url, key = "http://strongroom.invalid", "sr_bench_secret"
+    headers = {"X-API-Key": key}
+    results: dict[str, tuple[float, float]] = {}
+    transport = httpx.MockTransport(answer)
+    with (
+        httpx.Client(base_url=url, headers=headers, transport=transport) as raw,
+        Client(url, api_key=key, http=httpx.Client(base_url=url, transport=transport)) as client,
+    ):
+        pair = sync_pair(raw, client)
+        alternate(*pair, 1000, 500)
+        results["sync"] = alternate(*pair, calls, block)
+
+    async def run() -> None:
+        async with (
+            httpx.AsyncClient(base_url=url, headers=headers, transport=transport) as raw,
+            AsyncClient(url, api_key=key, http=httpx.AsyncClient(base_url=url, transport=transport)) as client,
+        ):
+            pair = async_pair(raw, client)
+            await aalternate(*pair, 1000, 500)
+            results["async"] = await aalternate(*pair, calls, block)
+
+    asyncio.run(run())
+    return results
+
+
+def report(title: str, results: dict[str, tuple[float, float]], calls: int) -> None:
+    print(title)
+    for flavour, (raw, client) in results.items():
+        names = ("httpx", "strongroom.Client") if flavour == "sync" else ("httpx.AsyncClient", "strongroom.AsyncClient")
+        print(f"  {names[0]:<24} {calls / raw:9.0f} calls/s  ({1e6 * raw / calls:8.1f} µs/call)")
+        print(f"  {names[1]:<24} {calls / client:9.0f} calls/s  ({1e6 * client / calls:8.1f} µs/call)")
+        print(f"  overhead per call: {1e6 * (client - raw) / calls:+.1f} µs ({raw / client:.1%} of the raw rate)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--url", help="a running server (else one is started from $STRONGROOM_BIN)")
     parser.add_argument("--api-key", help="with --url: a key with transit:use and transit:manage")
-    parser.add_argument("--calls", type=int, default=2000)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--calls", type=int, default=3000, help="calls per side and measurement")
+    parser.add_argument("--block", type=int, default=250, help="calls per alternating block")
     args = parser.parse_args()
+    calls = max(args.block, args.calls // args.block * args.block)
+    if args.url and not args.api_key:
+        parser.error("--url needs --api-key")
     if args.url:
-        if not args.api_key:
-            parser.error("--url needs --api-key")
-        report(measure(args.url, args.api_key, args.calls, args.rounds), args.calls, args.rounds)
-        return
-    with LocalServer() as server:
-        api_key = server.api_key("transit:use", "transit:manage", name="bench")
-        report(measure(server.url, api_key, args.calls, args.rounds), args.calls, args.rounds)
+        results = against_server(args.url, args.api_key, calls, args.block)
+    else:
+        with LocalServer() as server:
+            api_key = server.api_key("transit:use", "transit:manage", name="bench")
+            results = against_server(server.url, api_key, calls, args.block)
+    report(f"transit encrypt against the server, one call at a time, {calls} calls per side:", results, calls)
+    report(
+        f"the same over an in-process transport (the client's own work), {calls * 10} calls per side:",
+        in_process(calls * 10, args.block * 10),
+        calls * 10,
+    )
 
 
 if __name__ == "__main__":

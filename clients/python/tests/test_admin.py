@@ -6,7 +6,15 @@ from __future__ import annotations
 import pytest
 
 from strongroom import Client
-from strongroom.errors import Conflict, Forbidden, InvalidRequest, NotFound, SelfApproval, Unauthenticated
+from strongroom.errors import (
+    Conflict,
+    Forbidden,
+    InvalidPolicy,
+    InvalidRequest,
+    NotFound,
+    SelfApproval,
+    Unauthenticated,
+)
 from strongroom.testing import LocalServer
 
 from .conftest import ADMIN_PASSWORD
@@ -135,3 +143,51 @@ def test_a_matter_key_rotates_and_its_rewrap_job_finishes(server: LocalServer, a
             admin.keys.configure("matter.case-9", min_decryption_version=1)
         changed = admin.keys.set_state("matter.case-9", "decrypt_only", justification=WHY)
         assert changed.key.state == "decrypt_only"
+
+
+def test_legal_hold_and_a_data_subjects_export_and_erasure(admin: Client) -> None:
+    with admin:
+        admin.collections.create("intake", fields=[{"name": "email", "type": "string", "sensitivity": "secret"}])
+        admin.matters.create("Case 5", id="case-5")
+        kept = admin.records.create("intake", matter="case-5", fields={"email": "ada@example.test"}, subject="ada")
+        gone = admin.records.create("intake", matter="case-5", fields={"email": "ada@work.test"}, subject="ada")
+        admin.records.create("intake", matter="case-5", fields={"email": "bob@example.test"}, subject="bob")
+        assert admin.records.hold(
+            "intake", kept.id, justification="litigation hold for case 5 (court order)"
+        ).legal_hold
+        with pytest.raises(Conflict):
+            admin.records.delete("intake", kept.id)
+
+        exported = admin.records.export_subject(
+            "ada", justification="subject access request SAR-77", purpose="subject_request"
+        )
+        assert sorted(r.fields["email"] for r in exported) == ["ada@example.test", "ada@work.test"]
+        assert "ada@" not in repr(exported)
+        erased = admin.records.erase_subject("ada", justification="erasure request ER-9 from the data subject")
+        assert erased.erased == ({"collection": "intake", "id": gone.id},)
+        assert erased.held == ({"collection": "intake", "id": kept.id},)
+        with pytest.raises(NotFound):
+            admin.records.get("intake", gone.id)
+        assert admin.records.get("intake", kept.id).legal_hold
+
+
+def test_policies_and_explanations(admin: Client) -> None:
+    with admin:
+        before = admin.policies.get()
+        assert before.version == 0 and before.loaded and before.api_document == ""
+        with pytest.raises(InvalidPolicy) as invalid:
+            admin.policies.replace("permit (principal, action, resource) when { nonsense };", justification=WHY)
+        assert invalid.value.problem["errors"] and admin.policies.get().version == 0
+        noop = '@id("never") forbid (principal, action, resource) when { false };'
+        after = admin.policies.replace(noop, justification=WHY)
+        assert after.version == 1 and after.api_document == noop
+
+        bob = admin.users.create("bob", email="bob@example.test", roles=["reader"], password=BOB_PASSWORD)
+        admin.matters.create("Case 3", id="case-3")
+        admin.matters.grant("case-3", bob.principal, justification="bob reads case 3 from today on")
+        resource = {"type": "matter", "id": "case-3"}
+        assert admin.authz.explain(bob.principal, "record.read", resource).allowed
+        refused = admin.authz.explain(bob.principal, "record.decrypt", resource, context={"purpose": "case_work"})
+        assert not refused.allowed and refused.decision == "deny"
+        who = admin.authz.who_can("record.read", "case-3")
+        assert bob.principal in [p["principal"]["principal"] for p in who.principals]

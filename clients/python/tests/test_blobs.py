@@ -12,7 +12,14 @@ from pathlib import Path
 import pytest
 
 from strongroom import AsyncClient, Client
-from strongroom.errors import Forbidden, NotFound, ProblemError, RangeNotSatisfiable, UnsupportedMediaType
+from strongroom.errors import (
+    Forbidden,
+    NotFound,
+    PayloadTooLarge,
+    ProblemError,
+    RangeNotSatisfiable,
+    UnsupportedMediaType,
+)
 from strongroom.models import Blob
 from strongroom.testing import LocalServer
 
@@ -22,6 +29,7 @@ FIELDS = [
     {"name": "title", "type": "string", "sensitivity": "public"},
     {"name": "audio", "type": "blob", "sensitivity": "secret", "content_types": ["audio/*"]},
     {"name": "cover", "type": "blob", "sensitivity": "public"},
+    {"name": "clip", "type": "blob", "sensitivity": "secret", "max_bytes": 100_000},
 ]
 
 
@@ -103,6 +111,11 @@ def test_refusals_are_exceptions(server: LocalServer, tmp_path: Path) -> None:
         assert wrong_type.value.code == "unsupported_media_type"
         with pytest.raises(NotFound):
             client.blobs.upload("calls", record, "title", b"not a blob field", content_type="text/plain")
+        # Refused as soon as the limit is crossed, streamed or not.
+        with pytest.raises(PayloadTooLarge):
+            client.blobs.upload("calls", record, "clip", chunks(os.urandom(1_000_000), 65_536))
+        with pytest.raises(PayloadTooLarge):
+            client.blobs.upload("calls", record, "clip", os.urandom(100_001))
         # A secret blob is a reveal: no justification, no bytes (and no file left behind).
         target = tmp_path / "never.wav"
         with pytest.raises(ProblemError) as no_reason:

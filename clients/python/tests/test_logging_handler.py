@@ -6,6 +6,7 @@ import logging
 import socket
 import threading
 from collections.abc import Iterator
+from datetime import datetime, timezone
 
 import pytest
 
@@ -98,10 +99,11 @@ def test_refused_events_are_reported_and_the_rest_of_their_batch_is_delivered(
     logger.info("fine", extra={"audit": "app.ok"})
     logger.info("bad severity", extra={"audit": {"type": "app.ok", "severity": "apocalyptic"}})
     logger.info("fine too", extra={"audit": "app.ok"})
-    # Strongroom's own types cannot be written: refused before it is sent.
+    # Strongroom's own types cannot be written, nor values JSON cannot carry: refused before they are sent.
     logger.info("forged", extra={"audit": "record.decrypt"})
+    logger.info("odd", extra={"audit": {"type": "app.ok", "details": {"when": datetime.now(tz=timezone.utc)}}})
     assert handler.drain(timeout=30)
-    assert handler.sent == 2 and handler.dropped == {"refused": 2}
+    assert handler.sent == 2 and handler.dropped == {"refused": 3}
     server_refusal = next(d for d in dropped if d.error is not None and getattr(d.error, "status", None) == 400)
     assert server_refusal.events[0]["severity"] == "apocalyptic"
     logger.removeHandler(handler)

@@ -203,10 +203,25 @@ class BlobIntegrityError(StrongroomError):
     with it, or arrived short: the bytes were altered or cut off on the way."""
 
 
-__all__ += ["BlobIntegrityError", "BlobMissing", "Gone", "RangeNotSatisfiable", "SelfApproval", "UnsupportedMediaType"]
+class InvalidPolicy(BadRequest):
+    """400 ``invalid_policy``: policies that do not parse or validate, or break
+    an authorization invariant; ``problem["errors"]`` lists each (``origin``,
+    ``line``, ``column``, ``policy``, ``message``)."""
+
+
+__all__ += [
+    "BlobIntegrityError",
+    "BlobMissing",
+    "Gone",
+    "InvalidPolicy",
+    "RangeNotSatisfiable",
+    "SelfApproval",
+    "UnsupportedMediaType",
+]
 _BY_CODE.update(
     {
         "self_approval": SelfApproval,
+        "invalid_policy": InvalidPolicy,
         "blob_missing": BlobMissing,
         "unsupported_media_type": UnsupportedMediaType,
         "range_not_satisfiable": RangeNotSatisfiable,

@@ -46,6 +46,7 @@ for room first (back-pressure instead of loss).
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import threading
@@ -170,7 +171,15 @@ class StrongroomAuditHandler(logging.Handler):
         if event is None:
             return
         if not str(event.get("type", "")).startswith("app."):
-            error = ValueError(f"{event.get('type')!r} is not an application event type (app.…)")
+            error: Exception = ValueError(f"{event.get('type')!r} is not an application event type (app.…)")
+            self._drop(Dropped("refused", (event,), error))
+            return
+        try:
+            # A value JSON cannot carry (a datetime, NaN) is refused here, not in
+            # the sender thread; what JSON carries but the log refuses (a float)
+            # the server names, and that event alone is taken out of its batch.
+            json.dumps(event, allow_nan=False)
+        except (TypeError, ValueError) as error:
             self._drop(Dropped("refused", (event,), error))
             return
         dropped = None
@@ -277,7 +286,10 @@ class StrongroomAuditHandler(logging.Handler):
                 self._drop(Dropped("refused", refused, error))
                 continue
             except (TransportError, Unavailable, RateLimited, ServerError) as error:
-                delay = self.retry.delay(attempt, error.retry_after if isinstance(error, ProblemError) else None)
+                # The exponent is capped: an outage of hours must not overflow the backoff.
+                delay = self.retry.delay(
+                    min(attempt, 32), error.retry_after if isinstance(error, ProblemError) else None
+                )
                 attempt += 1
                 if time.monotonic() + delay > self._give_up_at or self._stop.wait(delay):
                     self._drop(Dropped("unsent_at_close", tuple(batch), error))
@@ -285,6 +297,10 @@ class StrongroomAuditHandler(logging.Handler):
                 continue
             except ProblemError as error:
                 # 401/403/404…: this key cannot write events; retrying cannot help.
+                self._drop(Dropped("refused", tuple(batch), error))
+                return
+            except Exception as error:
+                # Anything else is reported, and the thread lives on for the next batch.
                 self._drop(Dropped("refused", tuple(batch), error))
                 return
             with self._cond:

@@ -112,9 +112,17 @@ class LoggedEvents:
 
 
 # Area models live in modules of their own; they are importable from here too.
-from .record_models import Collection, CollectionField, Grant, Matter, Record  # noqa: E402
+from .record_models import (  # noqa: E402
+    Collection,
+    CollectionField,
+    ExportedRecord,
+    Grant,
+    Matter,
+    Record,
+    SubjectErasure,
+)
 
-__all__ += ["Collection", "CollectionField", "Grant", "Matter", "Record"]
+__all__ += ["Collection", "CollectionField", "ExportedRecord", "Grant", "Matter", "Record", "SubjectErasure"]
 from .blob_models import Blob, BlobDownload  # noqa: E402
 
 __all__ += ["Blob", "BlobDownload"]
@@ -148,3 +156,6 @@ __all__ += [
     "Session",
     "User",
 ]
+from .authz_models import Explanation, PolicySet, WhoCan  # noqa: E402
+
+__all__ += ["Explanation", "PolicySet", "WhoCan"]

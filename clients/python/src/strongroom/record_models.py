@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 from ._model import Model
 
-__all__ = ["Collection", "CollectionField", "Grant", "Matter", "Record"]
+__all__ = ["Collection", "CollectionField", "ExportedRecord", "Grant", "Matter", "Record", "SubjectErasure"]
 
 
 @dataclass(frozen=True)
@@ -99,4 +99,26 @@ class Grant(Model):
     granted_by: str = ""
     justification: str = ""
     created_at: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ExportedRecord(Model):
+    """One record of a subject export, every field in plaintext (handle as such)."""
+
+    collection: str
+    id: str
+    matter: str
+    fields: dict[str, Any] = field(repr=False, default_factory=dict)
+    created_at: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SubjectErasure(Model):
+    """What a subject erasure shredded, and what it kept for legal hold
+    (each a ``{"collection", "id"}``)."""
+
+    erased: tuple[dict[str, str], ...] = ()
+    held: tuple[dict[str, str], ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)

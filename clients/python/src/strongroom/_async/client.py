@@ -19,6 +19,7 @@ from .blobs import AsyncBlobs
 from .collections import AsyncCollections
 from .keys import AsyncJobs, AsyncKeys
 from .matters import AsyncMatters
+from .policies import AsyncAuthz, AsyncPolicies
 from .records import AsyncRecords
 from .roles import AsyncRoles
 from .transit import AsyncTransit
@@ -82,6 +83,8 @@ class AsyncClient:
         self.access_requests = AsyncAccessRequests(self._transport)
         self.keys = AsyncKeys(self._transport)
         self.jobs = AsyncJobs(self._transport)
+        self.policies = AsyncPolicies(self._transport)
+        self.authz = AsyncAuthz(self._transport)
 
     @property
     def url(self) -> str:

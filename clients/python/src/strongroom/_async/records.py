@@ -8,8 +8,9 @@ from __future__ import annotations
 import builtins
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import quote
 
-from ..record_models import Record
+from ..record_models import ExportedRecord, Record, SubjectErasure
 from ._transport import AsyncTransport
 
 __all__ = ["AsyncRecords"]
@@ -103,3 +104,23 @@ class AsyncRecords:
             cursor = page.get("next_cursor")
             if not cursor:
                 return
+
+    async def export_subject(
+        self, subject: str, *, justification: str, purpose: str | None = None
+    ) -> builtins.list[ExportedRecord]:
+        """Every live record created with ``subject``, across collections and
+        matters, decrypted (a data subject's access request). Admins; audited
+        as ``subject.export`` with the justification."""
+        body: dict[str, Any] = {"justification": justification}
+        if purpose is not None:
+            body["purpose"] = purpose
+        answer = await self._transport.request("POST", f"/v1/subjects/{quote(subject, safe='')}/export", json=body)
+        return [ExportedRecord.from_json(r) for r in answer.json()["records"]]
+
+    async def erase_subject(self, subject: str, *, justification: str) -> SubjectErasure:
+        """Crypto-shreds every record of ``subject`` except those on legal
+        hold, and says which were erased and which are held."""
+        answer = await self._transport.request(
+            "POST", f"/v1/subjects/{quote(subject, safe='')}/erase", json={"justification": justification}
+        )
+        return SubjectErasure.from_json(answer.json())

@@ -70,6 +70,13 @@ class Auth:
         response = self._transport.request("POST", "/v1/auth/introspect", data={"token": token}, idempotent=True)
         return Introspection.from_json(response.json())
 
+    def step_up(self, code: str) -> int:
+        """Proves a second factor now on this session (a current TOTP code),
+        for the actions that demand a recent one (decrypt under production
+        profiles, key and role changes); returns the new ``mfa_at``."""
+        answer = self._transport.request("POST", "/v1/auth/step-up", json={"code": code})
+        return int(answer.json()["mfa_at"])
+
     def me(self) -> Me:
         """The caller, their matters and permissions."""
         return Me.from_json((self._transport.request("GET", "/v1/users/me")).json())

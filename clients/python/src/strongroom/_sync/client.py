@@ -20,6 +20,7 @@ from .blobs import Blobs
 from .collections import Collections
 from .keys import Jobs, Keys
 from .matters import Matters
+from .policies import Authz, Policies
 from .records import Records
 from .roles import Roles
 from .transit import Transit
@@ -83,6 +84,8 @@ class Client:
         self.access_requests = AccessRequests(self._transport)
         self.keys = Keys(self._transport)
         self.jobs = Jobs(self._transport)
+        self.policies = Policies(self._transport)
+        self.authz = Authz(self._transport)
 
     @property
     def url(self) -> str:

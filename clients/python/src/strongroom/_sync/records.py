@@ -9,8 +9,9 @@ from __future__ import annotations
 import builtins
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
-from ..record_models import Record
+from ..record_models import ExportedRecord, Record, SubjectErasure
 from ._transport import Transport
 
 __all__ = ["Records"]
@@ -104,3 +105,23 @@ class Records:
             cursor = page.get("next_cursor")
             if not cursor:
                 return
+
+    def export_subject(
+        self, subject: str, *, justification: str, purpose: str | None = None
+    ) -> builtins.list[ExportedRecord]:
+        """Every live record created with ``subject``, across collections and
+        matters, decrypted (a data subject's access request). Admins; audited
+        as ``subject.export`` with the justification."""
+        body: dict[str, Any] = {"justification": justification}
+        if purpose is not None:
+            body["purpose"] = purpose
+        answer = self._transport.request("POST", f"/v1/subjects/{quote(subject, safe='')}/export", json=body)
+        return [ExportedRecord.from_json(r) for r in answer.json()["records"]]
+
+    def erase_subject(self, subject: str, *, justification: str) -> SubjectErasure:
+        """Crypto-shreds every record of ``subject`` except those on legal
+        hold, and says which were erased and which are held."""
+        answer = self._transport.request(
+            "POST", f"/v1/subjects/{quote(subject, safe='')}/erase", json={"justification": justification}
+        )
+        return SubjectErasure.from_json(answer.json())
