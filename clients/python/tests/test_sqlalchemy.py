@@ -286,14 +286,14 @@ def _plain_table(engine: Engine, rows: int) -> list[str]:
     return emails
 
 
-def _client_model(keys: ColumnKeys) -> type[Any]:
+def _client_model(keys: ColumnKeys, accept_plaintext: bool = False) -> type[Any]:
     class Base(DeclarativeBase):
         pass
 
     class Customer(Base):
         __tablename__ = "clients"
         id: Mapped[int] = mapped_column(primary_key=True)
-        email: Mapped[str | None] = mapped_column(Encrypted(String, keys))
+        email: Mapped[str | None] = mapped_column(Encrypted(String, keys, accept_plaintext=accept_plaintext))
         email_index: Mapped[str | None] = mapped_column(BlindIndex("email", keys))
         note: Mapped[str | None]
 
@@ -322,16 +322,20 @@ def test_the_migration_encrypts_in_place_with_a_dry_run_first(engine: Engine, ke
     with engine.connect() as connection:
         assert connection.execute(text("SELECT email FROM clients WHERE id = 1")).scalar_one() == emails[0]
 
-    # The application, already upgraded, writes one row before the migration reaches it.
-    customer = _client_model(keys)
+    # Without accept_plaintext a row not migrated yet is refused, not passed off as decrypted.
     with Session(engine) as session, pytest.raises(ColumnDecryptionError, match="does not hold an encrypted value"):
-        session.get(customer, 201)  # still plaintext: refused, not passed off as decrypted
+        session.get(_client_model(keys), 201)
+    # The application, upgraded with accept_plaintext for the window, works ahead of the migration:
+    # a row it touches is sealed (with its blind index) even when the encrypted value did not change.
+    customer = _client_model(keys, accept_plaintext=True)
     with Session(engine) as session:
-        session.execute(text("UPDATE clients SET email = NULL WHERE id = 250"))
-        fresh = session.get(customer, 250)
-        assert fresh is not None
-        fresh.email = emails[249]
+        ahead = session.get(customer, 250)
+        assert ahead is not None and ahead.email == emails[249]
+        ahead.note = "touched"
         session.commit()
+    with engine.connect() as connection:
+        stored, index = connection.execute(text("SELECT email, email_index FROM clients WHERE id = 250")).one()
+        assert is_encrypted(stored) and index is not None
 
     report = migrate_column_to_encryption(
         engine, "clients", "email", keys, blind_index="email_index", batch_size=64, progress=None

@@ -97,7 +97,12 @@ class Encrypted(TypeDecorator[Any]):
     so an existing text column can be migrated in place) and binary for
     ``LargeBinary``; ``binary=True`` stores a ``String``/``JSON`` value as
     bytes, ``length`` sizes the text column (the stored form is longer than
-    the value: about 1.37 × its length + 230 characters).
+    the value: about 1.37 × its length + 210 characters).
+    ``accept_plaintext=True`` is for the window of an in-place migration
+    only: a value not yet in the encrypted form is read as it is (and
+    sealed at its next write) instead of raising; it also lets anyone who
+    can write to the table plant a value, so turn it off once the migration
+    has finished.
     """
 
     impl: TypeEngine[Any] | type[TypeEngine[Any]] = Text
@@ -110,6 +115,7 @@ class Encrypted(TypeDecorator[Any]):
         *,
         binary: bool | None = None,
         length: int | None = None,
+        accept_plaintext: bool = False,
     ) -> None:
         super().__init__()
         self.kind = kind
@@ -117,6 +123,7 @@ class Encrypted(TypeDecorator[Any]):
         self.codec = _codec_of(kind)
         self.binary = self.codec is _BINARY if binary is None else binary
         self.length = length
+        self.accept_plaintext = accept_plaintext
         self.impl = LargeBinary() if self.binary else Text() if length is None else String(length)
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> bytes | str | None:
