@@ -12,9 +12,10 @@ configures its mapper, listeners that
   open the stored values for the loaded row.
 
 A primary key the database assigns (autoincrement) is not known before the
-INSERT: that INSERT writes a marker in place of the value, and the same
-flush, on the same connection and in the same transaction, updates the row
-with the sealed value as soon as the key is known. A primary key with a
+INSERT: that INSERT writes a marker in place of the value, the value is
+sealed as soon as the key is known, and at the end of the same flush (same
+connection, same transaction) one UPDATE executed for all such rows writes
+them; no commit can see a marker. A primary key with a
 Python-side default (``default=uuid4``) is filled in before the INSERT, so
 the value goes in with it and no second statement is needed.
 """
@@ -25,9 +26,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Column, and_, event, update
+from sqlalchemy import Column, Table, and_, bindparam, event, update
 from sqlalchemy.engine import Connection
-from sqlalchemy.orm import Mapper, attributes
+from sqlalchemy.orm import Mapper, Session, attributes, object_session
 from sqlalchemy.orm.base import instance_state
 
 from ._envelope import ColumnDecryptionError, bind, is_encrypted, open_value, seal_value
@@ -35,6 +36,8 @@ from ._types import BlindIndex, Ciphertext, Encrypted, Pending, Sealed
 
 __all__ = ["blind", "instrument"]
 
+# Session.info: values sealed after their rows' INSERTs, written at the end of the flush.
+_SEALED_AFTER_INSERT = "strongroom.sqlalchemy.sealed_after_insert"
 # Keys of an object's attributes that were read in plaintext (accept_plaintext).
 _READ_AS_PLAINTEXT = "strongroom.sqlalchemy.read_as_plaintext"
 
@@ -176,11 +179,12 @@ class _Spec:
                 by_table.setdefault(spec.column.table, {})[spec.column.name] = spec.seal(
                     _plaintext(state.dict[spec.key]), primary_key
                 )
+            session = object_session(target)
             for table, values in by_table.items():
-                condition = and_(
-                    *(col == value for col, value in zip(table.primary_key.columns, primary_key, strict=True))
-                )
-                connection.execute(update(table).where(condition).values(values))
+                if session is None:
+                    _write_sealed(connection, table, [(primary_key, values)])
+                else:
+                    session.info.setdefault(_SEALED_AFTER_INSERT, []).append((connection, table, primary_key, values))
         for spec in self.fields:
             value = state.dict.get(spec.key)
             if isinstance(value, (Sealed, Pending)):
@@ -247,4 +251,41 @@ def instrument(mapper: Mapper[Any], cls: type) -> None:
     event.listen(mapper, "refresh", lambda target, _ctx, keys: spec.opened(target, keys))
 
 
+def _write_sealed(connection: Connection, table: Table, rows: list[tuple[list[object], dict[str, Sealed]]]) -> None:
+    """One UPDATE statement, executed for many rows, for the values sealed
+    after their rows' INSERTs (far fewer round trips than one per row)."""
+    names = sorted(rows[0][1])
+    condition = and_(*(col == bindparam(f"_srk{i}", type_=col.type) for i, col in enumerate(table.primary_key.columns)))
+    values = {name: bindparam(f"_srv{i}", type_=table.c[name].type) for i, name in enumerate(names)}
+    parameters = [
+        {**{f"_srk{i}": v for i, v in enumerate(key)}, **{f"_srv{i}": sealed[name] for i, name in enumerate(names)}}
+        for key, sealed in rows
+    ]
+    connection.execute(update(table).where(condition).values(values), parameters)
+
+
+def _forget_sealed(session: Session, *_: Any) -> None:
+    # What a failed flush left behind belongs to rows that were rolled back.
+    session.info.pop(_SEALED_AFTER_INSERT, None)
+
+
+def _write_all_sealed(session: Session, _context: Any) -> None:
+    pending = session.info.pop(_SEALED_AFTER_INSERT, None)
+    if not pending:
+        return
+    groups: dict[
+        tuple[int, Table, tuple[str, ...]], tuple[Connection, list[tuple[list[object], dict[str, Sealed]]]]
+    ] = {}
+    for connection, table, key, values in pending:
+        group = groups.setdefault((id(connection), table, tuple(sorted(values))), (connection, []))
+        group[1].append((key, values))
+    for (_, table, _names), (connection, rows) in groups.items():
+        _write_sealed(connection, table, rows)
+
+
 event.listen(Mapper, "mapper_configured", instrument)
+# Values sealed after an INSERT are written together at the end of the flush
+# (still inside it and its transaction, before anything can commit).
+event.listen(Session, "before_flush", _forget_sealed)
+event.listen(Session, "after_flush", _write_all_sealed)
+event.listen(Session, "after_rollback", _forget_sealed)
