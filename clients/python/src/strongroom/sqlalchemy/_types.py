@@ -97,7 +97,7 @@ class Encrypted(TypeDecorator[Any]):
     so an existing text column can be migrated in place) and binary for
     ``LargeBinary``; ``binary=True`` stores a ``String``/``JSON`` value as
     bytes, ``length`` sizes the text column (the stored form is longer than
-    the value: about 1.37 × its length + 210 characters).
+    the value: its bytes + 139 as binary, 4/3 × that + 6 characters as text).
     ``accept_plaintext=True`` is for the window of an in-place migration
     only: a value not yet in the encrypted form is read as it is (and
     sealed at its next write) instead of raising; it also lets anyone who
