@@ -31,6 +31,7 @@ from strongroom.sqlalchemy import (
     is_encrypted,
     migrate_column_to_encryption,
 )
+from strongroom.sqlalchemy._envelope import Envelope, bind, open_value, seal_value
 from strongroom.testing import LocalServer
 
 POSTGRES_URL = os.environ.get("STRONGROOM_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test")
@@ -417,3 +418,44 @@ def test_a_killed_migration_resumes_and_finishes(
     assert report.resumed and report.scanned == 2000
     assert (report.encrypted, report.already_encrypted, report.empty) == (1979, 0, 21)
     _verify_migrated(engine, keys, emails)
+
+
+def test_the_stored_form_is_recognised_and_anything_else_is_not(keys: ColumnKeys) -> None:
+    associated = bind("people", "email", [7])
+    envelope = seal_value(keys, b"ada@example.com", associated)
+    as_bytes, as_text = envelope.to_bytes(), envelope.to_text()
+    assert as_bytes[:4] == b"SRC\x01" and as_text.startswith("srenc:")
+    assert Envelope.parse(as_bytes) == envelope == Envelope.parse(as_text)
+    assert open_value(keys, as_text, associated, "here") == b"ada@example.com"
+    for plaintext in ("ada@example.com", "srenc:not base64!", "srenc:" + as_text[6:40], b"SRC\x02" + as_bytes[4:], b""):
+        assert Envelope.parse(plaintext) is None and not is_encrypted(plaintext)
+    tampered = bytearray(as_bytes)
+    tampered[-1] ^= 1
+    with pytest.raises(ColumnDecryptionError, match="did not decrypt"):
+        open_value(keys, bytes(tampered), associated, "people.email of row (7,)")
+    # Lengths are part of the binding: ("ab", "c") and ("a", "bc") are different places.
+    assert bind("ab", "c", [1]) != bind("a", "bc", [1])
+
+
+def test_values_written_before_a_transit_key_rotation_still_read(client: Client, tmp_path: Path) -> None:
+    client.transit.create_key("rotating")
+    keys = ColumnKeys(client, "rotating", blind_index_key=ColumnKeys(client, "rotating").new_blind_index_key())
+    engine = create_engine(f"sqlite:///{tmp_path / 'app.db'}")
+    base, person, _ = models(keys)
+    base.metadata.create_all(engine)
+    with Session(engine) as session:
+        session.add(person(email="before@example.com"))
+        session.commit()
+    client.transit.rotate_key("rotating")
+    keys.forget()  # a new data key now, wrapped under version 2
+    with Session(engine) as session:
+        session.add(person(email="after@example.com"))
+        session.commit()
+    with Session(engine) as session:
+        assert [p.email for p in session.scalars(select(person).order_by(person.id))] == [
+            "before@example.com",
+            "after@example.com",
+        ]
+    with engine.connect() as connection:
+        wrapped = [Envelope.parse(v) for (v,) in connection.execute(text("SELECT email FROM people ORDER BY id"))]
+    assert [e.wrapped_key[:9] for e in wrapped if e is not None] == ["vault:v1:", "vault:v2:"]
