@@ -173,7 +173,7 @@ def main() -> None:
             args.guide_rows,
         )
 
-    print(f"crypto alone (no database): strongroom seals {ours_alone[0]:,.0f}/s, opens {ours_alone[1]:,.0f}/s; ")
+    print(f"crypto alone (no database): strongroom seals {ours_alone[0]:,.0f}/s, opens {ours_alone[1]:,.0f}/s;")
     print(f"  guides' Fernet+PBKDF2 encrypts {theirs_alone[0]:,.0f}/s, decrypts {theirs_alone[1]:,.0f}/s")
     print(f"database: {args.database or 'SQLite file'}; {args.rounds} rounds, medians; one 64-byte value per row")
     print(f"{'column':<16} {'rows':>7} {'writes/s':>10} {'reads/s':>10}")

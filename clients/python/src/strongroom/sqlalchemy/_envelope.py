@@ -22,7 +22,7 @@ import base64
 import binascii
 import os
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
@@ -93,12 +93,21 @@ class Envelope:
 
 def bind(table: str, column: str, primary_key: Sequence[object]) -> bytes:
     """The associated data of a value: its table, column and row."""
-    parts = [table, column, *(_key_text(value) for value in primary_key)]
-    out = bytearray(HEADER)
-    for part in parts:
-        encoded = part.encode("utf-8")
-        out += struct.pack(">I", len(encoded)) + encoded
-    return bytes(out)
+    return bind_row(bind_column(table, column), primary_key)
+
+
+def bind_column(table: str, column: str) -> bytes:
+    """The part of the associated data that is the same for a whole column."""
+    return HEADER + _framed(table) + _framed(column)
+
+
+def bind_row(column_part: bytes, primary_key: Sequence[object]) -> bytes:
+    return column_part + b"".join(_framed(_key_text(value)) for value in primary_key)
+
+
+def _framed(part: str) -> bytes:
+    encoded = part.encode("utf-8")
+    return struct.pack(">I", len(encoded)) + encoded
 
 
 def _key_text(value: object) -> str:
@@ -115,21 +124,28 @@ def seal_value(keys: ColumnKeys, plaintext: bytes, associated: bytes) -> Envelop
     return Envelope(wrapped, nonce, cipher.encrypt(nonce, plaintext, associated))
 
 
-def open_value(keys: ColumnKeys, stored: bytes | str, associated: bytes, where: str) -> bytes:
+def open_value(keys: ColumnKeys, stored: bytes | str, associated: bytes, where: str | Callable[[], str]) -> bytes:
     """The plaintext of ``stored``; :class:`ColumnDecryptionError` naming
-    ``where`` when it is not an envelope or was not made for this place."""
+    ``where`` (computed only then) when it is not an envelope or was not
+    made for this place."""
     envelope = Envelope.parse(stored)
     if envelope is None:
         if stored in (PENDING_BINARY, PENDING_TEXT):
-            raise ColumnDecryptionError(f"{where} has no value yet (its INSERT did not finish)")
-        raise ColumnDecryptionError(f"{where} does not hold an encrypted value (plaintext left by a migration?)")
+            raise ColumnDecryptionError(f"{_place(where)} has no value yet (its INSERT did not finish)")
+        raise ColumnDecryptionError(
+            f"{_place(where)} does not hold an encrypted value (plaintext left by a migration?)"
+        )
     cipher = keys.for_decrypting(envelope.wrapped_key)
     try:
         return cipher.decrypt(envelope.nonce, envelope.ciphertext, associated)
     except InvalidTag:
         raise ColumnDecryptionError(
-            f"{where} did not decrypt: the value was altered or copied from another row or column"
+            f"{_place(where)} did not decrypt: the value was altered or copied from another row or column"
         ) from None
+
+
+def _place(where: str | Callable[[], str]) -> str:
+    return where if isinstance(where, str) else where()
 
 
 def is_encrypted(stored: bytes | str | None) -> bool:

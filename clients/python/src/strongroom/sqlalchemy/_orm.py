@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import Column, Table, and_, bindparam, event, update
@@ -31,7 +32,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapper, Session, attributes, object_session
 from sqlalchemy.orm.base import instance_state
 
-from ._envelope import ColumnDecryptionError, bind, is_encrypted, open_value, seal_value
+from ._envelope import ColumnDecryptionError, bind_column, bind_row, is_encrypted, open_value, seal_value
 from ._types import BlindIndex, Ciphertext, Encrypted, Pending, Sealed
 
 __all__ = ["blind", "instrument"]
@@ -51,8 +52,12 @@ class _Field:
     def where(self, primary_key: Sequence[object]) -> str:
         return f"{self.column.table.name}.{self.column.name} of row {tuple(primary_key)!r}"
 
+    @cached_property
+    def column_part(self) -> bytes:
+        return bind_column(self.column.table.name, self.column.name)
+
     def associated(self, primary_key: Sequence[object]) -> bytes:
-        return bind(self.column.table.name, self.column.name, primary_key)
+        return bind_row(self.column_part, primary_key)
 
     def seal(self, plaintext: Any, primary_key: Sequence[object]) -> Sealed:
         envelope = seal_value(self.type.keys, self.type.codec.encode(plaintext), self.associated(primary_key))
@@ -62,7 +67,7 @@ class _Field:
         if self.type.accept_plaintext and not is_encrypted(stored):
             # Migration window: a row the migration has not reached yet.
             return self.type.codec.decode(stored.encode("utf-8") if isinstance(stored, str) else stored)
-        plaintext = open_value(self.type.keys, stored, self.associated(primary_key), self.where(primary_key))
+        plaintext = open_value(self.type.keys, stored, self.associated(primary_key), lambda: self.where(primary_key))
         return self.type.codec.decode(plaintext)
 
 
@@ -107,10 +112,14 @@ class _Spec:
         self.mapper = mapper
         self.fields = fields
         self.indexes = indexes
+        self.key_names = [mapper.get_property_by_column(column).key for column in mapper.primary_key]
 
     def primary_key(self, target: object) -> list[object] | None:
-        values = self.mapper.primary_key_from_instance(target)
-        return None if any(v is None for v in values) else list(values)
+        # Read from the instance's dict: this runs for every loaded row, and
+        # mapper.primary_key_from_instance costs as much as the decryption.
+        values = instance_state(target).dict
+        key = [values.get(name) for name in self.key_names]
+        return None if any(v is None for v in key) else key
 
     def fill_client_side_keys(self, target: object) -> None:
         """Evaluates Python-side defaults of primary-key columns now, so the
