@@ -29,6 +29,7 @@ from typing import Any, TextIO
 from sqlalchemy import (
     Boolean,
     Column,
+    JSON,
     Integer,
     MetaData,
     String,
@@ -46,7 +47,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.types import LargeBinary
 
-from ._envelope import bind, is_encrypted, seal_value
+from ._envelope import PENDING_BINARY, PENDING_TEXT, bind, is_encrypted, seal_value
 from ._keys import ColumnKeys
 from ._types import default_normalize
 
@@ -156,6 +157,11 @@ def migrate_column_to_encryption(
     if not target.primary_key.columns:
         raise ValueError(f"{table} has no primary key to walk and bind values to")
     value_column = target.columns[column]
+    if isinstance(value_column.type, JSON):
+        raise ValueError(
+            f"{table}.{column} is a JSON column, which cannot hold the encrypted form: "
+            "ALTER it to text first (Encrypted(JSON) stores text)"
+        )
     index_column = target.columns[blind_index] if blind_index is not None else None
     binary = isinstance(value_column.type, LargeBinary)
     length = getattr(value_column.type, "length", None)
@@ -209,7 +215,9 @@ def migrate_column_to_encryption(
                 if value is None:
                     counts["empty"] += 1
                     continue
-                if is_encrypted(value):
+                if is_encrypted(value) or value in (PENDING_TEXT, PENDING_BINARY):
+                    # (A marker is only ever seen by the transaction that
+                    # wrote it; skipped all the same rather than sealed.)
                     counts["already_encrypted"] += 1
                     continue
                 plaintext = value.encode("utf-8") if isinstance(value, str) else bytes(value)
