@@ -27,9 +27,9 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     Column,
-    JSON,
     Integer,
     MetaData,
     String,
