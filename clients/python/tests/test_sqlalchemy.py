@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import signal
 import subprocess
@@ -20,6 +21,7 @@ from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from strongroom import Client
+from strongroom.models import DataKey
 from strongroom.sqlalchemy import (
     BlindIndex,
     Ciphertext,
@@ -158,7 +160,32 @@ def test_encrypted_columns_round_trip(engine: Engine, keys: ColumnKeys) -> None:
             assert value is None or is_encrypted(value if isinstance(value, str) else bytes(value))
 
 
-def test_the_sqlite_file_holds_no_plaintext(tmp_path: Path, keys: ColumnKeys) -> None:
+class _RecordingTransit:
+    """The real client's transit area, noting each data key it hands out in
+    plaintext so the test can look for them in the database file."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+        self.plaintext_keys: list[bytes] = []
+
+    @property
+    def transit(self) -> _RecordingTransit:
+        return self
+
+    def datakey(self, key: str, *, bits: int = 256, context: bytes | None = None) -> DataKey:
+        made = self._client.transit.datakey(key, bits=bits, context=context)
+        self.plaintext_keys.append(made.plaintext)
+        return made
+
+    def unwrap_datakey(self, key: str, ciphertext: str, *, context: bytes | None = None) -> bytes:
+        return self._client.transit.unwrap_datakey(key, ciphertext, context=context)
+
+
+def test_the_sqlite_file_holds_no_plaintext_and_no_unwrapped_key(
+    tmp_path: Path, client: Client, blind_key: str
+) -> None:
+    recording = _RecordingTransit(client)
+    keys = ColumnKeys(recording, TRANSIT_KEY, max_uses=20, blind_index_key=blind_key)
     path = tmp_path / "app.db"
     engine = create_engine(f"sqlite:///{path}")
     base, person, document = models(keys)
@@ -177,6 +204,10 @@ def test_the_sqlite_file_holds_no_plaintext(tmp_path: Path, keys: ColumnKeys) ->
     assert len(data) > 10_000
     for needle in (b"secret.example", b"witness-", b"Plain", b"diagnosis", b"condition-", b"privileged-body"):
         assert needle not in data, needle
+    assert len(recording.plaintext_keys) == 10  # 200 values, 20 per data key
+    for key in recording.plaintext_keys:
+        for form in (key, base64.b64encode(key), key.hex().encode()):
+            assert form not in data
 
 
 def test_a_value_moved_to_another_row_or_column_fails(engine: Engine, keys: ColumnKeys) -> None:
