@@ -18,10 +18,10 @@ from collections.abc import AsyncIterable, AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 from typing import IO, Any
-from urllib.parse import quote
 
 import httpx
 
+from .._paths import path
 from ..blob_models import Blob, BlobDownload
 from ..errors import BlobIntegrityError
 from ._transport import AsyncTransport
@@ -40,7 +40,7 @@ BlobTarget = str | os.PathLike[str] | IO[bytes]
 
 
 def _path(collection: str, id: str, field: str) -> str:
-    return "/v1/collections/{}/records/{}/blobs/{}".format(*(quote(part, safe="") for part in (collection, id, field)))
+    return path("/v1/collections/{}/records/{}/blobs/{}", collection, id, field)
 
 
 async def _chunks(source: Stream) -> AsyncIterator[bytes]:

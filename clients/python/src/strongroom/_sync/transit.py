@@ -9,6 +9,7 @@ import builtins
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+from .._paths import path
 from ..errors import TransitBatchError
 from ..models import DataKey
 from ._transport import Transport
@@ -34,14 +35,14 @@ class Transit:
         return data
 
     def create_key(self, name: str, *, key_type: str = "aes256-gcm96", **options: Any) -> None:
-        self._transport.request("POST", f"/v1/transit/keys/{name}", json={"type": key_type, **options})
+        self._transport.request("POST", path("/v1/transit/keys/{}", name), json={"type": key_type, **options})
 
     def read_key(self, name: str) -> dict[str, Any]:
-        data: dict[str, Any] = (self._transport.request("GET", f"/v1/transit/keys/{name}")).json()["data"]
+        data: dict[str, Any] = (self._transport.request("GET", path("/v1/transit/keys/{}", name))).json()["data"]
         return data
 
     def rotate_key(self, name: str) -> None:
-        self._transport.request("POST", f"/v1/transit/keys/{name}/rotate")
+        self._transport.request("POST", path("/v1/transit/keys/{}/rotate", name))
 
     def encrypt(self, key: str, plaintext: bytes, *, context: bytes | None = None) -> str:
         """``vault:vN:…`` ciphertext of ``plaintext``; ``context`` binds it
@@ -49,13 +50,13 @@ class Transit:
         body: dict[str, Any] = {"plaintext": _b64(plaintext)}
         if context is not None:
             body["context"] = _b64(context)
-        return str((self._data(f"/v1/transit/encrypt/{key}", body))["ciphertext"])
+        return str((self._data(path("/v1/transit/encrypt/{}", key), body))["ciphertext"])
 
     def decrypt(self, key: str, ciphertext: str, *, context: bytes | None = None) -> bytes:
         body: dict[str, Any] = {"ciphertext": ciphertext}
         if context is not None:
             body["context"] = _b64(context)
-        return base64.b64decode((self._data(f"/v1/transit/decrypt/{key}", body))["plaintext"])
+        return base64.b64decode((self._data(path("/v1/transit/decrypt/{}", key), body))["plaintext"])
 
     def datakey(self, key: str, *, bits: int = 256, context: bytes | None = None) -> DataKey:
         """A new random data key, returned both in plaintext and wrapped
@@ -63,7 +64,7 @@ class Transit:
         body: dict[str, Any] = {"bits": bits}
         if context is not None:
             body["context"] = _b64(context)
-        return DataKey.from_vault(self._data(f"/v1/transit/datakey/plaintext/{key}", body))
+        return DataKey.from_vault(self._data(path("/v1/transit/datakey/plaintext/{}", key), body))
 
     def unwrap_datakey(self, key: str, ciphertext: str, *, context: bytes | None = None) -> bytes:
         """The plaintext of a data key stored wrapped (a transit decrypt)."""
@@ -89,33 +90,33 @@ class Transit:
             "auto_rotate_period": auto_rotate_period,
         }
         body = {k: v for k, v in given.items() if v is not None}
-        self._transport.request("POST", f"/v1/transit/keys/{name}/config", json=body)
+        self._transport.request("POST", path("/v1/transit/keys/{}/config", name), json=body)
 
     def delete_key(self, name: str) -> None:
         """Deletes a key configured with ``deletion_allowed``: what it protected is unreadable for good."""
-        self._transport.request("DELETE", f"/v1/transit/keys/{name}")
+        self._transport.request("DELETE", path("/v1/transit/keys/{}", name))
 
     def rewrap(self, key: str, ciphertext: str, *, context: bytes | None = None) -> str:
         """``ciphertext`` under the key's latest version; the plaintext never leaves the server."""
         body: dict[str, Any] = {"ciphertext": ciphertext}
         if context is not None:
             body["context"] = _b64(context)
-        return str((self._data(f"/v1/transit/rewrap/{key}", body))["ciphertext"])
+        return str((self._data(path("/v1/transit/rewrap/{}", key), body))["ciphertext"])
 
     def hmac(self, key: str, data: bytes) -> str:
         """HMAC-SHA256 of ``data`` under ``key``, as ``vault:vN:…``."""
-        return str((self._data(f"/v1/transit/hmac/{key}", {"input": _b64(data)}))["hmac"])
+        return str((self._data(path("/v1/transit/hmac/{}", key), {"input": _b64(data)}))["hmac"])
 
     def verify_hmac(self, key: str, data: bytes, hmac: str) -> bool:
-        answer = self._data(f"/v1/transit/verify/{key}", {"input": _b64(data), "hmac": hmac})
+        answer = self._data(path("/v1/transit/verify/{}", key), {"input": _b64(data), "hmac": hmac})
         return bool(answer["valid"])
 
     def sign(self, key: str, data: bytes) -> str:
         """An Ed25519 signature of ``data`` by ``key`` (an ``ed25519`` key), as ``vault:vN:…``."""
-        return str((self._data(f"/v1/transit/sign/{key}", {"input": _b64(data)}))["signature"])
+        return str((self._data(path("/v1/transit/sign/{}", key), {"input": _b64(data)}))["signature"])
 
     def verify_signature(self, key: str, data: bytes, signature: str) -> bool:
-        answer = self._data(f"/v1/transit/verify/{key}", {"input": _b64(data), "signature": signature})
+        answer = self._data(path("/v1/transit/verify/{}", key), {"input": _b64(data), "signature": signature})
         return bool(answer["valid"])
 
     def encrypt_many(
@@ -125,7 +126,7 @@ class Transit:
         Items fail one by one on the server; if any did,
         :class:`strongroom.errors.TransitBatchError` says which (and carries the rest)."""
         items = [_item("plaintext", _b64(p), context) for p in plaintexts]
-        return self._batch(f"/v1/transit/encrypt/{key}", items, "ciphertext", str)
+        return self._batch(path("/v1/transit/encrypt/{}", key), items, "ciphertext", str)
 
     def decrypt_many(
         self, key: str, ciphertexts: Sequence[str], *, context: bytes | None = None
@@ -133,7 +134,7 @@ class Transit:
         """Plaintexts of up to 1,000 ``ciphertexts`` in one call, in order
         (:class:`strongroom.errors.TransitBatchError` names the items that failed)."""
         items = [_item("ciphertext", c, context) for c in ciphertexts]
-        return self._batch(f"/v1/transit/decrypt/{key}", items, "plaintext", base64.b64decode)
+        return self._batch(path("/v1/transit/decrypt/{}", key), items, "plaintext", base64.b64decode)
 
     def _batch(
         self, path: str, items: builtins.list[dict[str, str]], member: str, convert: Callable[[str], T]
