@@ -116,11 +116,13 @@ def test_refusals_are_exceptions(server: LocalServer, tmp_path: Path) -> None:
             client.blobs.upload("calls", record, "clip", chunks(os.urandom(1_000_000), 65_536))
         with pytest.raises(PayloadTooLarge):
             client.blobs.upload("calls", record, "clip", os.urandom(100_001))
-        # A secret blob is a reveal: no justification, no bytes (and no file left behind).
-        target = tmp_path / "never.wav"
+        # A secret blob is a reveal: no justification, no bytes, and the file named is left as it was.
+        target = tmp_path / "earlier.wav"
+        target.write_bytes(b"an earlier download")
         with pytest.raises(ProblemError) as no_reason:
             client.blobs.download("calls", record, "audio", target)
-        assert no_reason.value.status in (400, 403) and not target.exists()
+        assert no_reason.value.status in (400, 403) and no_reason.value.code != "internal"
+        assert target.read_bytes() == b"an earlier download" and [p.name for p in tmp_path.iterdir()] == [target.name]
     # A key without records:decrypt cannot reveal it, whatever it says.
     other = server.api_key("transit:use", name="other")
     with Client(server.url, api_key=key) as admin:
