@@ -6,22 +6,26 @@ import asyncio
 import hashlib
 import io
 import os
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
-from strongroom import AsyncClient, Client
+from strongroom import AsyncClient, Client, Tokens
 from strongroom.errors import (
     Forbidden,
     NotFound,
     PayloadTooLarge,
     ProblemError,
     RangeNotSatisfiable,
+    Unauthenticated,
     UnsupportedMediaType,
 )
 from strongroom.models import Blob
 from strongroom.testing import LocalServer
+
+from .conftest import ADMIN_PASSWORD
 
 REASON = "transcription worker: job 42 needs the recording's audio"
 
@@ -156,3 +160,24 @@ def test_the_async_client_streams_from_an_async_iterator(server: LocalServer) ->
 
     stored, whole, tail = asyncio.run(run())
     assert stored.size == len(audio) and whole == audio and tail == audio[-1000:]
+
+
+def test_a_streamed_upload_is_never_sent_again_after_a_token_refresh(server: LocalServer) -> None:
+    """A 401 makes the client refresh the user's tokens and retry, but a
+    stream cannot be replayed: the retry would send what is left of it (an
+    empty or truncated blob), so the 401 is raised instead."""
+    server.init(ADMIN_PASSWORD)
+    with Client(server.url) as admin:
+        admin.auth.login("admin", ADMIN_PASSWORD)
+        admin.collections.create("calls", fields=FIELDS)
+        admin.matters.create("Matter one", id="m-1")
+        record = admin.records.create("calls", matter="m-1", fields={"title": "call 1"})
+        session = Client(server.url).auth.login("admin", ADMIN_PASSWORD)
+    # An access token the server no longer takes, with a good refresh token.
+    stale = Tokens(access_token="not-a-token", refresh_token=session.refresh_token, expires_at=time.time() + 600)
+    with Client(server.url, tokens=stale) as client:
+        with pytest.raises(Unauthenticated):
+            client.blobs.upload("calls", record.id, "cover", chunks(b"x" * 200_000, 10_000), content_type="image/png")
+        # The next call renews the tokens and is sent again: bytes can be.
+        assert client.blobs.upload("calls", record.id, "cover", b"png", content_type="image/png").size == 3
+        assert client.blobs.read("calls", record.id, "cover") == b"png"
