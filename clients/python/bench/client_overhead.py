@@ -8,10 +8,11 @@ Two measurements:
   alternating blocks (raw, client, client, raw, …) so drift in the
   machine's load hits both alike;
 * **in process**: both over an ``httpx.MockTransport`` that answers a
-  canned transit reply at once, so the difference is the client's own work
-  per call (credentials, retry bookkeeping, problem mapping, base64 and JSON
-  of the payload, the typed answer) without the network and server noise
-  that dwarfs it above.
+  canned transit reply at once, timed in this process's CPU time, so the
+  difference is the client's own work per call (credentials, retry
+  bookkeeping, problem mapping, base64 and JSON of the payload, the typed
+  answer) without the network, the server and other processes' load, which
+  dwarf it above.
 
     STRONGROOM_BIN=target/debug/strongroom python clients/python/bench/client_overhead.py
     python clients/python/bench/client_overhead.py --url http://127.0.0.1:8200 --api-key sr_…
@@ -43,31 +44,35 @@ Sync = Callable[[], object]
 Async = Callable[[], Awaitable[object]]
 
 
-def alternate(raw: Sync, client: Sync, calls: int, block: int) -> tuple[float, float]:
+def alternate(
+    raw: Sync, client: Sync, calls: int, block: int, clock: Callable[[], float] = time.perf_counter
+) -> tuple[float, float]:
     """Seconds spent by each side over ``calls`` calls, in ABBA blocks."""
     spent = {"raw": 0.0, "client": 0.0}
     order = [("raw", raw), ("client", client), ("client", client), ("raw", raw)]
     done = 0
     while done < calls:
         for name, call in order[:2] if (done // block) % 2 == 0 else order[2:]:
-            started = time.perf_counter()
+            started = clock()
             for _ in range(block):
                 call()
-            spent[name] += time.perf_counter() - started
+            spent[name] += clock() - started
         done += block
     return spent["raw"], spent["client"]
 
 
-async def aalternate(raw: Async, client: Async, calls: int, block: int) -> tuple[float, float]:
+async def aalternate(
+    raw: Async, client: Async, calls: int, block: int, clock: Callable[[], float] = time.perf_counter
+) -> tuple[float, float]:
     spent = {"raw": 0.0, "client": 0.0}
     order = [("raw", raw), ("client", client), ("client", client), ("raw", raw)]
     done = 0
     while done < calls:
         for name, call in order[:2] if (done // block) % 2 == 0 else order[2:]:
-            started = time.perf_counter()
+            started = clock()
             for _ in range(block):
                 await call()
-            spent[name] += time.perf_counter() - started
+            spent[name] += clock() - started
         done += block
     return spent["raw"], spent["client"]
 
@@ -130,7 +135,7 @@ def in_process(calls: int, block: int) -> dict[str, tuple[float, float]]:
     ):
         pair = sync_pair(raw, client)
         alternate(*pair, 1000, 500)
-        results["sync"] = alternate(*pair, calls, block)
+        results["sync"] = alternate(*pair, calls, block, time.process_time)
 
     async def run() -> None:
         async with (
@@ -139,7 +144,7 @@ def in_process(calls: int, block: int) -> dict[str, tuple[float, float]]:
         ):
             pair = async_pair(raw, client)
             await aalternate(*pair, 1000, 500)
-            results["async"] = await aalternate(*pair, calls, block)
+            results["async"] = await aalternate(*pair, calls, block, time.process_time)
 
     asyncio.run(run())
     return results
@@ -172,7 +177,7 @@ def main() -> None:
             results = against_server(server.url, api_key, calls, args.block)
     report(f"transit encrypt against the server, one call at a time, {calls} calls per side:", results, calls)
     report(
-        f"the same over an in-process transport (the client's own work), {calls * 10} calls per side:",
+        f"the same over an in-process transport (the client's own work, CPU time), {calls * 10} calls per side:",
         in_process(calls * 10, args.block * 10),
         calls * 10,
     )

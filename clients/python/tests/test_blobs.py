@@ -6,22 +6,26 @@ import asyncio
 import hashlib
 import io
 import os
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
-from strongroom import AsyncClient, Client
+from strongroom import AsyncClient, Client, Tokens
 from strongroom.errors import (
     Forbidden,
     NotFound,
     PayloadTooLarge,
     ProblemError,
     RangeNotSatisfiable,
+    Unauthenticated,
     UnsupportedMediaType,
 )
 from strongroom.models import Blob
 from strongroom.testing import LocalServer
+
+from .conftest import ADMIN_PASSWORD
 
 REASON = "transcription worker: job 42 needs the recording's audio"
 
@@ -116,11 +120,13 @@ def test_refusals_are_exceptions(server: LocalServer, tmp_path: Path) -> None:
             client.blobs.upload("calls", record, "clip", chunks(os.urandom(1_000_000), 65_536))
         with pytest.raises(PayloadTooLarge):
             client.blobs.upload("calls", record, "clip", os.urandom(100_001))
-        # A secret blob is a reveal: no justification, no bytes (and no file left behind).
-        target = tmp_path / "never.wav"
+        # A secret blob is a reveal: no justification, no bytes, and the file named is left as it was.
+        target = tmp_path / "earlier.wav"
+        target.write_bytes(b"an earlier download")
         with pytest.raises(ProblemError) as no_reason:
             client.blobs.download("calls", record, "audio", target)
-        assert no_reason.value.status in (400, 403) and not target.exists()
+        assert no_reason.value.status in (400, 403) and no_reason.value.code != "internal"
+        assert target.read_bytes() == b"an earlier download" and [p.name for p in tmp_path.iterdir()] == [target.name]
     # A key without records:decrypt cannot reveal it, whatever it says.
     other = server.api_key("transit:use", name="other")
     with Client(server.url, api_key=key) as admin:
@@ -154,3 +160,24 @@ def test_the_async_client_streams_from_an_async_iterator(server: LocalServer) ->
 
     stored, whole, tail = asyncio.run(run())
     assert stored.size == len(audio) and whole == audio and tail == audio[-1000:]
+
+
+def test_a_streamed_upload_is_never_sent_again_after_a_token_refresh(server: LocalServer) -> None:
+    """A 401 makes the client refresh the user's tokens and retry, but a
+    stream cannot be replayed: the retry would send what is left of it (an
+    empty or truncated blob), so the 401 is raised instead."""
+    server.init(ADMIN_PASSWORD)
+    with Client(server.url) as admin:
+        admin.auth.login("admin", ADMIN_PASSWORD)
+        admin.collections.create("calls", fields=FIELDS)
+        admin.matters.create("Matter one", id="m-1")
+        record = admin.records.create("calls", matter="m-1", fields={"title": "call 1"})
+        session = Client(server.url).auth.login("admin", ADMIN_PASSWORD)
+    # An access token the server no longer takes, with a good refresh token.
+    stale = Tokens(access_token="not-a-token", refresh_token=session.refresh_token, expires_at=time.time() + 600)
+    with Client(server.url, tokens=stale) as client:
+        with pytest.raises(Unauthenticated):
+            client.blobs.upload("calls", record.id, "cover", chunks(b"x" * 200_000, 10_000), content_type="image/png")
+        # The next call renews the tokens and is sent again: bytes can be.
+        assert client.blobs.upload("calls", record.id, "cover", b"png", content_type="image/png").size == 3
+        assert client.blobs.read("calls", record.id, "cover") == b"png"

@@ -116,3 +116,25 @@ def test_refused_events_are_reported_and_the_rest_of_their_batch_is_delivered(
     logger.removeHandler(quiet)
     quiet.close()
     assert "events dropped (1 refused)" in capsys.readouterr().err
+
+
+def test_with_block_seconds_a_full_buffer_makes_the_caller_wait_instead_of_dropping(
+    server: LocalServer, logger: logging.Logger
+) -> None:
+    dropped: list[Dropped] = []
+    handler = StrongroomAuditHandler(
+        url=server.url,
+        api_key=server.api_key("audit:write"),
+        batch_size=5,
+        capacity=5,
+        flush_interval=0.01,
+        block_seconds=30,
+        on_drop=dropped.append,
+    )
+    logger.addHandler(handler)
+    for n in range(60):
+        logger.info("event %d", n, extra={"audit": {"type": "app.backpressure", "details": {"n": n}}})
+    assert handler.drain(timeout=30)
+    logger.removeHandler(handler)
+    handler.close()
+    assert handler.sent == 60 and not dropped

@@ -120,3 +120,16 @@ def test_the_async_client_iterates_records_page_by_page(server: LocalServer) -> 
             return [r.fields["title"] async for r in client.records.list("notes", limit=1)]
 
     assert sorted(asyncio.run(run())) == ["n0", "n1", "n2"]
+
+
+def test_ids_cannot_steer_a_request_to_another_route(server: LocalServer) -> None:
+    client, _ = service(server)
+    with client:
+        client.collections.create("contacts", fields=FIELDS)
+        # An id from the application's own user is one path segment, whatever it holds.
+        for hostile in ("../../../users", "x?list=true", "a/b", "%2e%2e"):
+            with pytest.raises(NotFound):
+                client.records.get("contacts", hostile)
+        for dots in ("..", ".", ""):
+            with pytest.raises(ValueError):
+                client.records.get("contacts", dots)

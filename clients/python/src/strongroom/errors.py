@@ -209,6 +209,18 @@ class InvalidPolicy(BadRequest):
     ``line``, ``column``, ``policy``, ``message``)."""
 
 
+class TransitBatchError(StrongroomError):
+    """Some items of a transit batch failed (the others succeeded): ``errors``
+    maps each failed item's position to the server's reason, ``results``
+    holds every item's value (None where it failed)."""
+
+    def __init__(self, errors: dict[int, str], results: list[Any]) -> None:
+        self.errors = errors
+        self.results = results
+        first = min(errors)
+        super().__init__(f"{len(errors)} of {len(results)} batch items failed; item {first}: {errors[first]}")
+
+
 __all__ += [
     "BlobIntegrityError",
     "BlobMissing",
@@ -216,6 +228,7 @@ __all__ += [
     "InvalidPolicy",
     "RangeNotSatisfiable",
     "SelfApproval",
+    "TransitBatchError",
     "UnsupportedMediaType",
 ]
 _BY_CODE.update(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import builtins
 from typing import Any
 
+from .._paths import path
 from ..admin_models import AccessRequest
 from ._transport import AsyncTransport
 
@@ -44,7 +45,9 @@ class AsyncAccessRequests:
         return AccessRequest.from_json((await self._transport.request("POST", "/v1/access-requests", json=body)).json())
 
     async def get(self, id: str) -> AccessRequest:
-        return AccessRequest.from_json((await self._transport.request("GET", f"/v1/access-requests/{id}")).json())
+        return AccessRequest.from_json(
+            (await self._transport.request("GET", path("/v1/access-requests/{}", id))).json()
+        )
 
     async def list(self) -> builtins.list[AccessRequest]:
         """Newest first: the caller's own, and those the caller may decide."""
@@ -60,5 +63,5 @@ class AsyncAccessRequests:
 
     async def _decide(self, id: str, verdict: str, note: str | None) -> AccessRequest:
         body = {"note": note} if note is not None else {}
-        answer = await self._transport.request("POST", f"/v1/access-requests/{id}/{verdict}", json=body)
+        answer = await self._transport.request("POST", path("/v1/access-requests/{}/{}", id, verdict), json=body)
         return AccessRequest.from_json(answer.json())

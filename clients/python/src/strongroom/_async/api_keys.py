@@ -8,6 +8,7 @@ import builtins
 from collections.abc import Sequence
 from typing import Any
 
+from .._paths import path
 from ..admin_models import ApiKeyInfo, IssuedApiKey
 from ._transport import AsyncTransport
 
@@ -48,10 +49,10 @@ class AsyncApiKeys:
     async def rotate(self, id: str, *, grace_seconds: int = 0) -> IssuedApiKey:
         """A new secret for key ``id``; the old one keeps working ``grace_seconds`` more."""
         answer = await self._transport.request(
-            "POST", f"/v1/api-keys/{id}/rotate", json={"grace_seconds": grace_seconds}
+            "POST", path("/v1/api-keys/{}/rotate", id), json={"grace_seconds": grace_seconds}
         )
         return IssuedApiKey.from_json(answer.json())
 
     async def revoke(self, id: str) -> None:
         """The key stops working at once."""
-        await self._transport.request("DELETE", f"/v1/api-keys/{id}")
+        await self._transport.request("DELETE", path("/v1/api-keys/{}", id))

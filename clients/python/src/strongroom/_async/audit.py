@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
+from .._paths import path
 from ..audit_models import Alert, AuditEvent, AuditStats, ConsistencyProof, InclusionProof
 from ..audit_proof import (
     AuditProofError,
@@ -126,14 +127,16 @@ class AsyncAudit:
 
     async def event(self, index: int) -> AuditEvent:
         """Event ``index`` as the server shows it (unverified: see :meth:`prove`)."""
-        return AuditEvent.from_json((await self._transport.request("GET", f"/v1/audit/events/{int(index)}")).json())
+        return AuditEvent.from_json(
+            (await self._transport.request("GET", path("/v1/audit/events/{}", int(index)))).json()
+        )
 
     async def prove(self, index: int, verifier: Pinned) -> VerifiedEvent:
         """Proves event ``index`` is in the log: fetches it with its inclusion
         proof and signed checkpoint and checks all three against the pinned
         ``verifier`` key(s). Raises :class:`strongroom.audit_proof.AuditProofError`
         when anything does not verify."""
-        proof = (await self._transport.request("GET", f"/v1/audit/events/{int(index)}")).json()
+        proof = (await self._transport.request("GET", path("/v1/audit/events/{}", int(index)))).json()
         return verify_event(proof, verifier)
 
     async def checkpoint_note(self) -> str:

@@ -14,14 +14,15 @@ import collections.abc
 import hashlib
 import mimetypes
 import os
+import tempfile
 from collections.abc import AsyncIterable, AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 from typing import IO, Any
-from urllib.parse import quote
 
 import httpx
 
+from .._paths import path
 from ..blob_models import Blob, BlobDownload
 from ..errors import BlobIntegrityError
 from ._transport import AsyncTransport
@@ -40,7 +41,7 @@ BlobTarget = str | os.PathLike[str] | IO[bytes]
 
 
 def _path(collection: str, id: str, field: str) -> str:
-    return "/v1/collections/{}/records/{}/blobs/{}".format(*(quote(part, safe="") for part in (collection, id, field)))
+    return path("/v1/collections/{}/records/{}/blobs/{}", collection, id, field)
 
 
 async def _chunks(source: Stream) -> AsyncIterator[bytes]:
@@ -154,7 +155,8 @@ class AsyncBlobs:
     ) -> AsyncIterator[bytes]:
         """The blob's bytes (``[start:end]`` of it), chunk by chunk as they
         arrive. A whole blob is checked against its SHA-256 at the end
-        (:class:`BlobIntegrityError`)."""
+        (:class:`BlobIntegrityError`). Stopping early holds the connection
+        until the iterator is closed (``contextlib.closing``/``aclosing``)."""
         async with self._open(collection, id, field, reason, purpose, start, end) as (response, meta):
             async for chunk in _checked(response, meta):
                 yield chunk
@@ -173,16 +175,23 @@ class AsyncBlobs:
     ) -> BlobDownload:
         """Writes the blob (``[start:end]`` of it) to the path or binary file
         ``to``, a chunk at a time, and says what was written. A path is
-        removed again when the download fails half way."""
+        written only once the download is complete (a failure leaves it as
+        it was)."""
         async with self._open(collection, id, field, reason, purpose, start, end) as (response, meta):
             if isinstance(to, (str, os.PathLike)):
+                # Into a file beside the target, renamed over it once complete and
+                # checked: a failed download leaves neither half a file nor a
+                # clobbered earlier one.
+                target = Path(to)
+                fd, part = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
                 try:
-                    with open(to, "wb") as file:
+                    with os.fdopen(fd, "wb") as file:
                         async for chunk in _checked(response, meta):
                             file.write(chunk)
+                    os.replace(part, target)
                 except BaseException:
                     with suppress(OSError):
-                        Path(to).unlink()
+                        os.unlink(part)
                     raise
             else:
                 async for chunk in _checked(response, meta):

@@ -8,6 +8,7 @@ import asyncio
 import builtins
 from time import monotonic
 
+from .._paths import path
 from ..admin_models import Job, Key, KeyStateChange
 from ._transport import AsyncTransport
 
@@ -25,21 +26,21 @@ class AsyncKeys:
 
     async def get(self, name: str) -> Key:
         """One key with its versions, their census and its recent jobs."""
-        return Key.from_json((await self._transport.request("GET", f"/v1/keys/{name}")).json())
+        return Key.from_json((await self._transport.request("GET", path("/v1/keys/{}", name))).json())
 
     async def rotate(self, name: str) -> Key:
         """A new version; for a matter key ``jobs[0]`` is the rewrap job it started."""
-        return Key.from_json((await self._transport.request("POST", f"/v1/keys/{name}/rotate")).json())
+        return Key.from_json((await self._transport.request("POST", path("/v1/keys/{}/rotate", name))).json())
 
     async def rewrap(self, name: str) -> Job:
         """Starts a rewrap job again (after one failed)."""
-        return Job.from_json((await self._transport.request("POST", f"/v1/keys/{name}/rewrap")).json())
+        return Job.from_json((await self._transport.request("POST", path("/v1/keys/{}/rewrap", name))).json())
 
     async def set_state(self, name: str, state: str, *, justification: str) -> KeyStateChange:
         """``active``, ``decrypt_only``, ``disabled``, ``compromised`` (a
         re-encryption job for a matter key) or ``destroyed`` (final)."""
         answer = await self._transport.request(
-            "POST", f"/v1/keys/{name}/state", json={"state": state, "justification": justification}
+            "POST", path("/v1/keys/{}/state", name), json={"state": state, "justification": justification}
         )
         return KeyStateChange.from_json(answer.json())
 
@@ -59,7 +60,9 @@ class AsyncKeys:
             "rotation_period_seconds": rotation_period_seconds,
         }
         body = {k: v for k, v in given.items() if v is not None}
-        return Key.from_json((await self._transport.request("POST", f"/v1/keys/{name}/config", json=body)).json())
+        return Key.from_json(
+            (await self._transport.request("POST", path("/v1/keys/{}/config", name), json=body)).json()
+        )
 
 
 class AsyncJobs:
@@ -67,7 +70,7 @@ class AsyncJobs:
         self._transport = transport
 
     async def get(self, id: str) -> Job:
-        return Job.from_json((await self._transport.request("GET", f"/v1/jobs/{id}")).json())
+        return Job.from_json((await self._transport.request("GET", path("/v1/jobs/{}", id))).json())
 
     async def wait(self, id: str, *, timeout: float = 300.0, interval: float = 0.5) -> Job:
         """Polls job ``id`` until it is ``done`` or ``failed`` and returns it;

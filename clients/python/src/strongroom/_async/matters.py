@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import builtins
 from typing import Any
-from urllib.parse import quote
 
+from .._paths import path
 from ..record_models import Grant, Matter
 from ._transport import AsyncTransport
 
@@ -27,7 +27,7 @@ class AsyncMatters:
         return Matter.from_json((await self._transport.request("POST", "/v1/matters", json=body)).json())
 
     async def get(self, id: str) -> Matter:
-        return Matter.from_json((await self._transport.request("GET", f"/v1/matters/{id}")).json())
+        return Matter.from_json((await self._transport.request("GET", path("/v1/matters/{}", id))).json())
 
     async def list(self) -> builtins.list[Matter]:
         """Every matter for those who manage them; else those the caller holds a grant on."""
@@ -35,7 +35,7 @@ class AsyncMatters:
         return [Matter.from_json(m) for m in body["matters"]]
 
     async def grants(self, matter: str) -> builtins.list[Grant]:
-        body = (await self._transport.request("GET", f"/v1/matters/{matter}/grants")).json()
+        body = (await self._transport.request("GET", path("/v1/matters/{}/grants", matter))).json()
         return [Grant.from_json(g) for g in body["grants"]]
 
     async def grant(self, matter: str, principal: str, *, justification: str) -> Grant:
@@ -43,7 +43,7 @@ class AsyncMatters:
         the matter's data, within its role; ``justification`` (20+
         characters) is audited."""
         answer = await self._transport.request(
-            "POST", f"/v1/matters/{matter}/grants", json={"principal": principal, "justification": justification}
+            "POST", path("/v1/matters/{}/grants", matter), json={"principal": principal, "justification": justification}
         )
         return Grant.from_json(answer.json())
 
@@ -51,6 +51,6 @@ class AsyncMatters:
         """Takes the grant away; audited with ``justification``."""
         await self._transport.request(
             "DELETE",
-            f"/v1/matters/{matter}/grants/{quote(principal, safe='')}",
+            path("/v1/matters/{}/grants/{}", matter, principal),
             json={"justification": justification},
         )

@@ -8,8 +8,8 @@ from __future__ import annotations
 import builtins
 from collections.abc import AsyncIterator
 from typing import Any
-from urllib.parse import quote
 
+from .._paths import path
 from ..record_models import ExportedRecord, Record, SubjectErasure
 from ._transport import AsyncTransport
 
@@ -38,26 +38,26 @@ class AsyncRecords:
         if ttl is not None:
             body["ttl"] = ttl
         # Not retried: a lost answer after the record was stored would store it twice.
-        answer = await self._transport.request("POST", f"/v1/collections/{collection}/records", json=body)
+        answer = await self._transport.request("POST", path("/v1/collections/{}/records", collection), json=body)
         return Record.from_json(answer.json())
 
     async def get(self, collection: str, id: str) -> Record:
         """The caller's view (never plaintext of an encrypted field); audited as ``record.read``."""
         return Record.from_json(
-            (await self._transport.request("GET", f"/v1/collections/{collection}/records/{id}")).json()
+            (await self._transport.request("GET", path("/v1/collections/{}/records/{}", collection, id))).json()
         )
 
     async def update(self, collection: str, id: str, fields: dict[str, Any]) -> Record:
         """Changes the given fields (``None`` removes an optional one)."""
         answer = await self._transport.request(
-            "PATCH", f"/v1/collections/{collection}/records/{id}", json={"fields": fields}
+            "PATCH", path("/v1/collections/{}/records/{}", collection, id), json={"fields": fields}
         )
         return Record.from_json(answer.json())
 
     async def delete(self, collection: str, id: str) -> None:
         """Crypto-shreds the record (its data key is destroyed); a record on
         legal hold raises :class:`strongroom.errors.Conflict`."""
-        await self._transport.request("DELETE", f"/v1/collections/{collection}/records/{id}")
+        await self._transport.request("DELETE", path("/v1/collections/{}/records/{}", collection, id))
 
     async def decrypt(
         self, collection: str, id: str, fields: builtins.list[str], *, reason: str, purpose: str | None = None
@@ -69,7 +69,9 @@ class AsyncRecords:
         if purpose is not None:
             body["purpose"] = purpose
         # Not retried: every reveal is an audited event of its own.
-        answer = await self._transport.request("POST", f"/v1/collections/{collection}/records/{id}/decrypt", json=body)
+        answer = await self._transport.request(
+            "POST", path("/v1/collections/{}/records/{}/decrypt", collection, id), json=body
+        )
         decrypted: dict[str, Any] = answer.json()["decrypted_fields"]
         return decrypted
 
@@ -78,7 +80,7 @@ class AsyncRecords:
         deleted, expired or erased with its subject meanwhile."""
         answer = await self._transport.request(
             "POST",
-            f"/v1/collections/{collection}/records/{id}/hold",
+            path("/v1/collections/{}/records/{}/hold", collection, id),
             json={"hold": hold, "justification": justification},
         )
         return Record.from_json(answer.json())
@@ -98,7 +100,9 @@ class AsyncRecords:
         cursor: str | None = None
         while True:
             params = {"matter": matter, "where": where, "limit": limit, "cursor": cursor}
-            page = (await self._transport.request("GET", f"/v1/collections/{collection}/records", params=params)).json()
+            page = (
+                await self._transport.request("GET", path("/v1/collections/{}/records", collection), params=params)
+            ).json()
             for item in page["records"]:
                 yield Record.from_json(item)
             cursor = page.get("next_cursor")
@@ -114,13 +118,13 @@ class AsyncRecords:
         body: dict[str, Any] = {"justification": justification}
         if purpose is not None:
             body["purpose"] = purpose
-        answer = await self._transport.request("POST", f"/v1/subjects/{quote(subject, safe='')}/export", json=body)
+        answer = await self._transport.request("POST", path("/v1/subjects/{}/export", subject), json=body)
         return [ExportedRecord.from_json(r) for r in answer.json()["records"]]
 
     async def erase_subject(self, subject: str, *, justification: str) -> SubjectErasure:
         """Crypto-shreds every record of ``subject`` except those on legal
         hold, and says which were erased and which are held."""
         answer = await self._transport.request(
-            "POST", f"/v1/subjects/{quote(subject, safe='')}/erase", json={"justification": justification}
+            "POST", path("/v1/subjects/{}/erase", subject), json={"justification": justification}
         )
         return SubjectErasure.from_json(answer.json())

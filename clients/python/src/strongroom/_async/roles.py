@@ -7,6 +7,7 @@ from __future__ import annotations
 import builtins
 from collections.abc import Sequence
 
+from .._paths import path
 from ..admin_models import Role
 from ._transport import AsyncTransport
 
@@ -22,7 +23,7 @@ class AsyncRoles:
         return [Role.from_json(r) for r in body["roles"]]
 
     async def get(self, name: str) -> Role:
-        return Role.from_json((await self._transport.request("GET", f"/v1/roles/{name}")).json())
+        return Role.from_json((await self._transport.request("GET", path("/v1/roles/{}", name))).json())
 
     async def create(self, name: str, *, permissions: Sequence[str], justification: str, description: str = "") -> Role:
         body = {
@@ -38,7 +39,7 @@ class AsyncRoles:
     ) -> Role:
         """Replaces an API-defined role's description and permissions."""
         body = {"permissions": list(permissions), "justification": justification, "description": description}
-        return Role.from_json((await self._transport.request("PUT", f"/v1/roles/{name}", json=body)).json())
+        return Role.from_json((await self._transport.request("PUT", path("/v1/roles/{}", name), json=body)).json())
 
     async def delete(self, name: str, *, justification: str) -> None:
-        await self._transport.request("DELETE", f"/v1/roles/{name}", json={"justification": justification})
+        await self._transport.request("DELETE", path("/v1/roles/{}", name), json={"justification": justification})

@@ -8,6 +8,7 @@ import builtins
 from collections.abc import Sequence
 from typing import Any
 
+from .._paths import path
 from ..admin_models import PasswordReset, Session, User
 from ._transport import AsyncTransport
 
@@ -23,7 +24,7 @@ class AsyncUsers:
         return [User.from_json(u) for u in body["users"]]
 
     async def get(self, id: str) -> User:
-        return User.from_json((await self._transport.request("GET", f"/v1/users/{id}")).json())
+        return User.from_json((await self._transport.request("GET", path("/v1/users/{}", id))).json())
 
     async def create(
         self,
@@ -52,35 +53,37 @@ class AsyncUsers:
         body = {
             k: v for k, v in {"email": email, "full_name": full_name, "disabled": disabled}.items() if v is not None
         }
-        return User.from_json((await self._transport.request("PATCH", f"/v1/users/{id}", json=body)).json())
+        return User.from_json((await self._transport.request("PATCH", path("/v1/users/{}", id), json=body)).json())
 
     async def set_roles(self, id: str, roles: Sequence[str], *, justification: str) -> User:
         answer = await self._transport.request(
-            "POST", f"/v1/users/{id}/roles", json={"roles": list(roles), "justification": justification}
+            "POST", path("/v1/users/{}/roles", id), json={"roles": list(roles), "justification": justification}
         )
         return User.from_json(answer.json())
 
     async def lock(self, id: str, *, reason: str | None = None) -> User:
         """No login, and every session ends; ``reason`` goes to the audit log."""
         body = {"reason": reason} if reason is not None else {}
-        return User.from_json((await self._transport.request("POST", f"/v1/users/{id}/lock", json=body)).json())
+        return User.from_json((await self._transport.request("POST", path("/v1/users/{}/lock", id), json=body)).json())
 
     async def unlock(self, id: str) -> User:
-        return User.from_json((await self._transport.request("POST", f"/v1/users/{id}/unlock")).json())
+        return User.from_json((await self._transport.request("POST", path("/v1/users/{}/unlock", id))).json())
 
     async def revoke_sessions(self, id: str) -> dict[str, int]:
         """Ends every session of the user at once (incident response):
         ``{"revoked": sessions, "revoked_api_keys": keys}``."""
-        body: dict[str, int] = (await self._transport.request("POST", f"/v1/users/{id}/revoke-sessions")).json()
+        body: dict[str, int] = (await self._transport.request("POST", path("/v1/users/{}/revoke-sessions", id))).json()
         return body
 
     async def issue_password_reset(self, id: str) -> PasswordReset:
         """A single-use reset token, shown once."""
-        return PasswordReset.from_json((await self._transport.request("POST", f"/v1/users/{id}/reset-password")).json())
+        return PasswordReset.from_json(
+            (await self._transport.request("POST", path("/v1/users/{}/reset-password", id))).json()
+        )
 
     async def issue_mfa_enrollment(self, id: str) -> str:
         """A single-use token with which the user enrols a second factor."""
-        body = (await self._transport.request("POST", f"/v1/users/{id}/mfa-enrollment")).json()
+        body = (await self._transport.request("POST", path("/v1/users/{}/mfa-enrollment", id))).json()
         return str(body["enrollment_token"])
 
 
@@ -95,4 +98,4 @@ class AsyncSessions:
 
     async def revoke(self, id: str) -> None:
         """Ends one session: one's own, or anyone's for admins."""
-        await self._transport.request("DELETE", f"/v1/sessions/{id}")
+        await self._transport.request("DELETE", path("/v1/sessions/{}", id))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import builtins
 from typing import Any
 
+from .._paths import path
 from ..admin_models import AccessRequest
 from ._transport import Transport
 
@@ -45,7 +46,9 @@ class AccessRequests:
         return AccessRequest.from_json((self._transport.request("POST", "/v1/access-requests", json=body)).json())
 
     def get(self, id: str) -> AccessRequest:
-        return AccessRequest.from_json((self._transport.request("GET", f"/v1/access-requests/{id}")).json())
+        return AccessRequest.from_json(
+            (self._transport.request("GET", path("/v1/access-requests/{}", id))).json()
+        )
 
     def list(self) -> builtins.list[AccessRequest]:
         """Newest first: the caller's own, and those the caller may decide."""
@@ -61,5 +64,5 @@ class AccessRequests:
 
     def _decide(self, id: str, verdict: str, note: str | None) -> AccessRequest:
         body = {"note": note} if note is not None else {}
-        answer = self._transport.request("POST", f"/v1/access-requests/{id}/{verdict}", json=body)
+        answer = self._transport.request("POST", path("/v1/access-requests/{}/{}", id, verdict), json=body)
         return AccessRequest.from_json(answer.json())

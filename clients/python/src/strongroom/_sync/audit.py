@@ -12,6 +12,7 @@ from collections.abc import Iterator, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
+from .._paths import path
 from ..audit_models import Alert, AuditEvent, AuditStats, ConsistencyProof, InclusionProof
 from ..audit_proof import (
     AuditProofError,
@@ -127,14 +128,16 @@ class Audit:
 
     def event(self, index: int) -> AuditEvent:
         """Event ``index`` as the server shows it (unverified: see :meth:`prove`)."""
-        return AuditEvent.from_json((self._transport.request("GET", f"/v1/audit/events/{int(index)}")).json())
+        return AuditEvent.from_json(
+            (self._transport.request("GET", path("/v1/audit/events/{}", int(index)))).json()
+        )
 
     def prove(self, index: int, verifier: Pinned) -> VerifiedEvent:
         """Proves event ``index`` is in the log: fetches it with its inclusion
         proof and signed checkpoint and checks all three against the pinned
         ``verifier`` key(s). Raises :class:`strongroom.audit_proof.AuditProofError`
         when anything does not verify."""
-        proof = (self._transport.request("GET", f"/v1/audit/events/{int(index)}")).json()
+        proof = (self._transport.request("GET", path("/v1/audit/events/{}", int(index)))).json()
         return verify_event(proof, verifier)
 
     def checkpoint_note(self) -> str:

@@ -9,6 +9,7 @@ import builtins
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .._paths import path
 from ..record_models import Collection
 from ._transport import Transport
 
@@ -46,7 +47,7 @@ class Collections:
         return Collection.from_json((self._transport.request("POST", "/v1/collections", json=body)).json())
 
     def get(self, name: str) -> Collection:
-        return Collection.from_json((self._transport.request("GET", f"/v1/collections/{name}")).json())
+        return Collection.from_json((self._transport.request("GET", path("/v1/collections/{}", name))).json())
 
     def list(self) -> builtins.list[Collection]:
         body = (self._transport.request("GET", "/v1/collections")).json()
@@ -63,4 +64,6 @@ class Collections:
         """Replaces the schema. Adding optional fields is fine; a change that
         would orphan stored data raises :class:`strongroom.errors.Conflict`."""
         body = _schema(fields, default_ttl_seconds, track_access)
-        return Collection.from_json((self._transport.request("PUT", f"/v1/collections/{name}", json=body)).json())
+        return Collection.from_json(
+            (self._transport.request("PUT", path("/v1/collections/{}", name), json=body)).json()
+        )

@@ -9,6 +9,7 @@ import time
 import builtins
 from time import monotonic
 
+from .._paths import path
 from ..admin_models import Job, Key, KeyStateChange
 from ._transport import Transport
 
@@ -26,21 +27,21 @@ class Keys:
 
     def get(self, name: str) -> Key:
         """One key with its versions, their census and its recent jobs."""
-        return Key.from_json((self._transport.request("GET", f"/v1/keys/{name}")).json())
+        return Key.from_json((self._transport.request("GET", path("/v1/keys/{}", name))).json())
 
     def rotate(self, name: str) -> Key:
         """A new version; for a matter key ``jobs[0]`` is the rewrap job it started."""
-        return Key.from_json((self._transport.request("POST", f"/v1/keys/{name}/rotate")).json())
+        return Key.from_json((self._transport.request("POST", path("/v1/keys/{}/rotate", name))).json())
 
     def rewrap(self, name: str) -> Job:
         """Starts a rewrap job again (after one failed)."""
-        return Job.from_json((self._transport.request("POST", f"/v1/keys/{name}/rewrap")).json())
+        return Job.from_json((self._transport.request("POST", path("/v1/keys/{}/rewrap", name))).json())
 
     def set_state(self, name: str, state: str, *, justification: str) -> KeyStateChange:
         """``active``, ``decrypt_only``, ``disabled``, ``compromised`` (a
         re-encryption job for a matter key) or ``destroyed`` (final)."""
         answer = self._transport.request(
-            "POST", f"/v1/keys/{name}/state", json={"state": state, "justification": justification}
+            "POST", path("/v1/keys/{}/state", name), json={"state": state, "justification": justification}
         )
         return KeyStateChange.from_json(answer.json())
 
@@ -60,7 +61,9 @@ class Keys:
             "rotation_period_seconds": rotation_period_seconds,
         }
         body = {k: v for k, v in given.items() if v is not None}
-        return Key.from_json((self._transport.request("POST", f"/v1/keys/{name}/config", json=body)).json())
+        return Key.from_json(
+            (self._transport.request("POST", path("/v1/keys/{}/config", name), json=body)).json()
+        )
 
 
 class Jobs:
@@ -68,7 +71,7 @@ class Jobs:
         self._transport = transport
 
     def get(self, id: str) -> Job:
-        return Job.from_json((self._transport.request("GET", f"/v1/jobs/{id}")).json())
+        return Job.from_json((self._transport.request("GET", path("/v1/jobs/{}", id))).json())
 
     def wait(self, id: str, *, timeout: float = 300.0, interval: float = 0.5) -> Job:
         """Polls job ``id`` until it is ``done`` or ``failed`` and returns it;

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import builtins
 from typing import Any
-from urllib.parse import quote
 
+from .._paths import path
 from ..record_models import Grant, Matter
 from ._transport import Transport
 
@@ -28,7 +28,7 @@ class Matters:
         return Matter.from_json((self._transport.request("POST", "/v1/matters", json=body)).json())
 
     def get(self, id: str) -> Matter:
-        return Matter.from_json((self._transport.request("GET", f"/v1/matters/{id}")).json())
+        return Matter.from_json((self._transport.request("GET", path("/v1/matters/{}", id))).json())
 
     def list(self) -> builtins.list[Matter]:
         """Every matter for those who manage them; else those the caller holds a grant on."""
@@ -36,7 +36,7 @@ class Matters:
         return [Matter.from_json(m) for m in body["matters"]]
 
     def grants(self, matter: str) -> builtins.list[Grant]:
-        body = (self._transport.request("GET", f"/v1/matters/{matter}/grants")).json()
+        body = (self._transport.request("GET", path("/v1/matters/{}/grants", matter))).json()
         return [Grant.from_json(g) for g in body["grants"]]
 
     def grant(self, matter: str, principal: str, *, justification: str) -> Grant:
@@ -44,7 +44,7 @@ class Matters:
         the matter's data, within its role; ``justification`` (20+
         characters) is audited."""
         answer = self._transport.request(
-            "POST", f"/v1/matters/{matter}/grants", json={"principal": principal, "justification": justification}
+            "POST", path("/v1/matters/{}/grants", matter), json={"principal": principal, "justification": justification}
         )
         return Grant.from_json(answer.json())
 
@@ -52,6 +52,6 @@ class Matters:
         """Takes the grant away; audited with ``justification``."""
         self._transport.request(
             "DELETE",
-            f"/v1/matters/{matter}/grants/{quote(principal, safe='')}",
+            path("/v1/matters/{}/grants/{}", matter, principal),
             json={"justification": justification},
         )

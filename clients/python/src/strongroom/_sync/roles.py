@@ -8,6 +8,7 @@ from __future__ import annotations
 import builtins
 from collections.abc import Sequence
 
+from .._paths import path
 from ..admin_models import Role
 from ._transport import Transport
 
@@ -23,7 +24,7 @@ class Roles:
         return [Role.from_json(r) for r in body["roles"]]
 
     def get(self, name: str) -> Role:
-        return Role.from_json((self._transport.request("GET", f"/v1/roles/{name}")).json())
+        return Role.from_json((self._transport.request("GET", path("/v1/roles/{}", name))).json())
 
     def create(self, name: str, *, permissions: Sequence[str], justification: str, description: str = "") -> Role:
         body = {
@@ -39,7 +40,7 @@ class Roles:
     ) -> Role:
         """Replaces an API-defined role's description and permissions."""
         body = {"permissions": list(permissions), "justification": justification, "description": description}
-        return Role.from_json((self._transport.request("PUT", f"/v1/roles/{name}", json=body)).json())
+        return Role.from_json((self._transport.request("PUT", path("/v1/roles/{}", name), json=body)).json())
 
     def delete(self, name: str, *, justification: str) -> None:
-        self._transport.request("DELETE", f"/v1/roles/{name}", json={"justification": justification})
+        self._transport.request("DELETE", path("/v1/roles/{}", name), json={"justification": justification})
