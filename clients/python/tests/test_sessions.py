@@ -130,6 +130,16 @@ def test_a_revoked_session_ends_and_its_cookie_is_cleared(sessions: Sessions, sh
     assert 'session=""' in answer.headers["set-cookie"] or "session=;" in answer.headers["set-cookie"]
 
 
+def test_a_session_that_cannot_be_read_is_a_503_not_a_logout(sessions: Sessions, shop) -> None:  # type: ignore[no-untyped-def]
+    http, _ = shop
+    http.post("/login/dave")
+    sessions.server.process.terminate()  # Strongroom goes away
+    sessions.server.process.wait(timeout=30)
+    answer = http.get("/whoami")
+    assert answer.status_code == 503 and answer.headers["content-type"] == "application/problem+json"
+    assert answer.json()["code"] == "session_store_unavailable" and "set-cookie" not in answer.headers
+
+
 def test_a_forged_or_swapped_cookie_is_ignored(sessions: Sessions, shop) -> None:  # type: ignore[no-untyped-def]
     http, _ = shop
     http.post("/login/carol")

@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._async.session_store import DEFAULT_REASON, AsyncSessionStore
 from ._session_cookie import sign_session_id, unsign_session_id
+from .errors import TransportError, Unavailable
 
 __all__ = ["DEFAULT_REASON", "AsyncSessionStore", "StrongroomSessionMiddleware", "session_id"]
 
@@ -68,7 +69,14 @@ class StrongroomSessionMiddleware:
             return
         connection = HTTPConnection(scope)
         presented = unsign_session_id(self.secret_key, connection.cookies.get(self.session_cookie))
-        loaded = await self.store.load(presented) if presented else None
+        try:
+            loaded = await self.store.load(presented) if presented else None
+        except (TransportError, Unavailable):
+            # Strongroom is down: the session can be neither read nor
+            # replaced by an empty one (that would log the user out), so the
+            # request is refused as the outage it is, to be retried.
+            await _unavailable(send)
+            return
         sid = presented if loaded is not None else None
         scope["session"] = dict(loaded or {})
         scope[SCOPE_KEY] = sid
@@ -113,6 +121,26 @@ class StrongroomSessionMiddleware:
         if self.domain:
             morsel["domain"] = self.domain
         return morsel.OutputString()
+
+
+async def _unavailable(send: Send) -> None:
+    body = json.dumps(
+        {
+            "type": "about:blank",
+            "title": "Service unavailable",
+            "status": 503,
+            "detail": "the session store (Strongroom) cannot be reached; retry",
+            "code": "session_store_unavailable",
+        }
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 503,
+            "headers": [(b"content-type", b"application/problem+json"), (b"retry-after", b"1")],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 def _fingerprint(session: dict[str, Any]) -> str:
