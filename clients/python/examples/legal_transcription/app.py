@@ -12,8 +12,8 @@ reveal, and every access lands in its audit log under their name. The app's
 own key may only introspect tokens and write the app's audit events.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations`: FastAPI reads the endpoints'
+# annotations, and the aliases below live inside create_app.
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
