@@ -18,7 +18,7 @@ MATTER = "hiring-2026"
 FIELDS = [
     {"name": "position", "type": "string", "sensitivity": "public"},
     {"name": "score", "type": "number", "sensitivity": "public"},
-    {"name": "answer", "type": "text", "sensitivity": "redacted"},  # analysts see "[PERSON] worked at [ORG]"
+    {"name": "answer", "type": "text", "sensitivity": "redacted"},  # analysts see "call me on [PHONE]"
     {"name": "candidate", "type": "string", "sensitivity": "secret", "pii": "email"},
 ]
 TWO_PERSON_REVEAL = f"""

@@ -18,7 +18,7 @@ from .provision import MATTER, provision
 ADMIN_PASSWORD = "correct horse battery staple 42"
 REVIEWERS = {"rita": "reader", "ana": "analyst", "blair": "admin"}
 PASSWORD = "lantern harbour violet 73"
-ANSWER = "I led the migration at Initech with Peter Gibbons; mail me at jo.candidate@example.com."
+ANSWER = "I led the migration at Initech; call me on +1 415 555 0100 or mail jo.candidate@example.com."
 WHY = "calibrating the score of this answer, review HR-204"
 
 
@@ -60,7 +60,8 @@ def test_each_role_sees_its_view_of_an_interview(platform: Platform) -> None:
     assert set(reader["withheld"]) == {"answer", "candidate"}
 
     analyst = platform.app.get(url, headers=platform.login("ana")).get_json()
-    assert analyst["redacted"] == ["answer"] and "[EMAIL]" in analyst["fields"]["answer"]
+    assert analyst["redacted"] == ["answer"]
+    assert analyst["fields"]["answer"] == "I led the migration at Initech; call me on [PHONE] or mail [EMAIL]."
     assert "jo.candidate@example.com" not in str(analyst) and analyst["withheld"] == ["candidate"]
 
     # Neither reader nor analyst reveals, whatever their justification.
