@@ -58,6 +58,7 @@ def enrol_totp(url: str, username: str) -> pyotp.TOTP:
     enrolment = {"enrollment_token": refused.value.problem["enrollment_token"]}
     started = httpx.post(f"{url}/v1/auth/totp/enroll", json=enrolment).json()
     totp = pyotp.parse_uri(started["otpauth_uri"])
+    assert isinstance(totp, pyotp.TOTP)
     confirm = {"code": totp.at(time.time() - 30), "enrollment_token": started.get("enrollment_token")}
     httpx.post(f"{url}/v1/auth/totp/confirm", json=confirm).raise_for_status()
     return totp
@@ -90,8 +91,13 @@ def test_upload_transcribe_and_an_audited_export(firm: Firm) -> None:
     recording = uploaded.json()["id"]
 
     heard: list[bytes] = []
+
+    def speech_to_text(audio: bytes) -> str:
+        heard.append(audio)
+        return SPOKEN
+
     with Client(url, api_key=firm.worker_key) as worker:
-        assert transcribe_pending(worker, lambda audio: heard.append(audio) or SPOKEN) == [recording]
+        assert transcribe_pending(worker, speech_to_text) == [recording]
     assert heard == [AUDIO]
 
     # The paralegal sees the transcript redacted; its plaintext is not in any plain read.
