@@ -32,7 +32,8 @@ def create_app(url: str, app_key: str) -> Flask:
     StrongroomAuth(app, Client(url, api_key=app_key), max_staleness=5.0)  # the key's scope: auth:introspect
 
     def as_reviewer() -> Client:
-        """Strongroom on the reviewer's behalf: their role, grants and name in the audit log."""
+        """Strongroom on the reviewer's behalf: their role, grants and name in the audit log.
+        One client per request, so no state is ever shared between reviewers."""
         return Client(url, token=current_user.token)
 
     @app.errorhandler(ProblemError)

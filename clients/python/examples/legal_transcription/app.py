@@ -55,7 +55,8 @@ def create_app(url: str, app_key: str) -> FastAPI:
     ]
 
     def as_caller(user: AuthenticatedUser) -> AsyncClient:
-        """Strongroom on the caller's behalf: their roles, grants and name."""
+        """Strongroom on the caller's behalf: their roles, grants and name.
+        One client per request, so no state (a cookie, a credential) is ever shared between callers."""
         return AsyncClient(url, token=user.token)
 
     @app.get("/matters/{matter_id}/recordings")
