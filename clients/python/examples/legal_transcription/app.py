@@ -20,10 +20,12 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from strongroom import AsyncClient
 from strongroom.authenticated import AuthenticatedUser
+from strongroom.errors import ProblemError
 from strongroom.fastapi import StrongroomBearer
 
 COLLECTION = "recordings"  # built in: title, audio (secret blob), transcript (redacted), status…
@@ -53,6 +55,11 @@ def create_app(url: str, app_key: str) -> FastAPI:
     MayExport = Annotated[
         AuthenticatedUser, Depends(current_user.require_permission("record.export", matter_param="matter_id"))
     ]
+
+    @app.exception_handler(ProblemError)
+    async def refused(_: Request, error: ProblemError) -> JSONResponse:
+        """Strongroom's refusals (403 naming the policy, 404…) reach the caller as they are."""
+        return JSONResponse(error.problem, error.status, media_type="application/problem+json")
 
     def as_caller(user: AuthenticatedUser) -> AsyncClient:
         """Strongroom on the caller's behalf: their roles, grants and name.

@@ -104,6 +104,8 @@ def test_upload_transcribe_and_an_audited_export(firm: Firm) -> None:
     seen = firm.app.get(f"/matters/{MATTER}/recordings/{recording}", headers=pat).json()
     assert seen["fields"]["status"] == "transcribed"
     assert "john.smith@example.com" not in str(seen) and "[EMAIL]" in str(seen["fields"]["transcript"])
+    missing = firm.app.get(f"/matters/{MATTER}/recordings/r_0000000000000000000000", headers=pat)
+    assert missing.status_code == 404 and missing.headers["Content-Type"] == "application/problem+json"
     listed = firm.app.get(f"/matters/{MATTER}/recordings", headers=pat).json()
     assert [r["id"] for r in listed] == [recording]
 
