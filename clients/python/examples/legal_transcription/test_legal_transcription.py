@@ -53,14 +53,15 @@ def firm() -> Iterator[Firm]:
 def enrol_totp(url: str, username: str) -> pyotp.TOTP:
     """What an attorney does once, in the dashboard or the firm's login page:
     the first login answers an enrolment token instead of tokens."""
-    with Client(url) as client, pytest.raises(MfaRequired) as refused:
-        client.auth.login(username, PASSWORDS[username])
-    enrolment = {"enrollment_token": refused.value.problem["enrollment_token"]}
-    started = httpx.post(f"{url}/v1/auth/totp/enroll", json=enrolment).json()
-    totp = pyotp.parse_uri(started["otpauth_uri"])
-    assert isinstance(totp, pyotp.TOTP)
-    confirm = {"code": totp.at(time.time() - 30), "enrollment_token": started.get("enrollment_token")}
-    httpx.post(f"{url}/v1/auth/totp/confirm", json=confirm).raise_for_status()
+    with Client(url) as client:
+        with pytest.raises(MfaRequired) as refused:
+            client.auth.login(username, PASSWORDS[username])
+        started = client.auth.enroll_totp(refused.value.problem["enrollment_token"])
+        totp = pyotp.parse_uri(started.otpauth_uri)
+        assert isinstance(totp, pyotp.TOTP)
+        assert started.qr_png.startswith(b"\x89PNG")
+        recovery = client.auth.confirm_totp(totp.at(time.time() - 30), started.enrollment_token)
+        assert len(recovery) == 10
     return totp
 
 

@@ -7,7 +7,7 @@ import base64
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["DataKey", "Introspection", "LoggedEvents", "Me"]
+__all__ = ["DataKey", "Introspection", "LoggedEvents", "Me", "TotpEnrollment"]
 
 
 @dataclass(frozen=True)
@@ -100,6 +100,25 @@ class Me:
         if action in self.service_permissions:
             return True
         return matter is not None and action in self.matter_permissions.get(matter, ())
+
+
+@dataclass(frozen=True)
+class TotpEnrollment:
+    """An authenticator enrolment under way: the ``otpauth://`` URI (secret
+    inside, so it is kept out of ``repr``), the same as a PNG QR code, and
+    the token to confirm with when it began at login."""
+
+    otpauth_uri: str = field(repr=False)
+    qr_png: bytes = field(repr=False)
+    enrollment_token: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> TotpEnrollment:
+        return cls(
+            otpauth_uri=str(body["otpauth_uri"]),
+            qr_png=base64.b64decode(body.get("qr_png") or ""),
+            enrollment_token=body.get("enrollment_token"),
+        )
 
 
 @dataclass(frozen=True)
