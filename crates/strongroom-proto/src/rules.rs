@@ -154,6 +154,16 @@ pub fn refused_flag() -> Schema {
         .into()
 }
 
+/// Vault's `auto_rotate_period`: seconds, or text such as `24h` (`s`, `m`,
+/// `h`, `d`); 0, a negative number or `null`: none.
+pub fn rotate_period() -> Schema {
+    OneOfBuilder::new()
+        .item(ObjectBuilder::new().schema_type(Type::Integer))
+        .item(string().pattern(Some("^[0-9]{1,12}[smhd]?$")))
+        .item(ObjectBuilder::new().schema_type(Type::Null))
+        .into()
+}
+
 /// A role's permissions: actions, at least one.
 pub fn actions() -> Schema {
     ArrayBuilder::new().items(one_of(&ACTIONS)).min_items(Some(1)).into()

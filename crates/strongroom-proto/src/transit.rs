@@ -61,7 +61,7 @@ pub struct CreateTransitKey {
     pub exportable: Option<bool>,
     /// Automatic rotation period: seconds, or a string such as `"24h"`; `0` or absent: none.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = crate::rules::rotate_period)]
     pub auto_rotate_period: Option<serde_json::Value>,
 }
 
@@ -76,7 +76,7 @@ pub struct ConfigureTransitKey {
     pub deletion_allowed: Option<bool>,
     /// As in [`CreateTransitKey`].
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = crate::rules::rotate_period)]
     pub auto_rotate_period: Option<serde_json::Value>,
 }
 

@@ -202,7 +202,7 @@ fn percent_decode(text: &str) -> Option<String> {
 /// through its blind index), `?limit=`, `?cursor=`.
 #[utoipa::path(get, path = "/v1/collections/{c}/records", tag = "records",
     params(("c" = String, Path, description = "Collection", pattern = "^[a-z][a-z0-9_]{0,55}$"),
-           ("matter" = Option<String>, Query, description = "Only this matter"),
+           ("matter" = Option<String>, Query, description = "Only this matter", pattern = "^[a-z0-9][a-z0-9._-]{0,63}$"),
            ("where" = Option<String>, Query, description = "field:value, repeatable", pattern = "^[a-z][a-z0-9_]{0,55}:"),
            ("limit" = Option<u32>, Query, description = "1-200, default 50", minimum = 1, maximum = 200),
            ("cursor" = Option<String>, Query, description = "next_cursor of the previous page", pattern = "^-?[0-9]{1,18}\\..+$")),
