@@ -5,9 +5,12 @@
 # through the CLI, and runs schemathesis (tests/python/requirements.txt) with
 # every phase and every check against /openapi.json. Any failure exits non-zero.
 #
-# A second key is the fuzzer's decoy: the operations on /v1/api-keys/{id}
-# (rotate, revoke) act on it, never on the key the fuzzer authenticates with,
-# which would otherwise turn every later request into a 401.
+# Decoys keep the fuzzer from cutting the branch it sits on: the operations
+# on /v1/api-keys/{id} (rotate, revoke) act on a second API key, never on the
+# one it authenticates with, and the key changes of /v1/keys/{name}/… (state,
+# rotate, config, rewrap) on a key of its own, never on the server's (it
+# learns their names from answers; destroying the API-key hashing key would
+# turn every later request into a 401).
 #
 # Usage: scripts/schemathesis.sh [extra schemathesis run options]
 #   STRONGROOM_BIN      the binary (default: the workspace's debug build)
@@ -59,6 +62,7 @@ for scope in "${scopes[@]}"; do scope_args+=(--scope "$scope"); done
 key=$("$STRONGROOM_BIN" apikey create --name schemathesis "${scope_args[@]}" 2>/dev/null)
 decoy=$("$STRONGROOM_BIN" apikey create --name schemathesis-decoy --scope audit:read 2>/dev/null)
 decoy_id=$(cut -d_ -f2 <<<"$decoy")
+"$STRONGROOM_BIN" key create schemathesis-decoy >/dev/null 2>&1
 # A schema-valid request may still be refused with 400 where the rule is
 # one no JSON Schema can state; each is tolerated for its operations only
 # (docs/api.md, "The OpenAPI document"):
@@ -76,6 +80,10 @@ cat >"$work/schemathesis.toml" <<EOF
 [[operations]]
 include-path-regex = "^/v1/api-keys/"
 parameters = { "id" = "$decoy_id" }
+
+[[operations]]
+include-path-regex = "^/v1/keys/[^/]+/"
+parameters = { "name" = "schemathesis-decoy" }
 
 [[operations]]
 include-path-regex = "^/v1/transit/"
