@@ -9,11 +9,14 @@ use utoipa::ToSchema;
 #[serde(deny_unknown_fields)]
 pub struct FieldDef {
     /// `[a-z][a-z0-9_]{0,55}`.
+    #[schema(pattern = "^[a-z][a-z0-9_]{0,55}$")]
     pub name: String,
     /// `string`, `text`, `number`, `bool`, `timestamp`, `json`, `vector` or `blob`.
     #[serde(rename = "type")]
+    #[schema(schema_with = crate::rules::field_type)]
     pub field_type: String,
     /// `public`, `redacted` or `secret`.
+    #[schema(schema_with = crate::rules::sensitivity)]
     pub sensitivity: String,
     /// The kind of personal data (`email`, `phone`, `name`, …).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -32,17 +35,49 @@ pub struct FieldDef {
     pub content_types: Vec<String>,
 }
 
-/// `POST /v1/collections`, and the schema in `PUT /v1/collections/{name}` (without `name`).
+/// `POST /v1/collections`: a new collection's name and schema.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewCollection {
+    /// `[a-z][a-z0-9_]{0,55}`.
+    #[schema(pattern = "^[a-z][a-z0-9_]{0,55}$")]
+    pub name: String,
+    /// The fields (1 to 100).
+    #[schema(min_items = 1, max_items = 100)]
+    pub fields: Vec<FieldDef>,
+    /// Records expire this long (seconds, at least 1) after creation unless they say otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1)]
+    pub default_ttl_seconds: Option<i64>,
+    /// Count reads and remember the last one.
+    #[serde(default)]
+    pub track_access: bool,
+}
+
+impl From<NewCollection> for CollectionDef {
+    fn from(new: NewCollection) -> Self {
+        Self {
+            name: Some(new.name),
+            fields: new.fields,
+            default_ttl_seconds: new.default_ttl_seconds,
+            track_access: new.track_access,
+        }
+    }
+}
+
+/// The schema in `PUT /v1/collections/{name}` (`name`, if given, is ignored: the path names it).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CollectionDef {
-    /// `[a-z][a-z0-9_]{0,55}` (ignored by `PUT`, which names it in the path).
+    /// Ignored: the path names the collection.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    /// The fields.
+    /// The fields (1 to 100).
+    #[schema(min_items = 1, max_items = 100)]
     pub fields: Vec<FieldDef>,
-    /// Records expire this long after creation unless they say otherwise.
+    /// Records expire this long (seconds, at least 1) after creation unless they say otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1)]
     pub default_ttl_seconds: Option<i64>,
     /// Count reads and remember the last one.
     #[serde(default)]
@@ -81,6 +116,7 @@ pub struct CollectionList {
 #[serde(deny_unknown_fields)]
 pub struct CreateRecord {
     /// The matter it belongs to.
+    #[schema(pattern = "^[a-z0-9][a-z0-9._-]{0,63}$")]
     pub matter: String,
     /// Field values. A `redacted` field takes its value (redacted
     /// automatically) or `{"value": …, "redacted": "…"}`.
@@ -154,6 +190,7 @@ pub struct RevealRequest {
     pub fields: Vec<String>,
     /// Why, at least 20 characters; recorded permanently.
     #[serde(alias = "justification")]
+    #[schema(schema_with = crate::rules::justification)]
     pub reason: String,
     /// A purpose code from the configured list.
     #[serde(default)]
@@ -178,6 +215,7 @@ pub struct HoldRequest {
     #[serde(default = "held")]
     pub hold: bool,
     /// Why, at least 20 characters.
+    #[schema(schema_with = crate::rules::plain_justification)]
     pub justification: String,
 }
 
@@ -191,6 +229,7 @@ fn held() -> bool {
 pub struct SubjectExportRequest {
     /// Why, at least 20 characters; recorded permanently.
     #[serde(alias = "reason")]
+    #[schema(schema_with = crate::rules::justification)]
     pub justification: String,
     /// A purpose code from the configured list.
     #[serde(default)]
@@ -227,6 +266,7 @@ pub struct SubjectExport {
 #[serde(deny_unknown_fields)]
 pub struct SubjectEraseRequest {
     /// Why, at least 20 characters.
+    #[schema(schema_with = crate::rules::plain_justification)]
     pub justification: String,
 }
 

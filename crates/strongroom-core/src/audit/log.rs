@@ -372,10 +372,13 @@ impl AuditLog {
         Ok(self.store.audit_counts(since_ms).await?)
     }
 
+    /// The current head, if the tree has had `size` leaves. A size it has
+    /// not reached yet names no tree: `NotFound`, as a leaf index past the
+    /// end does (`GET /v1/audit/events/{index}`); the request is well formed.
     async fn checked_size(&self, size: u64, what: &str) -> Result<TreeHead, CoreError> {
         let head = self.head().await?;
         if size > head.size {
-            return Err(CoreError::InvalidInput(format!("{what}: {size} is larger than the tree ({})", head.size)));
+            return Err(CoreError::NotFound(format!("{what}: {size} is larger than the tree ({})", head.size)));
         }
         Ok(head)
     }
@@ -391,7 +394,7 @@ impl AuditLog {
     pub async fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<Hash>, CoreError> {
         self.checked_size(size, "tree_size").await?;
         if index >= size {
-            return Err(CoreError::InvalidInput(format!("index: {index} is not below tree_size {size}")));
+            return Err(CoreError::NotFound(format!("index: {index} is not below tree_size {size}")));
         }
         let nodes = self.store.audit_nodes(&merkle::nodes_needed_for_inclusion(index, size)).await?;
         merkle::inclusion_proof(&nodes, index, size).map_err(|error| self.proof_failed(error))
@@ -400,8 +403,12 @@ impl AuditLog {
     /// The consistency proof from the tree of `from` leaves to that of `to`.
     pub async fn consistency_proof(&self, from: u64, to: u64) -> Result<Vec<Hash>, CoreError> {
         self.checked_size(to, "to").await?;
-        if from == 0 || from > to {
+        if from == 0 {
             return Err(CoreError::InvalidInput(format!("from: must be between 1 and to ({to})")));
+        }
+        if from > to {
+            // No tree of `from` leaves precedes the one of `to`: there is no such proof.
+            return Err(CoreError::NotFound(format!("from: must be between 1 and to ({to})")));
         }
         let nodes = self.store.audit_nodes(&merkle::nodes_needed_for_consistency(from, to)).await?;
         merkle::consistency_proof(&nodes, from, to).map_err(|error| self.proof_failed(error))
