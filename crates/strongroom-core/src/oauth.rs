@@ -225,7 +225,11 @@ impl OAuth {
         context: &AuditContext,
     ) -> Result<TokenPair, CoreError> {
         let refusal = |detail: &str| {
-            CoreError::Denied(Denial { kind: DenialKind::MfaRequiredAtLogin, detail: detail.into(), policies: Vec::new() })
+            CoreError::Denied(Denial {
+                kind: DenialKind::MfaRequiredAtLogin,
+                detail: detail.into(),
+                policies: Vec::new(),
+            })
         };
         match self.identity.login(username, password, context).await? {
             LoginOutcome::Tokens(pair) => Ok(pair),

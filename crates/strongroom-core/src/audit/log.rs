@@ -548,4 +548,3 @@ fn note_append(outcome: &Result<AppendReceipt, String>, appended: &watch::Sender
         });
     }
 }
-
