@@ -5,10 +5,12 @@
 pub mod blobs;
 mod keys;
 mod model;
-pub mod redact;
 mod schema;
 mod service;
 pub mod storage;
+
+/// The detectors behind redacted renditions live in their own crate, with their gazetteers.
+pub use strongroom_redact as redact;
 
 pub use crate::error::BlobError;
 pub use crate::matter_keys::{is_rekeyed_name, successor_key};
