@@ -62,8 +62,8 @@ pub use oauth::{
 pub use problem::{PROBLEM_CONTENT_TYPE, PolicyProblem, Problem, ProblemCode};
 pub use records::{
     BlobView, CollectionDef, CollectionList, CollectionView, CreateRecord, ExportedRecord, FieldDef, HoldRequest,
-    RecordList, RecordRef, RecordView, RevealRequest, RevealResponse, SubjectEraseRequest, SubjectErasure,
-    SubjectExport, SubjectExportRequest, UpdateRecord,
+    RecordList, RecordRef, RecordView, RedactionTerm, RedactionTermsView, ReplaceRedactionTerms, RevealRequest,
+    RevealResponse, SubjectEraseRequest, SubjectErasure, SubjectExport, SubjectExportRequest, UpdateRecord,
 };
 pub use transit::{
     BatchResults, CiphertextResult, ConfigureTransitKey, CreateTransitKey, DataKey, DataKeyRequest, DecryptItem,
