@@ -241,7 +241,7 @@ impl Reader<'_, '_> {
     fn tail(&self, mut end: usize) -> usize {
         for _ in 0..4 {
             let Some(next) = self.get(end) else { break };
-            let comma = next.gap.trim() == ",";
+            let comma = next.gap.trim().trim_start_matches('.') == ",";
             if !(comma || next.joined()) {
                 break;
             }
@@ -266,7 +266,8 @@ impl Reader<'_, '_> {
             let end = if self.joined(end) && self.is_city_word(end) { self.city_end(end) } else { end };
             return Some(end);
         }
-        if t.shape == Shape::Upper && t.text.len() == 2 {
+        // TN 37203, ON M5H 2M5, NSW 2000
+        if t.shape == Shape::Upper && (2..=3).contains(&t.text.len()) {
             if self.joined(i + 1)
                 && let Some(end) = self.postcode(i + 1)
             {

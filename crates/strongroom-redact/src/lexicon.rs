@@ -131,7 +131,7 @@ pub(crate) const ORG_CUES: &[&[&str]] = &[
 /// Words after which a place follows.
 pub(crate) const PLACE_CUES: &[&str] = &[
     "in", "from", "to", "near", "à", "aus", "nach", "en", "в", "во", "из", "στην", "στη", "στο", "από", "outside",
-    "around", "across", "toward", "towards",
+    "around", "across", "toward", "towards", "between", "visit", "visited", "visiting",
 ];
 
 /// Words that end an organisation's name (beyond Faker's company suffixes):

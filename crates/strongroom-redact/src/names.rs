@@ -171,6 +171,27 @@ impl Reader<'_, '_> {
     fn read_written(&mut self) {
         let mut i = 0;
         while i < self.tokens.len() {
+            // "A: my name is jane roe." in text that has capitals elsewhere.
+            if self.free[i]
+                && self.tokens[i].shape == Shape::Lower
+                && self.cue_before(i, CERTAIN_NAME_CUES)
+                && self.is_name(i, false)
+            {
+                let mut end = i + 1;
+                while end < self.tokens.len()
+                    && end - i < 3
+                    && self.free[end]
+                    && self.tokens[end].joined()
+                    && self.tokens[end].shape == Shape::Lower
+                    && self.gazetteer.is_name(self.lower(end))
+                    && !is_function_word(self.lower(end))
+                {
+                    end += 1;
+                }
+                self.found.push((i, end, PERSON));
+                i = end;
+                continue;
+            }
             if !(self.capitalised(i) || self.letter_before_ampersand(i)) || self.tokens[i].spelled_letters() > 0 {
                 i += 1;
                 continue;
@@ -236,7 +257,13 @@ impl Reader<'_, '_> {
                 break;
             }
             let heads_organisation = ORG_HEADS.contains(&self.lower(s)) && s + 1 < end && self.lower(s + 1) == "of";
-            if heads_organisation || !(self.is_common(s) || self.tokens[s].text == "&") {
+            let initial = self.tokens[s].shape == Shape::Letter && self.tokens[s].dot;
+            // "Bill Gates", "Mark Johnson": an everyday word that is a given name, before a surname.
+            let given_before_surname = s + 1 < end
+                && self.gazetteer.is_given(self.lower(s))
+                && self.capitalised(s + 1)
+                && self.is_surname(s + 1);
+            if heads_organisation || initial || given_before_surname || !(self.is_common(s) || self.tokens[s].text == "&") {
                 break;
             }
             s += 1;
@@ -342,12 +369,24 @@ impl Reader<'_, '_> {
         let place_cue = self.place_cue_before(s);
         let names = (s..end).filter(|&i| self.is_name(i, false)).count();
         let given = (s..end).any(|i| self.is_name(i, true));
-        if self.is_place(&phrase) && !self.is_common(s) && !name_cue && (place_cue.is_some() || !(given && words >= 2)) {
+        // "Winnipeg, Manitoba": a place after a place and a comma.
+        let after_place = self.found.last().is_some_and(|&(_, e, label)| {
+            label == LOCATION
+                && ((e == s && self.tokens[s].gap.trim() == ",")
+                    || (e + 1 == s && matches!(self.lower(e), "and" | "or") && self.tokens[s].joined()))
+        });
+        // A lone word that is also a name and a town somewhere ("Rodriguez")
+        // is a place only where the sentence says so.
+        let placed = place_cue.is_some() || after_place || words >= 2 || names == 0;
+        if self.is_place(&phrase) && !self.is_common(s) && !name_cue && placed && (place_cue.is_some() || !(given && words >= 2)) {
             return self.found.push((s, end, LOCATION));
         }
         let sentence_start = self.tokens[s].starts_sentence(s.checked_sub(1).map(|p| &self.tokens[p]));
         let upper_only = (s..end).all(|i| self.tokens[i].shape == Shape::Upper);
-        if (given && !upper_only) || (words >= 2 && names >= 1 && !upper_only) {
+        // "JOHN SMITH, having been duly sworn": capitals alone need two names.
+        let initials = self.tokens[s].shape == Shape::Letter && self.tokens[end - 1].shape != Shape::Letter && !self.is_common(end - 1);
+        let leading_given = self.is_name(s, true) || (words >= 2 && self.gazetteer.is_given(self.lower(s)) && self.is_surname(s + 1));
+        if (given && !upper_only) || (words >= 2 && names >= 1 && !upper_only) || (upper_only && leading_given && words >= 2) || initials {
             return self.found.push((s, end, PERSON));
         }
         if name_cue && !(s..end).all(|i| self.is_common(i)) {
@@ -362,7 +401,9 @@ impl Reader<'_, '_> {
                 && self.found.last().is_some_and(|&(_, e, label)| label == PERSON && e + 1 >= s.saturating_sub(1));
             return self.found.push((s, end, if after_person { ORG } else { LOCATION }));
         }
-        if words == 1 && names == 1 && !sentence_start && !upper_only && self.tokens[s].shape != Shape::Caseless {
+        // "Rodriguez stated that …": a surname opening a sentence, a verb after it.
+        let subject = sentence_start && self.tokens.get(end).is_some_and(|t| t.shape == Shape::Lower && t.joined());
+        if words == 1 && names == 1 && (!sentence_start || subject) && !upper_only && self.tokens[s].shape != Shape::Caseless {
             self.found.push((s, end, PERSON));
         }
     }
