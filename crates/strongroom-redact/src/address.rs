@@ -16,15 +16,64 @@ pub(crate) const ADDRESS: &str = "[ADDRESS]";
 
 /// Street words that come before the street's name ("Rue de Rivoli", "Via Roma", "Route 9").
 const PREFIX_STREET_WORDS: &[&str] = &[
-    "rue", "avenue", "av", "avenida", "calle", "via", "viale", "corso", "piazza", "rua", "route", "highway", "hwy",
-    "boulevard", "bd", "chemin", "allée", "place", "plaza", "plac", "ulica", "ul", "carrer", "travessa", "largo",
-    "praça", "paseo", "camino", "strada", "interstate",
+    "rue",
+    "avenue",
+    "av",
+    "avenida",
+    "calle",
+    "via",
+    "viale",
+    "corso",
+    "piazza",
+    "rua",
+    "route",
+    "highway",
+    "hwy",
+    "boulevard",
+    "bd",
+    "chemin",
+    "allée",
+    "place",
+    "plaza",
+    "plac",
+    "ulica",
+    "ul",
+    "carrer",
+    "travessa",
+    "largo",
+    "praça",
+    "paseo",
+    "camino",
+    "strada",
+    "interstate",
 ];
 
 /// Street words that end a named street without a number ("on Ashgrove Road").
 const STRONG_STREET_WORDS: &[&str] = &[
-    "street", "st", "road", "rd", "avenue", "ave", "lane", "ln", "drive", "boulevard", "blvd", "terrace", "close",
-    "crescent", "parkway", "highway", "way", "court", "place", "square", "mews", "gardens", "grove", "row",
+    "street",
+    "st",
+    "road",
+    "rd",
+    "avenue",
+    "ave",
+    "lane",
+    "ln",
+    "drive",
+    "boulevard",
+    "blvd",
+    "terrace",
+    "close",
+    "crescent",
+    "parkway",
+    "highway",
+    "way",
+    "court",
+    "place",
+    "square",
+    "mews",
+    "gardens",
+    "grove",
+    "row",
 ];
 
 /// Endings of one-word street names ("Hauptstraße", "Kalverstraat", "Drottninggatan").
@@ -102,7 +151,11 @@ impl Reader<'_, '_> {
             return None;
         }
         let mut j = i;
-        while j < self.tokens.len() && self.free[j] && NUMBER_WORDS.contains(&self.lower(j)) && (j == i || self.joined(j)) {
+        while j < self.tokens.len()
+            && self.free[j]
+            && NUMBER_WORDS.contains(&self.lower(j))
+            && (j == i || self.joined(j))
+        {
             j += 1;
         }
         (j > i).then_some(j)
@@ -124,7 +177,24 @@ impl Reader<'_, '_> {
 
     fn is_particle(&self, i: usize) -> bool {
         self.get(i).is_some_and(|t| {
-            matches!(t.lower.as_str(), "de" | "la" | "le" | "des" | "du" | "del" | "della" | "di" | "da" | "do" | "dos" | "das" | "van" | "von" | "der" | "l")
+            matches!(
+                t.lower.as_str(),
+                "de" | "la"
+                    | "le"
+                    | "des"
+                    | "du"
+                    | "del"
+                    | "della"
+                    | "di"
+                    | "da"
+                    | "do"
+                    | "dos"
+                    | "das"
+                    | "van"
+                    | "von"
+                    | "der"
+                    | "l"
+            )
         })
     }
 
@@ -152,7 +222,8 @@ impl Reader<'_, '_> {
         if PREFIX_STREET_WORDS.contains(&t.lower.as_str()) {
             let mut j = i + 1;
             let mut names = 0;
-            while j < self.tokens.len() && j - i <= 5 && self.joined(j) && (self.is_name_word(j) || self.is_particle(j)) {
+            while j < self.tokens.len() && j - i <= 5 && self.joined(j) && (self.is_name_word(j) || self.is_particle(j))
+            {
                 names += usize::from(self.is_name_word(j));
                 j += 1;
             }
@@ -188,14 +259,20 @@ impl Reader<'_, '_> {
         if !self.joined(j) {
             return None;
         }
-        if self.get(j).is_some_and(|t| DIRECTIONS.contains(&t.lower.as_str()) && t.shape != Shape::Lower) && self.joined(j + 1) {
+        if self.get(j).is_some_and(|t| DIRECTIONS.contains(&t.lower.as_str()) && t.shape != Shape::Lower)
+            && self.joined(j + 1)
+        {
             j += 1;
         }
         // Prefix style: 88 Rue de la Roquette, 140 Route 9.
         if self.get(j).is_some_and(|t| t.is_capitalised() && PREFIX_STREET_WORDS.contains(&t.lower.as_str())) {
             let mut k = j + 1;
             let mut names = 0;
-            while k < self.tokens.len() && k - j <= 5 && self.joined(k) && (self.is_name_word(k) || self.is_particle(k) || self.is_house_number(k)) {
+            while k < self.tokens.len()
+                && k - j <= 5
+                && self.joined(k)
+                && (self.is_name_word(k) || self.is_particle(k) || self.is_house_number(k))
+            {
                 names += usize::from(!self.is_particle(k));
                 k += 1;
             }
@@ -257,7 +334,9 @@ impl Reader<'_, '_> {
     fn segment(&self, i: usize, after_comma: bool) -> Option<usize> {
         let t = self.get(i)?;
         // Apt 5C, Suite 200, #12
-        if UNIT_WORDS.contains(&t.lower.as_str()) && self.joined(i + 1) && self.get(i + 1).is_some_and(|n| n.shape == Shape::Number || n.shape == Shape::Letter)
+        if UNIT_WORDS.contains(&t.lower.as_str())
+            && self.joined(i + 1)
+            && self.get(i + 1).is_some_and(|n| n.shape == Shape::Number || n.shape == Shape::Letter)
         {
             return Some(i + 2);
         }
@@ -327,7 +406,9 @@ impl Reader<'_, '_> {
         let t = self.get(i)?;
         let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
         let text = t.text;
-        if t.shape == Shape::Number && ((4..=5).contains(&text.len()) && digits(text) || (text.len() == 10 && text.as_bytes()[5] == b'-')) {
+        if t.shape == Shape::Number
+            && ((4..=5).contains(&text.len()) && digits(text) || (text.len() == 10 && text.as_bytes()[5] == b'-'))
+        {
             return Some(i + 1);
         }
         let mixed = |s: &str| {
@@ -346,8 +427,38 @@ impl Reader<'_, '_> {
 fn is_speech_stop(lower: &str) -> bool {
     matches!(
         lower,
-        "i" | "the" | "a" | "an" | "and" | "on" | "in" | "at" | "to" | "of" | "is" | "was" | "my" | "we" | "you" | "he"
-            | "she" | "they" | "it" | "for" | "with" | "or" | "but" | "so" | "um" | "uh" | "yeah" | "people" | "times"
-            | "days" | "years" | "minutes" | "hours" | "of the"
+        "i" | "the"
+            | "a"
+            | "an"
+            | "and"
+            | "on"
+            | "in"
+            | "at"
+            | "to"
+            | "of"
+            | "is"
+            | "was"
+            | "my"
+            | "we"
+            | "you"
+            | "he"
+            | "she"
+            | "they"
+            | "it"
+            | "for"
+            | "with"
+            | "or"
+            | "but"
+            | "so"
+            | "um"
+            | "uh"
+            | "yeah"
+            | "people"
+            | "times"
+            | "days"
+            | "years"
+            | "minutes"
+            | "hours"
+            | "of the"
     )
 }

@@ -29,7 +29,17 @@ pub type Span = (usize, usize, &'static str);
 
 /// Every placeholder a detector can produce, in the order the docs list them.
 pub const PLACEHOLDERS: [&str; 12] = [
-    "[PERSON]", "[ORG]", "[LOCATION]", "[ADDRESS]", "[EMAIL]", "[URL]", "[IP]", "[IBAN]", "[CARD]", "[SSN]", "[DATE]",
+    "[PERSON]",
+    "[ORG]",
+    "[LOCATION]",
+    "[ADDRESS]",
+    "[EMAIL]",
+    "[URL]",
+    "[IP]",
+    "[IBAN]",
+    "[CARD]",
+    "[SSN]",
+    "[DATE]",
     "[PHONE]",
 ];
 

@@ -78,7 +78,8 @@ impl Reader<'_, '_> {
         }
         let known = |w: &str| if given_only { self.gazetteer.is_given(w) } else { self.gazetteer.is_name(w) };
         known(lower)
-            || (lower.contains(['-', '\'', '’']) && lower.split(['-', '\'', '’']).any(|p| p.chars().count() > 2 && known(p)))
+            || (lower.contains(['-', '\'', '’'])
+                && lower.split(['-', '\'', '’']).any(|p| p.chars().count() > 2 && known(p)))
             || self.is_cjk_name(i)
     }
 
@@ -112,10 +113,7 @@ impl Reader<'_, '_> {
 
     /// "a software engineer at Wipro": a job, then "at".
     fn job_at_before(&self, at: usize) -> bool {
-        at >= 2
-            && self.lower(at - 1) == "at"
-            && self.tokens[at].joined()
-            && JOBS.contains(&self.lower(at - 2))
+        at >= 2 && self.lower(at - 1) == "at" && self.tokens[at].joined() && JOBS.contains(&self.lower(at - 2))
     }
 
     fn is_surname(&self, i: usize) -> bool {
@@ -213,7 +211,8 @@ impl Reader<'_, '_> {
             let t = &tokens[j];
             let previous = &tokens[j - 1];
             let attached = t.joined()
-                || (t.joined_after_abbreviation() && (previous.shape == Shape::Letter || self.is_honorific(j - 1) || previous.lower == "st"))
+                || (t.joined_after_abbreviation()
+                    && (previous.shape == Shape::Letter || self.is_honorific(j - 1) || previous.lower == "st"))
                 || t.gap.is_empty() && (t.text == "&" || previous.text == "&")
                 || matches!(t.gap, "'s " | "’s ");
             if !attached || !self.free[j] {
@@ -224,7 +223,8 @@ impl Reader<'_, '_> {
                 end = j;
                 continue;
             }
-            let joiner = t.text == "&" || NAME_PARTICLES.contains(&t.lower.as_str()) || ORG_JOINERS.contains(&t.lower.as_str());
+            let joiner =
+                t.text == "&" || NAME_PARTICLES.contains(&t.lower.as_str()) || ORG_JOINERS.contains(&t.lower.as_str());
             if joiner && !matches!(t.gap, "'s " | "’s ") {
                 j += 1;
                 continue;
@@ -236,7 +236,9 @@ impl Reader<'_, '_> {
 
     fn classify_run(&mut self, start: usize, end: usize) {
         // "H&R Block", "Ernst & Young": one organisation, letters and all.
-        if (start..end).any(|i| self.tokens[i].text == "&") && let Some(label) = self.organisation(start, end) {
+        if (start..end).any(|i| self.tokens[i].text == "&")
+            && let Some(label) = self.organisation(start, end)
+        {
             return self.found.push((start, end, label));
         }
         // Everyday words and titles that open the run are context, not name.
@@ -263,14 +265,23 @@ impl Reader<'_, '_> {
                 && self.gazetteer.is_given(self.lower(s))
                 && self.capitalised(s + 1)
                 && self.is_surname(s + 1);
-            if heads_organisation || initial || given_before_surname || !(self.is_common(s) || self.tokens[s].text == "&") {
+            if heads_organisation
+                || initial
+                || given_before_surname
+                || !(self.is_common(s) || self.tokens[s].text == "&")
+            {
                 break;
             }
             s += 1;
         }
         // "New York", "Cape Town": a place may open with an everyday word.
         let whole = self.phrase(start, end);
-        if s > start && end - start >= 2 && !self.is_honorific(start) && (start..end).all(|i| self.capitalised(i)) && self.is_place(&whole) {
+        if s > start
+            && end - start >= 2
+            && !self.is_honorific(start)
+            && (start..end).all(|i| self.capitalised(i))
+            && self.is_place(&whole)
+        {
             return self.found.push((start, end, LOCATION));
         }
         // A joiner or particle left first is no part of a name.
@@ -311,11 +322,12 @@ impl Reader<'_, '_> {
     fn organisation(&self, s: usize, end: usize) -> Option<&'static str> {
         let words = end - s;
         let last = self.lower(end - 1).trim_end_matches('.');
-        let has_uncommon = (s..end).any(|i| self.capitalised(i) && !self.is_common(i) && self.tokens[i].shape != Shape::Letter);
+        let has_uncommon =
+            (s..end).any(|i| self.capitalised(i) && !self.is_common(i) && self.tokens[i].shape != Shape::Letter);
         // "Thomas Müller of Siemens AG" is a person and an organisation.
-        let person_of = (s + 1..end).find(|&i| self.lower(i) == "of").is_some_and(|of| {
-            self.is_name(s, true) && !(s..of).any(|i| self.gazetteer.is_org_suffix(self.lower(i)))
-        });
+        let person_of = (s + 1..end)
+            .find(|&i| self.lower(i) == "of")
+            .is_some_and(|of| self.is_name(s, true) && !(s..of).any(|i| self.gazetteer.is_org_suffix(self.lower(i))));
         if person_of {
             return None;
         }
@@ -324,12 +336,15 @@ impl Reader<'_, '_> {
         }
         let first = self.lower(s);
         let of_follows = words >= 3 && self.lower(s + 1) == "of";
-        if ORG_HEADS.contains(&first) && (of_follows || (words >= 2 && has_uncommon && !ORG_HEADS_NEED_OF.contains(&first))) {
+        if ORG_HEADS.contains(&first)
+            && (of_follows || (words >= 2 && has_uncommon && !ORG_HEADS_NEED_OF.contains(&first)))
+        {
             return Some(ORG);
         }
         // "Royal Infirmary of Edinburgh", "Bank of America".
         let org_word_of = (s + 1..end.saturating_sub(1)).any(|i| {
-            self.lower(i) == "of" && (self.gazetteer.is_org_suffix(self.lower(i - 1)) || ORG_HEADS.contains(&self.lower(i - 1)))
+            self.lower(i) == "of"
+                && (self.gazetteer.is_org_suffix(self.lower(i - 1)) || ORG_HEADS.contains(&self.lower(i - 1)))
         });
         if org_word_of {
             return Some(ORG);
@@ -378,15 +393,27 @@ impl Reader<'_, '_> {
         // A lone word that is also a name and a town somewhere ("Rodriguez")
         // is a place only where the sentence says so.
         let placed = place_cue.is_some() || after_place || words >= 2 || names == 0;
-        if self.is_place(&phrase) && !self.is_common(s) && !name_cue && placed && (place_cue.is_some() || !(given && words >= 2)) {
+        if self.is_place(&phrase)
+            && !self.is_common(s)
+            && !name_cue
+            && placed
+            && (place_cue.is_some() || !(given && words >= 2))
+        {
             return self.found.push((s, end, LOCATION));
         }
         let sentence_start = self.tokens[s].starts_sentence(s.checked_sub(1).map(|p| &self.tokens[p]));
         let upper_only = (s..end).all(|i| self.tokens[i].shape == Shape::Upper);
         // "JOHN SMITH, having been duly sworn": capitals alone need two names.
-        let initials = self.tokens[s].shape == Shape::Letter && self.tokens[end - 1].shape != Shape::Letter && !self.is_common(end - 1);
-        let leading_given = self.is_name(s, true) || (words >= 2 && self.gazetteer.is_given(self.lower(s)) && self.is_surname(s + 1));
-        if (given && !upper_only) || (words >= 2 && names >= 1 && !upper_only) || (upper_only && leading_given && words >= 2) || initials {
+        let initials = self.tokens[s].shape == Shape::Letter
+            && self.tokens[end - 1].shape != Shape::Letter
+            && !self.is_common(end - 1);
+        let leading_given =
+            self.is_name(s, true) || (words >= 2 && self.gazetteer.is_given(self.lower(s)) && self.is_surname(s + 1));
+        if (given && !upper_only)
+            || (words >= 2 && names >= 1 && !upper_only)
+            || (upper_only && leading_given && words >= 2)
+            || initials
+        {
             return self.found.push((s, end, PERSON));
         }
         if name_cue && !(s..end).all(|i| self.is_common(i)) {
@@ -403,7 +430,12 @@ impl Reader<'_, '_> {
         }
         // "Rodriguez stated that …": a surname opening a sentence, a verb after it.
         let subject = sentence_start && self.tokens.get(end).is_some_and(|t| t.shape == Shape::Lower && t.joined());
-        if words == 1 && names == 1 && (!sentence_start || subject) && !upper_only && self.tokens[s].shape != Shape::Caseless {
+        if words == 1
+            && names == 1
+            && (!sentence_start || subject)
+            && !upper_only
+            && self.tokens[s].shape != Shape::Caseless
+        {
             self.found.push((s, end, PERSON));
         }
     }
@@ -419,7 +451,8 @@ impl Reader<'_, '_> {
                 i += 1;
                 continue;
             }
-            let certain = self.cue_before(i, CERTAIN_NAME_CUES) && !self.is_common(i) && !is_function_word(self.lower(i));
+            let certain =
+                self.cue_before(i, CERTAIN_NAME_CUES) && !self.is_common(i) && !is_function_word(self.lower(i));
             let strong = self.cue_before(i, STRONG_NAME_CUES);
             // "i'm thabo nkosi": a word no list knows, then a surname.
             let before_surname = strong
@@ -428,7 +461,9 @@ impl Reader<'_, '_> {
                 && i + 1 < n
                 && self.tokens[i + 1].joined()
                 && self.is_surname(i + 1);
-            if (certain || strong) && (certain || before_surname || self.is_name(i, false)) {
+            // "a lady named patricia", "i told michael": weaker cues need a given name.
+            let weak = (self.cue_before(i, NAME_CUES) || self.relation_before(i)) && self.is_name(i, true);
+            if (certain || strong || weak) && (certain || weak || before_surname || self.is_name(i, false)) {
                 let mut end = i + 1;
                 while end < n
                     && end - i < 3
@@ -479,7 +514,12 @@ impl Reader<'_, '_> {
                 || (i + 1 < n && self.tokens[i + 1].spelled_letters() > 0 && self.tokens[i + 1].joined());
             if letters >= 3 || beside {
                 match self.found.last_mut() {
-                    Some(last) if last.2 == PERSON && last.1 == i && self.tokens[i].joined() && self.tokens[i - 1].spelled_letters() > 0 => {
+                    Some(last)
+                        if last.2 == PERSON
+                            && last.1 == i
+                            && self.tokens[i].joined()
+                            && self.tokens[i - 1].spelled_letters() > 0 =>
+                    {
                         last.1 = i + 1;
                     }
                     _ => self.found.push((i, i + 1, PERSON)),
@@ -495,7 +535,11 @@ impl Reader<'_, '_> {
         let mut known: Vec<&str> = Vec::new();
         for &(s, e, label) in &self.found {
             if label == PERSON {
-                known.extend((s..e).filter(|&i| self.tokens[i].lower.chars().count() > 2 && !self.is_common(i)).map(|i| self.lower(i)));
+                known.extend(
+                    (s..e)
+                        .filter(|&i| self.tokens[i].lower.chars().count() > 2 && !self.is_common(i))
+                        .map(|i| self.lower(i)),
+                );
             }
         }
         if known.is_empty() {
@@ -516,9 +560,55 @@ impl Reader<'_, '_> {
 fn is_function_word(lower: &str) -> bool {
     matches!(
         lower,
-        "i" | "i'm" | "im" | "and" | "the" | "a" | "an" | "from" | "in" | "at" | "to" | "of" | "is" | "was" | "calling"
-            | "speaking" | "here" | "yes" | "yeah" | "no" | "not" | "um" | "uh" | "so" | "but" | "or" | "my" | "me"
-            | "you" | "he" | "she" | "we" | "they" | "it" | "this" | "that" | "with" | "for" | "on" | "about" | "just"
-            | "like" | "okay" | "ok" | "well" | "sorry" | "please" | "everyone" | "does" | "do" | "did"
+        "i" | "i'm"
+            | "im"
+            | "and"
+            | "the"
+            | "a"
+            | "an"
+            | "from"
+            | "in"
+            | "at"
+            | "to"
+            | "of"
+            | "is"
+            | "was"
+            | "calling"
+            | "speaking"
+            | "here"
+            | "yes"
+            | "yeah"
+            | "no"
+            | "not"
+            | "um"
+            | "uh"
+            | "so"
+            | "but"
+            | "or"
+            | "my"
+            | "me"
+            | "you"
+            | "he"
+            | "she"
+            | "we"
+            | "they"
+            | "it"
+            | "this"
+            | "that"
+            | "with"
+            | "for"
+            | "on"
+            | "about"
+            | "just"
+            | "like"
+            | "okay"
+            | "ok"
+            | "well"
+            | "sorry"
+            | "please"
+            | "everyone"
+            | "does"
+            | "do"
+            | "did"
     )
 }

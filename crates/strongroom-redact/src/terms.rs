@@ -124,7 +124,8 @@ impl Terms {
                     (!entry.capital_only || token.is_capitalised())
                         && i + entry.words.len() <= tokens.len()
                         && entry.words.iter().enumerate().all(|(k, w)| {
-                            tokens[i + k].lower == *w && (k == 0 || tokens[i + k].gap.trim_matches([' ', '.']).is_empty())
+                            tokens[i + k].lower == *w
+                                && (k == 0 || tokens[i + k].gap.trim_matches([' ', '.']).is_empty())
                         })
                 })
                 .max_by_key(|entry| entry.words.len());

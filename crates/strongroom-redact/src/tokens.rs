@@ -71,9 +71,8 @@ impl Token<'_> {
         match previous {
             None => true,
             Some(p) => {
-                let ends = self.gap.contains(['!', '?', ':', '\n', '"', '“', '(', '[', '—'])
-                    || (self.gap.contains('.') && !(p.shape == Shape::Letter || is_abbreviation(&p.lower)));
-                ends
+                self.gap.contains(['!', '?', ':', '\n', '"', '“', '(', '[', '—'])
+                    || (self.gap.contains('.') && !(p.shape == Shape::Letter || is_abbreviation(&p.lower)))
             }
         }
     }
@@ -83,8 +82,33 @@ impl Token<'_> {
 fn is_abbreviation(lower: &str) -> bool {
     matches!(
         lower,
-        "mr" | "mrs" | "ms" | "dr" | "prof" | "st" | "jr" | "sr" | "sra" | "det" | "sgt" | "lt" | "capt" | "rev"
-            | "mme" | "mlle" | "no" | "vs" | "v" | "sig" | "dott" | "ing" | "w" | "e" | "n" | "s" | "ave" | "rd"
+        "mr" | "mrs"
+            | "ms"
+            | "dr"
+            | "prof"
+            | "st"
+            | "jr"
+            | "sr"
+            | "sra"
+            | "det"
+            | "sgt"
+            | "lt"
+            | "capt"
+            | "rev"
+            | "mme"
+            | "mlle"
+            | "no"
+            | "vs"
+            | "v"
+            | "sig"
+            | "dott"
+            | "ing"
+            | "w"
+            | "e"
+            | "n"
+            | "s"
+            | "ave"
+            | "rd"
     )
 }
 

@@ -21,5 +21,5 @@ pub use model::{
 };
 pub use schema::{CollectionSchema, FieldSpec, FieldType, Sensitivity, check_collection_name, templates};
 pub use service::{MAX_PAGE, NewRecord, REVEAL_WARNING, RecordQuery, RecordView, Records};
-pub use terms::RedactionTerms;
 pub use storage::{BlobDownload, BlobMeta, BlobReader, BlobRef, BlobStorage, BlobUpload, ByteRange, ByteSource};
+pub use terms::RedactionTerms;

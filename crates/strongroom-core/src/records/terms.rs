@@ -82,7 +82,8 @@ impl Records {
             terms.iter().map(|t| StoredTerm { term: t.text.clone(), kind: t.kind.clone() }).collect();
         let plaintext = zeroize::Zeroizing::new(serde_json::to_vec(&stored).map_err(|e| corrupt(e.to_string()))?);
         self.keyring.ensure(TERMS_KEY, server_key(KeyPurpose::UserSecret), context).await?;
-        let sealed = self.keyring.encrypt(KeyPurpose::UserSecret, TERMS_KEY, &plaintext, &terms_context(matter)).await?;
+        let sealed =
+            self.keyring.encrypt(KeyPurpose::UserSecret, TERMS_KEY, &plaintext, &terms_context(matter)).await?;
         let row = SealedTerms {
             matter_id: matter.to_owned(),
             sealed,
@@ -98,7 +99,9 @@ impl Records {
             .detail("terms", i64::try_from(terms.len()).unwrap_or(i64::MAX))
             .detail("revision", row.revision);
         if !self.store.put_redaction_terms(&row, &[self.audit.seal(&event)?]).await? {
-            return Err(CoreError::Conflict(format!("the redaction terms of {matter:?} changed meanwhile; read them again")));
+            return Err(CoreError::Conflict(format!(
+                "the redaction terms of {matter:?} changed meanwhile; read them again"
+            )));
         }
         Ok(RedactionTerms {
             terms,

@@ -163,10 +163,8 @@ pub(crate) async fn replace_redaction_terms(
         .into_iter()
         .map(|t| strongroom_core::records::redact::Term { text: t.term, kind: t.kind })
         .collect();
-    let replaced = state
-        .records
-        .replace_redaction_terms(&caller.subject, &id, terms, request.revision, &caller.context)
-        .await?;
+    let replaced =
+        state.records.replace_redaction_terms(&caller.subject, &id, terms, request.revision, &caller.context).await?;
     Ok(Json(terms_view(id, replaced)))
 }
 

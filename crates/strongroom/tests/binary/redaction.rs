@@ -27,10 +27,12 @@ fn found_in_database(server: &TestServer, values: &[&str]) -> Vec<String> {
 
 /// A matter, and an analyst holding a grant on it.
 async fn matter_with_analyst(server: &TestServer, admin: &str, matter: &str) -> String {
-    let (status, body) = call(server, "POST", "/v1/matters", admin, Some(json!({"id": matter, "name": "Roe v. Acme"}))).await;
+    let (status, body) =
+        call(server, "POST", "/v1/matters", admin, Some(json!({"id": matter, "name": "Roe v. Acme"}))).await;
     assert_eq!(status, 201, "{body}");
     let (analyst, analyst_id) = user_with_role(server, "ana", "analyst").await;
-    let grant = json!({"principal": format!("user:{analyst_id}"), "justification": "reviews the deposition transcripts"});
+    let grant =
+        json!({"principal": format!("user:{analyst_id}"), "justification": "reviews the deposition transcripts"});
     let (status, body) = call(server, "POST", &format!("/v1/matters/{matter}/grants"), admin, Some(grant)).await;
     assert_eq!(status, 201, "{body}");
     analyst
@@ -49,8 +51,7 @@ async fn an_analyst_sees_people_and_companies_of_an_interview_answer_as_placehol
     assert_eq!(status, 200, "{view}");
     // The answer itself stays secret; its anonymised form is the rendition.
     assert_eq!(
-        view["fields"]["anonymized_answer"],
-        "Hi, I am [PERSON] from [ORG]. My manager, [PERSON], moved to [LOCATION].",
+        view["fields"]["anonymized_answer"], "Hi, I am [PERSON] from [ORG]. My manager, [PERSON], moved to [LOCATION].",
         "{view}"
     );
     assert!(!view.to_string().contains("Jane Roe"), "{view}");
@@ -117,7 +118,10 @@ async fn a_matters_own_terms_are_redacted_stored_sealed_and_audited_without_thei
         .filter(|e| e["details"]["change"] == "redaction terms replaced")
         .collect();
     assert_eq!(changes.len(), 1, "{changes:?}");
-    assert_eq!((changes[0]["details"]["terms"].clone(), changes[0]["target"]["id"].clone()), (json!(2), json!("case-22")));
+    assert_eq!(
+        (changes[0]["details"]["terms"].clone(), changes[0]["target"]["id"].clone()),
+        (json!(2), json!("case-22"))
+    );
     assert!(!changes[0].to_string().contains("Mxyzptlk"), "{:?}", changes[0]);
 }
 
