@@ -135,3 +135,32 @@ impl Terms {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::redact_with;
+
+    fn term(text: &str, kind: &str) -> Term {
+        Term { text: text.into(), kind: kind.into() }
+    }
+
+    #[test]
+    fn terms_match_whole_words_in_any_case_and_a_persons_words_alone_when_capitalised() {
+        let terms = Terms::new(&[term("Zebulon Mxyzptlk", "PERSON"), term("project quillfeather", "ORG")]).unwrap();
+        assert_eq!(
+            redact_with("ZEBULON MXYZPTLK ran Project Quillfeather; Mxyzptlk denied it, mxyzptlk-ish.", &terms),
+            "[PERSON] ran [ORG]; [PERSON] denied it, mxyzptlk-ish."
+        );
+        assert_eq!(redact_with("quillfeathers and projects", &terms), "quillfeathers and projects");
+    }
+
+    #[test]
+    fn lists_that_cannot_match_are_refused() {
+        assert!(matches!(Terms::new(&[term("  ", "PERSON")]), Err(TermError::Empty(0))));
+        assert!(matches!(Terms::new(&[term("Acme", "PLANET")]), Err(TermError::UnknownKind(0, _))));
+        assert!(matches!(Terms::new(&[term(&"a".repeat(201), "ORG")]), Err(TermError::TooLong(0))));
+        let many: Vec<Term> = (0..=MAX_TERMS).map(|i| term(&format!("t{i}"), "ORG")).collect();
+        assert!(matches!(Terms::new(&many), Err(TermError::TooMany)));
+    }
+}
