@@ -462,7 +462,10 @@ impl Records {
 
     /// Checks a value and stores it where its sensitivity says; a `redacted`
     /// field's rendition also replaces the matter's own `terms`.
-    #[allow(clippy::too_many_arguments)]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the record, the field and its value, and what any placed value may need: data key, matter terms, index, audit context"
+    )]
     async fn place(
         &self,
         record: &mut StoredRecord,
