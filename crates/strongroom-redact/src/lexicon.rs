@@ -208,6 +208,17 @@ pub(crate) const NOT_STREET_WORDS: &[&str] = &[
     "pl", "str",
 ];
 
+/// Words that end the name of a place people go to: "Victoria Station", "Heathrow Airport".
+#[rustfmt::skip]
+pub(crate) const FACILITIES: &[&str] = &[
+    "station", "airport", "hotel", "stadium", "arena", "mall", "bridge", "cathedral", "palace", "harbour", "harbor",
+    "terminal", "pier", "beach", "lake", "river", "mountain", "mountains", "valley", "island", "islands", "county",
+    "province", "region", "district", "borough", "township", "village", "park",
+];
+
+/// Words before a capitalised word that make it a thing, not a person: "a Nike jacket", "the Hilton".
+pub(crate) const DETERMINERS: &[&str] = &["a", "an", "the", "these", "those", "our", "their", "its"];
+
 /// Particles inside a name: "Yvonne de Vries", "Ms. van der Berg", "Ahmed bin Said".
 #[rustfmt::skip]
 pub(crate) const NAME_PARTICLES: &[&str] = &[
@@ -269,7 +280,7 @@ pub(crate) const COMMON_WORDS: &[&str] = &[
     // weekdays and months
     "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "january", "february", "march",
     "april", "may", "june", "july", "august", "september", "october", "november", "december", "jan", "feb", "mar",
-    "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "christmas", "easter", "spring", "summer",
+    "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "christmas", "eve", "easter", "spring", "summer",
     "autumn", "fall", "winter",
     // the courtroom and the record
     "court", "witness", "plaintiff", "plaintiffs", "defendant", "defendants", "respondent", "appellant", "petitioner",

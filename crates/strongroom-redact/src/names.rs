@@ -23,8 +23,8 @@
 use crate::Span;
 use crate::gazetteer::Gazetteer;
 use crate::lexicon::{
-    CERTAIN_NAME_CUES, HONORIFICS, JOBS, NAME_CUES, NAME_PARTICLES, ORG_CUES, ORG_HEADS, ORG_HEADS_NEED_OF,
-    ORG_JOINERS, PLACE_CUES, RELATIONS, SPLITTERS, STRONG_NAME_CUES,
+    CERTAIN_NAME_CUES, DETERMINERS, FACILITIES, HONORIFICS, JOBS, NAME_CUES, NAME_PARTICLES, ORG_CUES, ORG_HEADS,
+    ORG_HEADS_NEED_OF, ORG_JOINERS, PLACE_CUES, RELATIONS, SPLITTERS, STRONG_NAME_CUES,
 };
 use crate::tokens::{Shape, Token};
 
@@ -284,6 +284,16 @@ impl Reader<'_, '_> {
         {
             return self.found.push((start, end, LOCATION));
         }
+        // "The New York Times", "Los Angeles Lakers": a place's name opening a
+        // longer run is an organisation's.
+        let place_first = (start..=s.min(end - 1))
+            .find(|&k| [3, 2].into_iter().any(|n| k + n < end && self.is_place(&self.phrase(k, k + n))));
+        if let Some(k) = place_first
+            && !self.is_honorific(start)
+            && (k..end).all(|i| self.capitalised(i))
+        {
+            return self.found.push((k, end, ORG));
+        }
         // A joiner or particle left first is no part of a name.
         while s < end && !self.capitalised(s) {
             s += 1;
@@ -380,6 +390,11 @@ impl Reader<'_, '_> {
         {
             return self.found.push((s, end, ORG));
         }
+        if words >= 2 && FACILITIES.contains(&self.lower(end - 1)) {
+            return self.found.push((s, end, LOCATION));
+        }
+        // "a Nike jacket", "the Hilton": a thing, unless a title or cue says otherwise.
+        let determined = s >= 1 && self.tokens[s].joined() && DETERMINERS.contains(&self.lower(s - 1));
         let phrase = self.phrase(s, end);
         let place_cue = self.place_cue_before(s);
         let names = (s..end).filter(|&i| self.is_name(i, false)).count();
@@ -409,6 +424,9 @@ impl Reader<'_, '_> {
             && !self.is_common(end - 1);
         let leading_given =
             self.is_name(s, true) || (words >= 2 && self.gazetteer.is_given(self.lower(s)) && self.is_surname(s + 1));
+        if determined && words == 1 && !name_cue {
+            return;
+        }
         if (given && !upper_only)
             || (words >= 2 && names >= 1 && !upper_only)
             || (upper_only && leading_given && words >= 2)
