@@ -52,6 +52,9 @@ HEADER = "# Generated from strongroom/_async by scripts/unasync.py: edit the asy
 def convert(text: str) -> str:
     for pattern, replacement in PATTERNS:
         text = pattern.sub(replacement, text)  # type: ignore[arg-type]
+    # asyncio is imported for its lock or its sleep; keep only what is used.
+    if "threading." not in text:
+        text = text.replace("import threading\n", "", 1)
     return HEADER + text
 
 

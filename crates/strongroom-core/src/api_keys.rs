@@ -720,7 +720,8 @@ impl ApiKeys {
         Ok(owned.len() as u64)
     }
 
-    /// Revokes a key at once; `InvalidInput` if it is unknown or already revoked.
+    /// Revokes a key at once; `NotFound` if it is unknown or already revoked
+    /// (as rotating one is: there is no active key by that id).
     pub async fn revoke(&self, id: &str, context: &AuditContext) -> Result<(), CoreError> {
         let audit = self.keyring.audit();
         let event = audit.event(EventType::ApiKeyRevoke, context).target(Target::new("api_key", id));
@@ -728,7 +729,7 @@ impl ApiKeys {
         if self.keyring.freshness().after_change(self.store.revoke_api_key(id, self.now(), &[sealed])).await? {
             Ok(())
         } else {
-            let error = CoreError::InvalidInput(format!("no active API key with id {id:?}"));
+            let error = CoreError::NotFound(format!("no active API key with id {id:?}"));
             audit.record_refusal(&event.failed(Outcome::Failure, error.kind())).await;
             Err(error)
         }

@@ -22,7 +22,7 @@
 //!   index and the field, never the values), so a key trying to forge
 //!   Strongroom's types leaves a trace.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -148,28 +148,34 @@ impl AuditIngest {
             self.api_keys.spend(&subject.facts.id, more).await?;
         }
         let now = self.audit.now_ms();
-        let mut sealed = Vec::with_capacity(events.len());
+        let count = events.len();
+        // Each user acted for, with the first event naming them (for the refusal).
+        let mut users: HashMap<String, usize> = HashMap::new();
         for (index, input) in events.iter().enumerate() {
+            if let Some(user) = &input.on_behalf_of {
+                users.entry(user.clone()).or_insert(index);
+            }
+        }
+        let mut sealed = Vec::with_capacity(count);
+        for (index, input) in events.into_iter().enumerate() {
             match self.event(index, input, context, now) {
                 Ok(event) => sealed.push(event),
-                Err(Refusal::Broken(broken)) => return Err(self.refuse(broken, events.len(), context).await),
+                Err(Refusal::Broken(broken)) => return Err(self.refuse(broken, count, context).await),
                 Err(Refusal::Failed(error)) => return Err(error),
             }
         }
-        let users: HashSet<&str> = events.iter().filter_map(|e| e.on_behalf_of.as_deref()).collect();
-        for user in users {
-            match self.identity.user(user).await {
+        for (user, index) in users {
+            match self.identity.user(&user).await {
                 Ok(_) => {}
                 Err(CoreError::NotFound(_)) => {
-                    let index = events.iter().position(|e| e.on_behalf_of.as_deref() == Some(user)).unwrap_or(0);
                     let broken = Broken::new(index, "on_behalf_of", "on_behalf_of: no user has this id");
-                    return Err(self.refuse(broken, events.len(), context).await);
+                    return Err(self.refuse(broken, count, context).await);
                 }
                 Err(other) => return Err(other),
             }
         }
-        let recorded = self.audit.record_all(&sealed).await?;
-        Ok(Ingested { first_index: recorded.index, count: sealed.len() as u64 })
+        let recorded = self.audit.record_all(sealed).await?;
+        Ok(Ingested { first_index: recorded.index, count: count as u64 })
     }
 
     /// Records the refusal (best effort: the batch is refused anyway) and
@@ -193,7 +199,7 @@ impl AuditIngest {
     fn event(
         &self,
         index: usize,
-        input: &AppEventInput,
+        input: AppEventInput,
         context: &AuditContext,
         now: i64,
     ) -> Result<AuditEvent, Refusal> {
@@ -209,13 +215,13 @@ impl AuditIngest {
             event.outcome = Outcome::parse(result)
                 .ok_or_else(|| Broken::new(index, "result", "result: one of success, failure, denied"))?;
         }
-        if let Some(user) = &input.on_behalf_of {
+        if let Some(user) = input.on_behalf_of {
             if user.is_empty() || user.len() > MAX_ID || user.chars().any(char::is_control) {
                 return Err(broken(index, "on_behalf_of", "on_behalf_of: a user id"));
             }
-            event.on_behalf_of = Some(user.clone());
+            event.on_behalf_of = Some(user);
         }
-        if let Some((kind, id)) = &input.target {
+        if let Some((kind, id)) = input.target {
             let kind_ok = !kind.is_empty()
                 && kind.len() <= 64
                 && kind.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
@@ -229,11 +235,11 @@ impl AuditIngest {
                     format!("target.id: 1 to {MAX_ID} bytes without control characters"),
                 ));
             }
-            event.target = Some(Target::new(kind, id.clone()));
+            event.target = Some(Target::new(&kind, id));
         }
-        let mut details = match &input.details {
+        let mut details = match input.details {
             None => serde_json::Map::new(),
-            Some(Value::Object(map)) => map.clone(),
+            Some(Value::Object(map)) => map,
             Some(_) => return Err(broken(index, "details", "details: must be a JSON object")),
         };
         check_details(&details).map_err(|rule| Broken::new(index, "details", rule))?;

@@ -228,8 +228,13 @@ pub struct Denial {
 pub enum DenialKind {
     /// No policy permits, or one forbids.
     Forbidden,
-    /// A second factor must be proven (again) first.
+    /// A second factor must be proven (again) first, on the session
+    /// (`POST /v1/auth/step-up`).
     MfaRequired,
+    /// A login without a session yet needs the account's second factor, or
+    /// its enrolment first: the detail says which, as there is nothing to
+    /// step up.
+    MfaRequiredAtLogin,
     /// An approved access request is needed (two-person rule).
     AccessRequestRequired,
     /// The requester may not decide their own access request.
@@ -241,7 +246,7 @@ impl DenialKind {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Forbidden => "forbidden",
-            Self::MfaRequired => "mfa_required",
+            Self::MfaRequired | Self::MfaRequiredAtLogin => "mfa_required",
             Self::AccessRequestRequired => "access_request_required",
             Self::SelfApproval => "self_approval",
         }

@@ -294,7 +294,7 @@ impl Jobs {
     /// (after a rotation whose job failed, say).
     pub async fn rewrap_key(&self, name: &str, context: &AuditContext) -> Result<Job, CoreError> {
         let info = self.keyring.info_for(KeyPurpose::MatterData, name).await.map_err(|_| {
-            CoreError::InvalidKeyChange(format!("key {name:?} wraps no record data keys: there is nothing to rewrap"))
+            CoreError::Conflict(format!("key {name:?} wraps no record data keys: there is nothing to rewrap"))
         })?;
         if info.state != KeyState::Active {
             return Err(CoreError::KeyUnusable {

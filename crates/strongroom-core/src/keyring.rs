@@ -585,7 +585,7 @@ impl Keyring {
             _ => true,
         };
         if !allowed {
-            return Err(CoreError::InvalidKeyChange(format!(
+            return Err(CoreError::Conflict(format!(
                 "key {name:?} is {}: it cannot become {}",
                 info.state.as_str(),
                 state.as_str()

@@ -225,7 +225,11 @@ impl OAuth {
         context: &AuditContext,
     ) -> Result<TokenPair, CoreError> {
         let refusal = |detail: &str| {
-            CoreError::Denied(Denial { kind: DenialKind::MfaRequired, detail: detail.into(), policies: Vec::new() })
+            CoreError::Denied(Denial {
+                kind: DenialKind::MfaRequiredAtLogin,
+                detail: detail.into(),
+                policies: Vec::new(),
+            })
         };
         match self.identity.login(username, password, context).await? {
             LoginOutcome::Tokens(pair) => Ok(pair),
@@ -238,7 +242,8 @@ impl OAuth {
             },
             LoginOutcome::MfaEnrollmentRequired { .. } => Err(refusal(
                 "this account must enrol a second factor first: log in with POST /v1/auth/login, which answers an \
-                 enrollment_token",
+                 enrollment_token for POST /v1/auth/totp/enroll and /v1/auth/totp/confirm, then send the current \
+                 code as the totp form field",
             )),
         }
     }

@@ -161,7 +161,7 @@ async fn bound_keyring_key(
 ) -> Result<Zeroizing<Vec<u8>>, CoreError> {
     let store = state.store;
     let installation = if state.create {
-        let fresh: String = random_bytes::<8>()?.iter().map(|b| format!("{b:02x}")).collect();
+        let fresh = strongroom_crypto::to_hex(&random_bytes::<8>()?);
         Some(store.setting_or_insert(INSTALLATION_ID, fresh.as_bytes()).await?)
     } else {
         store.setting(INSTALLATION_ID).await?

@@ -162,15 +162,19 @@ pub struct AlertList {
 pub struct AppEvent {
     /// `app.` then dot-separated segments of `a-z`, `0-9`, `_` (`app.transcript.exported`).
     #[serde(rename = "type")]
+    #[schema(pattern = "^app\\.[a-z0-9_]+(\\.[a-z0-9_]+)*$", max_length = 128)]
     pub event_type: String,
     /// One word of `a-z`, `0-9`, `_`; default `app`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^[a-z0-9_]+$", max_length = 128)]
     pub category: Option<String>,
     /// `info` (default), `notice`, `warning` or `critical`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^(info|notice|warning|critical)$")]
     pub severity: Option<String>,
     /// `success` (default), `failure` or `denied`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^(success|failure|denied)$")]
     pub result: Option<String>,
     /// The id of the Strongroom user the application acted for; must exist.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -193,8 +197,10 @@ pub struct AppEvent {
 #[serde(deny_unknown_fields)]
 pub struct AppEventTarget {
     /// One word of `a-z`, `0-9`, `_` (`transcript`).
+    #[schema(pattern = "^[a-z0-9_]+$")]
     pub kind: String,
     /// Its id, 1-256 bytes.
+    #[schema(min_length = 1)]
     pub id: String,
 }
 
@@ -203,6 +209,7 @@ pub struct AppEventTarget {
 #[serde(deny_unknown_fields)]
 pub struct AppEventBatch {
     /// 1 to 1,000 events, appended in this order.
+    #[schema(min_items = 1, max_items = 1000)]
     pub events: Vec<AppEvent>,
 }
 

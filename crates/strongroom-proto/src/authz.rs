@@ -9,10 +9,12 @@ use utoipa::ToSchema;
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateMatter {
-    /// 1-64 of `A-Z a-z 0-9 . _ -`, starting with a letter or digit; generated when absent.
+    /// 1-64 of `a-z 0-9 . _ -`, starting with a letter or digit; generated when absent.
     #[serde(default)]
+    #[schema(pattern = "^[a-z0-9][a-z0-9._-]{0,63}$")]
     pub id: Option<String>,
-    /// A label for people (1-200 characters).
+    /// A label for people (1-200 characters, no control characters).
+    #[schema(pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]{1,200}$")]
     pub name: String,
 }
 
@@ -41,8 +43,10 @@ pub struct MatterList {
 #[serde(deny_unknown_fields)]
 pub struct CreateGrant {
     /// `user:<id>` or `api_key:<id>`.
+    #[schema(pattern = "^(user|api_key):.+$")]
     pub principal: String,
     /// Why, at least 20 characters.
+    #[schema(schema_with = crate::rules::justification)]
     pub justification: String,
 }
 
@@ -51,6 +55,7 @@ pub struct CreateGrant {
 #[serde(deny_unknown_fields)]
 pub struct RevokeGrant {
     /// Why, at least 20 characters.
+    #[schema(schema_with = crate::rules::justification)]
     pub justification: String,
 }
 
@@ -81,15 +86,20 @@ pub struct GrantList {
 #[serde(deny_unknown_fields)]
 pub struct CreateAccessRequest {
     /// `record.read`, `record.read_redacted`, `record.decrypt` or `record.export`.
+    #[schema(schema_with = crate::rules::requestable_action)]
     pub action: String,
     /// The matter.
+    #[schema(pattern = "^[a-z0-9][a-z0-9._-]{0,63}$")]
     pub matter: String,
     /// One record of it; the whole matter when absent.
     #[serde(default)]
+    #[schema(pattern = "^[a-z0-9][a-z0-9._-]{0,63}$")]
     pub record: Option<String>,
     /// How long the access lasts once approved (1-480).
+    #[schema(minimum = 1, maximum = 480)]
     pub duration_minutes: i64,
     /// Why, at least 20 characters.
+    #[schema(schema_with = crate::rules::justification)]
     pub justification: String,
     /// A purpose code from the configured list.
     #[serde(default)]
@@ -204,6 +214,7 @@ pub struct ReplacePolicies {
     /// Cedar policies (may be empty: removes every API-managed policy).
     pub policies: String,
     /// Why, at least 20 characters.
+    #[schema(schema_with = crate::rules::justification)]
     pub justification: String,
 }
 
@@ -212,14 +223,18 @@ pub struct ReplacePolicies {
 #[serde(deny_unknown_fields)]
 pub struct CreateRole {
     /// 2-32 of `a-z 0-9 _`, starting with a letter; not a built-in role's name.
+    #[schema(pattern = "^(?!(reader|analyst|admin|system)$)[a-z][a-z0-9_]{1,31}$")]
     pub name: String,
-    /// What it is for (at most 200 characters).
+    /// What it is for (at most 200 characters, no control characters).
     #[serde(default)]
+    #[schema(pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]{0,200}$")]
     pub description: String,
     /// The actions it allows (`record.read`, `record.decrypt`, …); data
     /// actions apply in the matters its holders hold a grant on.
+    #[schema(schema_with = crate::rules::actions)]
     pub permissions: Vec<String>,
     /// Why, at least 20 characters.
+    #[schema(schema_with = crate::rules::justification)]
     pub justification: String,
 }
 
@@ -227,12 +242,15 @@ pub struct CreateRole {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReplaceRole {
-    /// What it is for (at most 200 characters).
+    /// What it is for (at most 200 characters, no control characters).
     #[serde(default)]
+    #[schema(pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]{0,200}$")]
     pub description: String,
     /// The actions it allows.
+    #[schema(schema_with = crate::rules::actions)]
     pub permissions: Vec<String>,
     /// Why, at least 20 characters.
+    #[schema(schema_with = crate::rules::justification)]
     pub justification: String,
 }
 
@@ -242,6 +260,7 @@ pub struct ReplaceRole {
 pub struct DeleteRole {
     /// Why, at least 20 characters.
     #[serde(default)]
+    #[schema(schema_with = crate::rules::justification, required = true)]
     pub justification: String,
 }
 
@@ -272,6 +291,7 @@ pub struct RoleList {
 pub struct ResourceRef {
     /// `service`, `matter`, `record`, `key` or `user`.
     #[serde(rename = "type")]
+    #[schema(schema_with = crate::rules::resource_type)]
     pub kind: String,
     /// Its id (the matter's for `matter`; absent for `service`).
     #[serde(default)]
@@ -310,8 +330,10 @@ pub struct ExplainContext {
 #[serde(deny_unknown_fields)]
 pub struct ExplainRequest {
     /// `user:<id>` or `api_key:<id>`.
+    #[schema(pattern = "^(user|api_key):.+$")]
     pub principal: String,
     /// The action (`record.decrypt`, …).
+    #[schema(schema_with = crate::rules::action)]
     pub action: String,
     /// What it is done to.
     pub resource: ResourceRef,

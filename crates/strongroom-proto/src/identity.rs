@@ -226,8 +226,10 @@ pub struct UpdateUser {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct SetRoles {
     /// The new roles.
+    #[schema(schema_with = crate::rules::user_roles)]
     pub roles: Vec<String>,
     /// Why, at least 20 characters.
+    #[schema(schema_with = crate::rules::trimmed_justification)]
     pub justification: String,
 }
 
@@ -299,19 +301,25 @@ pub struct RevokedSessions {
 /// `POST /v1/api-keys`.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 pub struct CreateApiKey {
-    /// A label (1-100 characters).
+    /// A label (1-100 characters, none a control character, besides surrounding white space).
+    #[schema(pattern = r"^\s*[^\s\x00-\x1f\x7f-\x9f](?:[^\x00-\x1f\x7f-\x9f]{0,98}[^\s\x00-\x1f\x7f-\x9f])?\s*$")]
     pub name: String,
     /// Scopes: `transit:use`, `transit:manage`, `keys:manage`, `audit:read`, `users:manage`,
-    /// `roles:assign`, `api_keys:manage`, `matters:manage`, `collections:manage`, `records:decrypt`.
+    /// `roles:assign`, `api_keys:manage`, `matters:manage`, `collections:manage`, `records:decrypt`,
+    /// `audit:write`, `auth:introspect`; or, for an application key, `app:<name>` only.
+    #[schema(schema_with = crate::rules::scopes)]
     pub scopes: Vec<String>,
     /// Refuse the key after this many days (1-3650).
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 3650)]
     pub expires_in_days: Option<u32>,
-    /// Address blocks it may be used from (`10.0.0.0/8`); none: anywhere.
+    /// Address blocks it may be used from (`10.0.0.0/8`, at most 100); none: anywhere.
     #[serde(default)]
+    #[schema(schema_with = crate::rules::cidrs)]
     pub allowed_cidrs: Vec<String>,
-    /// Requests per minute (per server process); exceeded: 429 with `Retry-After`.
+    /// Requests per minute (per server process, 1-1000000); exceeded: 429 with `Retry-After`.
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 1000000)]
     pub rate_limit_per_minute: Option<u32>,
     /// Username or id of the service account (role `system`) that owns it.
     #[serde(default)]
@@ -369,5 +377,6 @@ pub struct ApiKeyList {
 pub struct RotateApiKey {
     /// How long the old secret keeps working (0-2592000 s); default 0.
     #[serde(default)]
+    #[schema(minimum = 0, maximum = 2592000)]
     pub grace_seconds: i64,
 }

@@ -99,8 +99,10 @@ pub struct KeyList {
 #[serde(deny_unknown_fields)]
 pub struct SetKeyState {
     /// The new state.
+    #[schema(schema_with = crate::rules::key_state)]
     pub state: String,
     /// Why, at least 20 characters: key changes are accountable.
+    #[schema(schema_with = crate::rules::plain_justification)]
     pub justification: String,
 }
 

@@ -33,6 +33,7 @@ mod keys;
 mod oauth;
 mod problem;
 mod records;
+pub mod rules;
 pub mod time;
 mod transit;
 mod vault;
@@ -62,8 +63,9 @@ pub use oauth::{
 pub use problem::{PROBLEM_CONTENT_TYPE, PolicyProblem, Problem, ProblemCode};
 pub use records::{
     BlobView, CollectionDef, CollectionList, CollectionView, CreateRecord, ExportedRecord, FieldDef, HoldRequest,
-    RecordList, RecordRef, RecordView, RedactionTerm, RedactionTermsView, ReplaceRedactionTerms, RevealRequest,
-    RevealResponse, SubjectEraseRequest, SubjectErasure, SubjectExport, SubjectExportRequest, UpdateRecord,
+    NewCollection, RecordList, RecordRef, RecordView, RedactionTerm, RedactionTermsView, ReplaceRedactionTerms,
+    RevealRequest, RevealResponse, SubjectEraseRequest, SubjectErasure, SubjectExport, SubjectExportRequest,
+    UpdateRecord,
 };
 pub use transit::{
     BatchResults, CiphertextResult, ConfigureTransitKey, CreateTransitKey, DataKey, DataKeyRequest, DecryptItem,

@@ -13,28 +13,37 @@ use crate::UserView;
 pub struct TokenRequest {
     /// `password` (the default), `refresh_token` or `client_credentials`.
     #[serde(default)]
+    #[schema(nullable = false)]
+    #[schema(pattern = "^(password|refresh_token|client_credentials)$")]
     pub grant_type: Option<String>,
     /// Password grant: the username.
     #[serde(default)]
+    #[schema(nullable = false)]
     pub username: Option<String>,
     /// Password grant: the password.
     #[serde(default)]
+    #[schema(nullable = false)]
     pub password: Option<String>,
     /// Password grant: the current TOTP code (or a recovery code) of an
     /// account with a second factor.
     #[serde(default)]
+    #[schema(nullable = false)]
     pub totp: Option<String>,
     /// Refresh grant: the refresh token, used up by the call.
     #[serde(default)]
+    #[schema(nullable = false)]
     pub refresh_token: Option<String>,
     /// Ignored: roles and scopes come from the server.
     #[serde(default)]
+    #[schema(nullable = false)]
     pub scope: Option<String>,
     /// Client credentials: the API key's id (or use HTTP Basic).
     #[serde(default)]
+    #[schema(nullable = false)]
     pub client_id: Option<String>,
     /// Client credentials: the whole API key, or its secret part.
     #[serde(default)]
+    #[schema(nullable = false)]
     pub client_secret: Option<String>,
 }
 
@@ -62,11 +71,13 @@ pub struct IntrospectRequest {
     pub token: String,
     /// `access_token` or `api_key`; a hint only (the token's shape decides).
     #[serde(default)]
+    #[schema(nullable = false)]
     pub token_type_hint: Option<String>,
     /// The address the application's own client called from: checked
     /// against an API key's allowed addresses (a key with an allow-list is
     /// inactive without it).
     #[serde(default)]
+    #[schema(schema_with = crate::rules::client_ip)]
     pub client_ip: Option<String>,
 }
 

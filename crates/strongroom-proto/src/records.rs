@@ -9,11 +9,14 @@ use utoipa::ToSchema;
 #[serde(deny_unknown_fields)]
 pub struct FieldDef {
     /// `[a-z][a-z0-9_]{0,55}`.
+    #[schema(pattern = "^[a-z][a-z0-9_]{0,55}$")]
     pub name: String,
     /// `string`, `text`, `number`, `bool`, `timestamp`, `json`, `vector` or `blob`.
     #[serde(rename = "type")]
+    #[schema(schema_with = crate::rules::field_type)]
     pub field_type: String,
     /// `public`, `redacted` or `secret`.
+    #[schema(schema_with = crate::rules::sensitivity)]
     pub sensitivity: String,
     /// The kind of personal data (`email`, `phone`, `name`, …).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -37,17 +40,49 @@ pub struct FieldDef {
     pub rendition_of: Option<String>,
 }
 
-/// `POST /v1/collections`, and the schema in `PUT /v1/collections/{name}` (without `name`).
+/// `POST /v1/collections`: a new collection's name and schema.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewCollection {
+    /// `[a-z][a-z0-9_]{0,55}`.
+    #[schema(pattern = "^[a-z][a-z0-9_]{0,55}$")]
+    pub name: String,
+    /// The fields (1 to 100).
+    #[schema(min_items = 1, max_items = 100)]
+    pub fields: Vec<FieldDef>,
+    /// Records expire this long (seconds, at least 1) after creation unless they say otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1)]
+    pub default_ttl_seconds: Option<i64>,
+    /// Count reads and remember the last one.
+    #[serde(default)]
+    pub track_access: bool,
+}
+
+impl From<NewCollection> for CollectionDef {
+    fn from(new: NewCollection) -> Self {
+        Self {
+            name: Some(new.name),
+            fields: new.fields,
+            default_ttl_seconds: new.default_ttl_seconds,
+            track_access: new.track_access,
+        }
+    }
+}
+
+/// The schema in `PUT /v1/collections/{name}` (`name`, if given, is ignored: the path names it).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CollectionDef {
-    /// `[a-z][a-z0-9_]{0,55}` (ignored by `PUT`, which names it in the path).
+    /// Ignored: the path names the collection.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    /// The fields.
+    /// The fields (1 to 100).
+    #[schema(min_items = 1, max_items = 100)]
     pub fields: Vec<FieldDef>,
-    /// Records expire this long after creation unless they say otherwise.
+    /// Records expire this long (seconds, at least 1) after creation unless they say otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1)]
     pub default_ttl_seconds: Option<i64>,
     /// Count reads and remember the last one.
     #[serde(default)]
@@ -86,6 +121,7 @@ pub struct CollectionList {
 #[serde(deny_unknown_fields)]
 pub struct CreateRecord {
     /// The matter it belongs to.
+    #[schema(pattern = "^[a-z0-9][a-z0-9._-]{0,63}$")]
     pub matter: String,
     /// Field values. A `redacted` field takes its value (redacted
     /// automatically) or `{"value": …, "redacted": "…"}`.
@@ -159,6 +195,7 @@ pub struct RevealRequest {
     pub fields: Vec<String>,
     /// Why, at least 20 characters; recorded permanently.
     #[serde(alias = "justification")]
+    #[schema(schema_with = crate::rules::justification)]
     pub reason: String,
     /// A purpose code from the configured list.
     #[serde(default)]
@@ -183,6 +220,7 @@ pub struct HoldRequest {
     #[serde(default = "held")]
     pub hold: bool,
     /// Why, at least 20 characters.
+    #[schema(schema_with = crate::rules::plain_justification)]
     pub justification: String,
 }
 
@@ -196,6 +234,7 @@ fn held() -> bool {
 pub struct SubjectExportRequest {
     /// Why, at least 20 characters; recorded permanently.
     #[serde(alias = "reason")]
+    #[schema(schema_with = crate::rules::justification)]
     pub justification: String,
     /// A purpose code from the configured list.
     #[serde(default)]
@@ -232,6 +271,7 @@ pub struct SubjectExport {
 #[serde(deny_unknown_fields)]
 pub struct SubjectEraseRequest {
     /// Why, at least 20 characters.
+    #[schema(schema_with = crate::rules::plain_justification)]
     pub justification: String,
 }
 
@@ -273,11 +313,14 @@ pub struct BlobView {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RedactionTerm {
-    /// The words, matched whole and in any case (1-200 characters). A
-    /// person's name of several words also matches each capitalised word alone.
+    /// The words, matched whole and in any case (1-200 characters, not only
+    /// white space). A person's name of several words also matches each
+    /// capitalised word alone.
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     pub term: String,
     /// The placeholder it becomes: `PERSON` (the default), `ORG`, `LOCATION` or `ADDRESS`.
     #[serde(rename = "type", default = "person")]
+    #[schema(schema_with = crate::rules::redaction_term_type)]
     pub kind: String,
 }
 
@@ -290,10 +333,12 @@ fn person() -> String {
 #[serde(deny_unknown_fields)]
 pub struct ReplaceRedactionTerms {
     /// At most 10,000 terms.
+    #[schema(max_items = 10000)]
     pub terms: Vec<RedactionTerm>,
     /// The revision read (0 before any list was set): the change is refused
     /// with 409 when another came first. Without it, the list is replaced unconditionally.
     #[serde(default)]
+    #[schema(minimum = 0)]
     pub revision: Option<i64>,
 }
 

@@ -49,16 +49,19 @@ impl<T> VaultResponse<T> {
 pub struct CreateTransitKey {
     /// `aes256-gcm96` (default) or `ed25519`.
     #[serde(rename = "type", default)]
+    #[schema(pattern = "^(aes256-gcm96|ed25519)$")]
     pub key_type: Option<String>,
     /// Key derivation from `context` is not offered; `true` is refused.
     #[serde(default, deserialize_with = "weak::bool")]
+    #[schema(schema_with = crate::rules::refused_flag)]
     pub derived: Option<bool>,
     /// Keys never leave Strongroom; `true` is refused.
     #[serde(default, deserialize_with = "weak::bool")]
+    #[schema(schema_with = crate::rules::refused_flag)]
     pub exportable: Option<bool>,
     /// Automatic rotation period: seconds, or a string such as `"24h"`; `0` or absent: none.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = crate::rules::rotate_period)]
     pub auto_rotate_period: Option<serde_json::Value>,
 }
 
@@ -73,7 +76,7 @@ pub struct ConfigureTransitKey {
     pub deletion_allowed: Option<bool>,
     /// As in [`CreateTransitKey`].
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = crate::rules::rotate_period)]
     pub auto_rotate_period: Option<serde_json::Value>,
 }
 
@@ -123,15 +126,18 @@ pub struct TransitKeyList {
 pub struct EncryptRequest {
     /// Base64 of the plaintext.
     #[serde(default)]
+    #[schema(pattern = "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)?$")]
     pub plaintext: Option<String>,
     /// Base64 of the context the ciphertext is bound to (decrypt needs the same).
     #[serde(default)]
+    #[schema(pattern = "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)?$")]
     pub context: Option<String>,
     /// Must be absent, 0 or the latest version: encryption always uses the latest.
     #[serde(default, deserialize_with = "weak::number")]
     pub key_version: Option<u32>,
     /// Up to 1000 items, answered in `batch_results` in the same order.
     #[serde(default)]
+    #[schema(min_items = 1, max_items = 1000)]
     pub batch_input: Option<Vec<EncryptItem>>,
 }
 
@@ -139,9 +145,11 @@ pub struct EncryptRequest {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 pub struct EncryptItem {
     /// Base64 of the plaintext.
+    #[schema(pattern = "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)?$")]
     pub plaintext: String,
     /// Base64 of the context.
     #[serde(default)]
+    #[schema(pattern = "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)?$")]
     pub context: Option<String>,
     /// Echoed back in the result.
     #[serde(default)]
@@ -156,9 +164,11 @@ pub struct DecryptRequest {
     pub ciphertext: Option<String>,
     /// Base64 of the context given at encryption.
     #[serde(default)]
+    #[schema(pattern = "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)?$")]
     pub context: Option<String>,
     /// Up to 1000 items.
     #[serde(default)]
+    #[schema(min_items = 1, max_items = 1000)]
     pub batch_input: Option<Vec<DecryptItem>>,
 }
 
@@ -169,6 +179,7 @@ pub struct DecryptItem {
     pub ciphertext: String,
     /// Base64 of the context.
     #[serde(default)]
+    #[schema(pattern = "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)?$")]
     pub context: Option<String>,
     /// Echoed back in the result.
     #[serde(default)]
@@ -197,6 +208,7 @@ pub struct CiphertextResult {
 pub struct PlaintextResult {
     /// Base64 of the plaintext; absent when `error` is set.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)?$")]
     pub plaintext: Option<String>,
     /// The item's `reference`, echoed.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -217,6 +229,7 @@ pub struct BatchResults<T> {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 pub struct InputItem {
     /// Base64 of the data.
+    #[schema(pattern = "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)?$")]
     pub input: String,
     /// For `verify` with an HMAC key: `vault:v<N>:<base64>`.
     #[serde(default)]
@@ -234,6 +247,7 @@ pub struct InputItem {
 pub struct InputRequest {
     /// Base64 of the data.
     #[serde(default)]
+    #[schema(pattern = "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)?$")]
     pub input: Option<String>,
     /// For `verify`: the HMAC to check.
     #[serde(default)]
@@ -243,12 +257,15 @@ pub struct InputRequest {
     pub signature: Option<String>,
     /// For `hmac`: only `sha2-256` is offered.
     #[serde(default)]
+    #[schema(pattern = "^sha2-256$")]
     pub algorithm: Option<String>,
     /// Pre-hashed input is not offered; `true` is refused.
     #[serde(default, deserialize_with = "weak::bool")]
+    #[schema(schema_with = crate::rules::refused_flag)]
     pub prehashed: Option<bool>,
     /// Up to 1000 items.
     #[serde(default)]
+    #[schema(min_items = 1, max_items = 1000)]
     pub batch_input: Option<Vec<InputItem>>,
 }
 
@@ -280,9 +297,11 @@ pub struct InputResult {
 pub struct DataKeyRequest {
     /// Base64 of the context the wrapped key is bound to.
     #[serde(default)]
+    #[schema(pattern = "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)?$")]
     pub context: Option<String>,
     /// Key size; only 256 is offered.
     #[serde(default, deserialize_with = "weak::number")]
+    #[schema(minimum = 256, maximum = 256)]
     pub bits: Option<u32>,
 }
 
@@ -293,6 +312,7 @@ pub struct DataKey {
     pub ciphertext: String,
     /// Base64 of the 32-byte key (`plaintext` variant only).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)?$")]
     pub plaintext: Option<String>,
     /// The version that wrapped it.
     pub key_version: u32,
@@ -324,7 +344,17 @@ mod weak {
         let value = Option::<Value>::deserialize(deserializer)?;
         let parsed = match &value {
             None | Some(Value::Null) => return Ok(None),
-            Some(Value::Number(number)) => number.as_u64().and_then(|n| u32::try_from(n).ok()),
+            // `2.0` is the integer 2 to JSON Schema, as to Vault (Go reads numbers as floats).
+            Some(Value::Number(number)) => number
+                .as_u64()
+                .or_else(|| {
+                    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                    number
+                        .as_f64()
+                        .filter(|f| f.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(f))
+                        .map(|f| f as u64)
+                })
+                .and_then(|n| u32::try_from(n).ok()),
             Some(Value::String(text)) => text.trim().parse().ok(),
             Some(_) => None,
         };
@@ -353,6 +383,7 @@ mod weak {
             assert_eq!(read(r#"{"flag": true, "count": 2}"#).unwrap(), (Some(true), Some(2)));
             assert_eq!(read(r#"{"flag": "true", "count": "2"}"#).unwrap(), (Some(true), Some(2)));
             assert_eq!(read(r#"{"flag": "0", "count": null}"#).unwrap(), (Some(false), None));
+            assert_eq!(read(r#"{"count": 3.0}"#).unwrap(), (None, Some(3)));
             for bad in [r#"{"flag": "yes"}"#, r#"{"flag": 1}"#, r#"{"count": "-1"}"#, r#"{"count": 1.5}"#] {
                 assert!(read(bad).is_err(), "{bad}");
             }

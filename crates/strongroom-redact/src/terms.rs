@@ -37,7 +37,7 @@ impl std::fmt::Display for TermError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::TooMany => write!(f, "at most {MAX_TERMS} terms"),
-            Self::Empty(i) => write!(f, "terms[{i}]: a term needs a word"),
+            Self::Empty(i) => write!(f, "terms[{i}]: a term is more than white space"),
             Self::TooLong(i) => write!(f, "terms[{i}]: at most {MAX_TERM_CHARS} characters"),
             Self::UnknownKind(i, kind) => {
                 write!(f, "terms[{i}].type: {kind:?} is not one of PERSON, ORG, LOCATION, ADDRESS")
@@ -87,8 +87,12 @@ impl Terms {
                 return Err(TermError::TooLong(i));
             }
             let label = placeholder(&term.kind).ok_or_else(|| TermError::UnknownKind(i, term.kind.clone()))?;
+            if term.text.trim().is_empty() {
+                return Err(TermError::Empty(i));
+            }
             let words: Vec<String> = tokenize(&term.text).into_iter().map(|t| t.lower).collect();
-            let Some(first) = words.first() else { return Err(TermError::Empty(i)) };
+            // Punctuation alone ("!!!") has no word to match: kept, never matching.
+            let Some(first) = words.first() else { continue };
             by_first_word.entry(first.clone()).or_default().push(Entry {
                 words: words.clone(),
                 label,

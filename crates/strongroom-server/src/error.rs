@@ -304,6 +304,7 @@ impl From<CoreError> for ApiError {
                     DenialKind::MfaRequired => {
                         (ProblemCode::MfaRequired, format!("{}: POST /v1/auth/step-up, then retry", denial.detail))
                     }
+                    DenialKind::MfaRequiredAtLogin => (ProblemCode::MfaRequired, denial.detail),
                     DenialKind::AccessRequestRequired => {
                         (ProblemCode::AccessRequestRequired, format!("{}: POST /v1/access-requests", denial.detail))
                     }

@@ -20,6 +20,7 @@ mod qr;
 mod routes;
 mod serve;
 mod state;
+mod strict_json;
 mod tls;
 
 pub use auth::{Caller, Principal, RequestOrigin};

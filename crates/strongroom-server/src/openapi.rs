@@ -4,6 +4,7 @@
 
 use axum::Json;
 use strongroom_proto::{CheckState, Health, PolicyProblem, Problem, ProblemCode, Readiness, ReadinessCheck};
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, Type};
 use utoipa::openapi::{ContentBuilder, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
@@ -120,7 +121,7 @@ Every error answer is an RFC 9457 problem (`application/problem+json`) with a st
         crate::routes::records::download_blob,
     ),
     components(schemas(Problem, ProblemCode, PolicyProblem, Health, Readiness, ReadinessCheck, CheckState)),
-    modifiers(&ProblemDefaults, &ApiKeySecurity),
+    modifiers(&ProblemDefaults, &ApiKeySecurity, &EitherCredential, &OneOrBatch),
     tags(
         (name = "health", description = "Liveness, readiness and the API description"),
         (name = "keys", description = "The keyring: every key's versions and state, rotation, state changes"),
@@ -134,29 +135,134 @@ Every error answer is an RFC 9457 problem (`application/problem+json`) with a st
 )]
 struct ApiDoc;
 
-/// Adds the problem answer as every operation's `default` response.
+/// The schema of a problem on Vault's paths: the same members, with Vault's
+/// `errors` (a list of messages) instead of `invalid_policy`'s list of places.
+const VAULT_PROBLEM: &str = "VaultProblem";
+
+/// Adds the problem answer as every operation's `default` response, and
+/// makes every error response a route declares the problem it sends. On
+/// Vault's paths (`middleware::speaks_vault`) problems are `application/json`
+/// with Vault's `errors`, as they are sent.
 struct ProblemDefaults;
+
+impl ProblemDefaults {
+    fn content(vault: bool) -> (&'static str, utoipa::openapi::Content) {
+        let (content_type, schema) = if vault {
+            ("application/json", VAULT_PROBLEM)
+        } else {
+            (strongroom_proto::PROBLEM_CONTENT_TYPE, "Problem")
+        };
+        let content =
+            ContentBuilder::new().schema(Some(RefOr::Ref(utoipa::openapi::Ref::from_schema_name(schema)))).build();
+        (content_type, content)
+    }
+}
 
 impl Modify for ProblemDefaults {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let problem = ResponseBuilder::new()
-            .description(
-                "An RFC 9457 problem. `code` is one of the ProblemCode values; 400 malformed_json, \
+        if let Some(components) = openapi.components.as_mut()
+            && let Some(vault) = vault_problem(components.schemas.get("Problem"))
+        {
+            components.schemas.insert(VAULT_PROBLEM.into(), vault);
+        }
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let (content_type, content) = Self::content(crate::middleware::speaks_vault(path));
+            let problem = ResponseBuilder::new()
+                .description(
+                    "An RFC 9457 problem. `code` is one of the ProblemCode values; 400 malformed_json, \
 415, 404, 405, 408, 413, 429, 500 internal (with error_id) and 503 can come from any route.",
-            )
-            .content(
-                strongroom_proto::PROBLEM_CONTENT_TYPE,
-                ContentBuilder::new()
-                    .schema(Some(RefOr::Ref(utoipa::openapi::Ref::from_schema_name("Problem"))))
-                    .build(),
-            )
-            .build();
+                )
+                .content(content_type, content.clone())
+                .build();
+            for operation in
+                [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch].into_iter().flatten()
+            {
+                for (status, response) in operation.responses.responses.iter_mut() {
+                    let error = status.starts_with('4') || status.starts_with('5');
+                    if let (true, RefOr::T(response)) = (error, response) {
+                        response.content = [(content_type.to_owned(), content.clone())].into_iter().collect();
+                    }
+                }
+                operation.responses.responses.entry("default".into()).or_insert_with(|| problem.clone().into());
+            }
+        }
+    }
+}
+
+/// `Problem` with `errors` as Vault's list of messages.
+fn vault_problem(problem: Option<&RefOr<Schema>>) -> Option<RefOr<Schema>> {
+    let Some(RefOr::T(Schema::Object(problem))) = problem else {
+        return None;
+    };
+    let mut vault = problem.clone();
+    let messages = ArrayBuilder::new()
+        .items(ObjectBuilder::new().schema_type(Type::String))
+        .description(Some("Vault's error list: the problem's `detail`"));
+    vault.properties.insert("errors".into(), messages.into());
+    if !vault.required.iter().any(|name| name == "errors") {
+        vault.required.push("errors".into());
+    }
+    vault.description = Some("A problem as the Vault-compatible routes send it (`application/json`)".into());
+    Some(RefOr::T(Schema::Object(vault)))
+}
+
+/// Every route that takes a principal takes either credential: the
+/// `Caller` extractor reads an API key (`X-API-Key`, `X-Vault-Token`,
+/// `Authorization: Bearer`, Basic) and a user's or service's bearer token
+/// alike. Handlers name one scheme in `security` to say "authenticated";
+/// this lists both as alternatives, keeping an empty requirement (`{}`)
+/// where a route also works without credentials (enrolment by token).
+struct EitherCredential;
+
+impl Modify for EitherCredential {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::SecurityRequirement;
         for item in openapi.paths.paths.values_mut() {
             for operation in
                 [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch].into_iter().flatten()
             {
-                operation.responses.responses.entry("default".into()).or_insert_with(|| problem.clone().into());
+                let Some(security) = operation.security.as_mut() else { continue };
+                if security.is_empty() {
+                    continue;
+                }
+                let anonymous = security.iter().any(|requirement| *requirement == SecurityRequirement::default());
+                *security = vec![
+                    SecurityRequirement::new("api_key", Vec::<String>::new()),
+                    SecurityRequirement::new("bearer", Vec::<String>::new()),
+                ];
+                if anonymous {
+                    security.push(SecurityRequirement::default());
+                }
             }
+        }
+    }
+}
+
+/// Vault's requests that take one value or a batch: at least one of the two
+/// must be given (and not `null`), or the server answers 400. The struct's
+/// schema cannot say so by itself (both fields are optional in Rust).
+struct OneOrBatch;
+
+impl OneOrBatch {
+    /// Schema name and the single value's field.
+    const REQUESTS: [(&'static str, &'static str); 3] =
+        [("EncryptRequest", "plaintext"), ("DecryptRequest", "ciphertext"), ("InputRequest", "input")];
+}
+
+impl Modify for OneOrBatch {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::schema::{AllOfBuilder, AnyOfBuilder};
+        let Some(components) = openapi.components.as_mut() else { return };
+        for (name, single) in Self::REQUESTS {
+            let Some(schema) = components.schemas.remove(name) else { continue };
+            let one =
+                ObjectBuilder::new().property(single, ObjectBuilder::new().schema_type(Type::String)).required(single);
+            let batch = ObjectBuilder::new()
+                .property("batch_input", ArrayBuilder::new().min_items(Some(1)).max_items(Some(1000)))
+                .required("batch_input");
+            let either = AnyOfBuilder::new().item(one).item(batch);
+            let combined = AllOfBuilder::new().item(schema).item(either);
+            components.schemas.insert(name.into(), combined.into());
         }
     }
 }
@@ -204,4 +310,74 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 )]
 pub(crate) async fn serve_openapi() -> Json<utoipa::openapi::OpenApi> {
     Json(openapi())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+    use strongroom_core::Scope;
+    use strongroom_core::authz::Action;
+    use strongroom_proto::rules;
+
+    fn document() -> Value {
+        serde_json::to_value(super::openapi()).unwrap()
+    }
+
+    fn operations(doc: &Value) -> impl Iterator<Item = (&String, &String, &Value)> {
+        doc["paths"].as_object().unwrap().iter().flat_map(|(path, item)| {
+            item.as_object().unwrap().iter().map(move |(method, operation)| (path, method, operation))
+        })
+    }
+
+    #[test]
+    fn the_documented_vocabularies_are_the_servers() {
+        let actions: Vec<&str> = Action::ALL.iter().map(|a| a.as_str()).collect();
+        assert_eq!(actions, rules::ACTIONS);
+        let scopes: Vec<&str> = Scope::ALL.iter().map(|s| s.as_str()).collect();
+        assert_eq!(scopes, rules::SCOPES);
+    }
+
+    #[test]
+    fn every_authenticated_route_takes_either_credential_and_problems_are_typed_as_sent() {
+        let doc = document();
+        for (path, method, operation) in operations(&doc) {
+            if let Some(security) = operation["security"].as_array() {
+                let schemes: Vec<String> =
+                    security.iter().flat_map(|r| r.as_object().unwrap().keys().cloned()).collect();
+                assert!(schemes == ["api_key", "bearer"], "{method} {path}: {security:?}");
+            }
+            let content = operation["responses"]["default"]["content"].as_object().unwrap();
+            let vault = crate::middleware::speaks_vault(path);
+            let expected = if vault { "application/json" } else { "application/problem+json" };
+            assert!(content.contains_key(expected), "{method} {path}: {content:?}");
+        }
+        let enroll = &doc["paths"]["/v1/auth/totp/enroll"]["post"];
+        assert_eq!(enroll["security"].as_array().unwrap().len(), 3, "an enrolment token needs no session");
+        assert!(doc["components"]["schemas"]["VaultProblem"]["properties"]["errors"]["items"]["type"] == "string");
+    }
+
+    #[test]
+    fn the_rules_the_server_enforces_are_in_the_schemas() {
+        let doc = document();
+        let schemas = &doc["components"]["schemas"];
+        for (schema, field) in [
+            ("RevealRequest", "reason"),
+            ("SubjectExportRequest", "justification"),
+            ("CreateGrant", "justification"),
+            ("CreateAccessRequest", "justification"),
+            ("ReplacePolicies", "justification"),
+        ] {
+            assert_eq!(schemas[schema]["properties"][field]["minLength"], 20, "{schema}.{field}");
+            assert!(schemas[schema]["required"].as_array().unwrap().contains(&field.into()), "{schema}.{field}");
+        }
+        assert_eq!(schemas["CreateAccessRequest"]["properties"]["duration_minutes"]["maximum"], 480);
+        assert_eq!(schemas["SetKeyState"]["properties"]["state"]["enum"].as_array().unwrap().len(), 5);
+        assert_eq!(schemas["CreateApiKey"]["properties"]["scopes"]["oneOf"].as_array().unwrap().len(), 2);
+        assert_eq!(schemas["NewCollection"]["required"], serde_json::json!(["name", "fields"]));
+        // Bodies that may be left out (Vault's `write -f`, optional options) say so.
+        let rotate = &doc["paths"]["/v1/api-keys/{id}/rotate"]["post"]["requestBody"];
+        assert_ne!(rotate["required"], true);
+        let encrypt = &doc["paths"]["/v1/transit/encrypt/{name}"]["post"]["requestBody"];
+        assert_eq!(encrypt["required"], true);
+    }
 }

@@ -171,3 +171,73 @@ def problem_error(status: int, problem: dict[str, Any]) -> ProblemError:
 
 def _optional_str(value: object) -> str | None:
     return value if isinstance(value, str) else None
+
+
+# Codes of the blob and access-request routes (appended, so the tree above
+# reads in the order it was written; the lookups below learn them).
+
+
+class SelfApproval(Forbidden):
+    """403 ``self_approval``: an access request is decided by someone other than its requester."""
+
+
+class Gone(ProblemError):
+    """410: the object existed and is lost."""
+
+
+class BlobMissing(Gone):
+    """410 ``blob_missing``: the record names a blob whose stored object is
+    gone (data loss, alerted on the server); retrying cannot help."""
+
+
+class UnsupportedMediaType(ProblemError):
+    """415 ``unsupported_media_type``: a blob's ``Content-Type`` is missing or not one its field accepts."""
+
+
+class RangeNotSatisfiable(ProblemError):
+    """416 ``range_not_satisfiable``: the byte range lies outside the blob (``problem["detail"]`` gives its size)."""
+
+
+class BlobIntegrityError(StrongroomError):
+    """A whole blob downloaded does not hash to the SHA-256 the server stored
+    with it, or arrived short: the bytes were altered or cut off on the way."""
+
+
+class InvalidPolicy(BadRequest):
+    """400 ``invalid_policy``: policies that do not parse or validate, or break
+    an authorization invariant; ``problem["errors"]`` lists each (``origin``,
+    ``line``, ``column``, ``policy``, ``message``)."""
+
+
+class TransitBatchError(StrongroomError):
+    """Some items of a transit batch failed (the others succeeded): ``errors``
+    maps each failed item's position to the server's reason, ``results``
+    holds every item's value (None where it failed)."""
+
+    def __init__(self, errors: dict[int, str], results: list[Any]) -> None:
+        self.errors = errors
+        self.results = results
+        first = min(errors)
+        super().__init__(f"{len(errors)} of {len(results)} batch items failed; item {first}: {errors[first]}")
+
+
+__all__ += [
+    "BlobIntegrityError",
+    "BlobMissing",
+    "Gone",
+    "InvalidPolicy",
+    "RangeNotSatisfiable",
+    "SelfApproval",
+    "TransitBatchError",
+    "UnsupportedMediaType",
+]
+_BY_CODE.update(
+    {
+        "self_approval": SelfApproval,
+        "invalid_policy": InvalidPolicy,
+        "blob_missing": BlobMissing,
+        "unsupported_media_type": UnsupportedMediaType,
+        "range_not_satisfiable": RangeNotSatisfiable,
+    }
+)
+_BY_STATUS.update({410: Gone, 415: UnsupportedMediaType, 416: RangeNotSatisfiable})

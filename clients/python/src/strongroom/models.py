@@ -7,7 +7,7 @@ import base64
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["DataKey", "Introspection", "LoggedEvents", "Me"]
+__all__ = ["DataKey", "Introspection", "LoggedEvents", "Me", "TotpEnrollment"]
 
 
 @dataclass(frozen=True)
@@ -103,9 +103,78 @@ class Me:
 
 
 @dataclass(frozen=True)
+class TotpEnrollment:
+    """An authenticator enrolment under way: the ``otpauth://`` URI (secret
+    inside, so it is kept out of ``repr``), the same as a PNG QR code, and
+    the token to confirm with when it began at login."""
+
+    otpauth_uri: str = field(repr=False)
+    qr_png: bytes = field(repr=False)
+    enrollment_token: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_json(cls, body: dict[str, Any]) -> TotpEnrollment:
+        return cls(
+            otpauth_uri=str(body["otpauth_uri"]),
+            qr_png=base64.b64decode(body.get("qr_png") or ""),
+            enrollment_token=body.get("enrollment_token"),
+        )
+
+
+@dataclass(frozen=True)
 class LoggedEvents:
     """The answer to an ingestion: the log indices the batch was given."""
 
     count: int
     first_index: int
     last_index: int
+
+
+# Area models live in modules of their own; they are importable from here too.
+from .record_models import (  # noqa: E402
+    Collection,
+    CollectionField,
+    ExportedRecord,
+    Grant,
+    Matter,
+    Record,
+    SubjectErasure,
+)
+
+__all__ += ["Collection", "CollectionField", "ExportedRecord", "Grant", "Matter", "Record", "SubjectErasure"]
+from .blob_models import Blob, BlobDownload  # noqa: E402
+
+__all__ += ["Blob", "BlobDownload"]
+from .audit_models import Alert, AuditEvent, AuditStats, ConsistencyProof, InclusionProof  # noqa: E402
+
+__all__ += ["Alert", "AuditEvent", "AuditStats", "ConsistencyProof", "InclusionProof"]
+from .admin_models import (  # noqa: E402
+    AccessRequest,
+    ApiKeyInfo,
+    IssuedApiKey,
+    Job,
+    Key,
+    KeyStateChange,
+    KeyVersion,
+    PasswordReset,
+    Role,
+    Session,
+    User,
+)
+
+__all__ += [
+    "AccessRequest",
+    "ApiKeyInfo",
+    "IssuedApiKey",
+    "Job",
+    "Key",
+    "KeyStateChange",
+    "KeyVersion",
+    "PasswordReset",
+    "Role",
+    "Session",
+    "User",
+]
+from .authz_models import Explanation, PolicySet, WhoCan  # noqa: E402
+
+__all__ += ["Explanation", "PolicySet", "WhoCan"]

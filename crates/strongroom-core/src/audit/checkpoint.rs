@@ -195,7 +195,7 @@ impl Checkpointer {
                 abandoned.push(format!(
                     "{source}: size {}, root {}",
                     checkpoint.size,
-                    crate::audit::hex(&checkpoint.root)
+                    strongroom_crypto::to_hex(&checkpoint.root)
                 ));
             }
         }

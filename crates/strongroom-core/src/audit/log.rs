@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use strongroom_crypto::merkle::{self, Hash};
-use strongroom_crypto::{SecretKey, hmac_sha256};
+use strongroom_crypto::{SecretKey, from_hex as unhex, hmac_sha256, to_hex as hex};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::event::{AuditContext, AuditEvent, EventType};
@@ -189,6 +189,18 @@ impl AuditLog {
     /// log is halted by a rollback or fork: appending would extend the
     /// rolled-back tree, so the action that needs the event must not happen.
     pub fn seal(&self, event: &AuditEvent) -> Result<AuditRecord, CoreError> {
+        self.refuse_while_halted()?;
+        self.seal_despite_halt(event.clone())
+    }
+
+    /// [`seal`](Self::seal) for an event the caller is done with, sparing
+    /// the copy (a batch of application events seals a thousand at once).
+    fn seal_owned(&self, event: AuditEvent) -> Result<AuditRecord, CoreError> {
+        self.refuse_while_halted()?;
+        self.seal_despite_halt(event)
+    }
+
+    fn refuse_while_halted(&self) -> Result<(), CoreError> {
         if self.halted.load(Ordering::Acquire) {
             let found = self.health().rollback.unwrap_or_default();
             return Err(CoreError::AuditRolledBack(format!(
@@ -196,12 +208,12 @@ impl AuditLog {
                  this state with `strongroom audit accept-rollback`"
             )));
         }
-        self.seal_despite_halt(event)
+        Ok(())
     }
 
     /// [`seal`](Self::seal) even while halted: only for the event that
     /// records an operator accepting the rollback.
-    fn seal_despite_halt(&self, event: &AuditEvent) -> Result<AuditRecord, CoreError> {
+    fn seal_despite_halt(&self, mut event: AuditEvent) -> Result<AuditRecord, CoreError> {
         // Every audited action passes here, so this one counter gives transit
         // operations, reveals, login failures, lockouts and denials by type.
         // (An action whose transaction then fails was counted too.)
@@ -211,7 +223,6 @@ impl AuditLog {
             "outcome" => event.outcome.as_str()
         )
         .increment(1);
-        let mut event = event.clone();
         // The user agent is personal data (it identifies a person's device): the
         // log keeps its HMAC, searchable with `hmac_of`, never the text.
         if let Some(agent) = event.context.user_agent.take() {
@@ -254,18 +265,18 @@ impl AuditLog {
     /// durable; returns the first one's index. An error means none is
     /// recorded. Sealing happens before anything is sent, so an event that
     /// cannot be sealed appends nothing.
-    pub async fn record_all(&self, events: &[AuditEvent]) -> Result<Recorded, CoreError> {
+    pub async fn record_all(&self, events: Vec<AuditEvent>) -> Result<Recorded, CoreError> {
         if events.is_empty() {
             return Err(CoreError::InvalidInput("no events to record".into()));
         }
-        let records = events.iter().map(|event| self.seal(event)).collect::<Result<Vec<_>, _>>()?;
+        let records = events.into_iter().map(|event| self.seal_owned(event)).collect::<Result<Vec<_>, _>>()?;
         self.append_records(records).await
     }
 
     /// Records the operator's acceptance of a rollback, which the halt
     /// would otherwise refuse (see `Checkpointer::accept_rollback`).
     pub(crate) async fn record_despite_halt(&self, event: &AuditEvent) -> Result<Recorded, CoreError> {
-        let record = self.seal_despite_halt(event)?;
+        let record = self.seal_despite_halt(event.clone())?;
         self.append_record(record).await
     }
 
@@ -361,10 +372,13 @@ impl AuditLog {
         Ok(self.store.audit_counts(since_ms).await?)
     }
 
+    /// The current head, if the tree has had `size` leaves. A size it has
+    /// not reached yet names no tree: `NotFound`, as a leaf index past the
+    /// end does (`GET /v1/audit/events/{index}`); the request is well formed.
     async fn checked_size(&self, size: u64, what: &str) -> Result<TreeHead, CoreError> {
         let head = self.head().await?;
         if size > head.size {
-            return Err(CoreError::InvalidInput(format!("{what}: {size} is larger than the tree ({})", head.size)));
+            return Err(CoreError::NotFound(format!("{what}: {size} is larger than the tree ({})", head.size)));
         }
         Ok(head)
     }
@@ -380,7 +394,7 @@ impl AuditLog {
     pub async fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<Hash>, CoreError> {
         self.checked_size(size, "tree_size").await?;
         if index >= size {
-            return Err(CoreError::InvalidInput(format!("index: {index} is not below tree_size {size}")));
+            return Err(CoreError::NotFound(format!("index: {index} is not below tree_size {size}")));
         }
         let nodes = self.store.audit_nodes(&merkle::nodes_needed_for_inclusion(index, size)).await?;
         merkle::inclusion_proof(&nodes, index, size).map_err(|error| self.proof_failed(error))
@@ -389,8 +403,12 @@ impl AuditLog {
     /// The consistency proof from the tree of `from` leaves to that of `to`.
     pub async fn consistency_proof(&self, from: u64, to: u64) -> Result<Vec<Hash>, CoreError> {
         self.checked_size(to, "to").await?;
-        if from == 0 || from > to {
+        if from == 0 {
             return Err(CoreError::InvalidInput(format!("from: must be between 1 and to ({to})")));
+        }
+        if from > to {
+            // No tree of `from` leaves precedes the one of `to`: there is no such proof.
+            return Err(CoreError::NotFound(format!("from: must be between 1 and to ({to})")));
         }
         let nodes = self.store.audit_nodes(&merkle::nodes_needed_for_consistency(from, to)).await?;
         merkle::consistency_proof(&nodes, from, to).map_err(|error| self.proof_failed(error))
@@ -528,29 +546,5 @@ fn note_append(outcome: &Result<AppendReceipt, String>, appended: &watch::Sender
             *size = (*size).max(receipt.head.size);
             grew
         });
-    }
-}
-
-/// Lower-case hex.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok()).collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hex_round_trips() {
-        assert_eq!(unhex(&hex(&[0, 15, 255])).unwrap(), vec![0, 15, 255]);
-        assert!(unhex("abc").is_none());
-        assert!(unhex("zz").is_none());
     }
 }

@@ -19,7 +19,6 @@ mod alerts;
 mod checkpoint;
 mod event;
 mod log;
-pub(crate) use log::hex;
 mod sink;
 mod store;
 mod tree;

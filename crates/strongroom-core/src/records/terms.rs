@@ -70,6 +70,9 @@ impl Records {
         context: &AuditContext,
     ) -> Result<RedactionTerms, CoreError> {
         self.authorize_terms(subject, matter, context).await?;
+        if revision.is_some_and(|r| r < 0) {
+            return Err(CoreError::InvalidInput("revision: 0 or more".into()));
+        }
         Terms::new(&terms).map_err(|e| CoreError::InvalidInput(e.to_string()))?;
         let current = self.store.redaction_terms(matter).await?.map_or(0, |stored| stored.revision);
         if revision.is_some_and(|asked| asked != current) {

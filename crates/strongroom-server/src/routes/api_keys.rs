@@ -63,7 +63,7 @@ pub(crate) async fn list(State(state): State<AppState>, caller: Caller) -> Resul
 
 /// Gives a key a new secret (shown once); the old one works for `grace_seconds` more. Admins.
 #[utoipa::path(post, path = "/v1/api-keys/{id}/rotate", tag = "users",
-    params(("id" = String, Path, description = "Key id")), request_body = RotateApiKey,
+    params(("id" = String, Path, description = "Key id")), request_body = Option<RotateApiKey>,
     responses((status = 200, description = "The key and its new secret", body = IssuedApiKeyView)),
     security(("bearer" = [])))]
 pub(crate) async fn rotate(

@@ -148,18 +148,18 @@ impl EventQuery {
 #[utoipa::path(get, path = "/v1/audit/events", tag = "audit",
     params(
         ("actor" = Option<String>, Query, description = "Actor id"),
-        ("action" = Option<String>, Query, description = "Event type, or a family such as `key.*`"),
+        ("action" = Option<String>, Query, description = "Event type, or a family such as `key.*`", pattern = "^[a-z0-9_.]+(\\.\\*)?$"),
         ("target" = Option<String>, Query, description = "Target id"),
         ("matter" = Option<String>, Query, description = "Matter"),
-        ("result" = Option<String>, Query, description = "success, failure or denied"),
-        ("from" = Option<String>, Query, description = "From this time (RFC 3339 or Unix ms), inclusive"),
-        ("to" = Option<String>, Query, description = "Up to this time, exclusive"),
-        ("limit" = Option<u32>, Query, description = "1-1000, default 100"),
-        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
+        ("result" = Option<String>, Query, description = "success, failure or denied", pattern = "^(success|failure|denied)$"),
+        ("from" = Option<String>, Query, description = "From this time (RFC 3339 or Unix ms), inclusive", pattern = "^(-?[0-9]{1,18}|[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2}))$"),
+        ("to" = Option<String>, Query, description = "Up to this time, exclusive", pattern = "^(-?[0-9]{1,18}|[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2}))$"),
+        ("limit" = Option<u32>, Query, description = "1-1000, default 100", minimum = 1, maximum = 1000),
+        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page", pattern = "^[0-9]{1,19}$"),
         ("hmac_of" = Option<String>, Query, description = "Events carrying the HMAC of this value"),
-        ("severity" = Option<String>, Query, description = "Exactly this severity: info, notice, warning, critical"),
-        ("min_severity" = Option<String>, Query, description = "At least this severity"),
-        ("source" = Option<String>, Query, description = "`app` (applications' `app.*` events) or `strongroom`"),
+        ("severity" = Option<String>, Query, description = "Exactly this severity: info, notice, warning, critical", pattern = "^(info|notice|warning|critical)$"),
+        ("min_severity" = Option<String>, Query, description = "At least this severity", pattern = "^(info|notice|warning|critical)$"),
+        ("source" = Option<String>, Query, description = "`app` (applications' `app.*` events) or `strongroom`", pattern = "^(app|strongroom)$"),
     ),
     responses((status = 200, description = "A page of events", body = AuditEventList)),
     security(("api_key" = [])))]
@@ -309,7 +309,7 @@ fn number(field: &str, value: Option<&str>) -> Result<u64, ApiError> {
 #[utoipa::path(get, path = "/v1/audit/proof/inclusion", tag = "audit",
     params(
         ("index" = u64, Query, description = "Leaf index"),
-        ("tree_size" = Option<u64>, Query, description = "Tree size, e.g. of a signed checkpoint; default the current one"),
+        ("tree_size" = Option<u64>, Query, description = "Tree size, e.g. of a signed checkpoint; default the current one", minimum = 1),
     ),
     responses((status = 200, description = "The proof", body = InclusionProof)),
     security(("api_key" = [])))]
@@ -341,8 +341,8 @@ pub(crate) struct ConsistencyQuery {
 /// the tree of `to` leaves (default: the current size). Scope `audit:read`.
 #[utoipa::path(get, path = "/v1/audit/proof/consistency", tag = "audit",
     params(
-        ("from" = u64, Query, description = "The smaller tree size (at least 1)"),
-        ("to" = Option<u64>, Query, description = "The larger tree size; default the current one"),
+        ("from" = u64, Query, description = "The smaller tree size (at least 1)", minimum = 1),
+        ("to" = Option<u64>, Query, description = "The larger tree size; default the current one", minimum = 1),
     ),
     responses((status = 200, description = "The proof", body = ConsistencyProof)),
     security(("api_key" = [])))]

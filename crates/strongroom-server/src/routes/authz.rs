@@ -125,7 +125,7 @@ pub(crate) async fn list_matters(State(state): State<AppState>, caller: Caller) 
 }
 
 /// One matter; 404 for a matter the caller may not know of.
-#[utoipa::path(get, path = "/v1/matters/{id}", tag = "authorization", params(("id" = String, Path, description = "Matter id")),
+#[utoipa::path(get, path = "/v1/matters/{id}", tag = "authorization", params(("id" = String, Path, description = "Matter id", pattern = "^[a-z0-9][a-z0-9._-]{0,63}$")),
     responses((status = 200, description = "The matter", body = MatterView)), security(("bearer" = [])))]
 pub(crate) async fn read_matter(
     State(state): State<AppState>,
@@ -137,7 +137,7 @@ pub(crate) async fn read_matter(
 
 /// The grants on a matter.
 #[utoipa::path(get, path = "/v1/matters/{id}/grants", tag = "authorization",
-    params(("id" = String, Path, description = "Matter id")),
+    params(("id" = String, Path, description = "Matter id", pattern = "^[a-z0-9][a-z0-9._-]{0,63}$")),
     responses((status = 200, description = "Grants", body = GrantList)), security(("bearer" = [])))]
 pub(crate) async fn list_grants(
     State(state): State<AppState>,
@@ -150,7 +150,7 @@ pub(crate) async fn list_grants(
 
 /// Grants a user or API key access to a matter's data (within its role); audited with the justification.
 #[utoipa::path(post, path = "/v1/matters/{id}/grants", tag = "authorization",
-    params(("id" = String, Path, description = "Matter id")), request_body = CreateGrant,
+    params(("id" = String, Path, description = "Matter id", pattern = "^[a-z0-9][a-z0-9._-]{0,63}$")), request_body = CreateGrant,
     responses((status = 201, description = "The grant", body = GrantView)), security(("bearer" = [])))]
 pub(crate) async fn create_grant(
     State(state): State<AppState>,
@@ -166,8 +166,8 @@ pub(crate) async fn create_grant(
 
 /// Takes a grant away; audited with the justification (JSON body).
 #[utoipa::path(delete, path = "/v1/matters/{id}/grants/{principal}", tag = "authorization",
-    params(("id" = String, Path, description = "Matter id"),
-           ("principal" = String, Path, description = "user:<id> or api_key:<id>")),
+    params(("id" = String, Path, description = "Matter id", pattern = "^[a-z0-9][a-z0-9._-]{0,63}$"),
+           ("principal" = String, Path, description = "user:<id> or api_key:<id>", pattern = "^(user|api_key):.+$")),
     request_body = RevokeGrant, responses((status = 204, description = "Revoked")), security(("bearer" = [])))]
 pub(crate) async fn revoke_grant(
     State(state): State<AppState>,
@@ -212,7 +212,7 @@ pub(crate) struct AccessRequestQuery {
 /// Access requests, newest first: the caller's own and those the caller may
 /// decide; `?status=pending|approved|denied|expired` filters.
 #[utoipa::path(get, path = "/v1/access-requests", tag = "authorization",
-    params(("status" = Option<String>, Query, description = "pending, approved, denied or expired")),
+    params(("status" = Option<String>, Query, description = "pending, approved, denied or expired", pattern = "^(pending|approved|denied|expired)$")),
     responses((status = 200, description = "Access requests", body = AccessRequestList)), security(("bearer" = [])))]
 pub(crate) async fn list_access_requests(
     State(state): State<AppState>,
@@ -263,7 +263,7 @@ async fn decide(
 /// Approves a pending request: the access starts now and ends after its
 /// duration. The approver holds `access.approve` and is not the requester.
 #[utoipa::path(post, path = "/v1/access-requests/{id}/approve", tag = "authorization",
-    params(("id" = String, Path, description = "Access request id")), request_body = DecideAccessRequest,
+    params(("id" = String, Path, description = "Access request id")), request_body = Option<DecideAccessRequest>,
     responses((status = 200, description = "The approved request", body = AccessRequestView)),
     security(("bearer" = [])))]
 pub(crate) async fn approve_access_request(
@@ -277,7 +277,7 @@ pub(crate) async fn approve_access_request(
 
 /// Denies a pending request.
 #[utoipa::path(post, path = "/v1/access-requests/{id}/deny", tag = "authorization",
-    params(("id" = String, Path, description = "Access request id")), request_body = DecideAccessRequest,
+    params(("id" = String, Path, description = "Access request id")), request_body = Option<DecideAccessRequest>,
     responses((status = 200, description = "The denied request", body = AccessRequestView)),
     security(("bearer" = [])))]
 pub(crate) async fn deny_access_request(
@@ -429,7 +429,7 @@ pub(crate) struct WhoCanQuery {
 /// Which enabled users and API keys can do an action on a matter, and the
 /// policies (or access request) that allow each.
 #[utoipa::path(get, path = "/v1/authz/who-can", tag = "authorization",
-    params(("action" = String, Query, description = "An action, e.g. record.decrypt"),
+    params(("action" = String, Query, description = "An action, e.g. record.decrypt", pattern = "^(record\\.read|record\\.read_redacted|record\\.decrypt|record\\.export|record\\.write|record\\.delete|record\\.hold|access\\.request|access\\.approve|matter\\.manage|user\\.manage|role\\.assign|key\\.manage|transit\\.use|transit\\.read|transit\\.manage|audit\\.read|policy\\.manage|authz\\.explain|api_key\\.manage|session\\.self|collection\\.manage|subject\\.export|subject\\.erase|audit\\.write|token\\.introspect)$"),
            ("matter" = String, Query, description = "A matter id")),
     responses((status = 200, description = "Principals and why", body = WhoCan)), security(("bearer" = [])))]
 pub(crate) async fn who_can(

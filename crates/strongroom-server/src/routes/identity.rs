@@ -377,9 +377,9 @@ pub(crate) async fn jwks(State(state): State<AppState>) -> Result<impl IntoRespo
 /// Starts TOTP enrolment: answers the `otpauth://` URI and its QR code (PNG,
 /// base64), shown once. With an `enrollment_token` (from a login that
 /// answered `mfa_enrollment_required`), answers a fresh one for `…/confirm`.
-#[utoipa::path(post, path = "/v1/auth/totp/enroll", tag = "auth", request_body = TotpEnrollRequest,
+#[utoipa::path(post, path = "/v1/auth/totp/enroll", tag = "auth", request_body = Option<TotpEnrollRequest>,
     responses((status = 200, description = "The seed as URI and QR code", body = TotpEnrollment)),
-    security(("bearer" = [])))]
+    security(("bearer" = []), ()))]
 pub(crate) async fn totp_enroll(
     State(state): State<AppState>,
     origin: RequestOrigin,
@@ -407,7 +407,7 @@ pub(crate) async fn totp_enroll(
 /// Activates TOTP with a first valid code; answers ten one-time recovery codes, shown once.
 #[utoipa::path(post, path = "/v1/auth/totp/confirm", tag = "auth", request_body = TotpConfirmRequest,
     responses((status = 200, description = "Recovery codes", body = RecoveryCodes)),
-    security(("bearer" = [])))]
+    security(("bearer" = []), ()))]
 pub(crate) async fn totp_confirm(
     State(state): State<AppState>,
     origin: RequestOrigin,

@@ -20,8 +20,9 @@ use strongroom_core::records::{
 };
 use strongroom_proto::{
     BlobView, CollectionDef, CollectionList, CollectionView, CreateRecord, ExportedRecord, FieldDef, HoldRequest,
-    RecordList, RecordRef, RecordView, RedactionTerm, RedactionTermsView, ReplaceRedactionTerms, RevealRequest,
-    RevealResponse, SubjectEraseRequest, SubjectErasure, SubjectExport, SubjectExportRequest, UpdateRecord,
+    NewCollection, RecordList, RecordRef, RecordView, RedactionTerm, RedactionTermsView, ReplaceRedactionTerms,
+    RevealRequest, RevealResponse, SubjectEraseRequest, SubjectErasure, SubjectExport, SubjectExportRequest,
+    UpdateRecord,
 };
 
 use crate::{ApiError, ApiJson, AppState, Caller};
@@ -84,21 +85,21 @@ pub(crate) async fn list_collections(
 }
 
 /// Creates a collection from a schema.
-#[utoipa::path(post, path = "/v1/collections", tag = "records", request_body = CollectionDef,
+#[utoipa::path(post, path = "/v1/collections", tag = "records", request_body = NewCollection,
     responses((status = 201, description = "The collection", body = CollectionView)), security(("bearer" = [])))]
 pub(crate) async fn create_collection(
     State(state): State<AppState>,
     caller: Caller,
-    ApiJson(definition): ApiJson<CollectionDef>,
+    ApiJson(definition): ApiJson<NewCollection>,
 ) -> Result<(StatusCode, Json<CollectionView>), ApiError> {
-    let name = definition.name.clone().ok_or_else(|| ApiError::InvalidRequest("name: required".into()))?;
-    let schema = schema_of(definition)?;
+    let name = definition.name.clone();
+    let schema = schema_of(definition.into())?;
     let collection = state.records.create_collection(&caller.subject, &name, schema, &caller.context).await?;
     Ok((StatusCode::CREATED, Json(collection_view(collection))))
 }
 
 /// One collection's schema.
-#[utoipa::path(get, path = "/v1/collections/{name}", tag = "records", params(("name" = String, Path, description = "Collection")),
+#[utoipa::path(get, path = "/v1/collections/{name}", tag = "records", params(("name" = String, Path, description = "Collection", pattern = "^[a-z][a-z0-9_]{0,55}$")),
     responses((status = 200, description = "The collection", body = CollectionView)), security(("bearer" = [])))]
 pub(crate) async fn read_collection(
     State(state): State<AppState>,
@@ -110,7 +111,7 @@ pub(crate) async fn read_collection(
 
 /// Replaces a collection's schema; a change that would orphan stored data
 /// (removing a field, changing its type or sensitivity) answers 409 with the reason.
-#[utoipa::path(put, path = "/v1/collections/{name}", tag = "records", params(("name" = String, Path, description = "Collection")),
+#[utoipa::path(put, path = "/v1/collections/{name}", tag = "records", params(("name" = String, Path, description = "Collection", pattern = "^[a-z][a-z0-9_]{0,55}$")),
     request_body = CollectionDef,
     responses((status = 200, description = "The collection", body = CollectionView)), security(("bearer" = [])))]
 pub(crate) async fn change_collection(
@@ -136,7 +137,7 @@ fn terms_view(matter: String, terms: RedactionTerms) -> RedactionTermsView {
 /// A matter's own redaction terms (the parties of a case): every rendition
 /// written in the matter replaces them. For those who manage the matter.
 #[utoipa::path(get, path = "/v1/matters/{id}/redaction-terms", tag = "records",
-    params(("id" = String, Path, description = "Matter id")),
+    params(("id" = String, Path, description = "Matter id", pattern = "^[a-z0-9][a-z0-9._-]{0,63}$")),
     responses((status = 200, description = "The terms", body = RedactionTermsView)), security(("bearer" = [])))]
 pub(crate) async fn read_redaction_terms(
     State(state): State<AppState>,
@@ -150,7 +151,7 @@ pub(crate) async fn read_redaction_terms(
 /// Replaces a matter's redaction terms (stored sealed, audited as a
 /// `config.change` that counts them). Renditions written from now on use them.
 #[utoipa::path(put, path = "/v1/matters/{id}/redaction-terms", tag = "records",
-    params(("id" = String, Path, description = "Matter id")), request_body = ReplaceRedactionTerms,
+    params(("id" = String, Path, description = "Matter id", pattern = "^[a-z0-9][a-z0-9._-]{0,63}$")), request_body = ReplaceRedactionTerms,
     responses((status = 200, description = "The terms", body = RedactionTermsView)), security(("bearer" = [])))]
 pub(crate) async fn replace_redaction_terms(
     State(state): State<AppState>,
@@ -169,7 +170,7 @@ pub(crate) async fn replace_redaction_terms(
 }
 
 /// Creates a record in a matter; encrypted fields are sealed before they are stored.
-#[utoipa::path(post, path = "/v1/collections/{c}/records", tag = "records", params(("c" = String, Path, description = "Collection")),
+#[utoipa::path(post, path = "/v1/collections/{c}/records", tag = "records", params(("c" = String, Path, description = "Collection", pattern = "^[a-z][a-z0-9_]{0,55}$")),
     request_body = CreateRecord,
     responses((status = 201, description = "The record, as the caller may see it", body = RecordView)),
     security(("bearer" = [])))]
@@ -247,11 +248,11 @@ fn percent_decode(text: &str) -> Option<String> {
 /// (equality on public fields, or exact match on a searchable encrypted field
 /// through its blind index), `?limit=`, `?cursor=`.
 #[utoipa::path(get, path = "/v1/collections/{c}/records", tag = "records",
-    params(("c" = String, Path, description = "Collection"),
-           ("matter" = Option<String>, Query, description = "Only this matter"),
-           ("where" = Option<String>, Query, description = "field:value, repeatable"),
-           ("limit" = Option<u32>, Query, description = "1-200, default 50"),
-           ("cursor" = Option<String>, Query, description = "next_cursor of the previous page")),
+    params(("c" = String, Path, description = "Collection", pattern = "^[a-z][a-z0-9_]{0,55}$"),
+           ("matter" = Option<String>, Query, description = "Only this matter", pattern = "^[a-z0-9][a-z0-9._-]{0,63}$"),
+           ("where" = Option<String>, Query, description = "field:value, repeatable", pattern = "^[a-z][a-z0-9_]{0,55}:"),
+           ("limit" = Option<u32>, Query, description = "1-200, default 50", minimum = 1, maximum = 200),
+           ("cursor" = Option<String>, Query, description = "next_cursor of the previous page", pattern = "^-?[0-9]{1,18}\\..+$")),
     responses((status = 200, description = "Records, as the caller may see them", body = RecordList)),
     security(("bearer" = [])))]
 pub(crate) async fn list_records(
@@ -271,7 +272,7 @@ pub(crate) async fn list_records(
 /// One record: public fields for readers, redacted renditions too for
 /// analysts and admins, never plaintext of an encrypted field. Audited as `record.read`.
 #[utoipa::path(get, path = "/v1/collections/{c}/records/{id}", tag = "records",
-    params(("c" = String, Path, description = "Collection"), ("id" = String, Path, description = "Record id")),
+    params(("c" = String, Path, description = "Collection", pattern = "^[a-z][a-z0-9_]{0,55}$"), ("id" = String, Path, description = "Record id", pattern = "^[a-z0-9][a-z0-9._-]{0,63}$")),
     responses((status = 200, description = "The record, as the caller may see it", body = RecordView)),
     security(("bearer" = [])))]
 pub(crate) async fn read_record(
@@ -284,7 +285,7 @@ pub(crate) async fn read_record(
 
 /// Changes fields of a record.
 #[utoipa::path(patch, path = "/v1/collections/{c}/records/{id}", tag = "records",
-    params(("c" = String, Path, description = "Collection"), ("id" = String, Path, description = "Record id")),
+    params(("c" = String, Path, description = "Collection", pattern = "^[a-z][a-z0-9_]{0,55}$"), ("id" = String, Path, description = "Record id", pattern = "^[a-z0-9][a-z0-9._-]{0,63}$")),
     request_body = UpdateRecord,
     responses((status = 200, description = "The record, as the caller may see it", body = RecordView)),
     security(("bearer" = [])))]
@@ -300,7 +301,7 @@ pub(crate) async fn update_record(
 
 /// Deletes a record by destroying its data key (crypto-shredding); 409 under legal hold.
 #[utoipa::path(delete, path = "/v1/collections/{c}/records/{id}", tag = "records",
-    params(("c" = String, Path, description = "Collection"), ("id" = String, Path, description = "Record id")),
+    params(("c" = String, Path, description = "Collection", pattern = "^[a-z][a-z0-9_]{0,55}$"), ("id" = String, Path, description = "Record id", pattern = "^[a-z0-9][a-z0-9._-]{0,63}$")),
     responses((status = 204, description = "Deleted")), security(("bearer" = [])))]
 pub(crate) async fn delete_record(
     State(state): State<AppState>,
@@ -315,7 +316,7 @@ pub(crate) async fn delete_record(
 /// least 20 characters), with a purpose code when purposes are configured.
 /// Audited permanently as a reveal before the answer is sent.
 #[utoipa::path(post, path = "/v1/collections/{c}/records/{id}/decrypt", tag = "records",
-    params(("c" = String, Path, description = "Collection"), ("id" = String, Path, description = "Record id")),
+    params(("c" = String, Path, description = "Collection", pattern = "^[a-z][a-z0-9_]{0,55}$"), ("id" = String, Path, description = "Record id", pattern = "^[a-z0-9][a-z0-9._-]{0,63}$")),
     request_body = RevealRequest,
     responses((status = 200, description = "The plaintext and the notice", body = RevealResponse)),
     security(("bearer" = [])))]
@@ -334,7 +335,7 @@ pub(crate) async fn decrypt_record(
 /// Puts a record on legal hold (`{"hold": false}` lifts it): it cannot be
 /// deleted, expire or be erased with its subject meanwhile. Needs a justification.
 #[utoipa::path(post, path = "/v1/collections/{c}/records/{id}/hold", tag = "records",
-    params(("c" = String, Path, description = "Collection"), ("id" = String, Path, description = "Record id")),
+    params(("c" = String, Path, description = "Collection", pattern = "^[a-z][a-z0-9_]{0,55}$"), ("id" = String, Path, description = "Record id", pattern = "^[a-z0-9][a-z0-9._-]{0,63}$")),
     request_body = HoldRequest,
     responses((status = 200, description = "The record, as the caller may see it", body = RecordView)),
     security(("bearer" = [])))]
@@ -427,8 +428,8 @@ fn etag(sha256: &str) -> String {
 /// The field's size limit (413) and content types (415) apply; an upload
 /// that fails leaves nothing behind.
 #[utoipa::path(put, path = "/v1/collections/{c}/records/{id}/blobs/{name}", tag = "records",
-    params(("c" = String, Path, description = "Collection"), ("id" = String, Path, description = "Record id"),
-           ("name" = String, Path, description = "The blob field")),
+    params(("c" = String, Path, description = "Collection", pattern = "^[a-z][a-z0-9_]{0,55}$"), ("id" = String, Path, description = "Record id", pattern = "^[a-z0-9][a-z0-9._-]{0,63}$"),
+           ("name" = String, Path, description = "The blob field", pattern = "^[a-z][a-z0-9_]{0,55}$")),
     request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The file, raw"),
     responses((status = 201, description = "Stored", body = BlobView)), security(("bearer" = [])))]
 pub(crate) async fn upload_blob(
@@ -501,8 +502,8 @@ fn parse_range(headers: &HeaderMap) -> Option<ByteRange> {
 /// `record.decrypt`, a justification (`X-Justification`, 20+ characters)
 /// and a purpose (`X-Purpose`), and is audited as `blob.read`.
 #[utoipa::path(get, path = "/v1/collections/{c}/records/{id}/blobs/{name}", tag = "records",
-    params(("c" = String, Path, description = "Collection"), ("id" = String, Path, description = "Record id"),
-           ("name" = String, Path, description = "The blob field"),
+    params(("c" = String, Path, description = "Collection", pattern = "^[a-z][a-z0-9_]{0,55}$"), ("id" = String, Path, description = "Record id", pattern = "^[a-z0-9][a-z0-9._-]{0,63}$"),
+           ("name" = String, Path, description = "The blob field", pattern = "^[a-z][a-z0-9_]{0,55}$"),
            ("Range" = Option<String>, Header, description = "bytes=start-end, bytes=start- or bytes=-length"),
            ("X-Justification" = Option<String>, Header, description = "Why (encrypted fields)"),
            ("X-Purpose" = Option<String>, Header, description = "A purpose code (encrypted fields)")),

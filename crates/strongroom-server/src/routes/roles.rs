@@ -64,7 +64,7 @@ pub(crate) async fn create_role(
 /// Replaces an API-defined role's description and permissions; its holders
 /// get the new permissions at once. Audited as `role.define`.
 #[utoipa::path(put, path = "/v1/roles/{name}", tag = "authorization",
-    params(("name" = String, Path, description = "Role name")), request_body = ReplaceRole,
+    params(("name" = String, Path, description = "Role name: 2-32 of a-z 0-9 _, starting with a letter; not a built-in role", pattern = "^(?!(reader|analyst|admin|system)$)[a-z][a-z0-9_]{1,31}$")), request_body = ReplaceRole,
     responses((status = 200, description = "Replaced", body = RoleView)), security(("bearer" = [])))]
 pub(crate) async fn replace_role(
     State(state): State<AppState>,
@@ -80,7 +80,7 @@ pub(crate) async fn replace_role(
 /// Removes an API-defined role nobody holds (409 otherwise), with a
 /// justification (JSON body); audited as `role.delete`.
 #[utoipa::path(delete, path = "/v1/roles/{name}", tag = "authorization",
-    params(("name" = String, Path, description = "Role name")), request_body = DeleteRole,
+    params(("name" = String, Path, description = "Role name: 2-32 of a-z 0-9 _, starting with a letter; not a built-in role", pattern = "^(?!(reader|analyst|admin|system)$)[a-z][a-z0-9_]{1,31}$")), request_body = DeleteRole,
     responses((status = 204, description = "Removed")), security(("bearer" = [])))]
 pub(crate) async fn delete_role(
     State(state): State<AppState>,

@@ -118,7 +118,9 @@ fn describe(key: core_transit::TransitKey) -> TransitKey {
 
 /// Creates a transit key. Scope `transit:manage`.
 #[utoipa::path(method(post, put), path = "/v1/transit/keys/{name}", tag = "transit",
-    params(("name" = String, Path, description = "Key name")), request_body = CreateTransitKey,
+    params(("name" = String, Path, description = "Key name: 1-128 of a-z 0-9 . _ -, starting with a letter or digit; \
+`matter.`, `blind.` and `system.` are kept for the server's own keys",
+        pattern = "^(?!(matter|blind|system)\\.)[a-z0-9][a-z0-9._-]{0,127}$")), request_body = Option<CreateTransitKey>,
     responses((status = 200, description = "The new key", body = VaultResponse<TransitKey>)),
     security(("api_key" = [])))]
 pub(crate) async fn create_key(
@@ -176,7 +178,7 @@ pub(crate) struct ListQuery {
 
 /// Lists transit keys: `LIST /v1/transit/keys` or `GET …?list=true`, as Vault. Scope `transit:manage`.
 #[utoipa::path(get, path = "/v1/transit/keys", tag = "transit",
-    params(("list" = bool, Query, description = "Must be true (or use the LIST method)")),
+    params(("list" = String, Query, description = "Must be true (or use the LIST method)", pattern = "^true$")),
     responses((status = 200, description = "Key names", body = VaultResponse<TransitKeyList>)),
     security(("api_key" = [])))]
 pub(crate) async fn list_keys(
@@ -213,7 +215,7 @@ pub(crate) async fn rotate_key(
 
 /// Sets `min_decryption_version`, `deletion_allowed`, `auto_rotate_period`. Scope `transit:manage`.
 #[utoipa::path(method(post, put), path = "/v1/transit/keys/{name}/config", tag = "transit",
-    params(("name" = String, Path, description = "Key name")), request_body = ConfigureTransitKey,
+    params(("name" = String, Path, description = "Key name")), request_body = Option<ConfigureTransitKey>,
     responses((status = 200, description = "The key", body = VaultResponse<TransitKey>)),
     security(("api_key" = [])))]
 pub(crate) async fn configure_key(
@@ -535,8 +537,8 @@ pub(crate) async fn verify(
 /// A fresh 256-bit data key wrapped by this key (and, for `plaintext`, in
 /// clear too) for envelope encryption in the application. Scope `transit:use`.
 #[utoipa::path(method(post, put), path = "/v1/transit/datakey/{kind}/{name}", tag = "transit",
-    params(("kind" = String, Path, description = "`plaintext` or `wrapped`"), ("name" = String, Path, description = "Key name")),
-    request_body = DataKeyRequest,
+    params(("kind" = String, Path, description = "`plaintext` or `wrapped`", pattern = "^(plaintext|wrapped)$"), ("name" = String, Path, description = "Key name")),
+    request_body = Option<DataKeyRequest>,
     responses((status = 200, description = "The wrapped key, and the key itself for `plaintext`", body = VaultResponse<DataKey>)),
     security(("api_key" = [])))]
 pub(crate) async fn datakey(

@@ -155,7 +155,7 @@ pub(crate) async fn set_roles(
 
 /// Locks a user: no login, every session ends. Admins.
 #[utoipa::path(post, path = "/v1/users/{id}/lock", tag = "users", params(("id" = String, Path, description = "User id")),
-    request_body = LockUser, responses((status = 200, description = "The user", body = UserView)),
+    request_body = Option<LockUser>, responses((status = 200, description = "The user", body = UserView)),
     security(("bearer" = [])))]
 pub(crate) async fn lock_user(
     State(state): State<AppState>,

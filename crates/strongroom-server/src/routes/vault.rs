@@ -56,11 +56,13 @@ fn status_param(
     path = "/v1/sys/health",
     tag = "health",
     params(
-        ("activecode" = Option<u16>, Query, description = "Status when ready (default 200)"),
-        ("sealedcode" = Option<u16>, Query, description = "Status when not ready (default 503)"),
+        ("activecode" = Option<u16>, Query, description = "Status when ready (default 200)", minimum = 200, maximum = 399),
+        ("sealedcode" = Option<u16>, Query, description = "Status when not ready (default 503)", minimum = 200, maximum = 599),
     ),
     responses(
         (status = 200, description = "Ready", body = VaultHealth),
+        (status = "2XX", description = "Ready, answered with the `activecode` asked for", body = VaultHealth),
+        (status = "3XX", description = "Ready, answered with the `activecode` asked for", body = VaultHealth),
         (status = 503, description = "Not ready: an `unavailable` problem with the health members and `errors`", body = Problem),
     )
 )]

@@ -108,8 +108,9 @@ async fn checkpoints_verify_and_every_inclusion_and_consistency_proof_checks_out
     let path: Vec<Hash> = proof["consistency_path"].as_array().unwrap().iter().map(hash).collect();
     assert!(verify_consistency(first.size, second.size, &first.root, &second.root, &path));
 
+    // A leaf the tree does not have is not found, in a proof as in the event itself.
     let (status, problem) = get(&server, &token, "/v1/audit/proof/inclusion?index=999999").await;
-    assert_eq!((status, problem["code"].as_str()), (400, Some("invalid_request")), "{problem}");
+    assert_eq!((status, problem["code"].as_str()), (404, Some("not_found")), "{problem}");
     let (status, problem) = get(&server, &token, "/v1/audit/events/999999").await;
     assert_eq!((status, problem["code"].as_str()), (404, Some("not_found")), "{problem}");
     let reader = issue_api_key(&server, &["transit:use"]);

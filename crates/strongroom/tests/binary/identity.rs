@@ -607,6 +607,9 @@ async fn the_token_endpoint_grants_password_with_totp_refresh_and_client_credent
         (status, needs["code"].as_str(), needs["error"].as_str()),
         (403, Some("mfa_required"), Some("invalid_grant"))
     );
+    // A login has no session to step up: the hint names the totp field, not the step-up route.
+    let hint = needs["detail"].as_str().unwrap();
+    assert!(hint.contains("totp form field") && !hint.contains("step-up"), "{needs}");
     let code = strongroom_crypto::hotp(&secret, step);
     let with_code = [("username", "admin"), ("password", PASSWORD), ("totp", code.as_str())];
     let (status, _, second) = post_form(&server, "/token", &with_code, &[], "-").await;

@@ -157,7 +157,7 @@ async fn rotation_rewraps_retirement_loses_nothing_and_a_compromised_key_is_reen
         call(&server, "POST", "/v1/keys/matter.case-9.r2/config", &admin, Some(json!({"nope": 1}))).await;
     assert_eq!(status, 400, "{body}");
     let (status, body) = call(&server, "POST", "/v1/keys/system.audit-signing/rewrap", &admin, None).await;
-    assert_eq!(status, 400, "{body}");
+    assert_eq!((status, body["code"].as_str()), (409, Some("conflict")), "{body}");
     assert!(body["detail"].as_str().unwrap().contains("nothing to rewrap"), "{body}");
 }
 

@@ -95,7 +95,11 @@ class AsyncTransport:
         request = self._http.build_request(method, path, params=_clean(params), content=content, headers=headers)
         replayable = content is None or isinstance(content, bytes)
         response = await self._send(
-            request, idempotent=idempotent if replayable else False, authenticated=True, stream=True
+            request,
+            idempotent=idempotent if replayable else False,
+            authenticated=True,
+            stream=True,
+            replayable=replayable,
         )
         try:
             yield response
@@ -103,7 +107,13 @@ class AsyncTransport:
             await response.aclose()
 
     async def _send(
-        self, request: httpx.Request, *, idempotent: bool | None, authenticated: bool, stream: bool
+        self,
+        request: httpx.Request,
+        *,
+        idempotent: bool | None,
+        authenticated: bool,
+        stream: bool,
+        replayable: bool = True,
     ) -> httpx.Response:
         retryable = request.method in IDEMPOTENT_METHODS if idempotent is None else idempotent
         refreshed = False
@@ -124,7 +134,9 @@ class AsyncTransport:
             if stream:
                 await response.aread()
                 await response.aclose()
-            if response.status_code == 401 and authenticated and not refreshed and self._can_refresh():
+            # A body streamed from an iterator is spent: sent again after a
+            # refresh it would arrive empty or cut short, so the 401 stands.
+            if response.status_code == 401 and authenticated and replayable and not refreshed and self._can_refresh():
                 refreshed = True
                 await self.refresh()
                 continue

@@ -7,7 +7,7 @@ from typing import Any
 
 from .._credentials import Tokens
 from ..errors import MfaRequired
-from ..models import Introspection, Me
+from ..models import Introspection, Me, TotpEnrollment
 from ._transport import AsyncTransport
 
 __all__ = ["AsyncAuth"]
@@ -68,6 +68,42 @@ class AsyncAuth:
         with the ``auth:introspect`` scope."""
         response = await self._transport.request("POST", "/v1/auth/introspect", data={"token": token}, idempotent=True)
         return Introspection.from_json(response.json())
+
+    async def enroll_totp(self, enrollment_token: str | None = None) -> TotpEnrollment:
+        """Starts enrolling an authenticator app: with the ``enrollment_token``
+        a first login answered (``MfaRequired.problem["enrollment_token"]``),
+        or for the logged-in caller. Show ``otpauth_uri`` (or ``qr_png``) to
+        the user, then :meth:`confirm_totp` with a code from the app."""
+        body: dict[str, Any] = {}
+        if enrollment_token is not None:
+            body["enrollment_token"] = enrollment_token
+        answer = await self._transport.request(
+            "POST", "/v1/auth/totp/enroll", json=body, authenticated=enrollment_token is None
+        )
+        return TotpEnrollment.from_json(answer.json())
+
+    async def confirm_totp(self, code: str, enrollment_token: str | None = None) -> list[str]:
+        """Finishes enrolment with a current code; returns the recovery codes
+        (shown once: the user keeps them). After an enrolment that began at
+        login, log in again with ``totp=``."""
+        body: dict[str, Any] = {"code": code}
+        if enrollment_token is not None:
+            body["enrollment_token"] = enrollment_token
+        answer = await self._transport.request(
+            "POST", "/v1/auth/totp/confirm", json=body, authenticated=enrollment_token is None
+        )
+        return [str(c) for c in answer.json()["recovery_codes"]]
+
+    async def disable_totp(self, code: str) -> None:
+        """Removes the caller's second factor (a current code proves it is them)."""
+        await self._transport.request("DELETE", "/v1/auth/totp", json={"code": code})
+
+    async def step_up(self, code: str) -> int:
+        """Proves a second factor now on this session (a current TOTP code),
+        for the actions that demand a recent one (decrypt under production
+        profiles, key and role changes); returns the new ``mfa_at``."""
+        answer = await self._transport.request("POST", "/v1/auth/step-up", json={"code": code})
+        return int(answer.json()["mfa_at"])
 
     async def me(self) -> Me:
         """The caller, their matters and permissions."""

@@ -11,9 +11,19 @@ import httpx
 from .._credentials import ApiKey, BearerToken, Credentials, Tokens
 from .._retry import Retry
 from ._transport import AsyncTransport
+from .access_requests import AsyncAccessRequests
+from .api_keys import AsyncApiKeys
 from .audit import AsyncAudit
 from .auth import AsyncAuth
+from .blobs import AsyncBlobs
+from .collections import AsyncCollections
+from .keys import AsyncJobs, AsyncKeys
+from .matters import AsyncMatters
+from .policies import AsyncAuthz, AsyncPolicies
+from .records import AsyncRecords
+from .roles import AsyncRoles
 from .transit import AsyncTransit
+from .users import AsyncSessions, AsyncUsers
 
 __all__ = ["AsyncClient"]
 
@@ -62,6 +72,19 @@ class AsyncClient:
         self.auth = AsyncAuth(self._transport)
         self.transit = AsyncTransit(self._transport)
         self.audit = AsyncAudit(self._transport)
+        self.collections = AsyncCollections(self._transport)
+        self.records = AsyncRecords(self._transport)
+        self.matters = AsyncMatters(self._transport)
+        self.blobs = AsyncBlobs(self._transport)
+        self.users = AsyncUsers(self._transport)
+        self.sessions = AsyncSessions(self._transport)
+        self.api_keys = AsyncApiKeys(self._transport)
+        self.roles = AsyncRoles(self._transport)
+        self.access_requests = AsyncAccessRequests(self._transport)
+        self.keys = AsyncKeys(self._transport)
+        self.jobs = AsyncJobs(self._transport)
+        self.policies = AsyncPolicies(self._transport)
+        self.authz = AsyncAuthz(self._transport)
 
     @property
     def url(self) -> str:

@@ -97,7 +97,11 @@ class Transport:
         request = self._http.build_request(method, path, params=_clean(params), content=content, headers=headers)
         replayable = content is None or isinstance(content, bytes)
         response = self._send(
-            request, idempotent=idempotent if replayable else False, authenticated=True, stream=True
+            request,
+            idempotent=idempotent if replayable else False,
+            authenticated=True,
+            stream=True,
+            replayable=replayable,
         )
         try:
             yield response
@@ -105,7 +109,13 @@ class Transport:
             response.close()
 
     def _send(
-        self, request: httpx.Request, *, idempotent: bool | None, authenticated: bool, stream: bool
+        self,
+        request: httpx.Request,
+        *,
+        idempotent: bool | None,
+        authenticated: bool,
+        stream: bool,
+        replayable: bool = True,
     ) -> httpx.Response:
         retryable = request.method in IDEMPOTENT_METHODS if idempotent is None else idempotent
         refreshed = False
@@ -126,7 +136,9 @@ class Transport:
             if stream:
                 response.read()
                 response.close()
-            if response.status_code == 401 and authenticated and not refreshed and self._can_refresh():
+            # A body streamed from an iterator is spent: sent again after a
+            # refresh it would arrive empty or cut short, so the 401 stands.
+            if response.status_code == 401 and authenticated and replayable and not refreshed and self._can_refresh():
                 refreshed = True
                 self.refresh()
                 continue

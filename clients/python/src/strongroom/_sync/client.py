@@ -12,9 +12,19 @@ import httpx
 from .._credentials import ApiKey, BearerToken, Credentials, Tokens
 from .._retry import Retry
 from ._transport import Transport
+from .access_requests import AccessRequests
+from .api_keys import ApiKeys
 from .audit import Audit
 from .auth import Auth
+from .blobs import Blobs
+from .collections import Collections
+from .keys import Jobs, Keys
+from .matters import Matters
+from .policies import Authz, Policies
+from .records import Records
+from .roles import Roles
 from .transit import Transit
+from .users import Sessions, Users
 
 __all__ = ["Client"]
 
@@ -63,6 +73,19 @@ class Client:
         self.auth = Auth(self._transport)
         self.transit = Transit(self._transport)
         self.audit = Audit(self._transport)
+        self.collections = Collections(self._transport)
+        self.records = Records(self._transport)
+        self.matters = Matters(self._transport)
+        self.blobs = Blobs(self._transport)
+        self.users = Users(self._transport)
+        self.sessions = Sessions(self._transport)
+        self.api_keys = ApiKeys(self._transport)
+        self.roles = Roles(self._transport)
+        self.access_requests = AccessRequests(self._transport)
+        self.keys = Keys(self._transport)
+        self.jobs = Jobs(self._transport)
+        self.policies = Policies(self._transport)
+        self.authz = Authz(self._transport)
 
     @property
     def url(self) -> str:

@@ -1,0 +1,1 @@
+"""A backend keeping PII with Strongroom: see README.md."""

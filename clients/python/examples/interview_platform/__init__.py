@@ -1,0 +1,1 @@
+"""An interview platform with Strongroom (Flask): see README.md."""

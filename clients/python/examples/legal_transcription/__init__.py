@@ -1,0 +1,1 @@
+"""Legal transcription with Strongroom (FastAPI): see README.md."""

@@ -1,0 +1,101 @@
+"""Users and their sessions (docs/identity.md). Managing users needs
+``user.manage`` (API-key scope ``users:manage``); giving roles needs
+``role.assign`` (``roles:assign``) and never above the caller's own."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Sequence
+from typing import Any
+
+from .._paths import path
+from ..admin_models import PasswordReset, Session, User
+from ._transport import AsyncTransport
+
+__all__ = ["AsyncSessions", "AsyncUsers"]
+
+
+class AsyncUsers:
+    def __init__(self, transport: AsyncTransport) -> None:
+        self._transport = transport
+
+    async def list(self) -> builtins.list[User]:
+        body = (await self._transport.request("GET", "/v1/users")).json()
+        return [User.from_json(u) for u in body["users"]]
+
+    async def get(self, id: str) -> User:
+        return User.from_json((await self._transport.request("GET", path("/v1/users/{}", id))).json())
+
+    async def create(
+        self,
+        username: str,
+        *,
+        email: str,
+        roles: Sequence[str],
+        password: str | None = None,
+        password_hash: str | None = None,
+        full_name: str = "",
+    ) -> User:
+        """A new user. Give a ``password`` (the server's policy applies), a
+        ``password_hash`` imported from another system, or neither and issue
+        a reset token (:meth:`issue_password_reset`) for them to choose one."""
+        body: dict[str, Any] = {"username": username, "email": email, "roles": list(roles), "full_name": full_name}
+        if password is not None:
+            body["password"] = password
+        if password_hash is not None:
+            body["password_hash"] = password_hash
+        return User.from_json((await self._transport.request("POST", "/v1/users", json=body)).json())
+
+    async def update(
+        self, id: str, *, email: str | None = None, full_name: str | None = None, disabled: bool | None = None
+    ) -> User:
+        """Changes what is given; ``disabled=True`` also ends every session."""
+        body = {
+            k: v for k, v in {"email": email, "full_name": full_name, "disabled": disabled}.items() if v is not None
+        }
+        return User.from_json((await self._transport.request("PATCH", path("/v1/users/{}", id), json=body)).json())
+
+    async def set_roles(self, id: str, roles: Sequence[str], *, justification: str) -> User:
+        answer = await self._transport.request(
+            "POST", path("/v1/users/{}/roles", id), json={"roles": list(roles), "justification": justification}
+        )
+        return User.from_json(answer.json())
+
+    async def lock(self, id: str, *, reason: str | None = None) -> User:
+        """No login, and every session ends; ``reason`` goes to the audit log."""
+        body = {"reason": reason} if reason is not None else {}
+        return User.from_json((await self._transport.request("POST", path("/v1/users/{}/lock", id), json=body)).json())
+
+    async def unlock(self, id: str) -> User:
+        return User.from_json((await self._transport.request("POST", path("/v1/users/{}/unlock", id))).json())
+
+    async def revoke_sessions(self, id: str) -> dict[str, int]:
+        """Ends every session of the user at once (incident response):
+        ``{"revoked": sessions, "revoked_api_keys": keys}``."""
+        body: dict[str, int] = (await self._transport.request("POST", path("/v1/users/{}/revoke-sessions", id))).json()
+        return body
+
+    async def issue_password_reset(self, id: str) -> PasswordReset:
+        """A single-use reset token, shown once."""
+        return PasswordReset.from_json(
+            (await self._transport.request("POST", path("/v1/users/{}/reset-password", id))).json()
+        )
+
+    async def issue_mfa_enrollment(self, id: str) -> str:
+        """A single-use token with which the user enrols a second factor."""
+        body = (await self._transport.request("POST", path("/v1/users/{}/mfa-enrollment", id))).json()
+        return str(body["enrollment_token"])
+
+
+class AsyncSessions:
+    def __init__(self, transport: AsyncTransport) -> None:
+        self._transport = transport
+
+    async def list(self, *, user: str | None = None) -> builtins.list[Session]:
+        """The caller's live sessions; admins may name another ``user`` (id or username)."""
+        body = (await self._transport.request("GET", "/v1/sessions", params={"user": user})).json()
+        return [Session.from_json(s) for s in body["sessions"]]
+
+    async def revoke(self, id: str) -> None:
+        """Ends one session: one's own, or anyone's for admins."""
+        await self._transport.request("DELETE", path("/v1/sessions/{}", id))
