@@ -137,6 +137,7 @@ pub fn redaction_term_type() -> Schema {
 }
 
 /// How sensitive a field is.
+pub fn sensitivity() -> Schema {
     one_of(&["public", "redacted", "secret"]).into()
 }
 
