@@ -16,7 +16,8 @@ ALLOWED = {
     "strongroom-crypto": set(),
     "strongroom-policy": set(),
     "strongroom-config": set(),
-    "strongroom-core": {"strongroom-crypto", "strongroom-policy"},
+    "strongroom-redact": set(),
+    "strongroom-core": {"strongroom-crypto", "strongroom-policy", "strongroom-redact"},
     "strongroom-store": {"strongroom-core", "strongroom-crypto"},
     "strongroom-blobs": {"strongroom-core", "strongroom-crypto"},
     "strongroom-integrations": {"strongroom-core", "strongroom-crypto", "strongroom-config", "strongroom-proto"},
@@ -30,7 +31,7 @@ ALLOWED = {
 FRAMEWORKS = {"axum", "hyper", "hyper-util", "tower", "tower-http", "sqlx", "rusqlite", "reqwest",
               "object_store", "cryptoki", "tokio-rustls", "rustls", "clap"}
 FRAMEWORK_FREE = {"strongroom-proto", "strongroom-crypto", "strongroom-policy", "strongroom-config",
-                  "strongroom-core"}
+                  "strongroom-core", "strongroom-redact"}
 
 
 def main() -> int:

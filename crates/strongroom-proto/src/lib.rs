@@ -63,8 +63,9 @@ pub use oauth::{
 pub use problem::{PROBLEM_CONTENT_TYPE, PolicyProblem, Problem, ProblemCode};
 pub use records::{
     BlobView, CollectionDef, CollectionList, CollectionView, CreateRecord, ExportedRecord, FieldDef, HoldRequest,
-    NewCollection, RecordList, RecordRef, RecordView, RevealRequest, RevealResponse, SubjectEraseRequest,
-    SubjectErasure, SubjectExport, SubjectExportRequest, UpdateRecord,
+    NewCollection, RecordList, RecordRef, RecordView, RedactionTerm, RedactionTermsView, ReplaceRedactionTerms,
+    RevealRequest, RevealResponse, SubjectEraseRequest, SubjectErasure, SubjectExport, SubjectExportRequest,
+    UpdateRecord,
 };
 pub use transit::{
     BatchResults, CiphertextResult, ConfigureTransitKey, CreateTransitKey, DataKey, DataKeyRequest, DecryptItem,

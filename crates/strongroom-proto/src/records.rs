@@ -33,6 +33,11 @@ pub struct FieldDef {
     /// For a blob: the accepted content types (`audio/*` for every audio type); empty: any.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub content_types: Vec<String>,
+    /// For a public string or text field: when a record does not give it,
+    /// the redacted rendition of the named field (`anonymized_answer` of
+    /// `transcribed_text` in the interviews template).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rendition_of: Option<String>,
 }
 
 /// `POST /v1/collections`: a new collection's name and schema.
@@ -301,4 +306,55 @@ pub struct BlobView {
     pub sha256: String,
     /// Unix seconds.
     pub created_at: i64,
+}
+
+/// One of a matter's redaction terms: words redacted wherever they appear in
+/// the matter's renditions (a party's name, a client's codename).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RedactionTerm {
+    /// The words, matched whole and in any case (1-200 characters, not only
+    /// white space). A person's name of several words also matches each
+    /// capitalised word alone.
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
+    pub term: String,
+    /// The placeholder it becomes: `PERSON` (the default), `ORG`, `LOCATION` or `ADDRESS`.
+    #[serde(rename = "type", default = "person")]
+    #[schema(schema_with = crate::rules::redaction_term_type)]
+    pub kind: String,
+}
+
+fn person() -> String {
+    "PERSON".into()
+}
+
+/// `PUT /v1/matters/{id}/redaction-terms`: the whole list, replacing the one before.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplaceRedactionTerms {
+    /// At most 10,000 terms.
+    #[schema(max_items = 10000)]
+    pub terms: Vec<RedactionTerm>,
+    /// The revision read (0 before any list was set): the change is refused
+    /// with 409 when another came first. Without it, the list is replaced unconditionally.
+    #[serde(default)]
+    #[schema(minimum = 0)]
+    pub revision: Option<i64>,
+}
+
+/// A matter's redaction terms.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RedactionTermsView {
+    /// The matter.
+    pub matter: String,
+    /// The terms.
+    pub terms: Vec<RedactionTerm>,
+    /// 0 before any list was set; each replacement adds one.
+    pub revision: i64,
+    /// Unix seconds of the last replacement.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<i64>,
+    /// Who made it: `user:<id>` or `api_key:<id>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_by: Option<String>,
 }

@@ -131,6 +131,11 @@ pub fn field_type() -> Schema {
     one_of(&["string", "text", "number", "bool", "timestamp", "json", "vector", "blob"]).into()
 }
 
+/// The placeholder a matter's redaction term becomes (`strongroom_redact::Terms::new`).
+pub fn redaction_term_type() -> Schema {
+    one_of(&["PERSON", "ORG", "LOCATION", "ADDRESS"]).into()
+}
+
 /// How sensitive a field is.
 pub fn sensitivity() -> Schema {
     one_of(&["public", "redacted", "secret"]).into()

@@ -106,6 +106,8 @@ Every error answer is an RFC 9457 problem (`application/problem+json`) with a st
         crate::routes::records::create_collection,
         crate::routes::records::read_collection,
         crate::routes::records::change_collection,
+        crate::routes::records::read_redaction_terms,
+        crate::routes::records::replace_redaction_terms,
         crate::routes::records::list_records,
         crate::routes::records::create_record,
         crate::routes::records::read_record,

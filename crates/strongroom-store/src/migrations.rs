@@ -30,6 +30,7 @@ pub(crate) const SQLITE: &[Source] = &[
     (15, "audit_hmacs_by_leaf", include_str!("../migrations/sqlite/0015_audit_hmacs_by_leaf.sql")),
     (16, "audit_severity", include_str!("../migrations/sqlite/0016_audit_severity.sql")),
     (17, "role_catalogues", include_str!("../migrations/sqlite/0017_role_catalogues.sql")),
+    (18, "redaction_terms", include_str!("../migrations/sqlite/0018_redaction_terms.sql")),
 ];
 
 pub(crate) const POSTGRES: &[Source] = &[
@@ -50,6 +51,7 @@ pub(crate) const POSTGRES: &[Source] = &[
     (15, "audit_hmacs_by_leaf", include_str!("../migrations/postgres/0015_audit_hmacs_by_leaf.sql")),
     (16, "audit_severity", include_str!("../migrations/postgres/0016_audit_severity.sql")),
     (17, "role_catalogues", include_str!("../migrations/postgres/0017_role_catalogues.sql")),
+    (18, "redaction_terms", include_str!("../migrations/postgres/0018_redaction_terms.sql")),
 ];
 
 pub(crate) fn migrator(sources: &[Source]) -> Migrator {

@@ -11,7 +11,8 @@ use sqlx::Row;
 use strongroom_core::StoreError;
 use strongroom_core::audit::AuditRecord;
 use strongroom_core::records::{
-    BlobMeta, CollectionRecord, Cursor, IndexEntry, RecordsStore, RekeyedRecord, StoredRecord, VersionCensus,
+    BlobMeta, CollectionRecord, Cursor, IndexEntry, RecordsStore, RekeyedRecord, SealedTerms, StoredRecord,
+    VersionCensus,
 };
 
 use crate::engines::{PostgresStore, SqliteStore};
@@ -694,6 +695,48 @@ macro_rules! impl_records_store {
                     }
                 }
                 Ok(objects)
+            }
+
+            async fn redaction_terms(&self, matter: &str) -> Result<Option<SealedTerms>, StoreError> {
+                let row = sqlx::query(
+                    "SELECT matter_id, sealed, revision, updated_at, updated_by FROM redaction_terms WHERE matter_id = $1",
+                )
+                .bind(matter)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(map)?;
+                row.map(|row| {
+                    Ok(SealedTerms {
+                        matter_id: row.try_get("matter_id").map_err(map)?,
+                        sealed: row.try_get("sealed").map_err(map)?,
+                        revision: row.try_get("revision").map_err(map)?,
+                        updated_at: row.try_get("updated_at").map_err(map)?,
+                        updated_by: row.try_get("updated_by").map_err(map)?,
+                    })
+                })
+                .transpose()
+            }
+
+            async fn put_redaction_terms(&self, terms: &SealedTerms, audit: &[AuditRecord]) -> Result<bool, StoreError> {
+                let mut tx = self.begin_write().await?;
+                let query = if terms.revision == 1 {
+                    "INSERT INTO redaction_terms (sealed, revision, updated_at, updated_by, matter_id) \
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (matter_id) DO NOTHING"
+                } else {
+                    "UPDATE redaction_terms SET sealed = $1, revision = $2, updated_at = $3, updated_by = $4 \
+                     WHERE matter_id = $5 AND revision = $6"
+                };
+                let mut statement = sqlx::query(query)
+                    .bind(&terms.sealed)
+                    .bind(terms.revision)
+                    .bind(terms.updated_at)
+                    .bind(&terms.updated_by)
+                    .bind(&terms.matter_id);
+                if terms.revision != 1 {
+                    statement = statement.bind(terms.revision - 1);
+                }
+                let stored = statement.execute(&mut *tx).await.map_err(map)?.rows_affected() == 1;
+                Self::commit_audited(tx, stored, audit).await
             }
 
             async fn count_access(&self, collection: &str, id: &str, at: i64) -> Result<(), StoreError> {

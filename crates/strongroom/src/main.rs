@@ -76,8 +76,9 @@ enum Command {
         command: users::UserCommand,
     },
     /// Print standard input with the personal data the built-in detectors find
-    /// replaced by placeholders (`[EMAIL]`, `[PHONE]`, …): the rendition a
-    /// `redacted` field gets. Offline; reads no configuration or data.
+    /// replaced by placeholders (`[PERSON]`, `[ORG]`, `[LOCATION]`, `[ADDRESS]`,
+    /// `[EMAIL]`, `[PHONE]`, …): the rendition a `redacted` field gets.
+    /// Offline; reads no configuration or data.
     Redact,
     /// Export the audit log, or verify an export offline.
     Audit {
@@ -86,12 +87,14 @@ enum Command {
     },
 }
 
+/// Buffered both ways: a line-buffered stdout would make a write per sentence.
 fn redact_stdin() -> anyhow::Result<()> {
     use std::io::{BufRead, Write};
-    let mut out = std::io::stdout().lock();
+    let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout().lock());
     for line in std::io::stdin().lock().lines() {
         writeln!(out, "{}", strongroom_core::records::redact::redact(&line?))?;
     }
+    out.flush()?;
     Ok(())
 }
 

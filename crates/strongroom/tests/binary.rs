@@ -819,6 +819,8 @@ mod identity;
 mod keyjobs;
 #[path = "binary/personal.rs"]
 mod personal;
+#[path = "binary/redaction.rs"]
+mod redaction;
 #[path = "binary/vault.rs"]
 mod vault;
 

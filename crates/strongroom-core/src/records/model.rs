@@ -28,6 +28,22 @@ pub struct CollectionRecord {
     pub updated_at: i64,
 }
 
+/// A matter's redaction terms as stored: a JSON list sealed under the
+/// keyring key `system.redaction-terms`, bound to the matter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedTerms {
+    /// The matter.
+    pub matter_id: String,
+    /// The sealed list.
+    pub sealed: Vec<u8>,
+    /// 1, 2, …: each replacement adds one.
+    pub revision: i64,
+    /// Unix seconds.
+    pub updated_at: i64,
+    /// `user:<id>` or `api_key:<id>`.
+    pub updated_by: String,
+}
+
 /// A stored record.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredRecord {
@@ -205,4 +221,12 @@ pub trait RecordsStore: Send + Sync + std::fmt::Debug {
     /// one transaction with `audit`, provided every one is still at the
     /// revision it was read at; otherwise stores nothing and answers `false`.
     async fn rekey_records(&self, batch: &[RekeyedRecord], audit: &[AuditRecord]) -> Result<bool, StoreError>;
+
+    /// A matter's redaction terms, sealed, and their revision.
+    async fn redaction_terms(&self, matter: &str) -> Result<Option<SealedTerms>, StoreError>;
+
+    /// Stores a matter's redaction terms at `terms.revision`, when the stored
+    /// revision is the one before (none stored for revision 1); false when
+    /// another change came first. Appends `audit` in the same transaction.
+    async fn put_redaction_terms(&self, terms: &SealedTerms, audit: &[AuditRecord]) -> Result<bool, StoreError>;
 }

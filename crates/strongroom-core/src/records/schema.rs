@@ -72,6 +72,12 @@ pub struct FieldSpec {
     /// type); empty: any.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub content_types: Vec<String>,
+    /// For a public `text` or `string` field: when a record does not give
+    /// it, the redacted rendition of the named field's value (the
+    /// interviews' `anonymized_answer` of `transcribed_text`), so the
+    /// anonymised answer exists even when the application sends none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rendition_of: Option<String>,
 }
 
 /// A collection's schema.
@@ -138,7 +144,13 @@ impl FieldSpec {
             searchable: false,
             max_bytes: None,
             content_types: Vec::new(),
+            rendition_of: None,
         }
+    }
+
+    fn rendition_of(mut self, source: &str) -> Self {
+        self.rendition_of = Some(source.to_owned());
+        self
     }
 
     fn accepting(mut self, content_types: &[&str]) -> Self {
@@ -292,6 +304,25 @@ impl CollectionSchema {
                 return Err(CoreError::InvalidInput(format!("fields.{}: content_types apply to blobs", field.name)));
             }
         }
+        for field in &self.fields {
+            let Some(source) = &field.rendition_of else { continue };
+            let textual = |f: &FieldSpec| matches!(f.field_type, FieldType::String | FieldType::Text);
+            if field.sensitivity != Sensitivity::Public || !textual(field) {
+                return Err(CoreError::InvalidInput(format!(
+                    "fields.{}: rendition_of applies to public string and text fields",
+                    field.name
+                )));
+            }
+            match self.field(source) {
+                Some(from) if textual(from) && from.rendition_of.is_none() && from.name != field.name => {}
+                _ => {
+                    return Err(CoreError::InvalidInput(format!(
+                        "fields.{}: rendition_of names another string or text field of the collection",
+                        field.name
+                    )));
+                }
+            }
+        }
         if self.default_ttl_seconds.is_some_and(|ttl| ttl <= 0) {
             return Err(CoreError::InvalidInput("default_ttl_seconds: a positive number of seconds".into()));
         }
@@ -376,7 +407,7 @@ pub fn templates() -> Vec<(&'static str, CollectionSchema)> {
                     FieldSpec::new("transcribed_text", Text, Secret).pii("free_text"),
                     FieldSpec::new("tokens", Json, Secret),
                     FieldSpec::new("embedding", Vector, Secret),
-                    FieldSpec::new("anonymized_answer", Text, Public),
+                    FieldSpec::new("anonymized_answer", Text, Public).rendition_of("transcribed_text"),
                     FieldSpec::new("score", Number, Public),
                     FieldSpec::new("feedback", Text, Public),
                     FieldSpec::new("status", String, Public),

@@ -180,6 +180,28 @@ fn normalized(value: &Value) -> String {
     }
 }
 
+/// Fills the fields that are renditions of others (`rendition_of`) and that
+/// `fields` does not give, from the source's value in `fields` (a source
+/// given as `{"value": …}` counts too).
+fn add_renditions(schema: &CollectionSchema, fields: &mut Map<String, Value>, terms: &strongroom_redact::Terms) {
+    for field in &schema.fields {
+        let Some(source) = &field.rendition_of else { continue };
+        if fields.contains_key(&field.name) {
+            continue;
+        }
+        let text = match fields.get(source) {
+            Some(Value::String(text)) => text,
+            Some(Value::Object(given)) => match given.get("value") {
+                Some(Value::String(text)) => text,
+                _ => continue,
+            },
+            _ => continue,
+        };
+        let rendition = strongroom_redact::redact_with(text, terms);
+        fields.insert(field.name.clone(), Value::String(rendition));
+    }
+}
+
 fn random_record_id() -> Result<String, CoreError> {
     Ok(format!("r_{}", to_hex(&random_bytes::<12>()?)))
 }
@@ -401,11 +423,14 @@ impl Records {
             revision: 1,
         };
         let key = DataKey { key: SecretKey::from_bytes(*data_key), version: wrapped_header.key_version };
+        let terms = self.terms_if_redacted(schema, &record.matter_id).await?;
+        let mut fields = new.fields;
+        add_renditions(schema, &mut fields, &terms);
         let mut index = Vec::new();
-        for (name, value) in new.fields {
+        for (name, value) in fields {
             let field =
                 schema.field(&name).ok_or_else(|| CoreError::InvalidInput(format!("fields.{name}: unknown")))?;
-            self.place(&mut record, field, value, &key, &mut index, context).await?;
+            self.place(&mut record, field, value, &key, &terms, &mut index, context).await?;
         }
         let subject_value = new.subject.as_deref().map(str::trim).filter(|s| !s.is_empty());
         if let Some(subject_value) = subject_value {
@@ -421,13 +446,33 @@ impl Records {
         Ok(self.view(&record, schema, subject, context))
     }
 
-    /// Checks a value and stores it where its sensitivity says.
+    /// The matter's redaction terms when the collection has a `redacted`
+    /// field to render (no read otherwise).
+    async fn terms_if_redacted(
+        &self,
+        schema: &CollectionSchema,
+        matter: &str,
+    ) -> Result<strongroom_redact::Terms, CoreError> {
+        if schema.fields.iter().any(|f| f.sensitivity == Sensitivity::Redacted || f.rendition_of.is_some()) {
+            self.matter_terms(matter).await
+        } else {
+            Ok(strongroom_redact::Terms::default())
+        }
+    }
+
+    /// Checks a value and stores it where its sensitivity says; a `redacted`
+    /// field's rendition also replaces the matter's own `terms`.
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the record, the field and its value, and what any placed value may need: data key, matter terms, index, audit context"
+    )]
     async fn place(
         &self,
         record: &mut StoredRecord,
         field: &FieldSpec,
         value: Value,
         key: &DataKey,
+        terms: &strongroom_redact::Terms,
         index: &mut Vec<IndexEntry>,
         context: &AuditContext,
     ) -> Result<(), CoreError> {
@@ -471,7 +516,7 @@ impl Records {
                 if field.sensitivity == Sensitivity::Redacted {
                     let rendition = match rendition {
                         Some(text) => text,
-                        None => super::redact::redact(value.as_str().unwrap_or_default()),
+                        None => strongroom_redact::redact_with(value.as_str().unwrap_or_default(), terms),
                     };
                     record.renditions.insert(name.clone(), rendition);
                 }
@@ -783,6 +828,9 @@ impl Records {
         }
         let (wrapped_header, _) = SealedHeader::parse(&record.wrapped_key)?;
         let key = DataKey { key: self.data_key(&record).await?, version: wrapped_header.key_version };
+        let terms = self.terms_if_redacted(&collection.schema, &record.matter_id).await?;
+        let mut fields = fields;
+        add_renditions(&collection.schema, &mut fields, &terms);
         let mut index = Vec::new();
         let mut changed = Vec::new();
         for (name, value) in fields {
@@ -795,7 +843,7 @@ impl Records {
             record.public.remove(&name);
             record.sealed.remove(&name);
             record.renditions.remove(&name);
-            self.place(&mut record, field, value, &key, &mut index, context).await?;
+            self.place(&mut record, field, value, &key, &terms, &mut index, context).await?;
             changed.push(name);
         }
         let index_fields: Vec<String> = changed

@@ -220,6 +220,8 @@ pub(crate) fn routes() -> Routes {
         .get("/v1/matters/{id}/grants", Decides(Action::MatterManage), authz::list_grants)
         .post("/v1/matters/{id}/grants", Decides(Action::MatterManage), authz::create_grant)
         .delete("/v1/matters/{id}/grants/{principal}", Decides(Action::MatterManage), authz::revoke_grant)
+        .get("/v1/matters/{id}/redaction-terms", Decides(Action::MatterManage), records::read_redaction_terms)
+        .put("/v1/matters/{id}/redaction-terms", Decides(Action::MatterManage), records::replace_redaction_terms)
         .get("/v1/access-requests", Principal, authz::list_access_requests)
         .post("/v1/access-requests", Decides(Action::AccessRequest), authz::create_access_request)
         .get("/v1/access-requests/{id}", Principal, authz::read_access_request)

@@ -16,11 +16,13 @@ use strongroom_core::CoreError;
 use strongroom_core::authz::Ask;
 use strongroom_core::records::{
     BlobRef, ByteRange, ByteSource, CollectionRecord, CollectionSchema, NewRecord, REVEAL_WARNING, RecordQuery,
+    RedactionTerms,
 };
 use strongroom_proto::{
     BlobView, CollectionDef, CollectionList, CollectionView, CreateRecord, ExportedRecord, FieldDef, HoldRequest,
-    NewCollection, RecordList, RecordRef, RecordView, RevealRequest, RevealResponse, SubjectEraseRequest,
-    SubjectErasure, SubjectExport, SubjectExportRequest, UpdateRecord,
+    NewCollection, RecordList, RecordRef, RecordView, RedactionTerm, RedactionTermsView, ReplaceRedactionTerms,
+    RevealRequest, RevealResponse, SubjectEraseRequest, SubjectErasure, SubjectExport, SubjectExportRequest,
+    UpdateRecord,
 };
 
 use crate::{ApiError, ApiJson, AppState, Caller};
@@ -120,6 +122,51 @@ pub(crate) async fn change_collection(
 ) -> Result<Json<CollectionView>, ApiError> {
     let schema = schema_of(definition)?;
     Ok(Json(collection_view(state.records.change_schema(&caller.subject, &name, schema, &caller.context).await?)))
+}
+
+fn terms_view(matter: String, terms: RedactionTerms) -> RedactionTermsView {
+    RedactionTermsView {
+        matter,
+        terms: terms.terms.into_iter().map(|t| RedactionTerm { term: t.text, kind: t.kind }).collect(),
+        revision: terms.revision,
+        updated_at: terms.updated_at,
+        updated_by: terms.updated_by,
+    }
+}
+
+/// A matter's own redaction terms (the parties of a case): every rendition
+/// written in the matter replaces them. For those who manage the matter.
+#[utoipa::path(get, path = "/v1/matters/{id}/redaction-terms", tag = "records",
+    params(("id" = String, Path, description = "Matter id", pattern = "^[a-z0-9][a-z0-9._-]{0,63}$")),
+    responses((status = 200, description = "The terms", body = RedactionTermsView)), security(("bearer" = [])))]
+pub(crate) async fn read_redaction_terms(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<RedactionTermsView>, ApiError> {
+    let terms = state.records.redaction_terms(&caller.subject, &id, &caller.context).await?;
+    Ok(Json(terms_view(id, terms)))
+}
+
+/// Replaces a matter's redaction terms (stored sealed, audited as a
+/// `config.change` that counts them). Renditions written from now on use them.
+#[utoipa::path(put, path = "/v1/matters/{id}/redaction-terms", tag = "records",
+    params(("id" = String, Path, description = "Matter id", pattern = "^[a-z0-9][a-z0-9._-]{0,63}$")), request_body = ReplaceRedactionTerms,
+    responses((status = 200, description = "The terms", body = RedactionTermsView)), security(("bearer" = [])))]
+pub(crate) async fn replace_redaction_terms(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(request): ApiJson<ReplaceRedactionTerms>,
+) -> Result<Json<RedactionTermsView>, ApiError> {
+    let terms = request
+        .terms
+        .into_iter()
+        .map(|t| strongroom_core::records::redact::Term { text: t.term, kind: t.kind })
+        .collect();
+    let replaced =
+        state.records.replace_redaction_terms(&caller.subject, &id, terms, request.revision, &caller.context).await?;
+    Ok(Json(terms_view(id, replaced)))
 }
 
 /// Creates a record in a matter; encrypted fields are sealed before they are stored.

@@ -193,7 +193,7 @@ async fn operators_define_attorney_and_paralegal_and_each_sees_what_the_role_all
     for token in [&alice, &paul] {
         let (status, view) = call(&server, "GET", &path, token, None).await;
         assert_eq!(status, 200, "{view}");
-        assert_eq!(view["fields"]["transcript"], "Call Ann Lee at [EMAIL] about the settlement.", "{view}");
+        assert_eq!(view["fields"]["transcript"], "Call [PERSON] at [EMAIL] about the settlement.", "{view}");
     }
     let ask =
         json!({"fields": ["transcript"], "reason": "preparing the settlement conference", "purpose": "case_work"});

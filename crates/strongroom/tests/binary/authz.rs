@@ -39,7 +39,7 @@ pub(crate) async fn call(
 
 /// Starts a server with an admin (`admin`) and a reader (`rui`); answers
 /// their access tokens and the reader's id.
-async fn admin_and_reader() -> (TestServer, String, String, String) {
+pub(crate) async fn admin_and_reader() -> (TestServer, String, String, String) {
     admin_and_reader_on(server().start()).await
 }
 

@@ -1,6 +1,5 @@
-//! Detectors for structured personal data, producing the redacted rendition
-//! of a `redacted` field: `"mail me at ann@example.com"` becomes
-//! `"mail me at [EMAIL]"`. Written without a regex engine: each detector is a
+//! Detectors for patterned personal data: `"mail me at ann@example.com"`
+//! becomes `"mail me at [EMAIL]"`. Written without a regex engine: each detector is a
 //! small scanner with the check its type allows (Luhn for card numbers,
 //! ISO 7064 mod 97 for IBANs, address parsing for IPs, calendar ranges for
 //! dates), so near-misses stay readable text.
@@ -10,45 +9,15 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-/// A detected span: byte range and placeholder.
-type Span = (usize, usize, &'static str);
+use crate::{NOT_PERSONAL, Span};
 
-/// The label of a span that is recognised as something else than personal
-/// data (an IBAN-shaped account number that fails its check): it shadows
-/// other detectors and is left as it is.
-const NOT_PERSONAL: &str = "";
-
-/// The text with every detected value replaced by its placeholder.
-pub fn redact(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut at = 0;
-    for (start, end, label) in detect(text) {
-        out.push_str(&text[at..start]);
-        out.push_str(label);
-        at = end;
-    }
-    out.push_str(&text[at..]);
-    out
-}
-
-/// The detected spans, in order and without overlaps: where detectors
-/// disagree (digits inside an IBAN or a URL), the span that starts first,
-/// and of those the longest, wins.
-pub fn detect(text: &str) -> Vec<Span> {
-    let mut spans = Vec::new();
+/// Every patterned span, including the `NOT_PERSONAL` ones that shadow other
+/// detectors (account numbers shaped like IBANs).
+pub(crate) fn spans(text: &str, spans: &mut Vec<Span>) {
     spans.extend(words(text));
     spans.extend(ibans(text));
     spans.extend(number_runs(text));
     spans.extend(written_dates(text));
-    spans.sort_by_key(|&(start, end, _)| (start, std::cmp::Reverse(end)));
-    let mut kept: Vec<Span> = Vec::with_capacity(spans.len());
-    for span in spans {
-        if kept.last().is_none_or(|last| span.0 >= last.1) {
-            kept.push(span);
-        }
-    }
-    kept.retain(|span| span.2 != NOT_PERSONAL);
-    kept
 }
 
 const MONTHS: [&str; 12] = [
@@ -67,7 +36,7 @@ const MONTHS: [&str; 12] = [
 ];
 
 /// A month's name or its three-letter abbreviation (`Sept` too), any case.
-fn is_month(word: &str) -> bool {
+pub(crate) fn is_month(word: &str) -> bool {
     let word = word.trim_end_matches(['.', ',', ';']).to_lowercase();
     word.len() >= 3 && MONTHS.iter().any(|m| *m == word || (word.len() <= 4 && m.starts_with(word.as_str())))
 }
@@ -426,7 +395,7 @@ fn luhn(digits: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::redact;
 
     #[test]
     fn each_detector_replaces_its_kind() {
