@@ -130,51 +130,14 @@ class LoggedEvents:
     last_index: int
 
 
-# Area models live in modules of their own; they are importable from here too.
-from .record_models import (  # noqa: E402
-    Collection,
-    CollectionField,
-    ExportedRecord,
-    Grant,
-    Matter,
-    Record,
-    SubjectErasure,
-)
+# Area models live in modules of their own; they are importable from here
+# too, each module's public names listed once, in its own `__all__`.
+from . import admin_models, audit_models, authz_models, blob_models, record_models  # noqa: E402
+from .admin_models import *  # noqa: E402, F403
+from .audit_models import *  # noqa: E402, F403
+from .authz_models import *  # noqa: E402, F403
+from .blob_models import *  # noqa: E402, F403
+from .record_models import *  # noqa: E402, F403
 
-__all__ += ["Collection", "CollectionField", "ExportedRecord", "Grant", "Matter", "Record", "SubjectErasure"]
-from .blob_models import Blob, BlobDownload  # noqa: E402
-
-__all__ += ["Blob", "BlobDownload"]
-from .audit_models import Alert, AuditEvent, AuditStats, ConsistencyProof, InclusionProof  # noqa: E402
-
-__all__ += ["Alert", "AuditEvent", "AuditStats", "ConsistencyProof", "InclusionProof"]
-from .admin_models import (  # noqa: E402
-    AccessRequest,
-    ApiKeyInfo,
-    IssuedApiKey,
-    Job,
-    Key,
-    KeyStateChange,
-    KeyVersion,
-    PasswordReset,
-    Role,
-    Session,
-    User,
-)
-
-__all__ += [
-    "AccessRequest",
-    "ApiKeyInfo",
-    "IssuedApiKey",
-    "Job",
-    "Key",
-    "KeyStateChange",
-    "KeyVersion",
-    "PasswordReset",
-    "Role",
-    "Session",
-    "User",
-]
-from .authz_models import Explanation, PolicySet, WhoCan  # noqa: E402
-
-__all__ += ["Explanation", "PolicySet", "WhoCan"]
+__all__ += record_models.__all__ + blob_models.__all__ + audit_models.__all__ + admin_models.__all__
+__all__ += authz_models.__all__

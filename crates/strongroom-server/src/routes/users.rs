@@ -46,7 +46,10 @@ fn parse_roles(names: &[String]) -> Result<Vec<Role>, ApiError> {
         .iter()
         .map(|name| {
             Role::parse(name).ok_or_else(|| {
-                ApiError::InvalidRequest(format!("roles: {name:?} is not one of reader, analyst, admin, system"))
+                ApiError::InvalidRequest(format!(
+                    "roles: {name:?} is neither a built-in role (reader, analyst, admin, system) nor a role name \
+                     (2-32 characters of a-z, 0-9 and '_', starting with a letter; GET /v1/roles lists them)"
+                ))
             })
         })
         .collect()
