@@ -10,9 +10,12 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 # The client package is installed editable (its extras too), so its source is
 # what the tests import; reinstalled when a requirements file or its
-# pyproject.toml changes.
+# pyproject.toml changes, or when the venv imports it from another checkout
+# (an editable install points at one directory, which may be gone).
 wanted=$(cat tests/python/requirements.txt clients/python/requirements-dev.txt clients/python/pyproject.toml)
-if [ "$wanted" != "$(cat "$stamp" 2>/dev/null)" ]; then
+here="$PWD/clients/python/src/strongroom/__init__.py"
+imported=$("$venv/bin/python" -c 'import strongroom; print(strongroom.__file__)' 2>/dev/null || true)
+if [ "$wanted" != "$(cat "$stamp" 2>/dev/null)" ] || [ "$imported" != "$here" ]; then
     "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/python/requirements.txt \
         -r clients/python/requirements-dev.txt -e "clients/python[fastapi,flask,sqlalchemy]" >&2
     printf '%s' "$wanted" > "$stamp"
