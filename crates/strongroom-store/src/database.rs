@@ -4,9 +4,9 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Connection, PgPool};
 use strongroom_core::audit::AuditStore;
 use strongroom_core::authz::AuthzStore;
 use strongroom_core::identity::IdentityStore;
@@ -33,6 +33,15 @@ impl Default for ConnectOptions {
 }
 
 /// An open database of either engine.
+///
+/// Every pool closes a connection that still counts a transaction open
+/// when it is about to be lent (`before_acquire`; by then the pool's
+/// release has flushed any rollback queued by a dropped transaction).
+/// Why: when a commit fails on a full disk, SQLite rolls the transaction
+/// back itself, sqlx's own `ROLLBACK` then fails, and sqlx goes on counting
+/// the transaction open; lent again, the connection refused every later
+/// `BEGIN` ("non-zero transaction depth") until a restart, the one writer
+/// connection included.
 #[derive(Debug, Clone)]
 pub enum Database {
     /// SQLite: WAL, `synchronous = FULL` (a committed write survives power
@@ -74,12 +83,14 @@ impl Database {
                 // perf). A connection to a local file does not go stale;
                 // a failing one fails the write itself, which is refused.
                 .test_before_acquire(false)
+                .before_acquire(|connection, _| Box::pin(async move { Ok(!connection.is_in_transaction()) }))
                 .connect_with(connect.clone())
                 .await
                 .map_err(crate::error::map)?;
             let readers = SqlitePoolOptions::new()
                 .max_connections(options.max_connections)
                 .acquire_timeout(options.acquire_timeout)
+                .before_acquire(|connection, _| Box::pin(async move { Ok(!connection.is_in_transaction()) }))
                 .connect_with(connect.clone())
                 .await
                 .map_err(crate::error::map)?;
@@ -96,6 +107,7 @@ impl Database {
             let pool = PgPoolOptions::new()
                 .max_connections(options.max_connections)
                 .acquire_timeout(options.acquire_timeout)
+                .before_acquire(|connection, _| Box::pin(async move { Ok(!connection.is_in_transaction()) }))
                 .connect_with(connect)
                 .await
                 .map_err(crate::error::map)?;
