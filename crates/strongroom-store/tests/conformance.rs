@@ -627,8 +627,11 @@ pub async fn audit_search_filters_counts_checkpoints_and_alerts(database: TestDa
         created_ms: 5,
         message: "m".into(),
     };
-    assert!(store.insert_alert(&alert).await.unwrap());
-    assert!(!store.insert_alert(&alert).await.unwrap(), "raised once");
+    let before = store.audit_head().await.unwrap().size;
+    assert!(store.insert_alert(&alert, &[audit_record(0, "alert", "alerts")]).await.unwrap());
+    assert_eq!(store.audit_head().await.unwrap().size, before + 1, "stored with its event");
+    assert!(!store.insert_alert(&alert, &[audit_record(1, "alert", "alerts")]).await.unwrap(), "raised once");
+    assert_eq!(store.audit_head().await.unwrap().size, before + 1, "no event for an alert raised already");
     assert_eq!(store.alerts(10).await.unwrap(), vec![alert]);
 
     let head = store.audit_head().await.unwrap();
