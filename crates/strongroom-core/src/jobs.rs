@@ -237,10 +237,16 @@ fn rewrap_version(target: &str) -> u32 {
     target.parse().unwrap_or(u32::MAX)
 }
 
-/// Errors worth trying again later (the database or the audit log is
-/// unavailable) rather than failing the job for.
+/// Errors worth trying again later (the database, the audit log or the
+/// blob storage is unavailable, or the storage is full) rather than failing
+/// the job for. A missing blob is not one: it fails the job, named.
 fn transient(error: &CoreError) -> bool {
-    matches!(error, CoreError::Store(_) | CoreError::AuditUnavailable(_))
+    matches!(
+        error,
+        CoreError::Store(_)
+            | CoreError::AuditUnavailable(_)
+            | CoreError::Blob(crate::error::BlobError::Unavailable(_) | crate::error::BlobError::Full(_))
+    )
 }
 
 impl Jobs {

@@ -305,9 +305,22 @@ impl Records {
         new: &StoredRecord,
         new_key: &SecretKey,
         meta: &BlobMeta,
+        context: &AuditContext,
     ) -> Result<BlobMeta, CoreError> {
         let storage = self.storage()?;
-        let opened = open_blob(storage, old, old_key, meta).await?;
+        let opened = match open_blob(storage, old, old_key, meta).await {
+            // Lost, not late: retrying cannot bring it back, so the job
+            // stops on it, named, with the loss on record.
+            Err(CoreError::Blob(BlobError::Missing(_))) => {
+                self.report_missing(old, meta, context).await;
+                return Err(CoreError::InvalidKeyChange(format!(
+                    "the {} blob of record {}/{} is missing from storage (blob.missing is in the audit log); \
+                     restore the object from a backup of the store or clear the field, then resume the job",
+                    meta.field, old.collection, old.id
+                )));
+            }
+            opened => opened?,
+        };
         let chunks = stream_plaintext(storage, &meta.object, opened, 0, meta.size).await?;
         let sealed = self.seal_stream(storage, new, new_key, &meta.field, u64::MAX, &mut ChannelSource(chunks)).await?;
         if sealed.sha256 != meta.sha256 || sealed.size != meta.size {
