@@ -161,8 +161,13 @@ pub struct ServerConfig {
     pub listen: String,
     /// PEM certificate chain; with `tls_key_file`, the listener speaks TLS 1.3 only.
     pub tls_cert_file: Option<PathBuf>,
-    /// PEM private key for `tls_cert_file`.
+    /// PEM private key for `tls_cert_file`. Both files are read again on
+    /// SIGHUP (a renewed certificate needs no restart).
     pub tls_key_file: Option<PathBuf>,
+    /// An address for a plain-HTTP listener that answers every request with
+    /// a 308 redirect to the same path on the HTTPS listener and serves
+    /// nothing else, e.g. `0.0.0.0:80`. Needs the listener's own TLS.
+    pub http_redirect_listen: Option<String>,
     /// Addresses of reverse proxies that terminate TLS in front of the server.
     /// When set, production profiles accept a plain-HTTP listener.
     /// In the environment: comma-separated.
@@ -185,6 +190,7 @@ impl Default for ServerConfig {
             listen: "127.0.0.1:8080".into(),
             tls_cert_file: None,
             tls_key_file: None,
+            http_redirect_listen: None,
             trusted_proxy: Vec::new(),
             body_limit_bytes: 1024 * 1024,
             request_timeout_seconds: 30,
@@ -208,11 +214,66 @@ pub struct DatabaseConfig {
     /// another instance or a CLI command takes effect here within this time.
     /// 0: nothing is cached, every request reads them.
     pub cache_refresh_ms: u64,
+    /// TLS to PostgreSQL, as libpq's `sslmode`: `disable`, `prefer`,
+    /// `require`, `verify-ca` or `verify-full`. Unset: the URL's `sslmode`
+    /// if it has one, else `verify-full` for a host beyond loopback and
+    /// `prefer` for loopback or a Unix socket. Both set and different is an
+    /// error, never a silent choice.
+    pub tls_mode: Option<DatabaseTlsMode>,
+    /// PEM file of the CA(s) that issue the PostgreSQL server's certificate,
+    /// for `verify-ca` and `verify-full` (as the URL's `sslrootcert`).
+    pub tls_ca_file: Option<PathBuf>,
 }
 
 impl Default for DatabaseConfig {
     fn default() -> Self {
-        Self { url: None, max_connections: 10, cache_refresh_ms: 100 }
+        Self { url: None, max_connections: 10, cache_refresh_ms: 100, tls_mode: None, tls_ca_file: None }
+    }
+}
+
+/// How the connection to PostgreSQL is protected (libpq's `sslmode` values).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DatabaseTlsMode {
+    /// Plain TCP: the connection, passwords included, can be read on the way.
+    Disable,
+    /// TLS if the server offers it, else plain; the certificate is not checked.
+    Prefer,
+    /// TLS or no connection; the certificate is not checked (an attacker in
+    /// the path can still pose as the server).
+    Require,
+    /// TLS with a certificate issued by a trusted CA, for any host name.
+    VerifyCa,
+    /// TLS with a certificate issued by a trusted CA for the host connected to.
+    VerifyFull,
+}
+
+impl DatabaseTlsMode {
+    /// The libpq spelling: `disable`, …, `verify-full`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Disable => "disable",
+            Self::Prefer => "prefer",
+            Self::Require => "require",
+            Self::VerifyCa => "verify-ca",
+            Self::VerifyFull => "verify-full",
+        }
+    }
+
+    /// Whether the connection is encrypted whatever the server says.
+    pub fn always_encrypts(self) -> bool {
+        matches!(self, Self::Require | Self::VerifyCa | Self::VerifyFull)
+    }
+}
+
+impl std::str::FromStr for DatabaseTlsMode {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        [Self::Disable, Self::Prefer, Self::Require, Self::VerifyCa, Self::VerifyFull]
+            .into_iter()
+            .find(|mode| mode.as_str() == text)
+            .ok_or_else(|| format!("sslmode {text:?} is not one of disable, prefer, require, verify-ca, verify-full"))
     }
 }
 

@@ -4,7 +4,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Connection, PgPool};
 use strongroom_core::audit::AuditStore;
@@ -24,12 +24,40 @@ pub struct ConnectOptions {
     pub max_connections: u32,
     /// How long to wait for a connection before failing (keeps `/readyz` from hanging).
     pub acquire_timeout: Duration,
+    /// TLS to PostgreSQL, replacing the URL's `sslmode` and `sslrootcert`;
+    /// `None` leaves them to the URL. Ignored for SQLite.
+    pub postgres_tls: Option<PostgresTls>,
 }
 
 impl Default for ConnectOptions {
     fn default() -> Self {
-        Self { max_connections: 10, acquire_timeout: Duration::from_secs(5) }
+        Self { max_connections: 10, acquire_timeout: Duration::from_secs(5), postgres_tls: None }
     }
+}
+
+/// How the connection to PostgreSQL is protected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostgresTls {
+    /// libpq's `sslmode`.
+    pub mode: PostgresTlsMode,
+    /// The CA(s) the server's certificate must chain to (besides the
+    /// public web CAs the driver knows), for `VerifyCa` and `VerifyFull`.
+    pub ca_file: Option<std::path::PathBuf>,
+}
+
+/// libpq's `sslmode` values (without `allow`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PostgresTlsMode {
+    /// Plain TCP.
+    Disable,
+    /// TLS when the server offers it, certificate unchecked.
+    Prefer,
+    /// TLS, certificate unchecked.
+    Require,
+    /// TLS, certificate from a trusted CA.
+    VerifyCa,
+    /// TLS, certificate from a trusted CA for the host connected to.
+    VerifyFull,
 }
 
 /// An open database of either engine.
@@ -103,7 +131,19 @@ impl Database {
             };
             Ok(Self::Sqlite(SqlitePools { readers, writer, audit_writer }))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let connect = PgConnectOptions::from_str(url).map_err(crate::error::map)?;
+            let mut connect = PgConnectOptions::from_str(url).map_err(crate::error::map)?;
+            if let Some(tls) = &options.postgres_tls {
+                connect = connect.ssl_mode(match tls.mode {
+                    PostgresTlsMode::Disable => PgSslMode::Disable,
+                    PostgresTlsMode::Prefer => PgSslMode::Prefer,
+                    PostgresTlsMode::Require => PgSslMode::Require,
+                    PostgresTlsMode::VerifyCa => PgSslMode::VerifyCa,
+                    PostgresTlsMode::VerifyFull => PgSslMode::VerifyFull,
+                });
+                if let Some(ca_file) = &tls.ca_file {
+                    connect = connect.ssl_root_cert(ca_file);
+                }
+            }
             let pool = PgPoolOptions::new()
                 .max_connections(options.max_connections)
                 .acquire_timeout(options.acquire_timeout)

@@ -27,5 +27,5 @@ mod records;
 mod settings;
 mod sqlite_audit_writer;
 
-pub use database::{ConnectOptions, Database};
+pub use database::{ConnectOptions, Database, PostgresTls, PostgresTlsMode};
 pub use migrations::MigrationReport;

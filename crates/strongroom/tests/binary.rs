@@ -821,6 +821,8 @@ mod keyjobs;
 mod personal;
 #[path = "binary/redaction.rs"]
 mod redaction;
+#[path = "binary/tls.rs"]
+mod tls;
 #[path = "binary/vault.rs"]
 mod vault;
 
