@@ -9,6 +9,7 @@ mod apikeys;
 mod audit_cli;
 mod data_dir;
 mod doctor;
+mod healthcheck;
 mod keys;
 mod logging;
 mod server;
@@ -48,6 +49,9 @@ enum Command {
     Doctor,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Ask a running server's `/readyz` over loopback: exit 0 when it is
+    /// ready, 1 when it is not or does not answer (the container health check).
+    Healthcheck(healthcheck::HealthcheckArgs),
     /// Issue, list and revoke API keys for machines.
     Apikey {
         #[command(subcommand)]
@@ -135,6 +139,7 @@ fn main() -> ExitCode {
         Command::Server => runtime.block_on(server::run(config)),
         Command::Doctor => return runtime.block_on(doctor::run(&config, cli.config.as_deref())),
         Command::Migrate => runtime.block_on(server::migrate_only(config)),
+        Command::Healthcheck(args) => runtime.block_on(healthcheck::run(&config, &args)),
         Command::Apikey { command } => runtime.block_on(apikeys::run(&config, command)),
         Command::Key { command } => runtime.block_on(keys::run(&config, command)),
         Command::Audit { command } => runtime.block_on(audit_cli::run(&config, command)),

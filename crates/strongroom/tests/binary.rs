@@ -811,6 +811,8 @@ mod audit;
 mod authz;
 #[path = "binary/blobs.rs"]
 mod blobs;
+#[path = "binary/deploy.rs"]
+mod deploy;
 #[path = "binary/faults.rs"]
 mod faults;
 #[path = "binary/identity.rs"]
