@@ -29,6 +29,6 @@ pub use env::keys;
 pub use error::ConfigError;
 pub use root_key::{AwsKmsRootKey, LocalRootKey, PassphraseRootKey, Pkcs11RootKey, RootKeyConfig, TransitRootKey};
 pub use schema::{
-    AuditConfig, Config, DatabaseConfig, IdentityConfig, LogConfig, LogFormat, MetricsConfig, PolicyInvariants,
-    Profile, RoleConfig, SecretString, ServerConfig,
+    AuditConfig, Config, DatabaseConfig, HousekeepingConfig, IdentityConfig, LogConfig, LogFormat, MetricsConfig,
+    PolicyInvariants, Profile, RoleConfig, SecretString, ServerConfig,
 };

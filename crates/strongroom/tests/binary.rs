@@ -813,10 +813,14 @@ mod authz;
 mod blobs;
 #[path = "binary/faults.rs"]
 mod faults;
+#[path = "binary/housekeeping.rs"]
+mod housekeeping;
 #[path = "binary/identity.rs"]
 mod identity;
 #[path = "binary/keyjobs.rs"]
 mod keyjobs;
+#[path = "binary/metrics.rs"]
+mod metrics;
 #[path = "binary/personal.rs"]
 mod personal;
 #[path = "binary/redaction.rs"]
