@@ -98,6 +98,16 @@ pub(crate) const KEYS: &[(&str, &[&str])] = &[
             "key_job_lease_seconds",
         ],
     ),
+    (
+        "housekeeping",
+        &[
+            "interval_seconds",
+            "session_retention_seconds",
+            "one_time_token_retention_seconds",
+            "job_retention_seconds",
+            "batch_size",
+        ],
+    ),
     ("blobs", &["backend", "dir", "s3_endpoint", "s3_bucket", "s3_region", "s3_prefix", "stale_upload_seconds"]),
 ];
 

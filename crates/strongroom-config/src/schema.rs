@@ -72,6 +72,8 @@ pub struct Config {
     pub blobs: BlobsConfig,
     /// Prometheus metrics.
     pub metrics: MetricsConfig,
+    /// Purging dead sessions, spent tokens and finished jobs.
+    pub housekeeping: HousekeepingConfig,
 }
 
 impl Default for Config {
@@ -89,6 +91,7 @@ impl Default for Config {
             records: RecordsConfig::default(),
             blobs: BlobsConfig::default(),
             metrics: MetricsConfig::default(),
+            housekeeping: HousekeepingConfig::default(),
         }
     }
 }
@@ -608,6 +611,41 @@ impl Default for BlobsConfig {
             s3_region: "us-east-1".into(),
             s3_prefix: String::new(),
             stale_upload_seconds: 86_400,
+        }
+    }
+}
+
+/// `[housekeeping]`: rows that stopped mattering are purged once past their
+/// retention, one audited transaction (`housekeeping.purge`, with the
+/// counts) per run. The audit log keeps the lasting record of each.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HousekeepingConfig {
+    /// How often a run starts, seconds (the first a minute after start);
+    /// `0` turns the schedule off (`strongroom housekeeping run` still works).
+    pub interval_seconds: u64,
+    /// How long a dead session (expired, idle, revoked) and its refresh
+    /// tokens are kept, seconds: users and admins still see it listed.
+    pub session_retention_seconds: u64,
+    /// How long a used or expired one-time token (MFA challenge, enrolment,
+    /// password reset) is kept, seconds.
+    pub one_time_token_retention_seconds: u64,
+    /// How long a finished (done or failed) key job is kept, seconds: its
+    /// key's recent history.
+    pub job_retention_seconds: u64,
+    /// Sessions, tokens and jobs each purged per run at most; a run that
+    /// reaches it is followed by another at once.
+    pub batch_size: u32,
+}
+
+impl Default for HousekeepingConfig {
+    fn default() -> Self {
+        Self {
+            interval_seconds: 3600,
+            session_retention_seconds: 7 * 86_400,
+            one_time_token_retention_seconds: 86_400,
+            job_retention_seconds: 30 * 86_400,
+            batch_size: 10_000,
         }
     }
 }

@@ -130,6 +130,8 @@ pub trait JobStore: Send + Sync + std::fmt::Debug {
     async fn job(&self, id: &str) -> Result<Option<Job>, StoreError>;
     /// The jobs of a key, newest first.
     async fn jobs_of_key(&self, key_name: &str) -> Result<Vec<Job>, StoreError>;
+    /// Every running job, oldest first.
+    async fn running_jobs(&self) -> Result<Vec<Job>, StoreError>;
     /// Leases to `owner` until `lease_until` the oldest running job (job
     /// `only`, when given) whose lease lapsed before `now` or that `owner`
     /// holds already.
@@ -422,6 +424,11 @@ impl Jobs {
     /// The jobs of a key, newest first.
     pub async fn jobs_of_key(&self, key_name: &str) -> Result<Vec<Job>, CoreError> {
         Ok(self.store.jobs_of_key(key_name).await?)
+    }
+
+    /// Every running job, oldest first (for monitoring their progress).
+    pub async fn running(&self) -> Result<Vec<Job>, CoreError> {
+        Ok(self.store.running_jobs().await?)
     }
 
     /// Claims the oldest job that needs a process (or job `only`) and runs

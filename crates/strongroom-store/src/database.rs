@@ -9,6 +9,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Connection, PgPool};
 use strongroom_core::audit::AuditStore;
 use strongroom_core::authz::AuthzStore;
+use strongroom_core::housekeeping::HousekeepingStore;
 use strongroom_core::identity::IdentityStore;
 use strongroom_core::records::RecordsStore;
 use strongroom_core::{ApiKeyStore, Backend, JobStore, KeyStore, Store, StoreError};
@@ -58,6 +59,21 @@ pub enum PostgresTlsMode {
     VerifyCa,
     /// TLS, certificate from a trusted CA for the host connected to.
     VerifyFull,
+}
+
+/// One connection pool's use at a moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolUsage {
+    /// Which pool: `readers` or `writer` (SQLite), `main` (PostgreSQL).
+    pub pool: &'static str,
+    /// Connections open.
+    pub open: u32,
+    /// Open connections waiting for work.
+    pub idle: u32,
+    /// Open connections lent out.
+    pub in_use: u32,
+    /// The most the pool opens.
+    pub max: u32,
 }
 
 /// An open database of either engine.
@@ -244,6 +260,33 @@ impl Database {
         match self {
             Self::Sqlite(pools) => Arc::new(SqliteStore::new(pools)),
             Self::Postgres(pool) => Arc::new(PostgresStore::new(pool.clone())),
+        }
+    }
+
+    /// The housekeeping purge's storage port over this database.
+    pub fn housekeeping_store(&self) -> Arc<dyn HousekeepingStore> {
+        match self {
+            Self::Sqlite(pools) => Arc::new(SqliteStore::new(pools)),
+            Self::Postgres(pool) => Arc::new(PostgresStore::new(pool.clone())),
+        }
+    }
+
+    /// How the connection pools are used now, for the metrics: one entry
+    /// per pool (`readers` and `writer` on SQLite, `main` on PostgreSQL).
+    pub fn pool_usage(&self) -> Vec<PoolUsage> {
+        fn usage<D: sqlx::Database>(name: &'static str, pool: &sqlx::Pool<D>) -> PoolUsage {
+            let idle = u32::try_from(pool.num_idle()).unwrap_or(u32::MAX);
+            PoolUsage {
+                pool: name,
+                open: pool.size(),
+                idle,
+                in_use: pool.size().saturating_sub(idle),
+                max: pool.options().get_max_connections(),
+            }
+        }
+        match self {
+            Self::Sqlite(pools) => vec![usage("readers", &pools.readers), usage("writer", &pools.writer)],
+            Self::Postgres(pool) => vec![usage("main", pool)],
         }
     }
 

@@ -19,6 +19,7 @@ mod authz;
 mod database;
 mod engines;
 mod error;
+mod housekeeping;
 mod identity;
 mod jobs;
 mod keys;
@@ -27,5 +28,5 @@ mod records;
 mod settings;
 mod sqlite_audit_writer;
 
-pub use database::{ConnectOptions, Database, PostgresTls, PostgresTlsMode};
+pub use database::{ConnectOptions, Database, PoolUsage, PostgresTls, PostgresTlsMode};
 pub use migrations::MigrationReport;

@@ -9,7 +9,9 @@ mod apikeys;
 mod audit_cli;
 mod data_dir;
 mod doctor;
+mod gauges;
 mod healthcheck;
+mod housekeeping_cli;
 mod keys;
 mod logging;
 mod server;
@@ -84,6 +86,11 @@ enum Command {
     /// `[EMAIL]`, `[PHONE]`, …): the rendition a `redacted` field gets.
     /// Offline; reads no configuration or data.
     Redact,
+    /// Purge dead sessions, spent one-time tokens and finished key jobs now.
+    Housekeeping {
+        #[command(subcommand)]
+        command: housekeeping_cli::HousekeepingCommand,
+    },
     /// Export the audit log, or verify an export offline.
     Audit {
         #[command(subcommand)]
@@ -143,6 +150,7 @@ fn main() -> ExitCode {
         Command::Apikey { command } => runtime.block_on(apikeys::run(&config, command)),
         Command::Key { command } => runtime.block_on(keys::run(&config, command)),
         Command::Audit { command } => runtime.block_on(audit_cli::run(&config, command)),
+        Command::Housekeeping { command } => runtime.block_on(housekeeping_cli::run(&config, command)),
         Command::Init { username, email, password } => {
             runtime.block_on(users::init(&config, &username, &email, &password))
         }

@@ -9,6 +9,7 @@ use strongroom_config::{Config, DatabaseTlsMode, Outcome};
 use strongroom_core::audit::{AuditContext, AuditSettings, Checkpointer, run_sink};
 use strongroom_core::authz::{Action, Authz, AuthzSettings, PolicySource, RoleDefinition};
 use strongroom_core::freshness::Freshness;
+use strongroom_core::housekeeping::{Housekeeping, HousekeepingSettings};
 use strongroom_core::identity::{Identity, IdentitySettings, PasswordPolicy, Role};
 use strongroom_core::records::Records;
 use strongroom_core::root_key::{ProviderState, keyring_kek};
@@ -96,7 +97,21 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     for sink in audit_outputs::sinks(&config)? {
         background.push(tokio::spawn(run_sink(Arc::clone(&services.audit), sink)));
     }
+    if config.housekeeping.interval_seconds > 0 {
+        background.push(tokio::spawn(purge_on_schedule(
+            Arc::new(housekeeping(&config, &database, &services)?),
+            Duration::from_secs(config.housekeeping.interval_seconds),
+        )));
+    }
     let metrics = start_metrics(&config, &mut background).await?;
+    if metrics.is_some() || config.metrics.listen.is_some() {
+        background.push(tokio::spawn(crate::gauges::sample(
+            Arc::clone(&services.keyring),
+            Arc::clone(&services.jobs),
+            database.clone(),
+            Duration::from_secs(5),
+        )));
+    }
     let shutdown = shutdown_signal()?;
     let hangup =
         tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).context("cannot listen for SIGHUP")?;
@@ -616,6 +631,52 @@ async fn sweep_blob_uploads(records: Arc<Records>, older_than: Duration) {
                 tracing::warn!(%error, "the sweep of interrupted blob uploads failed; retrying in an hour")
             }
         }
+    }
+}
+
+/// The housekeeping purge as `[housekeeping]` sets it up, auditing
+/// through `services`' log.
+pub fn housekeeping(config: &Config, database: &Database, services: &Services) -> anyhow::Result<Housekeeping> {
+    let housekeeping = &config.housekeeping;
+    if housekeeping.batch_size == 0 {
+        bail!("housekeeping.batch_size must be at least 1");
+    }
+    let settings = HousekeepingSettings {
+        session_retention: Duration::from_secs(housekeeping.session_retention_seconds),
+        one_time_token_retention: Duration::from_secs(housekeeping.one_time_token_retention_seconds),
+        job_retention: Duration::from_secs(housekeeping.job_retention_seconds),
+        session_idle: Duration::from_secs(config.identity.session_idle_seconds),
+        batch_size: housekeeping.batch_size,
+    };
+    Ok(Housekeeping::new(database.housekeeping_store(), Arc::clone(&services.audit), Arc::new(SystemClock), settings))
+}
+
+/// Purges what is past its retention every `interval` (the first run after
+/// a minute at most, once the server is up). A run that reached the batch
+/// size is followed by another at once, until the backlog is gone. Every
+/// instance runs it; two purging the same rows at once write one event
+/// (the other finds its rows gone and writes nothing).
+async fn purge_on_schedule(housekeeping: Arc<Housekeeping>, interval: Duration) {
+    let context = AuditContext::service("housekeeping");
+    tokio::time::sleep(interval.min(Duration::from_secs(60))).await;
+    loop {
+        match housekeeping.run(&context).await {
+            Ok(purged) if purged.total() == 0 => {}
+            Ok(purged) => {
+                tracing::info!(
+                    sessions = purged.sessions,
+                    refresh_tokens = purged.refresh_tokens,
+                    one_time_tokens = purged.one_time_tokens,
+                    jobs = purged.jobs,
+                    "purged what was past its retention"
+                );
+                if purged.hit(housekeeping.settings().batch_size) {
+                    continue;
+                }
+            }
+            Err(error) => tracing::warn!(%error, "housekeeping failed; retrying at the next interval"),
+        }
+        tokio::time::sleep(interval).await;
     }
 }
 

@@ -815,10 +815,14 @@ mod blobs;
 mod deploy;
 #[path = "binary/faults.rs"]
 mod faults;
+#[path = "binary/housekeeping.rs"]
+mod housekeeping;
 #[path = "binary/identity.rs"]
 mod identity;
 #[path = "binary/keyjobs.rs"]
 mod keyjobs;
+#[path = "binary/metrics.rs"]
+mod metrics;
 #[path = "binary/personal.rs"]
 mod personal;
 #[path = "binary/redaction.rs"]
