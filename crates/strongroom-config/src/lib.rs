@@ -31,6 +31,6 @@ pub use error::ConfigError;
 pub use postgres_url::DatabaseTls;
 pub use root_key::{AwsKmsRootKey, LocalRootKey, PassphraseRootKey, Pkcs11RootKey, RootKeyConfig, TransitRootKey};
 pub use schema::{
-    AuditConfig, Config, DatabaseConfig, DatabaseTlsMode, HousekeepingConfig, IdentityConfig, LogConfig, LogFormat, MetricsConfig,
-    PolicyInvariants, Profile, RoleConfig, SecretString, ServerConfig,
+    AuditConfig, Config, DatabaseConfig, DatabaseTlsMode, HousekeepingConfig, IdentityConfig, LogConfig, LogFormat,
+    MetricsConfig, PolicyInvariants, Profile, RoleConfig, SecretString, ServerConfig,
 };
