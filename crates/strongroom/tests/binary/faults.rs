@@ -247,12 +247,16 @@ async fn a_full_data_disk_refuses_writes_with_507_and_every_write_works_again_on
     // Once space is back, every kind of write works again without a
     // restart, and readiness says so.
     let deadline = Instant::now() + Duration::from_secs(20);
+    let mut admin = admin;
     loop {
-        // A fresh login each time: the oldest of a user's sessions ends
-        // when it has too many.
+        // A fresh login each time, whose token is used from then on: the
+        // oldest of a user's sessions ends when it has too many.
         let logged_in = login().await.unwrap();
         let (logged_in, fresh) = (logged_in.status().as_u16(), logged_in.json::<Value>().await.unwrap_or_default());
-        let created = create(fresh["access_token"].as_str().unwrap_or(&admin)).await.unwrap().status().as_u16();
+        if let Some(token) = fresh["access_token"].as_str() {
+            admin = token.to_owned();
+        }
+        let created = create(&admin).await.unwrap().status().as_u16();
         let ready = reqwest::get(server.url("/readyz")).await.unwrap().status().as_u16();
         if (created, logged_in, ready) == (201, 200, 200) {
             break;
