@@ -183,6 +183,15 @@ pub enum ArchiveSecret<'a> {
     Passphrase(&'a [u8]),
 }
 
+impl std::fmt::Debug for ArchiveSecret<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::RootKey(provider) => write!(f, "RootKey({})", provider.id()),
+            Self::Passphrase(_) => f.write_str("Passphrase(<hidden>)"),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Header {
     format: String,
@@ -236,7 +245,11 @@ fn io(error: std::io::Error) -> CoreError {
     CoreError::InvalidInput(format!("cannot read or write the archive: {error}"))
 }
 
-async fn derive_passphrase_kek(passphrase: &[u8], salt: Vec<u8>, params: PassphraseParams) -> Result<PassphraseKek, CoreError> {
+async fn derive_passphrase_kek(
+    passphrase: &[u8],
+    salt: Vec<u8>,
+    params: PassphraseParams,
+) -> Result<PassphraseKek, CoreError> {
     let passphrase = Zeroizing::new(passphrase.to_vec());
     tokio::task::spawn_blocking(move || PassphraseKek::derive(&passphrase, &salt, params))
         .await
@@ -287,7 +300,9 @@ async fn open_archive_key(
             let wrapped = STANDARD.decode(wrapped).map_err(|_| invalid("the wrapped key is not base64"))?;
             let empty = BTreeMap::new();
             let provider = opener.open(ProviderState::from_settings(&empty)).await.map_err(|e| {
-                CoreError::InvalidInput(format!("the archive key is wrapped by the root key, which cannot be opened: {e}"))
+                CoreError::InvalidInput(format!(
+                    "the archive key is wrapped by the root key, which cannot be opened: {e}"
+                ))
             })?;
             if provider.id() != expected {
                 return Err(CoreError::InvalidInput(format!(
@@ -296,7 +311,9 @@ async fn open_archive_key(
                 )));
             }
             let key = provider.unwrap(&wrapped, None).await.map_err(|_| {
-                CoreError::InvalidInput("the archive key does not open under this root key (another key, or the header was altered)".into())
+                CoreError::InvalidInput(
+                    "the archive key does not open under this root key (another key, or the header was altered)".into(),
+                )
             })?;
             Ok(SecretKey::from_slice(&key)?)
         }
@@ -315,8 +332,11 @@ async fn open_archive_key(
             }
             let salt = STANDARD.decode(&kdf.salt).map_err(|_| invalid("the salt is not base64"))?;
             let wrapped = STANDARD.decode(wrapped).map_err(|_| invalid("the wrapped key is not base64"))?;
-            let params =
-                PassphraseParams { memory_kib: kdf.memory_kib, iterations: kdf.iterations, parallelism: kdf.parallelism };
+            let params = PassphraseParams {
+                memory_kib: kdf.memory_kib,
+                iterations: kdf.iterations,
+                parallelism: kdf.parallelism,
+            };
             let kek = derive_passphrase_kek(passphrase, salt, params).await?;
             let key = kek.unwrap(&wrapped, KEY_AAD).map_err(|_| {
                 CoreError::InvalidInput("wrong backup passphrase, or the archive header was altered".into())
@@ -564,7 +584,10 @@ pub async fn create(
         writer.begin_part(&json!({"name": format!("blob/{object}"), "object": object, "size": stored_size}))?;
         let mut buffer = vec![0u8; CHUNK];
         loop {
-            let n = reader.read(&mut buffer).await.map_err(|e| CoreError::Blob(crate::records::BlobError::Failed(Box::new(e))))?;
+            let n = reader
+                .read(&mut buffer)
+                .await
+                .map_err(|e| CoreError::Blob(crate::records::BlobError::Failed(Box::new(e))))?;
             if n == 0 {
                 break;
             }
@@ -674,7 +697,8 @@ impl<R: Read> PartReader<R> {
         line.truncate(end);
         if !self.header_seen {
             self.header_seen = true;
-            let head: Value = serde_json::from_slice(&line).map_err(|_| invalid("a part's opening line is not JSON"))?;
+            let head: Value =
+                serde_json::from_slice(&line).map_err(|_| invalid("a part's opening line is not JSON"))?;
             self.raw = head["name"].as_str().is_some_and(|n| n.starts_with("blob/"));
             return Ok(Some(Event::Start(self.part.unwrap_or_default(), Some(head))));
         }
@@ -1020,8 +1044,12 @@ impl Checker<'_> {
         let Some(head) = head else { return };
         let name = head["name"].as_str().unwrap_or_default().to_owned();
         if let Some(table) = head["table"].as_str() {
-            let columns =
-                head["columns"].as_array().into_iter().flatten().filter_map(|c| c.as_str().map(str::to_owned)).collect();
+            let columns = head["columns"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|c| c.as_str().map(str::to_owned))
+                .collect();
             self.table = Some((table.to_owned(), columns));
         }
         if let Some(object) = head["object"].as_str() {
@@ -1108,11 +1136,8 @@ impl Checker<'_> {
         let audit = log.finish(self.head.take());
         self.report.audit_entries = audit.entries_checked;
         self.report.checkpoints_checked = audit.checkpoints_checked;
-        self.report.newest_checkpoint = self
-            .notes
-            .iter()
-            .filter_map(|n| n.lines().nth(1).and_then(|s| s.parse::<u64>().ok()))
-            .max();
+        self.report.newest_checkpoint =
+            self.notes.iter().filter_map(|n| n.lines().nth(1).and_then(|s| s.parse::<u64>().ok())).max();
         for problem in audit.problems {
             self.problem(format!("audit log: {}", problem.message));
         }
@@ -1121,7 +1146,6 @@ impl Checker<'_> {
         }
         self.report
     }
-
 }
 
 /// Checks an archive without restoring it: every chunk authenticates, every
@@ -1353,7 +1377,8 @@ mod tests {
 
     #[test]
     fn cells_round_trip_through_json() {
-        for cell in [Cell::Null, Cell::Int(-5), Cell::Bool(true), Cell::Text("a\nb".into()), Cell::Bytes(vec![0, 255])] {
+        for cell in [Cell::Null, Cell::Int(-5), Cell::Bool(true), Cell::Text("a\nb".into()), Cell::Bytes(vec![0, 255])]
+        {
             assert_eq!(Cell::from_json(&cell.to_json()), Some(cell));
         }
     }

@@ -144,8 +144,10 @@ impl ArchiveStore for SqliteStore {
             .map_err(map)?;
         let mut occupied = Vec::new();
         for table in ordered(tables) {
-            let count: i64 =
-                sqlx::query_scalar(sqlx::AssertSqlSafe(count_query(&table))).fetch_one(&self.pool).await.map_err(map)?;
+            let count: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(count_query(&table)))
+                .fetch_one(&self.pool)
+                .await
+                .map_err(map)?;
             if count > 0 {
                 occupied.push(table);
             }
@@ -171,7 +173,9 @@ impl ArchiveStore for SqliteStore {
         let mut written = 0;
         while let Some((table, columns)) = source.next_table().await? {
             if !tables.contains(&table) {
-                return Err(CoreError::InvalidInput(format!("the archive has a table {table} this release does not know")));
+                return Err(CoreError::InvalidInput(format!(
+                    "the archive has a table {table} this release does not know"
+                )));
             }
             let insert = format!(
                 "INSERT INTO {} ({}) VALUES ({})",
@@ -200,9 +204,7 @@ impl ArchiveStore for SqliteStore {
 }
 
 /// `(table, column) → data_type` of the current schema.
-async fn postgres_columns(
-    executor: impl sqlx::PgExecutor<'_>,
-) -> Result<Vec<(String, String, String)>, sqlx::Error> {
+async fn postgres_columns(executor: impl sqlx::PgExecutor<'_>) -> Result<Vec<(String, String, String)>, sqlx::Error> {
     sqlx::query_as(
         "SELECT table_name::text, column_name::text, data_type::text FROM information_schema.columns \
          WHERE table_schema = current_schema() ORDER BY table_name, ordinal_position",
@@ -281,8 +283,10 @@ impl ArchiveStore for PostgresStore {
         let tables = postgres_tables(&self.pool).await.map_err(map)?;
         let mut occupied = Vec::new();
         for table in ordered(tables) {
-            let count: i64 =
-                sqlx::query_scalar(sqlx::AssertSqlSafe(count_query(&table))).fetch_one(&self.pool).await.map_err(map)?;
+            let count: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(count_query(&table)))
+                .fetch_one(&self.pool)
+                .await
+                .map_err(map)?;
             if count > 0 {
                 occupied.push(table);
             }
@@ -303,7 +307,9 @@ impl ArchiveStore for PostgresStore {
         let mut written = 0;
         while let Some((table, columns)) = source.next_table().await? {
             if !tables.contains(&table) {
-                return Err(CoreError::InvalidInput(format!("the archive has a table {table} this release does not know")));
+                return Err(CoreError::InvalidInput(format!(
+                    "the archive has a table {table} this release does not know"
+                )));
             }
             let kinds: Vec<String> = columns
                 .iter()
@@ -313,7 +319,9 @@ impl ArchiveStore for PostgresStore {
                         .find(|(t, name, _)| *t == table && name == c)
                         .map(|(_, _, kind)| kind.clone())
                         .ok_or_else(|| {
-                            CoreError::InvalidInput(format!("the archive has a column {table}.{c} this release does not know"))
+                            CoreError::InvalidInput(format!(
+                                "the archive has a column {table}.{c} this release does not know"
+                            ))
                         })
                 })
                 .collect::<Result<_, _>>()?;

@@ -13,10 +13,10 @@ use anyhow::{Context, bail};
 use async_trait::async_trait;
 use clap::{Args, Subcommand};
 use strongroom_config::Config;
+use strongroom_core::CoreError;
 use strongroom_core::archive::{self, ArchiveSecret, RootKeyOpener};
 use strongroom_core::audit::EventType;
 use strongroom_core::root_key::{ProviderState, RootKeyProvider};
-use strongroom_core::CoreError;
 use strongroom_store::{ConnectOptions, Database};
 use zeroize::Zeroizing;
 
@@ -162,9 +162,9 @@ async fn create(config: &Config, path: &Path, secret: &SecretArgs) -> anyhow::Re
                 provider = ConfiguredRootKey(config).open(ProviderState::new(store.as_ref(), false)).await?;
                 ArchiveSecret::RootKey(provider.as_ref())
             }
-            (None, false) => bail!(
-                "give a backup passphrase (STRONGROOM_BACKUP_PASSPHRASE or --passphrase-file) or --root-key"
-            ),
+            (None, false) => {
+                bail!("give a backup passphrase (STRONGROOM_BACKUP_PASSPHRASE or --passphrase-file) or --root-key")
+            }
         };
         // No record, no backup: the export of everything is audited first
         // (so the archive holds its own creation event).
@@ -298,7 +298,11 @@ async fn restore(config: &Config, path: &Path, secret: &SecretArgs) -> anyhow::R
         audit(config, EventType::BackupRestore, path, &summary.verified.engine).await?;
         println!(
             "restored {} rows in {} tables and {} blobs (taken on {}); {} audit entries verified",
-            summary.rows, summary.verified.tables, summary.blobs, summary.verified.engine, summary.verified.audit_entries
+            summary.rows,
+            summary.verified.tables,
+            summary.blobs,
+            summary.verified.engine,
+            summary.verified.audit_entries
         );
         anyhow::Ok(())
     }

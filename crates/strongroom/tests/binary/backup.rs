@@ -42,8 +42,15 @@ impl Install {
 
 async fn login(server: &TestServer, username: &str) -> String {
     let body = json!({"username": username, "password": PASSWORD});
-    let answer: Value =
-        reqwest::Client::new().post(server.url("/v1/auth/login")).json(&body).send().await.unwrap().json().await.unwrap();
+    let answer: Value = reqwest::Client::new()
+        .post(server.url("/v1/auth/login"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     answer["access_token"].as_str().unwrap_or_else(|| panic!("{answer}")).to_owned()
 }
 
@@ -66,7 +73,8 @@ async fn backup_restores_on_the_other_engine(source: Install, target: Install, w
     let init = source.builder().run_with_input(&["init", "--password-stdin"], &format!("{PASSWORD}\n"));
     assert_eq!(init.code, Some(0), "{init:?}");
     let admin = login(&server, "admin").await;
-    let (status, body) = call(&server, "POST", "/v1/matters", &admin, Some(json!({"id": "case-1", "name": "case-1"}))).await;
+    let (status, body) =
+        call(&server, "POST", "/v1/matters", &admin, Some(json!({"id": "case-1", "name": "case-1"}))).await;
     assert_eq!(status, 201, "{body}");
 
     // Acknowledged before the backup starts: records, one with a recording.
@@ -123,7 +131,11 @@ async fn backup_restores_on_the_other_engine(source: Install, target: Install, w
     let verified = source.run(&["backup", "verify", archive_arg]);
     assert_eq!(verified.code, Some(0), "{verified:?}");
     assert!(verified.stdout.contains("verified"), "{}", verified.stdout);
-    let wrong = source.builder().env("STRONGROOM_BACKUP_PASSPHRASE", "not the passphrase at all").run(&["backup", "verify", archive_arg]);
+    let wrong = source.builder().env("STRONGROOM_BACKUP_PASSPHRASE", "not the passphrase at all").run(&[
+        "backup",
+        "verify",
+        archive_arg,
+    ]);
     assert_eq!(wrong.code, Some(1), "{wrong:?}");
     assert!(wrong.stderr.contains("wrong backup passphrase"), "{}", wrong.stderr);
 
@@ -137,7 +149,8 @@ async fn backup_restores_on_the_other_engine(source: Install, target: Install, w
     let server = target.builder().start();
     let admin = login(&server, "admin").await;
     for id in &before {
-        let (status, body) = call(&server, "GET", &format!("/v1/collections/recordings/records/{id}"), &admin, None).await;
+        let (status, body) =
+            call(&server, "GET", &format!("/v1/collections/recordings/records/{id}"), &admin, None).await;
         assert_eq!(status, 200, "record {id} acknowledged before the backup: {body}");
     }
     let ask = json!({"fields": ["transcript"], "reason": WHY, "purpose": "case_work"});
