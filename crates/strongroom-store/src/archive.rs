@@ -50,8 +50,10 @@ const ORDER: &[&str] = &[
 
 /// Tables a migration fills with one row, which an empty database holds:
 /// they count as empty in that state.
-const SEEDED_EMPTY: &[(&str, &str)] =
-    &[("audit_head", "SELECT COUNT(*) FROM audit_head WHERE size <> 0"), ("change_generation", "SELECT 0")];
+const SEEDED_EMPTY: &[(&str, &str)] = &[
+    ("audit_head", "SELECT COUNT(*) FROM audit_head WHERE size <> 0"),
+    ("change_generation", "SELECT CAST(0 AS BIGINT)"),
+];
 
 fn ordered(mut tables: Vec<String>) -> Vec<String> {
     tables.retain(|t| t != "_sqlx_migrations" && !t.starts_with("sqlite_"));
