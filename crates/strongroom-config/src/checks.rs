@@ -60,9 +60,11 @@ impl Config {
             Check { name: "profile", outcome: Outcome::Pass(format!("profile is {}", self.profile.as_str())) },
             self.check_listen(),
             self.check_tls(),
+            self.check_http_redirect(),
             self.check_root_key(),
             self.check_data_dir(),
             self.check_database(),
+            self.check_database_tls(),
             self.check_log_level(),
             self.check_limits(),
         ]
@@ -109,6 +111,24 @@ impl Config {
         Check { name: "server.tls", outcome }
     }
 
+    fn check_http_redirect(&self) -> Check {
+        let outcome = match &self.server.http_redirect_listen {
+            None => Outcome::Pass("no plain-HTTP redirect listener".into()),
+            Some(listen) => match listen.parse::<SocketAddr>() {
+                Err(_) => Outcome::Fail(format!(
+                    "server.http_redirect_listen = {listen:?} is not an IP address and port such as 0.0.0.0:80"
+                )),
+                Ok(_) if !self.tls_enabled() => Outcome::Fail(
+                    "server.http_redirect_listen redirects to this server's HTTPS listener: \
+                     set server.tls_cert_file and server.tls_key_file too"
+                        .into(),
+                ),
+                Ok(addr) => Outcome::Pass(format!("plain HTTP on {addr} only redirects to HTTPS")),
+            },
+        };
+        Check { name: "server.http_redirect_listen", outcome }
+    }
+
     fn check_root_key(&self) -> Check {
         Check { name: "root_key.provider", outcome: self.root_key.check(self.profile, &self.data_dir) }
     }
@@ -145,6 +165,48 @@ impl Config {
             Outcome::Fail(format!("database.url has scheme {scheme:?}; expected sqlite://PATH or postgres://…"))
         };
         Check { name: "database.url", outcome }
+    }
+
+    fn check_database_tls(&self) -> Check {
+        let outcome = match self.database_tls() {
+            None => Outcome::Pass("SQLite: no connection to protect".into()),
+            Some(Err(problem)) => Outcome::Fail(problem),
+            Some(Ok(tls)) => match &tls.ca_file {
+                Some(file) if !file.is_file() => {
+                    Outcome::Fail(format!("database.tls_ca_file {} does not exist", file.display()))
+                }
+                _ if tls.local => Outcome::Pass(format!(
+                    "PostgreSQL on this machine ({}), sslmode {}",
+                    tls.hosts.join(", "),
+                    tls.mode.as_str()
+                )),
+                _ if !tls.mode.always_encrypts() => production_rule(
+                    self.profile,
+                    false,
+                    String::new(),
+                    format!(
+                        "sslmode {} to {} beyond loopback may send the database password and data unencrypted: \
+                         set database.tls_mode = \"verify-full\" and database.tls_ca_file",
+                        tls.mode.as_str(),
+                        tls.hosts.join(", ")
+                    ),
+                ),
+                _ if tls.mode == crate::DatabaseTlsMode::Require && self.profile != Profile::Development => {
+                    Outcome::Warn(format!(
+                        "sslmode require encrypts the connection to {} but does not check who answers: \
+                         prefer verify-full with database.tls_ca_file",
+                        tls.hosts.join(", ")
+                    ))
+                }
+                _ => Outcome::Pass(format!(
+                    "TLS to {} with sslmode {}{}",
+                    tls.hosts.join(", "),
+                    tls.mode.as_str(),
+                    tls.ca_file.as_ref().map(|f| format!(", CA {}", f.display())).unwrap_or_default()
+                )),
+            },
+        };
+        Check { name: "database.tls", outcome }
     }
 
     fn check_log_level(&self) -> Check {
@@ -266,6 +328,51 @@ mod tests {
         config.server.listen = "localhost".into();
         let failed = failures(&config);
         assert!(failed.contains(&"server.tls") && failed.contains(&"server.listen"), "{failed:?}");
+    }
+
+    #[test]
+    fn production_refuses_unencrypted_postgres_beyond_loopback_only() {
+        let dir = private_dir();
+        let mut config = Config { profile: Profile::Production, data_dir: dir.path().into(), ..Config::default() };
+        config.root_key = crate::RootKeyConfig::Passphrase(crate::PassphraseRootKey {
+            passphrase: Some(crate::SecretString::new("a long enough passphrase".into())),
+            passphrase_file: None,
+        });
+        config.server.trusted_proxy = vec!["10.0.0.1".into()];
+        let with_url = |url: &str, mode| {
+            let mut config = config.clone();
+            config.database.url = Some(crate::SecretString::new(url.into()));
+            config.database.tls_mode = mode;
+            config
+        };
+        use crate::DatabaseTlsMode::{Disable, Prefer, Require, VerifyFull};
+        for (url, mode) in
+            [("postgres://u@db.example/x?sslmode=disable", None), ("postgres://u@10.0.0.5/x", Some(Prefer))]
+        {
+            assert_eq!(failures(&with_url(url, mode)), vec!["database.tls"], "{url} {mode:?}");
+        }
+        let staging = Config { profile: Profile::Staging, ..with_url("postgres://u@db.example/x", Some(Disable)) };
+        assert_eq!(failures(&staging), Vec::<&str>::new());
+        // Loopback needs no TLS; the default beyond it is verify-full.
+        assert_eq!(failures(&with_url("postgres://u@127.0.0.1/x?sslmode=disable", None)), Vec::<&str>::new());
+        assert_eq!(failures(&with_url("postgres://u@db.example/x", None)), Vec::<&str>::new());
+        let require = with_url("postgres://u@db.example/x", Some(Require));
+        let check = require.checks().into_iter().find(|c| c.name == "database.tls").unwrap();
+        assert!(matches!(check.outcome, Outcome::Warn(_)), "{check:?}");
+        let contradiction = with_url("postgres://u@db.example/x?sslmode=require", Some(VerifyFull));
+        assert_eq!(failures(&contradiction), vec!["database.tls"]);
+        let mut missing_ca = with_url("postgres://u@db.example/x", None);
+        missing_ca.database.tls_ca_file = Some(dir.path().join("no-such-ca.pem"));
+        assert_eq!(failures(&missing_ca), vec!["database.tls"]);
+    }
+
+    #[test]
+    fn fail_redirect_listener_without_tls() {
+        let mut config = Config::default();
+        config.server.http_redirect_listen = Some("127.0.0.1:0".into());
+        assert!(failures(&config).contains(&"server.http_redirect_listen"));
+        config.server.http_redirect_listen = Some("port 80".into());
+        assert!(failures(&config).contains(&"server.http_redirect_listen"));
     }
 
     #[test]

@@ -23,6 +23,7 @@ pub(crate) const KEYS: &[(&str, &[&str])] = &[
             "listen",
             "tls_cert_file",
             "tls_key_file",
+            "http_redirect_listen",
             "trusted_proxy",
             "body_limit_bytes",
             "request_timeout_seconds",
@@ -30,7 +31,7 @@ pub(crate) const KEYS: &[(&str, &[&str])] = &[
             "shutdown_grace_seconds",
         ],
     ),
-    ("database", &["url", "max_connections", "cache_refresh_ms"]),
+    ("database", &["url", "max_connections", "cache_refresh_ms", "tls_mode", "tls_ca_file"]),
     ("root_key", crate::root_key::KEYS),
     ("log", &["level", "format"]),
     ("metrics", &["listen", "token", "token_file"]),
@@ -95,6 +96,16 @@ pub(crate) const KEYS: &[(&str, &[&str])] = &[
             "key_job_pause_ms",
             "key_job_poll_seconds",
             "key_job_lease_seconds",
+        ],
+    ),
+    (
+        "housekeeping",
+        &[
+            "interval_seconds",
+            "session_retention_seconds",
+            "one_time_token_retention_seconds",
+            "job_retention_seconds",
+            "batch_size",
         ],
     ),
     ("blobs", &["backend", "dir", "s3_endpoint", "s3_bucket", "s3_region", "s3_prefix", "stale_upload_seconds"]),
@@ -260,6 +271,9 @@ mod tests {
         let mut full = Config::default();
         full.server.tls_cert_file = Some("c".into());
         full.server.tls_key_file = Some("k".into());
+        full.server.http_redirect_listen = Some("127.0.0.1:80".into());
+        full.database.tls_mode = Some(crate::DatabaseTlsMode::VerifyFull);
+        full.database.tls_ca_file = Some("ca".into());
         full.database.url = Some(crate::SecretString::new("u".into()));
         full.log.format = Some(crate::LogFormat::Json);
         full.audit.origin = Some("o".into());

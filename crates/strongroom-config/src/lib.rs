@@ -21,14 +21,16 @@
 mod checks;
 mod env;
 mod error;
+mod postgres_url;
 mod root_key;
 mod schema;
 
 pub use checks::{Check, Outcome};
 pub use env::keys;
 pub use error::ConfigError;
+pub use postgres_url::DatabaseTls;
 pub use root_key::{AwsKmsRootKey, LocalRootKey, PassphraseRootKey, Pkcs11RootKey, RootKeyConfig, TransitRootKey};
 pub use schema::{
-    AuditConfig, Config, DatabaseConfig, IdentityConfig, LogConfig, LogFormat, MetricsConfig, PolicyInvariants,
-    Profile, RoleConfig, SecretString, ServerConfig,
+    AuditConfig, Config, DatabaseConfig, DatabaseTlsMode, HousekeepingConfig, IdentityConfig, LogConfig, LogFormat,
+    MetricsConfig, PolicyInvariants, Profile, RoleConfig, SecretString, ServerConfig,
 };

@@ -72,6 +72,8 @@ pub struct Config {
     pub blobs: BlobsConfig,
     /// Prometheus metrics.
     pub metrics: MetricsConfig,
+    /// Purging dead sessions, spent tokens and finished jobs.
+    pub housekeeping: HousekeepingConfig,
 }
 
 impl Default for Config {
@@ -89,6 +91,7 @@ impl Default for Config {
             records: RecordsConfig::default(),
             blobs: BlobsConfig::default(),
             metrics: MetricsConfig::default(),
+            housekeeping: HousekeepingConfig::default(),
         }
     }
 }
@@ -161,8 +164,13 @@ pub struct ServerConfig {
     pub listen: String,
     /// PEM certificate chain; with `tls_key_file`, the listener speaks TLS 1.3 only.
     pub tls_cert_file: Option<PathBuf>,
-    /// PEM private key for `tls_cert_file`.
+    /// PEM private key for `tls_cert_file`. Both files are read again on
+    /// SIGHUP (a renewed certificate needs no restart).
     pub tls_key_file: Option<PathBuf>,
+    /// An address for a plain-HTTP listener that answers every request with
+    /// a 308 redirect to the same path on the HTTPS listener and serves
+    /// nothing else, e.g. `0.0.0.0:80`. Needs the listener's own TLS.
+    pub http_redirect_listen: Option<String>,
     /// Addresses of reverse proxies that terminate TLS in front of the server.
     /// When set, production profiles accept a plain-HTTP listener.
     /// In the environment: comma-separated.
@@ -185,6 +193,7 @@ impl Default for ServerConfig {
             listen: "127.0.0.1:8080".into(),
             tls_cert_file: None,
             tls_key_file: None,
+            http_redirect_listen: None,
             trusted_proxy: Vec::new(),
             body_limit_bytes: 1024 * 1024,
             request_timeout_seconds: 30,
@@ -208,11 +217,66 @@ pub struct DatabaseConfig {
     /// another instance or a CLI command takes effect here within this time.
     /// 0: nothing is cached, every request reads them.
     pub cache_refresh_ms: u64,
+    /// TLS to PostgreSQL, as libpq's `sslmode`: `disable`, `prefer`,
+    /// `require`, `verify-ca` or `verify-full`. Unset: the URL's `sslmode`
+    /// if it has one, else `verify-full` for a host beyond loopback and
+    /// `prefer` for loopback or a Unix socket. Both set and different is an
+    /// error, never a silent choice.
+    pub tls_mode: Option<DatabaseTlsMode>,
+    /// PEM file of the CA(s) that issue the PostgreSQL server's certificate,
+    /// for `verify-ca` and `verify-full` (as the URL's `sslrootcert`).
+    pub tls_ca_file: Option<PathBuf>,
 }
 
 impl Default for DatabaseConfig {
     fn default() -> Self {
-        Self { url: None, max_connections: 10, cache_refresh_ms: 100 }
+        Self { url: None, max_connections: 10, cache_refresh_ms: 100, tls_mode: None, tls_ca_file: None }
+    }
+}
+
+/// How the connection to PostgreSQL is protected (libpq's `sslmode` values).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DatabaseTlsMode {
+    /// Plain TCP: the connection, passwords included, can be read on the way.
+    Disable,
+    /// TLS if the server offers it, else plain; the certificate is not checked.
+    Prefer,
+    /// TLS or no connection; the certificate is not checked (an attacker in
+    /// the path can still pose as the server).
+    Require,
+    /// TLS with a certificate issued by a trusted CA, for any host name.
+    VerifyCa,
+    /// TLS with a certificate issued by a trusted CA for the host connected to.
+    VerifyFull,
+}
+
+impl DatabaseTlsMode {
+    /// The libpq spelling: `disable`, …, `verify-full`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Disable => "disable",
+            Self::Prefer => "prefer",
+            Self::Require => "require",
+            Self::VerifyCa => "verify-ca",
+            Self::VerifyFull => "verify-full",
+        }
+    }
+
+    /// Whether the connection is encrypted whatever the server says.
+    pub fn always_encrypts(self) -> bool {
+        matches!(self, Self::Require | Self::VerifyCa | Self::VerifyFull)
+    }
+}
+
+impl std::str::FromStr for DatabaseTlsMode {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        [Self::Disable, Self::Prefer, Self::Require, Self::VerifyCa, Self::VerifyFull]
+            .into_iter()
+            .find(|mode| mode.as_str() == text)
+            .ok_or_else(|| format!("sslmode {text:?} is not one of disable, prefer, require, verify-ca, verify-full"))
     }
 }
 
@@ -547,6 +611,41 @@ impl Default for BlobsConfig {
             s3_region: "us-east-1".into(),
             s3_prefix: String::new(),
             stale_upload_seconds: 86_400,
+        }
+    }
+}
+
+/// `[housekeeping]`: rows that stopped mattering are purged once past their
+/// retention, one audited transaction (`housekeeping.purge`, with the
+/// counts) per run. The audit log keeps the lasting record of each.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HousekeepingConfig {
+    /// How often a run starts, seconds (the first a minute after start);
+    /// `0` turns the schedule off (`strongroom housekeeping run` still works).
+    pub interval_seconds: u64,
+    /// How long a dead session (expired, idle, revoked) and its refresh
+    /// tokens are kept, seconds: users and admins still see it listed.
+    pub session_retention_seconds: u64,
+    /// How long a used or expired one-time token (MFA challenge, enrolment,
+    /// password reset) is kept, seconds.
+    pub one_time_token_retention_seconds: u64,
+    /// How long a finished (done or failed) key job is kept, seconds: its
+    /// key's recent history.
+    pub job_retention_seconds: u64,
+    /// Sessions, tokens and jobs each purged per run at most; a run that
+    /// reaches it is followed by another at once.
+    pub batch_size: u32,
+}
+
+impl Default for HousekeepingConfig {
+    fn default() -> Self {
+        Self {
+            interval_seconds: 3600,
+            session_retention_seconds: 7 * 86_400,
+            one_time_token_retention_seconds: 86_400,
+            job_retention_seconds: 30 * 86_400,
+            batch_size: 10_000,
         }
     }
 }

@@ -130,6 +130,8 @@ pub trait JobStore: Send + Sync + std::fmt::Debug {
     async fn job(&self, id: &str) -> Result<Option<Job>, StoreError>;
     /// The jobs of a key, newest first.
     async fn jobs_of_key(&self, key_name: &str) -> Result<Vec<Job>, StoreError>;
+    /// Every running job, oldest first.
+    async fn running_jobs(&self) -> Result<Vec<Job>, StoreError>;
     /// Leases to `owner` until `lease_until` the oldest running job (job
     /// `only`, when given) whose lease lapsed before `now` or that `owner`
     /// holds already.
@@ -237,10 +239,16 @@ fn rewrap_version(target: &str) -> u32 {
     target.parse().unwrap_or(u32::MAX)
 }
 
-/// Errors worth trying again later (the database or the audit log is
-/// unavailable) rather than failing the job for.
+/// Errors worth trying again later (the database, the audit log or the
+/// blob storage is unavailable, or the storage is full) rather than failing
+/// the job for. A missing blob is not one: it fails the job, named.
 fn transient(error: &CoreError) -> bool {
-    matches!(error, CoreError::Store(_) | CoreError::AuditUnavailable(_))
+    matches!(
+        error,
+        CoreError::Store(_)
+            | CoreError::AuditUnavailable(_)
+            | CoreError::Blob(crate::error::BlobError::Unavailable(_) | crate::error::BlobError::Full(_))
+    )
 }
 
 impl Jobs {
@@ -416,6 +424,11 @@ impl Jobs {
     /// The jobs of a key, newest first.
     pub async fn jobs_of_key(&self, key_name: &str) -> Result<Vec<Job>, CoreError> {
         Ok(self.store.jobs_of_key(key_name).await?)
+    }
+
+    /// Every running job, oldest first (for monitoring their progress).
+    pub async fn running(&self) -> Result<Vec<Job>, CoreError> {
+        Ok(self.store.running_jobs().await?)
     }
 
     /// Claims the oldest job that needs a process (or job `only`) and runs

@@ -172,6 +172,19 @@ pub struct KeyInfo {
     pub updated_at: i64,
 }
 
+/// A key's rotation as monitoring sees it ([`Keyring::rotation_status`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRotationStatus {
+    /// Name.
+    pub name: String,
+    /// Purpose.
+    pub purpose: KeyPurpose,
+    /// Seconds since its current version was made.
+    pub age_seconds: i64,
+    /// Whether it is active with a rotation period that has passed.
+    pub rotation_due: bool,
+}
+
 impl KeyInfo {
     fn from_stored(stored: &StoredKey) -> Result<Self, CoreError> {
         let corrupt = |what: &str| {
@@ -421,6 +434,27 @@ impl Keyring {
     /// Creation time (Unix seconds) of every version of a key, oldest first.
     pub async fn version_times(&self, name: &str) -> Result<Vec<(u32, i64)>, CoreError> {
         Ok(self.store.key_version_times(name).await?)
+    }
+
+    /// Every key with the age of its current version and whether automatic
+    /// rotation is due (the rule [`rotate_due`](Self::rotate_due) applies),
+    /// for monitoring.
+    pub async fn rotation_status(&self) -> Result<Vec<KeyRotationStatus>, CoreError> {
+        let now = self.now();
+        let created: std::collections::HashMap<String, i64> =
+            self.store.current_version_times().await?.into_iter().collect();
+        Ok(self
+            .list()
+            .await?
+            .into_iter()
+            .map(|info| KeyRotationStatus {
+                age_seconds: now.saturating_sub(created.get(&info.name).copied().unwrap_or(info.updated_at)).max(0),
+                rotation_due: info.state == KeyState::Active
+                    && info.rotation_period_seconds.is_some_and(|period| now - info.updated_at >= period),
+                name: info.name,
+                purpose: info.purpose,
+            })
+            .collect())
     }
 
     /// Every key.

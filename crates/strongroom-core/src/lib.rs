@@ -17,6 +17,8 @@
 //!   (rewrap after a rotation, re-encryption after a compromise).
 //! - [`transit`] is encryption as a service (Vault's transit engine): the
 //!   server maps its wire format onto these use cases.
+//! - [`housekeeping`] purges dead sessions, spent one-time tokens and
+//!   finished jobs past their retention, one audited transaction per run.
 //! - [`audit`] records every security-relevant event in a Merkle tree with
 //!   signed checkpoints; every domain change goes through it.
 //!
@@ -34,6 +36,7 @@ mod backup;
 mod clock;
 mod error;
 pub mod freshness;
+pub mod housekeeping;
 pub mod identity;
 mod ids;
 pub mod jobs;
@@ -57,7 +60,7 @@ pub use api_keys::{
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use error::CoreError;
 pub use jobs::{Job, JobKind, JobSettings, JobState, JobStore, Jobs, KeyChange, KeyReport, VersionReport};
-pub use keyring::{KeyAlgorithm, KeyInfo, KeyPurpose, KeySpec, KeyState, KeyUse, Keyring};
+pub use keyring::{KeyAlgorithm, KeyInfo, KeyPurpose, KeyRotationStatus, KeySpec, KeyState, KeyUse, Keyring};
 pub use root_key::{RootKeyProvider, RootKeyStatus, unseal};
 pub use services::{AuditOptions, ServicePorts, ServiceSettings, Services};
 pub use store::{Backend, KeyStore, Store, StoreError, StoredKey, StoredKeyVersion, settings};

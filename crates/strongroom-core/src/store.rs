@@ -179,6 +179,10 @@ pub trait KeyStore: Send + Sync + std::fmt::Debug {
     /// Every version's number and creation time, oldest first (no material).
     async fn key_version_times(&self, name: &str) -> Result<Vec<(u32, i64)>, StoreError>;
 
+    /// Every key's name with the creation time of its latest version, in
+    /// one query (monitoring reads it every few seconds, over every matter key).
+    async fn current_version_times(&self) -> Result<Vec<(String, i64)>, StoreError>;
+
     /// Adds `version` (which must be `expected_latest + 1`) and makes it the
     /// latest; `false` (writing nothing) if `latest_version` moved meanwhile.
     async fn append_key_version(

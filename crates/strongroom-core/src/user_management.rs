@@ -209,16 +209,22 @@ impl UserManagement {
         self.details(user).await
     }
 
-    /// Locks a user: no login, every session ends.
+    /// Locks a user: no login, every session ends, and the API keys they
+    /// own stop while the lock lasts; with `revoke_api_keys` those keys are
+    /// revoked for good as well (incident response in one call).
     pub async fn lock(
         &self,
         subject: &Subject,
         id: &str,
         reason: &str,
+        revoke_api_keys: bool,
         context: &AuditContext,
     ) -> Result<UserDetails, CoreError> {
         self.authorize(subject, Action::UserManage, context).await?;
         let user = self.identity.lock(id, reason, &grantor(subject), context).await?;
+        if revoke_api_keys {
+            self.api_keys.revoke_owned_by(&user.id, context).await?;
+        }
         self.details(user).await
     }
 

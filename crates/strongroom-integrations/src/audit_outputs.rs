@@ -376,11 +376,13 @@ pub fn free_bytes(path: &Path) -> std::io::Result<u64> {
     Ok(stats.f_bavail.saturating_mul(stats.f_frsize))
 }
 
-/// Checks the data dir's free space every 10 s: below `min_free_bytes` the
-/// audit health reports it (so `/readyz` fails) and an alert is raised once
-/// per hour while it lasts.
+/// Checks the data dir's free space every 2 s (one `statvfs`), so
+/// `/readyz` follows a disk filling up or freed within seconds: below
+/// `min_free_bytes` the audit health reports it (so `/readyz` fails) and an
+/// alert is raised once per hour while it lasts.
 pub async fn watch_free_space(data_dir: PathBuf, min_free_bytes: u64, log: Arc<AuditLog>, alerts: Arc<AlertEvaluator>) {
-    let mut ticker = tokio::time::interval(Duration::from_secs(10));
+    let mut ticker = tokio::time::interval(Duration::from_secs(2));
+    let mut raised_in_hour = None;
     loop {
         ticker.tick().await;
         let free = match free_bytes(&data_dir) {
@@ -398,10 +400,13 @@ pub async fn watch_free_space(data_dir: PathBuf, min_free_bytes: u64, log: Arc<A
             )
         });
         log.update_health(|health| health.storage_low = message.clone());
-        if let Some(message) = message {
+        let hour = log.now_ms() / 3_600_000;
+        if let Some(message) = message
+            && raised_in_hour != Some(hour)
+        {
             let now = log.now_ms();
             let alert = AlertRecord {
-                id: format!("audit_storage_low:{}", now / 3_600_000),
+                id: format!("audit_storage_low:{hour}"),
                 rule: "audit_storage_low".into(),
                 group_key: "*".into(),
                 count: 1,
@@ -409,8 +414,9 @@ pub async fn watch_free_space(data_dir: PathBuf, min_free_bytes: u64, log: Arc<A
                 created_ms: now,
                 message,
             };
-            if let Err(error) = alerts.raise(alert).await {
-                tracing::error!(%error, "cannot raise the low-space alert");
+            match alerts.raise(alert).await {
+                Ok(_) => raised_in_hour = Some(hour),
+                Err(error) => tracing::error!(%error, "cannot raise the low-space alert"),
             }
         }
     }

@@ -239,6 +239,11 @@ pub struct LockUser {
     /// Why (kept in the audit log).
     #[serde(default)]
     pub reason: Option<String>,
+    /// Also revoke every API key the user owns, for good (incident
+    /// response in one call). Without it a lock only holds the keys while
+    /// it lasts: they work again once the user is unlocked.
+    #[serde(default)]
+    pub revoke_api_keys: bool,
 }
 
 /// A password-reset token, shown once.

@@ -28,7 +28,7 @@ pub(crate) struct ClientAddr(pub(crate) SocketAddr);
 
 /// The plain listener, with Nagle's algorithm off on every connection.
 #[derive(Debug)]
-struct NoDelayListener(TcpListener);
+pub(crate) struct NoDelayListener(pub(crate) TcpListener);
 
 impl axum::serve::Listener for NoDelayListener {
     type Io = TcpStream;
@@ -101,7 +101,7 @@ pub async fn serve(
     }
 }
 
-async fn serve_connections<L>(
+pub(crate) async fn serve_connections<L>(
     mut listener: L,
     app: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,

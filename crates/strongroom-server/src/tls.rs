@@ -2,11 +2,16 @@
 //!
 //! Handshakes run in their own tasks, so a client that stalls mid-handshake
 //! never holds up the accept loop; finished connections are queued for axum.
+//!
+//! The configuration can be swapped while serving ([`TlsReloader`], on
+//! SIGHUP): each handshake takes the configuration current when it starts,
+//! so open connections keep the certificate they were made with and new
+//! ones get the new one; nothing is dropped.
 
 use std::io;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use rustls::pki_types::pem::PemObject;
@@ -58,18 +63,45 @@ pub fn load_tls_config(cert_file: &Path, key_file: &Path) -> Result<Arc<rustls::
     Ok(Arc::new(config))
 }
 
+/// The configuration new handshakes use, shared by the listener and its reloader.
+type CurrentConfig = Arc<RwLock<Arc<rustls::ServerConfig>>>;
+
+/// Replaces the certificate of a running [`TlsListener`].
+#[derive(Debug, Clone)]
+pub struct TlsReloader {
+    current: CurrentConfig,
+}
+
+impl TlsReloader {
+    /// Loads `cert_file` and `key_file` as [`load_tls_config`] does and,
+    /// only if they are a valid pair, makes them the configuration of every
+    /// handshake from now on. On an error the old certificate stays in use.
+    pub fn reload(&self, cert_file: &Path, key_file: &Path) -> Result<(), TlsError> {
+        let config = load_tls_config(cert_file, key_file)?;
+        // A poisoned lock still holds a whole `Arc`: replacing it is safe.
+        *self.current.write().unwrap_or_else(std::sync::PoisonError::into_inner) = config;
+        Ok(())
+    }
+
+    fn acceptor(current: &CurrentConfig) -> TlsAcceptor {
+        TlsAcceptor::from(Arc::clone(&current.read().unwrap_or_else(std::sync::PoisonError::into_inner)))
+    }
+}
+
 /// Accepts TCP connections and completes their TLS handshakes.
 #[derive(Debug)]
 pub struct TlsListener {
     local_addr: SocketAddr,
     ready: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
+    current: CurrentConfig,
 }
 
 impl TlsListener {
     /// Starts accepting on `tcp` with `config`. Must be called inside a Tokio runtime.
     pub fn new(tcp: TcpListener, config: Arc<rustls::ServerConfig>) -> io::Result<Self> {
         let local_addr = tcp.local_addr()?;
-        let acceptor = TlsAcceptor::from(config);
+        let current: CurrentConfig = Arc::new(RwLock::new(config));
+        let handshakes = Arc::clone(&current);
         let (sender, ready) = mpsc::channel(64);
         tokio::spawn(async move {
             loop {
@@ -85,7 +117,7 @@ impl TlsListener {
                     break;
                 }
                 crate::serve::no_delay(&mut stream);
-                let acceptor = acceptor.clone();
+                let acceptor = TlsReloader::acceptor(&handshakes);
                 let sender = sender.clone();
                 tokio::spawn(async move {
                     match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
@@ -98,7 +130,12 @@ impl TlsListener {
                 });
             }
         });
-        Ok(Self { local_addr, ready })
+        Ok(Self { local_addr, ready, current })
+    }
+
+    /// A handle that swaps this listener's certificate.
+    pub fn reloader(&self) -> TlsReloader {
+        TlsReloader { current: Arc::clone(&self.current) }
     }
 }
 

@@ -480,7 +480,8 @@ macro_rules! impl_audit_store {
                 rows.iter().map(Self::checkpoint_from_row).collect()
             }
 
-            async fn insert_alert(&self, alert: &AlertRecord) -> Result<bool, StoreError> {
+            async fn insert_alert(&self, alert: &AlertRecord, audit: &[AuditRecord]) -> Result<bool, StoreError> {
+                let mut tx = self.begin_write().await?;
                 let inserted = sqlx::query(
                     "INSERT INTO audit_alerts (id, rule, group_key, count, window_start_ms, created_ms, message) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
@@ -492,10 +493,10 @@ macro_rules! impl_audit_store {
                 .bind(alert.window_start_ms)
                 .bind(alert.created_ms)
                 .bind(&alert.message)
-                .execute(&self.writer)
+                .execute(&mut *tx)
                 .await
                 .map_err(map)?;
-                Ok(inserted.rows_affected() == 1)
+                Self::commit_audited(tx, inserted.rows_affected() == 1, audit).await
             }
 
             async fn alerts(&self, limit: u32) -> Result<Vec<AlertRecord>, StoreError> {

@@ -4,12 +4,13 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::PgPool;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Connection, PgPool};
 use strongroom_core::archive::ArchiveStore;
 use strongroom_core::audit::AuditStore;
 use strongroom_core::authz::AuthzStore;
+use strongroom_core::housekeeping::HousekeepingStore;
 use strongroom_core::identity::IdentityStore;
 use strongroom_core::records::RecordsStore;
 use strongroom_core::{ApiKeyStore, Backend, JobStore, KeyStore, Store, StoreError};
@@ -25,15 +26,67 @@ pub struct ConnectOptions {
     pub max_connections: u32,
     /// How long to wait for a connection before failing (keeps `/readyz` from hanging).
     pub acquire_timeout: Duration,
+    /// TLS to PostgreSQL, replacing the URL's `sslmode` and `sslrootcert`;
+    /// `None` leaves them to the URL. Ignored for SQLite.
+    pub postgres_tls: Option<PostgresTls>,
 }
 
 impl Default for ConnectOptions {
     fn default() -> Self {
-        Self { max_connections: 10, acquire_timeout: Duration::from_secs(5) }
+        Self { max_connections: 10, acquire_timeout: Duration::from_secs(5), postgres_tls: None }
     }
 }
 
+/// How the connection to PostgreSQL is protected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostgresTls {
+    /// libpq's `sslmode`.
+    pub mode: PostgresTlsMode,
+    /// The CA(s) the server's certificate must chain to (besides the
+    /// public web CAs the driver knows), for `VerifyCa` and `VerifyFull`.
+    pub ca_file: Option<std::path::PathBuf>,
+}
+
+/// libpq's `sslmode` values (without `allow`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PostgresTlsMode {
+    /// Plain TCP.
+    Disable,
+    /// TLS when the server offers it, certificate unchecked.
+    Prefer,
+    /// TLS, certificate unchecked.
+    Require,
+    /// TLS, certificate from a trusted CA.
+    VerifyCa,
+    /// TLS, certificate from a trusted CA for the host connected to.
+    VerifyFull,
+}
+
+/// One connection pool's use at a moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolUsage {
+    /// Which pool: `readers` or `writer` (SQLite), `main` (PostgreSQL).
+    pub pool: &'static str,
+    /// Connections open.
+    pub open: u32,
+    /// Open connections waiting for work.
+    pub idle: u32,
+    /// Open connections lent out.
+    pub in_use: u32,
+    /// The most the pool opens.
+    pub max: u32,
+}
+
 /// An open database of either engine.
+///
+/// Every pool closes a connection that still counts a transaction open
+/// when it is about to be lent (`before_acquire`; by then the pool's
+/// release has flushed any rollback queued by a dropped transaction).
+/// Why: when a commit fails on a full disk, SQLite rolls the transaction
+/// back itself, sqlx's own `ROLLBACK` then fails, and sqlx goes on counting
+/// the transaction open; lent again, the connection refused every later
+/// `BEGIN` ("non-zero transaction depth") until a restart, the one writer
+/// connection included.
 #[derive(Debug, Clone)]
 pub enum Database {
     /// SQLite: WAL, `synchronous = FULL` (a committed write survives power
@@ -75,12 +128,14 @@ impl Database {
                 // perf). A connection to a local file does not go stale;
                 // a failing one fails the write itself, which is refused.
                 .test_before_acquire(false)
+                .before_acquire(|connection, _| Box::pin(async move { Ok(!connection.is_in_transaction()) }))
                 .connect_with(connect.clone())
                 .await
                 .map_err(crate::error::map)?;
             let readers = SqlitePoolOptions::new()
                 .max_connections(options.max_connections)
                 .acquire_timeout(options.acquire_timeout)
+                .before_acquire(|connection, _| Box::pin(async move { Ok(!connection.is_in_transaction()) }))
                 .connect_with(connect.clone())
                 .await
                 .map_err(crate::error::map)?;
@@ -93,10 +148,23 @@ impl Database {
             };
             Ok(Self::Sqlite(SqlitePools { readers, writer, audit_writer }))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let connect = PgConnectOptions::from_str(url).map_err(crate::error::map)?;
+            let mut connect = PgConnectOptions::from_str(url).map_err(crate::error::map)?;
+            if let Some(tls) = &options.postgres_tls {
+                connect = connect.ssl_mode(match tls.mode {
+                    PostgresTlsMode::Disable => PgSslMode::Disable,
+                    PostgresTlsMode::Prefer => PgSslMode::Prefer,
+                    PostgresTlsMode::Require => PgSslMode::Require,
+                    PostgresTlsMode::VerifyCa => PgSslMode::VerifyCa,
+                    PostgresTlsMode::VerifyFull => PgSslMode::VerifyFull,
+                });
+                if let Some(ca_file) = &tls.ca_file {
+                    connect = connect.ssl_root_cert(ca_file);
+                }
+            }
             let pool = PgPoolOptions::new()
                 .max_connections(options.max_connections)
                 .acquire_timeout(options.acquire_timeout)
+                .before_acquire(|connection, _| Box::pin(async move { Ok(!connection.is_in_transaction()) }))
                 .connect_with(connect)
                 .await
                 .map_err(crate::error::map)?;
@@ -201,6 +269,33 @@ impl Database {
         match self {
             Self::Sqlite(pools) => Arc::new(SqliteStore::new(pools)),
             Self::Postgres(pool) => Arc::new(PostgresStore::new(pool.clone())),
+        }
+    }
+
+    /// The housekeeping purge's storage port over this database.
+    pub fn housekeeping_store(&self) -> Arc<dyn HousekeepingStore> {
+        match self {
+            Self::Sqlite(pools) => Arc::new(SqliteStore::new(pools)),
+            Self::Postgres(pool) => Arc::new(PostgresStore::new(pool.clone())),
+        }
+    }
+
+    /// How the connection pools are used now, for the metrics: one entry
+    /// per pool (`readers` and `writer` on SQLite, `main` on PostgreSQL).
+    pub fn pool_usage(&self) -> Vec<PoolUsage> {
+        fn usage<D: sqlx::Database>(name: &'static str, pool: &sqlx::Pool<D>) -> PoolUsage {
+            let idle = u32::try_from(pool.num_idle()).unwrap_or(u32::MAX);
+            PoolUsage {
+                pool: name,
+                open: pool.size(),
+                idle,
+                in_use: pool.size().saturating_sub(idle),
+                max: pool.options().get_max_connections(),
+            }
+        }
+        match self {
+            Self::Sqlite(pools) => vec![usage("readers", &pools.readers), usage("writer", &pools.writer)],
+            Self::Postgres(pool) => vec![usage("main", pool)],
         }
     }
 

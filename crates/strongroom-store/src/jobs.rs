@@ -87,6 +87,16 @@ macro_rules! impl_job_store {
                 rows.iter().map(Self::job_from_row).collect()
             }
 
+            async fn running_jobs(&self) -> Result<Vec<Job>, StoreError> {
+                let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "SELECT {JOB_COLUMNS} FROM jobs WHERE state = 'running' ORDER BY created_at, id"
+                )))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(map)?;
+                rows.iter().map(Self::job_from_row).collect()
+            }
+
             async fn claim_job(
                 &self,
                 owner: &str,

@@ -114,6 +114,19 @@ macro_rules! impl_key_store {
                 .transpose()
             }
 
+            async fn current_version_times(&self) -> Result<Vec<(String, i64)>, StoreError> {
+                let rows = sqlx::query(
+                    "SELECT k.name, v.created_at FROM keys k \
+                     JOIN key_versions v ON v.key_name = k.name AND v.version = k.latest_version",
+                )
+                .fetch_all(&self.pool)
+                .await
+                .map_err(map)?;
+                rows.iter()
+                    .map(|row| Ok((row.try_get(0).map_err(map)?, row.try_get(1).map_err(map)?)))
+                    .collect()
+            }
+
             async fn key_version_times(&self, name: &str) -> Result<Vec<(u32, i64)>, StoreError> {
                 let rows = sqlx::query(
                     "SELECT version, created_at FROM key_versions WHERE key_name = $1 ORDER BY version",

@@ -20,6 +20,7 @@ mod authz;
 mod database;
 mod engines;
 mod error;
+mod housekeeping;
 mod identity;
 mod jobs;
 mod keys;
@@ -28,5 +29,5 @@ mod records;
 mod settings;
 mod sqlite_audit_writer;
 
-pub use database::{ConnectOptions, Database};
+pub use database::{ConnectOptions, Database, PoolUsage, PostgresTls, PostgresTlsMode};
 pub use migrations::MigrationReport;

@@ -27,6 +27,9 @@ use authz::*;
 #[path = "conformance/caching.rs"]
 mod caching;
 use caching::*;
+#[path = "conformance/housekeeping.rs"]
+mod housekeeping;
+use housekeeping::*;
 #[path = "conformance/keyjobs.rs"]
 mod keyjobs;
 use keyjobs::*;
@@ -627,8 +630,11 @@ pub async fn audit_search_filters_counts_checkpoints_and_alerts(database: TestDa
         created_ms: 5,
         message: "m".into(),
     };
-    assert!(store.insert_alert(&alert).await.unwrap());
-    assert!(!store.insert_alert(&alert).await.unwrap(), "raised once");
+    let before = store.audit_head().await.unwrap().size;
+    assert!(store.insert_alert(&alert, &[audit_record(0, "alert", "alerts")]).await.unwrap());
+    assert_eq!(store.audit_head().await.unwrap().size, before + 1, "stored with its event");
+    assert!(!store.insert_alert(&alert, &[audit_record(1, "alert", "alerts")]).await.unwrap(), "raised once");
+    assert_eq!(store.audit_head().await.unwrap().size, before + 1, "no event for an alert raised already");
     assert_eq!(store.alerts(10).await.unwrap(), vec![alert]);
 
     let head = store.audit_head().await.unwrap();
@@ -684,10 +690,8 @@ pub async fn audit_search_filters_by_severity_and_source(database: TestDatabase)
     );
 }
 
-pub async fn a_key_change_whose_audit_event_cannot_be_appended_is_rolled_back(database: TestDatabase) {
-    let db = open(&database).await;
-    let ring = keyring(&db);
-    ring.create("k", transit(), &ctx()).await.unwrap();
+/// Makes every later audit append fail, as a full disk would.
+async fn refuse_audit_appends(db: &Database, database: &TestDatabase) {
     let refuse = match db.backend() {
         strongroom_core::Backend::Sqlite => {
             "CREATE TRIGGER disk_full BEFORE INSERT ON audit_entries BEGIN SELECT RAISE(ABORT, 'disk full'); END"
@@ -709,6 +713,13 @@ pub async fn a_key_change_whose_audit_event_cannot_be_appended_is_rolled_back(da
             }
         }
     }
+}
+
+pub async fn a_key_change_whose_audit_event_cannot_be_appended_is_rolled_back(database: TestDatabase) {
+    let db = open(&database).await;
+    let ring = keyring(&db);
+    ring.create("k", transit(), &ctx()).await.unwrap();
+    refuse_audit_appends(&db, &database).await;
     let refused = ring.rotate("k", &ctx()).await.unwrap_err();
     assert!(matches!(refused, CoreError::Store(StoreError::AuditRefused(_))), "{refused:?}");
     assert_eq!(ring.info("k").await.unwrap().latest_version, 1, "the rotation was rolled back with its event");
@@ -1073,6 +1084,7 @@ all_backends![
     roles_defined_by_one_instance_are_loaded_by_another_and_survive_a_restart,
     records_seal_page_search_update_and_shred,
     key_jobs_rewrap_after_rotation_and_reencrypt_after_compromise,
+    housekeeping_purges_what_is_past_its_retention_with_one_event_or_nothing,
     caches_drop_what_another_instance_changed_once_the_generation_moves,
 ];
 

@@ -10,7 +10,8 @@
 //! - [`OpenBao`] runs a real OpenBao dev server with transit mounted;
 //!   [`Moto`] local AWS KMS, STS and IAM APIs (moto in server mode, over
 //!   HTTP or HTTPS, checking signatures on request); [`SoftHsm`] a
-//!   SoftHSM2 token with an AES key (PKCS#11).
+//!   SoftHSM2 token with an AES key (PKCS#11); [`PostgresCluster`] a
+//!   PostgreSQL cluster of the test's own, serving TLS with its certificate.
 //!
 //! Every test makes its own data; nothing here is shared between tests, so
 //! they run in parallel and in any order.
@@ -18,11 +19,13 @@
 mod database;
 mod moto;
 mod openbao;
+mod postgres_cluster;
 mod server;
 mod softhsm;
 
 pub use database::{POSTGRES_URL_VARIABLE, TestDatabase};
 pub use moto::{MOTO_VARIABLE, Moto};
 pub use openbao::{BAO_ROOT_TOKEN, BAO_VARIABLE, OpenBao};
+pub use postgres_cluster::PostgresCluster;
 pub use server::{CliOutput, ServerBuilder, TestServer, run_cli};
 pub use softhsm::{SOFTHSM_VARIABLE, SoftHsm};

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use strongroom_config::{Check, Config, Outcome};
 use strongroom_core::root_key::{ProviderState, keyring_kek};
-use strongroom_store::{ConnectOptions, Database};
+use strongroom_store::ConnectOptions;
 
 /// Prints every check; exit 1 if any fails.
 pub async fn run(config: &Config, path: Option<&Path>) -> ExitCode {
@@ -44,12 +44,12 @@ async fn runtime_checks(config: &Config) -> Vec<Check> {
             pass("root_key.match", "nothing to compare yet: the first start binds the root key"),
         ];
     }
-    let database = match Database::connect(&config.database_url(), &ConnectOptions::default()).await {
+    let database = match crate::server::connect_database(config, ConnectOptions::default().max_connections).await {
         Ok(database) => database,
         Err(error) => {
             return vec![Check {
                 name: "database.connect",
-                outcome: Outcome::Fail(format!("cannot connect: {error}")),
+                outcome: Outcome::Fail(format!("cannot connect: {error:#}")),
             }];
         }
     };

@@ -10,6 +10,9 @@ mod audit_cli;
 mod backup;
 mod data_dir;
 mod doctor;
+mod gauges;
+mod healthcheck;
+mod housekeeping_cli;
 mod keys;
 mod logging;
 mod server;
@@ -49,6 +52,9 @@ enum Command {
     Doctor,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Ask a running server's `/readyz` over loopback: exit 0 when it is
+    /// ready, 1 when it is not or does not answer (the container health check).
+    Healthcheck(healthcheck::HealthcheckArgs),
     /// Issue, list and revoke API keys for machines.
     Apikey {
         #[command(subcommand)]
@@ -87,6 +93,11 @@ enum Command {
     Backup {
         #[command(subcommand)]
         command: backup::BackupCommand,
+    },
+    /// Purge dead sessions, spent one-time tokens and finished key jobs now.
+    Housekeeping {
+        #[command(subcommand)]
+        command: housekeeping_cli::HousekeepingCommand,
     },
     /// Export the audit log, or verify an export offline.
     Audit {
@@ -143,10 +154,12 @@ fn main() -> ExitCode {
         Command::Server => runtime.block_on(server::run(config)),
         Command::Doctor => return runtime.block_on(doctor::run(&config, cli.config.as_deref())),
         Command::Migrate => runtime.block_on(server::migrate_only(config)),
+        Command::Healthcheck(args) => runtime.block_on(healthcheck::run(&config, &args)),
         Command::Apikey { command } => runtime.block_on(apikeys::run(&config, command)),
         Command::Key { command } => runtime.block_on(keys::run(&config, command)),
         Command::Audit { command } => runtime.block_on(audit_cli::run(&config, command)),
         Command::Backup { command } => runtime.block_on(backup::run(&config, command)),
+        Command::Housekeeping { command } => runtime.block_on(housekeeping_cli::run(&config, command)),
         Command::Init { username, email, password } => {
             runtime.block_on(users::init(&config, &username, &email, &password))
         }

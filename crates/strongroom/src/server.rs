@@ -5,10 +5,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use strongroom_config::{Config, Outcome};
+use strongroom_config::{Config, DatabaseTlsMode, Outcome};
 use strongroom_core::audit::{AuditContext, AuditSettings, Checkpointer, run_sink};
 use strongroom_core::authz::{Action, Authz, AuthzSettings, PolicySource, RoleDefinition};
 use strongroom_core::freshness::Freshness;
+use strongroom_core::housekeeping::{Housekeeping, HousekeepingSettings};
 use strongroom_core::identity::{Identity, IdentitySettings, PasswordPolicy, Role};
 use strongroom_core::records::Records;
 use strongroom_core::root_key::{ProviderState, keyring_kek};
@@ -18,7 +19,7 @@ use strongroom_core::{
 };
 use strongroom_crypto::PasswordParams;
 use strongroom_server::{AppState, HttpSettings, Listener, TlsListener};
-use strongroom_store::{ConnectOptions, Database};
+use strongroom_store::{ConnectOptions, Database, PostgresTls, PostgresTlsMode};
 use tokio::net::TcpListener;
 
 use strongroom_integrations::audit_outputs;
@@ -96,10 +97,63 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     for sink in audit_outputs::sinks(&config)? {
         background.push(tokio::spawn(run_sink(Arc::clone(&services.audit), sink)));
     }
+    if config.housekeeping.interval_seconds > 0 {
+        background.push(tokio::spawn(purge_on_schedule(
+            Arc::new(housekeeping(&config, &database, &services)?),
+            Duration::from_secs(config.housekeeping.interval_seconds),
+        )));
+    }
     let metrics = start_metrics(&config, &mut background).await?;
+    if metrics.is_some() || config.metrics.listen.is_some() {
+        background.push(tokio::spawn(crate::gauges::sample(
+            Arc::clone(&services.keyring),
+            Arc::clone(&services.jobs),
+            database.clone(),
+            Duration::from_secs(5),
+        )));
+    }
     let shutdown = shutdown_signal()?;
+    let hangup =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).context("cannot listen for SIGHUP")?;
     let listener = bind(&config).await?;
     let address = listener.local_addr()?;
+    let reloader = match &listener {
+        Listener::Tls(tls) => Some(tls.reloader()),
+        Listener::Tcp(_) => None,
+    };
+    background.push(tokio::spawn(reload_certificate_on_hangup(
+        hangup,
+        reloader,
+        config.clone(),
+        Arc::clone(&services.audit),
+    )));
+    // One shutdown signal, two listeners: the redirect listener stops with the main one.
+    let (stopping, stop) = tokio::sync::watch::channel(false);
+    let shutdown = async move {
+        shutdown.await;
+        let _ = stopping.send(true);
+    };
+    let times = strongroom_server::ServeTimes {
+        grace: Duration::from_secs(config.server.shutdown_grace_seconds),
+        header_read: Duration::from_secs(config.server.header_read_timeout_seconds),
+    };
+    let redirects = match &config.server.http_redirect_listen {
+        Some(listen) => {
+            let tcp = TcpListener::bind(listen)
+                .await
+                .with_context(|| format!("cannot listen on {listen} (server.http_redirect_listen)"))?;
+            let mut stop = stop.clone();
+            let stopped = async move {
+                let _ = stop.wait_for(|stopping| *stopping).await;
+            };
+            let redirect_address = tcp.local_addr()?;
+            Some((
+                redirect_address,
+                tokio::spawn(strongroom_server::serve_redirects(tcp, address.port(), stopped, times)),
+            ))
+        }
+        None => None,
+    };
     let scheme = if config.tls_enabled() { "https" } else { "http" };
     let api_keys = Arc::clone(&services.api_keys);
     let state = AppState::new(
@@ -117,17 +171,20 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     );
     print_banner(&config, scheme, address, store.as_ref(), kek.id().as_str());
     tracing::info!(%address, profile = config.profile.as_str(), "listening");
-    strongroom_server::serve(
-        listener,
-        strongroom_server::router(state),
-        shutdown,
-        strongroom_server::ServeTimes {
-            grace: Duration::from_secs(config.server.shutdown_grace_seconds),
-            header_read: Duration::from_secs(config.server.header_read_timeout_seconds),
-        },
-    )
-    .await
-    .context("the HTTP server failed")?;
+    if let Some((redirect_address, _)) = &redirects {
+        println!("  redirect : http://{redirect_address} answers only 308 to https port {}", address.port());
+        tracing::info!(address = %redirect_address, "plain HTTP redirects to HTTPS");
+    }
+    strongroom_server::serve(listener, strongroom_server::router(state), shutdown, times)
+        .await
+        .context("the HTTP server failed")?;
+    if let Some((_, redirects)) = redirects {
+        match redirects.await {
+            Ok(Err(error)) => tracing::warn!(%error, "the redirect listener failed"),
+            Err(error) => tracing::warn!(%error, "the redirect listener stopped abnormally"),
+            Ok(Ok(())) => {}
+        }
+    }
     for task in background {
         task.abort();
     }
@@ -401,8 +458,7 @@ pub async fn open_services(config: &Config) -> anyhow::Result<(Database, Service
             config.data_dir.display()
         );
     }
-    let options = ConnectOptions { max_connections: 2, ..ConnectOptions::default() };
-    let database = Database::connect(&config.database_url(), &options).await.context("cannot open the database")?;
+    let database = connect_database(config, 2).await.context("cannot open the database")?;
     database.migrate().await.context("cannot migrate the database")?;
     let store = database.store();
     let (kek, _) = root_key(config, store.as_ref(), false).await?;
@@ -417,8 +473,7 @@ pub async fn is_new_installation(config: &Config) -> anyhow::Result<bool> {
     if config.uses_sqlite() && config.database.url.is_none() {
         return Ok(!config.sqlite_path().exists());
     }
-    let options = ConnectOptions { max_connections: 1, ..ConnectOptions::default() };
-    let database = Database::connect(&config.database_url(), &options).await.context("cannot open the database")?;
+    let database = connect_database(config, 1).await.context("cannot open the database")?;
     let bound = async {
         database.migrate().await?;
         database.store().setting(strongroom_core::settings::ROOT_KEY_ID).await
@@ -463,13 +518,62 @@ pub fn cli_context() -> AuditContext {
     AuditContext::service(&format!("cli:{user}"))
 }
 
+/// Connects to the configured database with `max_connections`, with the
+/// TLS to PostgreSQL of `database.tls_mode`/`tls_ca_file` (or the URL).
+/// A TLS refusal says which setting to look at.
+pub async fn connect_database(config: &Config, max_connections: u32) -> anyhow::Result<Database> {
+    let tls = match config.database_tls() {
+        None => None,
+        Some(Ok(tls)) => Some(tls),
+        Some(Err(problem)) => bail!("{problem}"),
+    };
+    let options = ConnectOptions {
+        max_connections,
+        postgres_tls: tls.as_ref().map(|tls| PostgresTls {
+            mode: match tls.mode {
+                DatabaseTlsMode::Disable => PostgresTlsMode::Disable,
+                DatabaseTlsMode::Prefer => PostgresTlsMode::Prefer,
+                DatabaseTlsMode::Require => PostgresTlsMode::Require,
+                DatabaseTlsMode::VerifyCa => PostgresTlsMode::VerifyCa,
+                DatabaseTlsMode::VerifyFull => PostgresTlsMode::VerifyFull,
+            },
+            ca_file: tls.ca_file.clone(),
+        }),
+        ..ConnectOptions::default()
+    };
+    match Database::connect(&config.database_url(), &options).await {
+        Ok(database) => Ok(database),
+        Err(error) => {
+            let Some(tls) = tls else { return Err(error.into()) };
+            let cause = format!("{:#}", anyhow::Error::from(error));
+            let ca = tls.ca_file.as_ref().map_or("no database.tls_ca_file".to_owned(), |f| f.display().to_string());
+            let hint = if cause.contains("UnknownIssuer") || cause.contains("BadSignature") {
+                format!(
+                    "the PostgreSQL server's certificate is not issued by a trusted CA ({ca}): \
+                     check database.tls_ca_file"
+                )
+            } else if cause.contains("not valid for name") || cause.contains("NotValidForName") {
+                format!(
+                    "the PostgreSQL server's certificate is not issued for the host {} of database.url: \
+                     connect by a name the certificate holds",
+                    tls.hosts.join(", ")
+                )
+            } else if cause.contains("TLS") || cause.contains("tls") || cause.contains("certificate") {
+                format!("TLS to PostgreSQL failed (sslmode {}, CA {ca})", tls.mode.as_str())
+            } else {
+                return Err(anyhow::anyhow!(cause));
+            };
+            Err(anyhow::anyhow!("{hint}: {cause}"))
+        }
+    }
+}
+
 /// Creates the data dir, locks it when the embedded SQLite lives there,
 /// connects and migrates.
 async fn open_database(config: &Config) -> anyhow::Result<(Database, Option<data_dir::DataDirLock>)> {
     data_dir::ensure(&config.data_dir)?;
     let lock = if config.uses_sqlite() { Some(data_dir::lock(&config.data_dir)?) } else { None };
-    let options = ConnectOptions { max_connections: config.database.max_connections, ..ConnectOptions::default() };
-    let database = Database::connect(&config.database_url(), &options).await.with_context(|| {
+    let database = connect_database(config, config.database.max_connections).await.with_context(|| {
         format!("cannot open the {} database", if config.uses_sqlite() { "SQLite" } else { "PostgreSQL" })
     })?;
     let report = database.migrate().await.context("cannot migrate the database")?;
@@ -527,6 +631,52 @@ async fn sweep_blob_uploads(records: Arc<Records>, older_than: Duration) {
                 tracing::warn!(%error, "the sweep of interrupted blob uploads failed; retrying in an hour")
             }
         }
+    }
+}
+
+/// The housekeeping purge as `[housekeeping]` sets it up, auditing
+/// through `services`' log.
+pub fn housekeeping(config: &Config, database: &Database, services: &Services) -> anyhow::Result<Housekeeping> {
+    let housekeeping = &config.housekeeping;
+    if housekeeping.batch_size == 0 {
+        bail!("housekeeping.batch_size must be at least 1");
+    }
+    let settings = HousekeepingSettings {
+        session_retention: Duration::from_secs(housekeeping.session_retention_seconds),
+        one_time_token_retention: Duration::from_secs(housekeeping.one_time_token_retention_seconds),
+        job_retention: Duration::from_secs(housekeeping.job_retention_seconds),
+        session_idle: Duration::from_secs(config.identity.session_idle_seconds),
+        batch_size: housekeeping.batch_size,
+    };
+    Ok(Housekeeping::new(database.housekeeping_store(), Arc::clone(&services.audit), Arc::new(SystemClock), settings))
+}
+
+/// Purges what is past its retention every `interval` (the first run after
+/// a minute at most, once the server is up). A run that reached the batch
+/// size is followed by another at once, until the backlog is gone. Every
+/// instance runs it; two purging the same rows at once write one event
+/// (the other finds its rows gone and writes nothing).
+async fn purge_on_schedule(housekeeping: Arc<Housekeeping>, interval: Duration) {
+    let context = AuditContext::service("housekeeping");
+    tokio::time::sleep(interval.min(Duration::from_secs(60))).await;
+    loop {
+        match housekeeping.run(&context).await {
+            Ok(purged) if purged.total() == 0 => {}
+            Ok(purged) => {
+                tracing::info!(
+                    sessions = purged.sessions,
+                    refresh_tokens = purged.refresh_tokens,
+                    one_time_tokens = purged.one_time_tokens,
+                    jobs = purged.jobs,
+                    "purged what was past its retention"
+                );
+                if purged.hit(housekeeping.settings().batch_size) {
+                    continue;
+                }
+            }
+            Err(error) => tracing::warn!(%error, "housekeeping failed; retrying at the next interval"),
+        }
+        tokio::time::sleep(interval).await;
     }
 }
 
@@ -701,6 +851,45 @@ async fn bind(config: &Config) -> anyhow::Result<Listener> {
             Ok(Listener::Tls(TlsListener::new(tcp, tls)?))
         }
         _ => Ok(Listener::Tcp(tcp)),
+    }
+}
+
+/// On every SIGHUP, reads the listener's certificate and key again and
+/// swaps them in for new connections (open ones keep theirs). A pair that
+/// does not load leaves the old one in service. Either way the attempt is
+/// logged and audited (`config.change`), since it changes who the server
+/// proves to be.
+async fn reload_certificate_on_hangup(
+    mut hangup: tokio::signal::unix::Signal,
+    reloader: Option<strongroom_server::TlsReloader>,
+    config: Config,
+    audit: Arc<strongroom_core::audit::AuditLog>,
+) {
+    use strongroom_core::audit::{EventType, Outcome as AuditOutcome};
+    while hangup.recv().await.is_some() {
+        let (Some(reloader), Some(cert), Some(key)) =
+            (&reloader, &config.server.tls_cert_file, &config.server.tls_key_file)
+        else {
+            tracing::info!("SIGHUP: the listener has no TLS, nothing to reload");
+            continue;
+        };
+        let event = audit
+            .event(EventType::ConfigChange, &AuditContext::service("server"))
+            .detail("change", "TLS certificate reload")
+            .detail("certificate_file", cert.display().to_string());
+        let event = match reloader.reload(cert, key) {
+            Ok(()) => {
+                tracing::info!(certificate = %cert.display(), "TLS certificate reloaded");
+                event
+            }
+            Err(error) => {
+                tracing::error!(%error, "TLS certificate reload failed: the previous certificate stays in use");
+                event.failed(AuditOutcome::Failure, "invalid_certificate")
+            }
+        };
+        if let Err(error) = audit.record(&event).await {
+            tracing::error!(%error, "could not audit the TLS certificate reload");
+        }
     }
 }
 

@@ -813,16 +813,24 @@ mod authz;
 mod backup;
 #[path = "binary/blobs.rs"]
 mod blobs;
+#[path = "binary/deploy.rs"]
+mod deploy;
 #[path = "binary/faults.rs"]
 mod faults;
+#[path = "binary/housekeeping.rs"]
+mod housekeeping;
 #[path = "binary/identity.rs"]
 mod identity;
 #[path = "binary/keyjobs.rs"]
 mod keyjobs;
+#[path = "binary/metrics.rs"]
+mod metrics;
 #[path = "binary/personal.rs"]
 mod personal;
 #[path = "binary/redaction.rs"]
 mod redaction;
+#[path = "binary/tls.rs"]
+mod tls;
 #[path = "binary/vault.rs"]
 mod vault;
 

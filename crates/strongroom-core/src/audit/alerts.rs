@@ -95,12 +95,9 @@ impl AlertEvaluator {
         Ok(raised)
     }
 
-    /// Stores `alert` unless raised already; if new, records an `alert`
-    /// event and notifies. Returns whether it was new.
+    /// Stores `alert` unless raised already, together with its `alert`
+    /// event, and if new notifies. Returns whether it was new.
     pub async fn raise(&self, alert: AlertRecord) -> Result<bool, CoreError> {
-        if !self.log.store().insert_alert(&alert).await? {
-            return Ok(false);
-        }
         let event = self
             .log
             .event(EventType::Alert, &AuditContext::service("alerts"))
@@ -108,7 +105,9 @@ impl AlertEvaluator {
             .detail("rule", alert.rule.clone())
             .detail("count", i64::try_from(alert.count).unwrap_or(i64::MAX))
             .detail("message", alert.message.clone());
-        self.log.record(&event).await?;
+        if !self.log.store().insert_alert(&alert, &[self.log.seal(&event)?]).await? {
+            return Ok(false);
+        }
         tracing::warn!(rule = %alert.rule, message = %alert.message, "alert raised");
         if let Some(notifier) = &self.notifier
             && let Err(why) = notifier.notify(&alert).await

@@ -146,7 +146,10 @@ impl Checkpointer {
                 Ok(Some(note)) => known
                     .push((format!("the last checkpoint in {}", anchor.describe()), self.parse(&note, &verifiers)?)),
                 Ok(None) => {}
-                Err(why) => tracing::warn!(anchor = %anchor.describe(), %why, "cannot read the checkpoint anchor"),
+                Err(why) => {
+                    metrics::counter!("strongroom_audit_anchor_failures_total", "operation" => "read").increment(1);
+                    tracing::warn!(anchor = %anchor.describe(), %why, "cannot read the checkpoint anchor")
+                }
             }
         }
         Ok(known)
@@ -168,6 +171,7 @@ impl Checkpointer {
         store.insert_checkpoint(&checkpoint).await?;
         for anchor in &self.anchors {
             if let Err(why) = anchor.publish(&checkpoint.note).await {
+                metrics::counter!("strongroom_audit_anchor_failures_total", "operation" => "publish").increment(1);
                 tracing::warn!(anchor = %anchor.describe(), %why, "could not publish the checkpoint; it is kept in the database");
             }
         }

@@ -176,6 +176,7 @@ event_types! {
     RoleDefine => "role.define", "policy", Warning;
     RoleDelete => "role.delete", "policy", Warning;
     RetentionRun => "retention.run", "retention", Notice;
+    HousekeepingPurge => "housekeeping.purge", "retention", Info;
     ConfigChange => "config.change", "config", Warning;
     AttackSuspected => "attack.suspected", "security", Critical;
     Alert => "alert", "security", Warning;

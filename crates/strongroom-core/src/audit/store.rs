@@ -289,8 +289,11 @@ pub trait AuditStore: Send + Sync + std::fmt::Debug {
     /// Every checkpoint, by size.
     async fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>, StoreError>;
 
-    /// Stores an alert; `false` if one with its id exists (already raised).
-    async fn insert_alert(&self, alert: &AlertRecord) -> Result<bool, StoreError>;
+    /// Stores an alert and appends `audit` (its `alert` event) in one
+    /// transaction; `false`, with nothing written, if one with its id
+    /// exists (already raised). One write, so an alert is never stored
+    /// without its event: a failed append leaves it to be raised again.
+    async fn insert_alert(&self, alert: &AlertRecord, audit: &[AuditRecord]) -> Result<bool, StoreError>;
 
     /// The newest alerts.
     async fn alerts(&self, limit: u32) -> Result<Vec<AlertRecord>, StoreError>;

@@ -113,6 +113,7 @@ impl Records {
         // meanwhile (a re-encryption), which would leave this blob unreadable.
         match self.store.put_blob(&meta, record.revision, &[self.audit.seal(&event)?]).await {
             Ok(previous) => {
+                metrics::counter!("strongroom_blob_bytes_in_total").increment(meta.size);
                 if let Some(previous) = previous
                     && let Err(error) = storage.delete(&previous).await
                 {
@@ -188,7 +189,7 @@ impl Records {
             }
         }
         self.audit.record(&event).await?;
-        let chunks = stream_plaintext(storage, &meta.object, opened, start, end).await?;
+        let chunks = stream_plaintext(storage, &meta.object, opened, start, end, true).await?;
         Ok(BlobDownload { meta, range: (start, end), chunks })
     }
 }
@@ -305,10 +306,23 @@ impl Records {
         new: &StoredRecord,
         new_key: &SecretKey,
         meta: &BlobMeta,
+        context: &AuditContext,
     ) -> Result<BlobMeta, CoreError> {
         let storage = self.storage()?;
-        let opened = open_blob(storage, old, old_key, meta).await?;
-        let chunks = stream_plaintext(storage, &meta.object, opened, 0, meta.size).await?;
+        let opened = match open_blob(storage, old, old_key, meta).await {
+            // Lost, not late: retrying cannot bring it back, so the job
+            // stops on it, named, with the loss on record.
+            Err(CoreError::Blob(BlobError::Missing(_))) => {
+                self.report_missing(old, meta, context).await;
+                return Err(CoreError::InvalidKeyChange(format!(
+                    "the {} blob of record {}/{} is missing from storage (blob.missing is in the audit log); \
+                     restore the object from a backup of the store or clear the field, then resume the job",
+                    meta.field, old.collection, old.id
+                )));
+            }
+            opened => opened?,
+        };
+        let chunks = stream_plaintext(storage, &meta.object, opened, 0, meta.size, false).await?;
         let sealed = self.seal_stream(storage, new, new_key, &meta.field, u64::MAX, &mut ChannelSource(chunks)).await?;
         if sealed.sha256 != meta.sha256 || sealed.size != meta.size {
             let _ = storage.delete(&sealed.object).await;
@@ -359,13 +373,16 @@ async fn open_blob(
 
 /// Plaintext bytes `start..end` of an opened blob, decrypted segment by
 /// segment by a task as the receiver takes them (four pieces ahead at most);
-/// only the segments holding the range are read.
+/// only the segments holding the range are read. With `served` (a download,
+/// not a re-encryption) the bytes handed on count in
+/// `strongroom_blob_bytes_out_total`.
 async fn stream_plaintext(
     storage: &dyn BlobStorage,
     object: &str,
     opened: OpenedBlob,
     start: u64,
     end: u64,
+    served: bool,
 ) -> Result<mpsc::Receiver<std::io::Result<Vec<u8>>>, CoreError> {
     let OpenedBlob { opener, layout } = opened;
     let (sender, chunks) = mpsc::channel(4);
@@ -391,8 +408,13 @@ async fn stream_plaintext(
             let segment_start = layout.plaintext_start(index);
             let skip = usize::try_from(start.saturating_sub(segment_start)).unwrap_or(0);
             let keep = usize::try_from(end.min(segment_start + segment.len() as u64) - segment_start).unwrap_or(0);
-            if skip < keep && sender.send(Ok(segment[skip..keep].to_vec())).await.is_err() {
-                return;
+            if skip < keep {
+                if sender.send(Ok(segment[skip..keep].to_vec())).await.is_err() {
+                    return;
+                }
+                if served {
+                    metrics::counter!("strongroom_blob_bytes_out_total").increment((keep - skip) as u64);
+                }
             }
         }
     });

@@ -137,7 +137,7 @@ impl Records {
                 record.revision += 1;
                 let mut blobs = Vec::new();
                 for meta in self.store.record_blobs(&old.collection, &old.id).await? {
-                    let moved = self.reencrypt_blob(&old, &old_key, &record, &new_key, &meta).await?;
+                    let moved = self.reencrypt_blob(&old, &old_key, &record, &new_key, &meta, context).await?;
                     old_objects.push(meta.object);
                     new_objects.push(moved.object.clone());
                     blobs.push(moved);

@@ -156,7 +156,8 @@ pub(crate) async fn set_roles(
     Ok(Json(view(user)))
 }
 
-/// Locks a user: no login, every session ends. Admins.
+/// Locks a user: no login, every session ends, their API keys stop (and
+/// with `revoke_api_keys` are revoked for good). Admins.
 #[utoipa::path(post, path = "/v1/users/{id}/lock", tag = "users", params(("id" = String, Path, description = "User id")),
     request_body = Option<LockUser>, responses((status = 200, description = "The user", body = UserView)),
     security(("bearer" = [])))]
@@ -168,7 +169,9 @@ pub(crate) async fn lock_user(
 ) -> Result<Json<UserView>, ApiError> {
     let request: LockUser = lenient_json(&body)?;
     let reason = request.reason.unwrap_or_else(|| "locked by an administrator".into());
-    Ok(Json(view(state.user_management.lock(&caller.subject, &id, &reason, &caller.context).await?)))
+    let locked =
+        state.user_management.lock(&caller.subject, &id, &reason, request.revoke_api_keys, &caller.context).await?;
+    Ok(Json(view(locked)))
 }
 
 /// Unlocks a user and forgets their failed logins. Admins.

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use strongroom_testkit::{Moto, TestServer};
 
 use super::authz::{admin_and_reader_on, call};
+use super::faults::SmallFilesystem;
 use super::server;
 
 /// A real WAV file: 16-bit mono PCM at 16 kHz, a 440 Hz tone with a text
@@ -461,34 +462,12 @@ async fn an_unreachable_object_store_answers_503_with_retry_after_and_uploads_wo
     assert!(back.bytes().await.unwrap() == wav(1));
 }
 
-/// A 1 MiB tmpfs, unmounted on drop; `None` where mounting is not allowed
-/// (not root), so the test skips instead of failing.
-struct SmallFilesystem(std::path::PathBuf);
-
-impl SmallFilesystem {
-    fn mount(at: &std::path::Path) -> Option<Self> {
-        let mounted = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs"])
-            .arg(at)
-            .stderr(std::process::Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        mounted.then(|| Self(at.to_owned()))
-    }
-}
-
-impl Drop for SmallFilesystem {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount").arg("-l").arg(&self.0).status();
-    }
-}
-
 #[tokio::test]
 async fn a_full_disk_answers_507_and_leaves_no_part_file_or_directory() {
     let home = tempfile::tempdir().unwrap();
     let small = home.path().join("small");
     std::fs::create_dir(&small).unwrap();
-    let Some(_mounted) = SmallFilesystem::mount(&small) else {
+    let Some(_mounted) = SmallFilesystem::mount(&small, "1m") else {
         eprintln!("skipped: mounting a tmpfs needs root, so the full-disk test did not run");
         return;
     };

@@ -393,6 +393,17 @@ async fn a_locked_users_api_keys_stop_and_ending_everything_of_a_user_revokes_th
     assert_eq!(status, 200, "{ended}");
     assert_eq!(ended["revoked_api_keys"], 1, "{ended}");
     assert_eq!(with_key(&server, &owned, "GET", "/v1/alerts", None).await.0, 401);
+
+    // Incident response in one call: the lock also revokes the keys, so
+    // unlocking the user later does not bring them back.
+    let second = api_key(&server, &["audit:read"], Some("svc"));
+    assert_eq!(with_key(&server, &second, "GET", "/v1/alerts", None).await.0, 200);
+    let lock = serde_json::json!({"reason": "its host was compromised again", "revoke_api_keys": true});
+    let (status, locked) = call(&server, "POST", &format!("/v1/users/{svc_id}/lock"), Some(token), Some(lock)).await;
+    assert_eq!(status, 200, "{locked}");
+    let (status, _) = call(&server, "POST", &format!("/v1/users/{svc_id}/unlock"), Some(token), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(with_key(&server, &second, "GET", "/v1/alerts", None).await.0, 401, "revoked, not only held");
 }
 
 /// `application/x-www-form-urlencoded`, every byte but the unreserved ones escaped.

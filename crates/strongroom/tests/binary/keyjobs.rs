@@ -197,3 +197,43 @@ async fn a_reencryption_interrupted_by_a_crash_resumes_where_it_stopped() {
     assert_eq!(census(&second, &admin, "matter.case-11.r2").await, [(12, 24)]);
     assert_eq!(reveal_all(&second, &admin, &ids).await, before, "every record made it across the crash");
 }
+
+#[tokio::test]
+async fn a_reencryption_that_meets_a_missing_blob_fails_naming_it_with_blob_missing_on_record() {
+    let started = server().env("STRONGROOM_RECORDS_KEY_JOB_POLL_SECONDS", "1").start();
+    let (server, admin, _, _) = admin_and_reader_on(started).await;
+    records(&server, &admin, "case-12", 1).await;
+    let body = json!({"matter": "case-12", "fields": {"title": "hearing"}});
+    let (_, recording) = call(&server, "POST", "/v1/collections/recordings/records", &admin, Some(body)).await;
+    let id = recording["id"].as_str().unwrap().to_owned();
+    let put = reqwest::Client::new()
+        .put(server.url(&format!("/v1/collections/recordings/records/{id}/blobs/audio")))
+        .bearer_auth(&admin)
+        .header("content-type", "audio/wav")
+        .body(vec![7u8; 70_000]);
+    assert_eq!(put.send().await.unwrap().status(), 201);
+    // The object is deleted behind the server's back: data loss.
+    let mut stack = vec![server.data_dir().join("blobs")];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            if entry.file_type().unwrap().is_dir() {
+                stack.push(entry.path());
+            } else {
+                std::fs::remove_file(entry.path()).unwrap();
+            }
+        }
+    }
+
+    let compromise = json!({"state": "compromised", "justification": WHY});
+    let (status, body) = call(&server, "POST", "/v1/keys/matter.case-12/state", &admin, Some(compromise)).await;
+    assert_eq!(status, 200, "{body}");
+    let job = body["job"]["id"].as_str().expect("a re-encryption job").to_owned();
+    // Retrying cannot bring the object back: the job stops, naming it,
+    // rather than retrying forever.
+    let failed = finished(&server, &admin, &job).await;
+    assert_eq!(failed["state"], "failed", "{failed}");
+    let error = failed["error"].as_str().unwrap_or_default();
+    assert!(error.contains(&id) && error.contains("missing"), "{failed}");
+    let missing = super::authz::audited(&server, &admin, "blob.missing").await;
+    assert!(missing.iter().any(|event| event["target"]["id"] == id.as_str()), "{missing:?}");
+}

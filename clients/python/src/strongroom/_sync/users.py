@@ -62,9 +62,13 @@ class Users:
         )
         return User.from_json(answer.json())
 
-    def lock(self, id: str, *, reason: str | None = None) -> User:
-        """No login, and every session ends; ``reason`` goes to the audit log."""
-        body = {"reason": reason} if reason is not None else {}
+    def lock(self, id: str, *, reason: str | None = None, revoke_api_keys: bool = False) -> User:
+        """No login, and every session ends; ``reason`` goes to the audit log.
+        The user's API keys stop while the lock lasts; ``revoke_api_keys``
+        revokes them for good (incident response in one call)."""
+        body: dict[str, object] = {"reason": reason} if reason is not None else {}
+        if revoke_api_keys:
+            body["revoke_api_keys"] = True
         return User.from_json((self._transport.request("POST", path("/v1/users/{}/lock", id), json=body)).json())
 
     def unlock(self, id: str) -> User:
