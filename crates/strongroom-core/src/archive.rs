@@ -425,7 +425,7 @@ impl<'w> ArchiveWriter<'w> {
             let rest = Zeroizing::new(rest);
             self.emit(&rest, last)?;
         }
-        let hasher = std::mem::replace(&mut self.hasher, Sha256Stream::default());
+        let hasher = std::mem::take(&mut self.hasher);
         self.parts.push(ManifestPart {
             name: std::mem::take(&mut self.name),
             bytes: self.bytes,
@@ -707,7 +707,7 @@ impl<R: Read> PartReader<R> {
 
     fn end_current(&mut self) {
         if let Some(part) = self.part.take() {
-            let hasher = std::mem::replace(&mut self.hasher, Sha256Stream::default());
+            let hasher = std::mem::take(&mut self.hasher);
             let outcome = if self.damaged || !self.pending.is_empty() && !self.raw {
                 None
             } else {
