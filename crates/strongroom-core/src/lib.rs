@@ -27,6 +27,7 @@
 
 pub mod api_key_management;
 mod api_keys;
+pub mod archive;
 pub mod audit;
 pub mod audit_ingest;
 pub mod audit_reading;

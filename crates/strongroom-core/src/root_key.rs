@@ -22,6 +22,7 @@
 //! (`transit:<fingerprint>`), and the settings names below are read by every
 //! release since they were written.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
@@ -96,14 +97,35 @@ pub enum Custody {
 /// with another provider.
 #[derive(Debug, Clone, Copy)]
 pub struct ProviderState<'a> {
-    store: &'a dyn Store,
+    source: StateSource<'a>,
     create: bool,
+}
+
+/// Where a provider's values are read: a database, or the settings table
+/// of a backup archive (read only; `backup verify` needs no database).
+#[derive(Debug, Clone, Copy)]
+enum StateSource<'a> {
+    Store(&'a dyn Store),
+    Settings(&'a BTreeMap<String, Vec<u8>>),
 }
 
 impl<'a> ProviderState<'a> {
     /// State in `store`; `create` on the server's first start (and `init`).
     pub fn new(store: &'a dyn Store, create: bool) -> Self {
-        Self { store, create }
+        Self { source: StateSource::Store(store), create }
+    }
+
+    /// Read-only state from settings kept elsewhere (a backup archive's
+    /// `settings` table; an empty map where none is known yet).
+    pub fn from_settings(settings: &'a BTreeMap<String, Vec<u8>>) -> Self {
+        Self { source: StateSource::Settings(settings), create: false }
+    }
+
+    async fn setting(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        match self.source {
+            StateSource::Store(store) => store.setting(name).await,
+            StateSource::Settings(settings) => Ok(settings.get(name).cloned()),
+        }
     }
 
     /// Whether missing values (and files) may be made now.
@@ -120,9 +142,12 @@ impl<'a> ProviderState<'a> {
         F: FnOnce() -> Fut + Send,
         Fut: Future<Output = Result<Vec<u8>, CoreError>> + Send,
     {
-        match self.store.setting(name).await? {
+        match self.setting(name).await? {
             Some(value) => Ok(value),
-            None if self.create => Ok(self.store.setting_or_insert(name, &fresh().await?).await?),
+            None if self.create => match self.source {
+                StateSource::Store(store) => Ok(store.setting_or_insert(name, &fresh().await?).await?),
+                StateSource::Settings(_) => Err(CoreError::RootKeyProvider(format!("no {what} to read"))),
+            },
             None => Err(CoreError::RootKeyProvider(format!(
                 "the database has no {what}: it was initialised with another root-key provider"
             ))),
@@ -159,12 +184,12 @@ async fn bound_keyring_key(
     provider: &dyn RootKeyProvider,
     state: ProviderState<'_>,
 ) -> Result<Zeroizing<Vec<u8>>, CoreError> {
-    let store = state.store;
-    let installation = if state.create {
-        let fresh = strongroom_crypto::to_hex(&random_bytes::<8>()?);
-        Some(store.setting_or_insert(INSTALLATION_ID, fresh.as_bytes()).await?)
-    } else {
-        store.setting(INSTALLATION_ID).await?
+    let installation = match state.source {
+        StateSource::Store(store) if state.create => {
+            let fresh = strongroom_crypto::to_hex(&random_bytes::<8>()?);
+            Some(store.setting_or_insert(INSTALLATION_ID, fresh.as_bytes()).await?)
+        }
+        _ => state.setting(INSTALLATION_ID).await?,
     };
     let installation = installation
         .map(|id| {
@@ -172,7 +197,7 @@ async fn bound_keyring_key(
                 .map_err(|_| CoreError::RootKeyProvider("the stored installation id is not text".into()))
         })
         .transpose()?;
-    if let Some(wrapped) = store.setting(ROOT_KEY_WRAPPED_KEYRING_KEY_WITH_CONTEXT).await? {
+    if let Some(wrapped) = state.setting(ROOT_KEY_WRAPPED_KEYRING_KEY_WITH_CONTEXT).await? {
         let installation = installation.ok_or_else(|| {
             CoreError::RootKeyProvider(
                 "the database has a keyring key bound to its installation but no installation id".into(),
@@ -180,7 +205,7 @@ async fn bound_keyring_key(
         })?;
         return provider.unwrap(&wrapped, Some(&installation)).await;
     }
-    let unbound = store.setting(ROOT_KEY_WRAPPED_KEYRING_KEY).await?;
+    let unbound = state.setting(ROOT_KEY_WRAPPED_KEYRING_KEY).await?;
     let (keyring_key, installation) = match (unbound, installation) {
         (Some(unbound), installation) => {
             let keyring_key = provider.unwrap(&unbound, None).await?;
@@ -202,6 +227,7 @@ async fn bound_keyring_key(
             )));
         }
     };
+    let StateSource::Store(store) = state.source else { return Ok(keyring_key) };
     let wrapped = provider.wrap(&keyring_key, Some(&installation)).await?;
     // Another instance may have stored its own first: that one wins.
     let stored = store.setting_or_insert(ROOT_KEY_WRAPPED_KEYRING_KEY_WITH_CONTEXT, &wrapped).await?;
@@ -240,6 +266,12 @@ pub async fn unseal(store: &dyn Store, kek: &dyn Kek) -> Result<RootKeyStatus, C
         Ok(_) => Ok(status),
         Err(_) => Err(CoreError::RootKeyMismatch { configured: kek.id().to_string(), recorded: recorded_id }),
     }
+}
+
+/// Whether `kek` opens the root-key check value `check` (a setting of the
+/// database it was written in, or of a backup of it).
+pub fn opens_check_value(kek: &dyn Kek, check: &[u8]) -> bool {
+    kek.unwrap(check, CHECK_AAD).is_ok()
 }
 
 async fn load(store: &dyn Store) -> Result<Option<(String, Vec<u8>)>, StoreError> {

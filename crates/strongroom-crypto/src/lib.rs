@@ -43,6 +43,7 @@ mod password;
 mod sealed;
 mod secret;
 mod sign;
+mod stream;
 mod totp;
 
 pub use aead::AeadKey;
@@ -61,6 +62,7 @@ pub use password::{
 pub use sealed::{AssociatedData, SealedHeader, open, seal};
 pub use secret::{SecretBytes, SecretKey, generate_ed25519_pkcs8, random_bytes};
 pub use sign::{derive_subkey, ed25519_public_key, ed25519_sign, ed25519_verify};
+pub use stream::{STREAM_PREFIX_LEN, STREAM_TAG_LEN, StreamCipher};
 pub use totp::{
     TOTP_DIGITS, TOTP_SKEW_STEPS, TOTP_STEP_SECONDS, base32, generate_totp_secret, hotp, totp_step, verify_totp,
 };

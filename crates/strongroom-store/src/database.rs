@@ -7,6 +7,7 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgSslMode};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Connection, PgPool};
+use strongroom_core::archive::ArchiveStore;
 use strongroom_core::audit::AuditStore;
 use strongroom_core::authz::AuthzStore;
 use strongroom_core::housekeeping::HousekeepingStore;
@@ -249,6 +250,14 @@ impl Database {
 
     /// The records storage port over this database.
     pub fn records_store(&self) -> Arc<dyn RecordsStore> {
+        match self {
+            Self::Sqlite(pools) => Arc::new(SqliteStore::new(pools)),
+            Self::Postgres(pool) => Arc::new(PostgresStore::new(pool.clone())),
+        }
+    }
+
+    /// The whole-backup port over this database (`strongroom backup`).
+    pub fn archive_store(&self) -> Arc<dyn ArchiveStore> {
         match self {
             Self::Sqlite(pools) => Arc::new(SqliteStore::new(pools)),
             Self::Postgres(pool) => Arc::new(PostgresStore::new(pool.clone())),

@@ -13,6 +13,7 @@
 //! take PostgreSQL's advisory lock, and every multi-row change is a transaction.
 
 mod api_keys;
+mod archive;
 mod audit;
 mod audit_sql;
 mod authz;

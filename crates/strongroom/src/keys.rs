@@ -321,7 +321,7 @@ async fn run_job(jobs: &std::sync::Arc<Jobs>, job: Job, no_wait: bool) -> anyhow
 /// The backup passphrase: from `--passphrase-file` (first line) or
 /// STRONGROOM_BACKUP_PASSPHRASE; never from the command line, where other
 /// users could read it in the process list.
-fn backup_passphrase(file: Option<&Path>) -> anyhow::Result<Zeroizing<String>> {
+pub(crate) fn backup_passphrase(file: Option<&Path>) -> anyhow::Result<Zeroizing<String>> {
     if let Some(file) = file {
         let text =
             Zeroizing::new(std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?);

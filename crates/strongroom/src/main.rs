@@ -7,6 +7,7 @@
 
 mod apikeys;
 mod audit_cli;
+mod backup;
 mod data_dir;
 mod doctor;
 mod gauges;
@@ -86,6 +87,13 @@ enum Command {
     /// `[EMAIL]`, `[PHONE]`, …): the rendition a `redacted` field gets.
     /// Offline; reads no configuration or data.
     Redact,
+    /// Whole backups: create an encrypted archive of everything while the
+    /// server serves, verify one, restore one into an empty installation
+    /// (SQLite or PostgreSQL, either way).
+    Backup {
+        #[command(subcommand)]
+        command: backup::BackupCommand,
+    },
     /// Purge dead sessions, spent one-time tokens and finished key jobs now.
     Housekeeping {
         #[command(subcommand)]
@@ -150,6 +158,7 @@ fn main() -> ExitCode {
         Command::Apikey { command } => runtime.block_on(apikeys::run(&config, command)),
         Command::Key { command } => runtime.block_on(keys::run(&config, command)),
         Command::Audit { command } => runtime.block_on(audit_cli::run(&config, command)),
+        Command::Backup { command } => runtime.block_on(backup::run(&config, command)),
         Command::Housekeeping { command } => runtime.block_on(housekeeping_cli::run(&config, command)),
         Command::Init { username, email, password } => {
             runtime.block_on(users::init(&config, &username, &email, &password))

@@ -317,7 +317,7 @@ fn refuse_contradicting_profile(config: &Config) -> anyhow::Result<()> {
 }
 
 /// The blob store of `[blobs]`.
-fn blob_storage(config: &Config) -> anyhow::Result<Arc<dyn strongroom_core::records::BlobStorage>> {
+pub(crate) fn blob_storage(config: &Config) -> anyhow::Result<Arc<dyn strongroom_core::records::BlobStorage>> {
     let blobs = &config.blobs;
     match blobs.backend.as_str() {
         "disk" => {

@@ -809,6 +809,8 @@ mod applications;
 mod audit;
 #[path = "binary/authz.rs"]
 mod authz;
+#[path = "binary/backup.rs"]
+mod backup;
 #[path = "binary/blobs.rs"]
 mod blobs;
 #[path = "binary/deploy.rs"]

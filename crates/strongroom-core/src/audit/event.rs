@@ -156,6 +156,8 @@ event_types! {
     KeyDelete => "key.delete", "key", Warning;
     KeyBackup => "key.backup", "key", Warning;
     KeyRestore => "key.restore", "key", Warning;
+    BackupCreate => "backup.create", "key", Warning;
+    BackupRestore => "backup.restore", "key", Warning;
     KeyRewrap => "key.rewrap", "key", Notice;
     KeyReencrypt => "key.reencrypt", "key", Warning;
     JobStart => "job.start", "key", Notice;
