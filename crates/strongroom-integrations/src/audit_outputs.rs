@@ -400,11 +400,11 @@ pub async fn watch_free_space(data_dir: PathBuf, min_free_bytes: u64, log: Arc<A
             )
         });
         log.update_health(|health| health.storage_low = message.clone());
-        let hour = log.now_ms() / 3_600_000;
+        let now = log.now_ms();
+        let hour = now / 3_600_000;
         if let Some(message) = message
             && raised_in_hour != Some(hour)
         {
-            let now = log.now_ms();
             let alert = AlertRecord {
                 id: format!("audit_storage_low:{hour}"),
                 rule: "audit_storage_low".into(),

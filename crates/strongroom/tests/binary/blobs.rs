@@ -69,6 +69,21 @@ pub(crate) async fn get(server: &TestServer, token: &str, path: &str, headers: &
     request.send().await.unwrap()
 }
 
+/// Deletes every file under `dir` (the local blob store's objects) and
+/// keeps the directories: objects lost behind the server's back.
+pub(crate) fn delete_every_object(dir: &std::path::Path) {
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            if entry.file_type().unwrap().is_dir() {
+                stack.push(entry.path());
+            } else {
+                std::fs::remove_file(entry.path()).unwrap();
+            }
+        }
+    }
+}
+
 /// Everything under `dir`, concatenated.
 fn stored_bytes(dir: &std::path::Path) -> Vec<u8> {
     let mut all = Vec::new();
@@ -364,17 +379,7 @@ async fn a_blob_object_deleted_behind_the_servers_back_answers_blob_missing_with
     let path = recording_in(&server, &admin, "case-20").await;
     let (status, _) = put(&server, &admin, &path, "audio/wav", wav(1)).await;
     assert_eq!(status, 201);
-    let blobs = server.data_dir().join("blobs");
-    let mut stack = vec![blobs.clone()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
-            if entry.file_type().unwrap().is_dir() {
-                stack.push(entry.path());
-            } else {
-                std::fs::remove_file(entry.path()).unwrap();
-            }
-        }
-    }
+    delete_every_object(&server.data_dir().join("blobs"));
 
     let why = [("x-justification", WHY), ("x-purpose", "case_work")];
     let response = get(&server, &admin, &path, &why).await;

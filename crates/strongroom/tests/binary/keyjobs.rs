@@ -213,16 +213,7 @@ async fn a_reencryption_that_meets_a_missing_blob_fails_naming_it_with_blob_miss
         .body(vec![7u8; 70_000]);
     assert_eq!(put.send().await.unwrap().status(), 201);
     // The object is deleted behind the server's back: data loss.
-    let mut stack = vec![server.data_dir().join("blobs")];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
-            if entry.file_type().unwrap().is_dir() {
-                stack.push(entry.path());
-            } else {
-                std::fs::remove_file(entry.path()).unwrap();
-            }
-        }
-    }
+    super::blobs::delete_every_object(&server.data_dir().join("blobs"));
 
     let compromise = json!({"state": "compromised", "justification": WHY});
     let (status, body) = call(&server, "POST", "/v1/keys/matter.case-12/state", &admin, Some(compromise)).await;
