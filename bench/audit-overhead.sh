@@ -11,6 +11,9 @@
 # dir of its own (~/.cache/strongroom-baseline-target): two checkouts of the same workspace in
 # one target dir overwrite each other's artifacts.
 set -euo pipefail
+# wrk loads Strongroom from one address as one principal: the per-address and
+# per-user rate limits would measure themselves, not the server.
+export STRONGROOM_RATELIMIT_PER_ADDRESS_PER_SECOND=0 STRONGROOM_RATELIMIT_PER_USER_PER_SECOND=0
 cd "$(dirname "$0")/.."
 BASELINE_REV="${BASELINE_REV:-2a8d440}"
 DURATION="${DURATION:-10s}"

@@ -7,6 +7,9 @@
 # the bound on sealing speed for one core on this machine.
 # Usage: bench/blob-http.sh [MiB]
 set -euo pipefail
+# wrk loads Strongroom from one address as one principal: the per-address and
+# per-user rate limits would measure themselves, not the server.
+export STRONGROOM_RATELIMIT_PER_ADDRESS_PER_SECOND=0 STRONGROOM_RATELIMIT_PER_USER_PER_SECOND=0
 cd "$(dirname "$0")/.."
 size="${1:-1024}"
 cargo build --release -q -p strongroom

@@ -16,6 +16,9 @@
 #   start_strongroom PORT      the release server on a new data dir, $sr_dir
 #   run URL TOKEN BODY         one wrk turn POSTing $work/BODY -> "rps p50_ms p99_ms"
 #   median                     the median of each column of run's lines on stdin
+# wrk loads Strongroom from one address as one principal: the per-address and
+# per-user rate limits would measure themselves, not the server.
+export STRONGROOM_RATELIMIT_PER_ADDRESS_PER_SECOND=0 STRONGROOM_RATELIMIT_PER_USER_PER_SECOND=0
 DURATION="${DURATION:-10s}"
 CONNECTIONS="${CONNECTIONS:-32}"
 THREADS="${THREADS:-2}"

@@ -12,6 +12,9 @@
 # Needs: wrk, a local PostgreSQL for the postgres rows, Python 3 with venv (the
 # peer's packages go to ~/.cache/strongroom-bench-venv).
 set -euo pipefail
+# wrk loads Strongroom from one address as one principal: the per-address and
+# per-user rate limits would measure themselves, not the server.
+export STRONGROOM_RATELIMIT_PER_ADDRESS_PER_SECOND=0 STRONGROOM_RATELIMIT_PER_USER_PER_SECOND=0
 cd "$(dirname "$0")/.."
 DURATION="${DURATION:-10s}"
 CONNECTIONS="${CONNECTIONS:-32}"

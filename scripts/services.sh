@@ -16,3 +16,18 @@ if ! postgres_ready; then
 fi
 postgres_ready || { echo "PostgreSQL did not come up on 127.0.0.1:5432" >&2; exit 1; }
 echo "PostgreSQL ready on 127.0.0.1:5432"
+
+# Redis: the shared rate-limit counter (`ratelimit.redis_url`) in the
+# instance tests; it keeps nothing on disk.
+redis_ready() { (exec 3<>/dev/tcp/127.0.0.1/6379 && printf 'PING\r\n' >&3 && read -r -t 2 reply <&3 && [[ $reply == +PONG* ]]) 2>/dev/null; }
+if ! redis_ready; then
+    if ! command -v redis-server >/dev/null; then
+        echo "Redis is not installed: apt-get install redis-server (the instance tests need it)" >&2
+        exit 1
+    fi
+    echo "starting Redis"
+    redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" >/dev/null
+    for _ in $(seq 1 30); do redis_ready && break; sleep 0.2; done
+fi
+redis_ready || { echo "Redis did not come up on 127.0.0.1:6379" >&2; exit 1; }
+echo "Redis ready on 127.0.0.1:6379"

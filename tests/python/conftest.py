@@ -13,6 +13,9 @@ BIN = os.environ.get("STRONGROOM_BIN", "target/debug/strongroom")
 def _env(data_dir):
     env = {k: v for k, v in os.environ.items() if not k.startswith("STRONGROOM_")}
     env.update(STRONGROOM_DATA_DIR=data_dir, STRONGROOM_SERVER_LISTEN="127.0.0.1:0")
+    # Tests send requests as fast as they can from one address; the tests of
+    # rate limits set their own.
+    env.update(STRONGROOM_RATELIMIT_PER_ADDRESS_PER_SECOND="0", STRONGROOM_RATELIMIT_PER_USER_PER_SECOND="0")
     return env
 
 

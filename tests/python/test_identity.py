@@ -204,8 +204,8 @@ def test_api_keys_scopes_expiry_cidr_rate_limit_rotation_and_revocation(server, 
     local = issue(allowed_cidrs=["127.0.0.1/32"])
     assert encrypt(local["secret"]).status_code == 200
 
-    # Rate limit: the fourth request in a minute is 429 with Retry-After.
-    limited = issue(rate_limit_per_minute=3)
+    # Rate limit: three at once (the burst), then the fourth in a minute is 429 with Retry-After.
+    limited = issue(rate_limit_per_minute=3, rate_limit_burst=3)
     answers = [encrypt(limited["secret"]) for _ in range(4)]
     assert [a.status_code for a in answers[:3]] == [200, 200, 200]
     assert answers[3].status_code == 429 and int(answers[3].headers["Retry-After"]) >= 1

@@ -109,13 +109,24 @@ pub(crate) const KEYS: &[(&str, &[&str])] = &[
         ],
     ),
     ("blobs", &["backend", "dir", "s3_endpoint", "s3_bucket", "s3_region", "s3_prefix", "stale_upload_seconds"]),
+    (
+        "ratelimit",
+        &[
+            "per_address_per_second",
+            "per_address_burst",
+            "per_user_per_second",
+            "per_user_burst",
+            "redis_url",
+            "redis_key_prefix",
+        ],
+    ),
 ];
 
 /// The secret settings, which may also come from a file named by
 /// `STRONGROOM_<SECTION>_<KEY>_FILE` (its first line), as container
 /// platforms mount secrets. (`root_key.passphrase_file` and
 /// `metrics.token_file` are settings of their own, with the same effect.)
-const SECRET_KEYS: &[(&str, &str)] = &[("database", "url"), ("metrics", "token")];
+const SECRET_KEYS: &[(&str, &str)] = &[("database", "url"), ("metrics", "token"), ("ratelimit", "redis_url")];
 
 /// The secret setting `variable` names with a `_FILE` suffix, and the file's
 /// first line; `Ok(None)` when the variable is no such name.
@@ -290,6 +301,7 @@ mod tests {
         full.metrics.listen = Some("127.0.0.1:9464".into());
         full.metrics.token = Some(crate::SecretString::new("t".into()));
         full.metrics.token_file = Some("t".into());
+        full.ratelimit.redis_url = Some(crate::SecretString::new("redis://r".into()));
         let secret = || Some(crate::SecretString::new("s".into()));
         // `[root_key]` holds one provider at a time: every provider's keys, together.
         let providers = [

@@ -74,6 +74,9 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// Purging dead sessions, spent tokens and finished jobs.
     pub housekeeping: HousekeepingConfig,
+    /// Request rate limits per client address and per user, and where
+    /// every instance counts them.
+    pub ratelimit: RateLimitConfig,
 }
 
 impl Default for Config {
@@ -92,6 +95,7 @@ impl Default for Config {
             blobs: BlobsConfig::default(),
             metrics: MetricsConfig::default(),
             housekeeping: HousekeepingConfig::default(),
+            ratelimit: RateLimitConfig::default(),
         }
     }
 }
@@ -537,7 +541,7 @@ impl Default for AuthzConfig {
                 .map(String::from)
                 .to_vec(),
             decrypt_mfa_max_age_seconds: 300,
-            policy_refresh_seconds: 5,
+            policy_refresh_seconds: 1,
             policy_invariants: PolicyInvariants::Refuse,
             roles: std::collections::BTreeMap::new(),
         }
@@ -646,6 +650,47 @@ impl Default for HousekeepingConfig {
             one_time_token_retention_seconds: 86_400,
             job_retention_seconds: 30 * 86_400,
             batch_size: 10_000,
+        }
+    }
+}
+
+/// `[ratelimit]`: requests per client address (every request, before its
+/// credentials are checked; health probes excepted) and per user (every
+/// request of their sessions), counted with GCRA: a burst at once, then the
+/// sustained rate. Over it: `429 rate_limited` with `Retry-After`, and one
+/// `ratelimit.exceeded` audit event per minute while it lasts. API keys
+/// carry their own limit (`rate_limit_per_minute`, `rate_limit_burst`).
+/// On PostgreSQL every instance counts in the database, or in Redis when
+/// `redis_url` is set; on SQLite in memory.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitConfig {
+    /// Sustained requests per second from one client address; `0`: no limit.
+    /// Behind a proxy, list it in `server.trusted_proxy` so the client's
+    /// own address is counted, not the proxy's.
+    pub per_address_per_second: u32,
+    /// Requests one client address may make at once.
+    pub per_address_burst: u32,
+    /// Sustained requests per second of one user; `0`: no limit.
+    pub per_user_per_second: u32,
+    /// Requests one user may make at once.
+    pub per_user_burst: u32,
+    /// `redis://[user:password@]host:port[/db]`: count in Redis instead of
+    /// the database (a secret: it may hold a password).
+    pub redis_url: Option<SecretString>,
+    /// Prefix of the Redis keys, so installations can share one Redis.
+    pub redis_key_prefix: String,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        Self {
+            per_address_per_second: 200,
+            per_address_burst: 400,
+            per_user_per_second: 50,
+            per_user_burst: 100,
+            redis_url: None,
+            redis_key_prefix: "strongroom:ratelimit:".into(),
         }
     }
 }

@@ -7,8 +7,9 @@
 //! so timing does not reveal which ids exist; every failure of the secret is
 //! the one opaque [`CoreError::Unauthenticated`]. A valid key used from an
 //! address outside its allow-list is `Forbidden`; over its rate limit,
-//! `TooManyAttempts`. The rate limit is counted per server process (in
-//! memory, per minute): with N instances a key gets up to N times its limit.
+//! `TooManyAttempts`. The rate limit (GCRA, `crate::rate_limits`) is
+//! counted where every instance sees it, so N instances together admit the
+//! key's rate, not N times it.
 //! After a rotation the previous secret keeps working until its grace ends.
 
 use std::fmt;
@@ -20,10 +21,11 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use strongroom_crypto::random_bytes;
 use zeroize::Zeroizing;
 
-use crate::audit::{AuditContext, AuditRecord, EventType, Outcome, Target};
+use crate::audit::{Actor, ActorKind, AuditContext, AuditRecord, EventType, Outcome, Target};
 use crate::freshness::Cached;
 pub use crate::principal::APP_SCOPE_PREFIX;
 use crate::principal::{PrincipalAccess, Subject, api_key_facts};
+use crate::rate_limits::{Limited, Rate, RateLimits};
 use crate::{Clock, CoreError, KeyPurpose, KeySpec, Keyring, StoreError};
 
 /// Name of the keyring key that hashes API-key secrets.
@@ -163,8 +165,11 @@ pub struct ApiKeyRecord {
     pub use_count: i64,
     /// Addresses it may be used from (CIDR blocks); empty: anywhere.
     pub allowed_cidrs: Vec<String>,
-    /// Requests per minute it may make (per server process); `None`: unlimited.
+    /// Requests per minute it may make (all instances together); `None`: unlimited.
     pub rate_limit_per_minute: Option<u32>,
+    /// Requests it may make at once after a quiet spell; `None`: a second's
+    /// worth of `rate_limit_per_minute` (at least one).
+    pub rate_limit_burst: Option<u32>,
     /// The user (a service account) that owns it, if any.
     pub owner_user_id: Option<String>,
     /// Whether that owner is locked or disabled, as read with the key: a
@@ -179,6 +184,21 @@ impl ApiKeyRecord {
     /// Whether it is an application key (see [`APP_SCOPE_PREFIX`]).
     pub fn is_application_key(&self) -> bool {
         !self.app_scopes.is_empty()
+    }
+
+    /// Its rate limit, if it has one.
+    pub fn rate(&self) -> Option<Rate> {
+        self.rate_limit_per_minute.and_then(|per_minute| Rate::per_minute(per_minute, self.rate_limit_burst))
+    }
+
+    /// The key as the actor of an audit event.
+    pub fn actor(&self) -> Actor {
+        Actor {
+            kind: ActorKind::ApiKey,
+            id: self.id.clone(),
+            name: Some(self.name.clone()),
+            roles: self.scope_names().map(str::to_owned).collect(),
+        }
     }
 
     /// Every scope by name: Strongroom's, then the application's.
@@ -302,6 +322,8 @@ pub struct NewApiKey {
     pub allowed_cidrs: Vec<String>,
     /// Requests per minute (1-1,000,000).
     pub rate_limit_per_minute: Option<u32>,
+    /// Requests at once (1-1,000,000; only with `rate_limit_per_minute`).
+    pub rate_limit_burst: Option<u32>,
     /// The id of the user (a service account, role `system`) owning it.
     pub owner_user_id: Option<String>,
 }
@@ -372,8 +394,8 @@ pub struct ApiKeys {
     keyring: Arc<Keyring>,
     clock: Arc<dyn Clock>,
     pending_usage: std::sync::Mutex<std::collections::HashMap<String, (i64, i64)>>,
-    /// Requests counted per key in the current minute: id → (minute, count).
-    rate_windows: std::sync::Mutex<std::collections::HashMap<String, (i64, u32)>>,
+    /// Where each key's requests are counted against its rate limit.
+    rate_limits: Arc<RateLimits>,
     /// Keys with their access, by id, while the keyring's freshness allows.
     principals: Cached<String, (ApiKeyRecord, PrincipalAccess)>,
 }
@@ -385,15 +407,14 @@ fn hash_input(id: &str, secret: &str) -> Vec<u8> {
 
 impl ApiKeys {
     /// The service over `store`, hashing with `keyring`'s [`API_KEY_HASH_KEY`].
-    pub fn new(store: Arc<dyn ApiKeyStore>, keyring: Arc<Keyring>, clock: Arc<dyn Clock>) -> Self {
-        Self {
-            store,
-            keyring,
-            clock,
-            pending_usage: Default::default(),
-            rate_windows: Default::default(),
-            principals: Cached::default(),
-        }
+    /// Rate limits are counted in `rate_limits`.
+    pub fn new(
+        store: Arc<dyn ApiKeyStore>,
+        keyring: Arc<Keyring>,
+        clock: Arc<dyn Clock>,
+        rate_limits: Arc<RateLimits>,
+    ) -> Self {
+        Self { store, keyring, clock, pending_usage: Default::default(), rate_limits, principals: Cached::default() }
     }
 
     fn now(&self) -> i64 {
@@ -440,6 +461,14 @@ impl ApiKeys {
         if new.rate_limit_per_minute.is_some_and(|limit| !(1..=1_000_000).contains(&limit)) {
             return Err(CoreError::InvalidInput("rate_limit_per_minute: between 1 and 1000000".into()));
         }
+        if new.rate_limit_burst.is_some_and(|burst| !(1..=1_000_000).contains(&burst)) {
+            return Err(CoreError::InvalidInput("rate_limit_burst: between 1 and 1000000".into()));
+        }
+        if new.rate_limit_burst.is_some() && new.rate_limit_per_minute.is_none() {
+            return Err(CoreError::InvalidInput(
+                "rate_limit_burst: only together with rate_limit_per_minute, the rate it bursts above".into(),
+            ));
+        }
         if new.allowed_cidrs.len() > 100 {
             return Err(CoreError::InvalidInput("allowed_cidrs: at most 100 blocks".into()));
         }
@@ -471,6 +500,7 @@ impl ApiKeys {
             use_count: 0,
             allowed_cidrs,
             rate_limit_per_minute: new.rate_limit_per_minute,
+            rate_limit_burst: new.rate_limit_burst,
             owner_user_id: new.owner_user_id.clone(),
             owner_blocked: false,
             previous_secret: None,
@@ -484,6 +514,7 @@ impl ApiKeys {
             .detail("expires_at", record.expires_at.unwrap_or(0))
             .detail("allowed_cidrs", record.allowed_cidrs.clone())
             .detail("rate_limit_per_minute", i64::from(record.rate_limit_per_minute.unwrap_or(0)))
+            .detail("rate_limit_burst", i64::from(record.rate_limit_burst.unwrap_or(0)))
             .detail("owner_user_id", record.owner_user_id.clone().unwrap_or_default());
         let sealed = audit.seal(&event)?;
         self.keyring.freshness().after_change(self.store.insert_api_key(&record, &[sealed])).await?;
@@ -567,7 +598,7 @@ impl ApiKeys {
         if !valid {
             return Err(CoreError::Unauthenticated);
         }
-        self.admit(record, access, client)
+        self.admit(record, access, client).await
     }
 
     /// The key `id`, already proven (a service token it was issued), used
@@ -575,12 +606,12 @@ impl ApiKeys {
     /// counted as for a presented key.
     pub async fn check_id(&self, id: &str, client: Option<std::net::IpAddr>) -> Result<ApiKeyPrincipal, CoreError> {
         let (record, access) = self.with_access(id).await?.ok_or(CoreError::Unauthenticated)?;
-        self.admit(record, access, client)
+        self.admit(record, access, client).await
     }
 
     /// Refuses a key that is revoked, expired or whose owner is blocked,
     /// used from outside its addresses or over its rate; counts its use.
-    fn admit(
+    async fn admit(
         &self,
         record: ApiKeyRecord,
         access: PrincipalAccess,
@@ -599,17 +630,9 @@ impl ApiKeys {
                 return Err(CoreError::Forbidden("this API key may not be used from this address".into()));
             }
         }
-        if let Some(limit) = record.rate_limit_per_minute {
-            let minute = now / 60;
-            let mut windows = self.rate_windows.lock().unwrap_or_else(|p| p.into_inner());
-            let window = windows.entry(record.id.clone()).or_insert((minute, 0));
-            if window.0 != minute {
-                *window = (minute, 0);
-            }
-            if window.1 >= limit {
-                return Err(CoreError::TooManyAttempts { retry_after_seconds: 60 - now % 60 });
-            }
-            window.1 += 1;
+        if let Some(rate) = record.rate() {
+            let context = AuditContext { actor: record.actor(), ip: client, user_agent: None, request_id: None };
+            self.rate_limits.spend(Limited::ApiKey(&record.id), rate, 1, &context).await?;
         }
         {
             let mut pending = self.pending_usage.lock().unwrap_or_else(|p| p.into_inner());
@@ -628,29 +651,18 @@ impl ApiKeys {
         })
     }
 
-    /// Spends `units` more of key `id`'s rate limit this minute, beyond the
-    /// one its request took: audit ingestion counts every event of a batch
-    /// as a request. All or nothing: over the limit nothing is spent and
-    /// the answer is `TooManyAttempts`. A key without a limit spends nothing.
-    pub async fn spend(&self, id: &str, units: u32) -> Result<(), CoreError> {
+    /// Spends `units` more of key `id`'s rate limit, beyond the one its
+    /// request took: audit ingestion counts every event of a batch as a
+    /// request. All or nothing: over the limit nothing is spent and the
+    /// answer is `TooManyAttempts`. A key without a limit spends nothing.
+    pub async fn spend(&self, id: &str, units: u32, context: &AuditContext) -> Result<(), CoreError> {
         let Some((record, _)) = self.with_access(id).await? else {
             return Err(CoreError::Unauthenticated);
         };
-        let Some(limit) = record.rate_limit_per_minute else {
-            return Ok(());
-        };
-        let now = self.now();
-        let minute = now / 60;
-        let mut windows = self.rate_windows.lock().unwrap_or_else(|p| p.into_inner());
-        let window = windows.entry(record.id).or_insert((minute, 0));
-        if window.0 != minute {
-            *window = (minute, 0);
+        match record.rate() {
+            Some(rate) if units > 0 => self.rate_limits.spend(Limited::ApiKey(&record.id), rate, units, context).await,
+            _ => Ok(()),
         }
-        if window.1.saturating_add(units) > limit {
-            return Err(CoreError::TooManyAttempts { retry_after_seconds: 60 - now % 60 });
-        }
-        window.1 += units;
-        Ok(())
     }
 
     /// The key `id` with its grants and elevations: cached while fresh

@@ -145,7 +145,7 @@ impl AuditIngest {
         if subject.facts.kind == PrincipalKind::ApiKey {
             // The request itself took one unit when the key was authenticated.
             let more = u32::try_from(events.len() - 1).unwrap_or(u32::MAX);
-            self.api_keys.spend(&subject.facts.id, more).await?;
+            self.api_keys.spend(&subject.facts.id, more, context).await?;
         }
         let now = self.audit.now_ms();
         let count = events.len();

@@ -45,6 +45,7 @@ mod keyring;
 mod matter_keys;
 pub mod oauth;
 pub mod principal;
+pub mod rate_limits;
 pub mod readiness;
 pub mod records;
 pub mod root_key;

@@ -17,6 +17,7 @@ use crate::identity::{Identity, IdentitySettings, IdentityStore};
 use crate::jobs::{JobSettings, JobStore, Jobs};
 use crate::key_management::KeyManagement;
 use crate::oauth::OAuth;
+use crate::rate_limits::{RateLimitSettings, RateLimitStore, RateLimits};
 use crate::records::{BlobStorage, Records, RecordsStore};
 use crate::transit::Transit;
 use crate::user_management::UserManagement;
@@ -41,6 +42,9 @@ pub struct ServicePorts {
     pub blobs: Option<Arc<dyn BlobStorage>>,
     /// Key jobs.
     pub jobs: Arc<dyn JobStore>,
+    /// Where rate limits are counted for every instance; `None`: in this
+    /// process (SQLite, one instance).
+    pub rate_limits: Option<Arc<dyn RateLimitStore>>,
 }
 
 /// How the audit log is set up.
@@ -69,6 +73,8 @@ pub struct ServiceSettings {
     /// after the last confirmation that the store has not changed
     /// ([`Freshness`]); zero turns caching off.
     pub cache_max_age: Duration,
+    /// Per-address and per-user request limits.
+    pub rate_limits: RateLimitSettings,
 }
 
 /// The running domain.
@@ -103,6 +109,8 @@ pub struct Services {
     /// Whether cached key metadata and principals may be used; the server's
     /// poller confirms it against the store's change generation.
     pub freshness: Arc<Freshness>,
+    /// Request rate limits per address, user and API key.
+    pub rate_limits: Arc<RateLimits>,
 }
 
 impl Services {
@@ -116,7 +124,7 @@ impl Services {
         settings: ServiceSettings,
         context: &AuditContext,
     ) -> Result<Self, CoreError> {
-        let ServiceSettings { audit: options, identity, authz, jobs, cache_max_age } = settings;
+        let ServiceSettings { audit: options, identity, authz, jobs, cache_max_age, rate_limits } = settings;
         let freshness = Arc::new(Freshness::new(cache_max_age));
         let audit = AuditLog::new(ports.audit, Arc::clone(&clock), options.settings);
         let keyring = Arc::new(
@@ -131,7 +139,14 @@ impl Services {
             options.anchors,
         ));
         checkpointer.ensure_key(context).await?;
-        let api_keys = Arc::new(ApiKeys::new(Arc::clone(&ports.api_keys), Arc::clone(&keyring), Arc::clone(&clock)));
+        let rate_limits =
+            Arc::new(RateLimits::new(ports.rate_limits, rate_limits, Arc::clone(&audit), Arc::clone(&clock)));
+        let api_keys = Arc::new(ApiKeys::new(
+            Arc::clone(&ports.api_keys),
+            Arc::clone(&keyring),
+            Arc::clone(&clock),
+            Arc::clone(&rate_limits),
+        ));
         let identity =
             Arc::new(Identity::new(Arc::clone(&ports.identity), Arc::clone(&keyring), Arc::clone(&clock), identity));
         identity.ensure_keys(context).await?;
@@ -179,6 +194,7 @@ impl Services {
             user_management,
             oauth,
             freshness,
+            rate_limits,
         })
     }
 }

@@ -1,5 +1,6 @@
-//! Strongroom's adapters to outside systems: where the root key lives, and
-//! where the audit log goes besides the database.
+//! Strongroom's adapters to outside systems: where the root key lives,
+//! where the audit log goes besides the database, and where rate limits are
+//! counted.
 //!
 //! Which API should I use?
 //! - [`root_key::provider`] turns the configured `[root_key]` into core's
@@ -11,6 +12,8 @@
 //!   alert webhook the configuration asks for.
 //! - [`aws_credentials`] is the standard AWS credential chain, shared by the
 //!   KMS provider and the S3 blob store.
+//! - [`redis_rate_limits`] counts rate limits in Redis for every instance
+//!   (`ratelimit.redis_url`).
 //!
 //! ```no_run
 //! # async fn start(config: &strongroom_config::Config, store: &dyn strongroom_core::Store) -> anyhow::Result<()> {
@@ -27,4 +30,5 @@
 
 pub mod audit_outputs;
 pub mod aws_credentials;
+pub mod redis_rate_limits;
 pub mod root_key;

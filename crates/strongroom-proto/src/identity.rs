@@ -322,10 +322,17 @@ pub struct CreateApiKey {
     #[serde(default)]
     #[schema(schema_with = crate::rules::cidrs)]
     pub allowed_cidrs: Vec<String>,
-    /// Requests per minute (per server process, 1-1000000); exceeded: 429 with `Retry-After`.
+    /// Requests per minute (1-1000000), all instances together; exceeded:
+    /// 429 `rate_limited` with `Retry-After`.
     #[serde(default)]
     #[schema(minimum = 1, maximum = 1000000)]
     pub rate_limit_per_minute: Option<u32>,
+    /// Requests it may make at once after a quiet spell (1-1000000; only
+    /// with `rate_limit_per_minute`); default: a second's worth of it, at
+    /// least 1. An audit batch of n events counts as n requests.
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 1000000)]
+    pub rate_limit_burst: Option<u32>,
     /// Username or id of the service account (role `system`) that owns it.
     #[serde(default)]
     pub owner: Option<String>,
@@ -354,6 +361,8 @@ pub struct ApiKeyView {
     pub allowed_cidrs: Vec<String>,
     /// Requests per minute.
     pub rate_limit_per_minute: Option<u32>,
+    /// Requests at once (unset: a second's worth of the rate).
+    pub rate_limit_burst: Option<u32>,
     /// Owning service account.
     pub owner_user_id: Option<String>,
     /// Unix seconds until which the previous secret still works after a rotation.

@@ -12,7 +12,9 @@
 //! with the key's id and secret (RFC 6749 §2.3.1, as OAuth2 clients send
 //! them). An application key (`app:` scopes) is refused on every route. Both failures are audited before they are answered: a presented
 //! but invalid credential as `auth.failure`, a denial as `permission.denied`
-//! (with the action and resource).
+//! (with the action and resource). Rate limits: every request counts
+//! against its client address ([`limit_by_address`]), a user's against the
+//! user, an API key's against the key (`strongroom_core::rate_limits`).
 
 use std::net::IpAddr;
 
@@ -79,6 +81,32 @@ impl RequestOrigin {
     pub fn context(&self, actor: Actor) -> AuditContext {
         AuditContext { actor, ip: self.ip, user_agent: self.user_agent.clone(), request_id: self.request_id.clone() }
     }
+}
+
+/// Paths no address limit applies to: probes a load balancer or Prometheus
+/// polls, which must keep answering while a client floods the rest.
+const UNLIMITED_PATHS: [&str; 3] = ["/healthz", "/readyz", "/metrics"];
+
+/// Counts every request against its client address's rate limit
+/// (`ratelimit.per_address_per_second`) before anything else is done for
+/// it, credentials included: `429 rate_limited` with `Retry-After` over it.
+pub(crate) async fn limit_by_address(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if !UNLIMITED_PATHS.contains(&request.uri().path()) {
+        let (parts, body) = request.into_parts();
+        let origin = RequestOrigin::from_parts(&parts, &state);
+        if let Some(ip) = origin.ip
+            && let Err(error) = state.rate_limits.admit_address(ip, &origin.context(Actor::anonymous())).await
+        {
+            return ApiError::from(error).into_response();
+        }
+        return next.run(axum::extract::Request::from_parts(parts, body)).await;
+    }
+    next.run(request).await
 }
 
 impl FromRequestParts<AppState> for RequestOrigin {
@@ -208,6 +236,10 @@ impl FromRequestParts<AppState> for Caller {
                 };
                 if let Some(trail) = parts.extensions.get::<DecisionTrail>() {
                     subject.trail = trail.clone();
+                }
+                // An API key's own limit was counted when it was checked.
+                if let Principal::User(user) = &principal {
+                    state.rate_limits.admit_user(&user.user_id, &context).await?;
                 }
                 Ok(Self { principal, context, subject })
             }

@@ -1,6 +1,7 @@
 //! Middleware every request passes through, outermost first:
 //! request id and logging → problem finishing → security headers →
-//! panic catching → timeout → body limit → routes.
+//! panic catching → timeout → the client address's rate limit
+//! (`auth::limit_by_address`) → body limit → routes.
 //!
 //! Invariant: every answer with status ≥ 400 leaves [`finish_problems`] as an
 //! `application/problem+json` body carrying the request id, whichever layer

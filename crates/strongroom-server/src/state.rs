@@ -12,6 +12,7 @@ use strongroom_core::authz::Authz;
 use strongroom_core::identity::Identity;
 use strongroom_core::key_management::KeyManagement;
 use strongroom_core::oauth::OAuth;
+use strongroom_core::rate_limits::RateLimits;
 use strongroom_core::readiness::Readiness;
 use strongroom_core::records::Records;
 use strongroom_core::transit::Transit;
@@ -63,6 +64,8 @@ pub struct AppState {
     pub audit: Arc<AuditLog>,
     /// Signs checkpoints of the audit tree.
     pub checkpointer: Arc<Checkpointer>,
+    /// Request rate limits per address, user and API key.
+    pub rate_limits: Arc<RateLimits>,
     /// HTTP behaviour.
     pub http: HttpSettings,
     /// `/metrics` on this listener, when configured (behind its token).
@@ -112,6 +115,7 @@ impl AppState {
             readiness,
             audit: Arc::clone(&services.audit),
             checkpointer: Arc::clone(&services.checkpointer),
+            rate_limits: Arc::clone(&services.rate_limits),
             http,
             metrics,
         }

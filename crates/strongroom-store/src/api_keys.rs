@@ -13,7 +13,7 @@ use crate::engines::{PostgresStore, SqliteStore};
 use crate::error::map;
 
 const COLUMNS: &str = "id, name, scopes, secret_hash, hash_key_version, created_at, expires_at, revoked_at, \
-                       last_used_at, use_count, allowed_cidrs, rate_limit_per_minute, owner_user_id, \
+                       last_used_at, use_count, allowed_cidrs, rate_limit_per_minute, rate_limit_burst, owner_user_id, \
                        previous_secret_hash, previous_hash_key_version, previous_valid_until";
 
 /// What is read with a key besides its own columns: whether its owner is
@@ -73,6 +73,10 @@ macro_rules! impl_api_key_store {
                         .try_get::<Option<i64>, _>("rate_limit_per_minute")
                         .map_err(map)?
                         .map(|limit| u32::try_from(limit).unwrap_or(u32::MAX)),
+                    rate_limit_burst: row
+                        .try_get::<Option<i64>, _>("rate_limit_burst")
+                        .map_err(map)?
+                        .map(|burst| u32::try_from(burst).unwrap_or(u32::MAX)),
                     owner_user_id: row.try_get("owner_user_id").map_err(map)?,
                     owner_blocked: row.try_get::<Option<bool>, _>("owner_blocked").map_err(map)?.unwrap_or(false),
                     previous_secret: match (
@@ -93,7 +97,7 @@ macro_rules! impl_api_key_store {
                 let mut tx = self.begin_write().await?;
                 sqlx::query(sqlx::AssertSqlSafe(format!(
                     "INSERT INTO api_keys ({COLUMNS}) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
                 )))
                 .bind(&key.id)
                 .bind(&key.name)
@@ -107,6 +111,7 @@ macro_rules! impl_api_key_store {
                 .bind(key.use_count)
                 .bind(key.allowed_cidrs.join(" "))
                 .bind(key.rate_limit_per_minute.map(i64::from))
+                .bind(key.rate_limit_burst.map(i64::from))
                 .bind(&key.owner_user_id)
                 .bind(key.previous_secret.as_ref().map(|(hash, _, _)| hash.clone()))
                 .bind(key.previous_secret.as_ref().map(|(_, version, _)| i64::from(*version)))

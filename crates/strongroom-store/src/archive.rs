@@ -6,7 +6,8 @@
 //! reader connection (WAL gives it a snapshot at its first read, and the
 //! writer carries on beside it); on PostgreSQL `REPEATABLE READ READ ONLY`.
 //! Tables go parents first ([`ORDER`]), so a load never breaks a foreign key;
-//! tables a later migration adds follow by name.
+//! tables a later migration adds follow by name. Counters that are not
+//! data ([`NOT_BACKED_UP`]) are left out.
 
 use async_trait::async_trait;
 use sqlx::{Column, Row, TypeInfo, ValueRef};
@@ -55,8 +56,12 @@ const SEEDED_EMPTY: &[(&str, &str)] = &[
     ("change_generation", "SELECT CAST(0 AS BIGINT)"),
 ];
 
+/// Tables that are not data: PostgreSQL's rate-limit buckets (an unlogged
+/// counter that forgets nothing worth keeping, and exists only there).
+const NOT_BACKED_UP: &[&str] = &["rate_limits"];
+
 fn ordered(mut tables: Vec<String>) -> Vec<String> {
-    tables.retain(|t| t != "_sqlx_migrations" && !t.starts_with("sqlite_"));
+    tables.retain(|t| t != "_sqlx_migrations" && !t.starts_with("sqlite_") && !NOT_BACKED_UP.contains(&t.as_str()));
     tables.sort_by_key(|t| (ORDER.iter().position(|o| o == t).unwrap_or(ORDER.len()), t.clone()));
     tables
 }

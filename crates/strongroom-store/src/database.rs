@@ -12,11 +12,13 @@ use strongroom_core::audit::AuditStore;
 use strongroom_core::authz::AuthzStore;
 use strongroom_core::housekeeping::HousekeepingStore;
 use strongroom_core::identity::IdentityStore;
+use strongroom_core::rate_limits::RateLimitStore;
 use strongroom_core::records::RecordsStore;
 use strongroom_core::{ApiKeyStore, Backend, JobStore, KeyStore, Store, StoreError};
 
 use crate::engines::{PostgresStore, SqlitePools, SqliteStore};
 use crate::migrations::{self, MigrationReport};
+use crate::rate_limits::PostgresRateLimits;
 use crate::sqlite_audit_writer::SqliteAuditWriter;
 
 /// How to open the pool.
@@ -277,6 +279,15 @@ impl Database {
         match self {
             Self::Sqlite(pools) => Arc::new(SqliteStore::new(pools)),
             Self::Postgres(pool) => Arc::new(PostgresStore::new(pool.clone())),
+        }
+    }
+
+    /// Where every instance counts rate limits: PostgreSQL's shared table;
+    /// `None` on SQLite, whose one instance counts in memory.
+    pub fn rate_limit_store(&self) -> Option<Arc<dyn RateLimitStore>> {
+        match self {
+            Self::Sqlite(_) => None,
+            Self::Postgres(pool) => Some(Arc::new(PostgresRateLimits::new(pool.clone()))),
         }
     }
 

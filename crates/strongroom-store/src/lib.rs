@@ -25,9 +25,11 @@ mod identity;
 mod jobs;
 mod keys;
 mod migrations;
+mod rate_limits;
 mod records;
 mod settings;
 mod sqlite_audit_writer;
 
 pub use database::{ConnectOptions, Database, PoolUsage, PostgresTls, PostgresTlsMode};
 pub use migrations::MigrationReport;
+pub use rate_limits::PostgresRateLimits;

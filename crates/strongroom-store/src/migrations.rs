@@ -31,6 +31,7 @@ pub(crate) const SQLITE: &[Source] = &[
     (16, "audit_severity", include_str!("../migrations/sqlite/0016_audit_severity.sql")),
     (17, "role_catalogues", include_str!("../migrations/sqlite/0017_role_catalogues.sql")),
     (18, "redaction_terms", include_str!("../migrations/sqlite/0018_redaction_terms.sql")),
+    (19, "rate_limits", include_str!("../migrations/sqlite/0019_rate_limits.sql")),
 ];
 
 pub(crate) const POSTGRES: &[Source] = &[
@@ -52,6 +53,7 @@ pub(crate) const POSTGRES: &[Source] = &[
     (16, "audit_severity", include_str!("../migrations/postgres/0016_audit_severity.sql")),
     (17, "role_catalogues", include_str!("../migrations/postgres/0017_role_catalogues.sql")),
     (18, "redaction_terms", include_str!("../migrations/postgres/0018_redaction_terms.sql")),
+    (19, "rate_limits", include_str!("../migrations/postgres/0019_rate_limits.sql")),
 ];
 
 pub(crate) fn migrator(sources: &[Source]) -> Migrator {

@@ -360,7 +360,13 @@ fn new_key(name: &str, scopes: &[strongroom_core::Scope], expires_in_days: Optio
 
 fn api_keys(db: &Database, clock: Arc<FixedClock>) -> strongroom_core::ApiKeys {
     let ring = Arc::new(keyring_with(db, 1, Arc::clone(&clock)));
-    strongroom_core::ApiKeys::new(db.api_key_store(), ring, clock)
+    let limits = strongroom_core::rate_limits::RateLimits::new(
+        None,
+        Default::default(),
+        Arc::clone(ring.audit()),
+        Arc::clone(&clock) as _,
+    );
+    strongroom_core::ApiKeys::new(db.api_key_store(), ring, clock, Arc::new(limits))
 }
 
 pub async fn api_keys_authenticate_once_issued_and_never_after_revocation_or_expiry(database: TestDatabase) {
@@ -735,6 +741,7 @@ pub async fn api_keys_keep_to_their_addresses_rate_and_rotation_grace(database: 
         scopes: vec![Scope::TransitUse],
         allowed_cidrs: vec!["10.0.0.0/8".into()],
         rate_limit_per_minute: Some(2),
+        rate_limit_burst: Some(2),
         ..Default::default()
     };
     let (record, issued) = keys.create(&new, &ctx()).await.unwrap();

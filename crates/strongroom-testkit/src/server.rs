@@ -217,6 +217,10 @@ impl ServerBuilder {
             .env("STRONGROOM_DATA_DIR", data_dir)
             .env("STRONGROOM_SERVER_LISTEN", "127.0.0.1:0")
             .env("STRONGROOM_SERVER_SHUTDOWN_GRACE_SECONDS", "5")
+            // Tests send requests as fast as they can from one address and
+            // user; the tests of rate limits set their own.
+            .env("STRONGROOM_RATELIMIT_PER_ADDRESS_PER_SECOND", "0")
+            .env("STRONGROOM_RATELIMIT_PER_USER_PER_SECOND", "0")
             .stdin(Stdio::null());
         if let Some(text) = &self.config_file {
             let path = home.join("strongroom.toml");

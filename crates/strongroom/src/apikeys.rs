@@ -26,9 +26,12 @@ pub enum ApiKeyCommand {
         /// An address block it may be used from (repeat for more), e.g. 10.0.0.0/8; none: anywhere.
         #[arg(long = "allowed-cidr")]
         allowed_cidrs: Vec<String>,
-        /// Requests per minute it may make (per server process).
+        /// Requests per minute it may make, all instances together.
         #[arg(long)]
         rate_limit_per_minute: Option<u32>,
+        /// Requests it may make at once (default: a second's worth of the rate).
+        #[arg(long)]
+        rate_limit_burst: Option<u32>,
         /// The username or id of the service account (role system) that owns it.
         #[arg(long)]
         owner: Option<String>,
@@ -57,7 +60,15 @@ pub async fn run(config: &Config, command: ApiKeyCommand) -> anyhow::Result<()> 
     let context = cli_context();
     let result = async {
         match command {
-            ApiKeyCommand::Create { name, scopes, expires_in_days, allowed_cidrs, rate_limit_per_minute, owner } => {
+            ApiKeyCommand::Create {
+                name,
+                scopes,
+                expires_in_days,
+                allowed_cidrs,
+                rate_limit_per_minute,
+                rate_limit_burst,
+                owner,
+            } => {
                 let (scopes, app_scopes) = strongroom_core::parse_scope_names(&scopes)?;
                 let owner_user_id = match owner {
                     Some(owner) => Some(services.identity.find_user(&owner).await?.id),
@@ -70,6 +81,7 @@ pub async fn run(config: &Config, command: ApiKeyCommand) -> anyhow::Result<()> 
                     expires_in_days,
                     allowed_cidrs,
                     rate_limit_per_minute,
+                    rate_limit_burst,
                     owner_user_id,
                 };
                 let (record, issued) = api_keys.create(&new, &context).await?;

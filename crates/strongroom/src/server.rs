@@ -11,6 +11,7 @@ use strongroom_core::authz::{Action, Authz, AuthzSettings, PolicySource, RoleDef
 use strongroom_core::freshness::Freshness;
 use strongroom_core::housekeeping::{Housekeeping, HousekeepingSettings};
 use strongroom_core::identity::{Identity, IdentitySettings, PasswordPolicy, Role};
+use strongroom_core::rate_limits::{Rate, RateLimitSettings, RateLimitStore};
 use strongroom_core::records::Records;
 use strongroom_core::root_key::{ProviderState, keyring_kek};
 use strongroom_core::{
@@ -23,6 +24,7 @@ use strongroom_store::{ConnectOptions, Database, PostgresTls, PostgresTlsMode};
 use tokio::net::TcpListener;
 
 use strongroom_integrations::audit_outputs;
+use strongroom_integrations::redis_rate_limits::RedisRateLimits;
 
 use crate::{data_dir, logging};
 
@@ -39,7 +41,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         }
         RootKeyStatus::Verified => tracing::info!(root_key = %kek.id(), "root key verified"),
     }
-    let services = start_services(&config, &database, Arc::clone(&kek), &AuditContext::service("server")).await?;
+    let rate_limit_store = shared_rate_limits(&config, &database).await?;
+    let services =
+        start_services(&config, &database, Arc::clone(&kek), &AuditContext::service("server"), rate_limit_store)
+            .await?;
     let created = services.records.ensure_templates(&AuditContext::service("server")).await?;
     if !created.is_empty() {
         tracing::info!(collections = ?created, "created the built-in collections");
@@ -196,14 +201,29 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Where the server's instances count rate limits together: Redis when
+/// `ratelimit.redis_url` is set, else the database (PostgreSQL's table;
+/// SQLite's one instance counts in memory).
+async fn shared_rate_limits(config: &Config, database: &Database) -> anyhow::Result<Option<Arc<dyn RateLimitStore>>> {
+    Ok(match &config.ratelimit.redis_url {
+        Some(url) => {
+            let redis = RedisRateLimits::new(url.expose(), &config.ratelimit.redis_key_prefix)?;
+            redis.connect().await;
+            Some(Arc::new(redis))
+        }
+        None => database.rate_limit_store(),
+    })
+}
+
 /// Starts the domain services on `database` as `context`: the audit log
 /// (origin, anchors, address hashing from the configuration), the keyring
-/// and the API keys.
+/// and the API keys, counting rate limits in `rate_limit_store`.
 pub async fn start_services(
     config: &Config,
     database: &Database,
     kek: Arc<dyn strongroom_crypto::Kek>,
     context: &AuditContext,
+    rate_limit_store: Option<Arc<dyn RateLimitStore>>,
 ) -> anyhow::Result<Services> {
     let origin = match &config.audit.origin {
         Some(origin) => {
@@ -227,6 +247,7 @@ pub async fn start_services(
         records: database.records_store(),
         blobs: Some(blob_storage(config)?),
         jobs: database.job_store(),
+        rate_limits: rate_limit_store,
     };
     let options = AuditOptions {
         settings: AuditSettings { hash_ip: config.audit.hash_ip },
@@ -239,6 +260,10 @@ pub async fn start_services(
         authz: authz_settings(config)?,
         jobs: job_settings(config)?,
         cache_max_age: cache_max_age(config.database.cache_refresh_ms),
+        rate_limits: RateLimitSettings {
+            per_address: Rate::per_second(config.ratelimit.per_address_per_second, config.ratelimit.per_address_burst),
+            per_user: Rate::per_second(config.ratelimit.per_user_per_second, config.ratelimit.per_user_burst),
+        },
     };
     Services::start(ports, kek, Arc::new(SystemClock), settings, context)
         .await
@@ -462,7 +487,7 @@ pub async fn open_services(config: &Config) -> anyhow::Result<(Database, Service
     database.migrate().await.context("cannot migrate the database")?;
     let store = database.store();
     let (kek, _) = root_key(config, store.as_ref(), false).await?;
-    let services = start_services(config, &database, kek, &cli_context()).await?;
+    let services = start_services(config, &database, kek, &cli_context(), database.rate_limit_store()).await?;
     Ok((database, services))
 }
 
@@ -491,7 +516,7 @@ pub async fn open_services_creating(config: &Config) -> anyhow::Result<(Database
     let (database, _lock) = open_database(config).await?;
     let store = database.store();
     let (kek, _) = root_key(config, store.as_ref(), true).await?;
-    let services = start_services(config, &database, kek, &cli_context()).await?;
+    let services = start_services(config, &database, kek, &cli_context(), database.rate_limit_store()).await?;
     Ok((database, services))
 }
 

@@ -821,6 +821,8 @@ mod faults;
 mod housekeeping;
 #[path = "binary/identity.rs"]
 mod identity;
+#[path = "binary/instances.rs"]
+mod instances;
 #[path = "binary/keyjobs.rs"]
 mod keyjobs;
 #[path = "binary/metrics.rs"]

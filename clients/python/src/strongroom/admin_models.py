@@ -87,6 +87,7 @@ class ApiKeyInfo(Model):
     use_count: int = 0
     allowed_cidrs: tuple[str, ...] = ()
     rate_limit_per_minute: int | None = None
+    rate_limit_burst: int | None = None
     owner_user_id: str | None = None
     previous_secret_valid_until: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)

@@ -69,6 +69,9 @@ class LocalServer:
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("STRONGROOM_")}
         env.update(STRONGROOM_DATA_DIR=str(self.data_dir), STRONGROOM_SERVER_LISTEN="127.0.0.1:0")
+        # A test suite sends requests as fast as it can from one address:
+        # no per-address or per-user limits unless the test sets them.
+        env.update(STRONGROOM_RATELIMIT_PER_ADDRESS_PER_SECOND="0", STRONGROOM_RATELIMIT_PER_USER_PER_SECOND="0")
         env.update(self.settings)
         return env
 

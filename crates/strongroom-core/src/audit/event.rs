@@ -179,6 +179,7 @@ event_types! {
     HousekeepingPurge => "housekeeping.purge", "retention", Info;
     ConfigChange => "config.change", "config", Warning;
     AttackSuspected => "attack.suspected", "security", Critical;
+    RateLimitExceeded => "ratelimit.exceeded", "security", Warning;
     Alert => "alert", "security", Warning;
     AuditExport => "audit.export", "audit", Notice;
     AuditRollbackAccepted => "audit.rollback_accepted", "audit", Critical;

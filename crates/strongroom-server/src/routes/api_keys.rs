@@ -25,6 +25,7 @@ fn view(record: ApiKeyRecord) -> ApiKeyView {
         use_count: record.use_count,
         allowed_cidrs: record.allowed_cidrs,
         rate_limit_per_minute: record.rate_limit_per_minute,
+        rate_limit_burst: record.rate_limit_burst,
         owner_user_id: record.owner_user_id,
     }
 }
@@ -46,6 +47,7 @@ pub(crate) async fn create(
         expires_in_days: request.expires_in_days,
         allowed_cidrs: request.allowed_cidrs,
         rate_limit_per_minute: request.rate_limit_per_minute,
+        rate_limit_burst: request.rate_limit_burst,
         owner_user_id: None,
     };
     let request = ApiKeyRequest { key, owner: request.owner };

@@ -306,6 +306,7 @@ pub(crate) fn with_middleware(routes: Routes, state: AppState) -> Router {
     let header =
         |name, value: &'static str| SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value));
     let hsts = http.https.then(|| header(STRICT_TRANSPORT_SECURITY, "max-age=63072000; includeSubDomains"));
+    let limits = state.clone();
     routes
         .router
         .route_layer(axum::middleware::from_fn_with_state(table, guard))
@@ -325,6 +326,7 @@ pub(crate) fn with_middleware(routes: Routes, state: AppState) -> Router {
                 .option_layer(hsts)
                 .layer(CatchPanicLayer::custom(middleware::panic_response))
                 .layer(axum::middleware::from_fn_with_state(http.request_timeout, middleware::time_limit))
+                .layer(axum::middleware::from_fn_with_state(limits, crate::auth::limit_by_address))
                 .layer(axum::middleware::from_fn_with_state(
                     http.body_limit_bytes,
                     middleware::refuse_declared_oversize,
@@ -368,6 +370,7 @@ mod tests {
             records: database.records_store(),
             blobs: None,
             jobs: database.job_store(),
+            rate_limits: None,
         };
         let options = strongroom_core::AuditOptions {
             settings: Default::default(),
@@ -410,6 +413,7 @@ mod tests {
                 authz,
                 jobs: Default::default(),
                 cache_max_age: std::time::Duration::ZERO,
+                rate_limits: Default::default(),
             },
             &context,
         )

@@ -9,7 +9,8 @@ use std::time::Duration;
 use strongroom_core::authz::{NewMatter, PrincipalKind};
 use strongroom_core::freshness::Freshness;
 use strongroom_core::identity::Role;
-use strongroom_core::{ApiKeys, CoreError, FixedClock, KeyPurpose, KeySpec, KeyState, Scope};
+use strongroom_core::rate_limits::RateLimits;
+use strongroom_core::{ApiKeys, CoreError, FixedClock, KeyPurpose, KeySpec, KeyState, Keyring, Scope};
 use strongroom_store::Database;
 use strongroom_testkit::TestDatabase;
 
@@ -26,9 +27,14 @@ pub async fn caches_drop_what_another_instance_changed_once_the_generation_moves
     let clock = Arc::new(FixedClock::at(Duration::from_secs(1_800_000_000)));
     let freshness = Arc::new(Freshness::new(Duration::from_secs(600)));
     let ring = Arc::new(keyring_with(&here, 1, Arc::clone(&clock)).with_freshness(Arc::clone(&freshness)));
-    let keys = ApiKeys::new(here.api_key_store(), Arc::clone(&ring), Arc::clone(&clock) as _);
+    let keys = ApiKeys::new(here.api_key_store(), Arc::clone(&ring), Arc::clone(&clock) as _, limits(&ring, &clock));
     let other_ring = Arc::new(keyring_with(&elsewhere, 1, Arc::clone(&clock)));
-    let other_keys = ApiKeys::new(elsewhere.api_key_store(), Arc::clone(&other_ring), Arc::clone(&clock) as _);
+    let other_keys = ApiKeys::new(
+        elsewhere.api_key_store(),
+        Arc::clone(&other_ring),
+        Arc::clone(&clock) as _,
+        limits(&other_ring, &clock),
+    );
 
     let spec = KeySpec {
         purpose: KeyPurpose::Transit,
@@ -95,4 +101,9 @@ pub async fn caches_drop_what_another_instance_changed_once_the_generation_moves
     other_ring.set_state("orders", KeyState::Disabled, WHY, &ctx()).await.unwrap();
     tokio::time::sleep(Duration::from_millis(60)).await;
     assert!(ring.use_key(KeyPurpose::Transit, "orders").await.unwrap().encrypt(b"x", &field("r")).await.is_err());
+}
+
+/// Rate limits counted in memory, by the test's clock.
+fn limits(ring: &Arc<Keyring>, clock: &Arc<FixedClock>) -> Arc<RateLimits> {
+    Arc::new(RateLimits::new(None, Default::default(), Arc::clone(ring.audit()), Arc::clone(clock) as _))
 }

@@ -33,9 +33,15 @@ class ApiKeys:
         expires_in_days: int | None = None,
         allowed_cidrs: Sequence[str] = (),
         rate_limit_per_minute: int | None = None,
+        rate_limit_burst: int | None = None,
         owner: str | None = None,
     ) -> IssuedApiKey:
-        """A new key; its ``secret`` is in the answer only: store it now."""
+        """A new key; its ``secret`` is in the answer only: store it now.
+
+        ``rate_limit_per_minute`` holds for all instances together;
+        ``rate_limit_burst`` is how many requests it may make at once (default:
+        a second's worth of the rate). An audit batch of n events counts n.
+        """
         body: dict[str, Any] = {"name": name, "scopes": list(scopes)}
         if expires_in_days is not None:
             body["expires_in_days"] = expires_in_days
@@ -43,6 +49,8 @@ class ApiKeys:
             body["allowed_cidrs"] = list(allowed_cidrs)
         if rate_limit_per_minute is not None:
             body["rate_limit_per_minute"] = rate_limit_per_minute
+        if rate_limit_burst is not None:
+            body["rate_limit_burst"] = rate_limit_burst
         if owner is not None:
             body["owner"] = owner
         return IssuedApiKey.from_json((self._transport.request("POST", "/v1/api-keys", json=body)).json())
