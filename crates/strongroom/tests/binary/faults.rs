@@ -1,5 +1,6 @@
 //! Dependency faults through the real binary: a database that goes away and
-//! comes back, a data disk that fills up and is freed. Each test makes its
+//! comes back under load, a data disk that fills up and is freed, kill -9
+//! under load. Each test makes its
 //! own PostgreSQL role and database (never the shared service's) or its own
 //! small filesystem, so taking them away harms nobody else.
 
@@ -72,8 +73,61 @@ fn on(url: &str) -> impl Fn(strongroom_testkit::ServerBuilder) -> strongroom_tes
     }
 }
 
+/// What one loading client saw: the acknowledged (plaintext, ciphertext)
+/// pairs, and how many requests were refused with a 503.
+type LoadOutcome = (Vec<(String, String)>, usize);
+
+/// Transit encrypts from six clients at once until `stop`: every answer is
+/// a success or a 503 naming the dependency with `Retry-After`, never a
+/// 500.
+fn encrypt_under_load(
+    server: &TestServer,
+    key: &str,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> Vec<tokio::task::JoinHandle<LoadOutcome>> {
+    use base64::Engine;
+    (0..6)
+        .map(|client_number| {
+            let (base, key, stop) = (server.base_url().to_owned(), key.to_owned(), stop.clone());
+            tokio::spawn(async move {
+                let client = reqwest::Client::new();
+                let (mut acknowledged, mut refused) = (Vec::new(), 0);
+                for n in 0.. {
+                    if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        break;
+                    }
+                    let plaintext =
+                        base64::engine::general_purpose::STANDARD.encode(format!("client {client_number} write {n}"));
+                    let response = client
+                        .post(format!("{base}/v1/transit/encrypt/k"))
+                        .header("X-Vault-Token", &key)
+                        .json(&json!({"plaintext": plaintext}))
+                        .send()
+                        .await
+                        .unwrap();
+                    let status = response.status().as_u16();
+                    let retry_after = response.headers().get("retry-after").cloned();
+                    let body: Value = response.json().await.unwrap_or(Value::Null);
+                    match status {
+                        200 => acknowledged.push((plaintext, body["data"]["ciphertext"].as_str().unwrap().to_owned())),
+                        503 => {
+                            let code = body["code"].as_str().unwrap_or_default();
+                            assert!(["database_unavailable", "audit_unavailable"].contains(&code), "{body}");
+                            assert!(retry_after.is_some(), "a transient fault says when to retry: {body}");
+                            refused += 1;
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                        }
+                        other => panic!("a dependency fault is a 503, never {other}: {body}"),
+                    }
+                }
+                (acknowledged, refused)
+            })
+        })
+        .collect()
+}
+
 #[tokio::test]
-async fn a_database_that_goes_away_answers_503_with_retry_after_and_the_server_recovers_by_itself() {
+async fn a_database_that_goes_away_under_load_answers_503_loses_no_acknowledged_write_and_recovers_by_itself() {
     let Some(database) = OwnDatabase::create().await else { return };
     let url = database.url();
     let server = on(&url)(server()).start();
@@ -86,6 +140,8 @@ async fn a_database_that_goes_away_answers_503_with_retry_after_and_the_server_r
         "transit:use",
         "--scope",
         "transit:manage",
+        "--scope",
+        "audit:read",
     ]);
     assert_eq!(key.code, Some(0), "{key:?}");
     let token = key.stdout.trim().to_owned();
@@ -95,33 +151,17 @@ async fn a_database_that_goes_away_answers_503_with_retry_after_and_the_server_r
     let encrypt = || transit(&client, &server, &token, "encrypt/k", json!({"plaintext": "aGk="}));
     assert_eq!(encrypt().await.0, 200);
 
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let loaders = encrypt_under_load(&server, &token, stop.clone());
+    tokio::time::sleep(Duration::from_secs(1)).await;
     database.go_away().await;
-    // Every answer during the outage is a 503 naming the dependency, with Retry-After: never a 500.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let mut refused = 0;
-    while Instant::now() < deadline {
-        let response = client
-            .post(server.url("/v1/transit/encrypt/k"))
-            .header("X-Vault-Token", &token)
-            .json(&json!({"plaintext": "aGk="}))
-            .send()
-            .await
-            .unwrap();
-        let status = response.status().as_u16();
-        let retry_after = response.headers().get("retry-after").cloned();
-        let body: Value = response.json().await.unwrap_or(Value::Null);
-        assert_ne!(status, 500, "a dependency fault is not a bug: {body}");
-        if status == 503 {
-            let code = body["code"].as_str().unwrap_or_default().to_owned();
-            assert!(["database_unavailable", "audit_unavailable"].contains(&code.as_str()), "{body}");
-            assert!(retry_after.is_some(), "a transient fault says when to retry: {body}");
-            refused += 1;
-        }
+    // /readyz says so within seconds.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while reqwest::get(server.url("/readyz")).await.unwrap().status() != 503 {
+        assert!(Instant::now() < deadline, "/readyz still 200 with the database away");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(refused > 0, "the outage was noticed");
-    let ready = reqwest::get(server.url("/readyz")).await.unwrap();
-    assert_eq!(ready.status(), 503);
+    tokio::time::sleep(Duration::from_secs(3)).await;
 
     database.come_back().await;
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -134,6 +174,46 @@ async fn a_database_that_goes_away_answers_503_with_retry_after_and_the_server_r
         assert!(Instant::now() < deadline, "not recovered without a restart: encrypt {status}, readyz {ready}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (mut acknowledged, mut refused) = (Vec::new(), 0);
+    for loader in loaders {
+        let (more, more_refused) = loader.await.unwrap();
+        acknowledged.extend(more);
+        refused += more_refused;
+    }
+    assert!(refused > 0, "the outage was noticed under load");
+    assert!(acknowledged.len() > 10, "too little load to mean anything: {}", acknowledged.len());
+
+    // Every acknowledged ciphertext decrypts, each has its audit event, and the log verifies.
+    for chunk in acknowledged.chunks(200) {
+        let batch: Vec<Value> = chunk.iter().map(|(_, ciphertext)| json!({"ciphertext": ciphertext})).collect();
+        let (status, answer) = transit(&client, &server, &token, "decrypt/k", json!({"batch_input": batch})).await;
+        assert_eq!(status, 200, "{answer}");
+        for ((plaintext, _), result) in chunk.iter().zip(answer["data"]["batch_results"].as_array().unwrap()) {
+            assert_eq!(result["plaintext"].as_str(), Some(plaintext.as_str()), "{result}");
+        }
+    }
+    let mut encrypted = 0;
+    let mut cursor = String::new();
+    loop {
+        let path = format!("/v1/audit/events?action=transit.encrypt&result=success&limit=1000{cursor}");
+        let (status, page) = super::authz::call(&server, "GET", &path, &token, None).await;
+        assert_eq!(status, 200, "{page}");
+        encrypted += page["events"].as_array().unwrap().len();
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = format!("&cursor={next}"),
+            None => break,
+        }
+    }
+    assert!(
+        encrypted >= acknowledged.len(),
+        "{encrypted} transit.encrypt events for {} acknowledged",
+        acknowledged.len()
+    );
+    let (status, stats) = super::authz::call(&server, "GET", "/v1/audit/stats", &token, None).await;
+    assert_eq!(status, 200, "{stats}");
+    assert_eq!(stats["integrity"]["verified"], true, "{stats}");
     drop(server);
     database.remove().await;
 }
