@@ -16,7 +16,7 @@ use super::{BIN, issue_api_key, issue_api_key_with, server, transit};
 
 const ALL_SCOPES: [&str; 5] = ["audit:read", "transit:use", "transit:manage", "keys:manage", "audit:write"];
 
-async fn get(server: &TestServer, token: &str, path: &str) -> (u16, Value) {
+pub(crate) async fn get(server: &TestServer, token: &str, path: &str) -> (u16, Value) {
     let response = reqwest::Client::new().get(server.url(path)).header("X-API-Key", token).send().await.unwrap();
     let status = response.status().as_u16();
     (status, response.json().await.unwrap_or(Value::Null))

@@ -137,21 +137,35 @@ async fn three_instances_on_postgres_hold_one_api_key_rate_limit_counted_in_redi
     three_instances_hold_one_api_key_limit(&redis, "redis").await;
 }
 
-/// Polls `check` until it holds: how long that took (a test failure after
-/// three times `bound`).
-async fn until<F, Fut>(bound: Duration, what: &str, check: F) -> Duration
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
+/// Polls `servers` with GET `path` (and `header`) until every one answers
+/// `expected`: how long that took (a test failure after three times `bound`).
+async fn until_all_answer(
+    client: &reqwest::Client,
+    servers: &[&TestServer],
+    (path, header): (&str, (&str, &str)),
+    expected: u16,
+    bound: Duration,
+) -> Duration {
     let started = Instant::now();
     loop {
-        if check().await {
+        let mut all = true;
+        for server in servers {
+            all &= status(client, server, path, header).await == expected;
+        }
+        if all {
             return started.elapsed();
         }
-        assert!(started.elapsed() < bound * 3, "{what}: not honoured after {:?}", started.elapsed());
+        assert!(started.elapsed() < bound * 3, "{path}: not {expected} after {:?}", started.elapsed());
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+}
+
+/// The access token of `username` logged in through `server`.
+async fn login(client: &reqwest::Client, server: &TestServer, username: &str) -> String {
+    let body = json!({"username": username, "password": PASSWORD});
+    let answer: Value =
+        client.post(server.url("/v1/auth/login")).json(&body).send().await.unwrap().json().await.unwrap();
+    answer["access_token"].as_str().unwrap_or_else(|| panic!("{answer}")).to_owned()
 }
 
 #[tokio::test]
@@ -162,14 +176,6 @@ async fn a_revocation_lockout_or_policy_change_through_one_instance_holds_on_the
     let (a, others) = (&servers[0], [&servers[1], &servers[2]]);
     let client = reqwest::Client::new();
     operator(&url, &["init", "--password-stdin"], Some(&format!("{PASSWORD}\n")));
-    let login = |server: &TestServer| {
-        let (client, url) = (client.clone(), server.url("/v1/auth/login"));
-        async move {
-            let body = json!({"username": "admin", "password": PASSWORD});
-            let answer: Value = client.post(url).json(&body).send().await.unwrap().json().await.unwrap();
-            answer["access_token"].as_str().unwrap_or_else(|| panic!("{answer}")).to_owned()
-        }
-    };
 
     // An API key revoked by an operator on one side is refused by every instance.
     let key = operator(&url, &["apikey", "create", "--name", "worker", "--scope", "transit:use"], None);
@@ -178,24 +184,15 @@ async fn a_revocation_lockout_or_policy_change_through_one_instance_holds_on_the
         assert_eq!(status(&client, server, "/v1/auth/token/lookup-self", ("X-Vault-Token", &key)).await, 200);
     }
     operator(&url, &["apikey", "revoke", &id], None);
-    let revoked = until(PROPAGATION_BOUND, "API key revocation", || async {
-        let mut refused = true;
-        for server in &others {
-            refused &= status(&client, server, "/v1/auth/token/lookup-self", ("X-Vault-Token", &key)).await == 403;
-        }
-        refused
-    })
-    .await;
+    let lookup = ("/v1/auth/token/lookup-self", ("X-Vault-Token", key.as_str()));
+    let revoked = until_all_answer(&client, &others, lookup, 403, PROPAGATION_BOUND).await;
 
     // A user locked through instance A is refused by B and C.
     let args =
         ["user", "create", "--username", "rui", "--email", "rui@example.com", "--role", "admin", "--password-stdin"];
     operator(&url, &args, Some(&format!("{PASSWORD}\n")));
-    let admin = login(a).await;
-    let body = json!({"username": "rui", "password": PASSWORD});
-    let answer: Value =
-        client.post(others[0].url("/v1/auth/login")).json(&body).send().await.unwrap().json().await.unwrap();
-    let rui = answer["access_token"].as_str().unwrap_or_else(|| panic!("{answer}")).to_owned();
+    let admin = login(&client, a, "admin").await;
+    let rui = login(&client, others[0], "rui").await;
     let bearer = format!("Bearer {rui}");
     for server in &servers {
         assert_eq!(status(&client, server, "/v1/users/me", ("Authorization", &bearer)).await, 200);
@@ -209,14 +206,8 @@ async fn a_revocation_lockout_or_policy_change_through_one_instance_holds_on_the
         .await
         .unwrap();
     assert_eq!(lock.status(), 200, "{}", lock.text().await.unwrap());
-    let locked = until(PROPAGATION_BOUND, "user lock", || async {
-        let mut refused = true;
-        for server in &others {
-            refused &= status(&client, server, "/v1/users/me", ("Authorization", &bearer)).await == 401;
-        }
-        refused
-    })
-    .await;
+    let me_path = ("/v1/users/me", ("Authorization", bearer.as_str()));
+    let locked = until_all_answer(&client, &others, me_path, 401, PROPAGATION_BOUND).await;
 
     // A policy stored through A (audit reading only from another network) holds on B and C.
     let admin_bearer = format!("Bearer {admin}");
@@ -234,14 +225,8 @@ async fn a_revocation_lockout_or_policy_change_through_one_instance_holds_on_the
         .await
         .unwrap();
     assert_eq!(set.status(), 200, "{}", set.text().await.unwrap());
-    let fenced = until(POLICY_PROPAGATION_BOUND, "policy change", || async {
-        let mut refused = true;
-        for server in &others {
-            refused &= status(&client, server, "/v1/audit/stats", ("Authorization", &admin_bearer)).await == 403;
-        }
-        refused
-    })
-    .await;
+    let stats = ("/v1/audit/stats", ("Authorization", admin_bearer.as_str()));
+    let fenced = until_all_answer(&client, &others, stats, 403, POLICY_PROPAGATION_BOUND).await;
 
     eprintln!(
         "propagation to the other instances: API key revoked {revoked:?}, user locked {locked:?}, policy {fenced:?}"
@@ -302,16 +287,8 @@ async fn an_address_over_its_limit_gets_429_with_retry_after_probes_still_answer
         "--scope",
         "audit:read",
     ]);
-    let reader = reader.stdout.trim().to_owned();
-    let events: Value = reqwest::Client::new()
-        .get(server.url("/v1/audit/events?action=ratelimit.exceeded"))
-        .header("X-API-Key", &reader)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, events) =
+        super::audit::get(&server, reader.stdout.trim(), "/v1/audit/events?action=ratelimit.exceeded").await;
     let events = events["events"].as_array().unwrap_or_else(|| panic!("{events}"));
     assert_eq!(events.len(), 1, "{events:?}");
     let event = &events[0]["event"];
@@ -332,10 +309,7 @@ async fn a_user_over_their_limit_gets_429_whatever_the_session() {
     let client = reqwest::Client::new();
     let mut bearers = Vec::new();
     for _ in 0..2 {
-        let body = json!({"username": "admin", "password": PASSWORD});
-        let answer: Value =
-            client.post(server.url("/v1/auth/login")).json(&body).send().await.unwrap().json().await.unwrap();
-        bearers.push(format!("Bearer {}", answer["access_token"].as_str().unwrap_or_else(|| panic!("{answer}"))));
+        bearers.push(format!("Bearer {}", login(&client, &server, "admin").await));
     }
     let (first, _) = burst(&server, "/v1/users/me", Some(("Authorization", &bearers[0])), 3).await;
     assert_eq!(first, [200; 3]);
