@@ -322,7 +322,8 @@ pub struct NewApiKey {
     pub allowed_cidrs: Vec<String>,
     /// Requests per minute (1-1,000,000).
     pub rate_limit_per_minute: Option<u32>,
-    /// Requests at once (1-1,000,000; only with `rate_limit_per_minute`).
+    /// Requests at once (1-1,000,000); used only with `rate_limit_per_minute`
+    /// (a burst alone limits nothing, and is kept as given).
     pub rate_limit_burst: Option<u32>,
     /// The id of the user (a service account, role `system`) owning it.
     pub owner_user_id: Option<String>,
@@ -463,11 +464,6 @@ impl ApiKeys {
         }
         if new.rate_limit_burst.is_some_and(|burst| !(1..=1_000_000).contains(&burst)) {
             return Err(CoreError::InvalidInput("rate_limit_burst: between 1 and 1000000".into()));
-        }
-        if new.rate_limit_burst.is_some() && new.rate_limit_per_minute.is_none() {
-            return Err(CoreError::InvalidInput(
-                "rate_limit_burst: only together with rate_limit_per_minute, the rate it bursts above".into(),
-            ));
         }
         if new.allowed_cidrs.len() > 100 {
             return Err(CoreError::InvalidInput("allowed_cidrs: at most 100 blocks".into()));

@@ -327,9 +327,10 @@ pub struct CreateApiKey {
     #[serde(default)]
     #[schema(minimum = 1, maximum = 1000000)]
     pub rate_limit_per_minute: Option<u32>,
-    /// Requests it may make at once after a quiet spell (1-1000000; only
-    /// with `rate_limit_per_minute`); default: a second's worth of it, at
-    /// least 1. An audit batch of n events counts as n requests.
+    /// Requests it may make at once after a quiet spell (1-1000000); used
+    /// with `rate_limit_per_minute` only (alone it limits nothing); default:
+    /// a second's worth of that rate, at least 1. An audit batch of n events
+    /// counts as n requests.
     #[serde(default)]
     #[schema(minimum = 1, maximum = 1000000)]
     pub rate_limit_burst: Option<u32>,
