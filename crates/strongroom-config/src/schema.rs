@@ -665,9 +665,13 @@ impl Default for HousekeepingConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RateLimitConfig {
-    /// Sustained requests per second from one client address; `0`: no limit.
-    /// Behind a proxy, list it in `server.trusted_proxy` so the client's
-    /// own address is counted, not the proxy's.
+    /// Sustained requests per second from one client address; `0` (the
+    /// default): no limit. Off by default because Strongroom's usual client
+    /// is an application's backend, whose every request comes from one or
+    /// two addresses at thousands a second; set it where people or
+    /// untrusted machines reach Strongroom directly. Behind a proxy, list
+    /// it in `server.trusted_proxy` so the client's own address is
+    /// counted, not the proxy's.
     pub per_address_per_second: u32,
     /// Requests one client address may make at once.
     pub per_address_burst: u32,
@@ -685,7 +689,7 @@ pub struct RateLimitConfig {
 impl Default for RateLimitConfig {
     fn default() -> Self {
         Self {
-            per_address_per_second: 200,
+            per_address_per_second: 0,
             per_address_burst: 400,
             per_user_per_second: 50,
             per_user_burst: 100,
