@@ -290,16 +290,22 @@ mod tests {
         assert_eq!(failures(&config), vec!["server.tls", "root_key.provider", "log.level"]);
     }
 
-    #[test]
-    fn production_passes_with_passphrase_and_trusted_proxy() {
-        let dir = private_dir();
+    /// A production configuration that passes: a passphrase root key and a
+    /// trusted proxy terminating TLS, with its data in `dir`.
+    fn passing_production(dir: &tempfile::TempDir) -> Config {
         let mut config = Config { profile: Profile::Production, data_dir: dir.path().into(), ..Config::default() };
         config.root_key = crate::RootKeyConfig::Passphrase(crate::PassphraseRootKey {
             passphrase: Some(crate::SecretString::new("a long enough passphrase".into())),
             passphrase_file: None,
         });
         config.server.trusted_proxy = vec!["10.0.0.1".into()];
-        assert_eq!(failures(&config), Vec::<&str>::new());
+        config
+    }
+
+    #[test]
+    fn production_passes_with_passphrase_and_trusted_proxy() {
+        let dir = private_dir();
+        assert_eq!(failures(&passing_production(&dir)), Vec::<&str>::new());
     }
 
     #[test]
@@ -333,12 +339,7 @@ mod tests {
     #[test]
     fn production_refuses_unencrypted_postgres_beyond_loopback_only() {
         let dir = private_dir();
-        let mut config = Config { profile: Profile::Production, data_dir: dir.path().into(), ..Config::default() };
-        config.root_key = crate::RootKeyConfig::Passphrase(crate::PassphraseRootKey {
-            passphrase: Some(crate::SecretString::new("a long enough passphrase".into())),
-            passphrase_file: None,
-        });
-        config.server.trusted_proxy = vec!["10.0.0.1".into()];
+        let config = passing_production(&dir);
         let with_url = |url: &str, mode| {
             let mut config = config.clone();
             config.database.url = Some(crate::SecretString::new(url.into()));

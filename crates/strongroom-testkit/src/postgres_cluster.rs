@@ -89,15 +89,21 @@ impl PostgresCluster {
         self.dir.path().join("data")
     }
 
-    fn run(&self, tool: &str, args: &[&str]) {
+    /// `tool` of the cluster's PostgreSQL, as the `postgres` user when we are
+    /// root (PostgreSQL refuses to run as root).
+    fn command(&self, tool: &str) -> Command {
         let program = self.bin.join(tool);
-        let mut command = if as_root() {
+        if as_root() {
             let mut command = Command::new("runuser");
             command.args(["-u", "postgres", "--"]).arg(&program);
             command
         } else {
             Command::new(&program)
-        };
+        }
+    }
+
+    fn run(&self, tool: &str, args: &[&str]) {
+        let mut command = self.command(tool);
         let output = command.args(args).output().unwrap_or_else(|e| panic!("cannot run {tool}: {e}"));
         assert!(
             output.status.success(),
@@ -112,15 +118,7 @@ impl PostgresCluster {
 impl Drop for PostgresCluster {
     fn drop(&mut self) {
         let data = self.data();
-        let program = self.bin.join("pg_ctl");
-        let mut command = if as_root() {
-            let mut command = Command::new("runuser");
-            command.args(["-u", "postgres", "--"]).arg(&program);
-            command
-        } else {
-            Command::new(&program)
-        };
-        let _ = command.args(["-D", path(&data), "-m", "immediate", "stop"]).output();
+        let _ = self.command("pg_ctl").args(["-D", path(&data), "-m", "immediate", "stop"]).output();
     }
 }
 

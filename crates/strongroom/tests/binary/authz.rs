@@ -270,17 +270,28 @@ async fn a_custom_policy_changes_an_answer_and_a_malformed_one_points_at_its_lin
     assert!(denials.iter().any(|e| e["details"]["action"] == "audit.read"), "{denials:?}");
 }
 
+/// The access token of `username` (whose password is [`PASSWORD`]) logged in through `server`.
+pub(crate) async fn access_token(server: &TestServer, username: &str) -> String {
+    let body = json!({"username": username, "password": PASSWORD});
+    let answer: Value = reqwest::Client::new()
+        .post(server.url("/v1/auth/login"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    answer["access_token"].as_str().unwrap_or_else(|| panic!("{answer}")).to_owned()
+}
+
 /// Creates `username` with `role` and answers their access token and id.
 pub(crate) async fn user_with_role(server: &TestServer, username: &str, role: &str) -> (String, String) {
     let email = format!("{username}@example.com");
     let args = ["user", "create", "--username", username, "--email", &email, "--role", role, "--password-stdin"];
     let created = cli(server, &args, Some(&format!("{PASSWORD}\n")));
     assert_eq!(created.code, Some(0), "{created:?}");
-    let client = reqwest::Client::new();
-    let body = json!({"username": username, "password": PASSWORD});
-    let answer: Value =
-        client.post(server.url("/v1/auth/login")).json(&body).send().await.unwrap().json().await.unwrap();
-    let token = answer["access_token"].as_str().unwrap_or_else(|| panic!("{answer}")).to_owned();
+    let token = access_token(server, username).await;
     let (_, me) = call(server, "GET", "/v1/users/me", &token, None).await;
     (token, me["id"].as_str().unwrap().to_owned())
 }

@@ -9,11 +9,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use serde_json::{Value, json};
+use serde_json::json;
 use strongroom_testkit::{CliOutput, ServerBuilder, TestDatabase, TestServer};
 
 use super::BIN;
-use super::authz::{PASSWORD, call};
+use super::authz::{PASSWORD, access_token, call};
 use super::blobs::{get, put, wav};
 
 const BACKUP_PASSPHRASE: &str = "a backup passphrase kept in the safe";
@@ -40,20 +40,6 @@ impl Install {
     }
 }
 
-async fn login(server: &TestServer, username: &str) -> String {
-    let body = json!({"username": username, "password": PASSWORD});
-    let answer: Value = reqwest::Client::new()
-        .post(server.url("/v1/auth/login"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    answer["access_token"].as_str().unwrap_or_else(|| panic!("{answer}")).to_owned()
-}
-
 async fn create_record(server: &TestServer, token: &str, n: usize) -> Option<String> {
     let record = json!({"matter": "case-1", "fields": {"title": format!("call {n}"), "transcript": format!("transcript number {n}")}});
     let (status, created) = call(server, "POST", "/v1/collections/recordings/records", token, Some(record)).await;
@@ -72,7 +58,7 @@ async fn backup_restores_on_the_other_engine(source: Install, target: Install, w
     let server = source.builder().start();
     let init = source.builder().run_with_input(&["init", "--password-stdin"], &format!("{PASSWORD}\n"));
     assert_eq!(init.code, Some(0), "{init:?}");
-    let admin = login(&server, "admin").await;
+    let admin = access_token(&server, "admin").await;
     let (status, body) =
         call(&server, "POST", "/v1/matters", &admin, Some(json!({"id": "case-1", "name": "case-1"}))).await;
     assert_eq!(status, 201, "{body}");
@@ -147,7 +133,7 @@ async fn backup_restores_on_the_other_engine(source: Install, target: Install, w
     drop(server);
 
     let server = target.builder().start();
-    let admin = login(&server, "admin").await;
+    let admin = access_token(&server, "admin").await;
     for id in &before {
         let (status, body) =
             call(&server, "GET", &format!("/v1/collections/recordings/records/{id}"), &admin, None).await;

@@ -10,9 +10,8 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use strongroom_testkit::{ServerBuilder, TestDatabase, TestServer};
 
+use super::authz::{PASSWORD, access_token};
 use super::{BIN, server};
-
-const PASSWORD: &str = "correct horse battery staple";
 
 /// How long a change made through one instance may take to be honoured by
 /// the others: the change generation is polled every 100 ms
@@ -160,14 +159,6 @@ async fn until_all_answer(
     }
 }
 
-/// The access token of `username` logged in through `server`.
-async fn login(client: &reqwest::Client, server: &TestServer, username: &str) -> String {
-    let body = json!({"username": username, "password": PASSWORD});
-    let answer: Value =
-        client.post(server.url("/v1/auth/login")).json(&body).send().await.unwrap().json().await.unwrap();
-    answer["access_token"].as_str().unwrap_or_else(|| panic!("{answer}")).to_owned()
-}
-
 #[tokio::test]
 async fn a_revocation_lockout_or_policy_change_through_one_instance_holds_on_the_others_within_the_bound() {
     let Some(database) = TestDatabase::postgres().await else { return };
@@ -191,8 +182,8 @@ async fn a_revocation_lockout_or_policy_change_through_one_instance_holds_on_the
     let args =
         ["user", "create", "--username", "rui", "--email", "rui@example.com", "--role", "admin", "--password-stdin"];
     operator(&url, &args, Some(&format!("{PASSWORD}\n")));
-    let admin = login(&client, a, "admin").await;
-    let rui = login(&client, others[0], "rui").await;
+    let admin = access_token(a, "admin").await;
+    let rui = access_token(others[0], "rui").await;
     let bearer = format!("Bearer {rui}");
     for server in &servers {
         assert_eq!(status(&client, server, "/v1/users/me", ("Authorization", &bearer)).await, 200);
@@ -306,10 +297,9 @@ async fn a_user_over_their_limit_gets_429_whatever_the_session() {
         .data_dir(server.data_dir())
         .run_with_input(&["init", "--password-stdin"], &format!("{PASSWORD}\n"));
     assert_eq!(init.code, Some(0), "{init:?}");
-    let client = reqwest::Client::new();
     let mut bearers = Vec::new();
     for _ in 0..2 {
-        bearers.push(format!("Bearer {}", login(&client, &server, "admin").await));
+        bearers.push(format!("Bearer {}", access_token(&server, "admin").await));
     }
     let (first, _) = burst(&server, "/v1/users/me", Some(("Authorization", &bearers[0])), 3).await;
     assert_eq!(first, [200; 3]);
