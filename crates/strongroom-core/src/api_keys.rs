@@ -191,16 +191,6 @@ impl ApiKeyRecord {
         self.rate_limit_per_minute.and_then(|per_minute| Rate::per_minute(per_minute, self.rate_limit_burst))
     }
 
-    /// The key as the actor of an audit event.
-    pub fn actor(&self) -> Actor {
-        Actor {
-            kind: ActorKind::ApiKey,
-            id: self.id.clone(),
-            name: Some(self.name.clone()),
-            roles: self.scope_names().map(str::to_owned).collect(),
-        }
-    }
-
     /// Every scope by name: Strongroom's, then the application's.
     pub fn scope_names(&self) -> impl Iterator<Item = &str> {
         self.scopes.iter().map(|s| s.as_str()).chain(self.app_scopes.iter().map(String::as_str))
@@ -280,6 +270,17 @@ pub struct ApiKeyPrincipal {
 }
 
 impl ApiKeyPrincipal {
+    /// The key as the actor of the audit events its requests cause, its
+    /// scopes as roles.
+    pub fn actor(&self) -> Actor {
+        Actor {
+            kind: ActorKind::ApiKey,
+            id: self.id.clone(),
+            name: Some(self.name.clone()),
+            roles: self.scopes.iter().map(|s| s.as_str().to_owned()).collect(),
+        }
+    }
+
     /// The principal as authorization sees it.
     pub fn subject(&self) -> Subject {
         Subject {
@@ -626,17 +627,8 @@ impl ApiKeys {
                 return Err(CoreError::Forbidden("this API key may not be used from this address".into()));
             }
         }
-        if let Some(rate) = record.rate() {
-            let context = AuditContext { actor: record.actor(), ip: client, user_agent: None, request_id: None };
-            self.rate_limits.spend(Limited::ApiKey(&record.id), rate, 1, &context).await?;
-        }
-        {
-            let mut pending = self.pending_usage.lock().unwrap_or_else(|p| p.into_inner());
-            let entry = pending.entry(record.id.clone()).or_insert((0, now));
-            entry.0 += 1;
-            entry.1 = entry.1.max(now);
-        }
-        Ok(ApiKeyPrincipal {
+        let rate = record.rate();
+        let principal = ApiKeyPrincipal {
             id: record.id,
             name: record.name,
             scopes: record.scopes,
@@ -644,7 +636,18 @@ impl ApiKeys {
             expires_at: record.expires_at,
             owner_user_id: record.owner_user_id,
             access,
-        })
+        };
+        if let Some(rate) = rate {
+            let context = AuditContext { actor: principal.actor(), ip: client, user_agent: None, request_id: None };
+            self.rate_limits.spend(Limited::ApiKey(&principal.id), rate, 1, &context).await?;
+        }
+        {
+            let mut pending = self.pending_usage.lock().unwrap_or_else(|p| p.into_inner());
+            let entry = pending.entry(principal.id.clone()).or_insert((0, now));
+            entry.0 += 1;
+            entry.1 = entry.1.max(now);
+        }
+        Ok(principal)
     }
 
     /// Spends `units` more of key `id`'s rate limit, beyond the one its

@@ -21,7 +21,7 @@ use std::net::IpAddr;
 use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath};
 use axum::http::header::{AUTHORIZATION, USER_AGENT};
 use axum::http::request::Parts;
-use strongroom_core::audit::{Actor, ActorKind, AuditContext, EventType, Outcome, Target};
+use strongroom_core::audit::{Actor, AuditContext, EventType, Outcome, Target};
 use strongroom_core::authz::{DecisionTrail, Subject};
 use strongroom_core::identity::UserPrincipal;
 use strongroom_core::oauth::{BearerOwner, looks_like_jwt};
@@ -150,15 +150,6 @@ impl Caller {
     }
 }
 
-fn api_key_actor(principal: &ApiKeyPrincipal) -> Actor {
-    Actor {
-        kind: ActorKind::ApiKey,
-        id: principal.id.clone(),
-        name: Some(principal.name.clone()),
-        roles: principal.scopes.iter().map(|s| s.as_str().to_owned()).collect(),
-    }
-}
-
 impl axum::extract::OptionalFromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
@@ -214,7 +205,7 @@ impl FromRequestParts<AppState> for Caller {
                         (Principal::User(user), context)
                     }
                     BearerOwner::ApiKey(key) => {
-                        let context = origin.context(api_key_actor(&key));
+                        let context = origin.context(key.actor());
                         (Principal::ApiKey(key), context)
                     }
                 }),
@@ -222,7 +213,7 @@ impl FromRequestParts<AppState> for Caller {
             (Some(key), _) | (None, Some(key)) => (
                 "api_key",
                 state.api_keys.authenticate(key.trim(), origin.ip).await.map(|key| {
-                    let context = origin.context(api_key_actor(&key));
+                    let context = origin.context(key.actor());
                     (Principal::ApiKey(key), context)
                 }),
             ),
