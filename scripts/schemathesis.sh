@@ -65,20 +65,12 @@ key=$("$STRONGROOM_BIN" apikey create --name schemathesis "${scope_args[@]}" 2>/
 decoy=$("$STRONGROOM_BIN" apikey create --name schemathesis-decoy --scope audit:read 2>/dev/null)
 decoy_id=$(cut -d_ -f2 <<<"$decoy")
 "$STRONGROOM_BIN" key create schemathesis-decoy >/dev/null 2>&1
-# A schema-valid request may still be refused with 400 where the rule is
-# one no JSON Schema can state; each is tolerated for its operations only
-# (docs/api.md, "The OpenAPI document"):
-# - transit (Vault's API): a ciphertext, signature or HMAC that does not
-#   verify is cryptography, and refusals that depend on the key (its type,
-#   its versions, deletion protection) are 400 as in Vault, whose clients
-#   (hvac) take only a 400 for a refused request;
-# - users: a password's strength, a reset token that is unknown or used;
-# - collections: rules that tie fields together (unique names, what may be
-#   searchable).
-# Every other operation must answer schema-valid requests with 2xx, 401,
-# 403, 404, 409 or 429, and every operation must refuse invalid ones.
-accept_400='checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "400", "401", "403", "404", "409", "429", "5xx"]'
-cat >"$work/schemathesis.toml" <<EOF
+# The project's settings (schemathesis.toml: the operations that may refuse a
+# schema-valid request with 400, and why), plus the decoys.
+{
+    cat schemathesis.toml
+    cat <<EOF
+
 [[operations]]
 include-path-regex = "^/v1/api-keys/"
 parameters = { "id" = "$decoy_id" }
@@ -86,21 +78,8 @@ parameters = { "id" = "$decoy_id" }
 [[operations]]
 include-path-regex = "^/v1/keys/[^/]+/"
 parameters = { "name" = "schemathesis-decoy" }
-
-[[operations]]
-include-path-regex = "^/v1/transit/"
-$accept_400
-
-[[operations]]
-include-path-regex = "^/v1/(users|auth/reset-password)$"
-include-method = "POST"
-$accept_400
-
-[[operations]]
-include-path-regex = "^/v1/collections(/[^/]+)?$"
-include-method-regex = "^(POST|PUT)$"
-$accept_400
 EOF
+} >"$work/schemathesis.toml"
 
 seed="${SCHEMATHESIS_SEED:-20261206}"
 seed_args=()

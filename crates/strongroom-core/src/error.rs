@@ -113,6 +113,9 @@ pub enum CoreError {
     /// may not log in. Deliberately one answer for all (no enumeration).
     #[error("invalid username, password or code")]
     LoginFailed,
+    /// A password-reset token that is unknown, used or expired (one answer for all).
+    #[error("the reset token is unknown, used or expired")]
+    InvalidResetToken,
     /// Too many failed attempts: locked for a while.
     #[error("too many failed attempts; retry in {retry_after_seconds} s")]
     TooManyAttempts {
@@ -187,6 +190,7 @@ impl CoreError {
             Self::AuditDamaged(_) => "audit_damaged",
             Self::AuditRolledBack(_) => "audit_rolled_back",
             Self::LoginFailed => "login_failed",
+            Self::InvalidResetToken => "invalid_reset_token",
             Self::TooManyAttempts { .. } => "rate_limited",
             Self::NotFound(_) => "not_found",
             Self::Conflict(_) => "conflict",

@@ -104,6 +104,9 @@ pub enum ProblemCode {
     /// The key name starts with a prefix kept for the server's own keys
     /// (`matter.`, `blind.`, `system.`): pick another name.
     ReservedKeyName,
+    /// The password-reset token is unknown, already used or expired (one
+    /// answer for all): ask an administrator for a new one.
+    InvalidResetToken,
 }
 
 impl ProblemCode {
@@ -120,7 +123,7 @@ impl ProblemCode {
             | Self::DecryptionFailed
             | Self::InvalidPolicy
             | Self::ReservedKeyName => 400,
-            Self::Unauthenticated | Self::LoginFailed => 401,
+            Self::Unauthenticated | Self::LoginFailed | Self::InvalidResetToken => 401,
             Self::Forbidden | Self::MfaRequired | Self::AccessRequestRequired | Self::SelfApproval => 403,
             Self::NotFound | Self::KeyNotFound => 404,
             Self::MethodNotAllowed => 405,
@@ -181,6 +184,7 @@ impl ProblemCode {
             Self::BlobStorageUnavailable => "blob_storage_unavailable",
             Self::BlobStorageFull => "blob_storage_full",
             Self::ReservedKeyName => "reserved_key_name",
+            Self::InvalidResetToken => "invalid_reset_token",
         }
     }
 
@@ -223,6 +227,7 @@ impl ProblemCode {
             Self::BlobStorageUnavailable => "Blob storage unavailable",
             Self::BlobStorageFull => "Blob storage full",
             Self::ReservedKeyName => "Reserved key name",
+            Self::InvalidResetToken => "Invalid reset token",
         }
     }
 }
@@ -344,6 +349,7 @@ mod tests {
             ProblemCode::BlobStorageUnavailable,
             ProblemCode::BlobStorageFull,
             ProblemCode::ReservedKeyName,
+            ProblemCode::InvalidResetToken,
         ];
         for code in all {
             let json = serde_json::to_value(code).unwrap();

@@ -291,6 +291,7 @@ impl From<CoreError> for ApiError {
             },
             CoreError::Unauthenticated => Self::Unauthenticated,
             CoreError::LoginFailed => refused(ProblemCode::LoginFailed, &error),
+            CoreError::InvalidResetToken => refused(ProblemCode::InvalidResetToken, &error),
             CoreError::TooManyAttempts { retry_after_seconds } => {
                 Self::RateLimited { retry_after_seconds, detail: error.to_string() }
             }

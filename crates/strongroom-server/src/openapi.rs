@@ -3,6 +3,7 @@
 //! the error shape of every route without repeating it per handler.
 
 use axum::Json;
+use axum::extract::State;
 use strongroom_proto::{CheckState, Health, PolicyProblem, Problem, ProblemCode, Readiness, ReadinessCheck};
 use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, Type};
 use utoipa::openapi::{ContentBuilder, RefOr, ResponseBuilder};
@@ -121,7 +122,7 @@ Every error answer is an RFC 9457 problem (`application/problem+json`) with a st
         crate::routes::records::download_blob,
     ),
     components(schemas(Problem, ProblemCode, PolicyProblem, Health, Readiness, ReadinessCheck, CheckState)),
-    modifiers(&ProblemDefaults, &ApiKeySecurity, &EitherCredential, &OneOrBatch),
+    modifiers(&ProblemDefaults, &ApiKeySecurity, &EitherCredential, &OneOrBatch, &ResourceByType),
     tags(
         (name = "health", description = "Liveness, readiness and the API description"),
         (name = "keys", description = "The keyring: every key's versions and state, rotation, state changes"),
@@ -229,6 +230,7 @@ impl Modify for EitherCredential {
                 *security = vec![
                     SecurityRequirement::new("api_key", Vec::<String>::new()),
                     SecurityRequirement::new("bearer", Vec::<String>::new()),
+                    SecurityRequirement::new("oauth2", Vec::<String>::new()),
                 ];
                 if anonymous {
                     security.push(SecurityRequirement::default());
@@ -267,12 +269,47 @@ impl Modify for OneOrBatch {
     }
 }
 
-/// Declares the two schemes routes name in `security`: API keys and users' bearer tokens.
+/// The resource an explanation names: what each `type` needs beside it
+/// (`service` nothing, `matter`, `key` and `user` an `id`, `record` an `id`
+/// and its `matter`), which the struct alone cannot say.
+struct ResourceByType;
+
+impl Modify for ResourceByType {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::schema::{AllOfBuilder, OneOfBuilder};
+        let Some(components) = openapi.components.as_mut() else { return };
+        let Some(schema) = components.schemas.remove("ResourceRef") else { return };
+        let text = || ObjectBuilder::new().schema_type(Type::String).min_length(Some(1));
+        let of = |kinds: &[&str], needs: &[&str]| {
+            let kinds = kinds.iter().map(|kind| serde_json::json!(kind));
+            let mut variant = ObjectBuilder::new()
+                .property("type", ObjectBuilder::new().schema_type(Type::String).enum_values(Some(kinds)))
+                .required("type");
+            for member in needs {
+                variant = variant.property(*member, text()).required(*member);
+            }
+            variant
+        };
+        let by_type = OneOfBuilder::new()
+            .item(of(&["service"], &[]))
+            .item(of(&["matter", "key", "user"], &["id"]))
+            .item(of(&["record"], &["id", "matter"]));
+        components.schemas.insert("ResourceRef".into(), AllOfBuilder::new().item(schema).item(by_type).into());
+    }
+}
+
+/// Declares the schemes routes name in `security`: API keys, users' bearer
+/// tokens, and the same tokens as OAuth 2.0 issues them at `/token` (the
+/// password and client-credentials grants), so generated clients and
+/// FastAPI's `OAuth2PasswordBearer(tokenUrl="token")` find the token
+/// endpoint, and tools know that a refused grant there is a 400 (RFC 6749).
 struct ApiKeySecurity;
 
 impl Modify for ApiKeySecurity {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+        use utoipa::openapi::security::{
+            ApiKey, ApiKeyValue, ClientCredentials, Flow, OAuth2, Password, Scopes, SecurityScheme,
+        };
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "api_key",
@@ -291,6 +328,17 @@ impl Modify for ApiKeySecurity {
                     .build(),
             ),
         );
+        components.add_security_scheme(
+            "oauth2",
+            SecurityScheme::OAuth2(OAuth2::with_description(
+                [
+                    Flow::Password(Password::new("/token", Scopes::new())),
+                    Flow::ClientCredentials(ClientCredentials::new("/token", Scopes::new())),
+                ],
+                "The access token of POST /token: a user's (password grant, `totp` for the second factor) \
+                 or a service's (client-credentials grant with an API key's id and secret)",
+            )),
+        );
     }
 }
 
@@ -308,8 +356,37 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     tag = "health",
     responses((status = 200, description = "The OpenAPI document", content_type = "application/json"))
 )]
-pub(crate) async fn serve_openapi() -> Json<utoipa::openapi::OpenApi> {
-    Json(openapi())
+pub(crate) async fn serve_openapi(State(state): State<crate::AppState>) -> Json<utoipa::openapi::OpenApi> {
+    let mut doc = openapi();
+    with_purposes(&mut doc, &state.authz.settings().purposes);
+    Json(doc)
+}
+
+/// The requests that name a purpose, and whether they must: a reveal
+/// (decrypt, subject export) must give one when purposes are configured, an
+/// access request may. The codes are this server's configuration
+/// (`authz.purposes`), so the served document lists them; the document as
+/// built ([`openapi`]) cannot know them and says "a string".
+const PURPOSE_REQUESTS: [(&str, bool); 3] =
+    [("RevealRequest", true), ("SubjectExportRequest", true), ("CreateAccessRequest", false)];
+
+/// Sets `purpose` of [`PURPOSE_REQUESTS`] to the configured codes.
+fn with_purposes(doc: &mut utoipa::openapi::OpenApi, purposes: &[String]) {
+    if purposes.is_empty() {
+        return;
+    }
+    let Some(components) = doc.components.as_mut() else { return };
+    for (name, required) in PURPOSE_REQUESTS {
+        let Some(RefOr::T(Schema::Object(request))) = components.schemas.get_mut(name) else { continue };
+        let codes = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(purposes.iter().cloned()))
+            .description(Some("A purpose code of this server's configuration (`authz.purposes`)"));
+        request.properties.insert("purpose".into(), codes.into());
+        if required && !request.required.iter().any(|member| member == "purpose") {
+            request.required.push("purpose".into());
+        }
+    }
 }
 
 #[cfg(test)]
@@ -330,6 +407,35 @@ mod tests {
     }
 
     #[test]
+    fn the_served_document_names_the_configured_purposes_where_a_reveal_needs_one() {
+        let mut doc = super::openapi();
+        super::with_purposes(&mut doc, &["case_work".to_owned(), "legal_hold".to_owned()]);
+        let doc = serde_json::to_value(doc).unwrap();
+        let schemas = &doc["components"]["schemas"];
+        for (name, required) in super::PURPOSE_REQUESTS {
+            assert_eq!(schemas[name]["properties"]["purpose"]["enum"], serde_json::json!(["case_work", "legal_hold"]));
+            let listed = schemas[name]["required"].as_array().unwrap().contains(&"purpose".into());
+            assert_eq!(listed, required, "{name}");
+        }
+    }
+
+    #[test]
+    fn an_explained_resource_needs_what_its_type_needs() {
+        let doc = document();
+        let variants = doc["components"]["schemas"]["ResourceRef"]["allOf"][1]["oneOf"].as_array().unwrap().clone();
+        let needs: Vec<(Value, Value)> =
+            variants.into_iter().map(|v| (v["properties"]["type"]["enum"].clone(), v["required"].clone())).collect();
+        assert_eq!(
+            needs,
+            [
+                (serde_json::json!(["service"]), serde_json::json!(["type"])),
+                (serde_json::json!(["matter", "key", "user"]), serde_json::json!(["type", "id"])),
+                (serde_json::json!(["record"]), serde_json::json!(["type", "id", "matter"])),
+            ]
+        );
+    }
+
+    #[test]
     fn the_documented_vocabularies_are_the_servers() {
         let actions: Vec<&str> = Action::ALL.iter().map(|a| a.as_str()).collect();
         assert_eq!(actions, rules::ACTIONS);
@@ -344,7 +450,7 @@ mod tests {
             if let Some(security) = operation["security"].as_array() {
                 let schemes: Vec<String> =
                     security.iter().flat_map(|r| r.as_object().unwrap().keys().cloned()).collect();
-                assert!(schemes == ["api_key", "bearer"], "{method} {path}: {security:?}");
+                assert!(schemes == ["api_key", "bearer", "oauth2"], "{method} {path}: {security:?}");
             }
             let content = operation["responses"]["default"]["content"].as_object().unwrap();
             let vault = crate::middleware::speaks_vault(path);
@@ -352,7 +458,10 @@ mod tests {
             assert!(content.contains_key(expected), "{method} {path}: {content:?}");
         }
         let enroll = &doc["paths"]["/v1/auth/totp/enroll"]["post"];
-        assert_eq!(enroll["security"].as_array().unwrap().len(), 3, "an enrolment token needs no session");
+        assert_eq!(enroll["security"].as_array().unwrap().len(), 4, "an enrolment token needs no session");
+        let flows = &doc["components"]["securitySchemes"]["oauth2"]["flows"];
+        assert_eq!(flows["password"]["tokenUrl"], "/token");
+        assert_eq!(flows["clientCredentials"]["tokenUrl"], "/token");
         assert!(doc["components"]["schemas"]["VaultProblem"]["properties"]["errors"]["items"]["type"] == "string");
     }
 

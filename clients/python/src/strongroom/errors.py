@@ -91,6 +91,10 @@ class LoginFailed(Unauthenticated):
     """401 ``login_failed``: wrong username, password or code (one answer for all)."""
 
 
+class InvalidResetToken(Unauthenticated):
+    """401 ``invalid_reset_token``: the password-reset token is unknown, used or expired."""
+
+
 class Forbidden(ProblemError):
     """403: authenticated but not allowed. ``problem["policies"]`` names the forbidding policies."""
 
@@ -140,6 +144,7 @@ _BY_CODE: dict[str, type[ProblemError]] = {
     "malformed_json": InvalidRequest,
     "decryption_failed": DecryptionFailed,
     "login_failed": LoginFailed,
+    "invalid_reset_token": InvalidResetToken,
     "mfa_required": MfaRequired,
     "access_request_required": AccessRequestRequired,
     "key_not_found": KeyNotFound,

@@ -270,7 +270,7 @@ impl Identity {
         let Some(user_id) = self.store.consume_one_time(OneTimeKind::PasswordReset, &hash, self.now()).await? else {
             let event = self.audit.event(EventType::PasswordReset, context).failed(Outcome::Failure, "invalid_token");
             self.audit.record(&event).await?;
-            return Err(CoreError::InvalidInput("token: unknown, used or expired reset token".into()));
+            return Err(CoreError::InvalidResetToken);
         };
         let mut user = self.user(&user_id).await?;
         self.settings.password_policy.check(password, &user.username).map_err(CoreError::InvalidInput)?;

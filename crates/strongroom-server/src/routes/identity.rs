@@ -454,7 +454,8 @@ pub(crate) async fn step_up(
 /// Sets a new password with a single-use reset token from an admin; every
 /// session of the user ends. Public (the token is the credential).
 #[utoipa::path(post, path = "/v1/auth/reset-password", tag = "auth", request_body = ResetPasswordRequest,
-    responses((status = 204, description = "Password set")))]
+    responses((status = 204, description = "Password set"),
+        (status = 401, description = "The token is unknown, used or expired (`invalid_reset_token`)")))]
 pub(crate) async fn reset_password(
     State(state): State<AppState>,
     origin: RequestOrigin,
