@@ -32,6 +32,7 @@ pub(crate) const SQLITE: &[Source] = &[
     (17, "role_catalogues", include_str!("../migrations/sqlite/0017_role_catalogues.sql")),
     (18, "redaction_terms", include_str!("../migrations/sqlite/0018_redaction_terms.sql")),
     (19, "rate_limits", include_str!("../migrations/sqlite/0019_rate_limits.sql")),
+    (20, "audit_partial_indexes", include_str!("../migrations/sqlite/0020_audit_partial_indexes.sql")),
 ];
 
 pub(crate) const POSTGRES: &[Source] = &[
@@ -54,6 +55,7 @@ pub(crate) const POSTGRES: &[Source] = &[
     (17, "role_catalogues", include_str!("../migrations/postgres/0017_role_catalogues.sql")),
     (18, "redaction_terms", include_str!("../migrations/postgres/0018_redaction_terms.sql")),
     (19, "rate_limits", include_str!("../migrations/postgres/0019_rate_limits.sql")),
+    (20, "audit_partial_indexes", include_str!("../migrations/postgres/0020_audit_partial_indexes.sql")),
 ];
 
 pub(crate) fn migrator(sources: &[Source]) -> Migrator {

@@ -730,12 +730,27 @@ async fn applications_append_their_own_events_and_filter_them_by_severity_and_so
     let batch: Vec<Value> = (0..100)
         .map(|i| json!({"type": "app.session_created", "severity": severities[i % 4], "details": {"n": i}}))
         .collect();
-    let (status, recorded) = post(&server, &writer, "/v1/audit/events", &json!({"events": batch})).await;
+    let sent = reqwest::Client::new()
+        .post(server.url("/v1/audit/events"))
+        .header("X-API-Key", &writer)
+        .header("User-Agent", "ingest-test-agent/2")
+        .json(&json!({"events": batch}))
+        .send()
+        .await
+        .unwrap();
+    let status = sent.status().as_u16();
+    let recorded: Value = sent.json().await.unwrap();
     assert_eq!(status, 201, "{recorded}");
     let first = recorded["first_index"].as_u64().unwrap();
     assert_eq!((recorded["count"].as_u64(), recorded["last_index"].as_u64()), (Some(100), Some(first + 99)));
     let (_, last) = get(&server, &reader, &format!("/v1/audit/events/{}", first + 99)).await;
     assert_eq!(last["event"]["details"]["n"], 99, "{last}");
+    // The request's user agent, HMACed once for the batch, is every event's.
+    let (_, head) = get(&server, &reader, &format!("/v1/audit/events/{first}")).await;
+    assert!(head["event"]["hmac"]["user_agent"].is_string(), "{head}");
+    assert_eq!(head["event"]["hmac"]["user_agent"], last["event"]["hmac"]["user_agent"]);
+    let found = events(&server, &reader, "hmac_of=ingest-test-agent/2").await;
+    assert_eq!(found.len(), 100, "the whole batch is found by its user agent");
 
     // Filters: source, severity, minimum severity, and a type family.
     let apps = events(&server, &reader, "source=app").await;
