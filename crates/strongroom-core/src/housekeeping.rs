@@ -43,6 +43,11 @@ pub struct PurgeCutoffs {
     pub one_time_tokens_before: i64,
     /// Key jobs that finished (done or failed) before this.
     pub jobs_finished_before: i64,
+    /// Failed-login counters whose window started before this (the next
+    /// failure would start them over anyway) ...
+    pub throttle_windows_before: i64,
+    /// ... and whose lock, if any, ended before this (now).
+    pub throttle_locks_ended_before: i64,
     /// At most this many sessions, one-time tokens and jobs each per run,
     /// so one transaction stays short on a large backlog.
     pub limit: u32,
@@ -60,6 +65,8 @@ impl PurgeCutoffs {
             sessions_seen_before: sessions_dead_before.saturating_sub(seconds(settings.session_idle)),
             one_time_tokens_before: before(settings.one_time_token_retention),
             jobs_finished_before: before(settings.job_retention),
+            throttle_windows_before: before(settings.lockout_window),
+            throttle_locks_ended_before: now,
             limit: settings.batch_size.max(1),
         }
     }
@@ -76,28 +83,42 @@ pub struct PurgeCounts {
     pub one_time_tokens: u64,
     /// Finished key jobs.
     pub jobs: u64,
+    /// Failed-login counters past their window and lock. Each name tried
+    /// from each address leaves one, so without this a password-spraying
+    /// run would grow the table for good.
+    pub login_throttles: u64,
 }
 
 impl PurgeCounts {
     /// Every row.
     pub fn total(&self) -> u64 {
-        self.sessions + self.refresh_tokens + self.one_time_tokens + self.jobs
+        self.sessions + self.refresh_tokens + self.one_time_tokens + self.jobs + self.login_throttles
     }
 
     /// The counts by kind name, as the audit event and the metrics name them.
-    pub fn by_kind(&self) -> [(&'static str, u64); 4] {
+    pub fn by_kind(&self) -> [(&'static str, u64); 5] {
         [
             ("sessions", self.sessions),
             ("refresh_tokens", self.refresh_tokens),
             ("one_time_tokens", self.one_time_tokens),
             ("jobs", self.jobs),
+            ("login_throttles", self.login_throttles),
         ]
     }
 
     /// Whether any kind reached `limit`: more may be due right away.
     pub fn hit(&self, limit: u32) -> bool {
         let limit = u64::from(limit);
-        self.sessions >= limit || self.one_time_tokens >= limit || self.jobs >= limit
+        self.sessions >= limit || self.one_time_tokens >= limit || self.jobs >= limit || self.login_throttles >= limit
+    }
+
+    /// Adds `other`'s counts (runs one after the other).
+    pub fn add(&mut self, other: &Self) {
+        self.sessions += other.sessions;
+        self.refresh_tokens += other.refresh_tokens;
+        self.one_time_tokens += other.one_time_tokens;
+        self.jobs += other.jobs;
+        self.login_throttles += other.login_throttles;
     }
 }
 
@@ -131,6 +152,8 @@ pub struct HousekeepingSettings {
     pub job_retention: Duration,
     /// Sessions die after this long unseen (`identity.session_idle_seconds`).
     pub session_idle: Duration,
+    /// Failed logins are counted over this window (`identity.lockout_window_seconds`).
+    pub lockout_window: Duration,
     /// Rows of each kind per run.
     pub batch_size: u32,
 }
@@ -142,6 +165,7 @@ impl Default for HousekeepingSettings {
             one_time_token_retention: Duration::from_secs(86_400),
             job_retention: Duration::from_secs(30 * 86_400),
             session_idle: Duration::from_secs(8 * 3600),
+            lockout_window: Duration::from_secs(900),
             batch_size: 10_000,
         }
     }
@@ -223,6 +247,7 @@ mod tests {
             one_time_token_retention: Duration::from_secs(10),
             job_retention: Duration::from_secs(1000),
             session_idle: Duration::from_secs(50),
+            lockout_window: Duration::from_secs(300),
             batch_size: 0,
         };
         let cutoffs = PurgeCutoffs::at(1_000_000, &settings);
@@ -230,14 +255,16 @@ mod tests {
         assert_eq!(cutoffs.sessions_seen_before, 999_850);
         assert_eq!(cutoffs.one_time_tokens_before, 999_990);
         assert_eq!(cutoffs.jobs_finished_before, 999_000);
+        assert_eq!((cutoffs.throttle_windows_before, cutoffs.throttle_locks_ended_before), (999_700, 1_000_000));
         assert_eq!(cutoffs.limit, 1, "a zero batch size still makes progress");
     }
 
     #[test]
     fn a_run_hits_its_limit_when_any_kind_does() {
-        let counts = PurgeCounts { sessions: 2, refresh_tokens: 50, one_time_tokens: 0, jobs: 0 };
+        let counts = PurgeCounts { sessions: 2, refresh_tokens: 50, one_time_tokens: 0, jobs: 0, login_throttles: 1 };
         assert!(!counts.hit(3), "refresh tokens follow their sessions: no limit of their own");
         assert!(counts.hit(2));
-        assert_eq!(counts.total(), 52);
+        assert!(PurgeCounts { login_throttles: 3, ..PurgeCounts::default() }.hit(3));
+        assert_eq!(counts.total(), 53);
     }
 }

@@ -24,6 +24,9 @@ const DUE_ONE_TIME: &str =
     "SELECT hash FROM one_time_tokens WHERE expires_at < $1 OR used_at < $1 ORDER BY hash LIMIT $2";
 /// Finished key jobs: `$1` finished before, `$2` limit.
 const DUE_JOBS: &str = "SELECT id FROM jobs WHERE state IN ('done', 'failed') AND updated_at < $1 ORDER BY id LIMIT $2";
+/// Failed-login counters: `$1` window started before, `$2` lock ended before, `$3` limit.
+const DUE_THROTTLES: &str = "SELECT throttle_key FROM login_throttle \
+     WHERE window_start < $1 AND (locked_until IS NULL OR locked_until < $2) ORDER BY throttle_key LIMIT $3";
 
 fn count(value: i64) -> Result<u64, StoreError> {
     u64::try_from(value).map_err(|e| StoreError::Backend(e.into()))
@@ -32,7 +35,7 @@ fn count(value: i64) -> Result<u64, StoreError> {
 macro_rules! impl_housekeeping_store {
     ($store:ident, $db:ty) => {
         impl $store {
-            /// Runs the four statements of a count (`SELECT COUNT(*) …`) or a
+            /// Runs the five statements of a count (`SELECT COUNT(*) …`) or a
             /// purge (`DELETE …`) on `connection`, in the order the purge needs.
             async fn per_kind(
                 connection: &mut <$db as sqlx::Database>::Connection,
@@ -46,6 +49,7 @@ macro_rules! impl_housekeeping_store {
                         format!("DELETE FROM sessions WHERE id IN ({DUE_SESSIONS})"),
                         format!("DELETE FROM one_time_tokens WHERE hash IN ({DUE_ONE_TIME})"),
                         format!("DELETE FROM jobs WHERE id IN ({DUE_JOBS})"),
+                        format!("DELETE FROM login_throttle WHERE throttle_key IN ({DUE_THROTTLES})"),
                     ]
                 } else {
                     [
@@ -53,9 +57,10 @@ macro_rules! impl_housekeeping_store {
                         format!("SELECT COUNT(*) FROM ({DUE_SESSIONS}) due"),
                         format!("SELECT COUNT(*) FROM ({DUE_ONE_TIME}) due"),
                         format!("SELECT COUNT(*) FROM ({DUE_JOBS}) due"),
+                        format!("SELECT COUNT(*) FROM ({DUE_THROTTLES}) due"),
                     ]
                 };
-                let mut counts = [0u64; 4];
+                let mut counts = [0u64; 5];
                 for (i, statement) in statements.into_iter().enumerate() {
                     let mut query = sqlx::query(sqlx::AssertSqlSafe(statement));
                     query = match i {
@@ -63,7 +68,11 @@ macro_rules! impl_housekeeping_store {
                             query.bind(cutoffs.sessions_dead_before).bind(cutoffs.sessions_seen_before).bind(limit)
                         }
                         2 => query.bind(cutoffs.one_time_tokens_before).bind(limit),
-                        _ => query.bind(cutoffs.jobs_finished_before).bind(limit),
+                        3 => query.bind(cutoffs.jobs_finished_before).bind(limit),
+                        _ => query
+                            .bind(cutoffs.throttle_windows_before)
+                            .bind(cutoffs.throttle_locks_ended_before)
+                            .bind(limit),
                     };
                     counts[i] = if delete {
                         query.execute(&mut *connection).await.map_err(map)?.rows_affected()
@@ -71,8 +80,8 @@ macro_rules! impl_housekeeping_store {
                         count(query.fetch_one(&mut *connection).await.map_err(map)?.try_get::<i64, _>(0).map_err(map)?)?
                     };
                 }
-                let [refresh_tokens, sessions, one_time_tokens, jobs] = counts;
-                Ok(PurgeCounts { sessions, refresh_tokens, one_time_tokens, jobs })
+                let [refresh_tokens, sessions, one_time_tokens, jobs, login_throttles] = counts;
+                Ok(PurgeCounts { sessions, refresh_tokens, one_time_tokens, jobs, login_throttles })
             }
         }
 

@@ -11,8 +11,8 @@ use crate::server::{cli_context, housekeeping, open_services};
 #[derive(Debug, Subcommand)]
 pub enum HousekeepingCommand {
     /// Purge dead sessions (with their refresh tokens), spent one-time
-    /// tokens and finished key jobs past their retention, until none is due;
-    /// prints the counts.
+    /// tokens and finished key jobs past their retention, and failed-login
+    /// counters past their window, until none is due; prints the counts.
     Run,
 }
 
@@ -27,10 +27,7 @@ pub async fn run(config: &Config, command: HousekeepingCommand) -> anyhow::Resul
             let outcome = loop {
                 match purge.run(&context).await {
                     Ok(purged) => {
-                        total.sessions += purged.sessions;
-                        total.refresh_tokens += purged.refresh_tokens;
-                        total.one_time_tokens += purged.one_time_tokens;
-                        total.jobs += purged.jobs;
+                        total.add(&purged);
                         if !purged.hit(purge.settings().batch_size) {
                             break Ok(());
                         }
@@ -41,8 +38,8 @@ pub async fn run(config: &Config, command: HousekeepingCommand) -> anyhow::Resul
             database.close().await;
             outcome?;
             println!(
-                "purged {} sessions, {} refresh tokens, {} one-time tokens, {} key jobs",
-                total.sessions, total.refresh_tokens, total.one_time_tokens, total.jobs
+                "purged {} sessions, {} refresh tokens, {} one-time tokens, {} key jobs, {} login throttles",
+                total.sessions, total.refresh_tokens, total.one_time_tokens, total.jobs, total.login_throttles
             );
             Ok(())
         }

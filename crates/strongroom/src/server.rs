@@ -671,6 +671,7 @@ pub fn housekeeping(config: &Config, database: &Database, services: &Services) -
         one_time_token_retention: Duration::from_secs(housekeeping.one_time_token_retention_seconds),
         job_retention: Duration::from_secs(housekeeping.job_retention_seconds),
         session_idle: Duration::from_secs(config.identity.session_idle_seconds),
+        lockout_window: Duration::from_secs(config.identity.lockout_window_seconds),
         batch_size: housekeeping.batch_size,
     };
     Ok(Housekeeping::new(database.housekeeping_store(), Arc::clone(&services.audit), Arc::new(SystemClock), settings))

@@ -1,6 +1,7 @@
 //! Housekeeping on both backends: a run purges exactly what is past its
 //! retention (a session dead of idleness with its refresh-token family, an
-//! expired one-time token, a finished job) and nothing alive or recent, with
+//! expired one-time token, a finished job, a failed-login counter past its
+//! window and lock) and nothing alive or recent, with
 //! one `housekeeping.purge` event giving the counts; a run with nothing due
 //! writes nothing; a run whose event cannot be appended purges nothing.
 
@@ -64,6 +65,10 @@ pub async fn housekeeping_purges_what_is_past_its_retention_with_one_event_or_no
     jobs.insert_job(&job("job_done", JobState::Done, t0), &[]).await.unwrap();
     jobs.insert_job(&job("job_failed_lately", JobState::Failed, t0 + 3900), &[]).await.unwrap();
     jobs.insert_job(&job("job_running", JobState::Running, t0), &[]).await.unwrap();
+    // Failed-login counters: one left alone, one locked for long, one counting still (below).
+    store.count_failure("throttle-old", t0, 900).await.unwrap();
+    store.count_failure("throttle-locked", t0, 900).await.unwrap();
+    store.lock_key("throttle-locked", t0 + 100_000).await.unwrap();
 
     // At t0 + 4000: a session revoked just now (dead, not yet past retention) and a live one.
     clock.advance(Duration::from_secs(4000));
@@ -71,18 +76,26 @@ pub async fn housekeeping_purges_what_is_past_its_retention_with_one_event_or_no
     let revoked = sessions().await.into_iter().find(|s| s.id != old_session).unwrap().id;
     identity.revoke_session(&revoked, "logout", &ctx()).await.unwrap();
     tokens(identity.login("ann", PASSWORD, &ctx()).await.unwrap());
+    store.count_failure("throttle-recent", t0 + 4000, 900).await.unwrap();
 
     let settings = HousekeepingSettings {
         session_retention: Duration::from_secs(1000),
         one_time_token_retention: Duration::from_secs(1000),
         job_retention: Duration::from_secs(1000),
         session_idle: Duration::from_secs(600),
+        lockout_window: Duration::from_secs(900),
         batch_size: 100,
     };
     let housekeeping =
         Housekeeping::new(db.housekeeping_store(), Arc::clone(&audit), Arc::clone(&clock) as _, settings);
     let purged = housekeeping.run(&ctx()).await.unwrap();
-    assert_eq!(purged, PurgeCounts { sessions: 1, refresh_tokens: 2, one_time_tokens: 1, jobs: 1 });
+    assert_eq!(purged, PurgeCounts { sessions: 1, refresh_tokens: 2, one_time_tokens: 1, jobs: 1, login_throttles: 1 });
+    assert_eq!(store.locked_until("throttle-locked").await.unwrap(), Some(t0 + 100_000), "a lock stays while it lasts");
+    assert_eq!(
+        store.count_failure("throttle-recent", t0 + 4000, 900).await.unwrap(),
+        2,
+        "a counter in its window stays"
+    );
     let left: Vec<String> = sessions().await.into_iter().map(|s| s.id).collect();
     assert_eq!(left.len(), 2, "the revoked and the live session stay");
     assert!(!left.contains(&old_session));
@@ -99,6 +112,7 @@ pub async fn housekeeping_purges_what_is_past_its_retention_with_one_event_or_no
         (&1.into(), &2.into(), &1.into(), &1.into()),
         "{events:?}"
     );
+    assert_eq!(details["login_throttles"], 1, "{events:?}");
 
     // Nothing more is due: no rows, no event.
     assert_eq!(housekeeping.run(&ctx()).await.unwrap(), PurgeCounts::default());

@@ -3,7 +3,7 @@
 //! finished key job are purged by the server's schedule; the rows are gone
 //! from the database and one `housekeeping.purge` event per run carries the
 //! counts, found by the severity filter too. The operator's command purges
-//! on demand.
+//! on demand, failed-login counters past their window too.
 
 use std::time::{Duration, Instant};
 
@@ -20,6 +20,7 @@ const SHORT: &[(&str, &str)] = &[
     ("STRONGROOM_HOUSEKEEPING_SESSION_RETENTION_SECONDS", "0"),
     ("STRONGROOM_HOUSEKEEPING_ONE_TIME_TOKEN_RETENTION_SECONDS", "0"),
     ("STRONGROOM_HOUSEKEEPING_JOB_RETENTION_SECONDS", "0"),
+    ("STRONGROOM_IDENTITY_LOCKOUT_WINDOW_SECONDS", "1"),
 ];
 
 fn cli(server: &TestServer, args: &[&str], stdin: Option<&str>) -> strongroom_testkit::CliOutput {
@@ -136,7 +137,10 @@ async fn the_schedule_purges_dead_sessions_spent_tokens_and_finished_jobs_in_one
 
     // Nothing is left: the operator's command purges nothing and writes no event.
     let output = cli(&server, &["housekeeping", "run"], None);
-    assert!(output.stdout.contains("purged 0 sessions, 0 refresh tokens, 0 one-time tokens, 0 key jobs"), "{output:?}");
+    assert!(
+        output.stdout.contains("purged 0 sessions, 0 refresh tokens, 0 one-time tokens, 0 key jobs, 0 login throttles"),
+        "{output:?}"
+    );
     assert_eq!(purge_events(&server, &auditor, "").await.len(), events.len());
 }
 
@@ -151,10 +155,19 @@ async fn the_operators_command_purges_on_demand_and_counts_what_it_purged() {
     cli(&server, &["init", "--password-stdin"], Some(&format!("{PASSWORD}\n")));
     login(&server, "admin").await;
     cli(&server, &["user", "reset-password", "admin"], None);
+    // A failed login leaves three counters: the name from this address, the name, the address.
+    let body = json!({"username": "nobody", "password": "not the password at all"});
+    let failed = reqwest::Client::new().post(server.url("/v1/auth/login")).json(&body).send().await.unwrap();
+    assert_eq!(failed.status(), 401);
+    assert_eq!(rows(&server, "login_throttle", "1 = 1").await, 3);
     tokio::time::sleep(Duration::from_millis(3100)).await;
     assert_eq!(rows(&server, "sessions", "1 = 1").await, 1, "the schedule is off");
     let output = cli(&server, &["housekeeping", "run"], None);
-    assert!(output.stdout.contains("purged 1 sessions, 1 refresh tokens, 1 one-time tokens, 0 key jobs"), "{output:?}");
+    assert!(
+        output.stdout.contains("purged 1 sessions, 1 refresh tokens, 1 one-time tokens, 0 key jobs, 3 login throttles"),
+        "{output:?}"
+    );
     assert_eq!(rows(&server, "sessions", "1 = 1").await, 0);
     assert_eq!(rows(&server, "one_time_tokens", "1 = 1").await, 0);
+    assert_eq!(rows(&server, "login_throttle", "1 = 1").await, 0);
 }
