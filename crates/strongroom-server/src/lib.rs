@@ -11,6 +11,7 @@
 //! domain failures to HTTP statuses and RFC 9457 problems.
 
 mod auth;
+mod console;
 mod error;
 mod extract;
 mod metrics;

@@ -86,7 +86,8 @@ pub(crate) async fn finish_problems(request: Request, next: Next) -> Response {
     let (mut parts, body) = response.into_parts();
     let mut problem = match parts.extensions.remove::<Problem>() {
         Some(problem) => problem,
-        None if is_problem_json(&parts.headers) => return Response::from_parts(parts, body),
+        // A problem already, or a console page (its errors are pages too).
+        None if is_problem_json(&parts.headers) || is_html(&parts.headers) => return Response::from_parts(parts, body),
         None => problem_for_status(status),
     };
     problem.request_id = request_id;
@@ -127,6 +128,10 @@ fn with_vault_errors(problem: &Problem) -> Result<serde_json::Value, serde_json:
 
 fn is_problem_json(headers: &axum::http::HeaderMap) -> bool {
     headers.get(CONTENT_TYPE).is_some_and(|value| value.as_bytes() == PROBLEM_CONTENT_TYPE.as_bytes())
+}
+
+fn is_html(headers: &axum::http::HeaderMap) -> bool {
+    headers.get(CONTENT_TYPE).is_some_and(|value| value.as_bytes().starts_with(b"text/html"))
 }
 
 /// A problem for an error answer that a lower layer produced without one.

@@ -925,6 +925,7 @@ fn print_banner(config: &Config, scheme: &str, address: std::net::SocketAddr, st
     println!("  data dir : {} ({}, root key {root_key})", config.data_dir.display(), store.backend().as_str());
     println!("  ready?   : curl {base}/readyz");
     println!("  API      : {base}/openapi.json");
+    println!("  console  : {base}/console");
     println!("  check    : strongroom doctor    stop: Ctrl-C");
 }
 

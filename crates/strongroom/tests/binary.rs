@@ -813,6 +813,8 @@ mod authz;
 mod backup;
 #[path = "binary/blobs.rs"]
 mod blobs;
+#[path = "binary/console.rs"]
+mod console;
 #[path = "binary/deploy.rs"]
 mod deploy;
 #[path = "binary/faults.rs"]

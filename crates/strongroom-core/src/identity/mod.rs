@@ -6,6 +6,7 @@
 //! the port `strongroom-store` implements; [`UserPrincipal`] is who an
 //! authenticated request is. Settings: [`IdentitySettings`].
 
+mod browser;
 mod login;
 mod model;
 mod passwords;

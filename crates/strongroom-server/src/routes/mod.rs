@@ -311,6 +311,10 @@ pub(crate) fn with_middleware(routes: Routes, state: AppState) -> Router {
         .router
         .route_layer(axum::middleware::from_fn_with_state(table, guard))
         .route_layer(axum::middleware::from_fn(crate::metrics::record))
+        // The console's pages are not API operations: no access table, no
+        // OpenAPI entry; each page authenticates its cookie and asks the use
+        // cases, which authorise themselves.
+        .merge(crate::console::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(|| async { StatusCode::METHOD_NOT_ALLOWED })
         .with_state(state)

@@ -18,7 +18,13 @@ fn cli(server: &TestServer, args: &[&str], stdin: Option<&str>) -> CliOutput {
     }
 }
 
-async fn call(server: &TestServer, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
+pub(crate) async fn call(
+    server: &TestServer,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Value) {
     let client = reqwest::Client::new();
     let mut request = client.request(method.parse().unwrap(), server.url(path));
     if let Some(token) = token {
@@ -35,7 +41,7 @@ pub(crate) async fn login(server: &TestServer, username: &str, password: &str) -
     call(server, "POST", "/v1/auth/login", None, Some(json!({"username": username, "password": password}))).await
 }
 
-fn init_admin(server: &TestServer) {
+pub(crate) fn init_admin(server: &TestServer) {
     let output = cli(server, &["init", "--password-stdin"], Some(&format!("{PASSWORD}\n")));
     assert_eq!(output.code, Some(0), "{output:?}");
 }
@@ -123,7 +129,7 @@ async fn a_role_that_requires_mfa_gets_an_enrolment_token_instead_of_a_lockout()
     assert_eq!(status, 403, "a required second factor cannot be turned off: {refused}");
 }
 
-fn base32_decode(text: &str) -> Vec<u8> {
+pub(crate) fn base32_decode(text: &str) -> Vec<u8> {
     let mut bits = 0u64;
     let mut count = 0;
     let mut out = Vec::new();

@@ -1,0 +1,310 @@
+//! The console: server-rendered pages for operators and reviewers under
+//! `/console`, beside the API and on its use cases (docs/console.md).
+//!
+//! What every page keeps to:
+//! - Its own headers: a CSP that allows only this server's stylesheet and
+//!   nothing inline (no script at all yet), no caching, no framing.
+//! - A browser holds a session through one cookie, `__Host-strongroom`
+//!   (`Secure`, `HttpOnly`, `SameSite=Strict`, `Path=/`), which names a
+//!   session of the identity service ([`Identity::browser_cookie`]): the
+//!   session's revocation, idle and absolute ends govern it.
+//! - Every form that changes something carries the session's form token,
+//!   and every POST must come from this origin (`Origin`, or
+//!   `Sec-Fetch-Site: same-origin`): a cross-site request is refused before
+//!   anything is done with it.
+//!
+//! [`Identity::browser_cookie`]: strongroom_core::identity::Identity::browser_cookie
+
+mod pages;
+
+use axum::extract::{Form, State};
+use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use strongroom_core::CoreError;
+use strongroom_core::audit::Actor;
+use strongroom_core::identity::{LoginOutcome, UserPrincipal};
+
+use crate::AppState;
+use crate::auth::RequestOrigin;
+
+/// The cookie that holds a browser's session.
+pub(crate) const SESSION_COOKIE: &str = "__Host-strongroom";
+
+/// The console's CSP: this server's stylesheet and nothing else; no script,
+/// no inline style, forms only to this origin, never in a frame.
+const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
+                   frame-ancestors 'none'; base-uri 'none'";
+
+/// The stylesheet, served from the binary.
+const STYLESHEET: &str = include_str!("console.css");
+
+/// The console's routes, on the application's state.
+pub(crate) fn routes() -> axum::Router<AppState> {
+    use axum::routing::{get, post};
+    axum::Router::new()
+        .route("/console", get(overview))
+        .route("/console/login", get(login_page).post(login))
+        .route("/console/logout", post(logout))
+        .route("/console/console.css", get(stylesheet))
+}
+
+/// An HTML page with the console's headers.
+fn page(status: StatusCode, markup: maud::Markup) -> Response {
+    let mut response = (status, markup.into_string()).into_response();
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    headers.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// A redirect after a form (303, so the browser follows with a GET).
+fn see_other(to: &'static str) -> Response {
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    response.headers_mut().insert(LOCATION, HeaderValue::from_static(to));
+    response.headers_mut().insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    response
+}
+
+fn set_cookie(response: &mut Response, value: &str) {
+    let cookie = format!("{SESSION_COOKIE}={value}; Path=/; Secure; HttpOnly; SameSite=Strict");
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().append(SET_COOKIE, value);
+    }
+}
+
+fn clear_cookie(response: &mut Response) {
+    let cookie = format!("{SESSION_COOKIE}=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0");
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().append(SET_COOKIE, value);
+    }
+}
+
+/// The session cookie's value, if the request carries one.
+fn session_cookie(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|line| line.split(';'))
+        .find_map(|pair| pair.trim().strip_prefix(SESSION_COOKIE)?.strip_prefix('='))
+        .filter(|value| !value.is_empty())
+}
+
+/// Whether a POST comes from a page of this origin. Browsers send `Origin`
+/// with every POST and `Sec-Fetch-Site` with every request; a request with
+/// neither is not a browser's form (and gets no cookie-borne session).
+fn same_origin(headers: &HeaderMap) -> bool {
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        return site == "same-origin";
+    }
+    let origin = headers.get("origin").and_then(|v| v.to_str().ok());
+    let host = headers.get("host").and_then(|v| v.to_str().ok());
+    match (origin, host) {
+        (Some(origin), Some(host)) => {
+            origin.strip_prefix("https://").or_else(|| origin.strip_prefix("http://")) == Some(host)
+        }
+        _ => false,
+    }
+}
+
+/// The signed-in user of a request, if its cookie names a live session.
+async fn signed_in(state: &AppState, origin: &RequestOrigin, headers: &HeaderMap) -> Option<UserPrincipal> {
+    let cookie = session_cookie(headers)?;
+    state.identity.authenticate_browser(cookie, &origin.context(Actor::anonymous())).await.ok()
+}
+
+/// `GET /console`: the overview, or the way to sign in.
+pub(crate) async fn overview(State(state): State<AppState>, origin: RequestOrigin, headers: HeaderMap) -> Response {
+    let Some(user) = signed_in(&state, &origin, &headers).await else {
+        return see_other("/console/login");
+    };
+    let context = origin.context(user.actor());
+    let subject = user.subject();
+    let account = match state.user_management.me(&subject, &context).await {
+        Ok(account) => account,
+        Err(error) => return failure(&error),
+    };
+    // The audit figures are for those who may read the log; asking for them
+    // otherwise would record a denial at every page view.
+    let reads_audit = account.permissions.service.contains(&strongroom_core::authz::Action::AuditRead);
+    let stats = if reads_audit {
+        match state.audit_reader.stats(&subject, &context).await {
+            Ok(stats) => Some(stats),
+            Err(error) => return failure(&error),
+        }
+    } else {
+        None
+    };
+    let alerts = if reads_audit { state.audit_reader.alerts(&subject, &context).await.ok() } else { None };
+    let form_token = match state.identity.form_token(&user.session_id).await {
+        Ok(token) => token,
+        Err(error) => return failure(&error),
+    };
+    let now_ms = state.audit.now_ms();
+    page(StatusCode::OK, pages::overview(&account, stats.as_ref(), alerts.as_deref(), &form_token, now_ms))
+}
+
+/// A page for an error of the server's (a dependency down), without details.
+fn failure(error: &CoreError) -> Response {
+    tracing::warn!(%error, "a console page could not be rendered");
+    page(StatusCode::SERVICE_UNAVAILABLE, pages::failure())
+}
+
+/// `GET /console/login`.
+pub(crate) async fn login_page(State(state): State<AppState>, origin: RequestOrigin, headers: HeaderMap) -> Response {
+    if signed_in(&state, &origin, &headers).await.is_some() {
+        return see_other("/console");
+    }
+    page(StatusCode::OK, pages::login(None, None))
+}
+
+/// The sign-in form: a password, then (for an account with a second
+/// factor) the code, carried with the challenge the password step gave.
+#[derive(Debug, Deserialize)]
+pub(crate) struct SignIn {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+    /// A TOTP or recovery code, when the account has a second factor.
+    #[serde(default)]
+    code: String,
+    /// The challenge of the password step (the second step's form).
+    #[serde(default)]
+    challenge: String,
+}
+
+/// `POST /console/login`: signs in and sets the cookie.
+pub(crate) async fn login(
+    State(state): State<AppState>,
+    origin: RequestOrigin,
+    headers: HeaderMap,
+    Form(form): Form<SignIn>,
+) -> Response {
+    if !same_origin(&headers) {
+        return page(StatusCode::FORBIDDEN, pages::refused());
+    }
+    let context = origin.context(Actor::anonymous());
+    let tokens = if form.challenge.is_empty() {
+        match state.identity.login(&form.username, &form.password, &context).await {
+            Ok(LoginOutcome::Tokens(tokens)) => Ok(tokens),
+            Ok(LoginOutcome::MfaRequired { mfa_token, .. }) if form.code.trim().is_empty() => {
+                return page(StatusCode::OK, pages::login(Some(mfa_token.expose()), None));
+            }
+            Ok(LoginOutcome::MfaRequired { mfa_token, .. }) => {
+                state.identity.complete_mfa(mfa_token.expose(), &form.code, &context).await
+            }
+            Ok(_) => {
+                return page(
+                    StatusCode::OK,
+                    pages::login(None, Some("This account must enrol a second factor first (POST /v1/auth/login).")),
+                );
+            }
+            Err(error) => Err(error),
+        }
+    } else {
+        state.identity.complete_mfa(&form.challenge, &form.code, &context).await
+    };
+    let tokens = match tokens {
+        Ok(tokens) => tokens,
+        Err(CoreError::LoginFailed | CoreError::Unauthenticated) => {
+            return page(StatusCode::UNAUTHORIZED, pages::login(None, Some("Wrong username, password or code.")));
+        }
+        Err(CoreError::TooManyAttempts { retry_after_seconds }) => {
+            let message = format!("Too many failed attempts; try again in {retry_after_seconds} seconds.");
+            return page(StatusCode::TOO_MANY_REQUESTS, pages::login(None, Some(&message)));
+        }
+        Err(error) => return failure(&error),
+    };
+    // The session's user, as the identity service knows it.
+    let user = match state.identity.session(&tokens.session_id).await {
+        Ok(session) => session.user_id,
+        Err(error) => return failure(&error),
+    };
+    let cookie = match state.identity.browser_cookie(&tokens.session_id, &user).await {
+        Ok(cookie) => cookie,
+        Err(error) => return failure(&error),
+    };
+    let mut response = see_other("/console");
+    set_cookie(&mut response, &cookie);
+    response
+}
+
+/// The form of an action on one's own session.
+#[derive(Debug, Deserialize)]
+pub(crate) struct SessionForm {
+    #[serde(default)]
+    form_token: String,
+}
+
+/// `POST /console/logout`: ends the session (for every tab and instance).
+pub(crate) async fn logout(
+    State(state): State<AppState>,
+    origin: RequestOrigin,
+    headers: HeaderMap,
+    Form(form): Form<SessionForm>,
+) -> Response {
+    if !same_origin(&headers) {
+        return page(StatusCode::FORBIDDEN, pages::refused());
+    }
+    let Some(user) = signed_in(&state, &origin, &headers).await else {
+        return see_other("/console/login");
+    };
+    match state.identity.check_form_token(&user.session_id, &form.form_token).await {
+        Ok(true) => {}
+        Ok(false) => return page(StatusCode::FORBIDDEN, pages::refused()),
+        Err(error) => return failure(&error),
+    }
+    let context = origin.context(user.actor());
+    if let Err(error) = state.identity.revoke_session(&user.session_id, "logout", &context).await {
+        return failure(&error);
+    }
+    let mut response = see_other("/console/login");
+    clear_cookie(&mut response);
+    response
+}
+
+/// `GET /console/console.css`.
+pub(crate) async fn stylesheet() -> Response {
+    let mut response = STYLESHEET.into_response();
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/css; charset=utf-8"));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderMap;
+
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.append(*name, HeaderValue::from_str(value).unwrap());
+        }
+        map
+    }
+
+    #[test]
+    fn the_session_cookie_is_found_among_others_and_an_empty_one_is_none() {
+        let map = headers(&[("cookie", "a=1; __Host-strongroom=s.u.ff; b=2")]);
+        assert_eq!(session_cookie(&map), Some("s.u.ff"));
+        assert_eq!(session_cookie(&headers(&[("cookie", "__Host-strongroom=")])), None);
+        assert_eq!(session_cookie(&headers(&[("cookie", "__Host-strongroomx=1")])), None);
+        assert_eq!(session_cookie(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn a_post_must_come_from_this_origin() {
+        assert!(same_origin(&headers(&[("sec-fetch-site", "same-origin")])));
+        assert!(!same_origin(&headers(&[("sec-fetch-site", "cross-site"), ("origin", "http://h"), ("host", "h")])));
+        assert!(same_origin(&headers(&[("origin", "http://127.0.0.1:8080"), ("host", "127.0.0.1:8080")])));
+        assert!(!same_origin(&headers(&[("origin", "https://evil.example"), ("host", "127.0.0.1:8080")])));
+        assert!(!same_origin(&headers(&[("host", "127.0.0.1:8080")])), "neither header: not a browser's form");
+    }
+}

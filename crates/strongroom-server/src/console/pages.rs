@@ -1,0 +1,187 @@
+//! The console's pages as maud templates: markup only, every value escaped
+//! by maud, no inline script or style (the CSP allows neither).
+
+use maud::{DOCTYPE, Markup, html};
+use strongroom_core::audit::AlertRecord;
+use strongroom_core::audit_reading::AuditStats;
+use strongroom_core::user_management::MyAccount;
+
+/// The frame every page shares: title, stylesheet, header.
+fn frame(title: &str, signed_in: Option<(&str, &str)>, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · Strongroom" }
+                link rel="stylesheet" href="/console/console.css";
+            }
+            body {
+                header {
+                    a.brand href="/console" { "Strongroom" }
+                    @if let Some((username, form_token)) = signed_in {
+                        form.signout method="post" action="/console/logout" {
+                            input type="hidden" name="form_token" value=(form_token);
+                            span { "Signed in as " strong { (username) } }
+                            button type="submit" { "Sign out" }
+                        }
+                    }
+                }
+                main { (body) }
+            }
+        }
+    }
+}
+
+/// The sign-in form; with `challenge`, the second step (the code).
+pub(super) fn login(challenge: Option<&str>, message: Option<&str>) -> Markup {
+    frame(
+        "Sign in",
+        None,
+        html! {
+            h1 { "Sign in" }
+            @if let Some(message) = message {
+                p.error role="alert" { (message) }
+            }
+            form.card method="post" action="/console/login" {
+                @if let Some(challenge) = challenge {
+                    p { "Enter the code from your authenticator app, or a recovery code." }
+                    input type="hidden" name="challenge" value=(challenge);
+                    label for="code" { "Code" }
+                    input #code name="code" type="text" inputmode="numeric" autocomplete="one-time-code" required autofocus;
+                } @else {
+                    label for="username" { "Username" }
+                    input #username name="username" type="text" autocomplete="username" required autofocus;
+                    label for="password" { "Password" }
+                    input #password name="password" type="password" autocomplete="current-password" required;
+                    label for="code" { "Code " span.hint { "(if your account has a second factor)" } }
+                    input #code name="code" type="text" inputmode="numeric" autocomplete="one-time-code";
+                }
+                button type="submit" { "Sign in" }
+            }
+        },
+    )
+}
+
+/// How long ago `then_ms` was, for a human.
+fn ago(now_ms: i64, then_ms: i64) -> String {
+    let seconds = (now_ms - then_ms).max(0) / 1000;
+    match seconds {
+        0..60 => format!("{seconds} s ago"),
+        60..3600 => format!("{} min ago", seconds / 60),
+        3600..86_400 => format!("{} h ago", seconds / 3600),
+        _ => format!("{} days ago", seconds / 86_400),
+    }
+}
+
+/// The overview: who is signed in, and for those who read the audit log its
+/// figures, its integrity and its open alerts.
+pub(super) fn overview(
+    account: &MyAccount,
+    stats: Option<&AuditStats>,
+    alerts: Option<&[AlertRecord]>,
+    form_token: &str,
+    now_ms: i64,
+) -> Markup {
+    let user = &account.details.user;
+    frame(
+        "Overview",
+        Some((&user.username, form_token)),
+        html! {
+            h1 { "Overview" }
+            section.card aria-labelledby="you" {
+                h2 #you { "You" }
+                dl {
+                    dt { "Username" } dd { (user.username) }
+                    dt { "Name" } dd { (account.details.profile.full_name) }
+                    dt { "Roles" }
+                    dd { @for role in &user.roles { span.tag { (role.as_str()) } " " } }
+                    dt { "Matters" }
+                    dd {
+                        @if account.matters.is_empty() { "none" }
+                        @for matter in &account.matters { span.tag { (matter) } " " }
+                    }
+                    dt { "Second factor" }
+                    dd { @if user.totp_sealed_secret.is_some() { "enrolled" } @else { "none" } }
+                }
+            }
+            @if let Some(stats) = stats {
+                section.card aria-labelledby="integrity" {
+                    h2 #integrity { "Audit log integrity" }
+                    dl {
+                        dt { "Events" } dd { (stats.head.size) }
+                        dt { "Verified" }
+                        dd {
+                            @if stats.integrity.problems.is_empty() {
+                                span.ok { "yes" } " (" (stats.integrity.entries_checked) " entries, "
+                                (stats.integrity.checkpoints_checked) " checkpoints)"
+                            } @else {
+                                span.bad { "no: " (stats.integrity.problems.len()) " problems" }
+                            }
+                        }
+                        dt { "Newest checkpoint" }
+                        dd {
+                            @match &stats.latest_checkpoint {
+                                Some(checkpoint) => {
+                                    "size " (checkpoint.size) ", signed " (ago(now_ms, checkpoint.created_ms))
+                                }
+                                None => "none yet",
+                            }
+                        }
+                        dt { "Failures, last 24 h" } dd { (stats.counts.failures_since) }
+                    }
+                }
+                section.card aria-labelledby="events" {
+                    h2 #events { "Events by type" }
+                    table {
+                        thead { tr { th scope="col" { "Type" } th.num scope="col" { "Events" } } }
+                        tbody {
+                            @for (kind, count) in &stats.counts.per_type {
+                                tr { td { (kind) } td.num { (count) } }
+                            }
+                        }
+                    }
+                }
+            }
+            @if let Some(alerts) = alerts {
+                section.card aria-labelledby="alerts" {
+                    h2 #alerts { "Alerts" }
+                    @if alerts.is_empty() {
+                        p { "No alerts." }
+                    } @else {
+                        ul {
+                            @for alert in alerts {
+                                li { strong { (alert.rule) } ": " (alert.message) " (" (ago(now_ms, alert.created_ms)) ")" }
+                            }
+                        }
+                    }
+                }
+            }
+        },
+    )
+}
+
+/// A request refused before it was read (another origin, a missing form token).
+pub(super) fn refused() -> Markup {
+    frame(
+        "Refused",
+        None,
+        html! {
+            h1 { "Refused" }
+            p { "This request did not come from a page of this console. " a href="/console" { "Back to the console" } }
+        },
+    )
+}
+
+/// The server could not answer (a dependency is down): nothing was changed.
+pub(super) fn failure() -> Markup {
+    frame(
+        "Unavailable",
+        None,
+        html! {
+            h1 { "Unavailable" }
+            p { "The server cannot answer right now. Try again in a moment." }
+        },
+    )
+}

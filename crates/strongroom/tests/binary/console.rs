@@ -1,0 +1,163 @@
+//! The console through the real binary, as a browser speaks to it (the
+//! headers a browser sends, no redirects followed): signing in with a
+//! password and a TOTP code, the cookie's attributes, the page's CSP, the
+//! overview with the audit log's integrity, refusals of cross-site posts
+//! and of posts without the form token, and signing out ending the session
+//! (a copy of the cookie then opens nothing).
+
+use reqwest::header::{CONTENT_SECURITY_POLICY, COOKIE, LOCATION, SET_COOKIE};
+use reqwest::redirect::Policy;
+use serde_json::json;
+use strongroom_testkit::TestServer;
+
+use super::identity::{base32_decode, call, init_admin, login};
+use super::server;
+
+const PASSWORD: &str = "correct horse battery staple";
+
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder().redirect(Policy::none()).build().unwrap()
+}
+
+/// A form post as a page of the console sends it.
+async fn post_form(server: &TestServer, path: &str, cookie: Option<&str>, form: &[(&str, &str)]) -> reqwest::Response {
+    let origin = server.url("/").trim_end_matches('/').to_owned();
+    let mut request = browser().post(server.url(path)).header("Origin", origin).form(form);
+    if let Some(cookie) = cookie {
+        request = request.header(COOKIE, format!("__Host-strongroom={cookie}"));
+    }
+    request.send().await.unwrap()
+}
+
+async fn get_page(server: &TestServer, path: &str, cookie: Option<&str>) -> reqwest::Response {
+    let mut request = browser().get(server.url(path));
+    if let Some(cookie) = cookie {
+        request = request.header(COOKIE, format!("__Host-strongroom={cookie}"));
+    }
+    request.send().await.unwrap()
+}
+
+/// The value of the hidden input `name` in `html`.
+fn hidden(html: &str, name: &str) -> String {
+    let at = html.find(&format!("name=\"{name}\"")).unwrap_or_else(|| panic!("no {name} in {html}"));
+    let tag_start = html[..at].rfind('<').unwrap();
+    let tag = &html[tag_start..tag_start + html[tag_start..].find('>').unwrap()];
+    let value = tag.split("value=\"").nth(1).unwrap();
+    value[..value.find('"').unwrap()].to_owned()
+}
+
+/// Enrols `admin` in TOTP through the API; answers the secret.
+async fn enrol_totp(server: &TestServer) -> Vec<u8> {
+    let (_, tokens) = login(server, "admin", PASSWORD).await;
+    let token = tokens["access_token"].as_str().unwrap();
+    let (status, enrolment) = call(server, "POST", "/v1/auth/totp/enroll", Some(token), None).await;
+    assert_eq!(status, 200, "{enrolment}");
+    let uri = enrolment["otpauth_uri"].as_str().unwrap();
+    let secret = base32_decode(uri.split("secret=").nth(1).unwrap().split('&').next().unwrap());
+    let (status, confirmed) =
+        call(server, "POST", "/v1/auth/totp/confirm", Some(token), Some(json!({"code": code(&secret, 0)}))).await;
+    assert_eq!(status, 200, "{confirmed}");
+    secret
+}
+
+fn code(secret: &[u8], steps_ahead: u64) -> String {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    strongroom_crypto::hotp(secret, strongroom_crypto::totp_step(now) + steps_ahead)
+}
+
+#[tokio::test]
+async fn an_admin_signs_in_with_a_second_factor_sees_the_overview_and_signs_out() {
+    let server = server().start();
+    init_admin(&server);
+    let secret = enrol_totp(&server).await;
+
+    // Not signed in: the console sends the browser to the sign-in page.
+    let response = get_page(&server, "/console", None).await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(response.headers()[LOCATION], "/console/login");
+    let response = get_page(&server, "/console/login", None).await;
+    assert_eq!(response.status(), 200);
+    let csp = response.headers()[CONTENT_SECURITY_POLICY].to_str().unwrap().to_owned();
+    assert!(csp.contains("default-src 'none'") && csp.contains("style-src 'self'"), "{csp}");
+    assert!(!csp.contains("unsafe-inline") && !csp.contains("script-src"), "no inline anything, no script: {csp}");
+    let html = response.text().await.unwrap();
+    assert!(html.contains("<label for=\"password\">"), "every field is labelled: {html}");
+    assert!(!html.contains("<script") && !html.contains("style="), "nothing inline: {html}");
+
+    // A post from another site is refused before anything is read.
+    let cross = browser()
+        .post(server.url("/console/login"))
+        .header("Origin", "https://evil.example")
+        .form(&[("username", "admin"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cross.status(), 403);
+    assert!(cross.headers().get(SET_COOKIE).is_none());
+
+    // A wrong password, then the right one: the code is asked for next.
+    let wrong = post_form(&server, "/console/login", None, &[("username", "admin"), ("password", "nope")]).await;
+    assert_eq!(wrong.status(), 401);
+    assert!(wrong.text().await.unwrap().contains("Wrong username, password or code."));
+    let step = post_form(&server, "/console/login", None, &[("username", "admin"), ("password", PASSWORD)]).await;
+    assert_eq!(step.status(), 200);
+    assert!(step.headers().get(SET_COOKIE).is_none(), "no session before the second factor");
+    let challenge = hidden(&step.text().await.unwrap(), "challenge");
+    let signed_in =
+        post_form(&server, "/console/login", None, &[("challenge", &challenge), ("code", &code(&secret, 1))]).await;
+    assert_eq!(signed_in.status(), 303);
+    assert_eq!(signed_in.headers()[LOCATION], "/console");
+    let set_cookie = signed_in.headers()[SET_COOKIE].to_str().unwrap().to_owned();
+    for attribute in ["Secure", "HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(set_cookie.contains(attribute), "{attribute} missing: {set_cookie}");
+    }
+    let cookie = set_cookie.strip_prefix("__Host-strongroom=").unwrap().split(';').next().unwrap().to_owned();
+
+    // The overview: who, and the audit log's integrity.
+    let overview = get_page(&server, "/console", Some(&cookie)).await;
+    assert_eq!(overview.status(), 200);
+    let html = overview.text().await.unwrap();
+    for expected in ["Signed in as <strong>admin</strong>", "Audit log integrity", "<span class=\"ok\">yes</span>"] {
+        assert!(html.contains(expected), "{expected:?} missing from {html}");
+    }
+    assert!(html.contains("login.success"), "events by type: {html}");
+    let form_token = hidden(&html, "form_token");
+
+    // A cookie whose MAC was altered opens nothing.
+    let forged = format!("{}0", &cookie[..cookie.len() - 1]);
+    let forged = if forged == cookie { format!("{}1", &cookie[..cookie.len() - 1]) } else { forged };
+    assert_eq!(get_page(&server, "/console", Some(&forged)).await.status(), 303);
+
+    // Signing out needs the form token; then the session is over everywhere.
+    let refused = post_form(&server, "/console/logout", Some(&cookie), &[("form_token", "00")]).await;
+    assert_eq!(refused.status(), 403);
+    assert_eq!(get_page(&server, "/console", Some(&cookie)).await.status(), 200, "still signed in");
+    let out = post_form(&server, "/console/logout", Some(&cookie), &[("form_token", &form_token)]).await;
+    assert_eq!(out.status(), 303);
+    assert!(out.headers()[SET_COOKIE].to_str().unwrap().contains("Max-Age=0"));
+    let after = get_page(&server, "/console", Some(&cookie)).await;
+    assert_eq!((after.status().as_u16(), after.headers()[LOCATION].to_str().unwrap()), (303, "/console/login"));
+}
+
+#[tokio::test]
+async fn a_reader_sees_who_they_are_and_no_audit_figures() {
+    let server = server().start();
+    init_admin(&server);
+    let create = TestServer::builder(super::BIN).data_dir(server.data_dir()).run_with_input(
+        &["user", "create", "--username", "rui", "--email", "rui@example.com", "--role", "reader", "--password-stdin"],
+        &format!("{PASSWORD}\n"),
+    );
+    assert_eq!(create.code, Some(0), "{create:?}");
+    let signed_in = post_form(&server, "/console/login", None, &[("username", "rui"), ("password", PASSWORD)]).await;
+    assert_eq!(signed_in.status(), 303);
+    let set_cookie = signed_in.headers()[SET_COOKIE].to_str().unwrap().to_owned();
+    let cookie = set_cookie.strip_prefix("__Host-strongroom=").unwrap().split(';').next().unwrap().to_owned();
+    let html = get_page(&server, "/console", Some(&cookie)).await.text().await.unwrap();
+    assert!(html.contains("Signed in as <strong>rui</strong>") && html.contains("reader"), "{html}");
+    assert!(!html.contains("Audit log integrity"), "a reader does not read the audit log: {html}");
+    // And viewing the page recorded no denial.
+    let (_, admin) = login(&server, "admin", PASSWORD).await;
+    let (_, denials) =
+        call(&server, "GET", "/v1/audit/events?action=permission.denied", admin["access_token"].as_str(), None).await;
+    assert_eq!(denials["events"].as_array().unwrap().len(), 0, "{denials}");
+}
