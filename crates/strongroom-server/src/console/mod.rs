@@ -47,6 +47,8 @@ pub(crate) fn routes() -> axum::Router<AppState> {
         .route("/console", get(overview))
         .route("/console/login", get(login_page).post(login))
         .route("/console/logout", post(logout))
+        .route("/console/sessions", get(sessions))
+        .route("/console/sessions/revoke", post(revoke_session))
         .route("/console/console.css", get(stylesheet))
 }
 
@@ -247,17 +249,10 @@ pub(crate) async fn logout(
     headers: HeaderMap,
     Form(form): Form<SessionForm>,
 ) -> Response {
-    if !same_origin(&headers) {
-        return page(StatusCode::FORBIDDEN, pages::refused());
-    }
-    let Some(user) = signed_in(&state, &origin, &headers).await else {
-        return see_other("/console/login");
+    let user = match form_user(&state, &origin, &headers, &form.form_token).await {
+        Ok(user) => user,
+        Err(refused) => return refused,
     };
-    match state.identity.check_form_token(&user.session_id, &form.form_token).await {
-        Ok(true) => {}
-        Ok(false) => return page(StatusCode::FORBIDDEN, pages::refused()),
-        Err(error) => return failure(&error),
-    }
     let context = origin.context(user.actor());
     if let Err(error) = state.identity.revoke_session(&user.session_id, "logout", &context).await {
         return failure(&error);
@@ -265,6 +260,81 @@ pub(crate) async fn logout(
     let mut response = see_other("/console/login");
     clear_cookie(&mut response);
     response
+}
+
+/// `GET /console/sessions`: the signed-in user's live sessions, each with
+/// where it was opened, and a way to end it.
+pub(crate) async fn sessions(State(state): State<AppState>, origin: RequestOrigin, headers: HeaderMap) -> Response {
+    let Some(user) = signed_in(&state, &origin, &headers).await else {
+        return see_other("/console/login");
+    };
+    let context = origin.context(user.actor());
+    let listed = match state.user_management.sessions(&user.subject(), None, &context).await {
+        Ok(listed) => listed,
+        Err(error) => return failure(&error),
+    };
+    let form_token = match state.identity.form_token(&user.session_id).await {
+        Ok(token) => token,
+        Err(error) => return failure(&error),
+    };
+    page(StatusCode::OK, pages::sessions(&user.username, &listed, &user.session_id, &form_token))
+}
+
+/// The form that ends one session.
+#[derive(Debug, Deserialize)]
+pub(crate) struct RevokeForm {
+    #[serde(default)]
+    form_token: String,
+    #[serde(default)]
+    session: String,
+}
+
+/// `POST /console/sessions/revoke`: ends one of the user's sessions (this
+/// one signs the browser out).
+pub(crate) async fn revoke_session(
+    State(state): State<AppState>,
+    origin: RequestOrigin,
+    headers: HeaderMap,
+    Form(form): Form<RevokeForm>,
+) -> Response {
+    let user = match form_user(&state, &origin, &headers, &form.form_token).await {
+        Ok(user) => user,
+        Err(refused) => return refused,
+    };
+    let context = origin.context(user.actor());
+    match state.user_management.revoke_session(&user.subject(), &form.session, &context).await {
+        Ok(()) if form.session == user.session_id => {
+            let mut response = see_other("/console/login");
+            clear_cookie(&mut response);
+            response
+        }
+        Ok(()) => see_other("/console/sessions"),
+        Err(CoreError::NotFound(_) | CoreError::Forbidden(_) | CoreError::Denied(_)) => {
+            page(StatusCode::NOT_FOUND, pages::refused())
+        }
+        Err(error) => failure(&error),
+    }
+}
+
+/// The signed-in user of a form that changes something: from this origin,
+/// with a live session and its form token; otherwise the answer to send.
+async fn form_user(
+    state: &AppState,
+    origin: &RequestOrigin,
+    headers: &HeaderMap,
+    form_token: &str,
+) -> Result<UserPrincipal, Response> {
+    if !same_origin(headers) {
+        return Err(page(StatusCode::FORBIDDEN, pages::refused()));
+    }
+    let Some(user) = signed_in(state, origin, headers).await else {
+        return Err(see_other("/console/login"));
+    };
+    match state.identity.check_form_token(&user.session_id, form_token).await {
+        Ok(true) => Ok(user),
+        Ok(false) => Err(page(StatusCode::FORBIDDEN, pages::refused())),
+        Err(error) => Err(failure(&error)),
+    }
 }
 
 /// `GET /console/console.css`.

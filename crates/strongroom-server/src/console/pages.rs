@@ -4,7 +4,7 @@
 use maud::{DOCTYPE, Markup, html};
 use strongroom_core::audit::AlertRecord;
 use strongroom_core::audit_reading::AuditStats;
-use strongroom_core::user_management::MyAccount;
+use strongroom_core::user_management::{MyAccount, SessionDetails};
 
 /// The frame every page shares: title, stylesheet, header.
 fn frame(title: &str, signed_in: Option<(&str, &str)>, body: Markup) -> Markup {
@@ -20,6 +20,12 @@ fn frame(title: &str, signed_in: Option<(&str, &str)>, body: Markup) -> Markup {
             body {
                 header {
                     a.brand href="/console" { "Strongroom" }
+                    @if signed_in.is_some() {
+                        nav aria-label="Console" {
+                            a href="/console" { "Overview" }
+                            a href="/console/sessions" { "Your sessions" }
+                        }
+                    }
                     @if let Some((username, form_token)) = signed_in {
                         form.signout method="post" action="/console/logout" {
                             input type="hidden" name="form_token" value=(form_token);
@@ -153,6 +159,57 @@ pub(super) fn overview(
                         ul {
                             @for alert in alerts {
                                 li { strong { (alert.rule) } ": " (alert.message) " (" (ago(now_ms, alert.created_ms)) ")" }
+                            }
+                        }
+                    }
+                }
+            }
+        },
+    )
+}
+
+/// A time in Unix seconds, for a human (UTC).
+fn when(seconds: i64) -> String {
+    let text = strongroom_proto::time::rfc3339_from_ms(seconds.saturating_mul(1000));
+    text.get(..16).map_or(text.clone(), |minutes| format!("{} UTC", minutes.replace('T', " ")))
+}
+
+/// The user's live sessions, this one marked, each with a form to end it.
+pub(super) fn sessions(username: &str, listed: &[SessionDetails], current: &str, form_token: &str) -> Markup {
+    frame(
+        "Your sessions",
+        Some((username, form_token)),
+        html! {
+            h1 { "Your sessions" }
+            section.card {
+                table {
+                    thead {
+                        tr {
+                            th scope="col" { "Opened" }
+                            th scope="col" { "Last seen" }
+                            th scope="col" { "From" }
+                            th scope="col" { "Client" }
+                            th scope="col" { span.visually-hidden { "Action" } }
+                        }
+                    }
+                    tbody {
+                        @for listed in listed {
+                            tr {
+                                td { (when(listed.session.created_at)) }
+                                td { (when(listed.session.last_seen_at)) }
+                                td { (listed.client.ip.as_deref().unwrap_or("unknown")) }
+                                td { (listed.client.user_agent.as_deref().unwrap_or("unknown")) }
+                                td {
+                                    form method="post" action="/console/sessions/revoke" {
+                                        input type="hidden" name="form_token" value=(form_token);
+                                        input type="hidden" name="session" value=(listed.session.id);
+                                        @if listed.session.id == current {
+                                            button type="submit" { "End this session (sign out)" }
+                                        } @else {
+                                            button type="submit" { "End" }
+                                        }
+                                    }
+                                }
                             }
                         }
                     }

@@ -2,8 +2,9 @@
 //! headers a browser sends, no redirects followed): signing in with a
 //! password and a TOTP code, the cookie's attributes, the page's CSP, the
 //! overview with the audit log's integrity, refusals of cross-site posts
-//! and of posts without the form token, and signing out ending the session
-//! (a copy of the cookie then opens nothing).
+//! and of posts without the form token, signing out ending the session (a
+//! copy of the cookie then opens nothing), and a session ended from another
+//! browser signing that browser out.
 
 use reqwest::header::{CONTENT_SECURITY_POLICY, COOKIE, LOCATION, SET_COOKIE};
 use reqwest::redirect::Policy;
@@ -139,6 +140,59 @@ async fn an_admin_signs_in_with_a_second_factor_sees_the_overview_and_signs_out(
     assert_eq!((after.status().as_u16(), after.headers()[LOCATION].to_str().unwrap()), (303, "/console/login"));
 }
 
+/// Signs `username` in with a password; answers the cookie's value.
+async fn sign_in(server: &TestServer, username: &str) -> String {
+    let signed_in = post_form(server, "/console/login", None, &[("username", username), ("password", PASSWORD)]).await;
+    assert_eq!(signed_in.status(), 303);
+    let set_cookie = signed_in.headers()[SET_COOKIE].to_str().unwrap().to_owned();
+    set_cookie.strip_prefix("__Host-strongroom=").unwrap().split(';').next().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_session_ended_from_another_browser_signs_that_browser_out() {
+    let server = server().start();
+    init_admin(&server);
+    let (first, second) = (sign_in(&server, "admin").await, sign_in(&server, "admin").await);
+    let page = get_page(&server, "/console/sessions", Some(&first)).await;
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert_eq!(html.matches("name=\"session\"").count(), 2, "both sessions are listed: {html}");
+    assert!(html.contains("End this session (sign out)"), "{html}");
+    let form_token = hidden(&html, "form_token");
+    let second_session = second.split('.').next().unwrap();
+
+    // Without the form token nothing ends; with it, the other browser is signed out.
+    let refused = post_form(&server, "/console/sessions/revoke", Some(&first), &[("session", second_session)]).await;
+    assert_eq!(refused.status(), 403);
+    assert_eq!(get_page(&server, "/console", Some(&second)).await.status(), 200);
+    let ended = post_form(
+        &server,
+        "/console/sessions/revoke",
+        Some(&first),
+        &[("form_token", &form_token), ("session", second_session)],
+    )
+    .await;
+    assert_eq!((ended.status().as_u16(), ended.headers()[LOCATION].to_str().unwrap()), (303, "/console/sessions"));
+    let after = get_page(&server, "/console", Some(&second)).await;
+    assert_eq!((after.status().as_u16(), after.headers()[LOCATION].to_str().unwrap()), (303, "/console/login"));
+    assert_eq!(get_page(&server, "/console", Some(&first)).await.status(), 200, "the first browser stays");
+    let html = get_page(&server, "/console/sessions", Some(&first)).await.text().await.unwrap();
+    assert_eq!(html.matches("name=\"session\"").count(), 1, "{html}");
+
+    // Ending one's own session is signing out.
+    let first_session = first.split('.').next().unwrap();
+    let out = post_form(
+        &server,
+        "/console/sessions/revoke",
+        Some(&first),
+        &[("form_token", &form_token), ("session", first_session)],
+    )
+    .await;
+    assert_eq!(out.headers()[LOCATION], "/console/login");
+    assert!(out.headers()[SET_COOKIE].to_str().unwrap().contains("Max-Age=0"));
+    assert_eq!(get_page(&server, "/console", Some(&first)).await.status(), 303);
+}
+
 #[tokio::test]
 async fn a_reader_sees_who_they_are_and_no_audit_figures() {
     let server = server().start();
@@ -148,10 +202,7 @@ async fn a_reader_sees_who_they_are_and_no_audit_figures() {
         &format!("{PASSWORD}\n"),
     );
     assert_eq!(create.code, Some(0), "{create:?}");
-    let signed_in = post_form(&server, "/console/login", None, &[("username", "rui"), ("password", PASSWORD)]).await;
-    assert_eq!(signed_in.status(), 303);
-    let set_cookie = signed_in.headers()[SET_COOKIE].to_str().unwrap().to_owned();
-    let cookie = set_cookie.strip_prefix("__Host-strongroom=").unwrap().split(';').next().unwrap().to_owned();
+    let cookie = sign_in(&server, "rui").await;
     let html = get_page(&server, "/console", Some(&cookie)).await.text().await.unwrap();
     assert!(html.contains("Signed in as <strong>rui</strong>") && html.contains("reader"), "{html}");
     assert!(!html.contains("Audit log integrity"), "a reader does not read the audit log: {html}");
