@@ -251,20 +251,26 @@ impl OneOrBatch {
         [("EncryptRequest", "plaintext"), ("DecryptRequest", "ciphertext"), ("InputRequest", "input")];
 }
 
+/// Adds `rule` to the component schema `name` (it must hold as well:
+/// `allOf` of the schema and the rule), for what a struct cannot say.
+fn also_require(components: &mut utoipa::openapi::Components, name: &str, rule: impl Into<RefOr<Schema>>) {
+    use utoipa::openapi::schema::AllOfBuilder;
+    if let Some(schema) = components.schemas.remove(name) {
+        components.schemas.insert(name.into(), AllOfBuilder::new().item(schema).item(rule).into());
+    }
+}
+
 impl Modify for OneOrBatch {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::schema::{AllOfBuilder, AnyOfBuilder};
+        use utoipa::openapi::schema::AnyOfBuilder;
         let Some(components) = openapi.components.as_mut() else { return };
         for (name, single) in Self::REQUESTS {
-            let Some(schema) = components.schemas.remove(name) else { continue };
             let one =
                 ObjectBuilder::new().property(single, ObjectBuilder::new().schema_type(Type::String)).required(single);
             let batch = ObjectBuilder::new()
                 .property("batch_input", ArrayBuilder::new().min_items(Some(1)).max_items(Some(1000)))
                 .required("batch_input");
-            let either = AnyOfBuilder::new().item(one).item(batch);
-            let combined = AllOfBuilder::new().item(schema).item(either);
-            components.schemas.insert(name.into(), combined.into());
+            also_require(components, name, AnyOfBuilder::new().item(one).item(batch));
         }
     }
 }
@@ -276,9 +282,8 @@ struct ResourceByType;
 
 impl Modify for ResourceByType {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::schema::{AllOfBuilder, OneOfBuilder};
+        use utoipa::openapi::schema::OneOfBuilder;
         let Some(components) = openapi.components.as_mut() else { return };
-        let Some(schema) = components.schemas.remove("ResourceRef") else { return };
         let text = || ObjectBuilder::new().schema_type(Type::String).min_length(Some(1));
         let of = |kinds: &[&str], needs: &[&str]| {
             let kinds = kinds.iter().map(|kind| serde_json::json!(kind));
@@ -294,7 +299,7 @@ impl Modify for ResourceByType {
             .item(of(&["service"], &[]))
             .item(of(&["matter", "key", "user"], &["id"]))
             .item(of(&["record"], &["id", "matter"]));
-        components.schemas.insert("ResourceRef".into(), AllOfBuilder::new().item(schema).item(by_type).into());
+        also_require(components, "ResourceRef", by_type);
     }
 }
 

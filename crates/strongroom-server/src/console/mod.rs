@@ -70,18 +70,22 @@ fn see_other(to: &'static str) -> Response {
     response
 }
 
-fn set_cookie(response: &mut Response, value: &str) {
-    let cookie = format!("{SESSION_COOKIE}={value}; Path=/; Secure; HttpOnly; SameSite=Strict");
+/// Sets the session cookie to `value`, or with `None` tells the browser to drop it.
+fn put_cookie(response: &mut Response, value: Option<&str>) {
+    let cookie = match value {
+        Some(value) => format!("{SESSION_COOKIE}={value}; Path=/; Secure; HttpOnly; SameSite=Strict"),
+        None => format!("{SESSION_COOKIE}=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0"),
+    };
     if let Ok(value) = HeaderValue::from_str(&cookie) {
         response.headers_mut().append(SET_COOKIE, value);
     }
 }
 
-fn clear_cookie(response: &mut Response) {
-    let cookie = format!("{SESSION_COOKIE}=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0");
-    if let Ok(value) = HeaderValue::from_str(&cookie) {
-        response.headers_mut().append(SET_COOKIE, value);
-    }
+/// To the sign-in page, the cookie dropped: the session has ended.
+fn signed_out() -> Response {
+    let mut response = see_other("/console/login");
+    put_cookie(&mut response, None);
+    response
 }
 
 /// The session cookie's value, if the request carries one.
@@ -118,10 +122,27 @@ async fn signed_in(state: &AppState, origin: &RequestOrigin, headers: &HeaderMap
     state.identity.authenticate_browser(cookie, &origin.context(Actor::anonymous())).await.ok()
 }
 
+/// The signed-in user of a page and the form token its forms carry;
+/// otherwise the answer to send (to the sign-in page).
+async fn page_user(
+    state: &AppState,
+    origin: &RequestOrigin,
+    headers: &HeaderMap,
+) -> Result<(UserPrincipal, String), Response> {
+    let Some(user) = signed_in(state, origin, headers).await else {
+        return Err(see_other("/console/login"));
+    };
+    match state.identity.form_token(&user.session_id).await {
+        Ok(form_token) => Ok((user, form_token)),
+        Err(error) => Err(failure(&error)),
+    }
+}
+
 /// `GET /console`: the overview, or the way to sign in.
 pub(crate) async fn overview(State(state): State<AppState>, origin: RequestOrigin, headers: HeaderMap) -> Response {
-    let Some(user) = signed_in(&state, &origin, &headers).await else {
-        return see_other("/console/login");
+    let (user, form_token) = match page_user(&state, &origin, &headers).await {
+        Ok(signed_in) => signed_in,
+        Err(elsewhere) => return elsewhere,
     };
     let context = origin.context(user.actor());
     let subject = user.subject();
@@ -141,10 +162,6 @@ pub(crate) async fn overview(State(state): State<AppState>, origin: RequestOrigi
         None
     };
     let alerts = if reads_audit { state.audit_reader.alerts(&subject, &context).await.ok() } else { None };
-    let form_token = match state.identity.form_token(&user.session_id).await {
-        Ok(token) => token,
-        Err(error) => return failure(&error),
-    };
     let now_ms = state.audit.now_ms();
     page(StatusCode::OK, pages::overview(&account, stats.as_ref(), alerts.as_deref(), &form_token, now_ms))
 }
@@ -231,7 +248,7 @@ pub(crate) async fn login(
         Err(error) => return failure(&error),
     };
     let mut response = see_other("/console");
-    set_cookie(&mut response, &cookie);
+    put_cookie(&mut response, Some(&cookie));
     response
 }
 
@@ -254,27 +271,22 @@ pub(crate) async fn logout(
         Err(refused) => return refused,
     };
     let context = origin.context(user.actor());
-    if let Err(error) = state.identity.revoke_session(&user.session_id, "logout", &context).await {
-        return failure(&error);
+    match state.identity.revoke_session(&user.session_id, "logout", &context).await {
+        Ok(()) => signed_out(),
+        Err(error) => failure(&error),
     }
-    let mut response = see_other("/console/login");
-    clear_cookie(&mut response);
-    response
 }
 
 /// `GET /console/sessions`: the signed-in user's live sessions, each with
 /// where it was opened, and a way to end it.
 pub(crate) async fn sessions(State(state): State<AppState>, origin: RequestOrigin, headers: HeaderMap) -> Response {
-    let Some(user) = signed_in(&state, &origin, &headers).await else {
-        return see_other("/console/login");
+    let (user, form_token) = match page_user(&state, &origin, &headers).await {
+        Ok(signed_in) => signed_in,
+        Err(elsewhere) => return elsewhere,
     };
     let context = origin.context(user.actor());
     let listed = match state.user_management.sessions(&user.subject(), None, &context).await {
         Ok(listed) => listed,
-        Err(error) => return failure(&error),
-    };
-    let form_token = match state.identity.form_token(&user.session_id).await {
-        Ok(token) => token,
         Err(error) => return failure(&error),
     };
     page(StatusCode::OK, pages::sessions(&user.username, &listed, &user.session_id, &form_token))
@@ -303,11 +315,7 @@ pub(crate) async fn revoke_session(
     };
     let context = origin.context(user.actor());
     match state.user_management.revoke_session(&user.subject(), &form.session, &context).await {
-        Ok(()) if form.session == user.session_id => {
-            let mut response = see_other("/console/login");
-            clear_cookie(&mut response);
-            response
-        }
+        Ok(()) if form.session == user.session_id => signed_out(),
         Ok(()) => see_other("/console/sessions"),
         Err(CoreError::NotFound(_) | CoreError::Forbidden(_) | CoreError::Denied(_)) => {
             page(StatusCode::NOT_FOUND, pages::refused())

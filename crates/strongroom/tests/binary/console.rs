@@ -11,10 +11,9 @@ use reqwest::redirect::Policy;
 use serde_json::json;
 use strongroom_testkit::TestServer;
 
-use super::identity::{base32_decode, call, init_admin, login};
+use super::authz::{PASSWORD, access_token};
+use super::identity::{base32_decode, call, init_admin};
 use super::server;
-
-const PASSWORD: &str = "correct horse battery staple";
 
 fn browser() -> reqwest::Client {
     reqwest::Client::builder().redirect(Policy::none()).build().unwrap()
@@ -49,8 +48,7 @@ fn hidden(html: &str, name: &str) -> String {
 
 /// Enrols `admin` in TOTP through the API; answers the secret.
 async fn enrol_totp(server: &TestServer) -> Vec<u8> {
-    let (_, tokens) = login(server, "admin", PASSWORD).await;
-    let token = tokens["access_token"].as_str().unwrap();
+    let token = &access_token(server, "admin").await;
     let (status, enrolment) = call(server, "POST", "/v1/auth/totp/enroll", Some(token), None).await;
     assert_eq!(status, 200, "{enrolment}");
     let uri = enrolment["otpauth_uri"].as_str().unwrap();
@@ -108,11 +106,11 @@ async fn an_admin_signs_in_with_a_second_factor_sees_the_overview_and_signs_out(
         post_form(&server, "/console/login", None, &[("challenge", &challenge), ("code", &code(&secret, 1))]).await;
     assert_eq!(signed_in.status(), 303);
     assert_eq!(signed_in.headers()[LOCATION], "/console");
-    let set_cookie = signed_in.headers()[SET_COOKIE].to_str().unwrap().to_owned();
+    let set_cookie = signed_in.headers()[SET_COOKIE].to_str().unwrap();
     for attribute in ["Secure", "HttpOnly", "SameSite=Strict", "Path=/"] {
         assert!(set_cookie.contains(attribute), "{attribute} missing: {set_cookie}");
     }
-    let cookie = set_cookie.strip_prefix("__Host-strongroom=").unwrap().split(';').next().unwrap().to_owned();
+    let cookie = cookie_of(&signed_in);
 
     // The overview: who, and the audit log's integrity.
     let overview = get_page(&server, "/console", Some(&cookie)).await;
@@ -144,7 +142,12 @@ async fn an_admin_signs_in_with_a_second_factor_sees_the_overview_and_signs_out(
 async fn sign_in(server: &TestServer, username: &str) -> String {
     let signed_in = post_form(server, "/console/login", None, &[("username", username), ("password", PASSWORD)]).await;
     assert_eq!(signed_in.status(), 303);
-    let set_cookie = signed_in.headers()[SET_COOKIE].to_str().unwrap().to_owned();
+    cookie_of(&signed_in)
+}
+
+/// The session cookie's value that `response` sets.
+fn cookie_of(response: &reqwest::Response) -> String {
+    let set_cookie = response.headers()[SET_COOKIE].to_str().unwrap();
     set_cookie.strip_prefix("__Host-strongroom=").unwrap().split(';').next().unwrap().to_owned()
 }
 
@@ -207,8 +210,7 @@ async fn a_reader_sees_who_they_are_and_no_audit_figures() {
     assert!(html.contains("Signed in as <strong>rui</strong>") && html.contains("reader"), "{html}");
     assert!(!html.contains("Audit log integrity"), "a reader does not read the audit log: {html}");
     // And viewing the page recorded no denial.
-    let (_, admin) = login(&server, "admin", PASSWORD).await;
-    let (_, denials) =
-        call(&server, "GET", "/v1/audit/events?action=permission.denied", admin["access_token"].as_str(), None).await;
+    let admin = access_token(&server, "admin").await;
+    let (_, denials) = call(&server, "GET", "/v1/audit/events?action=permission.denied", Some(&admin), None).await;
     assert_eq!(denials["events"].as_array().unwrap().len(), 0, "{denials}");
 }
