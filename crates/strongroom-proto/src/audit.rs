@@ -121,6 +121,10 @@ pub struct AuditStats {
     pub per_action: std::collections::BTreeMap<String, u64>,
     /// Failed or denied events in the last 24 hours.
     pub failures_last_24h: u64,
+    /// The last 24 hours' events per hour, oldest first; hours without
+    /// events are left out.
+    #[serde(default)]
+    pub per_hour_last_24h: Vec<HourCountView>,
     /// The newest signed checkpoint, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latest_checkpoint: Option<CheckpointView>,
@@ -128,6 +132,17 @@ pub struct AuditStats {
     pub integrity: IntegrityView,
     /// What keeps the audit log from being healthy (rollback, low space, failing writes).
     pub health_problems: Vec<String>,
+}
+
+/// The events of one hour.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct HourCountView {
+    /// Unix seconds of the hour's start.
+    pub hour: i64,
+    /// Every event of the hour.
+    pub events: u64,
+    /// Those that failed or were denied.
+    pub failures: u64,
 }
 
 /// A raised alert.

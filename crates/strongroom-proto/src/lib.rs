@@ -40,7 +40,8 @@ mod vault;
 
 pub use audit::{
     AlertList, AlertView, AppEvent, AppEventBatch, AppEventTarget, AppEventsRecorded, AuditEventList, AuditEventProof,
-    AuditEventView, AuditStats, CheckpointView, ConsistencyProof, InclusionProof, IntegrityProblemView, IntegrityView,
+    AuditEventView, AuditStats, CheckpointView, ConsistencyProof, HourCountView, InclusionProof, IntegrityProblemView,
+    IntegrityView,
 };
 pub use authz::{
     AccessRequestList, AccessRequestView, CreateAccessRequest, CreateGrant, CreateMatter, CreateRole,

@@ -16,7 +16,7 @@ use sqlx::{QueryBuilder, Row};
 use strongroom_core::StoreError;
 use strongroom_core::audit::{
     AlertGroup, AlertRecord, AppendPlan, AppendReceipt, AuditCounts, AuditFilter, AuditRecord, AuditStore, EventSource,
-    IndexedColumns, Severity, StoredCheckpoint, StoredEntry, TreeHead,
+    HourCount, IndexedColumns, Severity, StoredCheckpoint, StoredEntry, TreeHead,
 };
 use strongroom_crypto::merkle::{Hash, NodeId};
 
@@ -406,7 +406,26 @@ macro_rules! impl_audit_store {
                         .map_err(map)?
                         .try_get("n")
                         .map_err(map)?;
-                Ok(AuditCounts { per_type, failures_since: index(failures)? })
+                // Integer division by an hour's milliseconds, the same on both databases.
+                let hours = sqlx::query(
+                    "SELECT time_ms / 3600000 AS hour, COUNT(*) AS n, \
+                     SUM(CASE WHEN outcome <> 'success' THEN 1 ELSE 0 END) AS failed \
+                     FROM audit_entries WHERE time_ms >= $1 GROUP BY time_ms / 3600000 ORDER BY hour",
+                )
+                .bind(since_ms)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(map)?;
+                let per_hour = hours
+                    .iter()
+                    .map(|row| {
+                        let hour: i64 = row.try_get("hour").map_err(map)?;
+                        let events: i64 = row.try_get("n").map_err(map)?;
+                        let failed: i64 = row.try_get("failed").map_err(map)?;
+                        Ok(HourCount { hour_ms: hour * 3_600_000, events: index(events)?, failures: index(failed)? })
+                    })
+                    .collect::<Result<_, StoreError>>()?;
+                Ok(AuditCounts { per_type, failures_since: index(failures)?, per_hour })
             }
 
             async fn count_audit_groups(

@@ -617,6 +617,10 @@ pub async fn audit_search_filters_counts_checkpoints_and_alerts(database: TestDa
     let counts = store.audit_counts(1_005).await.unwrap();
     assert!(counts.per_type.contains(&("key.rotate".to_string(), 6)));
     assert_eq!(counts.failures_since, 1, "index 6 is the only failure at or after 1005");
+    let first_hour = strongroom_core::audit::HourCount { hour_ms: 0, events: 3, failures: 1 };
+    assert_eq!(counts.per_hour, vec![first_hour], "indexes 5 to 7 fall in the hour that starts at 0");
+    let later = store.audit_counts(3_600_000).await.unwrap();
+    assert!(later.per_hour.is_empty(), "nothing from the next hour on");
     let groups = store.count_audit_groups(&["key.rotate", "login.failure"], 0, AlertGroup::Ip, 7).await.unwrap();
     assert_eq!(groups, vec![("10.0.0.1".to_string(), 7)]);
     assert!(store.count_audit_groups(&["key.rotate"], 0, AlertGroup::Actor, 7).await.unwrap().is_empty());

@@ -72,6 +72,8 @@ class AuditStats(Model):
     root_hash: str
     per_action: dict[str, int] = field(default_factory=dict)
     failures_last_24h: int = 0
+    # {"hour": unix seconds, "events": n, "failures": n}, oldest first.
+    per_hour_last_24h: tuple[dict[str, int], ...] = ()
     latest_checkpoint: dict[str, Any] | None = None
     integrity: dict[str, Any] = field(default_factory=dict)
     health_problems: tuple[str, ...] = ()

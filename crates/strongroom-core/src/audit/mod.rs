@@ -33,7 +33,7 @@ pub use event::{
 pub use log::{AuditHealth, AuditLog, AuditSettings, Pseudonymizer, Recorded};
 pub use sink::{AuditSink, run_sink};
 pub use store::{
-    AlertGroup, AlertRecord, AppendReceipt, AuditCounts, AuditFilter, AuditRecord, AuditStore, EventSource,
+    AlertGroup, AlertRecord, AppendReceipt, AuditCounts, AuditFilter, AuditRecord, AuditStore, EventSource, HourCount,
     IndexedColumns, StoredCheckpoint, StoredEntry, TreeHead,
 };
 pub use tree::{AppendPlan, NodeKey};

@@ -193,6 +193,20 @@ pub struct AuditCounts {
     pub per_type: Vec<(String, u64)>,
     /// Failed or denied events since the given time.
     pub failures_since: u64,
+    /// Events since the given time per hour, oldest first; hours without
+    /// events are left out.
+    pub per_hour: Vec<HourCount>,
+}
+
+/// The events of one hour.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HourCount {
+    /// Unix milliseconds of the hour's start (a multiple of 3,600,000).
+    pub hour_ms: i64,
+    /// Every event of the hour.
+    pub events: u64,
+    /// Those that failed or were denied.
+    pub failures: u64,
 }
 
 /// A signed checkpoint as stored.

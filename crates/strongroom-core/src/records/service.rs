@@ -697,6 +697,39 @@ impl Records {
         Ok(revealed)
     }
 
+    /// Refuses, and audits the refusal, unless `subject` may decrypt the
+    /// record with `ask`: for a page that offers an encrypted blob's player
+    /// before the player asks for its bytes (each of which asks is decided
+    /// and audited as `blob.read`).
+    pub async fn check_decrypt(
+        &self,
+        subject: &Subject,
+        collection_name: &str,
+        id: &str,
+        ask: &Ask<'_>,
+        context: &AuditContext,
+    ) -> Result<(), CoreError> {
+        let attempt = Attempt { subject, action: Action::RecordDecrypt, ask, context };
+        let record = self.live_record(collection_name, id, attempt).await?;
+        self.authz.authorize(subject, Action::RecordDecrypt, &resource(&record), ask, context).await?;
+        Ok(())
+    }
+
+    /// Whether a page should offer `subject` the decrypt of a record it was
+    /// shown: the decision as it would be with a justification and a purpose
+    /// given, not audited. It only hides a button that would be refused; the
+    /// decrypt itself is decided again, and audited.
+    pub fn offers_decrypt(&self, subject: &Subject, view: &RecordView, context: &AuditContext) -> bool {
+        let resource = Resource::Record {
+            id: view.id.clone(),
+            matter: view.matter_id.clone(),
+            collection: view.collection.clone(),
+        };
+        let purpose = self.authz.settings().purposes.first().map(String::as_str);
+        let ask = Ask { justification: Some("a justification, as the decrypt form asks for"), purpose };
+        self.authz.decide(subject, Action::RecordDecrypt, &resource, &ask, context).allowed
+    }
+
     /// Opens a record's data key with the key its header names, which must
     /// be a generation of the record's own matter key (so a row edited to
     /// point at another matter's key does not open).

@@ -15,7 +15,9 @@
 //!
 //! [`Identity::browser_cookie`]: strongroom_core::identity::Identity::browser_cookie
 
+mod access;
 mod pages;
+mod records;
 
 use axum::extract::{Form, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
@@ -32,13 +34,19 @@ use crate::auth::RequestOrigin;
 /// The cookie that holds a browser's session.
 pub(crate) const SESSION_COOKIE: &str = "__Host-strongroom";
 
-/// The console's CSP: this server's stylesheet and nothing else; no script,
-/// no inline style, forms only to this origin, never in a frame.
-const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
-                   frame-ancestors 'none'; base-uri 'none'";
+/// The console's CSP: this server's stylesheet and media and nothing else;
+/// no script, no inline style, forms only to this origin, never in a frame.
+const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; media-src 'self'; \
+                   form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// The stylesheet, served from the binary.
 const STYLESHEET: &str = include_str!("console.css");
+
+/// The icon (a browser asks for `/favicon.ico` on every page otherwise).
+const FAVICON: &str = "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 16 16\">\
+                       <rect width=\"16\" height=\"16\" rx=\"3\" fill=\"#1f5fbf\"/>\
+                       <rect x=\"4\" y=\"7\" width=\"8\" height=\"6\" fill=\"#fff\"/>\
+                       <path d=\"M5.5 7V5.5a2.5 2.5 0 0 1 5 0V7\" stroke=\"#fff\" fill=\"none\" stroke-width=\"1.5\"/></svg>";
 
 /// The console's routes, on the application's state.
 pub(crate) fn routes() -> axum::Router<AppState> {
@@ -49,7 +57,16 @@ pub(crate) fn routes() -> axum::Router<AppState> {
         .route("/console/logout", post(logout))
         .route("/console/sessions", get(sessions))
         .route("/console/sessions/revoke", post(revoke_session))
+        .route("/console/access-requests", get(access::list))
+        .route("/console/access-requests/new", post(access::ask))
+        .route("/console/access-requests/decide", post(access::decide))
+        .route("/console/records", get(records::collections))
+        .route("/console/records/{collection}", get(records::records))
+        .route("/console/records/{collection}/{id}", get(records::record))
+        .route("/console/records/{collection}/{id}/decrypt", post(records::decrypt))
+        .route("/console/records/{collection}/{id}/blobs/{field}", get(records::blob))
         .route("/console/console.css", get(stylesheet))
+        .route("/console/favicon.svg", get(favicon))
 }
 
 /// An HTML page with the console's headers.
@@ -347,9 +364,19 @@ async fn form_user(
 
 /// `GET /console/console.css`.
 pub(crate) async fn stylesheet() -> Response {
-    let mut response = STYLESHEET.into_response();
+    asset(STYLESHEET, "text/css; charset=utf-8")
+}
+
+/// `GET /console/favicon.svg`.
+pub(crate) async fn favicon() -> Response {
+    asset(FAVICON, "image/svg+xml")
+}
+
+/// A file served from the binary, cached for an hour.
+fn asset(body: &'static str, content_type: &'static str) -> Response {
+    let mut response = body.into_response();
     let headers = response.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/css; charset=utf-8"));
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
     response
 }

@@ -2,12 +2,12 @@
 //! by maud, no inline script or style (the CSP allows neither).
 
 use maud::{DOCTYPE, Markup, html};
-use strongroom_core::audit::AlertRecord;
+use strongroom_core::audit::{AlertRecord, HourCount};
 use strongroom_core::audit_reading::AuditStats;
 use strongroom_core::user_management::{MyAccount, SessionDetails};
 
 /// The frame every page shares: title, stylesheet, header.
-fn frame(title: &str, signed_in: Option<(&str, &str)>, body: Markup) -> Markup {
+pub(super) fn frame(title: &str, signed_in: Option<(&str, &str)>, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -16,6 +16,7 @@ fn frame(title: &str, signed_in: Option<(&str, &str)>, body: Markup) -> Markup {
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · Strongroom" }
                 link rel="stylesheet" href="/console/console.css";
+                link rel="icon" href="/console/favicon.svg" type="image/svg+xml";
             }
             body {
                 header {
@@ -23,6 +24,8 @@ fn frame(title: &str, signed_in: Option<(&str, &str)>, body: Markup) -> Markup {
                     @if signed_in.is_some() {
                         nav aria-label="Console" {
                             a href="/console" { "Overview" }
+                            a href="/console/access-requests" { "Access requests" }
+                            a href="/console/records" { "Records" }
                             a href="/console/sessions" { "Your sessions" }
                         }
                     }
@@ -70,6 +73,11 @@ pub(super) fn login(challenge: Option<&str>, message: Option<&str>) -> Markup {
     )
 }
 
+/// `1 entry`, `2 entries`.
+fn counted(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// How long ago `then_ms` was, for a human.
 fn ago(now_ms: i64, then_ms: i64) -> String {
     let seconds = (now_ms - then_ms).max(0) / 1000;
@@ -100,7 +108,8 @@ pub(super) fn overview(
                 h2 #you { "You" }
                 dl {
                     dt { "Username" } dd { (user.username) }
-                    dt { "Name" } dd { (account.details.profile.full_name) }
+                    dt { "Name" }
+                    dd { @if account.details.profile.full_name.is_empty() { "not given" } @else { (account.details.profile.full_name) } }
                     dt { "Roles" }
                     dd { @for role in &user.roles { span.tag { (role.as_str()) } " " } }
                     dt { "Matters" }
@@ -120,8 +129,8 @@ pub(super) fn overview(
                         dt { "Verified" }
                         dd {
                             @if stats.integrity.problems.is_empty() {
-                                span.ok { "yes" } " (" (stats.integrity.entries_checked) " entries, "
-                                (stats.integrity.checkpoints_checked) " checkpoints)"
+                                span.ok { "yes" } " (" (counted(stats.integrity.entries_checked, "entry", "entries")) ", "
+                                (counted(stats.integrity.checkpoints_checked as u64, "checkpoint", "checkpoints")) ")"
                             } @else {
                                 span.bad { "no: " (stats.integrity.problems.len()) " problems" }
                             }
@@ -130,13 +139,17 @@ pub(super) fn overview(
                         dd {
                             @match &stats.latest_checkpoint {
                                 Some(checkpoint) => {
-                                    "size " (checkpoint.size) ", signed " (ago(now_ms, checkpoint.created_ms))
+                                    "size " (checkpoint.size) ", signed and anchored " (ago(now_ms, checkpoint.created_ms))
                                 }
                                 None => "none yet",
                             }
                         }
                         dt { "Failures, last 24 h" } dd { (stats.counts.failures_since) }
                     }
+                }
+                section.card aria-labelledby="activity" {
+                    h2 #activity { "Events in the last 24 hours" }
+                    (hourly_chart(&stats.counts.per_hour, now_ms))
                 }
                 section.card aria-labelledby="events" {
                     h2 #events { "Events by type" }
@@ -168,8 +181,53 @@ pub(super) fn overview(
     )
 }
 
+/// The last 24 hours' events as bars, one per hour, failures in their own
+/// colour: an SVG drawn here, so the page needs no script. Each bar has a
+/// title (a tooltip, and what a screen reader says).
+fn hourly_chart(per_hour: &[HourCount], now_ms: i64) -> Markup {
+    const HOUR_MS: i64 = 3_600_000;
+    const BAR: i64 = 20;
+    const HEIGHT: u64 = 120;
+    let this_hour = now_ms.div_euclid(HOUR_MS) * HOUR_MS;
+    let hours: Vec<HourCount> = (0..24)
+        .map(|back| this_hour - (23 - back) * HOUR_MS)
+        .map(|hour_ms| {
+            per_hour
+                .iter()
+                .find(|h| h.hour_ms == hour_ms)
+                .copied()
+                .unwrap_or(HourCount { hour_ms, ..HourCount::default() })
+        })
+        .collect();
+    let most = hours.iter().map(|h| h.events).max().unwrap_or(0).max(1);
+    let scaled = |n: u64| n.saturating_mul(HEIGHT) / most;
+    let total: u64 = hours.iter().map(|h| h.events).sum();
+    let failed: u64 = hours.iter().map(|h| h.failures).sum();
+    let label = format!("{total} events in the last 24 hours, {failed} failed; the busiest hour had {most}.");
+    html! {
+        figure.chart {
+            svg viewBox={ "0 0 " (24 * BAR) " " (HEIGHT + 20) } role="img" aria-label=(label) {
+                @for (slot, hour) in hours.iter().enumerate() {
+                    @let x = slot as i64 * BAR;
+                    @let all = scaled(hour.events);
+                    @let bad = scaled(hour.failures);
+                    g {
+                        title { (when(hour.hour_ms / 1000)) ": " (hour.events) " events, " (hour.failures) " failed" }
+                        rect.events x=(x + 2) y=(HEIGHT - all) width=(BAR - 4) height=(all) {}
+                        @if bad > 0 { rect.failures x=(x + 2) y=(HEIGHT - bad) width=(BAR - 4) height=(bad) {} }
+                    }
+                }
+                line.axis x1="0" y1=(HEIGHT) x2=(24 * BAR) y2=(HEIGHT) {}
+                text x="0" y=(HEIGHT + 16) { "24 h ago" }
+                text x=(24 * BAR) y=(HEIGHT + 16) text-anchor="end" { "now" }
+            }
+            figcaption { (label) " " span.legend-events { "Events" } " " span.legend-failures { "failures" } }
+        }
+    }
+}
+
 /// A time in Unix seconds, for a human (UTC).
-fn when(seconds: i64) -> String {
+pub(super) fn when(seconds: i64) -> String {
     let text = strongroom_proto::time::rfc3339_from_ms(seconds.saturating_mul(1000));
     text.get(..16).map_or(text.clone(), |minutes| format!("{} UTC", minutes.replace('T', " ")))
 }
@@ -195,10 +253,10 @@ pub(super) fn sessions(username: &str, listed: &[SessionDetails], current: &str,
                     tbody {
                         @for listed in listed {
                             tr {
-                                td { (when(listed.session.created_at)) }
-                                td { (when(listed.session.last_seen_at)) }
-                                td { (listed.client.ip.as_deref().unwrap_or("unknown")) }
-                                td { (listed.client.user_agent.as_deref().unwrap_or("unknown")) }
+                                td.time data-label="Opened" { (when(listed.session.created_at)) }
+                                td.time data-label="Last seen" { (when(listed.session.last_seen_at)) }
+                                td data-label="From" { (listed.client.ip.as_deref().unwrap_or("unknown")) }
+                                td.client data-label="Client" { (listed.client.user_agent.as_deref().unwrap_or("unknown")) }
                                 td {
                                     form method="post" action="/console/sessions/revoke" {
                                         input type="hidden" name="form_token" value=(form_token);

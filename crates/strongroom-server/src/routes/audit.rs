@@ -30,7 +30,7 @@ use strongroom_crypto::merkle::Hash;
 use strongroom_proto::time::{ms_from_rfc3339, rfc3339_from_ms};
 use strongroom_proto::{
     AlertList, AlertView, AppEvent, AppEventBatch, AppEventsRecorded, AuditEventList, AuditEventProof, AuditEventView,
-    AuditStats, CheckpointView, ConsistencyProof, InclusionProof, IntegrityProblemView, IntegrityView,
+    AuditStats, CheckpointView, ConsistencyProof, HourCountView, InclusionProof, IntegrityProblemView, IntegrityView,
 };
 
 use crate::{ApiError, ApiJson, AppState, Caller};
@@ -416,6 +416,12 @@ pub(crate) async fn stats(State(state): State<AppState>, caller: Caller) -> Resu
         root_hash: b64(&stats.head.root),
         per_action: stats.counts.per_type.into_iter().collect::<BTreeMap<_, _>>(),
         failures_last_24h: stats.counts.failures_since,
+        per_hour_last_24h: stats
+            .counts
+            .per_hour
+            .iter()
+            .map(|hour| HourCountView { hour: hour.hour_ms / 1000, events: hour.events, failures: hour.failures })
+            .collect(),
         latest_checkpoint: stats.latest_checkpoint.map(checkpoint_view),
         integrity: integrity_view(&stats.integrity, stats.health.rollback.as_ref()),
         health_problems: stats.health.problems(),

@@ -521,9 +521,23 @@ pub(crate) async fn download_blob(
     let reason = header("x-justification").or(query.reason);
     let purpose = header("x-purpose").or(query.purpose);
     let ask = Ask { justification: reason.as_deref(), purpose: purpose.as_deref() };
-    let range = parse_range(&headers);
     let target = BlobRef { collection: &collection, record: &id, field: &name };
-    let download = match state.records.download_blob(&caller.subject, target, range, &ask, &caller.context).await {
+    blob_response(&state, &caller.subject, target, &headers, &ask, &caller.context).await
+}
+
+/// A blob's bytes (or the range `headers` ask for) as an answer: 200, or
+/// 206 with `Content-Range`; 416 for a range past the end. The API's
+/// download and the console's player both answer with it.
+pub(crate) async fn blob_response(
+    state: &AppState,
+    subject: &strongroom_core::authz::Subject,
+    target: BlobRef<'_>,
+    headers: &HeaderMap,
+    ask: &Ask<'_>,
+    context: &strongroom_core::audit::AuditContext,
+) -> Result<Response, ApiError> {
+    let range = parse_range(headers);
+    let download = match state.records.download_blob(subject, target, range, ask, context).await {
         Err(CoreError::RangeNotSatisfiable(size)) => {
             let mut response = ApiError::Refused {
                 code: strongroom_proto::ProblemCode::RangeNotSatisfiable,

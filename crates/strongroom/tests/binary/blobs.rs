@@ -139,7 +139,7 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 }
 
 /// A new matter and a recording in it: the path of its `audio` blob.
-async fn recording_in(server: &TestServer, admin: &str, matter: &str) -> String {
+pub(crate) async fn recording_in(server: &TestServer, admin: &str, matter: &str) -> String {
     let (status, _) = call(server, "POST", "/v1/matters", admin, Some(json!({"id": matter, "name": matter}))).await;
     assert_eq!(status, 201);
     let record = json!({"matter": matter, "fields": {"title": "Deposition, witness 7", "status": "recorded"}});

@@ -214,3 +214,207 @@ async fn a_reader_sees_who_they_are_and_no_audit_figures() {
     let (_, denials) = call(&server, "GET", "/v1/audit/events?action=permission.denied", Some(&admin), None).await;
     assert_eq!(denials["events"].as_array().unwrap().len(), 0, "{denials}");
 }
+
+/// A matter with an interview in it (the `interviews` template), `rui` the
+/// reader granted on it: the record's id and the secret answer it holds.
+async fn interview(server: &TestServer, admin: &str, reader_id: &str) -> (String, &'static str) {
+    use super::authz::call;
+    let (status, _) =
+        call(server, "POST", "/v1/matters", admin, Some(json!({"id": "hiring-2026", "name": "Hiring"}))).await;
+    assert_eq!(status, 201);
+    let grant = json!({"principal": format!("user:{reader_id}"), "justification": "on the 2026 hiring panel"});
+    let (status, body) = call(server, "POST", "/v1/matters/hiring-2026/grants", admin, Some(grant)).await;
+    assert_eq!(status, 201, "{body}");
+    let secret = "I was let go from Acme after reporting fraud to the regulator";
+    let record = json!({"matter": "hiring-2026", "subject": "candidate-881", "fields": {
+        "user_id": "candidate-881", "consent_id": "consent-17", "timestamp": "2026-11-23T10:00:00Z",
+        "transcribed_text": secret, "tokens": {"count": 14}, "embedding": [0.12, -0.5, 0.33],
+        "anonymized_answer": "I left my previous employer after raising a compliance concern",
+        "score": 4.5, "feedback": "clear and honest", "status": "reviewed"}});
+    let (status, created) = call(server, "POST", "/v1/collections/interviews/records", admin, Some(record)).await;
+    assert_eq!(status, 201, "{created}");
+    (created["id"].as_str().unwrap().to_owned(), secret)
+}
+
+#[tokio::test]
+async fn an_admin_decrypts_in_the_dialog_with_a_justification_and_a_reader_is_offered_nothing_and_refused() {
+    let (server, admin, _, reader_id) = super::authz::admin_and_reader().await;
+    let (id, secret) = interview(&server, &admin, &reader_id).await;
+    let page_path = format!("/console/records/interviews/{id}");
+    let decrypt_path = format!("{page_path}/decrypt");
+
+    // The listing links the record; its page shows the public view and
+    // offers the decrypt dialog, with the permanent-record warning.
+    let cookie = sign_in(&server, "admin").await;
+    let listing = get_page(&server, "/console/records/interviews", Some(&cookie)).await.text().await.unwrap();
+    assert!(listing.contains(&format!("href=\"{page_path}\"")), "{listing}");
+    let html = get_page(&server, &page_path, Some(&cookie)).await.text().await.unwrap();
+    assert!(html.contains("clear and honest") && !html.contains("Acme"), "the public view only: {html}");
+    assert!(html.contains(&format!("action=\"{decrypt_path}\"")) && html.contains("recorded permanently"), "{html}");
+    let form_token = hidden(&html, "form_token");
+
+    // Too short a justification: said on the page, nothing revealed.
+    let form = |why: &'static str| {
+        [
+            ("form_token", form_token.clone()),
+            ("field.transcribed_text", "on".into()),
+            ("purpose", "case_work".into()),
+            ("justification", why.into()),
+        ]
+    };
+    let short = post_form(&server, &decrypt_path, Some(&cookie), &as_pairs(&form("too short"))).await;
+    assert_eq!(short.status(), 400);
+    let text = short.text().await.unwrap();
+    assert!(text.contains("at least 20 characters") && !text.contains("Acme"), "{text}");
+
+    // Justified: the plaintext, the notice, and the reveal audited with the reason.
+    let shown =
+        post_form(&server, &decrypt_path, Some(&cookie), &as_pairs(&form("verifying the claim before the offer")))
+            .await;
+    assert_eq!(shown.status(), 200);
+    assert_eq!(shown.headers()["cache-control"], "no-store");
+    let text = shown.text().await.unwrap();
+    assert!(text.contains(secret) && text.contains("recorded permanently"), "{text}");
+    let reveals = super::authz::audited(&server, &admin, "record.decrypt").await;
+    assert_eq!(reveals.len(), 1, "{reveals:?}");
+    assert_eq!(reveals[0]["justification"], "verifying the claim before the offer");
+    assert_eq!(reveals[0]["fields"], json!(["transcribed_text"]));
+
+    // The reader sees the record without a decrypt button; a crafted
+    // decrypt from their session is refused and the refusal audited.
+    let reader = sign_in(&server, "rui").await;
+    let html = get_page(&server, &page_path, Some(&reader)).await.text().await.unwrap();
+    assert!(html.contains("clear and honest"), "{html}");
+    assert!(!html.contains("/decrypt") && !html.contains("name=\"justification\""), "no decrypt offered: {html}");
+    let reader_token = hidden(&html, "form_token");
+    let crafted = [
+        ("form_token", reader_token.as_str()),
+        ("field.transcribed_text", "on"),
+        ("purpose", "case_work"),
+        ("justification", "second opinion on the fraud claim"),
+    ];
+    let refused = post_form(&server, &decrypt_path, Some(&reader), &crafted).await;
+    assert_eq!(refused.status(), 403);
+    assert!(!refused.text().await.unwrap().contains("Acme"));
+    let denials = super::authz::audited(&server, &admin, "permission.denied").await;
+    assert!(denials.iter().any(|e| e["details"]["action"] == "record.decrypt"), "{denials:?}");
+    assert_eq!(super::authz::audited(&server, &admin, "record.decrypt").await.len(), 1, "still the one reveal");
+}
+
+fn as_pairs<'a>(form: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    form.iter().map(|(name, value)| (*name, value.as_str())).collect()
+}
+
+#[tokio::test]
+async fn a_reader_asks_for_access_and_an_admin_approves_it_with_a_note_never_their_own() {
+    let (server, admin, _, reader_id) = super::authz::admin_and_reader().await;
+    interview(&server, &admin, &reader_id).await;
+    let reader = sign_in(&server, "rui").await;
+    let html = get_page(&server, "/console/access-requests", Some(&reader)).await.text().await.unwrap();
+    let reader_token = hidden(&html, "form_token");
+    let ask = [
+        ("form_token", reader_token.as_str()),
+        ("matter", "hiring-2026"),
+        ("action", "record.decrypt"),
+        ("minutes", "30"),
+        ("purpose", "case_work"),
+        ("justification", "second opinion on the fraud claim"),
+    ];
+    let asked = post_form(&server, "/console/access-requests/new", Some(&reader), &ask).await;
+    assert_eq!(
+        (asked.status().as_u16(), asked.headers()[LOCATION].to_str().unwrap()),
+        (303, "/console/access-requests")
+    );
+    let html = get_page(&server, "/console/access-requests", Some(&reader)).await.text().await.unwrap();
+    assert!(html.contains("Your request: someone else decides it."), "{html}");
+
+    // The admin sees what it covers, and nothing of the data.
+    let cookie = sign_in(&server, "admin").await;
+    let html = get_page(&server, "/console/access-requests", Some(&cookie)).await.text().await.unwrap();
+    assert!(html.contains("second opinion on the fraud claim") && html.contains("rui"), "{html}");
+    assert!(!html.contains("Acme"), "nothing of the data: {html}");
+    let request_id = hidden(&html, "id");
+    assert!(request_id.starts_with("ar_"), "{request_id}");
+
+    // The requester cannot approve their own request.
+    let own =
+        [("form_token", reader_token.as_str()), ("id", request_id.as_str()), ("decision", "approve"), ("note", "")];
+    let refused = post_form(&server, "/console/access-requests/decide", Some(&reader), &own).await;
+    assert_eq!(refused.status(), 403);
+
+    // The admin approves, with a note.
+    let form_token = hidden(&html, "form_token");
+    let approve = [
+        ("form_token", form_token.as_str()),
+        ("id", request_id.as_str()),
+        ("decision", "approve"),
+        ("note", "for the panel's second reading"),
+    ];
+    let decided = post_form(&server, "/console/access-requests/decide", Some(&cookie), &approve).await;
+    assert_eq!(decided.status(), 303);
+    let html = get_page(&server, "/console/access-requests", Some(&reader)).await.text().await.unwrap();
+    assert!(html.contains("status approved") && html.contains("second reading"), "{html}");
+    let approvals = super::authz::audited(&server, &admin, "access_request.approve").await;
+    assert_eq!(approvals.len(), 1, "{approvals:?}");
+}
+
+#[tokio::test]
+async fn the_overview_draws_the_last_day_of_events_as_bars() {
+    let server = server().start();
+    init_admin(&server);
+    let cookie = sign_in(&server, "admin").await;
+    let html = get_page(&server, "/console", Some(&cookie)).await.text().await.unwrap();
+    assert!(html.contains("<svg") && html.contains("role=\"img\""), "{html}");
+    assert_eq!(html.matches("<rect class=\"events\"").count(), 24, "one bar per hour: {html}");
+    assert!(html.contains("events in the last 24 hours"), "{html}");
+}
+
+#[tokio::test]
+async fn a_decrypted_recording_plays_in_the_page_through_audited_range_requests() {
+    let (server, admin, _, _) = super::authz::admin_and_reader().await;
+    let blob_path = super::blobs::recording_in(&server, &admin, "case-17").await;
+    let audio = super::blobs::wav(2);
+    let (status, _) = super::blobs::put(&server, &admin, &blob_path, "audio/wav", audio.clone()).await;
+    assert_eq!(status, 201);
+    let record_path = blob_path.trim_end_matches("/blobs/audio").replace("/v1/collections/", "/console/records/");
+    let record_path = record_path.replace("/records/recordings/records/", "/records/recordings/");
+
+    let cookie = sign_in(&server, "admin").await;
+    let html = get_page(&server, &record_path, Some(&cookie)).await.text().await.unwrap();
+    assert!(html.contains("name=\"field.audio\""), "the dialog offers to play the audio: {html}");
+    let form_token = hidden(&html, "form_token");
+    let why = "transcription quality check for hearing";
+    let form =
+        [("form_token", form_token.as_str()), ("field.audio", "on"), ("purpose", "case_work"), ("justification", why)];
+    let shown = post_form(&server, &format!("{record_path}/decrypt"), Some(&cookie), &form).await;
+    assert_eq!(shown.status(), 200);
+    let html = shown.text().await.unwrap();
+    let src = html
+        .split("<audio")
+        .nth(1)
+        .and_then(|tag| tag.split("src=\"").nth(1))
+        .expect("a player")
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&amp;", "&");
+    assert!(src.starts_with(&format!("{record_path}/blobs/audio?reason=")), "{src}");
+
+    // The player asks for a range with the cookie; each answer is a reveal, audited.
+    let partial = browser()
+        .get(server.url(&src))
+        .header(COOKIE, format!("__Host-strongroom={cookie}"))
+        .header("range", "bytes=0-43")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(partial.status(), 206);
+    assert_eq!(partial.headers()["content-range"].to_str().unwrap(), format!("bytes 0-43/{}", audio.len()));
+    assert!(partial.bytes().await.unwrap() == audio[..44]);
+    let reads = super::authz::audited(&server, &admin, "blob.read").await;
+    assert!(reads.iter().any(|e| e["justification"] == why), "{reads:?}");
+
+    // Without a session the player gets nothing.
+    let anonymous = browser().get(server.url(&src)).header("range", "bytes=0-43").send().await.unwrap();
+    assert_eq!(anonymous.status(), 401);
+}
