@@ -25,6 +25,7 @@ pub(crate) const KEYS: &[(&str, &[&str])] = &[
             "tls_key_file",
             "http_redirect_listen",
             "trusted_proxy",
+            "public_origin",
             "body_limit_bytes",
             "request_timeout_seconds",
             "header_read_timeout_seconds",

@@ -179,6 +179,10 @@ pub struct ServerConfig {
     /// When set, production profiles accept a plain-HTTP listener.
     /// In the environment: comma-separated.
     pub trusted_proxy: Vec<String>,
+    /// Where browsers reach the console, `https://host[:port]`: passkeys
+    /// are bound to this origin's host. Unset: passkeys work only on a
+    /// development server opened as `http://localhost:<port>`.
+    pub public_origin: Option<String>,
     /// Largest accepted request body in bytes (blob uploads have their own limit).
     pub body_limit_bytes: u64,
     /// A request that takes longer is answered 408.
@@ -199,6 +203,7 @@ impl Default for ServerConfig {
             tls_key_file: None,
             http_redirect_listen: None,
             trusted_proxy: Vec::new(),
+            public_origin: None,
             body_limit_bytes: 1024 * 1024,
             request_timeout_seconds: 30,
             header_read_timeout_seconds: 10,

@@ -31,6 +31,9 @@ pub struct HttpSettings {
     pub https: bool,
     /// Peers whose `X-Forwarded-For` names the real client (for audit events).
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Where browsers reach the console (`server.public_origin`): the
+    /// relying party of passkeys. `None`: only `http://localhost:<port>`.
+    pub public_origin: Option<String>,
 }
 
 /// Shared state of the application.

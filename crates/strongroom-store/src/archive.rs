@@ -35,6 +35,8 @@ const ORDER: &[&str] = &[
     "login_throttle",
     "one_time_tokens",
     "recovery_codes",
+    "passkeys",
+    "passkey_ceremonies",
     "matters",
     "matter_grants",
     "access_requests",

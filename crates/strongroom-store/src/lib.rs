@@ -25,6 +25,7 @@ mod identity;
 mod jobs;
 mod keys;
 mod migrations;
+mod passkeys;
 mod rate_limits;
 mod records;
 mod settings;

@@ -33,6 +33,7 @@ pub(crate) const SQLITE: &[Source] = &[
     (18, "redaction_terms", include_str!("../migrations/sqlite/0018_redaction_terms.sql")),
     (19, "rate_limits", include_str!("../migrations/sqlite/0019_rate_limits.sql")),
     (20, "audit_partial_indexes", include_str!("../migrations/sqlite/0020_audit_partial_indexes.sql")),
+    (21, "passkeys", include_str!("../migrations/sqlite/0021_passkeys.sql")),
 ];
 
 pub(crate) const POSTGRES: &[Source] = &[
@@ -56,6 +57,7 @@ pub(crate) const POSTGRES: &[Source] = &[
     (18, "redaction_terms", include_str!("../migrations/postgres/0018_redaction_terms.sql")),
     (19, "rate_limits", include_str!("../migrations/postgres/0019_rate_limits.sql")),
     (20, "audit_partial_indexes", include_str!("../migrations/postgres/0020_audit_partial_indexes.sql")),
+    (21, "passkeys", include_str!("../migrations/postgres/0021_passkeys.sql")),
 ];
 
 pub(crate) fn migrator(sources: &[Source]) -> Migrator {

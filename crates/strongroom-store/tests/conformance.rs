@@ -986,6 +986,58 @@ pub async fn one_totp_code_lets_in_one_of_two_racing_logins_and_stale_user_write
     assert_ne!(stored.password_hash.as_deref(), Some("$argon2id$stale"));
 }
 
+/// Passkeys: a ceremony is taken once (a second take finds nothing), a
+/// passkey is stored with its audit record, listed, updated on use, and
+/// deleted only by its own user; a user's deletion takes their passkeys.
+pub async fn passkey_ceremonies_are_taken_once_and_passkeys_belong_to_their_user(database: TestDatabase) {
+    use strongroom_core::identity::{PasskeyCeremony, PasskeyRecord};
+    let db = open(&database).await;
+    let clock = Arc::new(FixedClock::at(Duration::from_secs(1_800_000_000)));
+    let identity = identity_with(&db, Arc::clone(&clock), fast_settings()).await;
+    user_with_password(&identity, "pia").await;
+    let pia = identity.find_user("pia").await.unwrap();
+    let store = db.identity_store();
+
+    let ceremony = PasskeyCeremony {
+        challenge: vec![7; 16],
+        user_id: Some(pia.id.clone()),
+        state: vec![1, 2, 3],
+        expires_at: 2_000,
+    };
+    store.insert_passkey_ceremony(&ceremony, 1_000).await.unwrap();
+    let expired = PasskeyCeremony { challenge: vec![8; 16], user_id: None, state: vec![4], expires_at: 999 };
+    store.insert_passkey_ceremony(&expired, 900).await.unwrap();
+    let sign_in = PasskeyCeremony { challenge: vec![9; 16], user_id: None, state: vec![5], expires_at: 3_000 };
+    store.insert_passkey_ceremony(&sign_in, 1_000).await.unwrap();
+    assert_eq!(store.take_passkey_ceremony(&[7; 16]).await.unwrap(), Some(ceremony));
+    assert_eq!(store.take_passkey_ceremony(&[7; 16]).await.unwrap(), None, "used once");
+    assert_eq!(store.take_passkey_ceremony(&[8; 16]).await.unwrap(), None, "dropped when the next one was stored");
+    assert_eq!(store.take_passkey_ceremony(&[9; 16]).await.unwrap(), Some(sign_in));
+
+    let passkey = PasskeyRecord {
+        credential_id: vec![0xc1; 32],
+        user_id: pia.id.clone(),
+        user_handle: vec![0x55; 64],
+        name: "Laptop".into(),
+        static_state: vec![1; 80],
+        dynamic_state: vec![0; 7],
+        created_at: 1_000,
+        last_used_at: None,
+    };
+    let before = db.audit_store().audit_head().await.unwrap().size;
+    store.insert_passkey(&passkey, &[audit_record(before as usize, "passkey.register", "pia")]).await.unwrap();
+    assert_eq!(db.audit_store().audit_head().await.unwrap().size, before + 1, "committed with its audit record");
+    assert!(store.insert_passkey(&passkey, &[]).await.is_err(), "a credential id is registered once");
+    store.use_passkey(&passkey.credential_id, &[1, 0, 0, 0, 0, 0, 0], 1_500).await.unwrap();
+    let used = store.passkey(&passkey.credential_id).await.unwrap().unwrap();
+    assert_eq!((used.dynamic_state, used.last_used_at), (vec![1, 0, 0, 0, 0, 0, 0], Some(1_500)));
+    assert_eq!(store.passkeys_of(&pia.id).await.unwrap().len(), 1);
+
+    assert!(!store.delete_passkey("someone-else", &passkey.credential_id, &[]).await.unwrap(), "not theirs");
+    assert!(store.delete_passkey(&pia.id, &passkey.credential_id, &[]).await.unwrap());
+    assert!(store.passkey(&passkey.credential_id).await.unwrap().is_none());
+}
+
 /// The SQLite database at `path` and its WAL files have mode 0600.
 fn assert_owner_only(path: &std::path::Path) {
     use std::os::unix::fs::PermissionsExt;
@@ -1080,6 +1132,7 @@ all_backends![
     failed_logins_lock_for_a_doubling_time_then_release,
     failed_logins_from_one_address_lock_only_that_address_and_end_no_session,
     one_totp_code_lets_in_one_of_two_racing_logins_and_stale_user_writes_are_refused,
+    passkey_ceremonies_are_taken_once_and_passkeys_belong_to_their_user,
     personal_data_in_clear_is_sealed_in_place_and_reads_back,
     signing_and_hmac_keys_are_created_but_do_not_encrypt,
     audit_appends_grow_one_tree_whose_proofs_verify,

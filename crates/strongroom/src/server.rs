@@ -31,6 +31,10 @@ use crate::{data_dir, logging};
 /// Runs the server until SIGINT or SIGTERM.
 pub async fn run(config: Config) -> anyhow::Result<()> {
     refuse_contradicting_profile(&config)?;
+    if let Some(origin) = &config.server.public_origin {
+        strongroom_core::identity::RelyingParty::from_origin(origin)
+            .map_err(|error| anyhow::anyhow!("server.public_origin: {error}"))?;
+    }
     logging::init(&config)?;
     let (database, _lock) = open_database(&config).await?;
     let store = database.store();
@@ -171,6 +175,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             request_timeout: Duration::from_secs(config.server.request_timeout_seconds),
             https: config.tls_enabled() || !config.server.trusted_proxy.is_empty(),
             trusted_proxies: config.server.trusted_proxy.iter().filter_map(|p| p.parse().ok()).collect(),
+            public_origin: config.server.public_origin.clone(),
         },
         metrics,
     );

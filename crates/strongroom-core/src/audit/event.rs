@@ -116,6 +116,8 @@ event_types! {
     MfaEnroll => "mfa.enroll", "authentication", Notice;
     MfaDisable => "mfa.disable", "authentication", Warning;
     MfaRecoveryCodeUsed => "mfa.recovery_code_used", "authentication", Notice;
+    PasskeyRegister => "passkey.register", "authentication", Notice;
+    PasskeyRemove => "passkey.remove", "authentication", Notice;
     AuthFailure => "auth.failure", "authentication", Warning;
     TokenRefresh => "token.refresh", "session", Info;
     TokenReuse => "token.reuse", "session", Critical;

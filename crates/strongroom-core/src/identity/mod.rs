@@ -9,6 +9,7 @@
 mod browser;
 mod login;
 mod model;
+mod passkeys;
 mod passwords;
 mod personal;
 mod policy;
@@ -24,6 +25,7 @@ pub use model::{
     Grantor, IdentityStore, OneTimeKind, RefreshOutcome, Role, SealedSessionFields, SealedUserFields, SessionRecord,
     UnsealedSession, UnsealedUser, UserRecord,
 };
+pub use passkeys::{PasskeyCeremony, PasskeyRecord, PasskeyStore, PasskeyView, RelyingParty};
 pub use policy::{MAX_PASSWORD_LENGTH, PasswordPolicy, estimate_strength_bits};
 pub use service::{
     Identity, JWT_SIGNING_KEY, LoginOutcome, NewPassword, NewUser, OneTimeSecret, Profile, ProfileChange,

@@ -301,7 +301,7 @@ impl OneTimeKind {
 
 /// The identity storage port.
 #[async_trait]
-pub trait IdentityStore: Send + Sync + std::fmt::Debug {
+pub trait IdentityStore: super::passkeys::PasskeyStore + Send + Sync + std::fmt::Debug {
     /// Stores a new user; `Conflict` if the username exists.
     async fn insert_user(&self, user: &UserRecord, audit: &[AuditRecord]) -> Result<(), StoreError>;
     /// One user by id.

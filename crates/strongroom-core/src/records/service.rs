@@ -681,11 +681,12 @@ impl Records {
                 revealed.insert(name.clone(), value);
             }
         }
+        // The fields revealed: one the record has no value for reveals nothing.
         let mut event = self
             .audit
             .event(EventType::RecordDecrypt, context)
             .target(record_target(&record))
-            .fields(fields.to_vec())
+            .fields(revealed.keys().cloned().collect())
             .justification(ask.justification.unwrap_or_default().trim());
         if let Some(purpose) = ask.purpose {
             event = event.purpose(purpose);

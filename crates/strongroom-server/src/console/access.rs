@@ -4,6 +4,8 @@
 //! may approve, and it refuses approving one's own (two persons). An
 //! approver sees what a request covers, never the data.
 
+use std::collections::HashMap;
+
 use axum::extract::{Form, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -41,14 +43,24 @@ async fn render(
     message: Option<&str>,
 ) -> Response {
     let context = origin.context(user.actor());
-    match state.authz.list_access_requests(&user.subject(), &context).await {
-        Ok(requests) => {
-            let now = state.audit.now_ms() / 1000;
-            let purposes = &state.authz.settings().purposes;
-            page(status, access_page(user, &requests, purposes, form_token, now, message))
+    let requests = match state.authz.list_access_requests(&user.subject(), &context).await {
+        Ok(requests) => requests,
+        Err(error) => return failure(&error),
+    };
+    // Deciders by name, as requesters are shown (a decider is a user).
+    let mut deciders = HashMap::new();
+    for decided_by in requests.iter().filter_map(|r| r.decided_by.as_deref()) {
+        if let Some(id) = decided_by.strip_prefix("user:")
+            && !deciders.contains_key(decided_by)
+            && let Ok(decider) = state.identity.user(id).await
+        {
+            deciders.insert(decided_by.to_owned(), decider.username);
         }
-        Err(error) => failure(&error),
     }
+    let now = state.audit.now_ms() / 1000;
+    let purposes = &state.authz.settings().purposes;
+    let shown = Listing { requests: &requests, deciders: &deciders, purposes, now };
+    page(status, access_page(user, &shown, form_token, message))
 }
 
 /// The form that asks for access.
@@ -169,16 +181,20 @@ async fn refuse(
     render(state, origin, user, form_token, StatusCode::BAD_REQUEST, Some(message)).await
 }
 
+/// What the page lists.
+struct Listing<'a> {
+    requests: &'a [AccessRequestRecord],
+    /// `user:<id>` of deciders → their usernames.
+    deciders: &'a HashMap<String, String>,
+    purposes: &'a [String],
+    /// Unix seconds.
+    now: i64,
+}
+
 /// The page: the form to ask, requests waiting (with a decision form on
 /// others'), and the decided ones.
-fn access_page(
-    user: &UserPrincipal,
-    requests: &[AccessRequestRecord],
-    purposes: &[String],
-    form_token: &str,
-    now: i64,
-    message: Option<&str>,
-) -> Markup {
+fn access_page(user: &UserPrincipal, listing: &Listing<'_>, form_token: &str, message: Option<&str>) -> Markup {
+    let Listing { requests, deciders, purposes, now } = *listing;
     let mine = |request: &AccessRequestRecord| {
         request.requester_kind == PrincipalKind::User && request.requester_id == user.user_id
     };
@@ -245,7 +261,7 @@ fn access_page(
                         (covers(request))
                         p {
                             span class={ "status " (request.status_at(now)) } { (request.status_at(now)) }
-                            @if let Some(by) = &request.decided_by { " by " (by) }
+                            @if let Some(by) = &request.decided_by { " by " (deciders.get(by).unwrap_or(by)) }
                             @if let Some(at) = request.decided_at { ", " (when(at)) }
                             @if let Some(until) = request.expires_at { "; access until " (when(until)) }
                         }

@@ -16,7 +16,9 @@
 //! [`Identity::browser_cookie`]: strongroom_core::identity::Identity::browser_cookie
 
 mod access;
+mod audit;
 mod pages;
+mod passkeys;
 mod records;
 
 use axum::extract::{Form, State};
@@ -34,13 +36,17 @@ use crate::auth::RequestOrigin;
 /// The cookie that holds a browser's session.
 pub(crate) const SESSION_COOKIE: &str = "__Host-strongroom";
 
-/// The console's CSP: this server's stylesheet and media and nothing else;
-/// no script, no inline style, forms only to this origin, never in a frame.
-const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; media-src 'self'; \
-                   form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+/// The console's CSP: this server's stylesheet, script (passkeys only) and
+/// media, calls back to it, and nothing else; nothing inline, forms only to
+/// this origin, never in a frame.
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; media-src 'self'; \
+                   connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// The stylesheet, served from the binary.
 const STYLESHEET: &str = include_str!("console.css");
+
+/// The one script (passkeys), served from the binary.
+const SCRIPT: &str = include_str!("console.js");
 
 /// The icon (a browser asks for `/favicon.ico` on every page otherwise).
 const FAVICON: &str = "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 16 16\">\
@@ -65,7 +71,17 @@ pub(crate) fn routes() -> axum::Router<AppState> {
         .route("/console/records/{collection}/{id}", get(records::record))
         .route("/console/records/{collection}/{id}/decrypt", post(records::decrypt))
         .route("/console/records/{collection}/{id}/blobs/{field}", get(records::blob))
+        .route("/console/audit", get(audit::explorer))
+        .route("/console/audit/{index}", get(audit::event))
+        .route("/console/audit/{index}/proof", get(audit::proof))
+        .route("/console/passkeys", get(passkeys::list))
+        .route("/console/passkeys/options", post(passkeys::registration_options))
+        .route("/console/passkeys/register", post(passkeys::register))
+        .route("/console/passkeys/remove", post(passkeys::remove))
+        .route("/console/login/passkey/options", post(passkeys::sign_in_options))
+        .route("/console/login/passkey", post(passkeys::sign_in))
         .route("/console/console.css", get(stylesheet))
+        .route("/console/console.js", get(script))
         .route("/console/favicon.svg", get(favicon))
 }
 
@@ -179,8 +195,14 @@ pub(crate) async fn overview(State(state): State<AppState>, origin: RequestOrigi
         None
     };
     let alerts = if reads_audit { state.audit_reader.alerts(&subject, &context).await.ok() } else { None };
+    let passkeys = match state.identity.passkeys(&user).await {
+        Ok(passkeys) => passkeys.len(),
+        Err(error) => return failure(&error),
+    };
     let now_ms = state.audit.now_ms();
-    page(StatusCode::OK, pages::overview(&account, stats.as_ref(), alerts.as_deref(), &form_token, now_ms))
+    let shown =
+        pages::Overview { account: &account, passkeys, stats: stats.as_ref(), alerts: alerts.as_deref(), now_ms };
+    page(StatusCode::OK, pages::overview(&shown, &form_token))
 }
 
 /// A page for an error of the server's (a dependency down), without details.
@@ -365,6 +387,11 @@ async fn form_user(
 /// `GET /console/console.css`.
 pub(crate) async fn stylesheet() -> Response {
     asset(STYLESHEET, "text/css; charset=utf-8")
+}
+
+/// `GET /console/console.js`.
+pub(crate) async fn script() -> Response {
+    asset(SCRIPT, "text/javascript; charset=utf-8")
 }
 
 /// `GET /console/favicon.svg`.

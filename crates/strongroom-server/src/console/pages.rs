@@ -17,6 +17,7 @@ pub(super) fn frame(title: &str, signed_in: Option<(&str, &str)>, body: Markup) 
                 title { (title) " · Strongroom" }
                 link rel="stylesheet" href="/console/console.css";
                 link rel="icon" href="/console/favicon.svg" type="image/svg+xml";
+                script src="/console/console.js" defer {}
             }
             body {
                 header {
@@ -26,7 +27,9 @@ pub(super) fn frame(title: &str, signed_in: Option<(&str, &str)>, body: Markup) 
                             a href="/console" { "Overview" }
                             a href="/console/access-requests" { "Access requests" }
                             a href="/console/records" { "Records" }
+                            a href="/console/audit" { "Audit log" }
                             a href="/console/sessions" { "Your sessions" }
+                            a href="/console/passkeys" { "Passkeys" }
                         }
                     }
                     @if let Some((username, form_token)) = signed_in {
@@ -69,6 +72,13 @@ pub(super) fn login(challenge: Option<&str>, message: Option<&str>) -> Markup {
                 }
                 button type="submit" { "Sign in" }
             }
+            @if challenge.is_none() {
+                form.card.passkey data-passkey="sign-in" hidden {
+                    p { "Or, if you added a passkey:" }
+                    button type="submit" { "Sign in with a passkey" }
+                }
+                p #passkey-status.error role="alert" hidden {}
+            }
         },
     )
 }
@@ -89,15 +99,24 @@ fn ago(now_ms: i64, then_ms: i64) -> String {
     }
 }
 
+/// What the overview shows.
+pub(super) struct Overview<'a> {
+    /// Who is signed in.
+    pub account: &'a MyAccount,
+    /// How many passkeys they have.
+    pub passkeys: usize,
+    /// The audit log's figures, for those who read it.
+    pub stats: Option<&'a AuditStats>,
+    /// Recent alerts, for those who read the audit log.
+    pub alerts: Option<&'a [AlertRecord]>,
+    /// Now, Unix milliseconds.
+    pub now_ms: i64,
+}
+
 /// The overview: who is signed in, and for those who read the audit log its
 /// figures, its integrity and its open alerts.
-pub(super) fn overview(
-    account: &MyAccount,
-    stats: Option<&AuditStats>,
-    alerts: Option<&[AlertRecord]>,
-    form_token: &str,
-    now_ms: i64,
-) -> Markup {
+pub(super) fn overview(shown: &Overview<'_>, form_token: &str) -> Markup {
+    let Overview { account, passkeys, stats, alerts, now_ms } = *shown;
     let user = &account.details.user;
     frame(
         "Overview",
@@ -119,6 +138,8 @@ pub(super) fn overview(
                     }
                     dt { "Second factor" }
                     dd { @if user.totp_sealed_secret.is_some() { "enrolled" } @else { "none" } }
+                    dt { "Passkeys" }
+                    dd { a href="/console/passkeys" { (counted(passkeys as u64, "passkey", "passkeys")) } }
                 }
             }
             @if let Some(stats) = stats {

@@ -168,7 +168,7 @@ pub(crate) async fn decrypt(
         }
     };
     if values.is_empty() && players.is_empty() {
-        let why = "Choose at least one field to decrypt.";
+        let why = "Choose at least one field this record has a value for.";
         return page(StatusCode::BAD_REQUEST, record_page(&user, &shown, &form_token, Some(Err(why))));
     }
     let revealed = Revealed { values, players, reason, purpose };
@@ -273,10 +273,10 @@ fn records_page(user: &UserPrincipal, collection: &str, views: &[RecordView], fo
                     tbody {
                         @for view in views {
                             tr {
-                                td { a href={ "/console/records/" (collection) "/" (view.id) } { (view.id) } }
-                                td { (view.matter_id) }
-                                td.time { (when(view.created_at)) }
-                                td { (view.withheld.len() + view.redacted.len()) }
+                                td data-label="Record" { a href={ "/console/records/" (collection) "/" (view.id) } { (view.id) } }
+                                td data-label="Matter" { (view.matter_id) }
+                                td.time data-label="Created" { (when(view.created_at)) }
+                                td data-label="Encrypted fields" { (view.withheld.len() + view.redacted.len()) }
                             }
                         }
                     }
@@ -314,7 +314,7 @@ fn blob_address(view: &RecordView, field: &str, reveal: Option<&Revealed>) -> St
 }
 
 /// `a=b&c=d`, percent-encoded.
-fn url_encoded(pairs: &[(&str, &str)]) -> String {
+pub(super) fn url_encoded(pairs: &[(&str, &str)]) -> String {
     let encode = |text: &str| -> String {
         text.bytes()
             .map(|byte| match byte {
@@ -342,7 +342,17 @@ fn record_page(
 ) -> Markup {
     let ShownRecord { view, collection, offers_decrypt, purposes } = shown_record;
     let revealed = outcome.and_then(Result::ok);
-    let encrypted: Vec<&FieldSpec> = collection.schema.fields.iter().filter(|f| f.encrypted()).collect();
+    // Encrypted fields this record has a value for (a blob's presence is
+    // known only when it is played).
+    let encrypted: Vec<&FieldSpec> = collection
+        .schema
+        .fields
+        .iter()
+        .filter(|f| f.encrypted())
+        .filter(|f| {
+            f.field_type == FieldType::Blob || view.withheld.contains(&f.name) || view.redacted.contains(&f.name)
+        })
+        .collect();
     let public_blobs: Vec<&FieldSpec> =
         collection.schema.fields.iter().filter(|f| playable(f) && !f.encrypted()).collect();
     frame(

@@ -55,18 +55,18 @@ fn view(entry: &StoredEntry) -> Result<AuditEventView, ApiError> {
     Ok(AuditEventView { index: entry.index, time, event, leaf_hash: b64(&leaf) })
 }
 
-/// Filters of `GET /v1/audit/events`.
-#[derive(Debug, Deserialize)]
+/// Filters of `GET /v1/audit/events` (and of the console's explorer).
+#[derive(Debug, Default, Deserialize)]
 pub(crate) struct EventQuery {
-    actor: Option<String>,
-    action: Option<String>,
-    target: Option<String>,
-    matter: Option<String>,
-    result: Option<String>,
-    from: Option<String>,
-    to: Option<String>,
-    limit: Option<u32>,
-    cursor: Option<String>,
+    pub(crate) actor: Option<String>,
+    pub(crate) action: Option<String>,
+    pub(crate) target: Option<String>,
+    pub(crate) matter: Option<String>,
+    pub(crate) result: Option<String>,
+    pub(crate) from: Option<String>,
+    pub(crate) to: Option<String>,
+    pub(crate) limit: Option<u32>,
+    pub(crate) cursor: Option<String>,
     hmac_of: Option<String>,
     severity: Option<String>,
     min_severity: Option<String>,
@@ -168,12 +168,23 @@ pub(crate) async fn list_events(
     caller: Caller,
     Query(query): Query<EventQuery>,
 ) -> Result<Json<AuditEventList>, ApiError> {
+    Ok(Json(event_page(&state, &caller.subject, &query, &caller.context).await?))
+}
+
+/// A page of events matching `query`, newest first: the API's listing and
+/// the console's explorer.
+pub(crate) async fn event_page(
+    state: &AppState,
+    subject: &strongroom_core::authz::Subject,
+    query: &EventQuery,
+    context: &strongroom_core::audit::AuditContext,
+) -> Result<AuditEventList, ApiError> {
     let filter = query.filter()?;
     let limit = filter.limit as usize;
-    let entries = state.audit_reader.events(&caller.subject, filter, query.hmac_of.as_deref(), &caller.context).await?;
+    let entries = state.audit_reader.events(subject, filter, query.hmac_of.as_deref(), context).await?;
     let events = entries.iter().map(view).collect::<Result<Vec<_>, _>>()?;
     let next_cursor = (events.len() == limit).then(|| events.last().map(|e| e.index.to_string())).flatten();
-    Ok(Json(AuditEventList { events, next_cursor }))
+    Ok(AuditEventList { events, next_cursor })
 }
 
 /// The body of `POST /v1/audit/events`: one event, `{"events": [..]}` or a
@@ -272,11 +283,22 @@ pub(crate) async fn read_event(
     caller: Caller,
     Path(index): Path<String>,
 ) -> Result<Json<AuditEventProof>, ApiError> {
+    Ok(Json(event_proof(&state, &caller.subject, &index, &caller.context).await?))
+}
+
+/// One event with its inclusion proof and the signed checkpoint it is for:
+/// the API's answer, and what the console's explorer checks in the page.
+pub(crate) async fn event_proof(
+    state: &AppState,
+    subject: &strongroom_core::authz::Subject,
+    index: &str,
+    context: &strongroom_core::audit::AuditContext,
+) -> Result<AuditEventProof, ApiError> {
     let index: u64 = index.parse().map_err(|_| ApiError::InvalidRequest("index: a leaf index (0, 1, …)".into()))?;
     let EventWithProof { entry, inclusion_path, checkpoint } =
-        state.audit_reader.event(&caller.subject, index, &caller.context).await?;
+        state.audit_reader.event(subject, index, context).await?;
     let view = view(&entry)?;
-    Ok(Json(AuditEventProof {
+    Ok(AuditEventProof {
         inclusion: InclusionProof {
             leaf_index: index,
             tree_size: checkpoint.size,
@@ -287,7 +309,7 @@ pub(crate) async fn read_event(
         entry: STANDARD.encode(&entry.entry),
         checkpoint: checkpoint.note,
         view,
-    }))
+    })
 }
 
 /// Query of the inclusion proof.

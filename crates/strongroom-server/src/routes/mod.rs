@@ -434,6 +434,7 @@ mod tests {
                 request_timeout: Duration::from_millis(500),
                 https: false,
                 trusted_proxies: Vec::new(),
+                public_origin: None,
             },
             // A recorder of its own, never installed: the process-wide one belongs to the binary.
             Some(crate::MetricsEndpoint::with_token(

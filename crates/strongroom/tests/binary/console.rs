@@ -78,10 +78,11 @@ async fn an_admin_signs_in_with_a_second_factor_sees_the_overview_and_signs_out(
     assert_eq!(response.status(), 200);
     let csp = response.headers()[CONTENT_SECURITY_POLICY].to_str().unwrap().to_owned();
     assert!(csp.contains("default-src 'none'") && csp.contains("style-src 'self'"), "{csp}");
-    assert!(!csp.contains("unsafe-inline") && !csp.contains("script-src"), "no inline anything, no script: {csp}");
+    assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), "our script only: {csp}");
     let html = response.text().await.unwrap();
     assert!(html.contains("<label for=\"password\">"), "every field is labelled: {html}");
-    assert!(!html.contains("<script") && !html.contains("style="), "nothing inline: {html}");
+    assert!(!html.contains("style="), "nothing inline: {html}");
+    assert_eq!(html.matches("<script").count(), html.matches("<script src=\"/console/console.js\"").count(), "{html}");
 
     // A post from another site is refused before anything is read.
     let cross = browser()
@@ -417,4 +418,130 @@ async fn a_decrypted_recording_plays_in_the_page_through_audited_range_requests(
     // Without a session the player gets nothing.
     let anonymous = browser().get(server.url(&src)).header("range", "bytes=0-43").send().await.unwrap();
     assert_eq!(anonymous.status(), 401);
+}
+
+/// A JSON call as the console's script makes it.
+async fn post_json(
+    server: &TestServer,
+    path: &str,
+    host: Option<&str>,
+    cookie: Option<&str>,
+    form_token: &str,
+    body: &str,
+) -> (u16, serde_json::Value) {
+    let origin = server.url("/").trim_end_matches('/').to_owned();
+    let mut request = browser()
+        .post(server.url(path))
+        .header("Sec-Fetch-Site", "same-origin")
+        .header("Origin", origin)
+        .header("Content-Type", "application/json")
+        .header("X-Form-Token", form_token)
+        .body(body.to_owned());
+    if let Some(host) = host {
+        request = request.header("Host", host);
+    }
+    if let Some(cookie) = cookie {
+        request = request.header(COOKIE, format!("__Host-strongroom={cookie}"));
+    }
+    let response = request.send().await.unwrap();
+    (response.status().as_u16(), response.json().await.unwrap_or(serde_json::Value::Null))
+}
+
+#[tokio::test]
+async fn passkey_ceremonies_refuse_forged_answers_other_origins_and_calls_without_the_form_token() {
+    let server = server().start();
+    init_admin(&server);
+    let cookie = sign_in(&server, "admin").await;
+    let html = get_page(&server, "/console/passkeys", Some(&cookie)).await.text().await.unwrap();
+    let form_token = hidden(&html, "form_token");
+    let port = server.url("/").rsplit(':').next().unwrap().trim_end_matches('/').to_owned();
+    let localhost = format!("localhost:{port}");
+
+    // Opened as 127.0.0.1, WebAuthn has no domain to bind a passkey to: the page says so.
+    assert!(html.contains("server.public_origin"), "{html}");
+    let (status, problem) =
+        post_json(&server, "/console/passkeys/options", None, Some(&cookie), &form_token, "{}").await;
+    assert_eq!((status, problem["code"].as_str()), (400, Some("invalid_request")), "{problem}");
+
+    // As localhost: options for this user, but only with the form token.
+    let (status, _) =
+        post_json(&server, "/console/passkeys/options", Some(&localhost), Some(&cookie), "00", "{}").await;
+    assert_eq!(status, 403);
+    let (status, options) =
+        post_json(&server, "/console/passkeys/options", Some(&localhost), Some(&cookie), &form_token, "{}").await;
+    assert_eq!(status, 200, "{options}");
+    assert_eq!(options["rp"]["id"], "localhost");
+    assert_eq!(options["user"]["name"], "admin");
+    assert_eq!(options["authenticatorSelection"]["userVerification"], "required");
+
+    // A made-up registration is refused and nothing is stored.
+    let forged = json!({"name": "forged", "credential": {"id": "AAAA", "rawId": "AAAA", "type": "public-key",
+        "response": {"clientDataJSON": "e30", "attestationObject": "oA"}, "clientExtensionResults": {}}})
+    .to_string();
+    let (status, problem) =
+        post_json(&server, "/console/passkeys/register", Some(&localhost), Some(&cookie), &form_token, &forged).await;
+    assert_eq!((status, problem["code"].as_str()), (400, Some("invalid_request")), "{problem}");
+    let html = get_page(&server, "/console/passkeys", Some(&cookie)).await.text().await.unwrap();
+    assert!(html.contains("None yet."), "{html}");
+
+    // Signing in: a forged assertion is one failed login, audited; another site's call is refused.
+    let (status, options) =
+        post_json(&server, "/console/login/passkey/options", Some(&localhost), None, "", "{}").await;
+    assert_eq!((status, options["rpId"].as_str()), (200, Some("localhost")), "{options}");
+    let assertion = json!({"id": "AAAA", "rawId": "AAAA", "type": "public-key", "clientExtensionResults": {},
+        "response": {"clientDataJSON": "e30", "authenticatorData": "AA", "signature": "AA", "userHandle": "AA"}})
+    .to_string();
+    let (status, problem) = post_json(&server, "/console/login/passkey", Some(&localhost), None, "", &assertion).await;
+    assert_eq!(status, 401, "{problem}");
+    let admin = access_token(&server, "admin").await;
+    let (_, failures) = call(&server, "GET", "/v1/audit/events?action=login.failure", Some(&admin), None).await;
+    assert!(
+        failures["events"].as_array().unwrap().iter().any(|e| e["event"]["target"]["kind"] == "passkey"),
+        "{failures}"
+    );
+    let cross = browser()
+        .post(server.url("/console/login/passkey/options"))
+        .header("Sec-Fetch-Site", "cross-site")
+        .header("Host", &localhost)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cross.status(), 403);
+}
+
+#[test]
+fn a_public_origin_that_is_no_https_domain_stops_the_server_at_start() {
+    let outcome = server().env("STRONGROOM_SERVER_PUBLIC_ORIGIN", "http://192.0.2.7:8080").run(&["server"]);
+    assert_ne!(outcome.code, Some(0));
+    assert!(outcome.stderr.contains("server.public_origin"), "{outcome:?}");
+}
+
+#[tokio::test]
+async fn the_audit_explorer_filters_events_and_serves_each_with_its_proof_to_readers_of_the_log_only() {
+    let (server, _, _, _) = super::authz::admin_and_reader().await;
+    let cookie = sign_in(&server, "admin").await;
+    let page = get_page(&server, "/console/audit?action=login.success&result=&actor=", Some(&cookie)).await;
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("login.success") && !html.contains("key.create"), "filtered: {html}");
+    assert!(html.contains("admin (user)"), "the actor by name: {html}");
+    let bad = get_page(&server, "/console/audit?action=DROP%20TABLE", Some(&cookie)).await;
+    assert_eq!(bad.status(), 400, "an invalid filter is said on the page");
+
+    let event = get_page(&server, "/console/audit/0", Some(&cookie)).await;
+    assert_eq!(event.status(), 200);
+    let html = event.text().await.unwrap();
+    assert!(html.contains("id=\"proof-check\"") && html.contains("data-proof=\"0\""), "{html}");
+    let proof: serde_json::Value =
+        get_page(&server, "/console/audit/0/proof", Some(&cookie)).await.json().await.unwrap();
+    assert_eq!(proof["index"], 0);
+    assert!(proof["checkpoint"].as_str().unwrap().contains("\n\n\u{2014} "), "a signed note: {proof}");
+    assert_eq!(proof["inclusion"]["leaf_index"], 0);
+    assert_eq!(get_page(&server, "/console/audit/999999", Some(&cookie)).await.status(), 404);
+    assert_eq!(get_page(&server, "/console/audit/0/proof", None).await.status(), 401);
+
+    // A reader does not read the audit log: refused, and the refusal recorded.
+    let reader = sign_in(&server, "rui").await;
+    assert_eq!(get_page(&server, "/console/audit", Some(&reader)).await.status(), 403);
+    assert_eq!(get_page(&server, "/console/audit/0/proof", Some(&reader)).await.status(), 403);
 }
