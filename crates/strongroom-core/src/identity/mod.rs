@@ -22,10 +22,10 @@ mod totp;
 mod users;
 
 pub use model::{
-    Grantor, IdentityStore, OneTimeKind, RefreshOutcome, Role, SealedSessionFields, SealedUserFields, SessionRecord,
-    UnsealedSession, UnsealedUser, UserRecord,
+    Grantor, IdentityStore, OneTimeKind, PasskeyCeremony, PasskeyRecord, PasskeyStore, RefreshOutcome, Role,
+    SealedSessionFields, SealedUserFields, SessionRecord, UnsealedSession, UnsealedUser, UserRecord,
 };
-pub use passkeys::{PasskeyCeremony, PasskeyRecord, PasskeyStore, PasskeyView, RelyingParty};
+pub use passkeys::{PasskeyView, RelyingParty};
 pub use policy::{MAX_PASSWORD_LENGTH, PasswordPolicy, estimate_strength_bits};
 pub use service::{
     Identity, JWT_SIGNING_KEY, LoginOutcome, NewPassword, NewUser, OneTimeSecret, Profile, ProfileChange,

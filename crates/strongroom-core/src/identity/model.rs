@@ -299,9 +299,67 @@ impl OneTimeKind {
     }
 }
 
+/// A registered passkey as stored: public facts only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasskeyRecord {
+    /// The credential id the authenticator chose.
+    pub credential_id: Vec<u8>,
+    /// Its user.
+    pub user_id: String,
+    /// The WebAuthn user handle: random, the same for all of a user's passkeys.
+    pub user_handle: Vec<u8>,
+    /// What the user called it.
+    pub name: String,
+    /// The public key and what the authenticator said of itself (webauthn_rp's `StaticState`, encoded).
+    pub static_state: Vec<u8>,
+    /// The signature counter and backup flags (webauthn_rp's `DynamicState`, encoded).
+    pub dynamic_state: Vec<u8>,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds of the last sign-in with it.
+    pub last_used_at: Option<i64>,
+}
+
+/// A ceremony in progress: the challenge sent and the server's half.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasskeyCeremony {
+    /// The challenge (16 random bytes), which the response names.
+    pub challenge: Vec<u8>,
+    /// The user registering; `None` for a sign-in.
+    pub user_id: Option<String>,
+    /// The server state, encoded.
+    pub state: Vec<u8>,
+    /// Unix seconds.
+    pub expires_at: i64,
+}
+
+/// The storage port for passkeys (part of [`IdentityStore`]).
+#[async_trait]
+pub trait PasskeyStore: Send + Sync + std::fmt::Debug {
+    /// Stores a ceremony (and drops those expired before `now`).
+    async fn insert_passkey_ceremony(&self, ceremony: &PasskeyCeremony, now: i64) -> Result<(), StoreError>;
+    /// Takes a ceremony out by its challenge: it is gone afterwards.
+    async fn take_passkey_ceremony(&self, challenge: &[u8]) -> Result<Option<PasskeyCeremony>, StoreError>;
+    /// Stores a new passkey with its audit records; `Conflict` if the credential id exists.
+    async fn insert_passkey(&self, passkey: &PasskeyRecord, audit: &[AuditRecord]) -> Result<(), StoreError>;
+    /// A user's passkeys, oldest first.
+    async fn passkeys_of(&self, user_id: &str) -> Result<Vec<PasskeyRecord>, StoreError>;
+    /// One passkey by credential id.
+    async fn passkey(&self, credential_id: &[u8]) -> Result<Option<PasskeyRecord>, StoreError>;
+    /// Records a sign-in with a passkey: its new counter and flags.
+    async fn use_passkey(&self, credential_id: &[u8], dynamic_state: &[u8], at: i64) -> Result<(), StoreError>;
+    /// Deletes one of a user's passkeys with its audit records; `false` if it was not theirs.
+    async fn delete_passkey(
+        &self,
+        user_id: &str,
+        credential_id: &[u8],
+        audit: &[AuditRecord],
+    ) -> Result<bool, StoreError>;
+}
+
 /// The identity storage port.
 #[async_trait]
-pub trait IdentityStore: super::passkeys::PasskeyStore + Send + Sync + std::fmt::Debug {
+pub trait IdentityStore: PasskeyStore + Send + Sync + std::fmt::Debug {
     /// Stores a new user; `Conflict` if the username exists.
     async fn insert_user(&self, user: &UserRecord, audit: &[AuditRecord]) -> Result<(), StoreError>;
     /// One user by id.
