@@ -41,6 +41,11 @@ SIGNED_IN_PAGES = [
     ("/console/records", "records", "Records"),
     ("/console/records/interviews", "records-interviews-none", "Records of interviews"),
     ("/console/sessions", "sessions", "Your sessions"),
+    ("/console/passkeys", "passkeys-no-origin", "Passkeys"),
+    ("/console/audit", "audit-log", "Audit log"),
+    ("/console/admin/users", "users", "Users"),
+    ("/console/admin/api-keys", "api-keys", "API keys"),
+    ("/console/admin/keys", "keys", "Keys"),
 ]
 SIGNED_OUT_PAGES = [
     ("/console/login", "login", "Sign in"),

@@ -186,6 +186,13 @@ pub struct KeyRotationStatus {
 }
 
 impl KeyInfo {
+    /// Whether automatic rotation is due at `now` (Unix seconds): an active
+    /// key whose rotation period has passed since its last change.
+    pub fn rotation_due(&self, now: i64) -> bool {
+        self.state == KeyState::Active
+            && self.rotation_period_seconds.is_some_and(|period| now - self.updated_at >= period)
+    }
+
     fn from_stored(stored: &StoredKey) -> Result<Self, CoreError> {
         let corrupt = |what: &str| {
             CoreError::Store(StoreError::Backend(format!("key {:?} has an unknown {what}", stored.name).into()))
@@ -449,8 +456,7 @@ impl Keyring {
             .into_iter()
             .map(|info| KeyRotationStatus {
                 age_seconds: now.saturating_sub(created.get(&info.name).copied().unwrap_or(info.updated_at)).max(0),
-                rotation_due: info.state == KeyState::Active
-                    && info.rotation_period_seconds.is_some_and(|period| now - info.updated_at >= period),
+                rotation_due: info.rotation_due(now),
                 name: info.name,
                 purpose: info.purpose,
             })

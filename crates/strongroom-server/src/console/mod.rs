@@ -16,6 +16,7 @@
 //! [`Identity::browser_cookie`]: strongroom_core::identity::Identity::browser_cookie
 
 mod access;
+mod admin;
 mod audit;
 mod pages;
 mod passkeys;
@@ -74,6 +75,13 @@ pub(crate) fn routes() -> axum::Router<AppState> {
         .route("/console/audit", get(audit::explorer))
         .route("/console/audit/{index}", get(audit::event))
         .route("/console/audit/{index}/proof", get(audit::proof))
+        .route("/console/admin/users", get(admin::users))
+        .route("/console/admin/users/new", post(admin::create_user))
+        .route("/console/admin/users/{id}", get(admin::user).post(admin::user_action))
+        .route("/console/admin/api-keys", get(admin::api_keys).post(admin::api_key_action))
+        .route("/console/admin/keys", get(admin::keys))
+        .route("/console/admin/keys/{name}", get(admin::key))
+        .route("/console/admin/keys/{name}/rotate", post(admin::rotate_key))
         .route("/console/passkeys", get(passkeys::list))
         .route("/console/passkeys/options", post(passkeys::registration_options))
         .route("/console/passkeys/register", post(passkeys::register))

@@ -545,3 +545,105 @@ async fn the_audit_explorer_filters_events_and_serves_each_with_its_proof_to_rea
     assert_eq!(get_page(&server, "/console/audit", Some(&reader)).await.status(), 403);
     assert_eq!(get_page(&server, "/console/audit/0/proof", Some(&reader)).await.status(), 403);
 }
+
+/// The text of the first `<pre class="secret">` of `html` (a secret shown once).
+fn shown_secret(html: &str) -> String {
+    let start = html.find("<pre class=\"secret\">").unwrap_or_else(|| panic!("no secret shown in {html}")) + 20;
+    html[start..start + html[start..].find("</pre>").unwrap()].to_owned()
+}
+
+#[tokio::test]
+async fn an_admin_manages_users_api_keys_and_keys_and_a_reader_is_refused_every_page_and_form() {
+    let (server, admin_token, _, reader_id) = super::authz::admin_and_reader().await;
+    let cookie = sign_in(&server, "admin").await;
+    let html = get_page(&server, "/console/admin/users", Some(&cookie)).await.text().await.unwrap();
+    assert!(html.contains(">admin<") && html.contains(">rui<"), "{html}");
+    let form_token = hidden(&html, "form_token");
+
+    // A new user, then on their page: a lock, an unlock, a reset token shown once, new roles.
+    let new = [
+        ("form_token", form_token.as_str()),
+        ("username", "nina"),
+        ("email", "nina@example.com"),
+        ("full_name", "Nina Example"),
+        ("role", "analyst"),
+        ("password", PASSWORD),
+    ];
+    let created = post_form(&server, "/console/admin/users/new", Some(&cookie), &new).await;
+    assert_eq!(created.status(), 200);
+    let html = created.text().await.unwrap();
+    assert!(html.contains("User nina created."), "{html}");
+    let nina = html.split("href=\"/console/admin/users/").find(|rest| rest.contains(">nina<")).unwrap();
+    let nina_path = format!("/console/admin/users/{}", &nina[..nina.find('"').unwrap()]);
+    let act = |action: &'static str, extra: Vec<(&'static str, &'static str)>| {
+        let mut form = vec![("form_token", form_token.clone()), ("action", action.to_owned())];
+        form.extend(extra.into_iter().map(|(k, v)| (k, v.to_owned())));
+        form
+    };
+    let lock = act("lock", vec![("reason", "laptop reported stolen")]);
+    let html = post_form(&server, &nina_path, Some(&cookie), &as_pairs(&lock)).await.text().await.unwrap();
+    assert!(html.contains("nina is locked"), "{html}");
+    let refused = reqwest::Client::new()
+        .post(server.url("/v1/auth/login"))
+        .json(&json!({"username": "nina", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401, "a locked user does not sign in");
+    let html =
+        post_form(&server, &nina_path, Some(&cookie), &as_pairs(&act("unlock", vec![]))).await.text().await.unwrap();
+    assert!(html.contains("nina is unlocked"), "{html}");
+    let html =
+        post_form(&server, &nina_path, Some(&cookie), &as_pairs(&act("reset", vec![]))).await.text().await.unwrap();
+    assert!(shown_secret(&html).len() > 20, "{html}");
+    assert!(
+        !get_page(&server, &nina_path, Some(&cookie)).await.text().await.unwrap().contains("class=\"secret\""),
+        "shown once"
+    );
+    let roles = act("roles", vec![("role.reader", "on"), ("justification", "moves to the review team")]);
+    let html = post_form(&server, &nina_path, Some(&cookie), &as_pairs(&roles)).await.text().await.unwrap();
+    assert!(html.contains("Roles of nina changed."), "{html}");
+    let (_, events) =
+        super::authz::call(&server, "GET", "/v1/audit/events?action=role.change", &admin_token, None).await;
+    assert!(events.to_string().contains("moves to the review team"), "{events}");
+
+    // An API key: its secret shown once and working; revoked, it opens nothing.
+    let create =
+        [("form_token", form_token.as_str()), ("action", "create"), ("name", "billing"), ("scope.audit:read", "on")];
+    let html = post_form(&server, "/console/admin/api-keys", Some(&cookie), &create).await.text().await.unwrap();
+    let secret = shown_secret(&html);
+    let (status, _) = super::authz::call(&server, "GET", "/v1/audit/stats", &secret, None).await;
+    assert_eq!(status, 200, "the new key works");
+    let key_id = hidden(&html, "id");
+    let revoke = [("form_token", form_token.as_str()), ("action", "revoke"), ("id", key_id.as_str())];
+    let html = post_form(&server, "/console/admin/api-keys", Some(&cookie), &revoke).await.text().await.unwrap();
+    assert!(html.contains("The key is revoked.") && html.contains("revoked "), "{html}");
+    assert_eq!(super::authz::call(&server, "GET", "/v1/audit/stats", &secret, None).await.0, 401);
+
+    // Keys: the list, one key's versions, and a rotation.
+    interview(&server, &admin_token, &reader_id).await;
+    let html = get_page(&server, "/console/admin/keys", Some(&cookie)).await.text().await.unwrap();
+    let listed = "href=\"/console/admin/keys/matter.hiring-2026\"";
+    assert!(html.contains(listed) && html.contains("system.token-hmac"), "{html}");
+    let rotate = [("form_token", form_token.as_str())];
+    let path = "/console/admin/keys/matter.hiring-2026/rotate";
+    let html = post_form(&server, path, Some(&cookie), &rotate).await.text().await.unwrap();
+    assert!(html.contains("version 2 is now current"), "{html}");
+
+    // A reader: every page and form refused, and recorded.
+    let reader = sign_in(&server, "rui").await;
+    for path in ["/console/admin/users", "/console/admin/api-keys", "/console/admin/keys", &nina_path] {
+        assert_eq!(get_page(&server, path, Some(&reader)).await.status(), 403, "{path}");
+    }
+    let reader_token = hidden(&get_page(&server, "/console", Some(&reader)).await.text().await.unwrap(), "form_token");
+    let crafted = [
+        ("form_token", reader_token.as_str()),
+        ("username", "mallory"),
+        ("email", "m@example.com"),
+        ("role", "admin"),
+        ("password", PASSWORD),
+    ];
+    assert_eq!(post_form(&server, "/console/admin/users/new", Some(&reader), &crafted).await.status(), 403);
+    let denials = super::authz::audited(&server, &admin_token, "permission.denied").await;
+    assert!(denials.iter().any(|e| e["details"]["action"] == "user.manage"), "{denials:?}");
+}
