@@ -43,9 +43,13 @@ SIGNED_IN_PAGES = [
     ("/console/sessions", "sessions", "Your sessions"),
     ("/console/passkeys", "passkeys-no-origin", "Passkeys"),
     ("/console/audit", "audit-log", "Audit log"),
+    ("/console/admin", "administration", "Administration"),
     ("/console/admin/users", "users", "Users"),
     ("/console/admin/api-keys", "api-keys", "API keys"),
     ("/console/admin/keys", "keys", "Keys"),
+    ("/console/admin/matters", "matters", "Matters"),
+    ("/console/admin/roles", "roles", "Roles"),
+    ("/console/admin/policies", "policies", "Policies"),
 ]
 SIGNED_OUT_PAGES = [
     ("/console/login", "login", "Sign in"),

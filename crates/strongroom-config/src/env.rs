@@ -284,6 +284,7 @@ mod tests {
         full.server.tls_cert_file = Some("c".into());
         full.server.tls_key_file = Some("k".into());
         full.server.http_redirect_listen = Some("127.0.0.1:80".into());
+        full.server.public_origin = Some("https://vault.example.com".into());
         full.database.tls_mode = Some(crate::DatabaseTlsMode::VerifyFull);
         full.database.tls_ca_file = Some("ca".into());
         full.database.url = Some(crate::SecretString::new("u".into()));

@@ -80,6 +80,50 @@ fn notice(notice: Option<&Notice>) -> Markup {
     }
 }
 
+/// `GET /console/admin`: where each part of administration is, and what it needs.
+pub(crate) async fn index(State(state): State<AppState>, origin: RequestOrigin, headers: HeaderMap) -> Response {
+    let (user, form_token) = match page_user(&state, &origin, &headers).await {
+        Ok(signed_in) => signed_in,
+        Err(elsewhere) => return elsewhere,
+    };
+    let parts = [
+        ("/console/admin/users", "Users", "create, roles, lock and unlock, resets, ending sessions", "user.manage"),
+        (
+            "/console/admin/api-keys",
+            "API keys",
+            "create (the secret shown once), rotate, revoke, usage",
+            "api_key.manage",
+        ),
+        (
+            "/console/admin/keys",
+            "Keys",
+            "versions, state, census, rotation due, rotating, re-encryption jobs",
+            "key.manage",
+        ),
+        ("/console/admin/matters", "Matters and grants", "who holds which matter, and why", "matter.manage"),
+        ("/console/admin/roles", "Roles", "every role and what it allows", "role.assign"),
+        (
+            "/console/admin/policies",
+            "Policies",
+            "the Cedar policies in force; edit the operators' own",
+            "policy.manage",
+        ),
+    ];
+    let markup = frame(
+        "Administration",
+        Some((&user.username, &form_token)),
+        html! {
+            h1 { "Administration" }
+            ul.admin {
+                @for (href, title, what, needs) in parts {
+                    li { a href=(href) { (title) } ": " (what) " " span.hint { "(" (needs) ")" } }
+                }
+            }
+        },
+    );
+    page(StatusCode::OK, markup)
+}
+
 // --- Users -------------------------------------------------------------------------------------
 
 /// `GET /console/admin/users`.

@@ -18,6 +18,7 @@
 mod access;
 mod admin;
 mod audit;
+mod governance;
 mod pages;
 mod passkeys;
 mod records;
@@ -75,6 +76,11 @@ pub(crate) fn routes() -> axum::Router<AppState> {
         .route("/console/audit", get(audit::explorer))
         .route("/console/audit/{index}", get(audit::event))
         .route("/console/audit/{index}/proof", get(audit::proof))
+        .route("/console/admin", get(admin::index))
+        .route("/console/admin/matters", get(governance::matters).post(governance::create_matter))
+        .route("/console/admin/matters/{id}", get(governance::matter).post(governance::matter_action))
+        .route("/console/admin/roles", get(governance::roles))
+        .route("/console/admin/policies", get(governance::policies).post(governance::save_policies))
         .route("/console/admin/users", get(admin::users))
         .route("/console/admin/users/new", post(admin::create_user))
         .route("/console/admin/users/{id}", get(admin::user).post(admin::user_action))

@@ -28,9 +28,7 @@ pub(super) fn frame(title: &str, signed_in: Option<(&str, &str)>, body: Markup) 
                             a href="/console/access-requests" { "Access requests" }
                             a href="/console/records" { "Records" }
                             a href="/console/audit" { "Audit log" }
-                            a href="/console/admin/users" { "Users" }
-                            a href="/console/admin/api-keys" { "API keys" }
-                            a href="/console/admin/keys" { "Keys" }
+                            a href="/console/admin" { "Administration" }
                             a href="/console/sessions" { "Your sessions" }
                             a href="/console/passkeys" { "Passkeys" }
                         }

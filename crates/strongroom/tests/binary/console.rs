@@ -647,3 +647,61 @@ async fn an_admin_manages_users_api_keys_and_keys_and_a_reader_is_refused_every_
     let denials = super::authz::audited(&server, &admin_token, "permission.denied").await;
     assert!(denials.iter().any(|e| e["details"]["action"] == "user.manage"), "{denials:?}");
 }
+
+#[tokio::test]
+async fn an_admin_grants_a_matter_reads_the_roles_and_edits_policies_with_errors_shown_at_their_line() {
+    let (server, admin_token, _, _) = super::authz::admin_and_reader().await;
+    let cookie = sign_in(&server, "admin").await;
+    let html = get_page(&server, "/console/admin", Some(&cookie)).await.text().await.unwrap();
+    assert!(html.contains("href=\"/console/admin/policies\""), "{html}");
+    let form_token = hidden(&html, "form_token");
+
+    // A matter, a grant to rui (by name), and its revocation, each with a reason.
+    let new = [("form_token", form_token.as_str()), ("id", "case-12"), ("name", "Case 12")];
+    let html = post_form(&server, "/console/admin/matters", Some(&cookie), &new).await.text().await.unwrap();
+    assert!(html.contains("href=\"/console/admin/matters/case-12\""), "{html}");
+    let why = "rui reviews the case-12 transcripts";
+    let grant = [("form_token", form_token.as_str()), ("action", "grant"), ("username", "rui"), ("justification", why)];
+    let html = post_form(&server, "/console/admin/matters/case-12", Some(&cookie), &grant).await.text().await.unwrap();
+    assert!(html.contains(">rui (user)<") && html.contains(why), "{html}");
+    let rui_grant = html.split("<article").find(|article| article.contains(">rui (user)<")).unwrap();
+    let principal = hidden(rui_grant, "principal");
+    let revoke = [
+        ("form_token", form_token.as_str()),
+        ("action", "revoke"),
+        ("principal", principal.as_str()),
+        ("justification", "the review of case-12 is finished"),
+    ];
+    let html = post_form(&server, "/console/admin/matters/case-12", Some(&cookie), &revoke).await.text().await.unwrap();
+    assert!(!html.contains(">rui (user)<") && html.contains(">admin (user)<"), "{html}");
+
+    // Roles, with what each allows.
+    let html = get_page(&server, "/console/admin/roles", Some(&cookie)).await.text().await.unwrap();
+    assert!(html.contains("analyst") && html.contains("record.decrypt"), "{html}");
+
+    // A broken policy: not saved, the error shown under its line; then a valid one saved.
+    let broken = "@id(\"typo\")\r\nforbid (principal, action, resource)\r\nwhen { context.hours > 18 };\r\n";
+    let edit =
+        [("form_token", form_token.as_str()), ("text", broken), ("justification", "close audit reading at night")];
+    let refused = post_form(&server, "/console/admin/policies", Some(&cookie), &edit).await;
+    assert_eq!(refused.status(), 400);
+    let html = refused.text().await.unwrap();
+    let marked = html.split("<li class=\"error-line\">").nth(1).expect("a line marked");
+    assert!(marked.contains("context.hours") && marked.contains("line 3"), "the error sits under line 3: {html}");
+    assert!(html.contains("context.hours &gt; 18"), "the text as submitted, to fix: {html}");
+    let fine = "@id(\"nothing\")\nforbid (principal, action, resource) when { false };\n";
+    let edit =
+        [("form_token", form_token.as_str()), ("text", fine), ("justification", "a harmless policy to try the editor")];
+    let saved = post_form(&server, "/console/admin/policies", Some(&cookie), &edit).await;
+    assert_eq!(saved.status(), 200);
+    assert!(saved.text().await.unwrap().contains("version 1"), "saved as version 1");
+    let changes = super::authz::audited(&server, &admin_token, "policy.change").await;
+    assert_eq!(changes.len(), 1, "{changes:?}");
+
+    // A reader sees none of it.
+    let reader = sign_in(&server, "rui").await;
+    for path in ["/console/admin/roles", "/console/admin/policies", "/console/admin/matters/case-12"] {
+        let status = get_page(&server, path, Some(&reader)).await.status().as_u16();
+        assert!(status == 403 || status == 404, "{path}: {status}");
+    }
+}
