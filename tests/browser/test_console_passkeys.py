@@ -108,3 +108,58 @@ def test_the_sign_in_page_offers_passkeys_only_where_the_browser_can_use_them(co
     offer = driver.find_element(By.CSS_SELECTOR, "form[data-passkey=sign-in]")
     assert offer.is_displayed(), "the script shows the passkey button"
     assert_no_browser_errors(driver)
+
+
+def test_a_passkey_confirms_it_is_you_when_a_decrypt_asks_for_a_recent_second_factor(console, browser):
+    """An operator's policy asks this user for a second factor proven in the
+    last five minutes before a decrypt. Signed in with a password alone, the
+    record page asks to confirm it is you; the passkey does, and the decrypt
+    goes through."""
+    site = Localhost(console)
+    api = console.operator()
+    user = console.user(totp=False)
+    record = api.interview(api.matter(user), "the answer only a fresh second factor shows")
+    fresh = (
+        '@id("fresh-mfa-for-one-user")\n'
+        f'forbid (principal == Strongroom::User::"{user.id}",\n'
+        '  action == Strongroom::Action::"record.decrypt", resource)\n'
+        "unless { context has mfa_age_seconds && context.mfa_age_seconds <= 300 };\n"
+    )
+    api.call(
+        "PUT", "/v1/policies", {"policies": fresh, "justification": "decrypts need a fresh second factor"}, expect=200
+    )
+    try:
+        driver = browser()
+        authenticator(driver)
+        sign_in(driver, site, user)
+        driver.get(site.page("/console/passkeys"))
+        submit(driver, button(driver, "Add a passkey"))
+        assert "My passkey" in driver.find_element(By.CSS_SELECTOR, "ul.passkeys").text, describe(driver)
+
+        page = f"/console/records/interviews/{record}"
+        driver.get(site.page(page))
+        card = driver.find_element(By.CSS_SELECTOR, "section.step-up")
+        assert "Confirm it is you" in card.text, describe(driver)
+        shot(driver, "record-step-up")
+        assert_no_browser_errors(driver)
+        submit(driver, button(driver, "Confirm with a passkey", card))
+        assert path_of(driver) == page and not driver.find_elements(By.CSS_SELECTOR, "section.step-up"), describe(
+            driver
+        )
+
+        form = driver.find_element(By.CSS_SELECTOR, "form[action$='/decrypt']")
+        driver.find_element(By.CSS_SELECTOR, "details summary").click()
+        form.find_element(By.NAME, "field.transcribed_text").find_element(By.XPATH, "./ancestor::label[1]").click()
+        form.find_element(By.ID, "justification").send_keys("checking the answer with a fresh factor")
+        submit(driver, button(driver, "Decrypt", form))
+        assert (
+            "the answer only a fresh second factor shows"
+            in driver.find_element(By.ID, "revealed").find_element(By.XPATH, "..").text
+        ), describe(driver)
+        events = api.call("GET", f"/v1/audit/events?action=mfa.success&actor={user.id}", expect=200)["events"]
+        stages = [event["event"]["details"].get("stage") for event in events]
+        assert "step_up" in stages, stages
+    finally:
+        api.call(
+            "PUT", "/v1/policies", {"policies": "", "justification": "the one-user rule was for this test"}, expect=200
+        )

@@ -53,7 +53,7 @@ pub struct RequestOrigin {
 }
 
 impl RequestOrigin {
-    fn from_parts(parts: &Parts, state: &AppState) -> Self {
+    pub(crate) fn from_parts(parts: &Parts, state: &AppState) -> Self {
         let peer = parts.extensions.get::<ConnectInfo<ClientAddr>>().map(|info| info.0.0.ip());
         let forwarded = || {
             let header = parts.headers.get("x-forwarded-for")?.to_str().ok()?;

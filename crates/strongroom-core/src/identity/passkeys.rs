@@ -293,6 +293,38 @@ impl Identity {
         }
     }
 
+    /// Step-up with a passkey: the signed-in `user` proves a second factor
+    /// again with one of their own passkeys, and the session's MFA time is
+    /// set as after a TOTP code (`POST /v1/auth/step-up`). The options are
+    /// [`start_passkey_sign_in`](Self::start_passkey_sign_in)'s.
+    pub async fn step_up_with_passkey(
+        &self,
+        user: &UserPrincipal,
+        party: &RelyingParty,
+        response: &[u8],
+        context: &AuditContext,
+    ) -> Result<i64, CoreError> {
+        let reason = match self.verify_passkey_sign_in(party, response).await? {
+            Ok((record, passkey)) if record.id == user.user_id => {
+                let event = self
+                    .user_event(EventType::MfaSuccess, &record, context)
+                    .detail("method", "passkey")
+                    .detail("passkey", passkey.name.clone())
+                    .detail("stage", "step_up");
+                self.audit.record(&event).await?;
+                let now = self.now();
+                self.store.set_session_mfa(&user.session_id, now).await?;
+                return Ok(now);
+            }
+            Ok(_) => "another_users_passkey",
+            Err(reason) => reason,
+        };
+        let record = self.user(&user.user_id).await?;
+        let event = self.user_event(EventType::MfaFailure, &record, context).failed(Outcome::Failure, reason);
+        self.audit.record(&event).await?;
+        Err(CoreError::InvalidInput("passkey: not one of yours, or it did not verify".into()))
+    }
+
     /// The user and passkey a sign-in response proves, or why not.
     async fn verify_passkey_sign_in(
         &self,

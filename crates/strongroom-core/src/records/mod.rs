@@ -20,6 +20,6 @@ pub use model::{
     CollectionRecord, Cursor, IndexEntry, RecordsStore, RekeyedRecord, SealedTerms, StoredRecord, VersionCensus,
 };
 pub use schema::{CollectionSchema, FieldSpec, FieldType, Sensitivity, check_collection_name, templates};
-pub use service::{MAX_PAGE, NewRecord, REVEAL_WARNING, RecordQuery, RecordView, Records};
+pub use service::{DecryptOffer, MAX_PAGE, NewRecord, REVEAL_WARNING, RecordQuery, RecordView, Records};
 pub use storage::{BlobDownload, BlobMeta, BlobReader, BlobRef, BlobStorage, BlobUpload, ByteRange, ByteSource};
 pub use terms::RedactionTerms;

@@ -87,6 +87,17 @@ pub struct RecordView {
     pub last_accessed_at: Option<i64>,
 }
 
+/// Whether a decrypt is offered (see [`Records::decrypt_offer`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DecryptOffer {
+    /// The policies allow it now.
+    Now,
+    /// After the subject proves a second factor again.
+    AfterStepUp,
+    /// Not for this subject.
+    Never,
+}
+
 /// A listing's filters.
 #[derive(Debug, Clone, Default)]
 pub struct RecordQuery {
@@ -718,9 +729,11 @@ impl Records {
 
     /// Whether a page should offer `subject` the decrypt of a record it was
     /// shown: the decision as it would be with a justification and a purpose
-    /// given, not audited. It only hides a button that would be refused; the
+    /// given, not audited; and if not now, whether it would be after the
+    /// subject proves a second factor again (the production profiles ask
+    /// for a recent one). It only hides a button that would be refused; the
     /// decrypt itself is decided again, and audited.
-    pub fn offers_decrypt(&self, subject: &Subject, view: &RecordView, context: &AuditContext) -> bool {
+    pub fn decrypt_offer(&self, subject: &Subject, view: &RecordView, context: &AuditContext) -> DecryptOffer {
         let resource = Resource::Record {
             id: view.id.clone(),
             matter: view.matter_id.clone(),
@@ -728,7 +741,15 @@ impl Records {
         };
         let purpose = self.authz.settings().purposes.first().map(String::as_str);
         let ask = Ask { justification: Some("a justification, as the decrypt form asks for"), purpose };
-        self.authz.decide(subject, Action::RecordDecrypt, &resource, &ask, context).allowed
+        if self.authz.decide(subject, Action::RecordDecrypt, &resource, &ask, context).allowed {
+            return DecryptOffer::Now;
+        }
+        let stepped_up = Subject { mfa_at: Some(self.now()), ..subject.clone() };
+        if self.authz.decide(&stepped_up, Action::RecordDecrypt, &resource, &ask, context).allowed {
+            DecryptOffer::AfterStepUp
+        } else {
+            DecryptOffer::Never
+        }
     }
 
     /// Opens a record's data key with the key its header names, which must

@@ -16,7 +16,7 @@ use strongroom_core::authz::{AccessRequestRecord, Action, NewAccessRequest, Prin
 use strongroom_core::identity::UserPrincipal;
 
 use super::pages::{frame, when};
-use super::{failure, form_user, page, page_user, see_other};
+use super::{Viewer, failure, form_user, page, see_other};
 use crate::AppState;
 use crate::auth::RequestOrigin;
 
@@ -25,11 +25,8 @@ const ELEVATABLE: [Action; 4] =
     [Action::RecordRead, Action::RecordReadRedacted, Action::RecordDecrypt, Action::RecordExport];
 
 /// `GET /console/access-requests`.
-pub(crate) async fn list(State(state): State<AppState>, origin: RequestOrigin, headers: HeaderMap) -> Response {
-    let (user, form_token) = match page_user(&state, &origin, &headers).await {
-        Ok(signed_in) => signed_in,
-        Err(elsewhere) => return elsewhere,
-    };
+pub(crate) async fn list(State(state): State<AppState>, viewer: Viewer) -> Response {
+    let Viewer { user, form_token, origin } = viewer;
     render(&state, &origin, &user, &form_token, StatusCode::OK, None).await
 }
 

@@ -19,7 +19,7 @@ use strongroom_core::{ApiKeyRecord, KeyInfo, KeyReport, NewApiKey, Scope};
 use zeroize::Zeroizing;
 
 use super::pages::{frame, when};
-use super::{failure, form_user, page, page_user};
+use super::{Viewer, failure, form_user, page};
 use crate::AppState;
 use crate::auth::RequestOrigin;
 
@@ -81,11 +81,8 @@ fn notice(notice: Option<&Notice>) -> Markup {
 }
 
 /// `GET /console/admin`: where each part of administration is, and what it needs.
-pub(crate) async fn index(State(state): State<AppState>, origin: RequestOrigin, headers: HeaderMap) -> Response {
-    let (user, form_token) = match page_user(&state, &origin, &headers).await {
-        Ok(signed_in) => signed_in,
-        Err(elsewhere) => return elsewhere,
-    };
+pub(crate) async fn index(viewer: Viewer) -> Response {
+    let Viewer { user, form_token, .. } = viewer;
     let parts = [
         ("/console/admin/users", "Users", "create, roles, lock and unlock, resets, ending sessions", "user.manage"),
         (
@@ -127,11 +124,8 @@ pub(crate) async fn index(State(state): State<AppState>, origin: RequestOrigin, 
 // --- Users -------------------------------------------------------------------------------------
 
 /// `GET /console/admin/users`.
-pub(crate) async fn users(State(state): State<AppState>, origin: RequestOrigin, headers: HeaderMap) -> Response {
-    let (user, form_token) = match page_user(&state, &origin, &headers).await {
-        Ok(signed_in) => signed_in,
-        Err(elsewhere) => return elsewhere,
-    };
+pub(crate) async fn users(State(state): State<AppState>, viewer: Viewer) -> Response {
+    let Viewer { user, form_token, origin } = viewer;
     users_answer(&state, &origin, &user, &form_token, StatusCode::OK, None).await
 }
 
@@ -207,16 +201,8 @@ pub(crate) async fn create_user(
 }
 
 /// `GET /console/admin/users/{id}`.
-pub(crate) async fn user(
-    State(state): State<AppState>,
-    origin: RequestOrigin,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Response {
-    let (user, form_token) = match page_user(&state, &origin, &headers).await {
-        Ok(signed_in) => signed_in,
-        Err(elsewhere) => return elsewhere,
-    };
+pub(crate) async fn user(State(state): State<AppState>, viewer: Viewer, Path(id): Path<String>) -> Response {
+    let Viewer { user, form_token, origin } = viewer;
     user_answer(&state, &origin, &user, &form_token, &id, StatusCode::OK, None).await
 }
 
@@ -454,11 +440,8 @@ fn user_page(
 // --- API keys ----------------------------------------------------------------------------------
 
 /// `GET /console/admin/api-keys`.
-pub(crate) async fn api_keys(State(state): State<AppState>, origin: RequestOrigin, headers: HeaderMap) -> Response {
-    let (user, form_token) = match page_user(&state, &origin, &headers).await {
-        Ok(signed_in) => signed_in,
-        Err(elsewhere) => return elsewhere,
-    };
+pub(crate) async fn api_keys(State(state): State<AppState>, viewer: Viewer) -> Response {
+    let Viewer { user, form_token, origin } = viewer;
     api_keys_answer(&state, &origin, &user, &form_token, StatusCode::OK, None).await
 }
 
@@ -634,11 +617,8 @@ fn api_keys_page(user: &UserPrincipal, form_token: &str, listed: &[ApiKeyRecord]
 // --- Keys --------------------------------------------------------------------------------------
 
 /// `GET /console/admin/keys`.
-pub(crate) async fn keys(State(state): State<AppState>, origin: RequestOrigin, headers: HeaderMap) -> Response {
-    let (user, form_token) = match page_user(&state, &origin, &headers).await {
-        Ok(signed_in) => signed_in,
-        Err(elsewhere) => return elsewhere,
-    };
+pub(crate) async fn keys(State(state): State<AppState>, viewer: Viewer) -> Response {
+    let Viewer { user, form_token, origin } = viewer;
     let context = origin.context(user.actor());
     match state.key_management.keys(&user.subject(), &context).await {
         Ok(listed) => page(StatusCode::OK, keys_page(&user, &form_token, &listed, state.audit.now_ms() / 1000)),
@@ -647,16 +627,8 @@ pub(crate) async fn keys(State(state): State<AppState>, origin: RequestOrigin, h
 }
 
 /// `GET /console/admin/keys/{name}`: versions, census and jobs.
-pub(crate) async fn key(
-    State(state): State<AppState>,
-    origin: RequestOrigin,
-    headers: HeaderMap,
-    Path(name): Path<String>,
-) -> Response {
-    let (user, form_token) = match page_user(&state, &origin, &headers).await {
-        Ok(signed_in) => signed_in,
-        Err(elsewhere) => return elsewhere,
-    };
+pub(crate) async fn key(State(state): State<AppState>, viewer: Viewer, Path(name): Path<String>) -> Response {
+    let Viewer { user, form_token, origin } = viewer;
     let context = origin.context(user.actor());
     match state.key_management.report(&user.subject(), &name, &context).await {
         Ok(report) => page(StatusCode::OK, key_page(&user, &form_token, &report, None)),

@@ -18,7 +18,7 @@ use strongroom_core::identity::UserPrincipal;
 use strongroom_proto::{AuditEventList, AuditEventProof};
 
 use super::pages::frame;
-use super::{page, page_user};
+use super::{Viewer, page};
 use crate::auth::RequestOrigin;
 use crate::routes::audit::{EventQuery, event_page, event_proof};
 use crate::{ApiError, AppState};
@@ -29,14 +29,10 @@ const PAGE: u32 = 50;
 /// `GET /console/audit`: events matching the filters in the query string.
 pub(crate) async fn explorer(
     State(state): State<AppState>,
-    origin: RequestOrigin,
-    headers: HeaderMap,
+    viewer: Viewer,
     Query(mut query): Query<EventQuery>,
 ) -> Response {
-    let (user, form_token) = match page_user(&state, &origin, &headers).await {
-        Ok(signed_in) => signed_in,
-        Err(elsewhere) => return elsewhere,
-    };
+    let Viewer { user, form_token, origin } = viewer;
     // Empty fields of the filter form mean "any".
     for field in [&mut query.actor, &mut query.action, &mut query.target, &mut query.matter, &mut query.result] {
         if field.as_deref().is_some_and(|v| v.trim().is_empty()) {
@@ -62,16 +58,8 @@ pub(crate) async fn explorer(
 }
 
 /// `GET /console/audit/{index}`: one event, and the check of its proof.
-pub(crate) async fn event(
-    State(state): State<AppState>,
-    origin: RequestOrigin,
-    headers: HeaderMap,
-    Path(index): Path<String>,
-) -> Response {
-    let (user, form_token) = match page_user(&state, &origin, &headers).await {
-        Ok(signed_in) => signed_in,
-        Err(elsewhere) => return elsewhere,
-    };
+pub(crate) async fn event(State(state): State<AppState>, viewer: Viewer, Path(index): Path<String>) -> Response {
+    let Viewer { user, form_token, origin } = viewer;
     let context = origin.context(user.actor());
     match event_proof(&state, &user.subject(), &index, &context).await {
         Ok(proof) => page(StatusCode::OK, event_page_markup(&user, &form_token, &proof)),

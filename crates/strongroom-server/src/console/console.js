@@ -50,6 +50,20 @@
     }
   }
 
+  async function stepUp(form) {
+    say("");
+    try {
+      const options = await postJson("/console/step-up/passkey/options");
+      const credential = await navigator.credentials.get({
+        publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(options),
+      });
+      await postJson("/console/step-up/passkey", credential.toJSON());
+      window.location.assign(form.dataset.back || "/console");
+    } catch (error) {
+      say("Confirming with a passkey did not work: " + error.message);
+    }
+  }
+
   async function register(form) {
     say("");
     try {
@@ -256,6 +270,8 @@
         event.preventDefault();
         if (form.dataset.passkey === "sign-in") {
           signIn();
+        } else if (form.dataset.passkey === "step-up") {
+          stepUp(form);
         } else {
           register(form);
         }

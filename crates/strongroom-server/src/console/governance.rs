@@ -17,7 +17,7 @@ use strongroom_core::authz::{
 use strongroom_core::identity::UserPrincipal;
 
 use super::pages::{frame, when};
-use super::{failure, form_user, page, page_user};
+use super::{Viewer, failure, form_user, page};
 use crate::AppState;
 use crate::auth::RequestOrigin;
 
@@ -53,11 +53,8 @@ fn refused(user: &UserPrincipal, form_token: &str, title: &str, error: &CoreErro
 // --- Matters and grants ------------------------------------------------------------------------
 
 /// `GET /console/admin/matters`.
-pub(crate) async fn matters(State(state): State<AppState>, origin: RequestOrigin, headers: HeaderMap) -> Response {
-    let (user, form_token) = match page_user(&state, &origin, &headers).await {
-        Ok(signed_in) => signed_in,
-        Err(elsewhere) => return elsewhere,
-    };
+pub(crate) async fn matters(State(state): State<AppState>, viewer: Viewer) -> Response {
+    let Viewer { user, form_token, origin } = viewer;
     matters_answer(&state, &origin, &user, &form_token, StatusCode::OK, None).await
 }
 
@@ -113,16 +110,8 @@ pub(crate) async fn create_matter(
 }
 
 /// `GET /console/admin/matters/{id}`: a matter's grants.
-pub(crate) async fn matter(
-    State(state): State<AppState>,
-    origin: RequestOrigin,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Response {
-    let (user, form_token) = match page_user(&state, &origin, &headers).await {
-        Ok(signed_in) => signed_in,
-        Err(elsewhere) => return elsewhere,
-    };
+pub(crate) async fn matter(State(state): State<AppState>, viewer: Viewer, Path(id): Path<String>) -> Response {
+    let Viewer { user, form_token, origin } = viewer;
     matter_answer(&state, &origin, &user, &form_token, &id, StatusCode::OK, None).await
 }
 
@@ -308,11 +297,8 @@ fn matter_page(
 // --- Roles -------------------------------------------------------------------------------------
 
 /// `GET /console/admin/roles`: every role and what it allows.
-pub(crate) async fn roles(State(state): State<AppState>, origin: RequestOrigin, headers: HeaderMap) -> Response {
-    let (user, form_token) = match page_user(&state, &origin, &headers).await {
-        Ok(signed_in) => signed_in,
-        Err(elsewhere) => return elsewhere,
-    };
+pub(crate) async fn roles(State(state): State<AppState>, viewer: Viewer) -> Response {
+    let Viewer { user, form_token, origin } = viewer;
     let context = origin.context(user.actor());
     match state.authz.roles(&user.subject(), &context).await {
         Ok(roles) => page(StatusCode::OK, roles_page(&user, &form_token, &roles)),
@@ -342,11 +328,8 @@ fn roles_page(user: &UserPrincipal, form_token: &str, roles: &[RoleView]) -> Mar
 
 /// `GET /console/admin/policies`: every policy text in force, and the
 /// operators' document to edit.
-pub(crate) async fn policies(State(state): State<AppState>, origin: RequestOrigin, headers: HeaderMap) -> Response {
-    let (user, form_token) = match page_user(&state, &origin, &headers).await {
-        Ok(signed_in) => signed_in,
-        Err(elsewhere) => return elsewhere,
-    };
+pub(crate) async fn policies(State(state): State<AppState>, viewer: Viewer) -> Response {
+    let Viewer { user, form_token, origin } = viewer;
     policies_answer(&state, &origin, &user, &form_token, StatusCode::OK, None).await
 }
 

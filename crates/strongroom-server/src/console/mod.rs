@@ -94,6 +94,9 @@ pub(crate) fn routes() -> axum::Router<AppState> {
         .route("/console/passkeys/remove", post(passkeys::remove))
         .route("/console/login/passkey/options", post(passkeys::sign_in_options))
         .route("/console/login/passkey", post(passkeys::sign_in))
+        .route("/console/step-up", post(step_up))
+        .route("/console/step-up/passkey/options", post(passkeys::step_up_options))
+        .route("/console/step-up/passkey", post(passkeys::step_up))
         .route("/console/console.css", get(stylesheet))
         .route("/console/console.js", get(script))
         .route("/console/favicon.svg", get(favicon))
@@ -185,12 +188,28 @@ async fn page_user(
     }
 }
 
+/// A signed-in page request: who, the form token the page's forms carry,
+/// and where the request came from (for the audit context). Without a live
+/// session it is rejected with the way to the sign-in page.
+pub(crate) struct Viewer {
+    user: UserPrincipal,
+    form_token: String,
+    origin: RequestOrigin,
+}
+
+impl axum::extract::FromRequestParts<AppState> for Viewer {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &AppState) -> Result<Self, Response> {
+        let origin = RequestOrigin::from_parts(parts, state);
+        let (user, form_token) = page_user(state, &origin, &parts.headers).await?;
+        Ok(Self { user, form_token, origin })
+    }
+}
+
 /// `GET /console`: the overview, or the way to sign in.
-pub(crate) async fn overview(State(state): State<AppState>, origin: RequestOrigin, headers: HeaderMap) -> Response {
-    let (user, form_token) = match page_user(&state, &origin, &headers).await {
-        Ok(signed_in) => signed_in,
-        Err(elsewhere) => return elsewhere,
-    };
+pub(crate) async fn overview(State(state): State<AppState>, viewer: Viewer) -> Response {
+    let Viewer { user, form_token, origin } = viewer;
     let context = origin.context(user.actor());
     let subject = user.subject();
     let account = match state.user_management.me(&subject, &context).await {
@@ -332,11 +351,8 @@ pub(crate) async fn logout(
 
 /// `GET /console/sessions`: the signed-in user's live sessions, each with
 /// where it was opened, and a way to end it.
-pub(crate) async fn sessions(State(state): State<AppState>, origin: RequestOrigin, headers: HeaderMap) -> Response {
-    let (user, form_token) = match page_user(&state, &origin, &headers).await {
-        Ok(signed_in) => signed_in,
-        Err(elsewhere) => return elsewhere,
-    };
+pub(crate) async fn sessions(State(state): State<AppState>, viewer: Viewer) -> Response {
+    let Viewer { user, form_token, origin } = viewer;
     let context = origin.context(user.actor());
     let listed = match state.user_management.sessions(&user.subject(), None, &context).await {
         Ok(listed) => listed,
@@ -372,6 +388,47 @@ pub(crate) async fn revoke_session(
         Ok(()) => see_other("/console/sessions"),
         Err(CoreError::NotFound(_) | CoreError::Forbidden(_) | CoreError::Denied(_)) => {
             page(StatusCode::NOT_FOUND, pages::refused())
+        }
+        Err(error) => failure(&error),
+    }
+}
+
+/// The step-up form: a current TOTP code, and the page to go back to.
+#[derive(Debug, Deserialize)]
+pub(crate) struct StepUpForm {
+    #[serde(default)]
+    form_token: String,
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    back: String,
+}
+
+/// `POST /console/step-up`: a recent second factor proven with a TOTP code
+/// (as `POST /v1/auth/step-up`), then back to the page that asked for it.
+pub(crate) async fn step_up(
+    State(state): State<AppState>,
+    origin: RequestOrigin,
+    headers: HeaderMap,
+    Form(form): Form<StepUpForm>,
+) -> Response {
+    let user = match form_user(&state, &origin, &headers, &form.form_token).await {
+        Ok(user) => user,
+        Err(refused) => return refused,
+    };
+    let context = origin.context(user.actor());
+    match state.user_management.step_up(&user.subject(), &form.code, &context).await {
+        Ok(_) => {
+            // Back to a page of the console only.
+            let back = Some(form.back.as_str()).filter(|b| b.starts_with("/console/") && !b.contains("//"));
+            let mut response = StatusCode::SEE_OTHER.into_response();
+            if let Ok(location) = HeaderValue::from_str(back.unwrap_or("/console")) {
+                response.headers_mut().insert(LOCATION, location);
+            }
+            response
+        }
+        Err(CoreError::InvalidInput(_)) => {
+            page(StatusCode::BAD_REQUEST, pages::step_up_refused(&user.username, &form.form_token, &form.back))
         }
         Err(error) => failure(&error),
     }

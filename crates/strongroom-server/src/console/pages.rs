@@ -299,6 +299,42 @@ pub(super) fn sessions(username: &str, listed: &[SessionDetails], current: &str,
     )
 }
 
+/// Confirming it is you (a recent second factor): a TOTP code, or a passkey
+/// (the script shows that button where the browser can use one). `back` is
+/// the page that asked.
+pub(super) fn step_up(form_token: &str, back: &str, why: &str) -> Markup {
+    html! {
+        section.card.step-up aria-labelledby="step-up" {
+            h2 #step-up { "Confirm it is you" }
+            p { (why) }
+            form.stack method="post" action="/console/step-up" {
+                input type="hidden" name="form_token" value=(form_token);
+                input type="hidden" name="back" value=(back);
+                label for="step-up-code" { "Code from your authenticator app" }
+                input #step-up-code name="code" type="text" inputmode="numeric" autocomplete="one-time-code" required;
+                button type="submit" { "Confirm" }
+            }
+            form data-passkey="step-up" data-back=(back) hidden {
+                button.secondary type="submit" { "Confirm with a passkey" }
+            }
+            p #passkey-status.error role="alert" hidden {}
+        }
+    }
+}
+
+/// A step-up code that was wrong: the form again.
+pub(super) fn step_up_refused(username: &str, form_token: &str, back: &str) -> Markup {
+    frame(
+        "Confirm it is you",
+        Some((username, form_token)),
+        html! {
+            h1 { "Confirm it is you" }
+            p.error role="alert" { "That code is not valid now." }
+            (step_up(form_token, back, "Enter a current code, then try again."))
+        },
+    )
+}
+
 /// A request refused before it was read (another origin, a missing form token).
 pub(super) fn refused() -> Markup {
     frame(

@@ -20,7 +20,7 @@ use strongroom_core::audit::Actor;
 use strongroom_core::identity::{PasskeyView, RelyingParty, UserPrincipal};
 
 use super::pages::{frame, when};
-use super::{failure, form_user, page, page_user, put_cookie, same_origin, see_other, signed_in};
+use super::{Viewer, failure, form_user, page, put_cookie, same_origin, see_other, signed_in};
 use crate::auth::RequestOrigin;
 use crate::{ApiError, AppState};
 
@@ -65,11 +65,8 @@ async fn json_user(state: &AppState, origin: &RequestOrigin, headers: &HeaderMap
 }
 
 /// `GET /console/passkeys`: the user's passkeys, a way to add one, and to remove each.
-pub(crate) async fn list(State(state): State<AppState>, origin: RequestOrigin, headers: HeaderMap) -> Response {
-    let (user, form_token) = match page_user(&state, &origin, &headers).await {
-        Ok(signed_in) => signed_in,
-        Err(elsewhere) => return elsewhere,
-    };
+pub(crate) async fn list(State(state): State<AppState>, viewer: Viewer, headers: HeaderMap) -> Response {
+    let Viewer { user, form_token, .. } = viewer;
     match state.identity.passkeys(&user).await {
         Ok(passkeys) => {
             let usable = relying_party(&state, &headers).is_some();
@@ -163,6 +160,44 @@ pub(crate) async fn remove(
         Ok(()) => see_other("/console/passkeys"),
         Err(CoreError::NotFound(_)) => page(StatusCode::NOT_FOUND, super::pages::refused()),
         Err(error) => failure(&error),
+    }
+}
+
+/// `POST /console/step-up/passkey/options`: starts a step-up with a passkey.
+pub(crate) async fn step_up_options(
+    State(state): State<AppState>,
+    origin: RequestOrigin,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(refused) = json_user(&state, &origin, &headers).await {
+        return refused;
+    }
+    let Some(party) = relying_party(&state, &headers) else {
+        return problem(ApiError::InvalidRequest(NO_RELYING_PARTY.into()));
+    };
+    options(state.identity.start_passkey_sign_in(&party).await)
+}
+
+/// `POST /console/step-up/passkey`: a recent second factor proven with one
+/// of the user's passkeys, for actions that ask for one (a decrypt under
+/// the production profiles). Answers where to go back to.
+pub(crate) async fn step_up(
+    State(state): State<AppState>,
+    origin: RequestOrigin,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let user = match json_user(&state, &origin, &headers).await {
+        Ok(user) => user,
+        Err(refused) => return refused,
+    };
+    let Some(party) = relying_party(&state, &headers) else {
+        return problem(ApiError::InvalidRequest(NO_RELYING_PARTY.into()));
+    };
+    let context = origin.context(user.actor());
+    match state.identity.step_up_with_passkey(&user, &party, &body, &context).await {
+        Ok(at) => Json(json!({"mfa_time": at})).into_response(),
+        Err(error) => problem(error.into()),
     }
 }
 

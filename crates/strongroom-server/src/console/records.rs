@@ -20,14 +20,14 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use strongroom_core::CoreError;
 use strongroom_core::audit::AuditContext;
-use strongroom_core::authz::Ask;
+use strongroom_core::authz::{Ask, DenialKind};
 use strongroom_core::identity::UserPrincipal;
 use strongroom_core::records::{
-    BlobRef, CollectionRecord, FieldSpec, FieldType, REVEAL_WARNING, RecordQuery, RecordView,
+    BlobRef, CollectionRecord, DecryptOffer, FieldSpec, FieldType, REVEAL_WARNING, RecordQuery, RecordView,
 };
 
 use super::pages::{frame, when};
-use super::{failure, form_user, page, page_user};
+use super::{Viewer, failure, form_user, page};
 use crate::AppState;
 use crate::auth::RequestOrigin;
 
@@ -36,11 +36,8 @@ use crate::auth::RequestOrigin;
 const SHOWN_CHARS: usize = 400;
 
 /// `GET /console/records`: the collections.
-pub(crate) async fn collections(State(state): State<AppState>, origin: RequestOrigin, headers: HeaderMap) -> Response {
-    let (user, form_token) = match page_user(&state, &origin, &headers).await {
-        Ok(signed_in) => signed_in,
-        Err(elsewhere) => return elsewhere,
-    };
+pub(crate) async fn collections(State(state): State<AppState>, viewer: Viewer) -> Response {
+    let Viewer { user, form_token, .. } = viewer;
     match state.records.collections().await {
         Ok(collections) => page(StatusCode::OK, collections_page(&user, &collections, &form_token)),
         Err(error) => failure(&error),
@@ -48,16 +45,8 @@ pub(crate) async fn collections(State(state): State<AppState>, origin: RequestOr
 }
 
 /// `GET /console/records/{collection}`: the records one may read.
-pub(crate) async fn records(
-    State(state): State<AppState>,
-    origin: RequestOrigin,
-    headers: HeaderMap,
-    Path(collection): Path<String>,
-) -> Response {
-    let (user, form_token) = match page_user(&state, &origin, &headers).await {
-        Ok(signed_in) => signed_in,
-        Err(elsewhere) => return elsewhere,
-    };
+pub(crate) async fn records(State(state): State<AppState>, viewer: Viewer, Path(collection): Path<String>) -> Response {
+    let Viewer { user, form_token, origin } = viewer;
     let context = origin.context(user.actor());
     let listed = state.records.list(&user.subject(), &collection, RecordQuery::default(), &context).await;
     match listed {
@@ -69,14 +58,10 @@ pub(crate) async fn records(
 /// `GET /console/records/{collection}/{id}`: one record, audited as read.
 pub(crate) async fn record(
     State(state): State<AppState>,
-    origin: RequestOrigin,
-    headers: HeaderMap,
+    viewer: Viewer,
     Path((collection, id)): Path<(String, String)>,
 ) -> Response {
-    let (user, form_token) = match page_user(&state, &origin, &headers).await {
-        Ok(signed_in) => signed_in,
-        Err(elsewhere) => return elsewhere,
-    };
+    let Viewer { user, form_token, origin } = viewer;
     let context = origin.context(user.actor());
     match shown_record(&state, &user, &collection, &id, &context).await {
         Ok(shown) => page(StatusCode::OK, record_page(&user, &shown, &form_token, None)),
@@ -88,8 +73,8 @@ pub(crate) async fn record(
 struct ShownRecord {
     view: RecordView,
     collection: CollectionRecord,
-    /// Whether the policies would let this user decrypt it.
-    offers_decrypt: bool,
+    /// Whether the policies would let this user decrypt it (now, or after a step-up).
+    offer: DecryptOffer,
     /// The configured purposes, for the decrypt dialog.
     purposes: Vec<String>,
 }
@@ -104,9 +89,9 @@ async fn shown_record(
     let subject = user.subject();
     let view = state.records.read(&subject, collection, id, context).await?;
     let collection = state.records.collection(collection).await?;
-    let offers_decrypt = state.records.offers_decrypt(&subject, &view, context);
+    let offer = state.records.decrypt_offer(&subject, &view, context);
     let purposes = state.authz.settings().purposes.clone();
-    Ok(ShownRecord { view, collection, offers_decrypt, purposes })
+    Ok(ShownRecord { view, collection, offer, purposes })
 }
 
 /// What a decrypt showed: the values, and the blobs to play with the
@@ -147,6 +132,15 @@ pub(crate) async fn decrypt(
                 Ok(shown) => page(StatusCode::BAD_REQUEST, record_page(&user, &shown, &form_token, Some(Err(&why)))),
                 Err(error) => refused_or_failure(&user, &form_token, &error),
             },
+            // A second factor proven too long ago: the page again, asking for one.
+            CoreError::Denied(denial) if denial.kind == DenialKind::MfaRequired => {
+                match shown_record(&state, &user, &collection, &id, &context).await {
+                    Ok(shown) => {
+                        page(StatusCode::FORBIDDEN, record_page(&user, &shown, &form_token, Some(Err(&denial.detail))))
+                    }
+                    Err(error) => refused_or_failure(&user, &form_token, &error),
+                }
+            }
             error => refused_or_failure(&user, &form_token, &error),
         };
     }
@@ -340,7 +334,7 @@ fn record_page(
     form_token: &str,
     outcome: Option<Result<&Revealed, &str>>,
 ) -> Markup {
-    let ShownRecord { view, collection, offers_decrypt, purposes } = shown_record;
+    let ShownRecord { view, collection, offer, purposes } = shown_record;
     let revealed = outcome.and_then(Result::ok);
     // Encrypted fields this record has a value for (a blob's presence is
     // known only when it is played).
@@ -402,7 +396,11 @@ fn record_page(
                     }
                 }
             }
-            @if *offers_decrypt && !encrypted.is_empty() {
+            @if *offer == DecryptOffer::AfterStepUp && !encrypted.is_empty() {
+                (super::pages::step_up(form_token, &format!("/console/records/{}/{}", view.collection, view.id),
+                    "Decrypting needs a second factor proven in the last few minutes."))
+            }
+            @if *offer != DecryptOffer::Never && !encrypted.is_empty() {
                 section.card aria-labelledby="decrypt" {
                     h2 #decrypt { "Decrypt" }
                     details open[outcome.is_some_and(|o| o.is_err())] {

@@ -705,3 +705,43 @@ async fn an_admin_grants_a_matter_reads_the_roles_and_edits_policies_with_errors
         assert!(status == 403 || status == 404, "{path}: {status}");
     }
 }
+
+#[tokio::test]
+async fn a_decrypt_that_needs_a_recent_second_factor_asks_for_it_on_the_page_and_works_after_the_step_up() {
+    let (server, admin_token, _, reader_id) = super::authz::admin_and_reader().await;
+    let (id, secret_answer) = interview(&server, &admin_token, &reader_id).await;
+    // The operators ask for a second factor proven in the last minute before any decrypt.
+    let fresh = "@id(\"fresh-mfa\")\nforbid (principal is Strongroom::User, action == Strongroom::Action::\"record.decrypt\", resource)\nunless { context has mfa_age_seconds && context.mfa_age_seconds <= 60 };\n";
+    let body = json!({"policies": fresh, "justification": "decrypts need a fresh second factor"});
+    let (status, set) = super::authz::call(&server, "PUT", "/v1/policies", &admin_token, Some(body)).await;
+    assert_eq!(status, 200, "{set}");
+    // Signed in with a password alone; the second factor is enrolled afterwards.
+    let cookie = sign_in(&server, "admin").await;
+    let secret = enrol_totp(&server).await;
+
+    // No second factor proven in this session: the page offers the dialog with a step-up first.
+    let path = format!("/console/records/interviews/{id}");
+    let html = get_page(&server, &path, Some(&cookie)).await.text().await.unwrap();
+    assert!(html.contains("Confirm it is you") && html.contains("action=\"/console/step-up\""), "{html}");
+    assert!(html.contains(&format!("action=\"{path}/decrypt\"")), "the dialog is there too: {html}");
+    let form_token = hidden(&html, "form_token");
+    let wrong = [("form_token", form_token.as_str()), ("code", "000000"), ("back", path.as_str())];
+    assert_eq!(post_form(&server, "/console/step-up", Some(&cookie), &wrong).await.status(), 400);
+    // A valid code; another site's address as "back" is not followed.
+    let step_up = [("form_token", form_token.as_str()), ("code", &code(&secret, 1)), ("back", "//evil.example/")];
+    let stepped = post_form(&server, "/console/step-up", Some(&cookie), &step_up).await;
+    assert_eq!((stepped.status().as_u16(), stepped.headers()[LOCATION].to_str().unwrap()), (303, "/console"));
+
+    // Proven just now: no step-up asked, and the decrypt goes through.
+    let html = get_page(&server, &path, Some(&cookie)).await.text().await.unwrap();
+    assert!(!html.contains("Confirm it is you"), "{html}");
+    let form = [
+        ("form_token", form_token.as_str()),
+        ("field.transcribed_text", "on"),
+        ("purpose", "case_work"),
+        ("justification", "verifying the claim before the offer"),
+    ];
+    let shown = post_form(&server, &format!("{path}/decrypt"), Some(&cookie), &form).await;
+    assert_eq!(shown.status(), 200);
+    assert!(shown.text().await.unwrap().contains(secret_answer));
+}
