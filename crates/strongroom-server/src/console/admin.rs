@@ -19,39 +19,9 @@ use strongroom_core::{ApiKeyRecord, KeyInfo, KeyReport, NewApiKey, Scope};
 use zeroize::Zeroizing;
 
 use super::pages::{frame, when};
-use super::{Viewer, failure, form_user, page};
+use super::{Viewer, failure, form_user, page, refusal, refused_page};
 use crate::AppState;
 use crate::auth::RequestOrigin;
-
-/// What a refused form or page says, and its status; `None` for a
-/// dependency's fault (the failure page).
-fn refusal(error: &CoreError) -> Option<(StatusCode, String)> {
-    Some(match error {
-        CoreError::InvalidInput(why) => (StatusCode::BAD_REQUEST, why.clone()),
-        CoreError::Denied(_) | CoreError::Forbidden(_) => {
-            (StatusCode::FORBIDDEN, "Refused: your role does not allow this. The refusal is recorded.".into())
-        }
-        CoreError::NotFound(why) => (StatusCode::NOT_FOUND, why.clone()),
-        CoreError::Conflict(why) => (StatusCode::CONFLICT, why.clone()),
-        CoreError::KeyNotFound(why) => (StatusCode::NOT_FOUND, why.clone()),
-        _ => return None,
-    })
-}
-
-/// A page that only says why something was refused.
-fn refused_page(user: &UserPrincipal, form_token: &str, title: &str, error: &CoreError) -> Response {
-    match refusal(error) {
-        Some((status, message)) => page(
-            status,
-            frame(
-                title,
-                Some((&user.username, form_token)),
-                html! { h1 { (title) } p.error role="alert" { (message) } },
-            ),
-        ),
-        None => failure(error),
-    }
-}
 
 /// Something shown once after a form: a new secret, or what was done.
 enum Notice {

@@ -17,38 +17,9 @@ use strongroom_core::authz::{
 use strongroom_core::identity::UserPrincipal;
 
 use super::pages::{frame, when};
-use super::{Viewer, failure, form_user, page};
+use super::{Viewer, failure, form_user, page, refusal, refused_page};
 use crate::AppState;
 use crate::auth::RequestOrigin;
-
-/// What a refused form says, and its status; `None` for a dependency's fault.
-fn refusal(error: &CoreError) -> Option<(StatusCode, String)> {
-    Some(match error {
-        CoreError::InvalidInput(why) | CoreError::Conflict(why) => (StatusCode::BAD_REQUEST, why.clone()),
-        CoreError::Denied(_) | CoreError::Forbidden(_) => {
-            (StatusCode::FORBIDDEN, "Refused: your role does not allow this. The refusal is recorded.".into())
-        }
-        CoreError::NotFound(why) => (StatusCode::NOT_FOUND, why.clone()),
-        CoreError::InvalidPolicy(errors) => {
-            (StatusCode::BAD_REQUEST, format!("{} errors in the policies", errors.0.len()))
-        }
-        _ => return None,
-    })
-}
-
-fn message_page(user: &UserPrincipal, form_token: &str, title: &str, status: StatusCode, message: &str) -> Response {
-    page(
-        status,
-        frame(title, Some((&user.username, form_token)), html! { h1 { (title) } p.error role="alert" { (message) } }),
-    )
-}
-
-fn refused(user: &UserPrincipal, form_token: &str, title: &str, error: &CoreError) -> Response {
-    match refusal(error) {
-        Some((status, message)) => message_page(user, form_token, title, status, &message),
-        None => failure(error),
-    }
-}
 
 // --- Matters and grants ------------------------------------------------------------------------
 
@@ -69,7 +40,7 @@ async fn matters_answer(
     let context = origin.context(user.actor());
     match state.authz.list_matters(&user.subject(), &context).await {
         Ok(listed) => page(status, matters_page(user, form_token, &listed, message)),
-        Err(error) => refused(user, form_token, "Matters", &error),
+        Err(error) => refused_page(user, form_token, "Matters", &error),
     }
 }
 
@@ -128,11 +99,11 @@ async fn matter_answer(
     let subject = user.subject();
     let matter = match state.authz.matter(&subject, id, &context).await {
         Ok(matter) => matter,
-        Err(error) => return refused(user, form_token, "Matter", &error),
+        Err(error) => return refused_page(user, form_token, "Matter", &error),
     };
     let grants = match state.authz.grants_on(&subject, id, &context).await {
         Ok(grants) => grants,
-        Err(error) => return refused(user, form_token, "Matter", &error),
+        Err(error) => return refused_page(user, form_token, "Matter", &error),
     };
     // Grantees by name where they are users.
     let mut names = BTreeMap::new();
@@ -302,7 +273,7 @@ pub(crate) async fn roles(State(state): State<AppState>, viewer: Viewer) -> Resp
     let context = origin.context(user.actor());
     match state.authz.roles(&user.subject(), &context).await {
         Ok(roles) => page(StatusCode::OK, roles_page(&user, &form_token, &roles)),
-        Err(error) => refused(&user, &form_token, "Roles", &error),
+        Err(error) => refused_page(&user, &form_token, "Roles", &error),
     }
 }
 
@@ -351,7 +322,7 @@ async fn policies_answer(
     let context = origin.context(user.actor());
     match state.authz.policies(&user.subject(), &context).await {
         Ok(overview) => page(status, policies_page(user, form_token, &overview, edit.as_ref())),
-        Err(error) => refused(user, form_token, "Policies", &error),
+        Err(error) => refused_page(user, form_token, "Policies", &error),
     }
 }
 

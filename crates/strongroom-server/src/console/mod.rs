@@ -238,6 +238,39 @@ pub(crate) async fn overview(State(state): State<AppState>, viewer: Viewer) -> R
     page(StatusCode::OK, pages::overview(&shown, &form_token))
 }
 
+/// What a refused page or form says, and its status: the console's one
+/// mapping of the use cases' refusals. `None` for a dependency's fault,
+/// which gets the failure page.
+fn refusal(error: &CoreError) -> Option<(StatusCode, String)> {
+    Some(match error {
+        CoreError::InvalidInput(why) => (StatusCode::BAD_REQUEST, why.clone()),
+        CoreError::Conflict(why) => (StatusCode::CONFLICT, why.clone()),
+        CoreError::InvalidPolicy(errors) => {
+            (StatusCode::BAD_REQUEST, format!("{} errors in the policies", errors.0.len()))
+        }
+        CoreError::Denied(_) | CoreError::Forbidden(_) => {
+            (StatusCode::FORBIDDEN, "Refused: your role does not allow this. The refusal is recorded.".into())
+        }
+        CoreError::NotFound(why) | CoreError::KeyNotFound(why) => (StatusCode::NOT_FOUND, why.clone()),
+        _ => return None,
+    })
+}
+
+/// A page that only says why something was refused (or the failure page).
+fn refused_page(user: &UserPrincipal, form_token: &str, title: &str, error: &CoreError) -> Response {
+    match refusal(error) {
+        Some((status, message)) => page(
+            status,
+            pages::frame(
+                title,
+                Some((&user.username, form_token)),
+                maud::html! { h1 { (title) } p.error role="alert" { (message) } },
+            ),
+        ),
+        None => failure(error),
+    }
+}
+
 /// A page for an error of the server's (a dependency down), without details.
 fn failure(error: &CoreError) -> Response {
     tracing::warn!(%error, "a console page could not be rendered");
