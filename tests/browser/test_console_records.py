@@ -10,7 +10,9 @@ sideways scroll at phone width) and is screenshotted at both widths."""
 import re
 
 from selenium.common.exceptions import TimeoutException
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.select import Select
 from selenium.webdriver.support.wait import WebDriverWait
@@ -445,3 +447,48 @@ def test_a_decrypted_recording_plays_in_the_page_and_each_range_read_is_audited(
     ranges = [tuple(int(end) for end in read["details"]["range"].split("-")) for read in reads]
     assert any(start > 0 for start, _ in ranges), f"no read but from the start: {ranges}"
     assert max(last for _, last in ranges) == len(audio) - 1, f"{ranges} of {len(audio)} bytes"
+
+
+def test_the_decrypt_dialog_works_with_the_keyboard_alone(console, browser):
+    """Tab to the dialog's summary, Enter opens it, Space ticks the field, the
+    purpose is chosen with the arrow keys, the reason typed, Enter sends it."""
+    api = console.operator()
+    admin = console.user()
+    record_id = api.interview(api.matter(admin), SECRET)
+    driver = browser()
+    sign_in(driver, console, admin)
+    driver.get(console.page(f"/console/records/interviews/{record_id}"))
+
+    def press(*keys):
+        ActionChains(driver).send_keys(*keys).perform()
+
+    def focused():
+        return driver.switch_to.active_element
+
+    for _ in range(60):
+        press(Keys.TAB)
+        if focused().tag_name == "summary":
+            break
+    else:
+        raise AssertionError(f"Tab never reached the decrypt dialog: {describe(driver)}")
+    press(Keys.ENTER)
+    assert driver.find_element(By.CSS_SELECTOR, "details").get_attribute("open") is not None, "Enter opens it"
+    for _ in range(10):
+        press(Keys.TAB)
+        if focused().get_attribute("name") == "field.transcribed_text":
+            break
+    press(Keys.SPACE)
+    assert driver.find_element(By.NAME, "field.transcribed_text").is_selected(), "Space ticks the field"
+    while focused().get_attribute("id") != "purpose":
+        press(Keys.TAB)
+    press(Keys.TAB)
+    assert focused().get_attribute("id") == "justification", describe(driver)
+    press("verifying the claim with the keyboard only")
+    while focused().tag_name != "button":
+        press(Keys.TAB)
+    assert focused().text == "Decrypt", focused().text
+    old = driver.find_element(By.TAG_NAME, "html")
+    press(Keys.ENTER)
+    wait_for_next_page(driver, old)
+    assert described(section(driver, "Decrypted"), "transcribed_text") == SECRET, describe(driver)
+    assert_no_browser_errors(driver)
