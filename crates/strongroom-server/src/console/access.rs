@@ -16,7 +16,7 @@ use strongroom_core::authz::{AccessRequestRecord, Action, NewAccessRequest, Prin
 use strongroom_core::identity::UserPrincipal;
 
 use super::pages::{frame, when};
-use super::{Viewer, failure, form_user, page, see_other};
+use super::{Viewer, failure, form_viewer, page, refusal, see_other};
 use crate::AppState;
 use crate::auth::RequestOrigin;
 
@@ -26,21 +26,13 @@ const ELEVATABLE: [Action; 4] =
 
 /// `GET /console/access-requests`.
 pub(crate) async fn list(State(state): State<AppState>, viewer: Viewer) -> Response {
-    let Viewer { user, form_token, origin } = viewer;
-    render(&state, &origin, &user, &form_token, StatusCode::OK, None).await
+    render(&state, &viewer, StatusCode::OK, None).await
 }
 
 /// The page, with a message above it when a form was refused.
-async fn render(
-    state: &AppState,
-    origin: &RequestOrigin,
-    user: &UserPrincipal,
-    form_token: &str,
-    status: StatusCode,
-    message: Option<&str>,
-) -> Response {
-    let context = origin.context(user.actor());
-    let requests = match state.authz.list_access_requests(&user.subject(), &context).await {
+async fn render(state: &AppState, viewer: &Viewer, status: StatusCode, message: Option<&str>) -> Response {
+    let context = viewer.context();
+    let requests = match state.authz.list_access_requests(&viewer.user.subject(), &context).await {
         Ok(requests) => requests,
         Err(error) => return failure(&error),
     };
@@ -57,7 +49,7 @@ async fn render(
     let now = state.audit.now_ms() / 1000;
     let purposes = &state.authz.settings().purposes;
     let shown = Listing { requests: &requests, deciders: &deciders, purposes, now };
-    page(status, access_page(user, &shown, form_token, message))
+    page(status, access_page(&viewer.user, &shown, &viewer.form_token, message))
 }
 
 /// The form that asks for access.
@@ -86,15 +78,15 @@ pub(crate) async fn ask(
     headers: HeaderMap,
     Form(form): Form<AskForm>,
 ) -> Response {
-    let user = match form_user(&state, &origin, &headers, &form.form_token).await {
-        Ok(user) => user,
+    let viewer = match form_viewer(&state, origin, &headers, &form.form_token).await {
+        Ok(viewer) => viewer,
         Err(refused) => return refused,
     };
     let Some(action) = Action::parse(&form.action).filter(|a| a.is_elevatable()) else {
-        return refuse(&state, &origin, &user, &form.form_token, "Choose what you need to do.").await;
+        return refuse(&state, &viewer, "Choose what you need to do.").await;
     };
     let Ok(duration_minutes) = form.minutes.trim().parse::<i64>() else {
-        return refuse(&state, &origin, &user, &form.form_token, "Give the minutes as a number.").await;
+        return refuse(&state, &viewer, "Give the minutes as a number.").await;
     };
     let new = NewAccessRequest {
         action,
@@ -104,10 +96,10 @@ pub(crate) async fn ask(
         justification: form.justification,
         purpose: Some(form.purpose).filter(|p| !p.is_empty()),
     };
-    let context = origin.context(user.actor());
-    match state.authz.request_access(&user.subject(), new, &context).await {
+    let context = viewer.context();
+    match state.authz.request_access(&viewer.user.subject(), new, &context).await {
         Ok(_) => see_other("/console/access-requests"),
-        Err(error) => refused_by(&state, &origin, &user, &form.form_token, error).await,
+        Err(error) => refused_by(&state, &viewer, error).await,
     }
 }
 
@@ -132,50 +124,40 @@ pub(crate) async fn decide(
     headers: HeaderMap,
     Form(form): Form<DecideForm>,
 ) -> Response {
-    let user = match form_user(&state, &origin, &headers, &form.form_token).await {
-        Ok(user) => user,
+    let viewer = match form_viewer(&state, origin, &headers, &form.form_token).await {
+        Ok(viewer) => viewer,
         Err(refused) => return refused,
     };
     let approve = match form.decision.as_str() {
         "approve" => true,
         "deny" => false,
-        _ => return refuse(&state, &origin, &user, &form.form_token, "Approve or deny.").await,
+        _ => return refuse(&state, &viewer, "Approve or deny.").await,
     };
-    let context = origin.context(user.actor());
-    match state.authz.decide_access_request(&user.subject(), &form.id, approve, &form.note, &context).await {
+    let context = viewer.context();
+    match state.authz.decide_access_request(&viewer.user.subject(), &form.id, approve, &form.note, &context).await {
         Ok(_) => see_other("/console/access-requests"),
-        Err(error) => refused_by(&state, &origin, &user, &form.form_token, error).await,
+        Err(error) => refused_by(&state, &viewer, error).await,
     }
 }
 
 /// The page again with what was wrong; a dependency's fault is the failure page.
-async fn refused_by(
-    state: &AppState,
-    origin: &RequestOrigin,
-    user: &UserPrincipal,
-    form_token: &str,
-    error: CoreError,
-) -> Response {
+async fn refused_by(state: &AppState, viewer: &Viewer, error: CoreError) -> Response {
+    // This page's own words for a refusal and a missing request; the rest as everywhere.
     let (status, message) = match &error {
-        CoreError::InvalidInput(why) => (StatusCode::BAD_REQUEST, why.clone()),
         CoreError::Denied(_) | CoreError::Forbidden(_) => {
             (StatusCode::FORBIDDEN, "Refused: you may not do this (a request is decided by someone else).".into())
         }
         CoreError::NotFound(_) => (StatusCode::NOT_FOUND, "No such request.".into()),
-        CoreError::Conflict(why) => (StatusCode::CONFLICT, why.clone()),
-        _ => return failure(&error),
+        _ => match refusal(&error) {
+            Some(refused) => refused,
+            None => return failure(&error),
+        },
     };
-    render(state, origin, user, form_token, status, Some(&message)).await
+    render(state, viewer, status, Some(&message)).await
 }
 
-async fn refuse(
-    state: &AppState,
-    origin: &RequestOrigin,
-    user: &UserPrincipal,
-    form_token: &str,
-    message: &str,
-) -> Response {
-    render(state, origin, user, form_token, StatusCode::BAD_REQUEST, Some(message)).await
+async fn refuse(state: &AppState, viewer: &Viewer, message: &str) -> Response {
+    render(state, viewer, StatusCode::BAD_REQUEST, Some(message)).await
 }
 
 /// What the page lists.

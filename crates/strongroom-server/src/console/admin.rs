@@ -19,7 +19,7 @@ use strongroom_core::{ApiKeyRecord, KeyInfo, KeyReport, NewApiKey, Scope};
 use zeroize::Zeroizing;
 
 use super::pages::{frame, when};
-use super::{Viewer, failure, form_user, page, refusal, refused_page};
+use super::{Viewer, failure, form_viewer, page, refusal, refused_page};
 use crate::AppState;
 use crate::auth::RequestOrigin;
 
@@ -31,6 +31,18 @@ enum Notice {
     Refused(String),
     /// A secret to copy now: it is not shown again.
     Secret { what: String, secret: Zeroizing<String> },
+}
+
+/// What a form's outcome shows: what was done, or why it was refused (with
+/// the refusal's status); a dependency's fault stays an error (the failure page).
+fn shown(outcome: Result<Notice, CoreError>) -> Result<(StatusCode, Notice), CoreError> {
+    match outcome {
+        Ok(done) => Ok((StatusCode::OK, done)),
+        Err(error) => match refusal(&error) {
+            Some((status, why)) => Ok((status, Notice::Refused(why))),
+            None => Err(error),
+        },
+    }
 }
 
 fn notice(notice: Option<&Notice>) -> Markup {
@@ -95,29 +107,21 @@ pub(crate) async fn index(viewer: Viewer) -> Response {
 
 /// `GET /console/admin/users`.
 pub(crate) async fn users(State(state): State<AppState>, viewer: Viewer) -> Response {
-    let Viewer { user, form_token, origin } = viewer;
-    users_answer(&state, &origin, &user, &form_token, StatusCode::OK, None).await
+    users_answer(&state, &viewer, StatusCode::OK, None).await
 }
 
-async fn users_answer(
-    state: &AppState,
-    origin: &RequestOrigin,
-    user: &UserPrincipal,
-    form_token: &str,
-    status: StatusCode,
-    shown: Option<Notice>,
-) -> Response {
-    let context = origin.context(user.actor());
-    let subject = user.subject();
+async fn users_answer(state: &AppState, viewer: &Viewer, status: StatusCode, shown: Option<Notice>) -> Response {
+    let context = viewer.context();
+    let subject = viewer.user.subject();
     let listed = match state.user_management.users(&subject, &context).await {
         Ok(listed) => listed,
-        Err(error) => return refused_page(user, form_token, "Users", &error),
+        Err(error) => return refused_page(viewer, "Users", &error),
     };
     let roles: Vec<String> = match state.authz.roles(&subject, &context).await {
         Ok(roles) => roles.into_iter().map(|r| r.name).collect(),
-        Err(error) => return refused_page(user, form_token, "Users", &error),
+        Err(error) => return refused_page(viewer, "Users", &error),
     };
-    page(status, users_page(user, form_token, &listed, &roles, shown.as_ref()))
+    page(status, users_page(&viewer.user, &viewer.form_token, &listed, &roles, shown.as_ref()))
 }
 
 /// The form that creates a user.
@@ -144,13 +148,13 @@ pub(crate) async fn create_user(
     headers: HeaderMap,
     Form(form): Form<NewUserForm>,
 ) -> Response {
-    let user = match form_user(&state, &origin, &headers, &form.form_token).await {
-        Ok(user) => user,
+    let viewer = match form_viewer(&state, origin, &headers, &form.form_token).await {
+        Ok(viewer) => viewer,
         Err(refused) => return refused,
     };
     let Some(role) = Role::parse(form.role.trim()) else {
         let why = Notice::Refused("Choose a role.".into());
-        return users_answer(&state, &origin, &user, &form.form_token, StatusCode::BAD_REQUEST, Some(why)).await;
+        return users_answer(&state, &viewer, StatusCode::BAD_REQUEST, Some(why)).await;
     };
     let new = NewUser {
         username: form.username.trim().to_owned(),
@@ -159,43 +163,38 @@ pub(crate) async fn create_user(
         roles: vec![role],
         password: NewPassword::Plain(Zeroizing::new(form.password)),
     };
-    let context = origin.context(user.actor());
-    let (status, shown) = match state.user_management.create_user(&user.subject(), new, &context).await {
-        Ok(created) => (StatusCode::OK, Notice::Done(format!("User {} created.", created.user.username))),
-        Err(error) => match refusal(&error) {
-            Some((status, why)) => (status, Notice::Refused(why)),
-            None => return failure(&error),
-        },
+    let context = viewer.context();
+    let created = state.user_management.create_user(&viewer.user.subject(), new, &context).await;
+    let (status, shown) = match shown(created.map(|c| Notice::Done(format!("User {} created.", c.user.username)))) {
+        Ok(shown) => shown,
+        Err(error) => return failure(&error),
     };
-    users_answer(&state, &origin, &user, &form.form_token, status, Some(shown)).await
+    users_answer(&state, &viewer, status, Some(shown)).await
 }
 
 /// `GET /console/admin/users/{id}`.
 pub(crate) async fn user(State(state): State<AppState>, viewer: Viewer, Path(id): Path<String>) -> Response {
-    let Viewer { user, form_token, origin } = viewer;
-    user_answer(&state, &origin, &user, &form_token, &id, StatusCode::OK, None).await
+    user_answer(&state, &viewer, &id, StatusCode::OK, None).await
 }
 
 async fn user_answer(
     state: &AppState,
-    origin: &RequestOrigin,
-    user: &UserPrincipal,
-    form_token: &str,
+    viewer: &Viewer,
     id: &str,
     status: StatusCode,
     shown: Option<Notice>,
 ) -> Response {
-    let context = origin.context(user.actor());
-    let subject = user.subject();
+    let context = viewer.context();
+    let subject = viewer.user.subject();
     let details = match state.user_management.user(&subject, id, &context).await {
         Ok(details) => details,
-        Err(error) => return refused_page(user, form_token, "User", &error),
+        Err(error) => return refused_page(viewer, "User", &error),
     };
     let roles: Vec<String> = match state.authz.roles(&subject, &context).await {
         Ok(roles) => roles.into_iter().map(|r| r.name).collect(),
-        Err(error) => return refused_page(user, form_token, "User", &error),
+        Err(error) => return refused_page(viewer, "User", &error),
     };
-    page(status, user_page(user, form_token, &details, &roles, shown.as_ref()))
+    page(status, user_page(&viewer.user, &viewer.form_token, &details, &roles, shown.as_ref()))
 }
 
 /// The forms of one user's page: `action` says which.
@@ -206,7 +205,7 @@ pub(crate) struct UserActionForm {
     /// `roles`, `lock`, `unlock`, `reset` or `revoke`.
     #[serde(default)]
     action: String,
-    /// For `roles`: the roles, space-separated (checkboxes `role.<name>` also count).
+    /// For `roles`: why (the roles are the checkboxes `role.<name>`, in `rest`).
     #[serde(default)]
     justification: String,
     /// For `lock`.
@@ -224,12 +223,12 @@ pub(crate) async fn user_action(
     Path(id): Path<String>,
     Form(form): Form<UserActionForm>,
 ) -> Response {
-    let user = match form_user(&state, &origin, &headers, &form.form_token).await {
-        Ok(user) => user,
+    let viewer = match form_viewer(&state, origin, &headers, &form.form_token).await {
+        Ok(viewer) => viewer,
         Err(refused) => return refused,
     };
-    let context = origin.context(user.actor());
-    let subject = user.subject();
+    let context = viewer.context();
+    let subject = viewer.user.subject();
     let users = &state.user_management;
     let outcome: Result<Notice, CoreError> = match form.action.as_str() {
         "roles" => {
@@ -257,14 +256,11 @@ pub(crate) async fn user_action(
         }),
         _ => Err(CoreError::InvalidInput("no such action".into())),
     };
-    let (status, shown) = match outcome {
-        Ok(shown) => (StatusCode::OK, shown),
-        Err(error) => match refusal(&error) {
-            Some((status, why)) => (status, Notice::Refused(why)),
-            None => return failure(&error),
-        },
+    let (status, shown) = match shown(outcome) {
+        Ok(shown) => shown,
+        Err(error) => return failure(&error),
     };
-    user_answer(&state, &origin, &user, &form.form_token, &id, status, Some(shown)).await
+    user_answer(&state, &viewer, &id, status, Some(shown)).await
 }
 
 fn users_page(
@@ -411,22 +407,14 @@ fn user_page(
 
 /// `GET /console/admin/api-keys`.
 pub(crate) async fn api_keys(State(state): State<AppState>, viewer: Viewer) -> Response {
-    let Viewer { user, form_token, origin } = viewer;
-    api_keys_answer(&state, &origin, &user, &form_token, StatusCode::OK, None).await
+    api_keys_answer(&state, &viewer, StatusCode::OK, None).await
 }
 
-async fn api_keys_answer(
-    state: &AppState,
-    origin: &RequestOrigin,
-    user: &UserPrincipal,
-    form_token: &str,
-    status: StatusCode,
-    shown: Option<Notice>,
-) -> Response {
-    let context = origin.context(user.actor());
-    match state.api_key_management.list(&user.subject(), &context).await {
-        Ok(listed) => page(status, api_keys_page(user, form_token, &listed, shown.as_ref())),
-        Err(error) => refused_page(user, form_token, "API keys", &error),
+async fn api_keys_answer(state: &AppState, viewer: &Viewer, status: StatusCode, shown: Option<Notice>) -> Response {
+    let context = viewer.context();
+    match state.api_key_management.list(&viewer.user.subject(), &context).await {
+        Ok(listed) => page(status, api_keys_page(&viewer.user, &viewer.form_token, &listed, shown.as_ref())),
+        Err(error) => refused_page(viewer, "API keys", &error),
     }
 }
 
@@ -459,12 +447,12 @@ pub(crate) async fn api_key_action(
     headers: HeaderMap,
     Form(form): Form<ApiKeyForm>,
 ) -> Response {
-    let user = match form_user(&state, &origin, &headers, &form.form_token).await {
-        Ok(user) => user,
+    let viewer = match form_viewer(&state, origin, &headers, &form.form_token).await {
+        Ok(viewer) => viewer,
         Err(refused) => return refused,
     };
-    let context = origin.context(user.actor());
-    let subject = user.subject();
+    let context = viewer.context();
+    let subject = viewer.user.subject();
     let keys = &state.api_key_management;
     let outcome: Result<Notice, CoreError> = match form.action.as_str() {
         "create" => {
@@ -503,14 +491,11 @@ pub(crate) async fn api_key_action(
         }
         _ => Err(CoreError::InvalidInput("no such action".into())),
     };
-    let (status, shown) = match outcome {
-        Ok(shown) => (StatusCode::OK, shown),
-        Err(error) => match refusal(&error) {
-            Some((status, why)) => (status, Notice::Refused(why)),
-            None => return failure(&error),
-        },
+    let (status, shown) = match shown(outcome) {
+        Ok(shown) => shown,
+        Err(error) => return failure(&error),
     };
-    api_keys_answer(&state, &origin, &user, &form.form_token, status, Some(shown)).await
+    api_keys_answer(&state, &viewer, status, Some(shown)).await
 }
 
 fn api_keys_page(user: &UserPrincipal, form_token: &str, listed: &[ApiKeyRecord], shown: Option<&Notice>) -> Markup {
@@ -588,21 +573,21 @@ fn api_keys_page(user: &UserPrincipal, form_token: &str, listed: &[ApiKeyRecord]
 
 /// `GET /console/admin/keys`.
 pub(crate) async fn keys(State(state): State<AppState>, viewer: Viewer) -> Response {
-    let Viewer { user, form_token, origin } = viewer;
-    let context = origin.context(user.actor());
-    match state.key_management.keys(&user.subject(), &context).await {
-        Ok(listed) => page(StatusCode::OK, keys_page(&user, &form_token, &listed, state.audit.now_ms() / 1000)),
-        Err(error) => refused_page(&user, &form_token, "Keys", &error),
+    let context = viewer.context();
+    match state.key_management.keys(&viewer.user.subject(), &context).await {
+        Ok(listed) => {
+            page(StatusCode::OK, keys_page(&viewer.user, &viewer.form_token, &listed, state.audit.now_ms() / 1000))
+        }
+        Err(error) => refused_page(&viewer, "Keys", &error),
     }
 }
 
 /// `GET /console/admin/keys/{name}`: versions, census and jobs.
 pub(crate) async fn key(State(state): State<AppState>, viewer: Viewer, Path(name): Path<String>) -> Response {
-    let Viewer { user, form_token, origin } = viewer;
-    let context = origin.context(user.actor());
-    match state.key_management.report(&user.subject(), &name, &context).await {
-        Ok(report) => page(StatusCode::OK, key_page(&user, &form_token, &report, None)),
-        Err(error) => refused_page(&user, &form_token, "Key", &error),
+    let context = viewer.context();
+    match state.key_management.report(&viewer.user.subject(), &name, &context).await {
+        Ok(report) => page(StatusCode::OK, key_page(&viewer.user, &viewer.form_token, &report, None)),
+        Err(error) => refused_page(&viewer, "Key", &error),
     }
 }
 
@@ -621,17 +606,17 @@ pub(crate) async fn rotate_key(
     Path(name): Path<String>,
     Form(form): Form<RotateForm>,
 ) -> Response {
-    let user = match form_user(&state, &origin, &headers, &form.form_token).await {
-        Ok(user) => user,
+    let viewer = match form_viewer(&state, origin, &headers, &form.form_token).await {
+        Ok(viewer) => viewer,
         Err(refused) => return refused,
     };
-    let context = origin.context(user.actor());
-    match state.key_management.rotate(&user.subject(), &name, &context).await {
+    let context = viewer.context();
+    match state.key_management.rotate(&viewer.user.subject(), &name, &context).await {
         Ok(report) => {
             let done = Notice::Done(format!("Rotated: version {} is now current.", report.info.latest_version));
-            page(StatusCode::OK, key_page(&user, &form.form_token, &report, Some(&done)))
+            page(StatusCode::OK, key_page(&viewer.user, &viewer.form_token, &report, Some(&done)))
         }
-        Err(error) => refused_page(&user, &form.form_token, "Key", &error),
+        Err(error) => refused_page(&viewer, "Key", &error),
     }
 }
 

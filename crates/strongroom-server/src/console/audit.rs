@@ -34,12 +34,17 @@ pub(crate) async fn explorer(
 ) -> Response {
     let Viewer { user, form_token, origin } = viewer;
     // Empty fields of the filter form mean "any".
-    for field in [&mut query.actor, &mut query.action, &mut query.target, &mut query.matter, &mut query.result] {
-        if field.as_deref().is_some_and(|v| v.trim().is_empty()) {
-            *field = None;
-        }
-    }
-    for field in [&mut query.from, &mut query.to, &mut query.cursor] {
+    let fields = [
+        &mut query.actor,
+        &mut query.action,
+        &mut query.target,
+        &mut query.matter,
+        &mut query.result,
+        &mut query.from,
+        &mut query.to,
+        &mut query.cursor,
+    ];
+    for field in fields {
         if field.as_deref().is_some_and(|v| v.trim().is_empty()) {
             *field = None;
         }

@@ -17,7 +17,7 @@ use strongroom_core::authz::{
 use strongroom_core::identity::UserPrincipal;
 
 use super::pages::{frame, when};
-use super::{Viewer, failure, form_user, page, refusal, refused_page};
+use super::{Viewer, failure, form_viewer, page, refusal, refused_page};
 use crate::AppState;
 use crate::auth::RequestOrigin;
 
@@ -25,22 +25,14 @@ use crate::auth::RequestOrigin;
 
 /// `GET /console/admin/matters`.
 pub(crate) async fn matters(State(state): State<AppState>, viewer: Viewer) -> Response {
-    let Viewer { user, form_token, origin } = viewer;
-    matters_answer(&state, &origin, &user, &form_token, StatusCode::OK, None).await
+    matters_answer(&state, &viewer, StatusCode::OK, None).await
 }
 
-async fn matters_answer(
-    state: &AppState,
-    origin: &RequestOrigin,
-    user: &UserPrincipal,
-    form_token: &str,
-    status: StatusCode,
-    message: Option<&str>,
-) -> Response {
-    let context = origin.context(user.actor());
-    match state.authz.list_matters(&user.subject(), &context).await {
-        Ok(listed) => page(status, matters_page(user, form_token, &listed, message)),
-        Err(error) => refused_page(user, form_token, "Matters", &error),
+async fn matters_answer(state: &AppState, viewer: &Viewer, status: StatusCode, message: Option<&str>) -> Response {
+    let context = viewer.context();
+    match state.authz.list_matters(&viewer.user.subject(), &context).await {
+        Ok(listed) => page(status, matters_page(&viewer.user, &viewer.form_token, &listed, message)),
+        Err(error) => refused_page(viewer, "Matters", &error),
     }
 }
 
@@ -62,19 +54,19 @@ pub(crate) async fn create_matter(
     headers: HeaderMap,
     Form(form): Form<MatterForm>,
 ) -> Response {
-    let user = match form_user(&state, &origin, &headers, &form.form_token).await {
-        Ok(user) => user,
+    let viewer = match form_viewer(&state, origin, &headers, &form.form_token).await {
+        Ok(viewer) => viewer,
         Err(refused) => return refused,
     };
-    let context = origin.context(user.actor());
+    let context = viewer.context();
     let new = NewMatter {
         id: Some(form.id.trim().to_owned()).filter(|id| !id.is_empty()),
         name: form.name.trim().to_owned(),
     };
-    match state.authz.create_matter(&user.subject(), new, &context).await {
-        Ok(_) => matters_answer(&state, &origin, &user, &form.form_token, StatusCode::OK, None).await,
+    match state.authz.create_matter(&viewer.user.subject(), new, &context).await {
+        Ok(_) => matters_answer(&state, &viewer, StatusCode::OK, None).await,
         Err(error) => match refusal(&error) {
-            Some((status, why)) => matters_answer(&state, &origin, &user, &form.form_token, status, Some(&why)).await,
+            Some((status, why)) => matters_answer(&state, &viewer, status, Some(&why)).await,
             None => failure(&error),
         },
     }
@@ -82,28 +74,25 @@ pub(crate) async fn create_matter(
 
 /// `GET /console/admin/matters/{id}`: a matter's grants.
 pub(crate) async fn matter(State(state): State<AppState>, viewer: Viewer, Path(id): Path<String>) -> Response {
-    let Viewer { user, form_token, origin } = viewer;
-    matter_answer(&state, &origin, &user, &form_token, &id, StatusCode::OK, None).await
+    matter_answer(&state, &viewer, &id, StatusCode::OK, None).await
 }
 
 async fn matter_answer(
     state: &AppState,
-    origin: &RequestOrigin,
-    user: &UserPrincipal,
-    form_token: &str,
+    viewer: &Viewer,
     id: &str,
     status: StatusCode,
     message: Option<&str>,
 ) -> Response {
-    let context = origin.context(user.actor());
-    let subject = user.subject();
+    let context = viewer.context();
+    let subject = viewer.user.subject();
     let matter = match state.authz.matter(&subject, id, &context).await {
         Ok(matter) => matter,
-        Err(error) => return refused_page(user, form_token, "Matter", &error),
+        Err(error) => return refused_page(viewer, "Matter", &error),
     };
     let grants = match state.authz.grants_on(&subject, id, &context).await {
         Ok(grants) => grants,
-        Err(error) => return refused_page(user, form_token, "Matter", &error),
+        Err(error) => return refused_page(viewer, "Matter", &error),
     };
     // Grantees by name where they are users.
     let mut names = BTreeMap::new();
@@ -112,7 +101,7 @@ async fn matter_answer(
             names.insert(grant.principal_id.clone(), grantee.username);
         }
     }
-    page(status, matter_page(user, form_token, &matter, &grants, &names, message))
+    page(status, matter_page(&viewer.user, &viewer.form_token, &matter, &grants, &names, message))
 }
 
 /// The forms of a matter's page: grant (to a username) or revoke (a grant).
@@ -141,12 +130,12 @@ pub(crate) async fn matter_action(
     Path(id): Path<String>,
     Form(form): Form<GrantForm>,
 ) -> Response {
-    let user = match form_user(&state, &origin, &headers, &form.form_token).await {
-        Ok(user) => user,
+    let viewer = match form_viewer(&state, origin, &headers, &form.form_token).await {
+        Ok(viewer) => viewer,
         Err(refused) => return refused,
     };
-    let context = origin.context(user.actor());
-    let subject = user.subject();
+    let context = viewer.context();
+    let subject = viewer.user.subject();
     let outcome = match form.action.as_str() {
         "grant" => match state.identity.find_user(form.username.trim()).await {
             Ok(grantee) => state
@@ -164,11 +153,9 @@ pub(crate) async fn matter_action(
         _ => Err(CoreError::InvalidInput("no such action".into())),
     };
     match outcome {
-        Ok(()) => matter_answer(&state, &origin, &user, &form.form_token, &id, StatusCode::OK, None).await,
+        Ok(()) => matter_answer(&state, &viewer, &id, StatusCode::OK, None).await,
         Err(error) => match refusal(&error) {
-            Some((status, why)) => {
-                matter_answer(&state, &origin, &user, &form.form_token, &id, status, Some(&why)).await
-            }
+            Some((status, why)) => matter_answer(&state, &viewer, &id, status, Some(&why)).await,
             None => failure(&error),
         },
     }
@@ -269,11 +256,10 @@ fn matter_page(
 
 /// `GET /console/admin/roles`: every role and what it allows.
 pub(crate) async fn roles(State(state): State<AppState>, viewer: Viewer) -> Response {
-    let Viewer { user, form_token, origin } = viewer;
-    let context = origin.context(user.actor());
-    match state.authz.roles(&user.subject(), &context).await {
-        Ok(roles) => page(StatusCode::OK, roles_page(&user, &form_token, &roles)),
-        Err(error) => refused_page(&user, &form_token, "Roles", &error),
+    let context = viewer.context();
+    match state.authz.roles(&viewer.user.subject(), &context).await {
+        Ok(roles) => page(StatusCode::OK, roles_page(&viewer.user, &viewer.form_token, &roles)),
+        Err(error) => refused_page(&viewer, "Roles", &error),
     }
 }
 
@@ -300,8 +286,7 @@ fn roles_page(user: &UserPrincipal, form_token: &str, roles: &[RoleView]) -> Mar
 /// `GET /console/admin/policies`: every policy text in force, and the
 /// operators' document to edit.
 pub(crate) async fn policies(State(state): State<AppState>, viewer: Viewer) -> Response {
-    let Viewer { user, form_token, origin } = viewer;
-    policies_answer(&state, &origin, &user, &form_token, StatusCode::OK, None).await
+    policies_answer(&state, &viewer, StatusCode::OK, None).await
 }
 
 /// A refused edit: the text as submitted and Cedar's errors.
@@ -311,18 +296,11 @@ struct Refused<'a> {
     message: String,
 }
 
-async fn policies_answer(
-    state: &AppState,
-    origin: &RequestOrigin,
-    user: &UserPrincipal,
-    form_token: &str,
-    status: StatusCode,
-    edit: Option<Refused<'_>>,
-) -> Response {
-    let context = origin.context(user.actor());
-    match state.authz.policies(&user.subject(), &context).await {
-        Ok(overview) => page(status, policies_page(user, form_token, &overview, edit.as_ref())),
-        Err(error) => refused_page(user, form_token, "Policies", &error),
+async fn policies_answer(state: &AppState, viewer: &Viewer, status: StatusCode, edit: Option<Refused<'_>>) -> Response {
+    let context = viewer.context();
+    match state.authz.policies(&viewer.user.subject(), &context).await {
+        Ok(overview) => page(status, policies_page(&viewer.user, &viewer.form_token, &overview, edit.as_ref())),
+        Err(error) => refused_page(viewer, "Policies", &error),
     }
 }
 
@@ -345,15 +323,15 @@ pub(crate) async fn save_policies(
     headers: HeaderMap,
     Form(form): Form<PolicyForm>,
 ) -> Response {
-    let user = match form_user(&state, &origin, &headers, &form.form_token).await {
-        Ok(user) => user,
+    let viewer = match form_viewer(&state, origin, &headers, &form.form_token).await {
+        Ok(viewer) => viewer,
         Err(refused) => return refused,
     };
-    let context = origin.context(user.actor());
+    let context = viewer.context();
     // Browsers send textarea lines as CRLF.
     let text = form.text.replace("\r\n", "\n");
-    match state.authz.replace_policies(&user.subject(), &text, &form.justification, &context).await {
-        Ok(_) => policies_answer(&state, &origin, &user, &form.form_token, StatusCode::OK, None).await,
+    match state.authz.replace_policies(&viewer.user.subject(), &text, &form.justification, &context).await {
+        Ok(_) => policies_answer(&state, &viewer, StatusCode::OK, None).await,
         Err(error) => match refusal(&error) {
             Some((status, message)) => {
                 let errors = match error {
@@ -361,7 +339,7 @@ pub(crate) async fn save_policies(
                     _ => Vec::new(),
                 };
                 let edit = Refused { text: &text, errors, message };
-                policies_answer(&state, &origin, &user, &form.form_token, status, Some(edit)).await
+                policies_answer(&state, &viewer, status, Some(edit)).await
             }
             None => failure(&error),
         },

@@ -197,6 +197,26 @@ pub(crate) struct Viewer {
     origin: RequestOrigin,
 }
 
+impl Viewer {
+    /// The audit context of what this viewer does.
+    fn context(&self) -> strongroom_core::audit::AuditContext {
+        self.origin.context(self.user.actor())
+    }
+}
+
+/// The viewer of a form that changes something: from this origin, with a
+/// live session and the form token the form carried (which the page it
+/// answers with carries on).
+async fn form_viewer(
+    state: &AppState,
+    origin: RequestOrigin,
+    headers: &HeaderMap,
+    form_token: &str,
+) -> Result<Viewer, Response> {
+    let user = form_user(state, &origin, headers, form_token).await?;
+    Ok(Viewer { user, form_token: form_token.to_owned(), origin })
+}
+
 impl axum::extract::FromRequestParts<AppState> for Viewer {
     type Rejection = Response;
 
@@ -257,13 +277,13 @@ fn refusal(error: &CoreError) -> Option<(StatusCode, String)> {
 }
 
 /// A page that only says why something was refused (or the failure page).
-fn refused_page(user: &UserPrincipal, form_token: &str, title: &str, error: &CoreError) -> Response {
+fn refused_page(viewer: &Viewer, title: &str, error: &CoreError) -> Response {
     match refusal(error) {
         Some((status, message)) => page(
             status,
             pages::frame(
                 title,
-                Some((&user.username, form_token)),
+                Some((&viewer.user.username, &viewer.form_token)),
                 maud::html! { h1 { (title) } p.error role="alert" { (message) } },
             ),
         ),
